@@ -1,0 +1,39 @@
+/** What a compression engine returns once the whole input has been seen. */
+export interface EngineResult {
+  /** Remaining output: the last block and the gzip trailer (empty for compression 'none'). */
+  tail: Uint8Array;
+  /** Lowercase hex SHA-256 of every byte the engine produced. */
+  digest: string;
+  /** Lowercase hex SHA-256 of every byte the engine consumed. */
+  diffID: string;
+  /** Number of bytes the engine produced. */
+  size: number;
+}
+
+export type Compression = 'gzip' | 'none';
+
+export interface EngineOptions {
+  level: number;
+  compression: Compression;
+}
+
+/**
+ * One layer's worth of compression and hashing. Calls are strictly sequential: the caller awaits
+ * each update() before the next and never mutates a chunk until its promise settles.
+ */
+export interface Engine {
+  update(chunk: Uint8Array): Promise<Uint8Array>;
+  finish(): Promise<EngineResult>;
+  /** Releases resources; safe at any time, also while a call is in flight. Idempotent. */
+  destroy(): void;
+}
+
+export interface EngineInfo {
+  name: 'native' | 'js';
+  /** Versions and paths of the parts, e.g. { isal: '2.30.0', zlib: '1.2.13', sha256: 'sha-ni' }. */
+  details: Readonly<Record<string, string>>;
+}
+
+export interface EngineFactory extends EngineInfo {
+  create(options: EngineOptions): Engine;
+}
