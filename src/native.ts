@@ -1,9 +1,13 @@
-// Loads the native addon (local build or prebuild) through node-gyp-build.
-// Minimal version; the packaging work hardens it (warnings, FASTLAYER_ENGINE, fallback reasons).
+// Loads the native addon: a local source build when present, else the committed prebuild (the same
+// order as node-gyp-build, but a build that fails to load falls back to the prebuild instead of
+// failing). When nothing loads, the caller falls back to the pure-TypeScript engine and this module
+// emits one warning per process saying why and how to get the native engine.
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { BLOCK_SIZE, FORMAT_VERSION } from './format.js';
+import { addonCandidates, prebuildPlatform, type AddonCandidate } from './native-resolve.js';
 
 export interface NativePipeline {
   update(chunk: Uint8Array): Promise<Buffer>;
@@ -23,28 +27,121 @@ export interface NativeAddon {
   };
 }
 
+export interface NativeLoadResult {
+  addon?: NativeAddon;
+  /** Why no addon loaded; code ERR_FASTLAYER_NATIVE_UNAVAILABLE. */
+  error?: Error;
+  /** The file the addon was loaded from. */
+  path?: string;
+  kind?: AddonCandidate['kind'];
+}
+
+/** Code of the process warning emitted when the native engine is unavailable and js is used instead. */
+export const NATIVE_FALLBACK_WARNING = 'FASTLAYER_NATIVE_FALLBACK';
+
+const HOW_TO_GET_NATIVE =
+  'To get the native engine: on linux-x64 with glibc the package ships a prebuilt addon, so reinstall ' +
+  'fastlayer (and delete a broken build/ folder if there is one); elsewhere build it from source with a ' +
+  'C++ compiler, make, python3 and the ISA-L and zlib development files ' +
+  '(Debian/Ubuntu: libisal-dev zlib1g-dev; Fedora: isa-l-devel zlib-devel zlib-static; ' +
+  'Alpine: isa-l-dev zlib-dev zlib-static; macOS: brew install isa-l zlib), ' +
+  'then run `npm rebuild fastlayer --build-from-source`.';
+
 /** The package root: the nearest folder above this file that holds package.json and binding.gyp. */
 export function packageRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (;;) {
     if (existsSync(join(dir, 'binding.gyp')) && existsSync(join(dir, 'package.json'))) return dir;
     const up = dirname(dir);
-    if (up === dir) throw new Error('fastlayer: cannot find the package root');
+    if (up === dir) throw new Error('fastlayer: cannot find the package root (package.json next to binding.gyp)');
     dir = up;
   }
 }
 
-let cached: { addon?: NativeAddon; error?: Error } | undefined;
+function unavailable(message: string): Error {
+  return Object.assign(new Error(`fastlayer: native addon unavailable: ${message}`), {
+    code: 'ERR_FASTLAYER_NATIVE_UNAVAILABLE',
+  });
+}
 
-/** Returns the addon, or the reason it could not be loaded. */
-export function loadNative(): { addon?: NativeAddon; error?: Error } {
-  if (cached) return cached;
-  try {
-    const require = createRequire(import.meta.url);
-    const load = require('node-gyp-build') as (dir: string) => NativeAddon;
-    cached = { addon: load(packageRoot()) };
-  } catch (err) {
-    cached = { error: err as Error };
+function firstLine(err: unknown): string {
+  const text = (err instanceof Error ? err.message : String(err)).replace(/^fastlayer: /, '');
+  return text.split('\n')[0] ?? text;
+}
+
+/** A file that loads but was built from other format constants would write wrong bytes: refuse it. */
+function checkAddon(addon: unknown): NativeAddon {
+  const candidate = addon as Partial<NativeAddon> | null;
+  if (typeof candidate?.Pipeline !== 'function' || typeof candidate.info !== 'object' || candidate.info === null) {
+    throw new Error('the file is not a fastlayer addon (no Pipeline class or info object)');
   }
+  const { format, blockSize } = candidate.info;
+  if (format !== FORMAT_VERSION || blockSize !== BLOCK_SIZE) {
+    throw new Error(
+      `it was built for format ${String(format)} with block size ${String(blockSize)}, this package expects ` +
+        `format ${FORMAT_VERSION} with block size ${BLOCK_SIZE}: rebuild it (npm run build:native, or npm run prebuild)`,
+    );
+  }
+  return candidate as NativeAddon;
+}
+
+function tryLoad(): NativeLoadResult {
+  let dir: string;
+  try {
+    // node-gyp-build's override: load the addon of another package folder.
+    dir = process.env.FASTLAYER_PREBUILD || packageRoot();
+  } catch (err) {
+    return { error: unavailable(firstLine(err)) };
+  }
+  let candidates: AddonCandidate[];
+  try {
+    candidates = addonCandidates(dir);
+  } catch (err) {
+    return { error: unavailable(`cannot look for the addon: ${firstLine(err)}`) };
+  }
+  if (candidates.length === 0) {
+    const { platform, arch } = prebuildPlatform();
+    const where = process.env.PREBUILDS_ONLY ? '' : `${join(dir, 'build', 'Release')} or `;
+    return {
+      error: unavailable(
+        `no addon found in ${where}${join(dir, 'prebuilds', `${platform}-${arch}`)} ` +
+          `(node-api, ${platform}-${arch}, node ${process.version})`,
+      ),
+    };
+  }
+  const require = createRequire(import.meta.url);
+  const failures: string[] = [];
+  for (const candidate of candidates) {
+    try {
+      return { addon: checkAddon(require(candidate.path)), path: candidate.path, kind: candidate.kind };
+    } catch (err) {
+      failures.push(`${candidate.kind} ${candidate.path} does not load: ${firstLine(err)}`);
+    }
+  }
+  return { error: unavailable(failures.join('; ')) };
+}
+
+let cached: NativeLoadResult | undefined;
+
+function warnFallback(error: Error): void {
+  const choice = process.env.FASTLAYER_ENGINE;
+  // An explicit choice needs no warning: 'js' was asked for, and 'native' fails loudly in engine selection.
+  if (choice === 'js' || choice === 'native') return;
+  process.emitWarning(
+    `${error.message}\nUsing the pure-TypeScript engine instead (slower; at levels 1-9 its bytes, and so ` +
+      `the digest, differ from the native engine's). ${HOW_TO_GET_NATIVE} ` +
+      'Set FASTLAYER_ENGINE=js to choose the TypeScript engine explicitly and silence this warning.',
+    { type: 'FastlayerWarning', code: NATIVE_FALLBACK_WARNING },
+  );
+}
+
+/**
+ * Returns the addon, or the reason it could not be loaded. Loads once per process; the first failure
+ * emits one process warning (code FASTLAYER_NATIVE_FALLBACK) unless FASTLAYER_ENGINE is set.
+ */
+export function loadNative(): NativeLoadResult {
+  if (cached) return cached;
+  cached = tryLoad();
+  if (cached.error) warnFallback(cached.error);
   return cached;
 }
