@@ -1,0 +1,143 @@
+// Every error fastlayer raises carries a stable `code`, so callers can branch on it without parsing
+// messages, and is its own class, so `instanceof` works too. Argument errors subclass TypeError or
+// RangeError to match what Node's own APIs throw for the same mistakes.
+
+/** Codes of the errors raised by fastlayer itself (the native addon adds ERR_FASTLAYER_*). */
+export type ErrorCode =
+  | 'ERR_LAYER_NOT_COMPUTED'
+  | 'ERR_LAYER_CONSUMED'
+  | 'ERR_LAYER_DESTROYED'
+  | 'ERR_INVALID_CHUNK'
+  | 'ERR_INVALID_SOURCE'
+  | 'ERR_INVALID_OPTION'
+  | 'ERR_OPTION_OUT_OF_RANGE'
+  | 'ERR_INVALID_HASH'
+  | 'ERR_ENGINE_UNAVAILABLE'
+  | 'ERR_ENGINE_STATE'
+  | 'ERR_TAR_SOURCE';
+
+/** Values (digest, diffID, size) were read before the layer was fully produced. */
+export class ErrNotComputed extends Error {
+  readonly code = 'ERR_LAYER_NOT_COMPUTED' as const;
+  constructor(what: string) {
+    super(`${what} is not computed yet: consume the layer stream to its end first`);
+    this.name = 'ErrNotComputed';
+  }
+}
+
+/** compressed() or uncompressed() was called a second time: a layer is a single pass. */
+export class ErrConsumed extends Error {
+  readonly code = 'ERR_LAYER_CONSUMED' as const;
+  constructor() {
+    super('the layer stream was already requested: compressed() and uncompressed() may be called once in total');
+    this.name = 'ErrConsumed';
+  }
+}
+
+/** The layer stream was destroyed (without an error of its own) before it was fully produced. */
+export class ErrDestroyed extends Error {
+  readonly code = 'ERR_LAYER_DESTROYED' as const;
+  constructor() {
+    super('the layer stream was destroyed before it was fully produced');
+    this.name = 'ErrDestroyed';
+  }
+}
+
+/** The source yielded something other than a Uint8Array/Buffer. */
+export class ErrInvalidChunk extends TypeError {
+  readonly code = 'ERR_INVALID_CHUNK' as const;
+  constructor(chunk: unknown) {
+    super(`the layer source yielded ${describe(chunk)}; expected Uint8Array or Buffer chunks`);
+    this.name = 'ErrInvalidChunk';
+  }
+}
+
+/** The Layer source is not one of the supported kinds. */
+export class ErrInvalidSource extends TypeError {
+  readonly code = 'ERR_INVALID_SOURCE' as const;
+  constructor(source: unknown, reason?: string) {
+    super(
+      reason ??
+        `the layer source must be a Readable, an AsyncIterable of Uint8Array, a web ReadableStream, ` +
+          `a Buffer or a Uint8Array; got ${describe(source)}`,
+    );
+    this.name = 'ErrInvalidSource';
+  }
+}
+
+/** An option has the wrong type. */
+export class ErrInvalidOption extends TypeError {
+  readonly code = 'ERR_INVALID_OPTION' as const;
+  constructor(name: string, expected: string, value: unknown) {
+    super(`option "${name}" must be ${expected}; got ${describe(value)}`);
+    this.name = 'ErrInvalidOption';
+  }
+}
+
+/** An option has the right type but an unsupported value. */
+export class ErrOptionRange extends RangeError {
+  readonly code = 'ERR_OPTION_OUT_OF_RANGE' as const;
+  constructor(name: string, expected: string, value: unknown) {
+    super(`option "${name}" must be ${expected}; got ${describe(value)}`);
+    this.name = 'ErrOptionRange';
+  }
+}
+
+/** A string is not a valid `algorithm:hex` digest. */
+export class ErrInvalidHash extends TypeError {
+  readonly code = 'ERR_INVALID_HASH' as const;
+  constructor(value: unknown, why: string) {
+    super(`invalid hash ${describe(value)}: ${why}`);
+    this.name = 'ErrInvalidHash';
+  }
+}
+
+/** The requested engine cannot be used; `cause` holds the load failure when there is one. */
+export class ErrEngineUnavailable extends Error {
+  readonly code = 'ERR_ENGINE_UNAVAILABLE' as const;
+  constructor(name: string, reason: string, cause?: unknown) {
+    super(`the ${name} engine is not available: ${reason}`, cause === undefined ? undefined : { cause });
+    this.name = 'ErrEngineUnavailable';
+  }
+}
+
+/** An engine was called after finish() or destroy() (a bug in the caller, never user input). */
+export class ErrEngineState extends Error {
+  readonly code = 'ERR_ENGINE_STATE' as const;
+  constructor(state: 'finished' | 'destroyed') {
+    super(`the engine was already ${state}`);
+    this.name = 'ErrEngineState';
+  }
+}
+
+/** A directory could not be turned into a tar stream (file changed while read, unreadable entry...). */
+export class ErrTarSource extends Error {
+  readonly code = 'ERR_TAR_SOURCE' as const;
+  constructor(message: string, cause?: unknown) {
+    super(message, cause === undefined ? undefined : { cause });
+    this.name = 'ErrTarSource';
+  }
+}
+
+/** Short, safe description of a value for error messages (never dumps big buffers or objects). */
+export function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (value === undefined) return 'undefined';
+  switch (typeof value) {
+    case 'string':
+      return value.length > 40 ? `a string (${value.length} characters)` : `the string ${JSON.stringify(value)}`;
+    case 'number':
+    case 'bigint':
+    case 'boolean':
+      return `${typeof value} ${String(value)}`;
+    case 'function':
+      return 'a function';
+    case 'symbol':
+      return 'a symbol';
+    default: {
+      const ctor = (value as { constructor?: { name?: unknown } }).constructor;
+      const name = ctor && typeof ctor.name === 'string' && ctor.name !== '' ? ctor.name : 'Object';
+      return `an instance of ${name}`;
+    }
+  }
+}

@@ -1,0 +1,169 @@
+// The pure-TypeScript engine: format v1 (docs/DESIGN.md) on node:zlib and node:crypto. It is the
+// fallback when the addon does not load, and the reference the native engine is tested against.
+import { createHash } from 'node:crypto';
+import * as zlib from 'node:zlib';
+import type { Engine, EngineFactory, EngineOptions, EngineResult } from './engine.js';
+import { ErrEngineState } from './errors.js';
+import { BLOCK_SIZE, GZIP_HEADER, WINDOW_SIZE } from './format.js';
+import { crc32, crc32Implementation } from './crc32.js';
+import { storedBlocks } from './stored.js';
+
+// Full blocks are independent once their dictionary is known (it is plain input), so several are
+// deflated at once on the libuv threadpool; bounded so a huge update cannot allocate unboundedly
+// many zlib states. Node's default threadpool has 4 threads.
+const PARALLEL_BLOCKS = 4;
+
+function deflateUnit(data: Uint8Array, level: number, dictionary: Uint8Array | undefined, final: boolean) {
+  if (level === 0) return Promise.resolve(storedBlocks(data, final));
+  const options: zlib.ZlibOptions = {
+    level,
+    finishFlush: final ? zlib.constants.Z_FINISH : zlib.constants.Z_SYNC_FLUSH,
+  };
+  if (dictionary && dictionary.length > 0) options.dictionary = dictionary;
+  return new Promise<Uint8Array>((resolve, reject) => {
+    zlib.deflateRaw(data, options, (err, out) => (err ? reject(err) : resolve(out)));
+  });
+}
+
+class JsEngine implements Engine {
+  private readonly level: number;
+  private readonly passThrough: boolean;
+  private readonly hashIn = createHash('sha256');
+  private readonly hashOut = createHash('sha256');
+  private crc = 0;
+  private inLength = 0;
+  private outLength = 0;
+  private headerWritten = false;
+  // The partial block being filled and a spare: a block that fills up is deflated asynchronously
+  // while the rest of the chunk is copied into the other one.
+  private block: Buffer | undefined;
+  private spare: Buffer | undefined;
+  private fill = 0;
+  /** Last WINDOW_SIZE bytes of the input before the current block (undefined at the start). */
+  private dictionary: Uint8Array | undefined;
+  private state: 'open' | 'finished' | 'destroyed' = 'open';
+
+  constructor(options: EngineOptions) {
+    this.level = options.level;
+    this.passThrough = options.compression === 'none';
+  }
+
+  async update(chunk: Uint8Array): Promise<Uint8Array> {
+    this.checkOpen();
+    this.consume(chunk);
+    // Copied because the caller may reuse its chunk memory once this promise settles.
+    if (this.passThrough) return this.produce([Buffer.from(chunk)]);
+
+    const units = this.cutBlocks(chunk);
+    const parts: Uint8Array[] = [];
+    if (!this.headerWritten) {
+      parts.push(GZIP_HEADER);
+      this.headerWritten = true;
+    }
+    for (let i = 0; i < units.length; i += PARALLEL_BLOCKS) {
+      const batch = units.slice(i, i + PARALLEL_BLOCKS);
+      const outs = await Promise.all(
+        batch.map((unit, j) => {
+          const k = i + j;
+          const dict = k === 0 ? this.dictionary : units[k - 1]!.subarray(BLOCK_SIZE - WINDOW_SIZE);
+          return deflateUnit(unit, this.level, dict, false);
+        }),
+      );
+      this.checkOpen();
+      parts.push(...outs);
+    }
+    if (units.length > 0) this.dictionary = Uint8Array.from(units[units.length - 1]!.subarray(BLOCK_SIZE - WINDOW_SIZE));
+    return this.produce(parts);
+  }
+
+  async finish(): Promise<EngineResult> {
+    this.checkOpen();
+    this.state = 'finished';
+    const parts: Uint8Array[] = [];
+    if (!this.passThrough) {
+      if (!this.headerWritten) parts.push(GZIP_HEADER);
+      const rest = this.block ? this.block.subarray(0, this.fill) : new Uint8Array(0);
+      parts.push(await deflateUnit(rest, this.level, this.dictionary, true));
+      const trailer = Buffer.allocUnsafe(8);
+      trailer.writeUInt32LE(this.crc, 0);
+      trailer.writeUInt32LE(this.inLength % 0x1_0000_0000, 4);
+      parts.push(trailer);
+    }
+    const tail = this.produce(parts);
+    const result: EngineResult = {
+      tail,
+      digest: this.hashOut.digest('hex'),
+      diffID: this.hashIn.digest('hex'),
+      size: this.outLength,
+    };
+    this.release();
+    return result;
+  }
+
+  destroy(): void {
+    if (this.state === 'destroyed') return;
+    this.state = 'destroyed';
+    this.release();
+  }
+
+  private checkOpen(): void {
+    if (this.state !== 'open') throw new ErrEngineState(this.state);
+  }
+
+  private consume(chunk: Uint8Array): void {
+    this.hashIn.update(chunk);
+    this.crc = crc32(chunk, this.crc);
+    this.inLength += chunk.length;
+  }
+
+  /** Splits the input stream into full blocks; full blocks inside `chunk` are used without copying. */
+  private cutBlocks(chunk: Uint8Array): Uint8Array[] {
+    const units: Uint8Array[] = [];
+    let pos = 0;
+    if (this.fill > 0) {
+      pos = Math.min(BLOCK_SIZE - this.fill, chunk.length);
+      this.block!.set(chunk.subarray(0, pos), this.fill);
+      this.fill += pos;
+      if (this.fill < BLOCK_SIZE) return units;
+      units.push(this.block!);
+      [this.block, this.spare] = [this.spare, this.block];
+      this.fill = 0;
+    }
+    while (chunk.length - pos >= BLOCK_SIZE) {
+      units.push(chunk.subarray(pos, pos + BLOCK_SIZE));
+      pos += BLOCK_SIZE;
+    }
+    if (pos < chunk.length) {
+      this.block ??= Buffer.allocUnsafe(BLOCK_SIZE);
+      this.block.set(chunk.subarray(pos), 0);
+      this.fill = chunk.length - pos;
+    }
+    return units;
+  }
+
+  private produce(parts: Uint8Array[]): Uint8Array {
+    // The shared header constant is never handed out: the consumer owns (and may modify) our output.
+    const out = parts.length === 1 && parts[0] !== GZIP_HEADER ? parts[0]! : Buffer.concat(parts);
+    this.hashOut.update(out);
+    this.outLength += out.length;
+    return out;
+  }
+
+  private release(): void {
+    this.block = undefined;
+    this.spare = undefined;
+    this.dictionary = undefined;
+  }
+}
+
+export const jsEngine: EngineFactory = Object.freeze({
+  name: 'js' as const,
+  details: Object.freeze({
+    zlib: `node:zlib ${process.versions.zlib}`,
+    crc32: crc32Implementation,
+    sha256: 'node:crypto',
+  }),
+  create(options: EngineOptions): Engine {
+    return new JsEngine(options);
+  },
+});

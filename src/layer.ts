@@ -1,0 +1,164 @@
+// The public Layer: go-containerregistry's stream.Layer for Node, with stricter semantics (values
+// only after the complete stream, never for partial data; see README "Go parity").
+import { Readable } from 'node:stream';
+import type { Compression, Engine, EngineFactory, EngineInfo, EngineResult } from './engine.js';
+import { ErrConsumed, ErrNotComputed } from './errors.js';
+import { selectEngine } from './engines.js';
+import { Hash } from './hash.js';
+import { LayerStream, type StreamKind } from './layer-stream.js';
+import { resolveOptions, type LayerOptions } from './options.js';
+import { checkSource, openSource, type ChunkReader, type LayerSource } from './source.js';
+
+export interface LayerValues {
+  /** SHA-256 of the compressed bytes (equals diffID for compression 'none'). */
+  digest: Hash;
+  /** SHA-256 of the uncompressed input. */
+  diffID: Hash;
+  /** Number of compressed bytes. */
+  size: number;
+  mediaType: string;
+}
+
+function ignore(): void {}
+
+export class Layer {
+  /** The engine doing the work: 'native' or 'js', with versions of its parts. */
+  readonly engine: EngineInfo;
+  readonly compressionLevel: number;
+  readonly compression: Compression;
+  /** Resolves with the values once the stream was fully produced; rejects with the cause otherwise. */
+  readonly done: Promise<LayerValues>;
+
+  readonly #factory: EngineFactory;
+  readonly #mediaType: string;
+  readonly #signal: AbortSignal | undefined;
+  #reader: ChunkReader | undefined;
+  #stream: LayerStream | undefined;
+  #values: LayerValues | undefined;
+  #failure: { cause: unknown } | undefined;
+  #consumed = false;
+  #resolve!: (values: LayerValues) => void;
+  #reject!: (cause: unknown) => void;
+  readonly #onAbort = (): void => this.#abort();
+
+  constructor(source: LayerSource, options?: LayerOptions) {
+    checkSource(source);
+    const o = resolveOptions(options);
+    this.#factory = selectEngine(o.engine);
+    this.engine = Object.freeze({ name: this.#factory.name, details: this.#factory.details });
+    this.compressionLevel = o.level;
+    this.compression = o.compression;
+    this.#mediaType = o.mediaType;
+    this.#reader = openSource(source);
+    this.done = new Promise<LayerValues>((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+    });
+    // The stream reports the failure itself; an unobserved `done` must not crash the process.
+    this.done.catch(ignore);
+    this.#signal = o.signal;
+    if (o.signal?.aborted) this.#abort();
+    else o.signal?.addEventListener('abort', this.#onAbort, { once: true });
+  }
+
+  /** The compressed layer bytes. A layer is consumed once: a second call throws ErrConsumed. */
+  compressed(): Readable {
+    return this.#open('compressed');
+  }
+
+  /**
+   * The original bytes, while the same pass still compresses (and discards) them to compute digest
+   * and size. Counts as the single consumption, like compressed().
+   */
+  uncompressed(): Readable {
+    return this.#open('uncompressed');
+  }
+
+  /** SHA-256 of the compressed bytes; throws ErrNotComputed before the stream has ended. */
+  digest(): Hash {
+    return this.#get('digest').digest;
+  }
+
+  /** SHA-256 of the uncompressed bytes; throws ErrNotComputed before the stream has ended. */
+  diffID(): Hash {
+    return this.#get('diffID').diffID;
+  }
+
+  /** Compressed size in bytes; throws ErrNotComputed before the stream has ended. */
+  size(): number {
+    return this.#get('size').size;
+  }
+
+  mediaType(): string {
+    return this.#mediaType;
+  }
+
+  #get(what: string): LayerValues {
+    if (!this.#values) throw new ErrNotComputed(what);
+    return this.#values;
+  }
+
+  #open(kind: StreamKind): Readable {
+    if (this.#consumed) throw new ErrConsumed();
+    this.#consumed = true;
+    const reader = this.#reader!;
+    this.#reader = undefined;
+    // Failed before the stream existed (aborted): the consumer still sees the cause on the stream.
+    if (this.#failure) return failedStream(this.#failure.cause);
+    let engine: Engine;
+    try {
+      engine = this.#factory.create({ level: this.compressionLevel, compression: this.compression });
+    } catch (err) {
+      reader.close();
+      this.#fail(err);
+      return failedStream(err);
+    }
+    this.#stream = new LayerStream(reader, engine, kind, {
+      complete: (result) => this.#complete(result),
+      fail: (cause) => this.#fail(cause),
+    });
+    return this.#stream;
+  }
+
+  #complete(result: EngineResult): void {
+    this.#values = Object.freeze({
+      digest: new Hash('sha256', result.digest),
+      diffID: new Hash('sha256', result.diffID),
+      size: result.size,
+      mediaType: this.#mediaType,
+    });
+    this.#detach();
+    this.#resolve(this.#values);
+  }
+
+  #fail(cause: unknown): void {
+    if (this.#values || this.#failure) return;
+    this.#failure = { cause };
+    this.#detach();
+    this.#reader?.close();
+    this.#reader = undefined;
+    this.#reject(cause);
+  }
+
+  #abort(): void {
+    const reason: unknown = this.#signal?.reason ?? new Error('aborted');
+    // `done` rejects with the reason itself, whatever its type; the stream needs an Error.
+    this.#fail(reason);
+    this.#stream?.destroy(toError(reason));
+  }
+
+  #detach(): void {
+    this.#signal?.removeEventListener('abort', this.#onAbort);
+  }
+}
+
+function failedStream(cause: unknown): Readable {
+  const stream = new Readable({ read: ignore });
+  stream.destroy(toError(cause));
+  return stream;
+}
+
+// Readable.destroy() wants an Error; an abort reason can be any value.
+function toError(cause: unknown): Error {
+  return cause instanceof Error ? cause : Object.assign(new Error(String(cause)), { cause });
+}
