@@ -1,0 +1,57 @@
+// Builds bench/c-baseline.cc with the native core (native/*.cc minus the addon glue) into
+// .cache/bench/, once per version of the sources and flags.
+import { createHash } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync } from 'node:fs';
+import { join } from 'node:path';
+import { benchDir, cacheDir, repoRoot } from './paths.js';
+
+const ZLIB_STATIC = '/usr/lib/x86_64-linux-gnu/libz.a';
+
+/** Include flags of the native build, so the baseline compiles exactly what the addon compiles. */
+function includeFlags() {
+  const findLibs = join(repoRoot, 'scripts', 'find-libs.cjs');
+  if (existsSync(findLibs)) {
+    const r = spawnSync(process.execPath, [findLibs, 'cflags'], { encoding: 'utf8' });
+    if (r.status === 0) return r.stdout.trim().split(/\s+/).filter(Boolean);
+  }
+  return existsSync('/usr/include/isa-l') ? ['-I/usr/include/isa-l'] : [];
+}
+
+/**
+ * Returns { binary, command } or { error }. The binary's name carries a hash of every input, so a
+ * change to the native core or the flags rebuilds it.
+ */
+export function buildCBaseline(log = (m) => process.stderr.write(m + '\n')) {
+  const nativeDir = join(repoRoot, 'native');
+  const core = existsSync(nativeDir)
+    ? readdirSync(nativeDir).filter((f) => f.endsWith('.cc') && !f.startsWith('addon')).sort()
+    : [];
+  if (!existsSync(join(nativeDir, 'pipeline.h')) || core.length === 0) {
+    return { error: 'native/pipeline.h or the native core sources are missing' };
+  }
+  const sources = [join(benchDir, 'c-baseline.cc'), ...core.map((f) => join(nativeDir, f))];
+  const zlib = existsSync(ZLIB_STATIC) ? ZLIB_STATIC : '-lz';
+  const args = [
+    '-O3', '-std=c++17', '-DNDEBUG', `-I${nativeDir}`, ...includeFlags(),
+    ...sources, '-lisal', zlib, '-o',
+  ];
+  const hash = createHash('sha256');
+  hash.update(JSON.stringify(args));
+  for (const f of readdirSync(nativeDir).sort()) {
+    if (f.endsWith('.cc') || f.endsWith('.h')) hash.update(f).update(readFileSync(join(nativeDir, f)));
+  }
+  hash.update(readFileSync(sources[0]));
+  mkdirSync(cacheDir, { recursive: true });
+  const binary = join(cacheDir, `c-baseline-${hash.digest('hex').slice(0, 12)}`);
+  const command = ['g++', ...args, binary].join(' ');
+  if (existsSync(binary)) return { binary, command };
+  log('c-baseline: compiling ...');
+  const tmp = `${binary}.tmp`;
+  const r = spawnSync('g++', [...args, tmp], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  if (r.error || r.status !== 0) {
+    return { error: `g++ failed (${r.error?.message ?? `exit ${r.status}`}):\n${r.stderr}`, command };
+  }
+  renameSync(tmp, binary);
+  return { binary, command };
+}

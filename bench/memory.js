@@ -1,0 +1,161 @@
+// Memory benchmark: peak RSS while producing a large layer (default 2 GB) from a generated stream
+// of semi-compressible data (no file) with a consumer slower than the engine, so backpressure is
+// what bounds memory. Each engine runs in a fresh child that measures Node's baseline RSS first.
+// Run alone: node bench/memory.js [--quick] [--memory-size MB] [--engines native,js]
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Prng, semiCompressiblePool } from './prng.js';
+import { distIndex } from './paths.js';
+
+const MB = 1e6;
+const MiB = 1 << 20;
+/** Target: peak RSS at most this far above the baseline ("a few tens of MB"). */
+export const MEMORY_TARGET_MIB = 64;
+/** The consumer takes compressed bytes at this rate: slower than the native engine produces them. */
+const CONSUMER_BYTES_PER_SECOND = 100 * MB;
+const CHUNK = 64 * 1024;
+const POOL = 16 * MiB;
+
+async function child({ engine, level, bytes }) {
+  const { Layer } = await import(pathToFileURL(distIndex).href);
+  const pool = semiCompressiblePool(POOL, 7);
+  const rng = new Prng(99);
+  const inHash = createHash('sha256');
+  const outHash = createHash('sha256');
+  globalThis.gc?.();
+  globalThis.gc?.();
+  const rss = () => process.memoryUsage.rss();
+  const baseline = rss();
+  let sampledPeak = baseline;
+  const sampler = setInterval(() => (sampledPeak = Math.max(sampledPeak, rss())), 10);
+
+  // Fresh buffers for every chunk, as a real producer (a tar writer, a socket) would hand over.
+  async function* generate() {
+    for (let left = bytes; left > 0; ) {
+      const n = Math.min(CHUNK, left);
+      const at = rng.below(pool.length - n);
+      const chunk = Buffer.allocUnsafe(n);
+      pool.copy(chunk, 0, at, at + n);
+      inHash.update(chunk);
+      left -= n;
+      yield chunk;
+    }
+  }
+
+  let outBytes = 0;
+  const start = process.hrtime.bigint();
+  const elapsedMs = () => Number(process.hrtime.bigint() - start) / 1e6;
+  const slowConsumer = new Writable({
+    highWaterMark: CHUNK,
+    write(chunk, _enc, cb) {
+      outBytes += chunk.length;
+      outHash.update(chunk);
+      const wait = (outBytes / CONSUMER_BYTES_PER_SECOND) * 1000 - elapsedMs();
+      if (wait > 1) setTimeout(cb, wait);
+      else cb();
+    },
+  });
+  const layer = new Layer(generate(), { compressionLevel: level, engine });
+  await pipeline(layer.compressed(), slowConsumer);
+  const done = await layer.done;
+  const seconds = elapsedMs() / 1000;
+  clearInterval(sampler);
+  sampledPeak = Math.max(sampledPeak, rss());
+  const hex = (h) => String(h).replace(/^sha256:/, '');
+  const problems = [];
+  if (hex(done.diffID) !== inHash.digest('hex')) problems.push('diffID differs from the SHA-256 of the generated input');
+  if (hex(done.digest) !== outHash.digest('hex')) problems.push('digest differs from the SHA-256 of the output');
+  if (Number(done.size) !== outBytes) problems.push(`size ${done.size} differs from the ${outBytes} bytes produced`);
+  return {
+    engine,
+    level,
+    bytes,
+    seconds,
+    outputBytes: outBytes,
+    baselineRSS: baseline,
+    sampledPeakRSS: sampledPeak,
+    // The kernel's lifetime peak: an upper bound (it also covers the start-up before the baseline).
+    maxRSS: process.resourceUsage().maxRSS * 1024,
+    problems,
+  };
+}
+
+function runChild(task) {
+  return new Promise((resolve) => {
+    const proc = spawn(process.execPath, ['--expose-gc', fileURLToPath(import.meta.url), '--child', JSON.stringify(task)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    proc.stdout.on('data', (c) => (out += c));
+    proc.on('close', (code) => {
+      try {
+        if (code !== 0) throw new Error(`exit code ${code}`);
+        resolve(JSON.parse(out.trim().split('\n').pop()));
+      } catch (err) {
+        resolve({ ...task, problems: [`memory child failed: ${err.message}`] });
+      }
+    });
+  });
+}
+
+/** Summarises one child's figures; deltaMiB is the conservative (kernel peak) figure. */
+function summarise(r) {
+  if (r.baselineRSS === undefined) return { ...r, pass: false };
+  const deltaMiB = (Math.max(r.maxRSS, r.sampledPeakRSS) - r.baselineRSS) / MiB;
+  return {
+    ...r,
+    baselineMiB: r.baselineRSS / MiB,
+    peakMiB: Math.max(r.maxRSS, r.sampledPeakRSS) / MiB,
+    sampledDeltaMiB: (r.sampledPeakRSS - r.baselineRSS) / MiB,
+    deltaMiB,
+    mbps: r.bytes / r.seconds / MB,
+    targetMiB: MEMORY_TARGET_MIB,
+    pass: deltaMiB <= MEMORY_TARGET_MIB,
+  };
+}
+
+export function formatMemory(s) {
+  if (s.baselineMiB === undefined) return `  ${s.engine} level ${s.level}: FAILED (${s.problems.join('; ')})`;
+  return (
+    `  ${s.engine.padEnd(6)} level ${s.level}: ${(s.bytes / MB).toFixed(0)} MB in ${s.seconds.toFixed(1)} s` +
+    ` (${s.mbps.toFixed(0)} MB/s, consumer capped at ${CONSUMER_BYTES_PER_SECOND / MB} MB/s of output);` +
+    ` RSS baseline ${s.baselineMiB.toFixed(1)} MiB, peak ${s.peakMiB.toFixed(1)} MiB,` +
+    ` +${s.deltaMiB.toFixed(1)} MiB (sampled +${s.sampledDeltaMiB.toFixed(1)}) -> ${s.pass ? 'PASS' : 'MISS'}` +
+    ` (target <= +${MEMORY_TARGET_MIB} MiB)` +
+    (s.problems.length ? `\n    FAILED: ${s.problems.join('; ')}` : '')
+  );
+}
+
+/** Runs the benchmark for each engine, one child each, one after the other. */
+export async function runMemoryBench({ sizeMB, engines, log = (m) => process.stderr.write(m + '\n') }) {
+  const results = [];
+  for (const engine of engines) {
+    log(`memory: ${engine} engine, ${sizeMB} MB generated layer ...`);
+    results.push(summarise(await runChild({ engine, level: 1, bytes: Math.round(sizeMB * MB) })));
+  }
+  return {
+    consumerMBps: CONSUMER_BYTES_PER_SECOND / MB,
+    chunkBytes: CHUNK,
+    targetMiB: MEMORY_TARGET_MIB,
+    results,
+  };
+}
+
+if (process.argv[2] === '--child') {
+  try {
+    process.stdout.write(JSON.stringify(await child(JSON.parse(process.argv[3]))) + '\n');
+  } catch (err) {
+    process.stderr.write(`memory child: ${err.stack ?? err}\n`);
+    process.exitCode = 1;
+  }
+} else if (import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const { parseOptions } = await import('./options.js');
+  const options = parseOptions();
+  const engines = options.engines.filter((e) => e === 'native' || e === 'js');
+  const report = await runMemoryBench({ sizeMB: options.memorySize, engines });
+  report.results.forEach((r) => console.log(formatMemory(r)));
+  if (report.results.some((r) => r.problems.length)) process.exitCode = 1;
+}

@@ -1,0 +1,312 @@
+// npm run bench: interleaved throughput measurements on each corpus, a table, JSON, an SVG chart,
+// the memory benchmark and the targets. Every measurement runs in its own child process.
+// Exits non-zero on real failures (a crash, a digest that does not check out, a missing engine),
+// never because something is slow.
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { join, relative } from 'node:path';
+import { buildCBaseline } from './c-build.js';
+import { describeCorpus, ensureCorpus } from './corpus.js';
+import { ENGINE_LABELS, levelLabel } from './labels.js';
+import { formatMemory, runMemoryBench } from './memory.js';
+import { parseOptions } from './options.js';
+import { benchDir, committedResultsDir, repoRoot, scratchResultsDir } from './paths.js';
+import { fmt, fmtRate, median } from './stats.js';
+import { renderSvg } from './svg.js';
+import { updateReadme } from './readme.js';
+
+const MB = 1e6;
+const log = (m) => process.stderr.write(m + '\n');
+const options = parseOptions();
+const failures = [];
+const fail = (message) => {
+  failures.push(message);
+  log(`FAILURE: ${message}`);
+};
+
+/** Runs a command that prints one JSON line; resolves { result } or { error }. */
+function runJson(command, args) {
+  return new Promise((resolve) => {
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (c) => (out += c));
+    child.stderr.on('data', (c) => (err += c));
+    child.on('error', (e) => resolve({ error: e.message }));
+    child.on('close', (code, signal) => {
+      if (code !== 0) return resolve({ error: `exit ${code ?? signal}: ${err.trim().slice(-2000)}` });
+      try {
+        resolve({ result: JSON.parse(out.trim().split('\n').pop()) });
+      } catch {
+        resolve({ error: `no JSON result in output: ${out.slice(-500)}` });
+      }
+    });
+  });
+}
+
+const worker = join(benchDir, 'worker.js');
+const runWorker = (task) => runJson(process.execPath, [worker, JSON.stringify(task)]);
+
+function machineInfo() {
+  const cpus = os.cpus();
+  return {
+    cpu: cpus[0]?.model?.trim() ?? 'unknown',
+    cpus: cpus.length,
+    memoryGB: Math.round(os.totalmem() / 1e9),
+    os: `${os.type()} ${os.release()} ${os.arch()}`,
+    node: process.version,
+  };
+}
+
+// ---- what is available ---------------------------------------------------------------------------
+const wanted = new Set(options.engines);
+const available = {};
+const engineInfo = {};
+const unavailable = (engine, reason) => {
+  const message = `${ENGINE_LABELS[engine]} unavailable: ${reason}`;
+  if (options.allowMissing) log(`skipping: ${message}`);
+  else fail(message + ' (pass --allow-missing to run without it)');
+};
+
+if (wanted.has('native') || wanted.has('js') || options.memory) {
+  const { result, error } = await runWorker({ kind: 'probe' });
+  const probe = result ?? { error };
+  for (const name of ['native', 'js']) {
+    const e = probe.engines?.[name];
+    available[name] = Boolean(e?.ok);
+    if (e?.ok) engineInfo[name] = e.engine;
+    if (wanted.has(name) && !e?.ok) unavailable(name, probe.error ?? e?.reason ?? 'unknown');
+  }
+}
+let cBaseline;
+if (wanted.has('c')) {
+  cBaseline = buildCBaseline(log);
+  available.c = Boolean(cBaseline.binary);
+  if (!available.c) unavailable('c', cBaseline.error);
+}
+available.naive = true;
+available.pigz = wanted.has('pigz') && spawnSync('pigz', ['--version'], { stdio: 'ignore' }).status === 0;
+if (wanted.has('pigz') && !available.pigz) log('pigz is not installed: skipping it (optional)');
+
+// ---- corpora and the list of measurements ---------------------------------------------------------
+const corpora = [];
+for (const name of options.corpora) {
+  const c = await ensureCorpus(name, options.sizes[name], log);
+  log(describeCorpus(c));
+  corpora.push(c);
+}
+
+function configsFor() {
+  const configs = [];
+  for (const level of options.levels) {
+    const gzip = level !== 'none';
+    for (const engine of ['c', 'native', 'js', 'naive', 'pigz']) {
+      if (!wanted.has(engine) || !available[engine]) continue;
+      if (engine === 'js' && level !== 1 && level !== 6) continue;
+      if (engine === 'pigz' && !gzip) continue;
+      configs.push({ engine, level });
+    }
+  }
+  return configs;
+}
+const configs = configsFor();
+
+function measure(corpus, { engine, level }, verify) {
+  if (engine === 'c') {
+    return runJson(cBaseline.binary, [corpus.path, String(level === 'none' ? 0 : level), level === 'none' ? 'none' : 'gzip']);
+  }
+  const kind = engine === 'naive' || engine === 'pigz' ? engine : 'fastlayer';
+  return runWorker({ kind, engine, level, file: corpus.path, readSize: options.readSize, verify });
+}
+
+/** Returns the problems with one result; an empty list means it checks out. */
+function check(corpus, { engine, level }, r) {
+  const problems = [];
+  if (r.bytesIn !== corpus.bytes) problems.push(`read ${r.bytesIn} bytes, the corpus has ${corpus.bytes}`);
+  if (r.diffID !== corpus.sha256) problems.push(`diffID ${r.diffID} is not the corpus SHA-256 ${corpus.sha256}`);
+  if (level === 'none' && (r.digest !== r.diffID || r.size !== corpus.bytes)) {
+    problems.push("compression 'none' must give digest = diffID and size = input length");
+  }
+  if (r.output) {
+    if (r.output.bytes !== r.size) problems.push(`reported size ${r.size}, consumer received ${r.output.bytes} bytes`);
+    if (r.output.digest !== r.digest) problems.push(`reported digest ${r.digest}, SHA-256 of the output is ${r.output.digest}`);
+    if (r.output.roundTrip !== undefined && r.output.roundTrip !== corpus.sha256) {
+      problems.push('gunzip of the output does not give the input back');
+    }
+  }
+  if (engine === 'native' && r.engine?.name && r.engine.name !== 'native') problems.push(`ran on engine ${r.engine.name}`);
+  return problems;
+}
+
+// ---- the measurements: interleaved, A B C ... A B C ... -------------------------------------------
+const records = new Map(); // `${corpus}|${engine}|${level}` -> { runs, digests, failed }
+const key = (c, cfg) => `${c.name}|${cfg.engine}|${cfg.level}`;
+// A first, untimed pass checks every output completely (digest of the bytes, gunzip round trip) and
+// warms up caches; --quick has a single run, which then does the checking itself.
+const passes = options.quick ? [{ verify: true, timed: true }] : [
+  { verify: true, timed: false },
+  ...Array.from({ length: options.runs }, () => ({ verify: false, timed: true })),
+];
+const started = Date.now();
+for (const corpus of corpora) {
+  for (const cfg of configs) records.set(key(corpus, cfg), { runs: [], digests: new Set(), failed: false });
+  for (const [p, pass] of passes.entries()) {
+    for (const cfg of configs) {
+      const rec = records.get(key(corpus, cfg));
+      if (rec.failed) continue;
+      const label = `${corpus.name} ${ENGINE_LABELS[cfg.engine]} level ${levelLabel(cfg.level)}`;
+      const { result, error } = await measure(corpus, cfg, pass.verify);
+      if (error) {
+        rec.failed = true;
+        fail(`${label}: ${error}`);
+        continue;
+      }
+      const problems = check(corpus, cfg, result);
+      if (problems.length) {
+        rec.failed = true;
+        fail(`${label}: ${problems.join('; ')}`);
+        continue;
+      }
+      rec.digests.add(result.digest);
+      rec.size = result.size;
+      rec.engine ??= result.engine;
+      if (pass.timed) {
+        const mbps = result.bytesIn / result.seconds / MB;
+        rec.runs.push({ seconds: result.seconds, mbps, maxRSSKiB: result.maxRSSKiB });
+      }
+      log(`${pass.timed ? `run ${p + (options.quick ? 1 : 0)}/${options.runs}` : 'check'}  ${label}: ` +
+        `${fmtRate(result.bytesIn / result.seconds / MB)} MB/s, ${fmt((result.size / result.bytesIn) * 100)} %`);
+    }
+  }
+}
+
+// ---- cross-checks: same bytes wherever they must be the same --------------------------------------
+for (const [k, rec] of records) {
+  if (rec.digests.size > 1) fail(`${k}: the output differs between runs (${[...rec.digests].join(', ')})`);
+}
+for (const corpus of corpora) {
+  for (const level of options.levels) {
+    const native = records.get(`${corpus.name}|native|${level}`);
+    const c = records.get(`${corpus.name}|c|${level}`);
+    if (native?.digests.size === 1 && c?.digests.size === 1 && [...native.digests][0] !== [...c.digests][0]) {
+      fail(`${corpus.name} level ${level}: the addon and the C baseline (same core) give different bytes`);
+    }
+  }
+}
+
+// ---- summary -------------------------------------------------------------------------------------
+const results = [];
+for (const corpus of corpora) {
+  for (const cfg of configs) {
+    const rec = records.get(key(corpus, cfg));
+    if (rec.runs.length === 0) continue;
+    const rates = rec.runs.map((r) => r.mbps);
+    results.push({
+      corpus: corpus.name,
+      engine: cfg.engine,
+      level: cfg.level,
+      label: ENGINE_LABELS[cfg.engine],
+      mbps: { median: median(rates), min: Math.min(...rates), max: Math.max(...rates) },
+      runs: rec.runs,
+      size: rec.size,
+      sizePercent: (rec.size / corpus.bytes) * 100,
+      peakRSSMiB: Math.max(...rec.runs.map((r) => r.maxRSSKiB ?? 0)) / 1024 || null,
+      digest: [...rec.digests][0],
+    });
+  }
+}
+const find = (corpus, engine, level) => results.find((r) => r.corpus === corpus && r.engine === engine && r.level === level);
+for (const r of results) {
+  const naive = find(r.corpus, 'naive', r.level);
+  r.vsNaive = naive ? r.mbps.median / naive.mbps.median : null;
+  const c = find(r.corpus, 'c', r.level);
+  r.vsC = c ? r.mbps.median / c.mbps.median : null;
+}
+
+function target(name, value, goal) {
+  const status = value === null || value === undefined ? 'n/a' : value >= goal ? 'PASS' : 'MISS';
+  return { name, goal, value: value ?? null, status };
+}
+const realisticL1 = find('realistic', 'native', 1);
+const targets = [
+  target('realistic tar, level 1: fastlayer native vs naive Node pipeline (x)', realisticL1?.vsNaive, 3.5),
+  target('realistic tar, level 1: fastlayer native vs C baseline (fraction)', realisticL1?.vsC, 0.9),
+];
+
+function printTable() {
+  const head = ['pipeline', 'level', 'MB/s median', '[min - max]', 'size %', 'peak RSS', 'x naive', 'of C'];
+  for (const corpus of corpora) {
+    const rows = results.filter((r) => r.corpus === corpus.name).map((r) => [
+      r.label, levelLabel(r.level), fmtRate(r.mbps.median), `[${fmtRate(r.mbps.min)} - ${fmtRate(r.mbps.max)}]`,
+      fmt(r.sizePercent), r.peakRSSMiB ? `${fmt(r.peakRSSMiB, 0)} MiB` : '-',
+      r.vsNaive ? `${fmt(r.vsNaive, 2)}x` : '-', r.vsC ? `${fmt(r.vsC * 100, 0)} %` : '-',
+    ]);
+    const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
+    const line = (cells) => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+    console.log(`\n${describeCorpus(corpus)}`);
+    console.log(line(head));
+    console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+    rows.forEach((row) => console.log(line(row)));
+  }
+}
+printTable();
+console.log(`\nMB = 10^6 bytes of input per second; ${options.quick ? '1 run (--quick)' : `median of ${options.runs} runs`}; ` +
+  `peak RSS of the measuring process; "x naive" = speed / naive Node pipeline at the same level.`);
+console.log('\nTargets (reported, never asserted):');
+for (const t of targets) {
+  console.log(`  ${t.status.padEnd(4)} ${t.name}: ${t.value === null ? 'not measured' : fmt(t.value, 2)} (goal >= ${t.goal})`);
+}
+
+// ---- memory --------------------------------------------------------------------------------------
+let memory = null;
+if (options.memory) {
+  const engines = ['native', 'js'].filter((e) => available[e] && (wanted.has(e) || options.official));
+  if (engines.length === 0) log('memory benchmark skipped: no fastlayer engine available');
+  else {
+    memory = await runMemoryBench({ sizeMB: options.memorySize, engines, log });
+    console.log(`\nMemory: ${options.memorySize} MB generated layer, level 1, slow consumer:`);
+    memory.results.forEach((m) => console.log(formatMemory(m)));
+    for (const m of memory.results) if (m.problems.length) fail(`memory ${m.engine}: ${m.problems.join('; ')}`);
+  }
+}
+
+// ---- outputs -------------------------------------------------------------------------------------
+const report = {
+  version: 1,
+  date: new Date().toISOString(),
+  command: `npm run bench${process.argv.length > 2 ? ' -- ' + process.argv.slice(2).join(' ') : ''}`,
+  quick: options.quick,
+  official: options.official,
+  durationSeconds: Math.round((Date.now() - started) / 1000),
+  machine: machineInfo(),
+  engines: engineInfo,
+  cBaseline: cBaseline ? { command: cBaseline.command && relativeCommand(cBaseline.command), error: cBaseline.error } : null,
+  readSize: options.readSize,
+  runs: options.quick ? 1 : options.runs,
+  corpora: corpora.map(({ path, ...c }) => ({ ...c, file: relative(repoRoot, path) })),
+  results,
+  targets,
+  memory,
+  failures,
+};
+function relativeCommand(command) {
+  return command.split(repoRoot + '/').join('');
+}
+
+const outDir = options.official ? committedResultsDir : scratchResultsDir;
+mkdirSync(outDir, { recursive: true });
+const jsonPath = join(outDir, options.official ? 'latest.json' : `${options.quick ? 'quick' : 'partial'}.json`);
+const svgPath = join(outDir, options.official ? 'throughput.svg' : `${options.quick ? 'quick' : 'partial'}.svg`);
+if (failures.length === 0 || !options.official) {
+  writeFileSync(jsonPath, JSON.stringify(report, null, 2) + '\n');
+  writeFileSync(svgPath, renderSvg(report));
+  log(`\nwrote ${relative(repoRoot, jsonPath)} and ${relative(repoRoot, svgPath)}`);
+  if (options.official && options.readme) log(updateReadme(report));
+}
+
+if (failures.length) {
+  console.log(`\n${failures.length} failure(s):`);
+  failures.forEach((f) => console.log(`  - ${f}`));
+  process.exitCode = 1;
+}
