@@ -11,6 +11,7 @@ import {
   readlinkSync, readSync, renameSync, rmSync, statSync, writeFileSync, writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { Prng } from './prng.js';
 import { cacheDir } from './paths.js';
 
@@ -274,7 +275,7 @@ export function describeCorpus(c) {
   return `${c.name}: ${(c.bytes / MB).toFixed(1)} MB, sha256 ${c.sha256}` + (c.entries ? `, ${c.entries} tar entries` : '');
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const { parseOptions } = await import('./options.js');
   const options = parseOptions();
   for (const name of options.corpora) {

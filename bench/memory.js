@@ -151,7 +151,7 @@ if (process.argv[2] === '--child') {
     process.stderr.write(`memory child: ${err.stack ?? err}\n`);
     process.exitCode = 1;
   }
-} else if (import.meta.url === pathToFileURL(process.argv[1]).href) {
+} else if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const { parseOptions } = await import('./options.js');
   const options = parseOptions();
   const engines = options.engines.filter((e) => e === 'native' || e === 'js');

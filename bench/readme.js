@@ -112,7 +112,7 @@ export function updateReadme(report, readmePath = join(repoRoot, 'README.md'), s
   return `updated the performance section of ${relative(repoRoot, readmePath)}`;
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1]).href) {
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const file = process.argv[2] ?? join(committedResultsDir, 'latest.json');
   const report = existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : null;
   if (!report) console.error(`${relative(repoRoot, file)} does not exist: writing the placeholder section`);
