@@ -1,0 +1,135 @@
+#include "pipeline.h"
+
+#include <isa-l.h>
+
+#include <algorithm>
+#include <cstring>
+#include <stdexcept>
+
+namespace fastlayer {
+
+Pipeline::Pipeline(int level, Mode mode) : mode_(mode) {
+  if (level < 0 || level > 9) {
+    throw std::invalid_argument("fastlayer: compression level must be an integer from 0 to 9");
+  }
+  if (mode != Mode::kGzip && mode != Mode::kNone) {
+    throw std::invalid_argument("fastlayer: mode must be 0 (gzip) or 1 (none)");
+  }
+  if (mode == Mode::kGzip) {
+    deflater_ = NewDeflater(level);
+    block_.reset(new uint8_t[kBlockSize]);
+    window_.reset(new uint8_t[kWindowSize]);
+  }
+}
+
+Pipeline::~Pipeline() = default;
+
+size_t Pipeline::MemoryUsage() const {
+  size_t n = sizeof(*this);
+  if (deflater_) n += deflater_->MemoryUsage();
+  if (block_) n += kBlockSize;
+  if (window_) n += kWindowSize;
+  return n;
+}
+
+void Pipeline::CheckOpen() const {
+  if (finished_) throw std::logic_error("fastlayer: pipeline already finished");
+}
+
+void Pipeline::WriteHeaderOnce(std::vector<uint8_t>* out) {
+  if (header_written_) return;
+  header_written_ = true;
+  const size_t start = out->size();
+  out->insert(out->end(), kGzipHeader, kGzipHeader + sizeof(kGzipHeader));
+  TakeOutput(*out, start);
+}
+
+void Pipeline::TakeInput(const uint8_t* data, size_t len) {
+  sha_in_.Update(data, len);
+  in_size_ += len;
+  if (mode_ == Mode::kGzip && len > 0) crc_ = crc32_gzip_refl(crc_, data, len);
+}
+
+void Pipeline::TakeOutput(const std::vector<uint8_t>& out, size_t start) {
+  sha_out_.Update(out.data() + start, out.size() - start);
+  out_size_ += out.size() - start;
+}
+
+void Pipeline::CompressUnit(const uint8_t* data, size_t len, bool final,
+                            std::vector<uint8_t>* out) {
+  const size_t start = out->size();
+  deflater_->Deflate(window_.get(), window_len_, data, len, final, out);
+  TakeOutput(*out, start);
+  if (len >= kWindowSize) {
+    std::memcpy(window_.get(), data + len - kWindowSize, kWindowSize);
+    window_len_ = kWindowSize;
+  } else if (!final) {
+    // Only reachable if kBlockSize < kWindowSize: keep the newest bytes of window + data.
+    const size_t keep = std::min(window_len_, kWindowSize - len);
+    std::memmove(window_.get(), window_.get() + window_len_ - keep, keep);
+    std::memcpy(window_.get() + keep, data, len);
+    window_len_ = keep + len;
+  }
+}
+
+void Pipeline::Update(const uint8_t* data, size_t len, std::vector<uint8_t>* out) {
+  CheckOpen();
+  if (mode_ == Mode::kNone) {
+    if (len == 0) return;
+    TakeInput(data, len);
+    out->insert(out->end(), data, data + len);
+    return;
+  }
+  WriteHeaderOnce(out);
+  if (len == 0) return;  // data may be null
+  if (block_len_ > 0) {
+    const size_t take = std::min(len, kBlockSize - block_len_);
+    TakeInput(data, take);
+    std::memcpy(block_.get() + block_len_, data, take);
+    block_len_ += take;
+    data += take;
+    len -= take;
+    if (block_len_ < kBlockSize) return;
+    CompressUnit(block_.get(), kBlockSize, false, out);
+    block_len_ = 0;
+  }
+  // Whole units straight from the caller's memory, hashed while they are still in cache.
+  while (len >= kBlockSize) {
+    TakeInput(data, kBlockSize);
+    CompressUnit(data, kBlockSize, false, out);
+    data += kBlockSize;
+    len -= kBlockSize;
+  }
+  if (len > 0) {
+    TakeInput(data, len);
+    std::memcpy(block_.get(), data, len);
+    block_len_ = len;
+  }
+}
+
+void Pipeline::Finish(std::vector<uint8_t>* out, Digests* result) {
+  CheckOpen();
+  finished_ = true;
+  sha_in_.Final(result->diff_id);
+  if (mode_ == Mode::kNone) {
+    // Output is the input: one hash serves both.
+    std::memcpy(result->digest, result->diff_id, 32);
+    result->size = in_size_;
+    return;
+  }
+  WriteHeaderOnce(out);
+  CompressUnit(block_.get(), block_len_, true, out);
+  const size_t start = out->size();
+  const uint32_t isize = static_cast<uint32_t>(in_size_);
+  const uint8_t trailer[8] = {
+      static_cast<uint8_t>(crc_),         static_cast<uint8_t>(crc_ >> 8),
+      static_cast<uint8_t>(crc_ >> 16),   static_cast<uint8_t>(crc_ >> 24),
+      static_cast<uint8_t>(isize),        static_cast<uint8_t>(isize >> 8),
+      static_cast<uint8_t>(isize >> 16),  static_cast<uint8_t>(isize >> 24)};
+  out->insert(out->end(), trailer, trailer + sizeof(trailer));
+  TakeOutput(*out, start);
+  sha_out_.Final(result->digest);
+  result->size = out_size_;
+}
+
+}  // namespace fastlayer

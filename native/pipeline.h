@@ -1,0 +1,69 @@
+// The whole layer computation for one stream: gzip framing, block cutting, CRC-32, SHA-256 of the
+// input (diffID) and of the output (digest), and the output byte count. No Node headers: the addon,
+// the C baseline bench and the sanitizer/fuzz drivers all use this class.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <stdexcept>  // the exception types documented below
+#include <vector>
+
+#include "deflate.h"
+#include "format.h"
+#include "sha256.h"
+
+namespace fastlayer {
+
+enum class Mode { kGzip = 0, kNone = 1 };
+
+struct Digests {
+  uint8_t digest[32];
+  uint8_t diff_id[32];
+  uint64_t size;
+};
+
+class Pipeline {
+ public:
+  // Throws std::invalid_argument unless 0 <= level <= 9 and mode is a Mode value.
+  Pipeline(int level, Mode mode);
+  ~Pipeline();
+  Pipeline(const Pipeline&) = delete;
+  Pipeline& operator=(const Pipeline&) = delete;
+
+  // Consumes len bytes (len may be 0); appends the bytes produced to *out (never clears it).
+  void Update(const uint8_t* data, size_t len, std::vector<uint8_t>* out);
+  // Appends the last block and the trailer to *out and fills *result.
+  // After Finish, Update and Finish throw std::logic_error.
+  void Finish(std::vector<uint8_t>* out, Digests* result);
+
+  // Approximate heap bytes held (buffers and compressor state), for GC accounting.
+  size_t MemoryUsage() const;
+
+ private:
+  void CheckOpen() const;
+  void WriteHeaderOnce(std::vector<uint8_t>* out);
+  // Hashes and CRCs input bytes as they are taken in.
+  void TakeInput(const uint8_t* data, size_t len);
+  // Compresses one unit with the current window as dictionary, then slides the window.
+  void CompressUnit(const uint8_t* data, size_t len, bool final, std::vector<uint8_t>* out);
+  // Hashes and counts output bytes appended to *out since `start`.
+  void TakeOutput(const std::vector<uint8_t>& out, size_t start);
+
+  const Mode mode_;
+  std::unique_ptr<Deflater> deflater_;
+  Sha256 sha_in_;
+  Sha256 sha_out_;
+  uint32_t crc_ = 0;
+  uint64_t in_size_ = 0;
+  uint64_t out_size_ = 0;
+  bool header_written_ = false;
+  bool finished_ = false;
+  // Partial unit carried between Update calls (whole units are compressed from the caller's memory).
+  std::unique_ptr<uint8_t[]> block_;
+  size_t block_len_ = 0;
+  // Last kWindowSize bytes of input before the current unit.
+  std::unique_ptr<uint8_t[]> window_;
+  size_t window_len_ = 0;
+};
+
+}  // namespace fastlayer

@@ -1,0 +1,35 @@
+// Streaming SHA-256 (FIPS 180-4) with a runtime choice between SHA-NI and portable code.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+namespace fastlayer {
+
+// Compresses `blocks` consecutive 64-byte blocks into `state`.
+using Sha256BlockFn = void (*)(uint32_t state[8], const uint8_t* data, size_t blocks);
+
+class Sha256 {
+ public:
+  // Uses the implementation selected for the process (see Sha256Implementation()).
+  Sha256();
+  // Tests compare both paths in one process without touching the process-wide choice.
+  explicit Sha256(bool force_portable);
+
+  void Update(const uint8_t* data, size_t len);
+  // Writes the digest; the object must not be used afterwards (except for destruction).
+  void Final(uint8_t out[32]);
+
+ private:
+  Sha256BlockFn blocks_;
+  uint32_t state_[8];
+  uint64_t total_ = 0;
+  uint8_t buf_[64];
+  size_t buf_len_ = 0;
+};
+
+// "sha-ni" or "portable": the implementation new Sha256 objects use.
+const char* Sha256Implementation();
+// For tests; FASTLAYER_SHA256=portable in the environment has the same effect at first use.
+void ForcePortableSha256(bool on);
+
+}  // namespace fastlayer

@@ -1,0 +1,93 @@
+// SHA-256 with the x86 SHA extensions. Compiled with per-function target attributes so the rest of
+// the addon keeps the baseline ISA; it is only called after cpuid says the CPU has SHA, SSSE3 and
+// SSE4.1.
+#include "sha256_internal.h"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <cpuid.h>
+#include <immintrin.h>
+
+namespace fastlayer {
+namespace sha256_detail {
+namespace {
+
+#define FASTLAYER_SHANI_TARGET __attribute__((target("sha,ssse3,sse4.1")))
+
+// Four rounds: the low half of `wk` (message + constants) feeds the first two, the high half the
+// next two. rnds2 takes the C,D,G,H words and returns the new A,B,E,F words, so the two state
+// registers swap roles after each call.
+FASTLAYER_SHANI_TARGET inline void FourRounds(__m128i* abef, __m128i* cdgh, __m128i wk) {
+  *cdgh = _mm_sha256rnds2_epu32(*cdgh, *abef, wk);
+  *abef = _mm_sha256rnds2_epu32(*abef, *cdgh, _mm_shuffle_epi32(wk, 0x0E));
+}
+
+FASTLAYER_SHANI_TARGET void Blocks(uint32_t state[8], const uint8_t* data, size_t blocks) {
+  const __m128i byteswap = _mm_set_epi64x(0x0c0d0e0f08090a0bULL, 0x0405060700010203ULL);
+  // The instructions keep the state as {A,B,E,F} and {C,D,G,H} (highest lane first).
+  __m128i dcba = _mm_loadu_si128(reinterpret_cast<const __m128i*>(state));
+  __m128i hgfe = _mm_loadu_si128(reinterpret_cast<const __m128i*>(state + 4));
+  const __m128i badc = _mm_shuffle_epi32(dcba, 0xB1);
+  const __m128i efgh = _mm_shuffle_epi32(hgfe, 0x1B);
+  __m128i abef = _mm_alignr_epi8(badc, efgh, 8);
+  __m128i cdgh = _mm_blend_epi16(efgh, badc, 0xF0);
+
+  for (; blocks > 0; --blocks, data += 64) {
+    const __m128i abef_in = abef;
+    const __m128i cdgh_in = cdgh;
+    __m128i w[4];
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; ++i) {
+      w[i] = _mm_shuffle_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(data + 16 * i)),
+                              byteswap);
+      FourRounds(&abef, &cdgh,
+                 _mm_add_epi32(w[i], _mm_loadu_si128(reinterpret_cast<const __m128i*>(
+                                         kRoundConstants + 4 * i))));
+    }
+#pragma GCC unroll 12
+    for (int i = 4; i < 16; ++i) {
+      // W[t..t+3] from W[t-16..t-1]: msg1 adds sigma0, the aligned middle words add W[t-7..t-4],
+      // msg2 adds sigma1 (including the two words it has just produced).
+      __m128i& oldest = w[i & 3];
+      const __m128i mid = _mm_alignr_epi8(w[(i - 1) & 3], w[(i - 2) & 3], 4);
+      oldest = _mm_sha256msg2_epu32(
+          _mm_add_epi32(_mm_sha256msg1_epu32(oldest, w[(i - 3) & 3]), mid), w[(i - 1) & 3]);
+      FourRounds(&abef, &cdgh,
+                 _mm_add_epi32(oldest, _mm_loadu_si128(reinterpret_cast<const __m128i*>(
+                                           kRoundConstants + 4 * i))));
+    }
+    abef = _mm_add_epi32(abef, abef_in);
+    cdgh = _mm_add_epi32(cdgh, cdgh_in);
+  }
+
+  const __m128i feba = _mm_shuffle_epi32(abef, 0x1B);
+  const __m128i dchg = _mm_shuffle_epi32(cdgh, 0xB1);
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(state), _mm_blend_epi16(feba, dchg, 0xF0));
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(state + 4), _mm_alignr_epi8(dchg, feba, 8));
+}
+
+bool CpuHasShaNi() {
+  unsigned eax, ebx, ecx, edx;
+  if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx)) return false;
+  const bool ssse3 = (ecx & (1u << 9)) != 0;
+  const bool sse41 = (ecx & (1u << 19)) != 0;
+  if (!__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) return false;
+  const bool sha = (ebx & (1u << 29)) != 0;
+  return ssse3 && sse41 && sha;
+}
+
+}  // namespace
+
+Sha256BlockFn ShaNiBlocks() { return CpuHasShaNi() ? Blocks : nullptr; }
+
+}  // namespace sha256_detail
+}  // namespace fastlayer
+
+#else
+
+namespace fastlayer {
+namespace sha256_detail {
+Sha256BlockFn ShaNiBlocks() { return nullptr; }
+}  // namespace sha256_detail
+}  // namespace fastlayer
+
+#endif
