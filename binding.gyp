@@ -1,0 +1,49 @@
+{
+  "targets": [
+    {
+      "target_name": "fastlayer",
+      "sources": [
+        "native/addon.cc",
+        "native/addon_errors.cc",
+        "native/addon_pipeline.cc",
+        "native/addon_sha256.cc",
+        "native/addon_view.cc",
+        "native/addon_worker.cc",
+        "native/deflate.cc",
+        "native/deflate_isal.cc",
+        "native/deflate_zlib.cc",
+        "native/pipeline.cc",
+        "native/sha256.cc",
+        "native/sha256_shani.cc",
+        "native/stored.cc"
+      ],
+      "include_dirs": [
+        "<!(node -p \"require('node-addon-api').include_dir\")"
+      ],
+      "defines": [
+        "NAPI_VERSION=8",
+        "NAPI_CPP_EXCEPTIONS",
+        "NODE_ADDON_API_DISABLE_DEPRECATED",
+        "FASTLAYER_FINGERPRINT=\"<!(node scripts/find-libs.cjs fingerprint)\""
+      ],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions", "-std=gnu++17", "-std=gnu++20", "-O2"],
+      "cflags": ["-O3", "-fvisibility=hidden"],
+      "cflags_cc": [
+        "-std=c++17",
+        "-O3",
+        "-fexceptions",
+        "-fvisibility=hidden",
+        "-fvisibility-inlines-hidden",
+        "<!@(node scripts/find-libs.cjs cflags)"
+      ],
+      "libraries": ["<!@(node scripts/find-libs.cjs libs)"],
+      "ldflags": ["-Wl,--as-needed"],
+      "xcode_settings": {
+        "GCC_ENABLE_CPP_EXCEPTIONS": "YES",
+        "CLANG_CXX_LANGUAGE_STANDARD": "c++17",
+        "GCC_SYMBOLS_PRIVATE_EXTERN": "YES"
+      }
+    }
+  ]
+}

@@ -1,0 +1,146 @@
+#include "addon_pipeline.h"
+
+#include <cmath>
+#include <new>
+#include <string>
+
+#include "addon_errors.h"
+#include "addon_view.h"
+#include "addon_worker.h"
+
+namespace fastlayer {
+namespace addon {
+namespace {
+
+// An integer argument in [min, max]: TypeError when not a number, RangeError otherwise.
+int IntegerArg(const Napi::CallbackInfo& info, size_t index, const char* name, int min, int max) {
+  Napi::Env env = info.Env();
+  const Napi::Value value = info[index];
+  if (!value.IsNumber()) {
+    ThrowError(env, ErrorKind::kTypeError, codes::kInvalidArgType,
+               std::string("The \"") + name + "\" argument must be of type number");
+  }
+  const double d = value.As<Napi::Number>().DoubleValue();
+  if (!(d >= min && d <= max) || std::floor(d) != d) {
+    ThrowError(env, ErrorKind::kRangeError, codes::kOutOfRange,
+               std::string("The value of \"") + name + "\" is out of range. It must be an integer >= " +
+                   std::to_string(min) + " and <= " + std::to_string(max));
+  }
+  return static_cast<int>(d);
+}
+
+Napi::Value RejectedPromise(Napi::Env env, napi_value error) {
+  auto deferred = Napi::Promise::Deferred::New(env);
+  deferred.Reject(error);
+  return deferred.Promise();
+}
+
+}  // namespace
+
+Napi::Function PipelineWrap::Define(Napi::Env env) {
+  return DefineClass(env, "Pipeline",
+                     {
+                         InstanceMethod<&PipelineWrap::Update>("update"),
+                         InstanceMethod<&PipelineWrap::Finish>("finish"),
+                         InstanceMethod<&PipelineWrap::Destroy>("destroy"),
+                     });
+}
+
+PipelineWrap::PipelineWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<PipelineWrap>(info) {
+  Napi::Env env = info.Env();
+  const int level = IntegerArg(info, 0, "level", 0, 9);
+  const int mode = IntegerArg(info, 1, "mode", 0, 1);
+  try {
+    core_ = std::make_shared<Pipeline>(level, static_cast<Mode>(mode));
+  } catch (const UnsupportedCpu& e) {
+    ThrowError(env, ErrorKind::kError, codes::kUnsupportedCpu, e.what());
+  } catch (const std::bad_alloc&) {
+    ThrowError(env, ErrorKind::kError, codes::kNoMemory, "fastlayer: out of memory");
+  }
+  external_bytes_ = static_cast<int64_t>(core_->MemoryUsage());
+  Napi::MemoryManagement::AdjustExternalMemory(env, external_bytes_);
+}
+
+napi_value PipelineWrap::StateError(napi_env env) const {
+  if (destroyed_) {
+    return MakeError(env, ErrorKind::kError, codes::kDestroyed,
+                     "fastlayer: the pipeline has been destroyed");
+  }
+  if (finished_) {
+    return MakeError(env, ErrorKind::kError, codes::kFinished,
+                     "fastlayer: the pipeline has already finished");
+  }
+  if (busy_) {
+    return MakeError(env, ErrorKind::kError, codes::kBusy,
+                     "fastlayer: another update() or finish() call is still in flight");
+  }
+  if (failed_) {
+    return MakeError(env, ErrorKind::kError, codes::kFailed,
+                     "fastlayer: an earlier call failed; the pipeline cannot continue");
+  }
+  return nullptr;
+}
+
+Napi::Value PipelineWrap::Update(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ByteView view{};
+  try {
+    view = GetByteView(env, info[0], "chunk");
+  } catch (const Napi::Error& e) {
+    return RejectedPromise(env, e.Value());
+  }
+  if (napi_value error = StateError(env)) return RejectedPromise(env, error);
+  return Start(env, info.This().As<Napi::Object>(), PipelineWorker::Op::kUpdate, info[0], view.data,
+               view.length);
+}
+
+Napi::Value PipelineWrap::Finish(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (napi_value error = StateError(env)) return RejectedPromise(env, error);
+  finished_ = true;
+  return Start(env, info.This().As<Napi::Object>(), PipelineWorker::Op::kFinish, Napi::Value(),
+               nullptr, 0);
+}
+
+Napi::Value PipelineWrap::Start(Napi::Env env, Napi::Object self, PipelineWorker::Op op,
+                                Napi::Value chunk, const uint8_t* data, size_t len) {
+  napi_deferred deferred = nullptr;
+  napi_value promise = nullptr;
+  NAPI_THROW_IF_FAILED(env, napi_create_promise(env, &deferred, &promise), Napi::Value());
+  auto* worker = new PipelineWorker(env, op, self, this, core_, deferred, chunk, data, len);
+  busy_ = true;
+  try {
+    worker->Queue();
+  } catch (...) {
+    busy_ = false;
+    delete worker;  // Leaves the promise pending; the exception reaches the caller instead.
+    throw;
+  }
+  return Napi::Value(env, promise);
+}
+
+void PipelineWrap::CallCompleted(napi_env, bool failed) {
+  busy_ = false;
+  if (failed) failed_ = true;
+}
+
+void PipelineWrap::Destroy(const Napi::CallbackInfo& info) {
+  if (destroyed_) return;
+  destroyed_ = true;
+  ReleaseCore(info.Env());
+}
+
+void PipelineWrap::Finalize(Napi::Env env) { ReleaseCore(env); }
+
+void PipelineWrap::ReleaseCore(napi_env env) {
+  // A call in flight holds its own reference: the state goes when that call completes.
+  core_.reset();
+  if (external_bytes_ != 0) {
+    int64_t ignored;
+    napi_adjust_external_memory(env, -external_bytes_, &ignored);
+    external_bytes_ = 0;
+  }
+}
+
+}  // namespace addon
+}  // namespace fastlayer

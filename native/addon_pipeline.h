@@ -1,0 +1,48 @@
+// JavaScript class Pipeline (docs/DESIGN.md, "Native addon API") over fastlayer::Pipeline.
+#pragma once
+#include <napi.h>
+
+#include <cstdint>
+#include <memory>
+
+#include "addon_worker.h"
+#include "pipeline.h"
+
+namespace fastlayer {
+namespace addon {
+
+class PipelineWrap : public Napi::ObjectWrap<PipelineWrap> {
+ public:
+  static Napi::Function Define(Napi::Env env);
+
+  explicit PipelineWrap(const Napi::CallbackInfo& info);
+
+  // Called by PipelineWorker on the main thread when its call has completed.
+  void CallCompleted(napi_env env, bool failed);
+  bool destroyed() const { return destroyed_; }
+
+ private:
+  Napi::Value Update(const Napi::CallbackInfo& info);
+  Napi::Value Finish(const Napi::CallbackInfo& info);
+  void Destroy(const Napi::CallbackInfo& info);
+  void Finalize(Napi::Env env) override;
+
+  Napi::Value Start(Napi::Env env, Napi::Object self, PipelineWorker::Op op, Napi::Value chunk,
+                    const uint8_t* data, size_t len);
+
+  // Rejects with the error for the current state (destroyed, finished, busy, failed), if any.
+  napi_value StateError(napi_env env) const;
+  void ReleaseCore(napi_env env);
+
+  // Shared with the worker of a call in flight, so destroy() can drop its reference at any time
+  // and the state is freed when that call completes.
+  std::shared_ptr<Pipeline> core_;
+  int64_t external_bytes_ = 0;
+  bool busy_ = false;
+  bool finished_ = false;
+  bool destroyed_ = false;
+  bool failed_ = false;
+};
+
+}  // namespace addon
+}  // namespace fastlayer

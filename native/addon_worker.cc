@@ -1,0 +1,132 @@
+#include "addon_worker.h"
+
+#include <new>
+#include <utility>
+
+#include "addon_errors.h"
+#include "addon_pipeline.h"
+
+namespace fastlayer {
+namespace addon {
+namespace {
+
+// Wraps the bytes of *out in a Buffer, without copying unless the vector's spare capacity would
+// keep too much memory alive until the Buffer is collected. Returns nullptr on failure.
+napi_value MoveToBuffer(napi_env env, std::vector<uint8_t>* out) {
+  napi_value value = nullptr;
+  const size_t size = out->size();
+  if (size > 0 && out->capacity() - size <= size / 4 + 4096) {
+    auto* owned = new std::vector<uint8_t>(std::move(*out));
+    const napi_status status = napi_create_external_buffer(
+        env, owned->size(), owned->data(),
+        [](napi_env, void*, void* hint) { delete static_cast<std::vector<uint8_t>*>(hint); },
+        owned, &value);
+    if (status == napi_ok) return value;
+    // Runtimes without external buffers (or a failure): fall back to a copy.
+    *out = std::move(*owned);
+    delete owned;
+  }
+  void* copy_data = nullptr;
+  if (napi_create_buffer_copy(env, size, out->data(), &copy_data, &value) != napi_ok) {
+    return nullptr;
+  }
+  return value;
+}
+
+napi_value CopyToBuffer(napi_env env, const uint8_t* data, size_t len) {
+  napi_value value = nullptr;
+  void* copy_data = nullptr;
+  if (napi_create_buffer_copy(env, len, data, &copy_data, &value) != napi_ok) return nullptr;
+  return value;
+}
+
+bool SetProperty(napi_env env, napi_value object, const char* name, napi_value value) {
+  return value != nullptr && napi_set_named_property(env, object, name, value) == napi_ok;
+}
+
+}  // namespace
+
+PipelineWorker::PipelineWorker(Napi::Env env, Op op, Napi::Object owner, PipelineWrap* wrap,
+                               std::shared_ptr<Pipeline> core, napi_deferred deferred,
+                               Napi::Value chunk, const uint8_t* data, size_t len)
+    : Napi::AsyncWorker(env, op == Op::kUpdate ? "fastlayer:update" : "fastlayer:finish"),
+      op_(op),
+      owner_(Napi::Persistent(owner)),
+      wrap_(wrap),
+      core_(std::move(core)),
+      deferred_(deferred),
+      data_(data),
+      len_(len) {
+  if (!chunk.IsEmpty()) chunk_ = Napi::Persistent(chunk);
+}
+
+void PipelineWorker::Execute() {
+  try {
+    if (op_ == Op::kUpdate) {
+      core_->Update(data_, len_, &out_);
+    } else {
+      core_->Finish(&out_, &digests_);
+    }
+  } catch (const std::bad_alloc&) {
+    error_code_ = codes::kNoMemory;
+    error_message_ = "fastlayer: out of memory while compressing";
+  } catch (const std::exception& e) {
+    error_code_ = codes::kInternal;
+    error_message_ = e.what();
+  } catch (...) {
+    error_code_ = codes::kInternal;
+    error_message_ = "fastlayer: unknown native error";
+  }
+}
+
+napi_value PipelineWorker::MakeUpdateResult(napi_env env) { return MoveToBuffer(env, &out_); }
+
+napi_value PipelineWorker::MakeFinishResult(napi_env env) {
+  napi_value result = nullptr;
+  napi_value size = nullptr;
+  if (napi_create_object(env, &result) != napi_ok ||
+      napi_create_double(env, static_cast<double>(digests_.size), &size) != napi_ok) {
+    return nullptr;
+  }
+  const bool ok = SetProperty(env, result, "out", MoveToBuffer(env, &out_)) &&
+                  SetProperty(env, result, "digest", CopyToBuffer(env, digests_.digest, 32)) &&
+                  SetProperty(env, result, "diffID", CopyToBuffer(env, digests_.diff_id, 32)) &&
+                  SetProperty(env, result, "size", size);
+  return ok ? result : nullptr;
+}
+
+void PipelineWorker::OnOK() {
+  napi_env env = Env();
+  const bool failed = error_code_ != nullptr;
+  wrap_->CallCompleted(env, failed);
+  // Release the chunk and the core on the main thread, before settling.
+  chunk_.Reset();
+  core_.reset();
+
+  napi_value error = nullptr;
+  napi_value value = nullptr;
+  if (failed) {
+    error = MakeError(env, ErrorKind::kError, error_code_, error_message_);
+  } else if (wrap_->destroyed()) {
+    error = MakeError(env, ErrorKind::kError, codes::kDestroyed,
+                      "fastlayer: the pipeline was destroyed while this call was in flight");
+  } else {
+    value = op_ == Op::kUpdate ? MakeUpdateResult(env) : MakeFinishResult(env);
+    if (value == nullptr) {
+      error = MakeError(env, ErrorKind::kError, codes::kNoMemory,
+                        "fastlayer: cannot create the result object");
+    }
+  }
+  // Statuses are ignored on purpose: they fail only while the environment is shutting down, when
+  // nobody can observe the promise any more.
+  if (value != nullptr) {
+    napi_resolve_deferred(env, deferred_, value);
+  } else {
+    if (error == nullptr) napi_get_undefined(env, &error);
+    napi_reject_deferred(env, deferred_, error);
+  }
+  owner_.Reset();
+}
+
+}  // namespace addon
+}  // namespace fastlayer
