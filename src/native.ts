@@ -17,6 +17,8 @@ export interface NativePipeline {
 
 export interface NativeAddon {
   Pipeline: new (level: number, mode: number) => NativePipeline;
+  /** Test helper: SHA-256 of any ArrayBufferView, on the process-wide or the portable path. */
+  sha256(data: ArrayBufferView, forcePortable?: boolean): Buffer;
   info: {
     format: number;
     blockSize: number;

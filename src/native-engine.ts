@@ -1,0 +1,63 @@
+// The native engine: the addon's Pipeline (ISA-L / zlib / stored blocks, SHA-256 and CRC-32 in C++ on
+// the libuv threadpool, one call per chunk) behind the Engine interface. Undefined when the addon
+// does not load; src/engines.ts then offers the js engine only.
+import type { Engine, EngineFactory, EngineOptions, EngineResult } from './engine.js';
+import { ErrEngineState } from './errors.js';
+import { loadNative, type NativeAddon, type NativePipeline } from './native.js';
+
+const MODE_GZIP = 0;
+const MODE_NONE = 1;
+
+class NativeEngine implements Engine {
+  private readonly pipeline: NativePipeline;
+  private state: 'open' | 'finished' | 'destroyed' = 'open';
+
+  constructor(addon: NativeAddon, options: EngineOptions) {
+    // The addon validates level and mode itself (TypeError/RangeError with ERR_INVALID_ARG_TYPE /
+    // ERR_OUT_OF_RANGE) and refuses levels 1-2 on CPUs where ISA-L would give other bytes
+    // (ERR_FASTLAYER_UNSUPPORTED_CPU).
+    this.pipeline = new addon.Pipeline(options.level, options.compression === 'none' ? MODE_NONE : MODE_GZIP);
+  }
+
+  async update(chunk: Uint8Array): Promise<Uint8Array> {
+    this.checkOpen();
+    return this.pipeline.update(chunk);
+  }
+
+  async finish(): Promise<EngineResult> {
+    this.checkOpen();
+    this.state = 'finished';
+    const { out, digest, diffID, size } = await this.pipeline.finish();
+    return { tail: out, digest: digest.toString('hex'), diffID: diffID.toString('hex'), size };
+  }
+
+  destroy(): void {
+    if (this.state === 'destroyed') return;
+    this.state = 'destroyed';
+    this.pipeline.destroy();
+  }
+
+  private checkOpen(): void {
+    if (this.state !== 'open') throw new ErrEngineState(this.state);
+  }
+}
+
+function makeFactory(addon: NativeAddon): EngineFactory {
+  const { info } = addon;
+  return {
+    name: 'native',
+    details: Object.freeze({
+      isal: info.isal,
+      zlib: info.zlib,
+      sha256: info.sha256,
+      fingerprint: info.fingerprint,
+      format: String(info.format),
+      blockSize: String(info.blockSize),
+    }),
+    create: (options: EngineOptions): Engine => new NativeEngine(addon, options),
+  };
+}
+
+const { addon } = loadNative();
+
+export const nativeEngine: EngineFactory | undefined = addon ? makeFactory(addon) : undefined;
