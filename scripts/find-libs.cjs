@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Prints build flags for binding.gyp: `cflags`, `libs` or `fingerprint`.
-// - ISA-L: -lisal, or the static archive named by FASTLAYER_ISAL_LIB (path to libisal.a), with
-//   headers from FASTLAYER_ISAL_INCLUDE when set.
+// - ISA-L: pkg-config libisal (else -lisal when the compiler finds it), or the static archive named by
+//   FASTLAYER_ISAL_LIB (path to libisal.a), with headers from FASTLAYER_ISAL_INCLUDE when set.
+// - Missing packages: the error names what to install on each platform.
 // - zlib: always the static libz.a (FASTLAYER_ZLIB_LIB overrides the search), linked with
 //   --exclude-libs so none of its symbols is exported or resolved against node's own zlib.
 // - fingerprint: first 16 hex digits of a SHA-256 over the native sources and build inputs, so a
@@ -15,13 +16,58 @@ const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
 
+// gyp prints our stderr when a `<!@(...)` command fails, so a missing package is named right there.
+const INSTALL_HINT = [
+  'Install a C++ compiler and the ISA-L and zlib development packages, then build again:',
+  '  Debian/Ubuntu: apt-get install build-essential pkg-config libisal-dev zlib1g-dev',
+  '  Fedora/RHEL:   dnf install gcc-c++ make pkgconf-pkg-config isa-l-devel zlib-devel zlib-static',
+  '  Alpine:        apk add build-base pkgconf isa-l-dev zlib-dev zlib-static',
+  '  macOS:         brew install pkg-config isa-l zlib',
+  'or point the build at them: FASTLAYER_ISAL_LIB=/path/libisal.a FASTLAYER_ISAL_INCLUDE=/path/include',
+  'FASTLAYER_ZLIB_LIB=/path/libz.a. On linux-x64 (glibc) no build is needed: the package ships a prebuilt',
+  'addon that `npm install` uses unless --build-from-source is given.',
+].join('\n');
+
 function fail(message) {
   process.stderr.write(`find-libs: ${message}\n`);
   process.exit(1);
 }
 
+function missing(message) {
+  fail(`${message}\n${INSTALL_HINT}`);
+}
+
+/** pkg-config's answer, or undefined when pkg-config or the module is missing. */
+function pkgConfig(args) {
+  try {
+    const out = execFileSync(process.env.PKG_CONFIG || 'pkg-config', args, {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    return out.trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/** The compiler's own search (it knows the multiarch directories), or undefined. */
+function compilerFile(name) {
+  try {
+    const cc = process.env.CC || 'cc';
+    const found = execFileSync(cc, [`-print-file-name=${name}`], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim();
+    return path.isAbsolute(found) && fs.existsSync(found) ? found : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const INCLUDE_DIRS = ['/usr/include', '/usr/local/include', '/opt/homebrew/include'];
+
 function requireFile(file, what) {
-  if (!fs.existsSync(file)) fail(`${what} not found: ${file}`);
+  if (!fs.existsSync(file)) missing(`${what} points to a missing file: ${file}`);
   return file;
 }
 
@@ -29,39 +75,48 @@ function findZlibArchive() {
   if (process.env.FASTLAYER_ZLIB_LIB) {
     return requireFile(process.env.FASTLAYER_ZLIB_LIB, 'FASTLAYER_ZLIB_LIB');
   }
-  // Ask the compiler first: it knows the multiarch directory of the target.
-  try {
-    const cc = process.env.CC || 'cc';
-    const found = execFileSync(cc, ['-print-file-name=libz.a'], { encoding: 'utf8' }).trim();
-    if (path.isAbsolute(found) && fs.existsSync(found)) return found;
-  } catch {
-    // Fall through to the usual places.
-  }
+  const libdir = pkgConfig(['--variable=libdir', 'zlib']);
   const candidates = [
+    libdir && path.join(libdir, 'libz.a'),
+    compilerFile('libz.a'),
     `/usr/lib/${process.arch === 'arm64' ? 'aarch64' : 'x86_64'}-linux-gnu/libz.a`,
     '/usr/lib64/libz.a',
     '/usr/lib/libz.a',
     '/usr/local/lib/libz.a',
   ];
-  const hit = candidates.find((f) => fs.existsSync(f));
-  if (!hit) fail('static zlib (libz.a) not found; install zlib1g-dev or set FASTLAYER_ZLIB_LIB');
+  const hit = candidates.find((f) => f && fs.existsSync(f));
+  if (!hit) missing('static zlib (libz.a) not found (searched pkg-config zlib, the compiler, /usr/lib*).');
   return hit;
 }
 
 function cflags() {
-  const flags = [];
   if (process.env.FASTLAYER_ISAL_INCLUDE) {
-    flags.push(`-I${requireFile(process.env.FASTLAYER_ISAL_INCLUDE, 'FASTLAYER_ISAL_INCLUDE')}`);
+    return [`-I${requireFile(process.env.FASTLAYER_ISAL_INCLUDE, 'FASTLAYER_ISAL_INCLUDE')}`];
   }
-  return flags;
+  const fromPkgConfig = pkgConfig(['--cflags', 'libisal', 'zlib']);
+  if (fromPkgConfig !== undefined) return fromPkgConfig.split(/\s+/).filter(Boolean);
+  // No pkg-config (or no .pc file): the headers may still be where the compiler looks by default.
+  for (const header of ['isa-l.h', 'zlib.h']) {
+    if (!INCLUDE_DIRS.some((dir) => fs.existsSync(path.join(dir, header)))) {
+      missing(`${header} not found (pkg-config libisal zlib failed; searched ${INCLUDE_DIRS.join(', ')}).`);
+    }
+  }
+  return [];
+}
+
+function findIsal() {
+  if (process.env.FASTLAYER_ISAL_LIB) {
+    return [requireFile(process.env.FASTLAYER_ISAL_LIB, 'FASTLAYER_ISAL_LIB')];
+  }
+  const fromPkgConfig = pkgConfig(['--libs', 'libisal']);
+  if (fromPkgConfig) return fromPkgConfig.split(/\s+/).filter(Boolean);
+  if (compilerFile('libisal.so') || compilerFile('libisal.a') || compilerFile('libisal.dylib')) return ['-lisal'];
+  return missing('ISA-L (libisal) not found (pkg-config libisal failed and the compiler does not find libisal).');
 }
 
 function libs() {
-  const isal = process.env.FASTLAYER_ISAL_LIB
-    ? requireFile(process.env.FASTLAYER_ISAL_LIB, 'FASTLAYER_ISAL_LIB')
-    : '-lisal';
   // --exclude-libs,ALL turns every symbol taken from an archive into a local one.
-  return ['-Wl,--exclude-libs,ALL', isal, findZlibArchive()];
+  return ['-Wl,--exclude-libs,ALL', ...findIsal(), findZlibArchive()];
 }
 
 function fingerprint() {

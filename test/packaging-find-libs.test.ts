@@ -1,0 +1,63 @@
+// scripts/find-libs.cjs: the flags the source build gets, and the error that names what to install.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { cleanEnv, root } from './packaging-util.js';
+
+function findLibs(command: string, extra: Record<string, string>): { status: number | null; stdout: string; stderr: string } {
+  const env = cleanEnv(extra);
+  for (const name of ['FASTLAYER_ISAL_LIB', 'FASTLAYER_ISAL_INCLUDE', 'FASTLAYER_ZLIB_LIB']) {
+    if (!(name in extra)) delete env[name];
+  }
+  const r = spawnSync(process.execPath, [join(root, 'scripts', 'find-libs.cjs'), command], { env, encoding: 'utf8' });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function assertInstallHint(stderr: string): void {
+  for (const hint of [
+    'libisal-dev zlib1g-dev',
+    'isa-l-devel zlib-devel zlib-static',
+    'isa-l-dev zlib-dev zlib-static',
+    'brew install pkg-config isa-l zlib',
+    'FASTLAYER_ISAL_LIB=',
+  ]) {
+    assert.ok(stderr.includes(hint), `the error does not mention "${hint}":\n${stderr}`);
+  }
+}
+
+test('without pkg-config and a compiler that finds libisal, the error names the packages to install', () => {
+  const r = findLibs('libs', { PKG_CONFIG: 'false', CC: 'false' });
+  assert.equal(r.status, 1);
+  assert.equal(r.stdout, '');
+  assert.match(r.stderr, /^find-libs: ISA-L \(libisal\) not found/);
+  assertInstallHint(r.stderr);
+});
+
+test('an override pointing to a missing file is an error with the same hint', () => {
+  for (const name of ['FASTLAYER_ISAL_LIB', 'FASTLAYER_ZLIB_LIB']) {
+    const r = findLibs('libs', { [name]: '/nonexistent/lib.a' });
+    assert.equal(r.status, 1, name);
+    assert.ok(r.stderr.includes(`${name} points to a missing file: /nonexistent/lib.a`), r.stderr);
+    assertInstallHint(r.stderr);
+  }
+  const r = findLibs('cflags', { FASTLAYER_ISAL_INCLUDE: '/nonexistent/include' });
+  assert.equal(r.status, 1);
+  assertInstallHint(r.stderr);
+});
+
+test('FASTLAYER_ISAL_LIB and FASTLAYER_ZLIB_LIB replace the searched libraries, symbols stay hidden', () => {
+  const isal = join(root, 'package.json');
+  const zlib = join(root, 'binding.gyp');
+  const r = findLibs('libs', { FASTLAYER_ISAL_LIB: isal, FASTLAYER_ZLIB_LIB: zlib, PKG_CONFIG: 'false', CC: 'false' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(r.stdout.trim().split(' '), ['-Wl,--exclude-libs,ALL', isal, zlib]);
+  const c = findLibs('cflags', { FASTLAYER_ISAL_INCLUDE: root, PKG_CONFIG: 'false' });
+  assert.equal(c.stdout.trim(), `-I${root}`);
+});
+
+test('an unknown command prints the usage', () => {
+  const r = findLibs('bogus', {});
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /usage: find-libs\.cjs cflags\|libs\|fingerprint/);
+});

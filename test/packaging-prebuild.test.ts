@@ -1,0 +1,82 @@
+// The committed prebuild: self-contained (static ISA-L and zlib, hidden) and built from these sources.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BLOCK_SIZE, FORMAT_VERSION } from '../src/format.js';
+import type { NativeAddon } from '../src/native.js';
+import { onLinuxX64, prebuildFile, root, tool } from './packaging-util.js';
+
+const skip = onLinuxX64 ? false : 'prebuilds are committed for linux-x64 only';
+const RUNTIMES = new Set(['libc.so.6', 'libm.so.6', 'libstdc++.so.6', 'libgcc_s.so.1']);
+
+function fingerprintOf(dir: string): string {
+  return tool(process.execPath, [join(dir, 'scripts', 'find-libs.cjs'), 'fingerprint'], { cwd: dir }).trim();
+}
+
+function loadPrebuild(): NativeAddon {
+  const module = { exports: {} as NativeAddon };
+  process.dlopen(module, prebuildFile);
+  return module.exports;
+}
+
+test('the prebuild for linux-x64 glibc is committed', { skip }, () => {
+  assert.ok(existsSync(prebuildFile), `${prebuildFile} is missing: run npm run prebuild and commit it`);
+  assert.equal(tool('git', ['ls-files', '--error-unmatch', prebuildFile], { cwd: root }).trim(), 'prebuilds/linux-x64/fastlayer.glibc.node');
+});
+
+test('the prebuild needs only the C and C++ runtimes (no libisal, no libz) and has no text relocations', { skip }, () => {
+  const dynamic = tool('readelf', ['-d', '-W', prebuildFile]);
+  const needed = [...dynamic.matchAll(/\(NEEDED\)\s+Shared library: \[([^\]]+)\]/g)].map((m) => m[1]!);
+  assert.ok(needed.length > 0, `readelf found no NEEDED entries, is this a shared object?\n${dynamic}`);
+  for (const lib of needed) assert.ok(RUNTIMES.has(lib), `the prebuild needs ${lib} at run time (NEEDED: ${needed.join(', ')})`);
+  assert.ok(!needed.some((lib) => /isal|libz/.test(lib)));
+  assert.doesNotMatch(dynamic, /TEXTREL/);
+});
+
+test('the prebuild neither exports nor imports zlib or ISA-L symbols', { skip }, () => {
+  const symbols = tool('nm', ['-D', prebuildFile])
+    .split('\n')
+    .map((line) => line.trim().split(/\s+/).pop() ?? '')
+    .filter(Boolean);
+  assert.ok(symbols.includes('napi_register_module_v1'), 'not a Node-API addon?');
+  const leaked = symbols.filter((s) => /^(deflate|inflate|crc32|adler32|zlib|isal_|crc16_|crc64_|gf_|ec_)/.test(s));
+  assert.deepEqual(leaked, [], 'zlib/ISA-L symbols are visible in the dynamic symbol table');
+});
+
+test('staleness guard: the prebuild was built from the current native sources', { skip }, () => {
+  const info = loadPrebuild().info;
+  const current = fingerprintOf(root);
+  assert.equal(
+    info.fingerprint,
+    current,
+    `prebuilds/linux-x64/fastlayer.glibc.node was built from native sources with fingerprint ` +
+      `${info.fingerprint}, but native/, binding.gyp and scripts/find-libs.cjs now have ${current}: ` +
+      'run `npm run prebuild` and commit the new prebuild',
+  );
+  assert.equal(info.format, FORMAT_VERSION);
+  assert.equal(info.blockSize, BLOCK_SIZE);
+});
+
+test('the fingerprint changes with a one-character change in native/ and in binding.gyp', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'fastlayer-fingerprint-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  for (const part of ['native', 'binding.gyp', 'scripts/find-libs.cjs']) {
+    cpSync(join(root, part), join(dir, part), { recursive: true });
+  }
+  const before = fingerprintOf(dir);
+  assert.match(before, /^[0-9a-f]{16}$/);
+  assert.equal(before, fingerprintOf(root), 'the fingerprint depends on where the sources are');
+
+  const header = join(dir, 'native', 'format.h');
+  const text = readFileSync(header, 'utf8');
+  writeFileSync(header, `${text} `);
+  const changed = fingerprintOf(dir);
+  assert.notEqual(changed, before);
+  writeFileSync(header, text);
+  assert.equal(fingerprintOf(dir), before);
+
+  writeFileSync(join(dir, 'binding.gyp'), `${readFileSync(join(dir, 'binding.gyp'), 'utf8')}\n`);
+  assert.notEqual(fingerprintOf(dir), before);
+});
