@@ -11,11 +11,11 @@ namespace addon {
 namespace {
 
 // Wraps the bytes of *out in a Buffer, without copying unless the vector's spare capacity would
-// keep too much memory alive until the Buffer is collected. Returns nullptr on failure.
+// keep much more memory alive than the Buffer shows. Returns nullptr on failure.
 napi_value MoveToBuffer(napi_env env, std::vector<uint8_t>* out) {
   napi_value value = nullptr;
   const size_t size = out->size();
-  if (size > 0 && out->capacity() - size <= size / 4 + 4096) {
+  if (size > 0 && out->capacity() - size <= size + 65536) {
     auto* owned = new std::vector<uint8_t>(std::move(*out));
     const napi_status status = napi_create_external_buffer(
         env, owned->size(), owned->data(),

@@ -8,7 +8,7 @@
 
 namespace fastlayer {
 
-Pipeline::Pipeline(int level, Mode mode) : mode_(mode) {
+Pipeline::Pipeline(int level, Mode mode) : level_(level), mode_(mode) {
   if (level < 0 || level > 9) {
     throw std::invalid_argument("fastlayer: compression level must be an integer from 0 to 9");
   }
@@ -72,8 +72,18 @@ void Pipeline::CompressUnit(const uint8_t* data, size_t len, bool final,
   }
 }
 
+// Room to reserve in *out for len more input bytes, so that a call usually allocates its output
+// once instead of growing it unit by unit. Affects allocation only, never the bytes.
+static size_t ReserveHint(Mode mode, bool stored, size_t len) {
+  if (mode == Mode::kNone) return len;
+  if (stored) return len + 5 * (len / 65535 + 2) + sizeof(kGzipHeader);
+  return len / 2 + 4096;
+}
+
 void Pipeline::Update(const uint8_t* data, size_t len, std::vector<uint8_t>* out) {
   CheckOpen();
+  const size_t hint = ReserveHint(mode_, level_ == 0, len);
+  if (out->capacity() - out->size() < hint) out->reserve(out->size() + hint);
   if (mode_ == Mode::kNone) {
     if (len == 0) return;
     TakeInput(data, len);

@@ -49,6 +49,7 @@ class Pipeline {
   // Hashes and counts output bytes appended to *out since `start`.
   void TakeOutput(const std::vector<uint8_t>& out, size_t start);
 
+  const int level_;
   const Mode mode_;
   std::unique_ptr<Deflater> deflater_;
   Sha256 sha_in_;
