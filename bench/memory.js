@@ -17,6 +17,7 @@ export const MEMORY_TARGET_MIB = 64;
 /** The consumer takes compressed bytes at this rate: slower than the native engine produces them. */
 const CONSUMER_BYTES_PER_SECOND = 100 * MB;
 const CHUNK = 64 * 1024;
+const CONTROL_MAX_MB = 512;
 const POOL = 16 * MiB;
 
 async function child({ engine, level, bytes }) {
@@ -58,9 +59,18 @@ async function child({ engine, level, bytes }) {
       else cb();
     },
   });
-  const layer = new Layer(generate(), { compressionLevel: level, engine });
-  await pipeline(layer.compressed(), slowConsumer);
-  const done = await layer.done;
+  let done;
+  if (engine === 'control') {
+    // The harness alone: the same generator straight into the same consumer, no layer. Its figure
+    // is what the generator, the hashing and Node's streams and GC cost by themselves.
+    await pipeline(generate(), slowConsumer);
+    const digest = outHash.copy().digest('hex');
+    done = { digest, diffID: digest, size: outBytes };
+  } else {
+    const layer = new Layer(generate(), { compressionLevel: level, engine });
+    await pipeline(layer.compressed(), slowConsumer);
+    done = await layer.done;
+  }
   const seconds = elapsedMs() / 1000;
   clearInterval(sampler);
   sampledPeak = Math.max(sampledPeak, rss());
@@ -113,28 +123,42 @@ function summarise(r) {
     deltaMiB,
     mbps: r.bytes / r.seconds / MB,
     targetMiB: MEMORY_TARGET_MIB,
-    pass: deltaMiB <= MEMORY_TARGET_MIB,
+    pass: r.engine === 'control' ? null : deltaMiB <= MEMORY_TARGET_MIB,
   };
 }
 
 export function formatMemory(s) {
   if (s.baselineMiB === undefined) return `  ${s.engine} level ${s.level}: FAILED (${s.problems.join('; ')})`;
+  if (s.engine === 'control') {
+    return `  harness alone (generator -> consumer, no layer): ${(s.bytes / MB).toFixed(0)} MB; RSS baseline ` +
+      `${s.baselineMiB.toFixed(1)} MiB, peak ${s.peakMiB.toFixed(1)} MiB, +${s.deltaMiB.toFixed(1)} MiB`;
+  }
   return (
     `  ${s.engine.padEnd(6)} level ${s.level}: ${(s.bytes / MB).toFixed(0)} MB in ${s.seconds.toFixed(1)} s` +
     ` (${s.mbps.toFixed(0)} MB/s, consumer capped at ${CONSUMER_BYTES_PER_SECOND / MB} MB/s of output);` +
     ` RSS baseline ${s.baselineMiB.toFixed(1)} MiB, peak ${s.peakMiB.toFixed(1)} MiB,` +
     ` +${s.deltaMiB.toFixed(1)} MiB (sampled +${s.sampledDeltaMiB.toFixed(1)}) -> ${s.pass ? 'PASS' : 'MISS'}` +
     ` (target <= +${MEMORY_TARGET_MIB} MiB)` +
+    (s.overControlMiB !== undefined ? `; ${s.overControlMiB >= 0 ? '+' : ''}${s.overControlMiB.toFixed(1)} MiB over the harness alone` : '') +
     (s.problems.length ? `\n    FAILED: ${s.problems.join('; ')}` : '')
   );
 }
 
-/** Runs the benchmark for each engine, one child each, one after the other. */
+/**
+ * Runs the benchmark for each engine, one child each, one after the other, after a control run of
+ * the harness alone (shorter: its peak is reached within the first few hundred MB).
+ */
 export async function runMemoryBench({ sizeMB, engines, log = (m) => process.stderr.write(m + '\n') }) {
   const results = [];
+  const controlMB = Math.min(sizeMB, CONTROL_MAX_MB);
+  log(`memory: harness alone, ${controlMB} MB ...`);
+  const control = summarise(await runChild({ engine: 'control', level: 0, bytes: Math.round(controlMB * MB) }));
+  results.push(control);
   for (const engine of engines) {
     log(`memory: ${engine} engine, ${sizeMB} MB generated layer ...`);
-    results.push(summarise(await runChild({ engine, level: 1, bytes: Math.round(sizeMB * MB) })));
+    const r = summarise(await runChild({ engine, level: 1, bytes: Math.round(sizeMB * MB) }));
+    if (r.deltaMiB !== undefined && control.deltaMiB !== undefined) r.overControlMiB = r.deltaMiB - control.deltaMiB;
+    results.push(r);
   }
   return {
     consumerMBps: CONSUMER_BYTES_PER_SECOND / MB,

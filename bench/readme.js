@@ -76,9 +76,14 @@ export function renderSection(report, source) {
       `level 1, consumer limited to ${report.memory.consumerMBps} MB/s of output; peak RSS above the baseline measured in the same process ` +
       `(goal: at most +${report.memory.targetMiB} MiB):`, '');
     for (const r of report.memory.results) {
-      out.push(r.baselineMiB === undefined
-        ? `- ${r.engine}: failed`
-        : `- ${ENGINE_LABELS[r.engine]}: **+${fmt(r.deltaMiB)} MiB** (baseline ${fmt(r.baselineMiB)} MiB, peak ${fmt(r.peakMiB)} MiB), ${r.pass ? 'PASS' : 'MISS'}`);
+      if (r.baselineMiB === undefined) out.push(`- ${r.engine}: failed`);
+      else if (r.engine === 'control') {
+        out.push(`- the harness alone (same generator and consumer, no layer; ${fmt(r.bytes / 1e6, 0)} MB): +${fmt(r.deltaMiB)} MiB ` +
+          '(fresh 64 KiB buffers, Node streams and V8 garbage collection)');
+      } else {
+        out.push(`- ${ENGINE_LABELS[r.engine]}: **+${fmt(r.deltaMiB)} MiB** (baseline ${fmt(r.baselineMiB)} MiB, peak ${fmt(r.peakMiB)} MiB` +
+          `${r.overControlMiB !== undefined ? `; ${fmt(r.overControlMiB)} MiB more than the harness alone` : ''}), ${r.pass ? 'PASS' : 'MISS'}`);
+      }
     }
   }
   out.push('', 'Pipelines:', '');

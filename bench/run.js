@@ -283,7 +283,7 @@ if (options.memory) {
     memory = await runMemoryBench({ sizeMB: options.memorySize, engines, log });
     console.log(`\nMemory: ${options.memorySize} MB generated layer, level 1, slow consumer:`);
     memory.results.forEach((m) => console.log(formatMemory(m)));
-    for (const m of memory.results) if (m.problems.length) fail(`memory ${m.engine}: ${m.problems.join('; ')}`);
+    for (const m of memory.results) if (m.problems?.length) fail(`memory ${m.engine}: ${m.problems.join('; ')}`);
   }
 }
 
