@@ -1,7 +1,8 @@
 // A small deterministic tar writer for turning a directory into a layer: ustar headers, PAX records
 // only where ustar cannot hold a value, entries sorted by name bytes, owner normalised to root:root
 // (uid/gid 0), mtime and permission bits kept. Streams: one file is read at a time in bounded chunks.
-import { lstat, open, readdir, readlink } from 'node:fs/promises';
+import * as fs from 'node:fs';
+import { readdir, readlink } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { ErrTarSource } from './errors.js';
 
@@ -14,6 +15,8 @@ const BLOCK = 512;
 const READ_SIZE = 1024 * 1024;
 /** Files up to this size are emitted as one chunk together with their header and padding. */
 const INLINE_FILE = 64 * 1024;
+/** Entries prepared ahead of the consumer: bounds memory to about READ_AHEAD * INLINE_FILE. */
+const READ_AHEAD = 16;
 const OCTAL_11 = 0o77777777777;
 const SLASH = Buffer.from('/');
 
@@ -103,34 +106,42 @@ function join(dir: Buffer, name: Buffer): Buffer {
   return dir[dir.length - 1] === 0x2f ? Buffer.concat([dir, name]) : Buffer.concat([dir, SLASH, name]);
 }
 
-async function* fileContents(path: Buffer, size: number, head: Buffer): AsyncGenerator<Buffer> {
-  const handle = await open(path, 'r');
-  try {
-    if (size <= INLINE_FILE) {
-      const content = Buffer.alloc(size);
-      await readFully(handle, content, path);
-      yield Buffer.concat([head, content, padding(size)]);
-      return;
-    }
-    yield head;
-    for (let done = 0; done < size; ) {
-      const chunk = Buffer.allocUnsafe(Math.min(READ_SIZE, size - done));
-      await readFully(handle, chunk, path);
-      done += chunk.length;
-      yield chunk;
-    }
-    yield padding(size);
-  } finally {
-    await handle.close();
+// Callback fs wrapped by hand: FileHandle objects cost noticeably more per file, and most of a
+// directory tree is small files.
+function fsCall<T>(fn: (cb: (err: NodeJS.ErrnoException | null, value: T) => void) => void): Promise<T> {
+  return new Promise((resolve, reject) => fn((err, value) => (err ? reject(err) : resolve(value))));
+}
+
+async function readExactly(path: Buffer, fd: number, into: Buffer, position: number): Promise<void> {
+  for (let off = 0; off < into.length; ) {
+    const n = await fsCall<number>((cb) => fs.read(fd, into, off, into.length - off, position + off, cb));
+    if (n === 0) throw new ErrTarSource(`${path.toString()}: file shrank while it was being read`);
+    off += n;
   }
 }
 
-async function readFully(handle: import('node:fs/promises').FileHandle, into: Buffer, path: Buffer) {
-  for (let off = 0; off < into.length; ) {
-    const { bytesRead } = await handle.read(into, off, into.length - off, null);
-    if (bytesRead === 0) throw new ErrTarSource(`${path.toString()}: file shrank while it was being read`);
-    off += bytesRead;
+async function withFile<T>(path: Buffer, use: (fd: number) => Promise<T>): Promise<T> {
+  const fd = await fsCall<number>((cb) => fs.open(path, 'r', cb));
+  try {
+    return await use(fd);
+  } finally {
+    await fsCall<void>((cb) => fs.close(fd, (err) => cb(err, undefined)));
   }
+}
+
+async function* bigFile(path: Buffer, size: number): AsyncGenerator<Buffer> {
+  const fd = await fsCall<number>((cb) => fs.open(path, 'r', cb));
+  try {
+    for (let done = 0; done < size; ) {
+      const chunk = Buffer.allocUnsafe(Math.min(READ_SIZE, size - done));
+      await readExactly(path, fd, chunk, done);
+      done += chunk.length;
+      yield chunk;
+    }
+  } finally {
+    await fsCall<void>((cb) => fs.close(fd, (err) => cb(err, undefined)));
+  }
+  yield padding(size);
 }
 
 function kindOf(st: Stats): string {
@@ -141,28 +152,48 @@ function kindOf(st: Stats): string {
   return 'unknown';
 }
 
-async function* walk(root: Buffer, rel: Buffer, options: TarOptions): AsyncGenerator<Buffer> {
-  const names = (await readdir(join(root, rel), { encoding: 'buffer' })).sort(Buffer.compare);
-  for (const name of names) {
+interface Item {
+  rel: Buffer;
+  path: Buffer;
+}
+
+/** Every path under root in archive order: names sorted by bytes, a directory before its contents. */
+async function* listing(root: Buffer, rel: Buffer): AsyncGenerator<Item> {
+  const dirents = await readdir(join(root, rel), { encoding: 'buffer', withFileTypes: true });
+  const entries = dirents.map((d) => ({ name: d.name as unknown as Buffer, dir: d.isDirectory() }));
+  entries.sort((a, b) => Buffer.compare(a.name, b.name));
+  for (const { name, dir } of entries) {
     const relPath = join(rel, name);
-    const path = join(root, relPath);
-    const st = await lstat(path);
-    const mode = st.mode & 0o7777;
-    const mtime = Math.floor(st.mtimeMs / 1000);
-    if (st.isDirectory()) {
-      yield entryHeader({ name: Buffer.concat([relPath, SLASH]), type: '5', mode, size: 0, mtime });
-      yield* walk(root, relPath, options);
-    } else if (st.isFile()) {
-      const head = entryHeader({ name: relPath, type: '0', mode, size: st.size, mtime });
-      yield* fileContents(path, st.size, head);
-    } else if (st.isSymbolicLink()) {
-      const linkname = await readlink(path, { encoding: 'buffer' });
-      yield entryHeader({ name: relPath, type: '2', mode, size: 0, mtime, linkname });
-    } else {
-      options.onSkip?.(path.toString(), kindOf(st));
-    }
+    yield { rel: relPath, path: join(root, relPath) };
+    if (dir) yield* listing(root, relPath);
   }
 }
+
+/** What one entry contributes: bytes ready to emit, a big file to stream afterwards, or a skip. */
+type Prepared =
+  | { bytes: Buffer; big?: { path: Buffer; size: number } }
+  | { skip: string; path: Buffer };
+
+async function prepare({ rel, path }: Item): Promise<Prepared> {
+  const st = await fsCall<Stats>((cb) => fs.lstat(path, cb));
+  const mode = st.mode & 0o7777;
+  const mtime = Math.floor(st.mtimeMs / 1000);
+  if (st.isDirectory()) {
+    return { bytes: entryHeader({ name: Buffer.concat([rel, SLASH]), type: '5', mode, size: 0, mtime }) };
+  }
+  if (st.isSymbolicLink()) {
+    const linkname = await readlink(path, { encoding: 'buffer' });
+    return { bytes: entryHeader({ name: rel, type: '2', mode, size: 0, mtime, linkname }) };
+  }
+  if (!st.isFile()) return { skip: kindOf(st), path };
+  const head = entryHeader({ name: rel, type: '0', mode, size: st.size, mtime });
+  if (st.size > INLINE_FILE) return { bytes: head, big: { path, size: st.size } };
+  const content = Buffer.alloc(st.size);
+  if (st.size > 0) await withFile(path, (fd) => readExactly(path, fd, content, 0));
+  return { bytes: Buffer.concat([head, content, padding(st.size)]) };
+}
+
+function ignore(): void {}
 
 /**
  * Streams `dir` as a deterministic tar (the directory itself is not an entry; names are relative,
@@ -170,8 +201,32 @@ async function* walk(root: Buffer, rel: Buffer, options: TarOptions): AsyncGener
  */
 export async function* tarDirectory(dir: string, options: TarOptions = {}): AsyncGenerator<Buffer> {
   const root = Buffer.from(dir.length > 1 ? dir.replace(/\/+$/, '') : dir);
+  // Entries are prepared (stat, small-file contents) a few at a time ahead of the consumer, since
+  // one at a time leaves the disk and the threadpool idle; the order of output stays fixed.
+  const items = listing(root, Buffer.alloc(0));
+  const ahead: Promise<Prepared>[] = [];
+  let listed = false;
   try {
-    yield* walk(root, Buffer.alloc(0), options);
+    for (;;) {
+      while (!listed && ahead.length < READ_AHEAD) {
+        const next = await items.next();
+        if (next.done) listed = true;
+        else {
+          const p = prepare(next.value);
+          p.catch(ignore); // awaited below in order; must not count as unhandled meanwhile
+          ahead.push(p);
+        }
+      }
+      const p = ahead.shift();
+      if (!p) break;
+      const prepared = await p;
+      if ('skip' in prepared) {
+        options.onSkip?.(prepared.path.toString(), prepared.skip);
+        continue;
+      }
+      yield prepared.bytes;
+      if (prepared.big) yield* bigFile(prepared.big.path, prepared.big.size);
+    }
   } catch (err) {
     if (err instanceof ErrTarSource) throw err;
     throw new ErrTarSource(`cannot archive ${dir}: ${(err as Error).message}`, err);
