@@ -119,9 +119,14 @@ function libs() {
   return ['-Wl,--exclude-libs,ALL', ...findIsal(), findZlibArchive()];
 }
 
+const SOURCE_FILE = /\.(cc|h)$/;
+
 function fingerprint() {
   const files = fs
     .readdirSync(path.join(root, 'native'))
+    // Sources only: a scratch binary or editor file left in native/ must not make the prebuild stale
+    // (the npm package ships the same selection, see package.json "files").
+    .filter((name) => SOURCE_FILE.test(name))
     .map((name) => `native/${name}`)
     .filter((rel) => fs.statSync(path.join(root, rel)).isFile())
     .concat(['binding.gyp', 'scripts/find-libs.cjs'])

@@ -24,8 +24,10 @@ export FASTLAYER_ISAL_INCLUDE="$cache/isal/include"
 
 # A fixed stage path keeps the output reproducible (paths can end up in the binary).
 rm -rf "$stage"
-mkdir -p "$stage/scripts"
-cp -R "$root/native" "$root/binding.gyp" "$root/package.json" "$stage/"
+mkdir -p "$stage/scripts" "$stage/native"
+# Exactly what the npm package ships (package.json "files"), so the prebuild is what a user would build.
+cp "$root"/native/*.cc "$root"/native/*.h "$stage/native/"
+cp "$root/binding.gyp" "$root/package.json" "$stage/"
 cp "$root/scripts/find-libs.cjs" "$stage/scripts/"
 ln -s "$root/node_modules" "$stage/node_modules"
 

@@ -76,6 +76,9 @@ test('the fingerprint changes with a one-character change in native/ and in bind
   assert.notEqual(changed, before);
   writeFileSync(header, text);
   assert.equal(fingerprintOf(dir), before);
+  // A scratch file that is not a source (and is not shipped) leaves it alone.
+  writeFileSync(join(dir, 'native', 'scratch-driver'), 'binary');
+  assert.equal(fingerprintOf(dir), before);
 
   writeFileSync(join(dir, 'binding.gyp'), `${readFileSync(join(dir, 'binding.gyp'), 'utf8')}\n`);
   assert.notEqual(fingerprintOf(dir), before);
