@@ -189,7 +189,7 @@ for (const corpus of corpora) {
       rec.engine ??= result.engine;
       if (pass.timed) {
         const mbps = result.bytesIn / result.seconds / MB;
-        rec.runs.push({ seconds: result.seconds, mbps, maxRSSKiB: result.maxRSSKiB });
+        rec.runs.push({ seconds: result.seconds, mbps, cpuSeconds: result.cpuSeconds ?? null, maxRSSKiB: result.maxRSSKiB });
       }
       log(`${pass.timed ? `run ${p}/${options.runs}` : 'check'}  ${label}: ` +
         `${fmtRate(result.bytesIn / result.seconds / MB)} MB/s, ${fmt((result.size / result.bytesIn) * 100)} %`);
@@ -224,6 +224,8 @@ for (const corpus of corpora) {
       level: cfg.level,
       label: ENGINE_LABELS[cfg.engine],
       mbps: { median: median(rates), min: Math.min(...rates), max: Math.max(...rates) },
+      // Input MB per CPU-second over all threads: efficiency, much less sensitive to a busy machine.
+      mbPerCpuSecond: rec.runs.every((r) => r.cpuSeconds) ? median(rec.runs.map((r) => corpus.bytes / r.cpuSeconds / MB)) : null,
       runs: rec.runs,
       size: rec.size,
       sizePercent: (rec.size / corpus.bytes) * 100,
@@ -251,10 +253,11 @@ const targets = [
 ];
 
 function printTable() {
-  const head = ['pipeline', 'level', 'MB/s median', '[min - max]', 'size %', 'peak RSS', 'x naive', 'of C'];
+  const head = ['pipeline', 'level', 'MB/s median', '[min - max]', 'MB/CPU-s', 'size %', 'peak RSS', 'x naive', 'of C'];
   for (const corpus of corpora) {
     const rows = results.filter((r) => r.corpus === corpus.name).map((r) => [
       r.label, levelLabel(r.level), fmtRate(r.mbps.median), `[${fmtRate(r.mbps.min)} - ${fmtRate(r.mbps.max)}]`,
+      fmtRate(r.mbPerCpuSecond),
       fmt(r.sizePercent), r.peakRSSMiB ? `${fmt(r.peakRSSMiB, 0)} MiB` : '-',
       r.vsNaive ? `${fmt(r.vsNaive, 2)}x` : '-', r.vsC ? `${fmt(r.vsC * 100, 0)} %` : '-',
     ]);
@@ -268,7 +271,8 @@ function printTable() {
 }
 printTable();
 console.log(`\nMB = 10^6 bytes of input per second; ${options.quick ? '1 run (--quick)' : `median of ${options.runs} runs`}; ` +
-  `peak RSS of the measuring process; "x naive" = speed / naive Node pipeline at the same level.`);
+  `MB/CPU-s = input per CPU-second of all threads (median); peak RSS of the measuring process;\n` +
+  `"x naive" = speed / naive Node pipeline at the same level; "of C" = speed / C baseline at the same level.`);
 console.log('\nTargets (reported, never asserted):');
 for (const t of targets) {
   console.log(`  ${t.status.padEnd(4)} ${t.name}: ${t.value === null ? 'not measured' : fmt(t.value, 2)} (goal >= ${t.goal})`);

@@ -14,6 +14,12 @@ import { distIndex } from './paths.js';
 
 const hex = (h) => String(h).replace(/^sha256:/, '');
 
+/** CPU time of this process (all its threads, so also the threadpool) since `start`. */
+function cpuSince(start) {
+  const { user, system } = process.cpuUsage(start);
+  return (user + system) / 1e6;
+}
+
 /**
  * The consumer at the end of every Node pipeline: counts the output, and hashes it when that is part
  * of the measured work (the naive pipeline) or in verify mode. In verify mode it also inflates the
@@ -55,6 +61,7 @@ async function runFastlayer(task) {
   const { Layer } = await import(pathToFileURL(distIndex).href);
   const none = task.level === 'none';
   const { sink, state } = outputSink({ verify: task.verify, gzip: !none, hash: false });
+  const cpu0 = process.cpuUsage();
   const start = process.hrtime.bigint();
   const layer = new Layer(createReadStream(task.file, { highWaterMark: task.readSize }), {
     compression: none ? 'none' : 'gzip',
@@ -64,6 +71,7 @@ async function runFastlayer(task) {
   await pipeline(layer.compressed(), sink);
   const done = await layer.done;
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  const cpuSeconds = cpuSince(cpu0);
   const engine = layer.engine;
   const engineName = typeof engine === 'string' ? engine : engine?.name;
   if (engineName !== undefined && engineName !== task.engine) {
@@ -71,6 +79,7 @@ async function runFastlayer(task) {
   }
   return {
     seconds,
+    cpuSeconds,
     size: Number(done.size),
     digest: hex(done.digest),
     diffID: hex(done.diffID),
@@ -84,6 +93,7 @@ async function runNaive(task) {
   const none = task.level === 'none';
   const inHash = createHash('sha256');
   const { sink, state } = outputSink({ verify: task.verify, gzip: !none, hash: true });
+  const cpu0 = process.cpuUsage();
   const start = process.hrtime.bigint();
   const source = createReadStream(task.file, { highWaterMark: task.readSize });
   if (none) {
@@ -98,9 +108,11 @@ async function runNaive(task) {
     await pipeline(source, tap, zlib.createGzip({ level: task.level }), sink);
   }
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  const cpuSeconds = cpuSince(cpu0);
   const diffID = none ? state.digest : inHash.digest('hex');
   return {
     seconds,
+    cpuSeconds,
     size: state.bytes,
     digest: state.digest,
     diffID,
@@ -110,24 +122,28 @@ async function runNaive(task) {
 
 const TIME = '/usr/bin/time';
 
-/** Runs a command, optionally under /usr/bin/time for its peak RSS; resolves with stdout handling. */
+/**
+ * Runs a command under /usr/bin/time when it exists, for its peak RSS and CPU time; resolves with
+ * { rss, cpu } (null when /usr/bin/time is missing).
+ */
 function runTool(command, args, onStdout) {
-  const rssFile = join(tmpdir(), `fastlayer-bench-rss-${process.pid}-${Math.random().toString(36).slice(2)}`);
+  const statsFile = join(tmpdir(), `fastlayer-bench-time-${process.pid}-${Math.random().toString(36).slice(2)}`);
   const timed = existsSync(TIME);
   const child = timed
-    ? spawn(TIME, ['-f', '%M', '-o', rssFile, command, ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
+    ? spawn(TIME, ['-f', '%M %U %S', '-o', statsFile, command, ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
     : spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   child.stdout.on('data', onStdout);
   return new Promise((resolve, reject) => {
     child.on('error', reject);
     child.on('close', (code) => {
-      let rss = null;
-      if (timed && existsSync(rssFile)) {
-        rss = Number(readFileSync(rssFile, 'utf8').trim().split('\n').pop());
-        rmSync(rssFile, { force: true });
+      let stats = { rss: null, cpu: null };
+      if (timed && existsSync(statsFile)) {
+        const [rss, user, sys] = readFileSync(statsFile, 'utf8').trim().split('\n').pop().split(' ').map(Number);
+        stats = { rss, cpu: user + sys };
+        rmSync(statsFile, { force: true });
       }
       if (code !== 0) reject(new Error(`${command} exited with ${code}`));
-      else resolve(rss);
+      else resolve(stats);
     });
   });
 }
@@ -136,20 +152,24 @@ function runTool(command, args, onStdout) {
 async function runPigz(task) {
   const start = process.hrtime.bigint();
   let sumOut = '';
-  const rss1 = await runTool('sha256sum', [task.file], (c) => (sumOut += c));
+  const pass1 = await runTool('sha256sum', [task.file], (c) => (sumOut += c));
   const outHash = createHash('sha256');
   let size = 0;
-  const rss2 = await runTool('pigz', ['-c', '-n', `-${task.level}`, task.file], (c) => {
+  // This process hashes pigz's output, standing in for `| sha256sum`: its CPU time counts too.
+  const cpu0 = process.cpuUsage();
+  const pass2 = await runTool('pigz', ['-c', '-n', `-${task.level}`, task.file], (c) => {
     size += c.length;
     outHash.update(c);
   });
+  const hashCpu = cpuSince(cpu0);
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
   return {
     seconds,
+    cpuSeconds: pass1.cpu === null || pass2.cpu === null ? null : pass1.cpu + pass2.cpu + hashCpu,
     size,
     digest: outHash.digest('hex'),
     diffID: sumOut.split(/\s+/)[0],
-    toolMaxRSSKiB: rss1 === null || rss2 === null ? null : Math.max(rss1, rss2),
+    toolMaxRSSKiB: pass1.rss === null || pass2.rss === null ? null : Math.max(pass1.rss, pass2.rss),
   };
 }
 
