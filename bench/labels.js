@@ -8,11 +8,11 @@ export const ENGINE_LABELS = {
 };
 
 export const ENGINE_NOTES = {
-  native: 'new Layer(fs.createReadStream(file), { engine: "native" }); ISA-L (levels 1-2) / zlib (3-9) in the addon',
-  js: 'new Layer(fs.createReadStream(file), { engine: "js" }); node:zlib and node:crypto',
-  naive: 'fs.createReadStream -> SHA-256 tap -> zlib.createGzip -> SHA-256 tap and byte count',
-  c: "the addon's C++ core (fastlayer::Pipeline) in a C++ program reading 1 MiB at a time, no Node: the practical limit",
-  pigz: 'sha256sum FILE, then pigz on all cores with its output hashed: two passes over the input',
+  native: '`new Layer(fs.createReadStream(file), { engine: \'native\' })`: ISA-L (levels 1-2) or zlib (3-9) in the addon',
+  js: '`new Layer(fs.createReadStream(file), { engine: \'js\' })`: node:zlib and node:crypto',
+  naive: '`fs.createReadStream` -> SHA-256 tap -> `zlib.createGzip` -> SHA-256 tap and byte count (what image builders do today)',
+  c: "the addon's C++ core (`fastlayer::Pipeline`) in a small C++ program reading 1 MiB per `read()`, no Node: the practical limit",
+  pigz: '`sha256sum FILE`, then `pigz` on all cores with its output hashed: two passes over the input',
 };
 
 export const levelLabel = (level) => (level === 'none' ? "'none'" : String(level));
