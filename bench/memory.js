@@ -98,10 +98,19 @@ function runChild(task) {
     const proc = spawn(process.execPath, ['--expose-gc', fileURLToPath(import.meta.url), '--child', JSON.stringify(task)], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
+    // A hang (lost backpressure wake-up, say) must end as a failure: a minute plus 1 MB/s.
+    const timeoutMs = 60_000 + task.bytes / 1000;
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      proc.kill('SIGKILL');
+    }, timeoutMs);
     let out = '';
     proc.stdout.on('data', (c) => (out += c));
     proc.on('close', (code) => {
+      clearTimeout(timer);
       try {
+        if (timedOut) throw new Error(`killed after ${timeoutMs / 1000} s without finishing`);
         if (code !== 0) throw new Error(`exit code ${code}`);
         resolve(JSON.parse(out.trim().split('\n').pop()));
       } catch (err) {

@@ -25,16 +25,26 @@ const fail = (message) => {
   log(`FAILURE: ${message}`);
 };
 
-/** Runs a command that prints one JSON line; resolves { result } or { error }. */
-function runJson(command, args) {
+/**
+ * Runs a command that prints one JSON line; resolves { result } or { error }. A child still running
+ * after timeoutMs is killed: a hang is a failure, not a slow result.
+ */
+function runJson(command, args, timeoutMs = 600_000) {
   return new Promise((resolve) => {
     const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, timeoutMs);
     child.stdout.on('data', (c) => (out += c));
     child.stderr.on('data', (c) => (err += c));
     child.on('error', (e) => resolve({ error: e.message }));
     child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      if (timedOut) return resolve({ error: `killed after ${timeoutMs / 1000} s without finishing` });
       if (code !== 0) return resolve({ error: `exit ${code ?? signal}: ${err.trim().slice(-2000)}` });
       try {
         resolve({ result: JSON.parse(out.trim().split('\n').pop()) });
@@ -46,7 +56,9 @@ function runJson(command, args) {
 }
 
 const worker = join(benchDir, 'worker.js');
-const runWorker = (task) => runJson(process.execPath, [worker, JSON.stringify(task)]);
+const runWorker = (task, timeoutMs) => runJson(process.execPath, [worker, JSON.stringify(task)], timeoutMs);
+/** Generous: a minute plus 0.5 MB/s, far below any real speed even on a crowded machine. */
+const timeoutFor = (corpus) => 60_000 + corpus.bytes / 500;
 
 function machineInfo() {
   const cpus = os.cpus();
@@ -129,10 +141,11 @@ const configs = configsFor();
 
 function measure(corpus, { engine, level }, verify) {
   if (engine === 'c') {
-    return runJson(cBaseline.binary, [corpus.path, String(level === 'none' ? 0 : level), level === 'none' ? 'none' : 'gzip']);
+    const args = [corpus.path, String(level === 'none' ? 0 : level), level === 'none' ? 'none' : 'gzip'];
+    return runJson(cBaseline.binary, args, timeoutFor(corpus));
   }
   const kind = engine === 'naive' || engine === 'pigz' ? engine : 'fastlayer';
-  return runWorker({ kind, engine, level, file: corpus.path, readSize: options.readSize, verify });
+  return runWorker({ kind, engine, level, file: corpus.path, readSize: options.readSize, verify }, timeoutFor(corpus));
 }
 
 /** Returns the problems with one result; an empty list means it checks out. */
