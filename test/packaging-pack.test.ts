@@ -169,4 +169,17 @@ test('the tarball installs offline with no compiler, no libisal, no libz, and ru
   // The dynamic loader's own log: the addon was loaded and pulled in neither libisal nor libz.
   assert.match(ran.stderr, /fastlayer\.glibc\.node/);
   assert.doesNotMatch(ran.stderr, /libisal|libz\.so/);
+
+  // The installed CLI picks the native engine by itself, without a fallback warning.
+  mkdirSync(join(proj, 'data', 'sub'), { recursive: true });
+  writeFileSync(join(proj, 'data', 'a.txt'), 'layer '.repeat(50_000));
+  writeFileSync(join(proj, 'data', 'sub', 'b.bin'), Buffer.alloc(300_000, 7));
+  const cli = hiddenLibsCommand([join(proj, 'node_modules', '.bin', 'fastlayer'), join(proj, 'data')]);
+  const described = spawnSync(cli.argv[0]!, cli.argv.slice(1), { cwd: proj, env, encoding: 'utf8', timeout: 120_000 });
+  assert.equal(described.status, 0, described.stderr);
+  const descriptor = JSON.parse(described.stdout) as { digest: string; size: number; engine: { name: string } };
+  assert.equal(descriptor.engine.name, 'native');
+  assert.match(descriptor.digest, /^sha256:[0-9a-f]{64}$/);
+  assert.ok(descriptor.size > 0);
+  assert.doesNotMatch(described.stderr, /FASTLAYER_NATIVE_FALLBACK/);
 });
