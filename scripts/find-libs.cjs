@@ -115,8 +115,10 @@ function findIsal() {
 }
 
 function libs() {
-  // --exclude-libs,ALL turns every symbol taken from an archive into a local one.
-  return ['-Wl,--exclude-libs,ALL', ...findIsal(), findZlibArchive()];
+  // --exclude-libs,ALL turns every symbol taken from an archive into a local one. macOS's ld64 has no
+  // such flag; there the two-level namespace already binds each symbol to the image it came from.
+  const hide = process.platform === 'darwin' ? [] : ['-Wl,--exclude-libs,ALL'];
+  return [...hide, ...findIsal(), findZlibArchive()];
 }
 
 const SOURCE_FILE = /\.(cc|h)$/;
