@@ -3,7 +3,8 @@ import { parseArgs } from 'node:util';
 
 const ALL_CORPORA = ['realistic', 'random', 'text'];
 const ALL_ENGINES = ['native', 'js', 'naive', 'c', 'pigz'];
-const ALL_LEVELS = ['0', '1', '2', '6', '9', 'none'];
+const ALL_LEVELS = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9', 'none'];
+const DEFAULT_LEVELS = ['0', '1', '2', '6', '9', 'none'];
 
 const USAGE = `usage: node bench/run.js [options]
   --quick             small corpora (~32 MB), one run, 256 MB memory test (CI smoke check)
@@ -13,7 +14,7 @@ const USAGE = `usage: node bench/run.js [options]
   --runs N            timed runs per measurement (default 3; --quick: 1)
   --corpus LIST       subset of ${ALL_CORPORA.join(',')}
   --engines LIST      subset of ${ALL_ENGINES.join(',')}
-  --levels LIST       subset of ${ALL_LEVELS.join(',')}
+  --levels LIST       any of 0-9 and none (default ${DEFAULT_LEVELS.join(',')}; the js engine runs at 1 and 6 only)
   --read-size KiB     fs.createReadStream highWaterMark for the Node measurements (default 64, Node's default)
   --memory-size MB    layer size of the memory benchmark (default 2048; --quick: 256)
   --no-memory         skip the memory benchmark
@@ -22,8 +23,8 @@ const USAGE = `usage: node bench/run.js [options]
 A run with any subset option or --quick writes its results under .cache/bench/results/ and leaves
 bench/results/ (the committed figures) alone.`;
 
-function list(value, allowed, name) {
-  if (value === undefined) return allowed.slice();
+function list(value, allowed, name, defaults = allowed) {
+  if (value === undefined) return defaults.slice();
   const items = value.split(',').map((s) => s.trim()).filter(Boolean);
   for (const item of items) {
     if (!allowed.includes(item)) throw new RangeError(`--${name}: unknown value '${item}' (allowed: ${allowed.join(',')})`);
@@ -38,7 +39,17 @@ function positive(value, fallback, name) {
   return n;
 }
 
+/** Parses the command line; on a bad option prints the reason and exits with status 2. */
 export function parseOptions(argv = process.argv.slice(2)) {
+  try {
+    return parse(argv);
+  } catch (err) {
+    console.error(`${err.message}\n(see --help)`);
+    process.exit(2);
+  }
+}
+
+function parse(argv) {
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -75,7 +86,7 @@ export function parseOptions(argv = process.argv.slice(2)) {
     runs: Math.round(positive(values.runs, quick ? 1 : 3, 'runs')),
     corpora: list(values.corpus, ALL_CORPORA, 'corpus'),
     engines: list(values.engines, ALL_ENGINES, 'engines'),
-    levels: list(values.levels, ALL_LEVELS, 'levels').map((l) => (l === 'none' ? 'none' : Number(l))),
+    levels: list(values.levels, ALL_LEVELS, 'levels', DEFAULT_LEVELS).map((l) => (l === 'none' ? 'none' : Number(l))),
     readSize: Math.round(positive(values['read-size'], 64, 'read-size') * 1024),
     memorySize: positive(values['memory-size'], quick ? 256 : 2048, 'memory-size'),
     memory: !values['no-memory'],
