@@ -8,7 +8,7 @@ const COLORS = { c: '#4a4a4a', native: '#1f6fb4', js: '#8fbfe0', naive: '#d0412f
 const ORDER = ['c', 'native', 'js', 'naive', 'pigz'];
 const WIDTH = 980;
 const LEFT = 120;
-const RIGHT = 230;
+const RIGHT = 240;
 const BAR = 13;
 const GAP = 3;
 const GROUP_GAP = 12;
@@ -45,11 +45,16 @@ export function renderSvg(report) {
     const rows = report.results.filter((r) => r.corpus === corpus.name);
     if (rows.length === 0) continue;
     const levels = [...new Set(rows.map((r) => r.level))];
-    const max = Math.max(...rows.map((r) => r.mbps.max));
+    // The scale fits the compressing levels (1-9); level 0 and 'none' run at memory/hash speed, many
+    // times faster, and would flatten every other bar. Bars beyond the scale are drawn broken.
+    const compressing = rows.filter((r) => typeof r.level === 'number' && r.level > 0);
+    const fitted = Math.max(...(compressing.length ? compressing : rows).map((r) => r.mbps.max));
+    const overall = Math.max(...rows.map((r) => r.mbps.max));
+    const max = overall > fitted * 1.3 ? fitted * 1.3 : overall;
     const step = niceStep(max);
     const top = Math.ceil(max / step) * step;
     const plotWidth = WIDTH - LEFT - RIGHT;
-    const scale = (v) => LEFT + (v / top) * plotWidth;
+    const scale = (v) => LEFT + (Math.min(v, top * 1.04) / top) * plotWidth;
     y += 18;
     text(16, y, `${corpus.name}: ${(corpus.bytes / 1e6).toFixed(0)} MB, ${corpus.description}`, 'font-size="14" font-weight="bold"');
     y += 10;
@@ -68,13 +73,17 @@ export function renderSvg(report) {
       for (const r of group) {
         const w = Math.max(1, scale(r.mbps.median) - LEFT);
         parts.push(`<rect x="${LEFT}" y="${y}" width="${w.toFixed(1)}" height="${BAR}" fill="${COLORS[r.engine]}"><title>${esc(`${r.label} level ${levelLabel(r.level)}: ${fmtRate(r.mbps.median)} MB/s`)}</title></rect>`);
-        if (r.mbps.max > r.mbps.min) {
+        if (r.mbps.median > top) {
+          const bx = scale(top) - 2;
+          parts.push(`<path d="M${bx} ${y + BAR + 1}l4 ${-BAR - 2}M${bx + 5} ${y + BAR + 1}l4 ${-BAR - 2}" stroke="#fff" stroke-width="2.5"/>`);
+        } else if (r.mbps.max > r.mbps.min) {
           const cy = y + BAR / 2;
           parts.push(`<path d="M${scale(r.mbps.min).toFixed(1)} ${cy}H${scale(r.mbps.max).toFixed(1)}M${scale(r.mbps.min).toFixed(1)} ${cy - 3}v6M${scale(r.mbps.max).toFixed(1)} ${cy - 3}v6" stroke="#222" fill="none"/>`);
         }
-        let note = `${fmtRate(r.mbps.median)} MB/s`;
+        let note = `${r.mbps.median > top ? 'off scale: ' : ''}${fmtRate(r.mbps.median)} MB/s`;
         if (r.engine !== 'naive' && r.vsNaive) note += ` (${r.vsNaive.toFixed(1)}x naive)`;
-        note += `, ${r.sizePercent.toFixed(1)} %`;
+        // Level 0 and 'none' do not compress: their size is always about 100 %.
+        if (typeof r.level === 'number' && r.level > 0) note += `, ${r.sizePercent.toFixed(1)} %`;
         text(scale(Math.max(r.mbps.median, r.mbps.max)) + 6, y + BAR - 2, note, 'font-size="11"');
         y += BAR + GAP;
       }
