@@ -47,7 +47,7 @@ export function buildCBaseline(log = (m) => process.stderr.write(m + '\n')) {
   const command = ['g++', ...args, binary].join(' ');
   if (existsSync(binary)) return { binary, command };
   log('c-baseline: compiling ...');
-  const tmp = `${binary}.tmp`;
+  const tmp = `${binary}.${process.pid}.tmp`;
   const r = spawnSync('g++', [...args, tmp], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   if (r.error || r.status !== 0) {
     return { error: `g++ failed (${r.error?.message ?? `exit ${r.status}`}):\n${r.stderr}`, command };

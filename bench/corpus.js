@@ -178,9 +178,9 @@ function ancestors(path) {
 function buildTar(out, groups, cap, { textOnly }) {
   const { entries, summary, estimate } = selectFiles(groups, cap, { maxFile: cap / 16, textOnly });
   if (entries.length === 0) throw new Error(`corpus ${out}: none of the source folders exist`);
-  const list = `${out}.list`;
+  const list = `${out}.${process.pid}.list`;
   writeFileSync(list, entries.map((p) => p.slice(1) + '\0').join(''));
-  const tmp = `${out}.tmp`;
+  const tmp = `${out}.${process.pid}.tmp`;
   const args = [
     '-C', '/', '--create', `--file=${tmp}`, '--no-recursion', '--null', `--files-from=${list}`,
     '--sort=name', `--mtime=${MTIME}`, '--owner=0', '--group=0', '--numeric-owner', '--format=gnu',
@@ -198,7 +198,7 @@ function buildTar(out, groups, cap, { textOnly }) {
 
 function buildRandom(out, bytes) {
   const rng = new Prng(RANDOM_SEED);
-  const tmp = `${out}.tmp`;
+  const tmp = `${out}.${process.pid}.tmp`;
   const fd = openSync(tmp, 'w');
   try {
     const chunk = Buffer.allocUnsafe(4 << 20);
