@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Builds the C++ core (native/*.cc except the addon glue) with the reliability drivers, without Node
+# or node-gyp. Output goes to .cache/fuzz/<variant>/: ignored by git, and unlike build/ it survives
+# `node-gyp rebuild`.
+#   fuzz/build.sh asan    driver with ASan + UBSan (clang), aborting on the first report
+#   fuzz/build.sh plain   driver -O2 for the x86-64 baseline (runs under qemu -cpu Nehalem and valgrind;
+#                         DWARF 4 because valgrind 3.19 cannot read clang 14's default DWARF 5)
+#   fuzz/build.sh fuzz    libFuzzer target with ASan + UBSan
+set -euo pipefail
+variant=${1:?usage: fuzz/build.sh asan|plain|fuzz}
+root=$(cd "$(dirname "$0")/.." && pwd)
+out="$root/.cache/fuzz/$variant"
+mkdir -p "$out"
+
+native="${FASTLAYER_NATIVE_DIR:-$root/native}"  # another tree, e.g. for mutation tests
+core=()
+for f in "$native"/*.cc; do
+  # docs/DESIGN.md: the core is every native/*.cc except native/addon*.cc; the grep also skips any
+  # other glue file that includes Node headers directly.
+  case "$(basename "$f")" in addon*) continue ;; esac
+  grep -qE '#include[[:space:]]*[<"](napi|node_api|node)\.h[>"]' "$f" || core+=("$f")
+done
+[ ${#core[@]} -gt 0 ] || { echo "no core sources in native/" >&2; exit 1; }
+
+cxx=${CXX:-clang++}
+common=(-std=c++17 -Wall -Wextra -I"$native" -I"$root/fuzz")
+# zlib is linked statically as in the addon; ISA-L from the system (the driver is never shipped).
+libs=(/usr/lib/x86_64-linux-gnu/libz.a -lisal)
+san=(-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all)
+support=("$root/fuzz/harness.cc" "$root/fuzz/ref_format.cc" "$root/fuzz/vectors.cc")
+
+case "$variant" in
+  asan) "$cxx" "${common[@]}" "${san[@]}" "${core[@]}" "${support[@]}" "$root/fuzz/driver.cc" "${libs[@]}" -o "$out/driver" ;;
+  plain) "$cxx" "${common[@]}" -O2 -gdwarf-4 -DFASTLAYER_ADDRESS_PROBE "${core[@]}" "${support[@]}" \
+           "$root/fuzz/address_probe.cc" "$root/fuzz/driver.cc" "${libs[@]}" -o "$out/driver" ;;
+  fuzz) "$cxx" "${common[@]}" "${san[@]}" -fsanitize=fuzzer "${core[@]}" "${support[@]}" "$root/fuzz/fuzz_pipeline.cc" \
+          "${libs[@]}" -o "$out/fuzz_pipeline" ;;
+  *) echo "unknown variant $variant" >&2; exit 2 ;;
+esac
+echo "built $out"

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The C++ core under ASan + UBSan: reference self-test, SHA-256 paths, the fuzz regressions and seeds,
+# the vector inputs, then random inputs/levels/chunkings for SECONDS (default 40).
+#   fuzz/run-sanitizers.sh [SECONDS] [SEED]
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+seconds=${1:-40}
+seed=${2:-$(date +%s)}
+"$root/fuzz/build.sh" asan
+d="$root/.cache/fuzz/asan/driver"
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:detect_stack_use_after_return=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+"$d" selftest
+"$d" sha 400
+"$d" replay "$root/fuzz/regressions" "$root/fuzz/seeds"
+"$d" vectors >/dev/null
+echo "vectors ok under sanitizers"
+# The seed is printed so that a failure can be replayed with the same SEED.
+echo "random seed $seed"
+"$d" random "$seed" "$seconds"
