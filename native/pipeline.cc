@@ -83,7 +83,8 @@ static size_t ReserveHint(Mode mode, bool stored, size_t len) {
 void Pipeline::Update(const uint8_t* data, size_t len, std::vector<uint8_t>* out) {
   CheckOpen();
   const size_t hint = ReserveHint(mode_, level_ == 0, len);
-  if (out->capacity() - out->size() < hint) out->reserve(out->size() + hint);
+  // Geometric growth: a caller appending many small calls to one vector stays linear.
+  if (out->capacity() - out->size() < hint) out->reserve(std::max(out->size() + hint, 2 * out->capacity()));
   if (mode_ == Mode::kNone) {
     if (len == 0) return;
     TakeInput(data, len);
