@@ -83,31 +83,29 @@ napi_value PipelineWrap::StateError(napi_env env) const {
 
 Napi::Value PipelineWrap::Update(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  ByteView view{};
+  std::vector<ViewArg> views;
   try {
-    view = GetByteView(env, info[0], "chunk");
+    GetByteViews(env, info[0], "chunk", &views);
   } catch (const Napi::Error& e) {
     return RejectedPromise(env, e.Value());
   }
   if (napi_value error = StateError(env)) return RejectedPromise(env, error);
-  return Start(env, info.This().As<Napi::Object>(), PipelineWorker::Op::kUpdate, info[0], view.data,
-               view.length);
+  return Start(env, info.This().As<Napi::Object>(), PipelineWorker::Op::kUpdate, views);
 }
 
 Napi::Value PipelineWrap::Finish(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (napi_value error = StateError(env)) return RejectedPromise(env, error);
   finished_ = true;
-  return Start(env, info.This().As<Napi::Object>(), PipelineWorker::Op::kFinish, Napi::Value(),
-               nullptr, 0);
+  return Start(env, info.This().As<Napi::Object>(), PipelineWorker::Op::kFinish, {});
 }
 
 Napi::Value PipelineWrap::Start(Napi::Env env, Napi::Object self, PipelineWorker::Op op,
-                                Napi::Value chunk, const uint8_t* data, size_t len) {
+                                const std::vector<ViewArg>& views) {
   napi_deferred deferred = nullptr;
   napi_value promise = nullptr;
   NAPI_THROW_IF_FAILED(env, napi_create_promise(env, &deferred, &promise), Napi::Value());
-  auto* worker = new PipelineWorker(env, op, self, this, core_, deferred, chunk, data, len);
+  auto* worker = new PipelineWorker(env, op, self, this, core_, deferred, views);
   busy_ = true;
   try {
     worker->Queue();

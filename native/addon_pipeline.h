@@ -4,7 +4,9 @@
 
 #include <cstdint>
 #include <memory>
+#include <vector>
 
+#include "addon_view.h"
 #include "addon_worker.h"
 #include "pipeline.h"
 
@@ -27,8 +29,8 @@ class PipelineWrap : public Napi::ObjectWrap<PipelineWrap> {
   void Destroy(const Napi::CallbackInfo& info);
   void Finalize(Napi::Env env) override;
 
-  Napi::Value Start(Napi::Env env, Napi::Object self, PipelineWorker::Op op, Napi::Value chunk,
-                    const uint8_t* data, size_t len);
+  Napi::Value Start(Napi::Env env, Napi::Object self, PipelineWorker::Op op,
+                    const std::vector<ViewArg>& views);
 
   // Rejects with the error for the current state (destroyed, finished, busy, failed), if any.
   napi_value StateError(napi_env env) const;

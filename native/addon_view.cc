@@ -69,5 +69,35 @@ ByteView GetByteView(Napi::Env env, Napi::Value value, const char* name) {
   return ByteView{static_cast<const uint8_t*>(data), length};
 }
 
+void GetByteViews(Napi::Env env, Napi::Value value, const char* name, std::vector<ViewArg>* out) {
+  out->clear();
+  bool is_array = false;
+  if (!value.IsEmpty()) napi_is_array(env, value, &is_array);
+  if (!is_array) {
+    bool is_view = false;
+    if (!value.IsEmpty()) {
+      napi_is_typedarray(env, value, &is_view);
+      if (!is_view) napi_is_dataview(env, value, &is_view);
+    }
+    if (!is_view) {
+      ThrowError(env, ErrorKind::kTypeError, codes::kInvalidArgType,
+                 std::string("The \"") + name +
+                     "\" argument must be a Buffer, TypedArray or DataView, or an Array of them");
+    }
+    out->push_back(ViewArg{GetByteView(env, value, name), value});
+    return;
+  }
+  uint32_t count = 0;
+  if (napi_get_array_length(env, value, &count) != napi_ok) NotAView(env, name);
+  out->reserve(count);
+  for (uint32_t i = 0; i < count; ++i) {
+    napi_value element = nullptr;
+    // An element getter may throw: that surfaces as the pending exception of this call.
+    if (napi_get_element(env, value, i, &element) != napi_ok) throw Napi::Error::New(env);
+    const std::string element_name = std::string(name) + "[" + std::to_string(i) + "]";
+    out->push_back(ViewArg{GetByteView(env, Napi::Value(env, element), element_name.c_str()), element});
+  }
+}
+
 }  // namespace addon
 }  // namespace fastlayer

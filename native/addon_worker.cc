@@ -1,5 +1,6 @@
 #include "addon_worker.h"
 
+#include <cstring>
 #include <new>
 #include <utility>
 
@@ -10,33 +11,23 @@ namespace fastlayer {
 namespace addon {
 namespace {
 
-// Wraps the bytes of *out in a Buffer, without copying unless the vector's spare capacity would
-// keep much more memory alive than the Buffer shows. Returns nullptr on failure.
-napi_value MoveToBuffer(napi_env env, std::vector<uint8_t>* out) {
-  napi_value value = nullptr;
-  const size_t size = out->size();
-  if (size > 0 && out->capacity() - size <= size + 65536) {
-    auto* owned = new std::vector<uint8_t>(std::move(*out));
-    const napi_status status = napi_create_external_buffer(
-        env, owned->size(), owned->data(),
-        [](napi_env, void*, void* hint) { delete static_cast<std::vector<uint8_t>*>(hint); },
-        owned, &value);
-    if (status == napi_ok) return value;
-    // Runtimes without external buffers (or a failure): fall back to a copy.
-    *out = std::move(*owned);
-    delete owned;
-  }
-  void* copy_data = nullptr;
-  if (napi_create_buffer_copy(env, size, out->data(), &copy_data, &value) != napi_ok) {
-    return nullptr;
-  }
-  return value;
-}
-
 napi_value CopyToBuffer(napi_env env, const uint8_t* data, size_t len) {
   napi_value value = nullptr;
   void* copy_data = nullptr;
   if (napi_create_buffer_copy(env, len, data, &copy_data, &value) != napi_ok) return nullptr;
+  return value;
+}
+
+// A Buffer over slab memory, without a copy; its finalizer drops the slab reference. On failure
+// (runtimes that forbid external buffers) the bytes are copied and the reference dropped here.
+napi_value SlabBuffer(napi_env env, uint8_t* data, size_t len, OutputSlab* slab) {
+  napi_value value = nullptr;
+  const napi_status status = napi_create_external_buffer(
+      env, len, data, [](napi_env, void*, void* hint) { ReleaseSlab(static_cast<OutputSlab*>(hint)); },
+      slab, &value);
+  if (status == napi_ok) return value;
+  value = CopyToBuffer(env, data, len);
+  ReleaseSlab(slab);
   return value;
 }
 
@@ -48,22 +39,37 @@ bool SetProperty(napi_env env, napi_value object, const char* name, napi_value v
 
 PipelineWorker::PipelineWorker(Napi::Env env, Op op, Napi::Object owner, PipelineWrap* wrap,
                                std::shared_ptr<Pipeline> core, napi_deferred deferred,
-                               Napi::Value chunk, const uint8_t* data, size_t len)
+                               const std::vector<ViewArg>& views)
     : Napi::AsyncWorker(env, op == Op::kUpdate ? "fastlayer:update" : "fastlayer:finish"),
       op_(op),
       owner_(Napi::Persistent(owner)),
       wrap_(wrap),
       core_(std::move(core)),
-      deferred_(deferred),
-      data_(data),
-      len_(len) {
-  if (!chunk.IsEmpty()) chunk_ = Napi::Persistent(chunk);
+      deferred_(deferred) {
+  views_.reserve(views.size());
+  refs_.reserve(views.size());
+  for (const ViewArg& arg : views) {
+    views_.push_back(arg.view);
+    refs_.push_back(Napi::Persistent(Napi::Value(env, arg.value)));
+  }
+}
+
+PipelineWorker::~PipelineWorker() {
+  if (slab_ != nullptr) ReleaseSlab(slab_);
+  ReturnScratch(std::move(out_));
 }
 
 void PipelineWorker::Execute() {
   try {
+    out_ = BorrowScratch();
     if (op_ == Op::kUpdate) {
-      core_->Update(data_, len_, &out_);
+      // Views are consumed in order, as one chunk made of them would be: the core buffers partial
+      // units itself, so the bytes never depend on where the views are cut.
+      for (const ByteView& view : views_) core_->Update(view.data, view.length, &out_);
+      if (out_.size() >= kSlabMinimum) {
+        piece_ = AllocateOutput(out_.size(), &slab_);
+        std::memcpy(piece_, out_.data(), out_.size());
+      }
     } else {
       core_->Finish(&out_, &digests_);
     }
@@ -79,7 +85,11 @@ void PipelineWorker::Execute() {
   }
 }
 
-napi_value PipelineWorker::MakeUpdateResult(napi_env env) { return MoveToBuffer(env, &out_); }
+napi_value PipelineWorker::MakeUpdateResult(napi_env env) {
+  if (slab_ == nullptr) return CopyToBuffer(env, out_.data(), out_.size());
+  OutputSlab* slab = std::exchange(slab_, nullptr);
+  return SlabBuffer(env, piece_, out_.size(), slab);
+}
 
 napi_value PipelineWorker::MakeFinishResult(napi_env env) {
   napi_value result = nullptr;
@@ -88,7 +98,7 @@ napi_value PipelineWorker::MakeFinishResult(napi_env env) {
       napi_create_double(env, static_cast<double>(digests_.size), &size) != napi_ok) {
     return nullptr;
   }
-  const bool ok = SetProperty(env, result, "out", MoveToBuffer(env, &out_)) &&
+  const bool ok = SetProperty(env, result, "out", CopyToBuffer(env, out_.data(), out_.size())) &&
                   SetProperty(env, result, "digest", CopyToBuffer(env, digests_.digest, 32)) &&
                   SetProperty(env, result, "diffID", CopyToBuffer(env, digests_.diff_id, 32)) &&
                   SetProperty(env, result, "size", size);
@@ -99,8 +109,8 @@ void PipelineWorker::OnOK() {
   napi_env env = Env();
   const bool failed = error_code_ != nullptr;
   wrap_->CallCompleted(env, failed);
-  // Release the chunk and the core on the main thread, before settling.
-  chunk_.Reset();
+  // Release the views and the core on the main thread, before settling.
+  refs_.clear();
   core_.reset();
 
   napi_value error = nullptr;

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "addon_output.h"
+#include "addon_view.h"
 #include "pipeline.h"
 
 namespace fastlayer {
@@ -18,11 +20,13 @@ class PipelineWorker : public Napi::AsyncWorker {
  public:
   enum class Op { kUpdate, kFinish };
 
-  // `owner` is the JS object of `wrap`; `chunk` (update only) is the view whose bytes [data,
-  // data+len) are read on the worker thread. Both are referenced until the call completes.
+  // `owner` is the JS object of `wrap`; `views` (update only) are read on the worker thread, one
+  // core Update per view, in order. The owner and the value of every view are referenced until the
+  // call completes.
   PipelineWorker(Napi::Env env, Op op, Napi::Object owner, PipelineWrap* wrap,
-                 std::shared_ptr<Pipeline> core, napi_deferred deferred, Napi::Value chunk,
-                 const uint8_t* data, size_t len);
+                 std::shared_ptr<Pipeline> core, napi_deferred deferred,
+                 const std::vector<ViewArg>& views);
+  ~PipelineWorker() override;
 
  protected:
   void Execute() override;
@@ -39,11 +43,14 @@ class PipelineWorker : public Napi::AsyncWorker {
   PipelineWrap* wrap_;
   std::shared_ptr<Pipeline> core_;
   napi_deferred deferred_;
-  Napi::Reference<Napi::Value> chunk_;
-  const uint8_t* data_;
-  size_t len_;
+  std::vector<ByteView> views_;
+  std::vector<Napi::Reference<Napi::Value>> refs_;
 
+  // The core appends to out_ (a borrowed scratch vector); a large update output is then copied into
+  // slab memory at piece_, whose reference on slab_ passes to the Buffer made from it.
   std::vector<uint8_t> out_;
+  uint8_t* piece_ = nullptr;
+  OutputSlab* slab_ = nullptr;
   Digests digests_{};
   const char* error_code_ = nullptr;
   std::string error_message_;
