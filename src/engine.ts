@@ -18,11 +18,19 @@ export interface EngineOptions {
 }
 
 /**
+ * Input of one update(): a chunk, or several consumed in order exactly as their concatenation would
+ * be (the output never depends on where the input is cut). A list lets one call carry many source
+ * chunks without copying them together.
+ */
+export type EngineInput = Uint8Array | readonly Uint8Array[];
+
+/**
  * One layer's worth of compression and hashing. Calls are strictly sequential: the caller awaits
- * each update() before the next and never mutates a chunk until its promise settles.
+ * each update() before the next and never mutates its input (the list or its chunks) until the
+ * promise settles.
  */
 export interface Engine {
-  update(chunk: Uint8Array): Promise<Uint8Array>;
+  update(input: EngineInput): Promise<Uint8Array>;
   finish(): Promise<EngineResult>;
   /** Releases resources; safe at any time, also while a call is in flight. Idempotent. */
   destroy(): void;

@@ -2,7 +2,8 @@
 // fallback when the addon does not load, and the reference the native engine is tested against.
 import { createHash } from 'node:crypto';
 import * as zlib from 'node:zlib';
-import type { Engine, EngineFactory, EngineOptions, EngineResult } from './engine.js';
+import { isUint8Array } from 'node:util/types';
+import type { Engine, EngineFactory, EngineInput, EngineOptions, EngineResult } from './engine.js';
 import { ErrEngineState } from './errors.js';
 import { BLOCK_SIZE, GZIP_HEADER, WINDOW_SIZE } from './format.js';
 import { crc32, crc32Implementation } from './crc32.js';
@@ -34,10 +35,10 @@ class JsEngine implements Engine {
   private inLength = 0;
   private outLength = 0;
   private headerWritten = false;
-  // The partial block being filled and a spare: a block that fills up is deflated asynchronously
-  // while the rest of the chunk is copied into the other one.
+  // The partial block being filled, and spare block buffers: a block that fills up is deflated
+  // asynchronously while the rest of the input is copied into another one.
   private block: Buffer | undefined;
-  private spare: Buffer | undefined;
+  private spares: Buffer[] = [];
   private fill = 0;
   /** Last WINDOW_SIZE bytes of the input before the current block (undefined at the start). */
   private dictionary: Uint8Array | undefined;
@@ -48,13 +49,14 @@ class JsEngine implements Engine {
     this.passThrough = options.compression === 'none';
   }
 
-  async update(chunk: Uint8Array): Promise<Uint8Array> {
+  async update(input: EngineInput): Promise<Uint8Array> {
     this.checkOpen();
-    this.consume(chunk);
+    const chunks = isUint8Array(input) ? [input] : input;
+    for (const chunk of chunks) this.consume(chunk);
     // Copied because the caller may reuse its chunk memory once this promise settles.
-    if (this.passThrough) return this.produce([Buffer.from(chunk)]);
+    if (this.passThrough) return this.produce([Buffer.concat(chunks)]);
 
-    const units = this.cutBlocks(chunk);
+    const { units, filled } = this.cutBlocks(chunks);
     const parts: Uint8Array[] = [];
     if (!this.headerWritten) {
       parts.push(GZIP_HEADER);
@@ -73,6 +75,8 @@ class JsEngine implements Engine {
       parts.push(...outs);
     }
     if (units.length > 0) this.dictionary = Uint8Array.from(units[units.length - 1]!.subarray(BLOCK_SIZE - WINDOW_SIZE));
+    // Two spares cover the usual case (at most one block fills per chunk) without hoarding memory.
+    for (const block of filled) if (this.spares.length < 2) this.spares.push(block);
     return this.produce(parts);
   }
 
@@ -116,29 +120,36 @@ class JsEngine implements Engine {
     this.inLength += chunk.length;
   }
 
-  /** Splits the input stream into full blocks; full blocks inside `chunk` are used without copying. */
-  private cutBlocks(chunk: Uint8Array): Uint8Array[] {
+  /**
+   * Splits the input stream into full blocks. Full blocks inside a chunk are used without copying;
+   * the others are gathered in block buffers (`filled`, reusable once the units are deflated).
+   */
+  private cutBlocks(chunks: readonly Uint8Array[]): { units: Uint8Array[]; filled: Buffer[] } {
     const units: Uint8Array[] = [];
-    let pos = 0;
-    if (this.fill > 0) {
-      pos = Math.min(BLOCK_SIZE - this.fill, chunk.length);
-      this.block!.set(chunk.subarray(0, pos), this.fill);
-      this.fill += pos;
-      if (this.fill < BLOCK_SIZE) return units;
-      units.push(this.block!);
-      [this.block, this.spare] = [this.spare, this.block];
-      this.fill = 0;
+    const filled: Buffer[] = [];
+    for (const chunk of chunks) {
+      let pos = 0;
+      if (this.fill > 0) {
+        pos = Math.min(BLOCK_SIZE - this.fill, chunk.length);
+        this.block!.set(chunk.subarray(0, pos), this.fill);
+        this.fill += pos;
+        if (this.fill < BLOCK_SIZE) continue;
+        units.push(this.block!);
+        filled.push(this.block!);
+        this.block = undefined;
+        this.fill = 0;
+      }
+      while (chunk.length - pos >= BLOCK_SIZE) {
+        units.push(chunk.subarray(pos, pos + BLOCK_SIZE));
+        pos += BLOCK_SIZE;
+      }
+      if (pos < chunk.length) {
+        this.block ??= this.spares.pop() ?? Buffer.allocUnsafe(BLOCK_SIZE);
+        this.block.set(chunk.subarray(pos), 0);
+        this.fill = chunk.length - pos;
+      }
     }
-    while (chunk.length - pos >= BLOCK_SIZE) {
-      units.push(chunk.subarray(pos, pos + BLOCK_SIZE));
-      pos += BLOCK_SIZE;
-    }
-    if (pos < chunk.length) {
-      this.block ??= Buffer.allocUnsafe(BLOCK_SIZE);
-      this.block.set(chunk.subarray(pos), 0);
-      this.fill = chunk.length - pos;
-    }
-    return units;
+    return { units, filled };
   }
 
   private produce(parts: Uint8Array[]): Uint8Array {
@@ -151,7 +162,7 @@ class JsEngine implements Engine {
 
   private release(): void {
     this.block = undefined;
-    this.spare = undefined;
+    this.spares = [];
     this.dictionary = undefined;
   }
 }

@@ -1,27 +1,36 @@
 // The native engine: the addon's Pipeline (ISA-L / zlib / stored blocks, SHA-256 and CRC-32 in C++ on
-// the libuv threadpool, one call per chunk) behind the Engine interface. Undefined when the addon
-// does not load; src/engines.ts then offers the js engine only.
-import type { Engine, EngineFactory, EngineOptions, EngineResult } from './engine.js';
+// the libuv threadpool, one call per update however many chunks it carries) behind the Engine
+// interface. Undefined when the addon does not load; src/engines.ts then offers the js engine only.
+import type { Engine, EngineFactory, EngineInput, EngineOptions, EngineResult } from './engine.js';
 import { ErrEngineState } from './errors.js';
 import { loadNative, type NativeAddon, type NativePipeline } from './native.js';
 
 const MODE_GZIP = 0;
 const MODE_NONE = 1;
 
+/**
+ * The addon's update() also takes an array of views: one threadpool call consumes them all, in
+ * order, and references each until it completes (src/native.ts declares the single-view form).
+ */
+interface VectoredPipeline extends Omit<NativePipeline, 'update'> {
+  update(input: EngineInput): Promise<Buffer>;
+}
+
 class NativeEngine implements Engine {
-  private readonly pipeline: NativePipeline;
+  private readonly pipeline: VectoredPipeline;
   private state: 'open' | 'finished' | 'destroyed' = 'open';
 
   constructor(addon: NativeAddon, options: EngineOptions) {
     // The addon validates level and mode itself (TypeError/RangeError with ERR_INVALID_ARG_TYPE /
     // ERR_OUT_OF_RANGE) and refuses levels 1-2 on CPUs where ISA-L would give other bytes
     // (ERR_FASTLAYER_UNSUPPORTED_CPU).
-    this.pipeline = new addon.Pipeline(options.level, options.compression === 'none' ? MODE_NONE : MODE_GZIP);
+    const mode = options.compression === 'none' ? MODE_NONE : MODE_GZIP;
+    this.pipeline = new addon.Pipeline(options.level, mode) as VectoredPipeline;
   }
 
-  async update(chunk: Uint8Array): Promise<Uint8Array> {
+  async update(input: EngineInput): Promise<Uint8Array> {
     this.checkOpen();
-    return this.pipeline.update(chunk);
+    return this.pipeline.update(input);
   }
 
   async finish(): Promise<EngineResult> {
