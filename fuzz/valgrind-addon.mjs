@@ -1,0 +1,73 @@
+// A short run of the native addon for valgrind memcheck (fuzz/run-valgrind.sh): every level and
+// mode, odd views, error paths, destroy while a call is in flight, and pipelines left to the GC.
+// Checks its own results against node:crypto so a silent corruption also fails.
+import { createHash } from 'node:crypto';
+import { createRequire } from 'node:module';
+import { gunzipSync } from 'node:zlib';
+
+const addon = createRequire(import.meta.url)(process.argv[2]);
+const sha = (b) => createHash('sha256').update(b).digest('hex');
+const fail = (msg) => {
+  console.error(`FAIL: ${msg}`);
+  process.exit(1);
+};
+const input = Buffer.alloc(700_000);
+for (let i = 0; i < input.length; i++) input[i] = (i * 7 + (i >> 9)) & 0xff;
+
+for (const [level, mode] of [[0, 0], [1, 0], [2, 0], [3, 0], [6, 0], [9, 0], [1, 1]]) {
+  const p = new addon.Pipeline(level, mode);
+  const parts = [];
+  // Chunks: empty, a view with an offset, one crossing a block boundary, the rest.
+  const views = [input.subarray(0, 0), input.subarray(0, 1000), input.subarray(1000, 300_000), input.subarray(300_000)];
+  for (const v of views) parts.push(await p.update(v));
+  const r = await p.finish();
+  parts.push(r.out);
+  const out = Buffer.concat(parts);
+  if (r.diffID.toString('hex') !== sha(input)) fail(`diffID at level ${level} mode ${mode}`);
+  if (r.digest.toString('hex') !== sha(out) || r.size !== out.length) fail(`digest/size at level ${level}`);
+  if (mode === 0 && !gunzipSync(out).equals(input)) fail(`round trip at level ${level}`);
+}
+
+// SharedArrayBuffer and DataView inputs.
+const shared = new SharedArrayBuffer(5000);
+new Uint8Array(shared).fill(3);
+for (const view of [new Uint8Array(shared), new DataView(shared, 10, 100)]) {
+  const p = new addon.Pipeline(6, 0);
+  await p.update(view);
+  await p.finish();
+}
+
+// Error paths: busy, finished, destroyed, bad arguments.
+const p = new addon.Pipeline(9, 0);
+const first = p.update(input);
+await p.update(input).then(() => fail('no busy error'), () => {});
+p.destroy(); // while the first call is in flight
+await first.then(() => {}, () => {});
+await p.update(input).then(() => fail('update after destroy'), () => {});
+const q = new addon.Pipeline(1, 0);
+await q.finish();
+await q.finish().then(() => fail('finish twice'), () => {});
+for (const bad of [[10, 0], [-1, 0], ['1', 0], [1, 2]]) {
+  try {
+    new addon.Pipeline(...bad);
+    fail(`accepted ${bad}`);
+  } catch {}
+}
+await new addon.Pipeline(1, 0).update('not bytes').then(() => fail('accepted a string'), () => {});
+
+// The SHA-256 test helper on both paths.
+if (addon.sha256) {
+  for (const portable of [false, true]) {
+    if (addon.sha256(input, portable).toString('hex') !== sha(input)) fail(`sha256 helper (portable ${portable})`);
+  }
+}
+
+// Pipelines nobody destroys: the finalizer must free them.
+for (let i = 0; i < 20; i++) {
+  const lost = new addon.Pipeline(i % 10, 0);
+  await lost.update(input.subarray(0, 10_000));
+}
+globalThis.gc?.();
+await new Promise((r) => setTimeout(r, 50));
+globalThis.gc?.();
+console.log('valgrind-addon: all checks passed');
