@@ -1,35 +1,55 @@
-// Sizes the chunks handed to the engine. Each engine call has a fixed cost (a threadpool hop for the
-// native engine), so small source chunks are copied together into one staging buffer; big chunks
-// are passed through as views, cut so that one call never holds more than MAX_UPDATE bytes, which
-// keeps the output of a single call (and so memory) bounded whatever the source yields.
+// Sizes the input of each engine call. A call has a fixed cost (a threadpool round trip for the
+// native engine), so each one carries about MAX_UPDATE bytes: a list of the source's own chunks,
+// passed as views without copying. Only really small chunks are copied, into a staging buffer, so
+// a source yielding tiny pieces does not turn into thousands of views. MAX_UPDATE also bounds the
+// output of a single call, and so memory, whatever the source yields.
 import type { ChunkReader } from './source.js';
 
-/** Chunks shorter than this are copied into the staging buffer. */
-export const SMALL_CHUNK = 64 * 1024;
-/** Largest input of one engine update; also the staging buffer size. A multiple of BLOCK_SIZE. */
+/** Chunks shorter than this are copied into the staging buffer instead of being passed as views. */
+export const SMALL_CHUNK = 4 * 1024;
+/** Input bytes of one engine update; also the size of a staging buffer. A multiple of BLOCK_SIZE. */
 export const MAX_UPDATE = 1024 * 1024;
 
 export class Coalescer {
   private pending: Uint8Array | undefined;
-  private stage: Buffer | undefined;
+  // Two staging buffers, used by turns: the list returned by one call may still be in the engine
+  // while the next call gathers the following one.
+  private readonly stages: [Buffer | undefined, Buffer | undefined] = [undefined, undefined];
+  private turn = 0;
   private ended = false;
+  private released = false;
 
   /**
-   * @param owned when true, staged chunks are returned as fresh copies the caller may keep (the
-   * uncompressed() stream hands them to its consumer); otherwise the staging buffer is reused and
-   * a returned chunk is valid only until the next call.
+   * @param owned when true, staged bytes are returned as fresh copies the caller may keep (the
+   * uncompressed() stream hands them to its consumer); otherwise they are views of a staging buffer,
+   * valid until the second next() call after the one that returned them.
    */
   constructor(private readonly reader: ChunkReader, private readonly owned: boolean) {}
 
-  /** The next engine input (never empty), or null once the source is exhausted. */
-  async next(): Promise<Uint8Array | null> {
+  /**
+   * The next engine input: a non-empty list of non-empty chunks totalling MAX_UPDATE bytes (less at
+   * the end of the source), or null once the source is exhausted or release() was called.
+   */
+  async next(): Promise<Uint8Array[] | null> {
+    const list: Uint8Array[] = [];
+    let total = 0;
+    // Staged bytes of this call not yet in `list`: stage[staged, fill).
+    let stage: Buffer | undefined;
+    let staged = 0;
     let fill = 0;
-    for (;;) {
+    const flushStage = () => {
+      if (fill === staged) return;
+      const piece = stage!.subarray(staged, fill);
+      list.push(this.owned ? Buffer.from(piece) : piece);
+      staged = fill;
+    };
+    while (total < MAX_UPDATE) {
       let chunk = this.pending;
       this.pending = undefined;
       if (chunk === undefined) {
-        if (this.ended) break;
+        if (this.ended || this.released) break;
         const read = await this.reader.next();
+        if (this.released) return null;
         if (read === null) {
           this.ended = true;
           break;
@@ -37,32 +57,34 @@ export class Coalescer {
         if (read.length === 0) continue;
         chunk = read;
       }
+      const room = MAX_UPDATE - total;
+      if (chunk.length > room) {
+        this.pending = chunk.subarray(room);
+        chunk = chunk.subarray(0, room);
+      }
+      total += chunk.length;
       if (chunk.length >= SMALL_CHUNK) {
-        if (fill > 0) {
-          this.pending = chunk;
-          break;
-        }
-        if (chunk.length > MAX_UPDATE) this.pending = chunk.subarray(MAX_UPDATE);
-        return chunk.length > MAX_UPDATE ? chunk.subarray(0, MAX_UPDATE) : chunk;
+        flushStage();
+        list.push(chunk);
+        continue;
       }
-      if (fill + chunk.length > MAX_UPDATE) {
-        this.pending = chunk;
-        break;
-      }
-      this.stage ??= Buffer.allocUnsafe(MAX_UPDATE);
-      this.stage.set(chunk, fill);
+      stage ??= this.stage();
+      stage.set(chunk, fill);
       fill += chunk.length;
-      // Waiting for one more small chunk could not fill much more; hand this over now.
-      if (fill > MAX_UPDATE - SMALL_CHUNK) break;
     }
-    if (fill === 0) return null;
-    const staged = this.stage!.subarray(0, fill);
-    return this.owned ? Buffer.from(staged) : staged;
+    flushStage();
+    if (stage) this.turn ^= 1;
+    return list.length > 0 ? list : null;
   }
 
-  /** Drops the staging buffer and any held chunk. */
+  /** Drops the staging buffers and any held chunk; a next() in progress resolves with null. */
   release(): void {
+    this.released = true;
     this.pending = undefined;
-    this.stage = undefined;
+    this.stages[0] = this.stages[1] = undefined;
+  }
+
+  private stage(): Buffer {
+    return (this.stages[this.turn] ??= Buffer.allocUnsafe(MAX_UPDATE));
   }
 }

@@ -1,6 +1,8 @@
 // The single pass behind Layer.compressed() and Layer.uncompressed(): a Readable that pulls from the
 // source only when its consumer wants data, drives the engine strictly sequentially, and pushes
-// either the engine output or the input itself.
+// either the engine output or the input itself. Reading and compressing overlap: while the engine
+// works on one input, the next one is gathered from the source (one input of read-ahead), and the
+// engine is given that input before the previous output is handed to the consumer.
 import { Readable } from 'node:stream';
 import type { Engine, EngineResult } from './engine.js';
 import { Coalescer } from './coalesce.js';
@@ -20,8 +22,28 @@ export interface StreamHooks {
 // without buffering more than about a MiB of output.
 const HIGH_WATER_MARK = 1024 * 1024;
 
+/** One engine call done: its input and what the engine produced from it. */
+interface Step {
+  input: Uint8Array[];
+  output: Uint8Array;
+}
+
+function ignore(): void {}
+
+// Promises stored for a later turn of the loop, which may never come (the stream is destroyed, or
+// its consumer stops reading): a failure meanwhile must not become an unhandled rejection. The
+// turn that awaits one still sees the failure.
+function settledLater<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(ignore);
+  return promise;
+}
+
 export class LayerStream extends Readable {
   private readonly coalescer: Coalescer;
+  /** The next input, gathered from the source while the engine works on the current one. */
+  private readAhead: Promise<Uint8Array[] | null> | undefined;
+  /** The engine call started before the previous output was pushed; null once the input ended. */
+  private nextStep: Promise<Step | null> | undefined;
   private wanted = false;
   private running = false;
   private completed = false;
@@ -41,23 +63,41 @@ export class LayerStream extends Readable {
     if (!this.running && !this.completed) void this.run();
   }
 
+  // At most one engine call and one input being gathered at any time, plus one finished step
+  // waiting when the consumer stopped reading: a few MiB whatever the source and the consumer do.
   private async run(): Promise<void> {
     this.running = true;
     try {
       while (this.wanted && !this.destroyed) {
-        const input = await this.coalescer.next();
+        const step = await (this.nextStep ?? this.step());
+        this.nextStep = undefined;
         if (this.destroyed) return;
-        if (input === null) return await this.finish();
-        const output = await this.engine.update(input);
-        if (this.destroyed) return;
-        const piece = this.kind === 'compressed' ? output : input;
-        if (piece.length > 0) this.wanted = this.push(piece);
+        if (step === null) return await this.finish();
+        // The engine goes on with the next input (read ahead already) while this output is
+        // handed to the consumer.
+        this.nextStep = settledLater(this.step());
+        if (this.kind === 'compressed') {
+          if (step.output.length > 0) this.wanted = this.push(step.output);
+        } else {
+          // Each piece, even when the consumer's buffer is full: the engine has already taken them.
+          for (const piece of step.input) this.wanted = this.push(piece);
+        }
       }
     } catch (err) {
       if (!this.destroyed) this.destroy(err as Error);
     } finally {
       this.running = false;
     }
+  }
+
+  /** Takes the next input, starts reading the one after it, and runs the engine on it. */
+  private async step(): Promise<Step | null> {
+    const input = await (this.readAhead ?? this.coalescer.next());
+    this.readAhead = undefined;
+    if (input === null || this.destroyed) return null;
+    this.readAhead = settledLater(this.coalescer.next());
+    const output = await this.engine.update(input);
+    return { input, output };
   }
 
   private async finish(): Promise<void> {
@@ -73,6 +113,8 @@ export class LayerStream extends Readable {
     this.reader.close();
     this.engine.destroy();
     this.coalescer.release();
+    this.readAhead = undefined;
+    this.nextStep = undefined;
     if (!this.completed) this.hooks.fail(err ?? new ErrDestroyed());
     callback(err);
   }
