@@ -72,6 +72,7 @@ struct Shared {
   OutputSlab* current = nullptr;  // holds one reference
   size_t used = 0;
   std::vector<std::vector<uint8_t>> scratch;
+  size_t users = 0;
 };
 
 Shared& TheShared() {
@@ -100,6 +101,11 @@ uint8_t* AllocateOutput(size_t size, OutputSlab** slab) {
     s.used = RoundUp(s.used + size, kPieceAlign);
     s.current->refs.fetch_add(1, std::memory_order_relaxed);
     *slab = s.current;
+    // A call that outlived the last pipeline (destroyed in flight) leaves no slab behind.
+    if (s.users == 0) {
+      ReleaseSlab(std::exchange(s.current, nullptr));
+      s.used = 0;
+    }
   }
   if (retired != nullptr) ReleaseSlab(retired);
   return data;
@@ -118,6 +124,26 @@ void ReleaseSlab(OutputSlab* slab) {
   delete slab;
 }
 
+void AddOutputUser() {
+  Shared& s = TheShared();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  ++s.users;
+}
+
+void RemoveOutputUser() {
+  Shared& s = TheShared();
+  OutputSlab* retired = nullptr;
+  std::vector<std::vector<uint8_t>> scratch;
+  {
+    std::lock_guard<std::mutex> lock(s.mutex);
+    if (s.users == 0 || --s.users > 0) return;
+    retired = std::exchange(s.current, nullptr);
+    s.used = 0;
+    scratch.swap(s.scratch);
+  }
+  if (retired != nullptr) ReleaseSlab(retired);
+}
+
 std::vector<uint8_t> BorrowScratch() {
   Shared& s = TheShared();
   std::lock_guard<std::mutex> lock(s.mutex);
@@ -132,7 +158,8 @@ void ReturnScratch(std::vector<uint8_t> scratch) {
   scratch.clear();
   Shared& s = TheShared();
   std::lock_guard<std::mutex> lock(s.mutex);
-  if (s.scratch.size() < kScratchKept) s.scratch.push_back(std::move(scratch));
+  // Without users (the last pipeline went while this call was in flight) it is not kept.
+  if (s.users > 0 && s.scratch.size() < kScratchKept) s.scratch.push_back(std::move(scratch));
 }
 
 }  // namespace addon

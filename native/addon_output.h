@@ -38,6 +38,11 @@ uint8_t* AllocateOutput(size_t size, OutputSlab** slab);
 // thread of their environment, a failing call releases on its worker thread).
 void ReleaseSlab(OutputSlab* slab);
 
+// Pipelines alive in the process. When the last one goes, the shared memory is given back (the
+// current slab stays mapped only while Buffers on it live), so an idle process holds none of it.
+void AddOutputUser();
+void RemoveOutputUser();
+
 // An empty vector to append one call's output to, with the capacity earlier calls left in it.
 std::vector<uint8_t> BorrowScratch();
 // Gives it back for the next call (or frees it, when enough are kept or it grew too big).

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "addon_errors.h"
+#include "addon_output.h"
 #include "addon_view.h"
 #include "addon_worker.h"
 
@@ -57,6 +58,7 @@ PipelineWrap::PipelineWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Pi
   } catch (const std::bad_alloc&) {
     ThrowError(env, ErrorKind::kError, codes::kNoMemory, "fastlayer: out of memory");
   }
+  AddOutputUser();
   external_bytes_ = static_cast<int64_t>(core_->MemoryUsage());
   Napi::MemoryManagement::AdjustExternalMemory(env, external_bytes_);
 }
@@ -131,6 +133,8 @@ void PipelineWrap::Destroy(const Napi::CallbackInfo& info) {
 void PipelineWrap::Finalize(Napi::Env env) { ReleaseCore(env); }
 
 void PipelineWrap::ReleaseCore(napi_env env) {
+  // Destroy, then finalize: the second call finds nothing left to release.
+  if (core_ != nullptr) RemoveOutputUser();
   // A call in flight holds its own reference: the state goes when that call completes.
   core_.reset();
   if (external_bytes_ != 0) {
