@@ -21,6 +21,10 @@ export interface LayerValues {
 
 function ignore(): void {}
 
+const listeners = new FinalizationRegistry<{ signal: AbortSignal; onAbort: () => void }>(
+  ({ signal, onAbort }) => signal.removeEventListener('abort', onAbort),
+);
+
 export class Layer {
   /** The engine doing the work: 'native' or 'js', with versions of its parts. */
   readonly engine: EngineInfo;
@@ -39,7 +43,7 @@ export class Layer {
   #consumed = false;
   #resolve!: (values: LayerValues) => void;
   #reject!: (cause: unknown) => void;
-  readonly #onAbort = (): void => this.#abort();
+  #onAbort: (() => void) | undefined;
 
   constructor(source: LayerSource, options?: LayerOptions) {
     checkSource(source);
@@ -58,7 +62,7 @@ export class Layer {
     this.done.catch(ignore);
     this.#signal = o.signal;
     if (o.signal?.aborted) this.#abort();
-    else o.signal?.addEventListener('abort', this.#onAbort, { once: true });
+    else if (o.signal) this.#listen(o.signal);
   }
 
   /** The compressed layer bytes. A layer is consumed once: a second call throws ErrConsumed. */
@@ -147,8 +151,25 @@ export class Layer {
     this.#stream?.destroy(toError(reason));
   }
 
+  // A long-lived signal (one per build, say) must not keep abandoned layers, their streams and native
+  // pipelines alive: the listener reaches the layer only through a WeakRef, and is removed when the
+  // layer is collected.
+  #listen(signal: AbortSignal): void {
+    const ref = new WeakRef<Layer>(this);
+    const onAbort = (): void => {
+      const layer = ref.deref();
+      if (layer) layer.#abort();
+    };
+    this.#onAbort = onAbort;
+    signal.addEventListener('abort', onAbort, { once: true });
+    listeners.register(this, { signal, onAbort }, this);
+  }
+
   #detach(): void {
+    if (!this.#onAbort) return;
     this.#signal?.removeEventListener('abort', this.#onAbort);
+    this.#onAbort = undefined;
+    listeners.unregister(this);
   }
 }
 
