@@ -20,6 +20,8 @@ constexpr size_t kSlabSize = 2 * kHugePage;
 constexpr size_t kOwnSlab = kSlabSize / 2;
 // Pieces start on cache lines, so neighbouring Buffers never share one.
 constexpr size_t kPieceAlign = 64;
+// Freed slabs kept for reuse while pipelines exist (a GC cycle frees tens of MiB at once).
+constexpr size_t kFreeSlabsKept = 8;
 // One scratch vector per call in flight: libuv's default threadpool has 4 threads.
 constexpr size_t kScratchKept = 4;
 constexpr size_t kScratchMaxCapacity = 8 * 1024 * 1024;
@@ -65,54 +67,7 @@ OutputSlab* NewSlab(size_t size) {
   return slab;
 }
 
-// Process-wide, shared by the calls of every pipeline and environment. Never destroyed: Buffers
-// may outlive static destructors at exit.
-struct Shared {
-  std::mutex mutex;
-  OutputSlab* current = nullptr;  // holds one reference
-  size_t used = 0;
-  std::vector<std::vector<uint8_t>> scratch;
-  size_t users = 0;
-};
-
-Shared& TheShared() {
-  static Shared* shared = new Shared();
-  return *shared;
-}
-
-}  // namespace
-
-uint8_t* AllocateOutput(size_t size, OutputSlab** slab) {
-  if (size > kOwnSlab) {
-    *slab = NewSlab(size);
-    return (*slab)->base;
-  }
-  Shared& s = TheShared();
-  OutputSlab* retired = nullptr;
-  uint8_t* data;
-  {
-    std::lock_guard<std::mutex> lock(s.mutex);
-    if (s.current == nullptr || s.used + size > s.current->size) {
-      OutputSlab* fresh = NewSlab(kSlabSize);
-      retired = std::exchange(s.current, fresh);
-      s.used = 0;
-    }
-    data = s.current->base + s.used;
-    s.used = RoundUp(s.used + size, kPieceAlign);
-    s.current->refs.fetch_add(1, std::memory_order_relaxed);
-    *slab = s.current;
-    // A call that outlived the last pipeline (destroyed in flight) leaves no slab behind.
-    if (s.users == 0) {
-      ReleaseSlab(std::exchange(s.current, nullptr));
-      s.used = 0;
-    }
-  }
-  if (retired != nullptr) ReleaseSlab(retired);
-  return data;
-}
-
-void ReleaseSlab(OutputSlab* slab) {
-  if (slab->refs.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+void FreeSlab(OutputSlab* slab) {
 #ifdef FASTLAYER_HAVE_MMAP
   if (slab->mapped) {
     munmap(slab->base, slab->size);
@@ -124,6 +79,81 @@ void ReleaseSlab(OutputSlab* slab) {
   delete slab;
 }
 
+// Process-wide, shared by the calls of every pipeline and environment. Never destroyed: Buffers
+// may outlive static destructors at exit.
+struct Shared {
+  std::mutex mutex;
+  OutputSlab* current = nullptr;  // holds one reference
+  size_t used = 0;
+  // Slabs whose Buffers were all collected, kept for reuse: memory given back to the kernel comes
+  // back zero-filled at first touch, which costs on some VMs as much as a fresh fault.
+  std::vector<OutputSlab*> free;
+  std::vector<std::vector<uint8_t>> scratch;
+  size_t users = 0;
+};
+
+Shared& TheShared() {
+  static Shared* shared = new Shared();
+  return *shared;
+}
+
+// Takes the current slab out when the last user has gone; the caller releases it unlocked.
+OutputSlab* DetachIfUnused(Shared& s) {
+  if (s.users > 0) return nullptr;
+  s.used = 0;
+  return std::exchange(s.current, nullptr);
+}
+
+}  // namespace
+
+uint8_t* AllocateOutput(size_t size, OutputSlab** slab) {
+  if (size > kOwnSlab) {
+    *slab = NewSlab(size);
+    return (*slab)->base;
+  }
+  Shared& s = TheShared();
+  OutputSlab* retired = nullptr;
+  OutputSlab* unused = nullptr;
+  uint8_t* data;
+  {
+    std::lock_guard<std::mutex> lock(s.mutex);
+    if (s.current == nullptr || s.used + size > s.current->size) {
+      OutputSlab* next = nullptr;
+      if (!s.free.empty()) {
+        next = s.free.back();
+        s.free.pop_back();
+      } else {
+        next = NewSlab(kSlabSize);
+      }
+      retired = std::exchange(s.current, next);
+      s.used = 0;
+    }
+    data = s.current->base + s.used;
+    s.used = RoundUp(s.used + size, kPieceAlign);
+    s.current->refs.fetch_add(1, std::memory_order_relaxed);
+    *slab = s.current;
+    // A call that outlived the last pipeline (destroyed in flight) leaves no slab behind.
+    unused = DetachIfUnused(s);
+  }
+  if (retired != nullptr) ReleaseSlab(retired);
+  if (unused != nullptr) ReleaseSlab(unused);
+  return data;
+}
+
+void ReleaseSlab(OutputSlab* slab) {
+  if (slab->refs.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+  if (slab->size == kSlabSize) {
+    Shared& s = TheShared();
+    std::lock_guard<std::mutex> lock(s.mutex);
+    if (s.users > 0 && s.free.size() < kFreeSlabsKept) {
+      slab->refs.store(1, std::memory_order_relaxed);  // the reference of the slab taking pieces
+      s.free.push_back(slab);
+      return;
+    }
+  }
+  FreeSlab(slab);
+}
+
 void AddOutputUser() {
   Shared& s = TheShared();
   std::lock_guard<std::mutex> lock(s.mutex);
@@ -132,16 +162,18 @@ void AddOutputUser() {
 
 void RemoveOutputUser() {
   Shared& s = TheShared();
-  OutputSlab* retired = nullptr;
+  OutputSlab* unused = nullptr;
+  std::vector<OutputSlab*> free;
   std::vector<std::vector<uint8_t>> scratch;
   {
     std::lock_guard<std::mutex> lock(s.mutex);
     if (s.users == 0 || --s.users > 0) return;
-    retired = std::exchange(s.current, nullptr);
-    s.used = 0;
+    unused = DetachIfUnused(s);
+    free.swap(s.free);
     scratch.swap(s.scratch);
   }
-  if (retired != nullptr) ReleaseSlab(retired);
+  for (OutputSlab* slab : free) FreeSlab(slab);
+  if (unused != nullptr) ReleaseSlab(unused);
 }
 
 std::vector<uint8_t> BorrowScratch() {
