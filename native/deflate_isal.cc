@@ -40,6 +40,19 @@ class IsalDeflater final : public Deflater {
 
   void Deflate(const uint8_t* dict, size_t dict_len, const uint8_t* data, size_t len, bool final,
                std::vector<uint8_t>* out) override {
+    if (dict_len == 0 && len > 0) {
+      // igzip 2.30's body loop (igzip_icf_body_h1_gr_bt.asm, .write_first_byte), entered with no
+      // history, hashes position 2 into a bucket computed from a register that still holds the
+      // isal_zstream pointer: crc32c(address >> 16) & hash_mask. That bucket changes the matches
+      // found, so the bytes would depend on where the stream was allocated. With any history the
+      // path is skipped, so the first byte goes out as a stored block of ours (6 bytes, byte
+      // aligned) and becomes igzip's 1-byte dictionary.
+      WriteStoredByte(data[0], out);
+      dict = data;
+      dict_len = 1;
+      ++data;
+      --len;
+    }
     isal_zstream* s = stream_.get();
     isal_deflate_reset(s);
     Configure();
@@ -82,6 +95,12 @@ class IsalDeflater final : public Deflater {
     s->level_buf_size = static_cast<uint32_t>(level_buf_size_);
     s->gzip_flag = IGZIP_DEFLATE;
     s->hist_bits = 0;  // 0 = the full 32 KiB window.
+  }
+
+  // A non-final stored block holding one byte: header 0x00, LEN = 1, NLEN = ~1 (docs/DESIGN.md).
+  static void WriteStoredByte(uint8_t byte, std::vector<uint8_t>* out) {
+    const uint8_t block[6] = {0x00, 0x01, 0x00, 0xfe, 0xff, byte};
+    out->insert(out->end(), block, block + sizeof(block));
   }
 
   // After a sync flush igzip returns to ZSTATE_NEW_HDR with the empty stored block written; at the
