@@ -5,6 +5,7 @@
       "sources": [
         "native/addon.cc",
         "native/addon_errors.cc",
+        "native/addon_input.cc",
         "native/addon_output.cc",
         "native/addon_pipeline.cc",
         "native/addon_sha256.cc",

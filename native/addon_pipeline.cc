@@ -53,6 +53,7 @@ PipelineWrap::PipelineWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Pi
   const int mode = IntegerArg(info, 1, "mode", 0, 1);
   try {
     core_ = std::make_shared<Pipeline>(level, static_cast<Mode>(mode));
+    input_ = std::make_shared<InputBuffer>();
   } catch (const UnsupportedCpu& e) {
     ThrowError(env, ErrorKind::kError, codes::kUnsupportedCpu, e.what());
   } catch (const std::bad_alloc&) {
@@ -85,29 +86,41 @@ napi_value PipelineWrap::StateError(napi_env env) const {
 
 Napi::Value PipelineWrap::Update(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  std::vector<ViewArg> views;
+  std::vector<ByteView> views;
   try {
     GetByteViews(env, info[0], "chunk", &views);
   } catch (const Napi::Error& e) {
     return RejectedPromise(env, e.Value());
   }
   if (napi_value error = StateError(env)) return RejectedPromise(env, error);
-  return Start(env, info.This().As<Napi::Object>(), PipelineWorker::Op::kUpdate, views);
+  // Copied here, on the main thread, so nothing JavaScript does to the views later (detaching,
+  // transferring, writing) can reach the worker thread: Node-API cannot pin a backing store.
+  const size_t before = input_->capacity();
+  try {
+    input_->Fill(views);
+  } catch (const std::bad_alloc&) {
+    AdjustExternal(env, -static_cast<int64_t>(before));
+    return RejectedPromise(env, MakeError(env, ErrorKind::kError, codes::kNoMemory,
+                                          "fastlayer: out of memory while copying the input"));
+  }
+  AdjustExternal(env, static_cast<int64_t>(input_->capacity()) - static_cast<int64_t>(before));
+  return Start(env, info.This().As<Napi::Object>(), PipelineWorker::Op::kUpdate);
 }
 
 Napi::Value PipelineWrap::Finish(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (napi_value error = StateError(env)) return RejectedPromise(env, error);
   finished_ = true;
-  return Start(env, info.This().As<Napi::Object>(), PipelineWorker::Op::kFinish, {});
+  ReleaseInput(env);
+  return Start(env, info.This().As<Napi::Object>(), PipelineWorker::Op::kFinish);
 }
 
-Napi::Value PipelineWrap::Start(Napi::Env env, Napi::Object self, PipelineWorker::Op op,
-                                const std::vector<ViewArg>& views) {
+Napi::Value PipelineWrap::Start(Napi::Env env, Napi::Object self, PipelineWorker::Op op) {
   napi_deferred deferred = nullptr;
   napi_value promise = nullptr;
   NAPI_THROW_IF_FAILED(env, napi_create_promise(env, &deferred, &promise), Napi::Value());
-  auto* worker = new PipelineWorker(env, op, self, this, core_, deferred, views);
+  auto* worker = new PipelineWorker(env, op, self, this, core_, op == PipelineWorker::Op::kUpdate ? input_ : nullptr,
+                                     deferred);
   busy_ = true;
   try {
     worker->Queue();
@@ -137,11 +150,25 @@ void PipelineWrap::ReleaseCore(napi_env env) {
   if (core_ != nullptr) RemoveOutputUser();
   // A call in flight holds its own reference: the state goes when that call completes.
   core_.reset();
+  input_.reset();
   if (external_bytes_ != 0) {
     int64_t ignored;
     napi_adjust_external_memory(env, -external_bytes_, &ignored);
     external_bytes_ = 0;
   }
+}
+
+void PipelineWrap::ReleaseInput(napi_env env) {
+  if (input_ == nullptr) return;
+  AdjustExternal(env, -static_cast<int64_t>(input_->capacity()));
+  input_.reset();
+}
+
+void PipelineWrap::AdjustExternal(napi_env env, int64_t change) {
+  if (change == 0) return;
+  external_bytes_ += change;
+  int64_t ignored;
+  napi_adjust_external_memory(env, change, &ignored);
 }
 
 }  // namespace addon

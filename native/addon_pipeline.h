@@ -6,6 +6,7 @@
 #include <memory>
 #include <vector>
 
+#include "addon_input.h"
 #include "addon_view.h"
 #include "addon_worker.h"
 #include "pipeline.h"
@@ -29,16 +30,21 @@ class PipelineWrap : public Napi::ObjectWrap<PipelineWrap> {
   void Destroy(const Napi::CallbackInfo& info);
   void Finalize(Napi::Env env) override;
 
-  Napi::Value Start(Napi::Env env, Napi::Object self, PipelineWorker::Op op,
-                    const std::vector<ViewArg>& views);
+  Napi::Value Start(Napi::Env env, Napi::Object self, PipelineWorker::Op op);
 
   // Rejects with the error for the current state (destroyed, finished, busy, failed), if any.
   napi_value StateError(napi_env env) const;
   void ReleaseCore(napi_env env);
+  // Frees the input copy (the pipeline takes no more input) and its external memory.
+  void ReleaseInput(napi_env env);
+  void AdjustExternal(napi_env env, int64_t change);
 
   // Shared with the worker of a call in flight, so destroy() can drop its reference at any time
   // and the state is freed when that call completes.
   std::shared_ptr<Pipeline> core_;
+  // The bytes of the update() in flight, copied from its views; shared with that call's worker so
+  // destroy() may drop it at any time. Only refilled when no call is in flight.
+  std::shared_ptr<InputBuffer> input_;
   int64_t external_bytes_ = 0;
   bool busy_ = false;
   bool finished_ = false;

@@ -69,7 +69,7 @@ ByteView GetByteView(Napi::Env env, Napi::Value value, const char* name) {
   return ByteView{static_cast<const uint8_t*>(data), length};
 }
 
-void GetByteViews(Napi::Env env, Napi::Value value, const char* name, std::vector<ViewArg>* out) {
+void GetByteViews(Napi::Env env, Napi::Value value, const char* name, std::vector<ByteView>* out) {
   out->clear();
   bool is_array = false;
   if (!value.IsEmpty()) napi_is_array(env, value, &is_array);
@@ -84,18 +84,22 @@ void GetByteViews(Napi::Env env, Napi::Value value, const char* name, std::vecto
                  std::string("The \"") + name +
                      "\" argument must be a Buffer, TypedArray or DataView, or an Array of them");
     }
-    out->push_back(ViewArg{GetByteView(env, value, name), value});
+    out->push_back(GetByteView(env, value, name));
     return;
   }
   uint32_t count = 0;
   if (napi_get_array_length(env, value, &count) != napi_ok) NotAView(env, name);
+  // All elements first, then their pointers: an element getter runs JavaScript, which could detach
+  // the buffer of an element read before it.
+  std::vector<napi_value> elements(count);
+  for (uint32_t i = 0; i < count; ++i) {
+    // An element getter may throw: that surfaces as the pending exception of this call.
+    if (napi_get_element(env, value, i, &elements[i]) != napi_ok) throw Napi::Error::New(env);
+  }
   out->reserve(count);
   for (uint32_t i = 0; i < count; ++i) {
-    napi_value element = nullptr;
-    // An element getter may throw: that surfaces as the pending exception of this call.
-    if (napi_get_element(env, value, i, &element) != napi_ok) throw Napi::Error::New(env);
     const std::string element_name = std::string(name) + "[" + std::to_string(i) + "]";
-    out->push_back(ViewArg{GetByteView(env, Napi::Value(env, element), element_name.c_str()), element});
+    out->push_back(GetByteView(env, Napi::Value(env, elements[i]), element_name.c_str()));
   }
 }
 

@@ -18,16 +18,10 @@ struct ByteView {
 // respected; a view on a detached buffer reads as empty.
 ByteView GetByteView(Napi::Env env, Napi::Value value, const char* name);
 
-// One view of an update() argument and the JavaScript value that owns its memory.
-struct ViewArg {
-  ByteView view;
-  napi_value value;
-};
-
 // A single ArrayBufferView, or an Array of them (consumed in order as if concatenated): fills *out,
 // which is cleared first. Throws TypeError ERR_INVALID_ARG_TYPE for anything else, naming the
-// offending element.
-void GetByteViews(Napi::Env env, Napi::Value value, const char* name, std::vector<ViewArg>* out);
+// offending element. The pointers are valid until JavaScript runs again (it may detach them).
+void GetByteViews(Napi::Env env, Napi::Value value, const char* name, std::vector<ByteView>* out);
 
 }  // namespace addon
 }  // namespace fastlayer

@@ -38,21 +38,15 @@ bool SetProperty(napi_env env, napi_value object, const char* name, napi_value v
 }  // namespace
 
 PipelineWorker::PipelineWorker(Napi::Env env, Op op, Napi::Object owner, PipelineWrap* wrap,
-                               std::shared_ptr<Pipeline> core, napi_deferred deferred,
-                               const std::vector<ViewArg>& views)
+                               std::shared_ptr<Pipeline> core,
+                               std::shared_ptr<const InputBuffer> input, napi_deferred deferred)
     : Napi::AsyncWorker(env, op == Op::kUpdate ? "fastlayer:update" : "fastlayer:finish"),
       op_(op),
       owner_(Napi::Persistent(owner)),
       wrap_(wrap),
       core_(std::move(core)),
-      deferred_(deferred) {
-  views_.reserve(views.size());
-  refs_.reserve(views.size());
-  for (const ViewArg& arg : views) {
-    views_.push_back(arg.view);
-    refs_.push_back(Napi::Persistent(Napi::Value(env, arg.value)));
-  }
-}
+      input_(std::move(input)),
+      deferred_(deferred) {}
 
 PipelineWorker::~PipelineWorker() {
   if (slab_ != nullptr) ReleaseSlab(slab_);
@@ -63,9 +57,7 @@ void PipelineWorker::Execute() {
   try {
     out_ = BorrowScratch();
     if (op_ == Op::kUpdate) {
-      // Views are consumed in order, as one chunk made of them would be: the core buffers partial
-      // units itself, so the bytes never depend on where the views are cut.
-      for (const ByteView& view : views_) core_->Update(view.data, view.length, &out_);
+      core_->Update(input_->data(), input_->length(), &out_);
       if (out_.size() >= kSlabMinimum) {
         piece_ = AllocateOutput(out_.size(), &slab_);
         std::memcpy(piece_, out_.data(), out_.size());
@@ -109,8 +101,8 @@ void PipelineWorker::OnOK() {
   napi_env env = Env();
   const bool failed = error_code_ != nullptr;
   wrap_->CallCompleted(env, failed);
-  // Release the views and the core on the main thread, before settling.
-  refs_.clear();
+  // Release the input and the core on the main thread, before settling.
+  input_.reset();
   core_.reset();
 
   napi_value error = nullptr;

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "addon_input.h"
 #include "addon_output.h"
 #include "addon_view.h"
 #include "pipeline.h"
@@ -20,12 +21,11 @@ class PipelineWorker : public Napi::AsyncWorker {
  public:
   enum class Op { kUpdate, kFinish };
 
-  // `owner` is the JS object of `wrap`; `views` (update only) are read on the worker thread, one
-  // core Update per view, in order. The owner and the value of every view are referenced until the
-  // call completes.
+  // `owner` is the JS object of `wrap`, referenced until the call completes; `input` (update only)
+  // holds a copy of the bytes, so no JavaScript memory is read off the main thread.
   PipelineWorker(Napi::Env env, Op op, Napi::Object owner, PipelineWrap* wrap,
-                 std::shared_ptr<Pipeline> core, napi_deferred deferred,
-                 const std::vector<ViewArg>& views);
+                 std::shared_ptr<Pipeline> core, std::shared_ptr<const InputBuffer> input,
+                 napi_deferred deferred);
   ~PipelineWorker() override;
 
  protected:
@@ -42,9 +42,8 @@ class PipelineWorker : public Napi::AsyncWorker {
   Napi::ObjectReference owner_;
   PipelineWrap* wrap_;
   std::shared_ptr<Pipeline> core_;
+  std::shared_ptr<const InputBuffer> input_;
   napi_deferred deferred_;
-  std::vector<ByteView> views_;
-  std::vector<Napi::Reference<Napi::Value>> refs_;
 
   // The core appends to out_ (a borrowed scratch vector); a large update output is then copied into
   // slab memory at piece_, whose reference on slab_ passes to the Buffer made from it.

@@ -8,16 +8,8 @@ import { loadNative, type NativeAddon, type NativePipeline } from './native.js';
 const MODE_GZIP = 0;
 const MODE_NONE = 1;
 
-/**
- * The addon's update() also takes an array of views: one threadpool call consumes them all, in
- * order, and references each until it completes (src/native.ts declares the single-view form).
- */
-interface VectoredPipeline extends Omit<NativePipeline, 'update'> {
-  update(input: EngineInput): Promise<Buffer>;
-}
-
 class NativeEngine implements Engine {
-  private readonly pipeline: VectoredPipeline;
+  private readonly pipeline: NativePipeline;
   private state: 'open' | 'finished' | 'destroyed' = 'open';
 
   constructor(addon: NativeAddon, options: EngineOptions) {
@@ -25,7 +17,7 @@ class NativeEngine implements Engine {
     // ERR_OUT_OF_RANGE) and refuses levels 1-2 on CPUs where ISA-L would give other bytes
     // (ERR_FASTLAYER_UNSUPPORTED_CPU).
     const mode = options.compression === 'none' ? MODE_NONE : MODE_GZIP;
-    this.pipeline = new addon.Pipeline(options.level, mode) as VectoredPipeline;
+    this.pipeline = new addon.Pipeline(options.level, mode);
   }
 
   async update(input: EngineInput): Promise<Uint8Array> {

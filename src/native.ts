@@ -10,7 +10,11 @@ import { BLOCK_SIZE, FORMAT_VERSION } from './format.js';
 import { addonCandidates, prebuildPlatform, type AddonCandidate } from './native-resolve.js';
 
 export interface NativePipeline {
-  update(chunk: Uint8Array): Promise<Buffer>;
+  /**
+   * One threadpool call for all the views, consumed in order as their concatenation would be. The
+   * bytes are copied before the call is queued, so the views may be changed or detached at once.
+   */
+  update(chunk: Uint8Array | readonly Uint8Array[]): Promise<Buffer>;
   finish(): Promise<{ out: Buffer; digest: Buffer; diffID: Buffer; size: number }>;
   destroy(): void;
 }

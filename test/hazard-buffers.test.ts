@@ -222,17 +222,21 @@ if (which) {
     for (const through of ['engine', 'layer'] as const) {
       test(
         `native: the buffer of a chunk is detached and freed while a call reads it (through the ${through})`,
-        {
-          skip: !nativePresent,
-          todo:
-            'known crash: the addon keeps a reference to the view, but a transfer moves the backing store away and ' +
-            'GC frees it while the worker thread reads it (SIGSEGV). Needs a copy or a pinned backing store.',
-        },
+        // The addon copies the views before the call is queued (Node-API cannot pin a backing store),
+        // so the worker never reads the freed memory: before that copy, this child died of SIGSEGV.
+        { skip: !nativePresent },
         async (t) => {
           const r = await runChild(import.meta.url, `detach|${through}`, { execArgv: ['--expose-gc'], timeoutMs: 120_000 });
           t.diagnostic(`exit ${r.code} signal ${r.signal}: ${JSON.stringify(r.report)}`);
           assertChildOk(r, 'detach in flight');
-          assert.ok(/correct values|error/.test(r.report.outcome), r.report.outcome);
+          if (through === 'engine') {
+            // The call took its bytes before the detach: the values are those of the original input.
+            assert.equal(r.report.outcome, 'correct values');
+          } else {
+            // The layer reads the rest of the source (views of the detached buffer) after the detach,
+            // so it may fail cleanly instead; it must not crash or read freed memory.
+            assert.ok(/correct values|error/.test(r.report.outcome), r.report.outcome);
+          }
         },
       );
     }

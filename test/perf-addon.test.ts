@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
 import { BLOCK_SIZE } from '../src/format.js';
-import { loadNative, type NativeAddon } from '../src/native.js';
+import { loadNative, type NativeAddon, type NativePipeline } from '../src/native.js';
 import { randomBytes, semiCompressible } from './helpers/data.js';
 
 const loaded = loadNative();
@@ -15,15 +15,8 @@ const skip = loaded.addon ? false : `addon did not load: ${loaded.error?.message
 const GZIP = 0;
 const NONE = 1;
 
-/** The addon's update() also takes an array of views (src/native-engine.ts). */
-interface VectoredPipeline {
-  update(input: Uint8Array | readonly Uint8Array[]): Promise<Buffer>;
-  finish(): Promise<{ out: Buffer; digest: Buffer; diffID: Buffer; size: number }>;
-  destroy(): void;
-}
-
-function pipeline(level: number, mode = GZIP): VectoredPipeline {
-  return new (loaded.addon as NativeAddon).Pipeline(level, mode) as unknown as VectoredPipeline;
+function pipeline(level: number, mode = GZIP): NativePipeline {
+  return new (loaded.addon as NativeAddon).Pipeline(level, mode);
 }
 
 const sha256 = (data: Uint8Array) => createHash('sha256').update(data).digest('hex');
