@@ -1,16 +1,40 @@
 // The native engine: the addon's Pipeline (ISA-L / zlib / stored blocks, SHA-256 and CRC-32 in C++ on
 // the libuv threadpool, one call per update however many chunks it carries) behind the Engine
 // interface. Undefined when the addon does not load; src/engines.ts then offers the js engine only.
+// Calls of all engines share one Limiter, so they never take the whole libuv threadpool.
 import type { Engine, EngineFactory, EngineInput, EngineOptions, EngineResult } from './engine.js';
 import { ErrEngineState } from './errors.js';
+import { Limiter, nativeCallLimit, type Ticket } from './limiter.js';
 import { loadNative, type NativeAddon, type NativePipeline } from './native.js';
 
 const MODE_GZIP = 0;
 const MODE_NONE = 1;
 
+let limiter: Limiter | undefined;
+
+/** Created at the first call, when libuv reads UV_THREADPOOL_SIZE too. */
+function calls(): Limiter {
+  return (limiter ??= new Limiter(nativeCallLimit()));
+}
+
+/** Native calls in flight and queued across the process (tests and diagnostics). */
+export function nativeCallStats(): { capacity: number; running: number; queued: number } {
+  const l = calls();
+  return { capacity: l.capacity, ...l.stats };
+}
+
+/** The same error as the addon's for a call that a destroy() overtook. */
+function destroyedWhileQueued(): Error {
+  return Object.assign(new Error('fastlayer: the pipeline was destroyed while this call was queued'), {
+    code: 'ERR_FASTLAYER_DESTROYED',
+  });
+}
+
 class NativeEngine implements Engine {
   private readonly pipeline: NativePipeline;
   private state: 'open' | 'finished' | 'destroyed' = 'open';
+  // The call of this engine waiting for a slot or running (calls are sequential: at most one).
+  private ticket: Ticket<unknown> | undefined;
 
   constructor(addon: NativeAddon, options: EngineOptions) {
     // The addon validates level and mode itself (TypeError/RangeError with ERR_INVALID_ARG_TYPE /
@@ -22,20 +46,32 @@ class NativeEngine implements Engine {
 
   async update(input: EngineInput): Promise<Uint8Array> {
     this.checkOpen();
-    return this.pipeline.update(input);
+    return this.limited(() => this.pipeline.update(input));
   }
 
   async finish(): Promise<EngineResult> {
     this.checkOpen();
     this.state = 'finished';
-    const { out, digest, diffID, size } = await this.pipeline.finish();
+    const { out, digest, diffID, size } = await this.limited(() => this.pipeline.finish());
     return { tail: out, digest: digest.toString('hex'), diffID: diffID.toString('hex'), size };
   }
 
   destroy(): void {
     if (this.state === 'destroyed') return;
     this.state = 'destroyed';
+    // A queued call never starts; one already running is rejected by the addon when it completes.
+    this.ticket?.cancel(destroyedWhileQueued());
     this.pipeline.destroy();
+  }
+
+  private limited<T>(call: () => Promise<T>): Promise<T> {
+    const ticket = calls().run(call);
+    this.ticket = ticket;
+    const clear = () => {
+      if (this.ticket === ticket) this.ticket = undefined;
+    };
+    ticket.result.then(clear, clear);
+    return ticket.result;
   }
 
   private checkOpen(): void {
