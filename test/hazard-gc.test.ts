@@ -78,8 +78,12 @@ if (which) {
           const { created, finalized, rss } = r.report as { created: number; finalized: number; rss: number[] };
           t.diagnostic(`finalized ${finalized}/${created}; RSS per round (MiB): ${rss.join(' ')}`);
           // Growth after the first round (warm-up: allocator arenas, JIT) is what a leak would show.
+          // The bound leaves room for memory the process keeps on purpose or by allocator habit: the
+          // addon caches up to 8 freed 4 MiB output slabs (32 MiB) and glibc keeps freed arenas. A leak
+          // of these layers (a MiB or more each, 50-100 a round) would still exceed it within two rounds;
+          // the finalization count below is the exact check.
           const growth = rss[rss.length - 1]! - rss[1]!;
-          assert.ok(growth < 32, `RSS grew by ${growth} MiB over ${ROUNDS - 2} rounds after warm-up: ${rss.join(' ')}`);
+          assert.ok(growth < 64, `RSS grew by ${growth} MiB over ${ROUNDS - 2} rounds after warm-up: ${rss.join(' ')}`);
           // Nearly all: the last few may still be referenced from the current stack when gc runs.
           assert.ok(finalized >= created - 5, `only ${finalized} of ${created} layers were collected`);
         });
