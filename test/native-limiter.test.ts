@@ -5,18 +5,8 @@ import assert from 'node:assert/strict';
 import { Limiter, nativeCallLimit, threadpoolSize } from '../src/limiter.js';
 import { nativeCallStats, nativeEngine } from '../src/native-engine.js';
 import { semiCompressible } from './helpers/data.js';
+import { deferred, tick } from './hazard-util.js';
 
-function gate<T = void>() {
-  let open!: (v: T) => void;
-  let fail!: (e: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    open = res;
-    fail = rej;
-  });
-  return { promise, open, fail };
-}
-
-const turn = () => new Promise((r) => setImmediate(r));
 
 describe('limiter: pool size and limit', () => {
   it('reads UV_THREADPOOL_SIZE like libuv, default 4, clamped to 1..1024', () => {
@@ -45,7 +35,7 @@ describe('limiter: pool size and limit', () => {
 describe('limiter: queueing', () => {
   it('runs at most `capacity` calls at once, in FIFO order', async () => {
     const limiter = new Limiter(2);
-    const gates = Array.from({ length: 5 }, () => gate<number>());
+    const gates = Array.from({ length: 5 }, () => deferred<number>());
     const started: number[] = [];
     const tickets = gates.map((g, i) =>
       limiter.run(() => {
@@ -55,17 +45,17 @@ describe('limiter: queueing', () => {
     );
     assert.deepEqual(started, [0, 1]);
     assert.deepEqual(limiter.stats, { running: 2, queued: 3 });
-    gates[1]!.open(1);
+    gates[1]!.resolve(1);
     assert.equal(await tickets[1]!.result, 1);
-    await turn();
+    await tick();
     assert.deepEqual(started, [0, 1, 2]);
-    gates[0]!.open(0);
-    gates[2]!.open(2);
+    gates[0]!.resolve(0);
+    gates[2]!.resolve(2);
     await Promise.all([tickets[0]!.result, tickets[2]!.result]);
-    await turn();
+    await tick();
     assert.deepEqual(started, [0, 1, 2, 3, 4]);
-    gates[3]!.open(3);
-    gates[4]!.open(4);
+    gates[3]!.resolve(3);
+    gates[4]!.resolve(4);
     assert.deepEqual(await Promise.all(tickets.map((t) => t.result)), [0, 1, 2, 3, 4]);
     assert.deepEqual(limiter.stats, { running: 0, queued: 0 });
   });
@@ -86,7 +76,7 @@ describe('limiter: queueing', () => {
 
   it('cancel() drops a queued call without running it and leaks no slot; a running call runs on', async () => {
     const limiter = new Limiter(1);
-    const g = gate();
+    const g = deferred();
     const running = limiter.run(() => g.promise);
     let ran = false;
     const queued = limiter.run(async () => {
@@ -98,7 +88,7 @@ describe('limiter: queueing', () => {
     assert.equal(queued.cancel(reason), false);
     await assert.rejects(queued.result, (e) => e === reason);
     assert.deepEqual(limiter.stats, { running: 1, queued: 0 });
-    g.open();
+    g.resolve();
     await running.result;
     assert.equal(ran, false);
     assert.deepEqual(limiter.stats, { running: 0, queued: 0 });
