@@ -5,17 +5,20 @@
 namespace fastlayer {
 namespace addon {
 
+void InputBuffer::Reserve(size_t n) {
+  length_ = 0;
+  if (n <= capacity_) return;
+  // The old contents are not needed, so they go first: the peak is the new size only.
+  data_.reset();
+  capacity_ = 0;
+  data_.reset(new uint8_t[n]);
+  capacity_ = n;
+}
+
 void InputBuffer::Fill(const std::vector<ByteView>& views) {
   size_t total = 0;
   for (const ByteView& view : views) total += view.length;
-  length_ = 0;
-  if (total > capacity_) {
-    // The old contents are not needed, so they go first: the peak is the new size only.
-    data_.reset();
-    capacity_ = 0;
-    data_.reset(new uint8_t[total]);
-    capacity_ = total;
-  }
+  Reserve(total);
   size_t at = 0;
   for (const ByteView& view : views) {
     if (view.length == 0) continue;

@@ -2,7 +2,7 @@
 // call is queued. Node-API cannot pin a backing store: a transfer (structuredClone, postMessage,
 // ArrayBuffer.prototype.transfer) moves it away and the GC frees it while a worker thread would
 // still be reading it. One buffer per pipeline, reused by every call, grown only when a call
-// brings more bytes than any before it. Allocation only: nothing here changes the bytes.
+// brings more bytes than any before it. A readFile() call has its worker read the file into it.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -19,6 +19,11 @@ class InputBuffer {
   // Copies the views, in order, to the start of the buffer. Throws std::bad_alloc, leaving it
   // empty (with capacity 0: callers account for capacity() before and after).
   void Fill(const std::vector<ByteView>& views);
+  // Makes room for n bytes and empties it, for a worker to write into. Throws like Fill.
+  void Reserve(size_t n);
+
+  uint8_t* writable() { return data_.get(); }
+  void set_length(size_t n) { length_ = n; }
 
   const uint8_t* data() const { return data_.get(); }
   size_t length() const { return length_; }

@@ -1,6 +1,8 @@
 #include "addon_pipeline.h"
 
 #include <cmath>
+#include <cstdint>
+#include <functional>
 #include <new>
 #include <string>
 
@@ -13,8 +15,15 @@ namespace fastlayer {
 namespace addon {
 namespace {
 
+std::string Bound(double d) { return std::to_string(static_cast<int64_t>(d)); }
+
+// Bounds one readFile() call's buffer, and so its memory; the engine asks for 1 MiB.
+constexpr int kMaxReadLength = 64 * 1024 * 1024;
+constexpr double kMaxSafeInteger = 9007199254740991.0;
+
 // An integer argument in [min, max]: TypeError when not a number, RangeError otherwise.
-int IntegerArg(const Napi::CallbackInfo& info, size_t index, const char* name, int min, int max) {
+double SafeIntegerArg(const Napi::CallbackInfo& info, size_t index, const char* name, double min,
+                      double max) {
   Napi::Env env = info.Env();
   const Napi::Value value = info[index];
   if (!value.IsNumber()) {
@@ -25,9 +34,13 @@ int IntegerArg(const Napi::CallbackInfo& info, size_t index, const char* name, i
   if (!(d >= min && d <= max) || std::floor(d) != d) {
     ThrowError(env, ErrorKind::kRangeError, codes::kOutOfRange,
                std::string("The value of \"") + name + "\" is out of range. It must be an integer >= " +
-                   std::to_string(min) + " and <= " + std::to_string(max));
+                   Bound(min) + " and <= " + Bound(max));
   }
-  return static_cast<int>(d);
+  return d;
+}
+
+int IntegerArg(const Napi::CallbackInfo& info, size_t index, const char* name, int min, int max) {
+  return static_cast<int>(SafeIntegerArg(info, index, name, min, max));
 }
 
 Napi::Value RejectedPromise(Napi::Env env, napi_value error) {
@@ -42,6 +55,7 @@ Napi::Function PipelineWrap::Define(Napi::Env env) {
   return DefineClass(env, "Pipeline",
                      {
                          InstanceMethod<&PipelineWrap::Update>("update"),
+                         InstanceMethod<&PipelineWrap::ReadFile>("readFile"),
                          InstanceMethod<&PipelineWrap::Finish>("finish"),
                          InstanceMethod<&PipelineWrap::Destroy>("destroy"),
                      });
@@ -107,6 +121,34 @@ Napi::Value PipelineWrap::Update(const Napi::CallbackInfo& info) {
   return Start(env, info.This().As<Napi::Object>(), PipelineWorker::Op::kUpdate);
 }
 
+Napi::Value PipelineWrap::ReadFile(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = 0;
+  double position = 0;
+  int length = 0;
+  try {
+    fd = IntegerArg(info, 0, "fd", 0, INT32_MAX);
+    position = SafeIntegerArg(info, 1, "position", -1, kMaxSafeInteger);
+    length = IntegerArg(info, 2, "length", 1, kMaxReadLength);
+  } catch (const Napi::Error& e) {
+    return RejectedPromise(env, e.Value());
+  }
+  if (napi_value error = StateError(env)) return RejectedPromise(env, error);
+  const size_t before = input_->capacity();
+  try {
+    input_->Reserve(static_cast<size_t>(length));
+  } catch (const std::bad_alloc&) {
+    AdjustExternal(env, -static_cast<int64_t>(before));
+    return RejectedPromise(env, MakeError(env, ErrorKind::kError, codes::kNoMemory,
+                                          "fastlayer: out of memory while reserving the read buffer"));
+  }
+  AdjustExternal(env, static_cast<int64_t>(input_->capacity()) - static_cast<int64_t>(before));
+  return Start(env, info.This().As<Napi::Object>(), PipelineWorker::Op::kReadFile,
+               [&](PipelineWorker* worker) {
+                 worker->SetFileRead(fd, static_cast<int64_t>(position), static_cast<size_t>(length));
+               });
+}
+
 Napi::Value PipelineWrap::Finish(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (napi_value error = StateError(env)) return RejectedPromise(env, error);
@@ -115,12 +157,14 @@ Napi::Value PipelineWrap::Finish(const Napi::CallbackInfo& info) {
   return Start(env, info.This().As<Napi::Object>(), PipelineWorker::Op::kFinish);
 }
 
-Napi::Value PipelineWrap::Start(Napi::Env env, Napi::Object self, PipelineWorker::Op op) {
+Napi::Value PipelineWrap::Start(Napi::Env env, Napi::Object self, PipelineWorker::Op op,
+                                const std::function<void(PipelineWorker*)>& setup) {
   napi_deferred deferred = nullptr;
   napi_value promise = nullptr;
   NAPI_THROW_IF_FAILED(env, napi_create_promise(env, &deferred, &promise), Napi::Value());
-  auto* worker = new PipelineWorker(env, op, self, this, core_, op == PipelineWorker::Op::kUpdate ? input_ : nullptr,
-                                     deferred);
+  auto* worker = new PipelineWorker(env, op, self, this, core_,
+                                     op == PipelineWorker::Op::kFinish ? nullptr : input_, deferred);
+  if (setup) setup(worker);
   busy_ = true;
   try {
     worker->Queue();

@@ -3,6 +3,7 @@
 #include <napi.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -26,11 +27,16 @@ class PipelineWrap : public Napi::ObjectWrap<PipelineWrap> {
 
  private:
   Napi::Value Update(const Napi::CallbackInfo& info);
+  // readFile(fd, position, length): like update() with up to `length` bytes that the worker reads
+  // from `fd` at `position` (-1: at the descriptor's own position, for pipes); resolves with
+  // { out, bytesRead }, bytesRead < length only at the end of the file.
+  Napi::Value ReadFile(const Napi::CallbackInfo& info);
   Napi::Value Finish(const Napi::CallbackInfo& info);
   void Destroy(const Napi::CallbackInfo& info);
   void Finalize(Napi::Env env) override;
 
-  Napi::Value Start(Napi::Env env, Napi::Object self, PipelineWorker::Op op);
+  Napi::Value Start(Napi::Env env, Napi::Object self, PipelineWorker::Op op,
+                    const std::function<void(PipelineWorker*)>& setup = nullptr);
 
   // Rejects with the error for the current state (destroyed, finished, busy, failed), if any.
   napi_value StateError(napi_env env) const;

@@ -1,5 +1,7 @@
 #include "addon_worker.h"
 
+#include <uv.h>
+
 #include <cstring>
 #include <new>
 #include <utility>
@@ -39,8 +41,10 @@ bool SetProperty(napi_env env, napi_value object, const char* name, napi_value v
 
 PipelineWorker::PipelineWorker(Napi::Env env, Op op, Napi::Object owner, PipelineWrap* wrap,
                                std::shared_ptr<Pipeline> core,
-                               std::shared_ptr<const InputBuffer> input, napi_deferred deferred)
-    : Napi::AsyncWorker(env, op == Op::kUpdate ? "fastlayer:update" : "fastlayer:finish"),
+                               std::shared_ptr<InputBuffer> input, napi_deferred deferred)
+    : Napi::AsyncWorker(env, op == Op::kUpdate     ? "fastlayer:update"
+                             : op == Op::kReadFile ? "fastlayer:readFile"
+                                                   : "fastlayer:finish"),
       op_(op),
       owner_(Napi::Persistent(owner)),
       wrap_(wrap),
@@ -53,10 +57,42 @@ PipelineWorker::~PipelineWorker() {
   ReturnScratch(std::move(out_));
 }
 
+void PipelineWorker::SetFileRead(int fd, int64_t position, size_t length) {
+  fd_ = fd;
+  position_ = position;
+  read_length_ = length;
+}
+
+bool PipelineWorker::ReadFile() {
+  // libuv's synchronous form (no loop, no callback) runs here on the worker thread and is portable,
+  // unlike pread().
+  uint8_t* data = input_->writable();
+  size_t filled = 0;
+  while (filled < read_length_) {
+    uv_fs_t req;
+    uv_buf_t buf = uv_buf_init(reinterpret_cast<char*>(data + filled),
+                               static_cast<unsigned int>(read_length_ - filled));
+    const int result = uv_fs_read(nullptr, &req, fd_, &buf, 1, position_ < 0 ? -1 : position_ + static_cast<int64_t>(filled), nullptr);
+    uv_fs_req_cleanup(&req);
+    if (result < 0) {
+      if (result == UV_EINTR) continue;
+      read_error_ = uv_err_name(result);
+      error_code_ = read_error_.c_str();
+      error_message_ = std::string(read_error_) + ": " + uv_strerror(result) + ", read";
+      return false;
+    }
+    if (result == 0) break;
+    filled += static_cast<size_t>(result);
+  }
+  input_->set_length(filled);
+  return true;
+}
+
 void PipelineWorker::Execute() {
   try {
     out_ = BorrowScratch();
-    if (op_ == Op::kUpdate) {
+    if (op_ == Op::kReadFile && !ReadFile()) return;
+    if (op_ != Op::kFinish) {
       core_->Update(input_->data(), input_->length(), &out_);
       if (out_.size() >= kSlabMinimum) {
         piece_ = AllocateOutput(out_.size(), &slab_);
@@ -83,6 +119,18 @@ napi_value PipelineWorker::MakeUpdateResult(napi_env env) {
   return SlabBuffer(env, piece_, out_.size(), slab);
 }
 
+napi_value PipelineWorker::MakeReadFileResult(napi_env env, size_t bytes_read_count) {
+  napi_value result = nullptr;
+  napi_value bytes_read = nullptr;
+  if (napi_create_object(env, &result) != napi_ok ||
+      napi_create_double(env, static_cast<double>(bytes_read_count), &bytes_read) != napi_ok) {
+    return nullptr;
+  }
+  const bool ok = SetProperty(env, result, "out", MakeUpdateResult(env)) &&
+                  SetProperty(env, result, "bytesRead", bytes_read);
+  return ok ? result : nullptr;
+}
+
 napi_value PipelineWorker::MakeFinishResult(napi_env env) {
   napi_value result = nullptr;
   napi_value size = nullptr;
@@ -101,8 +149,9 @@ void PipelineWorker::OnOK() {
   napi_env env = Env();
   const bool failed = error_code_ != nullptr;
   wrap_->CallCompleted(env, failed);
-  // Release the input and the core on the main thread, before settling.
-  input_.reset();
+  // Release the input and the core on the main thread, before settling (the read result still
+  // needs the input's length).
+  const std::shared_ptr<InputBuffer> input = std::move(input_);
   core_.reset();
 
   napi_value error = nullptr;
@@ -113,7 +162,9 @@ void PipelineWorker::OnOK() {
     error = MakeError(env, ErrorKind::kError, codes::kDestroyed,
                       "fastlayer: the pipeline was destroyed while this call was in flight");
   } else {
-    value = op_ == Op::kUpdate ? MakeUpdateResult(env) : MakeFinishResult(env);
+    value = op_ == Op::kUpdate     ? MakeUpdateResult(env)
+            : op_ == Op::kReadFile ? MakeReadFileResult(env, input->length())
+                                   : MakeFinishResult(env);
     if (value == nullptr) {
       error = MakeError(env, ErrorKind::kError, codes::kNoMemory,
                         "fastlayer: cannot create the result object");

@@ -1,4 +1,4 @@
-// One update() or finish() call: runs the C++ core on a libuv worker thread and settles the promise
+// One update(), readFile() or finish() call: runs the C++ core on a libuv worker thread and settles the promise
 // on the main thread. Execute() makes no Node-API calls.
 #pragma once
 #include <napi.h>
@@ -19,13 +19,16 @@ class PipelineWrap;
 
 class PipelineWorker : public Napi::AsyncWorker {
  public:
-  enum class Op { kUpdate, kFinish };
+  enum class Op { kUpdate, kReadFile, kFinish };
 
-  // `owner` is the JS object of `wrap`, referenced until the call completes; `input` (update only)
-  // holds a copy of the bytes, so no JavaScript memory is read off the main thread.
+  // `owner` is the JS object of `wrap`, referenced until the call completes; `input` (update and
+  // readFile) holds a copy of the bytes or room for them, so no JavaScript memory is touched off the
+  // main thread.
   PipelineWorker(Napi::Env env, Op op, Napi::Object owner, PipelineWrap* wrap,
-                 std::shared_ptr<Pipeline> core, std::shared_ptr<const InputBuffer> input,
+                 std::shared_ptr<Pipeline> core, std::shared_ptr<InputBuffer> input,
                  napi_deferred deferred);
+  // For kReadFile: what Execute() reads into the input buffer (reserved for `length` bytes) first.
+  void SetFileRead(int fd, int64_t position, size_t length);
   ~PipelineWorker() override;
 
  protected:
@@ -35,15 +38,23 @@ class PipelineWorker : public Napi::AsyncWorker {
   void OnOK() override;
 
  private:
+  // Fills the input from the file (until `length` bytes or the end); false after recording an error.
+  bool ReadFile();
   napi_value MakeUpdateResult(napi_env env);
+  napi_value MakeReadFileResult(napi_env env, size_t bytes_read);
   napi_value MakeFinishResult(napi_env env);
 
   const Op op_;
   Napi::ObjectReference owner_;
   PipelineWrap* wrap_;
   std::shared_ptr<Pipeline> core_;
-  std::shared_ptr<const InputBuffer> input_;
+  std::shared_ptr<InputBuffer> input_;
   napi_deferred deferred_;
+  int fd_ = -1;
+  int64_t position_ = 0;
+  size_t read_length_ = 0;
+  // An I/O error's libuv name (EIO, EBADF, ...), used as its code like Node's fs errors do.
+  std::string read_error_;
 
   // The core appends to out_ (a borrowed scratch vector); a large update output is then copied into
   // slab memory at piece_, whose reference on slab_ passes to the Buffer made from it.
