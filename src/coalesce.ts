@@ -24,7 +24,11 @@ export class Coalescer {
    * uncompressed() stream hands them to its consumer); otherwise they are views of a staging buffer,
    * valid until the second next() call after the one that returned them.
    */
-  constructor(private readonly reader: ChunkReader, private readonly owned: boolean) {}
+  constructor(private readonly reader: ChunkReader, private readonly owned: boolean) {
+    // Such a reader's chunks are MAX_UPDATE bytes, so each next() here takes exactly one of them,
+    // and the engine is done with that list before the second next() after it starts reading.
+    if (!owned) reader.reuseBuffers?.();
+  }
 
   /**
    * The next engine input: a non-empty list of non-empty chunks totalling MAX_UPDATE bytes (less at

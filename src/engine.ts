@@ -31,6 +31,12 @@ export type EngineInput = Uint8Array | readonly Uint8Array[];
  */
 export interface Engine {
   update(input: EngineInput): Promise<Uint8Array>;
+  /**
+   * Optional: update() with up to `length` bytes the engine reads itself from the file descriptor
+   * (at `position`, or at its current position when -1), sparing the bytes a trip through
+   * JavaScript. bytesRead < length only at the end of the file.
+   */
+  readFile?(fd: number, position: number, length: number): Promise<{ output: Uint8Array; bytesRead: number }>;
   finish(): Promise<EngineResult>;
   /** Releases resources; safe at any time, also while a call is in flight. Idempotent. */
   destroy(): void;

@@ -2,6 +2,7 @@
 export { Layer, type LayerValues } from './layer.js';
 export type { LayerOptions, EngineName } from './options.js';
 export type { LayerSource } from './source.js';
+export type { FileRange } from './file-source.js';
 export { Hash } from './hash.js';
 export {
   DOCKER_LAYER_GZIP,

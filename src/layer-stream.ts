@@ -6,6 +6,7 @@
 import { Readable } from 'node:stream';
 import type { Engine, EngineResult } from './engine.js';
 import { Coalescer } from './coalesce.js';
+import type { FileAccess } from './file-source.js';
 import type { ChunkReader } from './source.js';
 import { ErrDestroyed } from './errors.js';
 
@@ -44,6 +45,8 @@ export class LayerStream extends Readable {
   private readAhead: Promise<Uint8Array[] | null> | undefined;
   /** The engine call started before the previous output was pushed; null once the input ended. */
   private nextStep: Promise<Step | null> | undefined;
+  /** The file the engine reads itself (undefined: not asked yet; null: the reader reads). */
+  private direct: FileAccess | null | undefined;
   private wanted = false;
   private running = false;
   private completed = false;
@@ -92,12 +95,27 @@ export class LayerStream extends Readable {
 
   /** Takes the next input, starts reading the one after it, and runs the engine on it. */
   private async step(): Promise<Step | null> {
+    if (this.direct === undefined) this.direct = await this.fileAccess();
+    if (this.direct) return this.directStep(this.direct);
     const input = await (this.readAhead ?? this.coalescer.next());
     this.readAhead = undefined;
     if (input === null || this.destroyed) return null;
     this.readAhead = settledLater(this.coalescer.next());
     const output = await this.engine.update(input);
     return { input, output };
+  }
+
+  // The bytes of compressed() are only needed by the engine: one that reads files itself is spared
+  // their trip through JavaScript (a read into a buffer, then a copy out of it).
+  private async fileAccess(): Promise<FileAccess | null> {
+    if (this.kind !== 'compressed' || !this.engine.readFile || !this.reader.fileAccess) return null;
+    return (await this.reader.fileAccess()) ?? null;
+  }
+
+  private async directStep(file: FileAccess): Promise<Step | null> {
+    const result = await file.readVia((fd, position, length) => this.engine.readFile!(fd, position, length));
+    if (result === null || this.destroyed) return null;
+    return { input: [], output: result.output };
   }
 
   private async finish(): Promise<void> {

@@ -49,6 +49,12 @@ class NativeEngine implements Engine {
     return this.limited(() => this.pipeline.update(input));
   }
 
+  async readFile(fd: number, position: number, length: number): Promise<{ output: Uint8Array; bytesRead: number }> {
+    this.checkOpen();
+    const { out, bytesRead } = await this.limited(() => this.pipeline.readFile(fd, position, length));
+    return { output: out, bytesRead };
+  }
+
   async finish(): Promise<EngineResult> {
     this.checkOpen();
     this.state = 'finished';

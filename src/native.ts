@@ -15,6 +15,12 @@ export interface NativePipeline {
    * bytes are copied before the call is queued, so the views may be changed or detached at once.
    */
   update(chunk: Uint8Array | readonly Uint8Array[]): Promise<Buffer>;
+  /**
+   * Like update(), with up to `length` bytes that the worker thread reads from `fd` at `position`
+   * (-1: at the descriptor's current position). bytesRead < length only at the end of the file.
+   * Read errors reject with the libuv code (EIO, EBADF, ...).
+   */
+  readFile(fd: number, position: number, length: number): Promise<{ out: Buffer; bytesRead: number }>;
   finish(): Promise<{ out: Buffer; digest: Buffer; diffID: Buffer; size: number }>;
   destroy(): void;
 }

@@ -4,6 +4,8 @@ import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { isUint8Array } from 'node:util/types';
 import { ErrInvalidChunk, ErrInvalidSource } from './errors.js';
+import { FileReader, FileSource, type FileAccess } from './file-source.js';
+import { isAdoptableReadStream, ReadStreamReader } from './read-stream-source.js';
 
 /** What `new Layer(source)` accepts. */
 export type LayerSource =
@@ -19,13 +21,25 @@ export interface ChunkReader {
   next(): Promise<Uint8Array | null>;
   /** Stops the source and lets it release its resources. Idempotent, never throws, never waits. */
   close(): void;
+  /**
+   * Optional, for readers whose chunks are all MAX_UPDATE bytes but the last. Tells the reader that
+   * its caller is done with each chunk by the time it has called next() twice more, so the memory
+   * of a chunk may be recycled from then on.
+   */
+  reuseBuffers?(): void;
+  /**
+   * Optional, for readers of a file: lets an engine that reads files itself do the reading.
+   * Resolves undefined when the source turns out not to be one; then next() reads it.
+   */
+  fileAccess?(): Promise<FileAccess | undefined>;
 }
 
-type Kind = 'bytes' | 'readable' | 'web' | 'iterable';
+type Kind = 'bytes' | 'file' | 'readable' | 'web' | 'iterable';
 
 function kindOf(source: unknown): Kind | undefined {
   if (isUint8Array(source)) return 'bytes';
   if (typeof source !== 'object' || source === null) return undefined;
+  if (source instanceof FileSource) return 'file';
   const s = source as Record<PropertyKey, unknown>;
   if (source instanceof Readable || (typeof s.pipe === 'function' && typeof s.read === 'function' &&
       typeof s.destroy === 'function' && typeof s[Symbol.asyncIterator] === 'function')) {
@@ -64,7 +78,7 @@ class BytesReader implements ChunkReader {
   }
 }
 
-class IterableReader implements ChunkReader {
+export class IterableReader implements ChunkReader {
   private it: AsyncIterator<unknown> | undefined;
   private closed = false;
   constructor(private readonly source: AsyncIterable<unknown>, private readonly readable?: Readable) {}
@@ -119,7 +133,10 @@ export function openSource(source: LayerSource): ChunkReader {
   switch (kindOf(source)) {
     case 'bytes':
       return new BytesReader(source as Uint8Array);
+    case 'file':
+      return new FileReader(source as unknown as FileSource);
     case 'readable':
+      if (isAdoptableReadStream(source)) return new ReadStreamReader(source);
       return new IterableReader(source as AsyncIterable<unknown>, source as Readable);
     case 'web':
       return new WebReader(source as WebReadableStream<unknown>);

@@ -1,0 +1,210 @@
+// Files read without fs.createReadStream's costs: a fresh 64 KiB Buffer per read (page faults, GC) and
+// a threadpool round trip per 64 KiB cost about half as much CPU as ISA-L level 1 itself. Here each
+// read fills MAX_UPDATE bytes, and when the layer only needs the bytes until the engine has taken
+// them (compressed()), two buffers are reused in turn.
+import * as fs from 'node:fs';
+import { isUint8Array } from 'node:util/types';
+import { MAX_UPDATE } from './coalesce.js';
+import { ErrInvalidOption, ErrInvalidSource, ErrOptionRange } from './errors.js';
+import type { ChunkReader } from './source.js';
+
+/** A byte range of a file, as fs.createReadStream takes it: `end` is inclusive. */
+export interface FileRange {
+  start?: number;
+  end?: number;
+}
+
+/** What Layer.fromFile() hands to the Layer constructor. */
+export class FileSource {
+  constructor(readonly path: fs.PathLike, readonly start: number, readonly end: number) {}
+}
+
+function position(name: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number') throw new ErrInvalidOption(name, 'a number', value);
+  if (!(Number.isSafeInteger(value) && value >= 0) && !(name === 'end' && value === Infinity)) {
+    throw new ErrOptionRange(name, 'an integer >= 0', value);
+  }
+  return value;
+}
+
+/**
+ * Validates Layer.fromFile()'s arguments: the path, and `start`/`end` taken out of `options`.
+ * Returns the source and the remaining (Layer) options.
+ */
+export function fileSource(path: unknown, options: unknown): { source: FileSource; rest: unknown } {
+  const isPath = (typeof path === 'string' && path !== '') || isUint8Array(path) || path instanceof URL;
+  if (!isPath) throw new ErrInvalidSource(path, `the file path must be a non-empty string, a Buffer or a file: URL; got ${typeof path}`);
+  if (typeof options !== 'object' || options === null) return { source: new FileSource(path as fs.PathLike, 0, Infinity), rest: options };
+  const { start, end, ...rest } = options as FileRange;
+  const from = position('start', start, 0);
+  const to = position('end', end, Infinity);
+  if (to < from) throw new ErrOptionRange('end', `an integer >= start (${from})`, to);
+  return { source: new FileSource(path as fs.PathLike, from, to), rest };
+}
+
+function ignore(): void {}
+
+/** Reads by the engine itself: the descriptor, where to read (-1: at its own position) and how much. */
+export type FileRead<T extends { bytesRead: number }> = (fd: number, position: number, length: number) => Promise<T>;
+
+/** What a reader of a file offers an engine that can read files itself (the native one). */
+export interface FileAccess {
+  /** Runs `read` as the reader's next read; null once the range is exhausted or the reader closed. */
+  readVia<T extends { bytesRead: number }>(read: FileRead<T>): Promise<T | null>;
+}
+
+const read = (fd: number, buffer: Buffer, offset: number, length: number, position: number | null) =>
+  new Promise<number>((resolve, reject) =>
+    fs.read(fd, buffer, offset, length, position, (err, n) => (err ? reject(err) : resolve(n))));
+
+export const openFile = (path: fs.PathLike) =>
+  new Promise<number>((resolve, reject) => fs.open(path, 'r', (err, fd) => (err ? reject(err) : resolve(fd))));
+
+const fstat = (fd: number) =>
+  new Promise<fs.Stats>((resolve, reject) => fs.fstat(fd, (err, st) => (err ? reject(err) : resolve(st))));
+
+/**
+ * Reads [start, end] of an open file descriptor, which it closes once done or closed. A descriptor
+ * that cannot seek (a pipe, a character device) is read where it stands, from the start.
+ */
+export class FdReader implements ChunkReader, FileAccess {
+  private position: number;
+  private remaining: number;
+  private reuse = false;
+  private readonly spares: [Buffer | undefined, Buffer | undefined] = [undefined, undefined];
+  private turn = 0;
+  private closed = false;
+  private reading: Promise<unknown> | undefined;
+
+  constructor(
+    private fd: number | undefined,
+    start: number,
+    end: number,
+    private readonly seekable: boolean,
+    private readonly onClose: () => void,
+  ) {
+    this.position = start;
+    this.remaining = end - start + 1;
+  }
+
+  async readVia<T extends { bytesRead: number }>(readFile: FileRead<T>): Promise<T | null> {
+    if (this.closed || this.fd === undefined || this.remaining <= 0) return this.end();
+    const want = Math.min(MAX_UPDATE, this.remaining);
+    const pending = readFile(this.fd, this.seekable ? this.position : -1, want);
+    this.reading = pending.catch(ignore);
+    const result = await pending;
+    this.reading = undefined;
+    if (this.closed) return null;
+    this.position += result.bytesRead;
+    // The engine reads until `want` bytes or the end of the file.
+    this.remaining = result.bytesRead < want ? 0 : this.remaining - result.bytesRead;
+    return result;
+  }
+
+  reuseBuffers(): void {
+    this.reuse = true;
+  }
+
+  async next(): Promise<Uint8Array | null> {
+    if (this.closed || this.fd === undefined || this.remaining <= 0) return this.end();
+    const want = Math.min(MAX_UPDATE, this.remaining);
+    const buffer = this.buffer();
+    let filled = 0;
+    // Regular files return whole reads; pipes and special files may not, and the turn of the two
+    // buffers relies on one chunk per Coalescer call, so a chunk is filled up to `want` or EOF.
+    while (filled < want) {
+      const pending = read(this.fd, buffer, filled, want - filled, this.seekable ? this.position : null);
+      this.reading = pending.catch(ignore);
+      const n = await pending;
+      this.reading = undefined;
+      if (this.closed) return null;
+      if (n === 0) {
+        this.remaining = 0;
+        break;
+      }
+      filled += n;
+      this.position += n;
+      this.remaining -= n;
+    }
+    if (filled === 0) return this.end();
+    return buffer.subarray(0, filled);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.spares[0] = this.spares[1] = undefined;
+    const fd = this.fd;
+    this.fd = undefined;
+    // Never while a read is in flight: the number could be reused by another open meanwhile.
+    if (fd !== undefined) void (this.reading ?? Promise.resolve()).then(() => fs.close(fd, ignore));
+    this.onClose();
+  }
+
+  private end(): null {
+    this.close();
+    return null;
+  }
+
+  private buffer(): Buffer {
+    if (!this.reuse) return Buffer.allocUnsafeSlow(MAX_UPDATE);
+    this.turn ^= 1;
+    return (this.spares[this.turn] ??= Buffer.allocUnsafeSlow(MAX_UPDATE));
+  }
+}
+
+/** Opens a descriptor's reader; closes the descriptor when that fails. */
+export async function fdReader(fd: number, start: number, end: number, onClose: () => void): Promise<FdReader> {
+  let seekable: boolean;
+  try {
+    seekable = (await fstat(fd)).isFile();
+  } catch (err) {
+    fs.close(fd, ignore);
+    throw err;
+  }
+  if (!seekable && start > 0) {
+    fs.close(fd, ignore);
+    throw new RangeError(`fastlayer: cannot start at byte ${start} of a file that does not seek (a pipe or device)`);
+  }
+  return new FdReader(fd, start, end, seekable, onClose);
+}
+
+/** The reader of Layer.fromFile(): opens the file at the first next(). */
+export class FileReader implements ChunkReader {
+  private inner: FdReader | undefined;
+  private opening: Promise<FdReader | null> | undefined;
+  private reuse = false;
+  private closed = false;
+
+  constructor(private readonly source: FileSource) {}
+
+  reuseBuffers(): void {
+    this.reuse = true;
+    this.inner?.reuseBuffers();
+  }
+
+  async next(): Promise<Uint8Array | null> {
+    const inner = this.inner ?? (await (this.opening ??= this.open()));
+    return inner ? inner.next() : null;
+  }
+
+  async fileAccess(): Promise<FileAccess | undefined> {
+    return (this.inner ?? (await (this.opening ??= this.open()))) ?? undefined;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.inner?.close();
+  }
+
+  private async open(): Promise<FdReader | null> {
+    if (this.closed) return null;
+    const inner = await fdReader(await openFile(this.source.path), this.source.start, this.source.end, ignore);
+    if (this.reuse) inner.reuseBuffers();
+    this.inner = inner;
+    if (this.closed) inner.close();
+    return inner;
+  }
+}
