@@ -1,6 +1,8 @@
 // The native addon on its own: SHA-256 on both paths, argument and state errors, info, format
 // round trips at every level, chunking independence, hidden zlib, and shutdown with calls in flight.
-import { describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
+import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
@@ -238,6 +240,75 @@ describe('native addon', () => {
       const expected = await run(1, [input]);
       assert.deepEqual(await run(1, [shared.subarray(0, 1000), shared.subarray(1000)]), expected);
       assert.equal(addon.sha256(shared).toString('hex'), sha256hex(input));
+    });
+
+    describe('readFile', () => {
+      let dir: string;
+      before(() => (dir = mkdtempSync(join(tmpdir(), 'fastlayer-addon-'))));
+      after(() => rmSync(dir, { recursive: true, force: true }));
+
+      it('reads the file itself: same bytes as update() with them, short only at the end', async () => {
+        const input = semiCompressible(3 * BLOCK_SIZE + 77, 5);
+        const file = join(dir, 'input');
+        writeFileSync(file, input);
+        const expected = await run(1, [input]);
+        const fd = openSync(file, 'r');
+        try {
+          const p = new addon.Pipeline(1, GZIP);
+          const parts: Buffer[] = [];
+          const reads: number[] = [];
+          for (let position = 0; ; ) {
+            const { out, bytesRead } = await p.readFile(fd, position, 2 * BLOCK_SIZE);
+            parts.push(out);
+            reads.push(bytesRead);
+            position += bytesRead;
+            if (bytesRead < 2 * BLOCK_SIZE) break;
+          }
+          const r = await p.finish();
+          parts.push(r.out);
+          assert.deepEqual(reads, [2 * BLOCK_SIZE, BLOCK_SIZE + 77]);
+          assert.deepEqual(Buffer.concat(parts), expected.out);
+          assert.equal(r.diffID.toString('hex'), expected.diffID);
+        } finally {
+          closeSync(fd);
+        }
+      });
+
+      it('position -1 reads where the descriptor stands', async () => {
+        const file = join(dir, 'seq');
+        writeFileSync(file, 'abcdefgh');
+        const fd = openSync(file, 'r');
+        try {
+          readSync(fd, Buffer.alloc(3), 0, 3, null);
+          const p = new addon.Pipeline(0, NONE);
+          const { out, bytesRead } = await p.readFile(fd, -1, 100);
+          assert.equal(bytesRead, 5);
+          assert.equal(out.toString(), 'defgh');
+          await p.finish();
+        } finally {
+          closeSync(fd);
+        }
+      });
+
+      it('validates fd, position and length; read errors reject with the libuv code', async () => {
+        const p = new addon.Pipeline(1, GZIP);
+        await rejectsWith(p.readFile('3' as never, 0, 10), TypeError, 'ERR_INVALID_ARG_TYPE');
+        await rejectsWith(p.readFile(-1, 0, 10), RangeError, 'ERR_OUT_OF_RANGE');
+        await rejectsWith(p.readFile(0, -2, 10), RangeError, 'ERR_OUT_OF_RANGE');
+        await rejectsWith(p.readFile(0, 0.5, 10), RangeError, 'ERR_OUT_OF_RANGE');
+        await rejectsWith(p.readFile(0, 0, 0), RangeError, 'ERR_OUT_OF_RANGE');
+        await rejectsWith(p.readFile(0, 0, 2 ** 30), RangeError, 'ERR_OUT_OF_RANGE');
+        // A directory opens for reading but cannot be read.
+        const fd = openSync(dir, 'r');
+        try {
+          await rejectsWith(p.readFile(fd, 0, 10), Error, 'EISDIR');
+        } finally {
+          closeSync(fd);
+        }
+        // Like any failed call, the pipeline cannot go on.
+        await rejectsWith(p.update(Buffer.from('x')), Error, 'ERR_FASTLAYER_FAILED');
+        p.destroy();
+      });
     });
 
     it('a detached buffer reads as empty and does not crash', async () => {
