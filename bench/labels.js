@@ -1,6 +1,7 @@
 // Names of the measured pipelines, shared by the table, the chart and the README.
 export const ENGINE_LABELS = {
   native: 'fastlayer native',
+  stream: 'fastlayer native, any stream',
   js: 'fastlayer js',
   naive: 'naive Node pipeline',
   c: 'C baseline',
@@ -8,7 +9,8 @@ export const ENGINE_LABELS = {
 };
 
 export const ENGINE_NOTES = {
-  native: '`new Layer(fs.createReadStream(file), { engine: \'native\' })`: ISA-L (levels 1-2) or zlib (3-9) in the addon',
+  native: '`new Layer(fs.createReadStream(file), { engine: \'native\' })`: ISA-L (levels 1-2) or zlib (3-9) in the addon; the layer adopts the untouched ReadStream and its worker reads the file itself',
+  stream: 'the same ReadStream behind an async generator, so that the layer sees just a stream of 64 KiB chunks, as from a tar generator or a socket',
   js: '`new Layer(fs.createReadStream(file), { engine: \'js\' })`: node:zlib and node:crypto',
   naive: '`fs.createReadStream` -> SHA-256 tap -> `zlib.createGzip` -> SHA-256 tap and byte count (what image builders do today)',
   c: "the addon's C++ core (`fastlayer::Pipeline`) in a small C++ program reading 1 MiB per `read()`, no Node: the practical limit",

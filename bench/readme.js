@@ -23,7 +23,7 @@ const HOW = [
 function corpusTable(report, corpus) {
   const rows = report.results.filter((r) => r.corpus === corpus.name);
   const levels = [...new Set(rows.map((r) => r.level))];
-  const engines = ['native', 'js', 'naive', 'c', 'pigz'].filter((e) => rows.some((r) => r.engine === e));
+  const engines = ['native', 'stream', 'js', 'naive', 'c', 'pigz'].filter((e) => rows.some((r) => r.engine === e));
   const cell = (e, level) => {
     const r = rows.find((x) => x.engine === e && x.level === level);
     return r ? fmtRate(r.mbps.median) : '';
@@ -47,7 +47,7 @@ export function renderSection(report, source) {
       '`npm run bench` compares, on a realistic layer tar of system files (300 MB), random data and a',
       'text-heavy tar, each at levels 0, 1, 2, 6, 9 and `compression: \'none\'`:',
       '',
-      ...['native', 'js', 'naive', 'c', 'pigz'].map((e) => `- ${ENGINE_LABELS[e]}: ${ENGINE_NOTES[e]}`),
+      ...['native', 'stream', 'js', 'naive', 'c', 'pigz'].map((e) => `- ${ENGINE_LABELS[e]}: ${ENGINE_NOTES[e]}`),
       '',
       'It reports MB/s of input (median, min and max of interleaved runs, each in its own process), MB per',
       'CPU-second, compressed size, peak RSS and the ratio to the naive pipeline; checks every digest against',
@@ -97,7 +97,7 @@ export function renderSection(report, source) {
     }
   }
   out.push('', 'Pipelines:', '');
-  const engines = ['native', 'js', 'naive', 'c', 'pigz'].filter((e) => report.results.some((r) => r.engine === e));
+  const engines = ['native', 'stream', 'js', 'naive', 'c', 'pigz'].filter((e) => report.results.some((r) => r.engine === e));
   for (const e of engines) out.push(`- ${ENGINE_LABELS[e]}: ${ENGINE_NOTES[e]}`);
   out.push('', ...HOW);
   return out.join('\n');

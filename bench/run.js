@@ -113,6 +113,7 @@ if (wanted.has('c')) {
   if (!available.c) unavailable('c', cBaseline.error);
 }
 available.naive = true;
+available.stream = Boolean(available.native);
 available.pigz = wanted.has('pigz') && spawnSync('pigz', ['--version'], { stdio: 'ignore' }).status === 0;
 if (wanted.has('pigz') && !available.pigz) log('pigz is not installed: skipping it (optional)');
 
@@ -128,9 +129,9 @@ function configsFor() {
   const configs = [];
   for (const level of options.levels) {
     const gzip = level !== 'none';
-    for (const engine of ['c', 'native', 'js', 'naive', 'pigz']) {
+    for (const engine of ['c', 'native', 'stream', 'js', 'naive', 'pigz']) {
       if (!wanted.has(engine) || !available[engine]) continue;
-      if (engine === 'js' && level !== 1 && level !== 6) continue;
+      if ((engine === 'js' || engine === 'stream') && level !== 1 && level !== 6) continue;
       if (engine === 'pigz' && !gzip) continue;
       configs.push({ engine, level });
     }
@@ -163,7 +164,7 @@ function check(corpus, { engine, level }, r) {
       problems.push('gunzip of the output does not give the input back');
     }
   }
-  if (engine === 'native' && r.engine?.name && r.engine.name !== 'native') problems.push(`ran on engine ${r.engine.name}`);
+  if ((engine === 'native' || engine === 'stream') && r.engine?.name && r.engine.name !== 'native') problems.push(`ran on engine ${r.engine.name}`);
   return problems;
 }
 
@@ -174,7 +175,7 @@ const key = (c, cfg) => `${c.name}|${cfg.engine}|${cfg.level}`;
 // trip). The naive pipeline and pigz are references, and the C baseline's bytes are compared with
 // the addon's; every timed run still checks diffID, size and the 'none' invariants.
 const passes = [
-  { verify: true, timed: false, engines: ['native', 'js'] },
+  { verify: true, timed: false, engines: ['native', 'stream', 'js'] },
   ...Array.from({ length: options.runs }, () => ({ verify: false, timed: true, engines: null })),
 ];
 const started = Date.now();

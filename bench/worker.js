@@ -63,10 +63,13 @@ async function runFastlayer(task) {
   const { sink, state } = outputSink({ verify: task.verify, gzip: !none, hash: false });
   const cpu0 = process.cpuUsage();
   const start = process.hrtime.bigint();
-  const layer = new Layer(createReadStream(task.file, { highWaterMark: task.readSize }), {
+  const file = createReadStream(task.file, { highWaterMark: task.readSize });
+  // 'stream': the layer sees only chunks, as from any non-file source.
+  const source = task.engine === 'stream' ? (async function* () { yield* file; })() : file;
+  const layer = new Layer(source, {
     compression: none ? 'none' : 'gzip',
     ...(none ? {} : { compressionLevel: task.level }),
-    engine: task.engine,
+    engine: task.engine === 'stream' ? 'native' : task.engine,
   });
   await pipeline(layer.compressed(), sink);
   const done = await layer.done;
@@ -74,7 +77,7 @@ async function runFastlayer(task) {
   const cpuSeconds = cpuSince(cpu0);
   const engine = layer.engine;
   const engineName = typeof engine === 'string' ? engine : engine?.name;
-  if (engineName !== undefined && engineName !== task.engine) {
+  if (engineName !== undefined && engineName !== (task.engine === 'stream' ? 'native' : task.engine)) {
     throw new Error(`asked for engine '${task.engine}' but the layer used '${engineName}'`);
   }
   return {
