@@ -24,6 +24,11 @@ describe('native engine factory', { skip }, () => {
     assert.ok(Object.isFrozen(engine.details));
   });
 
+  it('uses the SHA-256 path FASTLAYER_SHA256 asks for (CI runs the shared suite with it = portable)', () => {
+    if (process.env.FASTLAYER_SHA256 === 'portable') assert.equal(engine.details.sha256, 'portable');
+    else assert.ok(['sha-ni', 'portable'].includes(engine.details.sha256!), engine.details.sha256);
+  });
+
   it('maps update/finish to EngineResult with hex digests', async () => {
     const input = semiCompressible(300_000, 3);
     const e = engine.create({ level: 1, compression: 'gzip' });
