@@ -6,8 +6,10 @@
 #   fuzz/build.sh plain   driver -O2 for the x86-64 baseline (runs under qemu -cpu Nehalem and valgrind;
 #                         DWARF 4 because valgrind 3.19 cannot read clang 14's default DWARF 5)
 #   fuzz/build.sh fuzz    libFuzzer target with ASan + UBSan
+#   fuzz/build.sh arm64   driver -O2 cross-built for aarch64 (baseline armv8-a) against the static ISA-L
+#                         and zlib of scripts/build-isal-arm64.sh; runs under qemu-aarch64
 set -euo pipefail
-variant=${1:?usage: fuzz/build.sh asan|plain|fuzz}
+variant=${1:?usage: fuzz/build.sh asan|plain|fuzz|arm64}
 root=$(cd "$(dirname "$0")/.." && pwd)
 out="$root/.cache/fuzz/$variant"
 mkdir -p "$out"
@@ -33,6 +35,14 @@ case "$variant" in
   asan) "$cxx" "${common[@]}" "${san[@]}" "${core[@]}" "${support[@]}" "$root/fuzz/driver.cc" "${libs[@]}" -o "$out/driver" ;;
   plain) "$cxx" "${common[@]}" -O2 -gdwarf-4 -DFASTLAYER_ADDRESS_PROBE "${core[@]}" "${support[@]}" \
            "$root/fuzz/address_probe.cc" "$root/fuzz/driver.cc" "${libs[@]}" -o "$out/driver" ;;
+  arm64)
+    "$root/scripts/build-isal-arm64.sh"
+    a64="${FASTLAYER_CACHE:-$root/.cache}/arm64"
+    # Only the C++ runtime and libc stay shared: they come from the cross sysroot that qemu-aarch64 -L
+    # points at.
+    aarch64-linux-gnu-g++ "${common[@]}" -march=armv8-a -O2 -DFASTLAYER_ADDRESS_PROBE -I"$a64/include" \
+      "${core[@]}" "${support[@]}" "$root/fuzz/address_probe.cc" "$root/fuzz/driver.cc" \
+      "$a64/lib/libisal.a" "$a64/lib/libz.a" -o "$out/driver" ;;
   fuzz) "$cxx" "${common[@]}" "${san[@]}" -fsanitize=fuzzer "${core[@]}" "${support[@]}" "$root/fuzz/fuzz_pipeline.cc" \
           "${libs[@]}" -o "$out/fuzz_pipeline" ;;
   *) echo "unknown variant $variant" >&2; exit 2 ;;

@@ -8,7 +8,12 @@
 //                                   1024 addresses 64 KiB apart: output must not change
 //   driver addresses-random SEED N  the same for N generated small inputs at levels 1-2
 // Exit status 0 means every check passed; any failure aborts with a message.
+#if defined(__x86_64__)
 #include <cpuid.h>
+#elif defined(__aarch64__) && defined(__linux__)
+#include <asm/hwcap.h>
+#include <sys/auxv.h>
+#endif
 #include <dirent.h>
 #include <sys/stat.h>
 
@@ -35,10 +40,12 @@ using namespace reftest;
 
 namespace {
 
+#if defined(__x86_64__)
 bool HasShaNi() {
   unsigned a, b, c, d;
   return __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & (1u << 29));
 }
+#endif
 
 void SelfTest() {
   const std::string million(1000000, 'a');
@@ -64,12 +71,24 @@ void SelfTest() {
   }
   // The CPU features decide ISA-L's and SHA-256's code paths: print them so that runs under
   // qemu -cpu MODEL show which paths were exercised.
+#if defined(__x86_64__)
   __builtin_cpu_init();
   std::printf("selftest ok (sha256 dispatch: %s, block size %zu, cpu:%s%s%s%s%s)\n",
               fastlayer::Sha256Implementation(), fastlayer::kBlockSize,
               __builtin_cpu_supports("sse4.2") ? " sse4.2" : "", __builtin_cpu_supports("avx") ? " avx" : "",
               __builtin_cpu_supports("avx2") ? " avx2" : "", __builtin_cpu_supports("avx512f") ? " avx512f" : "",
               HasShaNi() ? " sha" : "");
+#elif defined(__aarch64__) && defined(__linux__)
+  // ISA-L's aarch64 igzip picks its assembly by HWCAP_CRC32, the SHA-256 by HWCAP_SHA2.
+  const unsigned long hw = getauxval(AT_HWCAP);
+  std::printf("selftest ok (sha256 dispatch: %s, block size %zu, cpu:%s%s%s%s)\n",
+              fastlayer::Sha256Implementation(), fastlayer::kBlockSize, (hw & HWCAP_ASIMD) ? " asimd" : "",
+              (hw & HWCAP_CRC32) ? " crc32" : "", (hw & HWCAP_PMULL) ? " pmull" : "",
+              (hw & HWCAP_SHA2) ? " sha2" : "");
+#else
+  std::printf("selftest ok (sha256 dispatch: %s, block size %zu)\n", fastlayer::Sha256Implementation(),
+              fastlayer::kBlockSize);
+#endif
 }
 
 size_t PickSize(Mulberry32& rng) {
