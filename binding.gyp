@@ -19,6 +19,9 @@
         "native/sha256_shani.cc",
         "native/stored.cc"
       ],
+      "conditions": [
+        ["target_arch=='arm64'", { "sources": ["native/sha256_armv8.cc"] }]
+      ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")"
       ],

@@ -82,18 +82,32 @@ std::atomic<bool>& ForcedPortable() {
   return forced;
 }
 
+struct Accelerated {
+  Sha256BlockFn blocks;  // null: none on this CPU
+  const char* name;
+};
+
+// Probed once: the CPU does not change under a running process.
+const Accelerated& Best() {
+  static const Accelerated best = []() -> Accelerated {
+    if (Sha256BlockFn f = sha256_detail::ShaNiBlocks()) return {f, "sha-ni"};
+#if FASTLAYER_HAVE_ARMV8_SHA256
+    if (Sha256BlockFn f = sha256_detail::ArmV8Blocks()) return {f, "armv8-sha2"};
+#endif
+    return {nullptr, "portable"};
+  }();
+  return best;
+}
+
 Sha256BlockFn Select(bool force_portable) {
-  if (!force_portable) {
-    static const Sha256BlockFn accelerated = sha256_detail::ShaNiBlocks();
-    if (accelerated != nullptr) return accelerated;
-  }
+  if (!force_portable && Best().blocks != nullptr) return Best().blocks;
   return sha256_detail::PortableBlocks;
 }
 
 }  // namespace
 
 const char* Sha256Implementation() {
-  return Select(ForcedPortable().load()) == sha256_detail::PortableBlocks ? "portable" : "sha-ni";
+  return Select(ForcedPortable().load()) == sha256_detail::PortableBlocks ? "portable" : Best().name;
 }
 
 void ForcePortableSha256(bool on) { ForcedPortable().store(on); }

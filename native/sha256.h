@@ -1,4 +1,5 @@
-// Streaming SHA-256 (FIPS 180-4) with a runtime choice between SHA-NI and portable code.
+// Streaming SHA-256 (FIPS 180-4) with a runtime choice between SHA-NI, the ARMv8 SHA-256
+// instructions and portable code.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -27,7 +28,7 @@ class Sha256 {
   size_t buf_len_ = 0;
 };
 
-// "sha-ni" or "portable": the implementation new Sha256 objects use.
+// "sha-ni", "armv8-sha2" or "portable": the implementation new Sha256 objects use.
 const char* Sha256Implementation();
 // For tests; FASTLAYER_SHA256=portable in the environment has the same effect at first use.
 void ForcePortableSha256(bool on);
