@@ -17,6 +17,7 @@
 #include <dirent.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -59,6 +60,20 @@ void SelfTest() {
   for (const auto& v : nist) {
     const auto got = RefSha256(reinterpret_cast<const uint8_t*>(v.msg.data()), v.msg.size());
     if (Hex(got.data(), 32) != v.hex) Fail("reference SHA-256 is wrong for a NIST vector of %zu bytes", v.msg.size());
+    // The core's own SHA-256 too, on both dispatch paths, whole and in uneven pieces that straddle
+    // its 64-byte buffer: on a CPU where the accelerated path is new this is its first check.
+    for (const bool portable : {false, true}) {
+      for (const size_t piece : {v.msg.size() + 1, size_t{7}, size_t{1000}}) {
+        fastlayer::Sha256 h(portable);
+        for (size_t at = 0; at < v.msg.size(); at += piece)
+          h.Update(reinterpret_cast<const uint8_t*>(v.msg.data()) + at, std::min(piece, v.msg.size() - at));
+        uint8_t out[32];
+        h.Final(out);
+        if (Hex(out, 32) != v.hex)
+          Fail("core SHA-256 (%s, pieces of %zu) is wrong for a NIST vector of %zu bytes",
+               portable ? "portable" : fastlayer::Sha256Implementation(), piece, v.msg.size());
+      }
+    }
   }
   for (int level : {-1, 10, 100}) {
     bool threw = false;
