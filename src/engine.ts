@@ -50,4 +50,9 @@ export interface EngineInfo {
 
 export interface EngineFactory extends EngineInfo {
   create(options: EngineOptions): Engine;
+  /**
+   * Optional: false when create() would refuse these options on this machine (the native engine at
+   * levels 1-2 on a CPU where ISA-L gives other bytes). Absent means every option is supported.
+   */
+  supports?(options: EngineOptions): boolean;
 }

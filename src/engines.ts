@@ -1,5 +1,5 @@
 // Which engines this process can use, and which one a layer gets.
-import type { EngineFactory } from './engine.js';
+import type { EngineFactory, EngineOptions } from './engine.js';
 import { ErrEngineUnavailable, ErrOptionRange } from './errors.js';
 import { jsEngine } from './js-engine.js';
 import { nativeEngine } from './native-engine.js';
@@ -20,11 +20,17 @@ function fromEnvironment(): EngineName | undefined {
   return value;
 }
 
+/** Code of the warning emitted once when levels 1-2 fall back to the js engine on this CPU. */
+export const LEVEL_FALLBACK_WARNING = 'FASTLAYER_LEVEL_FALLBACK';
+let warned = false;
+
 /**
- * The engine for a layer: `name` when given, else FASTLAYER_ENGINE, else the best available.
+ * The engine for a layer: `name` when given, else FASTLAYER_ENGINE, else the best available for
+ * `options` (the js engine for levels 1-2 where the CPU keeps ISA-L from giving the reference bytes:
+ * aarch64, x86-64 without SSE4.2; one process warning says so).
  * Asking for native when the addon does not load throws ErrEngineUnavailable naming the reason.
  */
-export function selectEngine(name?: EngineName): EngineFactory {
+export function selectEngine(name?: EngineName, options?: EngineOptions): EngineFactory {
   const wanted = name ?? fromEnvironment();
   if (wanted === 'js') return jsEngine;
   if (wanted === 'native') {
@@ -33,5 +39,15 @@ export function selectEngine(name?: EngineName): EngineFactory {
     const reason = error ? error.message : 'the addon loaded but does not match this version of fastlayer';
     throw new ErrEngineUnavailable('native', reason, error);
   }
-  return availableEngines()[0]!;
+  const best = availableEngines()[0]!;
+  if (options === undefined || best.supports?.(options) !== false) return best;
+  if (!warned) {
+    warned = true;
+    process.emitWarning(
+      `fastlayer: compression level ${options.level} uses the js engine on this CPU: the native engine's ISA-L ` +
+        'gives reproducible bytes only on x86-64 with SSSE3 and SSE4.2. Levels 0 and 3-9 stay native.',
+      { code: LEVEL_FALLBACK_WARNING },
+    );
+  }
+  return jsEngine;
 }

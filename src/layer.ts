@@ -49,7 +49,7 @@ export class Layer {
   constructor(source: LayerSource, options?: LayerOptions) {
     checkSource(source);
     const o = resolveOptions(options);
-    this.#factory = selectEngine(o.engine);
+    this.#factory = selectEngine(o.engine, { level: o.level, compression: o.compression });
     this.engine = Object.freeze({ name: this.#factory.name, details: this.#factory.details });
     this.compressionLevel = o.level;
     this.compression = o.compression;

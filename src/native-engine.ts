@@ -87,7 +87,25 @@ class NativeEngine implements Engine {
 
 function makeFactory(addon: NativeAddon): EngineFactory {
   const { info } = addon;
+  // Per level, whether this CPU gives the reference bytes: asked once of the addon itself.
+  const levels = new Map<number, boolean>();
+  const supports = ({ level, compression }: EngineOptions): boolean => {
+    if (compression === 'none') return true;
+    let ok = levels.get(level);
+    if (ok === undefined) {
+      try {
+        new addon.Pipeline(level, MODE_GZIP).destroy();
+        ok = true;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ERR_FASTLAYER_UNSUPPORTED_CPU') throw err;
+        ok = false;
+      }
+      levels.set(level, ok);
+    }
+    return ok;
+  };
   return {
+    supports,
     name: 'native',
     details: Object.freeze({
       isal: info.isal,
