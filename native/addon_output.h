@@ -1,17 +1,23 @@
-// Memory for the output of update() calls. Two costs are avoided here:
+// Memory for the output of update() calls. Three costs are weighed here:
 // - The core appends to a std::vector; a fresh vector per call means growing it and, above all,
 //   first-touch page faults on every output byte. Calls therefore borrow a scratch vector that is
 //   kept from one call to the next, like the C baseline keeps its buffer.
 // - The Buffer handed to JavaScript lives until the garbage collector frees it (tens of MiB later),
-//   so its memory is always fresh. Faulting fresh 4 KiB pages costs about 3 ms per MiB on the VMs
-//   measured (as much as compressing it at level 1); so large outputs are copied from the scratch
-//   vector into 4 MiB slabs advised for transparent huge pages (one fault per 2 MiB where the kernel
-//   allows it), several outputs per slab, and a slab is unmapped once the last Buffer on it is
-//   collected.
-// Both are shared by all pipelines of the process, so an idle or paused pipeline holds neither.
+//   so memory allocated for it is always fresh: faulting fresh 4 KiB pages costs about 3 ms per MiB
+//   on the VMs measured (as much as compressing it at level 1). Large outputs are therefore copied
+//   into blocks that are reused once their Buffer is collected.
+// - What a Buffer keeps alive must be what V8 sees. V8 counts a Buffer's length as external memory
+//   and collects sooner as it grows; memory it cannot see waits for collections it has no reason
+//   to start. So each output gets a block of its own (683 KiB or 1 MiB, or its size when
+//   larger), reused on its own as soon as its Buffer is collected. 4 MiB slabs shared by several
+//   outputs and reused only once all of them were collected let one output that lived on pin a
+//   whole slab: a 2 GB layer behind a slow consumer held up to 72 MiB of slabs while V8 saw 23 MiB
+//   of Buffers (peak RSS +107 MiB). The block's slack beyond its Buffer's length is reported by
+//   the caller, and the freed blocks kept for reuse are bounded in bytes.
+// Both the scratch vectors and the free blocks are shared by all pipelines of the process, so an
+// idle or paused pipeline holds neither, and the last pipeline to go gives them back.
 // Allocation only: nothing here changes the bytes.
 #pragma once
-#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -19,27 +25,34 @@
 namespace fastlayer {
 namespace addon {
 
-struct OutputSlab {
+struct OutputRegion;
+
+struct OutputBlock {
   uint8_t* base;
-  size_t size;
-  bool mapped;  // from mmap (else new[])
-  // One per piece handed out, plus one while the slab takes new pieces.
-  std::atomic<uint32_t> refs;
+  size_t capacity;
+  // The huge-page region this block is a part of, or nullptr for memory of its own.
+  OutputRegion* region;
+  bool mapped;  // memory of its own from mmap (else new[])
+  // Bytes beyond its Buffer's length that the Buffer's environment reported to V8, taken back when
+  // the Buffer is collected.
+  int64_t reported;
 };
 
-// Outputs shorter than this are copied into an ordinary Buffer instead: they would pin a slab.
-constexpr size_t kSlabMinimum = 64 * 1024;
+// Outputs shorter than this are copied into an ordinary Buffer instead: Node's own allocator
+// recycles small sizes well, and a block per small output would cost a mapping each.
+constexpr size_t kBlockMinimum = 64 * 1024;
 
-// Memory for `size` bytes holding one reference on *slab for the caller. Any thread; throws
+// A block of at least `size` bytes, owned by the caller until ReleaseOutput(). Any thread; throws
 // std::bad_alloc.
-uint8_t* AllocateOutput(size_t size, OutputSlab** slab);
+OutputBlock* AllocateOutput(size_t size);
 
-// Drops one reference; the last one frees the slab. Any thread (Buffer finalizers run on the main
-// thread of their environment, a failing call releases on its worker thread).
-void ReleaseSlab(OutputSlab* slab);
+// Keeps the block for reuse while pipelines exist and the bound allows, else frees it. Any thread
+// (Buffer finalizers run on the main thread of their environment, a failing call releases on its
+// worker thread).
+void ReleaseOutput(OutputBlock* block);
 
-// Pipelines alive in the process. When the last one goes, the shared memory is given back (the
-// current slab stays mapped only while Buffers on it live), so an idle process holds none of it.
+// Pipelines alive in the process. When the last one goes, the free blocks and scratch vectors are
+// given back, so an idle process holds none of them.
 void AddOutputUser();
 void RemoveOutputUser();
 

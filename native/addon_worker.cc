@@ -20,16 +20,32 @@ napi_value CopyToBuffer(napi_env env, const uint8_t* data, size_t len) {
   return value;
 }
 
-// A Buffer over slab memory, without a copy; its finalizer drops the slab reference. On failure
-// (runtimes that forbid external buffers) the bytes are copied and the reference dropped here.
-napi_value SlabBuffer(napi_env env, uint8_t* data, size_t len, OutputSlab* slab) {
+// A Buffer over a block, without a copy. Its length is counted by V8 already; the block's slack
+// is reported too, so that the collector sees all the memory the Buffer keeps alive. The finalizer
+// takes the report back and releases the block. On failure (runtimes that forbid external buffers)
+// the bytes are copied and the block released here.
+napi_value BlockBuffer(napi_env env, OutputBlock* block, size_t len) {
   napi_value value = nullptr;
   const napi_status status = napi_create_external_buffer(
-      env, len, data, [](napi_env, void*, void* hint) { ReleaseSlab(static_cast<OutputSlab*>(hint)); },
-      slab, &value);
-  if (status == napi_ok) return value;
-  value = CopyToBuffer(env, data, len);
-  ReleaseSlab(slab);
+      env, len, block->base,
+      [](napi_env env, void*, void* hint) {
+        auto* block = static_cast<OutputBlock*>(hint);
+        int64_t ignored = 0;
+        if (block->reported != 0) napi_adjust_external_memory(env, -block->reported, &ignored);
+        ReleaseOutput(block);
+      },
+      block, &value);
+  if (status != napi_ok) {
+    value = CopyToBuffer(env, block->base, len);
+    ReleaseOutput(block);
+    return value;
+  }
+  block->reported = static_cast<int64_t>(block->capacity - len);
+  int64_t ignored = 0;
+  if (block->reported != 0 &&
+      napi_adjust_external_memory(env, block->reported, &ignored) != napi_ok) {
+    block->reported = 0;
+  }
   return value;
 }
 
@@ -53,7 +69,7 @@ PipelineWorker::PipelineWorker(Napi::Env env, Op op, Napi::Object owner, Pipelin
       deferred_(deferred) {}
 
 PipelineWorker::~PipelineWorker() {
-  if (slab_ != nullptr) ReleaseSlab(slab_);
+  if (block_ != nullptr) ReleaseOutput(block_);
   ReturnScratch(std::move(out_));
 }
 
@@ -94,9 +110,9 @@ void PipelineWorker::Execute() {
     if (op_ == Op::kReadFile && !ReadFile()) return;
     if (op_ != Op::kFinish) {
       core_->Update(input_->data(), input_->length(), &out_);
-      if (out_.size() >= kSlabMinimum) {
-        piece_ = AllocateOutput(out_.size(), &slab_);
-        std::memcpy(piece_, out_.data(), out_.size());
+      if (out_.size() >= kBlockMinimum) {
+        block_ = AllocateOutput(out_.size());
+        std::memcpy(block_->base, out_.data(), out_.size());
       }
     } else {
       core_->Finish(&out_, &digests_);
@@ -114,9 +130,8 @@ void PipelineWorker::Execute() {
 }
 
 napi_value PipelineWorker::MakeUpdateResult(napi_env env) {
-  if (slab_ == nullptr) return CopyToBuffer(env, out_.data(), out_.size());
-  OutputSlab* slab = std::exchange(slab_, nullptr);
-  return SlabBuffer(env, piece_, out_.size(), slab);
+  if (block_ == nullptr) return CopyToBuffer(env, out_.data(), out_.size());
+  return BlockBuffer(env, std::exchange(block_, nullptr), out_.size());
 }
 
 napi_value PipelineWorker::MakeReadFileResult(napi_env env, size_t bytes_read_count) {

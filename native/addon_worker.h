@@ -57,10 +57,9 @@ class PipelineWorker : public Napi::AsyncWorker {
   std::string read_error_;
 
   // The core appends to out_ (a borrowed scratch vector); a large update output is then copied into
-  // slab memory at piece_, whose reference on slab_ passes to the Buffer made from it.
+  // block_, which passes to the Buffer made from it.
   std::vector<uint8_t> out_;
-  uint8_t* piece_ = nullptr;
-  OutputSlab* slab_ = nullptr;
+  OutputBlock* block_ = nullptr;
   Digests digests_{};
   const char* error_code_ = nullptr;
   std::string error_message_;
