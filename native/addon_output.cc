@@ -41,10 +41,11 @@ constexpr size_t kLargeBlock = kRegionSize / 4;
 // Outputs larger than a large block get a mapping of their own rounded to this.
 constexpr size_t kBlockGranule = 64 * 1024;
 // Freed blocks kept for reuse while pipelines exist: a garbage collection frees a batch of outputs
-// at once, and the next batch reuses warm pages. With huge pages a fresh block costs little, so
-// 16 MiB is enough (64 MiB, which holds a whole batch behind a fast consumer, measured no faster),
-// and bounds what a process with idle pipelines keeps once their Buffers are collected.
-constexpr size_t kFreeBytesKept = 16 * 1024 * 1024;
+// at once, and the next batch reuses warm pages. With the collections paced by kGcPacing (see
+// addon_output.h) a batch is about 16-24 MiB, so 32 MiB keeps it whole: a file layer (whose
+// JavaScript side allocates almost nothing, so only external memory starts collections) then maps 8-9
+// regions instead of 40 for a 300 MB tar. It also bounds what a process with idle pipelines keeps.
+constexpr size_t kFreeBytesKept = 32 * 1024 * 1024;
 // One scratch vector per call in flight: libuv's default threadpool has 4 threads.
 constexpr size_t kScratchKept = 4;
 constexpr size_t kScratchMaxCapacity = 8 * 1024 * 1024;

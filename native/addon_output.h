@@ -27,6 +27,15 @@ namespace addon {
 
 struct OutputRegion;
 
+// V8 starts a full collection when external memory has grown by 64 MiB since the last one, and a
+// layer read from a file allocates almost nothing else: 64 MiB of collected-later outputs then
+// pile up between collections, all of it fresh memory (zeroed by the kernel at first touch: 8% of
+// the CPU time at level 1). Each Buffer is therefore reported as this many times its block, so
+// collections come every 16-24 MiB of output and freed blocks are reused warm. Measured on a 300 MB
+// tar at level 1 (interleaved runs, this VM): 82.6% of the C baseline instead of 74.8%, peak RSS 84
+// instead of 117 MiB; higher factors cost more in marking than they save (8: slower, 16: slower).
+constexpr int64_t kGcPacing = 4;
+
 struct OutputBlock {
   uint8_t* base;
   size_t capacity;

@@ -20,8 +20,9 @@ napi_value CopyToBuffer(napi_env env, const uint8_t* data, size_t len) {
   return value;
 }
 
-// A Buffer over a block, without a copy. Its length is counted by V8 already; the block's slack
-// is reported too, so that the collector sees all the memory the Buffer keeps alive. The finalizer
+// A Buffer over a block, without a copy. Its length is counted by V8 already; the rest of the
+// block, times the pacing factor (addon_output.h), is reported too, so that the collector sees
+// what the Buffer keeps alive and runs before fresh memory piles up. The finalizer
 // takes the report back and releases the block. On failure (runtimes that forbid external buffers)
 // the bytes are copied and the block released here.
 napi_value BlockBuffer(napi_env env, OutputBlock* block, size_t len) {
@@ -40,7 +41,7 @@ napi_value BlockBuffer(napi_env env, OutputBlock* block, size_t len) {
     ReleaseOutput(block);
     return value;
   }
-  block->reported = static_cast<int64_t>(block->capacity - len);
+  block->reported = static_cast<int64_t>(block->capacity) * kGcPacing - static_cast<int64_t>(len);
   int64_t ignored = 0;
   if (block->reported != 0 &&
       napi_adjust_external_memory(env, block->reported, &ignored) != napi_ok) {
