@@ -79,7 +79,7 @@ if (which) {
           t.diagnostic(`finalized ${finalized}/${created}; RSS per round (MiB): ${rss.join(' ')}`);
           // Growth after the first round (warm-up: allocator arenas, JIT) is what a leak would show.
           // The bound leaves room for memory the process keeps on purpose or by allocator habit: the
-          // addon caches up to 8 freed 4 MiB output slabs (32 MiB) and glibc keeps freed arenas. A leak
+          // addon keeps up to 32 MiB of freed output blocks for reuse and glibc keeps freed arenas. A leak
           // of these layers (a MiB or more each, 50-100 a round) would still exceed it within two rounds;
           // the finalization count below is the exact check.
           const growth = rss[rss.length - 1]! - rss[1]!;

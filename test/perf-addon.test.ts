@@ -1,5 +1,5 @@
 // The addon's vectored update() (an array of views in one threadpool call) and its output memory
-// (large outputs live in shared slabs handed to JavaScript without a copy): same bytes as single
+// (large outputs live in reused blocks handed to JavaScript without a copy): same bytes as single
 // views, argument errors per element, and outputs that stay valid and independent.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -113,7 +113,7 @@ describe('addon: vectored update', { skip }, () => {
 
 describe('addon: output memory', { skip }, () => {
   it('large outputs are independent Buffers that outlive their pipeline and later pipelines', async () => {
-    // Incompressible 1 MiB calls: each output is a large piece of a shared slab.
+    // Incompressible 1 MiB calls: each output gets a large block, reused once collected.
     const data = randomBytes(6 * 1024 * 1024, 33);
     const kept: Array<{ buf: Buffer; hash: string }> = [];
     for (const level of [1, 0, 6]) {
@@ -125,7 +125,7 @@ describe('addon: output memory', { skip }, () => {
     // Writing into one output changes no other (no two share bytes).
     for (const k of kept) k.buf.fill(0xa5);
     const filled = kept.map((k) => sha256(k.buf));
-    // More pipelines, in parallel, allocate from the same slabs; earlier outputs must not move.
+    // More pipelines, in parallel, allocate from the same free blocks; earlier outputs must not move.
     const more = await Promise.all([1, 1, 0, 2].map((level, i) => runCalls(level, lists(randomBytes(3 << 20, 40 + i), [256 * 1024], 4))));
     for (const r of more) assert.equal(r.size, r.out.length);
     kept.forEach((k, i) => assert.equal(sha256(k.buf), filled[i], `output ${i} changed after it was handed out`));
