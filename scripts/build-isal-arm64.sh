@@ -39,25 +39,9 @@ for tool in "$cc" autoreconf libtoolize make dpkg-source apt-get; do
     die "missing $tool (apt-get install g++-aarch64-linux-gnu autoconf automake libtool make dpkg-dev)"
 done
 
-# The same deb-src entry as scripts/build-isal-static.sh (same file, so the two never disagree).
-have_source() { apt-cache showsrc "$1" 2>/dev/null | grep -q "^Version: $2\$"; }
-if ! have_source "$isal_src" "$isal_version" || ! have_source "$zlib_src" "$zlib_version"; then
-  [[ "$(id -u)" == 0 ]] || die "needs root once to add a deb-src entry and run apt-get update"
-  list=/etc/apt/sources.list.d/fastlayer-deb-src.sources
-  if [[ ! -f "$list" ]]; then
-    cat >"$list" <<'EOF'
-# Added by fastlayer scripts/build-isal-static.sh: source packages for a static ISA-L build.
-Types: deb-src
-URIs: http://deb.debian.org/debian
-Suites: bookworm bookworm-updates
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-EOF
-  fi
-  apt-get update -qq
-  have_source "$isal_src" "$isal_version" || die "source package $isal_src=$isal_version is not available"
-  have_source "$zlib_src" "$zlib_version" || die "source package $zlib_src=$zlib_version is not available"
-fi
+# shellcheck source=deb-src.sh
+source "$(dirname "$0")/deb-src.sh"
+ensure_deb_src "$isal_src=$isal_version" "$zlib_src=$zlib_version"
 
 # Unpacks (apt-get source checks the .dsc signature and checksums, applies Debian's patches) into a
 # folder of its own, so a concurrent x86 build in .cache/isal-src is never disturbed.

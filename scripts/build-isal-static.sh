@@ -37,25 +37,9 @@ for tool in nasm autoreconf libtoolize make cc dpkg-source apt-get; do
   command -v "$tool" >/dev/null || die "missing $tool (apt-get install nasm autoconf automake libtool build-essential dpkg-dev)"
 done
 
-# apt-get source needs a deb-src entry; the machine has none. Add one in a file of our own so the
-# system's sources are left untouched.
-if ! apt-cache showsrc "$src_pkg" 2>/dev/null | grep -q "^Version: $version\$"; then
-  [[ "$(id -u)" == 0 ]] || die "needs root once to add a deb-src entry and run apt-get update"
-  list=/etc/apt/sources.list.d/fastlayer-deb-src.sources
-  if [[ ! -f "$list" ]]; then
-    cat >"$list" <<'EOF'
-# Added by fastlayer scripts/build-isal-static.sh: source packages for a static ISA-L build.
-Types: deb-src
-URIs: http://deb.debian.org/debian
-Suites: bookworm bookworm-updates
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-EOF
-  fi
-  apt-get update -qq
-  apt-cache showsrc "$src_pkg" | grep -q "^Version: $version\$" ||
-    die "source package $src_pkg=$version is not available from the deb-src entries"
-fi
+# shellcheck source=deb-src.sh
+source "$(dirname "$0")/deb-src.sh"
+ensure_deb_src "$src_pkg=$version"
 
 upstream="${version#*:}"
 upstream="${upstream%-*}"
