@@ -35,6 +35,11 @@ export function renderSvg(report) {
   const engines = ORDER.filter((e) => report.results.some((r) => r.engine === e));
   for (const e of engines) {
     const label = e === 'c' ? `${ENGINE_LABELS.c} (practical limit)` : e === 'naive' ? `${ENGINE_LABELS.naive} (today)` : ENGINE_LABELS[e];
+    // A legend entry that would run past the right edge starts a new line.
+    if (x > 16 && x + 30 + label.length * 6.6 > WIDTH) {
+      x = 16;
+      y += 18;
+    }
     parts.push(`<rect x="${x}" y="${y}" width="12" height="12" fill="${COLORS[e]}"/>`);
     text(x + 17, y + 10, label, 'font-size="12"');
     x += 30 + label.length * 6.6;
