@@ -61,7 +61,7 @@ const read = (fd: number, buffer: Buffer, offset: number, length: number, positi
 export const openFile = (path: fs.PathLike) =>
   new Promise<number>((resolve, reject) => fs.open(path, 'r', (err, fd) => (err ? reject(err) : resolve(fd))));
 
-const fstat = (fd: number) =>
+export const fstat = (fd: number) =>
   new Promise<fs.Stats>((resolve, reject) => fs.fstat(fd, (err, st) => (err ? reject(err) : resolve(st))));
 
 /**
@@ -185,18 +185,22 @@ export class FileReader implements ChunkReader {
   }
 
   async next(): Promise<Uint8Array | null> {
-    const inner = this.inner ?? (await (this.opening ??= this.open()));
+    const inner = await this.opened();
     return inner ? inner.next() : null;
   }
 
   async fileAccess(): Promise<FileAccess | undefined> {
-    return (this.inner ?? (await (this.opening ??= this.open()))) ?? undefined;
+    return (await this.opened()) ?? undefined;
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
     this.inner?.close();
+  }
+
+  private opened(): Promise<FdReader | null> | FdReader {
+    return this.inner ?? (this.opening ??= this.open());
   }
 
   private async open(): Promise<FdReader | null> {

@@ -4,7 +4,7 @@
 // stays open and unread as the caller's handle on the layer's source: destroying it (directly or
 // through its `signal` option) still fails the layer, and the layer closes it when done.
 import * as fs from 'node:fs';
-import { FdReader, fdReader, openFile, type FileAccess, type FileRead } from './file-source.js';
+import { FdReader, fstat, openFile, type FileAccess, type FileRead } from './file-source.js';
 import { IterableReader, type ChunkReader } from './source.js';
 
 interface ReadStreamFields {
@@ -55,9 +55,6 @@ function whenOpen(stream: fs.ReadStream): Promise<boolean> {
   });
 }
 
-const fstat = (fd: number) =>
-  new Promise<fs.Stats>((resolve, reject) => fs.fstat(fd, (err, st) => (err ? reject(err) : resolve(st))));
-
 function prematureClose(): Error {
   return Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' });
 }
@@ -82,15 +79,13 @@ export class ReadStreamReader implements ChunkReader, FileAccess {
   }
 
   async next(): Promise<Uint8Array | null> {
-    const delegate = this.delegate ?? (await (this.choosing ??= this.choose()));
-    const chunk = await delegate.next();
+    const chunk = await (await this.chosen()).next();
     this.checkFailure();
     return chunk;
   }
 
   async fileAccess(): Promise<FileAccess | undefined> {
-    const delegate = this.delegate ?? (await (this.choosing ??= this.choose()));
-    return delegate instanceof FdReader ? this : undefined;
+    return (await this.chosen()) instanceof FdReader ? this : undefined;
   }
 
   async readVia<T extends { bytesRead: number }>(read: FileRead<T>): Promise<T | null> {
@@ -112,6 +107,10 @@ export class ReadStreamReader implements ChunkReader, FileAccess {
     else this.stream.destroy();
   }
 
+  private chosen(): Promise<ChunkReader> | ChunkReader {
+    return this.delegate ?? (this.choosing ??= this.choose());
+  }
+
   private async choose(): Promise<ChunkReader> {
     const s = this.stream as fs.ReadStream & ReadStreamFields;
     const reader: ChunkReader = (await this.adopt(s)) ?? new IterableReader(s, s);
@@ -122,7 +121,7 @@ export class ReadStreamReader implements ChunkReader, FileAccess {
   }
 
   /** A reader of our own descriptor of the stream's file, or undefined to read the stream itself. */
-  private async adopt(s: fs.ReadStream & ReadStreamFields): Promise<ChunkReader | undefined> {
+  private async adopt(s: fs.ReadStream & ReadStreamFields): Promise<FdReader | undefined> {
     if (!(await whenOpen(s)) || this.closed) return undefined;
     let fd: number;
     try {
@@ -146,7 +145,8 @@ export class ReadStreamReader implements ChunkReader, FileAccess {
       if (!released) this.failure = s.errored ?? prematureClose();
     });
     const start = (s.start as number | undefined) ?? 0;
-    return fdReader(fd, start, s.end as number, () => {
+    // A regular file (checked above), so it seeks.
+    return new FdReader(fd, start, s.end as number, true, () => {
       released = true;
       s.destroy();
     });
