@@ -109,15 +109,10 @@ Napi::Value PipelineWrap::Update(const Napi::CallbackInfo& info) {
   if (napi_value error = StateError(env)) return RejectedPromise(env, error);
   // Copied here, on the main thread, so nothing JavaScript does to the views later (detaching,
   // transferring, writing) can reach the worker thread: Node-API cannot pin a backing store.
-  const size_t before = input_->capacity();
-  try {
-    input_->Fill(views);
-  } catch (const std::bad_alloc&) {
-    AdjustExternal(env, -static_cast<int64_t>(before));
-    return RejectedPromise(env, MakeError(env, ErrorKind::kError, codes::kNoMemory,
-                                          "fastlayer: out of memory while copying the input"));
+  if (napi_value error = PrepareInput(env, [&](InputBuffer& in) { in.Fill(views); },
+                                      "fastlayer: out of memory while copying the input")) {
+    return RejectedPromise(env, error);
   }
-  AdjustExternal(env, static_cast<int64_t>(input_->capacity()) - static_cast<int64_t>(before));
   return Start(env, info.This().As<Napi::Object>(), PipelineWorker::Op::kUpdate);
 }
 
@@ -134,19 +129,28 @@ Napi::Value PipelineWrap::ReadFile(const Napi::CallbackInfo& info) {
     return RejectedPromise(env, e.Value());
   }
   if (napi_value error = StateError(env)) return RejectedPromise(env, error);
-  const size_t before = input_->capacity();
-  try {
-    input_->Reserve(static_cast<size_t>(length));
-  } catch (const std::bad_alloc&) {
-    AdjustExternal(env, -static_cast<int64_t>(before));
-    return RejectedPromise(env, MakeError(env, ErrorKind::kError, codes::kNoMemory,
-                                          "fastlayer: out of memory while reserving the read buffer"));
+  if (napi_value error = PrepareInput(env, [&](InputBuffer& in) { in.Reserve(static_cast<size_t>(length)); },
+                                      "fastlayer: out of memory while reserving the read buffer")) {
+    return RejectedPromise(env, error);
   }
-  AdjustExternal(env, static_cast<int64_t>(input_->capacity()) - static_cast<int64_t>(before));
   return Start(env, info.This().As<Napi::Object>(), PipelineWorker::Op::kReadFile,
                [&](PipelineWorker* worker) {
                  worker->SetFileRead(fd, static_cast<int64_t>(position), static_cast<size_t>(length));
                });
+}
+
+napi_value PipelineWrap::PrepareInput(napi_env env, const std::function<void(InputBuffer&)>& prepare,
+                                      const char* out_of_memory) {
+  const size_t before = input_->capacity();
+  try {
+    prepare(*input_);
+  } catch (const std::bad_alloc&) {
+    // The buffer is left empty, with capacity 0 (InputBuffer's contract).
+    AdjustExternal(env, -static_cast<int64_t>(before));
+    return MakeError(env, ErrorKind::kError, codes::kNoMemory, out_of_memory);
+  }
+  AdjustExternal(env, static_cast<int64_t>(input_->capacity()) - static_cast<int64_t>(before));
+  return nullptr;
 }
 
 Napi::Value PipelineWrap::Finish(const Napi::CallbackInfo& info) {

@@ -38,6 +38,10 @@ class PipelineWrap : public Napi::ObjectWrap<PipelineWrap> {
   Napi::Value Start(Napi::Env env, Napi::Object self, PipelineWorker::Op op,
                     const std::function<void(PipelineWorker*)>& setup = nullptr);
 
+  // Runs `prepare` (Fill or Reserve) on the input buffer and reports its change in capacity to V8.
+  // Returns the error to reject with when it runs out of memory, else nullptr.
+  napi_value PrepareInput(napi_env env, const std::function<void(InputBuffer&)>& prepare,
+                          const char* out_of_memory);
   // Rejects with the error for the current state (destroyed, finished, busy, failed), if any.
   napi_value StateError(napi_env env) const;
   void ReleaseCore(napi_env env);
