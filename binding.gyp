@@ -11,6 +11,7 @@
         "native/addon_sha256.cc",
         "native/addon_view.cc",
         "native/addon_worker.cc",
+        "native/block_pool.cc",
         "native/deflate.cc",
         "native/deflate_isal.cc",
         "native/deflate_zlib.cc",

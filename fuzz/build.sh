@@ -25,7 +25,7 @@ done
 [ ${#core[@]} -gt 0 ] || { echo "no core sources in native/" >&2; exit 1; }
 
 cxx=${CXX:-clang++}
-common=(-std=c++17 -Wall -Wextra -I"$native" -I"$root/fuzz")
+common=(-std=c++17 -pthread -Wall -Wextra -I"$native" -I"$root/fuzz")
 # zlib is linked statically as in the addon; ISA-L from the system (the driver is never shipped).
 libs=(/usr/lib/x86_64-linux-gnu/libz.a -lisal)
 san=(-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all)

@@ -32,9 +32,9 @@ const char* LevelName(int level) {
   return level == kNone ? "none" : names[level];
 }
 
-Run RunPipeline(const uint8_t* in, size_t n, int level, const Chunking& chunks) {
+Run RunPipeline(const uint8_t* in, size_t n, int level, const Chunking& chunks, int threads) {
   const auto mode = level == kNone ? fastlayer::Mode::kNone : fastlayer::Mode::kGzip;
-  fastlayer::Pipeline p(level == kNone ? 1 : level, mode);
+  fastlayer::Pipeline p(level == kNone ? 1 : level, mode, threads);
   // A non-empty starting vector: the core must append, never clear.
   Run run;
   run.out = {0xde, 0xad};
@@ -163,7 +163,10 @@ Chunking RandomChunking(Mulberry32& rng, size_t n, uint32_t style) {
 void CheckCase(const uint8_t* in, size_t n, int level, const std::vector<Chunking>& chunkings, const char* context) {
   const Run first = RunPipeline(in, n, level, chunkings.at(0));
   VerifyRun(in, n, level, first, context);
-  for (size_t i = 1; i < chunkings.size(); ++i) ExpectSameRun(first, RunPipeline(in, n, level, chunkings[i]), context);
+  for (size_t i = 1; i < chunkings.size(); ++i) {
+    ExpectSameRun(first, RunPipeline(in, n, level, chunkings[i], 1 + static_cast<int>(i % 4)), context);
+  }
+  ExpectSameRun(first, RunPipeline(in, n, level, chunkings[0], 4), context);
 }
 
 FuzzCase DecodeFuzzInput(const uint8_t* data, size_t size) {

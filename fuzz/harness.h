@@ -28,7 +28,8 @@ const char* LevelName(int level);
 
 // Feeds each chunk from its own exact-size heap copy, scribbled over and freed right after Update,
 // so ASan catches reads past a chunk and any pointer the core keeps into caller memory.
-Run RunPipeline(const uint8_t* in, size_t n, int level, const Chunking& chunks);
+// `threads` is the pipeline's thread count (1: no helpers).
+Run RunPipeline(const uint8_t* in, size_t n, int level, const Chunking& chunks, int threads = 1);
 
 // Every property of one result: digest, diffID and size against the reference SHA-256 and the
 // output length; for gzip the member check, plus exact bytes for level 0 (stored model) and
@@ -43,7 +44,8 @@ void ExpectSameRun(const Run& a, const Run& b, const char* context);
 Chunking RandomChunking(Mulberry32& rng, size_t n, uint32_t style);
 constexpr uint32_t kChunkStyles = 6;
 
-// Runs `in` whole and with each chunking, verifies the first and requires identical results.
+// Runs `in` with each chunking, verifies the first and requires identical results: the first on one
+// thread, the others on 2, 3, 4, 1, ... threads, and the first again on 4 threads.
 void CheckCase(const uint8_t* in, size_t n, int level, const std::vector<Chunking>& chunkings,
                const char* context);
 

@@ -89,7 +89,7 @@ void WriteVectors(std::FILE* f, bool quick) {
       const Run run = RunPipeline(in.data(), in.size(), level, chunkings[0]);
       VerifyRun(in.data(), in.size(), level, run, s.name, !quick);
       for (size_t c = 1; c < chunkings.size(); ++c)
-        ExpectSameRun(run, RunPipeline(in.data(), in.size(), level, chunkings[c]), s.name);
+        ExpectSameRun(run, RunPipeline(in.data(), in.size(), level, chunkings[c], 1 + static_cast<int>(c % 4)), s.name);
       std::fprintf(f, "        \"%s\": { \"digest\": \"sha256:%s\", \"size\": %llu }%s\n", LevelName(level),
                    Hex(run.digests.digest, 32).c_str(), static_cast<unsigned long long>(run.digests.size),
                    level == 9 ? "" : ",");

@@ -4,13 +4,37 @@
 
 #include <algorithm>
 #include <cstring>
+#include <functional>
+#include <memory>
 #include <stdexcept>
+#include <vector>
+
+#include "block_pool.h"
 
 namespace fastlayer {
 
-Pipeline::Pipeline(int level, Mode mode) : level_(level), mode_(mode) {
+static_assert(kBlockSize >= kWindowSize, "a unit's dictionary is the end of the unit before it");
+static_assert(kMaxThreads == kMaxHelpers + 1, "one caller plus the pool's helpers");
+
+namespace {
+
+// A pool thread's compressor for `level`, made on first use and kept for the thread's life: the
+// pool is shared by every pipeline, so these are bounded by its threads, not by the layers.
+Deflater* HelperDeflater(int level) {
+  thread_local std::unique_ptr<Deflater> by_level[10];
+  std::unique_ptr<Deflater>& d = by_level[level];
+  if (!d) d = NewDeflater(level);
+  return d.get();
+}
+
+}  // namespace
+
+Pipeline::Pipeline(int level, Mode mode, int threads) : level_(level), mode_(mode), threads_(threads) {
   if (level < 0 || level > 9) {
     throw std::invalid_argument("fastlayer: compression level must be an integer from 0 to 9");
+  }
+  if (threads < 1 || threads > kMaxThreads) {
+    throw std::invalid_argument("fastlayer: threads must be an integer from 1 to 16");
   }
   if (mode != Mode::kGzip && mode != Mode::kNone) {
     throw std::invalid_argument("fastlayer: mode must be 0 (gzip) or 1 (none)");
@@ -29,6 +53,7 @@ size_t Pipeline::MemoryUsage() const {
   if (deflater_) n += deflater_->MemoryUsage();
   if (block_) n += kBlockSize;
   if (window_) n += kWindowSize;
+  for (const auto& v : unit_out_) n += v.capacity();
   return n;
 }
 
@@ -93,6 +118,8 @@ void Pipeline::Update(const uint8_t* data, size_t len, std::vector<uint8_t>* out
   }
   WriteHeaderOnce(out);
   if (len == 0) return;  // data may be null
+  // Stored blocks cost a copy each: helpers would only add hand-offs.
+  if (threads_ > 1 && level_ > 0 && UnitsCompleted(len) >= 2) return UpdateParallel(data, len, out);
   if (block_len_ > 0) {
     const size_t take = std::min(len, kBlockSize - block_len_);
     TakeInput(data, take);
@@ -116,6 +143,58 @@ void Pipeline::Update(const uint8_t* data, size_t len, std::vector<uint8_t>* out
     std::memcpy(block_.get(), data, len);
     block_len_ = len;
   }
+}
+
+void Pipeline::UpdateParallel(const uint8_t* data, size_t len, std::vector<uint8_t>* out) {
+  // The caller hashes the whole input (and its CRC) while the helpers start compressing.
+  const auto take_input = [this, data, len] { TakeInput(data, len); };
+  struct Unit {
+    const uint8_t* dict;
+    size_t dict_len;
+    const uint8_t* data;
+  };
+  std::vector<Unit> units;
+  units.reserve(UnitsCompleted(len));
+  const uint8_t* dict = window_.get();
+  size_t dict_len = window_len_;
+  const auto add = [&](const uint8_t* unit) {
+    units.push_back(Unit{dict, dict_len, unit});
+    dict = unit + kBlockSize - kWindowSize;
+    dict_len = kWindowSize;
+  };
+  if (block_len_ > 0) {
+    const size_t take = kBlockSize - block_len_;  // len > take: at least two units complete
+    std::memcpy(block_.get() + block_len_, data, take);
+    add(block_.get());
+    data += take;
+    len -= take;
+  }
+  for (; len >= kBlockSize; data += kBlockSize, len -= kBlockSize) add(data);
+
+  // Groups of a few units per thread bound the per-unit outputs kept, whatever the call's size.
+  const size_t group = 2 * static_cast<size_t>(threads_);
+  for (size_t first = 0; first < units.size(); first += group) {
+    const size_t count = std::min(group, units.size() - first);
+    if (unit_out_.size() < count) unit_out_.resize(count);
+    RunUnits(
+        count, static_cast<size_t>(threads_ - 1),
+        [&](size_t i, size_t slot) {
+          const Unit& u = units[first + i];
+          Deflater* deflater = slot == 0 ? deflater_.get() : HelperDeflater(level_);
+          unit_out_[i].clear();
+          deflater->Deflate(u.dict, u.dict_len, u.data, kBlockSize, false, &unit_out_[i]);
+        },
+        first == 0 ? std::function<void()>(take_input) : [] {});
+    for (size_t i = 0; i < count; ++i) {
+      const size_t start = out->size();
+      out->insert(out->end(), unit_out_[i].begin(), unit_out_[i].end());
+      TakeOutput(*out, start);
+    }
+  }
+  std::memcpy(window_.get(), units.back().data + kBlockSize - kWindowSize, kWindowSize);
+  window_len_ = kWindowSize;
+  std::memcpy(block_.get(), data, len);
+  block_len_ = len;
 }
 
 void Pipeline::Finish(std::vector<uint8_t>* out, Digests* result) {

@@ -16,6 +16,9 @@ namespace fastlayer {
 
 enum class Mode { kGzip = 0, kNone = 1 };
 
+// Threads one pipeline may compress on: its caller's and up to kMaxHelpers pool threads.
+constexpr int kMaxThreads = 16;
+
 struct Digests {
   uint8_t digest[32];
   uint8_t diff_id[32];
@@ -24,8 +27,10 @@ struct Digests {
 
 class Pipeline {
  public:
-  // Throws std::invalid_argument unless 0 <= level <= 9 and mode is a Mode value.
-  Pipeline(int level, Mode mode);
+  // Throws std::invalid_argument unless 0 <= level <= 9, mode is a Mode value and
+  // 1 <= threads <= kMaxThreads. With threads > 1, a call that completes several units compresses
+  // them on up to that many threads (block_pool.h); the bytes are the same for every thread count.
+  Pipeline(int level, Mode mode, int threads = 1);
   ~Pipeline();
   Pipeline(const Pipeline&) = delete;
   Pipeline& operator=(const Pipeline&) = delete;
@@ -46,11 +51,16 @@ class Pipeline {
   void TakeInput(const uint8_t* data, size_t len);
   // Compresses one unit with the current window as dictionary, then slides the window.
   void CompressUnit(const uint8_t* data, size_t len, bool final, std::vector<uint8_t>* out);
+  // Update for threads > 1 when the call completes at least two units.
+  void UpdateParallel(const uint8_t* data, size_t len, std::vector<uint8_t>* out);
+  // Units this call would complete.
+  size_t UnitsCompleted(size_t len) const { return (block_len_ + len) / kBlockSize; }
   // Hashes and counts output bytes appended to *out since `start`.
   void TakeOutput(const std::vector<uint8_t>& out, size_t start);
 
   const int level_;
   const Mode mode_;
+  const int threads_;
   std::unique_ptr<Deflater> deflater_;
   Sha256 sha_in_;
   Sha256 sha_out_;
@@ -65,6 +75,8 @@ class Pipeline {
   // Last kWindowSize bytes of input before the current unit.
   std::unique_ptr<uint8_t[]> window_;
   size_t window_len_ = 0;
+  // Per-unit outputs of a parallel call, kept for their capacity.
+  std::vector<std::vector<uint8_t>> unit_out_;
 };
 
 }  // namespace fastlayer

@@ -1,0 +1,28 @@
+// Helper threads that compress the units of one call together with the thread that made the call.
+// The format makes units independent (each has its own dictionary: the 32 KiB of input before it),
+// so which thread compresses which unit never changes the bytes; the caller still hashes and
+// appends them in order. The pool is process-wide and shared by every pipeline: a machine with many
+// layers in flight gets at most its helper threads, not a set per layer.
+#pragma once
+#include <cstddef>
+#include <functional>
+
+namespace fastlayer {
+
+// Most helper threads the pool ever starts; a pipeline asks for fewer.
+constexpr size_t kMaxHelpers = 15;
+
+// Calls work(index, slot) once for every index in [0, n), from the calling thread (slot 0) and at
+// most `helpers` pool threads (slots 1..helpers; one slot per thread for the whole call, so a slot
+// can own per-thread state). The caller runs caller_first() first, while helpers already take
+// indices, then takes indices itself; it returns once every index is done. Helpers busy with other
+// calls are not waited for: the caller then does all the work itself. The first exception thrown by
+// work is rethrown here, after every index started has finished; indices not started by then are
+// skipped.
+void RunUnits(size_t n, size_t helpers, const std::function<void(size_t index, size_t slot)>& work,
+              const std::function<void()>& caller_first);
+
+// Pool threads started so far (tests and diagnostics).
+size_t PoolThreads();
+
+}  // namespace fastlayer
