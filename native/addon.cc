@@ -30,6 +30,7 @@ Napi::Object MakeInfo(Napi::Env env) {
   // Read once at load time: FASTLAYER_SHA256=portable is honoured from here on.
   info.Set("sha256", Sha256Implementation());
   info.Set("fingerprint", FASTLAYER_FINGERPRINT);
+  info.Set("maxThreads", Napi::Number::New(env, kMaxThreads));
   info.Freeze();
   return info;
 }

@@ -65,8 +65,10 @@ PipelineWrap::PipelineWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Pi
   Napi::Env env = info.Env();
   const int level = IntegerArg(info, 0, "level", 0, 9);
   const int mode = IntegerArg(info, 1, "mode", 0, 1);
+  // Optional: the threads one call may compress on (block_pool.h). The bytes do not depend on it.
+  const int threads = info[2].IsUndefined() ? 1 : IntegerArg(info, 2, "threads", 1, kMaxThreads);
   try {
-    core_ = std::make_shared<Pipeline>(level, static_cast<Mode>(mode));
+    core_ = std::make_shared<Pipeline>(level, static_cast<Mode>(mode), threads);
     input_ = std::make_shared<InputBuffer>();
   } catch (const UnsupportedCpu& e) {
     ThrowError(env, ErrorKind::kError, codes::kUnsupportedCpu, e.what());
@@ -74,7 +76,8 @@ PipelineWrap::PipelineWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Pi
     ThrowError(env, ErrorKind::kError, codes::kNoMemory, "fastlayer: out of memory");
   }
   AddOutputUser();
-  external_bytes_ = static_cast<int64_t>(core_->MemoryUsage());
+  core_bytes_ = static_cast<int64_t>(core_->MemoryUsage());
+  external_bytes_ = core_bytes_;
   Napi::MemoryManagement::AdjustExternalMemory(env, external_bytes_);
 }
 
@@ -180,9 +183,15 @@ Napi::Value PipelineWrap::Start(Napi::Env env, Napi::Object self, PipelineWorker
   return Napi::Value(env, promise);
 }
 
-void PipelineWrap::CallCompleted(napi_env, bool failed) {
+void PipelineWrap::CallCompleted(napi_env env, bool failed) {
   busy_ = false;
   if (failed) failed_ = true;
+  // A call on several threads keeps per-unit outputs for the next one: the core grew.
+  if (core_ != nullptr) {
+    const auto now = static_cast<int64_t>(core_->MemoryUsage());
+    AdjustExternal(env, now - core_bytes_);
+    core_bytes_ = now;
+  }
 }
 
 void PipelineWrap::Destroy(const Napi::CallbackInfo& info) {

@@ -56,6 +56,8 @@ class PipelineWrap : public Napi::ObjectWrap<PipelineWrap> {
   // destroy() may drop it at any time. Only refilled when no call is in flight.
   std::shared_ptr<InputBuffer> input_;
   int64_t external_bytes_ = 0;
+  // The core's own MemoryUsage() as last reported (part of external_bytes_).
+  int64_t core_bytes_ = 0;
   bool busy_ = false;
   bool finished_ = false;
   bool destroyed_ = false;

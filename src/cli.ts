@@ -9,7 +9,7 @@ import { Layer } from './layer.js';
 import type { LayerOptions } from './options.js';
 import { tarDirectory } from './tar.js';
 
-const USAGE = `usage: fastlayer [DIR|FILE|-] [--level N] [--none] [--output FILE] [--engine js|native] [--media-type T]
+const USAGE = `usage: fastlayer [DIR|FILE|-] [--level N] [--none] [--output FILE] [--engine js|native] [--threads N] [--media-type T]
 
   DIR               archived as a deterministic tar (sorted names, root:root, mtimes kept)
   FILE              read as is (a tar, or any bytes)
@@ -19,6 +19,7 @@ const USAGE = `usage: fastlayer [DIR|FILE|-] [--level N] [--none] [--output FILE
   --none            no compression: the layer is the input itself
   --output FILE     write the compressed layer to FILE (default: compute the descriptor only)
   --engine E        force the 'native' or 'js' engine (default: native when it loads)
+  --threads N       compress on up to N threads, 1-16 (default: the CPUs, up to 4; same bytes)
   --media-type T    media type to report (default: Docker's gzip layer type)
 
 Prints the descriptor {mediaType, digest, size, diffID, engine} as JSON on stdout, throughput on stderr.`;
@@ -50,6 +51,7 @@ function parse(argv: string[]): Parsed | 'help' {
         none: { type: 'boolean' },
         output: { type: 'string', short: 'o' },
         engine: { type: 'string' },
+        threads: { type: 'string', short: 't' },
         'media-type': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -68,6 +70,12 @@ function parse(argv: string[]): Parsed | 'help' {
   if (values.engine !== undefined) {
     if (values.engine !== 'js' && values.engine !== 'native') throw new UsageError(`--engine must be js or native, got "${values.engine}"`);
     options.engine = values.engine;
+  }
+  if (values.threads !== undefined) {
+    if (!/^[0-9]+$/.test(values.threads) || Number(values.threads) < 1 || Number(values.threads) > 16) {
+      throw new UsageError(`--threads must be an integer from 1 to 16, got "${values.threads}"`);
+    }
+    options.threads = Number(values.threads);
   }
   if (values['media-type'] !== undefined) options.mediaType = values['media-type'];
   const input = positionals[0] ?? defaultDirs().find((d) => existsSync(d));
@@ -136,7 +144,7 @@ async function main(argv: string[]): Promise<number> {
   const mb = counter.bytes / 1e6;
   process.stderr.write(
     `fastlayer: ${parsed.input}: ${mb.toFixed(1)} MB in ${seconds.toFixed(2)} s = ${(mb / seconds).toFixed(1)} MB/s ` +
-      `(level ${layer.compressionLevel}${layer.compression === 'none' ? ', no compression' : ''}, ${layer.engine.name} engine, ` +
+      `(level ${layer.compressionLevel}${layer.compression === 'none' ? ', no compression' : ''}, ${layer.engine.name} engine, ${layer.threads} thread${layer.threads === 1 ? '' : 's'}, ` +
       `${(layer.size() / 1e6).toFixed(1)} MB out)\n`,
   );
   return 0;

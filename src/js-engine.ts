@@ -9,10 +9,9 @@ import { BLOCK_SIZE, GZIP_HEADER, WINDOW_SIZE } from './format.js';
 import { crc32, crc32Implementation } from './crc32.js';
 import { storedBlocks } from './stored.js';
 
-// Full blocks are independent once their dictionary is known (it is plain input), so several are
-// deflated at once on the libuv threadpool; bounded so a huge update cannot allocate unboundedly
-// many zlib states. Node's default threadpool has 4 threads.
-const PARALLEL_BLOCKS = 4;
+// Full blocks are independent once their dictionary is known (it is plain input), so up to
+// `threads` of them are deflated at once on the libuv threadpool; bounded so a huge update cannot
+// allocate unboundedly many zlib states.
 
 function deflateUnit(data: Uint8Array, level: number, dictionary: Uint8Array | undefined, final: boolean) {
   if (level === 0) return Promise.resolve(storedBlocks(data, final));
@@ -29,6 +28,7 @@ function deflateUnit(data: Uint8Array, level: number, dictionary: Uint8Array | u
 class JsEngine implements Engine {
   private readonly level: number;
   private readonly passThrough: boolean;
+  private readonly threads: number;
   private readonly hashIn = createHash('sha256');
   private readonly hashOut = createHash('sha256');
   private crc = 0;
@@ -47,6 +47,7 @@ class JsEngine implements Engine {
   constructor(options: EngineOptions) {
     this.level = options.level;
     this.passThrough = options.compression === 'none';
+    this.threads = options.threads ?? 4;
   }
 
   async update(input: EngineInput): Promise<Uint8Array> {
@@ -62,8 +63,8 @@ class JsEngine implements Engine {
       parts.push(GZIP_HEADER);
       this.headerWritten = true;
     }
-    for (let i = 0; i < units.length; i += PARALLEL_BLOCKS) {
-      const batch = units.slice(i, i + PARALLEL_BLOCKS);
+    for (let i = 0; i < units.length; i += this.threads) {
+      const batch = units.slice(i, i + this.threads);
       const outs = await Promise.all(
         batch.map((unit, j) => {
           const k = i + j;

@@ -31,6 +31,8 @@ export class Layer {
   readonly engine: EngineInfo;
   readonly compressionLevel: number;
   readonly compression: Compression;
+  /** Threads the layer compresses on at once (the bytes do not depend on it). */
+  readonly threads: number;
   /** Resolves with the values once the stream was fully produced; rejects with the cause otherwise. */
   readonly done: Promise<LayerValues>;
 
@@ -53,6 +55,7 @@ export class Layer {
     this.engine = Object.freeze({ name: this.#factory.name, details: this.#factory.details });
     this.compressionLevel = o.level;
     this.compression = o.compression;
+    this.threads = o.threads;
     this.#mediaType = o.mediaType;
     this.#reader = openSource(source);
     this.done = new Promise<LayerValues>((resolve, reject) => {
@@ -123,7 +126,7 @@ export class Layer {
     if (this.#failure) return failedStream(this.#failure.cause);
     let engine: Engine;
     try {
-      engine = this.#factory.create({ level: this.compressionLevel, compression: this.compression });
+      engine = this.#factory.create({ level: this.compressionLevel, compression: this.compression, threads: this.threads });
     } catch (err) {
       reader.close();
       this.#fail(err);

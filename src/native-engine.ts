@@ -41,7 +41,7 @@ class NativeEngine implements Engine {
     // ERR_OUT_OF_RANGE) and refuses levels 1-2 on CPUs where ISA-L would give other bytes
     // (ERR_FASTLAYER_UNSUPPORTED_CPU).
     const mode = options.compression === 'none' ? MODE_NONE : MODE_GZIP;
-    this.pipeline = new addon.Pipeline(options.level, mode);
+    this.pipeline = new addon.Pipeline(options.level, mode, options.threads ?? 1);
   }
 
   async update(input: EngineInput): Promise<Uint8Array> {

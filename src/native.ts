@@ -26,7 +26,8 @@ export interface NativePipeline {
 }
 
 export interface NativeAddon {
-  Pipeline: new (level: number, mode: number) => NativePipeline;
+  /** threads (1 to info.maxThreads, default 1): threads one call may compress its units on. */
+  Pipeline: new (level: number, mode: number, threads?: number) => NativePipeline;
   /** Test helper: SHA-256 of any ArrayBufferView, on the process-wide or the portable path. */
   sha256(data: ArrayBufferView, forcePortable?: boolean): Buffer;
   info: {
@@ -36,6 +37,7 @@ export interface NativeAddon {
     zlib: string;
     sha256: string;
     fingerprint: string;
+    maxThreads: number;
   };
 }
 

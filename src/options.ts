@@ -1,6 +1,7 @@
 // Validation of `new Layer(source, options)`: every mistake is reported at construction with a
 // coded TypeError (wrong type) or RangeError (wrong value).
 import type { Compression } from './engine.js';
+import { availableParallelism } from 'node:os';
 import { ErrInvalidOption, ErrOptionRange } from './errors.js';
 import { DOCKER_LAYER_GZIP, OCI_LAYER_UNCOMPRESSED } from './media-types.js';
 
@@ -17,6 +18,11 @@ export interface LayerOptions {
   signal?: AbortSignal;
   /** Force an engine; default: FASTLAYER_ENGINE from the environment, else native when it loads. */
   engine?: EngineName;
+  /**
+   * Threads the layer may compress on at once, 1 to 16 (the bytes are the same for every value).
+   * Default: FASTLAYER_THREADS from the environment, else the machine's parallelism up to 4.
+   */
+  threads?: number;
 }
 
 export interface ResolvedOptions {
@@ -25,9 +31,24 @@ export interface ResolvedOptions {
   compression: Compression;
   signal: AbortSignal | undefined;
   engine: EngineName | undefined;
+  threads: number;
 }
 
-const KNOWN = new Set(['compressionLevel', 'mediaType', 'compression', 'signal', 'engine']);
+const KNOWN = new Set(['compressionLevel', 'mediaType', 'compression', 'signal', 'engine', 'threads']);
+
+export const MAX_THREADS = 16;
+// 1 MiB per call is four units of the format: more threads than that have nothing to take.
+const DEFAULT_THREADS_CAP = 4;
+
+function defaultThreads(): number {
+  const value = process.env.FASTLAYER_THREADS;
+  if (value === undefined || value === '') return Math.min(availableParallelism(), DEFAULT_THREADS_CAP);
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || n < 1 || n > MAX_THREADS) {
+    throw new ErrOptionRange('FASTLAYER_THREADS (environment variable)', `an integer from 1 to ${MAX_THREADS} or empty`, value);
+  }
+  return n;
+}
 
 function isAbortSignal(value: unknown): value is AbortSignal {
   if (value instanceof AbortSignal) return true;
@@ -71,5 +92,11 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     if (engine !== 'native' && engine !== 'js') throw new ErrOptionRange('engine', "'native' or 'js'", engine);
   }
 
-  return { level, mediaType, compression, signal, engine };
+  const threads = o.threads ?? defaultThreads();
+  if (typeof threads !== 'number') throw new ErrInvalidOption('threads', 'a number', threads);
+  if (!Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS) {
+    throw new ErrOptionRange('threads', `an integer from 1 to ${MAX_THREADS}`, threads);
+  }
+
+  return { level, mediaType, compression, signal, engine, threads };
 }

@@ -60,6 +60,7 @@ describe('Layer construction', () => {
     throwsCoded(() => new Layer(src, { compression: true as never }), TypeError, 'ERR_INVALID_OPTION', /compression/);
     throwsCoded(() => new Layer(src, { signal: {} as never }), TypeError, 'ERR_INVALID_OPTION', /AbortSignal/);
     throwsCoded(() => new Layer(src, { engine: 1 as never }), TypeError, 'ERR_INVALID_OPTION', /engine/);
+    throwsCoded(() => new Layer(src, { threads: '2' as never }), TypeError, 'ERR_INVALID_OPTION', /threads/);
     throwsCoded(() => new Layer(src, null as never), TypeError, 'ERR_INVALID_OPTION', /options/);
     throwsCoded(() => new Layer(src, 'fast' as never), TypeError, 'ERR_INVALID_OPTION', /options/);
     throwsCoded(() => new Layer(src, { compresionLevel: 1 } as never), TypeError, 'ERR_INVALID_OPTION', /unknown option/);
@@ -68,6 +69,9 @@ describe('Layer construction', () => {
     throwsCoded(() => new Layer(src, { compression: 'zstd' as never }), RangeError, 'ERR_OPTION_OUT_OF_RANGE', /'gzip' or 'none'/);
     throwsCoded(() => new Layer(src, { mediaType: ' ' }), RangeError, 'ERR_OPTION_OUT_OF_RANGE', /mediaType/);
     throwsCoded(() => new Layer(src, { engine: 'wasm' as never }), RangeError, 'ERR_OPTION_OUT_OF_RANGE', /engine/);
+    for (const threads of [0, 17, 1.5, -1, NaN, Infinity]) {
+      throwsCoded(() => new Layer(src, { threads }), RangeError, 'ERR_OPTION_OUT_OF_RANGE', /threads.*from 1 to 16/);
+    }
   });
 
   it('defaults: level 1, gzip, Docker media type; none defaults to the OCI uncompressed type', () => {

@@ -1,0 +1,88 @@
+// Output bytes never depend on how many threads compress them: every thread count gives the bytes of
+// one thread, whatever the chunking, the level, the engine, or how many layers share the helpers.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { availableParallelism } from 'node:os';
+import { BLOCK_SIZE } from '../src/format.js';
+import { Layer } from '../src/layer.js';
+import { assertLayer, compress, engines, sha256 } from './helpers/layer.js';
+import { chunked, semiCompressible } from './helpers/data.js';
+import type { EngineFactory } from '../src/engine.js';
+
+// Several units per call, a partial unit at the end, and (in chunks) units cut across calls.
+const INPUT = semiCompressible(5 * BLOCK_SIZE + 54_321, 11);
+const THREADS = [1, 2, 3, 4, 16];
+// Sizes that leave partial units between calls, and calls that complete 2, 3 or 9 units.
+const CHUNKS = [100_000, 2 * BLOCK_SIZE + 7, 9 * BLOCK_SIZE - 1];
+
+/** The engine fed directly (no coalescing), so each chunk is one call with its own unit count. */
+async function direct(engine: EngineFactory, chunks: Uint8Array[], level: number, threads: number): Promise<Buffer> {
+  const e = engine.create({ level, compression: 'gzip', threads });
+  const parts: Uint8Array[] = [];
+  for (const c of chunks) parts.push(Buffer.from(await e.update(c)));
+  const r = await e.finish();
+  parts.push(r.tail);
+  const out = Buffer.concat(parts);
+  assert.equal(r.size, out.length);
+  assert.equal(r.digest, sha256(out));
+  return out;
+}
+
+for (const engine of engines) {
+  describe(`thread count does not change the bytes [${engine.name}]`, () => {
+    for (const level of [0, 1, 2, 6, 9]) {
+      it(`level ${level}`, async () => {
+        const one = await compress(engine, INPUT, { compressionLevel: level, threads: 1 });
+        assertLayer(one.layer, one.out, INPUT);
+        for (const threads of THREADS.slice(1)) {
+          const { layer, out } = await compress(engine, INPUT, { compressionLevel: level, threads });
+          assert.equal(layer.threads, threads);
+          assert.ok(out.equals(one.out), `layer, ${threads} threads`);
+        }
+        for (const size of CHUNKS) {
+          const threads = 4;
+          const { out } = await compress(engine, chunked(INPUT, size), { compressionLevel: level, threads });
+          assert.ok(out.equals(one.out), `layer, chunks of ${size}, ${threads} threads`);
+          const chunks = [];
+          for (let i = 0; i < INPUT.length; i += size) chunks.push(INPUT.subarray(i, i + size));
+          for (const t of [2, 3]) {
+            assert.ok((await direct(engine, chunks, level, t)).equals(one.out), `engine, chunks of ${size}, ${t} threads`);
+          }
+        }
+      });
+    }
+
+    it('many layers at once share the helpers and each keeps its own bytes', async () => {
+      const inputs = Array.from({ length: 8 }, (_, i) => semiCompressible(3 * BLOCK_SIZE + 1000 * i, 100 + i));
+      const expected = await Promise.all(
+        inputs.map(async (input) => (await compress(engine, input, { compressionLevel: 1, threads: 1 })).out),
+      );
+      const outs = await Promise.all(
+        inputs.map(async (input, i) => (await compress(engine, chunked(input, 300_000), { compressionLevel: 1 + (i % 2) * 5, threads: 4 })).out),
+      );
+      for (let i = 0; i < inputs.length; i++) {
+        if (i % 2 === 0) assert.ok(outs[i]!.equals(expected[i]!), `layer ${i}`);
+        else assertLayer((await compress(engine, inputs[i]!, { compressionLevel: 6, threads: 1 })).layer, outs[i]!, inputs[i]!);
+      }
+    });
+  });
+}
+
+describe('threads default', () => {
+  it('is the machine parallelism up to 4, or FASTLAYER_THREADS', () => {
+    assert.equal(new Layer(Buffer.alloc(1)).threads, Math.min(availableParallelism(), 4));
+    const layerModule = JSON.stringify(new URL('../src/layer.js', import.meta.url).href);
+    const script = `import(${layerModule}).then(({ Layer }) => console.log(new Layer(Buffer.alloc(1)).threads))`;
+    const run = (value: string) =>
+      spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', env: { ...process.env, FASTLAYER_THREADS: value } });
+    assert.equal(run('3').stdout.trim(), '3');
+    assert.equal(run('16').stdout.trim(), '16');
+    for (const bad of ['0', '17', 'two', '1.5']) {
+      const r = run(bad);
+      assert.notEqual(r.status, 0, `FASTLAYER_THREADS=${bad} must be refused`);
+      assert.match(r.stderr, /ERR_OPTION_OUT_OF_RANGE/);
+      assert.match(r.stderr, /FASTLAYER_THREADS/);
+    }
+  });
+});
