@@ -33,7 +33,7 @@ export function buildCBaseline(log = (m) => process.stderr.write(m + '\n')) {
   const sources = [join(benchDir, 'c-baseline.cc'), ...core.map((f) => join(nativeDir, f))];
   const zlib = existsSync(ZLIB_STATIC) ? ZLIB_STATIC : '-lz';
   const args = [
-    '-O3', '-std=c++17', '-DNDEBUG', `-I${nativeDir}`, ...includeFlags(),
+    '-O3', '-std=c++17', '-pthread', '-DNDEBUG', `-I${nativeDir}`, ...includeFlags(),
     ...sources, '-lisal', zlib, '-o',
   ];
   const hash = createHash('sha256');

@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 
 const ALL_CORPORA = ['realistic', 'random', 'text'];
-const ALL_ENGINES = ['native', 'stream', 'js', 'naive', 'c', 'pigz'];
+const ALL_ENGINES = ['native', 'native1', 'stream', 'js', 'naive', 'c', 'cthreads', 'pigz'];
 const ALL_LEVELS = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9', 'none'];
 const DEFAULT_LEVELS = ['0', '1', '2', '6', '9', 'none'];
 

@@ -23,7 +23,7 @@ const HOW = [
 function corpusTable(report, corpus) {
   const rows = report.results.filter((r) => r.corpus === corpus.name);
   const levels = [...new Set(rows.map((r) => r.level))];
-  const engines = ['native', 'stream', 'js', 'naive', 'c', 'pigz'].filter((e) => rows.some((r) => r.engine === e));
+  const engines = ['native', 'native1', 'stream', 'js', 'naive', 'c', 'cthreads', 'pigz'].filter((e) => rows.some((r) => r.engine === e));
   const cell = (e, level) => {
     const r = rows.find((x) => x.engine === e && x.level === level);
     return r ? fmtRate(r.mbps.median) : '';
@@ -47,7 +47,7 @@ export function renderSection(report, source) {
       '`npm run bench` compares, on a realistic layer tar of system files (300 MB), random data and a',
       'text-heavy tar, each at levels 0, 1, 2, 6, 9 and `compression: \'none\'`:',
       '',
-      ...['native', 'stream', 'js', 'naive', 'c', 'pigz'].map((e) => `- ${ENGINE_LABELS[e]}: ${ENGINE_NOTES[e]}`),
+      ...['native', 'native1', 'stream', 'js', 'naive', 'c', 'cthreads', 'pigz'].map((e) => `- ${ENGINE_LABELS[e]}: ${ENGINE_NOTES[e]}`),
       '',
       'It reports MB/s of input (median, min and max of interleaved runs, each in its own process), MB per',
       'CPU-second, compressed size, peak RSS and the ratio to the naive pipeline; checks every digest against',
@@ -66,6 +66,8 @@ export function renderSection(report, source) {
     `${m.os}, Node ${m.node}. MB/s = 10^6 bytes of *input* per second, median of ${report.runs} run(s), each`,
     'measurement in its own process with the input file in the page cache; the runs of all pipelines are',
     `interleaved. Node pipelines read with \`fs.createReadStream\` (${report.readSize / 1024} KiB chunks).`,
+    ...(report.nativeThreads ? [`The native rows use ${report.nativeThreads} thread(s), the default of a Layer on this machine; ` +
+      '"1 thread" and "C baseline, same threads" separate what the threads bring from what Node costs.'] : []),
     '',
     'Corpora:',
     ...report.corpora.map((c) => `- **${c.name}** (${fmt(c.bytes / 1e6)} MB): ${c.description}` +
@@ -97,7 +99,7 @@ export function renderSection(report, source) {
     }
   }
   out.push('', 'Pipelines:', '');
-  const engines = ['native', 'stream', 'js', 'naive', 'c', 'pigz'].filter((e) => report.results.some((r) => r.engine === e));
+  const engines = ['native', 'native1', 'stream', 'js', 'naive', 'c', 'cthreads', 'pigz'].filter((e) => report.results.some((r) => r.engine === e));
   for (const e of engines) out.push(`- ${ENGINE_LABELS[e]}: ${ENGINE_NOTES[e]}`);
   out.push('', ...HOW);
   return out.join('\n');

@@ -4,8 +4,11 @@
 import { ENGINE_LABELS, levelLabel } from './labels.js';
 import { fmtRate } from './stats.js';
 
-const COLORS = { c: '#4a4a4a', native: '#1f6fb4', stream: '#6a51a3', js: '#8fbfe0', naive: '#d0412f', pigz: '#c9a227' };
-const ORDER = ['c', 'native', 'stream', 'js', 'naive', 'pigz'];
+const COLORS = {
+  c: '#4a4a4a', cthreads: '#9a9a9a', native: '#1f6fb4', native1: '#2ca25f', stream: '#6a51a3', js: '#8fbfe0',
+  naive: '#d0412f', pigz: '#c9a227',
+};
+const ORDER = ['c', 'cthreads', 'native', 'native1', 'stream', 'js', 'naive', 'pigz'];
 const WIDTH = 980;
 const LEFT = 120;
 const RIGHT = 240;

@@ -69,7 +69,8 @@ async function runFastlayer(task) {
   const layer = new Layer(source, {
     compression: none ? 'none' : 'gzip',
     ...(none ? {} : { compressionLevel: task.level }),
-    engine: task.engine === 'stream' ? 'native' : task.engine,
+    ...(task.threads ? { threads: task.threads } : {}),
+    engine: task.engine === 'stream' || task.engine === 'native1' ? 'native' : task.engine,
   });
   await pipeline(layer.compressed(), sink);
   const done = await layer.done;
@@ -77,7 +78,7 @@ async function runFastlayer(task) {
   const cpuSeconds = cpuSince(cpu0);
   const engine = layer.engine;
   const engineName = typeof engine === 'string' ? engine : engine?.name;
-  if (engineName !== undefined && engineName !== (task.engine === 'stream' ? 'native' : task.engine)) {
+  if (engineName !== undefined && engineName !== (task.engine === 'stream' || task.engine === 'native1' ? 'native' : task.engine)) {
     throw new Error(`asked for engine '${task.engine}' but the layer used '${engineName}'`);
   }
   return {
@@ -88,6 +89,7 @@ async function runFastlayer(task) {
     diffID: hex(done.diffID),
     output: { bytes: state.bytes, digest: state.digest, roundTrip: state.roundTrip },
     engine: typeof engine === 'object' ? engine : { name: engineName },
+    threads: layer.threads,
   };
 }
 
@@ -198,7 +200,8 @@ async function probe() {
       engines[name] = { ok: false, reason: `${err.code ? err.code + ': ' : ''}${err.message}` };
     }
   }
-  return { engines };
+  // The thread count a Layer takes by default here, for the native rows and the C baseline's.
+  return { engines, threads: new lib.Layer(Buffer.alloc(0)).threads ?? 1 };
 }
 
 const task = JSON.parse(process.argv[2] ?? '{}');
