@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The C++ core under ASan + UBSan: reference self-test, SHA-256 paths, the fuzz regressions and seeds,
-# the vector inputs, then random inputs/levels/chunkings for SECONDS (default 40).
+# the vector inputs, then random inputs/levels/chunkings for SECONDS (default 40); then the same random
+# driver under ThreadSanitizer for a quarter of SECONDS (every case also runs on 2-4 threads).
 #   fuzz/run-sanitizers.sh [SECONDS] [SEED]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -18,3 +19,8 @@ echo "vectors ok under sanitizers"
 # The seed is printed so that a failure can be replayed with the same SEED.
 echo "random seed $seed"
 "$d" random "$seed" "$seconds"
+
+"$root/fuzz/build.sh" tsan
+export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
+"$root/.cache/fuzz/tsan/driver" random "$seed" $(( (seconds + 3) / 4 ))
+echo "ThreadSanitizer ok"

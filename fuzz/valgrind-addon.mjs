@@ -14,11 +14,17 @@ const fail = (msg) => {
 const input = Buffer.alloc(700_000);
 for (let i = 0; i < input.length; i++) input[i] = (i * 7 + (i >> 9)) & 0xff;
 
-for (const [level, mode] of [[0, 0], [1, 0], [2, 0], [3, 0], [6, 0], [9, 0], [1, 1]]) {
-  const p = new addon.Pipeline(level, mode);
+// The last entry of each is the thread count: 3 puts units on the helper threads, which must be
+// joined at exit with their compressors freed.
+const reference = new Map();
+for (const [level, mode, threads] of [[0, 0, 1], [1, 0, 1], [1, 0, 3], [2, 0, 1], [3, 0, 1], [6, 0, 1], [6, 0, 3],
+  [9, 0, 1], [1, 1, 1]]) {
+  const p = new addon.Pipeline(level, mode, threads);
   const parts = [];
   // Chunks: empty, a view with an offset, one crossing a block boundary, the rest.
-  const views = [input.subarray(0, 0), input.subarray(0, 1000), input.subarray(1000, 300_000), input.subarray(300_000)];
+  // With threads, a call that completes two units after a partial one.
+  const views = threads > 1 ? [input.subarray(0, 1000), input.subarray(1000)]
+    : [input.subarray(0, 0), input.subarray(0, 1000), input.subarray(1000, 300_000), input.subarray(300_000)];
   for (const v of views) parts.push(await p.update(v));
   const r = await p.finish();
   parts.push(r.out);
@@ -26,6 +32,9 @@ for (const [level, mode] of [[0, 0], [1, 0], [2, 0], [3, 0], [6, 0], [9, 0], [1,
   if (r.diffID.toString('hex') !== sha(input)) fail(`diffID at level ${level} mode ${mode}`);
   if (r.digest.toString('hex') !== sha(out) || r.size !== out.length) fail(`digest/size at level ${level}`);
   if (mode === 0 && !gunzipSync(out).equals(input)) fail(`round trip at level ${level}`);
+  const key = `${level}/${mode}`;
+  if (reference.has(key) && reference.get(key) !== sha(out)) fail(`level ${level}: ${threads} threads changed the bytes`);
+  reference.set(key, sha(out));
 }
 
 // SharedArrayBuffer and DataView inputs.
@@ -47,7 +56,7 @@ await p.update(input).then(() => fail('update after destroy'), () => {});
 const q = new addon.Pipeline(1, 0);
 await q.finish();
 await q.finish().then(() => fail('finish twice'), () => {});
-for (const bad of [[10, 0], [-1, 0], ['1', 0], [1, 2]]) {
+for (const bad of [[10, 0], [-1, 0], ['1', 0], [1, 2], [1, 0, 0], [1, 0, 17], [1, 0, '2']]) {
   try {
     new addon.Pipeline(...bad);
     fail(`accepted ${bad}`);

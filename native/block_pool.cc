@@ -1,16 +1,36 @@
 #include "block_pool.h"
 
+#include <pthread.h>
+
 #include <algorithm>
-#include <condition_variable>
-#include <deque>
 #include <exception>
 #include <mutex>
 #include <system_error>
 #include <thread>
-#include <vector>
 
 namespace fastlayer {
 namespace {
+
+// std::condition_variable::wait binds to GLIBCXX_3.4.30 when built with GCC 12, which would keep the
+// prebuilt addon off systems with an older libstdc++ (RHEL 9, Amazon Linux 2023); POSIX's condition
+// variable needs only libc.
+class CondVar {
+ public:
+  CondVar() { pthread_cond_init(&cond_, nullptr); }
+  ~CondVar() { pthread_cond_destroy(&cond_); }
+  CondVar(const CondVar&) = delete;
+  CondVar& operator=(const CondVar&) = delete;
+
+  template <typename Ready>
+  void wait(std::unique_lock<std::mutex>& lock, Ready ready) {
+    while (!ready()) pthread_cond_wait(&cond_, lock.mutex()->native_handle());
+  }
+  void notify_one() { pthread_cond_signal(&cond_); }
+  void notify_all() { pthread_cond_broadcast(&cond_); }
+
+ private:
+  pthread_cond_t cond_;
+};
 
 // One RunUnits call. Lives on the caller's stack; the caller leaves only when no helper is inside.
 struct Batch {
@@ -18,10 +38,11 @@ struct Batch {
   size_t n;
   size_t wanted;  // helpers still welcome
   size_t next = 0;
-  size_t slots = 1;
   size_t inside = 0;  // helpers working on it
   std::exception_ptr error;
-  std::condition_variable left;
+  CondVar left;
+  Batch* queued_next = nullptr;  // the pool's queue of calls wanting helpers
+  bool queued = false;
 };
 
 // Units take milliseconds, so one mutex for everything costs nothing measurable and keeps the
@@ -29,13 +50,13 @@ struct Batch {
 class Pool {
  public:
   // Takes indices of `b` until none are left or one failed. Called with the lock held.
-  void Work(Batch* b, size_t slot, std::unique_lock<std::mutex>& lock) {
+  void Work(Batch* b, size_t thread, std::unique_lock<std::mutex>& lock) {
     while (b->next < b->n && !b->error) {
       const size_t index = b->next++;
       lock.unlock();
       std::exception_ptr error;
       try {
-        (*b->work)(index, slot);
+        (*b->work)(index, thread);
       } catch (...) {
         error = std::current_exception();
       }
@@ -54,8 +75,8 @@ class Pool {
     std::unique_lock<std::mutex> lock(mutex_);
     if (b.wanted > 0 && !stopping_) {
       Grow(std::min(b.wanted, kMaxHelpers));
-      if (!threads_.empty()) {
-        queue_.push_back(&b);
+      if (count_ > 0) {
+        Enqueue(&b);
         if (b.wanted == 1) wake_.notify_one();
         else wake_.notify_all();
       }
@@ -70,57 +91,76 @@ class Pool {
 
   size_t Threads() {
     std::lock_guard<std::mutex> lock(mutex_);
-    return threads_.size();
+    return count_;
   }
 
-  // Stops and joins the helpers (at exit, so that their thread-local compressors are freed). Calls
-  // still running then finish on their own threads; later ones get no helpers.
+  // Stops and joins the helpers at exit, so that no thread of ours outlives the process's own
+  // teardown. Calls still running then finish on their own threads; later ones get no helpers.
   void Stop() {
-    std::vector<std::thread> threads;
+    size_t count;
     {
       std::lock_guard<std::mutex> lock(mutex_);
       stopping_ = true;
-      threads.swap(threads_);
+      count = count_;
     }
     wake_.notify_all();
-    for (std::thread& t : threads) t.join();
+    // Grow() starts no thread once stopping_ is set, so threads_[0..count) is ours alone now.
+    for (size_t i = 0; i < count; ++i) threads_[i].join();
   }
 
  private:
+  // A fixed array and an intrusive list: no standard container here, whose growth paths would raise
+  // the libstdc++ version the prebuilt addon needs.
+  void Enqueue(Batch* b) {
+    Batch** tail = &queue_;
+    while (*tail != nullptr) tail = &(*tail)->queued_next;
+    *tail = b;
+    b->queued = true;
+  }
+
   void Unqueue(Batch* b) {
-    const auto it = std::find(queue_.begin(), queue_.end(), b);
-    if (it != queue_.end()) queue_.erase(it);
+    if (!b->queued) return;
+    for (Batch** link = &queue_; *link != nullptr; link = &(*link)->queued_next) {
+      if (*link == b) {
+        *link = b->queued_next;
+        break;
+      }
+    }
+    b->queued_next = nullptr;
+    b->queued = false;
   }
 
   // Starts threads up to `count`; a failure to start one leaves fewer (the caller works anyway).
   void Grow(size_t count) {
-    while (threads_.size() < count) {
+    while (count_ < count) {
       try {
-        threads_.emplace_back([this] { Loop(); });
+        const size_t number = count_ + 1;
+        threads_[count_] = std::thread([this, number] { Loop(number); });
       } catch (const std::system_error&) {
         return;
       }
+      ++count_;
     }
   }
 
-  void Loop() {
+  void Loop(size_t number) {
     std::unique_lock<std::mutex> lock(mutex_);
     for (;;) {
-      wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      wake_.wait(lock, [this] { return stopping_ || queue_ != nullptr; });
       if (stopping_) return;
-      Batch* b = queue_.front();
-      const size_t slot = b->slots++;
-      if (--b->wanted == 0) queue_.pop_front();
+      Batch* b = queue_;
+      if (--b->wanted == 0) Unqueue(b);
       ++b->inside;
-      Work(b, slot, lock);
+      Work(b, number, lock);
       if (--b->inside == 0) b->left.notify_all();
     }
   }
 
   std::mutex mutex_;
-  std::condition_variable wake_;
-  std::deque<Batch*> queue_;
-  std::vector<std::thread> threads_;
+  CondVar wake_;
+  Batch* queue_ = nullptr;
+  std::thread threads_[kMaxHelpers];
+  size_t count_ = 0;
   bool stopping_ = false;
 };
 

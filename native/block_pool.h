@@ -12,14 +12,15 @@ namespace fastlayer {
 // Most helper threads the pool ever starts; a pipeline asks for fewer.
 constexpr size_t kMaxHelpers = 15;
 
-// Calls work(index, slot) once for every index in [0, n), from the calling thread (slot 0) and at
-// most `helpers` pool threads (slots 1..helpers; one slot per thread for the whole call, so a slot
-// can own per-thread state). The caller runs caller_first() first, while helpers already take
+// Calls work(index, thread) once for every index in [0, n), from the calling thread (thread 0) and
+// at most `helpers` pool threads (thread 1..kMaxHelpers: a pool thread's number for its whole life,
+// so per-thread state can be kept by number). The caller runs caller_first() first, while helpers
+// already take
 // indices, then takes indices itself; it returns once every index is done. Helpers busy with other
 // calls are not waited for: the caller then does all the work itself. The first exception thrown by
 // work is rethrown here, after every index started has finished; indices not started by then are
 // skipped.
-void RunUnits(size_t n, size_t helpers, const std::function<void(size_t index, size_t slot)>& work,
+void RunUnits(size_t n, size_t helpers, const std::function<void(size_t index, size_t thread)>& work,
               const std::function<void()>& caller_first);
 
 // Pool threads started so far (tests and diagnostics).

@@ -18,11 +18,13 @@ static_assert(kMaxThreads == kMaxHelpers + 1, "one caller plus the pool's helper
 
 namespace {
 
-// A pool thread's compressor for `level`, made on first use and kept for the thread's life: the
-// pool is shared by every pipeline, so these are bounded by its threads, not by the layers.
-Deflater* HelperDeflater(int level) {
-  thread_local std::unique_ptr<Deflater> by_level[10];
-  std::unique_ptr<Deflater>& d = by_level[level];
+// Pool thread `thread`'s compressor for `level`, made on first use and kept: the pool is shared by
+// every pipeline, so these are bounded by its threads, not by the layers. Each entry is only ever
+// touched by its own thread. Never freed, since a pool thread may still compress during exit; not
+// thread_local, which would make the addon need the dynamic loader's TLS at run time.
+Deflater* HelperDeflater(size_t thread, int level) {
+  static auto* table = new std::unique_ptr<Deflater>[(kMaxHelpers + 1) * 10];
+  std::unique_ptr<Deflater>& d = table[thread * 10 + static_cast<size_t>(level)];
   if (!d) d = NewDeflater(level);
   return d.get();
 }
@@ -178,9 +180,9 @@ void Pipeline::UpdateParallel(const uint8_t* data, size_t len, std::vector<uint8
     if (unit_out_.size() < count) unit_out_.resize(count);
     RunUnits(
         count, static_cast<size_t>(threads_ - 1),
-        [&](size_t i, size_t slot) {
+        [&](size_t i, size_t thread) {
           const Unit& u = units[first + i];
-          Deflater* deflater = slot == 0 ? deflater_.get() : HelperDeflater(level_);
+          Deflater* deflater = thread == 0 ? deflater_.get() : HelperDeflater(thread, level_);
           unit_out_[i].clear();
           deflater->Deflate(u.dict, u.dict_len, u.data, kBlockSize, false, &unit_out_[i]);
         },
