@@ -6,6 +6,7 @@
 #include <cstring>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <vector>
 
@@ -174,10 +175,34 @@ void Pipeline::UpdateParallel(const uint8_t* data, size_t len, std::vector<uint8
   for (; len >= kBlockSize; data += kBlockSize, len -= kBlockSize) add(data);
 
   // Groups of a few units per thread bound the per-unit outputs kept, whatever the call's size.
-  const size_t group = 2 * static_cast<size_t>(threads_);
+  constexpr size_t kGroupPerThread = 2;
+  const size_t group = kGroupPerThread * static_cast<size_t>(threads_);
   for (size_t first = 0; first < units.size(); first += group) {
     const size_t count = std::min(group, units.size() - first);
     if (unit_out_.size() < count) unit_out_.resize(count);
+    // Outputs are hashed and appended in order by whichever thread finds the next one done, so that
+    // the hashing overlaps the compression of later units instead of following all of it.
+    struct {
+      std::mutex mutex;
+      bool done[kGroupPerThread * kMaxThreads] = {};
+      size_t next = 0;  // the first output not appended yet
+      bool busy = false;  // a thread is appending (unlocked)
+    } order;
+    const auto append_ready = [&] {
+      std::unique_lock<std::mutex> lock(order.mutex);
+      if (order.busy) return;  // that thread will find ours too
+      order.busy = true;
+      while (order.next < count && order.done[order.next]) {
+        const size_t i = order.next;
+        lock.unlock();
+        const size_t start = out->size();
+        out->insert(out->end(), unit_out_[i].begin(), unit_out_[i].end());
+        TakeOutput(*out, start);
+        lock.lock();
+        ++order.next;
+      }
+      order.busy = false;
+    };
     RunUnits(
         count, static_cast<size_t>(threads_ - 1),
         [&](size_t i, size_t thread) {
@@ -185,13 +210,15 @@ void Pipeline::UpdateParallel(const uint8_t* data, size_t len, std::vector<uint8
           Deflater* deflater = thread == 0 ? deflater_.get() : HelperDeflater(thread, level_);
           unit_out_[i].clear();
           deflater->Deflate(u.dict, u.dict_len, u.data, kBlockSize, false, &unit_out_[i]);
+          {
+            std::lock_guard<std::mutex> lock(order.mutex);
+            order.done[i] = true;
+          }
+          append_ready();
         },
         first == 0 ? std::function<void()>(take_input) : [] {});
-    for (size_t i = 0; i < count; ++i) {
-      const size_t start = out->size();
-      out->insert(out->end(), unit_out_[i].begin(), unit_out_[i].end());
-      TakeOutput(*out, start);
-    }
+    // A unit that failed stops the appending; RunUnits has rethrown its exception then.
+    if (order.next != count) throw std::logic_error("fastlayer: a unit's output was not appended");
   }
   std::memcpy(window_.get(), units.back().data + kBlockSize - kWindowSize, kWindowSize);
   window_len_ = kWindowSize;
