@@ -1,6 +1,7 @@
 // Hazard: layers inside worker_threads that are terminated mid-stream, and processes that exit
 // (process.exit, uncaught exception) while native calls are in flight. Each scenario runs in a
-// child process, so a crash shows up as a signal instead of killing the test runner.
+// child process, so a crash shows up as a signal instead of killing the test runner. The layers use 4
+// threads, so the native pool's helper threads are busy at those moments too.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, test } from 'node:test';
@@ -14,7 +15,7 @@ const engineName = native ? 'native' : 'js';
 
 /** Streams `input` through a layer and returns its values (consuming as fast as possible). */
 async function compress(input: Uint8Array, level: number) {
-  const layer = new Layer(input, { engine: engineName, compressionLevel: level });
+  const layer = new Layer(input, { engine: engineName, compressionLevel: level, threads: 4 });
   for await (const _ of layer.compressed()) void _;
   return layer.done;
 }
@@ -25,7 +26,7 @@ function startBusyLayers(count: number, want: number): Promise<void> {
   const probe = probeEngine(factory);
   const input = text(8 * MiB, 7);
   for (let i = 0; i < count; i++) {
-    const layer = new Layer(input, { engine: engineName, compressionLevel: 9 });
+    const layer = new Layer(input, { engine: engineName, compressionLevel: 9, threads: 4 });
     layer.compressed().on('data', () => {});
   }
   return new Promise((resolve) => {
