@@ -2,9 +2,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { BLOCK_SIZE } from '../src/format.js';
-import { assertLayer, compress, engines, sha256 } from './helpers/layer.js';
+import { assertLayer, compress, direct, engines, sha256 } from './helpers/layer.js';
 import { chunked, cut, semiCompressible } from './helpers/data.js';
-import type { EngineFactory } from '../src/engine.js';
 
 const INPUT = semiCompressible(2 * 1024 * 1024 + 12_345);
 // Tiny chunks cost a promise round trip each (and much more under the test runner's async
@@ -13,19 +12,6 @@ const INPUT = semiCompressible(2 * 1024 * 1024 + 12_345);
 const SMALL_INPUT = INPUT.subarray(0, BLOCK_SIZE + 4321);
 const TINY_INPUT = INPUT.subarray(0, 40_000);
 const SIZES = [4096, 65_536, (1 << 20) + 3];
-
-/** Feeds the engine directly, bypassing the Layer's coalescing. */
-async function direct(engine: EngineFactory, chunks: Uint8Array[], level: number): Promise<Buffer> {
-  const e = engine.create({ level, compression: 'gzip' });
-  const parts: Uint8Array[] = [];
-  for (const c of chunks) parts.push(Buffer.from(await e.update(c)));
-  const r = await e.finish();
-  parts.push(r.tail);
-  const out = Buffer.concat(parts);
-  assert.equal(r.size, out.length);
-  assert.equal(r.digest, sha256(out));
-  return out;
-}
 
 for (const engine of engines) {
   describe(`chunking does not change the bytes [${engine.name}]`, () => {

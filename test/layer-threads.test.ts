@@ -6,28 +6,14 @@ import { spawnSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { BLOCK_SIZE } from '../src/format.js';
 import { Layer } from '../src/layer.js';
-import { assertLayer, compress, engines, sha256 } from './helpers/layer.js';
+import { assertLayer, compress, direct, engines } from './helpers/layer.js';
 import { chunked, semiCompressible } from './helpers/data.js';
-import type { EngineFactory } from '../src/engine.js';
 
 // Several units per call, a partial unit at the end, and (in chunks) units cut across calls.
 const INPUT = semiCompressible(5 * BLOCK_SIZE + 54_321, 11);
 const THREADS = [1, 2, 3, 4, 16];
 // Sizes that leave partial units between calls, and calls that complete 2, 3 or 9 units.
 const CHUNKS = [100_000, 2 * BLOCK_SIZE + 7, 9 * BLOCK_SIZE - 1];
-
-/** The engine fed directly (no coalescing), so each chunk is one call with its own unit count. */
-async function direct(engine: EngineFactory, chunks: Uint8Array[], level: number, threads: number): Promise<Buffer> {
-  const e = engine.create({ level, compression: 'gzip', threads });
-  const parts: Uint8Array[] = [];
-  for (const c of chunks) parts.push(Buffer.from(await e.update(c)));
-  const r = await e.finish();
-  parts.push(r.tail);
-  const out = Buffer.concat(parts);
-  assert.equal(r.size, out.length);
-  assert.equal(r.digest, sha256(out));
-  return out;
-}
 
 for (const engine of engines) {
   describe(`thread count does not change the bytes [${engine.name}]`, () => {

@@ -38,6 +38,22 @@ export async function compress(
   return { layer, out };
 }
 
+/**
+ * Feeds an engine directly, bypassing the Layer's coalescing (each chunk is one call), and checks
+ * the digest and size it reports against the bytes it produced.
+ */
+export async function direct(engine: EngineFactory, chunks: Uint8Array[], level: number, threads?: number): Promise<Buffer> {
+  const e = engine.create({ level, compression: 'gzip', ...(threads === undefined ? {} : { threads }) });
+  const parts: Uint8Array[] = [];
+  for (const c of chunks) parts.push(Buffer.from(await e.update(c)));
+  const r = await e.finish();
+  parts.push(r.tail);
+  const out = Buffer.concat(parts);
+  assert.equal(r.size, out.length);
+  assert.equal(r.digest, sha256(out));
+  return out;
+}
+
 /** The invariants every gzip layer must satisfy for `input`. */
 export function assertLayer(layer: Layer, out: Buffer, input: Uint8Array): void {
   assert.equal(layer.diffID().toString(), `sha256:${sha256(input)}`);
