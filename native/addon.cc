@@ -1,4 +1,4 @@
-// Module entry: exports { Pipeline, info, sha256 } (docs/DESIGN.md, "Native addon API").
+// Module entry: exports { Pipeline, info, sha256, poolStats } (docs/DESIGN.md, "Native addon API").
 #include <isa-l.h>
 #include <napi.h>
 #include <zlib.h>
@@ -7,6 +7,7 @@
 
 #include "addon_pipeline.h"
 #include "addon_sha256.h"
+#include "block_pool.h"
 #include "format.h"
 #include "sha256.h"
 
@@ -35,12 +36,22 @@ Napi::Object MakeInfo(Napi::Env env) {
   return info;
 }
 
+// Test helper: { threads, helperUnits } of the process-wide block pool.
+Napi::Value PoolStatsFunction(const Napi::CallbackInfo& info) {
+  const PoolStats stats = GetPoolStats();
+  Napi::Object result = Napi::Object::New(info.Env());
+  result.Set("threads", Napi::Number::New(info.Env(), static_cast<double>(stats.threads)));
+  result.Set("helperUnits", Napi::Number::New(info.Env(), static_cast<double>(stats.helper_units)));
+  return result;
+}
+
 }  // namespace
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Pipeline", PipelineWrap::Define(env));
   exports.Set("info", MakeInfo(env));
   exports.Set("sha256", Napi::Function::New(env, Sha256Function, "sha256"));
+  exports.Set("poolStats", Napi::Function::New(env, PoolStatsFunction, "poolStats"));
   return exports;
 }
 

@@ -61,6 +61,7 @@ class Pool {
         error = std::current_exception();
       }
       lock.lock();
+      if (thread != 0) ++helper_units_;
       if (error && !b->error) b->error = error;
     }
     Unqueue(b);
@@ -89,9 +90,9 @@ class Pool {
     if (b.error) std::rethrow_exception(b.error);
   }
 
-  size_t Threads() {
+  PoolStats Stats() {
     std::lock_guard<std::mutex> lock(mutex_);
-    return count_;
+    return PoolStats{count_, helper_units_};
   }
 
   // Stops and joins the helpers at exit, so that no thread of ours outlives the process's own
@@ -161,6 +162,7 @@ class Pool {
   Batch* queue_ = nullptr;
   std::thread threads_[kMaxHelpers];
   size_t count_ = 0;
+  uint64_t helper_units_ = 0;
   bool stopping_ = false;
 };
 
@@ -182,6 +184,6 @@ void RunUnits(size_t n, size_t helpers, const std::function<void(size_t, size_t)
   ThePool().Run(n, helpers, work, caller_first);
 }
 
-size_t PoolThreads() { return ThePool().Threads(); }
+PoolStats GetPoolStats() { return ThePool().Stats(); }
 
 }  // namespace fastlayer

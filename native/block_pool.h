@@ -5,6 +5,7 @@
 // layers in flight gets at most its helper threads, not a set per layer.
 #pragma once
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 
 namespace fastlayer {
@@ -23,7 +24,12 @@ constexpr size_t kMaxHelpers = 15;
 void RunUnits(size_t n, size_t helpers, const std::function<void(size_t index, size_t thread)>& work,
               const std::function<void()>& caller_first);
 
-// Pool threads started so far (tests and diagnostics).
-size_t PoolThreads();
+// Pool threads started so far, and units compressed on them since the process started (tests and
+// diagnostics: a parallel path that never reached a helper would still give the right bytes).
+struct PoolStats {
+  size_t threads;
+  uint64_t helper_units;
+};
+PoolStats GetPoolStats();
 
 }  // namespace fastlayer

@@ -30,6 +30,8 @@ export interface NativeAddon {
   Pipeline: new (level: number, mode: number, threads?: number) => NativePipeline;
   /** Test helper: SHA-256 of any ArrayBufferView, on the process-wide or the portable path. */
   sha256(data: ArrayBufferView, forcePortable?: boolean): Buffer;
+  /** Test helper: helper threads started, and units compressed on them, in this process. */
+  poolStats(): { threads: number; helperUnits: number };
   info: {
     format: number;
     blockSize: number;

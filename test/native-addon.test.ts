@@ -179,6 +179,33 @@ describe('native addon', () => {
         throwsWith(() => new addon.Pipeline(level, GZIP), RangeError, 'ERR_OUT_OF_RANGE');
       }
       for (const mode of [-1, 2, 0.5]) throwsWith(() => new addon.Pipeline(1, mode), RangeError, 'ERR_OUT_OF_RANGE');
+      throwsWith(() => new addon.Pipeline(1, GZIP, '2' as never), TypeError, 'ERR_INVALID_ARG_TYPE');
+      for (const threads of [0, 17, 2.5, -1, Number.NaN]) {
+        throwsWith(() => new addon.Pipeline(1, GZIP, threads), RangeError, 'ERR_OUT_OF_RANGE');
+      }
+      assert.equal(addon.info.maxThreads, 16);
+      new addon.Pipeline(1, GZIP, 16).destroy();
+    });
+
+    it('threads > 1 really puts units on helper threads, threads 1 never does', async () => {
+      const input = semiCompressible(4 * BLOCK_SIZE + 100);
+      const run = async (threads: number) => {
+        const p = new addon.Pipeline(1, GZIP, threads);
+        const out = Buffer.concat([await p.update(input), (await p.finish()).out]);
+        return out;
+      };
+      const one = await run(1);
+      const before = addon.poolStats().helperUnits;
+      // The helper may be slow to wake on a loaded machine: the caller then takes every unit itself.
+      for (let i = 0; i < 20 && addon.poolStats().helperUnits === before; i++) {
+        assert.ok((await run(3)).equals(one), '3 threads changed the bytes');
+      }
+      const stats = addon.poolStats();
+      assert.ok(stats.helperUnits > before, 'no unit ran on a helper thread in 20 calls');
+      assert.ok(stats.threads >= 1 && stats.threads <= 15, `pool threads: ${stats.threads}`);
+      const after = stats.helperUnits;
+      await run(1);
+      assert.equal(addon.poolStats().helperUnits, after, 'threads 1 used a helper');
     });
 
     it('update rejects non-views with ERR_INVALID_ARG_TYPE and stays usable', async () => {
