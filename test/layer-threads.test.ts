@@ -5,7 +5,6 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { BLOCK_SIZE } from '../src/format.js';
-import { Layer } from '../src/layer.js';
 import { assertLayer, compress, direct, engines } from './helpers/layer.js';
 import { chunked, semiCompressible } from './helpers/data.js';
 
@@ -57,11 +56,17 @@ for (const engine of engines) {
 
 describe('threads default', () => {
   it('is the machine parallelism up to 4, or FASTLAYER_THREADS', () => {
-    assert.equal(new Layer(Buffer.alloc(1)).threads, Math.min(availableParallelism(), 4));
     const layerModule = JSON.stringify(new URL('../src/layer.js', import.meta.url).href);
     const script = `import(${layerModule}).then(({ Layer }) => console.log(new Layer(Buffer.alloc(1)).threads))`;
-    const run = (value: string) =>
-      spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', env: { ...process.env, FASTLAYER_THREADS: value } });
+    // In a child with FASTLAYER_THREADS set to `value`, or unset whatever this process has.
+    const run = (value: string | undefined) => {
+      const env = { ...process.env };
+      if (value === undefined) delete env.FASTLAYER_THREADS;
+      else env.FASTLAYER_THREADS = value;
+      return spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', env });
+    };
+    assert.equal(run(undefined).stdout.trim(), String(Math.min(availableParallelism(), 4)));
+    assert.equal(run('').stdout.trim(), String(Math.min(availableParallelism(), 4)));
     assert.equal(run('3').stdout.trim(), '3');
     assert.equal(run('16').stdout.trim(), '16');
     for (const bad of ['0', '17', 'two', '1.5']) {
