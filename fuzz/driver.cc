@@ -1,5 +1,5 @@
 // Sanitizer / reproducibility driver for the C++ core (no Node). Usage:
-//   driver selftest                 reference SHA-256 against NIST, constructor contract
+//   driver selftest                 block pool contract, reference SHA-256 against NIST, constructor contract
 //   driver sha N                    N random SHA-256 checks (both dispatch paths)
 //   driver random SEED SECONDS      random inputs, levels and chunkings until SECONDS have passed
 //   driver replay PATH...           fuzz inputs (files, or directories of files), e.g. fuzz/regressions
@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -31,6 +32,7 @@
 #ifdef FASTLAYER_ADDRESS_PROBE
 #include "address_probe.h"
 #endif
+#include "block_pool.h"
 #include "format.h"
 #include "harness.h"
 #include "ref_sha256.h"
@@ -48,7 +50,54 @@ bool HasShaNi() {
 }
 #endif
 
+// The block pool's contract (block_pool.h): every index once, thread numbers in range, and a failure
+// in work or in caller_first comes back to the caller only after every started index has finished
+// (ASan/TSan runs would catch a helper touching the caller's frame afterwards).
+void PoolSelfTest() {
+  for (const size_t helpers : {size_t{0}, size_t{1}, size_t{3}, fastlayer::kMaxHelpers}) {
+    std::atomic<int> seen[64] = {};
+    std::atomic<bool> first_ran{false};
+    fastlayer::RunUnits(
+        64, helpers,
+        [&](size_t i, size_t thread) {
+          if (thread > fastlayer::kMaxHelpers) Fail("pool: thread number %zu", thread);
+          seen[i].fetch_add(1);
+        },
+        [&] { first_ran = true; });
+    for (size_t i = 0; i < 64; ++i) {
+      if (seen[i].load() != 1) Fail("pool: index %zu ran %d times with %zu helpers", i, seen[i].load(), helpers);
+    }
+    if (!first_ran) Fail("pool: caller_first did not run");
+  }
+  for (const bool in_first : {false, true}) {
+    std::atomic<int> running{0};
+    bool threw = false;
+    try {
+      fastlayer::RunUnits(
+          32, 3,
+          [&](size_t i, size_t) {
+            running.fetch_add(1);
+            if (!in_first && i == 5) {
+              running.fetch_sub(1);
+              throw std::runtime_error("unit 5");
+            }
+            for (volatile int spin = 0; spin < 100000; spin = spin + 1) {
+            }
+            running.fetch_sub(1);
+          },
+          [&] {
+            if (in_first) throw std::runtime_error("caller_first");
+          });
+    } catch (const std::runtime_error&) {
+      threw = true;
+    }
+    if (!threw) Fail("pool: a failure in %s was not rethrown", in_first ? "caller_first" : "work");
+    if (running.load() != 0) Fail("pool: RunUnits returned while %d units were still running", running.load());
+  }
+}
+
 void SelfTest() {
+  PoolSelfTest();
   const std::string million(1000000, 'a');
   const struct { std::string msg; const char* hex; } nist[] = {
       {"", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},

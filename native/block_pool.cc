@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <exception>
 #include <mutex>
-#include <system_error>
 #include <thread>
 
 namespace fastlayer {
@@ -83,8 +82,15 @@ class Pool {
       }
     }
     lock.unlock();
-    caller_first();
+    // The batch is queued: whatever happens, this frame waits for its helpers before it unwinds.
+    std::exception_ptr first_error;
+    try {
+      caller_first();
+    } catch (...) {
+      first_error = std::current_exception();
+    }
     lock.lock();
+    if (first_error && !b.error) b.error = first_error;
     Work(&b, 0, lock);
     b.left.wait(lock, [&b] { return b.inside == 0; });
     if (b.error) std::rethrow_exception(b.error);
@@ -137,7 +143,7 @@ class Pool {
       try {
         const size_t number = count_ + 1;
         threads_[count_] = std::thread([this, number] { Loop(number); });
-      } catch (const std::system_error&) {
+      } catch (const std::exception&) {  // system_error, or bad_alloc for the thread's state
         return;
       }
       ++count_;
