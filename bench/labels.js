@@ -10,6 +10,9 @@ export const ENGINE_LABELS = {
   pigz: 'pigz + sha256sum (2 passes)',
 };
 
+/** Order of the pipelines in the README's tables and lists. */
+export const ENGINE_ORDER = ['native', 'native1', 'stream', 'js', 'naive', 'c', 'cthreads', 'pigz'];
+
 export const ENGINE_NOTES = {
   native: '`new Layer(fs.createReadStream(file), { engine: \'native\' })`: ISA-L (levels 1-2) or zlib (3-9) in the addon; the layer adopts the untouched ReadStream and its worker reads the file itself; default threads (the CPUs, up to 4)',
   native1: 'the same with `threads: 1`: every unit compressed on the calling worker thread, as in the C baseline',

@@ -3,7 +3,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { ENGINE_LABELS, ENGINE_NOTES, levelLabel } from './labels.js';
+import { ENGINE_LABELS, ENGINE_NOTES, ENGINE_ORDER, levelLabel } from './labels.js';
 import { committedResultsDir, repoRoot } from './paths.js';
 import { fmt, fmtRate } from './stats.js';
 
@@ -23,7 +23,7 @@ const HOW = [
 function corpusTable(report, corpus) {
   const rows = report.results.filter((r) => r.corpus === corpus.name);
   const levels = [...new Set(rows.map((r) => r.level))];
-  const engines = ['native', 'native1', 'stream', 'js', 'naive', 'c', 'cthreads', 'pigz'].filter((e) => rows.some((r) => r.engine === e));
+  const engines = ENGINE_ORDER.filter((e) => rows.some((r) => r.engine === e));
   const cell = (e, level) => {
     const r = rows.find((x) => x.engine === e && x.level === level);
     return r ? fmtRate(r.mbps.median) : '';
@@ -47,7 +47,7 @@ export function renderSection(report, source) {
       '`npm run bench` compares, on a realistic layer tar of system files (300 MB), random data and a',
       'text-heavy tar, each at levels 0, 1, 2, 6, 9 and `compression: \'none\'`:',
       '',
-      ...['native', 'native1', 'stream', 'js', 'naive', 'c', 'cthreads', 'pigz'].map((e) => `- ${ENGINE_LABELS[e]}: ${ENGINE_NOTES[e]}`),
+      ...ENGINE_ORDER.map((e) => `- ${ENGINE_LABELS[e]}: ${ENGINE_NOTES[e]}`),
       '',
       'It reports MB/s of input (median, min and max of interleaved runs, each in its own process), MB per',
       'CPU-second, compressed size, peak RSS and the ratio to the naive pipeline; checks every digest against',
@@ -99,7 +99,7 @@ export function renderSection(report, source) {
     }
   }
   out.push('', 'Pipelines:', '');
-  const engines = ['native', 'native1', 'stream', 'js', 'naive', 'c', 'cthreads', 'pigz'].filter((e) => report.results.some((r) => r.engine === e));
+  const engines = ENGINE_ORDER.filter((e) => report.results.some((r) => r.engine === e));
   for (const e of engines) out.push(`- ${ENGINE_LABELS[e]}: ${ENGINE_NOTES[e]}`);
   out.push('', ...HOW);
   return out.join('\n');

@@ -66,11 +66,13 @@ async function runFastlayer(task) {
   const file = createReadStream(task.file, { highWaterMark: task.readSize });
   // 'stream': the layer sees only chunks, as from any non-file source.
   const source = task.engine === 'stream' ? (async function* () { yield* file; })() : file;
+  // 'stream' and 'native1' are the native engine fed or configured differently.
+  const engineWanted = task.engine === 'stream' || task.engine === 'native1' ? 'native' : task.engine;
   const layer = new Layer(source, {
     compression: none ? 'none' : 'gzip',
     ...(none ? {} : { compressionLevel: task.level }),
     ...(task.threads ? { threads: task.threads } : {}),
-    engine: task.engine === 'stream' || task.engine === 'native1' ? 'native' : task.engine,
+    engine: engineWanted,
   });
   await pipeline(layer.compressed(), sink);
   const done = await layer.done;
@@ -78,7 +80,7 @@ async function runFastlayer(task) {
   const cpuSeconds = cpuSince(cpu0);
   const engine = layer.engine;
   const engineName = typeof engine === 'string' ? engine : engine?.name;
-  if (engineName !== undefined && engineName !== (task.engine === 'stream' || task.engine === 'native1' ? 'native' : task.engine)) {
+  if (engineName !== undefined && engineName !== engineWanted) {
     throw new Error(`asked for engine '${task.engine}' but the layer used '${engineName}'`);
   }
   return {

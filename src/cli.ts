@@ -6,7 +6,7 @@ import { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { arch } from 'node:os';
 import { Layer } from './layer.js';
-import type { LayerOptions } from './options.js';
+import { MAX_THREADS, type LayerOptions } from './options.js';
 import { tarDirectory } from './tar.js';
 
 const USAGE = `usage: fastlayer [DIR|FILE|-] [--level N] [--none] [--output FILE] [--engine js|native] [--threads N] [--media-type T]
@@ -19,7 +19,7 @@ const USAGE = `usage: fastlayer [DIR|FILE|-] [--level N] [--none] [--output FILE
   --none            no compression: the layer is the input itself
   --output FILE     write the compressed layer to FILE (default: compute the descriptor only)
   --engine E        force the 'native' or 'js' engine (default: native when it loads)
-  --threads N       compress on up to N threads, 1-16 (default: the CPUs, up to 4; same bytes)
+  --threads N       compress on up to N threads, 1-${MAX_THREADS} (default: the CPUs, up to 4; same bytes)
   --media-type T    media type to report (default: Docker's gzip layer type)
 
 Prints the descriptor {mediaType, digest, size, diffID, engine} as JSON on stdout, throughput on stderr.`;
@@ -72,8 +72,8 @@ function parse(argv: string[]): Parsed | 'help' {
     options.engine = values.engine;
   }
   if (values.threads !== undefined) {
-    if (!/^[0-9]+$/.test(values.threads) || Number(values.threads) < 1 || Number(values.threads) > 16) {
-      throw new UsageError(`--threads must be an integer from 1 to 16, got "${values.threads}"`);
+    if (!/^[0-9]+$/.test(values.threads) || Number(values.threads) < 1 || Number(values.threads) > MAX_THREADS) {
+      throw new UsageError(`--threads must be an integer from 1 to ${MAX_THREADS}, got "${values.threads}"`);
     }
     options.threads = Number(values.threads);
   }
