@@ -8,6 +8,7 @@
 #include <memory>
 #include <mutex>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "block_pool.h"
@@ -37,7 +38,7 @@ Pipeline::Pipeline(int level, Mode mode, int threads) : level_(level), mode_(mod
     throw std::invalid_argument("fastlayer: compression level must be an integer from 0 to 9");
   }
   if (threads < 1 || threads > kMaxThreads) {
-    throw std::invalid_argument("fastlayer: threads must be an integer from 1 to 16");
+    throw std::invalid_argument("fastlayer: threads must be an integer from 1 to " + std::to_string(kMaxThreads));
   }
   if (mode != Mode::kGzip && mode != Mode::kNone) {
     throw std::invalid_argument("fastlayer: mode must be 0 (gzip) or 1 (none)");
@@ -188,15 +189,17 @@ void Pipeline::UpdateParallel(const uint8_t* data, size_t len, std::vector<uint8
       size_t next = 0;  // the first output not appended yet
       bool busy = false;  // a thread is appending (unlocked)
     } order;
-    const auto append_ready = [&] {
+    // Marks output i done, then appends every ready one unless another thread is already at it.
+    const auto done = [&](size_t i) {
       std::unique_lock<std::mutex> lock(order.mutex);
+      order.done[i] = true;
       if (order.busy) return;  // that thread will find ours too
       order.busy = true;
       while (order.next < count && order.done[order.next]) {
-        const size_t i = order.next;
+        const size_t k = order.next;
         lock.unlock();
         const size_t start = out->size();
-        out->insert(out->end(), unit_out_[i].begin(), unit_out_[i].end());
+        out->insert(out->end(), unit_out_[k].begin(), unit_out_[k].end());
         TakeOutput(*out, start);
         lock.lock();
         ++order.next;
@@ -210,11 +213,7 @@ void Pipeline::UpdateParallel(const uint8_t* data, size_t len, std::vector<uint8
           Deflater* deflater = thread == 0 ? deflater_.get() : HelperDeflater(thread, level_);
           unit_out_[i].clear();
           deflater->Deflate(u.dict, u.dict_len, u.data, kBlockSize, false, &unit_out_[i]);
-          {
-            std::lock_guard<std::mutex> lock(order.mutex);
-            order.done[i] = true;
-          }
-          append_ready();
+          done(i);
         },
         first == 0 ? std::function<void()>(take_input) : [] {});
     // A unit that failed stops the appending; RunUnits has rethrown its exception then.
