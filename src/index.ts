@@ -1,8 +1,8 @@
 // Public API of fastlayer.
-export { Layer, type LayerValues } from './layer.js';
-export type { LayerOptions, EngineName } from './options.js';
-export type { LayerSource } from './source.js';
-export type { FileRange } from './file-source.js';
+export { Layer, type LayerValues } from './layer/layer.js';
+export type { LayerOptions, EngineName } from './layer/options.js';
+export type { LayerSource } from './layer/source.js';
+export type { FileRange } from './layer/file-source.js';
 export { Hash } from './hash.js';
 export {
   DOCKER_LAYER_GZIP,
@@ -25,7 +25,7 @@ export {
   ErrTarSource,
   type ErrorCode,
 } from './errors.js';
-export { availableEngines, selectEngine } from './engines.js';
-export type { EngineInfo, Compression } from './engine.js';
-export { FORMAT_VERSION, BLOCK_SIZE } from './format.js';
-export { tarDirectory, type TarOptions } from './tar.js';
+export { availableEngines, selectEngine } from './engine/engines.js';
+export type { EngineInfo, Compression } from './engine/engine.js';
+export { FORMAT_VERSION, BLOCK_SIZE } from './engine/format.js';
+export { tarDirectory, type TarOptions } from './tar/directory.js';

@@ -6,11 +6,11 @@ import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
-import { tarDirectory } from '../src/tar.js';
+import { tarDirectory } from '../src/tar/directory.js';
 import { collect, engines, sha256 } from './helpers/layer.js';
 import { manyFiles, tempDir } from './helpers/tree.js';
 
-const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 
 function run(args: string[], input?: Buffer) {
   const r = spawnSync(process.execPath, [CLI, ...args], { input, encoding: 'buffer', timeout: 60_000 });

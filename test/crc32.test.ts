@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as zlib from 'node:zlib';
-import { crc32, crc32Table, crc32Implementation } from '../src/crc32.js';
+import { crc32, crc32Table, crc32Implementation } from '../src/engine/crc32.js';
 import { randomBytes } from './helpers/data.js';
 
 describe('crc32', () => {

@@ -3,10 +3,10 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { BLOCK_SIZE, FORMAT_VERSION, GZIP_HEADER, WINDOW_SIZE } from '../src/format.js';
-import { jsEngine } from '../src/js-engine.js';
-import { nativeEngine } from '../src/native-engine.js';
-import { crc32Table } from '../src/crc32.js';
+import { BLOCK_SIZE, FORMAT_VERSION, GZIP_HEADER, WINDOW_SIZE } from '../src/engine/format.js';
+import { jsEngine } from '../src/engine/js-engine.js';
+import { nativeEngine } from '../src/engine/native-engine.js';
+import { crc32Table } from '../src/engine/crc32.js';
 import { compress } from './helpers/layer.js';
 import { chunked, randomBytes, semiCompressible } from './helpers/data.js';
 

@@ -5,11 +5,11 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { PassThrough } from 'node:stream';
 import { describe, test } from 'node:test';
-import type { EngineFactory } from '../src/engine.js';
-import { availableEngines } from '../src/engines.js';
+import type { EngineFactory } from '../src/engine/engine.js';
+import { availableEngines } from '../src/engine/engines.js';
 import { ErrDestroyed } from '../src/errors.js';
-import { Layer } from '../src/layer.js';
-import { BLOCK_SIZE } from '../src/format.js';
+import { Layer } from '../src/layer/layer.js';
+import { BLOCK_SIZE } from '../src/engine/format.js';
 import { assertFailed, deferred, MiB, probeEngine, text, tick, type EngineProbe } from './hazard-util.js';
 
 type Stage = 'before the first chunk' | 'while a call is in flight' | 'between calls' | 'during finish';

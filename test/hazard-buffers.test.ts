@@ -6,9 +6,9 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { createGunzip } from 'node:zlib';
-import { availableEngines } from '../src/engines.js';
-import { Layer } from '../src/layer.js';
-import { loadNative } from '../src/native.js';
+import { availableEngines } from '../src/engine/engines.js';
+import { Layer } from '../src/layer/layer.js';
+import { loadNative } from '../src/engine/native.js';
 import { assertChildOk, childScenario, gcHard, MiB, noise, probeEngine, report, runChild, text } from './hazard-util.js';
 
 type EngineName = 'native' | 'js';

@@ -4,8 +4,8 @@
 // first; a leaked layer holds a MiB or more, so even 30 per round would show as 30+ MiB a round).
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { availableEngines } from '../src/engines.js';
-import { Layer } from '../src/layer.js';
+import { availableEngines } from '../src/engine/engines.js';
+import { Layer } from '../src/layer/layer.js';
 import { assertChildOk, childScenario, gcHard, report, rssMiB, runChild, text } from './hazard-util.js';
 
 const ROUNDS = 4;

@@ -4,8 +4,8 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, test } from 'node:test';
-import { availableEngines } from '../src/engines.js';
-import { Layer } from '../src/layer.js';
+import { availableEngines } from '../src/engine/engines.js';
+import { Layer } from '../src/layer/layer.js';
 import { assertChildOk, childScenario, gcHard, MiB, noise, report, rssMiB, runChild, text } from './hazard-util.js';
 
 type EngineName = 'native' | 'js';

@@ -7,9 +7,9 @@ import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { availableEngines } from '../src/engines.js';
-import { nativeCallStats } from '../src/native-engine.js';
-import { Layer } from '../src/layer.js';
+import { availableEngines } from '../src/engine/engines.js';
+import { nativeCallStats } from '../src/engine/native-engine.js';
+import { Layer } from '../src/layer/layer.js';
 import { assertChildOk, childScenario, MiB, report, runChild, text } from './hazard-util.js';
 
 const LAYERS = 64;

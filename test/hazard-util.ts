@@ -3,9 +3,9 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { Engine, EngineFactory } from '../src/engine.js';
+import type { Engine, EngineFactory } from '../src/engine/engine.js';
 import { ErrNotComputed } from '../src/errors.js';
-import type { Layer } from '../src/layer.js';
+import type { Layer } from '../src/layer/layer.js';
 import { generate } from './vectors/generator.js';
 
 const CHILD_ENV = 'FASTLAYER_HAZARD_CHILD';

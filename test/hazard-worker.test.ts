@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
-import { availableEngines } from '../src/engines.js';
-import { Layer } from '../src/layer.js';
+import { availableEngines } from '../src/engine/engines.js';
+import { Layer } from '../src/layer/layer.js';
 import { assertChildOk, childScenario, MiB, probeEngine, report, runChild, text } from './hazard-util.js';
 
 const native = availableEngines().find((e) => e.name === 'native');

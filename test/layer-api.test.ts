@@ -2,11 +2,11 @@
 import { describe, it, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
-import { Layer } from '../src/layer.js';
+import { Layer } from '../src/layer/layer.js';
 import * as api from '../src/index.js';
-import { availableEngines, selectEngine } from '../src/engines.js';
-import { nativeEngine } from '../src/native-engine.js';
-import { jsEngine } from '../src/js-engine.js';
+import { availableEngines, selectEngine } from '../src/engine/engines.js';
+import { nativeEngine } from '../src/engine/native-engine.js';
+import { jsEngine } from '../src/engine/js-engine.js';
 
 function throwsCoded(fn: () => unknown, ctor: Function, code: string, message?: RegExp) {
   assert.throws(fn, (err: unknown) => {

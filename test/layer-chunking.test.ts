@@ -1,7 +1,7 @@
 // Output bytes depend only on (input, level, engine): never on how the input is chunked.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { BLOCK_SIZE } from '../src/format.js';
+import { BLOCK_SIZE } from '../src/engine/format.js';
 import { assertLayer, compress, direct, engines, sha256 } from './helpers/layer.js';
 import { chunked, cut, semiCompressible } from './helpers/data.js';
 

@@ -10,8 +10,8 @@ import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
-import { MAX_UPDATE } from '../src/coalesce.js';
-import { Layer } from '../src/layer.js';
+import { MAX_UPDATE } from '../src/layer/coalesce.js';
+import { Layer } from '../src/layer/layer.js';
 import { assertLayer, collect, compress, engines, sha256 } from './helpers/layer.js';
 import { semiCompressible } from './helpers/data.js';
 

@@ -2,7 +2,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { Layer } from '../src/layer.js';
+import { Layer } from '../src/layer/layer.js';
 import { ErrConsumed, ErrDestroyed, ErrNotComputed } from '../src/errors.js';
 import { DOCKER_LAYER_GZIP, OCI_LAYER_GZIP } from '../src/media-types.js';
 import { assertLayer, collect, compress, engines } from './helpers/layer.js';

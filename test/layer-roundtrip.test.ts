@@ -2,7 +2,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { BLOCK_SIZE } from '../src/format.js';
+import { BLOCK_SIZE } from '../src/engine/format.js';
 import { assertLayer, collect, compress, engines } from './helpers/layer.js';
 import { randomBytes, semiCompressible } from './helpers/data.js';
 import { SYSTEM_DIRS, tarProcess } from './helpers/tree.js';

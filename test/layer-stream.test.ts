@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Readable } from 'node:stream';
-import { Layer } from '../src/layer.js';
+import { Layer } from '../src/layer/layer.js';
 import { ErrConsumed, ErrDestroyed, ErrInvalidChunk, ErrNotComputed } from '../src/errors.js';
 import { OCI_LAYER_UNCOMPRESSED } from '../src/media-types.js';
 import { assertLayer, collect, compress, engines, sha256 } from './helpers/layer.js';

@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
-import { BLOCK_SIZE } from '../src/format.js';
+import { BLOCK_SIZE } from '../src/engine/format.js';
 import { assertLayer, compress, direct, engines } from './helpers/layer.js';
 import { chunked, semiCompressible } from './helpers/data.js';
 
@@ -56,7 +56,7 @@ for (const engine of engines) {
 
 describe('threads default', () => {
   it('is the machine parallelism up to 4, or FASTLAYER_THREADS', () => {
-    const layerModule = JSON.stringify(new URL('../src/layer.js', import.meta.url).href);
+    const layerModule = JSON.stringify(new URL('../src/layer/layer.js', import.meta.url).href);
     const script = `import(${layerModule}).then(({ Layer }) => console.log(new Layer(Buffer.alloc(1)).threads))`;
     // In a child with FASTLAYER_THREADS set to `value`, or unset whatever this process has.
     const run = (value: string | undefined) => {

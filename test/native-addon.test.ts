@@ -8,8 +8,8 @@ import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { BLOCK_SIZE, FORMAT_VERSION, GZIP_HEADER } from '../src/format.js';
-import { loadNative, packageRoot, type NativeAddon, type NativePipeline } from '../src/native.js';
+import { BLOCK_SIZE, FORMAT_VERSION, GZIP_HEADER } from '../src/engine/format.js';
+import { loadNative, packageRoot, type NativeAddon, type NativePipeline } from '../src/engine/native.js';
 import { randomBytes, semiCompressible } from './helpers/data.js';
 
 const loaded = loadNative();

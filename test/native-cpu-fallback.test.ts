@@ -6,8 +6,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { nativeEngine } from '../src/native-engine.js';
-import { selectEngine } from '../src/engines.js';
+import { nativeEngine } from '../src/engine/native-engine.js';
+import { selectEngine } from '../src/engine/engines.js';
 
 const qemu = spawnSync('qemu-x86_64', ['--version'], { stdio: 'ignore' }).status === 0;
 const index = fileURLToPath(new URL('../src/index.js', import.meta.url));

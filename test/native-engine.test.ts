@@ -4,8 +4,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
-import { nativeEngine } from '../src/native-engine.js';
-import { loadNative } from '../src/native.js';
+import { nativeEngine } from '../src/engine/native-engine.js';
+import { loadNative } from '../src/engine/native.js';
 import { ErrEngineState } from '../src/errors.js';
 import { semiCompressible } from './helpers/data.js';
 

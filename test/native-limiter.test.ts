@@ -2,8 +2,8 @@
 // released by every way a call can end, and a destroy() that overtakes a queued engine call.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { Limiter, nativeCallLimit, threadpoolSize } from '../src/limiter.js';
-import { nativeCallStats, nativeEngine } from '../src/native-engine.js';
+import { Limiter, nativeCallLimit, threadpoolSize } from '../src/engine/limiter.js';
+import { nativeCallStats, nativeEngine } from '../src/engine/native-engine.js';
 import { semiCompressible } from './helpers/data.js';
 import { deferred, tick } from './hazard-util.js';
 

@@ -4,8 +4,8 @@ import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadNative } from '../src/native.js';
-import { BLOCK_SIZE, FORMAT_VERSION } from '../src/format.js';
+import { loadNative } from '../src/engine/native.js';
+import { BLOCK_SIZE, FORMAT_VERSION } from '../src/engine/format.js';
 import { cleanEnv, compiledModule, fallbackWarnings, onLinuxX64, prebuildFile, root, runModule } from './packaging-util.js';
 
 const PROBE = `

@@ -50,7 +50,7 @@ test('the tarball holds dist/, types, prebuilds and the native sources, and noth
     /^(dist|prebuilds|native)\//.test(path);
   assert.deepEqual(files.filter((path) => !allowed(path)), [], 'unexpected files in the tarball');
   assert.deepEqual(files.filter((path) => /\.test\.|\.map$|\.tsbuildinfo$/.test(path)), []);
-  const required = ['package.json', 'binding.gyp', 'scripts/find-libs.cjs', 'dist/index.js', 'dist/index.d.ts', 'dist/native.js', 'dist/cli.js'];
+  const required = ['package.json', 'binding.gyp', 'scripts/find-libs.cjs', 'dist/index.js', 'dist/index.d.ts', 'dist/engine/native.js', 'dist/cli/main.js'];
   if (onLinuxX64) required.push('prebuilds/linux-x64/fastlayer.glibc.node');
   const nativeSources = tool('git', ['ls-files', 'native'], { cwd: root }).split('\n').filter(Boolean);
   assert.ok(nativeSources.length > 3, 'no native sources tracked by git');

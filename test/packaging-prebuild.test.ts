@@ -4,8 +4,8 @@ import assert from 'node:assert/strict';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BLOCK_SIZE, FORMAT_VERSION } from '../src/format.js';
-import type { NativeAddon } from '../src/native.js';
+import { BLOCK_SIZE, FORMAT_VERSION } from '../src/engine/format.js';
+import type { NativeAddon } from '../src/engine/native.js';
 import { onLinuxX64, prebuildFile, root, tool } from './packaging-util.js';
 
 const skip = onLinuxX64 ? false : 'prebuilds are committed for linux-x64 only';

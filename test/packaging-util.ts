@@ -2,7 +2,7 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { packageRoot } from '../src/native.js';
+import { packageRoot } from '../src/engine/native.js';
 
 export const root = packageRoot();
 export const onLinuxX64 = process.platform === 'linux' && process.arch === 'x64';

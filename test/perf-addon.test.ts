@@ -5,8 +5,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
-import { BLOCK_SIZE } from '../src/format.js';
-import { loadNative, type NativeAddon, type NativePipeline } from '../src/native.js';
+import { BLOCK_SIZE } from '../src/engine/format.js';
+import { loadNative, type NativeAddon, type NativePipeline } from '../src/engine/native.js';
 import { randomBytes, semiCompressible } from './helpers/data.js';
 
 const loaded = loadNative();

@@ -6,11 +6,11 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isUint8Array } from 'node:util/types';
-import type { Engine, EngineFactory, EngineInput, EngineResult } from '../src/engine.js';
-import { MAX_UPDATE } from '../src/coalesce.js';
+import type { Engine, EngineFactory, EngineInput, EngineResult } from '../src/engine/engine.js';
+import { MAX_UPDATE } from '../src/layer/coalesce.js';
 import { ErrDestroyed } from '../src/errors.js';
-import { LayerStream, type StreamKind } from '../src/layer-stream.js';
-import { openSource } from '../src/source.js';
+import { LayerStream, type StreamKind } from '../src/layer/layer-stream.js';
+import { openSource } from '../src/layer/source.js';
 import { collect, engines, sha256 } from './helpers/layer.js';
 import { randomBytes, semiCompressible } from './helpers/data.js';
 

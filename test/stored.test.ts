@@ -1,8 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as zlib from 'node:zlib';
-import { storedBlocks, STORED_MAX } from '../src/stored.js';
-import { BLOCK_SIZE } from '../src/format.js';
+import { storedBlocks, STORED_MAX } from '../src/engine/stored.js';
+import { BLOCK_SIZE } from '../src/engine/format.js';
 import { randomBytes } from './helpers/data.js';
 
 function headers(out: Uint8Array): Array<[number, number]> {

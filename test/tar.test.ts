@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync, symlinkSync, utimesSync, chmodSync, readFileSync, readlinkSync, lstatSync } from 'node:fs';
 import { join } from 'node:path';
-import { tarDirectory, entryHeader } from '../src/tar.js';
+import { tarDirectory, entryHeader } from '../src/tar/directory.js';
 import { ErrTarSource } from '../src/errors.js';
 import { collect, compress, engines } from './helpers/layer.js';
 import { randomBytes } from './helpers/data.js';

@@ -7,9 +7,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { availableEngines } from '../src/engines.js';
-import { BLOCK_SIZE, FORMAT_VERSION } from '../src/format.js';
-import { Layer } from '../src/layer.js';
+import { availableEngines } from '../src/engine/engines.js';
+import { BLOCK_SIZE, FORMAT_VERSION } from '../src/engine/format.js';
+import { Layer } from '../src/layer/layer.js';
 import { generate, type InputKind } from './vectors/generator.js';
 
 interface Entry {

@@ -3,12 +3,12 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import * as zlib from 'node:zlib';
-import { Layer } from '../../src/layer.js';
-import type { LayerOptions } from '../../src/options.js';
-import type { LayerSource } from '../../src/source.js';
-import { availableEngines } from '../../src/engines.js';
-import type { EngineFactory } from '../../src/engine.js';
-import { crc32Table } from '../../src/crc32.js';
+import { Layer } from '../../src/layer/layer.js';
+import type { LayerOptions } from '../../src/layer/options.js';
+import type { LayerSource } from '../../src/layer/source.js';
+import { availableEngines } from '../../src/engine/engines.js';
+import type { EngineFactory } from '../../src/engine/engine.js';
+import { crc32Table } from '../../src/engine/crc32.js';
 
 export const engines: EngineFactory[] = availableEngines();
 

@@ -1,11 +1,11 @@
 // Validation of `new Layer(source, options)`: every mistake is reported at construction with a
 // coded TypeError (wrong type) or RangeError (wrong value).
-import type { Compression } from './engine.js';
+import type { Compression, EngineName } from '../engine/engine.js';
+export type { EngineName };
 import { availableParallelism } from 'node:os';
-import { ErrInvalidOption, ErrOptionRange } from './errors.js';
-import { DOCKER_LAYER_GZIP, OCI_LAYER_UNCOMPRESSED } from './media-types.js';
+import { ErrInvalidOption, ErrOptionRange } from '../errors.js';
+import { DOCKER_LAYER_GZIP, OCI_LAYER_UNCOMPRESSED } from '../media-types.js';
 
-export type EngineName = 'native' | 'js';
 
 export interface LayerOptions {
   /** Integer 0 (stored) to 9 (smallest); default 1. */

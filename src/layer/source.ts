@@ -3,7 +3,7 @@
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { isUint8Array } from 'node:util/types';
-import { ErrInvalidChunk, ErrInvalidSource } from './errors.js';
+import { ErrInvalidChunk, ErrInvalidSource } from '../errors.js';
 import { FileReader, FileSource, type FileAccess } from './file-source.js';
 import { isAdoptableReadStream, ReadStreamReader } from './read-stream-source.js';
 

@@ -5,9 +5,9 @@ import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { arch } from 'node:os';
-import { Layer } from './layer.js';
-import { MAX_THREADS, type LayerOptions } from './options.js';
-import { tarDirectory } from './tar.js';
+import { Layer } from '../layer/layer.js';
+import { MAX_THREADS, type LayerOptions } from '../layer/options.js';
+import { tarDirectory } from '../tar/directory.js';
 
 const USAGE = `usage: fastlayer [DIR|FILE|-] [--level N] [--none] [--output FILE] [--engine js|native] [--threads N] [--media-type T]
 

@@ -1,10 +1,9 @@
 // Which engines this process can use, and which one a layer gets.
-import type { EngineFactory, EngineOptions } from './engine.js';
-import { ErrEngineUnavailable, ErrOptionRange } from './errors.js';
+import type { EngineFactory, EngineName, EngineOptions } from './engine.js';
+import { ErrEngineUnavailable, ErrOptionRange } from '../errors.js';
 import { jsEngine } from './js-engine.js';
 import { nativeEngine } from './native-engine.js';
 import { loadNative } from './native.js';
-import type { EngineName } from './options.js';
 
 /** Engines that work here, best first: native (when the addon loads), then js. */
 export function availableEngines(): EngineFactory[] {

@@ -4,7 +4,7 @@
 import * as fs from 'node:fs';
 import { readdir, readlink } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
-import { ErrTarSource } from './errors.js';
+import { ErrTarSource } from '../errors.js';
 
 export interface TarOptions {
   /** Called for entries that are neither regular files, directories nor symlinks (they are left out). */

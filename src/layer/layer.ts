@@ -1,11 +1,11 @@
 // The public Layer: go-containerregistry's stream.Layer for Node, with stricter semantics (values
 // only after the complete stream, never for partial data; see README "Go parity").
 import { Readable } from 'node:stream';
-import type { Compression, Engine, EngineFactory, EngineInfo, EngineResult } from './engine.js';
-import { ErrConsumed, ErrNotComputed } from './errors.js';
+import type { Compression, Engine, EngineFactory, EngineInfo, EngineResult } from '../engine/engine.js';
+import { ErrConsumed, ErrNotComputed } from '../errors.js';
 import { fileSource, type FileRange } from './file-source.js';
-import { selectEngine } from './engines.js';
-import { Hash } from './hash.js';
+import { selectEngine } from '../engine/engines.js';
+import { Hash } from '../hash.js';
 import { LayerStream, type StreamKind } from './layer-stream.js';
 import { resolveOptions, type LayerOptions } from './options.js';
 import { checkSource, openSource, type ChunkReader, type LayerSource } from './source.js';

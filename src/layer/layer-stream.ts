@@ -4,11 +4,11 @@
 // works on one input, the next one is gathered from the source (one input of read-ahead), and the
 // engine is given that input before the previous output is handed to the consumer.
 import { Readable } from 'node:stream';
-import type { Engine, EngineResult } from './engine.js';
+import type { Engine, EngineResult } from '../engine/engine.js';
 import { Coalescer } from './coalesce.js';
 import type { FileAccess } from './file-source.js';
 import type { ChunkReader } from './source.js';
-import { ErrDestroyed } from './errors.js';
+import { ErrDestroyed } from '../errors.js';
 
 export type StreamKind = 'compressed' | 'uncompressed';
 

@@ -10,6 +10,9 @@ export interface EngineResult {
   size: number;
 }
 
+/** Which engine a layer runs on. */
+export type EngineName = 'native' | 'js';
+
 export type Compression = 'gzip' | 'none';
 
 export interface EngineOptions {

@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import { isUint8Array } from 'node:util/types';
 import { MAX_UPDATE } from './coalesce.js';
-import { ErrInvalidOption, ErrInvalidSource, ErrOptionRange } from './errors.js';
+import { ErrInvalidOption, ErrInvalidSource, ErrOptionRange } from '../errors.js';
 import type { ChunkReader } from './source.js';
 
 /** A byte range of a file, as fs.createReadStream takes it: `end` is inclusive. */

@@ -3,7 +3,7 @@
 // interface. Undefined when the addon does not load; src/engines.ts then offers the js engine only.
 // Calls of all engines share one Limiter, so they never take the whole libuv threadpool.
 import type { Engine, EngineFactory, EngineInput, EngineOptions, EngineResult } from './engine.js';
-import { ErrEngineState } from './errors.js';
+import { ErrEngineState } from '../errors.js';
 import { Limiter, nativeCallLimit, type Ticket } from './limiter.js';
 import { loadNative, type NativeAddon, type NativePipeline } from './native.js';
 
