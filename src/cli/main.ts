@@ -1,153 +1,71 @@
 #!/usr/bin/env node
-// fastlayer CLI: turns a directory, a file or stdin into a layer and prints its OCI descriptor.
-import { createReadStream, createWriteStream, existsSync, statSync, rmSync } from 'node:fs';
-import { pipeline } from 'node:stream/promises';
-import { Writable } from 'node:stream';
-import { parseArgs } from 'node:util';
-import { arch } from 'node:os';
-import { Layer } from '../layer/layer.js';
-import { MAX_THREADS, type LayerOptions } from '../layer/options.js';
-import { tarDirectory } from '../tar/directory.js';
+// The fastlayer command: picks the subcommand, runs it, and turns any failure into one line
+// `fastlayer: ...` and an exit status (0 ok, 1 failure, 2 usage error, 128+n on a signal).
+import { existsSync } from 'node:fs';
+import { flag, formatHelp, parseCommandArgs, type Command } from './command.js';
+import { commands, defaultCommand, findCommand } from './commands.js';
+import { CliError, ErrCliUsage, EXIT_FAILURE, oneLine } from './errors.js';
+import { installInterrupt } from './interrupt.js';
+import { installStdio, writeStderr, writeStdout } from './stdio.js';
 
-const USAGE = `usage: fastlayer [DIR|FILE|-] [--level N] [--none] [--output FILE] [--engine js|native] [--threads N] [--media-type T]
-
-  DIR               archived as a deterministic tar (sorted names, root:root, mtimes kept)
-  FILE              read as is (a tar, or any bytes)
-  -                 read standard input
-  (nothing)         the first existing of: ${defaultDirs().join(', ')}
-  --level N         compression level 0-9 (default 1)
-  --none            no compression: the layer is the input itself
-  --output FILE     write the compressed layer to FILE (default: compute the descriptor only)
-  --engine E        force the 'native' or 'js' engine (default: native when it loads)
-  --threads N       compress on up to N threads, 1-${MAX_THREADS} (default: the CPUs, up to 4; same bytes)
-  --media-type T    media type to report (default: Docker's gzip layer type)
-
-Prints the descriptor {mediaType, digest, size, diffID, engine} as JSON on stdout, throughput on stderr.`;
-
-/** Present on every Debian/Ubuntu machine, tens of MB: a realistic default input. */
-function defaultDirs(): string[] {
-  const triplet = arch() === 'arm64' ? 'aarch64-linux-gnu' : 'x86_64-linux-gnu';
-  return ['/usr/share/doc', `/usr/lib/${triplet}/perl-base`, '/usr/lib'];
-}
-
-class UsageError extends Error {}
-
-interface Parsed {
-  input: string;
-  options: LayerOptions;
-  output: string | undefined;
-}
-
-function parse(argv: string[]): Parsed | 'help' {
-  let values;
-  let positionals;
-  try {
-    ({ values, positionals } = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        level: { type: 'string', short: 'l' },
-        none: { type: 'boolean' },
-        output: { type: 'string', short: 'o' },
-        engine: { type: 'string' },
-        threads: { type: 'string', short: 't' },
-        'media-type': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-  if (values.help) return 'help';
-  if (positionals.length > 1) throw new UsageError(`expected at most one input, got ${positionals.length}: ${positionals.join(' ')}`);
-  const options: LayerOptions = {};
-  if (values.level !== undefined) {
-    if (!/^[0-9]$/.test(values.level)) throw new UsageError(`--level must be an integer from 0 to 9, got "${values.level}"`);
-    options.compressionLevel = Number(values.level);
-  }
-  if (values.none) options.compression = 'none';
-  if (values.engine !== undefined) {
-    if (values.engine !== 'js' && values.engine !== 'native') throw new UsageError(`--engine must be js or native, got "${values.engine}"`);
-    options.engine = values.engine;
-  }
-  if (values.threads !== undefined) {
-    if (!/^[0-9]+$/.test(values.threads) || Number(values.threads) < 1 || Number(values.threads) > MAX_THREADS) {
-      throw new UsageError(`--threads must be an integer from 1 to ${MAX_THREADS}, got "${values.threads}"`);
+function pick(argv: readonly string[]): { command: Command; rest: readonly string[] } {
+  const first = argv[0];
+  if (first === '--version' || first === '-V') return { command: findCommand('version')!, rest: argv.slice(1) };
+  if (first === '--help' || first === '-h') return { command: findCommand('help')!, rest: argv.slice(1) };
+  if (first !== undefined) {
+    const command = findCommand(first);
+    if (command) return { command, rest: argv.slice(1) };
+    // The bare form takes a path; a word that is neither a path nor a command is most likely a
+    // mistyped command.
+    if (!first.startsWith('-') && !first.includes('/') && !existsSync(first)) {
+      throw new ErrCliUsage(`unknown command "${first}", and no file or directory has that name (commands: ${commands.map((c) => c.name).join(', ')})`);
     }
-    options.threads = Number(values.threads);
   }
-  if (values['media-type'] !== undefined) options.mediaType = values['media-type'];
-  const input = positionals[0] ?? defaultDirs().find((d) => existsSync(d));
-  if (input === undefined) throw new UsageError(`no input given and none of ${defaultDirs().join(', ')} exists`);
-  return { input, options, output: values.output };
+  return { command: defaultCommand, rest: argv };
 }
 
-async function* counted(source: AsyncIterable<Uint8Array>, counter: { bytes: number }) {
-  for await (const chunk of source) {
-    counter.bytes += chunk.length;
-    yield chunk;
+function describeError(err: unknown): string {
+  if (err instanceof ErrCliUsage) {
+    return `fastlayer: ${oneLine(err.message)} (see 'fastlayer help${err.command ? ` ${err.command}` : ''}')`;
   }
+  if (err instanceof Error) return `fastlayer: ${oneLine(err.message)}`;
+  return `fastlayer: ${oneLine(String(err))}`;
 }
 
-function openInput(input: string): AsyncIterable<Uint8Array> {
-  if (input === '-') return process.stdin;
-  let stats;
+function stackOf(err: unknown): string {
+  const parts: string[] = [];
+  for (let e: unknown = err, depth = 0; e !== undefined && depth < 8; e = (e as { cause?: unknown }).cause, depth++) {
+    parts.push(`${depth > 0 ? 'caused by: ' : ''}${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+    if (!(e instanceof Error)) break;
+  }
+  return `${parts.join('\n')}\n`;
+}
+
+async function report(err: unknown, debug: boolean): Promise<number> {
+  const quiet = err instanceof CliError && err.quiet;
+  if (!quiet) await writeStderr(`${describeError(err)}\n`);
+  if (debug) await writeStderr(stackOf(err));
+  return err instanceof CliError ? err.exitCode : EXIT_FAILURE;
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  const end = argv.indexOf('--');
+  const debug = (end === -1 ? argv : argv.slice(0, end)).includes('--debug');
+  const interrupt = installInterrupt((error) => {
+    process.stderr.write(`${describeError(error)}\n`);
+  });
   try {
-    stats = statSync(input);
-  } catch (err) {
-    throw new UsageError(`cannot read ${input}: ${(err as Error).message}`);
-  }
-  if (stats.isDirectory()) {
-    return tarDirectory(input, { onSkip: (path, kind) => process.stderr.write(`fastlayer: skipping ${kind} ${path}\n`) });
-  }
-  return createReadStream(input, { highWaterMark: 1024 * 1024 });
-}
-
-async function main(argv: string[]): Promise<number> {
-  let parsed;
-  let layer;
-  const counter = { bytes: 0 };
-  try {
-    parsed = parse(argv);
-    if (parsed === 'help') {
-      process.stdout.write(`${USAGE}\n`);
+    const { command, rest } = pick(argv);
+    const args = parseCommandArgs(command, rest);
+    if (flag(args, 'help')) {
+      await writeStdout(formatHelp(command));
       return 0;
     }
-    layer = new Layer(counted(openInput(parsed.input), counter), parsed.options);
+    return await command.run(args, { signal: interrupt.signal });
   } catch (err) {
-    process.stderr.write(`fastlayer: ${(err as Error).message}\n\n${USAGE}\n`);
-    return 1;
+    return report(interrupt.received() ?? err, debug);
   }
-
-  const started = process.hrtime.bigint();
-  const sink = parsed.output === undefined
-    ? new Writable({ write: (_chunk, _encoding, done) => done() })
-    : createWriteStream(parsed.output);
-  try {
-    await pipeline(layer.compressed(), sink);
-  } catch (err) {
-    if (parsed.output !== undefined) rmSync(parsed.output, { force: true });
-    process.stderr.write(`fastlayer: ${(err as Error).message}\n`);
-    return 1;
-  }
-  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-
-  const descriptor = {
-    mediaType: layer.mediaType(),
-    digest: layer.digest().toString(),
-    size: layer.size(),
-    diffID: layer.diffID().toString(),
-    engine: { name: layer.engine.name, ...layer.engine.details },
-  };
-  process.stdout.write(`${JSON.stringify(descriptor, null, 2)}\n`);
-  const mb = counter.bytes / 1e6;
-  process.stderr.write(
-    `fastlayer: ${parsed.input}: ${mb.toFixed(1)} MB in ${seconds.toFixed(2)} s = ${(mb / seconds).toFixed(1)} MB/s ` +
-      `(level ${layer.compressionLevel}${layer.compression === 'none' ? ', no compression' : ''}, ${layer.engine.name} engine, ${layer.threads} thread${layer.threads === 1 ? '' : 's'}, ` +
-      `${(layer.size() / 1e6).toFixed(1)} MB out)\n`,
-  );
-  return 0;
 }
 
-process.exitCode = await main(process.argv.slice(2));
+installStdio();
+process.exit(await main(process.argv.slice(2)));

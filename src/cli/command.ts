@@ -1,0 +1,126 @@
+// What a subcommand is: a name, its help, its flags (node:util parseArgs, strict) and a run
+// function. A new subcommand is one file exporting a Command, listed in commands.ts.
+import { parseArgs } from 'node:util';
+import { ErrCliUsage } from './errors.js';
+import { ProgressBoard, progressMode } from './progress.js';
+
+export interface OptionSpec {
+  type: 'string' | 'boolean';
+  short?: string;
+  multiple?: boolean;
+  /** Placeholder for the value in help ('N', 'FILE|-'). */
+  value?: string;
+  help: string;
+  /** Accepted but left out of help (old spellings kept working). */
+  hidden?: boolean;
+}
+
+export type OptionTable = Readonly<Record<string, OptionSpec>>;
+
+export interface Args {
+  values: Readonly<Record<string, string | boolean | string[] | undefined>>;
+  positionals: readonly string[];
+}
+
+export interface Context {
+  /** Aborted by Ctrl-C (SIGINT), SIGTERM or SIGHUP: stop, remove partial outputs, write no tags. */
+  readonly signal: AbortSignal;
+}
+
+export interface Command {
+  readonly name: string;
+  /** One line, for `fastlayer help`. */
+  readonly summary: string;
+  /** Synopsis after `fastlayer `, e.g. 'layer DIR|FILE|- [options]'. */
+  readonly usage: string;
+  /** Paragraphs shown by `fastlayer help NAME` between the synopsis and the options. */
+  readonly description: string;
+  readonly options: OptionTable;
+  /** Returns the exit status; failures throw (CliError subclasses carry their status). */
+  run(args: Args, context: Context): Promise<number>;
+}
+
+/** Every command takes these. */
+export const COMMON_OPTIONS: OptionTable = {
+  help: { type: 'boolean', short: 'h', help: 'show this help and exit' },
+  debug: { type: 'boolean', help: 'print the stack trace of an error' },
+};
+
+/** For commands that print results and may take long. */
+export const REPORT_OPTIONS: OptionTable = {
+  json: { type: 'boolean', help: 'print one JSON document on standard output, and nothing else there' },
+  quiet: { type: 'boolean', short: 'q', help: 'no progress and no summary line on standard error' },
+  progress: { type: 'boolean', help: 'show progress even when standard error is not a terminal' },
+};
+
+export function allOptions(command: Command): OptionTable {
+  return { ...command.options, ...COMMON_OPTIONS };
+}
+
+/** Parses `argv` (after the command name) strictly: unknown flags and missing values are usage errors. */
+export function parseCommandArgs(command: Command, argv: readonly string[]): Args {
+  const options: Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }> = {};
+  for (const [name, spec] of Object.entries(allOptions(command))) {
+    options[name] = { type: spec.type, ...(spec.short ? { short: spec.short } : {}), ...(spec.multiple ? { multiple: true } : {}) };
+  }
+  try {
+    const { values, positionals } = parseArgs({ args: [...argv], options, strict: true, allowPositionals: true });
+    return { values: values as Args['values'], positionals };
+  } catch (err) {
+    // Node appends advice about '--' to some messages: the first sentence says it all.
+    throw new ErrCliUsage((err as Error).message.split(/\.(?:\s|$)/)[0]!, command.name);
+  }
+}
+
+export function stringOption(args: Args, name: string): string | undefined {
+  const v = args.values[name];
+  return typeof v === 'string' ? v : undefined;
+}
+
+export function flag(args: Args, name: string): boolean {
+  return args.values[name] === true;
+}
+
+export function listOption(args: Args, name: string): string[] {
+  const v = args.values[name];
+  return Array.isArray(v) ? v : [];
+}
+
+/** An integer flag within [min, max], or a usage error naming the flag. */
+export function integerOption(args: Args, name: string, min: number, max: number, command: string): number | undefined {
+  const v = stringOption(args, name);
+  if (v === undefined) return undefined;
+  if (!/^[0-9]+$/.test(v) || Number(v) < min || Number(v) > max) {
+    throw new ErrCliUsage(`--${name} must be an integer from ${min} to ${max}, got "${v}"`, command);
+  }
+  return Number(v);
+}
+
+/** One of `choices`, or a usage error listing them. */
+export function choiceOption<T extends string>(args: Args, name: string, choices: readonly T[], command: string): T | undefined {
+  const v = stringOption(args, name);
+  if (v === undefined) return undefined;
+  if (!(choices as readonly string[]).includes(v)) {
+    throw new ErrCliUsage(`--${name} must be one of ${choices.join(', ')}, got "${v}"`, command);
+  }
+  return v as T;
+}
+
+/** The progress board on stderr that --quiet/--progress and the terminal ask for. */
+export function progressBoard(args: Args): ProgressBoard {
+  const mode = progressMode({ quiet: flag(args, 'quiet'), progress: flag(args, 'progress') }, process.stderr);
+  return new ProgressBoard(process.stderr, mode);
+}
+
+function optionLine(name: string, spec: OptionSpec): [string, string] {
+  const short = spec.short ? `-${spec.short}, ` : '    ';
+  const value = spec.type === 'string' ? ` ${spec.value ?? 'VALUE'}` : '';
+  return [`  ${short}--${name}${value}`, spec.help + (spec.multiple ? ' (repeatable)' : '')];
+}
+
+export function formatHelp(command: Command): string {
+  const rows = Object.entries(allOptions(command)).filter(([, s]) => !s.hidden).map(([n, s]) => optionLine(n, s));
+  const width = Math.max(...rows.map(([left]) => left.length)) + 2;
+  const options = rows.map(([left, right]) => `${left.padEnd(width)}${right}`).join('\n');
+  return `usage: fastlayer ${command.usage}\n\n${command.summary}\n${command.description ? `\n${command.description}\n` : ''}\noptions:\n${options}\n`;
+}

@@ -1,0 +1,255 @@
+// `fastlayer layer DIR|FILE|-`: one layer, its bytes to -o (a file, or stdout with `-o -`), its
+// descriptor on stdout.
+import { existsSync } from 'node:fs';
+import { arch } from 'node:os';
+import { pipeline } from 'node:stream/promises';
+import { Writable } from 'node:stream';
+import { Layer } from '../layer/layer.js';
+import { MAX_THREADS, type LayerOptions } from '../layer/options.js';
+import type { Compression } from '../engine/engine.js';
+import type { TarOptions } from '../tar/directory.js';
+import {
+  REPORT_OPTIONS, choiceOption, flag, integerOption, listOption, progressBoard, stringOption,
+  type Args, type Command, type Context,
+} from './command.js';
+import { CliError, ErrCliInput, ErrCliOutput, ErrCliUsage, reason } from './errors.js';
+import { estimateTarSize, openInput, type Input } from './input.js';
+import { openOutput, type Output } from './output.js';
+import type { ProgressBoard } from './progress.js';
+import { writeStderr, writeStdout } from './stdio.js';
+
+/** Compressions `--compression` accepts, first is the default: the one list to extend. */
+export const LAYER_COMPRESSIONS = ['gzip', 'none'] as const satisfies readonly Compression[];
+
+/** Present on every Debian/Ubuntu machine, tens of MB: a realistic default input for `npm start`. */
+export function defaultDirs(): string[] {
+  const triplet = arch() === 'arm64' ? 'aarch64-linux-gnu' : 'x86_64-linux-gnu';
+  return ['/usr/share/doc', `/usr/lib/${triplet}/perl-base`, '/usr/lib'];
+}
+
+const NAME = 'layer';
+
+function usage(message: string): ErrCliUsage {
+  return new ErrCliUsage(message, NAME);
+}
+
+/** --mtime: keep the files' times, set them all, or clamp them to a time (SOURCE_DATE_EPOCH style). */
+export type MtimeOption = { mode: 'keep' } | { mode: 'set' | 'clamp'; seconds: number };
+
+/** The directory flags, parsed and checked; handed to tarDirectory as TarOptions fields. */
+export interface DirectoryFlags {
+  prefix?: string;
+  exclude?: string[];
+  mtime?: MtimeOption;
+  owner?: { uid: number; gid: number };
+}
+
+function parseTime(text: string): number | undefined {
+  if (/^-?[0-9]+$/.test(text)) return Number(text);
+  if (!/^\d{4}-\d{2}-\d{2}/.test(text)) return undefined;
+  const ms = Date.parse(text);
+  return Number.isNaN(ms) ? undefined : Math.floor(ms / 1000);
+}
+
+export function parseDirectoryFlags(args: Args): DirectoryFlags {
+  const flags: DirectoryFlags = {};
+  const prefix = stringOption(args, 'prefix');
+  if (prefix !== undefined) {
+    if (prefix === '' || prefix.split('/').includes('..')) throw usage(`--prefix must be a path inside the image without '..', got "${prefix}"`);
+    flags.prefix = prefix;
+  }
+  const exclude = listOption(args, 'exclude');
+  if (exclude.length > 0) {
+    if (exclude.some((p) => p === '')) throw usage('--exclude needs a non-empty pattern');
+    flags.exclude = exclude;
+  }
+  const mtime = stringOption(args, 'mtime');
+  if (mtime !== undefined) {
+    const clamp = mtime.startsWith('clamp:');
+    const seconds = parseTime(clamp ? mtime.slice(6) : mtime);
+    if (mtime === 'keep') flags.mtime = { mode: 'keep' };
+    else if (seconds !== undefined && Number.isSafeInteger(seconds)) flags.mtime = { mode: clamp ? 'clamp' : 'set', seconds };
+    else throw usage(`--mtime must be keep, a Unix time in seconds, a date (2024-01-31T00:00:00Z) or clamp:TIME, got "${mtime}"`);
+  }
+  const owner = stringOption(args, 'owner');
+  if (owner !== undefined) {
+    const m = /^([0-9]{1,10}):([0-9]{1,10})$/.exec(owner);
+    if (!m || Number(m[1]) > 0xfffffffe || Number(m[2]) > 0xfffffffe) throw usage(`--owner must be UID:GID (numbers), got "${owner}"`);
+    flags.owner = { uid: Number(m[1]), gid: Number(m[2]) };
+  }
+  return flags;
+}
+
+/**
+ * The TarOptions for these flags. The directory walker of this build takes none of them yet, so a
+ * flag that was given is refused here, by name, rather than silently ignored.
+ */
+function tarOptions(flags: DirectoryFlags, onSkip: TarOptions['onSkip']): TarOptions {
+  const given = Object.keys(flags);
+  if (given.length > 0) {
+    throw usage(`--${given[0]} is not supported by this build's directory archiver (tarDirectory)`);
+  }
+  return { onSkip };
+}
+
+function layerOptions(args: Args): LayerOptions {
+  const options: LayerOptions = {};
+  const level = integerOption(args, 'level', 0, 9, NAME);
+  if (level !== undefined) options.compressionLevel = level;
+  const compression = choiceOption(args, 'compression', LAYER_COMPRESSIONS, NAME);
+  if (flag(args, 'none')) {
+    if (compression !== undefined && compression !== 'none') throw usage(`--none contradicts --compression ${compression}`);
+    options.compression = 'none';
+  } else if (compression !== undefined) options.compression = compression;
+  const engine = choiceOption(args, 'engine', ['native', 'js'] as const, NAME);
+  if (engine !== undefined) options.engine = engine;
+  const threads = integerOption(args, 'threads', 1, MAX_THREADS, NAME);
+  if (threads !== undefined) options.threads = threads;
+  const mediaType = stringOption(args, 'media-type');
+  if (mediaType !== undefined) {
+    if (mediaType.trim() === '') throw usage('--media-type must not be empty');
+    options.mediaType = mediaType;
+  }
+  return options;
+}
+
+const isStdoutTarget = (o: string | undefined): boolean => o === '-' || o === '/dev/stdout';
+
+function discardSink(): Writable {
+  return new Writable({ highWaterMark: 1024 * 1024, write: (_chunk, _encoding, done) => done() });
+}
+
+/** Turns what failed while streaming into one clear error naming the input or the output. */
+function explain(err: unknown, input: Input, output: Output | undefined, outputError: unknown, signal: AbortSignal): unknown {
+  if (signal.aborted) return signal.reason;
+  if (err instanceof CliError) return err;
+  if (output && err === outputError) return new ErrCliOutput(`cannot write ${output.name}: ${reason(err)}`, err);
+  const e = err as NodeJS.ErrnoException;
+  if (typeof e?.syscall === 'string') return new ErrCliInput(`cannot read ${input.label}: ${reason(err)}`, err);
+  return err;
+}
+
+async function produce(layer: Layer, input: Input, output: Output | undefined, board: ProgressBoard, signal: AbortSignal): Promise<number> {
+  const line = board.addLine(input.label, input.total);
+  let ticker: NodeJS.Timeout | undefined;
+  if (board.enabled) {
+    ticker = setInterval(() => line.update(input.bytesRead()), 100);
+    if (input.kind === 'directory') void estimateTarSize(input.label, signal).then((total) => line.setTotal(total));
+  }
+  let outputError: unknown;
+  output?.stream.once('error', (err) => {
+    outputError = err;
+  });
+  const started = process.hrtime.bigint();
+  try {
+    await pipeline(layer.compressed(), output?.stream ?? discardSink());
+    await output?.commit();
+    line.finish(input.bytesRead());
+  } catch (err) {
+    line.fail(signal.aborted ? 'interrupted' : 'failed');
+    await output?.discard();
+    throw explain(err, input, output, outputError, signal);
+  } finally {
+    if (ticker) clearInterval(ticker);
+    board.close();
+  }
+  return Number(process.hrtime.bigint() - started) / 1e9;
+}
+
+async function run(args: Args, context: Context): Promise<number> {
+  if (args.positionals.length > 1) throw usage(`expected at most one input, got ${args.positionals.length}: ${args.positionals.join(' ')}`);
+  const options = layerOptions(args);
+  const outputPath = stringOption(args, 'output');
+  const json = flag(args, 'json');
+  const quiet = flag(args, 'quiet');
+  if (json && isStdoutTarget(outputPath)) throw usage('--json and -o - both want standard output: write the layer to a file');
+  const flags = parseDirectoryFlags(args);
+  const inputPath = args.positionals[0] ?? defaultDirs().find((d) => existsSync(d));
+  if (inputPath === undefined) throw usage(`no input given, and none of ${defaultDirs().join(', ')} exists`);
+
+  const input = openInput(inputPath);
+  let output: Output | undefined;
+  try {
+    if (input.kind !== 'directory' && Object.keys(flags).length > 0) {
+      throw usage(`--${Object.keys(flags)[0]} applies to directory inputs only, and ${input.label} is not a directory`);
+    }
+    const board = progressBoard(args);
+    const source = input.open(tarOptions(flags, (path, kind) => board.log(`fastlayer: skipping ${kind} ${path}\n`)));
+    const layer = new Layer(source, { ...options, signal: context.signal });
+    if (outputPath !== undefined) output = await openOutput(outputPath, input.guard(), context.signal);
+    const seconds = await produce(layer, input, output, board, context.signal);
+
+    const descriptor = {
+      mediaType: layer.mediaType(),
+      digest: layer.digest().toString(),
+      size: layer.size(),
+      diffID: layer.diffID().toString(),
+    };
+    const engine = { name: layer.engine.name, ...layer.engine.details };
+    const inputBytes = input.bytesRead();
+    if (json) {
+      await writeStdout(`${JSON.stringify({
+        ...descriptor,
+        compression: layer.compression,
+        level: layer.compressionLevel,
+        threads: layer.threads,
+        engine,
+        input: { path: input.label, kind: input.kind, bytes: inputBytes },
+        output: output?.name ?? null,
+        seconds,
+      })}\n`);
+      return 0;
+    }
+    // As before the subcommands: the descriptor on stdout, unless the layer itself went there.
+    const text = `${JSON.stringify({ ...descriptor, engine }, null, 2)}\n`;
+    if (output?.isStdout) await writeStderr(text);
+    else await writeStdout(text);
+    if (!quiet) {
+      const mb = inputBytes / 1e6;
+      await writeStderr(
+        `fastlayer: ${input.label}: ${mb.toFixed(1)} MB in ${seconds.toFixed(2)} s = ${(mb / seconds).toFixed(1)} MB/s ` +
+          `(level ${layer.compressionLevel}${layer.compression === 'none' ? ', no compression' : ''}, ${layer.engine.name} engine, ` +
+          `${layer.threads} thread${layer.threads === 1 ? '' : 's'}, ${(layer.size() / 1e6).toFixed(1)} MB out` +
+          `${output ? ` to ${output.name}` : ''})\n`,
+      );
+    }
+    return 0;
+  } catch (err) {
+    await output?.discard();
+    throw err;
+  } finally {
+    input.close();
+  }
+}
+
+export const layerCommand: Command = {
+  name: NAME,
+  summary: 'Make one layer of a directory, a file or standard input, and print its descriptor.',
+  usage: 'layer [DIR|FILE|-] [options]',
+  description: [
+    'DIR is archived as a deterministic tar (sorted names, root:root, mtimes kept); FILE is read as is',
+    '(a tar, or any bytes); - reads standard input. Without an input: the first existing of',
+    `${defaultDirs().join(', ')}.`,
+    '`fastlayer DIR` (no command) is the same as `fastlayer layer DIR`.',
+    '',
+    'The descriptor {mediaType, digest, size, diffID, engine} is printed as JSON on standard output',
+    '(on standard error with -o -), and the throughput on standard error. Without -o, the layer',
+    'bytes are computed and discarded. An existing -o file is replaced only once the layer is',
+    'complete; -o naming the input, or a path inside the input directory, is refused.',
+  ].join('\n'),
+  options: {
+    output: { type: 'string', short: 'o', value: 'FILE|-', help: 'write the layer to FILE, or to standard output with -' },
+    level: { type: 'string', short: 'l', value: 'N', help: 'compression level 0-9 (default 1)' },
+    compression: { type: 'string', value: LAYER_COMPRESSIONS.join('|'), help: `compression (default ${LAYER_COMPRESSIONS[0]}); none: the layer is the input itself` },
+    none: { type: 'boolean', help: 'same as --compression none', hidden: true },
+    'media-type': { type: 'string', value: 'TYPE', help: "media type to report (default: Docker's gzip layer type)" },
+    threads: { type: 'string', short: 't', value: 'N', help: `compress on up to N threads, 1-${MAX_THREADS} (default: the CPUs, up to 4; same bytes)` },
+    engine: { type: 'string', value: 'native|js', help: 'force an engine (default: native when it loads)' },
+    prefix: { type: 'string', value: 'PATH', help: 'directories: put the entries under PATH in the layer' },
+    exclude: { type: 'string', multiple: true, value: 'PATTERN', help: 'directories: leave out paths matching PATTERN (.dockerignore syntax)' },
+    mtime: { type: 'string', value: 'keep|TIME|clamp:TIME', help: 'directories: file times to record (TIME: Unix seconds or an ISO date)' },
+    owner: { type: 'string', value: 'UID:GID', help: 'directories: owner to record (default 0:0)' },
+    ...REPORT_OPTIONS,
+  },
+  run,
+};

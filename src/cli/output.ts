@@ -1,0 +1,288 @@
+// Output files that never destroy data. A regular file (new or existing) is written to a temporary
+// file beside it (same directory, O_EXCL, a unique name) that is renamed over it only once complete;
+// on failure or interrupt only that temporary file is removed. Special files (devices, FIFOs,
+// sockets, standard output) are written in place and never removed. An output that is the input,
+// or lies inside the input directory, is refused before anything is opened.
+import * as fs from 'node:fs';
+import { open, rename, stat, lstat, realpath, unlink } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import net from 'node:net';
+import { once } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Writable } from 'node:stream';
+import { ErrCliOutput, reason } from './errors.js';
+import { trackTemporary, untrackTemporary } from './interrupt.js';
+import { stdoutSink } from './stdio.js';
+
+/** Identity of a file or directory: equal identities are the same object whatever the path. */
+export interface Identity {
+  dev: number;
+  ino: number;
+}
+
+/** What an output must not clobber: the input file, or any file inside the input directory. */
+export interface Protected {
+  file?: Identity | undefined;
+  directory?: Identity | undefined;
+  /** Named in messages. */
+  label: string;
+}
+
+export interface Output {
+  /** Where the bytes go; errors of the destination surface through it. */
+  readonly stream: Writable;
+  /** For messages: the path, or 'standard output'. */
+  readonly name: string;
+  readonly isStdout: boolean;
+  /** Makes the output final: flushes it and renames the temporary file over the target. */
+  commit(): Promise<void>;
+  /** Abandons the output: removes the temporary file (never the target). Safe to call twice. */
+  discard(): Promise<void>;
+}
+
+const same = (a: Identity | undefined, b: Identity): boolean => a !== undefined && a.dev === b.dev && a.ino === b.ino;
+
+/** Paths that name this process's standard output. */
+function isStdoutAlias(target: string): boolean {
+  return target === '-' || target === '/dev/stdout' || target === '/dev/fd/1' ||
+    target === '/proc/self/fd/1' || target === `/proc/${process.pid}/fd/1`;
+}
+
+async function statOrUndefined(path: string, follow: boolean): Promise<Stats | undefined> {
+  try {
+    return await (follow ? stat(path) : lstat(path));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new ErrCliOutput(`cannot use ${path} as output: ${reason(err)}`, err);
+  }
+}
+
+/** True when the (resolved) directory `dir` is `ancestor` or below it, by identity (bind mounts too). */
+async function within(dir: string, ancestor: Identity): Promise<boolean> {
+  for (let p = dir; ; p = dirname(p)) {
+    const st = await statOrUndefined(p, true);
+    if (st && same(ancestor, st)) return true;
+    if (dirname(p) === p) return false;
+  }
+}
+
+function refuse(target: string, guard: Protected, what: string): never {
+  throw new ErrCliOutput(`refusing to write ${target}: ${what} ${guard.label}`);
+}
+
+async function check(target: string, resolvedDir: string, st: Stats | undefined, guard: Protected): Promise<void> {
+  if (st && same(guard.file, st)) refuse(target, guard, 'it is the input');
+  if (guard.directory && await within(resolvedDir, guard.directory)) {
+    refuse(target, guard, 'it would be inside the input directory');
+  }
+}
+
+/**
+ * Opens `target` for writing ('-' is standard output). `signal` stops a wait for the reader of a
+ * FIFO. Throws ErrCliOutput for targets that cannot or must not be written.
+ */
+export async function openOutput(target: string, guard: Protected, signal: AbortSignal): Promise<Output> {
+  if (target === '') throw new ErrCliOutput('the output path is empty');
+  if (isStdoutAlias(target)) return openStdout(guard);
+  const path = resolve(target);
+  const st = await statOrUndefined(path, true);
+  if (st === undefined) {
+    const link = await statOrUndefined(path, false);
+    if (link?.isSymbolicLink()) throw new ErrCliOutput(`cannot write ${target}: it is a symbolic link to a missing file`);
+  }
+  if (st?.isDirectory()) throw new ErrCliOutput(`cannot write ${target}: it is a directory`);
+  // The temporary file goes beside the file the path finally names, so a symlink keeps pointing at it.
+  let finalPath: string;
+  try {
+    finalPath = st ? await realpath(path) : join(await realpath(dirname(path)), basename(path));
+  } catch (err) {
+    throw new ErrCliOutput(`cannot write ${target}: ${reason(err)}`, err);
+  }
+  await check(target, dirname(finalPath), st, guard);
+  if (st === undefined || st.isFile()) return openReplacement(target, finalPath, st);
+  if (st.isFIFO()) return openFifo(target, st, signal);
+  if (st.isSocket()) return openSocket(target);
+  return openDevice(target, st);
+}
+
+async function openStdout(guard: Protected): Promise<Output> {
+  let st: Stats;
+  try {
+    st = fs.fstatSync(1);
+  } catch (err) {
+    throw new ErrCliOutput(`cannot write to standard output: ${reason(err)}`, err);
+  }
+  if (process.stdout.isTTY) throw new ErrCliOutput('refusing to write binary data to a terminal: redirect standard output or use -o FILE');
+  if (same(guard.file, st)) refuse('to standard output', guard, 'it is the input');
+  if (st.isFile() && guard.directory) {
+    // Where a redirection points, on Linux: a file inside the input directory would be archived.
+    let where: string | undefined;
+    try {
+      where = fs.readlinkSync('/proc/self/fd/1');
+    } catch {
+      where = undefined;
+    }
+    if (where?.startsWith('/') && await within(dirname(where), guard.directory)) {
+      refuse('to standard output', guard, 'it is redirected into the input directory');
+    }
+  }
+  return { stream: stdoutSink(), name: 'standard output', isStdout: true, commit: async () => {}, discard: async () => {} };
+}
+
+function temporaryName(finalPath: string): string {
+  // Short enough for NAME_MAX whatever the target's name; dot-prefixed so listings skip it.
+  const base = basename(finalPath).slice(0, 80);
+  return join(dirname(finalPath), `.${base}.${process.pid}-${randomBytes(6).toString('hex')}.fastlayer-tmp`);
+}
+
+async function openReplacement(target: string, finalPath: string, existing: Stats | undefined): Promise<Output> {
+  const temp = temporaryName(finalPath);
+  let handle;
+  try {
+    handle = await open(temp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o666);
+  } catch (err) {
+    throw new ErrCliOutput(`cannot create a temporary file beside ${target}: ${reason(err)}`, err);
+  }
+  trackTemporary(temp);
+  const fd = handle.fd;
+  let closed = false;
+  const close = async (): Promise<void> => {
+    if (closed) return;
+    closed = true;
+    await handle.close();
+  };
+  try {
+    if (existing) {
+      // The replaced file keeps its permissions (a private 0600 file stays private) and, when we can,
+      // its owner.
+      await handle.chmod(existing.mode & 0o7777);
+      if (process.getuid?.() === 0) await handle.chown(existing.uid, existing.gid);
+    }
+  } catch (err) {
+    await close().catch(() => {});
+    await unlink(temp).catch(() => {});
+    untrackTemporary(temp);
+    throw new ErrCliOutput(`cannot prepare the temporary file for ${target}: ${reason(err)}`, err);
+  }
+  const stream = fs.createWriteStream('', { fd, autoClose: false, highWaterMark: 1024 * 1024 });
+  let settled = false;
+  return {
+    stream,
+    name: target,
+    isStdout: false,
+    async commit() {
+      if (!stream.writableFinished) await once(stream, 'finish');
+      try {
+        await handle.sync();
+        await close();
+        await rename(temp, finalPath);
+      } catch (err) {
+        throw new ErrCliOutput(`cannot write ${target}: ${reason(err)}`, err);
+      }
+      settled = true;
+      untrackTemporary(temp);
+      await syncDirectory(dirname(finalPath));
+    },
+    async discard() {
+      if (settled) return;
+      settled = true;
+      stream.destroy();
+      await close().catch(() => {});
+      await unlink(temp).catch(() => {});
+      untrackTemporary(temp);
+    },
+  };
+}
+
+/** Best effort: makes the rename itself durable. Some filesystems refuse fsync on directories. */
+async function syncDirectory(dir: string): Promise<void> {
+  try {
+    const h = await open(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+    try {
+      await h.sync();
+    } finally {
+      await h.close();
+    }
+  } catch {
+    // Durability of the directory entry is a bonus; the data itself was synced.
+  }
+}
+
+/** A stream that owns its descriptor: committed by ending it, discarded by destroying it. */
+function direct(stream: Writable, name: string): Output {
+  return {
+    stream,
+    name,
+    isStdout: false,
+    async commit() {
+      if (!stream.writableFinished) {
+        if (!stream.writableEnded) stream.end();
+        await once(stream, 'finish');
+      }
+      stream.destroy();
+    },
+    async discard() {
+      stream.destroy();
+    },
+  };
+}
+
+function verify(target: string, opened: Stats, expected: Stats): void {
+  if (opened.dev !== expected.dev || opened.ino !== expected.ino) {
+    throw new ErrCliOutput(`cannot write ${target}: it was replaced while being opened`);
+  }
+}
+
+/**
+ * A FIFO is opened without blocking a libuv thread (a blocked open would also keep the process from
+ * exiting on Ctrl-C): non-blocking opens fail with ENXIO until a reader comes, so poll for one.
+ */
+async function openFifo(target: string, expected: Stats, signal: AbortSignal): Promise<Output> {
+  let fd: number | undefined;
+  while (fd === undefined) {
+    signal.throwIfAborted();
+    try {
+      fd = fs.openSync(target, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK | fs.constants.O_NOCTTY);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENXIO') throw new ErrCliOutput(`cannot write ${target}: ${reason(err)}`, err);
+      await sleep(50, undefined, { signal }).catch(() => {});
+    }
+  }
+  try {
+    verify(target, fs.fstatSync(fd), expected);
+  } catch (err) {
+    fs.closeSync(fd);
+    throw err;
+  }
+  return direct(new net.Socket({ fd, readable: false, writable: true }), target);
+}
+
+async function openSocket(target: string): Promise<Output> {
+  const socket = net.createConnection({ path: target });
+  try {
+    await once(socket, 'connect');
+  } catch (err) {
+    socket.destroy();
+    throw new ErrCliOutput(`cannot write ${target}: ${reason(err)}`, err);
+  }
+  return direct(socket, target);
+}
+
+/** Character and block devices: written where they are, never truncated, never removed. */
+async function openDevice(target: string, expected: Stats): Promise<Output> {
+  let fd: number;
+  try {
+    fd = fs.openSync(target, fs.constants.O_WRONLY | fs.constants.O_NOCTTY);
+  } catch (err) {
+    throw new ErrCliOutput(`cannot write ${target}: ${reason(err)}`, err);
+  }
+  try {
+    verify(target, fs.fstatSync(fd), expected);
+  } catch (err) {
+    fs.closeSync(fd);
+    throw err;
+  }
+  return direct(fs.createWriteStream('', { fd, autoClose: true }), target);
+}
