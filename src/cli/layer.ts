@@ -119,14 +119,18 @@ function discardSink(): Writable {
   return new Writable({ highWaterMark: 1024 * 1024, write: (_chunk, _encoding, done) => done() });
 }
 
+const WRITE_CALLS = new Set(['write', 'writev', 'fsync', 'close', 'rename', 'connect']);
+
 /** Turns what failed while streaming into one clear error naming the input or the output. */
-function explain(err: unknown, input: Input, output: Output | undefined, outputError: unknown, signal: AbortSignal): unknown {
+function explain(err: unknown, input: Input, output: Output | undefined, signal: AbortSignal): unknown {
   if (signal.aborted) return signal.reason;
   if (err instanceof CliError) return err;
-  if (output && err === outputError) return new ErrCliOutput(`cannot write ${output.name}: ${reason(err)}`, err);
-  const e = err as NodeJS.ErrnoException;
-  if (typeof e?.syscall === 'string') return new ErrCliInput(`cannot read ${input.label}: ${reason(err)}`, err);
-  return err;
+  // The pipeline destroys every stream with the first error, so which stream emitted it says
+  // nothing; the system call that failed does.
+  const call = (err as NodeJS.ErrnoException | null)?.syscall;
+  if (typeof call !== 'string') return err;
+  if (output && WRITE_CALLS.has(call)) return new ErrCliOutput(`cannot write ${output.name}: ${reason(err)}`, err);
+  return new ErrCliInput(`cannot read ${input.label}: ${reason(err)}`, err);
 }
 
 async function produce(layer: Layer, input: Input, output: Output | undefined, board: ProgressBoard, signal: AbortSignal): Promise<number> {
@@ -136,19 +140,17 @@ async function produce(layer: Layer, input: Input, output: Output | undefined, b
     ticker = setInterval(() => line.update(input.bytesRead()), 100);
     if (input.kind === 'directory') void estimateTarSize(input.label, signal).then((total) => line.setTotal(total));
   }
-  let outputError: unknown;
-  output?.stream.once('error', (err) => {
-    outputError = err;
-  });
   const started = process.hrtime.bigint();
   try {
     await pipeline(layer.compressed(), output?.stream ?? discardSink());
     await output?.commit();
+    // A directory's total was an estimate; now it is known.
+    if (input.kind === 'directory') line.setTotal(input.bytesRead());
     line.finish(input.bytesRead());
   } catch (err) {
     line.fail(signal.aborted ? 'interrupted' : 'failed');
     await output?.discard();
-    throw explain(err, input, output, outputError, signal);
+    throw explain(err, input, output, signal);
   } finally {
     if (ticker) clearInterval(ticker);
     board.close();

@@ -116,6 +116,7 @@ export class ProgressBoard {
         change();
       },
       setTotal: (total) => {
+        if (state.ended !== undefined) return;
         state.total = total;
         change();
       },

@@ -1,0 +1,49 @@
+// Running the built fastlayer bin (dist/cli/main.js) as a child process.
+import { spawn, spawnSync, type SpawnSyncOptions, type StdioOptions } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+/** The bin as package.json declares it; `npm run build:ts` (part of `npm test`) builds it. */
+export const BIN = fileURLToPath(new URL('../../../dist/cli/main.js', import.meta.url));
+
+export function binMissing(): string | undefined {
+  return existsSync(BIN) ? undefined : `needs the built bin ${BIN} (npm run build:ts)`;
+}
+
+export interface Result {
+  status: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: Buffer;
+  stderr: string;
+}
+
+export function runCli(args: string[], options: { input?: Buffer; stdio?: StdioOptions; cwd?: string; env?: NodeJS.ProcessEnv } = {}): Result {
+  const o: SpawnSyncOptions = { encoding: 'buffer', timeout: 120_000, maxBuffer: 512 * 1024 * 1024 };
+  if (options.input) o.input = options.input;
+  if (options.stdio) o.stdio = options.stdio;
+  if (options.cwd) o.cwd = options.cwd;
+  if (options.env) o.env = options.env;
+  const r = spawnSync(process.execPath, [BIN, ...args], o);
+  if (r.error) throw r.error;
+  return { status: r.status, signal: r.signal, stdout: (r.stdout as Buffer | null) ?? Buffer.alloc(0), stderr: ((r.stderr as Buffer | null) ?? '').toString() };
+}
+
+/** Starts the bin without waiting; the caller owns the child. */
+export function startCli(args: string[], stdio: StdioOptions = ['ignore', 'pipe', 'pipe']) {
+  return spawn(process.execPath, [BIN, ...args], { stdio });
+}
+
+/** Files the CLI may leave behind in `dir`: its temporary files. */
+export function temporaries(dir: string): string[] {
+  return readdirSync(dir).filter((n) => n.endsWith('.fastlayer-tmp'));
+}
+
+export function hasTool(name: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${name}`]).status === 0;
+}
+
+/** The stderr of a failed run is exactly one line `fastlayer: ...`. */
+export function oneErrorLine(stderr: string): string | undefined {
+  const lines = stderr.split('\n').filter((l) => l !== '');
+  return lines.length === 1 && lines[0]!.startsWith('fastlayer: ') ? lines[0] : undefined;
+}
