@@ -153,11 +153,13 @@ describe('fastlayer CLI output hazards', { skip: binMissing() }, () => {
     assert.deepEqual(temporaries(work), []);
   });
 
-  it('/dev/stdout as -o is standard output, written in place', () => {
-    const r = runCli(['layer', input, '-o', '/dev/stdout', '--level', '0']);
+  // /dev/fd/1 rather than /dev/stdout: a regression that removes the output would, as root, remove
+  // a node of the machine's /dev, where /dev/fd/1 lives in procfs and cannot be unlinked.
+  it('/dev/fd/1 (like /dev/stdout) as -o is standard output, written in place', () => {
+    const r = runCli(['layer', input, '-o', '/dev/fd/1', '--level', '0']);
     assert.equal(r.status, 0, r.stderr);
     assert.ok(r.stdout.length > content.length);
-    assert.ok(existsSync('/dev/stdout'));
+    assert.equal(JSON.parse(r.stderr.slice(0, r.stderr.lastIndexOf('}') + 1)).digest, `sha256:${sha256(r.stdout)}`);
   });
 
   it('stdin that is a directory is an error, exit 1', () => {
