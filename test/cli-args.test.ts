@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { tempDir } from './helpers/tree.js';
 import { availableEngines } from '../src/engine/engines.js';
 import { binMissing, oneErrorLine, runCli } from './helpers/cli.js';
+import { parseDirectoryFlags } from '../src/cli/layer.js';
 
 const pkg = JSON.parse(readFileSync(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8')) as { version: string };
 
@@ -97,5 +98,21 @@ describe('fastlayer arguments', { skip: binMissing() }, () => {
     }
     assert.equal(runCli(['layer', '--help']).stdout.toString(), text);
     assert.equal(runCli(['--help']).stdout.toString(), all.stdout.toString());
+  });
+});
+
+describe('directory flags', () => {
+  it('parse into the TarOptions shapes (prefix, exclude, mtime keep|seconds|{clamp}, owner)', () => {
+    const parse = (values: Record<string, string | string[]>) => parseDirectoryFlags({ values, positionals: [] });
+    assert.deepEqual(parse({ prefix: '/app', exclude: ['*.o', '!keep.o'], mtime: 'clamp:2024-01-01T00:00:00Z', owner: '1000:100' }), {
+      prefix: '/app',
+      exclude: ['*.o', '!keep.o'],
+      mtime: { clamp: 1704067200 },
+      owner: { uid: 1000, gid: 100 },
+    });
+    assert.deepEqual(parse({ mtime: '0' }), { mtime: 0 });
+    assert.deepEqual(parse({ mtime: 'keep' }), { mtime: 'keep' });
+    assert.deepEqual(parse({}), {});
+    assert.throws(() => parse({ prefix: 'a/../b' }), { code: 'ERR_CLI_USAGE' });
   });
 });

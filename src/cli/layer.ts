@@ -33,10 +33,13 @@ function usage(message: string): ErrCliUsage {
   return new ErrCliUsage(message, NAME);
 }
 
-/** --mtime: keep the files' times, set them all, or clamp them to a time (SOURCE_DATE_EPOCH style). */
-export type MtimeOption = { mode: 'keep' } | { mode: 'set' | 'clamp'; seconds: number };
+/**
+ * --mtime: keep the files' times, set them all to a time, or clamp them to a time (SOURCE_DATE_EPOCH
+ * style). The shape of the directory archiver's `mtime` option, in seconds.
+ */
+export type MtimeOption = 'keep' | number | { clamp: number };
 
-/** The directory flags, parsed and checked; handed to tarDirectory as TarOptions fields. */
+/** The directory flags, parsed and checked: each one is the TarOptions field of the same name. */
 export interface DirectoryFlags {
   prefix?: string;
   exclude?: string[];
@@ -67,8 +70,8 @@ export function parseDirectoryFlags(args: Args): DirectoryFlags {
   if (mtime !== undefined) {
     const clamp = mtime.startsWith('clamp:');
     const seconds = parseTime(clamp ? mtime.slice(6) : mtime);
-    if (mtime === 'keep') flags.mtime = { mode: 'keep' };
-    else if (seconds !== undefined && Number.isSafeInteger(seconds)) flags.mtime = { mode: clamp ? 'clamp' : 'set', seconds };
+    if (mtime === 'keep') flags.mtime = 'keep';
+    else if (seconds !== undefined && Number.isSafeInteger(seconds)) flags.mtime = clamp ? { clamp: seconds } : seconds;
     else throw usage(`--mtime must be keep, a Unix time in seconds, a date (2024-01-31T00:00:00Z) or clamp:TIME, got "${mtime}"`);
   }
   const owner = stringOption(args, 'owner');
