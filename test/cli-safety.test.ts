@@ -5,13 +5,13 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import {
-  closeSync, existsSync, linkSync, lstatSync, mkdirSync, openSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync,
+  chmodSync, chownSync, closeSync, existsSync, linkSync, lstatSync, mkdirSync, openSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync,
 } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { manyFiles, tempDir } from './helpers/tree.js';
 import { sha256 } from './helpers/layer.js';
-import { binMissing, hasTool, oneErrorLine, runCli, startCli, temporaries } from './helpers/cli.js';
+import { BIN, binMissing, hasTool, oneErrorLine, runCli, startCli, temporaries } from './helpers/cli.js';
 
 const isRoot = process.getuid?.() === 0;
 
@@ -85,6 +85,29 @@ describe('fastlayer CLI output hazards', { skip: binMissing() }, () => {
     assert.match(oneErrorLine(r2.stderr) ?? r2.stderr, /inside the input directory/);
     assert.deepEqual(readdirSync(dir), before);
     assert.ok(!existsSync(join(dir, 'dir3', 'layer.tar.gz')));
+  });
+
+  it('refuses to replace a read-only output file the user may not write (as rename would)', (t) => {
+    if (!isRoot) return t.skip('runs the CLI as another user: needs root');
+    if (!hasTool('setpriv')) return t.skip('needs setpriv (util-linux)');
+    const nobody = 65534;
+    const area = tempDir();
+    try {
+      chmodSync(area.path, 0o755);
+      chownSync(area.path, nobody, nobody);
+      const src = join(area.path, 'in');
+      const target = join(area.path, 'read-only.gz');
+      writeFileSync(src, 'input', { mode: 0o644 });
+      writeFileSync(target, 'keep me', { mode: 0o444 });
+      chownSync(target, nobody, nobody);
+      const r = spawnSync('setpriv', [`--reuid=${nobody}`, `--regid=${nobody}`, '--clear-groups', process.execPath, BIN, 'layer', src, '-o', target], { encoding: 'utf8' });
+      assert.equal(r.status, 1, r.stderr);
+      assert.match(oneErrorLine(r.stderr) ?? r.stderr, /cannot write .*read-only\.gz: permission denied/);
+      assert.equal(readFileSync(target, 'utf8'), 'keep me');
+      assert.deepEqual(temporaries(area.path), []);
+    } finally {
+      area.remove();
+    }
   });
 
   it('-o naming a directory is one line and exit 1, and the directory stays', () => {

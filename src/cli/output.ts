@@ -4,7 +4,7 @@
 // sockets, standard output) are written in place and never removed. An output that is the input,
 // or lies inside the input directory, is refused before anything is opened.
 import * as fs from 'node:fs';
-import { open, rename, stat, lstat, realpath, unlink } from 'node:fs/promises';
+import { access, open, rename, stat, lstat, realpath, unlink } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -138,6 +138,15 @@ function temporaryName(finalPath: string): string {
 }
 
 async function openReplacement(target: string, finalPath: string, existing: Stats | undefined): Promise<Output> {
+  if (existing) {
+    // A rename would replace a file the user may not write (a read-only 0444 file): refuse as
+    // writing in place would.
+    try {
+      await access(finalPath, fs.constants.W_OK);
+    } catch (err) {
+      throw new ErrCliOutput(`cannot write ${target}: ${reason(err)}`, err);
+    }
+  }
   const temp = temporaryName(finalPath);
   let handle;
   try {
