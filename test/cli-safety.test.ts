@@ -110,6 +110,22 @@ describe('fastlayer CLI output hazards', { skip: binMissing() }, () => {
     }
   });
 
+  it('refuses the layer on stdout redirected into the input directory (fastlayer DIR -o - > DIR/x)', (t) => {
+    if (!existsSync('/proc/self/fd/1')) return t.skip('needs /proc to see where stdout points');
+    const own = join(tmp.path, 'redirected');
+    mkdirSync(own);
+    writeFileSync(join(own, 'a'), 'a');
+    const fd = openSync(join(own, 'layer.gz'), 'w');
+    try {
+      const r = runCli(['layer', own, '-o', '-'], { stdio: ['ignore', fd, 'pipe'] });
+      assert.equal(r.status, 1);
+      assert.match(oneErrorLine(r.stderr) ?? r.stderr, /redirected into the input directory/);
+    } finally {
+      closeSync(fd);
+    }
+    assert.equal(statSync(join(own, 'layer.gz')).size, 0);
+  });
+
   it('-o naming a directory is one line and exit 1, and the directory stays', () => {
     const r = runCli(['layer', input, '-o', work]);
     assert.equal(r.status, 1);
