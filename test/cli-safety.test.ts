@@ -179,6 +179,27 @@ describe('fastlayer CLI output hazards', { skip: binMissing() }, () => {
     assert.deepEqual(temporaries(work), []);
   });
 
+  it('a special-file output inside the input directory is allowed: only regular files would be archived', async (t) => {
+    if (!hasTool('mkfifo')) return t.skip('needs mkfifo');
+    const own = join(tmp.path, 'with-fifo');
+    mkdirSync(own);
+    writeFileSync(join(own, 'a'), 'a');
+    const fifo = join(own, 'out.fifo');
+    mkfifo(fifo);
+    const reader = spawn('cat', [fifo], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const readerClosed = once(reader, 'close');
+    const chunks: Buffer[] = [];
+    reader.stdout.on('data', (c: Buffer) => chunks.push(c));
+    const cli = startCli(['layer', own, '-o', fifo, '--json']);
+    let out = '';
+    cli.stdout!.on('data', (c) => (out += c));
+    const [code] = await once(cli, 'exit');
+    await readerClosed;
+    assert.equal(code, 0);
+    assert.equal(JSON.parse(out).digest, `sha256:${sha256(Buffer.concat(chunks))}`);
+    assert.ok(lstatSync(fifo).isFIFO());
+  });
+
   it('never removes a character device output: a /dev/full made with mknod fails in one line and stays', (t) => {
     if (!isRoot) return t.skip('mknod needs root');
     if (!hasTool('mknod')) return t.skip('needs mknod');

@@ -74,7 +74,10 @@ function refuse(target: string, guard: Protected, what: string): never {
 
 async function check(target: string, resolvedDir: string, st: Stats | undefined, guard: Protected): Promise<void> {
   if (st && same(guard.file, st)) refuse(target, guard, 'it is the input');
-  if (guard.directory && await within(resolvedDir, guard.directory)) {
+  // Only a regular file would be archived with its (partial) content: `fastlayer / -o /dev/null`
+  // is fine.
+  const regular = st === undefined || st.isFile();
+  if (regular && guard.directory && await within(resolvedDir, guard.directory)) {
     refuse(target, guard, 'it would be inside the input directory');
   }
 }
