@@ -36,6 +36,12 @@ export interface Output {
   /** For messages: the path, or 'standard output'. */
   readonly name: string;
   readonly isStdout: boolean;
+  /**
+   * Regular-file outputs only: the temporary file being written. A writer that goes back to patch
+   * what it wrote (an archive's entry headers) may pwrite at explicit positions on `fd` (the stream
+   * writes at the file position, which positional writes leave alone); commit() renames it.
+   */
+  readonly file?: { readonly fd: number; readonly path: string };
   /** Makes the output final: flushes it and renames the temporary file over the target. */
   commit(): Promise<void>;
   /** Abandons the output: removes the temporary file (never the target). Safe to call twice. */
@@ -184,6 +190,7 @@ async function openReplacement(target: string, finalPath: string, existing: Stat
     stream,
     name: target,
     isStdout: false,
+    file: { fd, path: temp },
     async commit() {
       if (!stream.writableFinished) await once(stream, 'finish');
       try {
