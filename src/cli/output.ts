@@ -192,7 +192,10 @@ async function openReplacement(target: string, finalPath: string, existing: Stat
     isStdout: false,
     file: { fd, path: temp },
     async commit() {
-      if (!stream.writableFinished) await once(stream, 'finish');
+      if (!stream.writableFinished) {
+        if (!stream.writableEnded) stream.end();
+        await once(stream, 'finish');
+      }
       try {
         await handle.sync();
         await close();
