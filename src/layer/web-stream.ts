@@ -139,6 +139,9 @@ class OutputReader {
 
   constructor(output: Readable, private readonly enqueue: (chunk: Uint8Array) => void, private readonly close: () => void) {
     this.#chunks = output[Symbol.asyncIterator]();
+    // The layer takes input before the first read, as a TransformStream transforms before it is
+    // read: the writer is held back only once the layer's own output buffer is full.
+    output.read(0);
   }
 
   /** One chunk, or (all) every chunk up to the end. */
