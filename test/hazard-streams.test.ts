@@ -16,7 +16,7 @@ import { ErrDestroyed } from '../src/errors.js';
 import { createGzip } from '../src/layer/create-gzip.js';
 import type { Layer } from '../src/layer/layer.js';
 import { LayerCompressionStream } from '../src/layer/web-stream.js';
-import { assertFailed, deferred, MiB, probeEngine, text, type EngineProbe } from './hazard-util.js';
+import { assertFailed, deferred, MiB, probeEngine, settleCalls, text, type EngineProbe } from './hazard-util.js';
 
 type Stage = 'before the first write' | 'while a call is in flight' | 'between calls' | 'during finish';
 type Form = 'createGzip in pipeline()' | 'LayerCompressionStream in pipeThrough()';
@@ -167,16 +167,6 @@ function closedBeforeTrigger(form: Form, stage: Stage, trigger: Trigger): boolea
     (trigger === 'writable.abort(reason)' || trigger === 'pipe signal');
 }
 
-async function settle(probe: EngineProbe | undefined): Promise<void> {
-  const deadline = Date.now() + CLOSE_TIMEOUT_MS;
-  if (!probe) await new Promise((r) => setTimeout(r, 200));
-  while (probe && probe.inFlight > 0) {
-    assert.ok(Date.now() < deadline, 'an engine call never settled');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  await new Promise((r) => setImmediate(r));
-}
-
 async function stillWorks(form: Form, engine: EngineFactory): Promise<void> {
   const input = text(300_000, 9);
   const parts: Buffer[] = [];
@@ -213,7 +203,7 @@ for (const engine of availableEngines()) {
                 assert.ok(inFlight > 0, `the ${trigger} did not happen while a call was in flight`);
               }
               if (probe && stage === 'between calls') assert.equal(inFlight, 0, 'a call was in flight between calls');
-              await settle(probe);
+              await settleCalls(probe, CLOSE_TIMEOUT_MS);
               if (probe && !closedBeforeTrigger(form, stage, trigger)) assert.ok(probe.destroyed >= 1, 'the engine was not released');
             } finally {
               probe?.restore();

@@ -113,6 +113,14 @@ for (const engine of engines) {
       assert.equal(gz.diffID().toString(), `sha256:${sha256(Buffer.from('layer hi'))}`);
     });
 
+    it('an already aborted signal: the pipeline fails with the reason, done rejects with it, no engine work', async () => {
+      const reason = new Error('cancelled before start');
+      const gz = createGzip({ engine: engine.name, signal: AbortSignal.abort(reason) });
+      await assert.rejects(pipeline(Readable.from([INPUT]), gz, nodeSink()), (e: unknown) => e === reason);
+      assert.equal(await gz.done.catch((e: unknown) => e), reason);
+      assert.throws(() => gz.digest(), ErrNotComputed);
+    });
+
     it('values: ErrNotComputed until all input is compressed, then set by \'finish\' even while nobody reads', async () => {
       const gz = createGzip({ engine: engine.name });
       for (const get of [() => gz.digest(), () => gz.diffID(), () => gz.size()]) {
