@@ -13,6 +13,7 @@ import * as zlib from 'node:zlib';
 import { ErrInvalidOption, ErrNotComputed, ErrOptionRange } from '../src/errors.js';
 import { createGzip, createLayerStream, LayerTransform } from '../src/layer/create-gzip.js';
 import { Layer } from '../src/layer/layer.js';
+import { LayerCompressionStream } from '../src/layer/web-stream.js';
 import { DOCKER_LAYER_GZIP, OCI_LAYER_UNCOMPRESSED } from '../src/media-types.js';
 import { randomBytes, semiCompressible, cut } from './helpers/data.js';
 import { assertSingleMember, engines, sha256 } from './helpers/layer.js';
@@ -138,6 +139,26 @@ for (const engine of engines) {
     });
   });
 }
+
+describe('done of the stream forms', () => {
+  it('an unobserved done of a failed stream is never an unhandled rejection', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const gz = createGzip();
+      gz.on('error', () => {});
+      gz.write(INPUT.subarray(0, 1000));
+      gz.destroy(new Error('nobody looks at done'));
+      const web = new LayerCompressionStream();
+      await web.writable.abort(new Error('nobody looks at done either'));
+      await new Promise((r) => setTimeout(r, 100));
+      assert.deepEqual(unhandled, []);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+});
 
 describe('createGzip() options', () => {
   it('is a Transform (a Duplex), like zlib.createGzip(); createLayerStream is the same function', () => {
