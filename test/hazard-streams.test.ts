@@ -68,32 +68,40 @@ function nodeRig(engine: EngineFactory, cause: Error): Rig {
   };
 }
 
-function webRig(engine: EngineFactory, cause: Error): Rig {
+function webRig(engine: EngineFactory, cause: Error, trigger: Trigger): Rig {
   const controller = new AbortController();
   const pipeController = new AbortController();
   const stream = new LayerCompressionStream({ engine: engine.name, compressionLevel: 9, signal: controller.signal });
-  let sourceController!: ReadableStreamDefaultController<Uint8Array>;
-  const source = new ReadableStream<Uint8Array>({ start: (c) => void (sourceController = c) });
   let sinkController!: WritableStreamDefaultController;
   const first = deferred();
   const sink = new WritableStream<Uint8Array>({
     start: (c) => void (sinkController = c),
     write: () => first.resolve(),
   });
-  const result = source
-    .pipeThrough(stream, { signal: pipeController.signal })
-    .pipeTo(sink)
-    .then(() => undefined, (err: unknown) => err);
+  const settled = (p: Promise<void>) => p.then(() => undefined, (err: unknown) => err);
+  if (trigger === 'writable.abort(reason)') {
+    // The producer holds the writer itself (a pipe would hold it instead) and aborts it.
+    const writer = stream.writable.getWriter();
+    const ignore = () => {};
+    return {
+      values: stream as unknown as Layer,
+      feed: (chunk) => void writer.write(chunk).catch(ignore),
+      end: () => void writer.close().catch(ignore),
+      firstOutput: first.promise,
+      result: settled(stream.readable.pipeTo(sink)),
+      fire: () => void writer.abort(cause),
+    };
+  }
+  let sourceController!: ReadableStreamDefaultController<Uint8Array>;
+  const source = new ReadableStream<Uint8Array>({ start: (c) => void (sourceController = c) });
   return {
     values: stream as unknown as Layer,
     feed: (chunk) => sourceController.enqueue(chunk),
     end: () => sourceController.close(),
     firstOutput: first.promise,
-    result,
+    result: settled(source.pipeThrough(stream, { signal: pipeController.signal }).pipeTo(sink)),
     fire(trigger) {
-      // The pipe holds the writer: its abort is what a failing or aborted pipe does.
-      if (trigger === 'writable.abort(reason)') pipeController.abort(cause);
-      else if (trigger === 'abort signal') controller.abort(cause);
+      if (trigger === 'abort signal') controller.abort(cause);
       else if (trigger === 'pipe signal') pipeController.abort(cause);
       else if (trigger === 'source error') sourceController.error(cause);
       else if (trigger === 'consumer error') sinkController.error(cause);
@@ -112,7 +120,7 @@ function withTimeout<T>(promise: Promise<T>, what: string): Promise<T> {
 
 async function run(form: Form, engine: EngineFactory, probe: EngineProbe | undefined, stage: Stage, trigger: Trigger): Promise<number> {
   const cause = new Error(`${trigger} ${stage}`);
-  const rig = form === 'createGzip in pipeline()' ? nodeRig(engine, cause) : webRig(engine, cause);
+  const rig = form === 'createGzip in pipeline()' ? nodeRig(engine, cause) : webRig(engine, cause, trigger);
   let inFlightAtTrigger = -1;
   const fire = () => {
     inFlightAtTrigger = probe ? probe.inFlight : -1;
