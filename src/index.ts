@@ -29,3 +29,6 @@ export { availableEngines, selectEngine } from './engine/engines.js';
 export type { EngineInfo, Compression } from './engine/engine.js';
 export { FORMAT_VERSION, BLOCK_SIZE } from './engine/format.js';
 export { tarDirectory, type TarOptions } from './tar/directory.js';
+export { createGzip, createLayerStream, LayerTransform } from './layer/create-gzip.js';
+export { LayerCompressionStream, type BufferSourceChunk } from './layer/web-stream.js';
+export type { LayerStreamOptions, LayerCompressionStreamOptions } from './layer/stream-options.js';
