@@ -63,6 +63,7 @@ export async function indexArchive(archive: string): Promise<Map<string, Archive
   };
   try {
     const ex = extract();
+    const input = createReadStream(archive);
     const done = new Promise<void>((resolve, reject) => {
       ex.on('entry', (header, stream, next) => {
         try {
@@ -78,6 +79,9 @@ export async function indexArchive(archive: string): Promise<Map<string, Archive
             throw new ErrBaseImage(`${archive}: unexpected ${header.type} entry ${JSON.stringify(header.name)} in an image archive`);
           }
         } catch (err) {
+          // The entry stream is torn down with the extractor: its error is this one, reported once.
+          stream.on('error', () => undefined);
+          input.destroy();
           ex.destroy(err as Error);
           return;
         }
@@ -88,7 +92,6 @@ export async function indexArchive(archive: string): Promise<Map<string, Archive
       ex.on('close', resolve);
       ex.on('error', reject);
     });
-    const input = createReadStream(archive);
     input.on('error', (err) => ex.destroy(err));
     input.pipe(ex);
     await done;

@@ -24,7 +24,7 @@ import { writeImage, type WriteOptions, type WriteResult } from '../write.js';
 import { copyBlob } from './copy.js';
 import { tempName } from './files.js';
 import { OCI_LAYOUT_VERSION } from './layout.js';
-import { familiar, indexEntries } from './names.js';
+import { indexEntries } from './names.js';
 import { BLOCK, paddingFor, tarHeader } from './tar-header.js';
 
 export interface ArchiveOptions {
@@ -126,7 +126,9 @@ export class ArchiveWriter implements Destination {
     await this.#entry('index.json', canonicalJSON(index));
     if (isManifestType(top.descriptor.mediaType)) {
       const m = JSON.parse(top.bytes.toString('utf8')) as { config: Descriptor; layers: Descriptor[] };
-      const repoTags = names.filter((n) => !n.includes('@')).map(familiar);
+      // Fully qualified, not docker save's familiar `app:1`: docker load reads both, but podman load
+      // takes an unqualified name as localhost/app:1.
+      const repoTags = names.filter((n) => !n.includes('@'));
       const docker = [{ Config: blobName(m.config.digest), RepoTags: repoTags, Layers: m.layers.map((l) => blobName(l.digest)) }];
       // docker-save's own manifest.json is not canonical JSON: keep its field order, as Docker reads it.
       await this.#entry('manifest.json', Buffer.from(JSON.stringify(docker)));
