@@ -25,7 +25,9 @@ describe('image outputs checked by real tools', () => {
   const archive = join(tmp.path, 'app.tar');
   const layout = join(tmp.path, 'layout');
   const multi = join(tmp.path, 'multi.tar');
+  const dockerFormat = join(tmp.path, 'docker-format.tar');
   let built: WriteResult;
+  let builtDocker: WriteResult;
   let fromLayout: WriteResult;
 
   before(async () => {
@@ -40,6 +42,7 @@ describe('image outputs checked by real tools', () => {
       new Image({ platform: 'linux/amd64', layers: [dirLayer(app)] }),
       new Image({ platform: 'linux/arm64', layers: [dirLayer(app)] }),
     ]), multi, { names: ['multi:1'] });
+    builtDocker = await writeArchive(new Image({ format: 'docker', layers: [dirLayer(app)] }), dockerFormat, { names: ['dockerformat:1'] });
   });
   after(() => tmp.remove());
 
@@ -56,6 +59,10 @@ describe('image outputs checked by real tools', () => {
     assert.deepEqual(config.config.Env, ['MODE=test']);
     assert.deepEqual(config.config.ExposedPorts, { '8080/tcp': {} });
     assert.equal(fromLayout.digest, built.digest);
+    const schema2 = JSON.parse(mustRun('skopeo', ['inspect', '--raw', `oci-archive:${dockerFormat}`]));
+    assert.equal(schema2.mediaType, 'application/vnd.docker.distribution.manifest.v2+json');
+    assert.equal(schema2.layers[0].mediaType, 'application/vnd.docker.image.rootfs.diff.tar.gzip');
+    assert.equal(run('skopeo', ['copy', '--quiet', `docker-archive:${dockerFormat}`, `dir:${join(tmp.path, 'copy-schema2')}`]).code, 0);
     for (const [from, to] of [
       [`docker-archive:${archive}:localhost:5000/team/app:2`, `dir:${join(tmp.path, 'copy-docker')}`],
       [`oci-archive:${archive}:2`, `oci:${join(tmp.path, 'copy-oci')}:x`],
@@ -85,7 +92,7 @@ describe('image outputs checked by real tools', () => {
     mkdirSync(join(tmp.path, 'containerd'));
     await ctd.start();
     try {
-      for (const file of [archive, multi]) {
+      for (const file of [archive, multi, dockerFormat]) {
         const r = ctd.ctr(['-n', 'k8s.io', 'images', 'import', '--all-platforms', '--snapshotter', 'native', file]);
         assert.equal(r.code, 0, `ctr import ${file}: ${r.stderr}`);
       }
@@ -94,6 +101,7 @@ describe('image outputs checked by real tools', () => {
       assert.ok(row('docker.io/library/app:1')?.includes(built.digest), list);
       assert.ok(row('localhost:5000/team/app:2')?.includes(built.digest), list);
       assert.match(row('docker.io/library/multi:1') ?? '', /linux\/amd64,linux\/arm64/);
+      assert.ok(row('docker.io/library/dockerformat:1')?.includes(builtDocker.digest), list);
       // Unpacked: the native snapshotter holds a committed snapshot for the image's layer chain.
       const snapshots = ctd.ctr(['-n', 'k8s.io', 'snapshots', '--snapshotter', 'native', 'ls']).stdout;
       assert.match(snapshots, new RegExp(`${built.images[0]!.diffIDs[0]}\\s+Committed`), snapshots);

@@ -3,6 +3,7 @@
 // argument and does no I/O; writeImage (write.ts) produces the bytes.
 import { Layer } from '../layer/layer.js';
 import { ErrInvalidOption, ErrOptionRange } from '../errors.js';
+import { ErrImageFormat } from './errors.js';
 import { containerConfig, imageConfig, resolveCreated, type ConfigJSON, type ConfigOptions, type HistoryEntry } from './config.js';
 import { layerMediaType, type ImageFormat } from './manifest.js';
 import { formatPlatform, parsePlatform } from './platform.js';
@@ -88,6 +89,9 @@ export class Image {
     this.platform = parsePlatform(platform ?? base?.platform ?? 'linux/amd64');
     this.created = resolveCreated(created);
     this.annotations = annotations(ann, 'annotations');
+    if (this.format === 'docker' && this.annotations && Object.keys(this.annotations).length > 0) {
+      throw new ErrImageFormat('a Docker schema 2 manifest has no annotations; use format \'oci\'');
+    }
     if (author !== undefined && typeof author !== 'string') throw new ErrInvalidOption('author', 'a string', author);
     this.#author = author;
     if (!Array.isArray(layers)) throw new ErrInvalidOption('layers', 'an array', layers);
@@ -149,6 +153,9 @@ export class ImageIndex {
     this.images = Object.freeze([...images]);
     this.format = images[0]!.format;
     this.annotations = annotations(options.annotations, 'annotations');
+    if (this.format === 'docker' && this.annotations && Object.keys(this.annotations).length > 0) {
+      throw new ErrImageFormat('a Docker manifest list has no annotations; use format \'oci\'');
+    }
     Object.freeze(this);
   }
 }
