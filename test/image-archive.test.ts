@@ -14,7 +14,8 @@ import { writeArchive } from '../src/image/out/archive.js';
 import { writeLayout } from '../src/image/out/layout.js';
 import { loadBase } from '../src/image/base.js';
 import { OCI_LAYER_UNCOMPRESSED } from '../src/media-types.js';
-import { listTar, makeTree, tempDir, type TarEntry } from './image-util.js';
+import { listTar, makeTree, tempDir, which, type TarEntry } from './image-util.js';
+import { execFileSync } from 'node:child_process';
 
 const sha = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
@@ -282,6 +283,25 @@ describe('base images', () => {
     const r2 = await writeArchive(new Image({ base: compress, format: 'docker' }), join(tmp.path, 'compressed.tar'));
     assert.equal(r2.images[0]!.layers[0]!.mediaType, 'application/vnd.docker.image.rootfs.diff.tar.gzip');
     assert.deepEqual(r2.images[0]!.diffIDs, [diffID], 'compressed once, same diffID');
+  });
+
+  it('reads base archives written by GNU tar with long names (GNU and PAX headers) at the right offsets', async (t) => {
+    if (!which('tar')) return t.skip('tar not installed');
+    const layerTar = Buffer.concat(await (async () => { const c: Buffer[] = []; for await (const b of tarDirectory(top)) c.push(b); return c; })());
+    const diffID = sha(layerTar);
+    const tree = join(tmp.path, 'save-tree');
+    const long = `${'long-directory-name-'.repeat(8)}/layer.tar`;
+    mkdirSync(join(tree, long, '..'), { recursive: true });
+    writeFileSync(join(tree, long), layerTar);
+    writeFileSync(join(tree, 'c.json'), JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [diffID] } }));
+    writeFileSync(join(tree, 'manifest.json'), JSON.stringify([{ Config: 'c.json', RepoTags: [], Layers: [long] }]));
+    for (const format of ['gnu', 'pax']) {
+      const file = join(tmp.path, `save-${format}.tar`);
+      execFileSync('tar', ['-c', `--format=${format}`, '-f', file, '-C', tree, '.']);
+      const base = await loadBase(file, { uncompressed: 'keep' });
+      const r = await writeArchive(new Image({ base }), join(tmp.path, `from-${format}.tar`));
+      assert.equal(r.images[0]!.layers[0]!.digest, diffID, `${format}: the layer's bytes were read from the right offset`);
+    }
   });
 
   it('refuses archive entries with unsafe names, and base blobs whose bytes do not match their digest', async () => {

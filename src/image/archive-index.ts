@@ -1,6 +1,6 @@
 // Random access into a tar archive (an OCI archive or a docker-save archive used as a base image):
 // tar-stream parses the entries (names, sizes, types); this module records where each regular
-// file's data starts, so a blob can be read again later straight from the file (a byte range), as a
+// file's data starts (walking the header blocks, cross-checked with tar-stream's own offset), so a blob can be read again later straight from the file (a byte range), as a
 // known blob must be. Names are checked: absolute paths, `..` and empty components are refused.
 import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
 import { extract } from 'tar-stream';
@@ -50,7 +50,7 @@ export async function indexArchive(archive: string): Promise<Map<string, Archive
       if (readSync(fd, block, 0, BLOCK, pos) !== BLOCK) break;
       const type = String.fromCharCode(block[156]!);
       const blockSize = parseOctal(block, 124, 12);
-      if (type === 'x' || type === 'L' || type === 'K') {
+      if (type === 'x' || type === 'g' || type === 'L' || type === 'K') {
         pos += BLOCK + pad(blockSize);
         continue;
       }
@@ -69,12 +69,16 @@ export async function indexArchive(archive: string): Promise<Map<string, Archive
         try {
           const size = header.size ?? 0;
           const offset = locate(size);
+          // tar-stream 3 also reports the data offset (undocumented): both readings must agree.
+          const reported = (header as { byteOffset?: unknown }).byteOffset;
+          if (typeof reported === 'number' && reported !== offset) throw new ErrBaseImage(`${archive}: entry ${JSON.stringify(header.name)} is not where its headers say`);
           if (header.type === 'file' || header.type === 'contiguous-file') {
             const name = safeName(archive, header.name);
             if (entries.has(name)) throw new ErrBaseImage(`${archive}: entry ${JSON.stringify(name)} appears twice`);
             entries.set(name, { offset, size });
           } else if (header.type === 'directory') {
-            safeName(archive, header.name);
+            // `tar -C dir .` starts with the root itself.
+            if (header.name !== '.' && header.name !== './') safeName(archive, header.name);
           } else if ((header.type as string) !== 'pax-global-header') {
             throw new ErrBaseImage(`${archive}: unexpected ${header.type} entry ${JSON.stringify(header.name)} in an image archive`);
           }
