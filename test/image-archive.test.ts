@@ -126,6 +126,26 @@ describe('image archives', () => {
     assert.deepEqual(top.annotations, { 'org.opencontainers.image.source': 'test' });
   });
 
+  it('memory stays bounded: a 256 MiB incompressible layer raises peak RSS by far less than its size', () => {
+    const index = new URL('../src/index.js', import.meta.url).href;
+    const script = `
+      import { Image, Layer, writeArchive } from ${JSON.stringify(index)};
+      import { randomBytes } from 'node:crypto';
+      const block = randomBytes(1 << 20);
+      const before = process.memoryUsage().rss;
+      let peak = before;
+      const t = setInterval(() => { peak = Math.max(peak, process.memoryUsage().rss); }, 10);
+      const layer = new Layer((async function* () { for (let i = 0; i < 256; i++) yield Buffer.from(block); })());
+      const r = await writeArchive(new Image({ layers: [layer] }), process.argv[1]);
+      clearInterval(t);
+      peak = Math.max(peak, process.memoryUsage().rss);
+      console.log(JSON.stringify({ growth: peak - before, size: r.images[0].layers[0].size }));`;
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', script, join(tmp.path, 'big.tar')], { encoding: 'utf8' });
+    const { growth, size } = JSON.parse(out.trim().split('\n').pop()!);
+    assert.ok(size > 256 * 1024 * 1024, 'incompressible');
+    assert.ok(growth < 128 * 1024 * 1024, `peak RSS grew by ${growth} bytes`);
+  });
+
   it('to a stream: the same bytes as to a file (staged through a temp file)', async () => {
     const chunks: Buffer[] = [];
     const out = new PassThrough();
