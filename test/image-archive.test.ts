@@ -212,6 +212,17 @@ describe('OCI layouts', () => {
     }
   });
 
+  it('one entry per distinct name; a progress callback throwing after the commit leaves the committed image whole', async () => {
+    const dir = join(tmp.path, 'names');
+    await writeLayout(new Image({ layers: [dirLayer(src)] }), dir, { names: ['app', 'app:latest', 'docker.io/library/app:latest'] });
+    assert.equal(JSON.parse(readFileSync(join(dir, 'index.json'), 'utf8')).manifests.length, 1);
+    const dir2 = join(tmp.path, 'late-throw');
+    await assert.rejects(writeLayout(new Image({ layers: [dirLayer(src)] }), dir2, { names: ['x:1'], onProgress: (e) => { if (e.type === 'commit') throw new Error('observer failed'); } }), /observer failed/);
+    const index = JSON.parse(readFileSync(join(dir2, 'index.json'), 'utf8'));
+    const manifest = JSON.parse(readFileSync(join(dir2, 'blobs', 'sha256', index.manifests[0].digest.slice(7)), 'utf8'));
+    for (const d of [manifest.config, ...manifest.layers]) assert.ok(existsSync(join(dir2, 'blobs', 'sha256', d.digest.slice(7))), d.digest);
+  });
+
   it('refuses a non-empty directory that is not a layout; a failure removes only what it created', async () => {
     const foreign = join(tmp.path, 'foreign');
     mkdirSync(foreign);

@@ -76,9 +76,12 @@ async function pool<T>(count: number, limit: number, task: (i: number) => Promis
 
 export async function writeImage(top: Image | ImageIndex, destination: Destination, options: WriteOptions = {}): Promise<WriteResult> {
   if (!(top instanceof Image) && !(top instanceof ImageIndex)) throw new ErrInvalidOption('image', 'an Image or ImageIndex', top);
-  const names = (options.names ?? []).map((n) => Reference.parse(n).toString());
+  if (options.names !== undefined && !Array.isArray(options.names)) throw new ErrInvalidOption('names', 'an array of image names', options.names);
+  // `app` and `app:latest` are one name: listed once.
+  const names = [...new Set((options.names ?? []).map((n) => Reference.parse(n).toString()))];
   const { signal, onProgress } = options;
   const images = top instanceof Image ? [top] : [...top.images];
+  let committed = false;
   try {
     check(signal);
     // One task per distinct blob: a Layer object is one pass, a known digest is one blob.
@@ -128,11 +131,13 @@ export async function writeImage(top: Image | ImageIndex, destination: Destinati
     }
     check(signal);
     await destination.commit(final, names, signal);
+    // From here the names point at a complete image: nothing may be removed any more.
+    committed = true;
     onProgress?.({ type: 'commit', digest: final.descriptor.digest, names });
     const descriptor: Descriptor = { mediaType: final.descriptor.mediaType, digest: final.descriptor.digest, size: final.descriptor.size };
     return { descriptor, digest: descriptor.digest, names, images: result };
   } catch (err) {
-    await destination.abort(err).catch(() => undefined);
+    if (!committed) await destination.abort(err).catch(() => undefined);
     throw err;
   }
 }
