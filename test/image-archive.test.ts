@@ -341,6 +341,11 @@ describe('base images', () => {
       await packTar(file, [[name, Buffer.from('x')], ['manifest.json', Buffer.from('[]')]]);
       await assert.rejects(loadBase(file), { code: 'ERR_UNSAFE_ARCHIVE_PATH' }, name);
     }
+    for (const linkname of ['../../etc/passwd', '/etc/passwd', '../../outside']) {
+      const file = join(tmp.path, 'unsafe-link.tar');
+      await packTar(file, [['manifest.json', Buffer.from('[]')]], [['x/layer.tar', linkname]]);
+      await assert.rejects(loadBase(file), { code: 'ERR_UNSAFE_ARCHIVE_PATH' }, linkname);
+    }
     const layout = join(tmp.path, 'corrupt-layout');
     const r = await writeLayout(new Image({ layers: [dirLayer(top)] }), layout);
     const blob = join(layout, 'blobs', 'sha256', r.images[0]!.layers[0]!.digest.slice(7));
@@ -353,12 +358,13 @@ describe('base images', () => {
   });
 });
 
-async function packTar(file: string, entries: [string, Buffer][]): Promise<void> {
+async function packTar(file: string, entries: [string, Buffer][], symlinks: [string, string][] = []): Promise<void> {
   const p = pack();
   const out = createWriteStream(file);
   const done = new Promise<void>((resolve, reject) => { out.on('finish', resolve); out.on('error', reject); });
   p.pipe(out);
   for (const [name, data] of entries) p.entry({ name, size: data.length }, data);
+  for (const [name, linkname] of symlinks) p.entry({ name, type: 'symlink', linkname });
   p.finalize();
   await done;
 }

@@ -136,4 +136,20 @@ describe('image outputs checked by real tools', () => {
     assert.equal(inspect.Layers.length, 3);
     assert.equal(run('skopeo', ['copy', '--quiet', `docker-archive:${out}`, `dir:${join(tmp.path, 'copy-on-base')}`]).code, 0);
   });
+
+  it('a docker-archive written by skopeo (legacy docker save: <id>/layer.tar symlinks) is a base, kept or compressed once', async (t) => {
+    const why = missing('skopeo');
+    if (why) return t.skip(why);
+    const saved = join(tmp.path, 'skopeo-save.tar');
+    mustRun('skopeo', ['copy', '--quiet', `oci:${layout}:1`, `docker-archive:${saved}:saved:1`]);
+    const keep = await loadBase(saved, { uncompressed: 'keep' });
+    const kept = await writeArchive(new Image({ base: keep }), join(tmp.path, 'kept.tar'), { names: ['kept:1'] });
+    assert.deepEqual(kept.images[0]!.layers.map((l) => l.digest), built.images[0]!.diffIDs, 'uncompressed layers: digest = diffID');
+    const compress = await loadBase(saved, { name: 'saved:1' });
+    const out = join(tmp.path, 'recompressed.tar');
+    const again = await writeArchive(new Image({ base: compress }), out, { names: ['again:1'] });
+    assert.deepEqual(again.images[0]!.diffIDs, built.images[0]!.diffIDs);
+    assert.deepEqual(again.images[0]!.layers.map((l) => l.digest), built.images[0]!.layers.map((l) => l.digest), 'compressed once, deterministically: the original gzip digests');
+    assert.equal(run('skopeo', ['copy', '--quiet', `oci-archive:${out}`, `dir:${join(tmp.path, 'copy-again')}`]).code, 0);
+  });
 });

@@ -1,8 +1,10 @@
 // Random access into a tar archive (an OCI archive or a docker-save archive used as a base image):
 // tar-stream parses the entries (names, sizes, types); this module records where each regular
-// file's data starts (walking the header blocks, cross-checked with tar-stream's own offset), so a blob can be read again later straight from the file (a byte range), as a
+// file's data starts (walking the header blocks, cross-checked with tar-stream's own offset; links
+// inside the archive resolve to their target's data, links out of it are refused), so a blob can be read again later straight from the file (a byte range), as a
 // known blob must be. Names are checked: absolute paths, `..` and empty components are refused.
 import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
+import { posix } from 'node:path';
 import { extract } from 'tar-stream';
 import { ErrBaseImage, ErrUnsafeArchivePath } from './errors.js';
 
@@ -40,6 +42,8 @@ function parseOctal(block: Buffer, offset: number, width: number): number {
 /** Indexes the regular files of `archive`: name -> data offset and size. */
 export async function indexArchive(archive: string): Promise<Map<string, ArchiveEntry>> {
   const entries = new Map<string, ArchiveEntry>();
+  // docker save (before 25) and skopeo's docker-archive link repeated layers to one file.
+  const links = new Map<string, string>();
   const fd = openSync(archive, 'r');
   const block = Buffer.alloc(BLOCK);
   let pos = 0;
@@ -79,6 +83,13 @@ export async function indexArchive(archive: string): Promise<Map<string, Archive
           } else if (header.type === 'directory') {
             // `tar -C dir .` starts with the root itself.
             if (header.name !== '.' && header.name !== './') safeName(archive, header.name);
+          } else if (header.type === 'symlink' || header.type === 'link') {
+            const name = safeName(archive, header.name);
+            const target = header.linkname ?? '';
+            if (target.startsWith('/')) throw new ErrUnsafeArchivePath(archive, target);
+            const resolved = header.type === 'link' ? target : posix.normalize(posix.join(posix.dirname(name), target));
+            if (resolved === '..' || resolved.startsWith('../')) throw new ErrUnsafeArchivePath(archive, `${name} -> ${target}`);
+            links.set(name, safeName(archive, resolved));
           } else if ((header.type as string) !== 'pax-global-header') {
             throw new ErrBaseImage(`${archive}: unexpected ${header.type} entry ${JSON.stringify(header.name)} in an image archive`);
           }
@@ -104,6 +115,15 @@ export async function indexArchive(archive: string): Promise<Map<string, Archive
     throw new ErrBaseImage(`${archive}: not a readable tar archive: ${(err as Error).message}`, err);
   } finally {
     closeSync(fd);
+  }
+  for (const [name, first] of links) {
+    let target = first;
+    for (let hops = 0; !entries.has(target); hops++) {
+      const next = links.get(target);
+      if (next === undefined || hops > 16) throw new ErrBaseImage(`${archive}: link ${JSON.stringify(name)} does not lead to a file in the archive`);
+      target = next;
+    }
+    if (!entries.has(name)) entries.set(name, entries.get(target)!);
   }
   return entries;
 }

@@ -18,7 +18,7 @@ import type { BaseImage } from './image.js';
 import { isIndexType, isManifestType } from './manifest.js';
 import { formatPlatform, parsePlatform, platformMatches } from './platform.js';
 import { Reference } from './reference.js';
-import { CONTAINERD_NAME, REF_NAME, familiar } from './out/names.js';
+import { CONTAINERD_NAME, REF_NAME } from './out/names.js';
 import type { Blob, Descriptor, Platform } from './types.js';
 
 export interface BaseOptions {
@@ -247,8 +247,16 @@ async function fromDockerSave(store: Store, o: BaseOptions, opts: ReturnType<typ
   const parsed = JSON.parse((await store.read('manifest.json')).toString('utf8')) as unknown;
   if (!Array.isArray(parsed)) throw new ErrBaseImage(`${store.source}: manifest.json is not a list`);
   const all = parsed as { Config?: unknown; RepoTags?: unknown; Layers?: unknown }[];
-  const wanted = o.name === undefined ? undefined : familiar(o.name.includes(':') || o.name.includes('@') ? o.name : `${o.name}:latest`);
-  const candidates = wanted === undefined ? all : all.filter((m) => Array.isArray(m.RepoTags) && m.RepoTags.some((t) => t === wanted || t === o.name));
+  const normal = (n: string): string | undefined => {
+    try {
+      return Reference.parse(n).toString();
+    } catch {
+      return undefined;
+    }
+  };
+  // RepoTags may be familiar (`app:1`, docker save) or fully qualified (skopeo, fastlayer).
+  const wanted = o.name === undefined ? undefined : normal(o.name);
+  const candidates = o.name === undefined ? all : all.filter((m) => Array.isArray(m.RepoTags) && m.RepoTags.some((t) => typeof t === 'string' && (t === o.name || (wanted !== undefined && normal(t) === wanted))));
   const m = pickOne(candidates, store.source, 'images in manifest.json', (e) => (Array.isArray(e.RepoTags) ? e.RepoTags.join(' ') : String(e.Config)));
   if (typeof m.Config !== 'string' || !Array.isArray(m.Layers) || !m.Layers.every((l) => typeof l === 'string')) {
     throw new ErrBaseImage(`${store.source}: manifest.json entry lacks Config or Layers`);
