@@ -10,7 +10,9 @@ import { pack } from 'tar-stream';
 import { Layer } from '../src/layer/layer.js';
 import { tarDirectory } from '../src/tar/directory.js';
 import { Image, ImageIndex } from '../src/image/image.js';
-import { writeArchive } from '../src/image/out/archive.js';
+import { ArchiveWriter, writeArchive } from '../src/image/out/archive.js';
+import { bytesBlob } from '../src/image/write.js';
+import { buildManifest } from '../src/image/manifest.js';
 import { writeLayout } from '../src/image/out/layout.js';
 import { loadBase } from '../src/image/base.js';
 import { OCI_LAYER_UNCOMPRESSED } from '../src/media-types.js';
@@ -108,6 +110,20 @@ describe('image archives', () => {
     const file = join(tmp.path, 'dup.tar');
     const r = await writeArchive(new Image({ layers: [dirLayer(other), dirLayer(other)] }), file);
     assert.equal(r.images[0]!.layers[0]!.digest, r.images[0]!.layers[1]!.digest);
+    checkArchive(await listTar(file));
+  });
+
+  it('blobs written at once into one ArchiveWriter are queued, not interleaved', async () => {
+    const file = join(tmp.path, 'queued.tar');
+    const w = new ArchiveWriter(file);
+    const blobs = [1, 2, 3].map((n) => bytesBlob(Buffer.alloc(100_000 + n, n), 'application/octet-stream'));
+    await Promise.all(blobs.map((b) => w.writeBlob(b)));
+    const layers = blobs.map((b) => ({ ...b.descriptor, mediaType: OCI_LAYER_UNCOMPRESSED }));
+    const configBlob = bytesBlob(Buffer.from('{}'), 'application/vnd.oci.image.config.v1+json');
+    await w.writeBlob(configBlob);
+    const m = buildManifest({ format: 'oci', config: configBlob.descriptor, layers });
+    await w.writeManifest(m);
+    await w.commit(m, ['queued:1']);
     checkArchive(await listTar(file));
   });
 

@@ -47,6 +47,7 @@ export class ArchiveWriter implements Destination {
   #offset = 0;
   readonly #blobs = new Map<string, number>();
   #closed = false;
+  #queue: Promise<unknown> = Promise.resolve();
 
   constructor(path: string, options: ArchiveOptions = {}) {
     if (typeof path !== 'string' || path === '') throw new ErrInvalidOption('path', 'a file path', path);
@@ -80,7 +81,18 @@ export class ArchiveWriter implements Destination {
     return this.#blobs.get(d.digest) === d.size;
   }
 
-  async writeBlob(blob: Blob, signal?: AbortSignal): Promise<Descriptor> {
+  // One tar stream: callers that ignore `concurrency` are queued rather than interleaved.
+  #serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(fn, fn);
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+
+  writeBlob(blob: Blob, signal?: AbortSignal): Promise<Descriptor> {
+    return this.#serial(() => this.#writeBlob(blob, signal));
+  }
+
+  async #writeBlob(blob: Blob, signal?: AbortSignal): Promise<Descriptor> {
     const fh = await this.#file();
     const headerAt = this.#offset;
     await this.#append(fh, Buffer.alloc(BLOCK));
@@ -114,13 +126,21 @@ export class ArchiveWriter implements Destination {
     await this.#append(fh, Buffer.concat([tarHeader(name, bytes.length, '0', this.#mtime), bytes, Buffer.alloc(paddingFor(bytes.length))]));
   }
 
-  async writeManifest(m: ManifestBlob): Promise<void> {
+  writeManifest(m: ManifestBlob): Promise<void> {
+    return this.#serial(() => this.#writeManifest(m));
+  }
+
+  async #writeManifest(m: ManifestBlob): Promise<void> {
     if (this.#blobs.has(m.descriptor.digest)) return;
     await this.#entry(blobName(m.descriptor.digest), m.bytes);
     this.#blobs.set(m.descriptor.digest, m.bytes.length);
   }
 
-  async commit(top: ManifestBlob, names: readonly string[]): Promise<void> {
+  commit(top: ManifestBlob, names: readonly string[]): Promise<void> {
+    return this.#serial(() => this.#commit(top, names));
+  }
+
+  async #commit(top: ManifestBlob, names: readonly string[]): Promise<void> {
     const fh = await this.#file();
     const index = { schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: indexEntries(top.descriptor, names) };
     await this.#entry('index.json', canonicalJSON(index));
