@@ -58,6 +58,19 @@ describe('buildImage (fastlayer image)', () => {
     }
   });
 
+  it('the same tree at another path gives the same image digest (no local path in the image)', async () => {
+    const copy = join(tmp.path, 'elsewhere', 'deeper');
+    mkdirSync(copy, { recursive: true });
+    writeFileSync(join(copy, 'a'), 'a\n');
+    const { utimesSync, statSync } = await import('node:fs');
+    const st = statSync(join(one, 'a'));
+    utimesSync(join(copy, 'a'), st.atime, st.mtime);
+    utimesSync(copy, statSync(one).atime, statSync(one).mtime);
+    const a = await buildImage({ layers: [one], tags: ['same:1'], output: join(tmp.path, 'same-a.tar') });
+    const b = await buildImage({ layers: [copy], tags: ['same:1'], output: join(tmp.path, 'same-b.tar') });
+    assert.equal(b.digest, a.digest);
+  });
+
   it('refuses what the command line must refuse, with coded errors and no output', async () => {
     const out = join(tmp.path, 'never.tar');
     await assert.rejects(buildImage({ layers: [one], tags: [], output: out }), { code: 'ERR_INVALID_OPTION' });

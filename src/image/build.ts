@@ -103,7 +103,8 @@ export async function buildImage(spec: BuildSpec): Promise<WriteResult> {
   const layerOptions = { ...(spec.compressionLevel === undefined ? {} : { compressionLevel: spec.compressionLevel }), ...(spec.signal ? { signal: spec.signal } : {}) };
   const image = new Image({
     base,
-    layers: layerSpecs.map((l) => ({ layer: new Layer(tarDirectory(l.dir), layerOptions), history: { created_by: `fastlayer image --layer ${l.dir}` } })),
+    // The history names no local path: the same tree elsewhere must give the same image digest.
+    layers: layerSpecs.map((l) => ({ layer: new Layer(tarDirectory(l.dir), layerOptions), history: { created_by: `fastlayer image --layer DIR:${l.dest ?? '/'}` } })),
     platform: spec.platform,
     format: spec.format,
     annotations: spec.annotations as Record<string, string> | undefined,
