@@ -69,7 +69,8 @@ async function pool<T>(count: number, limit: number, task: (i: number) => Promis
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, count)) }, worker));
+  const workers = Number.isInteger(limit) && limit > 0 ? Math.min(limit, count) : 1;
+  await Promise.all(Array.from({ length: Math.max(1, workers) }, worker));
   if (failed) throw failed.cause;
   return results;
 }
