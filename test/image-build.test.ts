@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import { buildImage, parseCommand, parseLayerArg } from '../src/image/build.js';
 import { listTar, missing, mustRun, tempDir } from './image-util.js';
 
+const out1Path = (dir: string): string => join(dir, 'x.tar');
+
 describe('buildImage (fastlayer image)', () => {
   const tmp = tempDir('fastlayer-build-');
   const one = join(tmp.path, 'one');
@@ -56,6 +58,25 @@ describe('buildImage (fastlayer image)', () => {
       assert.equal(inspected.config.User, 'root');
       assert.deepEqual(inspected.config.Entrypoint, ['/bin/sh', '-c'], 'inherited from the base');
     }
+  });
+
+  it('--platform a,b builds an index: one image per platform, the directory layers written once, each on its base', async () => {
+    const baseIndex = join(tmp.path, 'base-multi');
+    await buildImage({ layers: [one], platform: 'linux/amd64,linux/arm64', tags: ['base:multi'], ociDir: baseIndex, env: ['BASE=1'] });
+    const out = join(tmp.path, 'multi.tar');
+    const r = await buildImage({ layers: [two], base: baseIndex, platform: 'linux/amd64, linux/arm64', tags: ['multi:1'], output: out });
+    assert.equal(r.descriptor.mediaType, 'application/vnd.oci.image.index.v1+json');
+    assert.equal(r.images.length, 2);
+    assert.equal(r.images[0]!.layers[1]!.digest, r.images[1]!.layers[1]!.digest, 'the directory layer is shared');
+    assert.notEqual(r.images[0]!.config.digest, r.images[1]!.config.digest, 'configs differ by platform');
+    const entries = await listTar(out);
+    const blobs = entries.filter((e) => e.name.startsWith('blobs/sha256/') && e.type === 'file').map((e) => e.name);
+    assert.equal(new Set(blobs).size, blobs.length);
+    for (const img of r.images) {
+      const config = JSON.parse(entries.find((e) => e.name === `blobs/sha256/${img.config.digest.slice(7)}`)!.data!.toString());
+      assert.deepEqual(config.config.Env, ['BASE=1']);
+    }
+    await assert.rejects(buildImage({ layers: [two], base: out1Path(tmp.path), platform: 'linux/amd64', tags: ['x:1'], output: join(tmp.path, 'mismatch.tar') }), { code: 'ERR_BASE_IMAGE', message: /linux\/arm64, not linux\/amd64/ });
   });
 
   it('the same tree at another path gives the same image digest (no local path in the image)', async () => {

@@ -158,12 +158,12 @@ function pickOne<T>(items: T[], source: string, what: string, describe: (t: T) =
   throw new ErrBaseImage(`${source}: several ${what} (${items.map(describe).join(', ')}); choose one with the name option`);
 }
 
-function checkOptions(options: BaseOptions): Required<Pick<BaseOptions, 'uncompressed'>> & { platform: Platform } {
+function checkOptions(options: BaseOptions): Required<Pick<BaseOptions, 'uncompressed'>> & { platform: Platform; explicit: boolean } {
   if (typeof options !== 'object' || options === null) throw new ErrInvalidOption('options', 'an object', options);
   const uncompressed = options.uncompressed ?? 'compress';
   if (uncompressed !== 'compress' && uncompressed !== 'keep') throw new ErrOptionRange('uncompressed', "'compress' or 'keep'", uncompressed);
   if (options.name !== undefined && typeof options.name !== 'string') throw new ErrInvalidOption('name', 'a string', options.name);
-  return { uncompressed, platform: parsePlatform(options.platform ?? 'linux/amd64') };
+  return { uncompressed, platform: parsePlatform(options.platform ?? 'linux/amd64'), explicit: options.platform !== undefined };
 }
 
 function diffIDs(config: ConfigJSON, source: string): string[] {
@@ -292,7 +292,15 @@ export async function loadBase(source: string, options: BaseOptions = {}): Promi
     throw new ErrBaseImage(`${source}: ${(err as Error).message}`, err);
   });
   const store = st.isDirectory() ? await layoutStore(source) : await archiveStore(source);
-  if (store.exists('index.json')) return fromOci(store, options, opts);
-  if (store.exists('manifest.json')) return fromDockerSave(store, options, opts);
+  let base: BaseImage | undefined;
+  if (store.exists('index.json')) base = await fromOci(store, options, opts);
+  else if (store.exists('manifest.json')) base = await fromDockerSave(store, options, opts);
+  if (base) {
+    // A single-platform base asked for another platform would give an image whose config lies.
+    if (opts.explicit && !platformMatches(base.platform, opts.platform)) {
+      throw new ErrBaseImage(`${source}: the base image is ${formatPlatform(base.platform)}, not ${formatPlatform(opts.platform)}`);
+    }
+    return base;
+  }
   throw new ErrBaseImage(`${source}: neither an OCI layout (index.json) nor a docker-save archive (manifest.json)`);
 }

@@ -7,7 +7,7 @@ import { Layer } from '../layer/layer.js';
 import { ErrInvalidOption, ErrOptionRange } from '../errors.js';
 import { tarDirectory } from '../tar/directory.js';
 import { loadBase, type BaseOptions } from './base.js';
-import { Image } from './image.js';
+import { Image, ImageIndex, type BaseImage } from './image.js';
 import type { ImageFormat } from './manifest.js';
 import { writeArchive } from './out/archive.js';
 import { writeLayout } from './out/layout.js';
@@ -34,6 +34,7 @@ export interface BuildSpec {
   user?: string;
   /** `K=V` strings or a record. */
   labels?: readonly string[] | Readonly<Record<string, string>>;
+  /** `os/arch[/variant]`, or several separated by commas for a multi-platform index. */
   platform?: string;
   tags: readonly string[];
   /** Archive file (or a writable stream, staged through a temp file). */
@@ -99,13 +100,12 @@ export async function buildImage(spec: BuildSpec): Promise<WriteResult> {
       throw new ErrOptionRange('layer', 'DIR or DIR:/ (a destination prefix needs the directory-layer prefix option)', `${l.dir}:${l.dest}`);
     }
   }
-  const base = spec.base === undefined ? undefined : await loadBase(spec.base, { platform: spec.platform, ...spec.baseOptions });
+  // `linux/amd64,linux/arm64`: one image per platform sharing the directory layers (written once),
+  // each on the base's image for that platform, under one index.
+  if (spec.platform !== undefined && typeof spec.platform !== 'string') throw new ErrInvalidOption('platform', 'a string os/arch[/variant][,...]', spec.platform);
+  const platforms = spec.platform === undefined ? [undefined] : spec.platform.split(',').map((p) => p.trim());
   const layerOptions = { ...(spec.compressionLevel === undefined ? {} : { compressionLevel: spec.compressionLevel }), ...(spec.signal ? { signal: spec.signal } : {}) };
-  const image = new Image({
-    base,
-    // The history names no local path: the same tree elsewhere must give the same image digest.
-    layers: layerSpecs.map((l) => ({ layer: new Layer(tarDirectory(l.dir), layerOptions), history: { created_by: `fastlayer image --layer DIR:${l.dest ?? '/'}` } })),
-    platform: spec.platform,
+  const config = {
     format: spec.format,
     annotations: spec.annotations as Record<string, string> | undefined,
     entrypoint: spec.entrypoint === undefined ? undefined : parseCommand('entrypoint', spec.entrypoint),
@@ -114,7 +114,13 @@ export async function buildImage(spec: BuildSpec): Promise<WriteResult> {
     workingDir: spec.workdir,
     user: spec.user,
     labels: spec.labels === undefined ? undefined : pairs('labels', spec.labels),
-  });
+  };
+  const bases: (BaseImage | undefined)[] = [];
+  for (const platform of platforms) bases.push(spec.base === undefined ? undefined : await loadBase(spec.base, { ...spec.baseOptions, ...(platform === undefined ? {} : { platform }) }));
+  // The history names no local path: the same tree elsewhere must give the same image digest.
+  const layers = layerSpecs.map((l) => ({ layer: new Layer(tarDirectory(l.dir), layerOptions), history: { created_by: `fastlayer image --layer DIR:${l.dest ?? '/'}` } }));
+  const images = platforms.map((platform, i) => new Image({ ...config, base: bases[i], layers, platform }));
+  const image = images.length === 1 ? images[0]! : new ImageIndex(images);
   const options = { names, signal: spec.signal, onProgress: spec.onProgress };
   return spec.ociDir !== undefined ? writeLayout(image, spec.ociDir, options) : writeArchive(image, spec.output!, options);
 }
