@@ -168,8 +168,12 @@ export class Containerd {
   }
 }
 
+/** Debian package of a tool, where the names differ. */
+const PACKAGE: Record<string, string> = { ctr: 'containerd' };
+
 /** Reason a tool-based test must skip, or undefined when every tool is on PATH. */
 export function missing(...tools: string[]): string | undefined {
   const absent = tools.filter((t) => !which(t));
-  return absent.length ? `${absent.join(', ')} not installed (apt-get install ${absent.join(' ')})` : undefined;
+  const packages = [...new Set(absent.map((t) => PACKAGE[t] ?? t))];
+  return absent.length ? `${absent.join(', ')} not installed (apt-get install ${packages.join(' ')})` : undefined;
 }
