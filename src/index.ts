@@ -23,6 +23,7 @@ export {
   ErrEngineUnavailable,
   ErrEngineState,
   ErrTarSource,
+  ErrChunkDetached,
   type ErrorCode,
 } from './errors.js';
 export { availableEngines, selectEngine } from './engine/engines.js';
