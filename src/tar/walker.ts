@@ -1,0 +1,155 @@
+// The order of the archive and what each entry is: a depth-first walk of the real tree, sorted by
+// name bytes at each level (a directory before its contents, as GNU tar --sort=name), merged with
+// the virtual entries a layer adds (parents of the prefix, whiteouts, opaque markers). Directories
+// are opened here, one descriptor per level of the current path; other entries are only named, and
+// prepared (opened, read) by the writer, several at a time.
+import { DirRef, join, list, openDir, wrap, type Dtype } from './fs-safe.js';
+import type { Resolved } from './options.js';
+import { ErrTarSource } from '../errors.js';
+import type { Stats } from 'node:fs';
+
+export const WHITEOUT_PREFIX = '.wh.';
+export const OPAQUE = '.wh..wh..opq';
+
+/** Test hooks: run before a listed entry is opened, to change the tree at that exact moment. */
+export const kTestHooks = Symbol('fastlayer.tar.testHooks');
+export interface TestHooks {
+  beforeOpen?: (rel: string, dtype: Dtype) => void | Promise<void>;
+}
+
+export type Item =
+  /** A directory: `st` of its opened descriptor, or undefined for a virtual one. */
+  | { kind: 'dir'; name: Buffer; rel: string; st: Stats | undefined }
+  /** A non-directory to open through `parent` (which the item holds a reference on). */
+  | { kind: 'entry'; name: Buffer; rel: string; parent: DirRef; base: Buffer; dtype: Dtype; display: Buffer }
+  /** A whiteout or opaque marker: an empty file. */
+  | { kind: 'marker'; name: Buffer };
+
+interface VNode {
+  children: Map<string, VNode | 'marker'>;
+  /** The archived directory lands here. */
+  mount?: boolean;
+}
+
+const key = (name: Buffer) => name.toString('latin1');
+
+function vchild(node: VNode, name: string): VNode {
+  const existing = node.children.get(key(Buffer.from(name)));
+  if (existing === 'marker') throw new ErrTarSource(`fastlayer: ${name} is both a whiteout and a directory of the layer`);
+  if (existing) return existing;
+  const created: VNode = { children: new Map() };
+  node.children.set(key(Buffer.from(name)), created);
+  return created;
+}
+
+function virtualTree(o: Resolved): VNode {
+  const root: VNode = { children: new Map() };
+  const at = (path: string) => path.split('/').filter((p) => p !== '').reduce(vchild, root);
+  const prefix = o.prefix.toString();
+  at(prefix).mount = true;
+  const marker = (dir: string, name: string) => {
+    const node = at(dir);
+    const k = key(Buffer.from(name));
+    if (node.children.get(k) instanceof Object) throw new ErrTarSource(`fastlayer: ${name} is both a whiteout and a directory of the layer`);
+    node.children.set(k, 'marker');
+  };
+  for (const path of o.whiteouts) {
+    if (path === '') throw new ErrTarSource('fastlayer: the root of the image cannot be a whiteout');
+    const cut = path.lastIndexOf('/');
+    marker(path.slice(0, cut + 1), WHITEOUT_PREFIX + path.slice(cut + 1));
+  }
+  for (const path of o.opaqueDirs) marker(path, OPAQUE);
+  return root;
+}
+
+interface Walk {
+  o: Resolved;
+  hooks: TestHooks;
+  root: DirRef;
+  /** Excluded directories walked only for re-included content: emitted before the first such entry. */
+  pending: Item[];
+}
+
+/** Every item of the archive in order. The root directory's descriptor is the caller's. */
+export async function* walk(root: DirRef, o: Resolved, hooks: TestHooks = {}): AsyncGenerator<Item> {
+  const w: Walk = { o, hooks, root, pending: [] };
+  const vroot = virtualTree(o);
+  if (vroot.mount) yield* level(w, root, Buffer.alloc(0), Buffer.alloc(0), vroot);
+  else yield* level(w, undefined, Buffer.alloc(0), Buffer.alloc(0), vroot);
+}
+
+async function* level(w: Walk, dir: DirRef | undefined, rel: Buffer, layer: Buffer, vnode: VNode | undefined): AsyncGenerator<Item> {
+  const real = dir ? await list(dir).catch((err) => Promise.reject(wrap(dir.display, err))) : [];
+  const names = new Map<string, { name: Buffer; dtype?: Dtype; virtual?: VNode | 'marker' }>();
+  for (const r of real) names.set(key(r.name), { name: r.name, dtype: r.dtype });
+  for (const [k, v] of vnode?.children ?? []) {
+    const seen = names.get(k);
+    if (seen) seen.virtual = v;
+    else names.set(k, { name: Buffer.from(k, 'latin1'), virtual: v });
+  }
+  const sorted = [...names.values()].sort((a, b) => Buffer.compare(a.name, b.name));
+
+  for (const { name, dtype, virtual } of sorted) {
+    const layerName = Buffer.concat([layer, name]);
+    if (virtual === 'marker') {
+      if (dtype !== undefined) throw new ErrTarSource(`fastlayer: ${layerName.toString()} is both a whiteout marker and an entry of the directory`);
+      yield* flush(w);
+      yield { kind: 'marker', name: layerName };
+      continue;
+    }
+    if (dtype === undefined || !dir) {
+      // A virtual directory only: a parent of the prefix or of a whiteout.
+      const node = virtual!;
+      if (node.mount) {
+        yield* flush(w);
+        yield { kind: 'dir', name: Buffer.concat([layerName, Buffer.from('/')]), rel: '', st: w.root.st };
+        yield* level(w, w.root, Buffer.alloc(0), Buffer.concat([layerName, Buffer.from('/')]), node);
+      } else {
+        yield* flush(w);
+        yield { kind: 'dir', name: Buffer.concat([layerName, Buffer.from('/')]), rel: '', st: undefined };
+        yield* level(w, undefined, Buffer.alloc(0), Buffer.concat([layerName, Buffer.from('/')]), node);
+      }
+      continue;
+    }
+    const relPath = join(rel, name);
+    const relString = relPath.toString();
+    const isExcluded = w.o.excluded ? w.o.excluded(relString) : false;
+    const display = join(w.root.display, relPath);
+    if (virtual && dtype !== 'dir') throw new ErrTarSource(`fastlayer: ${display.toString()} is not a directory, but the layer puts entries under it`);
+    if (dtype === 'dir') {
+      if (isExcluded && !w.o.reincludes && !virtual) continue;
+      await w.hooks.beforeOpen?.(relString, dtype);
+      let child: DirRef;
+      try {
+        child = await openDir(dir, name, display);
+      } catch (err) {
+        throw wrap(display, err);
+      }
+      try {
+        const item: Item = { kind: 'dir', name: Buffer.concat([layerName, Buffer.from('/')]), rel: relString, st: child.st };
+        if (isExcluded) w.pending.push(item);
+        else {
+          yield* flush(w);
+          yield item;
+        }
+        const mark = w.pending.length;
+        yield* level(w, child, Buffer.concat([relPath, Buffer.from('/')]), Buffer.concat([layerName, Buffer.from('/')]), virtual as VNode | undefined);
+        // Nothing below was included: the excluded directory stays out.
+        if (isExcluded && w.pending.length >= mark) w.pending.length = mark - 1;
+      } finally {
+        child.release();
+      }
+      continue;
+    }
+    if (isExcluded) continue;
+    await w.hooks.beforeOpen?.(relString, dtype);
+    yield* flush(w);
+    yield { kind: 'entry', name: layerName, rel: relString, parent: dir.acquire(), base: name, dtype, display };
+  }
+}
+
+function* flush(w: Walk): Generator<Item> {
+  if (w.pending.length === 0) return;
+  const items = w.pending.splice(0);
+  yield* items;
+}
