@@ -29,3 +29,6 @@ export { availableEngines, selectEngine } from './engine/engines.js';
 export type { EngineInfo, Compression } from './engine/engine.js';
 export { FORMAT_VERSION, BLOCK_SIZE } from './engine/format.js';
 export { tarDirectory, type TarOptions } from './tar/directory.js';
+export { ErrTarSourceChanged, ErrTarUnsafeEntry, ErrTarInvalid, type TarErrorCode } from './tar/errors.js';
+export type { MtimePolicy, ModeOverride, EntryKind } from './tar/options.js';
+export { readTar, checkEntry, type TarEntry, type TarHeader, type TarEntryType, type ReadTarOptions } from './tar/reader.js';

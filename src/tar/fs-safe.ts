@@ -75,7 +75,7 @@ function changedBy(err: unknown): string | undefined {
     case 'EMLINK': // FreeBSD's answer to O_NOFOLLOW on a symlink
       return 'was replaced by a symlink';
     case 'ENOTDIR':
-      return 'is no longer a directory';
+      return 'is no longer a directory (replaced by a symlink or a file)';
     default:
       return undefined;
   }

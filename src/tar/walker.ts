@@ -15,6 +15,8 @@ export const OPAQUE = '.wh..wh..opq';
 export const kTestHooks = Symbol('fastlayer.tar.testHooks');
 export interface TestHooks {
   beforeOpen?: (rel: string, dtype: Dtype) => void | Promise<void>;
+  /** After a regular file was opened and described, before its bytes are read. */
+  afterOpen?: (rel: string) => void | Promise<void>;
 }
 
 export type Item =

@@ -25,9 +25,17 @@ interface Prepared {
   data?: Buffer;
 }
 
-async function prepare(item: EntryItem): Promise<Prepared> {
+async function prepare(item: EntryItem, hooks: TestHooks): Promise<Prepared> {
   try {
     const opened = await openEntry(item.parent, item.base, item.dtype, item.display);
+    if (opened.kind === 'file' && hooks.afterOpen) {
+      try {
+        await hooks.afterOpen(item.rel);
+      } catch (err) {
+        fs.close(opened.fd, ignore);
+        throw err;
+      }
+    }
     if (opened.kind !== 'file' || opened.st.size > INLINE_FILE || opened.st.nlink > 1) return { opened };
     const size = opened.st.size;
     const buf = Buffer.allocUnsafe(size + 1);
@@ -148,7 +156,7 @@ async function* produce(dir: string, o: Resolved, hooks: TestHooks): AsyncGenera
           break;
         }
         const item = next.value;
-        const prepared = item.kind === 'entry' ? prepare(item) : undefined;
+        const prepared = item.kind === 'entry' ? prepare(item, hooks) : undefined;
         prepared?.catch(ignore); // awaited below in order; must not count as unhandled meanwhile
         queue.push({ item, prepared });
       }
