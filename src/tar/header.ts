@@ -118,6 +118,8 @@ export function entryHeader(e: Entry): Buffer {
   checkNumber('gid', e.gid, Number.MAX_SAFE_INTEGER);
   if (!Number.isSafeInteger(e.mtime)) throw new RangeError(`fastlayer: tar mtime ${e.mtime} is not an integer`);
   const records: Buffer[] = [];
+  // Names go in as the filesystem has them, UTF-8 or not: GNU tar and Go read the raw bytes back,
+  // and GNU tar warns about the 'hdrcharset' keyword that would flag them.
   if (!isPortable(e.name, 100)) records.push(paxRecord('path', e.name));
   if (!isPortable(link, 100)) records.push(paxRecord('linkpath', link));
   if (e.size > OCTAL_11) records.push(paxRecord('size', Buffer.from(String(e.size))));
