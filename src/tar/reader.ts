@@ -83,6 +83,29 @@ export function checkEntry(h: { name: string; type?: string | null; linkname?: s
   return { name };
 }
 
+/**
+ * The entry's bytes with stream failures (a truncated archive) as ErrTarInvalid. Read through its
+ * own reader, so stopping early leaves the rest to be drained instead of destroying the archive.
+ */
+function bodyOf(entry: TarStreamEntry, name: string): AsyncIterable<Buffer> {
+  return {
+    [Symbol.asyncIterator]: async function* () {
+      // Not `for await`: its early return would destroy the entry, and with it the archive.
+      const it = entry[Symbol.asyncIterator]();
+      for (;;) {
+        let next: IteratorResult<Buffer>;
+        try {
+          next = await it.next();
+        } catch (err) {
+          throw new ErrTarInvalid(`invalid tar stream in entry ${JSON.stringify(name)}: ${(err as Error).message}`, err);
+        }
+        if (next.done) return;
+        yield next.value;
+      }
+    },
+  };
+}
+
 function toReadable(source: unknown): Readable {
   if (source instanceof Readable) return source;
   if (source instanceof Uint8Array) return Readable.from([source]);
@@ -137,7 +160,7 @@ export async function* readTar(source: Readable | AsyncIterable<Uint8Array> | Ui
         ...(checked.linkname === undefined ? {} : { linkname: checked.linkname }),
         ...((h as { pax?: Record<string, string> }).pax ? { pax: (h as { pax?: Record<string, string> }).pax } : {}),
       };
-      yield { header, body: current };
+      yield { header, body: bodyOf(current, header.name) };
       current.resume();
       current = undefined;
     }
