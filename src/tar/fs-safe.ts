@@ -37,7 +37,7 @@ const ignore = () => {};
 export class DirRef {
   private refs = 1;
   readonly base: Buffer;
-  constructor(readonly fd: number, readonly display: Buffer, readonly st: Stats) {
+  constructor(readonly fd: number, readonly display: Buffer, readonly st: Stats, readonly isRoot = false) {
     this.base = viaProc() ? Buffer.from(`/proc/self/fd/${fd}/`) : Buffer.concat([display, Buffer.from('/')]);
   }
 
@@ -95,7 +95,7 @@ const sameFile = (a: Stats, b: Stats) => a.dev === b.dev && a.ino === b.ino;
 export async function openRoot(path: Buffer): Promise<DirRef> {
   const fd = await call<number>((cb) => fs.open(path, O_RDONLY | O_DIRECTORY, cb));
   try {
-    return new DirRef(fd, path, await call<Stats>((cb) => fs.fstat(fd, cb)));
+    return new DirRef(fd, path, await call<Stats>((cb) => fs.fstat(fd, cb)), true);
   } catch (err) {
     fs.close(fd, ignore);
     throw err;
@@ -141,7 +141,8 @@ export async function list(dir: DirRef): Promise<Listed[]> {
     fs.readdir(dir.self(), { encoding: 'buffer', withFileTypes: true }, cb as never));
   if (!viaProc()) {
     // Listed by name: make sure the name still leads to the directory we opened.
-    const now = await call<Stats>((cb) => fs.lstat(dir.display, cb));
+    // (The root may be a symlink its caller named: it is followed there, as when it was opened.)
+    const now = await call<Stats>((cb) => (dir.isRoot ? fs.stat : fs.lstat)(dir.display, cb));
     if (!sameFile(now, dir.st)) throw new ErrTarSourceChanged(dir.display.toString(), 'was replaced');
   }
   const out: Listed[] = [];
