@@ -133,7 +133,7 @@ describe('tarDirectory when the tree changes under it', () => {
     const seen: string[] = [];
     const { err, out } = await run(root, { beforeOpen: (rel) => void seen.push(rel) });
     assert.equal(err, undefined);
-    assert.deepEqual(seen, ['a.txt', 'z', 'z/big.bin', 'z/inner.txt']);
+    assert.deepEqual(seen.sort(), ['a.txt', 'z', 'z/big.bin', 'z/inner.txt']);
     assert.notEqual(out.indexOf('inside a\n'), -1);
   });
 });

@@ -80,8 +80,43 @@ export async function* walk(root: DirRef, o: Resolved, hooks: TestHooks = {}): A
   else yield* level(w, undefined, Buffer.alloc(0), Buffer.alloc(0), vroot);
 }
 
-async function* level(w: Walk, dir: DirRef | undefined, rel: Buffer, layer: Buffer, vnode: VNode | undefined): AsyncGenerator<Item> {
-  const real = dir ? await list(dir).catch((err) => Promise.reject(wrap(dir.display, err))) : [];
+/** Subdirectories opened and listed ahead of the walk at each level: hides the latency of each. */
+const PREFETCH = 4;
+
+interface Listed2 {
+  child: DirRef;
+  listing: Awaited<ReturnType<typeof list>>;
+}
+
+async function openAndList(w: Walk, dir: DirRef, name: Buffer, display: Buffer, rel: string): Promise<Listed2> {
+  await w.hooks.beforeOpen?.(rel, 'dir');
+  let child: DirRef;
+  try {
+    child = await openDir(dir, name, display);
+  } catch (err) {
+    throw wrap(display, err);
+  }
+  try {
+    return { child, listing: await list(child) };
+  } catch (err) {
+    child.release();
+    throw wrap(display, err);
+  }
+}
+
+const ignore = () => {};
+
+async function* level(
+  w: Walk, dir: DirRef | undefined, rel: Buffer, layer: Buffer, vnode: VNode | undefined, listed?: Listed2['listing'],
+): AsyncGenerator<Item> {
+  let real: Listed2['listing'] = listed ?? [];
+  if (!listed && dir) {
+    try {
+      real = await list(dir);
+    } catch (err) {
+      throw wrap(dir.display, err);
+    }
+  }
   const names = new Map<string, { name: Buffer; dtype?: Dtype; virtual?: VNode | 'marker' }>();
   for (const r of real) names.set(key(r.name), { name: r.name, dtype: r.dtype });
   for (const [k, v] of vnode?.children ?? []) {
@@ -89,64 +124,82 @@ async function* level(w: Walk, dir: DirRef | undefined, rel: Buffer, layer: Buff
     if (seen) seen.virtual = v;
     else names.set(k, { name: Buffer.from(k, 'latin1'), virtual: v });
   }
-  const sorted = [...names.values()].sort((a, b) => Buffer.compare(a.name, b.name));
+  const sorted = [...names.values()]
+    .sort((a, b) => Buffer.compare(a.name, b.name))
+    .map((e) => {
+      if (e.dtype === undefined || !dir || e.virtual === 'marker') return { ...e, descend: false, isExcluded: false, relPath: undefined };
+      const relPath = join(rel, e.name);
+      const isExcluded = w.o.excluded ? w.o.excluded(relPath.toString()) : false;
+      const descend = e.dtype === 'dir' && !(isExcluded && !w.o.reincludes && !e.virtual);
+      return { ...e, descend, isExcluded, relPath };
+    });
+  const subdirs = sorted.flatMap((e, i) => (e.descend ? [i] : []));
+  const ahead = new Map<number, Promise<Listed2>>();
+  let next = 0;
+  let position = 0; // of the current subdirectory in `subdirs`
+  const prefetch = (upTo: number) => {
+    for (; next < subdirs.length && next <= upTo; next++) {
+      const i = subdirs[next]!;
+      const e = sorted[i]!;
+      const p = openAndList(w, dir!, e.name, join(w.root.display, e.relPath!), e.relPath!.toString());
+      p.catch(ignore); // awaited in order below
+      ahead.set(i, p);
+    }
+  };
 
-  for (const { name, dtype, virtual } of sorted) {
-    const layerName = Buffer.concat([layer, name]);
-    if (virtual === 'marker') {
-      if (dtype !== undefined) throw new ErrTarSource(`fastlayer: ${layerName.toString()} is both a whiteout marker and an entry of the directory`);
-      yield* flush(w);
-      yield { kind: 'marker', name: layerName };
-      continue;
-    }
-    if (dtype === undefined || !dir) {
-      // A virtual directory only: a parent of the prefix or of a whiteout.
-      const node = virtual!;
-      if (node.mount) {
+  try {
+    for (let index = 0; index < sorted.length; index++) {
+      const { name, dtype, virtual, descend, isExcluded, relPath } = sorted[index]!;
+      const layerName = Buffer.concat([layer, name]);
+      if (virtual === 'marker') {
+        if (dtype !== undefined) throw new ErrTarSource(`fastlayer: ${layerName.toString()} is both a whiteout marker and an entry of the directory`);
         yield* flush(w);
-        yield { kind: 'dir', name: Buffer.concat([layerName, Buffer.from('/')]), rel: '', st: w.root.st };
-        yield* level(w, w.root, Buffer.alloc(0), Buffer.concat([layerName, Buffer.from('/')]), node);
-      } else {
+        yield { kind: 'marker', name: layerName };
+        continue;
+      }
+      if (dtype === undefined || !dir) {
+        // A virtual directory only: a parent of the prefix or of a whiteout.
+        const node = virtual!;
+        const dirName = Buffer.concat([layerName, Buffer.from('/')]);
         yield* flush(w);
-        yield { kind: 'dir', name: Buffer.concat([layerName, Buffer.from('/')]), rel: '', st: undefined };
-        yield* level(w, undefined, Buffer.alloc(0), Buffer.concat([layerName, Buffer.from('/')]), node);
+        yield { kind: 'dir', name: dirName, rel: '', st: node.mount ? w.root.st : undefined };
+        yield* level(w, node.mount ? w.root : undefined, Buffer.alloc(0), dirName, node);
+        continue;
       }
-      continue;
-    }
-    const relPath = join(rel, name);
-    const relString = relPath.toString();
-    const isExcluded = w.o.excluded ? w.o.excluded(relString) : false;
-    const display = join(w.root.display, relPath);
-    if (virtual && dtype !== 'dir') throw new ErrTarSource(`fastlayer: ${display.toString()} is not a directory, but the layer puts entries under it`);
-    if (dtype === 'dir') {
-      if (isExcluded && !w.o.reincludes && !virtual) continue;
-      await w.hooks.beforeOpen?.(relString, dtype);
-      let child: DirRef;
-      try {
-        child = await openDir(dir, name, display);
-      } catch (err) {
-        throw wrap(display, err);
-      }
-      try {
-        const item: Item = { kind: 'dir', name: Buffer.concat([layerName, Buffer.from('/')]), rel: relString, st: child.st };
-        if (isExcluded) w.pending.push(item);
-        else {
-          yield* flush(w);
-          yield item;
+      const relString = relPath!.toString();
+      const display = join(w.root.display, relPath!);
+      if (virtual && dtype !== 'dir') throw new ErrTarSource(`fastlayer: ${display.toString()} is not a directory, but the layer puts entries under it`);
+      if (dtype === 'dir') {
+        if (!descend) continue;
+        prefetch(position + PREFETCH);
+        position++;
+        const pending = ahead.get(index)!;
+        ahead.delete(index);
+        const { child, listing } = await pending;
+        try {
+          const item: Item = { kind: 'dir', name: Buffer.concat([layerName, Buffer.from('/')]), rel: relString, st: child.st };
+          if (isExcluded) w.pending.push(item);
+          else {
+            yield* flush(w);
+            yield item;
+          }
+          const mark = w.pending.length;
+          yield* level(w, child, Buffer.concat([relPath!, Buffer.from('/')]), Buffer.concat([layerName, Buffer.from('/')]), virtual as VNode | undefined, listing);
+          // Nothing below was included: the excluded directory stays out.
+          if (isExcluded && w.pending.length >= mark) w.pending.length = mark - 1;
+        } finally {
+          child.release();
         }
-        const mark = w.pending.length;
-        yield* level(w, child, Buffer.concat([relPath, Buffer.from('/')]), Buffer.concat([layerName, Buffer.from('/')]), virtual as VNode | undefined);
-        // Nothing below was included: the excluded directory stays out.
-        if (isExcluded && w.pending.length >= mark) w.pending.length = mark - 1;
-      } finally {
-        child.release();
+        continue;
       }
-      continue;
+      if (isExcluded) continue;
+      await w.hooks.beforeOpen?.(relString, dtype);
+      yield* flush(w);
+      yield { kind: 'entry', name: layerName, rel: relString, parent: dir.acquire(), base: name, dtype, display };
     }
-    if (isExcluded) continue;
-    await w.hooks.beforeOpen?.(relString, dtype);
-    yield* flush(w);
-    yield { kind: 'entry', name: layerName, rel: relString, parent: dir.acquire(), base: name, dtype, display };
+  } finally {
+    // Abandoned (failure or early return): release what was opened ahead.
+    for (const p of ahead.values()) p.then(({ child }) => child.release(), ignore);
   }
 }
 
