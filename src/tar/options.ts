@@ -48,7 +48,10 @@ export interface TarOptions {
   whiteouts?: readonly string[];
   /** Image directories whose content from the layers below is hidden: written as '.wh..wh..opq' entries. */
   opaqueDirs?: readonly string[];
-  /** Extended attributes as PAX SCHILY.xattr records: not supported yet (throws ErrOptionRange). */
+  /**
+   * Record extended attributes (security.capability, user.*, ...; not security.selinux) as PAX
+   * SCHILY.xattr records. Linux only; needs the getfattr program (Debian package "attr").
+   */
   xattrs?: boolean;
 }
 
@@ -66,6 +69,7 @@ export interface Resolved {
   reincludes: boolean;
   whiteouts: string[];
   opaqueDirs: string[];
+  xattrs: boolean;
 }
 
 function seconds(name: string, value: unknown): number {
@@ -155,8 +159,8 @@ export function resolveTarOptions(dir: unknown, options: unknown): Resolved {
   const o = options as TarOptions;
   if (o.onSkip !== undefined && typeof o.onSkip !== 'function') throw new ErrInvalidOption('onSkip', 'a function', o.onSkip);
   if (o.xattrs !== undefined && typeof o.xattrs !== 'boolean') throw new ErrInvalidOption('xattrs', 'a boolean', o.xattrs);
-  if (o.xattrs) {
-    throw new ErrOptionRange('xattrs', 'false: extended attributes are not supported yet (Node has no xattr API)', true);
+  if (o.xattrs && process.platform !== 'linux') {
+    throw new ErrOptionRange('xattrs', 'false on this platform: extended attributes are read through Linux /proc', true);
   }
   const { mtime, synthetic } = mtimePolicy(o.mtime);
 
@@ -215,5 +219,6 @@ export function resolveTarOptions(dir: unknown, options: unknown): Resolved {
     reincludes: matcher?.reincludes ?? false,
     whiteouts: stringList('whiteouts', o.whiteouts).map((p) => cleanImagePath('whiteouts', p)),
     opaqueDirs: stringList('opaqueDirs', o.opaqueDirs).map((p) => cleanImagePath('opaqueDirs', p)),
+    xattrs: o.xattrs === true,
   };
 }

@@ -7,6 +7,7 @@ import { DirRef, join, list, openDir, wrap, type Dtype } from './fs-safe.js';
 import type { Resolved } from './options.js';
 import { ErrTarSource } from '../errors.js';
 import type { Stats } from 'node:fs';
+import type { XattrReader } from './xattrs.js';
 
 export const WHITEOUT_PREFIX = '.wh.';
 export const OPAQUE = '.wh..wh..opq';
@@ -21,7 +22,7 @@ export interface TestHooks {
 
 export type Item =
   /** A directory: `st` of its opened descriptor, or undefined for a virtual one. */
-  | { kind: 'dir'; name: Buffer; rel: string; st: Stats | undefined }
+  | { kind: 'dir'; name: Buffer; rel: string; st: Stats | undefined; xattrs?: Map<string, Buffer> | undefined }
   /** A non-directory to open through `parent` (which the item holds a reference on). */
   | { kind: 'entry'; name: Buffer; rel: string; parent: DirRef; base: Buffer; dtype: Dtype; display: Buffer }
   /** A whiteout or opaque marker: an empty file. */
@@ -66,6 +67,7 @@ function virtualTree(o: Resolved): VNode {
 
 interface Walk {
   o: Resolved;
+  xattrs: XattrReader | undefined;
   hooks: TestHooks;
   root: DirRef;
   /** Excluded directories walked only for re-included content: emitted before the first such entry. */
@@ -73,8 +75,8 @@ interface Walk {
 }
 
 /** Every item of the archive in order. The root directory's descriptor is the caller's. */
-export async function* walk(root: DirRef, o: Resolved, hooks: TestHooks = {}): AsyncGenerator<Item> {
-  const w: Walk = { o, hooks, root, pending: [] };
+export async function* walk(root: DirRef, o: Resolved, hooks: TestHooks = {}, xattrs?: XattrReader): AsyncGenerator<Item> {
+  const w: Walk = { o, hooks, root, pending: [], xattrs };
   const vroot = virtualTree(o);
   if (vroot.mount) yield* level(w, root, Buffer.alloc(0), Buffer.alloc(0), vroot);
   else yield* level(w, undefined, Buffer.alloc(0), Buffer.alloc(0), vroot);
@@ -86,6 +88,7 @@ const PREFETCH = 4;
 interface Listed2 {
   child: DirRef;
   listing: Awaited<ReturnType<typeof list>>;
+  xattrs?: Map<string, Buffer> | undefined;
 }
 
 async function openAndList(w: Walk, dir: DirRef, name: Buffer, display: Buffer, rel: string): Promise<Listed2> {
@@ -97,7 +100,8 @@ async function openAndList(w: Walk, dir: DirRef, name: Buffer, display: Buffer, 
     throw wrap(display, err);
   }
   try {
-    return { child, listing: await list(child) };
+    const [listing, xattrs] = await Promise.all([list(child), w.xattrs?.read(child.fd)]);
+    return { child, listing, xattrs };
   } catch (err) {
     child.release();
     throw wrap(display, err);
@@ -162,7 +166,8 @@ async function* level(
         const node = virtual!;
         const dirName = Buffer.concat([layerName, Buffer.from('/')]);
         yield* flush(w);
-        yield { kind: 'dir', name: dirName, rel: '', st: node.mount ? w.root.st : undefined };
+        const xattrs = node.mount ? await w.xattrs?.read(w.root.fd) : undefined;
+        yield { kind: 'dir', name: dirName, rel: '', st: node.mount ? w.root.st : undefined, xattrs };
         yield* level(w, node.mount ? w.root : undefined, Buffer.alloc(0), dirName, node);
         continue;
       }
@@ -175,9 +180,9 @@ async function* level(
         position++;
         const pending = ahead.get(index)!;
         ahead.delete(index);
-        const { child, listing } = await pending;
+        const { child, listing, xattrs } = await pending;
         try {
-          const item: Item = { kind: 'dir', name: Buffer.concat([layerName, Buffer.from('/')]), rel: relString, st: child.st };
+          const item: Item = { kind: 'dir', name: Buffer.concat([layerName, Buffer.from('/')]), rel: relString, st: child.st, xattrs };
           if (isExcluded) w.pending.push(item);
           else {
             yield* flush(w);

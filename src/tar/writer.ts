@@ -10,6 +10,7 @@ import { entryHeader, padding, trailer, type Entry, type EntryType } from './hea
 import { DirRef, openEntry, openRoot, readExactly, wrap, type Opened } from './fs-safe.js';
 import { resolveTarOptions, type EntryKind, type Resolved, type TarOptions } from './options.js';
 import { kTestHooks, walk, type Item, type TestHooks } from './walker.js';
+import { XattrReader } from './xattrs.js';
 
 const CHUNK = 1024 * 1024;
 const BATCH = 1024 * 1024;
@@ -21,13 +22,25 @@ const ignore = () => {};
 type EntryItem = Extract<Item, { kind: 'entry' }>;
 interface Prepared {
   opened: Opened;
+  xattrs?: Map<string, Buffer> | undefined;
   /** Content of a small file (its descriptor is already closed). */
   data?: Buffer;
 }
 
-async function prepare(item: EntryItem, hooks: TestHooks): Promise<Prepared> {
+async function prepare(item: EntryItem, hooks: TestHooks, reader: XattrReader | undefined): Promise<Prepared> {
   try {
     const opened = await openEntry(item.parent, item.base, item.dtype, item.display);
+    let xattrs: Prepared['xattrs'];
+    if (reader) {
+      try {
+        xattrs = opened.kind === 'file'
+          ? await reader.read(opened.fd)
+          : await reader.readPath(item.parent.child(item.base), opened.st, item.display);
+      } catch (err) {
+        if (opened.kind === 'file') fs.close(opened.fd, ignore);
+        throw err;
+      }
+    }
     if (opened.kind === 'file' && hooks.afterOpen) {
       try {
         await hooks.afterOpen(item.rel);
@@ -36,7 +49,7 @@ async function prepare(item: EntryItem, hooks: TestHooks): Promise<Prepared> {
         throw err;
       }
     }
-    if (opened.kind !== 'file' || opened.st.size > INLINE_FILE || opened.st.nlink > 1) return { opened };
+    if (opened.kind !== 'file' || opened.st.size > INLINE_FILE || opened.st.nlink > 1) return { opened, xattrs };
     const size = opened.st.size;
     const buf = Buffer.allocUnsafe(size + 1);
     try {
@@ -44,7 +57,7 @@ async function prepare(item: EntryItem, hooks: TestHooks): Promise<Prepared> {
     } finally {
       fs.close(opened.fd, ignore);
     }
-    return { opened, data: buf.subarray(0, size) };
+    return { opened, xattrs, data: buf.subarray(0, size) };
   } catch (err) {
     throw wrap(item.display, err);
   } finally {
@@ -131,7 +144,8 @@ async function* produce(dir: string, o: Resolved, hooks: TestHooks): AsyncGenera
   } catch (err) {
     throw new ErrTarSource(`cannot archive ${dir}: ${(err as Error).message}`, err);
   }
-  const items = walk(root, o, hooks);
+  const reader = o.xattrs ? new XattrReader() : undefined;
+  const items = walk(root, o, hooks, reader);
   const queue: { item: Item; prepared: Promise<Prepared> | undefined }[] = [];
   const links = new Map<string, Buffer>();
   let listed = false;
@@ -156,7 +170,7 @@ async function* produce(dir: string, o: Resolved, hooks: TestHooks): AsyncGenera
           break;
         }
         const item = next.value;
-        const prepared = item.kind === 'entry' ? prepare(item, hooks) : undefined;
+        const prepared = item.kind === 'entry' ? prepare(item, hooks, reader) : undefined;
         prepared?.catch(ignore); // awaited below in order; must not count as unhandled meanwhile
         queue.push({ item, prepared });
       }
@@ -169,7 +183,7 @@ async function* produce(dir: string, o: Resolved, hooks: TestHooks): AsyncGenera
         const m = item.st
           ? meta(o, item.st, item.rel, 'directory')
           : { mode: 0o755, mtime: o.syntheticMtime, ...o.owner(0, 0) };
-        add(entryHeader({ name: item.name, type: '5', size: 0, ...m }));
+        add(entryHeader({ name: item.name, type: '5', size: 0, ...m, ...(item.xattrs ? { xattrs: item.xattrs } : {}) }));
       } else {
         const p = await q.prepared!;
         const { opened } = p;
@@ -190,7 +204,7 @@ async function* produce(dir: string, o: Resolved, hooks: TestHooks): AsyncGenera
           }
           links.set(id, item.name);
         }
-        const base = { name: item.name, type: k.type, ...meta(o, st, item.rel, k.kind) };
+        const base = { name: item.name, type: k.type, ...meta(o, st, item.rel, k.kind), ...(p.xattrs ? { xattrs: p.xattrs } : {}) };
         if (opened.kind === 'symlink') add(entryHeader({ ...base, size: 0, linkname: opened.linkname }));
         else if (opened.kind === 'special') add(entryHeader({ ...base, size: 0, ...(k.type === '6' ? {} : devNumbers(st.rdev)) }));
         else if (p.data) {
