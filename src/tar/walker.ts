@@ -94,10 +94,14 @@ interface Listed2 {
 async function openAndList(w: Walk, dir: DirRef, name: Buffer, display: Buffer, rel: string): Promise<Listed2> {
   await w.hooks.beforeOpen?.(rel, 'dir');
   let child: DirRef;
+  // The parent stays open until the open through it is done, even if the walk is abandoned meanwhile.
+  dir.acquire();
   try {
     child = await openDir(dir, name, display);
   } catch (err) {
     throw wrap(display, err);
+  } finally {
+    dir.release();
   }
   try {
     const [listing, xattrs] = await Promise.all([list(child), w.xattrs?.read(child.fd)]);
