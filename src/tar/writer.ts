@@ -3,11 +3,10 @@
 // stays the walk's. Small entries are batched into ~1 MiB chunks (one hand-off per MiB, not per
 // file); large files are streamed in 1 MiB reads with two in flight. Memory stays bounded by
 // READ_AHEAD * INLINE_FILE + BATCH + 2 reads, whatever the tree.
-import * as fs from 'node:fs';
 import type { Stats } from 'node:fs';
 import { ErrTarSource } from '../errors.js';
 import { entryHeader, padding, trailer, type Entry, type EntryType } from './header.js';
-import { DirRef, openEntry, openRoot, readExactly, wrap, type Opened } from './fs-safe.js';
+import { DirRef, closeNow, openEntry, openRoot, readExactly, wrap, type Opened } from './fs-safe.js';
 import { resolveTarOptions, type EntryKind, type Resolved, type TarOptions } from './options.js';
 import { kTestHooks, walk, type Item, type TestHooks } from './walker.js';
 import { XattrReader } from './xattrs.js';
@@ -37,7 +36,7 @@ async function prepare(item: EntryItem, hooks: TestHooks, reader: XattrReader | 
           ? await reader.read(opened.fd)
           : await reader.readPath(item.parent.child(item.base), opened.st, item.display);
       } catch (err) {
-        if (opened.kind === 'file') fs.close(opened.fd, ignore);
+        if (opened.kind === 'file') closeNow(opened.fd);
         throw err;
       }
     }
@@ -45,7 +44,7 @@ async function prepare(item: EntryItem, hooks: TestHooks, reader: XattrReader | 
       try {
         await hooks.afterOpen(item.rel);
       } catch (err) {
-        fs.close(opened.fd, ignore);
+        closeNow(opened.fd);
         throw err;
       }
     }
@@ -55,7 +54,7 @@ async function prepare(item: EntryItem, hooks: TestHooks, reader: XattrReader | 
     try {
       await readExactly(opened.fd, buf, size, 0, item.display, true);
     } finally {
-      fs.close(opened.fd, ignore);
+      closeNow(opened.fd);
     }
     return { opened, xattrs, data: buf.subarray(0, size) };
   } catch (err) {
@@ -66,7 +65,7 @@ async function prepare(item: EntryItem, hooks: TestHooks, reader: XattrReader | 
 }
 
 function closeUnread(p: Prepared): void {
-  if (p.opened.kind === 'file' && p.data === undefined) fs.close(p.opened.fd, ignore);
+  if (p.opened.kind === 'file' && p.data === undefined) closeNow(p.opened.fd);
 }
 
 /** Streams a large file's bytes and padding; closes the descriptor once no read is in flight. */
@@ -92,7 +91,7 @@ async function* fileBody(fd: number, size: number, display: Buffer): AsyncGenera
     }
   } finally {
     await Promise.allSettled(reads);
-    fs.close(fd, ignore);
+    closeNow(fd);
   }
   const pad = padding(size);
   if (pad.length > 0) yield pad;

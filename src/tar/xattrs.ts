@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import type { Stats } from 'node:fs';
 import { ErrTarSource } from '../errors.js';
 import { ErrTarSourceChanged } from './errors.js';
-import { call } from './fs-safe.js';
+import { call, closeNow, fstatNow } from './fs-safe.js';
 
 /** Linux O_PATH (x86, arm, most architectures): a descriptor of the inode itself, never opened for I/O. */
 const O_PATH = 0o10000000;
@@ -69,11 +69,11 @@ export class XattrReader {
   async readPath(path: Buffer, st: Stats, display: Buffer): Promise<Xattrs | undefined> {
     const fd = await call<number>((cb) => fs.open(path, O_PATH | fs.constants.O_NOFOLLOW, cb));
     try {
-      const now = await call<Stats>((cb) => fs.fstat(fd, cb));
+      const now = fstatNow(fd);
       if (now.dev !== st.dev || now.ino !== st.ino) throw new ErrTarSourceChanged(display.toString(), 'was replaced');
       return await this.read(fd);
     } finally {
-      fs.close(fd, () => {});
+      closeNow(fd);
     }
   }
 
