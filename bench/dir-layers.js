@@ -58,10 +58,14 @@ async function drain(layer) {
   return layer.done;
 }
 
+/** Wall time, and CPU time of this process (all its threads) or what fn reports for its children. */
 async function timeIt(fn) {
   const t0 = process.hrtime.bigint();
+  const c0 = process.cpuUsage();
   const result = await fn();
-  return { seconds: Number(process.hrtime.bigint() - t0) / 1e9, result };
+  const c = process.cpuUsage(c0);
+  const cpu = typeof result?.cpu === 'number' ? result.cpu : (c.user + c.system) / 1e6;
+  return { seconds: Number(process.hrtime.bigint() - t0) / 1e9, cpu, result };
 }
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -105,18 +109,26 @@ try {
   const shell = [];
   const ours = [];
   await drain(new Layer(tarDirectory(smallDir, { mtime: 0 }), { compressionLevel: 1 }));
-  const pipeline = 'set -o pipefail; tar -cf - -C "$1" . | tee >(sha256sum >/dev/null) | gzip -1 | sha256sum >/dev/null';
+  // `times` prints the children's user and system CPU on its second line.
+  const pipeline = 'set -o pipefail; tar -cf - -C "$1" . | tee >(sha256sum >/dev/null) | gzip -1 | sha256sum >/dev/null; wait; times';
   for (let i = 0; i < REPS; i++) {
-    shell.push((await timeIt(async () => {
-      const r = spawnSync('bash', ['-c', pipeline, 'sh', smallDir]);
+    shell.push(await timeIt(async () => {
+      const r = spawnSync('bash', ['-c', pipeline, 'sh', smallDir], { encoding: 'utf8' });
       if (r.status !== 0) throw new Error(`baseline failed: ${r.stderr}`);
-    })).seconds);
-    ours.push((await timeIt(() => drain(new Layer(tarDirectory(smallDir, { mtime: 0 }), { compressionLevel: 1 })))).seconds);
+      const m = /^(\d+)m([\d.]+)s (\d+)m([\d.]+)s$/.exec(r.stdout.trim().split('\n').pop());
+      return { cpu: m ? Number(m[1]) * 60 + Number(m[2]) + Number(m[3]) * 60 + Number(m[4]) : NaN };
+    }));
+    ours.push(await timeIt(() => drain(new Layer(tarDirectory(smallDir, { mtime: 0 }), { compressionLevel: 1 }))));
   }
-  const sh = median(shell);
-  const us = median(ours);
-  rows.push([`small files (${smallDir}): tar | gzip -1 + sha256 x2`, rate(small, sh), '']);
-  rows.push([`small files (${smallDir}): tarDirectory -> Layer`, rate(small, us), `${(sh / us).toFixed(2)}x the shell pipeline (target >= 2x)`]);
+  const sh = median(shell.map((r) => r.seconds));
+  const us = median(ours.map((r) => r.seconds));
+  const shCpu = median(shell.map((r) => r.cpu));
+  const usCpu = median(ours.map((r) => r.cpu));
+  rows.push([`small files (${smallDir}): tar | gzip -1 + sha256 x2`, rate(small, sh), `CPU ${shCpu.toFixed(2)} s`]);
+  rows.push([
+    `small files (${smallDir}): tarDirectory -> Layer`, rate(small, us),
+    `${(sh / us).toFixed(2)}x the shell pipeline (target >= 2x); CPU ${usCpu.toFixed(2)} s (${(shCpu / usCpu).toFixed(2)}x less)`,
+  ]);
 
   if (sizeCheck) {
     let n = 0;
