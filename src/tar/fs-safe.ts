@@ -26,6 +26,11 @@ function viaProc(): boolean {
   return procFd;
 }
 
+/** Tests run the fallback on Linux too. Not part of the public API. */
+export function setProcFdForTests(value: boolean | undefined): void {
+  procFd = value;
+}
+
 export function call<T>(fn: (cb: (err: NodeJS.ErrnoException | null, value: T) => void) => void): Promise<T> {
   return new Promise((resolve, reject) => fn((err, value) => (err ? reject(err) : resolve(value))));
 }
@@ -49,7 +54,14 @@ export function closeNow(fd: number): void {
 export class DirRef {
   private refs = 1;
   readonly base: Buffer;
-  constructor(readonly fd: number, readonly display: Buffer, readonly st: Stats, readonly isRoot = false) {
+  constructor(
+    readonly fd: number,
+    readonly display: Buffer,
+    readonly st: Stats,
+    readonly isRoot = false,
+    /** Without /proc: checked again after each open through this directory's path. */
+    readonly parent: DirRef | undefined = undefined,
+  ) {
     this.base = viaProc() ? Buffer.from(`/proc/self/fd/${fd}/`) : Buffer.concat([display, Buffer.from('/')]);
   }
 
@@ -103,6 +115,19 @@ export function wrap(display: Buffer, err: unknown): Error {
 
 const sameFile = (a: Stats, b: Stats) => a.dev === b.dev && a.ino === b.ino;
 
+/**
+ * Without /proc, paths go through the names of every directory above: after each open or listing,
+ * each of them must still be the directory that was opened (a swap that is undone before this
+ * check, in the few microseconds between, is not seen: the fallback is a best effort).
+ */
+async function checkAncestors(dir: DirRef | undefined): Promise<void> {
+  if (viaProc()) return;
+  for (let d = dir; d; d = d.parent) {
+    const now = await call<Stats>((cb) => (d!.isRoot ? fs.stat : fs.lstat)(d!.display, cb));
+    if (!sameFile(now, d.st)) throw new ErrTarSourceChanged(d.display.toString(), 'was replaced');
+  }
+}
+
 /** Opens the root (following a symlink there: the caller named it) and checks it is a directory. */
 export async function openRoot(path: Buffer): Promise<DirRef> {
   const fd = await call<number>((cb) => fs.open(path, O_RDONLY | O_DIRECTORY, cb));
@@ -123,7 +148,8 @@ export async function openDir(parent: DirRef, name: Buffer, display: Buffer): Pr
   try {
     const st = fstatNow(fd);
     if (before && !sameFile(before, st)) throw new ErrTarSourceChanged(display.toString(), 'was replaced');
-    return new DirRef(fd, display, st);
+    await checkAncestors(parent);
+    return new DirRef(fd, display, st, false, viaProc() ? undefined : parent);
   } catch (err) {
     closeNow(fd);
     throw err;
@@ -151,12 +177,8 @@ function dtypeOf(d: { isDirectory(): boolean; isFile(): boolean; isSymbolicLink(
 export async function list(dir: DirRef): Promise<Listed[]> {
   const dirents = await call<fs.Dirent[]>((cb) =>
     fs.readdir(dir.self(), { encoding: 'buffer', withFileTypes: true }, cb as never));
-  if (!viaProc()) {
-    // Listed by name: make sure the name still leads to the directory we opened.
-    // (The root may be a symlink its caller named: it is followed there, as when it was opened.)
-    const now = await call<Stats>((cb) => (dir.isRoot ? fs.stat : fs.lstat)(dir.display, cb));
-    if (!sameFile(now, dir.st)) throw new ErrTarSourceChanged(dir.display.toString(), 'was replaced');
-  }
+  // Listed by name without /proc: the names must still lead to the directory that was opened.
+  await checkAncestors(dir);
   const out: Listed[] = [];
   for (const d of dirents) {
     const name = d.name as unknown as Buffer;
@@ -186,6 +208,7 @@ export async function openEntry(parent: DirRef, name: Buffer, dtype: Dtype, disp
       const st = fstatNow(fd);
       if (!st.isFile()) throw new ErrTarSourceChanged(display.toString(), 'is no longer a regular file');
       if (before && !sameFile(before, st)) throw new ErrTarSourceChanged(display.toString(), 'was replaced');
+      await checkAncestors(parent);
       return { kind: 'file', st, fd };
     } catch (err) {
       closeNow(fd);
@@ -197,8 +220,10 @@ export async function openEntry(parent: DirRef, name: Buffer, dtype: Dtype, disp
   if (st.isFile()) return openEntry(parent, name, 'file', display);
   if (st.isSymbolicLink()) {
     const linkname = await call<Buffer>((cb) => fs.readlink(path, { encoding: 'buffer' }, cb as never));
+    await checkAncestors(parent);
     return { kind: 'symlink', st, linkname };
   }
+  await checkAncestors(parent);
   return { kind: 'special', st };
 }
 
