@@ -122,20 +122,20 @@ test('the tarball installs offline with no compiler, no libisal, no libz, and ru
   symlinkSync(findOnPath('sh'), join(bin, 'sh'));
   writeFileSync(join(proj, 'package.json'), JSON.stringify({ name: 'probe', version: '1.0.0', private: true, type: 'module' }));
   writeFileSync(join(proj, 'run.mjs'), RUN);
-  // The one runtime dependency comes from this checkout, packed locally, so the install needs no network
-  // and no npm cache; an unroutable registry makes any attempted download fail at once.
-  const depOut = tool('npm', ['pack', '--json', '--pack-destination', work, join(root, 'node_modules', 'node-gyp-build')], {
-    cwd: work,
-    env: npmFreeEnv(),
+  // The runtime dependencies (and theirs) come from this checkout, packed locally, so the install
+  // needs no network and no npm cache; an unroutable registry makes any attempted download fail at once.
+  const depDirs = tool('npm', ['ls', '--omit=dev', '--all', '--parseable'], { cwd: root }).split('\n').filter(Boolean).slice(1);
+  const deps = depDirs.map((dir) => {
+    const out = tool('npm', ['pack', '--json', '--pack-destination', work, dir], { cwd: work, env: npmFreeEnv() });
+    return join(work, (JSON.parse(out.slice(out.indexOf('['))) as { filename: string }[])[0]!.filename);
   });
-  const dep = join(work, (JSON.parse(depOut.slice(depOut.indexOf('['))) as { filename: string }[])[0]!.filename);
   const env = npmFreeEnv({
     PATH: bin,
     npm_config_cache: join(work, 'npm-cache'),
     npm_config_registry: 'http://127.0.0.1:9/',
     npm_config_update_notifier: 'false',
   });
-  const install = hiddenLibsCommand([join(bin, 'npm'), 'install', '--offline', '--no-audit', '--no-fund', '--no-package-lock', dep, tarball]);
+  const install = hiddenLibsCommand([join(bin, 'npm'), 'install', '--offline', '--no-audit', '--no-fund', '--no-package-lock', ...deps, tarball]);
   t.diagnostic(install.hidden.length ? `hidden: ${install.hidden.join(', ')}` : 'unshare unavailable: libraries not hidden, LD_DEBUG check only');
   const [cmd, ...args] = install.argv;
   tool(cmd!, args, { cwd: proj, env });
