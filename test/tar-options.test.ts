@@ -115,6 +115,9 @@ describe('tarDirectory options', () => {
     assert.throws(() => tarDirectory(src, { keepOwner: true, owner: { uid: 1, gid: 1 } }), (e) => e instanceof ErrOptionRange);
     assert.throws(() => tarDirectory(src, { mode: { x: 0o10000 } }), (e) => e instanceof ErrOptionRange);
     assert.throws(() => tarDirectory(src, { exclude: 'x' as never }), (e) => e instanceof ErrInvalidOption);
+    assert.throws(() => tarDirectory(src, { whiteouts: ['/'] }), (e) => e instanceof ErrOptionRange);
+    assert.throws(() => tarDirectory(src, { whiteouts: ['a/b'], opaqueDirs: ['a/.wh.b'] }), (e) => e instanceof ErrOptionRange);
+    assert.throws(() => tarDirectory(src, { whiteouts: ['x', 'x'] }), (e) => e instanceof ErrOptionRange);
   });
 });
 

@@ -5,7 +5,7 @@
 // prepared (opened, read) by the writer, several at a time.
 import { DirRef, join, list, openDir, wrap, type Dtype } from './fs-safe.js';
 import type { Resolved } from './options.js';
-import { ErrTarSource } from '../errors.js';
+import { ErrOptionRange, ErrTarSource } from '../errors.js';
 import type { Stats } from 'node:fs';
 import type { XattrReader } from './xattrs.js';
 
@@ -28,7 +28,7 @@ export type Item =
   /** A whiteout or opaque marker: an empty file. */
   | { kind: 'marker'; name: Buffer };
 
-interface VNode {
+export interface VNode {
   children: Map<string, VNode | 'marker'>;
   /** The archived directory lands here. */
   mount?: boolean;
@@ -38,14 +38,15 @@ const key = (name: Buffer) => name.toString('latin1');
 
 function vchild(node: VNode, name: string): VNode {
   const existing = node.children.get(key(Buffer.from(name)));
-  if (existing === 'marker') throw new ErrTarSource(`fastlayer: ${name} is both a whiteout and a directory of the layer`);
+  if (existing === 'marker') throw new ErrOptionRange('whiteouts', `paths that are not also parents of other entries (${name})`, name);
   if (existing) return existing;
   const created: VNode = { children: new Map() };
   node.children.set(key(Buffer.from(name)), created);
   return created;
 }
 
-function virtualTree(o: Resolved): VNode {
+/** The entries the layer adds besides the tree; checked at the call (ErrOptionRange). */
+export function virtualTree(o: Resolved): VNode {
   const root: VNode = { children: new Map() };
   const at = (path: string) => path.split('/').filter((p) => p !== '').reduce(vchild, root);
   const prefix = o.prefix.toString();
@@ -53,11 +54,11 @@ function virtualTree(o: Resolved): VNode {
   const marker = (dir: string, name: string) => {
     const node = at(dir);
     const k = key(Buffer.from(name));
-    if (node.children.get(k) instanceof Object) throw new ErrTarSource(`fastlayer: ${name} is both a whiteout and a directory of the layer`);
+    if (node.children.get(k) !== undefined) throw new ErrOptionRange('whiteouts', `paths that are not also parents of other entries or listed twice (${name})`, name);
     node.children.set(k, 'marker');
   };
   for (const path of o.whiteouts) {
-    if (path === '') throw new ErrTarSource('fastlayer: the root of the image cannot be a whiteout');
+    if (path === '') throw new ErrOptionRange('whiteouts', 'paths below the root', '/');
     const cut = path.lastIndexOf('/');
     marker(path.slice(0, cut + 1), WHITEOUT_PREFIX + path.slice(cut + 1));
   }
@@ -75,9 +76,8 @@ interface Walk {
 }
 
 /** Every item of the archive in order. The root directory's descriptor is the caller's. */
-export async function* walk(root: DirRef, o: Resolved, hooks: TestHooks = {}, xattrs?: XattrReader): AsyncGenerator<Item> {
+export async function* walk(root: DirRef, o: Resolved, vroot: VNode, hooks: TestHooks = {}, xattrs?: XattrReader): AsyncGenerator<Item> {
   const w: Walk = { o, hooks, root, pending: [], xattrs };
-  const vroot = virtualTree(o);
   if (vroot.mount) yield* level(w, root, Buffer.alloc(0), Buffer.alloc(0), vroot);
   else yield* level(w, undefined, Buffer.alloc(0), Buffer.alloc(0), vroot);
 }

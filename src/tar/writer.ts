@@ -8,7 +8,7 @@ import { ErrTarSource } from '../errors.js';
 import { entryHeader, padding, trailer, type Entry, type EntryType } from './header.js';
 import { DirRef, closeNow, openEntry, openRoot, readExactly, wrap, type Opened } from './fs-safe.js';
 import { resolveTarOptions, type EntryKind, type Resolved, type TarOptions } from './options.js';
-import { kTestHooks, walk, type Item, type TestHooks } from './walker.js';
+import { kTestHooks, virtualTree, walk, type Item, type TestHooks, type VNode } from './walker.js';
 import { XattrReader } from './xattrs.js';
 
 const CHUNK = 1024 * 1024;
@@ -131,11 +131,12 @@ function meta(o: Resolved, st: Stats, rel: string, kind: EntryKind): Pick<Entry,
  */
 export function tarDirectory(dir: string, options?: TarOptions): AsyncGenerator<Buffer> {
   const o = resolveTarOptions(dir, options);
+  const vroot = virtualTree(o);
   const hooks = ((options as Record<symbol, unknown> | undefined)?.[kTestHooks] ?? {}) as TestHooks;
-  return produce(dir, o, hooks);
+  return produce(dir, o, vroot, hooks);
 }
 
-async function* produce(dir: string, o: Resolved, hooks: TestHooks): AsyncGenerator<Buffer> {
+async function* produce(dir: string, o: Resolved, vroot: VNode, hooks: TestHooks): AsyncGenerator<Buffer> {
   const rootPath = Buffer.from(dir.length > 1 ? dir.replace(/\/+$/, '') : dir);
   let root: DirRef;
   try {
@@ -144,7 +145,7 @@ async function* produce(dir: string, o: Resolved, hooks: TestHooks): AsyncGenera
     throw new ErrTarSource(`cannot archive ${dir}: ${(err as Error).message}`, err);
   }
   const reader = o.xattrs ? new XattrReader() : undefined;
-  const items = walk(root, o, hooks, reader);
+  const items = walk(root, o, vroot, hooks, reader);
   const queue: { item: Item; prepared: Promise<Prepared> | undefined }[] = [];
   const links = new Map<string, Buffer>();
   let listed = false;
