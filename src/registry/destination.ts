@@ -109,19 +109,16 @@ export class RegistryDestination implements Destination {
   }
 
   /**
-   * Tags `top` with the tag of each name in this repository (the destination's own tag when `names`
-   * is empty). Names of another repository are refused: their blobs were not pushed there.
+   * Tags `top` with the destination's own tag and the tag of each name in this repository. Names of
+   * other repositories (say, the source of a copy) are not tags of this push and are left alone.
    */
   async commit(top: ManifestBlob, names: readonly string[], signal?: AbortSignal): Promise<void> {
     const tags = new Set<string>();
+    if (this.reference.tag !== undefined) tags.add(this.reference.tag);
     for (const name of names) {
       const ref = Reference.parse(name);
-      if (ref.registry !== this.reference.registry || ref.repository !== this.reference.repository) {
-        throw new TypeError(`cannot tag ${ref.toString()} from a push to ${this.reference.name}: another repository`);
-      }
-      if (ref.tag !== undefined) tags.add(ref.tag);
+      if (ref.registry === this.reference.registry && ref.repository === this.reference.repository && ref.tag !== undefined) tags.add(ref.tag);
     }
-    if (names.length === 0 && this.reference.tag !== undefined) tags.add(this.reference.tag);
     const ctx = this.#ctx(signal);
     if (this.reference.digest !== undefined && this.reference.digest !== top.descriptor.digest) {
       throw new TypeError(`the push names digest ${this.reference.digest} but the image is ${top.descriptor.digest}`);

@@ -243,6 +243,8 @@ export async function errorFor(
   const message = `${spec.what ?? `${spec.method} ${redactUrl(spec.url)}`}: HTTP ${status}${summary}${note ? ` (${note})` : ''}`;
   const init = { status, errors };
   if (codes.includes('DIGEST_INVALID') || codes.includes('SIZE_INVALID')) return new ErrRegistryDigestMismatch(message, init);
+  // A token without the scope asked for is a refusal, not a login problem.
+  if (status === 401 && /error="?insufficient_scope/i.test(res.headers.get('www-authenticate') ?? '')) return new ErrRegistryDenied(message, init);
   if (status === 401) return new ErrRegistryUnauthorized(message, init);
   if (status === 403 || codes.includes('DENIED')) return new ErrRegistryDenied(message, init);
   if (status === 404) return new ErrRegistryNotFound(message, init);

@@ -1,0 +1,139 @@
+// Push and pull against a real registry (docker-registry, no auth), read back by skopeo.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { Layer } from '../src/layer/layer.js';
+import { RegistryDestination } from '../src/registry/destination.js';
+import { pull, pullToDestination } from '../src/registry/pull.js';
+import { pushLayout } from '../src/registry/layout.js';
+import { ErrRegistryNotFound } from '../src/registry/errors.js';
+import { randomBytes } from './helpers/data.js';
+import { collect } from './helpers/layer.js';
+import { tempDir } from './helpers/tree.js';
+import { registryMissing, skopeoMissing, startProxy, startRegistry, type RunningRegistry } from './helpers/registry.js';
+import { digestOf, skopeo, streaming, writeTestImage } from './helpers/registry-image.js';
+
+const missing = registryMissing();
+const noSkopeo = skopeoMissing();
+
+/** Compressible and incompressible parts, a few MB: several PATCH-worth of bytes in chunked mode. */
+function payload(seed: number): Buffer {
+  return Buffer.concat([randomBytes(1_500_000, seed), Buffer.alloc(2_000_000, 'fastlayer '), randomBytes(700_001, seed + 1)]);
+}
+
+describe('registry push and pull (docker-registry, no auth)', { skip: missing }, () => {
+  let registry: RunningRegistry;
+  const tmp = tempDir();
+  const data = payload(7);
+  let pushed: Awaited<ReturnType<typeof writeTestImage>>;
+  const ref = (): string => `${registry.host}/fastlayer/app:v1`;
+
+  before(async () => {
+    registry = await startRegistry();
+  });
+  after(async () => {
+    await registry?.stop();
+    tmp.remove();
+  });
+
+  it('streams a layer into one PATCH and tags the image last; the registry serves it back byte for byte', async () => {
+    const events: { state: string; bytes: number }[] = [];
+    const dest = new RegistryDestination(ref(), { onProgress: (e) => events.push({ state: e.state, bytes: e.bytes }) });
+    pushed = await writeTestImage(dest, [streaming(new Layer(data, { compressionLevel: 1 }))]);
+    const image = await pull(ref());
+    assert.equal(image.manifest.descriptor.digest, pushed.manifest.descriptor.digest);
+    assert.deepEqual(image.manifest.bytes, pushed.manifest.bytes);
+    assert.equal(image.layers.length, 1);
+    const gz = await collect(image.layers[0]!.open());
+    assert.equal(digestOf(gz), pushed.layers[0]!.digest);
+    assert.deepEqual(gunzipSync(gz), data);
+    assert.deepEqual(await collect(image.config.open()), await collect(pushed.config.open()));
+    assert.equal(image.layers[0]!.origin?.repository, 'fastlayer/app');
+    const done = events.filter((e) => e.state === 'done');
+    assert.ok(done.some((e) => e.bytes === pushed.layers[0]!.size), 'a done event carries the layer size');
+  });
+
+  it('skopeo inspects the pushed image and copies it to an OCI layout with matching digests', { skip: noSkopeo }, () => {
+    const info = JSON.parse(skopeo(['inspect', '--tls-verify=false', `docker://${ref()}`])) as { Digest: string; Layers: string[] };
+    assert.equal(info.Digest, pushed.manifest.descriptor.digest);
+    assert.deepEqual(info.Layers, [pushed.layers[0]!.digest]);
+    const dir = join(tmp.path, 'copied');
+    skopeo(['copy', '--src-tls-verify=false', `docker://${ref()}`, `oci:${dir}:v1`]);
+    const blob = join(dir, 'blobs', 'sha256', pushed.layers[0]!.digest.slice(7));
+    assert.ok(existsSync(blob));
+    assert.deepEqual(gunzipSync(readFileSync(blob)), data);
+  });
+
+  it('pushing the same image again from a layout uploads no blob bytes (HEAD, then skip)', { skip: noSkopeo }, async () => {
+    const proxy = await startProxy(registry.port);
+    try {
+      const dir = join(tmp.path, 'copied');
+      // skopeo rewrote manifest and config for OCI: the first push sends those, never the layer.
+      await pushLayout(dir, `${proxy.host}/fastlayer/app:again`);
+      assert.equal(proxy.bytes.PATCH ?? 0, 0);
+      assert.ok((proxy.bytes.PUT ?? 0) < 10_000, `${proxy.bytes.PUT} bytes PUT`);
+      proxy.bytes.PUT = 0;
+      proxy.log.length = 0;
+      const top = await pushLayout(dir, `${proxy.host}/fastlayer/app:again`);
+      assert.equal(proxy.bytes.PATCH ?? 0, 0);
+      assert.equal(proxy.log.filter((l) => l.method === 'POST').length, 0, 'no upload session opened');
+      assert.equal(proxy.bytes.PUT, 2 * top.size, 'only the manifest went up, by digest and by tag');
+      assert.ok(proxy.log.some((l) => l.method === 'HEAD' && l.path.includes('/blobs/')));
+      const info = JSON.parse(skopeo(['inspect', '--tls-verify=false', `docker://${registry.host}/fastlayer/app:again`])) as { Digest: string };
+      assert.equal(info.Digest, top.digest);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('a pulled image pushed to another repository mounts its blobs instead of uploading them', async () => {
+    const proxy = await startProxy(registry.port);
+    try {
+      const top = await pullToDestination(`${proxy.host}/fastlayer/app:v1`, new RegistryDestination(`${proxy.host}/other/copy:v1`));
+      assert.equal(top.descriptor.digest, pushed.manifest.descriptor.digest);
+      const mounts = proxy.log.filter((l) => l.method === 'POST' && l.path.includes('mount='));
+      assert.equal(mounts.length, 2, 'layer and config mounted');
+      assert.equal(proxy.bytes.PATCH ?? 0, 0);
+      const copy = await pull(`${registry.host}/other/copy:v1`);
+      assert.deepEqual(gunzipSync(await collect(copy.layers[0]!.open())), data);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('chunked mode PATCHes Content-Range pieces and produces the same blob', async () => {
+    const proxy = await startProxy(registry.port);
+    try {
+      const chunked = `${proxy.host}/fastlayer/chunked:v1`;
+      const layer = new Layer(payload(9), { compressionLevel: 1 });
+      const result = await writeTestImage(new RegistryDestination(chunked, { chunkSize: 256 * 1024 }), [streaming(layer)]);
+      const patches = proxy.log.filter((l) => l.method === 'PATCH').length;
+      assert.ok(patches >= Math.ceil(result.layers[0]!.size / (256 * 1024)), `${patches} PATCHes for ${result.layers[0]!.size} bytes`);
+      const image = await pull(chunked);
+      assert.equal(digestOf(await collect(image.layers[0]!.open())), result.layers[0]!.digest);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('a pushed OCI layout of skopeo is read back by skopeo', { skip: noSkopeo }, async () => {
+    const dir = join(tmp.path, 'copied');
+    const top = await pushLayout(dir, `${registry.host}/fromlayout/app:v2`);
+    const out = join(tmp.path, 'again');
+    skopeo(['copy', '--src-tls-verify=false', `docker://${registry.host}/fromlayout/app:v2`, `oci:${out}`]);
+    const names = readdirSync(join(out, 'blobs', 'sha256'));
+    assert.ok(names.includes(top.digest.slice(7)));
+  });
+
+  it('a missing tag is ERR_REGISTRY_NOT_FOUND', async () => {
+    await assert.rejects(pull(`${registry.host}/fastlayer/app:nope`), (err: unknown) => {
+      assert.ok(err instanceof ErrRegistryNotFound);
+      assert.equal(err.code, 'ERR_REGISTRY_NOT_FOUND');
+      assert.equal(err.status, 404);
+      assert.ok(err.errors.some((e) => e.code === 'MANIFEST_UNKNOWN'));
+      return true;
+    });
+  });
+});
