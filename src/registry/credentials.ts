@@ -92,21 +92,35 @@ export function runHelper(name: string, server: string, timeout = 10_000): Promi
   }
   const program = `docker-credential-${name}`;
   return new Promise((resolve, reject) => {
-    const child = spawn(program, ['get'], { stdio: ['pipe', 'pipe', 'ignore'], timeout, killSignal: 'SIGKILL' });
+    // Its own process group, so that a helper's children (a shell's `sleep`, say) die with it.
+    const child = spawn(program, ['get'], { stdio: ['pipe', 'pipe', 'ignore'], detached: true });
     const out: Buffer[] = [];
     let size = 0;
+    let stopped = false;
+    const stop = (): void => {
+      stopped = true;
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        child.kill('SIGKILL');
+      }
+      child.stdout.destroy();
+    };
+    const timer = setTimeout(stop, timeout);
     child.stdout.on('data', (b: Buffer) => {
       size += b.length;
       if (size <= HELPER_OUTPUT_CAP) out.push(b);
-      else child.kill('SIGKILL');
+      else stop();
     });
     child.stdin.on('error', () => {});
     child.on('error', (err: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
       reject(new ErrRegistryCredentials(`credential helper ${program} could not run: ${err.code ?? 'error'}`));
     });
-    child.on('close', (code, signal) => {
+    child.on('close', (code) => {
+      clearTimeout(timer);
       const text = Buffer.concat(out).toString('utf8');
-      if (signal !== null) return reject(new ErrRegistryCredentials(`credential helper ${program} was stopped (${signal}; timeout ${timeout} ms or output over ${HELPER_OUTPUT_CAP} bytes)`));
+      if (stopped) return reject(new ErrRegistryCredentials(`credential helper ${program} was stopped (timeout ${timeout} ms or output over ${HELPER_OUTPUT_CAP} bytes)`));
       if (code !== 0) {
         if (/credentials not found/i.test(text)) return resolve(undefined);
         return reject(new ErrRegistryCredentials(`credential helper ${program} failed with exit code ${code}`));

@@ -35,6 +35,8 @@ export class RegistryDestination implements Destination {
   readonly #repo: Repository;
   readonly #options: RegistryDestinationOptions;
   readonly #written = new Set<string>();
+  /** Digests `has` just found absent: writeBlob does not ask again. */
+  readonly #absent = new Set<string>();
   #ids = 0;
 
   constructor(reference: string | Reference, options: RegistryDestinationOptions = {}) {
@@ -63,7 +65,9 @@ export class RegistryDestination implements Destination {
   }
 
   async has(descriptor: Descriptor): Promise<boolean> {
-    return blobExists(this.#ctx(), descriptor.digest);
+    const found = await blobExists(this.#ctx(), descriptor.digest);
+    if (!found) this.#absent.add(descriptor.digest);
+    return found;
   }
 
   async writeBlob(blob: Blob, signal?: AbortSignal): Promise<Descriptor> {
@@ -94,10 +98,16 @@ export class RegistryDestination implements Destination {
     const d = blob.descriptor;
     let bytes = 0;
     const emit = (state: ProgressEvent['state']): void => progress?.({ digest: d.digest, mediaType: d.mediaType, bytes, total: d.size, state, id });
-    const result = await uploadKnown(ctx, blob, (n) => {
-      bytes += n;
-      emit('uploading');
-    });
+    const checked = this.#absent.delete(d.digest);
+    const result = await uploadKnown(
+      ctx,
+      blob,
+      (n) => {
+        bytes += n;
+        emit('uploading');
+      },
+      checked,
+    );
     if (result === 'exists' || result === 'mounted') emit(result);
     else emit('done');
     return d;

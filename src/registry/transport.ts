@@ -89,7 +89,8 @@ export class Transport {
     const singleUse = body !== undefined && !(body instanceof Uint8Array) && 'once' in body;
     const repeatable = !singleUse && (spec.idempotent ?? spec.method !== 'POST');
     let attempt = 0;
-    let authRetried = false;
+    // Two rounds: an anonymous first try learns the scheme, a rejected (say, expired) token is replaced once.
+    let authRounds = 0;
     for (;;) {
       spec.signal?.throwIfAborted();
       let res: Response;
@@ -109,10 +110,10 @@ export class Transport {
         }
         throw new ErrRegistryUnavailable(`${what} failed: ${describeCause(err)}`, { cause: err });
       }
-      if (res.status === 401 && !singleUse && !authRetried) {
+      if (res.status === 401 && !singleUse && authRounds < 2) {
         const challenge = res.headers.get('www-authenticate');
         await drain(res);
-        authRetried = true;
+        authRounds++;
         if (challenge !== null && (await this.auth.challenge(challenge, spec.scopes, spec.signal))) continue;
         throw await errorFor(401, spec, res, challenge === null ? 'no WWW-Authenticate challenge' : undefined);
       }

@@ -247,9 +247,15 @@ async function uploadedOffset(ctx: UploadContext, session: Session): Promise<num
  * Uploads a blob known by digest: skipped when present, mounted when its origin is another repository
  * of this registry, else sent with a replayable body (retried, in a new session if needed).
  */
-export async function uploadKnown(ctx: UploadContext, blob: KnownBlob, onBytes: (n: number) => void = () => {}): Promise<UploadResult> {
+export async function uploadKnown(
+  ctx: UploadContext,
+  blob: KnownBlob,
+  onBytes: (n: number) => void = () => {},
+  /** The caller HEAD-checked it just before. */
+  checked = false,
+): Promise<UploadResult> {
   const { digest, size } = blob.descriptor;
-  if (await blobExists(ctx, digest)) return 'exists';
+  if (!checked && (await blobExists(ctx, digest))) return 'exists';
   let session: Session | undefined;
   const origin = blob.origin;
   if (origin && origin.registry === ctx.registry && origin.repository !== ctx.repository) {

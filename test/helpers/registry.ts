@@ -133,6 +133,8 @@ export interface TokenServer {
   certPath: string;
   /** Every token request: account, scopes asked, whether the Basic credentials were right. */
   requests: { account: string | undefined; scopes: string[]; ok: boolean }[];
+  /** How many of the next tokens are issued already expired (the registry must reject them). */
+  staleNext: number;
   close(): Promise<void>;
 }
 
@@ -150,6 +152,7 @@ async function startTokenServer(dir: string, users: Users, readers: Set<string>,
   const service = 'fastlayer-test';
   const issuer = 'fastlayer-test-issuer';
   const requests: TokenServer['requests'] = [];
+  const state = { staleNext: 0 };
   const b64 = (v: object): string => Buffer.from(JSON.stringify(v)).toString('base64url');
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
@@ -174,7 +177,11 @@ async function startTokenServer(dir: string, users: Users, readers: Set<string>,
       const granted = actions.split(',').filter((a) => a === 'pull' || (a === 'push' && !readers.has(account!)));
       return granted.length ? [{ type, name, actions: granted }] : [];
     });
-    const now = Math.floor(Date.now() / 1000);
+    let now = Math.floor(Date.now() / 1000);
+    if (state.staleNext > 0) {
+      state.staleNext--;
+      now -= 3600;
+    }
     const head = b64({ typ: 'JWT', alg: 'ES256', x5c: [der] });
     const claims = b64({ iss: issuer, sub: account ?? '', aud: service, exp: now + expiresIn, nbf: now - 10, iat: now, jti: randomUUID(), access });
     const signature = sign('sha256', Buffer.from(`${head}.${claims}`), { key, dsaEncoding: 'ieee-p1363' }).toString('base64url');
@@ -182,7 +189,20 @@ async function startTokenServer(dir: string, users: Users, readers: Set<string>,
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as { port: number }).port;
-  return { port, service, issuer, certPath, requests, close: () => closeServer(server) };
+  return {
+    port,
+    service,
+    issuer,
+    certPath,
+    requests,
+    get staleNext() {
+      return state.staleNext;
+    },
+    set staleNext(n: number) {
+      state.staleNext = n;
+    },
+    close: () => closeServer(server),
+  };
 }
 
 export function closeServer(server: Server): Promise<void> {
