@@ -220,6 +220,8 @@ async function patchChunk(ctx: UploadContext, session: Session, data: Buffer, st
     if (res.status !== 416 || recoveries >= 2) {
       throw await errorFor(res.status, { ...spec, what: `uploading bytes ${from}-${end} to ${ctx.repository}` }, res);
     }
+    // A 416 may carry the session's current Location (distribution's state lives in its query).
+    if (res.headers.get('location') !== null) session.url = location(res, session.url);
     await drain(res);
     const next = await uploadedOffset(ctx, session);
     if (next < start || next > start + data.length) {
