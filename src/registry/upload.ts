@@ -59,8 +59,9 @@ export function location(res: Response, request: URL): URL {
 
 /** `url` with `digest=` appended, keeping the registry's own query exactly as it sent it. */
 export function withDigest(url: URL, digest: string): URL {
-  const sep = url.search === '' || url.search === '?' ? '?' : '&';
-  const base = url.search === '?' ? url.href.slice(0, -1) : url.href;
+  // An empty query ("...?") has search "" but keeps its "?" in href.
+  const base = url.href.endsWith('?') ? url.href.slice(0, -1) : url.href;
+  const sep = url.search === '' ? '?' : '&';
   return new URL(`${base}${sep}digest=${encodeURIComponent(digest)}`);
 }
 
