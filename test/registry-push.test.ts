@@ -1,7 +1,7 @@
 // Push and pull against a real registry (docker-registry, no auth), read back by skopeo.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, existsSync, readdirSync } from 'node:fs';
+import { readFileSync, existsSync, readdirSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { Layer } from '../src/layer/layer.js';
@@ -9,6 +9,7 @@ import { RegistryDestination } from '../src/registry/destination.js';
 import { pull, pullToDestination } from '../src/registry/pull.js';
 import { pushLayout } from '../src/registry/layout.js';
 import { ErrRegistryNotFound } from '../src/registry/errors.js';
+import { gzipSync } from 'node:zlib';
 import { randomBytes } from './helpers/data.js';
 import { collect } from './helpers/layer.js';
 import { tempDir } from './helpers/tree.js';
@@ -125,6 +126,50 @@ describe('registry push and pull (docker-registry, no auth)', { skip: missing },
     skopeo(['copy', '--src-tls-verify=false', `docker://${registry.host}/fromlayout/app:v2`, `oci:${out}`]);
     const names = readdirSync(join(out, 'blobs', 'sha256'));
     assert.ok(names.includes(top.digest.slice(7)));
+  });
+
+  it('an OCI layout holding an index is pushed children first; pull chooses the platform asked for', async () => {
+    const dir = join(tmp.path, 'multi');
+    mkdirSync(join(dir, 'blobs', 'sha256'), { recursive: true });
+    const put = (bytes: Buffer, mediaType: string): { mediaType: string; digest: string; size: number } => {
+      const digest = digestOf(bytes);
+      writeFileSync(join(dir, 'blobs', 'sha256', digest.slice(7)), bytes);
+      return { mediaType, digest, size: bytes.length };
+    };
+    const children = ['amd64', 'arm64'].map((arch) => {
+      const tar = Buffer.from(`a tar for ${arch} `.repeat(500));
+      const layer = put(gzipSync(tar), 'application/vnd.oci.image.layer.v1.tar+gzip');
+      const config = put(Buffer.from(JSON.stringify({ architecture: arch, os: 'linux', rootfs: { type: 'layers', diff_ids: [digestOf(tar)] } })), 'application/vnd.oci.image.config.v1+json');
+      const manifest = put(Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config, layers: [layer] })), 'application/vnd.oci.image.manifest.v1+json');
+      return { ...manifest, platform: { os: 'linux', architecture: arch }, layer };
+    });
+    const index = put(
+      Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: children.map(({ layer: _l, ...d }) => d) })),
+      'application/vnd.oci.image.index.v1+json',
+    );
+    writeFileSync(join(dir, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
+    writeFileSync(join(dir, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [{ ...index, annotations: { 'org.opencontainers.image.ref.name': 'multi' } }] }));
+    const top = await pushLayout(dir, `${registry.host}/fastlayer/multi:v1`);
+    assert.equal(top.digest, index.digest);
+    const arm = await pull(`${registry.host}/fastlayer/multi:v1`, { platform: 'linux/arm64' });
+    assert.equal(arm.index?.descriptor.digest, index.digest);
+    assert.equal(arm.manifest.descriptor.digest, children[1]!.digest);
+    assert.equal(digestOf(await collect(arm.layers[0]!.open())), children[1]!.layer.digest);
+    const amd = await pull(`${registry.host}/fastlayer/multi:v1`, { platform: { os: 'linux', architecture: 'amd64' } });
+    assert.equal(amd.manifest.descriptor.digest, children[0]!.digest);
+    await assert.rejects(pull(`${registry.host}/fastlayer/multi:v1`, { platform: 'linux/s390x' }), { code: 'ERR_REGISTRY_NOT_FOUND' });
+  });
+
+  it('a layout missing a blob is ERR_LAYOUT_INVALID before anything is tagged', async () => {
+    const dir = join(tmp.path, 'multi');
+    const index = JSON.parse(readFileSync(join(dir, 'index.json'), 'utf8')) as { manifests: { digest: string }[] };
+    const broken = join(tmp.path, 'broken');
+    mkdirSync(join(broken, 'blobs', 'sha256'), { recursive: true });
+    writeFileSync(join(broken, 'index.json'), JSON.stringify(index));
+    const hex = index.manifests[0]!.digest.slice(7);
+    writeFileSync(join(broken, 'blobs', 'sha256', hex), readFileSync(join(dir, 'blobs', 'sha256', hex)));
+    await assert.rejects(pushLayout(broken, `${registry.host}/fastlayer/broken:v1`), { code: 'ERR_LAYOUT_INVALID' });
+    await assert.rejects(pull(`${registry.host}/fastlayer/broken:v1`), { code: 'ERR_REGISTRY_NOT_FOUND' });
   });
 
   it('a missing tag is ERR_REGISTRY_NOT_FOUND', async () => {
