@@ -172,6 +172,24 @@ describe('registry push and pull (docker-registry, no auth)', { skip: missing },
     await assert.rejects(pull(`${registry.host}/fastlayer/broken:v1`), { code: 'ERR_REGISTRY_NOT_FOUND' });
   });
 
+  it('hazard: a streamed layer is never held whole in memory (fetch must not tee the PATCH body)', async () => {
+    const chunk = 1024 * 1024;
+    const count = 96;
+    async function* incompressible(): AsyncGenerator<Buffer> {
+      for (let i = 0; i < count; i++) yield randomBytes(chunk, 1000 + i);
+    }
+    let peak = 0;
+    const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().arrayBuffers)), 10);
+    try {
+      const layer = new Layer(incompressible(), { compressionLevel: 1 });
+      const d = await new RegistryDestination(`${registry.host}/fastlayer/big:v1`).writeBlob(streaming(layer));
+      assert.ok(d.size > count * chunk, 'incompressible: the compressed stream is larger than the input');
+    } finally {
+      clearInterval(sampler);
+    }
+    assert.ok(peak < 48 * 1024 * 1024, `peak ArrayBuffer memory ${(peak / 1048576).toFixed(1)} MiB while streaming ${count} MiB`);
+  });
+
   it('a missing tag is ERR_REGISTRY_NOT_FOUND', async () => {
     await assert.rejects(pull(`${registry.host}/fastlayer/app:nope`), (err: unknown) => {
       assert.ok(err instanceof ErrRegistryNotFound);

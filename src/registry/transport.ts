@@ -148,6 +148,9 @@ export class Transport {
         else {
           init.body = 'once' in body ? body.once : body.replay();
           init.duplex = 'half';
+          // Any mode but 'error' makes fetch clone the request, teeing the body: the unread branch
+          // would hold the whole stream in memory. Streamed bodies are never redirected.
+          init.redirect = 'error';
         }
       }
       const res = await fetch(url, init);
