@@ -212,6 +212,26 @@ describe('Bearer tokens from a token server (docker-registry auth: token)', { sk
     await pull(ref, { credentials });
   });
 
+  it('an identity token (docker login with OAuth) is exchanged at the realm with the refresh-token grant', async () => {
+    const ref = `${registry.host}/team/oauth:v1`;
+    const before = registry.token!.requests.length;
+    await writeTestImage(new RegistryDestination(ref, { credentials: { identityToken: 'refresh-alice' } }), [streaming(tiny(7))]);
+    const asked = registry.token!.requests.slice(before);
+    assert.deepEqual(asked.map((r) => [r.account, r.ok, r.scopes.join(' ')]), [['alice', true, 'repository:team/oauth:pull,push']]);
+    await assert.rejects(pull(ref, { credentials: { identityToken: 'refresh-mallory' } }), { code: 'ERR_REGISTRY_UNAUTHORIZED' });
+  });
+
+  it('concurrent uploads on a fresh destination share one token', async () => {
+    const credentials = { username: 'alice', password: PASSWORD };
+    const dest = new RegistryDestination(`${registry.host}/team/parallel:v1`, { credentials });
+    const before = registry.token!.requests.length;
+    const layers = [tiny(8), tiny(9), tiny(10)];
+    const descriptors = await Promise.all(layers.map((l) => dest.writeBlob(streaming(l))));
+    assert.equal(new Set(descriptors.map((d) => d.digest)).size, 3);
+    assert.equal(registry.token!.requests.length - before, 1);
+    for (const d of descriptors) assert.equal(await dest.has(d), true);
+  });
+
   it('a reader pushing is ERR_REGISTRY_DENIED; wrong password is ERR_REGISTRY_UNAUTHORIZED; neither leaks the password', async () => {
     const ref = `${registry.host}/team/denied:v1`;
     await assert.rejects(writeTestImage(new RegistryDestination(ref, { credentials: { username: 'reader', password: PASSWORD } }), [streaming(tiny(6))]), (err: unknown) => {

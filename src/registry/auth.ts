@@ -65,7 +65,7 @@ export class Authenticator {
    * Takes a 401's WWW-Authenticate header; resolves true when a retry can succeed (a scheme learnt,
    * credentials found, a rejected token dropped so a fresh one is fetched).
    */
-  async challenge(header: string, scopes: readonly string[], signal?: AbortSignal): Promise<boolean> {
+  async challenge(header: string, scopes: readonly string[], used: string | undefined): Promise<boolean> {
     const parsed = parseChallenge(header);
     if (parsed === undefined) throw new ErrRegistryProtocol(`${this.registry}: unsupported WWW-Authenticate challenge`, { status: 401 });
     if (parsed.scheme === 'basic') {
@@ -91,8 +91,10 @@ export class Authenticator {
     this.#scheme = 'bearer';
     this.#realm = url;
     this.#service = parsed.params.service;
-    this.#tokens.delete(key(scopes));
-    void signal;
+    // Only the token that was refused is dropped: a request that went out anonymously while another
+    // one fetched a token just retries with it.
+    const k = key(scopes);
+    if (used !== undefined && used === `Bearer ${this.#tokens.get(k)?.value}`) this.#tokens.delete(k);
     return true;
   }
 

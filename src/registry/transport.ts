@@ -94,8 +94,9 @@ export class Transport {
     for (;;) {
       spec.signal?.throwIfAborted();
       let res: Response;
+      let authorization: string | undefined;
       try {
-        const authorization = await this.auth.header(spec.scopes, spec.signal);
+        authorization = await this.auth.header(spec.scopes, spec.signal);
         res = await this.#follow(spec, authorization);
       } catch (err) {
         if (err instanceof ErrRegistry || spec.signal?.aborted) throw err;
@@ -114,7 +115,7 @@ export class Transport {
         const challenge = res.headers.get('www-authenticate');
         await drain(res);
         authRounds++;
-        if (challenge !== null && (await this.auth.challenge(challenge, spec.scopes, spec.signal))) continue;
+        if (challenge !== null && (await this.auth.challenge(challenge, spec.scopes, authorization))) continue;
         throw await errorFor(401, spec, res, challenge === null ? 'no WWW-Authenticate challenge' : undefined);
       }
       if (repeatable && retryableStatus(res.status) && attempt < this.#retries) {

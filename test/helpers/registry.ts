@@ -154,12 +154,25 @@ async function startTokenServer(dir: string, users: Users, readers: Set<string>,
   const requests: TokenServer['requests'] = [];
   const state = { staleNext: 0 };
   const b64 = (v: object): string => Buffer.from(JSON.stringify(v)).toString('base64url');
-  const server = createServer((req, res) => {
+  const server = createServer(async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
-    const scopes = url.searchParams.getAll('scope').flatMap((s) => s.split(' ')).filter(Boolean);
+    let params = url.searchParams;
     let account: string | undefined;
     let ok = false;
     const header = req.headers.authorization;
+    if (req.method === 'POST') {
+      // OAuth2 refresh-token grant (docker's identity tokens): `refresh-<user>` stands for that user.
+      params = new URLSearchParams((await readBody(req)).toString());
+      const refresh = params.get('refresh_token') ?? '';
+      account = refresh.replace(/^refresh-/, '');
+      ok = params.get('grant_type') === 'refresh_token' && refresh.startsWith('refresh-') && users[account] !== undefined;
+      if (!ok) {
+        requests.push({ account, scopes: [], ok });
+        res.writeHead(401).end();
+        return;
+      }
+    }
+    const scopes = params.getAll('scope').flatMap((s) => s.split(' ')).filter(Boolean);
     if (header?.startsWith('Basic ')) {
       const decoded = Buffer.from(header.slice(6), 'base64').toString();
       const colon = decoded.indexOf(':');
@@ -185,7 +198,8 @@ async function startTokenServer(dir: string, users: Users, readers: Set<string>,
     const head = b64({ typ: 'JWT', alg: 'ES256', x5c: [der] });
     const claims = b64({ iss: issuer, sub: account ?? '', aud: service, exp: now + expiresIn, nbf: now - 10, iat: now, jti: randomUUID(), access });
     const signature = sign('sha256', Buffer.from(`${head}.${claims}`), { key, dsaEncoding: 'ieee-p1363' }).toString('base64url');
-    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ token: `${head}.${claims}.${signature}`, expires_in: expiresIn }));
+    const token = `${head}.${claims}.${signature}`;
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(req.method === 'POST' ? { access_token: token, expires_in: expiresIn } : { token, expires_in: expiresIn }));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as { port: number }).port;
