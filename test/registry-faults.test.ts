@@ -192,6 +192,26 @@ describe('registry faults (docker-registry behind a fault-injecting proxy)', { s
     await noTag(registry.host, repo);
   });
 
+  it('an abort mid-upload rejects with the abort reason, stops the layer and leaves no tag', async () => {
+    const controller = new AbortController();
+    let n = 0;
+    async function* source(): AsyncGenerator<Uint8Array> {
+      for (let i = 0; i < 40; i++) {
+        yield randomBytes(256 * 1024, 200 + i);
+        if (++n === 6) controller.abort(new Error('user pressed ^C'));
+      }
+    }
+    const layer = new Layer(source(), { compressionLevel: 1 });
+    const dest = new RegistryDestination(`${registry.host}/faults/aborted:v1`, { signal: controller.signal });
+    await assert.rejects(writeTestImage(dest, [streaming(layer)]), (err: unknown) => {
+      assert.ok(controller.signal.aborted);
+      assert.ok(n < 40, 'the source stopped being read');
+      return err instanceof Error;
+    });
+    await assert.rejects(layer.done);
+    await noTag(registry.host, 'faults/aborted:v1');
+  });
+
   it('a manifest larger than the cap is ERR_REGISTRY_PROTOCOL; a wrong Docker-Content-Digest is ERR_REGISTRY_DIGEST_MISMATCH', async () => {
     await writeTestImage(new RegistryDestination(`${registry.host}/faults/manifest:v1`), [streaming(layerOf(Buffer.from('m')))]);
     await withProxy(
