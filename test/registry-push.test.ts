@@ -12,7 +12,12 @@ import { ErrRegistryNotFound } from '../src/registry/errors.js';
 import { gzipSync } from 'node:zlib';
 import { randomBytes } from './helpers/data.js';
 import { collect } from './helpers/layer.js';
-import { tempDir } from './helpers/tree.js';
+import { SYSTEM_DIRS, tempDir } from './helpers/tree.js';
+import { tarDirectory } from '../src/tar/directory.js';
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { createGunzip } from 'node:zlib';
+import { pipeline } from 'node:stream/promises';
 import { registryMissing, skopeoMissing, startProxy, startRegistry, type RunningRegistry } from './helpers/registry.js';
 import { digestOf, skopeo, streaming, writeTestImage } from './helpers/registry-image.js';
 
@@ -188,6 +193,22 @@ describe('registry push and pull (docker-registry, no auth)', { skip: missing },
       clearInterval(sampler);
     }
     assert.ok(peak < 48 * 1024 * 1024, `peak ArrayBuffer memory ${(peak / 1048576).toFixed(1)} MiB while streaming ${count} MiB`);
+  });
+
+  it('a system directory streamed as a tar into the registry: skopeo copies it with matching digest and diffID', { skip: noSkopeo }, async (t) => {
+    const source = SYSTEM_DIRS.find((d) => existsSync(d));
+    if (!source) return t.skip(`none of ${SYSTEM_DIRS.join(', ')} exists`);
+    const ref = `${registry.host}/fastlayer/dir:v1`;
+    const layer = new Layer(tarDirectory(source), { compressionLevel: 1 });
+    const result = await writeTestImage(new RegistryDestination(ref), [streaming(layer)]);
+    const out = join(tmp.path, 'dir-copy');
+    skopeo(['copy', '--src-tls-verify=false', `docker://${ref}`, `oci:${out}:v1`]);
+    const blob = join(out, 'blobs', 'sha256', result.layers[0]!.digest.slice(7));
+    const diff = createHash('sha256');
+    await pipeline(createReadStream(blob), createGunzip(), async function* (chunks) {
+      for await (const c of chunks) diff.update(c as Buffer);
+    });
+    assert.equal(`sha256:${diff.digest('hex')}`, layer.diffID().toString());
   });
 
   it('a missing tag is ERR_REGISTRY_NOT_FOUND', async () => {
