@@ -2,16 +2,16 @@
 // the challenge's realm (one token per scope set, refreshed before it expires and when rejected).
 // Credentials come from options or from the Docker config (credentials.ts). Secrets live only in this
 // object's private fields and in Authorization headers; no message built here includes them.
-import { isLoopback } from './transport.js';
+import { isLoopback } from './hosts.js';
 import { resolveCredentials, type Credentials } from './credentials.js';
 import {
   ErrRegistryProtocol,
   ErrRegistryUnauthorized,
   ErrRegistryUnavailable,
+  decodeErrors,
   describeCause,
   redactUrl,
 } from './errors.js';
-import { decodeErrors } from './transport.js';
 
 export interface AuthOptions {
   /** Credentials for this registry; `null` for anonymous only; omitted: read the Docker config. */

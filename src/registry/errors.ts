@@ -132,3 +132,25 @@ export function describeCause(cause: unknown): string {
 export function scrub(text: string): string {
   return text.replace(/[a-z][a-z0-9+.-]*:\/\/[^\s"'<>]+/gi, (m) => redactUrl(m));
 }
+
+export function decodeErrors(text: string): RegistryErrorDetail[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return [];
+  }
+  const list = (parsed as { errors?: unknown } | null)?.errors;
+  if (!Array.isArray(list)) return [];
+  const out: RegistryErrorDetail[] = [];
+  for (const e of list.slice(0, 20)) {
+    if (e === null || typeof e !== 'object') continue;
+    const { code, message, detail } = e as Record<string, unknown>;
+    out.push({
+      code: typeof code === 'string' ? code.slice(0, 64) : 'UNKNOWN',
+      message: typeof message === 'string' ? scrub(message).slice(0, 500) : '',
+      ...(detail === undefined ? {} : { detail }),
+    });
+  }
+  return out;
+}

@@ -17,7 +17,9 @@ import {
   redactUrl,
   scrub,
   type RegistryErrorDetail,
+  decodeErrors,
 } from './errors.js';
+import { isLoopback } from './hosts.js';
 
 export interface TransportOptions {
   /** Plain http (no TLS) for this registry; loopback hosts use http without it. */
@@ -49,11 +51,6 @@ export interface RequestSpec {
 
 const MAX_REDIRECTS = 10;
 const ERROR_BODY_CAP = 64 * 1024;
-
-export function isLoopback(host: string): boolean {
-  const h = host.replace(/:\d+$/, '').replace(/^\[|\]$/g, '').toLowerCase();
-  return h === 'localhost' || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h);
-}
 
 export class Transport {
   readonly host: string;
@@ -255,26 +252,4 @@ export async function errorFor(
   if (status === 404) return new ErrRegistryNotFound(message, init);
   if (status >= 500 || status === 429 || status === 408) return new ErrRegistryUnavailable(message, init);
   return new ErrRegistryProtocol(message, init);
-}
-
-export function decodeErrors(text: string): RegistryErrorDetail[] {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    return [];
-  }
-  const list = (parsed as { errors?: unknown } | null)?.errors;
-  if (!Array.isArray(list)) return [];
-  const out: RegistryErrorDetail[] = [];
-  for (const e of list.slice(0, 20)) {
-    if (e === null || typeof e !== 'object') continue;
-    const { code, message, detail } = e as Record<string, unknown>;
-    out.push({
-      code: typeof code === 'string' ? code.slice(0, 64) : 'UNKNOWN',
-      message: typeof message === 'string' ? scrub(message).slice(0, 500) : '',
-      ...(detail === undefined ? {} : { detail }),
-    });
-  }
-  return out;
 }
