@@ -212,6 +212,26 @@ describe('registry faults (docker-registry behind a fault-injecting proxy)', { s
     await noTag(registry.host, 'faults/aborted:v1');
   });
 
+  it('a known blob whose bytes are not its descriptor is ERR_REGISTRY_DIGEST_MISMATCH; a failing layer source reports its own error', async () => {
+    const bytes = Buffer.from('twelve bytes');
+    const lying = { ...bufferBlob(bytes, 'application/vnd.oci.image.layer.v1.tar', { diffID: digestOf(bytes) }) };
+    const short = { ...lying, descriptor: { ...lying.descriptor, size: bytes.length + 5 } };
+    await assert.rejects(new RegistryDestination(`${registry.host}/faults/lying:v1`).writeBlob(short), { code: 'ERR_REGISTRY_DIGEST_MISMATCH' });
+    const other = { ...lying, descriptor: { ...lying.descriptor, digest: digestOf(Buffer.from('something else')) } };
+    await assert.rejects(new RegistryDestination(`${registry.host}/faults/lying:v1`).writeBlob(other), { code: 'ERR_REGISTRY_DIGEST_MISMATCH' });
+    class SourceBroke extends Error {
+      readonly code = 'ERR_TEST_SOURCE';
+    }
+    async function* broken(): AsyncGenerator<Uint8Array> {
+      yield randomBytes(512 * 1024, 300);
+      throw new SourceBroke('disk unplugged');
+    }
+    for (const chunkSize of [undefined, 64 * 1024]) {
+      const layer = new Layer(broken(), { compressionLevel: 1 });
+      await assert.rejects(new RegistryDestination(`${registry.host}/faults/broken:v1`, chunkSize ? { chunkSize } : {}).writeBlob(streaming(layer)), { code: 'ERR_TEST_SOURCE' });
+    }
+  });
+
   it('a manifest larger than the cap is ERR_REGISTRY_PROTOCOL; a wrong Docker-Content-Digest is ERR_REGISTRY_DIGEST_MISMATCH', async () => {
     await writeTestImage(new RegistryDestination(`${registry.host}/faults/manifest:v1`), [streaming(layerOf(Buffer.from('m')))]);
     await withProxy(

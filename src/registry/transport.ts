@@ -97,6 +97,9 @@ export class Transport {
         res = await this.#follow(spec, authorization);
       } catch (err) {
         if (err instanceof ErrRegistry || spec.signal?.aborted) throw err;
+        // fetch wraps what the body's source threw (a blob that is not what its descriptor says).
+        const cause = (err as { cause?: unknown } | null)?.cause;
+        if (cause instanceof ErrRegistry) throw cause;
         if (isAbort(err)) throw err;
         if (!singleUse && repeatable && attempt < this.#retries) {
           await this.#backoff(attempt++, spec.signal);

@@ -92,8 +92,8 @@ export async function cancel(ctx: UploadContext, session: Session | undefined): 
 
 async function commit(ctx: UploadContext, session: Session, digest: string, body?: { replay: () => AsyncIterable<Uint8Array>; length: number }): Promise<void> {
   const url = withDigest(session.url, digest);
-  const headers: Record<string, string> = { 'content-type': OCTET };
-  if (!body) headers['content-length'] = '0';
+  // With a length, a registry (and undici itself) can tell a short body from a complete one.
+  const headers: Record<string, string> = { 'content-type': OCTET, 'content-length': String(body ? body.length : 0) };
   const spec = { method: 'PUT' as const, url, scopes: ctx.scopes, signal: ctx.signal, headers, ...(body ? { body } : {}) };
   const res = await ctx.transport.request(spec, [201, 204], `completing the upload of ${digest} to ${ctx.repository}`);
   const stored = res.headers.get('docker-content-digest');
@@ -109,13 +109,20 @@ class Counted {
   constructor(
     private readonly source: AsyncIterable<Uint8Array>,
     private readonly onBytes: (n: number) => void,
+    /** A known blob's size and digest: a source with other bytes fails here, before the registry sees them. */
+    private readonly expected?: { size: number; digest: string },
   ) {}
   async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array> {
+    let total = 0;
+    const e = this.expected;
     try {
       for await (const chunk of this.source) {
+        total += chunk.byteLength;
+        if (e && total > e.size) throw new ErrRegistryDigestMismatch(`blob ${e.digest} has more bytes than its descriptor's ${e.size}`);
         this.onBytes(chunk.byteLength);
         yield chunk;
       }
+      if (e && total !== e.size) throw new ErrRegistryDigestMismatch(`blob ${e.digest} has ${total} bytes, its descriptor says ${e.size}`);
     } catch (error) {
       this.failure = { error };
       throw error;
@@ -281,14 +288,14 @@ export async function uploadKnown(
     };
     try {
       if (ctx.chunkSize !== undefined) {
-        session = await sendChunks(ctx, session, new Counted(blob.open(), count));
+        session = await sendChunks(ctx, session, new Counted(blob.open(), count, blob.descriptor));
         await commit(ctx, session, digest);
       } else {
         // Each attempt rereads the blob from its start; progress is told to forget the failed attempt.
         const replay = (): AsyncIterable<Uint8Array> => {
           if (sent > 0) onBytes(-sent);
           sent = 0;
-          return new Counted(blob.open(), count);
+          return new Counted(blob.open(), count, blob.descriptor);
         };
         await commit(ctx, session, digest, { replay, length: size });
       }
