@@ -79,7 +79,7 @@ export class Transport {
 
   /**
    * Sends a request, answering auth challenges and retrying what may be retried. Resolves with the
-   * final response whatever its status (see `check`); rejects on network failure after retries.
+   * final response whatever its status (see `request`); rejects on network failure after retries.
    */
   async send(spec: RequestSpec): Promise<Response> {
     const body = spec.body;
@@ -101,6 +101,9 @@ export class Transport {
         const cause = (err as { cause?: unknown } | null)?.cause;
         if (cause instanceof ErrRegistry) throw cause;
         if (isAbort(err)) throw err;
+        if ((cause as { message?: unknown } | undefined)?.message === 'unexpected redirect') {
+          throw new ErrRegistryProtocol(`${spec.method} ${redactUrl(spec.url)} answered an upload with a redirect; uploads with a streamed body are not redirected`, { cause: err });
+        }
         if (!singleUse && repeatable && attempt < this.#retries) {
           await this.#backoff(attempt++, spec.signal);
           continue;
