@@ -13,7 +13,7 @@ import { resolveCredentials } from '../src/registry/credentials.js';
 import { parseChallenge } from '../src/registry/auth.js';
 import { tempDir } from './helpers/tree.js';
 import { collect } from './helpers/layer.js';
-import { registryMissing, startProxy, startRegistry, type RunningRegistry } from './helpers/registry.js';
+import { registryMissing, startProxy, tokenSetupMissing, startRegistry, type RunningRegistry } from './helpers/registry.js';
 import { digestOf, streaming, writeTestImage } from './helpers/registry-image.js';
 
 const missing = registryMissing();
@@ -164,7 +164,7 @@ describe('htpasswd Basic auth (docker-registry)', { skip: missing }, () => {
   });
 });
 
-describe('Bearer tokens from a token server (docker-registry auth: token)', { skip: missing }, () => {
+describe('Bearer tokens from a token server (docker-registry auth: token)', { skip: tokenSetupMissing() }, () => {
   let registry: RunningRegistry;
   before(async () => {
     registry = await startRegistry({ kind: 'token', users: { alice: PASSWORD, reader: PASSWORD }, readers: ['reader'] });

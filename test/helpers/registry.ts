@@ -19,6 +19,11 @@ export function registryMissing(): string | undefined {
   return REGISTRY_BIN === undefined ? 'docker-registry (CNCF distribution) is not installed: apt-get install docker-registry' : undefined;
 }
 
+/** The token set-up signs with a key and certificate made by openssl for the run. */
+export function tokenSetupMissing(): string | undefined {
+  return registryMissing() ?? (spawnSync('openssl', ['version']).status === 0 ? undefined : 'openssl is not installed (needed to make the token signing certificate)');
+}
+
 export function skopeoMissing(): string | undefined {
   return spawnSync('skopeo', ['--version']).status === 0 ? undefined : 'skopeo is not installed: apt-get install skopeo';
 }
