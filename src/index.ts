@@ -31,7 +31,7 @@ export { FORMAT_VERSION, BLOCK_SIZE } from './engine/format.js';
 export { tarDirectory, type TarOptions } from './tar/directory.js';
 export { RegistryDestination, type RegistryDestinationOptions, type ProgressEvent } from './registry/destination.js';
 export { pull, pullToDestination, type PullOptions, type PulledImage } from './registry/pull.js';
-export { pushLayout, ErrLayoutInvalid, type PushLayoutOptions } from './registry/layout.js';
+export { pushLayout, pushArchive, ErrLayoutInvalid, type PushLayoutOptions } from './registry/layout.js';
 export type { RegistryOptions } from './registry/client.js';
 export type { Credentials } from './registry/credentials.js';
 export {

@@ -7,7 +7,8 @@ import { gunzipSync } from 'node:zlib';
 import { Layer } from '../src/layer/layer.js';
 import { RegistryDestination } from '../src/registry/destination.js';
 import { pull, pullToDestination } from '../src/registry/pull.js';
-import { pushLayout } from '../src/registry/layout.js';
+import { pushArchive, pushLayout } from '../src/registry/layout.js';
+import { spawnSync } from 'node:child_process';
 import { ErrRegistryNotFound } from '../src/registry/errors.js';
 import { gzipSync } from 'node:zlib';
 import { randomBytes } from './helpers/data.js';
@@ -131,6 +132,22 @@ describe('registry push and pull (docker-registry, no auth)', { skip: missing },
     skopeo(['copy', '--src-tls-verify=false', `docker://${registry.host}/fromlayout/app:v2`, `oci:${out}`]);
     const names = readdirSync(join(out, 'blobs', 'sha256'));
     assert.ok(names.includes(top.digest.slice(7)));
+  });
+
+  it('an OCI layout inside a tar archive (GNU and PAX formats) is pushed without extracting it', { skip: noSkopeo }, async () => {
+    const dir = join(tmp.path, 'copied');
+    for (const format of ['gnu', 'pax']) {
+      const archive = join(tmp.path, `layout-${format}.tar`);
+      const tar = spawnSync('tar', [`--format=${format}`, '-cf', archive, '-C', dir, '.']);
+      assert.equal(tar.status, 0, tar.stderr.toString());
+      const ref = `${registry.host}/fromarchive/${format}:v1`;
+      const top = await pushArchive(archive, ref);
+      const info = JSON.parse(skopeo(['inspect', '--tls-verify=false', `docker://${ref}`])) as { Digest: string; Layers: string[] };
+      assert.equal(info.Digest, top.digest);
+      assert.deepEqual(info.Layers, [pushed.layers[0]!.digest]);
+      const image = await pull(ref);
+      assert.deepEqual(gunzipSync(await collect(image.layers[0]!.open())), data);
+    }
   });
 
   it('an OCI layout holding an index is pushed children first; pull chooses the platform asked for', async () => {

@@ -11,6 +11,12 @@ import { ErrRegistryUnavailable, decodeErrors, redactUrl, scrub, describeCause }
 import { parsePlatform } from '../src/registry/pull.js';
 import { RegistryDestination } from '../src/registry/destination.js';
 import { imageManifest } from '../src/registry/parse.js';
+import { archiveStore } from '../src/registry/store.js';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync, readFileSync, truncateSync } from 'node:fs';
+import { join } from 'node:path';
+import { tempDir } from './helpers/tree.js';
+import { collect } from './helpers/layer.js';
 
 function res(headers: Record<string, string>, status = 202): Response {
   return new Response(null, { status, headers });
@@ -77,5 +83,42 @@ describe('scheme and inputs', () => {
     assert.throws(() => imageManifest(bad({ mediaType: 'x', digest: 'sha256:../../etc/passwd', size: 1 }), 'm'), { code: 'ERR_REGISTRY_PROTOCOL' });
     assert.throws(() => imageManifest(bad({ mediaType: 'x', digest: `sha256:${'0'.repeat(64)}`, size: -1 }), 'm'), { code: 'ERR_REGISTRY_PROTOCOL' });
     assert.throws(() => imageManifest(bad({ mediaType: 'x', digest: `sha256:${'0'.repeat(64)}`, size: 2 ** 60 }), 'm'), { code: 'ERR_REGISTRY_PROTOCOL' });
+  });
+});
+
+describe('archive store (an OCI layout inside a tar)', () => {
+  it('indexes ustar, GNU long names and PAX paths; reads ranges; refuses a truncated or corrupt archive', async (t) => {
+    if (spawnSync('tar', ['--version']).status !== 0) return t.skip('tar is not installed');
+    const tmp = tempDir();
+    try {
+      const src = join(tmp.path, 'src');
+      const long = `${'d'.repeat(120)}/blob`;
+      mkdirSync(join(src, 'd'.repeat(120)), { recursive: true });
+      writeFileSync(join(src, 'index.json'), '{"a":1}');
+      writeFileSync(join(src, long), Buffer.alloc(5000, 7));
+      writeFileSync(join(src, 'empty'), '');
+      for (const format of ['ustar', 'gnu', 'pax']) {
+        const archive = join(tmp.path, `${format}.tar`);
+        const names = format === 'ustar' ? ['./index.json', './empty'] : ['./index.json', './empty', `./${long}`];
+        assert.equal(spawnSync('tar', [`--format=${format}`, '-cf', archive, '-C', src, ...names]).status, 0);
+        const store = await archiveStore(archive);
+        assert.equal((await store.read('index.json', 100)).toString(), '{"a":1}');
+        assert.equal(await store.size('empty'), 0);
+        assert.deepEqual(await collect(store.open('empty')), Buffer.alloc(0));
+        if (format !== 'ustar') assert.deepEqual(await collect(store.open(long)), Buffer.alloc(5000, 7));
+        await assert.rejects(store.read('index.json', 3), { code: 'ERR_LAYOUT_INVALID' });
+        assert.equal(await store.size('missing'), undefined);
+      }
+      const archive = join(tmp.path, 'gnu.tar');
+      const corrupt = join(tmp.path, 'corrupt.tar');
+      const bytes = readFileSync(archive);
+      bytes[10] ^= 0xff;
+      writeFileSync(corrupt, bytes);
+      await assert.rejects(archiveStore(corrupt), { code: 'ERR_LAYOUT_INVALID' });
+      truncateSync(archive, 1000);
+      await assert.rejects(archiveStore(archive), { code: 'ERR_LAYOUT_INVALID' });
+    } finally {
+      tmp.remove();
+    }
   });
 });
