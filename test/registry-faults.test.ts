@@ -329,4 +329,24 @@ describe('a redirect to another host (docker-registry with Basic auth)', { skip:
       await closeServer(cdn);
     }
   });
+
+  it('an upload Location on another host gets no Authorization header', async () => {
+    const credentials = { username: 'alice', password: PASSWORD };
+    const other = await startProxy(registry.port);
+    const front = await startProxy(registry.port, {
+      headers: (req, _s, h) => {
+        if (req.method === 'POST' && h.location) h.location = String(h.location).replace(/^https?:\/\/[^/]+/, `http://${other.host}`);
+      },
+    });
+    try {
+      const blob = bufferBlob(Buffer.from('elsewhere'), 'application/vnd.oci.image.layer.v1.tar', { diffID: digestOf(Buffer.from('e')) });
+      await assert.rejects(new RegistryDestination(`${front.host}/cdn/upload:v1`, { credentials }).writeBlob(blob), { code: 'ERR_REGISTRY_UNAUTHORIZED' });
+      assert.ok(other.log.length > 0, 'the upload went to the other host');
+      assert.ok(other.log.every((l) => !l.auth), 'without credentials');
+      assert.ok(front.log.some((l) => l.auth), 'the registry host got them');
+    } finally {
+      await front.close();
+      await other.close();
+    }
+  });
 });

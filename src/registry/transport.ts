@@ -142,9 +142,10 @@ export class Transport {
     let method: string = spec.method;
     let body = spec.body;
     for (let hop = 0; ; hop++) {
-      const sameOrigin = url.origin === spec.url.origin;
+      // Credentials go to the registry's own host only: not to another host a redirect or an upload
+      // Location names (a CDN, a storage bucket with a presigned URL).
       const headers: Record<string, string> = { 'user-agent': this.#userAgent, ...spec.headers };
-      if (authorization !== undefined && sameOrigin) headers.authorization = authorization;
+      if (authorization !== undefined && url.host === this.base.host) headers.authorization = authorization;
       const init: RequestInit & { duplex?: 'half' } = { method, headers, redirect: 'manual' };
       if (spec.signal) init.signal = spec.signal;
       if (body !== undefined) {
