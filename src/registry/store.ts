@@ -3,7 +3,7 @@
 // offsets, sizes); its blobs are then read as byte ranges of the file, so they stay known blobs that
 // can be HEAD-checked, skipped and re-read for a retry. Nothing is extracted to disk.
 import { createReadStream } from 'node:fs';
-import { open, stat } from 'node:fs/promises';
+import { lstat, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 
@@ -47,7 +47,8 @@ export function directoryStore(dir: string): LayoutStore {
     },
     async size(name) {
       try {
-        const s = await stat(join(dir, name));
+        // A blob that is a symlink could read any file of the machine into a push: not a layout blob.
+        const s = await lstat(join(dir, name));
         return s.isFile() ? s.size : undefined;
       } catch {
         return undefined;
@@ -144,7 +145,7 @@ function checksumOk(h: Buffer): boolean {
 function tarNumber(field: Buffer, file: string, at: number): number {
   if (field[0]! & 0x80) {
     // GNU base-256 for sizes over 8 GiB.
-    let n = 0;
+    let n = field[0]! & 0x7f;
     for (let i = 1; i < field.length; i++) n = n * 256 + field[i]!;
     if (!Number.isSafeInteger(n)) throw new ErrLayoutInvalid(`${file}: tar size at byte ${at} is too large`);
     return n;
