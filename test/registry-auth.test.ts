@@ -130,8 +130,13 @@ describe('htpasswd Basic auth (docker-registry)', { skip: missing }, () => {
   it('pushes and pulls with credentials from options', async () => {
     const ref = `${registry.host}/basic/app:v1`;
     const credentials = { username: 'alice', password: PASSWORD };
-    const pushed = await writeTestImage(new RegistryDestination(ref, { credentials }), [streaming(tiny(1))]);
+    const events: unknown[] = [];
+    const dest = new RegistryDestination(ref, { credentials, onProgress: (e) => events.push(e) });
+    const pushed = await writeTestImage(dest, [streaming(tiny(1))]);
     const image = await pull(ref, { credentials });
+    // The objects a program may log or serialise hold no secret either.
+    assertNoSecret(Object.assign(new Error('probe'), { dest: inspect(dest, { showHidden: true, depth: 10 }), json: JSON.stringify(dest), events, image: inspect(image, { depth: 10 }) }), PASSWORD);
+    assert.ok(events.length > 0);
     assert.equal(image.manifest.descriptor.digest, pushed.manifest.descriptor.digest);
     assert.equal(digestOf(await collect(image.layers[0]!.open())), pushed.layers[0]!.digest);
   });
