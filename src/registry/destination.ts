@@ -3,6 +3,7 @@
 // tags only in commit, so a push that fails never leaves a tag pointing at a half-pushed image.
 import type { Blob, Descriptor, Destination, ManifestBlob } from '../image/types.js';
 import { Reference } from '../image/reference.js';
+import { ErrInvalidReference } from '../image/errors.js';
 import { ErrOptionRange } from '../errors.js';
 import { anySignal, connect, pushScope, type RegistryOptions, type Repository } from './client.js';
 import { putManifest, type ManifestTarget } from './manifest.js';
@@ -131,7 +132,7 @@ export class RegistryDestination implements Destination {
     }
     const ctx = this.#ctx(signal);
     if (this.reference.digest !== undefined && this.reference.digest !== top.descriptor.digest) {
-      throw new TypeError(`the push names digest ${this.reference.digest} but the image is ${top.descriptor.digest}`);
+      throw new ErrInvalidReference(this.reference.toString(), `it pins ${this.reference.digest} but the image pushed is ${top.descriptor.digest}`);
     }
     if (!this.#written.has(top.descriptor.digest)) await this.writeManifest(top, signal);
     for (const tag of tags) await putManifest(ctx, top, tag);

@@ -8,6 +8,7 @@ import type { Reference } from '../image/reference.js';
 import type { Destination, KnownBlob, ManifestBlob, Platform } from '../image/types.js';
 import { anySignal, connect, pullScope, type RegistryOptions, type Repository } from './client.js';
 import { ErrRegistryDigestMismatch, ErrRegistryNotFound } from './errors.js';
+import { ErrInvalidOption } from '../errors.js';
 import { getManifest, isIndex, type ManifestTarget } from './manifest.js';
 import { imageManifest, indexManifests } from './parse.js';
 import { writeKnown, type KnownImage } from './tree.js';
@@ -32,7 +33,7 @@ export function defaultPlatform(): Platform {
 export function parsePlatform(value: string | Platform): Platform {
   if (typeof value !== 'string') return value;
   const [os, architecture, variant] = value.split('/');
-  if (!os || !architecture) throw new TypeError(`platform "${value}" is not os/arch[/variant]`);
+  if (!os || !architecture) throw new ErrInvalidOption('platform', 'a string "os/arch[/variant]" or a Platform', value);
   return variant ? { os, architecture, variant } : { os, architecture };
 }
 
