@@ -228,6 +228,16 @@ describe('registry push and pull (docker-registry, no auth)', { skip: missing },
     assert.equal(`sha256:${diff.digest('hex')}`, layer.diffID().toString());
   });
 
+  it('a push pinned to another digest is ERR_INVALID_REFERENCE; pinned to its own digest it succeeds', { skip: noSkopeo }, async () => {
+    const dir = join(tmp.path, 'copied');
+    await assert.rejects(pushLayout(dir, `${registry.host}/fastlayer/pinned@sha256:${'0'.repeat(64)}`), { code: 'ERR_INVALID_REFERENCE' });
+    const index = JSON.parse(readFileSync(join(dir, 'index.json'), 'utf8')) as { manifests: { digest: string }[] };
+    const digest = index.manifests[0]!.digest;
+    const top = await pushLayout(dir, `${registry.host}/fastlayer/pinned@${digest}`);
+    assert.equal(top.digest, digest);
+    assert.equal((await pull(`${registry.host}/fastlayer/pinned@${digest}`)).manifest.descriptor.digest, digest);
+  });
+
   it('a missing tag is ERR_REGISTRY_NOT_FOUND', async () => {
     await assert.rejects(pull(`${registry.host}/fastlayer/app:nope`), (err: unknown) => {
       assert.ok(err instanceof ErrRegistryNotFound);
