@@ -20,7 +20,7 @@ import { createReadStream } from 'node:fs';
 import { createGunzip } from 'node:zlib';
 import { pipeline } from 'node:stream/promises';
 import { registryMissing, skopeoMissing, startProxy, startRegistry, type RunningRegistry } from './helpers/registry.js';
-import { digestOf, skopeo, streaming, writeTestImage } from './helpers/registry-image.js';
+import { bufferBlob, digestOf, skopeo, streaming, writeTestImage } from './helpers/registry-image.js';
 
 const missing = registryMissing();
 const noSkopeo = skopeoMissing();
@@ -105,6 +105,24 @@ describe('registry push and pull (docker-registry, no auth)', { skip: missing },
       assert.equal(proxy.bytes.PATCH ?? 0, 0);
       const copy = await pull(`${registry.host}/other/copy:v1`);
       assert.deepEqual(gunzipSync(await collect(copy.layers[0]!.open())), data);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('a mount the registry answers with 202 goes on as a normal upload in the session it opened', async () => {
+    const proxy = await startProxy(registry.port);
+    try {
+      const bytes = Buffer.from('never in the source repository');
+      const blob = bufferBlob(bytes, 'application/vnd.oci.image.layer.v1.tar', { origin: { registry: proxy.host, repository: 'nowhere/source' } });
+      const d = await new RegistryDestination(`${proxy.host}/fastlayer/mount202:v1`).writeBlob(blob);
+      assert.equal(d.digest, digestOf(bytes));
+      const posts = proxy.log.filter((l) => l.method === 'POST');
+      assert.equal(posts.length, 1, 'no second session');
+      assert.match(posts[0]!.path, /mount=sha256%3A[a-f0-9]{64}&from=nowhere%2Fsource$/);
+      assert.ok(proxy.log.some((l) => l.method === 'PUT' && l.path.includes('digest=')));
+      const res = await fetch(`http://${registry.host}/v2/fastlayer/mount202/blobs/${d.digest}`);
+      assert.deepEqual(Buffer.from(await res.arrayBuffer()), bytes);
     } finally {
       await proxy.close();
     }
