@@ -123,6 +123,32 @@ describe('registry faults (docker-registry behind a fault-injecting proxy)', { s
     );
   });
 
+  it('OCI-Chunk-Min-Length raises the chunk size of chunked mode', async () => {
+    const ranges = new Map<string, string[]>();
+    await withProxy(
+      {
+        intercept: ({ req }) => {
+          if (req.method !== 'PATCH') return false;
+          const session = /\/blobs\/uploads\/([^?]+)/.exec(req.url ?? '')![1]!;
+          ranges.set(session, [...(ranges.get(session) ?? []), String(req.headers['content-range'])]);
+          return false;
+        },
+        headers: (req, _s, h) => {
+          if (req.method === 'POST') h['oci-chunk-min-length'] = '300000';
+        },
+      },
+      async (host) => {
+        const result = await writeTestImage(new RegistryDestination(`${host}/faults/minchunk:v1`, { chunkSize: 64 * 1024 }), [streaming(layerOf(randomBytes(700_000, 14)))]);
+        // The layer's session is the one with several PATCHes (the config fits in one).
+        const layer = [...ranges.values()].find((r) => r.length > 1)!;
+        const widths = layer.map((r) => r.split('-').map(Number)).map(([a, b]) => b! - a! + 1);
+        assert.ok(widths.length >= 2);
+        for (const w of widths.slice(0, -1)) assert.equal(w, 300000);
+        assert.equal(widths.reduce((a, b) => a + b, 0), result.layers[0]!.size);
+      },
+    );
+  });
+
   it('a blob corrupted on the way is ERR_REGISTRY_DIGEST_MISMATCH while streaming', async () => {
     const data = Buffer.from('pull me '.repeat(5000));
     await writeTestImage(new RegistryDestination(`${registry.host}/faults/corrupt:v1`), [streaming(layerOf(data))]);
