@@ -48,3 +48,21 @@ export { ErrInvalidReference, ErrImageFormat, ErrBaseImage, ErrUnsafeArchivePath
 export { ErrTarSourceChanged, ErrTarUnsafeEntry, ErrTarInvalid, type TarErrorCode } from './tar/errors.js';
 export type { MtimePolicy, ModeOverride, EntryKind } from './tar/options.js';
 export { readTar, checkEntry, type TarEntry, type TarHeader, type TarEntryType, type ReadTarOptions } from './tar/reader.js';
+export { RegistryDestination, type RegistryDestinationOptions, type ProgressEvent } from './registry/destination.js';
+export { pull, pullToDestination, type PullOptions, type PulledImage } from './registry/pull.js';
+export { pushLayout, pushArchive, ErrLayoutInvalid, type PushLayoutOptions } from './registry/layout.js';
+export type { RegistryOptions } from './registry/client.js';
+export type { Credentials } from './registry/credentials.js';
+export {
+  ErrRegistry,
+  ErrRegistryUnauthorized,
+  ErrRegistryDenied,
+  ErrRegistryNotFound,
+  ErrRegistryDigestMismatch,
+  ErrRegistryProtocol,
+  ErrRegistryUnavailable,
+  ErrRegistryStreamFailed,
+  ErrRegistryCredentials,
+  type RegistryErrorCode,
+  type RegistryErrorDetail,
+} from './registry/errors.js';
