@@ -21,14 +21,21 @@
         "native/stored.cc"
       ],
       "conditions": [
-        ["target_arch=='arm64'", { "sources": ["native/sha256_armv8.cc"] }]
+        ["target_arch=='arm64'", { "sources": ["native/sha256_armv8.cc"] }],
+        # dladdr/dlopen (addon.cc keeps the library loaded); part of libc since glibc 2.34.
+        ["OS=='linux'", { "libraries": ["-ldl"] }]
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")"
       ],
+      # SWALLOW_UNTHROWABLE: an error raised while the environment shuts down (a terminated worker)
+      # is dropped instead of escaping a Node-API callback (std::terminate, the whole process).
+      # CPP_EXCEPTIONS_ALL: any other C++ exception reaching an entry point becomes a JS Error.
       "defines": [
         "NAPI_VERSION=8",
         "NAPI_CPP_EXCEPTIONS",
+        "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS",
+        "NODE_ADDON_API_CPP_EXCEPTIONS_ALL",
         "NODE_ADDON_API_DISABLE_DEPRECATED",
         "FASTLAYER_FINGERPRINT=\"<!(node scripts/find-libs.cjs fingerprint)\""
       ],

@@ -43,10 +43,16 @@ int IntegerArg(const Napi::CallbackInfo& info, size_t index, const char* name, i
   return static_cast<int>(SafeIntegerArg(info, index, name, min, max));
 }
 
+// Raw Node-API and no C++ exception: napi_create_promise fails once the environment can no longer
+// run JavaScript (a worker being terminated), and then there is nobody to settle anything for. The
+// empty value returns undefined, or lets a pending JavaScript exception propagate.
 Napi::Value RejectedPromise(Napi::Env env, napi_value error) {
-  auto deferred = Napi::Promise::Deferred::New(env);
-  deferred.Reject(error);
-  return deferred.Promise();
+  napi_deferred deferred = nullptr;
+  napi_value promise = nullptr;
+  if (napi_create_promise(env, &deferred, &promise) != napi_ok) return Napi::Value();
+  if (error == nullptr) napi_get_undefined(env, &error);
+  napi_reject_deferred(env, deferred, error);
+  return Napi::Value(env, promise);
 }
 
 }  // namespace
@@ -76,9 +82,11 @@ PipelineWrap::PipelineWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Pi
     ThrowError(env, ErrorKind::kError, codes::kNoMemory, "fastlayer: out of memory");
   }
   AddOutputUser();
-  core_bytes_ = static_cast<int64_t>(core_->MemoryUsage());
-  external_bytes_ = core_bytes_;
-  Napi::MemoryManagement::AdjustExternalMemory(env, external_bytes_);
+  core_bytes_ = 0;
+  // Not Napi::MemoryManagement: it throws on failure, after AddOutputUser() and with no Finalize()
+  // to balance it.
+  AdjustExternal(env, static_cast<int64_t>(core_->MemoryUsage()));
+  core_bytes_ = external_bytes_;
 }
 
 napi_value PipelineWrap::StateError(napi_env env) const {
@@ -168,18 +176,26 @@ Napi::Value PipelineWrap::Start(Napi::Env env, Napi::Object self, PipelineWorker
                                 const std::function<void(PipelineWorker*)>& setup) {
   napi_deferred deferred = nullptr;
   napi_value promise = nullptr;
-  NAPI_THROW_IF_FAILED(env, napi_create_promise(env, &deferred, &promise), Napi::Value());
-  auto* worker = new PipelineWorker(env, op, self, this, core_,
-                                     op == PipelineWorker::Op::kFinish ? nullptr : input_, deferred);
-  if (setup) setup(worker);
-  busy_ = true;
+  // No exception here (see RejectedPromise): a dying environment gets undefined and no call.
+  if (napi_create_promise(env, &deferred, &promise) != napi_ok) return Napi::Value();
+  PipelineWorker* worker = nullptr;
+  napi_value error = nullptr;
   try {
+    worker = new PipelineWorker(env, op, self, this, core_,
+                                op == PipelineWorker::Op::kFinish ? nullptr : input_, deferred);
+    if (setup) setup(worker);
     worker->Queue();
-  } catch (...) {
-    busy_ = false;
-    delete worker;  // Leaves the promise pending; the exception reaches the caller instead.
-    throw;
+    busy_ = true;
+    return Napi::Value(env, promise);
+  } catch (const Napi::Error& e) {
+    error = e.Value();
+  } catch (const std::bad_alloc&) {
+    error = MakeError(env, ErrorKind::kError, codes::kNoMemory, "fastlayer: out of memory");
   }
+  // Not queued: the promise is settled here instead, so no caller waits forever.
+  delete worker;
+  if (error == nullptr) napi_get_undefined(env, &error);
+  napi_reject_deferred(env, deferred, error);
   return Napi::Value(env, promise);
 }
 

@@ -14,7 +14,8 @@ export type ErrorCode =
   | 'ERR_INVALID_HASH'
   | 'ERR_ENGINE_UNAVAILABLE'
   | 'ERR_ENGINE_STATE'
-  | 'ERR_TAR_SOURCE';
+  | 'ERR_TAR_SOURCE'
+  | 'ERR_CHUNK_DETACHED';
 
 /** Values (digest, diffID, size) were read before the layer was fully produced. */
 export class ErrNotComputed extends Error {
@@ -139,5 +140,14 @@ export function describe(value: unknown): string {
       const name = ctor && typeof ctor.name === 'string' && ctor.name !== '' ? ctor.name : 'Object';
       return `an instance of ${name}`;
     }
+  }
+}
+
+/** A chunk the layer still had to read was detached (its ArrayBuffer transferred) meanwhile. */
+export class ErrChunkDetached extends TypeError {
+  readonly code = 'ERR_CHUNK_DETACHED' as const;
+  constructor() {
+    super('a chunk of the layer source was detached (its ArrayBuffer transferred) before the layer had read all of it');
+    this.name = 'ErrChunkDetached';
   }
 }

@@ -23,9 +23,46 @@ export {
   ErrEngineUnavailable,
   ErrEngineState,
   ErrTarSource,
+  ErrChunkDetached,
   type ErrorCode,
 } from './errors.js';
 export { availableEngines, selectEngine } from './engine/engines.js';
 export type { EngineInfo, Compression } from './engine/engine.js';
 export { FORMAT_VERSION, BLOCK_SIZE } from './engine/format.js';
 export { tarDirectory, type TarOptions } from './tar/directory.js';
+export { createGzip, createLayerStream, LayerTransform } from './layer/create-gzip.js';
+export { LayerCompressionStream, type BufferSourceChunk } from './layer/web-stream.js';
+export type { LayerStreamOptions, LayerCompressionStreamOptions } from './layer/stream-options.js';
+export { Image, ImageIndex, type ImageOptions, type ImageIndexOptions, type BaseImage, type LayerInput, type ImageLayer } from './image/image.js';
+export type { ConfigOptions, Healthcheck, HistoryEntry } from './image/config.js';
+export { type ImageFormat, OCI_MANIFEST, OCI_INDEX, OCI_CONFIG, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, DOCKER_CONFIG } from './image/manifest.js';
+export { writeImage, type WriteOptions, type WriteProgress, type WriteResult, type WrittenImage } from './image/write.js';
+export { OciLayout, writeLayout, type LayoutOptions } from './image/out/layout.js';
+export { ArchiveWriter, writeArchive, type ArchiveOptions } from './image/out/archive.js';
+export { loadBase, type BaseOptions } from './image/base.js';
+export { buildImage, parseLayerArg, parseCommand, type BuildSpec, type LayerSpec } from './image/build.js';
+export { Reference } from './image/reference.js';
+export { parsePlatform, formatPlatform } from './image/platform.js';
+export type { Descriptor, Platform, KnownBlob, StreamingBlob, Blob, ManifestBlob, Destination } from './image/types.js';
+export { ErrInvalidReference, ErrImageFormat, ErrBaseImage, ErrUnsafeArchivePath, ErrDigestMismatch, ErrLayout } from './image/errors.js';
+export { ErrTarSourceChanged, ErrTarUnsafeEntry, ErrTarInvalid, type TarErrorCode } from './tar/errors.js';
+export type { MtimePolicy, ModeOverride, EntryKind } from './tar/options.js';
+export { readTar, checkEntry, type TarEntry, type TarHeader, type TarEntryType, type ReadTarOptions } from './tar/reader.js';
+export { RegistryDestination, type RegistryDestinationOptions, type ProgressEvent } from './registry/destination.js';
+export { pull, pullToDestination, type PullOptions, type PulledImage } from './registry/pull.js';
+export { pushLayout, pushArchive, ErrLayoutInvalid, type PushLayoutOptions } from './registry/layout.js';
+export type { RegistryOptions } from './registry/client.js';
+export type { Credentials } from './registry/credentials.js';
+export {
+  ErrRegistry,
+  ErrRegistryUnauthorized,
+  ErrRegistryDenied,
+  ErrRegistryNotFound,
+  ErrRegistryDigestMismatch,
+  ErrRegistryProtocol,
+  ErrRegistryUnavailable,
+  ErrRegistryStreamFailed,
+  ErrRegistryCredentials,
+  type RegistryErrorCode,
+  type RegistryErrorDetail,
+} from './registry/errors.js';

@@ -187,3 +187,18 @@ export async function gcHard(): Promise<void> {
     await new Promise((r) => setTimeout(r, 5));
   }
 }
+
+/**
+ * Waits until no probed engine call is in flight (200 ms without a probe), then a turn of the event
+ * loop: a destroyed layer ignores the late result of its call, and that completion (a crash or an
+ * unhandled rejection there) must happen inside the test that caused it.
+ */
+export async function settleCalls(probe: EngineProbe | undefined, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  if (!probe) await new Promise((r) => setTimeout(r, 200));
+  while (probe && probe.inFlight > 0) {
+    assert.ok(Date.now() < deadline, 'an engine call never settled');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  await tick();
+}

@@ -3,7 +3,9 @@
 // child process, so a crash shows up as a signal instead of killing the test runner. The layers use 4
 // threads, so the native pool's helper threads are busy at those moments too.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { availableEngines } from '../src/engine/engines.js';
@@ -101,6 +103,27 @@ const scenarios: Record<string, () => Promise<void>> = {
   },
 };
 
+/**
+ * Runs fuzz/stress-workers.mjs (terminations at every phase, threads 1 and 4) in a child process:
+ * an abort there shows as a signal here. CI runs the same script with 1,000 terminations.
+ */
+function stressWorkers(terminations: number): Promise<{ code: number | null; signal: string | null; out: string; err: string }> {
+  const script = fileURLToPath(new URL('../../fuzz/stress-workers.mjs', import.meta.url));
+  const child = spawn(process.execPath, [script, String(terminations), '4'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
+  child.stderr.setEncoding('utf8').on('data', (s: string) => (err += s));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 400_000);
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, out, err });
+    });
+  });
+}
+
 const CRASH = /Segmentation|Aborted|FATAL ERROR|Assertion|double free|corrupted|munmap_chunk/;
 
 if (!isMainThread) {
@@ -120,6 +143,23 @@ if (!isMainThread) {
       assert.equal(r.report.terminated, 18);
       assert.ok(r.report.ok, 'the main thread computed a wrong diffID afterwards');
       assert.doesNotMatch(r.stderr, CRASH);
+    });
+
+    // Before the fix, about 1 termination in 100 aborted the process: `terminate called after
+    // throwing an instance of 'Napi::Error'` (napi_create_promise fails in a dying environment and
+    // node-addon-api threw out of the Node-API callback). Every run of 300 aborted on that build.
+    test('hazard: 240 worker terminations at every phase (before the first chunk, in a call, between calls, in finish; threads 1 and 4) never abort the process', async () => {
+      const r = await stressWorkers(240);
+      const details = `\n--- stdout ---\n${r.out.slice(-2000)}\n--- stderr ---\n${r.err.slice(-4000)}`;
+      assert.equal(r.signal, null, `the process died of ${r.signal}${details}`);
+      assert.equal(r.code, 0, `exit code ${r.code}${details}`);
+      assert.doesNotMatch(r.err, /terminate called|Napi::Error/);
+      const line = r.out.split('\n').find((l) => l.startsWith('STRESS-REPORT '));
+      assert.ok(line, `no report${details}`);
+      const report = JSON.parse(line.slice('STRESS-REPORT '.length));
+      assert.equal(report.terminated, 240);
+      assert.deepEqual(report.byPhase, { start: 60, update: 60, between: 60, finish: 60 });
+      assert.deepEqual(report.failures, []);
     });
 
     test('process.exit(0) while calls are in flight exits cleanly with code 0', async () => {

@@ -2,6 +2,8 @@
 // released by every way a call can end, and a destroy() that overtakes a queued engine call.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { Limiter, nativeCallLimit, threadpoolSize } from '../src/engine/limiter.js';
 import { nativeCallStats, nativeEngine } from '../src/engine/native-engine.js';
 import { semiCompressible } from './helpers/data.js';
@@ -9,14 +11,25 @@ import { deferred, tick } from './hazard-util.js';
 
 
 describe('limiter: pool size and limit', () => {
-  it('reads UV_THREADPOOL_SIZE like libuv, default 4, clamped to 1..1024', () => {
+  it('reads UV_THREADPOOL_SIZE like libuv: atoi() into an unsigned int, 0 -> 1, above 1024 -> 1024', () => {
     assert.equal(threadpoolSize({}), 4);
-    assert.equal(threadpoolSize({ UV_THREADPOOL_SIZE: '' }), 4);
-    assert.equal(threadpoolSize({ UV_THREADPOOL_SIZE: 'many' }), 4);
-    assert.equal(threadpoolSize({ UV_THREADPOOL_SIZE: '16' }), 16);
-    assert.equal(threadpoolSize({ UV_THREADPOOL_SIZE: '2.7' }), 2);
-    assert.equal(threadpoolSize({ UV_THREADPOOL_SIZE: '-3' }), 1);
-    assert.equal(threadpoolSize({ UV_THREADPOOL_SIZE: '5000' }), 1024);
+    // Before: Number() and a fallback to 4, so '0', '' and 'abc' promised 4 threads where libuv
+    // runs 1, and '8abc' 4 where libuv runs 8.
+    const cases: [string, number][] = [
+      ['0', 1], ['', 1], ['abc', 1], ['many', 1], ['  8', 8], ['\t\n8', 8], ['8abc', 8], ['+5', 5], ['2.7', 2],
+      ['16', 16], ['-3', 1024], ['-0', 1], ['2000', 1024], ['1024', 1024], ['1025', 1024],
+      ['4294967297', 1], ['99999999999', 1024], ['99999999999999999999999', 1024],
+    ];
+    for (const [value, want] of cases) assert.equal(threadpoolSize({ UV_THREADPOOL_SIZE: value }), want, JSON.stringify(value));
+  });
+
+  it('agrees with the threads libuv really starts', { skip: !existsSync('/proc/self/task') && 'needs /proc/self/task (Linux)' }, () => {
+    // Threads of a fresh node before and after its first fs request, which starts the pool.
+    const probe = 'const fs=require("fs");const n=()=>fs.readdirSync("/proc/self/task").length;const a=n();fs.stat(".",()=>process.stdout.write(String(n()-a)))';
+    for (const value of ['0', 'abc', '  8', '8abc', '-3', '2000', '']) {
+      const started = Number(execFileSync(process.execPath, ['-e', probe], { env: { ...process.env, UV_THREADPOOL_SIZE: value }, encoding: 'utf8' }));
+      assert.equal(threadpoolSize({ UV_THREADPOOL_SIZE: value }), started, `UV_THREADPOOL_SIZE=${JSON.stringify(value)}`);
+    }
   });
 
   it('leaves one thread free, and allows one call with a pool of one or two', () => {

@@ -29,7 +29,7 @@ interface Probe {
 }
 
 function probe(env: NodeJS.ProcessEnv): { result: Probe; warnings: number; stderr: string } {
-  const r = runModule(PROBE, [compiledModule('native.js')], env);
+  const r = runModule(PROBE, [compiledModule('engine/native.js')], env);
   assert.equal(r.status, 0, `probe failed:\n${r.stderr}`);
   return { result: JSON.parse(r.stdout) as Probe, warnings: fallbackWarnings(r.stderr), stderr: r.stderr };
 }
@@ -131,14 +131,14 @@ console.log(JSON.stringify(out));
 
 test('engine selection without the addon: js with one warning; FASTLAYER_ENGINE=native fails loudly', (t) => {
   const dir = tempPackage(t);
-  const fallback = runModule(SELECT, [compiledModule('engines.js')], cleanEnv({ FASTLAYER_PREBUILD: dir }));
+  const fallback = runModule(SELECT, [compiledModule('engine/engines.js')], cleanEnv({ FASTLAYER_PREBUILD: dir }));
   assert.equal(fallback.status, 0, fallback.stderr);
   assert.deepEqual(JSON.parse(fallback.stdout), { available: ['js'], selected: 'js' });
   assert.equal(fallbackWarnings(fallback.stderr), 1, fallback.stderr);
 
   const forced = runModule(
     SELECT,
-    [compiledModule('engines.js')],
+    [compiledModule('engine/engines.js')],
     cleanEnv({ FASTLAYER_PREBUILD: dir, FASTLAYER_ENGINE: 'native' }),
   );
   assert.equal(forced.status, 0, forced.stderr);

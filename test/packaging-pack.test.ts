@@ -3,7 +3,7 @@
 import { before, after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { cleanEnv, onLinuxX64, root, tool } from './packaging-util.js';
@@ -93,7 +93,7 @@ const RUN = `
 import { Layer } from 'fastlayer';
 import { createHash } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
-const { loadNative } = await import(new URL('./node_modules/fastlayer/dist/native.js', import.meta.url));
+const { loadNative } = await import(new URL('./node_modules/fastlayer/dist/engine/native.js', import.meta.url));
 const input = Buffer.alloc(700_000);
 for (let i = 0, x = 1; i < input.length; i++) { x = (x * 1103515245 + 12345) >>> 0; input[i] = 97 + ((x >>> 24) % 7); }
 const layer = new Layer(input, { compressionLevel: 1 });
@@ -122,20 +122,23 @@ test('the tarball installs offline with no compiler, no libisal, no libz, and ru
   symlinkSync(findOnPath('sh'), join(bin, 'sh'));
   writeFileSync(join(proj, 'package.json'), JSON.stringify({ name: 'probe', version: '1.0.0', private: true, type: 'module' }));
   writeFileSync(join(proj, 'run.mjs'), RUN);
-  // The one runtime dependency comes from this checkout, packed locally, so the install needs no network
-  // and no npm cache; an unroutable registry makes any attempted download fail at once.
-  const depOut = tool('npm', ['pack', '--json', '--pack-destination', work, join(root, 'node_modules', 'node-gyp-build')], {
+  // The runtime dependencies come from this checkout (every non-dev package of the lock file), packed
+  // locally, so the install needs no network and no npm cache; an unroutable registry makes any
+  // attempted download fail at once.
+  const lock = JSON.parse(readFileSync(join(root, 'package-lock.json'), 'utf8')) as { packages: Record<string, { dev?: boolean }> };
+  const runtime = Object.entries(lock.packages).filter(([path, p]) => path.startsWith('node_modules/') && !p.dev).map(([path]) => join(root, path));
+  const depOut = tool('npm', ['pack', '--json', '--pack-destination', work, ...runtime], {
     cwd: work,
     env: npmFreeEnv(),
   });
-  const dep = join(work, (JSON.parse(depOut.slice(depOut.indexOf('['))) as { filename: string }[])[0]!.filename);
+  const deps = (JSON.parse(depOut.slice(depOut.indexOf('['))) as { filename: string }[]).map((d) => join(work, d.filename));
   const env = npmFreeEnv({
     PATH: bin,
     npm_config_cache: join(work, 'npm-cache'),
     npm_config_registry: 'http://127.0.0.1:9/',
     npm_config_update_notifier: 'false',
   });
-  const install = hiddenLibsCommand([join(bin, 'npm'), 'install', '--offline', '--no-audit', '--no-fund', '--no-package-lock', dep, tarball]);
+  const install = hiddenLibsCommand([join(bin, 'npm'), 'install', '--offline', '--no-audit', '--no-fund', '--no-package-lock', ...deps, tarball]);
   t.diagnostic(install.hidden.length ? `hidden: ${install.hidden.join(', ')}` : 'unshare unavailable: libraries not hidden, LD_DEBUG check only');
   const [cmd, ...args] = install.argv;
   tool(cmd!, args, { cwd: proj, env });

@@ -76,8 +76,9 @@ class JsEngine implements Engine {
       parts.push(...outs);
     }
     if (units.length > 0) this.dictionary = Uint8Array.from(units[units.length - 1]!.subarray(BLOCK_SIZE - WINDOW_SIZE));
-    // Two spares cover the usual case (at most one block fills per chunk) without hoarding memory.
-    for (const block of filled) if (this.spares.length < 2) this.spares.push(block);
+    // One spare per thread, and two at least: a large chunk fills one block per thread at a time.
+    const keep = Math.max(2, this.threads);
+    for (const block of filled) if (this.spares.length < keep) this.spares.push(block);
     return this.produce(parts);
   }
 
@@ -122,8 +123,9 @@ class JsEngine implements Engine {
   }
 
   /**
-   * Splits the input stream into full blocks. Full blocks inside a chunk are used without copying;
-   * the others are gathered in block buffers (`filled`, reusable once the units are deflated).
+   * Splits the input stream into full blocks, all copied into block buffers of the engine's own
+   * (`filled`, reusable once the units are deflated), synchronously: once update() has returned its
+   * promise, the caller's chunks are never read again.
    */
   private cutBlocks(chunks: readonly Uint8Array[]): { units: Uint8Array[]; filled: Buffer[] } {
     const units: Uint8Array[] = [];
@@ -140,8 +142,14 @@ class JsEngine implements Engine {
         this.block = undefined;
         this.fill = 0;
       }
+      // Copied too, never a view of the chunk: node:zlib reads its input later, on the threadpool,
+      // and a chunk whose ArrayBuffer is transferred meanwhile aborted the process there
+      // (Buffer::IsWithinBounds in node_zlib.cc). The copy is cheap next to deflate.
       while (chunk.length - pos >= BLOCK_SIZE) {
-        units.push(chunk.subarray(pos, pos + BLOCK_SIZE));
+        const block = this.spares.pop() ?? Buffer.allocUnsafe(BLOCK_SIZE);
+        block.set(chunk.subarray(pos, pos + BLOCK_SIZE), 0);
+        units.push(block);
+        filled.push(block);
         pos += BLOCK_SIZE;
       }
       if (pos < chunk.length) {

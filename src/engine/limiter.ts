@@ -3,10 +3,29 @@
 // (FIFO) behind whatever holds the pool: with 64 busy layers an fs.stat waited seconds. Keeping one
 // thread free for everyone else bounds their wait to about one request, whatever the layer count.
 
-/** Threads in libuv's pool: UV_THREADPOOL_SIZE as libuv reads it (1..1024), else its default 4. */
+const MAX_THREADPOOL_SIZE = 1024;
+const LONG_MAX = (1n << 63n) - 1n;
+const LONG_MIN = -(1n << 63n);
+
+/**
+ * Threads in libuv's pool, read from UV_THREADPOOL_SIZE exactly as libuv's threadpool.c does:
+ * `nthreads = atoi(val)` into an unsigned int, then 0 becomes 1 and anything above 1024 becomes 1024;
+ * 4 when the variable is unset. atoi() is strtol() (64-bit long here) truncated to int: leading
+ * white space and a sign are accepted, parsing stops at the first non-digit, no digits give 0. So
+ * '0', 'abc' and '' mean 1 thread, '8abc' and '  8' mean 8, and a negative number wraps around to
+ * a huge unsigned value: 1024. (Checked against the threads Node really starts, on Linux.)
+ */
 export function threadpoolSize(env: NodeJS.ProcessEnv = process.env): number {
-  const n = Math.trunc(Number(env.UV_THREADPOOL_SIZE)) || 4;
-  return Math.min(1024, Math.max(1, n));
+  const value = env.UV_THREADPOOL_SIZE;
+  if (value === undefined) return 4;
+  const m = /^[ \t\n\v\f\r]*([+-]?)([0-9]*)/.exec(value)!;
+  let n = m[2] === '' ? 0n : BigInt(m[2]!);
+  if (m[1] === '-') n = -n;
+  if (n > LONG_MAX) n = LONG_MAX;
+  if (n < LONG_MIN) n = LONG_MIN;
+  const threads = BigInt.asUintN(32, BigInt.asIntN(32, n)); // long -> int -> unsigned int
+  if (threads === 0n) return 1;
+  return threads > BigInt(MAX_THREADPOOL_SIZE) ? MAX_THREADPOOL_SIZE : Number(threads);
 }
 
 /** Calls allowed in flight: all threads but one, and at least one (a pool of 1 is then shared). */

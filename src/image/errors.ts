@@ -8,3 +8,48 @@ export class ErrInvalidReference extends TypeError {
     this.name = 'ErrInvalidReference';
   }
 }
+
+/** A media type or feature the requested manifest format cannot carry (e.g. zstd in Docker schema 2). */
+export class ErrImageFormat extends Error {
+  readonly code = 'ERR_IMAGE_FORMAT' as const;
+  constructor(message: string) {
+    super(message);
+    this.name = 'ErrImageFormat';
+  }
+}
+
+/** A base image (layout, OCI archive, docker-save archive) that cannot be read or is inconsistent. */
+export class ErrBaseImage extends Error {
+  readonly code = 'ERR_BASE_IMAGE' as const;
+  constructor(message: string, cause?: unknown) {
+    super(message, cause === undefined ? undefined : { cause });
+    this.name = 'ErrBaseImage';
+  }
+}
+
+/** An archive entry whose name is absolute, contains `..` or is otherwise unsafe to resolve. */
+export class ErrUnsafeArchivePath extends Error {
+  readonly code = 'ERR_UNSAFE_ARCHIVE_PATH' as const;
+  constructor(archive: string, name: string) {
+    super(`${archive}: unsafe entry name ${JSON.stringify(name)} (absolute, "..", or empty component)`);
+    this.name = 'ErrUnsafeArchivePath';
+  }
+}
+
+/** Bytes whose digest or size differ from the descriptor that announced them. */
+export class ErrDigestMismatch extends Error {
+  readonly code = 'ERR_DIGEST_MISMATCH' as const;
+  constructor(expected: string, actual: string, what = 'blob') {
+    super(`${what} does not match its descriptor: expected ${expected}, got ${actual}`);
+    this.name = 'ErrDigestMismatch';
+  }
+}
+
+/** An output directory that is not an OCI image layout (or an unsupported version of one). */
+export class ErrLayout extends Error {
+  readonly code = 'ERR_IMAGE_LAYOUT' as const;
+  constructor(message: string, cause?: unknown) {
+    super(message, cause === undefined ? undefined : { cause });
+    this.name = 'ErrLayout';
+  }
+}

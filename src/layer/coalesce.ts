@@ -3,6 +3,7 @@
 // passed as views without copying. Only really small chunks are copied, into a staging buffer, so
 // a source yielding tiny pieces does not turn into thousands of views. MAX_UPDATE also bounds the
 // output of a single call, and so memory, whatever the source yields.
+import { ErrChunkDetached } from '../errors.js';
 import type { ChunkReader } from './source.js';
 
 /** Chunks shorter than this are copied into the staging buffer instead of being passed as views. */
@@ -12,10 +13,15 @@ export const MAX_UPDATE = 1024 * 1024;
 
 export class Coalescer {
   private pending: Uint8Array | undefined;
+  // A view's length drops to 0 when its buffer is detached: the rest of a chunk taken in two calls
+  // is checked against this, so a transfer meanwhile fails the layer instead of shortening its input.
+  private pendingLength = 0;
   // Two staging buffers, used by turns: the list returned by one call may still be in the engine
   // while the next call gathers the following one.
   private readonly stages: [Buffer | undefined, Buffer | undefined] = [undefined, undefined];
   private turn = 0;
+  // Bytes of each list returned, for verify().
+  private readonly totals = new WeakMap<Uint8Array[], number>();
   private ended = false;
   private released = false;
 
@@ -50,6 +56,7 @@ export class Coalescer {
     while (total < MAX_UPDATE) {
       let chunk = this.pending;
       this.pending = undefined;
+      if (chunk !== undefined && chunk.length !== this.pendingLength) throw new ErrChunkDetached();
       if (chunk === undefined) {
         if (this.ended || this.released) break;
         const read = await this.reader.next();
@@ -64,6 +71,7 @@ export class Coalescer {
       const room = MAX_UPDATE - total;
       if (chunk.length > room) {
         this.pending = chunk.subarray(room);
+        this.pendingLength = this.pending.length;
         chunk = chunk.subarray(0, room);
       }
       total += chunk.length;
@@ -78,7 +86,20 @@ export class Coalescer {
     }
     flushStage();
     if (stage) this.turn ^= 1;
-    return list.length > 0 ? list : null;
+    if (list.length === 0) return null;
+    this.totals.set(list, total);
+    return list;
+  }
+
+  /**
+   * Throws ErrChunkDetached when a view of `list` (returned by next()) lost its bytes since: the
+   * source transferred a chunk's ArrayBuffer while the layer still held it (read ahead). Detaching
+   * only ever shrinks views, so comparing the totals is enough.
+   */
+  verify(list: Uint8Array[]): void {
+    let total = 0;
+    for (const chunk of list) total += chunk.length;
+    if (total !== this.totals.get(list)) throw new ErrChunkDetached();
   }
 
   /** Drops the staging buffers and any held chunk; a next() in progress resolves with null. */

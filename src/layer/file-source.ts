@@ -3,6 +3,7 @@
 // read fills MAX_UPDATE bytes, and when the layer only needs the bytes until the engine has taken
 // them (compressed()), two buffers are reused in turn.
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import { isUint8Array } from 'node:util/types';
 import { MAX_UPDATE } from './coalesce.js';
 import { ErrInvalidOption, ErrInvalidSource, ErrOptionRange } from '../errors.js';
@@ -58,15 +59,20 @@ const read = (fd: number, buffer: Buffer, offset: number, length: number, positi
   new Promise<number>((resolve, reject) =>
     fs.read(fd, buffer, offset, length, position, (err, n) => (err ? reject(err) : resolve(n))));
 
+// O_NONBLOCK: opening a FIFO must not hold a threadpool thread until a writer comes (it returns at
+// once); on a regular file or a directory the flag changes nothing. What is read how is then
+// decided from fstat() of the descriptor itself (fileReaderFor).
+const OPEN_FLAGS = fs.constants.O_NONBLOCK === undefined ? 'r' : fs.constants.O_RDONLY | fs.constants.O_NONBLOCK;
+
 export const openFile = (path: fs.PathLike) =>
-  new Promise<number>((resolve, reject) => fs.open(path, 'r', (err, fd) => (err ? reject(err) : resolve(fd))));
+  new Promise<number>((resolve, reject) => fs.open(path, OPEN_FLAGS, (err, fd) => (err ? reject(err) : resolve(fd))));
 
 export const fstat = (fd: number) =>
   new Promise<fs.Stats>((resolve, reject) => fs.fstat(fd, (err, st) => (err ? reject(err) : resolve(st))));
 
 /**
  * Reads [start, end] of an open file descriptor, which it closes once done or closed. A descriptor
- * that cannot seek (a pipe, a character device) is read where it stands, from the start.
+ * that cannot seek (a character device) is read where it stands, from the start.
  */
 export class FdReader implements ChunkReader, FileAccess {
   private position: number;
@@ -86,6 +92,11 @@ export class FdReader implements ChunkReader, FileAccess {
   ) {
     this.position = start;
     this.remaining = end - start + 1;
+  }
+
+  /** A regular file: its reads never wait on a producer, so the engine may do them itself. */
+  get regular(): boolean {
+    return this.seekable;
   }
 
   async readVia<T extends { bytesRead: number }>(readFile: FileRead<T>): Promise<T | null> {
@@ -113,10 +124,25 @@ export class FdReader implements ChunkReader, FileAccess {
     let filled = 0;
     // Regular files return whole reads; pipes and special files may not, and the turn of the two
     // buffers relies on one chunk per Coalescer call, so a chunk is filled up to `want` or EOF.
+    let idle = 0;
     while (filled < want) {
       const pending = read(this.fd, buffer, filled, want - filled, this.seekable ? this.position : null);
       this.reading = pending.catch(ignore);
-      const n = await pending;
+      let n: number;
+      try {
+        n = await pending;
+      } catch (err) {
+        this.reading = undefined;
+        if (this.closed) return null;
+        // A character device opened non-blocking (a terminal, a serial line) has nothing yet: poll
+        // from a timer instead of parking a threadpool thread in read() until it has.
+        if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
+        if (filled > 0) break;
+        idle = Math.min(50, idle * 2 || 1);
+        await new Promise((resolve) => setTimeout(resolve, idle));
+        if (this.closed) return null;
+        continue;
+      }
       this.reading = undefined;
       if (this.closed) return null;
       if (n === 0) {
@@ -148,32 +174,89 @@ export class FdReader implements ChunkReader, FileAccess {
   }
 
   private buffer(): Buffer {
-    if (!this.reuse) return Buffer.allocUnsafeSlow(MAX_UPDATE);
+    // Only a regular file fills every chunk (the turn of two buffers relies on it); a device may
+    // return less.
+    if (!this.reuse || !this.seekable) return Buffer.allocUnsafeSlow(MAX_UPDATE);
     this.turn ^= 1;
     return (this.spares[this.turn] ??= Buffer.allocUnsafeSlow(MAX_UPDATE));
   }
 }
 
-/** Opens a descriptor's reader; closes the descriptor when that fails. */
-export async function fdReader(fd: number, start: number, end: number, onClose: () => void): Promise<FdReader> {
-  let seekable: boolean;
+/**
+ * Reads a pipe or a socket through libuv's event loop (epoll/kqueue), never on the threadpool: a
+ * producer that writes slowly or not at all holds no thread, and close() ends everything at once.
+ * The socket owns the descriptor and closes it.
+ */
+export class PipeReader implements ChunkReader {
+  private readonly socket: net.Socket;
+  private it: AsyncIterator<unknown> | undefined;
+  private closed = false;
+
+  constructor(fd: number, private remaining: number) {
+    // As Node makes process.stdin for a pipe: read-only, started by the first read.
+    this.socket = new net.Socket({ fd, readable: true, writable: false });
+    // An error before the first next() must not crash the process; the iterator still sees it.
+    this.socket.on('error', ignore);
+  }
+
+  async next(): Promise<Uint8Array | null> {
+    if (this.closed || this.remaining <= 0) return this.end();
+    this.it ??= this.socket[Symbol.asyncIterator]();
+    const r = await this.it.next();
+    if (this.closed) return null;
+    if (r.done) return this.end();
+    let chunk = r.value as Buffer;
+    if (chunk.length > this.remaining) chunk = chunk.subarray(0, this.remaining);
+    this.remaining -= chunk.length;
+    return chunk;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.socket.destroy();
+  }
+
+  private end(): null {
+    this.close();
+    return null;
+  }
+}
+
+/**
+ * The reader for an open descriptor, by what it is: a regular file gets an FdReader the native engine
+ * may read itself; a pipe or socket a PipeReader; anything else (character devices, read
+ * non-blocking with polling; a directory fails on its first read) an FdReader that reads in order.
+ * Closes the descriptor when that fails.
+ */
+export async function fileReaderFor(fd: number, start: number, end: number): Promise<FdReader | PipeReader> {
+  let stats: fs.Stats;
   try {
-    seekable = (await fstat(fd)).isFile();
+    stats = await fstat(fd);
   } catch (err) {
     fs.close(fd, ignore);
     throw err;
   }
+  const seekable = stats.isFile();
   if (!seekable && start > 0) {
     fs.close(fd, ignore);
     throw new RangeError(`fastlayer: cannot start at byte ${start} of a file that does not seek (a pipe or device)`);
   }
-  return new FdReader(fd, start, end, seekable, onClose);
+  if (stats.isFIFO() || stats.isSocket()) {
+    try {
+      return new PipeReader(fd, end - start + 1);
+    } catch (err) {
+      fs.close(fd, ignore);
+      throw err;
+    }
+  }
+  return new FdReader(fd, start, end, seekable, ignore);
 }
 
 /** The reader of Layer.fromFile(): opens the file at the first next(). */
 export class FileReader implements ChunkReader {
-  private inner: FdReader | undefined;
-  private opening: Promise<FdReader | null> | undefined;
+  private inner: FdReader | PipeReader | undefined;
+  private opening: Promise<FdReader | PipeReader | null> | undefined;
   private reuse = false;
   private closed = false;
 
@@ -181,7 +264,7 @@ export class FileReader implements ChunkReader {
 
   reuseBuffers(): void {
     this.reuse = true;
-    this.inner?.reuseBuffers();
+    if (this.inner instanceof FdReader) this.inner.reuseBuffers();
   }
 
   async next(): Promise<Uint8Array | null> {
@@ -189,8 +272,11 @@ export class FileReader implements ChunkReader {
     return inner ? inner.next() : null;
   }
 
+  // Only a regular file is read by the engine itself: a native read of a pipe or a device waits on
+  // its producer inside a threadpool thread, and three of them froze every native layer.
   async fileAccess(): Promise<FileAccess | undefined> {
-    return (await this.opened()) ?? undefined;
+    const inner = await this.opened();
+    return inner instanceof FdReader && inner.regular ? inner : undefined;
   }
 
   close(): void {
@@ -199,14 +285,14 @@ export class FileReader implements ChunkReader {
     this.inner?.close();
   }
 
-  private opened(): Promise<FdReader | null> | FdReader {
+  private opened(): Promise<FdReader | PipeReader | null> | FdReader | PipeReader {
     return this.inner ?? (this.opening ??= this.open());
   }
 
-  private async open(): Promise<FdReader | null> {
+  private async open(): Promise<FdReader | PipeReader | null> {
     if (this.closed) return null;
-    const inner = await fdReader(await openFile(this.source.path), this.source.start, this.source.end, ignore);
-    if (this.reuse) inner.reuseBuffers();
+    const inner = await fileReaderFor(await openFile(this.source.path), this.source.start, this.source.end);
+    if (this.reuse && inner instanceof FdReader) inner.reuseBuffers();
     this.inner = inner;
     if (this.closed) inner.close();
     return inner;

@@ -101,6 +101,9 @@ export class LayerStream extends Readable {
     this.readAhead = undefined;
     if (input === null || this.destroyed) return null;
     this.readAhead = settledLater(this.coalescer.next());
+    // Right before the engine takes (copies) the bytes: starting the read ahead may have run the
+    // source, and a source that transfers a chunk it yielded must fail the layer, not shorten it.
+    this.coalescer.verify(input);
     const output = await this.engine.update(input);
     return { input, output };
   }

@@ -9,6 +9,7 @@ import { Hash } from '../hash.js';
 import { LayerStream, type StreamKind } from './layer-stream.js';
 import { resolveOptions, type LayerOptions } from './options.js';
 import { checkSource, openSource, type ChunkReader, type LayerSource } from './source.js';
+import { onAbort } from './abort-fanout.js';
 
 export interface LayerValues {
   /** SHA-256 of the compressed bytes (equals diffID for compression 'none'). */
@@ -22,9 +23,7 @@ export interface LayerValues {
 
 function ignore(): void {}
 
-const listeners = new FinalizationRegistry<{ signal: AbortSignal; onAbort: () => void }>(
-  ({ signal, onAbort }) => signal.removeEventListener('abort', onAbort),
-);
+const listeners = new FinalizationRegistry<() => void>((unsubscribe) => unsubscribe());
 
 export class Layer {
   /** The engine doing the work: 'native' or 'js', with versions of its parts. */
@@ -46,7 +45,7 @@ export class Layer {
   #consumed = false;
   #resolve!: (values: LayerValues) => void;
   #reject!: (cause: unknown) => void;
-  #onAbort: (() => void) | undefined;
+  #unsubscribe: (() => void) | undefined;
 
   constructor(source: LayerSource, options?: LayerOptions) {
     checkSource(source);
@@ -167,23 +166,23 @@ export class Layer {
   }
 
   // A long-lived signal (one per build, say) must not keep abandoned layers, their streams and native
-  // pipelines alive: the listener reaches the layer only through a WeakRef, and is removed when the
-  // layer is collected.
+  // pipelines alive: the callback reaches the layer only through a WeakRef, and is removed when the
+  // layer is collected. The layers of one signal share one listener (abort-fanout.ts): no
+  // MaxListenersExceededWarning however many are in flight.
   #listen(signal: AbortSignal): void {
     const ref = new WeakRef<Layer>(this);
-    const onAbort = (): void => {
+    const unsubscribe = onAbort(signal, () => {
       const layer = ref.deref();
       if (layer) layer.#abort();
-    };
-    this.#onAbort = onAbort;
-    signal.addEventListener('abort', onAbort, { once: true });
-    listeners.register(this, { signal, onAbort }, this);
+    });
+    this.#unsubscribe = unsubscribe;
+    listeners.register(this, unsubscribe, this);
   }
 
   #detach(): void {
-    if (!this.#onAbort) return;
-    this.#signal?.removeEventListener('abort', this.#onAbort);
-    this.#onAbort = undefined;
+    if (!this.#unsubscribe) return;
+    this.#unsubscribe();
+    this.#unsubscribe = undefined;
     listeners.unregister(this);
   }
 }

@@ -123,6 +123,14 @@ export class ReadStreamReader implements ChunkReader, FileAccess {
   /** A reader of our own descriptor of the stream's file, or undefined to read the stream itself. */
   private async adopt(s: fs.ReadStream & ReadStreamFields): Promise<FdReader | undefined> {
     if (!(await whenOpen(s)) || this.closed) return undefined;
+    // Only regular files: a FIFO's reads wait on its producer (never in a native call, which would
+    // hold a threadpool thread), and opening its path again could wait for another writer.
+    try {
+      if (!(await fstat(s.fd!)).isFile()) return undefined;
+    } catch {
+      return undefined;
+    }
+    if (this.closed) return undefined;
     let fd: number;
     try {
       fd = await openFile(s.path);

@@ -1,0 +1,126 @@
+// What `fastlayer image` does, as one function the CLI calls with its parsed flags:
+//   fastlayer image --layer DIR[:DEST] [--layer ...] [--base SRC] [--entrypoint JSON|STRING]
+//     [--cmd JSON|STRING] [--env K=V]... [--workdir D] [--user U] [--label K=V]...
+//     [--platform linux/amd64] --tag NAME[:TAG]... (--output FILE.tar | --oci-dir DIR)
+import type { Writable } from 'node:stream';
+import { Layer } from '../layer/layer.js';
+import { ErrInvalidOption, ErrOptionRange } from '../errors.js';
+import { tarDirectory } from '../tar/directory.js';
+import { loadBase, type BaseOptions } from './base.js';
+import { Image, ImageIndex, type BaseImage } from './image.js';
+import type { ImageFormat } from './manifest.js';
+import { writeArchive } from './out/archive.js';
+import { writeLayout } from './out/layout.js';
+import { Reference } from './reference.js';
+import type { WriteProgress, WriteResult } from './write.js';
+
+export interface LayerSpec {
+  dir: string;
+  /** Where the directory's contents go in the image (default `/`). */
+  dest?: string;
+}
+
+export interface BuildSpec {
+  /** `DIR` or `DIR:DEST` strings (as --layer takes them), or objects. */
+  layers: readonly (string | LayerSpec)[];
+  base?: string;
+  baseOptions?: BaseOptions;
+  /** A JSON array (exec form) or one string, taken as a single argument as `docker run --entrypoint` does. */
+  entrypoint?: string | readonly string[];
+  cmd?: string | readonly string[];
+  /** `K=V` strings. */
+  env?: readonly string[];
+  workdir?: string;
+  user?: string;
+  /** `K=V` strings or a record. */
+  labels?: readonly string[] | Readonly<Record<string, string>>;
+  /** `os/arch[/variant]`, or several separated by commas for a multi-platform index. */
+  platform?: string;
+  tags: readonly string[];
+  /** Archive file (or a writable stream, staged through a temp file). */
+  output?: string | Writable;
+  /** OCI layout directory. */
+  ociDir?: string;
+  format?: ImageFormat;
+  compressionLevel?: number;
+  annotations?: Readonly<Record<string, string>>;
+  signal?: AbortSignal;
+  onProgress?: (event: WriteProgress) => void;
+}
+
+/** `DIR` or `DIR:/DEST` (DEST must be absolute, so a directory name holding ':' stays whole). */
+export function parseLayerArg(arg: string): LayerSpec {
+  if (typeof arg !== 'string' || arg === '') throw new ErrInvalidOption('layer', 'DIR or DIR:DEST', arg);
+  const colon = arg.lastIndexOf(':');
+  if (colon > 0 && arg[colon + 1] === '/') return { dir: arg.slice(0, colon), dest: arg.slice(colon + 1) };
+  return { dir: arg };
+}
+
+/** A JSON array of strings, else the whole string as one argument. */
+export function parseCommand(name: string, value: string | readonly string[]): string[] {
+  if (Array.isArray(value)) {
+    if (!value.every((v) => typeof v === 'string')) throw new ErrInvalidOption(name, 'an array of strings', value);
+    return [...value];
+  }
+  if (typeof value !== 'string') throw new ErrInvalidOption(name, 'a JSON array of strings or a string', value);
+  if (value.trimStart().startsWith('[')) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(value);
+    } catch {
+      throw new ErrOptionRange(name, 'a valid JSON array of strings', value);
+    }
+    if (!Array.isArray(parsed) || !parsed.every((v) => typeof v === 'string')) throw new ErrOptionRange(name, 'a JSON array of strings', value);
+    return parsed;
+  }
+  return [value];
+}
+
+function pairs(name: string, value: readonly string[] | Readonly<Record<string, string>>): Record<string, string> {
+  if (!Array.isArray(value)) return { ...(value as Record<string, string>) };
+  const out: Record<string, string> = {};
+  for (const kv of value as readonly string[]) {
+    const eq = typeof kv === 'string' ? kv.indexOf('=') : -1;
+    if (eq <= 0) throw new ErrOptionRange(name, 'K=V', kv);
+    out[kv.slice(0, eq)] = kv.slice(eq + 1);
+  }
+  return out;
+}
+
+export async function buildImage(spec: BuildSpec): Promise<WriteResult> {
+  if (typeof spec !== 'object' || spec === null) throw new ErrInvalidOption('spec', 'an object', spec);
+  if ((spec.output === undefined) === (spec.ociDir === undefined)) throw new ErrInvalidOption('output', 'exactly one of output and ociDir', spec.output ?? spec.ociDir);
+  if (!Array.isArray(spec.tags) || spec.tags.length === 0) throw new ErrInvalidOption('tags', 'at least one NAME[:TAG]', spec.tags);
+  const names = spec.tags.map((t) => Reference.parse(t).toString());
+  if (!Array.isArray(spec.layers)) throw new ErrInvalidOption('layers', 'an array', spec.layers);
+  const layerSpecs = spec.layers.map((l) => (typeof l === 'string' ? parseLayerArg(l) : l));
+  for (const l of layerSpecs) {
+    if (l.dest !== undefined && l.dest.replace(/\/+$/, '') !== '') {
+      // Waits for the directory-layer prefix option of src/tar/directory.ts (issue 12, section 1).
+      throw new ErrOptionRange('layer', 'DIR or DIR:/ (a destination prefix needs the directory-layer prefix option)', `${l.dir}:${l.dest}`);
+    }
+  }
+  // `linux/amd64,linux/arm64`: one image per platform sharing the directory layers (written once),
+  // each on the base's image for that platform, under one index.
+  if (spec.platform !== undefined && typeof spec.platform !== 'string') throw new ErrInvalidOption('platform', 'a string os/arch[/variant][,...]', spec.platform);
+  const platforms = spec.platform === undefined ? [undefined] : spec.platform.split(',').map((p) => p.trim());
+  const layerOptions = { ...(spec.compressionLevel === undefined ? {} : { compressionLevel: spec.compressionLevel }), ...(spec.signal ? { signal: spec.signal } : {}) };
+  const config = {
+    format: spec.format,
+    annotations: spec.annotations as Record<string, string> | undefined,
+    entrypoint: spec.entrypoint === undefined ? undefined : parseCommand('entrypoint', spec.entrypoint),
+    cmd: spec.cmd === undefined ? undefined : parseCommand('cmd', spec.cmd),
+    env: spec.env === undefined ? undefined : pairs('env', spec.env),
+    workingDir: spec.workdir,
+    user: spec.user,
+    labels: spec.labels === undefined ? undefined : pairs('labels', spec.labels),
+  };
+  const bases: (BaseImage | undefined)[] = [];
+  for (const platform of platforms) bases.push(spec.base === undefined ? undefined : await loadBase(spec.base, { ...spec.baseOptions, ...(platform === undefined ? {} : { platform }) }));
+  // The history names no local path: the same tree elsewhere must give the same image digest.
+  const layers = layerSpecs.map((l) => ({ layer: new Layer(tarDirectory(l.dir), layerOptions), history: { created_by: `fastlayer image --layer DIR:${l.dest ?? '/'}` } }));
+  const images = platforms.map((platform, i) => new Image({ ...config, base: bases[i], layers, platform }));
+  const image = images.length === 1 ? images[0]! : new ImageIndex(images);
+  const options = { names, signal: spec.signal, onProgress: spec.onProgress };
+  return spec.ociDir !== undefined ? writeLayout(image, spec.ociDir, options) : writeArchive(image, spec.output!, options);
+}

@@ -1,0 +1,161 @@
+// Images and indexes as plain data: a config (options over an optional base's), ordered layer blobs
+// (streaming Layers or known blobs), a platform, a manifest format. Constructing one checks every
+// argument and does no I/O; writeImage (write.ts) produces the bytes.
+import { Layer } from '../layer/layer.js';
+import { ErrInvalidOption, ErrOptionRange } from '../errors.js';
+import { ErrImageFormat } from './errors.js';
+import { containerConfig, imageConfig, resolveCreated, type ConfigJSON, type ConfigOptions, type HistoryEntry } from './config.js';
+import { layerMediaType, type ImageFormat } from './manifest.js';
+import { formatPlatform, parsePlatform } from './platform.js';
+import type { Blob, Platform } from './types.js';
+
+/** A base image as base.ts loads it. */
+export interface BaseImage {
+  readonly config: ConfigJSON;
+  readonly platform: Platform;
+  /** Where it came from, for messages. */
+  readonly source: string;
+  /** Fresh blobs for its layers, in order (a streaming one can be written once: call again per image). */
+  layers(): Blob[];
+}
+
+export type LayerInput = Layer | Blob | { layer: Layer | Blob; history?: HistoryEntry };
+
+export interface ImageOptions extends ConfigOptions {
+  base?: BaseImage;
+  /** Added on top of the base's layers, in order. */
+  layers?: readonly LayerInput[];
+  /** Default: the base's platform, else linux/amd64 (never the host's: output must not depend on it). */
+  platform?: string | Platform;
+  /** Default: SOURCE_DATE_EPOCH, else 1970-01-01T00:00:00Z. */
+  created?: Date | string | number;
+  author?: string;
+  /** Manifest annotations (OCI only). */
+  annotations?: Record<string, string>;
+  /** 'oci' (default) or 'docker' (schema 2). */
+  format?: ImageFormat;
+}
+
+export interface ImageLayer {
+  readonly blob: Blob;
+  readonly history?: HistoryEntry;
+  readonly fromBase: boolean;
+}
+
+const KNOWN = new Set(['base', 'layers', 'platform', 'created', 'author', 'annotations', 'format', 'entrypoint', 'cmd', 'env', 'workingDir', 'user', 'labels', 'exposedPorts', 'volumes', 'stopSignal', 'healthcheck']);
+
+function toBlob(input: Layer | Blob, where: string): Blob {
+  if (input instanceof Layer) return { kind: 'streaming', layer: input };
+  const b = input as Partial<Blob> | null;
+  if (b && b.kind === 'streaming' && (b as { layer?: unknown }).layer instanceof Layer) return b as Blob;
+  if (b && b.kind === 'known' && typeof (b as { open?: unknown }).open === 'function' && typeof b.descriptor?.digest === 'string') return b as Blob;
+  throw new ErrInvalidOption(where, 'a Layer, a known blob or { layer, history }', input);
+}
+
+function mediaTypeOf(blob: Blob): string {
+  return blob.kind === 'streaming' ? blob.layer.mediaType() : blob.descriptor.mediaType;
+}
+
+function annotations(value: unknown, name: string): Record<string, string> | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'object' || value === null || Array.isArray(value) || !Object.values(value).every((v) => typeof v === 'string')) {
+    throw new ErrInvalidOption(name, 'an object of strings', value);
+  }
+  return { ...(value as Record<string, string>) };
+}
+
+function format(value: unknown): ImageFormat {
+  if (value === undefined) return 'oci';
+  if (value !== 'oci' && value !== 'docker') throw new ErrOptionRange('format', "'oci' or 'docker'", value);
+  return value;
+}
+
+export class Image {
+  readonly format: ImageFormat;
+  readonly platform: Platform;
+  readonly created: string;
+  readonly annotations: Readonly<Record<string, string>> | undefined;
+  readonly layers: readonly ImageLayer[];
+  readonly base: BaseImage | undefined;
+  readonly #options: ConfigOptions;
+  readonly #author: string | undefined;
+
+  constructor(options: ImageOptions = {}) {
+    if (typeof options !== 'object' || options === null) throw new ErrInvalidOption('options', 'an object', options);
+    for (const k of Object.keys(options)) if (!KNOWN.has(k)) throw new ErrInvalidOption(k, `absent (unknown option; known: ${[...KNOWN].join(', ')})`, (options as Record<string, unknown>)[k]);
+    const { base, layers = [], platform, created, author, annotations: ann, format: fmt, ...config } = options;
+    this.format = format(fmt);
+    this.base = base;
+    this.platform = parsePlatform(platform ?? base?.platform ?? 'linux/amd64');
+    this.created = resolveCreated(created);
+    this.annotations = annotations(ann, 'annotations');
+    if (this.format === 'docker' && this.annotations && Object.keys(this.annotations).length > 0) {
+      throw new ErrImageFormat('a Docker schema 2 manifest has no annotations; use format \'oci\'');
+    }
+    if (author !== undefined && typeof author !== 'string') throw new ErrInvalidOption('author', 'a string', author);
+    this.#author = author;
+    if (!Array.isArray(layers)) throw new ErrInvalidOption('layers', 'an array', layers);
+    const list: ImageLayer[] = base ? base.layers().map((blob) => ({ blob, fromBase: true })) : [];
+    layers.forEach((input: LayerInput, i: number) => {
+      const entry = input && typeof input === 'object' && 'layer' in input && !(input instanceof Layer) && (input as { kind?: unknown }).kind === undefined
+        ? (input as { layer: Layer | Blob; history?: HistoryEntry })
+        : { layer: input as Layer | Blob };
+      list.push({ blob: toBlob(entry.layer, `layers[${i}]`), history: entry.history, fromBase: false });
+    });
+    // Refuse now what the manifest could not list (Docker format and zstd, say), before any I/O.
+    for (const l of list) layerMediaType(mediaTypeOf(l.blob), this.format);
+    this.layers = Object.freeze(list);
+    this.#options = { ...config };
+    containerConfig(base?.config.config, this.#options); // validates the options now
+    Object.freeze(this);
+  }
+
+  /** The config document once every layer's diffID is known (base layers first). */
+  configJSON(diffIDs: readonly string[]): ConfigJSON {
+    const added = this.layers.filter((l) => !l.fromBase).map((l) => ({ created_by: 'fastlayer', ...l.history }));
+    return imageConfig({
+      base: this.base?.config,
+      options: this.#options,
+      platform: this.platform,
+      created: this.created,
+      author: this.#author,
+      diffIDs,
+      history: added,
+    });
+  }
+
+  toString(): string {
+    return `Image(${formatPlatform(this.platform)}, ${this.layers.length} layers, ${this.format})`;
+  }
+}
+
+export interface ImageIndexOptions {
+  annotations?: Record<string, string>;
+}
+
+/** Several images for different platforms (an OCI index or Docker manifest list). */
+export class ImageIndex {
+  readonly images: readonly Image[];
+  readonly format: ImageFormat;
+  readonly annotations: Readonly<Record<string, string>> | undefined;
+
+  constructor(images: readonly Image[], options: ImageIndexOptions = {}) {
+    if (!Array.isArray(images) || images.length === 0 || !images.every((i) => i instanceof Image)) {
+      throw new ErrInvalidOption('images', 'a non-empty array of Image', images);
+    }
+    const seen = new Set<string>();
+    for (const image of images) {
+      const p = formatPlatform(image.platform);
+      if (seen.has(p)) throw new ErrOptionRange('images', 'one image per platform', p);
+      seen.add(p);
+      if (image.format !== images[0]!.format) throw new ErrOptionRange('images', 'images of one manifest format', image.format);
+    }
+    this.images = Object.freeze([...images]);
+    this.format = images[0]!.format;
+    this.annotations = annotations(options.annotations, 'annotations');
+    if (this.format === 'docker' && this.annotations && Object.keys(this.annotations).length > 0) {
+      throw new ErrImageFormat('a Docker manifest list has no annotations; use format \'oci\'');
+    }
+    Object.freeze(this);
+  }
+}

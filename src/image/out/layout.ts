@@ -1,0 +1,187 @@
+// An OCI image layout directory as a Destination: `oci-layout`, `blobs/sha256/<hex>`, `index.json`.
+// A blob is written to a temp file in blobs/sha256/ and renamed to its digest once known, so the
+// directory never holds a blob under a wrong name; index.json is replaced atomically, last, so it
+// never lists a blob the directory does not hold. Existing layouts are added to (entries with the
+// same names replaced). abort() removes only the files and folders this writer created.
+import { mkdir, open, readdir, readFile, rename, rmdir, stat, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ErrInvalidOption, ErrOptionRange } from '../../errors.js';
+import { ErrLayout } from '../errors.js';
+import type { Image, ImageIndex } from '../image.js';
+import { canonicalJSON } from '../json.js';
+import type { Blob, Descriptor, Destination, ManifestBlob } from '../types.js';
+import { writeImage, type WriteOptions, type WriteResult } from '../write.js';
+import { copyBlob } from './copy.js';
+import { tempName, writeAtomic } from './files.js';
+import { CONTAINERD_NAME, REF_NAME, indexEntries } from './names.js';
+
+export const OCI_LAYOUT_FILE = 'oci-layout';
+export const OCI_LAYOUT_VERSION = '1.0.0';
+
+export interface LayoutOptions {
+  /** Streaming layers written at once (default 2). */
+  concurrency?: number;
+}
+
+function hexOf(digest: string): string {
+  if (!/^sha256:[0-9a-f]{64}$/.test(digest)) throw new ErrLayout(`unsupported digest ${JSON.stringify(digest)}`);
+  return digest.slice(7);
+}
+
+export class OciLayout implements Destination {
+  readonly dir: string;
+  readonly concurrency: number;
+  #ready: Promise<void> | undefined;
+  readonly #createdDirs: string[] = [];
+  readonly #createdFiles = new Set<string>();
+  readonly #temps = new Set<string>();
+
+  constructor(dir: string, options: LayoutOptions = {}) {
+    if (typeof dir !== 'string' || dir === '') throw new ErrInvalidOption('dir', 'a directory path', dir);
+    const c = options.concurrency ?? 2;
+    if (!Number.isInteger(c) || c < 1 || c > 64) throw new ErrOptionRange('concurrency', 'an integer from 1 to 64', c);
+    this.dir = dir;
+    this.concurrency = c;
+  }
+
+  blobPath(digest: string): string {
+    return join(this.dir, 'blobs', 'sha256', hexOf(digest));
+  }
+
+  async #mkdir(path: string): Promise<void> {
+    try {
+      await mkdir(path);
+      this.#createdDirs.push(path);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+  }
+
+  #prepare(): Promise<void> {
+    this.#ready ??= (async () => {
+      let entries: string[] | undefined;
+      try {
+        entries = await readdir(this.dir);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new ErrLayout(`${this.dir}: ${(err as Error).message}`, err);
+      }
+      if (entries === undefined) await this.#mkdir(this.dir);
+      else if (entries.includes(OCI_LAYOUT_FILE)) {
+        const text = await readFile(join(this.dir, OCI_LAYOUT_FILE), 'utf8');
+        let version: unknown;
+        try {
+          version = (JSON.parse(text) as { imageLayoutVersion?: unknown }).imageLayoutVersion;
+        } catch {
+          version = undefined;
+        }
+        if (version !== OCI_LAYOUT_VERSION) throw new ErrLayout(`${this.dir}: oci-layout version ${JSON.stringify(version)} is not ${OCI_LAYOUT_VERSION}`);
+      } else if (entries.length > 0) {
+        throw new ErrLayout(`${this.dir} is a non-empty directory without oci-layout: refusing to write an image layout into it`);
+      }
+      await this.#mkdir(join(this.dir, 'blobs'));
+      await this.#mkdir(join(this.dir, 'blobs', 'sha256'));
+    })();
+    return this.#ready;
+  }
+
+  async has(d: Descriptor): Promise<boolean> {
+    await this.#prepare();
+    try {
+      const st = await stat(this.blobPath(d.digest));
+      return st.isFile() && st.size === d.size;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Writes bytes to a temp file beside the blobs, then renames it to the digest it turned out to have. */
+  async writeBlob(blob: Blob, signal?: AbortSignal): Promise<Descriptor> {
+    await this.#prepare();
+    const tmp = tempName(join(this.dir, 'blobs', 'sha256', 'blob'));
+    this.#temps.add(tmp);
+    try {
+      const fh = await open(tmp, 'wx', 0o644);
+      let d: Descriptor;
+      try {
+        d = await copyBlob(blob, fh, 0, signal);
+      } finally {
+        await fh.close();
+      }
+      const target = this.blobPath(d.digest);
+      if (await this.has(d)) await unlink(tmp);
+      else {
+        await rename(tmp, target);
+        this.#createdFiles.add(target);
+      }
+      return d;
+    } catch (err) {
+      await unlink(tmp).catch(() => undefined);
+      throw err;
+    } finally {
+      this.#temps.delete(tmp);
+    }
+  }
+
+  async writeManifest(m: ManifestBlob): Promise<void> {
+    await this.#prepare();
+    if (await this.has(m.descriptor)) return;
+    const target = this.blobPath(m.descriptor.digest);
+    await writeAtomic(target, m.bytes);
+    this.#createdFiles.add(target);
+  }
+
+  async commit(top: ManifestBlob, names: readonly string[]): Promise<void> {
+    await this.#prepare();
+    const layoutFile = join(this.dir, OCI_LAYOUT_FILE);
+    try {
+      await stat(layoutFile);
+    } catch {
+      await writeAtomic(layoutFile, canonicalJSON({ imageLayoutVersion: OCI_LAYOUT_VERSION }));
+      this.#createdFiles.add(layoutFile);
+    }
+    const added = indexEntries(top.descriptor, names);
+    const existing = await this.#existingEntries();
+    const taken = new Set(names);
+    const kept = existing.filter((e) => {
+      const name = e.annotations?.[CONTAINERD_NAME];
+      if (name !== undefined) return !taken.has(name);
+      // An unnamed duplicate of what is being added, or an entry whose tag is reused by a new name.
+      if (names.length === 0) return e.digest !== top.descriptor.digest;
+      const tag = e.annotations?.[REF_NAME];
+      return tag === undefined || !added.some((a) => a.annotations?.[REF_NAME] === tag);
+    });
+    const index = { schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [...kept, ...added] };
+    await writeAtomic(join(this.dir, 'index.json'), canonicalJSON(index));
+  }
+
+  async #existingEntries(): Promise<Descriptor[]> {
+    let text: string;
+    try {
+      text = await readFile(join(this.dir, 'index.json'), 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw new ErrLayout(`${this.dir}/index.json: ${(err as Error).message}`, err);
+    }
+    try {
+      const parsed = JSON.parse(text) as { manifests?: unknown };
+      if (!Array.isArray(parsed.manifests)) throw new Error('no manifests array');
+      return parsed.manifests as Descriptor[];
+    } catch (err) {
+      throw new ErrLayout(`${this.dir}/index.json is not an OCI index: ${(err as Error).message}`, err);
+    }
+  }
+
+  async abort(): Promise<void> {
+    for (const tmp of this.#temps) await unlink(tmp).catch(() => undefined);
+    for (const file of this.#createdFiles) await unlink(file).catch(() => undefined);
+    this.#createdFiles.clear();
+    for (const dir of this.#createdDirs.reverse()) await rmdir(dir).catch(() => undefined);
+    this.#createdDirs.length = 0;
+  }
+}
+
+/** Writes `image` into the OCI layout directory `dir` (created, or added to). */
+export function writeLayout(image: Image | ImageIndex, dir: string, options: WriteOptions & LayoutOptions = {}): Promise<WriteResult> {
+  const { concurrency, ...rest } = options;
+  return writeImage(image, new OciLayout(dir, concurrency === undefined ? {} : { concurrency }), rest);
+}

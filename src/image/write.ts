@@ -1,0 +1,168 @@
+// The one place that keeps the order streaming forces (see shared architecture notes): every
+// streaming layer passed once straight into the destination, collecting digests and diffIDs; then
+// each config (now complete), each manifest, the index; then the names, last. Known blobs the
+// destination already holds are skipped. Any failure aborts the destination and rethrows.
+import { Readable } from 'node:stream';
+import { ErrInvalidOption } from '../errors.js';
+import { ErrBaseImage } from './errors.js';
+import { Image, ImageIndex } from './image.js';
+import { canonicalJSON, sha256 } from './json.js';
+import { buildIndex, buildManifest, MANIFEST_TYPES } from './manifest.js';
+import { Reference } from './reference.js';
+import type { Blob, Descriptor, Destination, KnownBlob, ManifestBlob } from './types.js';
+import type { Layer } from '../layer/layer.js';
+
+export type WriteProgress =
+  | { type: 'blob'; digest: string; size: number; mediaType: string; skipped: boolean }
+  | { type: 'manifest'; digest: string; mediaType: string }
+  | { type: 'commit'; digest: string; names: readonly string[] };
+
+export interface WriteOptions {
+  /** Image names (normalised as Docker does: `app` is `docker.io/library/app:latest`). */
+  names?: readonly string[];
+  signal?: AbortSignal;
+  onProgress?: (event: WriteProgress) => void;
+}
+
+export interface WrittenImage {
+  manifest: Descriptor;
+  config: Descriptor;
+  layers: Descriptor[];
+  diffIDs: string[];
+}
+
+export interface WriteResult {
+  /** The top-level manifest or index. */
+  descriptor: Descriptor;
+  digest: string;
+  /** Fully qualified names it was committed under. */
+  names: string[];
+  images: WrittenImage[];
+}
+
+/** A known blob of bytes held in memory (configs). */
+export function bytesBlob(bytes: Buffer, mediaType: string): KnownBlob {
+  return { kind: 'known', descriptor: { mediaType, digest: sha256(bytes), size: bytes.length }, open: () => Readable.from([bytes]) };
+}
+
+interface Written {
+  descriptor: Descriptor;
+  diffID: string;
+}
+
+function check(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw signal.reason ?? new Error('aborted');
+}
+
+/** Runs `tasks` in order with at most `limit` at once; the first failure stops new ones starting. */
+async function pool<T>(count: number, limit: number, task: (i: number) => Promise<T>): Promise<T[]> {
+  const results = new Array<T>(count);
+  let next = 0;
+  let failed: { cause: unknown } | undefined;
+  const worker = async (): Promise<void> => {
+    while (!failed && next < count) {
+      const i = next++;
+      try {
+        results[i] = await task(i);
+      } catch (cause) {
+        failed ??= { cause };
+      }
+    }
+  };
+  const workers = Number.isInteger(limit) && limit > 0 ? Math.min(limit, count) : 1;
+  await Promise.all(Array.from({ length: Math.max(1, workers) }, worker));
+  if (failed) throw failed.cause;
+  return results;
+}
+
+export async function writeImage(top: Image | ImageIndex, destination: Destination, options: WriteOptions = {}): Promise<WriteResult> {
+  if (!(top instanceof Image) && !(top instanceof ImageIndex)) throw new ErrInvalidOption('image', 'an Image or ImageIndex', top);
+  if (options.names !== undefined && !Array.isArray(options.names)) throw new ErrInvalidOption('names', 'an array of image names', options.names);
+  // `app` and `app:latest` are one name: listed once.
+  const names = [...new Set((options.names ?? []).map((n) => Reference.parse(n).toString()))];
+  const { signal, onProgress } = options;
+  const images = top instanceof Image ? [top] : [...top.images];
+  let committed = false;
+  try {
+    check(signal);
+    // One task per distinct blob: a Layer object is one pass, a known digest is one blob.
+    const tasks: Blob[] = [];
+    const taskOf = new Map<Layer | string, number>();
+    const slots = images.map((image) =>
+      image.layers.map(({ blob }) => {
+        const key = blob.kind === 'streaming' ? blob.layer : blob.descriptor.digest;
+        let at = taskOf.get(key);
+        if (at === undefined) {
+          at = tasks.push(blob) - 1;
+          taskOf.set(key, at);
+        }
+        return at;
+      }),
+    );
+    const written = await pool(tasks.length, destination.concurrency, (i) => writeLayer(tasks[i]!, destination, signal, onProgress));
+
+    const result: WrittenImage[] = [];
+    const manifests: ManifestBlob[] = [];
+    for (const [n, image] of images.entries()) {
+      const layers = slots[n]!.map((i) => written[i]!);
+      const diffIDs = layers.map((l) => l.diffID);
+      const configBytes = canonicalJSON(image.configJSON(diffIDs));
+      const configBlob = bytesBlob(configBytes, MANIFEST_TYPES[image.format].config);
+      const config = await writeKnown(configBlob, destination, signal, onProgress);
+      const manifest = buildManifest({
+        format: image.format,
+        config,
+        layers: layers.map((l) => l.descriptor),
+        annotations: image.annotations as Record<string, string> | undefined,
+        platform: top instanceof ImageIndex ? image.platform : undefined,
+      });
+      check(signal);
+      await destination.writeManifest(manifest, signal);
+      onProgress?.({ type: 'manifest', digest: manifest.descriptor.digest, mediaType: manifest.descriptor.mediaType });
+      manifests.push(manifest);
+      const listed = JSON.parse(manifest.bytes.toString('utf8')) as { layers: Descriptor[] };
+      result.push({ manifest: manifest.descriptor, config, layers: listed.layers, diffIDs });
+    }
+    let final = manifests[0]!;
+    if (top instanceof ImageIndex) {
+      final = buildIndex({ format: top.format, manifests: manifests.map((m) => m.descriptor), annotations: top.annotations as Record<string, string> | undefined });
+      check(signal);
+      await destination.writeManifest(final, signal);
+      onProgress?.({ type: 'manifest', digest: final.descriptor.digest, mediaType: final.descriptor.mediaType });
+    }
+    check(signal);
+    await destination.commit(final, names, signal);
+    // From here the names point at a complete image: nothing may be removed any more.
+    committed = true;
+    onProgress?.({ type: 'commit', digest: final.descriptor.digest, names });
+    const descriptor: Descriptor = { mediaType: final.descriptor.mediaType, digest: final.descriptor.digest, size: final.descriptor.size };
+    return { descriptor, digest: descriptor.digest, names, images: result };
+  } catch (err) {
+    if (!committed) await destination.abort(err).catch(() => undefined);
+    throw err;
+  }
+}
+
+async function writeKnown(blob: KnownBlob, destination: Destination, signal: AbortSignal | undefined, onProgress: WriteOptions['onProgress']): Promise<Descriptor> {
+  check(signal);
+  const d = blob.descriptor;
+  if (await destination.has(d)) {
+    onProgress?.({ type: 'blob', digest: d.digest, size: d.size, mediaType: d.mediaType, skipped: true });
+    return d;
+  }
+  const out = await destination.writeBlob(blob, signal);
+  onProgress?.({ type: 'blob', digest: out.digest, size: out.size, mediaType: out.mediaType, skipped: false });
+  return out;
+}
+
+async function writeLayer(blob: Blob, destination: Destination, signal: AbortSignal | undefined, onProgress: WriteOptions['onProgress']): Promise<Written> {
+  if (blob.kind === 'known') {
+    const diffID = blob.diffID ?? (blob.descriptor.mediaType.endsWith('.tar') ? blob.descriptor.digest : undefined);
+    if (diffID === undefined) throw new ErrBaseImage(`layer ${blob.descriptor.digest} has no diffID: a config cannot list it`);
+    return { descriptor: await writeKnown(blob, destination, signal, onProgress), diffID };
+  }
+  check(signal);
+  const descriptor = await destination.writeBlob(blob, signal);
+  onProgress?.({ type: 'blob', digest: descriptor.digest, size: descriptor.size, mediaType: descriptor.mediaType, skipped: false });
+  return { descriptor, diffID: blob.layer.diffID().toString() };
+}

@@ -1,0 +1,229 @@
+// Registry authentication: anonymous until the registry challenges, then Basic or a Bearer token from
+// the challenge's realm (one token per scope set, refreshed before it expires and when rejected).
+// Credentials come from options or from the Docker config (credentials.ts). Secrets live only in this
+// object's private fields and in Authorization headers; no message built here includes them.
+import { isLoopback } from './hosts.js';
+import { resolveCredentials, type Credentials } from './credentials.js';
+import {
+  ErrRegistryProtocol,
+  ErrRegistryUnauthorized,
+  ErrRegistryUnavailable,
+  decodeErrors,
+  describeCause,
+  redactUrl,
+} from './errors.js';
+
+export interface AuthOptions {
+  /** Credentials for this registry; `null` for anonymous only; omitted: read the Docker config. */
+  credentials?: Credentials | null;
+  /** Directory holding config.json (default `$DOCKER_CONFIG`, else `~/.docker`). */
+  dockerConfig?: string;
+  /** Bound on a `docker-credential-*` helper run, in ms (default 10000). */
+  helperTimeout?: number;
+  insecure?: boolean;
+}
+
+interface Token {
+  value: string;
+  expires: number;
+}
+
+/** Tokens are renewed this long before they expire, so a request never starts with a dying token. */
+const EXPIRY_MARGIN_MS = 10_000;
+const TOKEN_BODY_CAP = 1024 * 1024;
+
+export class Authenticator {
+  /** The registry as references name it (`docker.io`), which is what credential stores are keyed by. */
+  readonly registry: string;
+  readonly #options: AuthOptions;
+  #credentials: Promise<Credentials | undefined> | undefined;
+  #scheme: 'basic' | 'bearer' | undefined;
+  #realm: URL | undefined;
+  #service: string | undefined;
+  readonly #tokens = new Map<string, Token>();
+  readonly #pending = new Map<string, Promise<Token>>();
+
+  constructor(registry: string, options: AuthOptions = {}) {
+    this.registry = registry;
+    this.#options = options;
+  }
+
+  /** The Authorization header for a request needing `scopes`, or undefined while anonymous. */
+  async header(scopes: readonly string[], signal?: AbortSignal): Promise<string | undefined> {
+    if (this.#scheme === 'basic') {
+      const c = await this.#creds();
+      if (c?.username !== undefined && c.password !== undefined) {
+        return `Basic ${Buffer.from(`${c.username}:${c.password}`).toString('base64')}`;
+      }
+      return undefined;
+    }
+    if (this.#scheme === 'bearer') return `Bearer ${(await this.#token(scopes, signal)).value}`;
+    return undefined;
+  }
+
+  /**
+   * Takes a 401's WWW-Authenticate header; resolves true when a retry can succeed (a scheme learnt,
+   * credentials found, a rejected token dropped so a fresh one is fetched).
+   */
+  async challenge(header: string, scopes: readonly string[], used: string | undefined): Promise<boolean> {
+    const parsed = parseChallenge(header);
+    if (parsed === undefined) throw new ErrRegistryProtocol(`${this.registry}: unsupported WWW-Authenticate challenge`, { status: 401 });
+    if (parsed.scheme === 'basic') {
+      const first = this.#scheme !== 'basic';
+      this.#scheme = 'basic';
+      const c = await this.#creds();
+      if (c?.username === undefined || c.password === undefined) {
+        throw new ErrRegistryUnauthorized(`${this.registry} requires credentials (Basic) and none were found`, { status: 401 });
+      }
+      return first;
+    }
+    const realm = parsed.params.realm;
+    if (realm === undefined) throw new ErrRegistryProtocol(`${this.registry}: Bearer challenge without a realm`, { status: 401 });
+    let url: URL;
+    try {
+      url = new URL(realm);
+    } catch {
+      throw new ErrRegistryProtocol(`${this.registry}: Bearer realm is not a URL`, { status: 401 });
+    }
+    if (url.protocol !== 'https:' && !(url.protocol === 'http:' && (this.#options.insecure || isLoopback(url.host)))) {
+      throw new ErrRegistryProtocol(`${this.registry}: token realm ${redactUrl(url)} is not https; refusing to send credentials`, { status: 401 });
+    }
+    this.#scheme = 'bearer';
+    this.#realm = url;
+    this.#service = parsed.params.service;
+    // Only the token that was refused is dropped: a request that went out anonymously while another
+    // one fetched a token just retries with it.
+    const k = key(scopes);
+    if (used !== undefined && used === `Bearer ${this.#tokens.get(k)?.value}`) this.#tokens.delete(k);
+    return true;
+  }
+
+  /** Forgets every token (after a push, or when credentials changed). */
+  reset(): void {
+    this.#tokens.clear();
+  }
+
+  #creds(): Promise<Credentials | undefined> {
+    if (this.#credentials === undefined) {
+      const o = this.#options;
+      this.#credentials =
+        o.credentials === null
+          ? Promise.resolve(undefined)
+          : o.credentials !== undefined
+            ? Promise.resolve(o.credentials)
+            : resolveCredentials(this.registry, o);
+    }
+    return this.#credentials;
+  }
+
+  async #token(scopes: readonly string[], signal?: AbortSignal): Promise<Token> {
+    const k = key(scopes);
+    const cached = this.#tokens.get(k);
+    if (cached && cached.expires - EXPIRY_MARGIN_MS > Date.now()) return cached;
+    let pending = this.#pending.get(k);
+    if (!pending) {
+      pending = this.#fetchToken(scopes, signal).finally(() => this.#pending.delete(k));
+      this.#pending.set(k, pending);
+    }
+    const token = await pending;
+    this.#tokens.set(k, token);
+    return token;
+  }
+
+  async #fetchToken(scopes: readonly string[], signal?: AbortSignal): Promise<Token> {
+    const realm = this.#realm!;
+    const creds = await this.#creds();
+    const sorted = [...new Set(scopes)].sort();
+    let init: RequestInit;
+    const url = new URL(realm);
+    if (creds?.identityToken !== undefined) {
+      // OAuth2 refresh-token grant: what docker does with an identity token from `docker login`.
+      const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: creds.identityToken, client_id: 'fastlayer' });
+      if (this.#service !== undefined) form.set('service', this.#service);
+      if (sorted.length) form.set('scope', sorted.join(' '));
+      init = { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form.toString() };
+    } else {
+      if (this.#service !== undefined) url.searchParams.set('service', this.#service);
+      for (const s of sorted) url.searchParams.append('scope', s);
+      const headers: Record<string, string> = {};
+      if (creds?.username !== undefined && creds.password !== undefined) {
+        url.searchParams.set('account', creds.username);
+        headers.authorization = `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}`;
+      }
+      init = { method: 'GET', headers };
+    }
+    // A token server that redirects could take the credentials elsewhere: redirects are refused.
+    init.redirect = 'error';
+    if (signal) init.signal = signal;
+    let res: Response | undefined;
+    let lastError: unknown;
+    for (let attempt = 0; attempt < 3 && res === undefined; attempt++) {
+      try {
+        res = await fetch(url, init);
+        if (res.status >= 500 && attempt < 2) {
+          await res.body?.cancel().catch(() => {});
+          res = undefined;
+          await new Promise((r) => setTimeout(r, 200 * 2 ** attempt));
+        }
+      } catch (err) {
+        if (signal?.aborted) throw err;
+        lastError = err;
+      }
+    }
+    const where = `token server ${redactUrl(realm)} for ${this.registry}`;
+    if (res === undefined) throw new ErrRegistryUnavailable(`${where}: ${describeCause(lastError)}`, { cause: lastError });
+    const text = await readText(res, TOKEN_BODY_CAP);
+    if (res.status === 401 || res.status === 403) {
+      throw new ErrRegistryUnauthorized(`${where} rejected the ${creds ? 'credentials' : 'anonymous request'} (HTTP ${res.status})`, {
+        status: res.status,
+        errors: decodeErrors(text),
+      });
+    }
+    if (res.status !== 200) throw new ErrRegistryProtocol(`${where}: HTTP ${res.status}`, { status: res.status, errors: decodeErrors(text) });
+    let body: Record<string, unknown>;
+    try {
+      body = JSON.parse(text) as Record<string, unknown>;
+    } catch {
+      throw new ErrRegistryProtocol(`${where}: the token response is not JSON`, { status: 200 });
+    }
+    const value = typeof body.token === 'string' ? body.token : typeof body.access_token === 'string' ? body.access_token : undefined;
+    if (!value || !/^[\x21-\x7e]+$/.test(value)) throw new ErrRegistryProtocol(`${where}: the token response holds no usable token`);
+    // The spec's default lifetime is 60 s, and shorter lifetimes are read as 60 s.
+    const lifetime = typeof body.expires_in === 'number' && body.expires_in > 60 ? body.expires_in : 60;
+    const issued = typeof body.issued_at === 'string' ? Date.parse(body.issued_at) : NaN;
+    const start = Number.isFinite(issued) && issued <= Date.now() ? issued : Date.now();
+    return { value, expires: start + lifetime * 1000 };
+  }
+}
+
+async function readText(res: Response, cap: number): Promise<string> {
+  const buf = await res.arrayBuffer().catch(() => new ArrayBuffer(0));
+  return Buffer.from(buf, 0, Math.min(buf.byteLength, cap)).toString('utf8');
+}
+
+function key(scopes: readonly string[]): string {
+  return [...new Set(scopes)].sort().join(' ');
+}
+
+export interface Challenge {
+  scheme: 'basic' | 'bearer';
+  params: Record<string, string>;
+}
+
+/** Parses `Bearer realm="...",service="...",scope="..."` (quoted or token values). */
+export function parseChallenge(header: string): Challenge | undefined {
+  const m = /^\s*(\w+)\s*(.*)$/s.exec(header);
+  if (!m) return undefined;
+  const scheme = m[1]!.toLowerCase();
+  if (scheme !== 'basic' && scheme !== 'bearer') return undefined;
+  const params: Record<string, string> = {};
+  const re = /([A-Za-z_][\w-]*)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]*))\s*,?\s*/gy;
+  const rest = m[2]!;
+  re.lastIndex = 0;
+  while (re.lastIndex < rest.length) {
+    const p = re.exec(rest);
+    if (!p) break;
+    params[p[1]!.toLowerCase()] = p[2] !== undefined ? p[2].replace(/\\(.)/g, '$1') : p[3]!;
+  }
+  return { scheme, params };
+}

@@ -1,0 +1,156 @@
+// Errors of registry operations. Every message is built from redacted parts only: a URL loses its
+// user-info and query (presigned URLs carry signatures there), and no header value is ever quoted, so
+// credentials and tokens cannot reach logs, errors or JSON output.
+
+export type RegistryErrorCode =
+  | 'ERR_REGISTRY_UNAUTHORIZED'
+  | 'ERR_REGISTRY_DENIED'
+  | 'ERR_REGISTRY_NOT_FOUND'
+  | 'ERR_REGISTRY_DIGEST_MISMATCH'
+  | 'ERR_REGISTRY_PROTOCOL'
+  | 'ERR_REGISTRY_UNAVAILABLE'
+  | 'ERR_REGISTRY_STREAM_FAILED'
+  | 'ERR_REGISTRY_CREDENTIALS';
+
+/** One entry of a registry's `{"errors":[...]}` body (OCI distribution spec error codes). */
+export interface RegistryErrorDetail {
+  code: string;
+  message: string;
+  detail?: unknown;
+}
+
+export interface RegistryErrorInit {
+  status?: number;
+  errors?: RegistryErrorDetail[];
+  cause?: unknown;
+}
+
+/** Base class: `code` is stable, `status` is the HTTP status when there was one. */
+export class ErrRegistry extends Error {
+  readonly code: RegistryErrorCode;
+  readonly status: number | undefined;
+  /** The registry's decoded error entries (codes like BLOB_UNKNOWN, DENIED, DIGEST_INVALID). */
+  readonly errors: readonly RegistryErrorDetail[];
+
+  constructor(code: RegistryErrorCode, message: string, init: RegistryErrorInit = {}) {
+    super(message, init.cause === undefined ? undefined : { cause: init.cause });
+    this.name = 'ErrRegistry';
+    this.code = code;
+    this.status = init.status;
+    this.errors = Object.freeze([...(init.errors ?? [])]);
+  }
+
+  toJSON(): Record<string, unknown> {
+    return { name: this.name, code: this.code, message: this.message, status: this.status, errors: this.errors };
+  }
+}
+
+/** 401 with no usable credentials, or credentials the registry rejected. */
+export class ErrRegistryUnauthorized extends ErrRegistry {
+  constructor(message: string, init?: RegistryErrorInit) {
+    super('ERR_REGISTRY_UNAUTHORIZED', message, init);
+    this.name = 'ErrRegistryUnauthorized';
+  }
+}
+
+/** 403, or a token that does not grant the scope asked for. */
+export class ErrRegistryDenied extends ErrRegistry {
+  constructor(message: string, init?: RegistryErrorInit) {
+    super('ERR_REGISTRY_DENIED', message, init);
+    this.name = 'ErrRegistryDenied';
+  }
+}
+
+/** 404: the repository, manifest, tag or blob does not exist. */
+export class ErrRegistryNotFound extends ErrRegistry {
+  constructor(message: string, init?: RegistryErrorInit) {
+    super('ERR_REGISTRY_NOT_FOUND', message, init);
+    this.name = 'ErrRegistryNotFound';
+  }
+}
+
+/** Bytes whose digest or size is not what their descriptor, reference or the registry says. */
+export class ErrRegistryDigestMismatch extends ErrRegistry {
+  constructor(message: string, init?: RegistryErrorInit) {
+    super('ERR_REGISTRY_DIGEST_MISMATCH', message, init);
+    this.name = 'ErrRegistryDigestMismatch';
+  }
+}
+
+/** The registry answered something the distribution API does not allow (status, header, body). */
+export class ErrRegistryProtocol extends ErrRegistry {
+  constructor(message: string, init?: RegistryErrorInit) {
+    super('ERR_REGISTRY_PROTOCOL', message, init);
+    this.name = 'ErrRegistryProtocol';
+  }
+}
+
+/** Network failure or 5xx/429 that retries did not get past. */
+export class ErrRegistryUnavailable extends ErrRegistry {
+  constructor(message: string, init?: RegistryErrorInit) {
+    super('ERR_REGISTRY_UNAVAILABLE', message, init);
+    this.name = 'ErrRegistryUnavailable';
+  }
+}
+
+/** A streaming upload failed after its single-use source started flowing: it cannot be retried. */
+export class ErrRegistryStreamFailed extends ErrRegistry {
+  constructor(message: string, init?: RegistryErrorInit) {
+    super('ERR_REGISTRY_STREAM_FAILED', message, init);
+    this.name = 'ErrRegistryStreamFailed';
+  }
+}
+
+/** Credentials could not be read (docker config unreadable, credential helper failed or timed out). */
+export class ErrRegistryCredentials extends ErrRegistry {
+  constructor(message: string, init?: RegistryErrorInit) {
+    super('ERR_REGISTRY_CREDENTIALS', message, init);
+    this.name = 'ErrRegistryCredentials';
+  }
+}
+
+/** A URL as it may appear in a message: no user-info, no query, no fragment. */
+export function redactUrl(url: URL | string): string {
+  try {
+    const u = new URL(String(url));
+    return `${u.protocol}//${u.host}${u.pathname}${u.search ? '?…' : ''}`;
+  } catch {
+    return '<invalid url>';
+  }
+}
+
+/** A short, printable, redacted summary of a network error (its message can hold the URL). */
+export function describeCause(cause: unknown): string {
+  const e = cause as { code?: unknown; message?: unknown; cause?: { code?: unknown; message?: unknown } } | undefined;
+  const inner = e?.cause && typeof e.cause === 'object' ? e.cause : undefined;
+  const code = typeof inner?.code === 'string' ? inner.code : typeof e?.code === 'string' ? e.code : undefined;
+  const msg = typeof inner?.message === 'string' ? inner.message : typeof e?.message === 'string' ? e.message : String(cause);
+  return scrub(code ? `${code}: ${msg}` : msg).slice(0, 300);
+}
+
+/** Removes anything URL-like with credentials or a query from free text. */
+export function scrub(text: string): string {
+  return text.replace(/[a-z][a-z0-9+.-]*:\/\/[^\s"'<>]+/gi, (m) => redactUrl(m));
+}
+
+export function decodeErrors(text: string): RegistryErrorDetail[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return [];
+  }
+  const list = (parsed as { errors?: unknown } | null)?.errors;
+  if (!Array.isArray(list)) return [];
+  const out: RegistryErrorDetail[] = [];
+  for (const e of list.slice(0, 20)) {
+    if (e === null || typeof e !== 'object') continue;
+    const { code, message, detail } = e as Record<string, unknown>;
+    out.push({
+      code: typeof code === 'string' ? code.slice(0, 64) : 'UNKNOWN',
+      message: typeof message === 'string' ? scrub(message).slice(0, 500) : '',
+      ...(detail === undefined ? {} : { detail }),
+    });
+  }
+  return out;
+}

@@ -1,0 +1,178 @@
+// Pull: the manifest (a platform chosen from an index), then config and layers as known blobs whose
+// open() streams from the registry and checks digest and size while streaming. The result is plain
+// data any Destination (layout, archive, another registry) can be driven with.
+import { createHash, type Hash as CryptoHash } from 'node:crypto';
+import { arch as hostArch } from 'node:os';
+import { Readable } from 'node:stream';
+import type { Reference } from '../image/reference.js';
+import type { Destination, KnownBlob, ManifestBlob, Platform } from '../image/types.js';
+import { anySignal, connect, pullScope, type RegistryOptions, type Repository } from './client.js';
+import { ErrRegistryDigestMismatch, ErrRegistryNotFound } from './errors.js';
+import { ErrInvalidOption } from '../errors.js';
+import { getManifest, isIndex, type ManifestTarget } from './manifest.js';
+import { imageManifest, indexManifests } from './parse.js';
+import { writeKnown, type KnownImage } from './tree.js';
+
+export interface PullOptions extends RegistryOptions {
+  /** `os/arch[/variant]` to choose from an index (default: linux and the host's architecture). */
+  platform?: string | Platform;
+}
+
+export interface PulledImage extends KnownImage {
+  readonly reference: Reference;
+  /** The index the reference named, when it named one. */
+  readonly index?: ManifestBlob;
+}
+
+const ARCH: Record<string, string> = { x64: 'amd64', ia32: '386', arm64: 'arm64', arm: 'arm', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64', loong64: 'loong64' };
+
+export function defaultPlatform(): Platform {
+  return { os: 'linux', architecture: ARCH[hostArch()] ?? hostArch() };
+}
+
+export function parsePlatform(value: string | Platform): Platform {
+  if (typeof value !== 'string') return value;
+  const [os, architecture, variant] = value.split('/');
+  if (!os || !architecture) throw new ErrInvalidOption('platform', 'a string "os/arch[/variant]" or a Platform', value);
+  return variant ? { os, architecture, variant } : { os, architecture };
+}
+
+/** Reads the manifest of `ref` and returns the image with lazily streamed, verified blobs. */
+export async function pull(ref: string | Reference, options: PullOptions = {}): Promise<PulledImage> {
+  const repo = connect(ref, options);
+  const target: ManifestTarget = { transport: repo.transport, repository: repo.repository, scopes: [pullScope(repo.repository)], signal: options.signal };
+  const id = repo.reference.identifier;
+  let manifest = await getManifest(target, id);
+  let index: ManifestBlob | undefined;
+  if (isIndex(manifest.descriptor.mediaType)) {
+    index = manifest;
+    const want = parsePlatform(options.platform ?? defaultPlatform());
+    const children = indexManifests(manifest.bytes, `index ${id}`);
+    const chosen = children.find((d) => d.platform && matches(d.platform, want));
+    if (!chosen) {
+      const have = children.map((d) => (d.platform ? `${d.platform.os}/${d.platform.architecture}${d.platform.variant ? `/${d.platform.variant}` : ''}` : '?')).join(', ');
+      throw new ErrRegistryNotFound(`${repo.reference.toString()} has no image for ${want.os}/${want.architecture}${want.variant ? `/${want.variant}` : ''} (it has: ${have})`);
+    }
+    manifest = await getManifest(target, chosen.digest);
+    if (isIndex(manifest.descriptor.mediaType)) throw new ErrRegistryNotFound(`${chosen.digest} is a nested index; choose one of its images by digest`);
+    if (manifest.descriptor.size !== chosen.size) {
+      throw new ErrRegistryDigestMismatch(`manifest ${chosen.digest} has ${manifest.descriptor.size} bytes, its index says ${chosen.size}`);
+    }
+  }
+  const parsed = imageManifest(manifest.bytes, `manifest ${manifest.descriptor.digest}`);
+  const blob = (d: (typeof parsed)['config']): KnownBlob => remoteBlob(repo, d, options.signal);
+  return {
+    reference: repo.reference,
+    manifest,
+    config: blob(parsed.config),
+    layers: parsed.layers.map(blob),
+    ...(index ? { index } : {}),
+  };
+}
+
+function matches(have: Platform, want: Platform): boolean {
+  if (have.os !== want.os || have.architecture !== want.architecture) return false;
+  if (want.variant === undefined) return true;
+  return (have.variant ?? (have.architecture === 'arm64' ? 'v8' : undefined)) === want.variant;
+}
+
+/** Pulls `ref` and writes it into `destination` (layout, archive, registry) in writeImage's order. */
+export async function pullToDestination(ref: string | Reference, destination: Destination, options: PullOptions = {}): Promise<ManifestBlob> {
+  const image = await pull(ref, options);
+  const r = image.reference;
+  return writeKnown(destination, image, r.tag === undefined ? [] : [`${r.name}:${r.tag}`], options.signal);
+}
+
+function remoteBlob(repo: Repository, descriptor: KnownBlob['descriptor'], signal: AbortSignal | undefined): KnownBlob {
+  return {
+    kind: 'known',
+    descriptor,
+    origin: { registry: repo.registry, repository: repo.repository },
+    open: () => new RemoteBlobStream(repo, descriptor.digest, descriptor.size, signal),
+  };
+}
+
+/** Streams one blob, counting and hashing as it goes; a wrong size or digest destroys it with the coded error. */
+class RemoteBlobStream extends Readable {
+  readonly #repo: Repository;
+  readonly #digest: string;
+  readonly #size: number;
+  readonly #signal: AbortSignal | undefined;
+  readonly #hash: CryptoHash = createHash('sha256');
+  #reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  #started = false;
+  #pending = false;
+  #seen = 0;
+  readonly #abort = new AbortController();
+
+  constructor(repo: Repository, digest: string, size: number, signal: AbortSignal | undefined) {
+    super({ highWaterMark: 1024 * 1024 });
+    this.#repo = repo;
+    this.#digest = digest;
+    this.#size = size;
+    this.#signal = signal;
+  }
+
+  override _read(): void {
+    if (!this.#started) {
+      this.#started = true;
+      this.#start().then(
+        () => this.#pump(),
+        (err: unknown) => this.destroy(err as Error),
+      );
+    } else if (this.#reader) this.#pump();
+  }
+
+  async #start(): Promise<void> {
+    const { transport, repository } = this.#repo;
+    const url = transport.url(`${repository}/blobs/${this.#digest}`);
+    const signal = anySignal(this.#signal, this.#abort.signal);
+    const res = await transport.request({ method: 'GET', url, scopes: [pullScope(repository)], signal }, [200], `getting blob ${this.#digest} from ${repository}`);
+    const length = Number(res.headers.get('content-length') ?? NaN);
+    if (Number.isFinite(length) && length !== this.#size) {
+      await res.body?.cancel().catch(() => {});
+      throw new ErrRegistryDigestMismatch(`blob ${this.#digest} from ${repository} has ${length} bytes, its descriptor says ${this.#size}`, { status: 200 });
+    }
+    if (res.body === null) throw new ErrRegistryDigestMismatch(`blob ${this.#digest} from ${repository} came without a body`, { status: 200 });
+    this.#reader = res.body.getReader();
+  }
+
+  #pump(): void {
+    const reader = this.#reader;
+    if (!reader || this.#pending) return;
+    this.#pending = true;
+    reader.read().then(
+      ({ done, value }) => {
+        this.#pending = false;
+        if (this.destroyed) return;
+        if (done) return this.#finish();
+        this.#seen += value.byteLength;
+        if (this.#seen > this.#size) {
+          return this.destroy(new ErrRegistryDigestMismatch(`blob ${this.#digest} from ${this.#repo.repository} is longer than its ${this.#size} bytes`));
+        }
+        this.#hash.update(value);
+        if (this.push(value)) this.#pump();
+      },
+      (err: unknown) => this.destroy(err as Error),
+    );
+  }
+
+  #finish(): void {
+    const digest = `sha256:${this.#hash.digest('hex')}`;
+    if (this.#seen !== this.#size || digest !== this.#digest) {
+      this.destroy(
+        new ErrRegistryDigestMismatch(`blob ${this.#digest} from ${this.#repo.repository} arrived as ${digest} with ${this.#seen} bytes (expected ${this.#size})`),
+      );
+      return;
+    }
+    this.push(null);
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    this.#abort.abort();
+    const reader = this.#reader;
+    this.#reader = undefined;
+    if (reader) reader.cancel().catch(() => {});
+    callback(error);
+  }
+}

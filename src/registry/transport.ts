@@ -1,0 +1,262 @@
+// HTTP to one registry on the runtime's fetch: scheme choice, authentication (auth.ts), retries with
+// backoff for requests whose body can be sent again, redirects followed by hand so that a hop to another
+// origin (a CDN, a presigned URL) never carries the Authorization header, and error bodies decoded into
+// coded errors. Nothing here ever puts a header value or a query string into a message.
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Authenticator } from './auth.js';
+import {
+  ErrRegistry,
+  ErrRegistryDenied,
+  ErrRegistryDigestMismatch,
+  ErrRegistryNotFound,
+  ErrRegistryProtocol,
+  ErrRegistryStreamFailed,
+  ErrRegistryUnauthorized,
+  ErrRegistryUnavailable,
+  describeCause,
+  redactUrl,
+  scrub,
+  type RegistryErrorDetail,
+  decodeErrors,
+} from './errors.js';
+import { isLoopback } from './hosts.js';
+
+export interface TransportOptions {
+  /** Plain http (no TLS) for this registry; loopback hosts use http without it. */
+  insecure?: boolean;
+  /** Attempts after the first for requests that may be repeated (default 3). */
+  retries?: number;
+  /** First backoff delay in ms, doubled on each retry (default 200). */
+  retryDelay?: number;
+  userAgent?: string;
+}
+
+/** A request body: bytes (replayable), a factory (replayable: called again per attempt) or a single-use stream. */
+export type RequestBody =
+  | Uint8Array
+  | { readonly replay: () => AsyncIterable<Uint8Array>; readonly length?: number }
+  | { readonly once: AsyncIterable<Uint8Array>; readonly length?: number };
+
+export interface RequestSpec {
+  method: 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  url: URL;
+  headers?: Record<string, string>;
+  body?: RequestBody;
+  /** Auth scopes the request needs, e.g. `repository:app:pull,push`. */
+  scopes: readonly string[];
+  /** False for POSTs that open upload sessions twice if repeated (default: true unless POST or single-use body). */
+  idempotent?: boolean;
+  signal?: AbortSignal;
+}
+
+const MAX_REDIRECTS = 10;
+const ERROR_BODY_CAP = 64 * 1024;
+
+export class Transport {
+  readonly host: string;
+  readonly base: URL;
+  readonly insecure: boolean;
+  readonly auth: Authenticator;
+  readonly #retries: number;
+  readonly #delay: number;
+  readonly #userAgent: string;
+
+  constructor(host: string, auth: Authenticator, options: TransportOptions = {}) {
+    this.host = host;
+    this.auth = auth;
+    this.insecure = options.insecure === true;
+    const scheme = this.insecure || isLoopback(host) ? 'http' : 'https';
+    this.base = new URL(`${scheme}://${host}/`);
+    this.#retries = options.retries ?? 3;
+    this.#delay = options.retryDelay ?? 200;
+    this.#userAgent = options.userAgent ?? 'fastlayer';
+  }
+
+  /** `/v2/<path>` on this registry. */
+  url(path: string): URL {
+    return new URL(`/v2/${path}`, this.base);
+  }
+
+  /**
+   * Sends a request, answering auth challenges and retrying what may be retried. Resolves with the
+   * final response whatever its status (see `request`); rejects on network failure after retries.
+   */
+  async send(spec: RequestSpec): Promise<Response> {
+    const body = spec.body;
+    const singleUse = body !== undefined && !(body instanceof Uint8Array) && 'once' in body;
+    const repeatable = !singleUse && (spec.idempotent ?? spec.method !== 'POST');
+    let attempt = 0;
+    // Two rounds: an anonymous first try learns the scheme, a rejected (say, expired) token is replaced once.
+    let authRounds = 0;
+    for (;;) {
+      spec.signal?.throwIfAborted();
+      let res: Response;
+      let authorization: string | undefined;
+      try {
+        authorization = await this.auth.header(spec.scopes, spec.signal);
+        res = await this.#follow(spec, authorization);
+      } catch (err) {
+        if (err instanceof ErrRegistry || spec.signal?.aborted) throw err;
+        // fetch wraps what the body's source threw (a blob that is not what its descriptor says).
+        const cause = (err as { cause?: unknown } | null)?.cause;
+        if (cause instanceof ErrRegistry) throw cause;
+        if (isAbort(err)) throw err;
+        if ((cause as { message?: unknown } | undefined)?.message === 'unexpected redirect') {
+          throw new ErrRegistryProtocol(`${spec.method} ${redactUrl(spec.url)} answered an upload with a redirect; uploads with a streamed body are not redirected`, { cause: err });
+        }
+        if (!singleUse && repeatable && attempt < this.#retries) {
+          await this.#backoff(attempt++, spec.signal);
+          continue;
+        }
+        const what = `${spec.method} ${redactUrl(spec.url)}`;
+        if (singleUse) {
+          throw new ErrRegistryStreamFailed(`${what} failed while streaming a single-use source (it cannot be retried): ${describeCause(err)}`, { cause: err });
+        }
+        throw new ErrRegistryUnavailable(`${what} failed: ${describeCause(err)}`, { cause: err });
+      }
+      if (res.status === 401 && !singleUse && authRounds < 2) {
+        const challenge = res.headers.get('www-authenticate');
+        await drain(res);
+        authRounds++;
+        if (challenge !== null && (await this.auth.challenge(challenge, spec.scopes, authorization))) continue;
+        throw await errorFor(401, spec, res, challenge === null ? 'no WWW-Authenticate challenge' : undefined);
+      }
+      if (repeatable && retryableStatus(res.status) && attempt < this.#retries) {
+        await drain(res);
+        await this.#backoff(attempt++, spec.signal, res.headers.get('retry-after'));
+        continue;
+      }
+      return res;
+    }
+  }
+
+  /** Sends and checks: resolves with the response when its status is one of `ok`, else throws the coded error. */
+  async request(spec: RequestSpec, ok: readonly number[], what: string): Promise<Response> {
+    const res = await this.send(spec);
+    if (ok.includes(res.status)) return res;
+    throw await errorFor(res.status, { ...spec, what }, res);
+  }
+
+  async #follow(spec: RequestSpec, authorization: string | undefined): Promise<Response> {
+    let url = spec.url;
+    let method: string = spec.method;
+    let body = spec.body;
+    for (let hop = 0; ; hop++) {
+      // Credentials go to the registry's own host only: not to another host a redirect or an upload
+      // Location names (a CDN, a storage bucket with a presigned URL).
+      const headers: Record<string, string> = { 'user-agent': this.#userAgent, ...spec.headers };
+      if (authorization !== undefined && url.host === this.base.host) headers.authorization = authorization;
+      const init: RequestInit & { duplex?: 'half' } = { method, headers, redirect: 'manual' };
+      if (spec.signal) init.signal = spec.signal;
+      if (body !== undefined) {
+        if (body instanceof Uint8Array) init.body = body;
+        else {
+          init.body = 'once' in body ? body.once : body.replay();
+          init.duplex = 'half';
+          // Any mode but 'error' makes fetch clone the request, teeing the body: the unread branch
+          // would hold the whole stream in memory. Streamed bodies are never redirected.
+          init.redirect = 'error';
+        }
+      }
+      const res = await fetch(url, init);
+      if (![301, 302, 303, 307, 308].includes(res.status)) return res;
+      const location = res.headers.get('location');
+      await drain(res);
+      if (location === null) throw new ErrRegistryProtocol(`${method} ${redactUrl(url)}: redirect ${res.status} without a Location`, { status: res.status });
+      if (hop >= MAX_REDIRECTS) throw new ErrRegistryProtocol(`${spec.method} ${redactUrl(spec.url)}: more than ${MAX_REDIRECTS} redirects`);
+      const next = new URL(location, url);
+      if (next.protocol !== 'https:' && next.protocol !== 'http:') throw new ErrRegistryProtocol(`redirect to a ${next.protocol} URL refused`);
+      if (url.protocol === 'https:' && next.protocol === 'http:' && !this.insecure && !isLoopback(next.host)) {
+        throw new ErrRegistryProtocol(`redirect from https to plain http (${redactUrl(next)}) refused`);
+      }
+      if (res.status === 303 || ((res.status === 301 || res.status === 302) && method === 'POST')) {
+        method = method === 'HEAD' ? 'HEAD' : 'GET';
+        body = undefined;
+      } else if (body !== undefined && !(body instanceof Uint8Array) && 'once' in body) {
+        throw new ErrRegistryStreamFailed(`${method} ${redactUrl(url)} was redirected with a single-use body`, { status: res.status });
+      }
+      url = next;
+    }
+  }
+
+  async #backoff(attempt: number, signal: AbortSignal | undefined, retryAfter?: string | null): Promise<void> {
+    let ms = this.#delay * 2 ** attempt * (0.75 + Math.random() * 0.5);
+    const seconds = retryAfter ? Number(retryAfter) : NaN;
+    if (Number.isFinite(seconds) && seconds >= 0) ms = Math.min(Math.max(ms, seconds * 1000), 30_000);
+    await sleep(ms, undefined, signal ? { signal } : undefined);
+  }
+}
+
+function retryableStatus(status: number): boolean {
+  return status === 429 || status === 408 || (status >= 500 && status !== 501 && status !== 505);
+}
+
+function isAbort(err: unknown): boolean {
+  return (err as { name?: string } | undefined)?.name === 'AbortError';
+}
+
+/** Frees the connection: small bodies are read (keeping it alive), big or unknown ones cancelled. */
+export async function drain(res: Response): Promise<void> {
+  if (res.body === null) return;
+  const length = Number(res.headers.get('content-length'));
+  try {
+    if (Number.isFinite(length) && length <= ERROR_BODY_CAP) await res.arrayBuffer();
+    else await res.body.cancel();
+  } catch {
+    // The connection is gone either way; the caller reports the status it already has.
+  }
+}
+
+/** Reads a body into memory, failing with ERR_REGISTRY_PROTOCOL beyond `cap` bytes. */
+export async function readBounded(res: Response, cap: number, what: string): Promise<Buffer> {
+  const declared = Number(res.headers.get('content-length') ?? NaN);
+  if (Number.isFinite(declared) && declared > cap) {
+    await res.body?.cancel().catch(() => {});
+    throw new ErrRegistryProtocol(`${what}: body of ${declared} bytes exceeds the ${cap}-byte limit`, { status: res.status });
+  }
+  if (res.body === null) return Buffer.alloc(0);
+  const chunks: Buffer[] = [];
+  let total = 0;
+  const reader = res.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > cap) {
+      await reader.cancel().catch(() => {});
+      throw new ErrRegistryProtocol(`${what}: body exceeds the ${cap}-byte limit`, { status: res.status });
+    }
+    chunks.push(Buffer.from(value.buffer, value.byteOffset, value.byteLength));
+  }
+  return Buffer.concat(chunks, total);
+}
+
+/** The coded error for a response with an unexpected status, its `{"errors":[...]}` body decoded. */
+export async function errorFor(
+  status: number,
+  spec: { method: string; url: URL; what?: string },
+  res: Response,
+  note?: string,
+): Promise<ErrRegistry> {
+  let errors: RegistryErrorDetail[] = [];
+  try {
+    const text = (await readBounded(res, ERROR_BODY_CAP, 'error body')).toString('utf8');
+    errors = decodeErrors(text);
+  } catch {
+    // An unreadable error body still leaves the status to report.
+  }
+  const codes = errors.map((e) => e.code);
+  const summary = errors.length
+    ? `: ${errors.map((e) => `${e.code}${e.message ? ` (${scrub(e.message).slice(0, 200)})` : ''}`).join(', ')}`
+    : '';
+  const message = `${spec.what ?? `${spec.method} ${redactUrl(spec.url)}`}: HTTP ${status}${summary}${note ? ` (${note})` : ''}`;
+  const init = { status, errors };
+  if (codes.includes('DIGEST_INVALID') || codes.includes('SIZE_INVALID')) return new ErrRegistryDigestMismatch(message, init);
+  // A token without the scope asked for is a refusal, not a login problem.
+  if (status === 401 && /error="?insufficient_scope/i.test(res.headers.get('www-authenticate') ?? '')) return new ErrRegistryDenied(message, init);
+  if (status === 401) return new ErrRegistryUnauthorized(message, init);
+  if (status === 403 || codes.includes('DENIED')) return new ErrRegistryDenied(message, init);
+  if (status === 404) return new ErrRegistryNotFound(message, init);
+  if (status >= 500 || status === 429 || status === 408) return new ErrRegistryUnavailable(message, init);
+  return new ErrRegistryProtocol(message, init);
+}

@@ -1,0 +1,312 @@
+// Blob uploads over the distribution API. Streaming: POST opens a session, one PATCH carries the bytes
+// as they are produced (no length), PUT `digest=` closes it once the digest is known. Chunked: PATCHes
+// with `Content-Range: start-end` and a length, each one held in memory so it can be sent again, with
+// the offset recovered from the upload URL after a 416. Known blobs are HEAD-checked, mounted from
+// another repository when their origin is known, and otherwise uploaded with a replayable body.
+import type { Readable } from 'node:stream';
+import type { KnownBlob } from '../image/types.js';
+import { ErrRegistryDigestMismatch, ErrRegistryProtocol, ErrRegistryStreamFailed, redactUrl } from './errors.js';
+import { drain, errorFor, type Transport } from './transport.js';
+
+const OCTET = 'application/octet-stream';
+/** Default PATCH size in chunked mode. */
+export const DEFAULT_CHUNK_SIZE = 16 * 1024 * 1024;
+/** Chunk sizes a registry may impose through OCI-Chunk-Min-Length are bounded: the chunk lives in memory. */
+const MAX_CHUNK_SIZE = 256 * 1024 * 1024;
+
+export interface UploadContext {
+  readonly transport: Transport;
+  /** Registry as references name it, to compare with a blob's origin. */
+  readonly registry: string;
+  readonly repository: string;
+  /** Scopes every request of this push needs (push+pull on the repository). */
+  readonly scopes: readonly string[];
+  /** Chunked mode with PATCHes of this many bytes; undefined: one streaming PATCH. */
+  readonly chunkSize?: number | undefined;
+  readonly signal?: AbortSignal | undefined;
+}
+
+export type UploadResult = 'exists' | 'mounted' | 'uploaded';
+
+/** Where a session stands: the latest Location and the registry's minimum chunk size. */
+interface Session {
+  url: URL;
+  minChunk: number;
+}
+
+export async function blobExists(ctx: UploadContext, digest: string, scopes = ctx.scopes): Promise<boolean> {
+  const url = ctx.transport.url(`${ctx.repository}/blobs/${digest}`);
+  const spec = { method: 'HEAD' as const, url, scopes, signal: ctx.signal };
+  const res = await ctx.transport.send(spec);
+  await drain(res);
+  if (res.status === 200) return true;
+  if (res.status === 404) return false;
+  throw await errorFor(res.status, { ...spec, what: `checking blob ${digest} in ${ctx.repository}` }, res);
+}
+
+/** The Location of a response, resolved against the request URL (it may be relative, leave /v2, carry a query). */
+export function location(res: Response, request: URL): URL {
+  const value = res.headers.get('location');
+  if (value === null || value === '') throw new ErrRegistryProtocol(`${redactUrl(request)}: HTTP ${res.status} without a Location header`, { status: res.status });
+  try {
+    const url = new URL(value, request);
+    url.hash = '';
+    return url;
+  } catch {
+    throw new ErrRegistryProtocol(`${redactUrl(request)}: Location header is not a URL`, { status: res.status });
+  }
+}
+
+/** `url` with `digest=` appended, keeping the registry's own query exactly as it sent it. */
+export function withDigest(url: URL, digest: string): URL {
+  // An empty query ("...?") has search "" but keeps its "?" in href.
+  const base = url.href.endsWith('?') ? url.href.slice(0, -1) : url.href;
+  const sep = url.search === '' ? '?' : '&';
+  return new URL(`${base}${sep}digest=${encodeURIComponent(digest)}`);
+}
+
+async function open(ctx: UploadContext, query = '', scopes = ctx.scopes): Promise<{ res: Response; session?: Session }> {
+  const url = ctx.transport.url(`${ctx.repository}/blobs/uploads/${query}`);
+  const spec = { method: 'POST' as const, url, scopes, signal: ctx.signal, headers: { 'content-length': '0' } };
+  const res = await ctx.transport.request(spec, [201, 202], `opening an upload in ${ctx.repository}`);
+  await drain(res);
+  if (res.status === 201) return { res };
+  return { res, session: { url: location(res, url), minChunk: minChunk(res) } };
+}
+
+function minChunk(res: Response): number {
+  const v = Number(res.headers.get('oci-chunk-min-length'));
+  return Number.isSafeInteger(v) && v > 0 ? v : 0;
+}
+
+/** Cancels an upload session, best effort and bounded: the push already failed for another reason. */
+export async function cancel(ctx: UploadContext, session: Session | undefined): Promise<void> {
+  if (!session) return;
+  try {
+    const res = await ctx.transport.send({ method: 'DELETE', url: session.url, scopes: ctx.scopes, signal: AbortSignal.timeout(5000) });
+    await drain(res);
+  } catch {
+    // Registries expire abandoned sessions themselves.
+  }
+}
+
+async function commit(ctx: UploadContext, session: Session, digest: string, body?: { replay: () => AsyncIterable<Uint8Array>; length: number }): Promise<void> {
+  const url = withDigest(session.url, digest);
+  // With a length, a registry (and undici itself) can tell a short body from a complete one.
+  const headers: Record<string, string> = { 'content-type': OCTET, 'content-length': String(body ? body.length : 0) };
+  const spec = { method: 'PUT' as const, url, scopes: ctx.scopes, signal: ctx.signal, headers, ...(body ? { body } : {}) };
+  const res = await ctx.transport.request(spec, [201, 204], `completing the upload of ${digest} to ${ctx.repository}`);
+  const stored = res.headers.get('docker-content-digest');
+  await drain(res);
+  if (stored !== null && stored !== digest) {
+    throw new ErrRegistryDigestMismatch(`the registry stored ${ctx.repository} blob as ${stored}, expected ${digest}`, { status: res.status });
+  }
+}
+
+/** Counts bytes into `onBytes` and remembers a failure of the source itself (its error wins over the HTTP one). */
+class Counted {
+  failure: { error: unknown } | undefined;
+  constructor(
+    private readonly source: AsyncIterable<Uint8Array>,
+    private readonly onBytes: (n: number) => void,
+    /** A known blob's size and digest: a source with other bytes fails here, before the registry sees them. */
+    private readonly expected?: { size: number; digest: string },
+  ) {}
+  async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array> {
+    let total = 0;
+    const e = this.expected;
+    try {
+      for await (const chunk of this.source) {
+        total += chunk.byteLength;
+        if (e && total > e.size) throw new ErrRegistryDigestMismatch(`blob ${e.digest} has more bytes than its descriptor's ${e.size}`);
+        this.onBytes(chunk.byteLength);
+        yield chunk;
+      }
+      if (e && total !== e.size) throw new ErrRegistryDigestMismatch(`blob ${e.digest} has ${total} bytes, its descriptor says ${e.size}`);
+    } catch (error) {
+      this.failure = { error };
+      throw error;
+    }
+  }
+}
+
+/**
+ * Uploads a single-use stream (a layer being produced). `finished` resolves with the digest once the
+ * stream has ended (the Layer's `done`). The source is destroyed when the upload fails.
+ */
+export async function uploadStream(
+  ctx: UploadContext,
+  source: Readable,
+  finished: () => Promise<string>,
+  onBytes: (n: number) => void = () => {},
+): Promise<void> {
+  let session: Session | undefined;
+  const counted = new Counted(source, onBytes);
+  try {
+    session = (await open(ctx)).session!;
+    if (ctx.chunkSize !== undefined) {
+      session = await sendChunks(ctx, session, counted);
+    } else {
+      const spec = { method: 'PATCH' as const, url: session.url, scopes: ctx.scopes, signal: ctx.signal, headers: { 'content-type': OCTET }, body: { once: counted } };
+      let res: Response;
+      try {
+        res = await ctx.transport.send(spec);
+      } catch (err) {
+        if (counted.failure) throw counted.failure.error;
+        throw err;
+      }
+      if (counted.failure) {
+        await drain(res);
+        throw counted.failure.error;
+      }
+      if (res.status !== 202 && res.status !== 204) {
+        const error = await errorFor(res.status, { ...spec, what: `streaming a layer to ${ctx.repository}` }, res);
+        throw new ErrRegistryStreamFailed(`${error.message} (the layer stream is single-use: build the layer again to retry)`, {
+          status: error.status,
+          errors: [...error.errors],
+          cause: error,
+        });
+      }
+      await drain(res);
+      session.url = location(res, session.url);
+    }
+    const digest = await finished();
+    await commit(ctx, session, digest);
+  } catch (err) {
+    source.destroy();
+    await cancel(ctx, session);
+    throw err;
+  }
+}
+
+/** Reads `source` into chunks of the session's size and PATCHes each with its range; returns the final session. */
+async function sendChunks(ctx: UploadContext, session: Session, source: AsyncIterable<Uint8Array>): Promise<Session> {
+  const size = Math.min(Math.max(ctx.chunkSize ?? DEFAULT_CHUNK_SIZE, session.minChunk, 1), MAX_CHUNK_SIZE);
+  let offset = 0;
+  let buffer = Buffer.allocUnsafe(size);
+  let filled = 0;
+  const flush = async (): Promise<void> => {
+    if (filled === 0) return;
+    offset = await patchChunk(ctx, session, buffer.subarray(0, filled), offset);
+    buffer = Buffer.allocUnsafe(size);
+    filled = 0;
+  };
+  for await (const chunk of source) {
+    let at = 0;
+    while (at < chunk.byteLength) {
+      const n = Math.min(size - filled, chunk.byteLength - at);
+      buffer.set(chunk.subarray(at, at + n), filled);
+      filled += n;
+      at += n;
+      if (filled === size) await flush();
+    }
+  }
+  await flush();
+  return session;
+}
+
+/** Sends bytes [start, start+data.length) and resolves with the next offset; recovers from a 416 once per chunk. */
+async function patchChunk(ctx: UploadContext, session: Session, data: Buffer, start: number): Promise<number> {
+  let from = start;
+  for (let recoveries = 0; ; recoveries++) {
+    const part = data.subarray(from - start);
+    const end = from + part.length - 1;
+    const spec = {
+      method: 'PATCH' as const,
+      url: session.url,
+      scopes: ctx.scopes,
+      signal: ctx.signal,
+      headers: { 'content-type': OCTET, 'content-range': `${from}-${end}`, 'content-length': String(part.length) },
+      body: part,
+    };
+    const res = await ctx.transport.send(spec);
+    if (res.status === 202 || res.status === 204) {
+      await drain(res);
+      session.url = location(res, session.url);
+      return end + 1;
+    }
+    if (res.status !== 416 || recoveries >= 2) {
+      throw await errorFor(res.status, { ...spec, what: `uploading bytes ${from}-${end} to ${ctx.repository}` }, res);
+    }
+    // A 416 may carry the session's current Location (distribution's state lives in its query).
+    if (res.headers.get('location') !== null) session.url = location(res, session.url);
+    await drain(res);
+    const next = await uploadedOffset(ctx, session);
+    if (next < start || next > start + data.length) {
+      throw new ErrRegistryProtocol(`after a 416 the registry holds ${next} bytes of the upload, outside the chunk ${start}-${start + data.length - 1} still in memory`, { status: 416 });
+    }
+    if (next === start + data.length) return next;
+    from = next;
+  }
+}
+
+/** GET of the upload URL: `Range: 0-N` says N+1 bytes arrived (no Range: none). */
+async function uploadedOffset(ctx: UploadContext, session: Session): Promise<number> {
+  const spec = { method: 'GET' as const, url: session.url, scopes: ctx.scopes, signal: ctx.signal };
+  const res = await ctx.transport.request(spec, [204, 200], `reading the upload status in ${ctx.repository}`);
+  await drain(res);
+  if (res.headers.get('location') !== null) session.url = location(res, session.url);
+  const range = res.headers.get('range');
+  if (range === null) return 0;
+  const m = /^(?:bytes=)?0-(\d+)$/.exec(range.trim());
+  if (!m) throw new ErrRegistryProtocol(`upload status has an invalid Range header`, { status: res.status });
+  return Number(m[1]) + 1;
+}
+
+/**
+ * Uploads a blob known by digest: skipped when present, mounted when its origin is another repository
+ * of this registry, else sent with a replayable body (retried, in a new session if needed).
+ */
+export async function uploadKnown(
+  ctx: UploadContext,
+  blob: KnownBlob,
+  onBytes: (n: number) => void = () => {},
+  /** The caller HEAD-checked it just before. */
+  checked = false,
+): Promise<UploadResult> {
+  const { digest, size } = blob.descriptor;
+  if (!checked && (await blobExists(ctx, digest))) return 'exists';
+  let session: Session | undefined;
+  const origin = blob.origin;
+  if (origin && origin.registry === ctx.registry && origin.repository !== ctx.repository) {
+    const scopes = [...ctx.scopes, `repository:${origin.repository}:pull`];
+    const query = `?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(origin.repository)}`;
+    const opened = await open(ctx, query, scopes);
+    if (!opened.session) {
+      const mounted = opened.res.headers.get('docker-content-digest');
+      if (mounted !== null && mounted !== digest) throw new ErrRegistryDigestMismatch(`mount of ${digest} created ${mounted}`, { status: 201 });
+      return 'mounted';
+    }
+    session = opened.session;
+  }
+  for (let attempt = 0; ; attempt++) {
+    session ??= (await open(ctx)).session!;
+    let sent = 0;
+    const count = (n: number): void => {
+      sent += n;
+      onBytes(n);
+    };
+    try {
+      if (ctx.chunkSize !== undefined) {
+        session = await sendChunks(ctx, session, new Counted(blob.open(), count, blob.descriptor));
+        await commit(ctx, session, digest);
+      } else {
+        // Each attempt rereads the blob from its start; progress is told to forget the failed attempt.
+        const replay = (): AsyncIterable<Uint8Array> => {
+          if (sent > 0) onBytes(-sent);
+          sent = 0;
+          return new Counted(blob.open(), count, blob.descriptor);
+        };
+        await commit(ctx, session, digest, { replay, length: size });
+      }
+      return 'uploaded';
+    } catch (err) {
+      await cancel(ctx, session);
+      session = undefined;
+      const retriable = (err as { code?: string }).code === 'ERR_REGISTRY_UNAVAILABLE' || (err as { status?: number }).status === 404;
+      if (!retriable || attempt >= 1 || ctx.signal?.aborted) throw err;
+      if (sent > 0) onBytes(-sent);
+      sent = 0;
+    }
+  }
+}

@@ -1,0 +1,156 @@
+// ustar headers with PAX extended records only where ustar cannot hold a value, so that a tree of
+// short ASCII names gives plain ustar bytes that every reader accepts. Deterministic: no atime,
+// ctime or host-dependent fields; the PAX header's own name is derived from the entry's name.
+
+export const BLOCK = 512;
+/** Largest value of an 11-digit octal field (size, mtime). */
+const OCTAL_11 = 0o77777777777;
+/** Largest value of a 7-digit octal field (uid, gid, devmajor, devminor). */
+const OCTAL_7 = 0o7777777;
+
+/** ustar type flags fastlayer writes: file, hard link, symlink, char dev, block dev, dir, FIFO. */
+export type EntryType = '0' | '1' | '2' | '3' | '4' | '5' | '6';
+
+export interface Entry {
+  /** Path bytes inside the archive; directories end with '/'. */
+  name: Buffer;
+  type: EntryType;
+  /** Permission and set-id bits (0o7777). */
+  mode: number;
+  size: number;
+  /** Seconds since the epoch (integer). */
+  mtime: number;
+  uid: number;
+  gid: number;
+  uname: string;
+  gname: string;
+  linkname?: Buffer;
+  devmajor?: number;
+  devminor?: number;
+  /** Extended attributes, written as PAX SCHILY.xattr.NAME records (sorted by name). */
+  xattrs?: ReadonlyMap<string, Buffer>;
+}
+
+function isPortable(bytes: Buffer, max: number): boolean {
+  if (bytes.length > max) return false;
+  for (const b of bytes) if (b < 0x20 || b > 0x7e) return false;
+  return true;
+}
+
+function writeOctal(h: Buffer, offset: number, width: number, value: number): void {
+  h.write(value.toString(8).padStart(width - 1, '0'), offset, width - 1, 'ascii');
+  h[offset + width - 1] = 0;
+}
+
+/** ASCII stand-in for the ustar field when the real value travels in a PAX record. */
+function fallback(bytes: Buffer, max: number): Buffer {
+  const out = Buffer.from(bytes.subarray(0, max));
+  for (let i = 0; i < out.length; i++) if (out[i]! < 0x20 || out[i]! > 0x7e) out[i] = 0x5f; // '_'
+  return out;
+}
+
+/** One PAX record, "LEN KEY=VALUE\n", where LEN counts its own digits. */
+export function paxRecord(key: string, value: Buffer): Buffer {
+  const body = Buffer.concat([Buffer.from(` ${key}=`), value, Buffer.from('\n')]);
+  let length = body.length + 1;
+  while (String(length).length + body.length !== length) length = String(length).length + body.length;
+  return Buffer.concat([Buffer.from(String(length)), body]);
+}
+
+export function padding(size: number): Buffer {
+  return Buffer.alloc((BLOCK - (size % BLOCK)) % BLOCK);
+}
+
+interface Fields {
+  name: Buffer;
+  linkname: Buffer;
+  type: string;
+  mode: number;
+  size: number;
+  mtime: number;
+  uid: number;
+  gid: number;
+  uname: string;
+  gname: string;
+  devmajor: number;
+  devminor: number;
+}
+
+function ustarHeader(f: Fields): Buffer {
+  const h = Buffer.alloc(BLOCK);
+  f.name.copy(h, 0, 0, 100);
+  writeOctal(h, 100, 8, f.mode);
+  writeOctal(h, 108, 8, f.uid > OCTAL_7 ? 0 : f.uid);
+  writeOctal(h, 116, 8, f.gid > OCTAL_7 ? 0 : f.gid);
+  writeOctal(h, 124, 12, f.size > OCTAL_11 ? 0 : f.size);
+  writeOctal(h, 136, 12, f.mtime < 0 || f.mtime > OCTAL_11 ? 0 : f.mtime);
+  h.write(f.type, 156, 'ascii');
+  f.linkname.copy(h, 157, 0, 100);
+  h.write('ustar\u000000', 257, 'ascii');
+  h.write(f.uname.slice(0, 31), 265, 'ascii');
+  h.write(f.gname.slice(0, 31), 297, 'ascii');
+  writeOctal(h, 329, 8, f.devmajor);
+  writeOctal(h, 337, 8, f.devminor);
+  h.fill(0x20, 148, 156);
+  let sum = 0;
+  for (const b of h) sum += b;
+  h.write(sum.toString(8).padStart(6, '0'), 148, 6, 'ascii');
+  h[154] = 0;
+  h[155] = 0x20;
+  return h;
+}
+
+function checkNumber(what: string, value: number, max: number): void {
+  if (!Number.isSafeInteger(value) || value < 0 || value > max) {
+    throw new RangeError(`fastlayer: tar ${what} ${value} is not an integer between 0 and ${max}`);
+  }
+}
+
+/** Header block(s) of an entry: a PAX extended header first when ustar cannot hold a value. */
+export function entryHeader(e: Entry): Buffer {
+  const link = e.linkname ?? Buffer.alloc(0);
+  const devmajor = e.devmajor ?? 0;
+  const devminor = e.devminor ?? 0;
+  checkNumber('devmajor', devmajor, OCTAL_7);
+  checkNumber('devminor', devminor, OCTAL_7);
+  checkNumber('size', e.size, Number.MAX_SAFE_INTEGER);
+  checkNumber('uid', e.uid, Number.MAX_SAFE_INTEGER);
+  checkNumber('gid', e.gid, Number.MAX_SAFE_INTEGER);
+  if (!Number.isSafeInteger(e.mtime)) throw new RangeError(`fastlayer: tar mtime ${e.mtime} is not an integer`);
+  const records: Buffer[] = [];
+  // Names go in as the filesystem has them, UTF-8 or not: GNU tar and Go read the raw bytes back,
+  // and GNU tar warns about the 'hdrcharset' keyword that would flag them.
+  if (!isPortable(e.name, 100)) records.push(paxRecord('path', e.name));
+  if (!isPortable(link, 100)) records.push(paxRecord('linkpath', link));
+  if (e.size > OCTAL_11) records.push(paxRecord('size', Buffer.from(String(e.size))));
+  if (e.mtime < 0 || e.mtime > OCTAL_11) records.push(paxRecord('mtime', Buffer.from(String(e.mtime))));
+  if (e.uid > OCTAL_7) records.push(paxRecord('uid', Buffer.from(String(e.uid))));
+  if (e.gid > OCTAL_7) records.push(paxRecord('gid', Buffer.from(String(e.gid))));
+  if (!isPortable(Buffer.from(e.uname), 31)) records.push(paxRecord('uname', Buffer.from(e.uname)));
+  if (!isPortable(Buffer.from(e.gname), 31)) records.push(paxRecord('gname', Buffer.from(e.gname)));
+  if (e.xattrs) {
+    for (const key of [...e.xattrs.keys()].sort()) records.push(paxRecord(`SCHILY.xattr.${key}`, e.xattrs.get(key)!));
+  }
+  const main = ustarHeader({
+    ...e,
+    name: fallback(e.name, 100),
+    linkname: fallback(link, 100),
+    uname: isPortable(Buffer.from(e.uname), 31) ? e.uname : '',
+    gname: isPortable(Buffer.from(e.gname), 31) ? e.gname : '',
+    devmajor,
+    devminor,
+  });
+  if (records.length === 0) return main;
+  const data = Buffer.concat(records);
+  const paxName = fallback(Buffer.concat([Buffer.from('PaxHeaders/'), e.name]), 100);
+  const pax = ustarHeader({
+    name: paxName, linkname: Buffer.alloc(0), type: 'x', mode: 0o644, size: data.length, mtime: 0,
+    uid: 0, gid: 0, uname: '', gname: '', devmajor: 0, devminor: 0,
+  });
+  return Buffer.concat([pax, data, padding(data.length), main]);
+}
+
+/** The two zero blocks that end an archive. */
+export function trailer(): Buffer {
+  return Buffer.alloc(2 * BLOCK);
+}
