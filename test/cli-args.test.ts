@@ -9,6 +9,8 @@ import { tempDir } from './helpers/tree.js';
 import { availableEngines } from '../src/engine/engines.js';
 import { binMissing, oneErrorLine, runCli } from './helpers/cli.js';
 import { parseDirectoryFlags } from '../src/cli/layer.js';
+import { tarDirectory } from '../src/tar/directory.js';
+import { collect, sha256 } from './helpers/layer.js';
 
 const pkg = JSON.parse(readFileSync(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8')) as { version: string };
 
@@ -51,10 +53,15 @@ describe('fastlayer arguments', { skip: binMissing() }, () => {
     });
   }
 
-  it('refuses directory flags this build cannot honour, by name, rather than ignoring them', () => {
-    const r = runCli(['layer', dir, '--prefix', '/app']);
-    assert.equal(r.status, 2);
-    assert.match(oneErrorLine(r.stderr) ?? r.stderr, /--prefix is not supported/);
+  it('passes --prefix, --exclude, --mtime and --owner to the directory archiver', async () => {
+    mkdirSync(join(dir, 'skip'), { recursive: true });
+    writeFileSync(join(dir, 'skip', 'x'), 'x');
+    const r = runCli(['layer', dir, '--prefix', '/app', '--exclude', 'skip', '--mtime', '86400', '--owner', '1000:1000', '--json']);
+    assert.equal(r.status, 0, r.stderr);
+    const tar = await collect(tarDirectory(dir, { prefix: '/app', exclude: ['skip'], mtime: 86400, owner: { uid: 1000, gid: 1000 } }));
+    assert.equal(JSON.parse(r.stdout.toString()).diffID, `sha256:${sha256(tar)}`);
+    const plain = runCli(['layer', dir, '--json']);
+    assert.notEqual(JSON.parse(plain.stdout.toString()).diffID, `sha256:${sha256(tar)}`);
   });
 
   it('a missing input is one line, exit 1', () => {

@@ -83,16 +83,9 @@ export function parseDirectoryFlags(args: Args): DirectoryFlags {
   return flags;
 }
 
-/**
- * The TarOptions for these flags. The directory walker of this build takes none of them yet, so a
- * flag that was given is refused here, by name, rather than silently ignored.
- */
+/** The TarOptions for these flags: each flag is the option of the same name. */
 function tarOptions(flags: DirectoryFlags, onSkip: TarOptions['onSkip']): TarOptions {
-  const given = Object.keys(flags);
-  if (given.length > 0) {
-    throw usage(`--${given[0]} is not supported by this build's directory archiver (tarDirectory)`);
-  }
-  return { onSkip };
+  return { ...flags, onSkip };
 }
 
 function layerOptions(args: Args): LayerOptions {
@@ -232,7 +225,7 @@ export const layerCommand: Command = {
   summary: 'Make one layer of a directory, a file or standard input, and print its descriptor.',
   usage: 'layer [DIR|FILE|-] [options]',
   description: [
-    'DIR is archived as a deterministic tar (sorted names, root:root, mtimes kept); FILE is read as is',
+    'DIR is archived as a deterministic tar (sorted names, root:root, hard links kept); FILE is read as is',
     '(a tar, or any bytes); - reads standard input. Without an input: the first existing of',
     `${defaultDirs().join(', ')}.`,
     '`fastlayer DIR` (no command) is the same as `fastlayer layer DIR`.',
@@ -252,7 +245,7 @@ export const layerCommand: Command = {
     engine: { type: 'string', value: 'native|js', help: 'force an engine (default: native when it loads)' },
     prefix: { type: 'string', value: 'PATH', help: 'directories: put the entries under PATH in the layer' },
     exclude: { type: 'string', multiple: true, value: 'PATTERN', help: 'directories: leave out paths matching PATTERN (.dockerignore syntax)' },
-    mtime: { type: 'string', value: 'keep|TIME|clamp:TIME', help: 'directories: file times to record (TIME: Unix seconds or an ISO date)' },
+    mtime: { type: 'string', value: 'keep|TIME|clamp:TIME', help: 'directories: entry times (TIME: Unix seconds or an ISO date; default: clamp to SOURCE_DATE_EPOCH when set)' },
     owner: { type: 'string', value: 'UID:GID', help: 'directories: owner to record (default 0:0)' },
     ...REPORT_OPTIONS,
   },
