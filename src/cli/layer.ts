@@ -132,9 +132,13 @@ function explain(err: unknown, input: Input, output: Output | undefined, signal:
 async function produce(layer: Layer, input: Input, output: Output | undefined, board: ProgressBoard, signal: AbortSignal): Promise<number> {
   const line = board.addLine(input.label, input.total);
   let ticker: NodeJS.Timeout | undefined;
+  // The size scan is only for the display: it stops when the layer is done.
+  const scan = new AbortController();
   if (board.enabled) {
     ticker = setInterval(() => line.update(input.bytesRead()), 100);
-    if (input.kind === 'directory') void estimateTarSize(input.label, signal).then((total) => line.setTotal(total));
+    if (input.kind === 'directory') {
+      void estimateTarSize(input.label, AbortSignal.any([signal, scan.signal])).then((total) => line.setTotal(total));
+    }
   }
   const started = process.hrtime.bigint();
   try {
@@ -148,6 +152,7 @@ async function produce(layer: Layer, input: Input, output: Output | undefined, b
     await output?.discard();
     throw explain(err, input, output, signal);
   } finally {
+    scan.abort();
     if (ticker) clearInterval(ticker);
     board.close();
   }
