@@ -93,7 +93,7 @@ const RUN = `
 import { Layer } from 'fastlayer';
 import { createHash } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
-const { loadNative } = await import(new URL('./node_modules/fastlayer/dist/native.js', import.meta.url));
+const { loadNative } = await import(new URL('./node_modules/fastlayer/dist/engine/native.js', import.meta.url));
 const input = Buffer.alloc(700_000);
 for (let i = 0, x = 1; i < input.length; i++) { x = (x * 1103515245 + 12345) >>> 0; input[i] = 97 + ((x >>> 24) % 7); }
 const layer = new Layer(input, { compressionLevel: 1 });
