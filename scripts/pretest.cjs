@@ -72,20 +72,29 @@ function npmRun(script) {
   }
 }
 
-const reason = whyNoSourceBuild();
-let marker;
-if (reason === undefined) {
-  npmRun('build:native');
-  marker = { addon: 'source' };
-} else {
+/** What npm test will test here, and the one line that says so when it is not a source build. */
+function decide() {
+  const reason = whyNoSourceBuild();
+  if (reason === undefined) return { marker: { addon: 'source' } };
   const prebuild = prebuildFile();
   const stale = localBuildPresent() ? '; the build/ of an earlier build is ignored' : '';
   const what = prebuild
     ? `testing the committed prebuild ${prebuild}`
     : `no prebuild for ${process.platform}-${process.arch} either: testing the TypeScript engine only`;
-  marker = { addon: prebuild ? 'prebuild' : 'none', reason: `no source build here: ${reason}` };
-  process.stdout.write(`pretest: no source build here, ${reason}: ${what}; the tests that need a source build are skipped${stale}.\n`);
+  return {
+    marker: { addon: prebuild ? 'prebuild' : 'none', reason: `no source build here: ${reason}` },
+    line: `pretest: no source build here, ${reason}: ${what}; the tests that need a source build are skipped${stale}.`,
+  };
 }
+
+const { marker, line } = decide();
+if (line) process.stdout.write(`${line}\n`);
+// --decide: only say what would be tested (the tests of this script use it), build nothing.
+if (process.argv.includes('--decide')) {
+  process.stdout.write(`${JSON.stringify(marker)}\n`);
+  process.exit(0);
+}
+if (marker.addon === 'source') npmRun('build:native');
 npmRun('build:ts');
 npmRun('build:test');
 fs.mkdirSync(path.dirname(MARKER), { recursive: true });

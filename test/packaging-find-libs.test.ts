@@ -39,7 +39,7 @@ test('an override pointing to a missing file is an error with the same hint', ()
   // whether this machine has the ISA-L development files (a machine with only Node and npm has not).
   const isal = join(root, 'package.json');
   for (const name of ['FASTLAYER_ISAL_LIB', 'FASTLAYER_ZLIB_LIB']) {
-    const others = name === 'FASTLAYER_ZLIB_LIB' ? { FASTLAYER_ISAL_LIB: isal } : {};
+    const others: Record<string, string> = name === 'FASTLAYER_ZLIB_LIB' ? { FASTLAYER_ISAL_LIB: isal } : {};
     const r = findLibs('libs', { ...others, [name]: '/nonexistent/lib.a' });
     assert.equal(r.status, 1, name);
     assert.ok(r.stderr.includes(`${name} points to a missing file: /nonexistent/lib.a`), r.stderr);
