@@ -146,7 +146,7 @@ function replaceMarked(file, start, end, body) {
  * Replaces the marked section of docs/PERFORMANCE.md (created with its heading and markers if absent)
  * and the README's marked summary (left alone when the README has no markers).
  */
-export function updateReadme(
+export function updatePerformanceDocs(
   report,
   docPath = PERFORMANCE_DOC,
   source = 'bench/results/latest.json',
@@ -166,5 +166,5 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   const file = process.argv[2] ?? join(committedResultsDir, 'latest.json');
   const report = existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : null;
   if (!report) console.error(`${relative(repoRoot, file)} does not exist: writing the placeholder section`);
-  console.log(updateReadme(report, undefined, relative(repoRoot, file)));
+  console.log(updatePerformanceDocs(report, undefined, relative(repoRoot, file)));
 }

@@ -14,7 +14,7 @@ import { parseOptions } from './options.js';
 import { benchDir, committedResultsDir, repoRoot, scratchResultsDir } from './paths.js';
 import { fmt, fmtRate, median } from './stats.js';
 import { renderSvg } from './svg.js';
-import { updateReadme } from './readme.js';
+import { updatePerformanceDocs } from './readme.js';
 
 const MB = 1e6;
 const log = (m) => process.stderr.write(m + '\n');
@@ -364,7 +364,7 @@ if (failures.length === 0 || !options.official) {
   writeFileSync(jsonPath, JSON.stringify(report, null, 2) + '\n');
   writeFileSync(svgPath, renderSvg(report));
   log(`\nwrote ${relative(repoRoot, jsonPath)} and ${relative(repoRoot, svgPath)}`);
-  if (options.official && options.readme) log(updateReadme(report));
+  if (options.official && options.readme) log(updatePerformanceDocs(report));
 }
 
 if (failures.length) {
