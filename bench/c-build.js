@@ -18,8 +18,28 @@ function includeFlags() {
   return existsSync('/usr/include/isa-l') ? ['-I/usr/include/isa-l'] : [];
 }
 
+function runs(cmd, args) {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  return { ok: !r.error && r.status === 0, stderr: r.stderr ?? '' };
+}
+
 /**
- * Returns { binary, command } or { error }. The binary's name carries a hash of every input, so a
+ * Why the baseline cannot be compiled on this machine (no g++, or no ISA-L or zlib development files,
+ * as on a machine with only Node and npm), or undefined when it can.
+ */
+function missingPrerequisite() {
+  if (!runs('g++', ['--version']).ok) return 'no C++ compiler (g++)';
+  const findLibs = join(repoRoot, 'scripts', 'find-libs.cjs');
+  for (const command of ['cflags', 'libs']) {
+    const r = runs(process.execPath, [findLibs, command]);
+    if (!r.ok) return r.stderr.trim().split('\n')[0].replace(/^find-libs: /, '').replace(/\.$/, '');
+  }
+  return undefined;
+}
+
+/**
+ * Returns { binary, command }, { skipped } (the machine cannot build it: the caller leaves the C rows
+ * out with that note) or { error } (it should build and did not). The binary's name carries a hash of every input, so a
  * change to the native core or the flags rebuilds it.
  */
 export function buildCBaseline(log = (m) => process.stderr.write(m + '\n')) {
@@ -46,6 +66,8 @@ export function buildCBaseline(log = (m) => process.stderr.write(m + '\n')) {
   const binary = join(cacheDir, `c-baseline-${hash.digest('hex').slice(0, 12)}`);
   const command = ['g++', ...args, binary].join(' ');
   if (existsSync(binary)) return { binary, command };
+  const missing = missingPrerequisite();
+  if (missing) return { skipped: `the C baseline cannot be built here: ${missing}`, command };
   log('c-baseline: compiling ...');
   const tmp = `${binary}.${process.pid}.tmp`;
   const r = spawnSync('g++', [...args, tmp], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });

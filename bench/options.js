@@ -19,7 +19,7 @@ const USAGE = `usage: node bench/run.js [options]
   --memory-size MB    layer size of the memory benchmark (default 2048; --quick: 256)
   --no-memory         skip the memory benchmark
   --allow-missing     report an unavailable engine (native addon, C baseline) instead of failing
-  --no-readme         do not rewrite the README section after a full run
+  --no-readme         do not rewrite docs/PERFORMANCE.md and the README summary after a full run
 A run with any subset option or --quick writes its results under .cache/bench/results/ and leaves
 bench/results/ (the committed figures) alone.`;
 

@@ -1,5 +1,7 @@
-// Rewrites the README's performance section (between <!-- bench:start --> and <!-- bench:end -->)
-// from a results report. Run alone: node bench/readme.js [results.json] (default bench/results/latest.json).
+// Rewrites the performance section of docs/PERFORMANCE.md (between <!-- bench:start --> and
+// <!-- bench:end -->) and the README's few-line summary (between <!-- bench-summary:start --> and
+// <!-- bench-summary:end -->) from a results report.
+// Run alone: node bench/readme.js [results.json] (default bench/results/latest.json).
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -9,11 +11,14 @@ import { fmt, fmtRate } from './stats.js';
 
 const START = '<!-- bench:start -->';
 const END = '<!-- bench:end -->';
+const SUMMARY_START = '<!-- bench-summary:start -->';
+const SUMMARY_END = '<!-- bench-summary:end -->';
 const HEADING = '## Performance';
+export const PERFORMANCE_DOC = join(repoRoot, 'docs', 'PERFORMANCE.md');
 
 const HOW = [
   'Reproduce: `npm run bench` (full run: builds the corpora once into `.cache/bench/`, measures every pipeline',
-  'interleaved, then writes `bench/results/latest.json`, `bench/results/throughput.svg` and this section);',
+  'interleaved, then writes `bench/results/latest.json`, `bench/results/throughput.svg`, this section and the README summary);',
   '`npm run bench -- --quick` is the smoke check (32 MB corpora, one run, 256 MB memory test, results under',
   '`.cache/bench/results/`). `node bench/memory.js` and `node bench/corpus.js` run the memory benchmark and the',
   'corpus builder alone; `node bench/run.js --help` lists the options. Speeds depend on the machine and, on a',
@@ -68,12 +73,13 @@ export function renderSection(report, source) {
     `interleaved. Node pipelines read with \`fs.createReadStream\` (${report.readSize / 1024} KiB chunks).`,
     ...(report.nativeThreads ? [`The native rows use ${report.nativeThreads} thread(s), the default of a Layer on this machine; ` +
       '"1 thread" and "C baseline, same threads" separate what the threads bring from what Node costs.'] : []),
+    ...(report.cBaseline?.skipped ? [`The C baseline rows are missing: ${report.cBaseline.skipped}.`] : []),
     '',
     'Corpora:',
     ...report.corpora.map((c) => `- **${c.name}** (${fmt(c.bytes / 1e6)} MB): ${c.description}` +
       `${c.entries ? `, ${c.entries} entries` : ''}; sha256 \`${c.sha256.slice(0, 16)}…\``),
     '',
-    '![Throughput per pipeline and level](bench/results/throughput.svg)',
+    '![Throughput per pipeline and level](../bench/results/throughput.svg)',
     '',
   ];
   for (const corpus of report.corpora) {
@@ -105,33 +111,60 @@ export function renderSection(report, source) {
   return out.join('\n');
 }
 
-/** Replaces the marked section of README.md; creates the heading and markers if absent. */
-export function updateReadme(report, readmePath = join(repoRoot, 'README.md'), source = 'bench/results/latest.json') {
-  const section = `${START}\n${renderSection(report, source)}\n${END}`;
-  let readme = existsSync(readmePath) ? readFileSync(readmePath, 'utf8') : '';
-  const a = readme.indexOf(START);
-  const b = readme.indexOf(END);
-  if (a >= 0 && b > a) {
-    readme = readme.slice(0, a) + section + readme.slice(b + END.length);
-  } else {
-    const h = readme.search(/^## Performance\b.*$/m);
-    if (h >= 0) {
-      // Replace the placeholder text under the heading, up to the next heading of the same level.
-      const bodyStart = readme.indexOf('\n', h) + 1;
-      const next = readme.slice(bodyStart).search(/^## /m);
-      const bodyEnd = next >= 0 ? bodyStart + next : readme.length;
-      readme = readme.slice(0, bodyStart) + '\n' + section + '\n\n' + readme.slice(bodyEnd);
-    } else {
-      readme = readme.replace(/\n*$/, '\n\n') + `${HEADING}\n\n${section}\n`;
-    }
+/** The README's summary: level 1 on the realistic tar against the baselines, and the memory figure. */
+export function renderSummary(report) {
+  const row = (engine) => report?.results.find((r) => r.corpus === 'realistic' && r.engine === engine && r.level === 1);
+  const native = row('native');
+  if (!native) {
+    return 'No full benchmark run has been recorded yet: `npm run bench` measures it, see [docs/PERFORMANCE.md](docs/PERFORMANCE.md).';
   }
-  writeFileSync(readmePath, readme);
-  return `updated the performance section of ${relative(repoRoot, readmePath)}`;
+  const m = report.machine;
+  const parts = [`${fmtRate(native.mbps.median)} MB/s of input`];
+  if (native.vsNaive) parts.push(`${fmt(native.vsNaive, 2)}x the naive Node pipeline (\`zlib.createGzip\` with two SHA-256 taps)`);
+  if (native.vsC) parts.push(`${fmt(native.vsC * 100, 0)} % of a single-threaded C program running the same core`);
+  const mem = report.memory?.results.find((r) => r.engine === 'native' && r.deltaMiB !== undefined);
+  return [
+    `Level 1 on a ${fmt(report.corpora.find((c) => c.name === 'realistic').bytes / 1e6, 0)} MB layer tar of system files, ` +
+      `${m.cpu} with ${m.cpus} vCPUs, Node ${m.node} (\`${report.command}\`, ${report.date.slice(0, 10)}): ${parts.join(', ')}.`,
+    ...(mem ? [`Producing a ${fmt(mem.bytes / 1e6, 0)} MB layer for a slow consumer takes +${fmt(mem.deltaMiB)} MiB of memory.`] : []),
+    'Every corpus, level and pipeline, the memory benchmark and how to reproduce: [docs/PERFORMANCE.md](docs/PERFORMANCE.md).',
+  ].join('\n');
+}
+
+/** Replaces the text between start and end in file; false when the markers are not there. */
+function replaceMarked(file, start, end, body) {
+  if (!existsSync(file)) return false;
+  const text = readFileSync(file, 'utf8');
+  const a = text.indexOf(start);
+  const b = text.indexOf(end);
+  if (a < 0 || b < a) return false;
+  writeFileSync(file, text.slice(0, a) + `${start}\n${body}\n${end}` + text.slice(b + end.length));
+  return true;
+}
+
+/**
+ * Replaces the marked section of docs/PERFORMANCE.md (created with its heading and markers if absent)
+ * and the README's marked summary (left alone when the README has no markers).
+ */
+export function updatePerformanceDocs(
+  report,
+  docPath = PERFORMANCE_DOC,
+  source = 'bench/results/latest.json',
+  readmePath = join(repoRoot, 'README.md'),
+) {
+  const body = renderSection(report, source);
+  if (!replaceMarked(docPath, START, END, body)) {
+    const doc = existsSync(docPath) ? readFileSync(docPath, 'utf8') : '# Performance\n';
+    writeFileSync(docPath, doc.replace(/\n*$/, '\n\n') + `${HEADING}\n\n${START}\n${body}\n${END}\n`);
+  }
+  const summary = replaceMarked(readmePath, SUMMARY_START, SUMMARY_END, renderSummary(report));
+  return `updated the performance section of ${relative(repoRoot, docPath)}` +
+    (summary ? ` and the summary in ${relative(repoRoot, readmePath)}` : '');
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const file = process.argv[2] ?? join(committedResultsDir, 'latest.json');
   const report = existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : null;
   if (!report) console.error(`${relative(repoRoot, file)} does not exist: writing the placeholder section`);
-  console.log(updateReadme(report, undefined, relative(repoRoot, file)));
+  console.log(updatePerformanceDocs(report, undefined, relative(repoRoot, file)));
 }

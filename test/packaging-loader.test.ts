@@ -1,4 +1,4 @@
-// The loader (src/native.ts): local build, else prebuild, else one warning and the js engine.
+// The loader (src/engine/native.ts): local build, else prebuild, else one warning and the js engine.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadNative } from '../src/engine/native.js';
 import { BLOCK_SIZE, FORMAT_VERSION } from '../src/engine/format.js';
-import { cleanEnv, compiledModule, fallbackWarnings, onLinuxX64, prebuildFile, root, runModule } from './packaging-util.js';
+import { cleanEnv, compiledModule, fallbackWarnings, onLinuxX64, prebuildFile, root, runModule, tool } from './packaging-util.js';
 
 const PROBE = `
 const { loadNative } = await import(process.argv[1]);
@@ -49,7 +49,14 @@ function localBuildPresent(): boolean {
   }
 }
 
-test('in this checkout the addon loads: the local build when present, else the prebuild', () => {
+// scripts/test.cjs (npm test) says which addon pretest chose: 'source' (built just now), 'prebuild'
+// (no source build possible here; PREBUILDS_ONLY=1) or 'none' (neither); unset when run directly.
+const underTest = process.env.FASTLAYER_TEST_ADDON;
+const noSourceBuild = process.env.FASTLAYER_TEST_NO_SOURCE_BUILD;
+
+test('in this checkout the addon loads: the local build when present, else the prebuild', {
+  skip: underTest === 'none' ? `${noSourceBuild ?? 'no source build'}, and no prebuild for ${process.platform}-${process.arch}` : false,
+}, () => {
   // PREBUILDS_ONLY=1 (CI's run against the committed prebuild) ignores a local build.
   const local = localBuildPresent() && !process.env.PREBUILDS_ONLY;
   if (!local && !existsSync(prebuildFile)) {
@@ -60,6 +67,25 @@ test('in this checkout the addon loads: the local build when present, else the p
   assert.equal(r.kind, local ? 'build' : 'prebuild');
   assert.equal(r.addon?.info.format, FORMAT_VERSION);
   assert.equal(r.addon?.info.blockSize, BLOCK_SIZE);
+});
+
+test('npm test after a source build tests that build: built from the current sources, not a fallback to the prebuild', {
+  skip: underTest === 'source' ? false : (noSourceBuild ?? 'not run by npm test after a source build'),
+}, () => {
+  const r = loadNative();
+  assert.equal(r.error, undefined, r.error?.message);
+  assert.equal(r.kind, 'build', `the suite loaded ${r.path} instead of the source build in build/Release`);
+  const sources = tool(process.execPath, [join(root, 'scripts', 'find-libs.cjs'), 'fingerprint'], { cwd: root }).trim();
+  assert.equal(r.addon?.info.fingerprint, sources, 'build/Release was not built from the current native sources');
+});
+
+test('npm test without a source build tests the committed prebuild, whatever build/ holds', {
+  skip: underTest === 'prebuild' ? false : 'npm test did a source build, or the suite was not run by npm test',
+}, () => {
+  const r = loadNative();
+  assert.equal(r.error, undefined, r.error?.message);
+  assert.equal(r.kind, 'prebuild');
+  assert.equal(r.path, prebuildFile);
 });
 
 test('PREBUILDS_ONLY=1 loads the committed prebuild, with no warning', { skip: !onLinuxX64 }, () => {

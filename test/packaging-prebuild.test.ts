@@ -1,5 +1,6 @@
 // The committed prebuild: self-contained (static ISA-L and zlib, hidden) and built from these sources.
 import { test } from 'node:test';
+import { spawnSync } from 'node:child_process';
 import assert from 'node:assert/strict';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,6 +10,12 @@ import type { NativeAddon } from '../src/engine/native.js';
 import { onLinuxX64, prebuildFile, root, tool } from './packaging-util.js';
 
 const skip = onLinuxX64 ? false : 'prebuilds are committed for linux-x64 only';
+/** The binutils tool, or the reason to skip (a machine with only Node and npm has none). */
+function needs(cmd: string): string | false {
+  if (skip) return skip;
+  const r = spawnSync(cmd, ['--version'], { stdio: 'ignore' });
+  return r.error || r.status !== 0 ? `${cmd} is not installed (Debian: binutils)` : false;
+}
 const RUNTIMES = new Set(['libc.so.6', 'libm.so.6', 'libstdc++.so.6', 'libgcc_s.so.1']);
 
 function fingerprintOf(dir: string): string {
@@ -26,7 +33,7 @@ test('the prebuild for linux-x64 glibc is committed', { skip }, () => {
   assert.equal(tool('git', ['ls-files', '--error-unmatch', prebuildFile], { cwd: root }).trim(), 'prebuilds/linux-x64/fastlayer.glibc.node');
 });
 
-test('the prebuild needs only the C and C++ runtimes (no libisal, no libz) and has no text relocations', { skip }, () => {
+test('the prebuild needs only the C and C++ runtimes (no libisal, no libz) and has no text relocations', { skip: needs('readelf') }, () => {
   const dynamic = tool('readelf', ['-d', '-W', prebuildFile]);
   const needed = [...dynamic.matchAll(/\(NEEDED\)\s+Shared library: \[([^\]]+)\]/g)].map((m) => m[1]!);
   assert.ok(needed.length > 0, `readelf found no NEEDED entries, is this a shared object?\n${dynamic}`);
@@ -35,7 +42,7 @@ test('the prebuild needs only the C and C++ runtimes (no libisal, no libz) and h
   assert.doesNotMatch(dynamic, /TEXTREL/);
 });
 
-test('the prebuild neither exports nor imports zlib or ISA-L symbols', { skip }, () => {
+test('the prebuild neither exports nor imports zlib or ISA-L symbols', { skip: needs('nm') }, () => {
   const symbols = tool('nm', ['-D', prebuildFile])
     .split('\n')
     .map((line) => line.trim().split(/\s+/).pop() ?? '')

