@@ -196,3 +196,19 @@ describe('tarDirectory reproducibility', () => {
     assert.notEqual(ka, kb);
   });
 });
+
+describe('tarDirectory options are not written back', () => {
+  it("the caller's exclude array is left as given when a .dockerignore adds patterns (it was appended to on every call)", () => {
+    const tmp = tempDir('fastlayer-tar-noalias-');
+    try {
+      fs.mkdirSync(join(tmp.path, 'd'));
+      fs.writeFileSync(join(tmp.path, 'ignore'), '*.log\n');
+      const exclude = ['a'];
+      tarDirectory(join(tmp.path, 'd'), { exclude, dockerignore: join(tmp.path, 'ignore') });
+      tarDirectory(join(tmp.path, 'd'), { exclude, dockerignore: join(tmp.path, 'ignore') });
+      assert.deepEqual(exclude, ['a']);
+    } finally {
+      tmp.remove();
+    }
+  });
+});

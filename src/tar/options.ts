@@ -120,7 +120,7 @@ function cleanImagePath(name: string, value: unknown): string {
 function stringList(name: string, value: unknown): string[] {
   if (value === undefined) return [];
   if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) throw new ErrInvalidOption(name, 'an array of strings', value);
-  return value as string[];
+  return [...(value as string[])]; // a copy: the .dockerignore lines are appended to it
 }
 
 /**
