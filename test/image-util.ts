@@ -146,7 +146,7 @@ export interface LayerEntry {
   data: Buffer;
 }
 
-/** Every entry of a gzip-compressed layer blob file, in order, with its bytes. */
+/** Every entry of a gzip-compressed layer blob file, in order, with its bytes (names without a trailing slash). */
 export async function listLayer(file: string): Promise<LayerEntry[]> {
   const out: LayerEntry[] = [];
   const ex = extract();
@@ -155,7 +155,7 @@ export async function listLayer(file: string): Promise<LayerEntry[]> {
     const chunks: Buffer[] = [];
     for await (const c of entry) chunks.push(c as Buffer);
     const h = entry.header;
-    out.push({ name: h.name, type: h.type ?? 'file', mode: h.mode ?? 0, uid: h.uid ?? 0, gid: h.gid ?? 0, mtime: h.mtime ? h.mtime.getTime() / 1000 : 0, linkname: h.linkname ?? undefined, data: Buffer.concat(chunks) });
+    out.push({ name: h.name.replace(/\/+$/, ''), type: h.type ?? 'file', mode: h.mode ?? 0, uid: h.uid ?? 0, gid: h.gid ?? 0, mtime: h.mtime ? h.mtime.getTime() / 1000 : 0, linkname: h.linkname ?? undefined, data: Buffer.concat(chunks) });
   }
   return out;
 }
