@@ -220,6 +220,20 @@ describe('buildImage directory options (DIR:/DEST, exclude, .dockerignore, mtime
     assert.deepEqual(namesOf(layers[0]!), ['etc/', 'etc/.wh.old.conf', 'opt/', 'opt/.wh.gone', 'opt/new', 'var/', 'var/cache/', 'var/cache/.wh..wh..opq']);
   });
 
+  it('a file of DIR named .wh.* (it would delete a lower path when unpacked) fails the build and leaves no layout; excluded or keepWhiteoutFiles: built', async () => {
+    const dir = join(tmp.path, 'named-wh');
+    mkdirSync(join(dir, 'etc'), { recursive: true });
+    writeFileSync(join(dir, 'etc', '.wh.passwd'), '');
+    writeFileSync(join(dir, 'etc', 'motd'), 'hi\n');
+    const target = out();
+    await assert.rejects(buildImage({ layers: [`${dir}:/`], tags: ['t:1'], ociDir: target }), { code: 'ERR_TAR_SOURCE', message: /\.wh\.passwd.*whiteout/ });
+    assert.ok(!existsSync(target), 'the layout directory this build created is removed');
+    const { layers: excluded } = await built(out(), { layers: [dir], exclude: ['**/.wh.*'] });
+    assert.deepEqual(namesOf(excluded[0]!), ['etc/', 'etc/motd']);
+    const { layers: kept } = await built(out(), { layers: [{ dir, keepWhiteoutFiles: true }] });
+    assert.deepEqual(namesOf(kept[0]!), ['etc/', 'etc/.wh.passwd', 'etc/motd']);
+  });
+
   it('onSkip hears of a socket the layer cannot hold', async () => {
     const dir = join(tmp.path, 'sock');
     mkdirSync(dir);

@@ -34,6 +34,8 @@ export interface DirectoryLayerOptions {
   mode?: TarOptions['mode'];
   /** Record extended attributes (tarDirectory `xattrs`). */
   xattrs?: boolean;
+  /** Write files of DIR named `.wh.*` as they are (whiteouts to every image tool); default: refused. */
+  keepWhiteoutFiles?: boolean;
 }
 
 export interface LayerSpec extends DirectoryLayerOptions {
@@ -162,6 +164,7 @@ export async function directoryLayer(
   const owner = layer.owner ?? defaults.owner;
   const mode = layer.mode ?? defaults.mode;
   const xattrs = layer.xattrs ?? defaults.xattrs;
+  const keepWhiteoutFiles = layer.keepWhiteoutFiles ?? defaults.keepWhiteoutFiles;
   const options: TarOptions = {
     ...(dest === '/' ? {} : { prefix: dest }),
     ...(exclude.length === 0 ? {} : { exclude }),
@@ -169,6 +172,7 @@ export async function directoryLayer(
     ...(owner === undefined ? {} : parseOwnerArg(owner, layer.owner === undefined ? 'owner' : `${where}.owner`)),
     ...(mode === undefined ? {} : { mode }),
     ...(xattrs === undefined ? {} : { xattrs }),
+    ...(keepWhiteoutFiles === undefined ? {} : { keepWhiteoutFiles }),
     ...(layer.whiteouts === undefined ? {} : { whiteouts: patterns(`${where}.whiteouts`, layer.whiteouts) }),
     ...(layer.opaqueDirs === undefined ? {} : { opaqueDirs: patterns(`${where}.opaqueDirs`, layer.opaqueDirs) }),
     ...(onSkip === undefined ? {} : { onSkip }),
