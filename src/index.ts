@@ -48,3 +48,4 @@ export { ErrInvalidReference, ErrImageFormat, ErrBaseImage, ErrUnsafeArchivePath
 export { ErrTarSourceChanged, ErrTarUnsafeEntry, ErrTarInvalid, type TarErrorCode } from './tar/errors.js';
 export type { MtimePolicy, ModeOverride, EntryKind } from './tar/options.js';
 export { readTar, checkEntry, type TarEntry, type TarHeader, type TarEntryType, type ReadTarOptions } from './tar/reader.js';
+export { parseMtimeArg, parseOwnerArg, type DirectoryLayerOptions } from './image/dir-layer.js';

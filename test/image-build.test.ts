@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync, existsSync, symlinkSync, utimesSync, cpSync, readdirSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
+import { parseArgs } from 'node:util';
 import { join } from 'node:path';
 import { buildImage, parseCommand, parseLayerArg, type BuildSpec } from '../src/image/build.js';
 import { parseMtimeArg, parseOwnerArg } from '../src/image/dir-layer.js';
@@ -210,6 +211,23 @@ describe('buildImage directory options (DIR:/DEST, exclude, .dockerignore, mtime
     assert.deepEqual(parseMtimeArg('clamp:2001-02-03T04:05:06+01:00'), { clamp: new Date('2001-02-03T03:05:06Z') });
     assert.equal(parseMtimeArg('0'), 0);
     assert.deepEqual(parseOwnerArg('0:0'), { owner: { uid: 0, gid: 0 } });
+  });
+
+  it('the flags as node:util parseArgs returns them go into buildImage unchanged (--layer, --exclude, --mtime, --owner, absent flags)', async () => {
+    const flags = {
+      layer: { type: 'string', multiple: true }, exclude: { type: 'string', multiple: true }, mtime: { type: 'string' }, owner: { type: 'string' },
+      tag: { type: 'string', multiple: true }, 'oci-dir': { type: 'string' },
+    } as const;
+    const dir = out();
+    const { values } = parseArgs({ args: ['--layer', `${ctx}:/app`, '--exclude', 'sub', '--exclude', '!keep.log', '--mtime', 'clamp:1000', '--owner', '1000', '--tag', 'cli:1', '--oci-dir', dir], options: flags });
+    const r = await buildImage({ layers: values.layer!, exclude: values.exclude, mtime: values.mtime, owner: values.owner, tags: values.tag!, ociDir: values['oci-dir'] });
+    const layer = await listLayer(join(dir, 'blobs', 'sha256', r.images[0]!.layers[0]!.digest.slice(7)));
+    assert.deepEqual(layer.map((e) => [e.name, e.mtime, e.uid, e.gid]), [
+      ['app', 1000, 1000, 1000], ['app/.dockerignore', 1000, 1000, 1000], ['app/app.js', 1000, 1000, 1000], ['app/keep.log', 1000, 1000, 1000],
+    ]);
+    const bare = parseArgs({ args: ['--layer', ctx, '--tag', 'cli:1', '--oci-dir', out()], options: flags }).values;
+    const plain = await buildImage({ layers: bare.layer!, exclude: bare.exclude, mtime: bare.mtime, owner: bare.owner, tags: bare.tag!, ociDir: bare['oci-dir'] });
+    assert.equal(plain.images[0]!.layers.length, 1, 'absent flags (undefined) are the defaults');
   });
 
   it("a layer's whiteouts and opaque directories are marker entries of that layer", async () => {
