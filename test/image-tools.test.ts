@@ -119,27 +119,37 @@ describe('image outputs checked by real tools', () => {
     for (const name of HARD_LINKS) assert.equal(statSync(join(rootfs, name)).ino, inode, `${name} shares the inode`);
   });
 
-  it("umoci applies the upper layer's whiteouts and opaque directories (buildImage, layers DIR and DIR:/ with whiteouts, DIR:/srv/app)", async (t) => {
+  it("umoci applies the upper layers' whiteouts and opaque directories (buildImage: DIR with whiteouts, DIR:/opt/app, DIR:/srv/app replaced by a layer that whites it out and adds it again)", async (t) => {
     const why = missing('umoci');
     if (why) return t.skip(why);
     const upper = join(tmp.path, 'upper');
     mkdirSync(join(upper, 'bin'), { recursive: true });
     writeFileSync(join(upper, 'bin', 'new'), 'new\n');
+    const v2 = join(tmp.path, 'v2');
+    mkdirSync(v2);
+    writeFileSync(join(v2, 'v2.txt'), 'v2\n');
     const dir = join(tmp.path, 'whiteout-layout');
     const r = await buildImage({
-      layers: [src, { dir: upper, whiteouts: ['/etc/hello.txt', `/${LONG}`, `/${HARD_LINKS[1]}`], opaqueDirs: ['/bin'] }, `${app}:/srv/app`],
+      layers: [
+        src, { dir: upper, whiteouts: ['/etc/hello.txt', `/${LONG}`, `/${HARD_LINKS[1]}`], opaqueDirs: ['/bin'] }, `${app}:/opt/app`, `${app}:/srv/app`,
+        // Replaces /srv/app: the whiteout hides the lower /srv/app, the same layer's /srv/app stays.
+        { dir: v2, dest: '/srv/app', whiteouts: ['/srv/app'] },
+      ],
       tags: ['wh:1'], ociDir: dir,
     });
-    assert.equal(r.images[0]!.layers.length, 3);
+    assert.equal(r.images[0]!.layers.length, 5);
     const bundle = join(tmp.path, 'bundle-whiteouts');
     mustRun('umoci', ['unpack', ...(isRoot ? [] : ['--rootless']), '--image', `${dir}:1`, bundle]);
     const got = snapshotTree(join(bundle, 'rootfs'));
     // /bin is opaque: only the upper layer's content is left in it; etc/tool-link outlives its other names.
     const want = without(snapshotTree(src), 'etc/hello.txt', LONG, 'bin');
     for (const [name, node] of snapshotTree(upper)) want.set(name, node);
+    want.set('opt', { type: 'dir', mode: 0o755 });
+    want.set('opt/app', { type: 'dir', mode: statSync(app).mode & 0o7777 });
+    for (const [name, node] of under('opt/app/', snapshotTree(app))) want.set(name, node);
     want.set('srv', { type: 'dir', mode: 0o755 });
-    want.set('srv/app', { type: 'dir', mode: statSync(app).mode & 0o7777 });
-    for (const [name, node] of under('srv/app/', snapshotTree(app))) want.set(name, node);
+    want.set('srv/app', { type: 'dir', mode: statSync(v2).mode & 0o7777 });
+    for (const [name, node] of under('srv/app/', snapshotTree(v2))) want.set(name, node);
     assert.ok(!want.has('etc/hello.txt') && want.has('etc/tool-link') && want.has('bin/new'));
     assertSameTree(got, want);
   });
