@@ -20,7 +20,8 @@ export type { LayerSpec, DirectoryLayerOptions } from './dir-layer.js';
 
 /**
  * The command's flags. The directory options (`exclude`, `dockerignore`, `mtime`, `owner`, `mode`,
- * `xattrs`) apply to every directory layer; a LayerSpec object may set its own (see dir-layer.ts).
+ * `xattrs`, `keepWhiteoutFiles`) apply to every directory layer; a LayerSpec object may set its own
+ * (see dir-layer.ts). Strings are taken as the CLI's flags give them (`mtime: 'clamp:1700000000'`).
  */
 export interface BuildSpec extends DirectoryLayerOptions {
   /** `DIR` or `DIR:/DEST` strings (as --layer takes them), or objects. */
