@@ -66,3 +66,4 @@ export {
   type RegistryErrorCode,
   type RegistryErrorDetail,
 } from './registry/errors.js';
+export { parseMtimeArg, parseOwnerArg, type DirectoryLayerOptions } from './image/dir-layer.js';

@@ -1,10 +1,15 @@
 // buildImage: what `fastlayer image` runs with its parsed flags, called the way the CLI will.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync, existsSync, symlinkSync, utimesSync, cpSync, readdirSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { createServer } from 'node:net';
+import { parseArgs } from 'node:util';
 import { join } from 'node:path';
-import { buildImage, parseCommand, parseLayerArg } from '../src/image/build.js';
-import { listTar, missing, mustRun, tempDir } from './image-util.js';
+import { buildImage, parseCommand, parseLayerArg, type BuildSpec } from '../src/image/build.js';
+import { parseMtimeArg, parseOwnerArg } from '../src/image/dir-layer.js';
+import type { WriteResult } from '../src/image/write.js';
+import { listLayer, listTar, missing, mustRun, tempDir, type LayerEntry } from './image-util.js';
 
 const out1Path = (dir: string): string => join(dir, 'x.tar');
 
@@ -101,5 +106,212 @@ describe('buildImage (fastlayer image)', () => {
     await assert.rejects(buildImage({ layers: [one], tags: ['a'], output: out, base: join(tmp.path, 'missing.tar') }), { code: 'ERR_BASE_IMAGE' });
     await assert.rejects(buildImage({ layers: [join(tmp.path, 'no-such-dir')], tags: ['a'], output: out }), { code: 'ERR_TAR_SOURCE' });
     assert.ok(!existsSync(out));
+  });
+});
+
+/** Builds `spec` into a fresh layout and returns the result, the config and each layer's entries. */
+async function built(dir: string, spec: Omit<BuildSpec, 'tags' | 'ociDir' | 'output'>): Promise<{ r: WriteResult; config: any; layers: LayerEntry[][] }> {
+  const r = await buildImage({ ...spec, tags: ['t:1'], ociDir: dir });
+  const blob = (digest: string) => join(dir, 'blobs', 'sha256', digest.slice(7));
+  const config = JSON.parse(readFileSync(blob(r.images[0]!.config.digest), 'utf8'));
+  const layers = [];
+  for (const l of r.images[0]!.layers) layers.push(await listLayer(blob(l.digest)));
+  return { r, config, layers };
+}
+
+const namesOf = (entries: LayerEntry[]) => entries.map((e) => e.name + (e.type === 'directory' ? '/' : ''));
+
+async function withEpoch<T>(value: string | undefined, fn: () => Promise<T>): Promise<T> {
+  const saved = process.env.SOURCE_DATE_EPOCH;
+  if (value === undefined) delete process.env.SOURCE_DATE_EPOCH;
+  else process.env.SOURCE_DATE_EPOCH = value;
+  try {
+    return await fn();
+  } finally {
+    if (saved === undefined) delete process.env.SOURCE_DATE_EPOCH;
+    else process.env.SOURCE_DATE_EPOCH = saved;
+  }
+}
+
+describe('buildImage directory options (DIR:/DEST, exclude, .dockerignore, mtime, owner, whiteouts)', () => {
+  const tmp = tempDir('fastlayer-build-dir-');
+  let n = 0;
+  const out = () => join(tmp.path, `out-${++n}`);
+  const ctx = join(tmp.path, 'ctx');
+  before(() => {
+    mkdirSync(join(ctx, 'build'), { recursive: true });
+    mkdirSync(join(ctx, 'sub'));
+    writeFileSync(join(ctx, '.dockerignore'), '# as docker build reads it\n*.log\nbuild\n');
+    for (const f of ['a.log', 'keep.log', 'app.js', 'build/out.js', 'sub/x.log']) writeFileSync(join(ctx, f), `${f}\n`);
+  });
+  after(() => tmp.remove());
+
+  it('DIR:/DEST puts the files under DEST with its parents; the history names DEST, never the local path', async () => {
+    const { config, layers } = await built(out(), { layers: [`${ctx}:/srv/app/`], dockerignore: false });
+    assert.deepEqual(namesOf(layers[0]!), ['srv/', 'srv/app/', 'srv/app/.dockerignore', 'srv/app/a.log', 'srv/app/app.js', 'srv/app/build/', 'srv/app/build/out.js', 'srv/app/keep.log', 'srv/app/sub/', 'srv/app/sub/x.log']);
+    assert.equal(layers[0]!.find((e) => e.name === 'srv/app/app.js')!.data.toString(), 'app.js\n');
+    assert.deepEqual(config.history.map((h: { created_by: string }) => h.created_by), ['fastlayer image --layer DIR:/srv/app']);
+    assert.ok(!JSON.stringify(config).includes(tmp.path), 'no local path in the config');
+    const { layers: root } = await built(out(), { layers: [`${ctx}:/`, { dir: ctx, dest: '/./' }], dockerignore: false });
+    assert.equal(root[0]![0]!.name, '.dockerignore', 'DEST / is the root: no prefix entry');
+    assert.deepEqual(namesOf(root[1]!), namesOf(root[0]!));
+  });
+
+  it('DIR/.dockerignore is honoured by default as docker build does (the file itself stays); exclude comes after it; false or another file', async () => {
+    const { layers: byDefault } = await built(out(), { layers: [ctx] });
+    assert.deepEqual(namesOf(byDefault[0]!), ['.dockerignore', 'app.js', 'sub/', 'sub/x.log'], '*.log only at the top, as Docker matches');
+    const exclude = ['sub', '!keep.log'];
+    const { layers: more } = await built(out(), { layers: [ctx, { dir: ctx, exclude: ['app.js'] }], exclude });
+    assert.deepEqual(namesOf(more[0]!), ['.dockerignore', 'app.js', 'keep.log'], '--exclude re-includes over the file');
+    assert.deepEqual(namesOf(more[1]!), ['.dockerignore', 'keep.log'], "a layer's own patterns add to the build's");
+    assert.deepEqual(exclude, ['sub', '!keep.log'], "the caller's array is not written to");
+    const { layers: off } = await built(out(), { layers: [ctx], dockerignore: false });
+    assert.equal(off[0]!.length, 8);
+    const other = join(tmp.path, 'other.dockerignore');
+    writeFileSync(other, 'app.js\r\nbuild\r\n');
+    const { layers: named } = await built(out(), { layers: [{ dir: ctx, dockerignore: other }] });
+    assert.deepEqual(namesOf(named[0]!), ['.dockerignore', 'a.log', 'keep.log', 'sub/', 'sub/x.log']);
+  });
+
+  it('a .dockerignore that is a symlink, a FIFO or a directory is refused (ERR_TAR_SOURCE) before any output, without blocking', async () => {
+    const secret = join(tmp.path, 'secret');
+    writeFileSync(secret, 'app.js\n');
+    const cases: [string, (p: string) => void][] = [
+      ['symlink', (p) => symlinkSync(secret, p)],
+      ['fifo', (p) => assert.equal(spawnSync('mkfifo', [p]).status, 0)],
+      ['directory', (p) => mkdirSync(p)],
+    ];
+    for (const [kind, make] of cases) {
+      const dir = join(tmp.path, `ctx-${kind}`);
+      mkdirSync(dir);
+      writeFileSync(join(dir, 'app.js'), '1\n');
+      make(join(dir, '.dockerignore'));
+      const target = out();
+      await assert.rejects(buildImage({ layers: [dir], tags: ['t:1'], ociDir: target }), { code: 'ERR_TAR_SOURCE', message: /\.dockerignore/ }, kind);
+      assert.ok(!existsSync(target), `${kind}: nothing written`);
+      const { layers } = await built(out(), { layers: [dir], dockerignore: false });
+      assert.ok(namesOf(layers[0]!).includes('app.js'), `${kind}: dockerignore: false builds`);
+    }
+    await assert.rejects(buildImage({ layers: [{ dir: ctx, dockerignore: join(tmp.path, 'none') }], tags: ['t:1'], ociDir: out() }), { code: 'ERR_TAR_SOURCE' });
+  });
+
+  it('--mtime and --owner strings as the command line passes them; a layer may set its own', async () => {
+    const dir = join(tmp.path, 'times');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'f'), 'f\n');
+    utimesSync(join(dir, 'f'), 5000, 5000);
+    const { layers } = await built(out(), {
+      layers: [`${dir}:/x`, { dir, mtime: '2001-02-03T04:05:06Z', owner: '7' }, { dir, mtime: 'keep', owner: 'keep' }],
+      mtime: 'clamp:1000', owner: '1000:2000',
+    });
+    assert.deepEqual(layers[0]!.map((e) => [e.name, e.mtime, e.uid, e.gid]), [['x', 1000, 1000, 2000], ['x/f', 1000, 1000, 2000]]);
+    assert.deepEqual(layers[1]!.map((e) => [e.name, e.mtime, e.uid, e.gid]), [['f', 981173106, 7, 7]]);
+    const own = process.getuid?.() ?? 0;
+    assert.deepEqual(layers[2]!.map((e) => [e.name, e.mtime, e.uid]), [['f', 5000, own]]);
+    assert.deepEqual(parseMtimeArg('clamp:2001-02-03T04:05:06+01:00'), { clamp: new Date('2001-02-03T03:05:06Z') });
+    assert.equal(parseMtimeArg('0'), 0);
+    assert.deepEqual(parseOwnerArg('0:0'), { owner: { uid: 0, gid: 0 } });
+  });
+
+  it('the flags as node:util parseArgs returns them go into buildImage unchanged (--layer, --exclude, --mtime, --owner, absent flags)', async () => {
+    const flags = {
+      layer: { type: 'string', multiple: true }, exclude: { type: 'string', multiple: true }, mtime: { type: 'string' }, owner: { type: 'string' },
+      tag: { type: 'string', multiple: true }, 'oci-dir': { type: 'string' },
+    } as const;
+    const dir = out();
+    const { values } = parseArgs({ args: ['--layer', `${ctx}:/app`, '--exclude', 'sub', '--exclude', '!keep.log', '--mtime', 'clamp:1000', '--owner', '1000', '--tag', 'cli:1', '--oci-dir', dir], options: flags });
+    const r = await buildImage({ layers: values.layer!, exclude: values.exclude, mtime: values.mtime, owner: values.owner, tags: values.tag!, ociDir: values['oci-dir'] });
+    const layer = await listLayer(join(dir, 'blobs', 'sha256', r.images[0]!.layers[0]!.digest.slice(7)));
+    assert.deepEqual(layer.map((e) => [e.name, e.mtime, e.uid, e.gid]), [
+      ['app', 1000, 1000, 1000], ['app/.dockerignore', 1000, 1000, 1000], ['app/app.js', 1000, 1000, 1000], ['app/keep.log', 1000, 1000, 1000],
+    ]);
+    const bare = parseArgs({ args: ['--layer', ctx, '--tag', 'cli:1', '--oci-dir', out()], options: flags }).values;
+    const plain = await buildImage({ layers: bare.layer!, exclude: bare.exclude, mtime: bare.mtime, owner: bare.owner, tags: bare.tag!, ociDir: bare['oci-dir'] });
+    assert.equal(plain.images[0]!.layers.length, 1, 'absent flags (undefined) are the defaults');
+  });
+
+  it("a layer's whiteouts and opaque directories are marker entries of that layer", async () => {
+    const dir = join(tmp.path, 'wh');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'new'), 'n\n');
+    const { layers } = await built(out(), { layers: [{ dir, dest: '/opt', whiteouts: ['/etc/old.conf', '/opt/gone'], opaqueDirs: ['/var/cache'] }] });
+    assert.deepEqual(namesOf(layers[0]!), ['etc/', 'etc/.wh.old.conf', 'opt/', 'opt/.wh.gone', 'opt/new', 'var/', 'var/cache/', 'var/cache/.wh..wh..opq']);
+  });
+
+  it('a file of DIR named .wh.* (it would delete a lower path when unpacked) fails the build and leaves no layout; excluded or keepWhiteoutFiles: built', async () => {
+    const dir = join(tmp.path, 'named-wh');
+    mkdirSync(join(dir, 'etc'), { recursive: true });
+    writeFileSync(join(dir, 'etc', '.wh.passwd'), '');
+    writeFileSync(join(dir, 'etc', 'motd'), 'hi\n');
+    const target = out();
+    await assert.rejects(buildImage({ layers: [`${dir}:/`], tags: ['t:1'], ociDir: target }), { code: 'ERR_TAR_SOURCE', message: /\.wh\.passwd.*whiteout/ });
+    assert.ok(!existsSync(target), 'the layout directory this build created is removed');
+    const { layers: excluded } = await built(out(), { layers: [dir], exclude: ['**/.wh.*'] });
+    assert.deepEqual(namesOf(excluded[0]!), ['etc/', 'etc/motd']);
+    const { layers: kept } = await built(out(), { layers: [{ dir, keepWhiteoutFiles: true }] });
+    assert.deepEqual(namesOf(kept[0]!), ['etc/', 'etc/.wh.passwd', 'etc/motd']);
+  });
+
+  it('onSkip hears of a socket the layer cannot hold', async () => {
+    const dir = join(tmp.path, 'sock');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'f'), 'f\n');
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(join(dir, 's.sock'), resolve));
+    try {
+      const skipped: string[] = [];
+      const { layers } = await built(out(), { layers: [dir], onSkip: (path, kind) => skipped.push(`${kind} ${path}`) });
+      assert.deepEqual(skipped, [`socket ${join(dir, 's.sock')}`]);
+      assert.deepEqual(namesOf(layers[0]!), ['f']);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  it('with SOURCE_DATE_EPOCH, the same tree checked out at two paths and two times gives the same image digest (DEST parents too)', async () => {
+    const a = join(tmp.path, 'checkout-a');
+    const b = join(tmp.path, 'deeper', 'checkout-b');
+    cpSync(ctx, a, { recursive: true });
+    cpSync(ctx, b, { recursive: true });
+    const touch = (dir: string, t: number) => {
+      for (const name of readdirSync(dir, { recursive: true }) as string[]) utimesSync(join(dir, name), t, t);
+      utimesSync(dir, t, t);
+    };
+    touch(a, 2_000_000_000);
+    touch(b, 2_100_000_000);
+    const build = (dir: string) => buildImage({ layers: [`${dir}:/srv/app`], tags: ['same:1'], ociDir: out() });
+    const [ra, rb] = await withEpoch('1700000000', async () => [await build(a), await build(b)]);
+    assert.equal(rb.digest, ra.digest);
+    const [ka, kb] = await withEpoch(undefined, async () => [await build(a), await build(b)]);
+    assert.notEqual(kb.images[0]!.layers[0]!.digest, ka.images[0]!.layers[0]!.digest, 'without it the mtimes differ: the equality above is the clamp');
+  });
+
+  it('refuses bad directory options at the call with coded errors, before a base is opened or anything written', async () => {
+    const target = join(tmp.path, 'never');
+    const base = join(tmp.path, 'no-base.tar');
+    const bad: [Partial<BuildSpec>, string][] = [
+      [{ layers: [{ dir: ctx, dest: 'app' }] }, 'ERR_OPTION_OUT_OF_RANGE'],
+      [{ layers: [{ dir: ctx, dest: '/a/../../etc' }] }, 'ERR_OPTION_OUT_OF_RANGE'],
+      [{ layers: [{ dir: ctx, dest: 5 as unknown as string }] }, 'ERR_INVALID_OPTION'],
+      [{ layers: [{ dir: '' }] }, 'ERR_INVALID_OPTION'],
+      [{ layers: [7 as unknown as string] }, 'ERR_INVALID_OPTION'],
+      [{ layers: [ctx], mtime: 'yesterday' }, 'ERR_OPTION_OUT_OF_RANGE'],
+      [{ layers: [ctx], mtime: 'clamp:soon' }, 'ERR_OPTION_OUT_OF_RANGE'],
+      [{ layers: [ctx], mtime: Number.NaN }, 'ERR_OPTION_OUT_OF_RANGE'],
+      [{ layers: [ctx], owner: 'bob' }, 'ERR_OPTION_OUT_OF_RANGE'],
+      [{ layers: [ctx], owner: '1:2:3' }, 'ERR_OPTION_OUT_OF_RANGE'],
+      [{ layers: [ctx], owner: '99999999999' }, 'ERR_OPTION_OUT_OF_RANGE'],
+      [{ layers: [ctx], owner: { uid: -1, gid: 0 } }, 'ERR_OPTION_OUT_OF_RANGE'],
+      [{ layers: [ctx], exclude: 'build' as unknown as string[] }, 'ERR_INVALID_OPTION'],
+      [{ layers: [ctx], dockerignore: 1 as unknown as boolean }, 'ERR_INVALID_OPTION'],
+      [{ layers: [{ dir: ctx, whiteouts: ['/'] }] }, 'ERR_OPTION_OUT_OF_RANGE'],
+      [{ layers: [{ dir: ctx, whiteouts: '/etc' as unknown as string[] }] }, 'ERR_INVALID_OPTION'],
+      [{ layers: [ctx], onSkip: 'log' as unknown as () => void }, 'ERR_INVALID_OPTION'],
+    ];
+    for (const [spec, code] of bad) {
+      await assert.rejects(buildImage({ layers: [], ...spec, base, tags: ['t:1'], output: target }), { code }, JSON.stringify(spec));
+    }
+    assert.ok(!existsSync(target));
+    await assert.rejects(buildImage({ layers: [{ dir: ctx, dest: '/a/../../etc' }], tags: ['t:1'], output: target }), { message: /layers\[0\]\.dest/ });
   });
 });

@@ -1,10 +1,11 @@
 // The archives and layouts as the real tools read them: skopeo (both archive transports and the
 // layout; it checks every blob's digest), umoci (unpacked tree equals the source), containerd's ctr
 // import (what k3d image import runs) and podman load. Each test skips with the exact reason when
-// its tool is missing.
+// its tool is missing. The source tree has hard links and a FIFO; the second layer lands under /app
+// (prefix); a build through buildImage checks that umoci applies a layer's whiteouts.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Layer } from '../src/layer/layer.js';
 import { tarDirectory } from '../src/tar/directory.js';
@@ -12,10 +13,36 @@ import { Image, ImageIndex } from '../src/image/image.js';
 import { writeArchive } from '../src/image/out/archive.js';
 import { writeLayout } from '../src/image/out/layout.js';
 import { loadBase } from '../src/image/base.js';
+import { buildImage } from '../src/image/build.js';
 import type { WriteResult } from '../src/image/write.js';
-import { Containerd, makeTree, missing, mustRun, run, snapshotTree, tempDir } from './image-util.js';
+import { Containerd, FIFO, HARD_LINKS, LONG, makeTree, missing, mustRun, run, snapshotTree, tempDir, type TreeNode } from './image-util.js';
 
-const dirLayer = (dir: string): Layer => new Layer(tarDirectory(dir));
+const dirLayer = (dir: string, prefix?: string): Layer => new Layer(tarDirectory(dir, prefix === undefined ? {} : { prefix }));
+
+/** The snapshot of `dir` as it appears under `prefix` ('app/') of an image. */
+function under(prefix: string, tree: Map<string, TreeNode>): Map<string, TreeNode> {
+  const out = new Map<string, TreeNode>();
+  for (const [name, node] of tree) out.set(prefix + name, node.links ? { ...node, links: node.links.map((l) => prefix + l) } : node);
+  return out;
+}
+
+/** `tree` without `paths` (and what is below them); hard-link groups shrink to the names left. */
+function without(tree: Map<string, TreeNode>, ...paths: string[]): Map<string, TreeNode> {
+  const gone = (name: string) => paths.some((p) => name === p || name.startsWith(`${p}/`));
+  const out = new Map<string, TreeNode>();
+  for (const [name, node] of tree) {
+    if (gone(name)) continue;
+    const links = node.links?.filter((l) => !gone(l));
+    const { links: _, ...rest } = node;
+    out.set(name, links && links.length > 1 ? { ...rest, links } : rest);
+  }
+  return out;
+}
+
+function assertSameTree(got: Map<string, TreeNode>, want: Map<string, TreeNode>): void {
+  assert.deepEqual([...got.keys()].sort(), [...want.keys()].sort());
+  for (const [name, node] of want) assert.deepEqual(got.get(name), node, name);
+}
 const isRoot = process.getuid?.() === 0;
 
 describe('image outputs checked by real tools', () => {
@@ -35,7 +62,7 @@ describe('image outputs checked by real tools', () => {
     makeTree(src);
     mkdirSync(app);
     writeFileSync(join(app, 'main.sh'), '#!/bin/sh\necho hi\n');
-    const image = (): Image => new Image({ layers: [dirLayer(src), dirLayer(app)], entrypoint: ['/bin/tool'], cmd: ['--help'], env: ['MODE=test'], workingDir: '/srv', labels: { 'org.example': 'yes' }, exposedPorts: ['8080'] });
+    const image = (): Image => new Image({ layers: [dirLayer(src), dirLayer(app, '/app')], entrypoint: ['/bin/tool'], cmd: ['--help'], env: ['MODE=test'], workingDir: '/srv', labels: { 'org.example': 'yes' }, exposedPorts: ['8080'] });
     built = await writeArchive(image(), archive, { names: ['app:1', 'localhost:5000/team/app:2'] });
     fromLayout = await writeLayout(image(), layout, { names: ['app:1'] });
     await writeArchive(new ImageIndex([
@@ -73,16 +100,58 @@ describe('image outputs checked by real tools', () => {
     }
   });
 
-  it('umoci unpacks the layout into the source tree: names, bytes, modes, symlink targets, empty dirs, long and non-UTF-8 names', (t) => {
+  it('umoci unpacks the layout into the source tree: names, bytes, modes, symlink targets, hard links sharing an inode, FIFOs, empty dirs, long and non-UTF-8 names, the prefix layer under /app', (t) => {
     const why = missing('umoci');
     if (why) return t.skip(why);
     const bundle = join(tmp.path, 'bundle');
     mustRun('umoci', ['unpack', ...(isRoot ? [] : ['--rootless']), '--image', `${layout}:1`, bundle]);
-    const got = snapshotTree(join(bundle, 'rootfs'));
+    const rootfs = join(bundle, 'rootfs');
+    const got = snapshotTree(rootfs);
     const want = snapshotTree(src);
-    for (const [name, node] of snapshotTree(app)) want.set(name, node);
-    assert.deepEqual([...got.keys()].sort(), [...want.keys()].sort());
-    for (const [name, node] of want) assert.deepEqual(got.get(name), node, name);
+    want.set('app', { type: 'dir', mode: statSync(app).mode & 0o7777 });
+    for (const [name, node] of under('app/', snapshotTree(app))) want.set(name, node);
+    // The comparison must not pass for lack of what it checks.
+    assert.deepEqual(want.get(HARD_LINKS[0]!)?.links, [...HARD_LINKS].sort());
+    assert.equal(want.get(FIFO)?.type, 'fifo');
+    assert.equal(want.get('app/main.sh')?.type, 'file');
+    assertSameTree(got, want);
+    const inode = statSync(join(rootfs, HARD_LINKS[0]!)).ino;
+    for (const name of HARD_LINKS) assert.equal(statSync(join(rootfs, name)).ino, inode, `${name} shares the inode`);
+  });
+
+  it("umoci applies the upper layers' whiteouts and opaque directories (buildImage: DIR with whiteouts, DIR:/opt/app, DIR:/srv/app replaced by a layer that whites it out and adds it again)", async (t) => {
+    const why = missing('umoci');
+    if (why) return t.skip(why);
+    const upper = join(tmp.path, 'upper');
+    mkdirSync(join(upper, 'bin'), { recursive: true });
+    writeFileSync(join(upper, 'bin', 'new'), 'new\n');
+    const v2 = join(tmp.path, 'v2');
+    mkdirSync(v2);
+    writeFileSync(join(v2, 'v2.txt'), 'v2\n');
+    const dir = join(tmp.path, 'whiteout-layout');
+    const r = await buildImage({
+      layers: [
+        src, { dir: upper, whiteouts: ['/etc/hello.txt', `/${LONG}`, `/${HARD_LINKS[1]}`], opaqueDirs: ['/bin'] }, `${app}:/opt/app`, `${app}:/srv/app`,
+        // Replaces /srv/app: the whiteout hides the lower /srv/app, the same layer's /srv/app stays.
+        { dir: v2, dest: '/srv/app', whiteouts: ['/srv/app'] },
+      ],
+      tags: ['wh:1'], ociDir: dir,
+    });
+    assert.equal(r.images[0]!.layers.length, 5);
+    const bundle = join(tmp.path, 'bundle-whiteouts');
+    mustRun('umoci', ['unpack', ...(isRoot ? [] : ['--rootless']), '--image', `${dir}:1`, bundle]);
+    const got = snapshotTree(join(bundle, 'rootfs'));
+    // /bin is opaque: only the upper layer's content is left in it; etc/tool-link outlives its other names.
+    const want = without(snapshotTree(src), 'etc/hello.txt', LONG, 'bin');
+    for (const [name, node] of snapshotTree(upper)) want.set(name, node);
+    want.set('opt', { type: 'dir', mode: 0o755 });
+    want.set('opt/app', { type: 'dir', mode: statSync(app).mode & 0o7777 });
+    for (const [name, node] of under('opt/app/', snapshotTree(app))) want.set(name, node);
+    want.set('srv', { type: 'dir', mode: 0o755 });
+    want.set('srv/app', { type: 'dir', mode: statSync(v2).mode & 0o7777 });
+    for (const [name, node] of under('srv/app/', snapshotTree(v2))) want.set(name, node);
+    assert.ok(!want.has('etc/hello.txt') && want.has('etc/tool-link') && want.has('bin/new'));
+    assertSameTree(got, want);
   });
 
   it('ctr images import --all-platforms (what k3d image import runs) lists and unpacks the image under its full names', async (t) => {

@@ -1,20 +1,28 @@
 // Shared pieces of the image tests (test/image-*.test.ts): source trees, tool probes, a private
 // containerd, tar listings and tree snapshots for comparing an unpacked image with its source.
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, linkSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createReadStream } from 'node:fs';
 import { join } from 'node:path';
+import { createGunzip } from 'node:zlib';
 import { extract } from 'tar-stream';
 import { randomBytes } from './helpers/data.js';
 
 export { tempDir } from './helpers/tree.js';
 
-const LONG = 'a-directory-with-a-rather-long-name-'.repeat(3);
+export const LONG = 'a-directory-with-a-rather-long-name-'.repeat(3);
 export const LONG_NAME = `${LONG}/and-a-file-whose-name-alone-is-longer-than-the-ustar-name-field-of-one-hundred-bytes.txt`;
 /** Latin-1 bytes that are not valid UTF-8. */
 export const NON_UTF8 = Buffer.from([0x6e, 0x6f, 0x6e, 0x2d, 0xe9, 0x74, 0xe9, 0x2e, 0x74, 0x78, 0x74]);
 
-/** A tree with files of several sizes and modes, a symlink, an empty directory, long and non-UTF-8 names. */
+/** Paths of makeTree's hard links: three names of one inode, in different directories. */
+export const HARD_LINKS = ['bin/tool', 'bin/tool-again', 'etc/tool-link'];
+export const FIFO = 'etc/fifo';
+
+/**
+ * A tree with files of several sizes and modes, a symlink, an empty directory, long and non-UTF-8
+ * names, a file with three hard links and a FIFO.
+ */
 export function makeTree(root: string, seed = 1): void {
   mkdirSync(join(root, 'bin'), { recursive: true });
   mkdirSync(join(root, 'etc', 'empty'), { recursive: true });
@@ -28,6 +36,10 @@ export function makeTree(root: string, seed = 1): void {
   writeFileSync(join(root, LONG_NAME), 'long\n');
   writeFileSync(Buffer.concat([Buffer.from(`${root}/`), NON_UTF8]), 'latin-1\n');
   symlinkSync('../etc/hello.txt', join(root, 'bin', 'hello-link'));
+  linkSync(join(root, HARD_LINKS[0]!), join(root, HARD_LINKS[1]!));
+  linkSync(join(root, HARD_LINKS[0]!), join(root, HARD_LINKS[2]!));
+  const fifo = spawnSync('mkfifo', ['-m', '0640', join(root, FIFO)]);
+  if (fifo.status !== 0) throw new Error(`mkfifo ${join(root, FIFO)}: ${fifo.stderr}`);
 }
 
 /** Path of `tool` on PATH, or undefined. */
@@ -79,15 +91,22 @@ export async function listTar(file: string, keep = 1024 * 1024): Promise<TarEntr
 }
 
 export interface TreeNode {
-  type: 'file' | 'dir' | 'symlink';
+  type: 'file' | 'dir' | 'symlink' | 'fifo';
   mode: number;
   content?: string;
   target?: string;
+  /** Regular files with several links: the sorted names of every path of the tree sharing the inode. */
+  links?: string[];
 }
 
-/** name (hex of the bytes, so non-UTF-8 names compare exactly) -> kind, mode, sha of content or link target. */
+/**
+ * name (latin1 of the bytes, so non-UTF-8 names compare exactly) -> kind, mode, content or link
+ * target, and for hard-linked files the names sharing its inode (so two trees compare by which paths
+ * share an inode, not by inode numbers).
+ */
 export function snapshotTree(root: string): Map<string, TreeNode> {
   const out = new Map<string, TreeNode>();
+  const inodes = new Map<string, string[]>();
   const walk = (dir: Buffer, rel: Buffer): void => {
     for (const name of readdirSync(dir, { encoding: 'buffer' }) as Buffer[]) {
       const path = Buffer.concat([dir, Buffer.from('/'), name]);
@@ -98,10 +117,46 @@ export function snapshotTree(root: string): Map<string, TreeNode> {
       else if (st.isDirectory()) {
         out.set(key, { type: 'dir', mode: st.mode & 0o7777 });
         walk(path, relPath);
-      } else out.set(key, { type: 'file', mode: st.mode & 0o7777, content: readFileSync(path).toString('base64') });
+      } else if (st.isFIFO()) out.set(key, { type: 'fifo', mode: st.mode & 0o7777 });
+      else if (st.isFile()) {
+        out.set(key, { type: 'file', mode: st.mode & 0o7777, content: readFileSync(path).toString('base64') });
+        if (st.nlink > 1) {
+          const id = `${st.dev}:${st.ino}`;
+          inodes.set(id, [...(inodes.get(id) ?? []), key]);
+        }
+      } else throw new Error(`snapshotTree: unexpected kind of entry ${path.toString()}`);
     }
   };
   walk(Buffer.from(root), Buffer.alloc(0));
+  for (const names of inodes.values()) {
+    if (names.length < 2) continue; // linked from outside the tree only
+    for (const name of names) out.get(name)!.links = [...names].sort();
+  }
+  return out;
+}
+
+export interface LayerEntry {
+  name: string;
+  type: string;
+  mode: number;
+  uid: number;
+  gid: number;
+  mtime: number;
+  linkname: string | undefined;
+  data: Buffer;
+}
+
+/** Every entry of a gzip-compressed layer blob file, in order, with its bytes (names without a trailing slash). */
+export async function listLayer(file: string): Promise<LayerEntry[]> {
+  const out: LayerEntry[] = [];
+  const ex = extract();
+  createReadStream(file).pipe(createGunzip()).pipe(ex);
+  for await (const entry of ex) {
+    const chunks: Buffer[] = [];
+    for await (const c of entry) chunks.push(c as Buffer);
+    const h = entry.header;
+    out.push({ name: h.name.replace(/\/+$/, ''), type: h.type ?? 'file', mode: h.mode ?? 0, uid: h.uid ?? 0, gid: h.gid ?? 0, mtime: h.mtime ? h.mtime.getTime() / 1000 : 0, linkname: h.linkname ?? undefined, data: Buffer.concat(chunks) });
+  }
   return out;
 }
 

@@ -196,3 +196,39 @@ describe('tarDirectory reproducibility', () => {
     assert.notEqual(ka, kb);
   });
 });
+
+describe('tarDirectory options are not written back', () => {
+  it("the caller's exclude array is left as given when a .dockerignore adds patterns (it was appended to on every call)", () => {
+    const tmp = tempDir('fastlayer-tar-noalias-');
+    try {
+      fs.mkdirSync(join(tmp.path, 'd'));
+      fs.writeFileSync(join(tmp.path, 'ignore'), '*.log\n');
+      const exclude = ['a'];
+      tarDirectory(join(tmp.path, 'd'), { exclude, dockerignore: join(tmp.path, 'ignore') });
+      tarDirectory(join(tmp.path, 'd'), { exclude, dockerignore: join(tmp.path, 'ignore') });
+      assert.deepEqual(exclude, ['a']);
+    } finally {
+      tmp.remove();
+    }
+  });
+});
+
+describe('entries of the tree named .wh.* (whiteouts to every image tool)', () => {
+  const tmp = tempDir('fastlayer-tar-whname-');
+  after(() => tmp.remove());
+
+  it('a file or directory named .wh.* fails the stream (it would delete a lower path and vanish itself); excluded or keepWhiteoutFiles: written', async () => {
+    for (const kind of ['file', 'dir'] as const) {
+      const dir = join(tmp.path, kind);
+      fs.mkdirSync(join(dir, 'etc'), { recursive: true });
+      fs.writeFileSync(join(dir, 'etc', 'a'), 'a\n');
+      if (kind === 'file') fs.writeFileSync(join(dir, 'etc', '.wh.passwd'), '');
+      else fs.mkdirSync(join(dir, 'etc', '.wh..wh..opq'));
+      await assert.rejects(list(dir, {}), (e: Error & { code?: string }) => e.code === 'ERR_TAR_SOURCE' && /etc\/\.wh\..*whiteout/.test(e.message), kind);
+      assert.deepEqual(names(await list(dir, { exclude: ['**/.wh.*'] })), ['etc/', 'etc/a']);
+      const kept = names(await list(dir, { keepWhiteoutFiles: true }));
+      assert.equal(kept.length, 3, `${kind}: ${kept.join(' ')}`);
+    }
+    assert.throws(() => tarDirectory(tmp.path, { keepWhiteoutFiles: 'yes' as unknown as boolean }), (e) => e instanceof ErrInvalidOption);
+  });
+});

@@ -1,12 +1,14 @@
 // What `fastlayer image` does, as one function the CLI calls with its parsed flags:
 //   fastlayer image --layer DIR[:DEST] [--layer ...] [--base SRC] [--entrypoint JSON|STRING]
 //     [--cmd JSON|STRING] [--env K=V]... [--workdir D] [--user U] [--label K=V]...
-//     [--platform linux/amd64] --tag NAME[:TAG]... (--output FILE.tar | --oci-dir DIR)
+//     [--platform linux/amd64] [--exclude PATTERN]... [--mtime M] [--owner UID:GID]
+//     --tag NAME[:TAG]... (--output FILE.tar | --oci-dir DIR)
 import type { Writable } from 'node:stream';
 import { Layer } from '../layer/layer.js';
 import { ErrInvalidOption, ErrOptionRange } from '../errors.js';
-import { tarDirectory } from '../tar/directory.js';
+import type { TarOptions } from '../tar/options.js';
 import { loadBase, type BaseOptions } from './base.js';
+import { directoryLayer, type DirectoryLayerOptions, type LayerSpec } from './dir-layer.js';
 import { Image, ImageIndex, type BaseImage } from './image.js';
 import type { ImageFormat } from './manifest.js';
 import { writeArchive } from './out/archive.js';
@@ -14,15 +16,18 @@ import { writeLayout } from './out/layout.js';
 import { Reference } from './reference.js';
 import type { WriteProgress, WriteResult } from './write.js';
 
-export interface LayerSpec {
-  dir: string;
-  /** Where the directory's contents go in the image (default `/`). */
-  dest?: string;
-}
+export type { LayerSpec, DirectoryLayerOptions } from './dir-layer.js';
 
-export interface BuildSpec {
-  /** `DIR` or `DIR:DEST` strings (as --layer takes them), or objects. */
+/**
+ * The command's flags. The directory options (`exclude`, `dockerignore`, `mtime`, `owner`, `mode`,
+ * `xattrs`, `keepWhiteoutFiles`) apply to every directory layer; a LayerSpec object may set its own
+ * (see dir-layer.ts). Strings are taken as the CLI's flags give them (`mtime: 'clamp:1700000000'`).
+ */
+export interface BuildSpec extends DirectoryLayerOptions {
+  /** `DIR` or `DIR:/DEST` strings (as --layer takes them), or objects. */
   layers: readonly (string | LayerSpec)[];
+  /** Called for entries a directory layer cannot hold (sockets), with their path on disk. */
+  onSkip?: TarOptions['onSkip'];
   base?: string;
   baseOptions?: BaseOptions;
   /** A JSON array (exec form) or one string, taken as a single argument as `docker run --entrypoint` does. */
@@ -93,13 +98,11 @@ export async function buildImage(spec: BuildSpec): Promise<WriteResult> {
   if (!Array.isArray(spec.tags) || spec.tags.length === 0) throw new ErrInvalidOption('tags', 'at least one NAME[:TAG]', spec.tags);
   const names = spec.tags.map((t) => Reference.parse(t).toString());
   if (!Array.isArray(spec.layers)) throw new ErrInvalidOption('layers', 'an array', spec.layers);
-  const layerSpecs = spec.layers.map((l) => (typeof l === 'string' ? parseLayerArg(l) : l));
-  for (const l of layerSpecs) {
-    if (l.dest !== undefined && l.dest.replace(/\/+$/, '') !== '') {
-      // Waits for the directory-layer prefix option of src/tar/directory.ts (issue 12, section 1).
-      throw new ErrOptionRange('layer', 'DIR or DIR:/ (a destination prefix needs the directory-layer prefix option)', `${l.dir}:${l.dest}`);
-    }
-  }
+  if (spec.onSkip !== undefined && typeof spec.onSkip !== 'function') throw new ErrInvalidOption('onSkip', 'a function', spec.onSkip);
+  // Every layer's options are checked (and .dockerignore files read) before a base is opened or a
+  // byte written; the tar streams start only when the image is written.
+  const dirLayers = [];
+  for (const [i, l] of spec.layers.entries()) dirLayers.push(await directoryLayer(`layers[${i}]`, typeof l === 'string' ? parseLayerArg(l) : l, spec, spec.onSkip));
   // `linux/amd64,linux/arm64`: one image per platform sharing the directory layers (written once),
   // each on the base's image for that platform, under one index.
   if (spec.platform !== undefined && typeof spec.platform !== 'string') throw new ErrInvalidOption('platform', 'a string os/arch[/variant][,...]', spec.platform);
@@ -118,7 +121,7 @@ export async function buildImage(spec: BuildSpec): Promise<WriteResult> {
   const bases: (BaseImage | undefined)[] = [];
   for (const platform of platforms) bases.push(spec.base === undefined ? undefined : await loadBase(spec.base, { ...spec.baseOptions, ...(platform === undefined ? {} : { platform }) }));
   // The history names no local path: the same tree elsewhere must give the same image digest.
-  const layers = layerSpecs.map((l) => ({ layer: new Layer(tarDirectory(l.dir), layerOptions), history: { created_by: `fastlayer image --layer DIR:${l.dest ?? '/'}` } }));
+  const layers = dirLayers.map((l) => ({ layer: new Layer(l.tar, layerOptions), history: { created_by: `fastlayer image --layer DIR:${l.dest}` } }));
   const images = platforms.map((platform, i) => new Image({ ...config, base: bases[i], layers, platform }));
   const image = images.length === 1 ? images[0]! : new ImageIndex(images);
   const options = { names, signal: spec.signal, onProgress: spec.onProgress };

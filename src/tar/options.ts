@@ -53,6 +53,12 @@ export interface TarOptions {
    * SCHILY.xattr records. Linux only; needs the getfattr program (Debian package "attr").
    */
   xattrs?: boolean;
+  /**
+   * Write entries of the tree named `.wh.*` as they are. Every image tool reads such a name as a
+   * whiteout (it deletes a path of the layers below and is not extracted itself), so by default one
+   * fails the stream with ErrTarSource instead of silently losing the file and a lower path.
+   */
+  keepWhiteoutFiles?: boolean;
 }
 
 export interface Resolved {
@@ -70,6 +76,7 @@ export interface Resolved {
   whiteouts: string[];
   opaqueDirs: string[];
   xattrs: boolean;
+  keepWhiteoutFiles: boolean;
 }
 
 function seconds(name: string, value: unknown): number {
@@ -120,7 +127,7 @@ function cleanImagePath(name: string, value: unknown): string {
 function stringList(name: string, value: unknown): string[] {
   if (value === undefined) return [];
   if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) throw new ErrInvalidOption(name, 'an array of strings', value);
-  return value as string[];
+  return [...(value as string[])]; // a copy: the .dockerignore lines are appended to it
 }
 
 /**
@@ -159,6 +166,7 @@ export function resolveTarOptions(dir: unknown, options: unknown): Resolved {
   const o = options as TarOptions;
   if (o.onSkip !== undefined && typeof o.onSkip !== 'function') throw new ErrInvalidOption('onSkip', 'a function', o.onSkip);
   if (o.xattrs !== undefined && typeof o.xattrs !== 'boolean') throw new ErrInvalidOption('xattrs', 'a boolean', o.xattrs);
+  if (o.keepWhiteoutFiles !== undefined && typeof o.keepWhiteoutFiles !== 'boolean') throw new ErrInvalidOption('keepWhiteoutFiles', 'a boolean', o.keepWhiteoutFiles);
   if (o.xattrs && process.platform !== 'linux') {
     throw new ErrOptionRange('xattrs', 'false on this platform: extended attributes are read through Linux /proc', true);
   }
@@ -220,5 +228,6 @@ export function resolveTarOptions(dir: unknown, options: unknown): Resolved {
     whiteouts: stringList('whiteouts', o.whiteouts).map((p) => cleanImagePath('whiteouts', p)),
     opaqueDirs: stringList('opaqueDirs', o.opaqueDirs).map((p) => cleanImagePath('opaqueDirs', p)),
     xattrs: o.xattrs === true,
+    keepWhiteoutFiles: o.keepWhiteoutFiles === true,
   };
 }

@@ -9,7 +9,7 @@ import { ErrTarSource } from '../errors.js';
 import { entryHeader, padding, trailer, type Entry, type EntryType } from './header.js';
 import { DirRef, closeNow, openEntry, openRoot, readExactly, wrap, type Opened } from './fs-safe.js';
 import { resolveTarOptions, type EntryKind, type Resolved, type TarOptions } from './options.js';
-import { kTestHooks, virtualTree, walk, type Item, type TestHooks, type VNode } from './walker.js';
+import { WHITEOUT_PREFIX, kTestHooks, virtualTree, walk, type Item, type TestHooks, type VNode } from './walker.js';
 import { XattrReader } from './xattrs.js';
 
 const CHUNK = 4 * 1024 * 1024;
@@ -100,6 +100,15 @@ async function* fileBody(fd: number, size: number, display: Buffer): AsyncGenera
 
 const mtimeOf = (st: Stats) => Math.floor(st.mtimeMs / 1000);
 
+const WH = Buffer.from(WHITEOUT_PREFIX);
+
+/** A file or directory of the tree itself (not a marker the layer adds) whose name makes it a whiteout. */
+function whiteoutNamed(item: Item): boolean {
+  if (item.kind === 'entry') return item.base.subarray(0, WH.length).equals(WH);
+  if (item.kind !== 'dir' || item.st === undefined || item.rel === '') return false;
+  return item.rel.slice(item.rel.lastIndexOf('/') + 1).startsWith(WHITEOUT_PREFIX);
+}
+
 function kindOf(opened: Opened): { kind: EntryKind; type: EntryType } | undefined {
   const st = opened.st;
   if (opened.kind === 'file') return { kind: 'file', type: '0' };
@@ -178,6 +187,10 @@ async function* produce(dir: string, o: Resolved, vroot: VNode, hooks: TestHooks
       const q = queue.shift();
       if (!q) break;
       const { item } = q;
+      if (!o.keepWhiteoutFiles && whiteoutNamed(item)) {
+        const path = item.kind === 'entry' ? item.display.toString() : `${rootPath.toString()}/${(item as { rel: string }).rel}`;
+        throw new ErrTarSource(`${path}: an entry named ${WHITEOUT_PREFIX}* is a whiteout to every image tool (it would delete a path of the layers below and not be extracted); rename or exclude it, or pass keepWhiteoutFiles: true`);
+      }
       if (item.kind === 'marker') {
         add(entryHeader({ name: item.name, type: '0', mode: 0, size: 0, mtime: o.syntheticMtime, ...o.owner(0, 0) }));
       } else if (item.kind === 'dir') {

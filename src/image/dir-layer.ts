@@ -1,0 +1,182 @@
+// Directory layers of `fastlayer image`: the options an image builder gives a `--layer DIR[:DEST]`
+// (exclude patterns, .dockerignore, mtime policy, owner, whiteouts), checked at the call and turned
+// into tarDirectory options. Command-line strings (`--mtime clamp:1700000000`, `--owner 1000:1000`)
+// are accepted as they are, so the CLI passes its flags through unchanged.
+import { constants } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ErrInvalidOption, ErrOptionRange, ErrTarSource } from '../errors.js';
+import { tarDirectory } from '../tar/directory.js';
+import type { MtimePolicy, TarOptions } from '../tar/options.js';
+
+/** Options of a directory layer. On BuildSpec they apply to every layer; a LayerSpec's own win. */
+export interface DirectoryLayerOptions {
+  /**
+   * `.dockerignore` patterns, relative to DIR. They come after the .dockerignore file's lines (the
+   * last matching pattern wins, so `!pattern` here re-includes what the file excludes). A
+   * LayerSpec's patterns come after BuildSpec's.
+   */
+  exclude?: readonly string[];
+  /**
+   * `true` (default): `DIR/.dockerignore` is honoured when it exists, as `docker build` does for its
+   * context; the file itself stays in the layer unless it lists itself. `false`: not read. A path:
+   * that file is read instead (relative to the working directory).
+   */
+  dockerignore?: boolean | string;
+  /**
+   * `'keep'`, seconds since the epoch, an RFC 3339 time, `'clamp:TIME'` (TIME in seconds or RFC 3339),
+   * or a tarDirectory MtimePolicy. Default: clamp to SOURCE_DATE_EPOCH when set, else keep.
+   */
+  mtime?: MtimePolicy | string;
+  /** `'UID[:GID]'` (numeric; GID defaults to UID, as Docker's --chown), `{ uid, gid }`, or `'keep'`. Default 0:0. */
+  owner?: string | { uid: number; gid: number };
+  /** Mode overrides, as tarDirectory takes them. */
+  mode?: TarOptions['mode'];
+  /** Record extended attributes (tarDirectory `xattrs`). */
+  xattrs?: boolean;
+  /** Write files of DIR named `.wh.*` as they are (whiteouts to every image tool); default: refused. */
+  keepWhiteoutFiles?: boolean;
+}
+
+export interface LayerSpec extends DirectoryLayerOptions {
+  dir: string;
+  /** Absolute image path where the directory's contents go (default `/`). */
+  dest?: string;
+  /** Image paths this layer deletes from the layers below (`.wh.NAME` entries). */
+  whiteouts?: readonly string[];
+  /** Image directories whose content from the layers below this layer hides (`.wh..wh..opq`). */
+  opaqueDirs?: readonly string[];
+}
+
+/** A .dockerignore larger than this is not a list of patterns: refused rather than read whole. */
+const MAX_DOCKERIGNORE = 1024 * 1024;
+
+const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
+
+function time(name: string, text: string): number | Date {
+  if (/^\d+$/.test(text)) {
+    const n = Number(text);
+    if (!Number.isSafeInteger(n)) throw new ErrOptionRange(name, 'whole seconds since the epoch', text);
+    return n;
+  }
+  const ms = RFC3339.test(text) ? Date.parse(text) : Number.NaN;
+  if (!Number.isFinite(ms) || ms < 0) throw new ErrOptionRange(name, 'seconds since the epoch or an RFC 3339 time from 1970', text);
+  return new Date(ms);
+}
+
+/** `--mtime`: 'keep', SECONDS, RFC 3339, 'clamp:TIME'; other values are tarDirectory's to check. */
+export function parseMtimeArg(value: MtimePolicy | string, name = 'mtime'): MtimePolicy {
+  if (typeof value !== 'string' || value === 'keep') return value as MtimePolicy;
+  if (value.startsWith('clamp:')) return { clamp: time(name, value.slice(6)) };
+  try {
+    return time(name, value);
+  } catch {
+    throw new ErrOptionRange(name, "'keep', seconds, an RFC 3339 time or clamp:TIME", value);
+  }
+}
+
+/** `--owner`: 'UID[:GID]' or 'keep'. Names are refused: they would need the image's /etc/passwd. */
+export function parseOwnerArg(value: string | { uid: number; gid: number }, name = 'owner'): Pick<TarOptions, 'owner' | 'keepOwner'> {
+  if (typeof value !== 'string') return { owner: value };
+  if (value === 'keep') return { keepOwner: true };
+  const m = /^(\d+)(?::(\d+))?$/.exec(value);
+  if (!m) throw new ErrOptionRange(name, "numeric UID[:GID] or 'keep' (user names would need the image's /etc/passwd)", value);
+  const uid = Number(m[1]);
+  const gid = Number(m[2] ?? m[1]);
+  // ustar's 8-byte octal fields and PAX records hold more, but no Linux id exceeds 32 bits.
+  if (uid > 0xffffffff || gid > 0xffffffff) throw new ErrOptionRange(name, 'ids below 2^32', value);
+  return { owner: { uid, gid } };
+}
+
+/** DEST of `DIR:DEST`: absolute, no '..' or NUL. Returns the clean form ('/app'), '/' for the root. */
+export function cleanDest(name: string, value: unknown): string {
+  if (typeof value !== 'string') throw new ErrInvalidOption(name, 'an absolute image path string', value);
+  if (!value.startsWith('/')) throw new ErrOptionRange(name, 'an absolute image path (starting with /)', value);
+  const parts = value.split('/').filter((p) => p !== '' && p !== '.');
+  if (parts.includes('..') || value.includes('\0')) throw new ErrOptionRange(name, "an image path without '..' or NUL", value);
+  return `/${parts.join('/')}`;
+}
+
+function patterns(name: string, value: unknown): string[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) throw new ErrInvalidOption(name, 'an array of strings', value);
+  return [...(value as string[])];
+}
+
+/**
+ * The lines of a .dockerignore. `DIR/.dockerignore` found by default is opened without following a
+ * symlink (the tree may be anyone's: a link to another file is refused, not read) and without
+ * blocking (a FIFO of that name is refused, not waited on). A file the caller names is opened as given.
+ */
+async function readDockerignore(path: string, implicit: boolean): Promise<string[] | undefined> {
+  let handle;
+  try {
+    handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK | (implicit ? constants.O_NOFOLLOW : 0));
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    // No .dockerignore, or DIR itself missing or not a directory (tarDirectory reports that).
+    if (implicit && (code === 'ENOENT' || code === 'ENOTDIR')) return undefined;
+    const why = implicit && code === 'ELOOP' ? 'a symlink (pass dockerignore: PATH to read it, or false)' : (err as Error).message;
+    throw new ErrTarSource(`cannot read ${path}: ${why}`, err);
+  }
+  try {
+    const st = await handle.stat();
+    if (!st.isFile()) throw new ErrTarSource(`cannot read ${path}: not a regular file`);
+    if (st.size > MAX_DOCKERIGNORE) throw new ErrTarSource(`cannot read ${path}: ${st.size} bytes, more than the ${MAX_DOCKERIGNORE} a .dockerignore may have`);
+    const text = await handle.readFile({ encoding: 'utf8' });
+    return text.split(/\r?\n/);
+  } catch (err) {
+    if (err instanceof ErrTarSource) throw err;
+    throw new ErrTarSource(`cannot read ${path}: ${(err as Error).message}`, err);
+  } finally {
+    await handle.close();
+  }
+}
+
+export interface DirectoryLayer {
+  /** The tar stream, not started yet; its options are already checked. */
+  tar: AsyncGenerator<Buffer>;
+  /** Clean absolute destination ('/' or '/app'). */
+  dest: string;
+}
+
+/**
+ * Checks a layer's options (with the build's defaults under them) and returns its tar stream.
+ * `where` names the layer in errors (`layers[1]`). Throws ErrInvalidOption / ErrOptionRange for
+ * options and ErrTarSource for a .dockerignore that cannot be read; the tree itself is read later.
+ */
+export async function directoryLayer(
+  where: string, layer: LayerSpec, defaults: DirectoryLayerOptions, onSkip?: TarOptions['onSkip'],
+): Promise<DirectoryLayer> {
+  if (typeof layer !== 'object' || layer === null) throw new ErrInvalidOption(where, 'DIR[:DEST] or { dir, dest, ... }', layer);
+  const dir = layer.dir;
+  if (typeof dir !== 'string' || dir === '' || dir.includes('\0')) throw new ErrInvalidOption(`${where}.dir`, 'a non-empty path string', dir);
+  const dest = layer.dest === undefined ? '/' : cleanDest(`${where}.dest`, layer.dest);
+
+  const di = layer.dockerignore ?? defaults.dockerignore ?? true;
+  let ignoreLines: string[] | undefined;
+  if (di === true) ignoreLines = await readDockerignore(join(dir, '.dockerignore'), true);
+  else if (typeof di === 'string' && di !== '') ignoreLines = await readDockerignore(di, false);
+  else if (di !== false) throw new ErrInvalidOption(`${where}.dockerignore`, 'a boolean or a path', di);
+  const exclude = [...(ignoreLines ?? []), ...patterns('exclude', defaults.exclude), ...patterns(`${where}.exclude`, layer.exclude)];
+
+  const mtime = layer.mtime ?? defaults.mtime;
+  const owner = layer.owner ?? defaults.owner;
+  const mode = layer.mode ?? defaults.mode;
+  const xattrs = layer.xattrs ?? defaults.xattrs;
+  const keepWhiteoutFiles = layer.keepWhiteoutFiles ?? defaults.keepWhiteoutFiles;
+  const options: TarOptions = {
+    ...(dest === '/' ? {} : { prefix: dest }),
+    ...(exclude.length === 0 ? {} : { exclude }),
+    ...(mtime === undefined ? {} : { mtime: parseMtimeArg(mtime, layer.mtime === undefined ? 'mtime' : `${where}.mtime`) }),
+    ...(owner === undefined ? {} : parseOwnerArg(owner, layer.owner === undefined ? 'owner' : `${where}.owner`)),
+    ...(mode === undefined ? {} : { mode }),
+    ...(xattrs === undefined ? {} : { xattrs }),
+    ...(keepWhiteoutFiles === undefined ? {} : { keepWhiteoutFiles }),
+    ...(layer.whiteouts === undefined ? {} : { whiteouts: patterns(`${where}.whiteouts`, layer.whiteouts) }),
+    ...(layer.opaqueDirs === undefined ? {} : { opaqueDirs: patterns(`${where}.opaqueDirs`, layer.opaqueDirs) }),
+    ...(onSkip === undefined ? {} : { onSkip }),
+  };
+  // tarDirectory checks the rest at the call (owner ids, mtime values, whiteout conflicts).
+  return { tar: tarDirectory(dir, options), dest };
+}
