@@ -9,6 +9,14 @@
 #include <stdexcept>
 #include <string>
 
+// libzstd calls these tracing hooks when some library in the process defines them (they are weak
+// references in libzstd.a): defined here, hidden, so no other library's hooks can be bound to ours.
+// Returning 0 turns tracing off, so the end hook is never called.
+extern "C" {
+unsigned long long ZSTD_trace_compress_begin(const ZSTD_CCtx*) { return 0; }
+void ZSTD_trace_compress_end(unsigned long long, const void*) {}
+}
+
 namespace fastlayer {
 
 struct ZstdFrameCompressor::State {
