@@ -227,7 +227,7 @@ void Replay(int argc, char** argv) {
     for (const auto& file : ListInputs(argv[i])) {
       std::ifstream f(file, std::ios::binary);
       const std::vector<uint8_t> data((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-      RunFuzzInput(data.data(), data.size());
+      RunFuzzInputAnyMode(data.data(), data.size());
       ++count;
     }
   }

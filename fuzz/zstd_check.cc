@@ -98,6 +98,15 @@ void CheckZstdCase(const uint8_t* in, size_t n, int level, const std::vector<Chu
   ExpectSameRun(first, RunZstd(in, n, level, chunkings[0], 4), context);
 }
 
+void RunFuzzInputAnyMode(const uint8_t* data, size_t size) {
+  if (size > 1 && (data[1] & 0x40) != 0) {
+    const FuzzCase c = DecodeFuzzInput(data, size);
+    CheckZstdCase(c.input.data(), c.input.size(), 1 + data[0] % 19, c.chunkings, "fuzz input, zstd");
+    return;
+  }
+  RunFuzzInput(data, size);
+}
+
 void ZstdRandomRuns(uint32_t seed, double seconds) {
   Mulberry32 rng(seed);
   const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);

@@ -21,6 +21,10 @@ void VerifyZstd(const uint8_t* in, size_t n, const Run& run, const char* context
 void CheckZstdCase(const uint8_t* in, size_t n, int level, const std::vector<Chunking>& chunkings,
                    const char* context);
 
+// A fuzz input (harness.h layout) in either mode: byte 1 bit 6 (unused by that layout) runs the case
+// in zstd mode at level 1 + byte 0 % 19, else RunFuzzInput. The fuzzer and `driver replay` use this.
+void RunFuzzInputAnyMode(const uint8_t* data, size_t size);
+
 // driver zstd SEED SECONDS: random inputs (some longer than two frames), levels and chunkings.
 void ZstdRandomRuns(uint32_t seed, double seconds);
 
