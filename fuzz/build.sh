@@ -7,8 +7,8 @@
 #                         DWARF 4 because valgrind 3.19 cannot read clang 14's default DWARF 5)
 #   fuzz/build.sh tsan    driver with ThreadSanitizer (clang): the helper threads of block_pool.cc
 #   fuzz/build.sh fuzz    libFuzzer target with ASan + UBSan
-#   fuzz/build.sh arm64   driver -O2 cross-built for aarch64 (baseline armv8-a) against the static ISA-L
-#                         and zlib of scripts/build-isal-arm64.sh; runs under qemu-aarch64
+#   fuzz/build.sh arm64   driver -O2 cross-built for aarch64 (baseline armv8-a) against the static ISA-L,
+#                         zlib and zstd of scripts/build-isal-arm64.sh; runs under qemu-aarch64
 set -euo pipefail
 variant=${1:?usage: fuzz/build.sh asan|tsan|plain|fuzz|arm64}
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -45,7 +45,7 @@ case "$variant" in
     # points at.
     aarch64-linux-gnu-g++ "${common[@]}" -march=armv8-a -O2 -DFASTLAYER_ADDRESS_PROBE -I"$a64/include" \
       "${core[@]}" "${support[@]}" "$root/fuzz/address_probe.cc" "$root/fuzz/driver.cc" \
-      "$a64/lib/libisal.a" "$a64/lib/libz.a" -o "$out/driver" ;;
+      "$a64/lib/libisal.a" "$a64/lib/libz.a" "$a64/lib/libzstd.a" -o "$out/driver" ;;
   fuzz) "$cxx" "${common[@]}" "${san[@]}" -fsanitize=fuzzer "${core[@]}" "${support[@]}" "$root/fuzz/fuzz_pipeline.cc" \
           "${libs[@]}" -o "$out/fuzz_pipeline" ;;
   *) echo "unknown variant $variant" >&2; exit 2 ;;
