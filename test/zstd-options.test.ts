@@ -8,6 +8,7 @@ import { selectEngine } from '../src/engine/engines.js';
 import { nativeEngine } from '../src/engine/native-engine.js';
 import { jsZstdUnavailableReason } from '../src/engine/js-zstd.js';
 import { loadNative } from '../src/engine/native.js';
+import { ZSTD_FRAME_SIZE } from '../src/engine/format.js';
 import { DOCKER_LAYER_GZIP, OCI_LAYER_GZIP, OCI_LAYER_ZSTD } from '../src/media-types.js';
 
 describe('zstd options', () => {
@@ -48,6 +49,8 @@ describe('zstd engine choice', () => {
     assert.equal(selectEngine(undefined, { level: 3, compression: 'zstd' }).name, 'native');
     assert.equal(new Layer(new Uint8Array(1), { compression: 'zstd' }).engine.name, 'native');
     assert.ok(nativeEngine.details.zstd, 'the native engine reports its libzstd version');
+    // native/zstd_frames.h and src/engine/format.ts must agree on the frame size.
+    assert.equal(loadNative().addon!.info.zstdFrameSize, ZSTD_FRAME_SIZE);
   });
 
   it('the addon refuses zstd level 0 and 20 and gzip level 10 itself', (t) => {
