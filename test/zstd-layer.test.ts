@@ -2,6 +2,9 @@
 // bytes never depend on threads or chunking, and the frame structure is the documented one.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Layer } from '../src/layer/layer.js';
 import { ZSTD_FRAME_SIZE } from '../src/engine/format.js';
 import { OCI_LAYER_ZSTD } from '../src/media-types.js';
@@ -118,6 +121,24 @@ for (const engine of usable) {
       const whole = await direct(engine, [exact], 1, 1);
       assertFrames(whole, exact.length);
       assert.ok((await direct(engine, [exact, new Uint8Array(0)], 1, 2)).equals(whole), 'an empty chunk after a full frame');
+    });
+
+    it('Layer.fromFile gives the same bytes as the same input in memory (the engine reads the file itself)', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'fastlayer-zstd-'));
+      try {
+        const file = join(dir, 'layer.tar');
+        const input = INPUT.subarray(0, ZSTD_FRAME_SIZE + 4_321);
+        writeFileSync(file, input);
+        const options = { compression: 'zstd' as const, compressionLevel: 2, engine: engine.name, threads: 2 };
+        const fromFile = Layer.fromFile(file, options);
+        const out = await collect(fromFile.compressed());
+        await fromFile.done;
+        const inMemory = new Layer(input, options);
+        assert.ok((await collect(inMemory.compressed())).equals(out));
+        assert.equal(fromFile.diffID().toString(), `sha256:${sha256(input)}`);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     });
 
     it('empty input gives one empty frame', async (t) => {
