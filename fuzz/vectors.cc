@@ -23,6 +23,7 @@ struct Spec {
   const char* kind;  // random | text | mixed | zeros
   uint32_t seed;
   size_t size;
+  bool zstd_only = false;  // only zstd results (inputs that exist to cross zstd frame boundaries)
 };
 
 std::vector<Spec> Specs() {
@@ -41,6 +42,8 @@ std::vector<Spec> Specs() {
       {"random-2mib", "random", 7, 2 * mib + 3},
       {"text-4mib", "text", 8, 4 * mib - 1},
       {"zeros-4mib", "zeros", 0, 4 * mib},
+      // Two zstd frames, the second one byte long (fastlayer::kZstdFrameSize = 8 MiB).
+      {"mixed-zstd-frame-plus-1", "mixed", 10, fastlayer::kZstdFrameSize + 1, true},
   };
 }
 
@@ -70,9 +73,10 @@ void WriteVectors(std::FILE* f, bool quick) {
     const auto diff_id = RefSha256(in.data(), in.size());
     std::fprintf(f, "    {\n      \"name\": \"%s\", \"kind\": \"%s\", \"seed\": %u, \"size\": %zu,\n", s.name, s.kind,
                  s.seed, s.size);
+    if (s.zstd_only) std::fprintf(f, "      \"zstdOnly\": true,\n");
     std::fprintf(f, "      \"diffID\": \"sha256:%s\",\n      \"results\": {\n", Hex(diff_id.data(), 32).c_str());
     Mulberry32 rng(0x5EED0000u + static_cast<uint32_t>(i));
-    for (int level = kNone; level <= 9; ++level) {
+    for (int level = kNone; level <= 9 && !s.zstd_only; ++level) {
       std::vector<Chunking> chunkings{RandomChunking(rng, in.size(), 2), RandomChunking(rng, in.size(), 4), {in.size()}};
       if (quick) chunkings.resize(1);
       if ((level == 1 || level == 2) && !fastlayer::IsalCpuSupported()) {
