@@ -18,7 +18,8 @@
         "native/pipeline.cc",
         "native/sha256.cc",
         "native/sha256_shani.cc",
-        "native/stored.cc"
+        "native/stored.cc",
+        "native/zstd_frames.cc"
       ],
       "conditions": [
         ["target_arch=='arm64'", { "sources": ["native/sha256_armv8.cc"] }],

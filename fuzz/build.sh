@@ -7,8 +7,8 @@
 #                         DWARF 4 because valgrind 3.19 cannot read clang 14's default DWARF 5)
 #   fuzz/build.sh tsan    driver with ThreadSanitizer (clang): the helper threads of block_pool.cc
 #   fuzz/build.sh fuzz    libFuzzer target with ASan + UBSan
-#   fuzz/build.sh arm64   driver -O2 cross-built for aarch64 (baseline armv8-a) against the static ISA-L
-#                         and zlib of scripts/build-isal-arm64.sh; runs under qemu-aarch64
+#   fuzz/build.sh arm64   driver -O2 cross-built for aarch64 (baseline armv8-a) against the static ISA-L,
+#                         zlib and zstd of scripts/build-isal-arm64.sh; runs under qemu-aarch64
 set -euo pipefail
 variant=${1:?usage: fuzz/build.sh asan|tsan|plain|fuzz|arm64}
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -27,10 +27,10 @@ done
 
 cxx=${CXX:-clang++}
 common=(-std=c++17 -pthread -Wall -Wextra -I"$native" -I"$root/fuzz")
-# zlib is linked statically as in the addon; ISA-L from the system (the driver is never shipped).
-libs=(/usr/lib/x86_64-linux-gnu/libz.a -lisal)
+# zlib and zstd are linked statically as in the addon; ISA-L from the system (the driver is never shipped).
+libs=(/usr/lib/x86_64-linux-gnu/libz.a /usr/lib/x86_64-linux-gnu/libzstd.a -lisal)
 san=(-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all)
-support=("$root/fuzz/harness.cc" "$root/fuzz/ref_format.cc" "$root/fuzz/vectors.cc")
+support=("$root/fuzz/harness.cc" "$root/fuzz/ref_format.cc" "$root/fuzz/vectors.cc" "$root/fuzz/zstd_check.cc")
 
 case "$variant" in
   asan) "$cxx" "${common[@]}" "${san[@]}" "${core[@]}" "${support[@]}" "$root/fuzz/driver.cc" "${libs[@]}" -o "$out/driver" ;;
@@ -45,7 +45,7 @@ case "$variant" in
     # points at.
     aarch64-linux-gnu-g++ "${common[@]}" -march=armv8-a -O2 -DFASTLAYER_ADDRESS_PROBE -I"$a64/include" \
       "${core[@]}" "${support[@]}" "$root/fuzz/address_probe.cc" "$root/fuzz/driver.cc" \
-      "$a64/lib/libisal.a" "$a64/lib/libz.a" -o "$out/driver" ;;
+      "$a64/lib/libisal.a" "$a64/lib/libz.a" "$a64/lib/libzstd.a" -o "$out/driver" ;;
   fuzz) "$cxx" "${common[@]}" "${san[@]}" -fsanitize=fuzzer "${core[@]}" "${support[@]}" "$root/fuzz/fuzz_pipeline.cc" \
           "${libs[@]}" -o "$out/fuzz_pipeline" ;;
   *) echo "unknown variant $variant" >&2; exit 2 ;;

@@ -2,6 +2,8 @@
 //   driver selftest                 block pool contract, reference SHA-256 against NIST, constructor contract
 //   driver sha N                    N random SHA-256 checks (both dispatch paths)
 //   driver random SEED SECONDS      random inputs, levels and chunkings until SECONDS have passed
+//   driver zstd SEED SECONDS        zstd mode: random inputs (some across frames), levels 1-19 and
+//                                   chunkings; libzstd round trip, same bytes on 1-4 threads
 //   driver replay PATH...           fuzz inputs (files, or directories of files), e.g. fuzz/regressions
 //   driver vectors [--quick]        the test-vector table as JSON on stdout
 //   driver addresses PATH...        (plain build only) each fuzz input with ISA-L's stream state at
@@ -38,6 +40,7 @@
 #include "ref_sha256.h"
 #include "sha256.h"
 #include "vectors.h"
+#include "zstd_check.h"
 
 using namespace reftest;
 
@@ -224,7 +227,7 @@ void Replay(int argc, char** argv) {
     for (const auto& file : ListInputs(argv[i])) {
       std::ifstream f(file, std::ios::binary);
       const std::vector<uint8_t> data((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-      RunFuzzInput(data.data(), data.size());
+      RunFuzzInputAnyMode(data.data(), data.size());
       ++count;
     }
   }
@@ -282,7 +285,7 @@ int AddressesRandom(uint32_t seed, long count) {
 #endif
 
 int Usage() {
-  std::fprintf(stderr, "usage: driver selftest | sha N | random SEED SECONDS | replay PATH... | vectors [--quick]\n");
+  std::fprintf(stderr, "usage: driver selftest | sha N | random SEED SECONDS | zstd SEED SECONDS | replay PATH... | vectors [--quick]\n");
   return 2;
 }
 
@@ -300,6 +303,8 @@ int main(int argc, char** argv) {
     std::printf("sha ok: %ld messages\n", n);
   } else if (cmd == "random" && argc == 4) {
     RandomRuns(static_cast<uint32_t>(std::strtoul(argv[2], nullptr, 0)), std::atof(argv[3]));
+  } else if (cmd == "zstd" && argc == 4) {
+    ZstdRandomRuns(static_cast<uint32_t>(std::strtoul(argv[2], nullptr, 0)), std::atof(argv[3]));
   } else if (cmd == "replay") {
     Replay(argc - 2, argv + 2);
   } else if (cmd == "vectors" && (argc == 2 || (argc == 3 && std::string(argv[2]) == "--quick"))) {

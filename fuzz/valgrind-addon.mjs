@@ -18,7 +18,7 @@ for (let i = 0; i < input.length; i++) input[i] = (i * 7 + (i >> 9)) & 0xff;
 // joined at exit with their compressors freed.
 const reference = new Map();
 for (const [level, mode, threads] of [[0, 0, 1], [1, 0, 1], [1, 0, 3], [2, 0, 1], [3, 0, 1], [6, 0, 1], [6, 0, 3],
-  [9, 0, 1], [1, 1, 1]]) {
+  [9, 0, 1], [1, 1, 1], [1, 2, 1], [3, 2, 3], [12, 2, 1]]) {
   const p = new addon.Pipeline(level, mode, threads);
   const parts = [];
   // Chunks: empty, a view with an offset, one crossing a block boundary, the rest.
@@ -32,6 +32,8 @@ for (const [level, mode, threads] of [[0, 0, 1], [1, 0, 1], [1, 0, 3], [2, 0, 1]
   if (r.diffID.toString('hex') !== sha(input)) fail(`diffID at level ${level} mode ${mode}`);
   if (r.digest.toString('hex') !== sha(out) || r.size !== out.length) fail(`digest/size at level ${level}`);
   if (mode === 0 && !gunzipSync(out).equals(input)) fail(`round trip at level ${level}`);
+  // zstd (mode 2): one frame per 8 MiB, each starting with the magic number; decoded by the driver.
+  if (mode === 2 && out.readUInt32LE(0) !== 0xfd2fb528) fail(`zstd magic at level ${level}`);
   const key = `${level}/${mode}`;
   if (reference.has(key) && reference.get(key) !== sha(out)) fail(`level ${level}: ${threads} threads changed the bytes`);
   reference.set(key, sha(out));
@@ -56,7 +58,7 @@ await p.update(input).then(() => fail('update after destroy'), () => {});
 const q = new addon.Pipeline(1, 0);
 await q.finish();
 await q.finish().then(() => fail('finish twice'), () => {});
-for (const bad of [[10, 0], [-1, 0], ['1', 0], [1, 2], [1, 0, 0], [1, 0, 17], [1, 0, '2']]) {
+for (const bad of [[10, 0], [-1, 0], ['1', 0], [1, 3], [0, 2], [20, 2], [1, 0, 0], [1, 0, 17], [1, 0, '2']]) {
   try {
     new addon.Pipeline(...bad);
     fail(`accepted ${bad}`);
@@ -73,7 +75,8 @@ if (addon.sha256) {
 
 // Pipelines nobody destroys: the finalizer must free them.
 for (let i = 0; i < 20; i++) {
-  const lost = new addon.Pipeline(i % 10, 0);
+  // Every fifth one is zstd, holding gathered input when it is lost.
+  const lost = i % 5 === 4 ? new addon.Pipeline(3, 2, 2) : new addon.Pipeline(i % 10, 0);
   await lost.update(input.subarray(0, 10_000));
 }
 globalThis.gc?.();

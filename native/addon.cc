@@ -15,6 +15,7 @@
 #include "block_pool.h"
 #include "format.h"
 #include "sha256.h"
+#include "zstd_frames.h"
 
 #ifndef FASTLAYER_FINGERPRINT
 #error "FASTLAYER_FINGERPRINT must be defined by the build (node scripts/find-libs.cjs fingerprint)"
@@ -33,6 +34,8 @@ Napi::Object MakeInfo(Napi::Env env) {
   info.Set("isal", std::to_string(ISAL_MAJOR_VERSION) + "." + std::to_string(ISAL_MINOR_VERSION) +
                        "." + std::to_string(ISAL_PATCH_VERSION));
   info.Set("zlib", zlibVersion());
+  info.Set("zstd", ZstdVersion());
+  info.Set("zstdFrameSize", Napi::Number::New(env, static_cast<double>(kZstdFrameSize)));
   // Read once at load time: FASTLAYER_SHA256=portable is honoured from here on.
   info.Set("sha256", Sha256Implementation());
   info.Set("fingerprint", FASTLAYER_FINGERPRINT);

@@ -69,8 +69,10 @@ Napi::Function PipelineWrap::Define(Napi::Env env) {
 
 PipelineWrap::PipelineWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<PipelineWrap>(info) {
   Napi::Env env = info.Env();
-  const int level = IntegerArg(info, 0, "level", 0, 9);
-  const int mode = IntegerArg(info, 1, "mode", 0, 1);
+  // The level's range depends on the mode (zstd: 1..19), so the mode is read first.
+  const int mode = IntegerArg(info, 1, "mode", 0, 2);
+  const bool zstd = mode == static_cast<int>(Mode::kZstd);
+  const int level = IntegerArg(info, 0, "level", zstd ? kZstdMinLevel : 0, zstd ? kZstdMaxLevel : 9);
   // Optional: the threads one call may compress on (block_pool.h). The bytes do not depend on it.
   const int threads = info[2].IsUndefined() ? 1 : IntegerArg(info, 2, "threads", 1, kMaxThreads);
   try {

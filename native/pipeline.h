@@ -1,5 +1,5 @@
-// The whole layer computation for one stream: gzip framing, block cutting, CRC-32, SHA-256 of the
-// input (diffID) and of the output (digest), and the output byte count. No Node headers: the addon,
+// The whole layer computation for one stream: gzip framing, block cutting, CRC-32 (or zstd frames,
+// zstd_frames.h), SHA-256 of the input (diffID) and of the output (digest), and the output byte count. No Node headers: the addon,
 // the C baseline bench and the sanitizer/fuzz drivers all use this class.
 #pragma once
 #include <cstddef>
@@ -11,10 +11,11 @@
 #include "deflate.h"
 #include "format.h"
 #include "sha256.h"
+#include "zstd_frames.h"
 
 namespace fastlayer {
 
-enum class Mode { kGzip = 0, kNone = 1 };
+enum class Mode { kGzip = 0, kNone = 1, kZstd = 2 };
 
 // Threads one pipeline may compress on: its caller's and up to kMaxHelpers pool threads.
 constexpr int kMaxThreads = 16;
@@ -27,9 +28,10 @@ struct Digests {
 
 class Pipeline {
  public:
-  // Throws std::invalid_argument unless 0 <= level <= 9, mode is a Mode value and
-  // 1 <= threads <= kMaxThreads. With threads > 1, a call that completes several units compresses
-  // them on up to that many threads (block_pool.h); the bytes are the same for every thread count.
+  // Throws std::invalid_argument unless mode is a Mode value, 0 <= level <= 9 (gzip, none) or
+  // 1 <= level <= 19 (zstd), and 1 <= threads <= kMaxThreads. With threads > 1, a call that completes
+  // several units compresses them on up to that many threads (block_pool.h); the bytes are the same
+  // for every thread count. zstd gathers `threads` frames of input before compressing them together.
   Pipeline(int level, Mode mode, int threads = 1);
   ~Pipeline();
   Pipeline(const Pipeline&) = delete;
@@ -55,6 +57,10 @@ class Pipeline {
   void UpdateParallel(const uint8_t* data, size_t len, std::vector<uint8_t>* out);
   // Units this call would complete.
   size_t UnitsCompleted(size_t len) const { return (block_len_ + len) / kBlockSize; }
+  // zstd: gathers input into batch_ and compresses it when `threads` frames are full.
+  void UpdateZstd(const uint8_t* data, size_t len, std::vector<uint8_t>* out);
+  // zstd: compresses batch_ as consecutive frames (the last one may be short) and empties it.
+  void CompressBatch(std::vector<uint8_t>* out);
   // Hashes and counts output bytes appended to *out since `start`.
   void TakeOutput(const std::vector<uint8_t>& out, size_t start);
 
@@ -77,6 +83,9 @@ class Pipeline {
   size_t window_len_ = 0;
   // Per-unit outputs of a parallel call, kept for their capacity.
   std::vector<std::vector<uint8_t>> unit_out_;
+  // zstd: one compressor per frame of a batch (made on first use), and the input not compressed yet.
+  std::vector<std::unique_ptr<ZstdFrameCompressor>> zstd_;
+  std::vector<uint8_t> batch_;
 };
 
 }  // namespace fastlayer

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Cross-builds static aarch64 ISA-L and zlib (libisal.a, libz.a + headers) into .cache/arm64 from
-# Debian's own source packages, at the exact versions of the installed amd64 libisal-dev and
-# zlib1g-dev, so the aarch64 driver (fuzz/build.sh arm64) compresses with the same library versions
+# Cross-builds static aarch64 ISA-L, zlib and zstd (libisal.a, libz.a, libzstd.a + headers) into
+# .cache/arm64 from Debian's own source packages, at the exact versions of the installed amd64
+# libisal-dev, zlib1g-dev and libzstd-dev, so the aarch64 driver (fuzz/build.sh arm64) compresses with the same library versions
 # as the committed vector table. Debian's libisal-dev is not Multi-Arch: same, so libisal-dev:arm64
 # cannot sit next to the amd64 one; building both from source also keeps dpkg free of a foreign
 # architecture. Runs once: later calls return at once while the cached build matches.
@@ -25,10 +25,11 @@ pkg_version() {
 }
 read -r isal_src isal_version <<<"$(pkg_version libisal-dev)"
 read -r zlib_src zlib_version <<<"$(pkg_version zlib1g-dev)"
+read -r zstd_src zstd_version <<<"$(pkg_version libzstd-dev)"
 
 stamp="$prefix/.fastlayer-stamp"
-want="$host $isal_src $isal_version $zlib_src $zlib_version static"
-if [[ -f "$prefix/lib/libisal.a" && -f "$prefix/lib/libz.a" && -f "$stamp" ]] &&
+want="$host $isal_src $isal_version $zlib_src $zlib_version $zstd_src $zstd_version static"
+if [[ -f "$prefix/lib/libisal.a" && -f "$prefix/lib/libz.a" && -f "$prefix/lib/libzstd.a" && -f "$stamp" ]] &&
    [[ "$(cat "$stamp")" == "$want" ]]; then
   echo "build-isal-arm64: cached $prefix ($want)"
   exit 0
@@ -41,7 +42,7 @@ done
 
 # shellcheck source=deb-src.sh
 source "$(dirname "$0")/deb-src.sh"
-ensure_deb_src "$isal_src=$isal_version" "$zlib_src=$zlib_version"
+ensure_deb_src "$isal_src=$isal_version" "$zlib_src=$zlib_version" "$zstd_src=$zstd_version"
 
 # Unpacks (apt-get source checks the .dsc signature and checksums, applies Debian's patches) into a
 # folder of its own, so a concurrent x86 build in .cache/isal-src is never disturbed.
@@ -57,8 +58,10 @@ fetch() {
 }
 isal_tree="$(fetch "$isal_src" "$isal_version")"
 zlib_tree="$(fetch "$zlib_src" "$zlib_version")"
+zstd_tree="$(fetch "$zstd_src" "$zstd_version")"
 [[ -f "$isal_tree/configure.ac" ]] || die "ISA-L source not found under $srcdir"
 [[ -f "$zlib_tree/zlib.h" ]] || die "zlib source not found under $srcdir"
+[[ -f "$zstd_tree/lib/zstd.h" ]] || die "zstd source not found under $srcdir"
 
 rm -rf "$prefix"
 mkdir -p "$prefix/lib" "$prefix/include"
@@ -88,7 +91,16 @@ cp -a "$zlib_tree" "$zbuild"
 cp "$zbuild/libz.a" "$prefix/lib/"
 cp "$zbuild/zlib.h" "$zbuild/zconf.h" "$prefix/include/"
 
-for a in "$prefix/lib/libisal.a" "$prefix/lib/libz.a"; do
+# zstd: only the static library, single-threaded like Debian's amd64 libzstd.a (docs/ZSTD.md), by
+# zstd's own lib/Makefile, out of tree (a copy).
+zsbuild="$srcdir/zstd-build"
+rm -rf "$zsbuild"
+cp -a "$zstd_tree" "$zsbuild"
+(make -s -C "$zsbuild/lib" -j"${FASTLAYER_JOBS:-2}" CC="$cc" CFLAGS="-O2 -fPIC" libzstd.a >/dev/null 2>&1) ||
+  die "zstd cross build failed (see $zsbuild)"
+cp "$zsbuild/lib/libzstd.a" "$prefix/lib/"
+cp "$zsbuild/lib/zstd.h" "$zsbuild/lib/zstd_errors.h" "$zsbuild/lib/zdict.h" "$prefix/include/"
+for a in "$prefix/lib/libisal.a" "$prefix/lib/libz.a" "$prefix/lib/libzstd.a"; do
   # Whole output captured first: grep -q would close the pipe early and pipefail would report it.
   info="$("$host-objdump" -f "$a")"
   [[ "$info" == *"architecture: aarch64"* && "$info" != *"architecture: i386"* ]] ||

@@ -5,6 +5,8 @@
 // - Missing packages: the error names what to install on each platform.
 // - zlib: always the static libz.a (FASTLAYER_ZLIB_LIB overrides the search), linked with
 //   --exclude-libs so none of its symbols is exported or resolved against node's own zlib.
+// - zstd: the same for libzstd.a (FASTLAYER_ZSTD_LIB overrides the search): node bundles its own
+//   libzstd too, and the bytes of a zstd layer depend on the libzstd version linked.
 // - fingerprint: first 16 hex digits of a SHA-256 over the native sources and build inputs, so a
 //   loaded addon can be matched to the sources it was built from.
 'use strict';
@@ -18,13 +20,14 @@ const root = path.resolve(__dirname, '..');
 
 // gyp prints our stderr when a `<!@(...)` command fails, so a missing package is named right there.
 const INSTALL_HINT = [
-  'Install a C++ compiler and the ISA-L and zlib development packages, then build again:',
-  '  Debian/Ubuntu: apt-get install build-essential pkg-config libisal-dev zlib1g-dev',
-  '  Fedora/RHEL:   dnf install gcc-c++ make pkgconf-pkg-config isa-l-devel zlib-devel zlib-static',
-  '  Alpine:        apk add build-base pkgconf isa-l-dev zlib-dev zlib-static',
-  '  macOS:         brew install pkg-config isa-l zlib',
+  'Install a C++ compiler and the ISA-L, zlib and zstd development packages, then build again:',
+  '  Debian/Ubuntu: apt-get install build-essential pkg-config libisal-dev zlib1g-dev libzstd-dev',
+  '  Fedora/RHEL:   dnf install gcc-c++ make pkgconf-pkg-config isa-l-devel zlib-devel zlib-static libzstd-devel libzstd-static',
+  '  Alpine:        apk add build-base pkgconf isa-l-dev zlib-dev zlib-static zstd-dev zstd-static',
+  '  macOS:         brew install pkg-config isa-l zlib zstd',
   'or point the build at them: FASTLAYER_ISAL_LIB=/path/libisal.a FASTLAYER_ISAL_INCLUDE=/path/include',
-  'FASTLAYER_ZLIB_LIB=/path/libz.a. On linux-x64 (glibc) no build is needed: the package ships a prebuilt',
+  'FASTLAYER_ZLIB_LIB=/path/libz.a FASTLAYER_ZSTD_LIB=/path/libzstd.a (headers next to it in ../include',
+  'or on the default include path). On linux-x64 (glibc) no build is needed: the package ships a prebuilt',
   'addon that `npm install` uses unless --build-from-source is given.',
 ].join('\n');
 
@@ -89,7 +92,46 @@ function findZlibArchive() {
   return hit;
 }
 
+function findZstdArchive() {
+  if (process.env.FASTLAYER_ZSTD_LIB) {
+    return requireFile(process.env.FASTLAYER_ZSTD_LIB, 'FASTLAYER_ZSTD_LIB');
+  }
+  const libdir = pkgConfig(['--variable=libdir', 'libzstd']);
+  const candidates = [
+    libdir && path.join(libdir, 'libzstd.a'),
+    compilerFile('libzstd.a'),
+    `/usr/lib/${process.arch === 'arm64' ? 'aarch64' : 'x86_64'}-linux-gnu/libzstd.a`,
+    '/usr/lib64/libzstd.a',
+    '/usr/lib/libzstd.a',
+    '/usr/local/lib/libzstd.a',
+    '/opt/homebrew/lib/libzstd.a',
+  ];
+  const hit = candidates.find((f) => f && fs.existsSync(f));
+  if (!hit) {
+    missing('static zstd (libzstd.a) not found (searched pkg-config libzstd, the compiler, /usr/lib*): package libzstd-dev.');
+  }
+  return hit;
+}
+
+/** -I for zstd.h: next to FASTLAYER_ZSTD_LIB's archive (../include), else pkg-config or the default path. */
+function zstdCflags() {
+  if (process.env.FASTLAYER_ZSTD_LIB) {
+    const dir = path.join(path.dirname(process.env.FASTLAYER_ZSTD_LIB), '..', 'include');
+    if (fs.existsSync(path.join(dir, 'zstd.h'))) return [`-I${dir}`];
+  }
+  const fromPkgConfig = pkgConfig(['--cflags', 'libzstd']);
+  if (fromPkgConfig !== undefined) return fromPkgConfig.split(/\s+/).filter(Boolean);
+  if (!INCLUDE_DIRS.some((dir) => fs.existsSync(path.join(dir, 'zstd.h')))) {
+    missing(`zstd.h not found (pkg-config libzstd failed; searched ${INCLUDE_DIRS.join(', ')}): package libzstd-dev.`);
+  }
+  return [];
+}
+
 function cflags() {
+  return [...isalZlibCflags(), ...zstdCflags()];
+}
+
+function isalZlibCflags() {
   if (process.env.FASTLAYER_ISAL_INCLUDE) {
     return [`-I${requireFile(process.env.FASTLAYER_ISAL_INCLUDE, 'FASTLAYER_ISAL_INCLUDE')}`];
   }
@@ -118,7 +160,7 @@ function libs() {
   // --exclude-libs,ALL turns every symbol taken from an archive into a local one. macOS's ld64 has no
   // such flag; there the two-level namespace already binds each symbol to the image it came from.
   const hide = process.platform === 'darwin' ? [] : ['-Wl,--exclude-libs,ALL'];
-  return [...hide, ...findIsal(), findZlibArchive()];
+  return [...hide, ...findIsal(), findZlibArchive(), findZstdArchive()];
 }
 
 const SOURCE_FILE = /\.(cc|h)$/;

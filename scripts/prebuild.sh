@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `npm run prebuild`: builds the committed prebuild prebuilds/linux-x64/fastlayer.glibc.node (Node-API,
-# so one file serves every Node >= 20) with ISA-L and zlib linked statically, so that at run time it
+# so one file serves every Node >= 20) with ISA-L, zlib and zstd linked statically, so that at run time it
 # needs only the C and C++ runtimes. Run it after any change to native/, binding.gyp or
 # scripts/find-libs.cjs (the staleness test says so) and commit the result.
 #
@@ -21,6 +21,10 @@ die() { echo "prebuild: $*" >&2; exit 1; }
 bash "$root/scripts/build-isal-static.sh"
 export FASTLAYER_ISAL_LIB="$cache/isal/lib/libisal.a"
 export FASTLAYER_ISAL_INCLUDE="$cache/isal/include"
+# zstd: Debian's own static, position-independent libzstd.a (libzstd-dev), found by find-libs.cjs.
+# The bytes of zstd layers depend on its version, recorded in info.zstd (docs/ZSTD.md).
+dpkg-query -W -f='${Status}' libzstd-dev 2>/dev/null | grep -q 'install ok installed' ||
+  die "libzstd-dev is not installed (apt-get install libzstd-dev)"
 
 # A fixed stage path keeps the output reproducible (paths can end up in the binary).
 rm -rf "$stage"
@@ -55,9 +59,9 @@ for lib in $needed; do
   esac
 done
 if readelf -d "$built" | grep -q TEXTREL; then die "$built has text relocations"; fi
-# zlib and ISA-L must be neither exported nor imported (never resolved against node's own zlib).
-if nm -D "$built" | grep -E ' (deflate|inflate|crc32|adler32|zlib|isal_|crc16|crc64|gf_|ec_)[A-Za-z0-9_]*(@.*)?$'; then
-  die "$built exports or imports zlib/ISA-L symbols (listed above)"
+# zlib, ISA-L and zstd must be neither exported nor imported (never resolved against node's own).
+if nm -D "$built" | grep -iE ' (deflate|inflate|crc32|adler32|zlib|isal_|crc16|crc64|gf_|ec_|zstd|huf_|fse_|hist_|pool_|[a-z_]*xxh)[A-Za-z0-9_]*(@.*)?$'; then
+  die "$built exports or imports zlib/ISA-L/zstd symbols (listed above)"
 fi
 
 # It must load in this Node and carry the fingerprint of the sources it was built from.
@@ -67,7 +71,7 @@ got="$(node -e '
   process.dlopen(m, process.argv[1]);
   const i = m.exports.info;
   console.log(i.fingerprint);
-  console.error(`prebuild: format ${i.format}, block ${i.blockSize}, isal ${i.isal}, zlib ${i.zlib}, sha256 ${i.sha256}`);
+  console.error(`prebuild: format ${i.format}, block ${i.blockSize}, isal ${i.isal}, zlib ${i.zlib}, zstd ${i.zstd}, sha256 ${i.sha256}`);
 ' "$built")"
 [[ "$got" == "$want" ]] || die "built fingerprint $got does not match the sources' $want (did a file change during the build?)"
 

@@ -3,7 +3,7 @@
 
 export const DOCKER_LAYER_GZIP = 'application/vnd.docker.image.rootfs.diff.tar.gzip';
 export const OCI_LAYER_GZIP = 'application/vnd.oci.image.layer.v1.tar+gzip';
-/** Reserved: fastlayer does not produce zstd yet. */
+/** Default media type of `compression: 'zstd'` layers. */
 export const OCI_LAYER_ZSTD = 'application/vnd.oci.image.layer.v1.tar+zstd';
 export const OCI_LAYER_UNCOMPRESSED = 'application/vnd.oci.image.layer.v1.tar';
 

@@ -7,7 +7,7 @@ import { cleanEnv, root } from './packaging-util.js';
 
 function findLibs(command: string, extra: Record<string, string>): { status: number | null; stdout: string; stderr: string } {
   const env = cleanEnv(extra);
-  for (const name of ['FASTLAYER_ISAL_LIB', 'FASTLAYER_ISAL_INCLUDE', 'FASTLAYER_ZLIB_LIB']) {
+  for (const name of ['FASTLAYER_ISAL_LIB', 'FASTLAYER_ISAL_INCLUDE', 'FASTLAYER_ZLIB_LIB', 'FASTLAYER_ZSTD_LIB']) {
     if (!(name in extra)) delete env[name];
   }
   const r = spawnSync(process.execPath, [join(root, 'scripts', 'find-libs.cjs'), command], { env, encoding: 'utf8' });
@@ -16,10 +16,10 @@ function findLibs(command: string, extra: Record<string, string>): { status: num
 
 function assertInstallHint(stderr: string): void {
   for (const hint of [
-    'libisal-dev zlib1g-dev',
-    'isa-l-devel zlib-devel zlib-static',
-    'isa-l-dev zlib-dev zlib-static',
-    'brew install pkg-config isa-l zlib',
+    'libisal-dev zlib1g-dev libzstd-dev',
+    'isa-l-devel zlib-devel zlib-static libzstd-devel libzstd-static',
+    'isa-l-dev zlib-dev zlib-static zstd-dev zstd-static',
+    'brew install pkg-config isa-l zlib zstd',
     'FASTLAYER_ISAL_LIB=',
   ]) {
     assert.ok(stderr.includes(hint), `the error does not mention "${hint}":\n${stderr}`);
@@ -35,11 +35,12 @@ test('without pkg-config and a compiler that finds libisal, the error names the 
 });
 
 test('an override pointing to a missing file is an error with the same hint', () => {
-  // ISA-L is looked for first: for the zlib case it is named too, so that the check does not depend on
-  // whether this machine has the ISA-L development files (a machine with only Node and npm has not).
-  const isal = join(root, 'package.json');
-  for (const name of ['FASTLAYER_ISAL_LIB', 'FASTLAYER_ZLIB_LIB']) {
-    const others: Record<string, string> = name === 'FASTLAYER_ZLIB_LIB' ? { FASTLAYER_ISAL_LIB: isal } : {};
+  // ISA-L is looked for first, then zlib, then zstd: the earlier ones are named too, so that the check does
+  // not depend on whether this machine has their development files (a machine with only Node and npm has not).
+  const present = join(root, 'package.json');
+  const order = ['FASTLAYER_ISAL_LIB', 'FASTLAYER_ZLIB_LIB', 'FASTLAYER_ZSTD_LIB'];
+  for (const [i, name] of order.entries()) {
+    const others = Object.fromEntries(order.slice(0, i).map((earlier) => [earlier, present]));
     const r = findLibs('libs', { ...others, [name]: '/nonexistent/lib.a' });
     assert.equal(r.status, 1, name);
     assert.ok(r.stderr.includes(`${name} points to a missing file: /nonexistent/lib.a`), r.stderr);
@@ -50,12 +51,13 @@ test('an override pointing to a missing file is an error with the same hint', ()
   assertInstallHint(r.stderr);
 });
 
-test('FASTLAYER_ISAL_LIB and FASTLAYER_ZLIB_LIB replace the searched libraries, symbols stay hidden', () => {
+test('FASTLAYER_ISAL_LIB, FASTLAYER_ZLIB_LIB and FASTLAYER_ZSTD_LIB replace the searched libraries, symbols stay hidden', () => {
   const isal = join(root, 'package.json');
   const zlib = join(root, 'binding.gyp');
-  const r = findLibs('libs', { FASTLAYER_ISAL_LIB: isal, FASTLAYER_ZLIB_LIB: zlib, PKG_CONFIG: 'false', CC: 'false' });
+  const zstd = join(root, 'tsconfig.json');
+  const r = findLibs('libs', { FASTLAYER_ISAL_LIB: isal, FASTLAYER_ZLIB_LIB: zlib, FASTLAYER_ZSTD_LIB: zstd, PKG_CONFIG: 'false', CC: 'false' });
   assert.equal(r.status, 0, r.stderr);
-  assert.deepEqual(r.stdout.trim().split(' '), ['-Wl,--exclude-libs,ALL', isal, zlib]);
+  assert.deepEqual(r.stdout.trim().split(' '), ['-Wl,--exclude-libs,ALL', isal, zlib, zstd]);
   const c = findLibs('cflags', { FASTLAYER_ISAL_INCLUDE: root, PKG_CONFIG: 'false' });
   assert.equal(c.stdout.trim(), `-I${root}`);
 });
@@ -64,4 +66,12 @@ test('an unknown command prints the usage', () => {
   const r = findLibs('bogus', {});
   assert.equal(r.status, 1);
   assert.match(r.stderr, /usage: find-libs\.cjs cflags\|libs\|fingerprint/);
+});
+
+test('a machine without libzstd.a gets an error naming the zstd packages', () => {
+  // Only the zstd override is broken, so ISA-L and zlib are found and the zstd message is the one shown.
+  const r = findLibs('libs', { FASTLAYER_ZSTD_LIB: '/nonexistent/libzstd.a' });
+  assert.equal(r.status, 1);
+  assert.ok(r.stderr.includes('FASTLAYER_ZSTD_LIB points to a missing file'), r.stderr);
+  assert.ok(r.stderr.includes('libzstd-dev') && r.stderr.includes('zstd-static'), r.stderr);
 });

@@ -13,9 +13,10 @@ export interface EngineResult {
 /** Which engine a layer runs on. */
 export type EngineName = 'native' | 'js';
 
-export type Compression = 'gzip' | 'none';
+export type Compression = 'gzip' | 'none' | 'zstd';
 
 export interface EngineOptions {
+  /** gzip: 0 to 9; zstd: 1 to 19. */
   level: number;
   compression: Compression;
   /**

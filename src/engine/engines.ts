@@ -2,6 +2,7 @@
 import type { EngineFactory, EngineName, EngineOptions } from './engine.js';
 import { ErrEngineUnavailable, ErrOptionRange } from '../errors.js';
 import { jsEngine } from './js-engine.js';
+import { jsZstdUnavailableReason } from './js-zstd.js';
 import { nativeEngine } from './native-engine.js';
 import { loadNative } from './native.js';
 
@@ -31,6 +32,7 @@ let warned = false;
  */
 export function selectEngine(name?: EngineName, options?: EngineOptions): EngineFactory {
   const wanted = name ?? fromEnvironment();
+  if (options?.compression === 'zstd') return selectZstdEngine(wanted);
   if (wanted === 'js') return jsEngine;
   if (wanted === 'native') {
     if (nativeEngine) return nativeEngine;
@@ -47,6 +49,32 @@ export function selectEngine(name?: EngineName, options?: EngineOptions): Engine
         'gives reproducible bytes only on x86-64 with SSSE3 and SSE4.2. Levels 0 and 3-9 stay native.',
       { code: LEVEL_FALLBACK_WARNING },
     );
+  }
+  return jsEngine;
+}
+
+/** Why the native engine cannot write zstd layers here. */
+function nativeZstdUnavailableReason(): string {
+  if (!nativeEngine) return loadNative().error?.message ?? 'the addon loaded but does not match this version of fastlayer';
+  return `the loaded addon was built without zstd support (libzstd ${nativeEngine.details.zstd ?? 'absent'}): rebuild it`;
+}
+
+/**
+ * zstd layers: native whenever it can (its bytes are the reference, docs/ZSTD.md), else node:zlib's
+ * zstd; a runtime with neither (Node 20 without the addon) gets ErrEngineUnavailable naming both reasons.
+ */
+function selectZstdEngine(wanted: EngineName | undefined): EngineFactory {
+  const nativeOk = nativeEngine?.supports?.({ level: 3, compression: 'zstd' }) === true;
+  const jsReason = jsZstdUnavailableReason();
+  if (wanted === 'js') {
+    if (jsReason !== undefined) throw new ErrEngineUnavailable('js', `zstd layers: ${jsReason}`);
+    return jsEngine;
+  }
+  if (nativeOk) return nativeEngine!;
+  const nativeReason = nativeZstdUnavailableReason();
+  if (wanted === 'native' || jsReason !== undefined) {
+    const also = wanted === 'native' ? '' : `; the js engine cannot either: ${jsReason}`;
+    throw new ErrEngineUnavailable('native', `zstd layers: ${nativeReason}${also}`, loadNative().error);
   }
   return jsEngine;
 }

@@ -9,3 +9,6 @@ export const WINDOW_SIZE = 32 * 1024;
 
 /** Fixed gzip header: deflate, no flags, mtime 0, XFL 0, OS 255 (unknown). */
 export const GZIP_HEADER: Readonly<Uint8Array> = Uint8Array.of(0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff);
+
+/** zstd (docs/ZSTD.md): input bytes per zstd frame. Must equal kZstdFrameSize in native/zstd_frames.h. */
+export const ZSTD_FRAME_SIZE = 8 * 1024 * 1024;

@@ -8,6 +8,7 @@ import { ErrEngineState } from '../errors.js';
 import { BLOCK_SIZE, GZIP_HEADER, WINDOW_SIZE } from './format.js';
 import { crc32, crc32Implementation } from './crc32.js';
 import { storedBlocks } from './stored.js';
+import { JsZstdEngine, nodeZstdVersion } from './js-zstd.js';
 
 // Full blocks are independent once their dictionary is known (it is plain input), so up to
 // `threads` of them are deflated at once on the libuv threadpool; bounded so a huge update cannot
@@ -182,8 +183,10 @@ export const jsEngine: EngineFactory = Object.freeze({
     zlib: `node:zlib ${process.versions.zlib}`,
     crc32: crc32Implementation,
     sha256: 'node:crypto',
+    ...(nodeZstdVersion === undefined ? {} : { zstd: `node:zlib ${nodeZstdVersion}` }),
   }),
   create(options: EngineOptions): Engine {
+    if (options.compression === 'zstd') return new JsZstdEngine(options);
     return new JsEngine(options);
   },
 });

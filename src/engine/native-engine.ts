@@ -4,11 +4,13 @@
 // Calls of all engines share one Limiter, so they never take the whole libuv threadpool.
 import type { Engine, EngineFactory, EngineInput, EngineOptions, EngineResult } from './engine.js';
 import { ErrEngineState } from '../errors.js';
+import { ZSTD_FRAME_SIZE } from './format.js';
 import { Limiter, nativeCallLimit, type Ticket } from './limiter.js';
 import { loadNative, type NativeAddon, type NativePipeline } from './native.js';
 
 const MODE_GZIP = 0;
 const MODE_NONE = 1;
+const MODE_ZSTD = 2;
 
 let limiter: Limiter | undefined;
 
@@ -40,7 +42,7 @@ class NativeEngine implements Engine {
     // The addon validates level and mode itself (TypeError/RangeError with ERR_INVALID_ARG_TYPE /
     // ERR_OUT_OF_RANGE) and refuses levels 1-2 on CPUs where ISA-L would give other bytes
     // (ERR_FASTLAYER_UNSUPPORTED_CPU).
-    const mode = options.compression === 'none' ? MODE_NONE : MODE_GZIP;
+    const mode = options.compression === 'none' ? MODE_NONE : options.compression === 'zstd' ? MODE_ZSTD : MODE_GZIP;
     this.pipeline = new addon.Pipeline(options.level, mode, options.threads ?? 1);
   }
 
@@ -91,6 +93,8 @@ function makeFactory(addon: NativeAddon): EngineFactory {
   const levels = new Map<number, boolean>();
   const supports = ({ level, compression }: EngineOptions): boolean => {
     if (compression === 'none') return true;
+    // zstd has no CPU-dependent bytes; an addon built before zstd existed has no info.zstd.
+    if (compression === 'zstd') return info.zstd !== undefined && info.zstdFrameSize === ZSTD_FRAME_SIZE;
     let ok = levels.get(level);
     if (ok === undefined) {
       try {
@@ -110,6 +114,7 @@ function makeFactory(addon: NativeAddon): EngineFactory {
     details: Object.freeze({
       isal: info.isal,
       zlib: info.zlib,
+      ...(info.zstd === undefined ? {} : { zstd: info.zstd }),
       sha256: info.sha256,
       fingerprint: info.fingerprint,
       format: String(info.format),

@@ -37,6 +37,10 @@ export interface NativeAddon {
     blockSize: number;
     isal: string;
     zlib: string;
+    /** libzstd version (absent in addons built before zstd layers existed). */
+    zstd?: string;
+    /** Input bytes per zstd frame (ZSTD_FRAME_SIZE). */
+    zstdFrameSize?: number;
     sha256: string;
     fingerprint: string;
     maxThreads: number;

@@ -4,15 +4,24 @@ import type { Compression, EngineName } from '../engine/engine.js';
 export type { EngineName };
 import { availableParallelism } from 'node:os';
 import { ErrInvalidOption, ErrOptionRange } from '../errors.js';
-import { DOCKER_LAYER_GZIP, OCI_LAYER_UNCOMPRESSED } from '../media-types.js';
+import { DOCKER_LAYER_GZIP, OCI_LAYER_UNCOMPRESSED, OCI_LAYER_ZSTD } from '../media-types.js';
 
 
 export interface LayerOptions {
-  /** Integer 0 (stored) to 9 (smallest); default 1. */
+  /**
+   * gzip: integer 0 (stored) to 9 (smallest), default 1. zstd: 1 to 19, default 3 (the ultra levels
+   * 20-22 are refused: docs/ZSTD.md). Ignored for 'none'.
+   */
   compressionLevel?: number;
-  /** Reported by mediaType(); default Docker's gzip layer type, or OCI's uncompressed type for 'none'. */
+  /**
+   * Reported by mediaType(); default Docker's gzip layer type, OCI's zstd layer type for 'zstd', or
+   * OCI's uncompressed type for 'none'.
+   */
   mediaType?: string;
-  /** 'gzip' (default) or 'none' (bytes pass through; digest equals diffID). */
+  /**
+   * 'gzip' (default), 'zstd' (docs/ZSTD.md; native engine, or node:zlib on Node >= 22.15) or 'none'
+   * (bytes pass through; digest equals diffID).
+   */
   compression?: Compression;
   /** Aborting destroys the layer stream with the abort reason and rejects `done` with it. */
   signal?: AbortSignal;
@@ -37,6 +46,9 @@ export interface ResolvedOptions {
 const KNOWN = new Set(['compressionLevel', 'mediaType', 'compression', 'signal', 'engine', 'threads']);
 
 export const MAX_THREADS = 16;
+export const ZSTD_MIN_LEVEL = 1;
+export const ZSTD_MAX_LEVEL = 19;
+export const ZSTD_DEFAULT_LEVEL = 3;
 // 1 MiB per call is four units of the format: more threads than that have nothing to take.
 const DEFAULT_THREADS_CAP = 4;
 
@@ -67,19 +79,24 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     if (!KNOWN.has(key)) throw new ErrInvalidOption(key, `absent (unknown option; known: ${[...KNOWN].join(', ')})`, o[key]);
   }
 
-  const level = o.compressionLevel ?? 1;
-  if (typeof level !== 'number') throw new ErrInvalidOption('compressionLevel', 'a number', level);
-  if (!Number.isInteger(level) || level < 0 || level > 9) {
-    throw new ErrOptionRange('compressionLevel', 'an integer from 0 to 9', level);
-  }
-
   const compression = o.compression ?? 'gzip';
-  if (typeof compression !== 'string') throw new ErrInvalidOption('compression', "'gzip' or 'none'", compression);
-  if (compression !== 'gzip' && compression !== 'none') {
-    throw new ErrOptionRange('compression', "'gzip' or 'none'", compression);
+  if (typeof compression !== 'string') throw new ErrInvalidOption('compression', "'gzip', 'zstd' or 'none'", compression);
+  if (compression !== 'gzip' && compression !== 'none' && compression !== 'zstd') {
+    throw new ErrOptionRange('compression', "'gzip', 'zstd' or 'none'", compression);
   }
 
-  const mediaType = o.mediaType ?? (compression === 'none' ? OCI_LAYER_UNCOMPRESSED : DOCKER_LAYER_GZIP);
+  // The level's range depends on the compression, so it is checked after it.
+  const zstd = compression === 'zstd';
+  const level = o.compressionLevel ?? (zstd ? ZSTD_DEFAULT_LEVEL : 1);
+  if (typeof level !== 'number') throw new ErrInvalidOption('compressionLevel', 'a number', level);
+  const [minLevel, maxLevel] = zstd ? [ZSTD_MIN_LEVEL, ZSTD_MAX_LEVEL] : [0, 9];
+  if (!Number.isInteger(level) || level < minLevel || level > maxLevel) {
+    const range = `an integer from ${minLevel} to ${maxLevel}`;
+    throw new ErrOptionRange('compressionLevel', zstd ? `${range} for zstd (ultra levels 20-22 are not supported)` : range, level);
+  }
+
+  const mediaType =
+    o.mediaType ?? (compression === 'none' ? OCI_LAYER_UNCOMPRESSED : zstd ? OCI_LAYER_ZSTD : DOCKER_LAYER_GZIP);
   if (typeof mediaType !== 'string') throw new ErrInvalidOption('mediaType', 'a string', mediaType);
   if (mediaType.trim() === '') throw new ErrOptionRange('mediaType', 'a non-empty media type', mediaType);
 
