@@ -3,11 +3,17 @@
 #include <napi.h>
 #include <zlib.h>
 
-#include <mutex>
+#include <atomic>
 #include <string>
 
 #if defined(__unix__) || defined(__APPLE__)
 #include <dlfcn.h>
+#endif
+#if defined(__GLIBC__) && defined(__x86_64__)
+// glibc 2.34 moved dlopen and dladdr into libc under a new version; the original versions are still
+// exported by every glibc, so binding to them keeps the prebuild's requirement at glibc 2.32.
+__asm__(".symver dlopen,dlopen@GLIBC_2.2.5");
+__asm__(".symver dladdr,dladdr@GLIBC_2.2.5");
 #endif
 
 #include "addon_pipeline.h"
@@ -62,14 +68,15 @@ Napi::Value PoolStatsFunction(const Napi::CallbackInfo& info) {
 // addon still works.
 void KeepLoaded() {
 #if defined(RTLD_NODELETE) && defined(RTLD_NOLOAD)
-  static std::once_flag once;
-  std::call_once(once, [] {
-    Dl_info self{};
-    if (dladdr(reinterpret_cast<void*>(&KeepLoaded), &self) != 0 && self.dli_fname != nullptr) {
-      // NOLOAD: a reference to the copy already mapped, never a second copy; never dlclose()d.
-      dlopen(self.dli_fname, RTLD_LAZY | RTLD_NOLOAD | RTLD_NODELETE);
-    }
-  });
+  // An atomic flag rather than std::call_once: call_once reaches libstdc++'s thread-local state, which
+  // would make the prebuild need the dynamic loader's TLS (__tls_get_addr, NEEDED ld-linux).
+  static std::atomic<bool> done{false};
+  if (done.exchange(true)) return;
+  Dl_info self{};
+  if (dladdr(reinterpret_cast<void*>(&KeepLoaded), &self) != 0 && self.dli_fname != nullptr) {
+    // NOLOAD: a reference to the copy already mapped, never a second copy; never dlclose()d.
+    dlopen(self.dli_fname, RTLD_LAZY | RTLD_NOLOAD | RTLD_NODELETE);
+  }
 #endif
 }
 

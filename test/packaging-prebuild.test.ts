@@ -42,6 +42,25 @@ test('the prebuild needs only the C and C++ runtimes (no libisal, no libz) and h
   assert.doesNotMatch(dynamic, /TEXTREL/);
 });
 
+test('the prebuild asks for glibc 2.32 and GLIBCXX 3.4.26 at most (what the packaging docs promise)', { skip: needs('objdump') }, () => {
+  const symbols = tool('objdump', ['-T', prebuildFile]);
+  const newest = (prefix: string) =>
+    [...symbols.matchAll(new RegExp(`\\b${prefix}_([0-9.]+)\\b`, 'g'))]
+      .map((m) => m[1]!.split('.').map(Number))
+      .reduce((a, b) => (compareVersions(a, b) >= 0 ? a : b), [0]);
+  assert.ok(compareVersions(newest('GLIBC'), [2, 32]) <= 0, `needs GLIBC_${newest('GLIBC').join('.')}`);
+  assert.ok(compareVersions(newest('GLIBCXX'), [3, 4, 26]) <= 0, `needs GLIBCXX_${newest('GLIBCXX').join('.')}`);
+  assert.doesNotMatch(symbols, /GLIBC_PRIVATE/);
+});
+
+function compareVersions(a: number[], b: number[]): number {
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    const d = (a[i] ?? 0) - (b[i] ?? 0);
+    if (d !== 0) return d;
+  }
+  return 0;
+}
+
 test('the prebuild neither exports nor imports zlib, ISA-L or zstd symbols', { skip: needs('nm') }, () => {
   const symbols = tool('nm', ['-D', prebuildFile])
     .split('\n')
