@@ -26,7 +26,8 @@ expect_dispatch() {  # expect_dispatch WANT selftest-output
   esac
 }
 
-inputs=$(grep -c '"diffID"' "$table")
+# Inputs marked zstdOnly have no gzip results, so none refused at levels 1-2.
+inputs=$(( $(grep -c '"diffID"' "$table") - $(grep -c '"zstdOnly": true' "$table" || true) ))
 seen=""
 for cpu in "${cpus[@]}"; do
   q=(nice -n 10 qemu-aarch64 -L "$sysroot" -cpu "$cpu" "$d")

@@ -42,7 +42,11 @@ done
 
 # shellcheck source=deb-src.sh
 source "$(dirname "$0")/deb-src.sh"
-ensure_deb_src "$isal_src=$isal_version" "$zlib_src=$zlib_version" "$zstd_src=$zstd_version"
+# A security update's source (libzstd 1.5.4+dfsg2-5+deb12u1) is listed by bookworm-security, whose pool
+# may be out of reach from a build machine; the release it patches (+deb12uN removed) is the fallback,
+# and the vector table under qemu-aarch64 still decides whether its bytes are the amd64 library's.
+zstd_release="${zstd_version%%+deb[0-9]*u[0-9]*}"
+ensure_deb_src "$isal_src=$isal_version" "$zlib_src=$zlib_version" "$zstd_src=$zstd_release"
 
 # Unpacks (apt-get source checks the .dsc signature and checksums, applies Debian's patches) into a
 # folder of its own, so a concurrent x86 build in .cache/isal-src is never disturbed.
@@ -58,7 +62,10 @@ fetch() {
 }
 isal_tree="$(fetch "$isal_src" "$isal_version")"
 zlib_tree="$(fetch "$zlib_src" "$zlib_version")"
-zstd_tree="$(fetch "$zstd_src" "$zstd_version")"
+if ! zstd_tree="$(fetch "$zstd_src" "$zstd_version" 2>/dev/null)"; then
+  echo "build-isal-arm64: $zstd_src=$zstd_version cannot be fetched; building $zstd_release, the release it patches"
+  zstd_tree="$(fetch "$zstd_src" "$zstd_release")"
+fi
 [[ -f "$isal_tree/configure.ac" ]] || die "ISA-L source not found under $srcdir"
 [[ -f "$zlib_tree/zlib.h" ]] || die "zlib source not found under $srcdir"
 [[ -f "$zstd_tree/lib/zstd.h" ]] || die "zstd source not found under $srcdir"
