@@ -66,3 +66,4 @@ export {
   type RegistryErrorCode,
   type RegistryErrorDetail,
 } from './registry/errors.js';
+export { pushImage, type PushImageOptions } from './registry/push.js';
