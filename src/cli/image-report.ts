@@ -3,7 +3,7 @@
 import type { WriteResult } from '../image/write.js';
 import type { Descriptor } from '../image/types.js';
 import { formatBytes } from './progress.js';
-import { writeStdout } from './stdio.js';
+import { writeStderr, writeStdout } from './stdio.js';
 
 export interface Written {
   /** 'archive', 'oci-dir' or 'registry'. */
@@ -46,6 +46,8 @@ export function resultText(result: WriteResult): string {
   return `${lines.join('\n')}\n`;
 }
 
-export async function printResult(result: WriteResult, where: Written, seconds: number, json: boolean): Promise<void> {
-  await writeStdout(json ? `${JSON.stringify(resultJSON(result, where, seconds))}\n` : resultText(result));
+/** With the archive itself on standard output, the description goes to standard error. */
+export async function printResult(result: WriteResult, where: Written, seconds: number, json: boolean, onStdout: boolean): Promise<void> {
+  if (onStdout) await writeStderr(resultText(result));
+  else await writeStdout(json ? `${JSON.stringify(resultJSON(result, where, seconds))}\n` : resultText(result));
 }

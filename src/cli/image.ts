@@ -212,9 +212,10 @@ async function run(args: Args, context: Context): Promise<number> {
     board.close();
   }
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  await printResult(result, written, seconds, json);
+  const onStdout = written.target === 'standard output';
+  if (!(onStdout && flag(args, 'quiet'))) await printResult(result, written, seconds, json, onStdout);
   if (!json && !flag(args, 'quiet')) {
-    await writeStderr(`fastlayer: image ${result.digest} written to ${written.kind === 'registry' ? written.target : written.target === 'standard output' ? 'standard output' : written.target} in ${seconds.toFixed(2)} s\n`);
+    await writeStderr(`fastlayer: image ${result.digest} written to ${written.target} in ${seconds.toFixed(2)} s\n`);
   }
   return 0;
 }
