@@ -217,6 +217,23 @@ describe('fastlayer image (archives and layouts)', { skip: binMissing() }, () =>
     assert.deepEqual(readdirSync(out).filter((n) => n.startsWith('.')), [], 'no temporary file of the archive writer either');
   });
 
+  it('npm start (no arguments): a layer descriptor, then an image archive of the same directory, its name, digest and path', (t) => {
+    const tmpRoot = join(tmp.path, 'tmpdir');
+    mkdirSync(tmpRoot);
+    const r = runCli([], { env: { ...env, TMPDIR: tmpRoot } });
+    assert.equal(r.status, 0, r.stderr);
+    const stdout = r.stdout.toString();
+    assert.match(stdout, /"diffID": "sha256:[0-9a-f]{64}"/, 'the layer descriptor');
+    assert.match(stdout, /^name: docker\.io\/library\/fastlayer-demo:latest$/m);
+    const digest = /^digest: (sha256:[0-9a-f]{64})$/m.exec(stdout)?.[1];
+    assert.ok(digest, stdout);
+    const path = / written to (\S+fastlayer-demo\.tar) in /.exec(r.stderr)?.[1];
+    assert.ok(path && path.startsWith(tmpRoot) && existsSync(path), `archive path in: ${r.stderr}`);
+    const noSkopeo = skopeoMissing();
+    if (noSkopeo) return t.skip(noSkopeo);
+    assert.equal((JSON.parse(skopeo(['inspect', `oci-archive:${path}`])) as { Digest: string }).Digest, digest);
+  });
+
   it('help lists the new commands', () => {
     const r = cli(['help']);
     assert.equal(r.status, 0);
