@@ -234,6 +234,31 @@ describe('fastlayer image (archives and layouts)', { skip: binMissing() }, () =>
     assert.equal((JSON.parse(skopeo(['inspect', `oci-archive:${path}`])) as { Digest: string }).Digest, digest);
   });
 
+  // Needs buildImage's directory options (src/image/dir-layer.ts, branch imgtar): without them DIR:/DEST
+  // is refused and the other flags are not applied, and this test fails.
+  it('directory flags reach every layer: DIR:/DEST, --exclude, --mtime, --owner (skopeo oci-archive: reads it)', async () => {
+    const archive = join(out, 'dirs.tar');
+    mkdirSync(join(src2, 'cache'), { recursive: true });
+    writeFileSync(join(src2, 'cache', 'junk'), 'junk');
+    const r = cli(['image', '--layer', `${src2}:/opt/app`, '--exclude', 'cache', '--mtime', '1000', '--owner', '5:6', '--tag', 'app:1', '--output', archive, '--json']);
+    assert.equal(r.status, 0, r.stderr);
+    const j = JSON.parse(r.stdout.toString()) as ImageJSON;
+    const unpacked = join(out, 'dirs');
+    mkdirSync(unpacked);
+    assert.equal(spawnSync('tar', ['-xf', archive, '-C', unpacked]).status, 0);
+    const layer = join(unpacked, 'blobs', 'sha256', j.images[0]!.layers[0]!.digest.slice(7));
+    const list = spawnSync('tar', ['--numeric-owner', '--full-time', '-tvzf', layer], { encoding: 'utf8', env: { ...process.env, TZ: 'UTC' } });
+    assert.equal(list.status, 0, list.stderr);
+    const lines = list.stdout.trim().split('\n');
+    const names = lines.map((l) => l.split(/\s+/).pop());
+    assert.ok(names.includes('opt/app/etc/app.conf'), list.stdout);
+    assert.ok(!names.some((n) => n?.includes('cache')), `excluded: ${list.stdout}`);
+    for (const l of lines) {
+      assert.match(l, / 5\/6 /, l);
+      assert.match(l, /1970-01-01 00:16:40/, l);
+    }
+  });
+
   it('help lists the new commands', () => {
     const r = cli(['help']);
     assert.equal(r.status, 0);
