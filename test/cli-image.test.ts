@@ -10,6 +10,7 @@ import { randomBytes } from './helpers/data.js';
 import { tempDir } from './helpers/tree.js';
 import { sha256 } from './helpers/layer.js';
 import { binMissing, oneErrorLine, runCli, temporaries } from './helpers/cli.js';
+import { openOutput } from '../src/cli/output.js';
 
 function skopeoMissing(): string | undefined {
   return spawnSync('skopeo', ['--version']).status === 0 ? undefined : 'skopeo is not installed: apt-get install skopeo';
@@ -77,12 +78,12 @@ describe('fastlayer image (archives and layouts)', { skip: binMissing() }, () =>
     assert.equal(config.created, '2023-11-14T22:13:20Z', 'created from SOURCE_DATE_EPOCH');
   });
 
-  it('the same inputs give a byte-identical archive, also through standard output (staged)', () => {
+  it('the same inputs give a byte-identical archive whatever the threads, also through standard output (staged)', () => {
     const a = join(out, 'a.tar');
     const b = join(out, 'b.tar');
     const args = ['image', '--layer', src, '--tag', 'app:1', '-q'];
-    assert.equal(cli([...args, '--output', a]).status, 0);
-    assert.equal(cli([...args, '--output', b]).status, 0);
+    assert.equal(cli([...args, '--output', a, '--threads', '1']).status, 0);
+    assert.equal(cli([...args, '--output', b, '--threads', '3']).status, 0);
     assert.equal(sha256(readFileSync(a)), sha256(readFileSync(b)));
     const piped = runCli([...args, '--output', '-'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     assert.equal(piped.status, 0, piped.stderr);
@@ -150,6 +151,7 @@ describe('fastlayer image (archives and layouts)', { skip: binMissing() }, () =>
       ['image', '--layer', src, '--tag', 'app:1', '--output', archive, '--entrypoint', '["unclosed"'],
       ['image', '--layer', src, '--tag', 'app:1', '--output', archive, '--format', 'v1'],
       ['image', '--layer', src, '--tag', 'app:1', '--output', archive, '--level', '12'],
+      ['image', '--layer', src, '--tag', 'app:1', '--output', archive, '--threads', '0'],
       ['image', '--layer', src, '--tag', 'Not/Valid:Tag:x', '--output', archive],
       ['image', '--layer', src, '--tag', 'app:1', '--output', archive, '--no-such-flag'],
       ['image', '--layer', src, '--tag', 'app:1', '--output', archive, '--tag'],
@@ -257,6 +259,24 @@ describe('fastlayer image (archives and layouts)', { skip: binMissing() }, () =>
       assert.match(l, / 5\/6 /, l);
       assert.match(l, /1970-01-01 00:16:40/, l);
     }
+  });
+
+  it('hazard: an output discarded before any byte was written closes its descriptor once (no EBADF crash)', async () => {
+    const target = join(out, 'discarded.tar');
+    for (let i = 0; i < 20; i++) {
+      const o = await openOutput(target, [], new AbortController().signal);
+      await o.discard();
+    }
+    // The stream's own close ran (or would have) on a later tick: give it the chance to fail.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal(existsSync(target), false);
+    assert.deepEqual(temporaries(out), []);
+    // And through the bin: a base that is an empty directory fails after the output was opened.
+    const empty = join(tmp.path, 'empty-base');
+    mkdirSync(empty);
+    const r = cli(['image', '--layer', src, '--base', empty, '--tag', 'app:1', '--output', target]);
+    assert.equal(r.status, 1, r.stderr);
+    assert.ok(oneErrorLine(r.stderr), r.stderr);
   });
 
   it('help lists the new commands', () => {

@@ -3,7 +3,7 @@
 // credentials (one line, no password anywhere); SIGINT mid-push (exit 130, no tag).
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from './helpers/data.js';
@@ -121,6 +121,22 @@ describe('fastlayer registry commands (docker-registry, no auth)', { skip: missi
     if (noSkopeo) return t.skip(noSkopeo);
     assert.equal((JSON.parse(skopeo(['inspect', `oci-archive:${archive}`])) as { Digest: string }).Digest, pushed.digest);
     assert.equal((JSON.parse(skopeo(['inspect', `oci:${layout}:1`])) as { Digest: string }).Digest, pushed.digest);
+  });
+
+  it('progress on a terminal: one line per blob, redrawn in place, each with a final state', (t) => {
+    if (spawnSync('sh', ['-c', 'command -v script']).status !== 0) return t.skip('needs script (util-linux)');
+    const quote = (a: string): string => `'${a.replace(/'/g, `'\\''`)}'`;
+    const underPty = (args: string[]): string => {
+      const r = spawnSync('script', ['-qfec', [process.execPath, BIN, ...args].map(quote).join(' '), '/dev/null'], { encoding: 'utf8', timeout: 120_000, env });
+      assert.equal(r.status, 0, r.stdout);
+      return r.stdout;
+    };
+    const layer = pushed.layers[0]!.slice(7, 19);
+    const pulled = underPty(['pull', `${registry.host}/cli/app:1`, '--output', join(out, 'pty.tar')]);
+    assert.match(pulled, new RegExp(`pull ${layer} {2}2\\.0 MB / 2\\.0 MB {2}100% .*done in`), JSON.stringify(pulled.slice(0, 600)));
+    assert.ok(pulled.includes('\x1b[K'), 'drawn with clear-line');
+    const again = underPty(['push', join(out, 'pulled-layout'), `${registry.host}/cli/app:pty`]);
+    assert.match(again, new RegExp(`push ${layer} .*already present`));
   });
 
   it('push SRC NAME pushes an OCI layout and an archive; the tag appears with the same digest', async () => {

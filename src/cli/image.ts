@@ -10,6 +10,7 @@ import { parsePlatform } from '../image/platform.js';
 import { Reference } from '../image/reference.js';
 import type { WriteProgress, WriteResult } from '../image/write.js';
 import { pushLayout } from '../registry/layout.js';
+import { MAX_THREADS } from '../layer/options.js';
 import {
   REPORT_OPTIONS, choiceOption, flag, integerOption, listOption, progressBoard, stringOption,
   type Args, type Command, type Context,
@@ -180,6 +181,10 @@ async function run(args: Args, context: Context): Promise<number> {
   if (json && where.kind === 'archive' && (where.path === '-' || where.path === '/dev/stdout')) {
     throw usage('--json and --output - both want standard output: write the archive to a file');
   }
+  const threads = integerOption(args, 'threads', 1, MAX_THREADS, NAME);
+  // buildImage takes no Layer options besides the level; the layers' documented environment default
+  // carries the thread count (the bytes do not depend on it).
+  if (threads !== undefined) process.env['FASTLAYER_THREADS'] = String(threads);
   const guards = inputGuards(spec);
   const board = progressBoard(args);
   const full: BuildSpec = {
@@ -253,6 +258,7 @@ export const imageCommand: Command = {
     'oci-dir': { type: 'string', value: 'DIR', help: 'write an OCI image layout directory' },
     push: { type: 'string', value: 'NAME', help: 'push to a registry' },
     level: { type: 'string', short: 'l', value: 'N', help: 'compression level 0-9 (default 1)' },
+    threads: { type: 'string', short: 't', value: 'N', help: `compress each layer on up to N threads, 1-${MAX_THREADS} (same bytes)` },
     exclude: { type: 'string', multiple: true, value: 'PATTERN', help: 'leave out paths matching PATTERN (.dockerignore syntax), every layer' },
     mtime: { type: 'string', value: 'keep|TIME|clamp:TIME', help: 'entry times of the directory layers (default: clamp to SOURCE_DATE_EPOCH when set)' },
     owner: { type: 'string', value: 'UID:GID', help: 'owner recorded in the directory layers (default 0:0)' },

@@ -206,7 +206,15 @@ async function openReplacement(target: string, finalPath: string, existing: Stat
     untrackTemporary(temp);
     throw new ErrCliOutput(`cannot prepare the temporary file for ${target}: ${reason(err)}`, err);
   }
-  const stream = fs.createWriteStream('', { fd, autoClose: false, highWaterMark: 1024 * 1024 });
+  // The FileHandle owns the descriptor: destroy() of a WriteStream closes its fd even with
+  // autoClose false, and a second close of a number the OS may have reused by then could close
+  // another file. The stream's close is therefore a no-op.
+  const stream = fs.createWriteStream('', {
+    fd,
+    autoClose: false,
+    highWaterMark: 1024 * 1024,
+    fs: { open: fs.open, write: fs.write, writev: fs.writev, close: (_fd: number, done: (err: NodeJS.ErrnoException | null) => void) => done(null) },
+  });
   let settled = false;
   return {
     stream,
