@@ -138,6 +138,24 @@ describe('fastlayer image (archives and layouts)', { skip: binMissing() }, () =>
     }
   });
 
+  it('inspect reads a docker-save archive without index.json (skopeo docker-archive:): names, config, layer files and diffIDs', (t) => {
+    const noSkopeo = skopeoMissing();
+    if (noSkopeo) return t.skip(noSkopeo);
+    const oci = join(out, 'for-legacy.tar');
+    const built = JSON.parse(cli(['image', '--layer', src, '--tag', 'app:1', '--output', oci, '--json', '--env', 'L=1']).stdout.toString()) as ImageJSON;
+    const legacy = join(out, 'legacy.tar');
+    skopeo(['copy', '-q', `oci-archive:${oci}:1`, `docker-archive:${legacy}:app:legacy`]);
+    const r = cli(['inspect', legacy, '--json']);
+    assert.equal(r.status, 0, r.stderr);
+    const i = JSON.parse(r.stdout.toString()) as { names: string[]; config: { content: { config: { Env: string[] } } }; layers: { diffID: string; size: number }[]; manifest?: unknown };
+    assert.deepEqual(i.names, ['docker.io/library/app:legacy']);
+    assert.deepEqual(i.config.content.config.Env, ['L=1']);
+    assert.deepEqual(i.layers.map((l) => l.diffID), built.images[0]!.diffIDs);
+    assert.equal(i.manifest, undefined);
+    const text = cli(['inspect', legacy]);
+    assert.match(text.stdout.toString(), /format: docker save/);
+  });
+
   it('bad arguments are usage errors (exit 2, one line)', () => {
     const archive = join(out, 'never.tar');
     const cases: string[][] = [

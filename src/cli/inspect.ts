@@ -27,12 +27,16 @@ interface Document {
 interface Inspected {
   source: string;
   kind: 'archive' | 'oci-dir' | 'registry';
-  /** Names the layout or archive gives the image (index.json annotations). */
+  /** Names the layout or archive gives the image (index.json annotations, or RepoTags). */
   names: string[];
   index?: Document;
-  manifest: Document;
+  /** Absent for a docker-save archive without index.json (Docker < 25, skopeo docker-archive:). */
+  manifest?: Document;
+  /** That archive's manifest.json entry instead. */
+  dockerSave?: Record<string, unknown>;
   config: Document;
-  layers: Descriptor[];
+  /** Layer descriptors; for a manifest.json-only archive, `digest` is the layer file's diffID from the config. */
+  layers: (Descriptor | { path: string; size: number; diffID: string | undefined })[];
 }
 
 function blobName(d: Descriptor): string {
@@ -55,8 +59,54 @@ function choosePlatform(children: Descriptor[], want: Platform | undefined, what
   return found;
 }
 
+/** A docker-save archive with only manifest.json: [{Config, RepoTags, Layers}] naming files in the tar. */
+async function inspectDockerSave(store: LayoutStore, path: string, name: string | undefined): Promise<Inspected> {
+  const list = JSON.parse((await store.read('manifest.json', MANIFEST_CAP)).toString('utf8')) as unknown;
+  if (!Array.isArray(list) || list.length === 0) throw new ErrLayoutInvalid(`${path}: manifest.json lists no image`);
+  const entries = (list as Record<string, unknown>[]).filter((e) => {
+    if (name === undefined) return true;
+    const tags = Array.isArray(e['RepoTags']) ? (e['RepoTags'] as unknown[]).map(String) : [];
+    return tags.some((t) => t === name || t.endsWith(`:${name}`) || (() => {
+      try {
+        return Reference.parse(t).toString() === Reference.parse(name).toString();
+      } catch {
+        return false;
+      }
+    })());
+  });
+  if (entries.length !== 1) throw new ErrCliInput(`${path} holds ${entries.length === 0 ? 'no image' : `${entries.length} images`}${name === undefined ? '' : ` named "${name}"`}: choose one with --name`);
+  const entry = entries[0]!;
+  const configPath = String(entry['Config'] ?? '');
+  const configSize = await store.size(configPath);
+  if (configSize === undefined || configSize > MANIFEST_CAP) throw new ErrLayoutInvalid(`${path}: the config ${configPath} is missing or too large`);
+  const bytes = await store.read(configPath, MANIFEST_CAP);
+  // Docker names the config after its digest: check it when it is so named.
+  const named = /(?:^|\/)([0-9a-f]{64})(?:\.json)?$/.exec(configPath)?.[1];
+  if (named !== undefined && sha256(bytes) !== `sha256:${named}`) throw new ErrLayoutInvalid(`${path}: the config ${configPath} does not match its digest`);
+  const content = parseJSON(bytes, `${path} ${configPath}`);
+  const diffIDs = ((content['rootfs'] as { diff_ids?: unknown[] } | undefined)?.diff_ids ?? []).map(String);
+  const layerPaths = Array.isArray(entry['Layers']) ? (entry['Layers'] as unknown[]).map(String) : [];
+  const layers = [];
+  for (const [i, p] of layerPaths.entries()) {
+    const size = await store.size(p);
+    if (size === undefined) throw new ErrLayoutInvalid(`${path} does not hold the layer ${p}`);
+    layers.push({ path: p, size, diffID: diffIDs[i] });
+  }
+  return {
+    source: path,
+    kind: 'archive',
+    names: Array.isArray(entry['RepoTags']) ? (entry['RepoTags'] as unknown[]).map(String) : [],
+    dockerSave: entry,
+    config: { descriptor: { mediaType: 'application/vnd.docker.container.image.v1+json', digest: sha256(bytes), size: bytes.length }, content },
+    layers,
+  };
+}
+
 async function inspectLocal(path: string, directory: boolean, name: string | undefined, platform: Platform | undefined): Promise<Inspected> {
   const store = directory ? directoryStore(path) : await archiveStore(path);
+  if (!directory && (await store.size('index.json')) === undefined && (await store.size('manifest.json')) !== undefined) {
+    return inspectDockerSave(store, path, name);
+  }
   const top = indexManifests(await store.read('index.json', MANIFEST_CAP), `${path} index.json`);
   let entries = top;
   if (name !== undefined) {
@@ -125,7 +175,8 @@ function text(i: Inspected): string {
     const children = (i.index.content['manifests'] ?? []) as Descriptor[];
     lines.push(`index: ${i.index.descriptor.digest} (${i.index.descriptor.mediaType}, ${children.length} images: ${children.map((d) => (d.platform ? formatPlatform(d.platform) : '?')).join(', ')})`);
   }
-  lines.push(`digest: ${i.manifest.descriptor.digest}`, `mediaType: ${i.manifest.descriptor.mediaType}`, `size: ${i.manifest.descriptor.size}`);
+  if (i.manifest) lines.push(`digest: ${i.manifest.descriptor.digest}`, `mediaType: ${i.manifest.descriptor.mediaType}`, `size: ${i.manifest.descriptor.size}`);
+  else lines.push('format: docker save (manifest.json, no index.json)');
   const p = [c['os'], c['architecture'], c['variant']].filter((v) => typeof v === 'string').join('/');
   if (p) lines.push(`platform: ${p}`);
   if (typeof c['created'] === 'string') lines.push(`created: ${c['created']}`);
@@ -137,7 +188,7 @@ function text(i: Inspected): string {
   lines.push(`config: ${i.config.descriptor.digest}  ${formatBytes(i.config.descriptor.size)}`);
   const total = i.layers.reduce((s, l) => s + l.size, 0);
   lines.push(`layers: ${i.layers.length}, ${formatBytes(total)} (${total} bytes)`);
-  for (const l of i.layers) lines.push(`  ${l.digest}  ${formatBytes(l.size)}  ${l.mediaType}`);
+  for (const l of i.layers) lines.push('digest' in l ? `  ${l.digest}  ${formatBytes(l.size)}  ${l.mediaType}` : `  ${l.path}  ${formatBytes(l.size)}  diffID ${l.diffID ?? '?'}`);
   return `${lines.join('\n')}\n`;
 }
 
