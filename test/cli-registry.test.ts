@@ -4,7 +4,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from './helpers/data.js';
 import { tempDir } from './helpers/tree.js';
@@ -52,7 +52,9 @@ describe('fastlayer registry commands (docker-registry, no auth)', { skip: missi
   const src = join(tmp.path, 'src');
   const out = join(tmp.path, 'out');
   // No credentials from the machine's own Docker config.
-  const env = { ...process.env, SOURCE_DATE_EPOCH: '1700000000', DOCKER_CONFIG: join(tmp.path, 'no-docker-config') };
+  // Where --push stages its layout: checked empty after every push.
+  const stageRoot = join(tmp.path, 'tmpdir');
+  const env = { ...process.env, SOURCE_DATE_EPOCH: '1700000000', DOCKER_CONFIG: join(tmp.path, 'no-docker-config'), TMPDIR: stageRoot };
   let pushed: { digest: string; layers: string[] };
 
   before(async () => {
@@ -61,6 +63,7 @@ describe('fastlayer registry commands (docker-registry, no auth)', { skip: missi
     writeFileSync(join(src, 'bin', 'app'), randomBytes(2_000_000, 11), { mode: 0o755 });
     writeFileSync(join(src, 'notes.txt'), 'notes\n'.repeat(5000));
     mkdirSync(out);
+    mkdirSync(stageRoot);
   });
   after(async () => {
     await registry?.stop();
@@ -75,6 +78,7 @@ describe('fastlayer registry commands (docker-registry, no auth)', { skip: missi
     assert.equal(j.output.kind, 'registry');
     pushed = { digest: j.digest, layers: j.images[0]!.layers.map((l) => l.digest) };
     assert.deepEqual(await tags(registry.host, 'cli/app'), ['1', 'stable']);
+    assert.deepEqual(readdirSync(stageRoot), [], 'the staged layout is removed');
     const noSkopeo = skopeoMissing();
     if (noSkopeo) return t.skip(noSkopeo);
     const info = JSON.parse(skopeo(['inspect', '--tls-verify=false', `docker://${ref}`])) as { Digest: string; Layers: string[] };
@@ -188,6 +192,7 @@ describe('fastlayer registry commands (docker-registry, no auth)', { skip: missi
       assert.equal(r.status, 130, r.stderr);
       assert.ok(oneErrorLine(r.stderr)?.includes('interrupted'), r.stderr);
       assert.deepEqual(await tags(registry.host, 'cli/interrupted'), []);
+      assert.deepEqual(readdirSync(stageRoot), [], 'the staged layout is removed on Ctrl-C');
     } finally {
       await proxy.close();
     }
