@@ -154,6 +154,26 @@ describe('fastlayer registry commands (docker-registry, no auth)', { skip: missi
     }
   });
 
+  it('a multi-platform image: image --push sends the index; inspect and pull choose a platform', async () => {
+    const ref = `${registry.host}/cli/multi:1`;
+    const r = await run(['image', '--layer', src, '--platform', 'linux/amd64,linux/arm64', '--push', ref, '--json'], env);
+    assert.equal(r.status, 0, r.stderr);
+    const j = JSON.parse(r.stdout) as { digest: string; mediaType: string; images: { manifest: { digest: string } }[] };
+    assert.equal(j.mediaType, 'application/vnd.oci.image.index.v1+json');
+    const i = await run(['inspect', ref, '--platform', 'linux/arm64', '--json'], env);
+    assert.equal(i.status, 0, i.stderr);
+    const doc = JSON.parse(i.stdout) as { index: { descriptor: { digest: string } }; manifest: { descriptor: { digest: string } }; config: { content: { architecture: string } } };
+    assert.equal(doc.index.descriptor.digest, j.digest);
+    assert.equal(doc.config.content.architecture, 'arm64');
+    assert.ok(j.images.some((m) => m.manifest.digest === doc.manifest.descriptor.digest));
+    const p = await run(['pull', ref, '--platform', 'linux/arm64', '--oci-dir', join(out, 'multi'), '--json'], env);
+    assert.equal(p.status, 0, p.stderr);
+    assert.equal((JSON.parse(p.stdout) as { digest: string }).digest, doc.manifest.descriptor.digest);
+    const none = await run(['inspect', ref, '--platform', 'linux/s390x'], env);
+    assert.equal(none.status, 1);
+    assert.ok(oneErrorLine(none.stderr), none.stderr);
+  });
+
   it('a registry that is not there, an unknown image: one line, exit 1', async () => {
     for (const args of [
       ['pull', `${registry.host}/cli/absent:1`, '--output', join(out, 'absent.tar')],
