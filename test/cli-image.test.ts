@@ -4,7 +4,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from './helpers/data.js';
 import { tempDir } from './helpers/tree.js';
@@ -222,6 +222,16 @@ describe('fastlayer image (archives and layouts)', { skip: binMissing() }, () =>
       assert.match(oneErrorLine(r.stderr) ?? '', /refusing to write .*inside the input directory/);
     }
     assert.deepEqual(readdirSync(src).sort(), before);
+  });
+
+  it('hazard: a replaced archive keeps its permission bits (a private 0600 file stays private)', () => {
+    const archive = join(out, 'private.tar');
+    writeFileSync(archive, 'old', { mode: 0o600 });
+    chmodSync(archive, 0o600);
+    const r = cli(['image', '--layer', src, '--tag', 'app:1', '--output', archive, '-q']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(statSync(archive).mode & 0o777, 0o600);
+    assert.ok(statSync(archive).size > 1024, 'replaced by the archive');
   });
 
   it('hazard: a failed build leaves an existing archive as it was (no truncation, no temporary file)', () => {

@@ -19,6 +19,7 @@ import { ErrCliInput, ErrCliUsage } from './errors.js';
 import { openInput } from './input.js';
 import { openOutput, refuseDirectoryInside, type Output, type Protected } from './output.js';
 import { printResult, type Written } from './image-report.js';
+import { writeInto } from './archive-output.js';
 import type { ProgressBoard } from './progress.js';
 import { BlobLines, REGISTRY_OPTIONS, registryOptions } from './registry-flags.js';
 import { writeStderr } from './stdio.js';
@@ -138,7 +139,9 @@ async function toArchive(spec: BuildSpec, path: string, guards: Protected[], con
     // A regular file: the archive writer builds it beside our temporary file and renames it over
     // that, and commit() renames the temporary file over the target. Anything else (stdout, a pipe,
     // a device) cannot be seeked back into: buildImage stages the archive and copies it there.
-    const result = await buildImage({ ...spec, output: output.file ? output.file.path : (output.stream as Writable) });
+    const result = output.file
+      ? await writeInto(output.file.path, (path) => buildImage({ ...spec, output: path }))
+      : await buildImage({ ...spec, output: output.stream as Writable });
     await output.commit();
     return { result, name: output.name };
   } catch (err) {

@@ -11,6 +11,7 @@ import { Transform } from 'node:stream';
 import { REPORT_OPTIONS, flag, progressBoard, stringOption, type Args, type Command, type Context } from './command.js';
 import { ErrCliUsage } from './errors.js';
 import { openOutput, type Output } from './output.js';
+import { writeInto } from './archive-output.js';
 import type { ProgressBoard } from './progress.js';
 import { REGISTRY_OPTIONS, registryOptions } from './registry-flags.js';
 import { writeStderr, writeStdout } from './stdio.js';
@@ -91,17 +92,16 @@ async function run(args: Args, context: Context): Promise<number> {
   const started = process.hrtime.bigint();
   let manifest: ManifestBlob;
   try {
-    let inner: Destination;
     if (outputPath !== undefined) {
-      output = await openOutput(outputPath, [], context.signal);
-      if (!output.file) throw new ErrCliUsage('--output needs a regular file: an archive is written back into as it grows', NAME);
+      const opened = await openOutput(outputPath, [], context.signal);
+      output = opened;
+      if (!opened.file) throw new ErrCliUsage('--output needs a regular file: an archive is written back into as it grows', NAME);
       // The archive writer builds the archive beside our temporary file and renames it over it;
       // commit() then renames that over the target.
-      inner = new ArchiveWriter(output.file.path);
+      manifest = await writeInto(opened.file.path, (path) => pullToDestination(ref, new Counted(new ArchiveWriter(path), board), options));
     } else {
-      inner = new OciLayout(ociDir!);
+      manifest = await pullToDestination(ref, new Counted(new OciLayout(ociDir!), board), options);
     }
-    manifest = await pullToDestination(ref, new Counted(inner, board), options);
     await output?.commit();
   } catch (err) {
     await output?.discard();
