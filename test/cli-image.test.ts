@@ -3,13 +3,14 @@
 // (exit 2), missing inputs (exit 1, one line), and outputs that never land in or replace an input.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from './helpers/data.js';
 import { tempDir } from './helpers/tree.js';
 import { sha256 } from './helpers/layer.js';
-import { binMissing, oneErrorLine, runCli, temporaries } from './helpers/cli.js';
+import { BIN, binMissing, oneErrorLine, runCli, temporaries } from './helpers/cli.js';
 import { openOutput } from '../src/cli/output.js';
 
 function skopeoMissing(): string | undefined {
@@ -305,6 +306,25 @@ describe('fastlayer image (archives and layouts)', { skip: binMissing() }, () =>
     const r = cli(['image', '--layer', src, '--base', empty, '--tag', 'app:1', '--output', target]);
     assert.equal(r.status, 1, r.stderr);
     assert.ok(oneErrorLine(r.stderr), r.stderr);
+  });
+
+  it('hazard: SIGINT mid-build: exit 130, no archive, no temporary file of either writer', async () => {
+    const big = join(tmp.path, 'big');
+    mkdirSync(big);
+    writeFileSync(join(big, 'random'), randomBytes(48_000_000, 21));
+    const dir = join(out, 'interrupted');
+    mkdirSync(dir);
+    const child = spawn(process.execPath, [BIN, 'image', '--layer', big, '--tag', 'app:1', '--output', join(dir, 'img.tar'), '--level', '9', '--threads', '1'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
+    const exited = once(child, 'exit');
+    // Signal once the output's temporary file exists: the run is certainly under way.
+    for (let i = 0; i < 400 && readdirSync(dir).length === 0 && child.exitCode === null; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(child.exitCode, null, `still running when signalled: ${stderr}`);
+    child.kill('SIGINT');
+    const [code] = await exited;
+    assert.equal(code, 130, stderr);
+    assert.deepEqual(readdirSync(dir), []);
   });
 
   it('help lists the new commands', () => {
