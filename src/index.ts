@@ -67,3 +67,4 @@ export {
   type RegistryErrorDetail,
 } from './registry/errors.js';
 export { parseMtimeArg, parseOwnerArg, type DirectoryLayerOptions } from './image/dir-layer.js';
+export { pushImage, type PushImageOptions } from './registry/push.js';

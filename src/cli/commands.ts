@@ -2,10 +2,18 @@
 import type { Command } from './command.js';
 import { helpCommand } from './help.js';
 import { layerCommand } from './layer.js';
+import { imageCommand } from './image.js';
+import { pushCommand } from './push.js';
+import { pullCommand } from './pull.js';
+import { inspectCommand } from './inspect.js';
 import { versionCommand } from './version.js';
 
 export const commands: readonly Command[] = [
   layerCommand,
+  imageCommand,
+  pushCommand,
+  pullCommand,
+  inspectCommand,
   versionCommand,
   helpCommand(() => commands),
 ];

@@ -6,6 +6,7 @@ import { flag, formatHelp, parseCommandArgs, type Command } from './command.js';
 import { commands, defaultCommand, findCommand } from './commands.js';
 import { CliError, ErrCliUsage, EXIT_FAILURE, oneLine } from './errors.js';
 import { installInterrupt } from './interrupt.js';
+import { runDemo } from './demo.js';
 import { installStdio, writeStderr, writeStdout } from './stdio.js';
 
 function pick(argv: readonly string[]): { command: Command; rest: readonly string[] } {
@@ -55,6 +56,8 @@ async function main(argv: readonly string[]): Promise<number> {
     process.stderr.write(`${describeError(error)}\n`);
   });
   try {
+    // No arguments at all (npm start): the layer of a system directory, then an image of it.
+    if (argv.length === 0) return await runDemo({ signal: interrupt.signal });
     const { command, rest } = pick(argv);
     const args = parseCommandArgs(command, rest);
     if (flag(args, 'help')) {

@@ -78,13 +78,30 @@ function refuse(target: string, guard: Protected, what: string): never {
   throw new ErrCliOutput(`refusing to write ${target}: ${what} ${guard.label}`);
 }
 
-async function check(target: string, resolvedDir: string, st: Stats | undefined, guard: Protected): Promise<void> {
-  if (st && same(guard.file, st)) refuse(target, guard, 'it is the input');
-  // Only a regular file would be archived with its (partial) content: `fastlayer / -o /dev/null`
-  // is fine.
-  const regular = st === undefined || st.isFile();
-  if (regular && guard.directory && await within(resolvedDir, guard.directory)) {
-    refuse(target, guard, 'it would be inside the input directory');
+async function check(target: string, resolvedDir: string, st: Stats | undefined, guards: readonly Protected[]): Promise<void> {
+  for (const guard of guards) {
+    if (st && same(guard.file, st)) refuse(target, guard, 'it is the input');
+    // Only a regular file would be archived with its (partial) content: `fastlayer / -o /dev/null`
+    // is fine.
+    const regular = st === undefined || st.isFile();
+    if (regular && guard.directory && await within(resolvedDir, guard.directory)) {
+      refuse(target, guard, 'it would be inside the input directory');
+    }
+  }
+}
+
+/**
+ * For outputs that are directories (an OCI layout): refused when the directory is an input file, or
+ * is (or lies inside) an input directory, whose layer would then hold part of the output.
+ */
+export async function refuseDirectoryInside(target: string, guards: readonly Protected[]): Promise<void> {
+  let dir = resolve(target);
+  // The nearest existing ancestor stands for a directory that does not exist yet.
+  while ((await statOrUndefined(dir, true)) === undefined && dirname(dir) !== dir) dir = dirname(dir);
+  const st = await statOrUndefined(dir, true);
+  for (const guard of guards) {
+    if (st && same(guard.file, st)) refuse(target, guard, 'it is the input');
+    if (guard.directory && await within(dir, guard.directory)) refuse(target, guard, 'it would be inside the input directory');
   }
 }
 
@@ -92,9 +109,10 @@ async function check(target: string, resolvedDir: string, st: Stats | undefined,
  * Opens `target` for writing ('-' is standard output). `signal` stops a wait for the reader of a
  * FIFO. Throws ErrCliOutput for targets that cannot or must not be written.
  */
-export async function openOutput(target: string, guard: Protected, signal: AbortSignal): Promise<Output> {
+export async function openOutput(target: string, guard: Protected | readonly Protected[], signal: AbortSignal): Promise<Output> {
+  const guards: readonly Protected[] = Array.isArray(guard) ? guard : [guard as Protected];
   if (target === '') throw new ErrCliOutput('the output path is empty');
-  if (isStdoutAlias(target)) return openStdout(guard);
+  if (isStdoutAlias(target)) return openStdout(guards);
   const path = resolve(target);
   const st = await statOrUndefined(path, true);
   if (st === undefined) {
@@ -109,14 +127,14 @@ export async function openOutput(target: string, guard: Protected, signal: Abort
   } catch (err) {
     throw new ErrCliOutput(`cannot write ${target}: ${reason(err)}`, err);
   }
-  await check(target, dirname(finalPath), st, guard);
+  await check(target, dirname(finalPath), st, guards);
   if (st === undefined || st.isFile()) return openReplacement(target, finalPath, st);
   if (st.isFIFO()) return openFifo(target, st, signal);
   if (st.isSocket()) return openSocket(target);
   return openDevice(target, st);
 }
 
-async function openStdout(guard: Protected): Promise<Output> {
+async function openStdout(guards: readonly Protected[]): Promise<Output> {
   let st: Stats;
   try {
     st = fs.fstatSync(1);
@@ -124,6 +142,11 @@ async function openStdout(guard: Protected): Promise<Output> {
     throw new ErrCliOutput(`cannot write to standard output: ${reason(err)}`, err);
   }
   if (process.stdout.isTTY) throw new ErrCliOutput('refusing to write binary data to a terminal: redirect standard output or use -o FILE');
+  for (const guard of guards) await checkStdout(st, guard);
+  return { stream: stdoutSink(), name: 'standard output', isStdout: true, commit: async () => {}, discard: async () => {} };
+}
+
+async function checkStdout(st: Stats, guard: Protected): Promise<void> {
   if (same(guard.file, st)) refuse('to standard output', guard, 'it is the input');
   if (st.isFile() && guard.directory) {
     // Where a redirection points, on Linux: a file inside the input directory would be archived.
@@ -137,7 +160,6 @@ async function openStdout(guard: Protected): Promise<Output> {
       refuse('to standard output', guard, 'it is redirected into the input directory');
     }
   }
-  return { stream: stdoutSink(), name: 'standard output', isStdout: true, commit: async () => {}, discard: async () => {} };
 }
 
 function temporaryName(finalPath: string): string {
@@ -184,7 +206,15 @@ async function openReplacement(target: string, finalPath: string, existing: Stat
     untrackTemporary(temp);
     throw new ErrCliOutput(`cannot prepare the temporary file for ${target}: ${reason(err)}`, err);
   }
-  const stream = fs.createWriteStream('', { fd, autoClose: false, highWaterMark: 1024 * 1024 });
+  // The FileHandle owns the descriptor: destroy() of a WriteStream closes its fd even with
+  // autoClose false, and a second close of a number the OS may have reused by then could close
+  // another file. The stream's close is therefore a no-op.
+  const stream = fs.createWriteStream('', {
+    fd,
+    autoClose: false,
+    highWaterMark: 1024 * 1024,
+    fs: { open: fs.open, write: fs.write, writev: fs.writev, close: (_fd: number, done: (err: NodeJS.ErrnoException | null) => void) => done(null) },
+  });
   let settled = false;
   return {
     stream,

@@ -32,7 +32,8 @@ export async function writeKnown(
 }
 
 async function write(destination: Destination, node: KnownImage | KnownIndex, done: Set<string>, signal?: AbortSignal): Promise<ManifestBlob> {
-  if ('index' in node) {
+  // A pulled image carries the index it was chosen from (`index`) but is an image: tell by `children`.
+  if ('children' in node) {
     for (const child of node.children) await write(destination, child, done, signal);
     await destination.writeManifest(node.index, signal);
     return node.index;

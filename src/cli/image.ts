@@ -1,0 +1,272 @@
+// `fastlayer image`: an image of directories (on an optional base) to an archive (--output), an OCI
+// layout (--oci-dir) or a registry (--push). buildImage (src/image/build.ts) does the work; this file
+// turns flags into its spec, keeps outputs away from the inputs, and reports.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Writable } from 'node:stream';
+import { buildImage, parseCommand, parseLayerArg, type BuildSpec } from '../image/build.js';
+import { parsePlatform } from '../image/platform.js';
+import { Reference } from '../image/reference.js';
+import type { WriteProgress, WriteResult } from '../image/write.js';
+import { pushLayout } from '../registry/layout.js';
+import { MAX_THREADS } from '../layer/options.js';
+import {
+  REPORT_OPTIONS, choiceOption, flag, integerOption, listOption, progressBoard, stringOption,
+  type Args, type Command, type Context,
+} from './command.js';
+import { ErrCliInput, ErrCliUsage } from './errors.js';
+import { openInput } from './input.js';
+import { openOutput, refuseDirectoryInside, type Output, type Protected } from './output.js';
+import { printResult, type Written } from './image-report.js';
+import { writeInto } from './archive-output.js';
+import type { ProgressBoard } from './progress.js';
+import { BlobLines, REGISTRY_OPTIONS, registryOptions } from './registry-flags.js';
+import { writeStderr } from './stdio.js';
+
+const NAME = 'image';
+
+function usage(message: string): ErrCliUsage {
+  return new ErrCliUsage(message, NAME);
+}
+
+/** Runs `parse` on a flag's value; its error (a bad value) becomes a usage error naming the flag. */
+function checked<T>(flagName: string, parse: () => T): T {
+  try {
+    return parse();
+  } catch (err) {
+    throw usage(`--${flagName}: ${(err as Error).message}`);
+  }
+}
+
+function pairsOption(args: Args, name: string): string[] {
+  const list = listOption(args, name);
+  for (const kv of list) if (kv.indexOf('=') <= 0) throw usage(`--${name} must be KEY=VALUE, got "${kv}"`);
+  return list;
+}
+
+/** The flags as buildImage's spec (outputs left out), every value checked: a bad one is exit 2. */
+export function imageSpec(args: Args): Omit<BuildSpec, 'output' | 'ociDir'> {
+  const layers = listOption(args, 'layer');
+  const base = stringOption(args, 'base');
+  if (layers.length === 0 && base === undefined) throw usage('give at least one --layer DIR[:DEST] or a --base');
+  const spec: Omit<BuildSpec, 'output' | 'ociDir'> & Record<string, unknown> = { layers: layers.map((l) => checked('layer', () => parseLayerArg(l))), tags: [] };
+  if (base !== undefined) spec.base = base;
+  for (const name of ['entrypoint', 'cmd'] as const) {
+    const v = stringOption(args, name);
+    if (v !== undefined) spec[name] = checked(name, () => parseCommand(name, v));
+  }
+  const env = pairsOption(args, 'env');
+  if (env.length > 0) spec.env = env;
+  const labels = pairsOption(args, 'label');
+  if (labels.length > 0) spec.labels = labels;
+  const workdir = stringOption(args, 'workdir');
+  if (workdir !== undefined) spec.workdir = workdir;
+  const user = stringOption(args, 'user');
+  if (user !== undefined) spec.user = user;
+  const platform = stringOption(args, 'platform');
+  if (platform !== undefined) {
+    for (const p of platform.split(',')) checked('platform', () => parsePlatform(p.trim()));
+    spec.platform = platform;
+  }
+  const format = choiceOption(args, 'format', ['oci', 'docker'] as const, NAME);
+  if (format !== undefined) spec.format = format;
+  const level = integerOption(args, 'level', 0, 9, NAME);
+  if (level !== undefined) spec.compressionLevel = level;
+  // Directory options, passed through as strings: buildImage checks them (exclude patterns,
+  // keep|TIME|clamp:TIME, UID[:GID]) with the tar options' own rules.
+  const exclude = listOption(args, 'exclude');
+  if (exclude.some((p) => p === '')) throw usage('--exclude needs a non-empty pattern');
+  if (exclude.length > 0) spec['exclude'] = exclude;
+  for (const name of ['mtime', 'owner'] as const) {
+    const v = stringOption(args, name);
+    if (v !== undefined) spec[name] = v;
+  }
+  return spec;
+}
+
+type Target = { kind: 'archive'; path: string } | { kind: 'oci-dir'; path: string } | { kind: 'registry'; ref: Reference };
+
+function target(args: Args): Target {
+  const output = stringOption(args, 'output');
+  const ociDir = stringOption(args, 'oci-dir');
+  const push = stringOption(args, 'push');
+  const given = [output, ociDir, push].filter((v) => v !== undefined).length;
+  if (given !== 1) throw usage(given === 0 ? 'say where the image goes: --output FILE.tar, --oci-dir DIR or --push NAME' : '--output, --oci-dir and --push exclude each other');
+  if (output !== undefined) return { kind: 'archive', path: output };
+  if (ociDir !== undefined) {
+    if (ociDir === '') throw usage('--oci-dir needs a directory');
+    return { kind: 'oci-dir', path: ociDir };
+  }
+  return { kind: 'registry', ref: checked('push', () => Reference.parse(push!)) };
+}
+
+/** Inputs an output must not land in: every layer directory, and the base. Missing ones fail here, in one line. */
+function inputGuards(spec: Omit<BuildSpec, 'output' | 'ociDir'>): Protected[] {
+  const guards: Protected[] = [];
+  const paths = spec.layers.map((l) => (typeof l === 'string' ? parseLayerArg(l).dir : l.dir));
+  for (const dir of paths) {
+    const input = openInput(dir);
+    try {
+      if (input.kind !== 'directory') throw new ErrCliInput(`--layer ${dir} is not a directory`);
+      guards.push(input.guard());
+    } finally {
+      input.close();
+    }
+  }
+  if (spec.base !== undefined) {
+    const input = openInput(spec.base);
+    try {
+      guards.push(input.guard());
+    } finally {
+      input.close();
+    }
+  }
+  return guards;
+}
+
+function blobLogger(board: ProgressBoard): (e: WriteProgress) => void {
+  return (e) => {
+    if (!board.enabled || e.type !== 'blob') return;
+    board.log(`fastlayer: ${e.skipped ? 'kept' : 'wrote'} blob ${e.digest} (${e.size} bytes)\n`);
+  };
+}
+
+/** The archive: the CLI's safe output (temp beside it, renamed at the end), or a stream buildImage stages. */
+async function toArchive(spec: BuildSpec, path: string, guards: Protected[], context: Context): Promise<{ result: WriteResult; name: string }> {
+  const output: Output = await openOutput(path, guards, context.signal);
+  try {
+    // A regular file: the archive writer builds it beside our temporary file and renames it over
+    // that, and commit() renames the temporary file over the target. Anything else (stdout, a pipe,
+    // a device) cannot be seeked back into: buildImage stages the archive and copies it there.
+    const result = output.file
+      ? await writeInto(output.file.path, (path) => buildImage({ ...spec, output: path }))
+      : await buildImage({ ...spec, output: output.stream as Writable });
+    await output.commit();
+    return { result, name: output.name };
+  } catch (err) {
+    await output.discard();
+    throw err;
+  }
+}
+
+/**
+ * --push: the image is staged as an OCI layout in a temporary directory, then pushed (known blobs:
+ * HEAD first, skipped when present). buildImage writes to files or streams only; once it takes a
+ * Destination, this becomes pushImage's direct streaming.
+ */
+async function toRegistry(spec: BuildSpec, ref: Reference, args: Args, board: ProgressBoard, context: Context): Promise<WriteResult> {
+  const options = registryOptions(args, NAME, context.signal);
+  const stage = await mkdtemp(join(tmpdir(), 'fastlayer-push-'));
+  try {
+    const tag = ref.tag ?? 'latest';
+    const staged = await buildImage({ ...spec, tags: [`${ref.name}:${tag}`], ociDir: stage });
+    const lines = new BlobLines(board, 'push');
+    const refs = [ref.toString(), ...spec.tags.map((t) => Reference.parse(t)).filter((r) => r.name === ref.name && r.tag !== ref.tag).map((r) => r.toString())];
+    for (const r of [...new Set(refs)]) {
+      const descriptor = await pushLayout(stage, r, { ...options, name: tag, onProgress: lines.onProgress });
+      if (descriptor.digest !== staged.digest) throw new Error(`pushed ${descriptor.digest} but built ${staged.digest}`);
+    }
+    return { ...staged, names: [...new Set(refs)] };
+  } finally {
+    await rm(stage, { recursive: true, force: true });
+  }
+}
+
+async function run(args: Args, context: Context): Promise<number> {
+  if (args.positionals.length > 0) throw usage(`unexpected argument "${args.positionals[0]}" (directories go in --layer DIR)`);
+  const where = target(args);
+  const spec = imageSpec(args);
+  const tags = listOption(args, 'tag');
+  if (tags.length === 0 && where.kind !== 'registry') throw usage('give at least one --tag NAME[:TAG]');
+  for (const t of tags) checked('tag', () => Reference.parse(t));
+  const json = flag(args, 'json');
+  if (json && where.kind === 'archive' && (where.path === '-' || where.path === '/dev/stdout')) {
+    throw usage('--json and --output - both want standard output: write the archive to a file');
+  }
+  const threads = integerOption(args, 'threads', 1, MAX_THREADS, NAME);
+  // buildImage takes no Layer options besides the level; the layers' documented environment default
+  // carries the thread count (the bytes do not depend on it).
+  if (threads !== undefined) process.env['FASTLAYER_THREADS'] = String(threads);
+  const guards = inputGuards(spec);
+  const board = progressBoard(args);
+  const full: BuildSpec = {
+    ...spec,
+    tags,
+    signal: context.signal,
+    onProgress: blobLogger(board),
+    onSkip: (path: string, kind: string) => board.log(`fastlayer: skipping ${kind} ${path}\n`),
+  } as BuildSpec;
+  const started = process.hrtime.bigint();
+  let result: WriteResult;
+  let written: Written;
+  try {
+    if (where.kind === 'archive') {
+      const r = await toArchive(full, where.path, guards, context);
+      result = r.result;
+      written = { kind: 'archive', target: r.name };
+    } else if (where.kind === 'oci-dir') {
+      await refuseDirectoryInside(where.path, guards);
+      result = await buildImage({ ...full, ociDir: where.path });
+      written = { kind: 'oci-dir', target: where.path };
+    } else {
+      result = await toRegistry(full, where.ref, args, board, context);
+      written = { kind: 'registry', target: where.ref.toString() };
+    }
+  } catch (err) {
+    if (context.signal.aborted) throw context.signal.reason;
+    throw err;
+  } finally {
+    board.close();
+  }
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const onStdout = written.target === 'standard output';
+  if (!(onStdout && flag(args, 'quiet'))) await printResult(result, written, seconds, json, onStdout);
+  if (!json && !flag(args, 'quiet')) {
+    await writeStderr(`fastlayer: image ${result.digest} written to ${written.target} in ${seconds.toFixed(2)} s\n`);
+  }
+  return 0;
+}
+
+export const imageCommand: Command = {
+  name: NAME,
+  summary: 'Build an image of directories (on an optional base) into an archive, an OCI layout or a registry.',
+  usage: 'image --layer DIR[:DEST]... [--base SRC] [config flags] --tag NAME[:TAG]... (--output FILE.tar|- | --oci-dir DIR | --push NAME)',
+  description: [
+    'Each --layer DIR is one layer (a deterministic tar of DIR, gzip-compressed); DIR:/DEST puts it',
+    'under /DEST in the image. --base takes an OCI layout directory, an OCI archive or a docker-save',
+    'archive: its config is inherited and its layers reused as they are.',
+    '',
+    '--output writes one archive tar that docker load, podman load, ctr images import (k3d, k3s) and',
+    'skopeo read; an existing file is replaced only by a complete archive; - is standard output (the',
+    'archive is staged in a temporary file first). --oci-dir writes (or adds to) an OCI image layout.',
+    '--push sends the image to a registry (NAME is the reference; --tag names in the same repository',
+    'are tagged too). Nothing may be written inside a --layer directory.',
+    '',
+    'Prints the names, digest, media type and size of the image, and its layers (or --json).',
+  ].join('\n'),
+  options: {
+    layer: { type: 'string', multiple: true, value: 'DIR[:DEST]', help: 'a directory layer, in order; DEST: where it goes in the image' },
+    base: { type: 'string', value: 'SRC', help: 'base image: OCI layout directory, OCI archive or docker-save archive' },
+    entrypoint: { type: 'string', value: 'JSON|STRING', help: 'entrypoint: a JSON array, or one argument' },
+    cmd: { type: 'string', value: 'JSON|STRING', help: 'command: a JSON array, or one argument' },
+    env: { type: 'string', multiple: true, value: 'K=V', help: 'environment variable' },
+    workdir: { type: 'string', value: 'DIR', help: 'working directory' },
+    user: { type: 'string', value: 'USER', help: 'user[:group] to run as' },
+    label: { type: 'string', multiple: true, value: 'K=V', help: 'label' },
+    platform: { type: 'string', value: 'OS/ARCH[/VARIANT][,...]', help: 'platform (default: the base\'s, else linux/amd64); several make an index' },
+    format: { type: 'string', value: 'oci|docker', help: 'manifest format (default oci)' },
+    tag: { type: 'string', multiple: true, value: 'NAME[:TAG]', help: 'image name (app:1 is docker.io/library/app:1)' },
+    output: { type: 'string', short: 'o', value: 'FILE.tar|-', help: 'write an image archive' },
+    'oci-dir': { type: 'string', value: 'DIR', help: 'write an OCI image layout directory' },
+    push: { type: 'string', value: 'NAME', help: 'push to a registry' },
+    level: { type: 'string', short: 'l', value: 'N', help: 'compression level 0-9 (default 1)' },
+    threads: { type: 'string', short: 't', value: 'N', help: `compress each layer on up to N threads, 1-${MAX_THREADS} (same bytes)` },
+    exclude: { type: 'string', multiple: true, value: 'PATTERN', help: 'leave out paths matching PATTERN (.dockerignore syntax), every layer' },
+    mtime: { type: 'string', value: 'keep|TIME|clamp:TIME', help: 'entry times of the directory layers (default: clamp to SOURCE_DATE_EPOCH when set)' },
+    owner: { type: 'string', value: 'UID:GID', help: 'owner recorded in the directory layers (default 0:0)' },
+    ...REGISTRY_OPTIONS,
+    ...REPORT_OPTIONS,
+  },
+  run,
+};

@@ -1,0 +1,243 @@
+// `fastlayer inspect SRC`: the manifest, config and layers of an image archive, an OCI layout or a
+// registry image. The rule: `docker://REF` is a registry reference; otherwise a path that exists is
+// local (a directory: an OCI layout; a file: an archive tar); anything else is a registry reference.
+import { statSync } from 'node:fs';
+import { Reference } from '../image/reference.js';
+import { parsePlatform, platformMatches, formatPlatform } from '../image/platform.js';
+import type { Descriptor, Platform } from '../image/types.js';
+import { isIndex, MANIFEST_CAP, sha256 } from '../registry/manifest.js';
+import { imageManifest, indexManifests, parseJSON } from '../registry/parse.js';
+import { pull, defaultPlatform } from '../registry/pull.js';
+import { archiveStore, directoryStore, ErrLayoutInvalid, type LayoutStore } from '../registry/store.js';
+import { REPORT_OPTIONS, flag, stringOption, type Args, type Command, type Context } from './command.js';
+import { ErrCliInput, ErrCliUsage } from './errors.js';
+import { formatBytes } from './progress.js';
+import { REGISTRY_OPTIONS, registryOptions } from './registry-flags.js';
+import { writeStdout } from './stdio.js';
+
+const NAME = 'inspect';
+const REF_NAME = 'org.opencontainers.image.ref.name';
+const IMAGE_NAME = 'io.containerd.image.name';
+
+interface Document {
+  descriptor: Descriptor;
+  content: Record<string, unknown>;
+}
+
+interface Inspected {
+  source: string;
+  kind: 'archive' | 'oci-dir' | 'registry';
+  /** Names the layout or archive gives the image (index.json annotations, or RepoTags). */
+  names: string[];
+  index?: Document;
+  /** Absent for a docker-save archive without index.json (Docker < 25, skopeo docker-archive:). */
+  manifest?: Document;
+  /** That archive's manifest.json entry instead. */
+  dockerSave?: Record<string, unknown>;
+  config: Document;
+  /** Layer descriptors; for a manifest.json-only archive, `digest` is the layer file's diffID from the config. */
+  layers: (Descriptor | { path: string; size: number; diffID: string | undefined })[];
+}
+
+function blobName(d: Descriptor): string {
+  if (!/^sha256:[0-9a-f]{64}$/.test(d.digest)) throw new ErrLayoutInvalid(`unsupported digest ${JSON.stringify(d.digest)}`);
+  return `blobs/sha256/${d.digest.slice(7)}`;
+}
+
+async function readDocument(store: LayoutStore, d: Descriptor): Promise<Document> {
+  const bytes = await store.read(blobName(d), MANIFEST_CAP);
+  if (bytes.length !== d.size || sha256(bytes) !== d.digest) throw new ErrLayoutInvalid(`${store.where}: blob ${d.digest} does not match its descriptor`);
+  return { descriptor: d, content: parseJSON(bytes, `${store.where} ${d.digest}`) };
+}
+
+function choosePlatform(children: Descriptor[], want: Platform | undefined, what: string): Descriptor {
+  const target = want ?? defaultPlatform();
+  const found = children.find((c) => platformMatches(c.platform, target)) ?? (want === undefined ? children[0] : undefined);
+  if (!found) {
+    throw new ErrCliInput(`${what} has no image for ${formatPlatform(target)} (it has: ${children.map((c) => (c.platform ? formatPlatform(c.platform) : '?')).join(', ')})`);
+  }
+  return found;
+}
+
+/** A docker-save archive with only manifest.json: [{Config, RepoTags, Layers}] naming files in the tar. */
+async function inspectDockerSave(store: LayoutStore, path: string, name: string | undefined): Promise<Inspected> {
+  const list = JSON.parse((await store.read('manifest.json', MANIFEST_CAP)).toString('utf8')) as unknown;
+  if (!Array.isArray(list) || list.length === 0) throw new ErrLayoutInvalid(`${path}: manifest.json lists no image`);
+  const entries = (list as Record<string, unknown>[]).filter((e) => {
+    if (name === undefined) return true;
+    const tags = Array.isArray(e['RepoTags']) ? (e['RepoTags'] as unknown[]).map(String) : [];
+    return tags.some((t) => t === name || t.endsWith(`:${name}`) || (() => {
+      try {
+        return Reference.parse(t).toString() === Reference.parse(name).toString();
+      } catch {
+        return false;
+      }
+    })());
+  });
+  if (entries.length !== 1) throw new ErrCliInput(`${path} holds ${entries.length === 0 ? 'no image' : `${entries.length} images`}${name === undefined ? '' : ` named "${name}"`}: choose one with --name`);
+  const entry = entries[0]!;
+  const configPath = String(entry['Config'] ?? '');
+  const configSize = await store.size(configPath);
+  if (configSize === undefined || configSize > MANIFEST_CAP) throw new ErrLayoutInvalid(`${path}: the config ${configPath} is missing or too large`);
+  const bytes = await store.read(configPath, MANIFEST_CAP);
+  // Docker names the config after its digest: check it when it is so named.
+  const named = /(?:^|\/)([0-9a-f]{64})(?:\.json)?$/.exec(configPath)?.[1];
+  if (named !== undefined && sha256(bytes) !== `sha256:${named}`) throw new ErrLayoutInvalid(`${path}: the config ${configPath} does not match its digest`);
+  const content = parseJSON(bytes, `${path} ${configPath}`);
+  const diffIDs = ((content['rootfs'] as { diff_ids?: unknown[] } | undefined)?.diff_ids ?? []).map(String);
+  const layerPaths = Array.isArray(entry['Layers']) ? (entry['Layers'] as unknown[]).map(String) : [];
+  const layers = [];
+  for (const [i, p] of layerPaths.entries()) {
+    const size = await store.size(p);
+    if (size === undefined) throw new ErrLayoutInvalid(`${path} does not hold the layer ${p}`);
+    layers.push({ path: p, size, diffID: diffIDs[i] });
+  }
+  return {
+    source: path,
+    kind: 'archive',
+    names: Array.isArray(entry['RepoTags']) ? (entry['RepoTags'] as unknown[]).map(String) : [],
+    dockerSave: entry,
+    config: { descriptor: { mediaType: 'application/vnd.docker.container.image.v1+json', digest: sha256(bytes), size: bytes.length }, content },
+    layers,
+  };
+}
+
+async function inspectLocal(path: string, directory: boolean, name: string | undefined, platform: Platform | undefined): Promise<Inspected> {
+  const store = directory ? directoryStore(path) : await archiveStore(path);
+  if (!directory && (await store.size('index.json')) === undefined && (await store.size('manifest.json')) !== undefined) {
+    return inspectDockerSave(store, path, name);
+  }
+  const top = indexManifests(await store.read('index.json', MANIFEST_CAP), `${path} index.json`);
+  let entries = top;
+  if (name !== undefined) {
+    entries = top.filter((d) => d.annotations?.[REF_NAME] === name || d.annotations?.[IMAGE_NAME] === name || (name.includes(':') ? false : d.annotations?.[REF_NAME]?.endsWith(`:${name}`)));
+    if (entries.length === 0) {
+      try {
+        const full = Reference.parse(name).toString();
+        entries = top.filter((d) => d.annotations?.[IMAGE_NAME] === full);
+      } catch {
+        // not a reference: no match
+      }
+    }
+  }
+  const digests = new Set(entries.map((d) => d.digest));
+  if (digests.size !== 1) {
+    const names = top.map((d) => d.annotations?.[IMAGE_NAME] ?? d.annotations?.[REF_NAME] ?? d.digest).join(', ');
+    throw new ErrCliInput(`${path} holds ${digests.size === 0 ? 'no image' : `${digests.size} images`}${name === undefined ? '' : ` named "${name}"`}: choose one with --name (${names})`);
+  }
+  const chosen = entries[0]!;
+  const names = entries.map((d) => d.annotations?.[IMAGE_NAME] ?? d.annotations?.[REF_NAME]).filter((n): n is string => n !== undefined);
+  let index: Document | undefined;
+  let manifestDescriptor = chosen;
+  if (isIndex(chosen.mediaType)) {
+    index = await readDocument(store, chosen);
+    manifestDescriptor = choosePlatform(indexManifests(Buffer.from(JSON.stringify(index.content)), `index ${chosen.digest}`), platform, path);
+  }
+  const manifest = await readDocument(store, manifestDescriptor);
+  const parsed = imageManifest(Buffer.from(JSON.stringify(manifest.content)), `manifest ${manifestDescriptor.digest}`);
+  const config = await readDocument(store, parsed.config);
+  return { source: path, kind: directory ? 'oci-dir' : 'archive', names, ...(index ? { index } : {}), manifest, config, layers: parsed.layers };
+}
+
+async function collect(stream: NodeJS.ReadableStream, cap: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let n = 0;
+  for await (const c of stream) {
+    const b = typeof c === 'string' ? Buffer.from(c) : (c as Buffer);
+    n += b.length;
+    if (n > cap) throw new ErrCliInput(`the config is larger than ${cap} bytes`);
+    chunks.push(b);
+  }
+  return Buffer.concat(chunks);
+}
+
+async function inspectRemote(ref: Reference, args: Args, platform: Platform | undefined, signal: AbortSignal): Promise<Inspected> {
+  const image = await pull(ref, { ...registryOptions(args, NAME, signal), ...(platform ? { platform } : {}) });
+  if (image.config.descriptor.size > MANIFEST_CAP) throw new ErrCliInput(`the config of ${ref.toString()} is larger than ${MANIFEST_CAP} bytes`);
+  const config = await collect(image.config.open(), MANIFEST_CAP);
+  const doc = (d: Descriptor, bytes: Uint8Array): Document => ({ descriptor: d, content: parseJSON(bytes, d.digest) });
+  return {
+    source: ref.toString(),
+    kind: 'registry',
+    names: [ref.toString()],
+    ...(image.index ? { index: doc(image.index.descriptor, image.index.bytes) } : {}),
+    manifest: doc(image.manifest.descriptor, image.manifest.bytes),
+    config: doc(image.config.descriptor, config),
+    layers: image.layers.map((l) => l.descriptor),
+  };
+}
+
+function text(i: Inspected): string {
+  const c = i.config.content;
+  const cc = (c['config'] ?? {}) as Record<string, unknown>;
+  const lines = [`source: ${i.source} (${i.kind})`, ...i.names.map((n) => `name: ${n}`)];
+  if (i.index) {
+    const children = (i.index.content['manifests'] ?? []) as Descriptor[];
+    lines.push(`index: ${i.index.descriptor.digest} (${i.index.descriptor.mediaType}, ${children.length} images: ${children.map((d) => (d.platform ? formatPlatform(d.platform) : '?')).join(', ')})`);
+  }
+  if (i.manifest) lines.push(`digest: ${i.manifest.descriptor.digest}`, `mediaType: ${i.manifest.descriptor.mediaType}`, `size: ${i.manifest.descriptor.size}`);
+  else lines.push('format: docker save (manifest.json, no index.json)');
+  const p = [c['os'], c['architecture'], c['variant']].filter((v) => typeof v === 'string').join('/');
+  if (p) lines.push(`platform: ${p}`);
+  if (typeof c['created'] === 'string') lines.push(`created: ${c['created']}`);
+  for (const [label, key] of [['entrypoint', 'Entrypoint'], ['cmd', 'Cmd']] as const) if (Array.isArray(cc[key])) lines.push(`${label}: ${JSON.stringify(cc[key])}`);
+  if (Array.isArray(cc['Env'])) for (const e of cc['Env']) lines.push(`env: ${String(e)}`);
+  if (typeof cc['WorkingDir'] === 'string' && cc['WorkingDir'] !== '') lines.push(`workdir: ${cc['WorkingDir']}`);
+  if (typeof cc['User'] === 'string' && cc['User'] !== '') lines.push(`user: ${cc['User']}`);
+  if (cc['Labels'] && typeof cc['Labels'] === 'object') for (const [k, v] of Object.entries(cc['Labels'] as Record<string, unknown>)) lines.push(`label: ${k}=${String(v)}`);
+  lines.push(`config: ${i.config.descriptor.digest}  ${formatBytes(i.config.descriptor.size)}`);
+  const total = i.layers.reduce((s, l) => s + l.size, 0);
+  lines.push(`layers: ${i.layers.length}, ${formatBytes(total)} (${total} bytes)`);
+  for (const l of i.layers) lines.push('digest' in l ? `  ${l.digest}  ${formatBytes(l.size)}  ${l.mediaType}` : `  ${l.path}  ${formatBytes(l.size)}  diffID ${l.diffID ?? '?'}`);
+  return `${lines.join('\n')}\n`;
+}
+
+async function run(args: Args, context: Context): Promise<number> {
+  if (args.positionals.length !== 1) throw new ErrCliUsage(`expected one SRC (an archive, an OCI layout or a registry image), got ${args.positionals.length}`, NAME);
+  const src = args.positionals[0]!;
+  const platformText = stringOption(args, 'platform');
+  let platform: Platform | undefined;
+  try {
+    platform = platformText === undefined ? undefined : parsePlatform(platformText);
+  } catch (err) {
+    throw new ErrCliUsage(`--platform: ${(err as Error).message}`, NAME);
+  }
+  let result: Inspected;
+  const st = src.startsWith('docker://') ? undefined : statSync(src, { throwIfNoEntry: false });
+  if (st) {
+    if (!st.isDirectory() && !st.isFile()) throw new ErrCliInput(`cannot inspect ${src}: it is neither a directory nor a file`);
+    result = await inspectLocal(src, st.isDirectory(), stringOption(args, 'name'), platform);
+  } else {
+    const name = src.replace(/^docker:\/\//, '');
+    let ref: Reference;
+    try {
+      ref = Reference.parse(name);
+    } catch (err) {
+      throw new ErrCliInput(`${src} is no file or directory, nor an image reference: ${(err as Error).message}`);
+    }
+    result = await inspectRemote(ref, args, platform, context.signal);
+  }
+  await writeStdout(flag(args, 'json') ? `${JSON.stringify(result)}\n` : text(result));
+  return 0;
+}
+
+export const inspectCommand: Command = {
+  name: NAME,
+  summary: 'Show the manifest, config and layers of an image archive, an OCI layout or a registry image.',
+  usage: 'inspect SRC [options]',
+  description: [
+    'SRC is a path or a reference: docker://REF is always a registry image; otherwise a path that',
+    'exists is local (a directory is an OCI image layout, a file an image archive tar such as',
+    'fastlayer image --output or docker save writes), and anything else is a registry reference',
+    '(app:1 is docker.io/library/app:1). Nothing is extracted: only index.json, the manifest and the',
+    'config are read, each checked against its digest. --json prints {source, kind, names, index?,',
+    'manifest, config, layers} with the manifest and config as JSON.',
+  ].join('\n'),
+  options: {
+    name: { type: 'string', value: 'NAME', help: 'local SRC holding several images: the one with this name or tag' },
+    platform: { type: 'string', value: 'OS/ARCH[/VARIANT]', help: "from an index: the image of this platform (default: this machine's, else the first)" },
+    ...REGISTRY_OPTIONS,
+    json: REPORT_OPTIONS['json']!,
+  },
+  run,
+};

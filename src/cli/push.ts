@@ -1,0 +1,73 @@
+// `fastlayer push SRC NAME`: an OCI layout directory or an image archive (fastlayer's, docker save
+// since Docker 25, skopeo's oci-archive) to a registry. Blobs are known: HEAD first, skipped when
+// present; the tag is written last, and not at all when the push fails or is interrupted.
+import { statSync } from 'node:fs';
+import { Reference } from '../image/reference.js';
+import { pushArchive, pushLayout } from '../registry/layout.js';
+import { REPORT_OPTIONS, flag, progressBoard, stringOption, type Args, type Command, type Context } from './command.js';
+import { ErrCliInput, ErrCliUsage, reason } from './errors.js';
+import { BlobLines, REGISTRY_OPTIONS, registryOptions } from './registry-flags.js';
+import { writeStderr, writeStdout } from './stdio.js';
+
+const NAME = 'push';
+
+async function run(args: Args, context: Context): Promise<number> {
+  if (args.positionals.length !== 2) throw new ErrCliUsage(`expected SRC and NAME, got ${args.positionals.length} argument${args.positionals.length === 1 ? '' : 's'}`, NAME);
+  const [src, name] = args.positionals as [string, string];
+  let ref: Reference;
+  try {
+    ref = Reference.parse(name);
+  } catch (err) {
+    throw new ErrCliUsage((err as Error).message, NAME);
+  }
+  const options = registryOptions(args, NAME, context.signal);
+  const image = stringOption(args, 'name');
+  let st;
+  try {
+    st = statSync(src);
+  } catch (err) {
+    throw new ErrCliInput(`cannot read ${src}: ${reason(err)}`, err);
+  }
+  if (!st.isDirectory() && !st.isFile()) throw new ErrCliInput(`cannot push ${src}: it is neither an OCI layout directory nor an archive file`);
+  const board = progressBoard(args);
+  const lines = new BlobLines(board, 'push');
+  const started = process.hrtime.bigint();
+  let descriptor;
+  try {
+    const o = { ...options, onProgress: lines.onProgress, ...(image === undefined ? {} : { name: image }) };
+    descriptor = st.isDirectory() ? await pushLayout(src, ref, o) : await pushArchive(src, ref, o);
+  } catch (err) {
+    if (context.signal.aborted) throw context.signal.reason;
+    throw err;
+  } finally {
+    board.close();
+  }
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const out = { name: ref.toString(), digest: descriptor.digest, mediaType: descriptor.mediaType, size: descriptor.size };
+  if (flag(args, 'json')) {
+    await writeStdout(`${JSON.stringify({ ...out, source: src, seconds })}\n`);
+    return 0;
+  }
+  await writeStdout(`name: ${out.name}\ndigest: ${out.digest}\nmediaType: ${out.mediaType}\nsize: ${out.size}\n`);
+  if (!flag(args, 'quiet')) await writeStderr(`fastlayer: pushed ${src} to ${out.name} in ${seconds.toFixed(2)} s\n`);
+  return 0;
+}
+
+export const pushCommand: Command = {
+  name: NAME,
+  summary: 'Push an OCI layout directory or an image archive to a registry.',
+  usage: 'push SRC NAME [options]',
+  description: [
+    'SRC is an OCI image layout directory, or a tar archive holding one (fastlayer image --output,',
+    'docker save since Docker 25, skopeo oci-archive). When its index.json lists several images,',
+    '--name (or the tag of NAME) picks the one whose org.opencontainers.image.ref.name matches.',
+    'Blobs the registry already holds are not uploaded again. The tag is written last: a failed or',
+    'interrupted push leaves no tag.',
+  ].join('\n'),
+  options: {
+    name: { type: 'string', value: 'REF', help: 'which image of SRC (its ref.name annotation) when there are several' },
+    ...REGISTRY_OPTIONS,
+    ...REPORT_OPTIONS,
+  },
+  run,
+};

@@ -1,0 +1,74 @@
+// What the registry commands share: --insecure and --creds, and per-blob progress lines fed by the
+// registry's progress events. Credentials are passed to the registry API only: never printed, never
+// put in an error message (the registry errors quote neither them nor Authorization headers).
+import type { OptionTable, Args } from './command.js';
+import { flag, stringOption } from './command.js';
+import { ErrCliUsage } from './errors.js';
+import type { ProgressBoard, ProgressLine } from './progress.js';
+import type { RegistryOptions } from '../registry/client.js';
+import type { ProgressEvent } from '../registry/destination.js';
+import type { WriteProgress } from '../image/write.js';
+
+export const REGISTRY_OPTIONS: OptionTable = {
+  insecure: { type: 'boolean', help: 'plain http to the registry (always for localhost and 127.0.0.1)' },
+  creds: {
+    type: 'string',
+    value: 'USER:PASSWORD',
+    help: 'registry credentials (default: ~/.docker/config.json or $DOCKER_CONFIG; the password may contain ":")',
+  },
+};
+
+/** The RegistryOptions of --insecure and --creds (the Docker config is read by the registry API when --creds is absent). */
+export function registryOptions(args: Args, command: string, signal: AbortSignal): RegistryOptions {
+  const options: RegistryOptions = { signal };
+  if (flag(args, 'insecure')) options.insecure = true;
+  const creds = stringOption(args, 'creds');
+  if (creds !== undefined) {
+    const colon = creds.indexOf(':');
+    // The value is never quoted back: it holds a password.
+    if (colon <= 0) throw new ErrCliUsage('--creds must be USER:PASSWORD', command);
+    options.credentials = { username: creds.slice(0, colon), password: creds.slice(colon + 1) };
+  }
+  return options;
+}
+
+function short(digest: string | undefined): string {
+  return digest === undefined ? '' : digest.replace(/^sha256:/, '').slice(0, 12);
+}
+
+/**
+ * One progress line per blob: `onProgress` takes the registry destination's events (bytes as they
+ * are sent), `onWrite` writeImage's (blobs found in the registry and skipped).
+ */
+export class BlobLines {
+  readonly #board: ProgressBoard;
+  readonly #verb: string;
+  readonly #byId = new Map<number, ProgressLine>();
+  readonly #seen = new Set<string>();
+
+  constructor(board: ProgressBoard, verb: string) {
+    this.#board = board;
+    this.#verb = verb;
+  }
+
+  readonly onProgress = (e: ProgressEvent): void => {
+    if (!this.#board.enabled) return;
+    let line = this.#byId.get(e.id);
+    if (!line) {
+      const label = e.digest === undefined ? `${this.#verb} layer ${e.id} (streaming)` : `${this.#verb} ${short(e.digest)}`;
+      line = this.#board.addLine(label, e.total);
+      this.#byId.set(e.id, line);
+    }
+    if (e.digest !== undefined) this.#seen.add(e.digest);
+    if (e.state === 'exists') line.fail('already present');
+    else if (e.state === 'mounted') line.fail('mounted');
+    else if (e.state === 'done') line.finish(e.bytes);
+    else line.update(e.bytes);
+  };
+
+  readonly onWrite = (e: WriteProgress): void => {
+    if (!this.#board.enabled || e.type !== 'blob' || !e.skipped || this.#seen.has(e.digest)) return;
+    this.#seen.add(e.digest);
+    this.#board.addLine(`${this.#verb} ${short(e.digest)}`, e.size).fail('already present');
+  };
+}

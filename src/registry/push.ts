@@ -1,0 +1,33 @@
+// pushImage: an image (or index) built with the images API, straight into a registry. The streaming
+// layers go into PATCHes as they are produced: nothing is staged on disk or held whole in memory.
+import type { Image, ImageIndex } from '../image/image.js';
+import type { Reference } from '../image/reference.js';
+import { writeImage, type WriteProgress, type WriteResult } from '../image/write.js';
+import { RegistryDestination, type RegistryDestinationOptions } from './destination.js';
+
+export interface PushImageOptions extends RegistryDestinationOptions {
+  /**
+   * More names to tag: those in the target's repository become tags of this push (`app:1` and
+   * `app:latest`); names of other repositories are ignored (a push goes to one repository).
+   */
+  names?: readonly string[];
+  /** writeImage's events (blob written or skipped, manifest, commit); per-byte events are `onProgress`. */
+  onWrite?: (event: WriteProgress) => void;
+}
+
+/**
+ * Pushes `image` to `reference` (`registry/repo:tag`, or `@sha256:...` to pin the result): blobs, then
+ * configs and manifests by digest, then the tag(s) last, so a failed or aborted push (`signal`) leaves
+ * no tag pointing at a half-pushed image. Layers already in the repository are not uploaded again.
+ */
+export async function pushImage(image: Image | ImageIndex, reference: string | Reference, options: PushImageOptions = {}): Promise<WriteResult> {
+  const { names, onWrite, ...destinationOptions } = options;
+  const destination = new RegistryDestination(reference, destinationOptions);
+  const ref = destination.reference;
+  const own = ref.tag === undefined ? [] : [`${ref.name}:${ref.tag}`];
+  return writeImage(image, destination, {
+    names: [...own, ...(names ?? [])],
+    ...(options.signal ? { signal: options.signal } : {}),
+    ...(onWrite ? { onProgress: onWrite } : {}),
+  });
+}
