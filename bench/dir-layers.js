@@ -135,32 +135,32 @@ try {
     result.notes.push(`${smallDir} does not exist: no small-files rows`);
     log(`note: ${result.notes.at(-1)}`);
   } else {
-  const small = tarBytes(smallDir);
-  const shell = [];
-  const ours = [];
-  await drain(new Layer(tarDirectory(smallDir, { mtime: 0 }), { compressionLevel: 1 }), 'small dir');
-  // `times` prints the children's user and system CPU on its second line.
-  const pipeline = 'set -o pipefail; tar -cf - -C "$1" . | tee >(sha256sum >/dev/null) | gzip -1 | sha256sum >/dev/null; wait; times';
-  for (let i = 0; i < REPS; i++) {
-    shell.push(await timeIt(async () => {
-      const r = spawnSync('bash', ['-c', pipeline, 'sh', smallDir], { encoding: 'utf8' });
-      if (r.status !== 0) throw new Error(`baseline failed: ${r.stderr}`);
-      const m = /^(\d+)m([\d.]+)s (\d+)m([\d.]+)s$/.exec(r.stdout.trim().split('\n').pop());
-      return { cpu: m ? Number(m[1]) * 60 + Number(m[2]) + Number(m[3]) * 60 + Number(m[4]) : NaN };
-    }));
-    ours.push(await timeIt(() => drain(new Layer(tarDirectory(smallDir, { mtime: 0 }), { compressionLevel: 1 }), 'small dir')));
-  }
-  const sh = median(shell.map((r) => r.seconds));
-  const us = median(ours.map((r) => r.seconds));
-  const shCpu = median(shell.map((r) => r.cpu));
-  const usCpu = median(ours.map((r) => r.cpu));
-  rows.push([`small files (${smallDir}): tar | gzip -1 + sha256 x2`, rate(small, sh), `CPU ${shCpu.toFixed(2)} s`]);
-  rows.push([
-    `small files (${smallDir}): tarDirectory -> Layer`, rate(small, us),
-    `${(sh / us).toFixed(2)}x the shell pipeline (target >= 2x); CPU ${usCpu.toFixed(2)} s (${(shCpu / usCpu).toFixed(2)}x less)`,
-  ]);
-  result.small = { dir: smallDir, bytes: small, shellMBps: small / sh / 1e6, dirMBps: small / us / 1e6, ratio: sh / us,
-    shellCpuSeconds: Number.isFinite(shCpu) ? shCpu : null, dirCpuSeconds: usCpu };
+    const small = tarBytes(smallDir);
+    const shell = [];
+    const ours = [];
+    await drain(new Layer(tarDirectory(smallDir, { mtime: 0 }), { compressionLevel: 1 }), 'small dir');
+    // `times` prints the children's user and system CPU on its second line.
+    const pipeline = 'set -o pipefail; tar -cf - -C "$1" . | tee >(sha256sum >/dev/null) | gzip -1 | sha256sum >/dev/null; wait; times';
+    for (let i = 0; i < REPS; i++) {
+      shell.push(await timeIt(async () => {
+        const r = spawnSync('bash', ['-c', pipeline, 'sh', smallDir], { encoding: 'utf8' });
+        if (r.status !== 0) throw new Error(`baseline failed: ${r.stderr}`);
+        const m = /^(\d+)m([\d.]+)s (\d+)m([\d.]+)s$/.exec(r.stdout.trim().split('\n').pop());
+        return { cpu: m ? Number(m[1]) * 60 + Number(m[2]) + Number(m[3]) * 60 + Number(m[4]) : NaN };
+      }));
+      ours.push(await timeIt(() => drain(new Layer(tarDirectory(smallDir, { mtime: 0 }), { compressionLevel: 1 }), 'small dir')));
+    }
+    const sh = median(shell.map((r) => r.seconds));
+    const us = median(ours.map((r) => r.seconds));
+    const shCpu = median(shell.map((r) => r.cpu));
+    const usCpu = median(ours.map((r) => r.cpu));
+    rows.push([`small files (${smallDir}): tar | gzip -1 + sha256 x2`, rate(small, sh), `CPU ${shCpu.toFixed(2)} s`]);
+    rows.push([
+      `small files (${smallDir}): tarDirectory -> Layer`, rate(small, us),
+      `${(sh / us).toFixed(2)}x the shell pipeline (target >= 2x); CPU ${usCpu.toFixed(2)} s (${(shCpu / usCpu).toFixed(2)}x less)`,
+    ]);
+    result.small = { dir: smallDir, bytes: small, shellMBps: small / sh / 1e6, dirMBps: small / us / 1e6, ratio: sh / us,
+      shellCpuSeconds: Number.isFinite(shCpu) ? shCpu : null, dirCpuSeconds: usCpu };
   }
 
   if (sizeCheck) {

@@ -29,7 +29,9 @@ const HOW = [
   'a note; a digest that does not check out fails the run). Pick them with `--sections` (any of',
   '`layers,dir,zstd,streams,push,image`; `layers` is the pipelines and the memory test), e.g.',
   '`npm run bench -- --quick --sections dir,zstd`; a subset writes under `.cache/bench/results/` like `--quick`.',
-  'Each also runs alone (`npm run build` first; add `--quick` for a short run, `--json` for one JSON line):',
+  'With `--quick` the sections use about 32 MB inputs and one run (zstd: the realistic tar only), so the whole',
+  'smoke check stays a few minutes. Each also runs alone (`npm run build` first; `--quick` for a short run,',
+  '`--json` for one JSON line on stdout):',
   '',
   '- `node bench/dir-layers.js [--small-dir DIR] [--size-check DIR]`: directory layers (needs GNU tar, gzip, sha256sum).',
   '- `node bench/zstd.js`: zstd levels 1/3/9/19 on the three corpora (the `zstd` command for the baseline rows).',
@@ -109,7 +111,9 @@ export function renderSections(report) {
       out.push(`Skipped in this run: ${skipped} (needs ${SECTIONS[name].needs}).`);
       continue;
     }
-    out.push(...sectionTable(name, r));
+    const table = sectionTable(name, r);
+    while (table.at(-1) === '') table.pop();
+    out.push(...table);
     for (const n of r.notes ?? []) out.push('', `Note: ${n}.`);
     const targets = sectionTargets(name, r);
     if (targets.length) {
@@ -215,7 +219,7 @@ function zstdSummary(report) {
   const g6 = row('fastlayer-gzip', 6);
   if (!z3 || !g6) return [];
   return [`zstd level 3 (\`compression: 'zstd'\`): ${fmtRate(z3.mbps)} MB/s and ${fmt(z3.pct, 1)} % of the input, ` +
-    `against ${fmtRate(g6.mbps)} MB/s and ${fmt(g6.pct, 1)} % for gzip level 6 (${r.defaultThreads} threads, same tar).`];
+    `against ${fmtRate(g6.mbps)} MB/s and ${fmt(g6.pct, 1)} % for gzip level 6 (${r.defaultThreads} threads, ${fmt(z3.bytes / 1e6, 0)} MB realistic tar).`];
 }
 
 /** The README's summary: level 1 on the realistic tar against the baselines, and the memory figure. */
