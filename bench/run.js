@@ -1,5 +1,6 @@
 // npm run bench: interleaved throughput measurements on each corpus, a table, JSON, an SVG chart,
-// the memory benchmark and the targets. Every measurement runs in its own child process.
+// the memory benchmark and the targets, then the sections of bench/sections.js (directory layers, zstd,
+// stream forms, push, image archive; --sections picks). Every measurement runs in its own child process.
 // Exits non-zero on real failures (a crash, a digest that does not check out, a missing engine),
 // never because something is slow.
 import { spawn, spawnSync } from 'node:child_process';
