@@ -5,11 +5,17 @@
 //                of both the tar and the gzip (what a layer computes), target >= 2x.
 // Both at gzip level 1. Run: node bench/dir-layers.js [--quick] [--small-dir DIR] [--size-check DIR]
 // (--size-check compares the uncompressed size with GNU tar's for one directory, e.g. /usr/lib/x86_64-linux-gnu).
+// --json: the rows as one JSON line at the end (what `npm run bench -- --sections dir` reads).
 import { spawnSync } from 'node:child_process';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readSync, rmSync, statSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Layer, tarDirectory } from '../dist/index.js';
+import { emit, jsonWanted, skip } from './section-io.js';
+
+for (const tool of ['tar', 'gzip', 'sha256sum', 'bash']) {
+  if (spawnSync(tool, ['--version'], { stdio: 'ignore' }).status !== 0) skip(`${tool} is not installed (the baselines need it)`);
+}
+const { Layer, tarDirectory } = await import('../dist/index.js');
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -19,7 +25,7 @@ const opt = (name, fallback) => {
 };
 const smallDir = opt('--small-dir', '/usr/share/doc');
 const sizeCheck = opt('--size-check', undefined);
-const REPS = quick ? 3 : 5;
+const REPS = quick ? 1 : 5;
 const MiB = 1024 * 1024;
 const log = (m) => process.stderr.write(m + '\n');
 
@@ -53,9 +59,16 @@ function buildLargeTree(dir, count, size) {
   }
 }
 
-async function drain(layer) {
+// The same input must give the same digest every time: a second value is a failure, not noise.
+const digests = new Map();
+async function drain(layer, what) {
   for await (const chunk of layer.compressed()) void chunk;
-  return layer.done;
+  const values = await layer.done;
+  const digest = layer.digest().toString();
+  const seen = digests.get(what);
+  if (seen && seen !== digest) throw new Error(`${what}: digest ${digest} differs from an earlier run's ${seen}`);
+  digests.set(what, digest);
+  return values;
 }
 
 /** Wall time, and CPU time of this process (all its threads) or what fn reports for its children. */
@@ -82,7 +95,7 @@ try {
   // Large files.
   const tree = join(work, 'large');
   mkdirSync(tree);
-  const count = quick ? 4 : 8;
+  const count = quick ? 2 : 8;
   const each = (quick ? 32 : 128) * MiB;
   log(`building ${count} x ${each / MiB} MiB files...`);
   buildLargeTree(tree, count, each);
@@ -93,11 +106,11 @@ try {
   const fromFile = [];
   const fromDir = [];
   // Warm-up: both read the same bytes from the page cache afterwards.
-  await drain(Layer.fromFile(tarFile, { compressionLevel: 1 }));
-  await drain(new Layer(tarDirectory(tree, { mtime: 0 }), { compressionLevel: 1 }));
+  await drain(Layer.fromFile(tarFile, { compressionLevel: 1 }), 'large fromFile');
+  await drain(new Layer(tarDirectory(tree, { mtime: 0 }), { compressionLevel: 1 }), 'large dir');
   for (let i = 0; i < REPS; i++) {
-    fromFile.push(await timeIt(() => drain(Layer.fromFile(tarFile, { compressionLevel: 1 }))));
-    fromDir.push(await timeIt(() => drain(new Layer(tarDirectory(tree, { mtime: 0 }), { compressionLevel: 1 }))));
+    fromFile.push(await timeIt(() => drain(Layer.fromFile(tarFile, { compressionLevel: 1 }), 'large fromFile')));
+    fromDir.push(await timeIt(() => drain(new Layer(tarDirectory(tree, { mtime: 0 }), { compressionLevel: 1 }), 'large dir')));
   }
   const ff = median(fromFile.map((r) => r.seconds));
   const fd = median(fromDir.map((r) => r.seconds));
@@ -109,42 +122,60 @@ try {
     `${((ff / fd) * 100).toFixed(0)}% of fromFile (target >= 80%); CPU ${fdCpu.toFixed(2)} s (${((ffCpu / fdCpu) * 100).toFixed(0)}% of fromFile's efficiency)`,
   ]);
 
+  const result = {
+    section: 'dir', quick, reps: REPS, level: 1,
+    large: { files: count, bytes: tarSize, fromFileMBps: tarSize / ff / 1e6, dirMBps: tarSize / fd / 1e6, ratio: ff / fd,
+      fromFileCpuSeconds: ffCpu, dirCpuSeconds: fdCpu },
+    small: null,
+    notes: [],
+  };
+
   // Small files.
-  const small = tarBytes(smallDir);
-  const shell = [];
-  const ours = [];
-  await drain(new Layer(tarDirectory(smallDir, { mtime: 0 }), { compressionLevel: 1 }));
-  // `times` prints the children's user and system CPU on its second line.
-  const pipeline = 'set -o pipefail; tar -cf - -C "$1" . | tee >(sha256sum >/dev/null) | gzip -1 | sha256sum >/dev/null; wait; times';
-  for (let i = 0; i < REPS; i++) {
-    shell.push(await timeIt(async () => {
-      const r = spawnSync('bash', ['-c', pipeline, 'sh', smallDir], { encoding: 'utf8' });
-      if (r.status !== 0) throw new Error(`baseline failed: ${r.stderr}`);
-      const m = /^(\d+)m([\d.]+)s (\d+)m([\d.]+)s$/.exec(r.stdout.trim().split('\n').pop());
-      return { cpu: m ? Number(m[1]) * 60 + Number(m[2]) + Number(m[3]) * 60 + Number(m[4]) : NaN };
-    }));
-    ours.push(await timeIt(() => drain(new Layer(tarDirectory(smallDir, { mtime: 0 }), { compressionLevel: 1 }))));
+  if (!existsSync(smallDir)) {
+    result.notes.push(`${smallDir} does not exist: no small-files rows`);
+    log(`note: ${result.notes.at(-1)}`);
+  } else {
+    const small = tarBytes(smallDir);
+    const shell = [];
+    const ours = [];
+    await drain(new Layer(tarDirectory(smallDir, { mtime: 0 }), { compressionLevel: 1 }), 'small dir');
+    // `times` prints the children's user and system CPU on its second line.
+    const pipeline = 'set -o pipefail; tar -cf - -C "$1" . | tee >(sha256sum >/dev/null) | gzip -1 | sha256sum >/dev/null; wait; times';
+    for (let i = 0; i < REPS; i++) {
+      shell.push(await timeIt(async () => {
+        const r = spawnSync('bash', ['-c', pipeline, 'sh', smallDir], { encoding: 'utf8' });
+        if (r.status !== 0) throw new Error(`baseline failed: ${r.stderr}`);
+        const m = /^(\d+)m([\d.]+)s (\d+)m([\d.]+)s$/.exec(r.stdout.trim().split('\n').pop());
+        return { cpu: m ? Number(m[1]) * 60 + Number(m[2]) + Number(m[3]) * 60 + Number(m[4]) : NaN };
+      }));
+      ours.push(await timeIt(() => drain(new Layer(tarDirectory(smallDir, { mtime: 0 }), { compressionLevel: 1 }), 'small dir')));
+    }
+    const sh = median(shell.map((r) => r.seconds));
+    const us = median(ours.map((r) => r.seconds));
+    const shCpu = median(shell.map((r) => r.cpu));
+    const usCpu = median(ours.map((r) => r.cpu));
+    rows.push([`small files (${smallDir}): tar | gzip -1 + sha256 x2`, rate(small, sh), `CPU ${shCpu.toFixed(2)} s`]);
+    rows.push([
+      `small files (${smallDir}): tarDirectory -> Layer`, rate(small, us),
+      `${(sh / us).toFixed(2)}x the shell pipeline (target >= 2x); CPU ${usCpu.toFixed(2)} s (${(shCpu / usCpu).toFixed(2)}x less)`,
+    ]);
+    result.small = { dir: smallDir, bytes: small, shellMBps: small / sh / 1e6, dirMBps: small / us / 1e6, ratio: sh / us,
+      shellCpuSeconds: Number.isFinite(shCpu) ? shCpu : null, dirCpuSeconds: usCpu };
   }
-  const sh = median(shell.map((r) => r.seconds));
-  const us = median(ours.map((r) => r.seconds));
-  const shCpu = median(shell.map((r) => r.cpu));
-  const usCpu = median(ours.map((r) => r.cpu));
-  rows.push([`small files (${smallDir}): tar | gzip -1 + sha256 x2`, rate(small, sh), `CPU ${shCpu.toFixed(2)} s`]);
-  rows.push([
-    `small files (${smallDir}): tarDirectory -> Layer`, rate(small, us),
-    `${(sh / us).toFixed(2)}x the shell pipeline (target >= 2x); CPU ${usCpu.toFixed(2)} s (${(shCpu / usCpu).toFixed(2)}x less)`,
-  ]);
 
   if (sizeCheck) {
     let n = 0;
     for await (const c of tarDirectory(sizeCheck, { mtime: 0 })) n += c.length;
     const gnu = tarBytes(sizeCheck);
+    result.sizeCheck = { dir: sizeCheck, bytes: n, gnuTarBytes: gnu };
     rows.push([`size of ${sizeCheck}: fastlayer / GNU tar`, `${n} / ${gnu} bytes`, `${(((n - gnu) / gnu) * 100).toFixed(2)}% (target within 1%)`]);
   }
 
   const width = Math.max(...rows.map((r) => r[0].length));
-  console.log(`directory layers (${quick ? 'quick' : 'full'}, median of ${REPS}, gzip level 1, node ${process.version})`);
-  for (const [name, value, note] of rows) console.log(`${name.padEnd(width)}  ${value.padStart(14)}  ${note}`);
+  const out = jsonWanted ? console.error : console.log;
+  out(`directory layers (${quick ? 'quick' : 'full'}, median of ${REPS}, gzip level 1, node ${process.version})`);
+  for (const [name, value, note] of rows) out(`${name.padEnd(width)}  ${value.padStart(14)}  ${note}`);
+  emit(result);
 } finally {
   rmSync(work, { recursive: true, force: true });
 }

@@ -3,8 +3,8 @@
 //   dir layer:  new Layer(tarDirectory(dir)) drained (walk + tar + compress + hashes);
 //   archive:    buildImage(...) to an archive file (the above + writing the blobs, config, manifests).
 // Reports MB/s of the uncompressed tar and each row's ratio against fromFile.
-// Run: npm run build:ts && node bench/image.js [--quick] [--size MB] [--repeat N] [DIR]
-// Without DIR, a tree of up to --size MB (default 300, --quick 100) is copied from the machine's
+// Run: npm run build:ts && node bench/image.js [--quick] [--size MB] [--repeat N] [--json] [DIR]
+// Without DIR, a tree of up to --size MB (default 300, --quick 32) is copied from the machine's
 // shared libraries into a temp folder (realistic layer content) and removed at the end.
 import { copyFileSync, createWriteStream, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, lstatSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
 import { Layer, buildImage, tarDirectory } from '../dist/index.js';
+import { emit, jsonWanted } from './section-io.js';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -19,7 +20,7 @@ const flag = (name, dflt) => {
   const i = args.indexOf(name);
   return i >= 0 ? Number(args[i + 1]) : dflt;
 };
-const sizeMB = flag('--size', quick ? 100 : 300);
+const sizeMB = flag('--size', quick ? 32 : 300);
 const repeat = flag('--repeat', quick ? 1 : 3);
 const positional = args.filter((a, i) => !a.startsWith('--') && !['--size', '--repeat'].includes(args[i - 1]));
 
@@ -80,16 +81,27 @@ try {
   const out = join(work, 'image.tar');
   const rows = { fromFile: [], 'dir layer': [], archive: [] };
   for (let i = 0; i < repeat; i++) {
-    rows.fromFile.push(await time(() => pipeline(Layer.fromFile(tarFile).compressed(), sink())));
-    rows['dir layer'].push(await time(() => pipeline(new Layer(tarDirectory(dir)).compressed(), sink())));
+    const a = Layer.fromFile(tarFile);
+    rows.fromFile.push(await time(() => pipeline(a.compressed(), sink())));
+    const b = new Layer(tarDirectory(dir));
+    rows['dir layer'].push(await time(() => pipeline(b.compressed(), sink())));
+    // The tar written beforehand and the one walked now are the same bytes, so the same layer.
+    if (a.digest().toString() !== b.digest().toString() || a.diffID().toString() !== b.diffID().toString()) {
+      throw new Error(`the directory layer (${b.digest()}) differs from Layer.fromFile of its tar (${a.digest()})`);
+    }
     rows.archive.push(await time(() => buildImage({ layers: [dir], tags: ['bench:1'], output: out })));
   }
   const base = median(rows.fromFile);
-  console.log(`tree: ${dir} (${(tarBytes / 1e6).toFixed(1)} MB as tar), archive ${(statSync(out).size / 1e6).toFixed(1)} MB, ${repeat} run(s), median`);
+  const say = jsonWanted ? console.error : console.log;
+  say(`tree: ${dir} (${(tarBytes / 1e6).toFixed(1)} MB as tar), archive ${(statSync(out).size / 1e6).toFixed(1)} MB, ${repeat} run(s), median`);
   for (const [name, xs] of Object.entries(rows)) {
     const s = median(xs);
-    console.log(`${name.padEnd(10)} ${(tarBytes / 1e6 / s).toFixed(1).padStart(7)} MB/s  ${(base / s).toFixed(2)}x fromFile`);
+    say(`${name.padEnd(10)} ${(tarBytes / 1e6 / s).toFixed(1).padStart(7)} MB/s  ${(base / s).toFixed(2)}x fromFile`);
   }
+  emit({
+    section: 'image', quick, repeat, tarBytes, archiveBytes: statSync(out).size,
+    rows: Object.entries(rows).map(([name, xs]) => ({ row: name, seconds: median(xs), mbps: tarBytes / 1e6 / median(xs), vsFromFile: base / median(xs) })),
+  });
 } finally {
   rmSync(work, { recursive: true, force: true });
 }

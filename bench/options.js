@@ -5,6 +5,8 @@ const ALL_CORPORA = ['realistic', 'random', 'text'];
 const ALL_ENGINES = ['native', 'native1', 'stream', 'js', 'naive', 'c', 'cthreads', 'pigz'];
 const ALL_LEVELS = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9', 'none'];
 const DEFAULT_LEVELS = ['0', '1', '2', '6', '9', 'none'];
+// 'layers' is the pipelines above; the others are the scripts of bench/sections.js.
+const ALL_SECTIONS = ['layers', 'dir', 'zstd', 'streams', 'push', 'image'];
 
 const USAGE = `usage: node bench/run.js [options]
   --quick             small corpora (~32 MB), one run, 256 MB memory test (CI smoke check)
@@ -20,6 +22,9 @@ const USAGE = `usage: node bench/run.js [options]
   --no-memory         skip the memory benchmark
   --allow-missing     report an unavailable engine (native addon, C baseline) instead of failing
   --no-readme         do not rewrite docs/PERFORMANCE.md and the README summary after a full run
+  --sections LIST     subset of ${ALL_SECTIONS.join(',')} (default all): layers = the pipelines and memory test,
+                      dir = directory layers, zstd = zstd levels, streams = createGzip forms, push = registry
+                      push vs skopeo, image = archive build; a section whose tool is missing is skipped
 A run with any subset option or --quick writes its results under .cache/bench/results/ and leaves
 bench/results/ (the committed figures) alone.`;
 
@@ -66,6 +71,7 @@ function parse(argv) {
       'no-memory': { type: 'boolean', default: false },
       'allow-missing': { type: 'boolean', default: false },
       'no-readme': { type: 'boolean', default: false },
+      sections: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -92,12 +98,13 @@ function parse(argv) {
     memory: !values['no-memory'],
     allowMissing: values['allow-missing'],
     readme: !values['no-readme'],
+    sections: list(values.sections, ALL_SECTIONS, 'sections'),
   };
   // Only the complete default run may replace the committed figures.
   options.official =
     !quick &&
     [values.size, values['random-size'], values['text-size'], values.runs, values.corpus, values.engines,
-      values.levels, values['read-size'], values['memory-size']].every((v) => v === undefined) &&
+      values.levels, values['read-size'], values['memory-size'], values.sections].every((v) => v === undefined) &&
     options.memory;
   return options;
 }

@@ -3,7 +3,8 @@
 // gzip --dest-compress-level 1` from an uncompressed OCI layout holding the same bytes), in the same
 // run, alternating, each pair on a fresh registry (so neither reuses the other's or an earlier run's
 // blobs). Prints one JSON line; the ratio is skopeo time / fastlayer time.
-//   node bench/push.js [--size MB] [--runs N] [--quick]
+//   node bench/push.js [--size MB] [--runs N] [--quick] [--json]
+// Exits with status 3 (skipped) when docker-registry or skopeo is missing.
 // Needs: npm run build:ts, /usr/bin/docker-registry, skopeo.
 import { spawn, spawnSync } from 'node:child_process';
 import { linkSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -14,6 +15,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import { ensureCorpus } from './corpus.js';
 import { distIndex } from './paths.js';
+import { emit, jsonWanted, skip } from './section-io.js';
 import { median } from './stats.js';
 
 const log = (m) => process.stderr.write(m + '\n');
@@ -23,11 +25,11 @@ const arg = (name, fallback) => {
   return i >= 0 ? Number(args[i + 1]) : fallback;
 };
 const quick = args.includes('--quick');
-const sizeMB = arg('--size', quick ? 100 : 200);
+const sizeMB = arg('--size', quick ? 32 : 200);
 const runs = arg('--runs', quick ? 1 : 3);
 const REGISTRY = ['/usr/bin/docker-registry', '/usr/bin/registry'].find((p) => spawnSync('test', ['-x', p]).status === 0);
-if (!REGISTRY) throw new Error('docker-registry is not installed (apt-get install docker-registry)');
-if (spawnSync('skopeo', ['--version']).status !== 0) throw new Error('skopeo is not installed');
+if (!REGISTRY) skip('docker-registry is not installed (apt-get install docker-registry)');
+if (spawnSync('skopeo', ['--version']).status !== 0) skip('skopeo is not installed (apt-get install skopeo)');
 
 const { Layer, RegistryDestination } = await import(pathToFileURL(distIndex).href);
 
@@ -61,7 +63,7 @@ async function startRegistry(dir) {
     } catch {}
     if (Date.now() > deadline || child.exitCode !== null) {
       child.kill('SIGKILL');
-      throw new Error('docker-registry did not start');
+      skip(`docker-registry did not start on 127.0.0.1:${port} within 15 s`);
     }
     await sleep(50);
   }
@@ -121,7 +123,7 @@ function pushSkopeo(host, layout, name) {
     { encoding: 'utf8' },
   );
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  if (r.status !== 0) throw new Error(`skopeo copy failed: ${r.stderr}`);
+  if (r.status !== 0) skip(`skopeo copy failed: ${r.stderr.trim().split('\n').pop()}`);
   const info = JSON.parse(spawnSync('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${host}/${name}:v1`], { encoding: 'utf8' }).stdout);
   const layer = info.layers[0];
   if (!/gzip/.test(layer.mediaType)) throw new Error(`skopeo pushed ${layer.mediaType}, not gzip`);
@@ -154,8 +156,9 @@ try {
   }
   const f = median(fl.map((r) => r.seconds));
   const s = median(sk.map((r) => r.seconds));
-  console.log(
-    JSON.stringify({
+  const result = {
+      section: 'push',
+      quick,
       row: 'push',
       corpus: corpus.name,
       bytes: corpus.bytes,
@@ -166,8 +169,9 @@ try {
       fastlayerCompressed: fl[0].compressed,
       skopeoCompressed: sk[0].compressed,
       fastlayerMaxRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
-    }),
-  );
+  };
+  if (jsonWanted) emit(result);
+  else console.log(JSON.stringify(result));
 } finally {
   rmSync(scratch, { recursive: true, force: true });
 }

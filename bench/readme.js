@@ -7,6 +7,7 @@ import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ENGINE_LABELS, ENGINE_NOTES, ENGINE_ORDER, levelLabel } from './labels.js';
 import { committedResultsDir, repoRoot } from './paths.js';
+import { SECTION_NAMES, SECTIONS, sectionTargets } from './sections.js';
 import { fmt, fmtRate } from './stats.js';
 
 const START = '<!-- bench:start -->';
@@ -23,7 +24,105 @@ const HOW = [
   '`.cache/bench/results/`). `node bench/memory.js` and `node bench/corpus.js` run the memory benchmark and the',
   'corpus builder alone; `node bench/run.js --help` lists the options. Speeds depend on the machine and, on a',
   'shared machine, on its neighbours: compare pipelines within one run, not across runs.',
+  '',
+  'The sections after the pipelines run each as its own script (a section whose tool is missing is skipped with',
+  'a note; a digest that does not check out fails the run). Pick them with `--sections` (any of',
+  '`layers,dir,zstd,streams,push,image`; `layers` is the pipelines and the memory test), e.g.',
+  '`npm run bench -- --quick --sections dir,zstd`; a subset writes under `.cache/bench/results/` like `--quick`.',
+  'With `--quick` the sections use about 32 MB inputs and one run (zstd: the realistic tar only), so the whole',
+  'smoke check stays a few minutes. Each also runs alone (`npm run build` first; `--quick` for a short run,',
+  '`--json` for one JSON line on stdout):',
+  '',
+  '- `node bench/dir-layers.js [--small-dir DIR] [--size-check DIR]`: directory layers (needs GNU tar, gzip, sha256sum).',
+  '- `node bench/zstd.js`: zstd levels 1/3/9/19 on the three corpora (the `zstd` command for the baseline rows).',
+  '- `node bench/streams.js [--size MB] [--runs N] [--levels 1,6] [--threads N]`: the stream forms.',
+  '- `node bench/push.js [--size MB] [--runs N]`: push to a local `docker-registry` against `skopeo copy`',
+  '  (Debian packages `docker-registry` and `skopeo`; the registry runs on 127.0.0.1, storage in a temp folder).',
+  '- `node bench/image.js [--size MB] [--repeat N] [DIR]`: image archive build against the layer alone.',
 ];
+
+const pct = (x) => `${fmt(x * 100, 0)} %`;
+const mb = (bytes) => fmt(bytes / 1e6, 1);
+
+/** The tables of one section of a report (see sections.js), without its goals. */
+function sectionTable(name, r) {
+  if (name === 'dir') {
+    const lines = ['| tree | pipeline | MB/s | CPU s | ratio |', '|---|---|---:|---:|---:|'];
+    if (r.large) {
+      lines.push(`| ${r.large.files} large files, ${mb(r.large.bytes)} MB as tar | \`Layer.fromFile\` of the tar | ${fmtRate(r.large.fromFileMBps)} | ${fmt(r.large.fromFileCpuSeconds, 2)} | |`);
+      lines.push(`| | directory layer | ${fmtRate(r.large.dirMBps)} | ${fmt(r.large.dirCpuSeconds, 2)} | **${pct(r.large.ratio)}** of fromFile |`);
+    }
+    if (r.small) {
+      lines.push(`| \`${r.small.dir}\`, ${mb(r.small.bytes)} MB as tar | \`tar \\| gzip -1\` + 2 x sha256sum | ${fmtRate(r.small.shellMBps)} | ${r.small.shellCpuSeconds === null ? '' : fmt(r.small.shellCpuSeconds, 2)} | |`);
+      lines.push(`| | directory layer | ${fmtRate(r.small.dirMBps)} | ${fmt(r.small.dirCpuSeconds, 2)} | **${fmt(r.small.ratio, 2)}x** the shell |`);
+    }
+    return [`Gzip level 1, median of ${r.reps} run(s); MB/s of the uncompressed tar.`, '', ...lines];
+  }
+  if (name === 'zstd') {
+    const out = [`Median of ${r.runs} run(s); "x base" = speed / \`zstd -3 -T1\` + both hashes on the same corpus; size in % of the input.`, ''];
+    for (const corpus of [...new Set(r.rows.map((x) => x.corpus))]) {
+      const rows = r.rows.filter((x) => x.corpus === corpus);
+      out.push(`**${corpus}** (${mb(rows[0].bytes)} MB):`, '', '| pipeline | MB/s | x base | size % |', '|---|---:|---:|---:|');
+      for (const x of rows) out.push(`| ${x.label} | ${fmtRate(x.mbps)} | ${fmt(x.ratio, 2)} | ${fmt(x.pct, 1)} |`);
+      out.push('');
+    }
+    return out;
+  }
+  if (name === 'streams') {
+    const out = [`Realistic tar, ${mb(r.corpus.bytes)} MB, engine ${r.engine?.name ?? '?'} on ${r.threads} thread(s), median of ${r.runs} interleaved run(s), each in its own process.`, ''];
+    for (const level of r.results) {
+      out.push(`Level ${level.level}:`, '', '| pipeline | MB/s | CPU s | output MB |', '|---|---:|---:|---:|');
+      for (const x of level.rows) out.push(`| ${x.row} | ${fmtRate(x.MBps)} | ${fmt(x.cpuSeconds, 2)} | ${mb(x.size)} |`);
+      out.push('');
+    }
+    return out;
+  }
+  if (name === 'push') {
+    return [
+      `A ${mb(r.bytes)} MB tar pushed as a new one-layer image (gzip level 1) to a fresh local \`docker-registry\`, median of ${r.runs} run(s), alternating:`,
+      '',
+      '| pusher | seconds | MB/s of input | layer MB |',
+      '|---|---:|---:|---:|',
+      `| fastlayer (streaming PATCH, no temp file) | ${fmt(r.fastlayerSeconds, 2)} | ${fmtRate(r.bytes / 1e6 / r.fastlayerSeconds)} | ${mb(r.fastlayerCompressed)} |`,
+      `| \`skopeo copy --dest-compress-format gzip --dest-compress-level 1\` | ${fmt(r.skopeoSeconds, 2)} | ${fmtRate(r.bytes / 1e6 / r.skopeoSeconds)} | ${mb(r.skopeoCompressed)} |`,
+    ];
+  }
+  if (name === 'image') {
+    return [
+      `A ${mb(r.tarBytes)} MB tree of shared libraries (as tar), archive ${mb(r.archiveBytes)} MB, median of ${r.repeat} run(s):`,
+      '',
+      '| pipeline | MB/s | vs fromFile |',
+      '|---|---:|---:|',
+      ...r.rows.map((x) => `| ${x.row} | ${fmtRate(x.mbps)} | ${fmt(x.vsFromFile, 2)}x |`),
+    ];
+  }
+  return [];
+}
+
+/** Every section the report holds (and a line for each skipped one), goals computed from its ratios. */
+export function renderSections(report) {
+  const out = [];
+  for (const name of SECTION_NAMES) {
+    const r = report.sections?.[name];
+    const skipped = report.skippedSections?.[name];
+    if (!r && skipped === undefined) continue;
+    out.push('', `### ${SECTIONS[name].title}`, '');
+    if (!r) {
+      out.push(`Skipped in this run: ${skipped} (needs ${SECTIONS[name].needs}).`);
+      continue;
+    }
+    const table = sectionTable(name, r);
+    while (table.at(-1) === '') table.pop();
+    out.push(...table);
+    for (const n of r.notes ?? []) out.push('', `Note: ${n}.`);
+    const targets = sectionTargets(name, r);
+    if (targets.length) {
+      out.push('', 'Goals (ratios from this run, reported, never asserted):', '');
+      for (const t of targets) out.push(`- ${t.name}: ${t.value === null ? 'not measured' : fmt(t.value, 2)} (goal >= ${t.goal}): **${t.status}**`);
+    }
+  }
+  return out;
+}
 
 function corpusTable(report, corpus) {
   const rows = report.results.filter((r) => r.corpus === corpus.name);
@@ -104,11 +203,23 @@ export function renderSection(report, source) {
       }
     }
   }
+  out.push(...renderSections(report));
   out.push('', 'Pipelines:', '');
   const engines = ENGINE_ORDER.filter((e) => report.results.some((r) => r.engine === e));
   for (const e of engines) out.push(`- ${ENGINE_LABELS[e]}: ${ENGINE_NOTES[e]}`);
   out.push('', ...HOW);
   return out.join('\n');
+}
+
+/** One summary line for zstd level 3 against gzip level 6 on the realistic tar, when the run has it. */
+function zstdSummary(report) {
+  const r = report?.sections?.zstd;
+  const row = (tool, level) => r?.rows?.find((x) => x.corpus === 'realistic' && x.tool === tool && x.level === level && x.threads === r.defaultThreads);
+  const z3 = row('fastlayer-zstd', 3);
+  const g6 = row('fastlayer-gzip', 6);
+  if (!z3 || !g6) return [];
+  return [`zstd level 3 (\`compression: 'zstd'\`): ${fmtRate(z3.mbps)} MB/s and ${fmt(z3.pct, 1)} % of the input, ` +
+    `against ${fmtRate(g6.mbps)} MB/s and ${fmt(g6.pct, 1)} % for gzip level 6 (${r.defaultThreads} threads, ${fmt(z3.bytes / 1e6, 0)} MB realistic tar).`];
 }
 
 /** The README's summary: level 1 on the realistic tar against the baselines, and the memory figure. */
@@ -126,6 +237,7 @@ export function renderSummary(report) {
   return [
     `Level 1 on a ${fmt(report.corpora.find((c) => c.name === 'realistic').bytes / 1e6, 0)} MB layer tar of system files, ` +
       `${m.cpu} with ${m.cpus} vCPUs, Node ${m.node} (\`${report.command}\`, ${report.date.slice(0, 10)}): ${parts.join(', ')}.`,
+    ...zstdSummary(report),
     ...(mem ? [`Producing a ${fmt(mem.bytes / 1e6, 0)} MB layer for a slow consumer takes +${fmt(mem.deltaMiB)} MiB of memory.`] : []),
     'Every corpus, level and pipeline, the memory benchmark and how to reproduce: [docs/PERFORMANCE.md](docs/PERFORMANCE.md).',
   ].join('\n');

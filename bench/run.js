@@ -1,5 +1,6 @@
 // npm run bench: interleaved throughput measurements on each corpus, a table, JSON, an SVG chart,
-// the memory benchmark and the targets. Every measurement runs in its own child process.
+// the memory benchmark and the targets, then the sections of bench/sections.js (directory layers, zstd,
+// stream forms, push, image archive; --sections picks). Every measurement runs in its own child process.
 // Exits non-zero on real failures (a crash, a digest that does not check out, a missing engine),
 // never because something is slow.
 import { spawn, spawnSync } from 'node:child_process';
@@ -15,10 +16,18 @@ import { benchDir, committedResultsDir, repoRoot, scratchResultsDir } from './pa
 import { fmt, fmtRate, median } from './stats.js';
 import { renderSvg } from './svg.js';
 import { updatePerformanceDocs } from './readme.js';
+import { runSection, SECTIONS, sectionTargets } from './sections.js';
 
 const MB = 1e6;
 const log = (m) => process.stderr.write(m + '\n');
 const options = parseOptions();
+// Without the 'layers' section, none of the pipelines, corpora or the memory test run.
+const layersOn = options.sections.includes('layers');
+if (!layersOn) {
+  options.engines = [];
+  options.corpora = [];
+  options.memory = false;
+}
 const failures = [];
 const fail = (message) => {
   failures.push(message);
@@ -83,7 +92,7 @@ const unavailable = (engine, reason) => {
   else fail(message + ' (pass --allow-missing to run without it)');
 };
 
-if (wanted.has('native') || wanted.has('js') || options.memory) {
+if (layersOn && (wanted.has('native') || wanted.has('js') || options.memory)) {
   const { result, error } = await runWorker({ kind: 'probe' });
   const probe = result ?? { error };
   nativeThreads = probe.threads ?? 1;
@@ -306,6 +315,8 @@ function printTable() {
     rows.forEach((row) => console.log(line(row)));
   }
 }
+if (layersOn) printReport();
+function printReport() {
 printTable();
 console.log(`\nMB = 10^6 bytes of input per second; ${options.quick ? '1 run (--quick)' : `median of ${options.runs} runs`}; ` +
   `MB/CPU-s = input per CPU-second of all threads (median); peak RSS of the measuring process;\n` +
@@ -314,6 +325,7 @@ if (cBaseline?.skipped) console.log(`Note: ${cBaseline.skipped}, so the C baseli
 console.log('\nTargets (reported, never asserted):');
 for (const t of targets) {
   console.log(`  ${t.status.padEnd(4)} ${t.name}: ${t.value === null ? 'not measured' : fmt(t.value, 2)} (goal >= ${t.goal})`);
+}
 }
 
 // ---- memory --------------------------------------------------------------------------------------
@@ -326,6 +338,34 @@ if (options.memory) {
     console.log(`\nMemory: ${options.memorySize} MB generated layer, level 1, slow consumer:`);
     memory.results.forEach((m) => console.log(formatMemory(m)));
     for (const m of memory.results) if (m.problems?.length) fail(`memory ${m.engine}: ${m.problems.join('; ')}`);
+  }
+}
+
+// ---- sections: one script each, in its own process -----------------------------------------------
+const sections = {};
+const skippedSections = {};
+for (const name of options.sections.filter((s) => s !== 'layers')) {
+  log(`\nsection ${name} (bench/${SECTIONS[name].script}${options.quick ? ' --quick' : ''}) ...`);
+  const t0 = Date.now();
+  const { result, skipped, error, log: childLog } = await runSection(name, { quick: options.quick, timeoutMs: (options.quick ? 10 : 45) * 60_000 });
+  if (skipped !== undefined) {
+    skippedSections[name] = skipped;
+    log(`note: section ${name} skipped: ${skipped}`);
+    continue;
+  }
+  if (error) {
+    fail(`section ${name}: ${error}`);
+    continue;
+  }
+  if (childLog?.trim()) log(childLog.trimEnd());
+  result.seconds = Math.round((Date.now() - t0) / 1000);
+  result.targets = sectionTargets(name, result);
+  sections[name] = result;
+  for (const f of result.failures ?? []) fail(`section ${name}: ${f}`);
+  console.log(`\n${SECTIONS[name].title} (${result.seconds} s):`);
+  for (const n of result.notes ?? []) console.log(`  note: ${n}`);
+  for (const t of result.targets) {
+    console.log(`  ${t.status.padEnd(4)} ${t.name}: ${t.value === null ? 'not measured' : fmt(t.value, 2)} (goal >= ${t.goal})`);
   }
 }
 
@@ -350,6 +390,8 @@ const report = {
   results,
   targets,
   memory,
+  sections,
+  skippedSections,
   failures,
 };
 function relativeCommand(command) {

@@ -6,7 +6,8 @@
 //   zlib.createGzip + 2 hashes        createReadStream -> sha256 tap -> zlib.createGzip -> sha256 tap -> sink
 // Every measurement runs in its own process; rows are interleaved run by run, medians reported.
 // Goals (issue 16): createGzip within 10% of Layer.fromFile, and >= 3x the zlib pipeline at level 1.
-//   node bench/streams.js [--quick] [--size MB] [--runs N] [--levels 1,6] [--threads N]
+//   node bench/streams.js [--quick] [--size MB] [--runs N] [--levels 1,6] [--threads N] [--json]
+// (--json: the report as one JSON line on stdout, for `npm run bench -- --sections streams`.)
 // Exits non-zero on a failure (a digest that disagrees, a crash), never because something is slow.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -21,6 +22,7 @@ import { parseArgs } from 'node:util';
 import zlib from 'node:zlib';
 import { describeCorpus, ensureCorpus } from './corpus.js';
 import { distIndex, scratchResultsDir } from './paths.js';
+import { emit } from './section-io.js';
 import { fmt, fmtRate, median } from './stats.js';
 
 const MB = 1e6;
@@ -115,6 +117,7 @@ function options() {
       levels: { type: 'string' },
       threads: { type: 'string' },
       child: { type: 'string' },
+      json: { type: 'boolean', default: false },
     },
   });
   return {
@@ -194,7 +197,9 @@ async function main() {
   }
   mkdirSync(scratchResultsDir, { recursive: true });
   const out = join(scratchResultsDir, 'streams.json');
-  writeFileSync(out, JSON.stringify({
+  const report = {
+    section: 'streams',
+    quick: o.quick,
     date: new Date().toISOString(),
     corpus: { name: corpus.name, bytes: corpus.bytes, sha256: corpus.sha256 },
     engine: probe.engine,
@@ -202,7 +207,10 @@ async function main() {
     runs: o.runs,
     loadavg: os.loadavg(),
     results,
-  }, null, 2) + '\n');
+    failures,
+  };
+  writeFileSync(out, JSON.stringify(report, null, 2) + '\n');
+  emit(report);
   log(`\nresults: ${out}`);
   for (const f of failures) log(`FAILURE: ${f}`);
   if (failures.length) process.exit(1);

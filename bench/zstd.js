@@ -2,15 +2,18 @@
 // threads) against `zstd -L -T1` / `-T0` plus sha256sum for both hashes, and against fastlayer gzip
 // levels 1 and 6, on the benchmark corpora. Throughput is input MB per second of wall time, reported
 // as a ratio to `zstd -3 -T1` + both hashes measured in the same run; sizes as % of the input.
-// Run: node bench/zstd.js [--quick]   (needs `npm run build`; the zstd command for the baselines)
+// Run: node bench/zstd.js [--quick] [--json]   (needs `npm run build`; the zstd command for the baselines)
+// --quick: the 32 MB realistic tar only (the corpus the quick pipelines use), one run.
+// Fails (exit 1) when a diffID is not the corpus SHA-256 or the thread count changes the bytes.
 import { spawnSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { ensureCorpus } from './corpus.js';
+import { emit, isUnavailable, jsonWanted, skip } from './section-io.js';
 
 const quick = process.argv.includes('--quick');
 const MB = 1e6;
 const { Layer } = await import('../dist/index.js');
-const corpora = quick ? [['realistic', 40], ['text', 16], ['random', 16]] : [['realistic', 200], ['text', 64], ['random', 64]];
+const corpora = quick ? [['realistic', 32]] : [['realistic', 200], ['text', 64], ['random', 64]];
 const runs = quick ? 1 : 3;
 const defaultThreads = Math.min(availableParallelism(), 4);
 
@@ -22,6 +25,8 @@ function median(xs) {
 async function layerRun(path, options) {
   const times = [];
   let size = 0;
+  let diffID;
+  const digests = new Set();
   for (let i = 0; i < runs; i++) {
     const started = process.hrtime.bigint();
     const layer = Layer.fromFile(path, options);
@@ -29,8 +34,11 @@ async function layerRun(path, options) {
     const values = await layer.done;
     times.push(Number(process.hrtime.bigint() - started) / 1e9);
     size = values.size;
+    digests.add(layer.digest().toString());
+    diffID = layer.diffID().toString();
   }
-  return { seconds: median(times), size };
+  if (digests.size > 1) throw new Error(`${JSON.stringify(options)}: the output differs between runs`);
+  return { seconds: median(times), size, digest: [...digests][0], diffID };
 }
 
 function cliRun(path, args) {
@@ -48,31 +56,51 @@ function cliRun(path, args) {
 }
 
 const hasCli = spawnSync('zstd', ['--version']).status === 0;
+const out = jsonWanted ? console.error : console.log;
+const notes = hasCli ? [] : ['the zstd command is not installed: no `zstd -T1/-T0` baseline rows'];
+for (const n of notes) out(`note: ${n}`);
+const failures = [];
 const rows = [];
 for (const [name, sizeMB] of corpora) {
   const corpus = await ensureCorpus(name, sizeMB, () => {});
   const bytes = corpus.bytes;
   const results = [];
-  const add = (label, r) => results.push({ label, mbps: bytes / MB / r.seconds, pct: (100 * r.size) / bytes });
+  const add = (label, r, extra = {}) => results.push({ label, ...extra, mbps: bytes / MB / r.seconds, pct: (100 * r.size) / bytes, size: r.size });
+  const layer = async (compression, level, threads) => {
+    const options = { compressionLevel: level, engine: 'native', ...(compression === 'zstd' ? { compression } : {}), ...(threads ? { threads } : {}) };
+    let r;
+    try {
+      r = await layerRun(corpus.path, options);
+    } catch (err) {
+      if (isUnavailable(err)) skip(`fastlayer ${compression} on the native engine is unavailable: ${err.message}`);
+      throw err;
+    }
+    if (r.diffID !== `sha256:${corpus.sha256}`) failures.push(`${name} ${compression} ${level}: diffID ${r.diffID} is not the corpus SHA-256`);
+    return r;
+  };
   if (hasCli) {
     for (const level of [1, 3, 9, 19]) {
-      add(`zstd -${level} -T1 + sha256sum x2`, cliRun(corpus.path, `-${level} -T1`));
-      add(`zstd -${level} -T0 + sha256sum x2`, cliRun(corpus.path, `-${level} -T0`));
+      add(`zstd -${level} -T1 + sha256sum x2`, cliRun(corpus.path, `-${level} -T1`), { tool: 'zstd', level, threads: 1 });
+      add(`zstd -${level} -T0 + sha256sum x2`, cliRun(corpus.path, `-${level} -T0`), { tool: 'zstd', level, threads: 0 });
     }
   }
-  for (const level of [1, 3, 9, 19]) {
-    add(`fastlayer zstd ${level}, 1 thread`, await layerRun(corpus.path, { compression: 'zstd', compressionLevel: level, threads: 1, engine: 'native' }));
-    add(`fastlayer zstd ${level}, ${defaultThreads} threads`, await layerRun(corpus.path, { compression: 'zstd', compressionLevel: level, engine: 'native' }));
-  }
-  for (const level of [1, 6]) {
-    add(`fastlayer gzip ${level}, 1 thread`, await layerRun(corpus.path, { compressionLevel: level, threads: 1, engine: 'native' }));
-    add(`fastlayer gzip ${level}, ${defaultThreads} threads`, await layerRun(corpus.path, { compressionLevel: level, engine: 'native' }));
+  for (const [compression, levels] of [['zstd', [1, 3, 9, 19]], ['gzip', [1, 6]]]) {
+    for (const level of levels) {
+      const one = await layer(compression, level, 1);
+      const many = await layer(compression, level, undefined);
+      // The thread count must never change the bytes.
+      if (one.digest !== many.digest) failures.push(`${name} ${compression} ${level}: 1 thread and ${defaultThreads} threads give different bytes`);
+      add(`fastlayer ${compression} ${level}, 1 thread`, one, { tool: `fastlayer-${compression}`, level, threads: 1 });
+      add(`fastlayer ${compression} ${level}, ${defaultThreads} threads`, many, { tool: `fastlayer-${compression}`, level, threads: defaultThreads });
+    }
   }
   const base = results.find((r) => r.label.startsWith('zstd -3 -T1')) ?? results.find((r) => r.label.startsWith('fastlayer zstd 3, 1'));
-  console.log(`\n${name}: ${(bytes / MB).toFixed(1)} MB (baseline: ${base.label}, ${base.mbps.toFixed(0)} MB/s)`);
+  out(`\n${name}: ${(bytes / MB).toFixed(1)} MB (baseline: ${base.label}, ${base.mbps.toFixed(0)} MB/s)`);
   for (const r of results) {
-    console.log(`  ${r.label.padEnd(34)} ${r.mbps.toFixed(1).padStart(7)} MB/s  x${(r.mbps / base.mbps).toFixed(2)}  size ${r.pct.toFixed(1)}%`);
-    rows.push({ corpus: name, ...r, ratio: r.mbps / base.mbps });
+    out(`  ${r.label.padEnd(34)} ${r.mbps.toFixed(1).padStart(7)} MB/s  x${(r.mbps / base.mbps).toFixed(2)}  size ${r.pct.toFixed(1)}%`);
+    rows.push({ corpus: name, bytes, ...r, ratio: r.mbps / base.mbps });
   }
 }
-if (process.argv.includes('--json')) console.log(JSON.stringify(rows));
+emit({ section: 'zstd', quick, runs, defaultThreads, hasCli, notes, rows, failures });
+for (const f of failures) console.error(`FAILURE: ${f}`);
+if (failures.length) process.exit(1);
