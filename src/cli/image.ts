@@ -232,9 +232,8 @@ export const imageCommand: Command = {
   usage: 'image --layer DIR[:DEST]... [--base SRC] [config flags] --tag NAME[:TAG]... (--output FILE.tar|- | --oci-dir DIR | --push NAME)',
   description: [
     'Each --layer DIR is one layer (a deterministic tar of DIR, gzip-compressed, or zstd/none with',
-    '--compression); DIR:/DEST puts it',
-    'under /DEST in the image. --base takes an OCI layout directory, an OCI archive or a docker-save',
-    'archive: its config is inherited and its layers reused as they are.',
+    '--compression); DIR:/DEST puts it under /DEST in the image. --base takes an OCI layout directory,',
+    'an OCI archive or a docker-save archive: its config is inherited and its layers reused as they are.',
     '',
     '--output writes one archive tar that docker load, podman load, ctr images import (k3d, k3s) and',
     'skopeo read; an existing file is replaced only by a complete archive; - is standard output (the',
