@@ -157,6 +157,28 @@ describe('fastlayer image (archives and layouts)', { skip: binMissing() }, () =>
     assert.match(text.stdout.toString(), /format: docker save/);
   });
 
+  it('--compression zstd --level 19: zstd layers (OCI type), same digest on 1 or 3 threads; skopeo reads the layout', (t) => {
+    const dirs = [join(out, 'zstd-1'), join(out, 'zstd-3')];
+    const results = dirs.map((dir, i) => {
+      const r = cli(['image', '--layer', src, '--tag', 'app:zst', '--oci-dir', dir, '--compression', 'zstd', '--level', '19', '--threads', i === 0 ? '1' : '3', '--json']);
+      assert.equal(r.status, 0, r.stderr);
+      return JSON.parse(r.stdout.toString()) as ImageJSON;
+    });
+    const j = results[0]!;
+    assert.equal(results[1]!.digest, j.digest, 'threads do not change the bytes');
+    assert.equal(j.images[0]!.layers[0]!.mediaType, 'application/vnd.oci.image.layer.v1.tar+zstd');
+    const gz = JSON.parse(cli(['image', '--layer', src, '--tag', 'app:gz', '--oci-dir', join(out, 'gz'), '--json']).stdout.toString()) as ImageJSON;
+    assert.deepEqual(j.images[0]!.diffIDs, gz.images[0]!.diffIDs, 'same tar, whatever the compression');
+    assert.notEqual(j.images[0]!.layers[0]!.digest, gz.images[0]!.layers[0]!.digest);
+    const noSkopeo = skopeoMissing();
+    if (noSkopeo) return t.skip(noSkopeo);
+    const info = JSON.parse(skopeo(['inspect', `oci:${dirs[0]}:zst`])) as { Digest: string; Layers: string[] };
+    assert.equal(info.Digest, j.digest);
+    assert.deepEqual(info.Layers, [j.images[0]!.layers[0]!.digest]);
+    const raw = JSON.parse(skopeo(['inspect', '--raw', `oci:${dirs[0]}:zst`])) as { layers: { mediaType: string }[] };
+    assert.equal(raw.layers[0]!.mediaType, 'application/vnd.oci.image.layer.v1.tar+zstd');
+  });
+
   it('bad arguments are usage errors (exit 2, one line)', () => {
     const archive = join(out, 'never.tar');
     const cases: string[][] = [
@@ -171,6 +193,11 @@ describe('fastlayer image (archives and layouts)', { skip: binMissing() }, () =>
       ['image', '--layer', src, '--tag', 'app:1', '--output', archive, '--format', 'v1'],
       ['image', '--layer', src, '--tag', 'app:1', '--output', archive, '--level', '12'],
       ['image', '--layer', src, '--tag', 'app:1', '--output', archive, '--threads', '0'],
+      ['image', '--layer', src, '--tag', 'app:1', '--output', archive, '--compression', 'lz4'],
+      ['image', '--layer', src, '--tag', 'app:1', '--output', archive, '--compression', 'zstd', '--level', '0'],
+      ['image', '--layer', src, '--tag', 'app:1', '--output', archive, '--compression', 'zstd', '--level', '20'],
+      ['image', '--layer', src, '--tag', 'app:1', '--output', archive, '--compression', 'zstd', '--format', 'docker'],
+      ['image', '--layer', src, '--tag', 'app:1', '--output', archive, '--compression', 'none', '--format', 'docker'],
       ['image', '--layer', src, '--tag', 'Not/Valid:Tag:x', '--output', archive],
       ['image', '--layer', src, '--tag', 'app:1', '--output', archive, '--no-such-flag'],
       ['image', '--layer', src, '--tag', 'app:1', '--output', archive, '--tag'],

@@ -86,6 +86,30 @@ describe('fastlayer layer', { skip: binMissing() }, () => {
     assert.equal(c.digest, `sha256:${sha256(data)}`);
   });
 
+  it('--compression zstd: the file is the digest, zstd -dc of it the diffID, OCI zstd media type by default', (t) => {
+    const output = join(tmp.path, 'x.tar.zst');
+    const r = runCli(['layer', dir, '-o', output, '--compression', 'zstd', '--json']);
+    assert.equal(r.status, 0, r.stderr);
+    const d = JSON.parse(r.stdout.toString());
+    const zst = readFileSync(output);
+    assert.equal(d.mediaType, 'application/vnd.oci.image.layer.v1.tar+zstd');
+    assert.equal(d.compression, 'zstd');
+    assert.equal(d.level, 3);
+    assert.equal(d.digest, `sha256:${sha256(zst)}`);
+    assert.equal(d.size, zst.length);
+    assert.equal(d.diffID, `sha256:${sha256(tar)}`);
+    // The level changes the bytes, not the content.
+    const r19 = runCli(['layer', dir, '--compression', 'zstd', '--level', '19', '--json']);
+    assert.equal(r19.status, 0, r19.stderr);
+    const d19 = JSON.parse(r19.stdout.toString());
+    assert.equal(d19.level, 19);
+    assert.equal(d19.diffID, d.diffID);
+    if (!hasTool('zstd')) return t.skip('zstd -dc not run: zstd is not installed');
+    const plain = spawnSync('zstd', ['-dc', output], { maxBuffer: 1 << 30 });
+    assert.equal(plain.status, 0, plain.stderr.toString());
+    assert.equal(`sha256:${sha256(plain.stdout)}`, d.diffID, 'zstd -dc | sha256sum is the diffID');
+  });
+
   it('keeps the bare form: fastlayer DIR is fastlayer layer DIR', () => {
     const bare = runCli([dir, '--json']);
     const sub = runCli(['layer', dir, '--json']);

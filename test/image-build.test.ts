@@ -3,12 +3,14 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync, existsSync, symlinkSync, utimesSync, cpSync, readdirSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { createServer } from 'node:net';
 import { parseArgs } from 'node:util';
 import { join } from 'node:path';
 import { buildImage, parseCommand, parseLayerArg, type BuildSpec } from '../src/image/build.js';
 import { parseMtimeArg, parseOwnerArg } from '../src/image/dir-layer.js';
 import type { WriteResult } from '../src/image/write.js';
+import { OciLayout } from '../src/image/out/layout.js';
 import { listLayer, listTar, missing, mustRun, tempDir, type LayerEntry } from './image-util.js';
 
 const out1Path = (dir: string): string => join(dir, 'x.tar');
@@ -313,5 +315,58 @@ describe('buildImage directory options (DIR:/DEST, exclude, .dockerignore, mtime
     }
     assert.ok(!existsSync(target));
     await assert.rejects(buildImage({ layers: [{ dir: ctx, dest: '/a/../../etc' }], tags: ['t:1'], output: target }), { message: /layers\[0\]\.dest/ });
+  });
+});
+
+describe('buildImage layerOptions and destination', () => {
+  const tmp = tempDir('fastlayer-build-lo-');
+  const dir = join(tmp.path, 'd');
+  before(() => {
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'a'), 'a\n'.repeat(1000));
+  });
+  after(() => tmp.remove());
+
+  it('layerOptions zstd into a Destination: zstd layers (OCI type), same diffID as gzip, threads do not change the digest', async (t) => {
+    const results: WriteResult[] = [];
+    for (const threads of [1, 3]) {
+      const layout = join(tmp.path, `zstd-${threads}`);
+      results.push(await buildImage({ layers: [dir], tags: ['z:1'], destination: new OciLayout(layout), layerOptions: { compression: 'zstd', compressionLevel: 7, threads } }));
+    }
+    const [a, b] = results as [WriteResult, WriteResult];
+    assert.equal(a.digest, b.digest);
+    const layer = a.images[0]!.layers[0]!;
+    assert.equal(layer.mediaType, 'application/vnd.oci.image.layer.v1.tar+zstd');
+    const gz = await buildImage({ layers: [dir], tags: ['z:1'], ociDir: join(tmp.path, 'gz') });
+    assert.deepEqual(a.images[0]!.diffIDs, gz.images[0]!.diffIDs);
+    const blob = join(tmp.path, 'zstd-1', 'blobs', 'sha256', layer.digest.slice(7));
+    if (spawnSync('zstd', ['--version']).error) return t.skip('zstd -dc not run: zstd is not installed');
+    const plain = spawnSync('zstd', ['-dc', blob], { maxBuffer: 1 << 26 });
+    assert.equal(plain.status, 0);
+    assert.equal(`sha256:${createHash('sha256').update(plain.stdout).digest('hex')}`, a.images[0]!.diffIDs[0]);
+  });
+
+  it('refuses Docker format with zstd or none (ERR_IMAGE_FORMAT), bad layer options and two outputs, before any I/O', async () => {
+    const target = join(tmp.path, 'never');
+    // A base that does not exist: a refusal after opening it would be ERR_BASE_IMAGE, not these codes.
+    const base = join(tmp.path, 'no-base.tar');
+    const bad: [Partial<BuildSpec>, string][] = [
+      [{ format: 'docker', layerOptions: { compression: 'zstd' } }, 'ERR_IMAGE_FORMAT'],
+      [{ format: 'docker', layerOptions: { compression: 'none' } }, 'ERR_IMAGE_FORMAT'],
+      [{ layerOptions: { compression: 'zstd', compressionLevel: 0 } }, 'ERR_OPTION_OUT_OF_RANGE'],
+      [{ layerOptions: { compression: 'zstd', compressionLevel: 20 } }, 'ERR_OPTION_OUT_OF_RANGE'],
+      [{ layerOptions: { compressionLevel: 10 } }, 'ERR_OPTION_OUT_OF_RANGE'],
+      [{ layerOptions: { threads: 0 } }, 'ERR_OPTION_OUT_OF_RANGE'],
+      [{ layerOptions: { compression: 'lz4' as 'zstd' } }, 'ERR_OPTION_OUT_OF_RANGE'],
+      [{ layerOptions: { mediaType: 'x' } as BuildSpec['layerOptions'] }, 'ERR_INVALID_OPTION'],
+      [{ compressionLevel: 5, layerOptions: { compressionLevel: 6 } }, 'ERR_INVALID_OPTION'],
+      [{ ociDir: join(tmp.path, 'never-dir') }, 'ERR_INVALID_OPTION'],
+      [{ destination: new OciLayout(join(tmp.path, 'never-dir')) }, 'ERR_INVALID_OPTION'],
+    ];
+    for (const [spec, code] of bad) {
+      await assert.rejects(buildImage({ layers: [dir], base, tags: ['t:1'], output: target, ...spec }), { code }, JSON.stringify(spec));
+    }
+    assert.ok(!existsSync(target));
+    assert.ok(!existsSync(join(tmp.path, 'never-dir')));
   });
 });

@@ -1,16 +1,14 @@
 // `fastlayer image`: an image of directories (on an optional base) to an archive (--output), an OCI
 // layout (--oci-dir) or a registry (--push). buildImage (src/image/build.ts) does the work; this file
 // turns flags into its spec, keeps outputs away from the inputs, and reports.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { buildImage, parseCommand, parseLayerArg, type BuildSpec } from '../image/build.js';
 import { parsePlatform } from '../image/platform.js';
 import { Reference } from '../image/reference.js';
 import type { WriteProgress, WriteResult } from '../image/write.js';
-import { pushLayout } from '../registry/layout.js';
+import { RegistryDestination } from '../registry/destination.js';
 import { MAX_THREADS } from '../layer/options.js';
+import { LAYER_COMPRESSIONS, levelOption } from './layer.js';
 import {
   REPORT_OPTIONS, choiceOption, flag, integerOption, listOption, progressBoard, stringOption,
   type Args, type Command, type Context,
@@ -71,8 +69,19 @@ export function imageSpec(args: Args): Omit<BuildSpec, 'output' | 'ociDir'> {
   }
   const format = choiceOption(args, 'format', ['oci', 'docker'] as const, NAME);
   if (format !== undefined) spec.format = format;
-  const level = integerOption(args, 'level', 0, 9, NAME);
-  if (level !== undefined) spec.compressionLevel = level;
+  // The directory layers' options, checked here with the layer command's rules (exit 2); the
+  // Docker format's gzip-only rule is buildImage's (ERR_IMAGE_FORMAT).
+  const layerOptions: NonNullable<BuildSpec['layerOptions']> = {};
+  const compression = choiceOption(args, 'compression', LAYER_COMPRESSIONS, NAME);
+  if (compression !== undefined) {
+    if (format === 'docker' && compression !== 'gzip') throw usage(`--format docker lists gzip layers only: --compression ${compression} needs --format oci`);
+    layerOptions.compression = compression;
+  }
+  const level = levelOption(args, compression, NAME);
+  if (level !== undefined) layerOptions.compressionLevel = level;
+  const threads = integerOption(args, 'threads', 1, MAX_THREADS, NAME);
+  if (threads !== undefined) layerOptions.threads = threads;
+  if (Object.keys(layerOptions).length > 0) spec.layerOptions = layerOptions;
   // Directory options, passed through as strings: buildImage checks them (exclude patterns,
   // keep|TIME|clamp:TIME, UID[:GID]) with the tar options' own rules.
   const exclude = listOption(args, 'exclude');
@@ -151,26 +160,19 @@ async function toArchive(spec: BuildSpec, path: string, guards: Protected[], con
 }
 
 /**
- * --push: the image is staged as an OCI layout in a temporary directory, then pushed (known blobs:
- * HEAD first, skipped when present). buildImage writes to files or streams only; once it takes a
- * Destination, this becomes pushImage's direct streaming.
+ * --push: the image streams straight into the registry (layers go into uploads as they are
+ * compressed, known blobs are skipped after a HEAD); nothing is staged on disk. The registry
+ * destination writes the tags only at commit, after every blob and manifest: an interrupted push
+ * leaves no tag.
  */
 async function toRegistry(spec: BuildSpec, ref: Reference, args: Args, board: ProgressBoard, context: Context): Promise<WriteResult> {
   const options = registryOptions(args, NAME, context.signal);
-  const stage = await mkdtemp(join(tmpdir(), 'fastlayer-push-'));
-  try {
-    const tag = ref.tag ?? 'latest';
-    const staged = await buildImage({ ...spec, tags: [`${ref.name}:${tag}`], ociDir: stage });
-    const lines = new BlobLines(board, 'push');
-    const refs = [ref.toString(), ...spec.tags.map((t) => Reference.parse(t)).filter((r) => r.name === ref.name && r.tag !== ref.tag).map((r) => r.toString())];
-    for (const r of [...new Set(refs)]) {
-      const descriptor = await pushLayout(stage, r, { ...options, name: tag, onProgress: lines.onProgress });
-      if (descriptor.digest !== staged.digest) throw new Error(`pushed ${descriptor.digest} but built ${staged.digest}`);
-    }
-    return { ...staged, names: [...new Set(refs)] };
-  } finally {
-    await rm(stage, { recursive: true, force: true });
-  }
+  const lines = new BlobLines(board, 'push');
+  const destination = new RegistryDestination(ref, { ...options, onProgress: lines.onProgress });
+  // The pushed reference, and the --tag names in its repository: other repositories are not pushed to.
+  const sameRepo = spec.tags.map((t) => Reference.parse(t)).filter((r) => r.name === ref.name && r.tag !== undefined);
+  const names = [...new Set([ref.toString(), ...sameRepo.map((r) => r.toString())])];
+  return buildImage({ ...spec, tags: names, destination });
 }
 
 async function run(args: Args, context: Context): Promise<number> {
@@ -184,10 +186,6 @@ async function run(args: Args, context: Context): Promise<number> {
   if (json && where.kind === 'archive' && (where.path === '-' || where.path === '/dev/stdout')) {
     throw usage('--json and --output - both want standard output: write the archive to a file');
   }
-  const threads = integerOption(args, 'threads', 1, MAX_THREADS, NAME);
-  // buildImage takes no Layer options besides the level; the layers' documented environment default
-  // carries the thread count (the bytes do not depend on it).
-  if (threads !== undefined) process.env['FASTLAYER_THREADS'] = String(threads);
   const guards = inputGuards(spec);
   const board = progressBoard(args);
   const full: BuildSpec = {
@@ -233,15 +231,16 @@ export const imageCommand: Command = {
   summary: 'Build an image of directories (on an optional base) into an archive, an OCI layout or a registry.',
   usage: 'image --layer DIR[:DEST]... [--base SRC] [config flags] --tag NAME[:TAG]... (--output FILE.tar|- | --oci-dir DIR | --push NAME)',
   description: [
-    'Each --layer DIR is one layer (a deterministic tar of DIR, gzip-compressed); DIR:/DEST puts it',
-    'under /DEST in the image. --base takes an OCI layout directory, an OCI archive or a docker-save',
-    'archive: its config is inherited and its layers reused as they are.',
+    'Each --layer DIR is one layer (a deterministic tar of DIR, gzip-compressed, or zstd/none with',
+    '--compression); DIR:/DEST puts it under /DEST in the image. --base takes an OCI layout directory,',
+    'an OCI archive or a docker-save archive: its config is inherited and its layers reused as they are.',
     '',
     '--output writes one archive tar that docker load, podman load, ctr images import (k3d, k3s) and',
     'skopeo read; an existing file is replaced only by a complete archive; - is standard output (the',
     'archive is staged in a temporary file first). --oci-dir writes (or adds to) an OCI image layout.',
-    '--push sends the image to a registry (NAME is the reference; --tag names in the same repository',
-    'are tagged too). Nothing may be written inside a --layer directory.',
+    '--push streams the image to a registry, nothing staged (NAME is the reference; --tag names in the',
+    'same repository are tagged too, once everything is uploaded). Nothing may be written inside a',
+    '--layer directory.',
     '',
     'Prints the names, digest, media type and size of the image, and its layers (or --json).',
   ].join('\n'),
@@ -260,7 +259,8 @@ export const imageCommand: Command = {
     output: { type: 'string', short: 'o', value: 'FILE.tar|-', help: 'write an image archive' },
     'oci-dir': { type: 'string', value: 'DIR', help: 'write an OCI image layout directory' },
     push: { type: 'string', value: 'NAME', help: 'push to a registry' },
-    level: { type: 'string', short: 'l', value: 'N', help: 'compression level 0-9 (default 1)' },
+    compression: { type: 'string', value: LAYER_COMPRESSIONS.join('|'), help: 'layer compression (default gzip); zstd and none need --format oci' },
+    level: { type: 'string', short: 'l', value: 'N', help: 'compression level: gzip 0-9 (default 1), zstd 1-19 (default 3)' },
     threads: { type: 'string', short: 't', value: 'N', help: `compress each layer on up to N threads, 1-${MAX_THREADS} (same bytes)` },
     exclude: { type: 'string', multiple: true, value: 'PATTERN', help: 'leave out paths matching PATTERN (.dockerignore syntax), every layer' },
     mtime: { type: 'string', value: 'keep|TIME|clamp:TIME', help: 'entry times of the directory layers (default: clamp to SOURCE_DATE_EPOCH when set)' },

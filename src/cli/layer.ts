@@ -5,7 +5,7 @@ import { arch } from 'node:os';
 import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
 import { Layer } from '../layer/layer.js';
-import { MAX_THREADS, type LayerOptions } from '../layer/options.js';
+import { MAX_THREADS, ZSTD_MAX_LEVEL, ZSTD_MIN_LEVEL, type LayerOptions } from '../layer/options.js';
 import type { Compression } from '../engine/engine.js';
 import type { TarOptions } from '../tar/directory.js';
 import {
@@ -19,7 +19,7 @@ import type { ProgressBoard } from './progress.js';
 import { writeStderr, writeStdout } from './stdio.js';
 
 /** Compressions `--compression` accepts, first is the default: the one list to extend. */
-export const LAYER_COMPRESSIONS = ['gzip', 'none'] as const satisfies readonly Compression[];
+export const LAYER_COMPRESSIONS = ['gzip', 'zstd', 'none'] as const satisfies readonly Compression[];
 
 /** Present on every Debian/Ubuntu machine, tens of MB: a realistic default input for `npm start`. */
 export function defaultDirs(): string[] {
@@ -90,13 +90,13 @@ function tarOptions(flags: DirectoryFlags, onSkip: TarOptions['onSkip']): TarOpt
 
 function layerOptions(args: Args): LayerOptions {
   const options: LayerOptions = {};
-  const level = integerOption(args, 'level', 0, 9, NAME);
-  if (level !== undefined) options.compressionLevel = level;
   const compression = choiceOption(args, 'compression', LAYER_COMPRESSIONS, NAME);
   if (flag(args, 'none')) {
     if (compression !== undefined && compression !== 'none') throw usage(`--none contradicts --compression ${compression}`);
     options.compression = 'none';
   } else if (compression !== undefined) options.compression = compression;
+  const level = levelOption(args, options.compression, NAME);
+  if (level !== undefined) options.compressionLevel = level;
   const engine = choiceOption(args, 'engine', ['native', 'js'] as const, NAME);
   if (engine !== undefined) options.engine = engine;
   const threads = integerOption(args, 'threads', 1, MAX_THREADS, NAME);
@@ -107,6 +107,16 @@ function layerOptions(args: Args): LayerOptions {
     options.mediaType = mediaType;
   }
   return options;
+}
+
+/**
+ * --level within the compression's range: 1-19 for zstd (the ultra levels are refused), 0-9
+ * otherwise (gzip; ignored for none). A usage error naming the range.
+ */
+export function levelOption(args: Args, compression: Compression | undefined, command: string): number | undefined {
+  return compression === 'zstd'
+    ? integerOption(args, 'level', ZSTD_MIN_LEVEL, ZSTD_MAX_LEVEL, command)
+    : integerOption(args, 'level', 0, 9, command);
 }
 
 const isStdoutTarget = (o: string | undefined): boolean => o === '-' || o === '/dev/stdout';
@@ -242,10 +252,10 @@ export const layerCommand: Command = {
   ].join('\n'),
   options: {
     output: { type: 'string', short: 'o', value: 'FILE|-', help: 'write the layer to FILE, or to standard output with -' },
-    level: { type: 'string', short: 'l', value: 'N', help: 'compression level 0-9 (default 1)' },
+    level: { type: 'string', short: 'l', value: 'N', help: `compression level: gzip 0-9 (default 1), zstd ${ZSTD_MIN_LEVEL}-${ZSTD_MAX_LEVEL} (default 3)` },
     compression: { type: 'string', value: LAYER_COMPRESSIONS.join('|'), help: `compression (default ${LAYER_COMPRESSIONS[0]}); none: the layer is the input itself` },
     none: { type: 'boolean', help: 'same as --compression none', hidden: true },
-    'media-type': { type: 'string', value: 'TYPE', help: "media type to report (default: Docker's gzip layer type)" },
+    'media-type': { type: 'string', value: 'TYPE', help: "media type to report (default: Docker's gzip layer type; OCI's zstd or uncompressed layer type for zstd, none)" },
     threads: { type: 'string', short: 't', value: 'N', help: `compress on up to N threads, 1-${MAX_THREADS} (default: the CPUs, up to 4; same bytes)` },
     engine: { type: 'string', value: 'native|js', help: 'force an engine (default: native when it loads)' },
     prefix: { type: 'string', value: 'PATH', help: 'directories: put the entries under PATH in the layer' },

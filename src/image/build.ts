@@ -2,10 +2,13 @@
 //   fastlayer image --layer DIR[:DEST] [--layer ...] [--base SRC] [--entrypoint JSON|STRING]
 //     [--cmd JSON|STRING] [--env K=V]... [--workdir D] [--user U] [--label K=V]...
 //     [--platform linux/amd64] [--exclude PATTERN]... [--mtime M] [--owner UID:GID]
-//     --tag NAME[:TAG]... (--output FILE.tar | --oci-dir DIR)
+//     [--compression gzip|zstd|none] [--level N] [--threads N]
+//     --tag NAME[:TAG]... (--output FILE.tar | --oci-dir DIR | --push NAME)
 import type { Writable } from 'node:stream';
 import { Layer } from '../layer/layer.js';
+import { resolveOptions, type LayerOptions } from '../layer/options.js';
 import { ErrInvalidOption, ErrOptionRange } from '../errors.js';
+import { ErrImageFormat } from './errors.js';
 import type { TarOptions } from '../tar/options.js';
 import { loadBase, type BaseOptions } from './base.js';
 import { directoryLayer, type DirectoryLayerOptions, type LayerSpec } from './dir-layer.js';
@@ -14,7 +17,8 @@ import type { ImageFormat } from './manifest.js';
 import { writeArchive } from './out/archive.js';
 import { writeLayout } from './out/layout.js';
 import { Reference } from './reference.js';
-import type { WriteProgress, WriteResult } from './write.js';
+import type { Destination } from './types.js';
+import { writeImage, type WriteProgress, type WriteResult } from './write.js';
 
 export type { LayerSpec, DirectoryLayerOptions } from './dir-layer.js';
 
@@ -46,8 +50,19 @@ export interface BuildSpec extends DirectoryLayerOptions {
   output?: string | Writable;
   /** OCI layout directory. */
   ociDir?: string;
+  /**
+   * Any Destination (a RegistryDestination for a push straight to a registry): the image is streamed
+   * into it, nothing staged. Exactly one of output, ociDir and destination.
+   */
+  destination?: Destination;
   format?: ImageFormat;
+  /** Same as layerOptions.compressionLevel (giving both with different values is refused). */
   compressionLevel?: number;
+  /**
+   * Layer options of every directory layer (base layers are reused as they are). zstd and none need
+   * format 'oci': a Docker schema 2 manifest lists gzip layers only (ERR_IMAGE_FORMAT, before any I/O).
+   */
+  layerOptions?: Pick<LayerOptions, 'compression' | 'compressionLevel' | 'threads' | 'engine'>;
   annotations?: Readonly<Record<string, string>>;
   signal?: AbortSignal;
   onProgress?: (event: WriteProgress) => void;
@@ -92,9 +107,39 @@ function pairs(name: string, value: readonly string[] | Readonly<Record<string, 
   return out;
 }
 
+const LAYER_OPTION_KEYS = new Set(['compression', 'compressionLevel', 'threads', 'engine']);
+
+/** The directory layers' Layer options (signal aside), checked with the Layer's own rules. */
+function directoryLayerOptions(spec: BuildSpec): Omit<LayerOptions, 'signal'> {
+  const given = spec.layerOptions ?? {};
+  if (typeof given !== 'object' || given === null || Array.isArray(given)) throw new ErrInvalidOption('layerOptions', 'an object', given);
+  for (const key of Object.keys(given)) {
+    if (!LAYER_OPTION_KEYS.has(key)) throw new ErrInvalidOption(`layerOptions.${key}`, `absent (known: ${[...LAYER_OPTION_KEYS].join(', ')})`, (given as Record<string, unknown>)[key]);
+  }
+  const options: Omit<LayerOptions, 'signal'> = { ...given };
+  if (spec.compressionLevel !== undefined) {
+    if (given.compressionLevel !== undefined && given.compressionLevel !== spec.compressionLevel) {
+      throw new ErrInvalidOption('compressionLevel', `the same as layerOptions.compressionLevel (${given.compressionLevel}) or absent`, spec.compressionLevel);
+    }
+    options.compressionLevel = spec.compressionLevel;
+  }
+  // Range and type errors (a zstd level of 0, 40 threads) now, not when the first layer starts.
+  resolveOptions(options);
+  const compression = options.compression ?? 'gzip';
+  if (spec.format === 'docker' && compression !== 'gzip') {
+    throw new ErrImageFormat(`a Docker schema 2 manifest lists gzip layers only, not ${compression === 'zstd' ? 'zstd' : 'uncompressed'} ones; use format 'oci' or compression 'gzip'`);
+  }
+  return options;
+}
+
 export async function buildImage(spec: BuildSpec): Promise<WriteResult> {
   if (typeof spec !== 'object' || spec === null) throw new ErrInvalidOption('spec', 'an object', spec);
-  if ((spec.output === undefined) === (spec.ociDir === undefined)) throw new ErrInvalidOption('output', 'exactly one of output and ociDir', spec.output ?? spec.ociDir);
+  const outputs = [spec.output, spec.ociDir, spec.destination].filter((o) => o !== undefined).length;
+  if (outputs !== 1) throw new ErrInvalidOption('output', 'exactly one of output, ociDir and destination', spec.output ?? spec.ociDir ?? spec.destination);
+  if (spec.destination !== undefined && (typeof spec.destination !== 'object' || spec.destination === null || typeof spec.destination.writeBlob !== 'function')) {
+    throw new ErrInvalidOption('destination', 'a Destination', spec.destination);
+  }
+  const layerOptions = { ...directoryLayerOptions(spec), ...(spec.signal ? { signal: spec.signal } : {}) };
   if (!Array.isArray(spec.tags) || spec.tags.length === 0) throw new ErrInvalidOption('tags', 'at least one NAME[:TAG]', spec.tags);
   const names = spec.tags.map((t) => Reference.parse(t).toString());
   if (!Array.isArray(spec.layers)) throw new ErrInvalidOption('layers', 'an array', spec.layers);
@@ -107,7 +152,6 @@ export async function buildImage(spec: BuildSpec): Promise<WriteResult> {
   // each on the base's image for that platform, under one index.
   if (spec.platform !== undefined && typeof spec.platform !== 'string') throw new ErrInvalidOption('platform', 'a string os/arch[/variant][,...]', spec.platform);
   const platforms = spec.platform === undefined ? [undefined] : spec.platform.split(',').map((p) => p.trim());
-  const layerOptions = { ...(spec.compressionLevel === undefined ? {} : { compressionLevel: spec.compressionLevel }), ...(spec.signal ? { signal: spec.signal } : {}) };
   const config = {
     format: spec.format,
     annotations: spec.annotations as Record<string, string> | undefined,
@@ -125,5 +169,6 @@ export async function buildImage(spec: BuildSpec): Promise<WriteResult> {
   const images = platforms.map((platform, i) => new Image({ ...config, base: bases[i], layers, platform }));
   const image = images.length === 1 ? images[0]! : new ImageIndex(images);
   const options = { names, signal: spec.signal, onProgress: spec.onProgress };
+  if (spec.destination !== undefined) return writeImage(image, spec.destination, options);
   return spec.ociDir !== undefined ? writeLayout(image, spec.ociDir, options) : writeArchive(image, spec.output!, options);
 }
