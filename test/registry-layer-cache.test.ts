@@ -117,7 +117,23 @@ describe('pushImage of directory layers with the layer cache (docker-registry)',
     // Same size, other bytes: only the digest can tell.
     writeFileSync(join(tree, 'app', 'bin'), randomBytes(1_000_000, 23));
     // Caught by fastlayer while the bytes pass (the last chunk held back), not left to the registry.
-    await assert.rejects(pushImage(img, `${proxy.host}/cache/racy-b:1`), { code: 'ERR_REGISTRY_DIGEST_MISMATCH', message: /source gave bytes with digest .*did the source change/ });
+    await assert.rejects(pushImage(img, `${proxy.host}/cache/racy-b:1`), { code: 'ERR_REGISTRY_DIGEST_MISMATCH', message: /did the source change since its digest was computed/ });
     assert.deepEqual(await tags('cache/racy-b'), [], 'no tag points at a half-pushed image');
+  });
+
+  it('hazard: same size, other bytes (uncompressed layer): the digest check fails it before the registry has the whole body', async () => {
+    const tree = join(tmp.path, 'same-size');
+    mkdirSync(tree, { recursive: true });
+    writeFileSync(join(tree, 'f'), randomBytes(3_000_000, 31));
+    const layer = async (): Promise<Image> => new Image({ layers: [await cachedDirectoryLayer(tree, { mtime: 0 }, { compression: 'none', cache })] });
+    const pushed = await counted(async () => pushImage(await layer(), `${proxy.host}/cache/same-a:1`));
+    const size = pushed.result.images[0]!.layers[0]!.size;
+    const img = await layer();
+    assert.equal(img.layers[0]!.blob.kind, 'known');
+    writeFileSync(join(tree, 'f'), randomBytes(3_000_000, 32));
+    const put = proxy.bytes.PUT ?? 0;
+    await assert.rejects(pushImage(img, `${proxy.host}/cache/same-b:1`), { code: 'ERR_REGISTRY_DIGEST_MISMATCH', message: /its source gave bytes with digest sha256:[0-9a-f]{64} \(did the source change/ });
+    assert.ok((proxy.bytes.PUT ?? 0) - put < size, 'the last chunk was held back: the registry never had the whole body');
+    assert.deepEqual(await tags('cache/same-b'), []);
   });
 });

@@ -111,6 +111,8 @@ async function commit(ctx: UploadContext, session: Session, digest: string, body
  * its digest was computed (a tree edited between a layer cache's two passes) fails before the registry
  * has the whole body, so it can never complete the upload with them.
  */
+const CHANGED = ' (did the source change since its digest was computed?)';
+
 class Counted {
   failure: { error: unknown } | undefined;
   constructor(
@@ -126,7 +128,7 @@ class Counted {
     try {
       for await (const chunk of this.source) {
         total += chunk.byteLength;
-        if (e && total > e.size) throw new ErrRegistryDigestMismatch(`blob ${e.digest} has more bytes than its descriptor's ${e.size}`);
+        if (e && total > e.size) throw new ErrRegistryDigestMismatch(`blob ${e.digest} has more bytes than its descriptor's ${e.size}${CHANGED}`);
         if (!hash) {
           this.onBytes(chunk.byteLength);
           yield chunk;
@@ -139,11 +141,11 @@ class Counted {
         }
         held = chunk;
       }
-      if (e && total !== e.size) throw new ErrRegistryDigestMismatch(`blob ${e.digest} has ${total} bytes, its descriptor says ${e.size}`);
+      if (e && total !== e.size) throw new ErrRegistryDigestMismatch(`blob ${e.digest} has ${total} bytes, its descriptor says ${e.size}${CHANGED}`);
       if (hash) {
         const actual = `sha256:${hash.digest('hex')}`;
         if (actual !== e!.digest) {
-          throw new ErrRegistryDigestMismatch(`blob ${e!.digest}: its source gave bytes with digest ${actual} (did the source change since its digest was computed?)`);
+          throw new ErrRegistryDigestMismatch(`blob ${e!.digest}: its source gave bytes with digest ${actual}${CHANGED}`);
         }
         if (held) {
           this.onBytes(held.byteLength);
