@@ -38,7 +38,7 @@ export interface LayerCacheEntry {
 }
 
 export interface LayerCacheOptions {
-  /** Entries kept; the least recently used beyond it are removed (default 4096, about 2 MB of files). */
+  /** Entries kept; the least recently used beyond it are removed (default 4096 files of about 500 bytes). */
   maxEntries?: number;
 }
 
