@@ -68,3 +68,4 @@ export {
 } from './registry/errors.js';
 export { parseMtimeArg, parseOwnerArg, type DirectoryLayerOptions } from './image/dir-layer.js';
 export { pushImage, type PushImageOptions } from './registry/push.js';
+export { LayerCache, cachedLayer, cachedDirectoryLayer, cachedLayers, defaultLayerCacheDir, layerCacheKey, resolveLayerCache, type LayerCacheKey, type LayerCacheEntry, type LayerCacheOptions, type CachedLayerOptions } from './image/layer-cache.js';

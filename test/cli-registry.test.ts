@@ -103,6 +103,24 @@ describe('fastlayer registry commands (docker-registry, no auth)', { skip: missi
     }
   });
 
+  it('--layer-cache-dir: the first push remembers the layer digest, a second push of the unchanged tree uploads no layer bytes', async () => {
+    const cacheDir = join(out, 'layer-cache');
+    const args = ['image', '--layer', src, '--tag', 'x:1', '--json', '--entrypoint', '/bin/app', '--layer-cache-dir', cacheDir];
+    const first = await run([...args, '--push', `${registry.host}/cli/cached:1`], env);
+    assert.equal(first.status, 0, first.stderr);
+    assert.equal(readdirSync(cacheDir).length, 1, 'one cache entry for the one directory layer');
+    const proxy = await startProxy(registry.port);
+    try {
+      const r = await run([...args, '--push', `${proxy.host}/cli/cached:2`], env);
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal((JSON.parse(r.stdout) as { digest: string }).digest, (JSON.parse(first.stdout) as { digest: string }).digest);
+      assert.equal(proxy.bytes['PATCH'] ?? 0, 0, 'no layer bytes the second time');
+      assert.ok((proxy.bytes['PUT'] ?? 0) < 4096, `only the manifest was PUT: ${proxy.bytes['PUT']} bytes`);
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it('pull --output and --oci-dir: skopeo reads both with the pushed digests; inspect reads the registry, the archive and the layout', async (t) => {
     const archive = join(out, 'pulled.tar');
     const layout = join(out, 'pulled-layout');

@@ -91,6 +91,10 @@ export function imageSpec(args: Args): Omit<BuildSpec, 'output' | 'ociDir'> {
     const v = stringOption(args, name);
     if (v !== undefined) spec[name] = v;
   }
+  const layerCacheDir = stringOption(args, 'layer-cache-dir');
+  if (layerCacheDir === '') throw usage('--layer-cache-dir needs a directory');
+  if (layerCacheDir !== undefined) spec.layerCache = layerCacheDir;
+  else if (flag(args, 'layer-cache')) spec.layerCache = true;
   return spec;
 }
 
@@ -265,6 +269,8 @@ export const imageCommand: Command = {
     exclude: { type: 'string', multiple: true, value: 'PATTERN', help: 'leave out paths matching PATTERN (.dockerignore syntax), every layer' },
     mtime: { type: 'string', value: 'keep|TIME|clamp:TIME', help: 'entry times of the directory layers (default: clamp to SOURCE_DATE_EPOCH when set)' },
     owner: { type: 'string', value: 'UID:GID', help: 'owner recorded in the directory layers (default 0:0)' },
+    'layer-cache': { type: 'boolean', help: 'remember layer digests (~/.cache/fastlayer/layers): an unchanged --layer is not uploaded again' },
+    'layer-cache-dir': { type: 'string', value: 'DIR', help: 'layer cache directory (implies --layer-cache)' },
     ...REGISTRY_OPTIONS,
     ...REPORT_OPTIONS,
   },

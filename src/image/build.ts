@@ -12,6 +12,7 @@ import { ErrImageFormat } from './errors.js';
 import type { TarOptions } from '../tar/options.js';
 import { loadBase, type BaseOptions } from './base.js';
 import { directoryLayer, type DirectoryLayerOptions, type LayerSpec } from './dir-layer.js';
+import { cachedLayers, resolveLayerCache } from './layer-cache.js';
 import { Image, ImageIndex, type BaseImage } from './image.js';
 import type { ImageFormat } from './manifest.js';
 import { writeArchive } from './out/archive.js';
@@ -66,6 +67,12 @@ export interface BuildSpec extends DirectoryLayerOptions {
   annotations?: Readonly<Record<string, string>>;
   signal?: AbortSignal;
   onProgress?: (event: WriteProgress) => void;
+  /**
+   * Layer digest cache (layer-cache.ts, docs/IMAGES.md): `true` for the default directory, or a
+   * directory. Each tree is hashed first; a tree seen before becomes a known blob, which a registry
+   * that has it skips. Default off.
+   */
+  layerCache?: boolean | string;
 }
 
 /** `DIR` or `DIR:/DEST` (DEST must be absolute, so a directory name holding ':' stays whole). */
@@ -165,10 +172,16 @@ export async function buildImage(spec: BuildSpec): Promise<WriteResult> {
   const bases: (BaseImage | undefined)[] = [];
   for (const platform of platforms) bases.push(spec.base === undefined ? undefined : await loadBase(spec.base, { ...spec.baseOptions, ...(platform === undefined ? {} : { platform }) }));
   // The history names no local path: the same tree elsewhere must give the same image digest.
-  const layers = dirLayers.map((l) => ({ layer: new Layer(l.tar, layerOptions), history: { created_by: `fastlayer image --layer DIR:${l.dest}` } }));
+  // Layer cache hook (repush, layer-cache.ts): off unless asked.
+  const cache = spec.layerCache === undefined || spec.layerCache === false ? undefined : resolveLayerCache(spec.layerCache);
+  const blobs = cache ? await cachedLayers(dirLayers, layerOptions, cache) : dirLayers.map((l) => new Layer(l.tar, layerOptions));
+  const layers = dirLayers.map((l, i) => ({ layer: blobs[i]!, history: { created_by: `fastlayer image --layer DIR:${l.dest}` } }));
   const images = platforms.map((platform, i) => new Image({ ...config, base: bases[i], layers, platform }));
   const image = images.length === 1 ? images[0]! : new ImageIndex(images);
   const options = { names, signal: spec.signal, onProgress: spec.onProgress };
-  if (spec.destination !== undefined) return writeImage(image, spec.destination, options);
-  return spec.ociDir !== undefined ? writeLayout(image, spec.ociDir, options) : writeArchive(image, spec.output!, options);
+  const result = await (spec.destination !== undefined
+    ? writeImage(image, spec.destination, options)
+    : spec.ociDir !== undefined ? writeLayout(image, spec.ociDir, options) : writeArchive(image, spec.output!, options));
+  await cache?.settled();
+  return result;
 }

@@ -138,6 +138,8 @@ export interface DirectoryLayer {
   tar: AsyncGenerator<Buffer>;
   /** Clean absolute destination ('/' or '/app'). */
   dest: string;
+  /** A fresh tar stream of the same tree and options, per call (a layer cache reads the tree twice). */
+  open: () => AsyncGenerator<Buffer>;
 }
 
 /**
@@ -178,5 +180,5 @@ export async function directoryLayer(
     ...(onSkip === undefined ? {} : { onSkip }),
   };
   // tarDirectory checks the rest at the call (owner ids, mtime values, whiteout conflicts).
-  return { tar: tarDirectory(dir, options), dest };
+  return { tar: tarDirectory(dir, options), dest, open: () => tarDirectory(dir, options) };
 }

@@ -3,6 +3,7 @@
 // with `Content-Range: start-end` and a length, each one held in memory so it can be sent again, with
 // the offset recovered from the upload URL after a 416. Known blobs are HEAD-checked, mounted from
 // another repository when their origin is known, and otherwise uploaded with a replayable body.
+import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { KnownBlob } from '../image/types.js';
 import { ErrRegistryDigestMismatch, ErrRegistryProtocol, ErrRegistryStreamFailed, redactUrl } from './errors.js';
@@ -103,26 +104,54 @@ async function commit(ctx: UploadContext, session: Session, digest: string, body
   }
 }
 
-/** Counts bytes into `onBytes` and remembers a failure of the source itself (its error wins over the HTTP one). */
+/**
+ * Counts bytes into `onBytes` and remembers a failure of the source itself (its error wins over the HTTP
+ * one). With `expected` (a known blob), the bytes are checked against its size and SHA-256 while they
+ * pass, and the last chunk is held back until the digest matched: a source whose bytes changed since
+ * its digest was computed (a tree edited between a layer cache's two passes) fails before the registry
+ * has the whole body, so it can never complete the upload with them.
+ */
+const CHANGED = ' (did the source change since its digest was computed?)';
+
 class Counted {
   failure: { error: unknown } | undefined;
   constructor(
     private readonly source: AsyncIterable<Uint8Array>,
     private readonly onBytes: (n: number) => void,
-    /** A known blob's size and digest: a source with other bytes fails here, before the registry sees them. */
     private readonly expected?: { size: number; digest: string },
   ) {}
   async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array> {
     let total = 0;
     const e = this.expected;
+    const hash = e ? createHash('sha256') : undefined;
+    let held: Uint8Array | undefined;
     try {
       for await (const chunk of this.source) {
         total += chunk.byteLength;
-        if (e && total > e.size) throw new ErrRegistryDigestMismatch(`blob ${e.digest} has more bytes than its descriptor's ${e.size}`);
-        this.onBytes(chunk.byteLength);
-        yield chunk;
+        if (e && total > e.size) throw new ErrRegistryDigestMismatch(`blob ${e.digest} has more bytes than its descriptor's ${e.size}${CHANGED}`);
+        if (!hash) {
+          this.onBytes(chunk.byteLength);
+          yield chunk;
+          continue;
+        }
+        hash.update(chunk);
+        if (held) {
+          this.onBytes(held.byteLength);
+          yield held;
+        }
+        held = chunk;
       }
-      if (e && total !== e.size) throw new ErrRegistryDigestMismatch(`blob ${e.digest} has ${total} bytes, its descriptor says ${e.size}`);
+      if (e && total !== e.size) throw new ErrRegistryDigestMismatch(`blob ${e.digest} has ${total} bytes, its descriptor says ${e.size}${CHANGED}`);
+      if (hash) {
+        const actual = `sha256:${hash.digest('hex')}`;
+        if (actual !== e!.digest) {
+          throw new ErrRegistryDigestMismatch(`blob ${e!.digest}: its source gave bytes with digest ${actual}${CHANGED}`);
+        }
+        if (held) {
+          this.onBytes(held.byteLength);
+          yield held;
+        }
+      }
     } catch (error) {
       this.failure = { error };
       throw error;

@@ -1,0 +1,263 @@
+// A persistent digest cache for directory layers, so that pushing an unchanged tree again uploads
+// nothing. A streaming layer's digest exists only at its end, so a registry cannot be asked whether it
+// already has the layer; but fastlayer's compressed bytes depend only on the input bytes, the
+// compression, the level, the media type, the block format and the engine with its library versions
+// (never on threads or chunking). So (diffID of the tar, those inputs) -> (digest, size) is a fact that
+// stays true: pass 1 hashes the tar (no compression), a hit makes the layer a KnownBlob that the
+// registry HEAD-checks, and its bytes are produced again only if the registry lacks them (checked
+// against the descriptor while they are sent, so a tree changed between the passes fails, coded).
+import { createHash, randomBytes } from 'node:crypto';
+import { constants } from 'node:fs';
+import { mkdir, open, readdir, rename, stat, unlink, utimes, writeFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { isAbsolute, join, resolve } from 'node:path';
+import type { Readable } from 'node:stream';
+import { FORMAT_VERSION } from '../engine/format.js';
+import { ErrInvalidOption, ErrOptionRange } from '../errors.js';
+import { Layer } from '../layer/layer.js';
+import type { LayerOptions } from '../layer/options.js';
+import { tarDirectory } from '../tar/directory.js';
+import type { TarOptions } from '../tar/options.js';
+import type { Blob, KnownBlob } from './types.js';
+
+/** Every input the compressed bytes depend on, besides the uncompressed bytes named by `diffID`. */
+export interface LayerCacheKey {
+  diffID: string;
+  compression: string;
+  level: number;
+  mediaType: string;
+  format: number;
+  engine: string;
+  /** The engine's library versions and build fingerprint (Layer.engine.details). */
+  details: Readonly<Record<string, string>>;
+}
+
+export interface LayerCacheEntry {
+  digest: string;
+  size: number;
+}
+
+export interface LayerCacheOptions {
+  /** Entries kept; the least recently used beyond it are removed (default 4096 files of about 500 bytes). */
+  maxEntries?: number;
+}
+
+const DIGEST = /^sha256:[0-9a-f]{64}$/;
+/** An entry is a few hundred bytes: anything larger is not one of ours and is not read. */
+const MAX_ENTRY_BYTES = 16 * 1024;
+const ENTRY_VERSION = 1;
+/** Temp files older than this are leftovers of a killed writer. */
+const STALE_TEMP_MS = 60 * 60 * 1000;
+
+/** `$XDG_CACHE_HOME/fastlayer/layers` when XDG_CACHE_HOME is absolute, else `~/.cache/fastlayer/layers`. */
+export function defaultLayerCacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  const xdg = env.XDG_CACHE_HOME;
+  const base = xdg !== undefined && xdg !== '' && isAbsolute(xdg) ? xdg : join(homedir(), '.cache');
+  return join(base, 'fastlayer', 'layers');
+}
+
+/** Canonical form of a key: sorted details, fixed field order. */
+function canonicalKey(key: LayerCacheKey): string {
+  const details = Object.fromEntries(Object.entries(key.details).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  return JSON.stringify([key.diffID, key.compression, key.level, key.mediaType, key.format, key.engine, details]);
+}
+
+/** The key of `layer`'s bytes for the tar whose SHA-256 is `diffID` (the layer need not be consumed). */
+export function layerCacheKey(layer: Layer, diffID: string): LayerCacheKey {
+  return {
+    diffID,
+    compression: layer.compression,
+    level: layer.compressionLevel,
+    mediaType: layer.mediaType(),
+    format: FORMAT_VERSION,
+    engine: layer.engine.name,
+    details: layer.engine.details,
+  };
+}
+
+/**
+ * The cache directory: one small JSON file per key, named by the SHA-256 of the canonical key, which it
+ * also holds in full (a file under the wrong name is a miss). Written to a temp file and renamed, so a
+ * reader sees a whole entry or none; concurrent writers of one key write the same bytes. Unreadable,
+ * foreign or corrupt files are misses, never errors: the cache only ever saves work. A cache that
+ * cannot be written (read-only, full disk) is skipped silently for the same reason.
+ */
+export class LayerCache {
+  readonly dir: string;
+  readonly maxEntries: number;
+  readonly #pending = new Set<Promise<void>>();
+
+  constructor(dir: string = defaultLayerCacheDir(), options: LayerCacheOptions = {}) {
+    if (typeof dir !== 'string' || dir === '' || dir.includes('\0')) throw new ErrInvalidOption('layerCache', 'a directory path', dir);
+    if (typeof options !== 'object' || options === null) throw new ErrInvalidOption('options', 'an object', options);
+    const max = options.maxEntries ?? 4096;
+    if (!Number.isSafeInteger(max) || max < 1 || max > 1_000_000) throw new ErrOptionRange('maxEntries', 'an integer from 1 to 1000000', max);
+    this.dir = resolve(dir);
+    this.maxEntries = max;
+  }
+
+  #path(key: LayerCacheKey): string {
+    return join(this.dir, `${createHash('sha256').update(canonicalKey(key)).digest('hex')}.json`);
+  }
+
+  /** The entry for `key`, or undefined for a miss (absent, unreadable or corrupt). */
+  async get(key: LayerCacheKey): Promise<LayerCacheEntry | undefined> {
+    const path = this.#path(key);
+    let text: string;
+    try {
+      // No symlinks followed, no FIFO waited on: the directory may hold anything.
+      const fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+      try {
+        const st = await fh.stat();
+        if (!st.isFile() || st.size > MAX_ENTRY_BYTES) return undefined;
+        text = await fh.readFile({ encoding: 'utf8' });
+      } finally {
+        await fh.close();
+      }
+    } catch {
+      return undefined;
+    }
+    const entry = parseEntry(text, canonicalKey(key));
+    // The mtime is the recency the size bound evicts by.
+    if (entry) {
+      const now = new Date();
+      await utimes(path, now, now).catch(() => {});
+    }
+    return entry;
+  }
+
+  /** Records `key -> entry` (atomically; failures are ignored: the cache only saves work). */
+  async set(key: LayerCacheKey, entry: LayerCacheEntry): Promise<void> {
+    if (!DIGEST.test(entry.digest) || !Number.isSafeInteger(entry.size) || entry.size < 0) throw new ErrInvalidOption('entry', '{ digest: sha256:<hex>, size }', entry);
+    const path = this.#path(key);
+    const text = JSON.stringify({ fastlayerLayerCache: ENTRY_VERSION, key: JSON.parse(canonicalKey(key)) as unknown, digest: entry.digest, size: entry.size });
+    const temp = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+    try {
+      await mkdir(this.dir, { recursive: true, mode: 0o700 });
+      await writeFile(temp, text, { flag: 'wx', mode: 0o600 });
+      await rename(temp, path);
+    } catch {
+      await unlink(temp).catch(() => {});
+      return;
+    }
+    await this.#prune().catch(() => {});
+  }
+
+  /** A write in flight, that settled() waits for. Its failure is never a build's failure. */
+  track(write: Promise<void>): void {
+    const p = write.catch(() => {}).finally(() => this.#pending.delete(p));
+    this.#pending.add(p);
+  }
+
+  /** Resolves once every write started through track() is finished (or given up). */
+  async settled(): Promise<void> {
+    while (this.#pending.size > 0) await Promise.all([...this.#pending]);
+  }
+
+  /** Keeps at most maxEntries entries, removing the least recently used, and stale temp files. */
+  async #prune(): Promise<void> {
+    const names = await readdir(this.dir);
+    const now = Date.now();
+    const entries: { path: string; mtime: number }[] = [];
+    for (const name of names) {
+      const path = join(this.dir, name);
+      if (name.endsWith('.tmp')) {
+        const st = await stat(path).catch(() => undefined);
+        if (st && now - st.mtimeMs > STALE_TEMP_MS) await unlink(path).catch(() => {});
+      } else if (/^[0-9a-f]{64}\.json$/.test(name) && names.length > this.maxEntries) {
+        const st = await stat(path).catch(() => undefined);
+        if (st) entries.push({ path, mtime: st.mtimeMs });
+      }
+    }
+    if (entries.length <= this.maxEntries) return;
+    entries.sort((a, b) => a.mtime - b.mtime);
+    // Down to 90%, so a full cache is not scanned again on every write.
+    const keep = Math.floor(this.maxEntries * 0.9);
+    for (const e of entries.slice(0, entries.length - keep)) await unlink(e.path).catch(() => {});
+  }
+}
+
+function parseEntry(text: string, canonical: string): LayerCacheEntry | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== 'object' || value === null) return undefined;
+  const v = value as { fastlayerLayerCache?: unknown; key?: unknown; digest?: unknown; size?: unknown };
+  if (v.fastlayerLayerCache !== ENTRY_VERSION) return undefined;
+  // The file holds its whole key: a file copied or renamed under another key's name is a miss.
+  if (JSON.stringify(v.key) !== canonical) return undefined;
+  if (typeof v.digest !== 'string' || !DIGEST.test(v.digest)) return undefined;
+  if (typeof v.size !== 'number' || !Number.isSafeInteger(v.size) || v.size < 0) return undefined;
+  return { digest: v.digest, size: v.size };
+}
+
+/** `true`: the default directory; a string: that directory; a LayerCache: itself. */
+export function resolveLayerCache(value: true | string | LayerCache, name = 'layerCache'): LayerCache {
+  if (value instanceof LayerCache) return value;
+  if (value === true) return new LayerCache();
+  if (typeof value === 'string' && value !== '') return new LayerCache(value);
+  throw new ErrInvalidOption(name, 'true, a directory path or a LayerCache', value);
+}
+
+export interface CachedLayerOptions extends LayerOptions {
+  cache: true | string | LayerCache;
+}
+
+async function sha256Of(source: AsyncIterable<Uint8Array>, signal: AbortSignal | undefined): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of source) {
+    signal?.throwIfAborted();
+    hash.update(chunk);
+  }
+  signal?.throwIfAborted();
+  return `sha256:${hash.digest('hex')}`;
+}
+
+/**
+ * A layer of the tar `openTar` produces (called once per pass: it must give the same bytes for the
+ * same tree), looked up in the cache by its diffID. Hit: a KnownBlob whose open() builds the layer
+ * again and compresses it (only when the destination lacks the blob; destinations check those bytes
+ * against the descriptor). Miss: the streaming layer, whose values are recorded once it has ended
+ * successfully. Costs one extra read and SHA-256 pass of the tar, without compression.
+ */
+export async function cachedLayer(openTar: () => AsyncIterable<Uint8Array>, options: CachedLayerOptions): Promise<Blob> {
+  if (typeof openTar !== 'function') throw new ErrInvalidOption('openTar', 'a function returning the tar bytes', openTar);
+  if (typeof options !== 'object' || options === null) throw new ErrInvalidOption('options', 'an object', options);
+  const { cache: cacheOption, ...layerOptions } = options;
+  const cache = resolveLayerCache(cacheOption, 'cache');
+  // Built first: it checks the options and decides the engine, which the key names.
+  const layer = new Layer(openTar(), layerOptions);
+  const diffID = await sha256Of(openTar(), layerOptions.signal);
+  const hit = await cache.get(layerCacheKey(layer, diffID));
+  if (hit) {
+    const blob: KnownBlob = {
+      kind: 'known',
+      descriptor: { mediaType: layer.mediaType(), digest: hit.digest, size: hit.size },
+      diffID,
+      open: (): Readable => new Layer(openTar(), layerOptions).compressed(),
+    };
+    return blob;
+  }
+  // Recorded from the layer's own values (the truth about the bytes it made), only once it completed;
+  // `done` resolves before any destination sees the layer's end, so settled() after a write covers it.
+  layer.done.then(
+    (v) => cache.track(cache.set(layerCacheKey(layer, v.diffID.toString()), { digest: v.digest.toString(), size: v.size })),
+    () => {},
+  );
+  return { kind: 'streaming', layer };
+}
+
+/** cachedLayer of `tarDirectory(dir, tarOptions)`. */
+export function cachedDirectoryLayer(dir: string, tarOptions: TarOptions, options: CachedLayerOptions): Promise<Blob> {
+  return cachedLayer(() => tarDirectory(dir, tarOptions), options);
+}
+
+/** buildImage's hook: the directory layers as cached blobs, hashed one after the other. */
+export async function cachedLayers(dirs: readonly { open: () => AsyncIterable<Uint8Array> }[], options: LayerOptions, cache: LayerCache): Promise<Blob[]> {
+  const blobs: Blob[] = [];
+  for (const d of dirs) blobs.push(await cachedLayer(d.open, { ...options, cache }));
+  return blobs;
+}
