@@ -61,20 +61,8 @@ export function padding(size: number): Buffer {
   return Buffer.alloc((BLOCK - (size % BLOCK)) % BLOCK);
 }
 
-interface Fields {
-  name: Buffer;
-  linkname: Buffer;
-  type: string;
-  mode: number;
-  size: number;
-  mtime: number;
-  uid: number;
-  gid: number;
-  uname: string;
-  gname: string;
-  devmajor: number;
-  devminor: number;
-}
+/** What a ustar block holds: an Entry with every field present and no xattrs, plus the PAX 'x' type. */
+type Fields = Required<Omit<Entry, 'type' | 'xattrs'>> & { type: EntryType | 'x' };
 
 function ustarHeader(f: Fields): Buffer {
   const h = Buffer.alloc(BLOCK);
