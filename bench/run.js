@@ -3,11 +3,12 @@
 // stream forms, push, image archive; --sections picks). Every measurement runs in its own child process.
 // Exits non-zero on real failures (a crash, a digest that does not check out, a missing engine),
 // never because something is slow.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join, relative } from 'node:path';
 import { buildCBaseline } from './c-build.js';
+import { runJsonChild } from './child.js';
 import { describeCorpus, ensureCorpus } from './corpus.js';
 import { ENGINE_LABELS, levelLabel } from './labels.js';
 import { formatMemory, runMemoryBench } from './memory.js';
@@ -34,35 +35,8 @@ const fail = (message) => {
   log(`FAILURE: ${message}`);
 };
 
-/**
- * Runs a command that prints one JSON line; resolves { result } or { error }. A child still running
- * after timeoutMs is killed: a hang is a failure, not a slow result.
- */
-function runJson(command, args, timeoutMs = 600_000) {
-  return new Promise((resolve) => {
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGKILL');
-    }, timeoutMs);
-    child.stdout.on('data', (c) => (out += c));
-    child.stderr.on('data', (c) => (err += c));
-    child.on('error', (e) => resolve({ error: e.message }));
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      if (timedOut) return resolve({ error: `killed after ${timeoutMs / 1000} s without finishing` });
-      if (code !== 0) return resolve({ error: `exit ${code ?? signal}: ${err.trim().slice(-2000)}` });
-      try {
-        resolve({ result: JSON.parse(out.trim().split('\n').pop()) });
-      } catch {
-        resolve({ error: `no JSON result in output: ${out.slice(-500)}` });
-      }
-    });
-  });
-}
+/** Runs a command that prints one JSON line; resolves { result } or { error } (bench/child.js). */
+const runJson = (command, args, timeoutMs = 600_000) => runJsonChild(command, args, timeoutMs);
 
 const worker = join(benchDir, 'worker.js');
 const runWorker = (task, timeoutMs) => runJson(process.execPath, [worker, JSON.stringify(task)], timeoutMs);

@@ -1,8 +1,8 @@
 // The sections of `npm run bench` after the layer pipelines: each a standalone script run in its own
 // child process with --json (see section-io.js). A section whose tool is missing here is skipped with
 // a one-line note; a crash or a digest that does not check out is a failure of the whole bench.
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { runJsonChild } from './child.js';
 import { SKIP_STATUS } from './section-io.js';
 import { benchDir } from './paths.js';
 
@@ -38,31 +38,7 @@ export const SECTION_NAMES = Object.keys(SECTIONS);
 /** One section: resolves { result } | { skipped } | { error }. A hang past timeoutMs is an error. */
 export function runSection(name, { quick, timeoutMs }) {
   const args = [join(benchDir, SECTIONS[name].script), '--json', ...(quick ? ['--quick'] : [])];
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGKILL');
-    }, timeoutMs);
-    child.stdout.on('data', (c) => (out += c));
-    child.stderr.on('data', (c) => (err += c));
-    child.on('error', (e) => resolve({ error: e.message }));
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      const lastErr = err.trim().split('\n').pop() ?? '';
-      if (timedOut) return resolve({ error: `killed after ${timeoutMs / 1000} s without finishing` });
-      if (code === SKIP_STATUS) return resolve({ skipped: lastErr.replace(/^SKIP: /, '') });
-      if (code !== 0) return resolve({ error: `exit ${code ?? signal}: ${err.trim().slice(-2000)}` });
-      try {
-        resolve({ result: JSON.parse(out.trim().split('\n').pop()), log: err });
-      } catch {
-        resolve({ error: `no JSON result in output: ${out.slice(-500)}` });
-      }
-    });
-  });
+  return runJsonChild(process.execPath, args, timeoutMs, SKIP_STATUS);
 }
 
 function target(name, value, goal, unit = '') {

@@ -32,9 +32,7 @@ const char* LevelName(int level) {
   return level == kNone ? "none" : names[level];
 }
 
-Run RunPipeline(const uint8_t* in, size_t n, int level, const Chunking& chunks, int threads) {
-  const auto mode = level == kNone ? fastlayer::Mode::kNone : fastlayer::Mode::kGzip;
-  fastlayer::Pipeline p(level == kNone ? 1 : level, mode, threads);
+Run FeedAndFinish(fastlayer::Pipeline& p, const uint8_t* in, size_t n, const Chunking& chunks, const char* what) {
   // A non-empty starting vector: the core must append, never clear.
   Run run;
   run.out = {0xde, 0xad};
@@ -54,8 +52,15 @@ Run RunPipeline(const uint8_t* in, size_t n, int level, const Chunking& chunks, 
   }
   if (pos != n) Fail("chunking covers %zu of %zu bytes (harness bug)", pos, n);
   p.Finish(&run.out, &run.digests);
-  if (run.out[0] != 0xde || run.out[1] != 0xad) Fail("Update/Finish cleared or overwrote *out");
+  if (run.out[0] != 0xde || run.out[1] != 0xad) Fail("%sUpdate/Finish cleared or overwrote *out", what);
   run.out.erase(run.out.begin(), run.out.begin() + 2);
+  return run;
+}
+
+Run RunPipeline(const uint8_t* in, size_t n, int level, const Chunking& chunks, int threads) {
+  const auto mode = level == kNone ? fastlayer::Mode::kNone : fastlayer::Mode::kGzip;
+  fastlayer::Pipeline p(level == kNone ? 1 : level, mode, threads);
+  Run run = FeedAndFinish(p, in, n, chunks, "");
   // Finished pipelines refuse more work.
   bool threw = false;
   try {

@@ -26,9 +26,14 @@ struct Run {
 
 const char* LevelName(int level);
 
-// Feeds each chunk from its own exact-size heap copy, scribbled over and freed right after Update,
-// so ASan catches reads past a chunk and any pointer the core keeps into caller memory.
-// `threads` is the pipeline's thread count (1: no helpers).
+// Feeds `in` to `p` in `chunks` and finishes it. Each chunk comes from its own exact-size heap copy,
+// scribbled over and freed right after Update, so ASan catches reads past a chunk and any pointer the
+// core keeps into caller memory; the output vector starts non-empty (the core must append, never
+// clear). `what` prefixes the failure messages ("" or e.g. "zstd: ").
+Run FeedAndFinish(fastlayer::Pipeline& p, const uint8_t* in, size_t n, const Chunking& chunks, const char* what);
+
+// FeedAndFinish on a gzip or 'none' pipeline, then checks that the finished pipeline refuses more
+// work. `threads` is the pipeline's thread count (1: no helpers).
 Run RunPipeline(const uint8_t* in, size_t n, int level, const Chunking& chunks, int threads = 1);
 
 // Every property of one result: digest, diffID and size against the reference SHA-256 and the

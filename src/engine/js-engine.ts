@@ -1,6 +1,5 @@
 // The pure-TypeScript engine: format v1 (docs/DESIGN.md) on node:zlib and node:crypto. It is the
 // fallback when the addon does not load, and the reference the native engine is tested against.
-import { createHash } from 'node:crypto';
 import * as zlib from 'node:zlib';
 import { isUint8Array } from 'node:util/types';
 import type { Engine, EngineFactory, EngineInput, EngineOptions, EngineResult } from './engine.js';
@@ -8,6 +7,7 @@ import { ErrEngineState } from '../errors.js';
 import { BLOCK_SIZE, GZIP_HEADER, WINDOW_SIZE } from './format.js';
 import { crc32, crc32Implementation } from './crc32.js';
 import { storedBlocks } from './stored.js';
+import { Tally } from './tally.js';
 import { JsZstdEngine, nodeZstdVersion } from './js-zstd.js';
 
 // Full blocks are independent once their dictionary is known (it is plain input), so up to
@@ -30,11 +30,8 @@ class JsEngine implements Engine {
   private readonly level: number;
   private readonly passThrough: boolean;
   private readonly threads: number;
-  private readonly hashIn = createHash('sha256');
-  private readonly hashOut = createHash('sha256');
+  private readonly tally = new Tally();
   private crc = 0;
-  private inLength = 0;
-  private outLength = 0;
   private headerWritten = false;
   // The partial block being filled, and spare block buffers: a block that fills up is deflated
   // asynchronously while the rest of the input is copied into another one.
@@ -93,16 +90,11 @@ class JsEngine implements Engine {
       parts.push(await deflateUnit(rest, this.level, this.dictionary, true));
       const trailer = Buffer.allocUnsafe(8);
       trailer.writeUInt32LE(this.crc, 0);
-      trailer.writeUInt32LE(this.inLength % 0x1_0000_0000, 4);
+      trailer.writeUInt32LE(this.tally.inLength % 0x1_0000_0000, 4);
       parts.push(trailer);
     }
     const tail = this.produce(parts);
-    const result: EngineResult = {
-      tail,
-      digest: this.hashOut.digest('hex'),
-      diffID: this.hashIn.digest('hex'),
-      size: this.outLength,
-    };
+    const result = this.tally.result(tail);
     this.release();
     return result;
   }
@@ -118,9 +110,8 @@ class JsEngine implements Engine {
   }
 
   private consume(chunk: Uint8Array): void {
-    this.hashIn.update(chunk);
+    this.tally.input(chunk);
     this.crc = crc32(chunk, this.crc);
-    this.inLength += chunk.length;
   }
 
   /**
@@ -165,8 +156,7 @@ class JsEngine implements Engine {
   private produce(parts: Uint8Array[]): Uint8Array {
     // The shared header constant is never handed out: the consumer owns (and may modify) our output.
     const out = parts.length === 1 && parts[0] !== GZIP_HEADER ? parts[0]! : Buffer.concat(parts);
-    this.hashOut.update(out);
-    this.outLength += out.length;
+    this.tally.output(out);
     return out;
   }
 

@@ -2,12 +2,12 @@
 // each a complete zstd frame with a checksum and no content size) on node:zlib's own libzstd, which
 // Node has from 22.15 and 23.8. Node bundles another libzstd version than the addon links, so the
 // frames decode to the same input but their bytes differ between the engines (as gzip levels 1-9 do).
-import { createHash } from 'node:crypto';
 import * as zlib from 'node:zlib';
 import { isUint8Array } from 'node:util/types';
 import type { Engine, EngineInput, EngineOptions, EngineResult } from './engine.js';
 import { ErrEngineState, ErrEngineUnavailable } from '../errors.js';
 import { ZSTD_FRAME_SIZE } from './format.js';
+import { Tally } from './tally.js';
 
 type ZstdCompress = (buffer: Uint8Array, options: object, callback: (err: Error | null, out: Buffer) => void) => void;
 
@@ -50,10 +50,7 @@ export class JsZstdEngine implements Engine {
   private readonly compress: ZstdCompress;
   private readonly level: number;
   private readonly threads: number;
-  private readonly hashIn = createHash('sha256');
-  private readonly hashOut = createHash('sha256');
-  private inLength = 0;
-  private outLength = 0;
+  private readonly tally = new Tally();
   // The frame being filled (allocated on demand, at most ZSTD_FRAME_SIZE bytes).
   private frame: Buffer | undefined;
   private fill = 0;
@@ -72,8 +69,7 @@ export class JsZstdEngine implements Engine {
     const chunks = isUint8Array(input) ? [input] : input;
     const full: Uint8Array[] = [];
     for (const chunk of chunks) {
-      this.hashIn.update(chunk);
-      this.inLength += chunk.length;
+      this.tally.input(chunk);
       let pos = 0;
       while (pos < chunk.length) {
         // Always copied: the caller may reuse its chunk once this promise settles, and the frames
@@ -104,13 +100,13 @@ export class JsZstdEngine implements Engine {
     this.state = 'finished';
     const parts: Uint8Array[] = [];
     // An empty input still gets one (empty) frame; input that filled its last frame exactly has none.
-    if (this.fill > 0 || this.inLength === 0) {
+    if (this.fill > 0 || this.tally.inLength === 0) {
       const rest = this.frame ? this.frame.subarray(0, this.fill) : new Uint8Array(0);
       parts.push(await compressFrame(this.compress, rest, this.level));
     }
     const tail = this.produce(parts);
     this.frame = undefined;
-    return { tail, digest: this.hashOut.digest('hex'), diffID: this.hashIn.digest('hex'), size: this.outLength };
+    return this.tally.result(tail);
   }
 
   destroy(): void {
@@ -124,8 +120,7 @@ export class JsZstdEngine implements Engine {
 
   private produce(parts: Uint8Array[]): Uint8Array {
     const out = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
-    this.hashOut.update(out);
-    this.outLength += out.length;
+    this.tally.output(out);
     return out;
   }
 }

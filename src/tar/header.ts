@@ -61,19 +61,29 @@ export function padding(size: number): Buffer {
   return Buffer.alloc((BLOCK - (size % BLOCK)) % BLOCK);
 }
 
-interface Fields {
-  name: Buffer;
-  linkname: Buffer;
-  type: string;
-  mode: number;
-  size: number;
-  mtime: number;
-  uid: number;
-  gid: number;
-  uname: string;
-  gname: string;
-  devmajor: number;
-  devminor: number;
+/** What a ustar block holds: an Entry with every field present and no xattrs, plus the PAX 'x' type. */
+type Fields = Required<Omit<Entry, 'type' | 'xattrs'>> & {
+  type: EntryType | 'x';
+  /** Sizes past 11 octal digits: base-256 in the block itself rather than 0 (with a PAX size record). */
+  base256Size?: boolean;
+};
+
+/**
+ * The size field. Past ustar's 8 GiB, either 0 (the caller carries the size in a PAX record) or the
+ * base-256 form that Go's archive/tar (containerd, skopeo, Docker, podman, umoci) and GNU tar read,
+ * which keeps the header one block.
+ */
+function writeSize(h: Buffer, size: number, base256: boolean): void {
+  if (size <= OCTAL_11) writeOctal(h, 124, 12, size);
+  else if (!base256) writeOctal(h, 124, 12, 0);
+  else {
+    h[124] = 0x80;
+    let v = BigInt(size);
+    for (let i = 135; i > 124; i--) {
+      h[i] = Number(v & 0xffn);
+      v >>= 8n;
+    }
+  }
 }
 
 function ustarHeader(f: Fields): Buffer {
@@ -82,7 +92,7 @@ function ustarHeader(f: Fields): Buffer {
   writeOctal(h, 100, 8, f.mode);
   writeOctal(h, 108, 8, f.uid > OCTAL_7 ? 0 : f.uid);
   writeOctal(h, 116, 8, f.gid > OCTAL_7 ? 0 : f.gid);
-  writeOctal(h, 124, 12, f.size > OCTAL_11 ? 0 : f.size);
+  writeSize(h, f.size, f.base256Size === true);
   writeOctal(h, 136, 12, f.mtime < 0 || f.mtime > OCTAL_11 ? 0 : f.mtime);
   h.write(f.type, 156, 'ascii');
   f.linkname.copy(h, 157, 0, 100);
@@ -148,6 +158,21 @@ export function entryHeader(e: Entry): Buffer {
     uid: 0, gid: 0, uname: '', gname: '', devmajor: 0, devminor: 0,
   });
   return Buffer.concat([pax, data, padding(data.length), main]);
+}
+
+/**
+ * A single ustar block for an entry owned by 0:0 with no link, uname or device numbers (the image
+ * archive's own entries): no PAX header, so the block can be rewritten in place once a streamed
+ * size is known. The name must fit ustar as it is.
+ */
+export function plainHeader(name: Buffer, type: EntryType, mode: number, size: number, mtime: number): Buffer {
+  if (!isPortable(name, 100)) throw new RangeError(`fastlayer: tar name ${JSON.stringify(name.toString('latin1'))} does not fit a ustar header`);
+  checkNumber('size', size, Number.MAX_SAFE_INTEGER);
+  checkNumber('mtime', mtime, OCTAL_11);
+  return ustarHeader({
+    name, linkname: Buffer.alloc(0), type, mode, size, mtime,
+    uid: 0, gid: 0, uname: '', gname: '', devmajor: 0, devminor: 0, base256Size: true,
+  });
 }
 
 /** The two zero blocks that end an archive. */

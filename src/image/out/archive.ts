@@ -25,7 +25,7 @@ import { copyBlob } from './copy.js';
 import { tempName } from './files.js';
 import { OCI_LAYOUT_VERSION } from './layout.js';
 import { indexEntries } from './names.js';
-import { BLOCK, paddingFor, tarHeader } from './tar-header.js';
+import { BLOCK, padding, tarHeader } from './tar-header.js';
 
 export interface ArchiveOptions {
   /** mtime of every entry (default 0: the archive's bytes depend on the image alone). */
@@ -108,7 +108,7 @@ export class ArchiveWriter implements Destination {
       return d;
     }
     this.#offset += d.size;
-    await this.#append(fh, Buffer.alloc(paddingFor(d.size)));
+    await this.#append(fh, padding(d.size));
     const header = tarHeader(blobName(d.digest), d.size, '0', this.#mtime);
     const { bytesWritten } = await fh.write(header, 0, BLOCK, headerAt);
     if (bytesWritten !== BLOCK) throw new Error('short write of a tar header');
@@ -123,7 +123,7 @@ export class ArchiveWriter implements Destination {
 
   async #entry(name: string, bytes: Buffer): Promise<void> {
     const fh = await this.#file();
-    await this.#append(fh, Buffer.concat([tarHeader(name, bytes.length, '0', this.#mtime), bytes, Buffer.alloc(paddingFor(bytes.length))]));
+    await this.#append(fh, Buffer.concat([tarHeader(name, bytes.length, '0', this.#mtime), bytes, padding(bytes.length)]));
   }
 
   writeManifest(m: ManifestBlob): Promise<void> {
