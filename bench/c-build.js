@@ -6,7 +6,11 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync } from 'no
 import { join } from 'node:path';
 import { benchDir, cacheDir, repoRoot } from './paths.js';
 
-const ZLIB_STATIC = '/usr/lib/x86_64-linux-gnu/libz.a';
+/** Link flags of the native build (ISA-L, the static zlib and zstd), so the baseline links what the addon links. */
+function libraryFlags() {
+  const r = spawnSync(process.execPath, [join(repoRoot, 'scripts', 'find-libs.cjs'), 'libs'], { encoding: 'utf8' });
+  return r.status === 0 ? r.stdout.trim().split(/\s+/).filter(Boolean) : ['-lisal', '-lz', '-lzstd'];
+}
 
 /** Include flags of the native build, so the baseline compiles exactly what the addon compiles. */
 function includeFlags() {
@@ -51,10 +55,9 @@ export function buildCBaseline(log = (m) => process.stderr.write(m + '\n')) {
     return { error: 'native/pipeline.h or the native core sources are missing' };
   }
   const sources = [join(benchDir, 'c-baseline.cc'), ...core.map((f) => join(nativeDir, f))];
-  const zlib = existsSync(ZLIB_STATIC) ? ZLIB_STATIC : '-lz';
   const args = [
     '-O3', '-std=c++17', '-pthread', '-DNDEBUG', `-I${nativeDir}`, ...includeFlags(),
-    ...sources, '-lisal', zlib, '-o',
+    ...sources, ...libraryFlags(), '-o',
   ];
   const hash = createHash('sha256');
   hash.update(JSON.stringify(args));
