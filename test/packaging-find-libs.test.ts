@@ -2,6 +2,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cleanEnv, root } from './packaging-util.js';
 
@@ -58,8 +60,19 @@ test('FASTLAYER_ISAL_LIB, FASTLAYER_ZLIB_LIB and FASTLAYER_ZSTD_LIB replace the 
   const r = findLibs('libs', { FASTLAYER_ISAL_LIB: isal, FASTLAYER_ZLIB_LIB: zlib, FASTLAYER_ZSTD_LIB: zstd, PKG_CONFIG: 'false', CC: 'false' });
   assert.equal(r.status, 0, r.stderr);
   assert.deepEqual(r.stdout.trim().split(' '), ['-Wl,--exclude-libs,ALL', isal, zlib, zstd]);
-  const c = findLibs('cflags', { FASTLAYER_ISAL_INCLUDE: root, PKG_CONFIG: 'false' });
-  assert.equal(c.stdout.trim(), `-I${root}`);
+  // zstd.h next to the zstd override's archive (../include): nothing here depends on the machine's headers.
+  const prefix = mkdtempSync(join(tmpdir(), 'fastlayer-find-libs-'));
+  try {
+    mkdirSync(join(prefix, 'lib'));
+    mkdirSync(join(prefix, 'include'));
+    writeFileSync(join(prefix, 'lib', 'libzstd.a'), '');
+    writeFileSync(join(prefix, 'include', 'zstd.h'), '');
+    const c = findLibs('cflags', { FASTLAYER_ISAL_INCLUDE: root, FASTLAYER_ZSTD_LIB: join(prefix, 'lib', 'libzstd.a'), PKG_CONFIG: 'false' });
+    assert.equal(c.status, 0, c.stderr);
+    assert.equal(c.stdout.trim(), `-I${root} -I${join(prefix, 'lib', '..', 'include')}`);
+  } finally {
+    rmSync(prefix, { recursive: true, force: true });
+  }
 });
 
 test('an unknown command prints the usage', () => {
@@ -69,8 +82,10 @@ test('an unknown command prints the usage', () => {
 });
 
 test('a machine without libzstd.a gets an error naming the zstd packages', () => {
-  // Only the zstd override is broken, so ISA-L and zlib are found and the zstd message is the one shown.
-  const r = findLibs('libs', { FASTLAYER_ZSTD_LIB: '/nonexistent/libzstd.a' });
+  // Only the zstd override is broken (ISA-L and zlib point at files that exist, so this does not depend
+  // on the machine's development files): the zstd message is the one shown.
+  const present = join(root, 'package.json');
+  const r = findLibs('libs', { FASTLAYER_ISAL_LIB: present, FASTLAYER_ZLIB_LIB: present, FASTLAYER_ZSTD_LIB: '/nonexistent/libzstd.a' });
   assert.equal(r.status, 1);
   assert.ok(r.stderr.includes('FASTLAYER_ZSTD_LIB points to a missing file'), r.stderr);
   assert.ok(r.stderr.includes('libzstd-dev') && r.stderr.includes('zstd-static'), r.stderr);
