@@ -91,7 +91,7 @@ if (which) {
   const [what, engine] = which.split('|') as [string, EngineName];
   if (what === 'small') await smallLayers(engine, engine === 'native' ? 10_000 : 3_000);
   else if (what === 'big') await bigLayers(engine, engine === 'native' ? 4 : 2, 200 * 1000 * 1000);
-  else await destroyedMidStream(engine, 4, engine === 'native' ? 100 : 40);
+  else await destroyedMidStream(engine, 6, engine === 'native' ? 100 : 40);
 } else {
   describe('hazard: memory over long runs', () => {
     for (const engine of engines) {
@@ -122,7 +122,9 @@ if (which) {
         assertChildOk(r, 'destroyed mid-stream');
         const rss = r.report.rss as number[];
         t.diagnostic(`RSS per round (MiB): ${rss.join(' ')}`);
-        const growth = rss[rss.length - 1]! - rss[1]!;
+        // Two rounds of warm-up: libuv's threads and their malloc arenas start as they are first used
+        // (a fresh process was seen at 69 70 97 98 MiB, flat from the third round on).
+        const growth = rss[rss.length - 1]! - rss[2]!;
         assert.ok(growth < 24, `RSS grew by ${growth} MiB after warm-up: ${rss.join(' ')}`);
       });
     }
