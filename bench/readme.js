@@ -72,7 +72,7 @@ function sectionTable(name, r) {
     const out = [`Realistic tar, ${mb(r.corpus.bytes)} MB, engine ${r.engine?.name ?? '?'} on ${r.threads} thread(s), median of ${r.runs} interleaved run(s), each in its own process.`, ''];
     for (const level of r.results) {
       out.push(`Level ${level.level}:`, '', '| pipeline | MB/s | CPU s | output MB |', '|---|---:|---:|---:|');
-      for (const x of level.rows) out.push(`| ${x.row} | ${fmtRate(x.MBps)} | ${fmt(x.cpuSeconds, 2)} | ${mb(x.size)} |`);
+      for (const x of level.rows) out.push(`| ${x.row} | ${fmtRate(x.MBps)} | ${fmt(x.cpuSeconds, 2)} | ${x.row === 'createReadStream alone' ? '–' : mb(x.size)} |`);
       out.push('');
     }
     return out;

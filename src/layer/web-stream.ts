@@ -25,6 +25,13 @@ function bytesOf(chunk: unknown): Uint8Array {
   throw new ErrInvalidChunk(chunk);
 }
 
+const WRITABLE_HIGH_WATER_MARK = 1024 * 1024;
+
+// Queue size of a written chunk; anything else is refused by write() itself, so counts as one byte.
+function byteLength(chunk: unknown): number {
+  return ArrayBuffer.isView(chunk) || isAnyArrayBuffer(chunk) ? chunk.byteLength : 1;
+}
+
 // Stream errors and Layer failures want an Error; an abort or cancel reason can be any value.
 function asError(reason: unknown): Error | undefined {
   if (reason === undefined || reason instanceof Error) return reason;
@@ -107,7 +114,9 @@ export class LayerCompressionStream {
         },
         abort: (reason) => fail(reason),
       },
-      { highWaterMark: 1 },
+      // The pipe feeding this side reads ahead up to 1 MiB of input while the layer works (as
+      // createGzip's writable side); counted in bytes, so small chunks do not pile up by the thousand.
+      { highWaterMark: WRITABLE_HIGH_WATER_MARK, size: byteLength },
     );
   }
 
