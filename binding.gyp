@@ -19,7 +19,8 @@
         "native/sha256.cc",
         "native/sha256_shani.cc",
         "native/stored.cc",
-        "native/zstd_frames.cc"
+        "native/zstd_frames.cc",
+        "native/zstd_stream.cc"
       ],
       "conditions": [
         ["target_arch=='arm64'", { "sources": ["native/sha256_armv8.cc"] }],

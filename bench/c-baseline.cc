@@ -2,7 +2,7 @@
 // with 1 MiB read() calls. It does the same work as the addon, so its speed is the practical limit.
 // THREADS (default 1) is the pipeline's thread count: 1 is the single-threaded loop the issue's
 // goal is measured against; more shows what the same core does with helper threads and no Node.
-// Usage: c-baseline FILE LEVEL gzip|none [THREADS]   -> one JSON line on stdout.
+// Usage: c-baseline FILE LEVEL gzip|none|zstd [THREADS]   -> one JSON line on stdout.
 #include <fcntl.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -38,10 +38,12 @@ int Fail(const std::string& message) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 4 && argc != 5) return Fail("usage: c-baseline FILE LEVEL gzip|none [THREADS]");
+  if (argc != 4 && argc != 5) return Fail("usage: c-baseline FILE LEVEL gzip|none|zstd [THREADS]");
   const std::string mode_name = argv[3];
-  if (mode_name != "gzip" && mode_name != "none") return Fail("mode must be gzip or none");
-  const auto mode = mode_name == "gzip" ? fastlayer::Mode::kGzip : fastlayer::Mode::kNone;
+  if (mode_name != "gzip" && mode_name != "none" && mode_name != "zstd") return Fail("mode must be gzip, none or zstd");
+  const auto mode = mode_name == "gzip" ? fastlayer::Mode::kGzip
+                    : mode_name == "zstd" ? fastlayer::Mode::kZstd
+                                          : fastlayer::Mode::kNone;
   const int level = std::atoi(argv[2]);
   const int threads = argc == 5 ? std::atoi(argv[4]) : 1;
 

@@ -44,6 +44,34 @@ struct Batch {
   bool queued = false;
 };
 
+}  // namespace
+
+// A BackgroundTask's shared part: referenced by its owner and, while queued or running, by the pool.
+struct BackgroundTask::State {
+  std::function<void()> work;
+  enum class Phase { kQueued, kRunning, kDone } phase = Phase::kQueued;
+  std::exception_ptr error;
+  CondVar finished;
+  State* next = nullptr;  // the pool's list of queued tasks
+  int refs = 0;
+};
+
+namespace {
+
+using TaskState = BackgroundTask::State;
+
+// Runs a task's work and drops it (and what it holds) at once, off the lock: it may free a frame.
+std::exception_ptr RunWork(TaskState* t) {
+  std::exception_ptr error;
+  try {
+    t->work();
+  } catch (...) {
+    error = std::current_exception();
+  }
+  t->work = nullptr;
+  return error;
+}
+
 // Units take milliseconds, so one mutex for everything costs nothing measurable and keeps the
 // protocol simple enough to check by reading (and under ThreadSanitizer).
 class Pool {
@@ -96,6 +124,60 @@ class Pool {
     if (b.error) std::rethrow_exception(b.error);
   }
 
+  void StartTask(TaskState* t, size_t helpers) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    t->refs = 2;  // the owner's and the queue's
+    TaskState** tail = &tasks_;
+    while (*tail != nullptr) tail = &(*tail)->next;
+    *tail = t;
+    if (!stopping_) Grow(std::min(helpers, kMaxHelpers));
+    if (count_ > 0) wake_.notify_one();
+  }
+
+  bool TaskDone(TaskState* t) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return t->phase == TaskState::Phase::kDone;
+  }
+
+  void JoinTask(TaskState* t) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    if (t->phase == TaskState::Phase::kQueued) {
+      // No pool thread took it: the owner runs it rather than wait for one.
+      Unlink(t);
+      --t->refs;
+      t->phase = TaskState::Phase::kRunning;
+      lock.unlock();
+      std::exception_ptr error = RunWork(t);
+      lock.lock();
+      t->error = error;
+      t->phase = TaskState::Phase::kDone;
+    }
+    t->finished.wait(lock, [t] { return t->phase == TaskState::Phase::kDone; });
+    std::exception_ptr error = t->error;
+    lock.unlock();
+    if (error) std::rethrow_exception(error);
+  }
+
+  void AbandonTask(TaskState* t) {
+    std::function<void()> dropped;
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (t->phase != TaskState::Phase::kQueued) return;  // running: it ends on its own
+    Unlink(t);
+    --t->refs;
+    t->phase = TaskState::Phase::kDone;
+    dropped.swap(t->work);  // freed after the lock is released (declared before the guard)
+  }
+
+  // Drops the owner's reference; the last one frees the task.
+  void ReleaseTask(TaskState* t) {
+    bool last;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      last = --t->refs == 0;
+    }
+    if (last) delete t;
+  }
+
   PoolStats Stats() {
     std::lock_guard<std::mutex> lock(mutex_);
     return PoolStats{count_, helper_units_};
@@ -137,6 +219,36 @@ class Pool {
     b->queued = false;
   }
 
+  void Unlink(TaskState* t) {
+    for (TaskState** link = &tasks_; *link != nullptr; link = &(*link)->next) {
+      if (*link == t) {
+        *link = t->next;
+        break;
+      }
+    }
+    t->next = nullptr;
+  }
+
+  // Runs the first queued task on this pool thread. Called with the lock held, returns with it held.
+  void RunTask(std::unique_lock<std::mutex>& lock) {
+    TaskState* t = tasks_;
+    tasks_ = t->next;
+    t->next = nullptr;
+    t->phase = TaskState::Phase::kRunning;
+    lock.unlock();
+    std::exception_ptr error = RunWork(t);
+    lock.lock();
+    ++helper_units_;
+    t->error = error;
+    t->phase = TaskState::Phase::kDone;
+    t->finished.notify_all();
+    if (--t->refs == 0) {
+      lock.unlock();
+      delete t;
+      lock.lock();
+    }
+  }
+
   // Starts threads up to `count`; a failure to start one leaves fewer (the caller works anyway).
   void Grow(size_t count) {
     while (count_ < count) {
@@ -153,8 +265,13 @@ class Pool {
   void Loop(size_t number) {
     std::unique_lock<std::mutex> lock(mutex_);
     for (;;) {
-      wake_.wait(lock, [this] { return stopping_ || queue_ != nullptr; });
+      wake_.wait(lock, [this] { return stopping_ || queue_ != nullptr || tasks_ != nullptr; });
       if (stopping_) return;
+      // A RunUnits caller is blocked on its batch; a task's owner is not, so batches go first.
+      if (queue_ == nullptr) {
+        RunTask(lock);
+        continue;
+      }
       Batch* b = queue_;
       if (--b->wanted == 0) Unqueue(b);
       ++b->inside;
@@ -166,6 +283,7 @@ class Pool {
   std::mutex mutex_;
   CondVar wake_;
   Batch* queue_ = nullptr;
+  TaskState* tasks_ = nullptr;
   std::thread threads_[kMaxHelpers];
   size_t count_ = 0;
   uint64_t helper_units_ = 0;
@@ -191,5 +309,21 @@ void RunUnits(size_t n, size_t helpers, const std::function<void(size_t, size_t)
 }
 
 PoolStats GetPoolStats() { return ThePool().Stats(); }
+
+std::shared_ptr<BackgroundTask> BackgroundTask::Start(std::function<void()> work, size_t helpers) {
+  std::unique_ptr<State> state(new State());
+  state->work = std::move(work);
+  std::shared_ptr<BackgroundTask> task = std::make_shared<BackgroundTask>(state.get());
+  ThePool().StartTask(state.release(), helpers);
+  return task;
+}
+
+bool BackgroundTask::Done() { return ThePool().TaskDone(state_); }
+
+void BackgroundTask::Join() { ThePool().JoinTask(state_); }
+
+void BackgroundTask::Abandon() { ThePool().AbandonTask(state_); }
+
+BackgroundTask::~BackgroundTask() { ThePool().ReleaseTask(state_); }
 
 }  // namespace fastlayer

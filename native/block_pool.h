@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 
 namespace fastlayer {
 
@@ -23,6 +24,32 @@ constexpr size_t kMaxHelpers = 15;
 // skipped.
 void RunUnits(size_t n, size_t helpers, const std::function<void(size_t index, size_t thread)>& work,
               const std::function<void()>& caller_first);
+
+// Work that a pool thread runs in the background while its owner goes on (zstd frames compress
+// while the next frame fills). The owner collects it with Join(), which runs the work on the calling
+// thread if no pool thread has started it: a busy or absent pool never leaves it waiting for a
+// thread. An owner that goes away calls Abandon(), which never waits.
+class BackgroundTask {
+ public:
+  // Queues `work` for the pool, starting up to `helpers` pool threads. Never throws for lack of
+  // threads (the work then runs at Join); may throw std::bad_alloc.
+  static std::shared_ptr<BackgroundTask> Start(std::function<void()> work, size_t helpers);
+  // True once the work has run (or failed); never blocks.
+  bool Done();
+  // Returns once the work has run, on a pool thread or here; rethrows its exception. Call once.
+  void Join();
+  // Not started yet: it never runs. Running: it finishes on its own, and nobody waits for it.
+  void Abandon();
+
+  struct State;
+  explicit BackgroundTask(State* state) : state_(state) {}
+  ~BackgroundTask();
+  BackgroundTask(const BackgroundTask&) = delete;
+  BackgroundTask& operator=(const BackgroundTask&) = delete;
+
+ private:
+  State* state_;
+};
 
 // Pool threads started so far, and units compressed on them since the process started (tests and
 // diagnostics: a parallel path that never reached a helper would still give the right bytes).

@@ -47,11 +47,8 @@ Pipeline::Pipeline(int level, Mode mode, int threads) : level_(level), mode_(mod
   if (mode != Mode::kGzip && mode != Mode::kNone && mode != Mode::kZstd) {
     throw std::invalid_argument("fastlayer: mode must be 0 (gzip), 1 (none) or 2 (zstd)");
   }
-  if (mode == Mode::kZstd) {
-    zstd_.resize(static_cast<size_t>(threads));
-    // Made here so that a bad level or a missing libzstd feature fails at construction.
-    zstd_[0].reset(new ZstdFrameCompressor(level));
-  }
+  // Made here so that a bad level or a missing libzstd feature fails at construction.
+  if (mode == Mode::kZstd) zstd_.reset(new ZstdFrameStream(level, threads));
   if (mode == Mode::kGzip) {
     deflater_ = NewDeflater(level);
     block_.reset(new uint8_t[kBlockSize]);
@@ -67,10 +64,7 @@ size_t Pipeline::MemoryUsage() const {
   if (block_) n += kBlockSize;
   if (window_) n += kWindowSize;
   for (const auto& v : unit_out_) n += v.capacity();
-  for (const auto& z : zstd_) {
-    if (z) n += z->MemoryUsage();
-  }
-  n += batch_.capacity();
+  if (zstd_) n += zstd_->MemoryUsage();
   return n;
 }
 
@@ -118,7 +112,7 @@ void Pipeline::CompressUnit(const uint8_t* data, size_t len, bool final,
 // once instead of growing it unit by unit. Affects allocation only, never the bytes.
 static size_t ReserveHint(Mode mode, bool stored, size_t len) {
   if (mode == Mode::kNone) return len;
-  if (mode == Mode::kZstd) return 0;  // output only comes in batches, reserved by CompressBatch
+  if (mode == Mode::kZstd) return 0;  // output comes a frame at a time, appended by ZstdFrameStream
   if (stored) return len + 5 * (len / 65535 + 2) + sizeof(kGzipHeader);
   return len / 2 + 4096;
 }
@@ -134,7 +128,14 @@ void Pipeline::Update(const uint8_t* data, size_t len, std::vector<uint8_t>* out
     out->insert(out->end(), data, data + len);
     return;
   }
-  if (mode_ == Mode::kZstd) return UpdateZstd(data, len, out);
+  if (mode_ == Mode::kZstd) {
+    // Hashed here, while the pool compresses earlier frames in the background.
+    TakeInput(data, len);
+    const size_t start = out->size();
+    zstd_->Write(data, len, out);
+    TakeOutput(*out, start);
+    return;
+  }
   WriteHeaderOnce(out);
   if (len == 0) return;  // data may be null
   // Stored blocks cost a copy each: helpers would only add hand-offs.
@@ -240,49 +241,6 @@ void Pipeline::UpdateParallel(const uint8_t* data, size_t len, std::vector<uint8
   block_len_ = len;
 }
 
-void Pipeline::UpdateZstd(const uint8_t* data, size_t len, std::vector<uint8_t>* out) {
-  const size_t batch_size = static_cast<size_t>(threads_) * kZstdFrameSize;
-  while (len > 0) {
-    const size_t take = std::min(len, batch_size - batch_.size());
-    TakeInput(data, take);
-    // Grows by doubling up to the batch: a small layer never holds a whole batch's memory.
-    if (batch_.capacity() < batch_.size() + take) {
-      batch_.reserve(std::min(batch_size, std::max(batch_.size() + take, 2 * batch_.capacity())));
-    }
-    batch_.insert(batch_.end(), data, data + take);
-    data += take;
-    len -= take;
-    if (batch_.size() == batch_size) CompressBatch(out);
-  }
-}
-
-void Pipeline::CompressBatch(std::vector<uint8_t>* out) {
-  // An empty input still makes one (empty) frame: a zstd stream of no frame is not valid.
-  const size_t count = batch_.empty() ? 1 : (batch_.size() + kZstdFrameSize - 1) / kZstdFrameSize;
-  if (unit_out_.size() < count) unit_out_.resize(count);
-  RunUnits(
-      count, static_cast<size_t>(threads_ - 1),
-      [&](size_t i, size_t) {
-        // Frame i is compressed with compressor i whichever thread runs it: a compressor is never
-        // used by two threads at once, and the pipeline holds at most `threads` of them.
-        if (!zstd_[i]) zstd_[i].reset(new ZstdFrameCompressor(level_));
-        const size_t offset = i * kZstdFrameSize;
-        const size_t length = std::min(kZstdFrameSize, batch_.size() - offset);
-        unit_out_[i].clear();
-        zstd_[i]->Compress(batch_.data() + offset, length, &unit_out_[i]);
-      },
-      [] {});
-  size_t total = 0;
-  for (size_t i = 0; i < count; ++i) total += unit_out_[i].size();
-  if (out->capacity() - out->size() < total) out->reserve(out->size() + total);
-  for (size_t i = 0; i < count; ++i) {
-    const size_t start = out->size();
-    out->insert(out->end(), unit_out_[i].begin(), unit_out_[i].end());
-    TakeOutput(*out, start);
-  }
-  batch_.clear();
-}
-
 void Pipeline::Finish(std::vector<uint8_t>* out, Digests* result) {
   CheckOpen();
   finished_ = true;
@@ -294,9 +252,9 @@ void Pipeline::Finish(std::vector<uint8_t>* out, Digests* result) {
     return;
   }
   if (mode_ == Mode::kZstd) {
-    // Input that filled a batch exactly was compressed already; an empty input gets its one frame.
-    if (!batch_.empty() || in_size_ == 0) CompressBatch(out);
-    batch_ = std::vector<uint8_t>();
+    const size_t start = out->size();
+    zstd_->Finish(out);
+    TakeOutput(*out, start);
     sha_out_.Final(result->digest);
     result->size = out_size_;
     return;

@@ -11,7 +11,7 @@
 #include "deflate.h"
 #include "format.h"
 #include "sha256.h"
-#include "zstd_frames.h"
+#include "zstd_stream.h"
 
 namespace fastlayer {
 
@@ -31,7 +31,7 @@ class Pipeline {
   // Throws std::invalid_argument unless mode is a Mode value, 0 <= level <= 9 (gzip, none) or
   // 1 <= level <= 19 (zstd), and 1 <= threads <= kMaxThreads. With threads > 1, a call that completes
   // several units compresses them on up to that many threads (block_pool.h); the bytes are the same
-  // for every thread count. zstd gathers `threads` frames of input before compressing them together.
+  // for every thread count. zstd compresses each full frame in the background (zstd_stream.h).
   Pipeline(int level, Mode mode, int threads = 1);
   ~Pipeline();
   Pipeline(const Pipeline&) = delete;
@@ -57,10 +57,6 @@ class Pipeline {
   void UpdateParallel(const uint8_t* data, size_t len, std::vector<uint8_t>* out);
   // Units this call would complete.
   size_t UnitsCompleted(size_t len) const { return (block_len_ + len) / kBlockSize; }
-  // zstd: gathers input into batch_ and compresses it when `threads` frames are full.
-  void UpdateZstd(const uint8_t* data, size_t len, std::vector<uint8_t>* out);
-  // zstd: compresses batch_ as consecutive frames (the last one may be short) and empties it.
-  void CompressBatch(std::vector<uint8_t>* out);
   // Hashes and counts output bytes appended to *out since `start`.
   void TakeOutput(const std::vector<uint8_t>& out, size_t start);
 
@@ -83,9 +79,8 @@ class Pipeline {
   size_t window_len_ = 0;
   // Per-unit outputs of a parallel call, kept for their capacity.
   std::vector<std::vector<uint8_t>> unit_out_;
-  // zstd: one compressor per frame of a batch (made on first use), and the input not compressed yet.
-  std::vector<std::unique_ptr<ZstdFrameCompressor>> zstd_;
-  std::vector<uint8_t> batch_;
+  // zstd: the frames, compressed by this thread or in the background.
+  std::unique_ptr<ZstdFrameStream> zstd_;
 };
 
 }  // namespace fastlayer
