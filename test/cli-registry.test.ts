@@ -20,9 +20,11 @@ interface Run {
 }
 
 /** The bin, asynchronously: the test process serves a proxy while the bin runs. */
-function run(args: string[], env: NodeJS.ProcessEnv, onStart?: (child: ReturnType<typeof spawn>) => void): Promise<Run> {
+function run(args: string[], env: NodeJS.ProcessEnv, onStart?: (child: ReturnType<typeof spawn>) => void, input?: string): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    // Standard input is empty unless given (as /dev/null would be).
+    const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    child.stdin.end(input ?? '');
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
@@ -308,6 +310,33 @@ describe('fastlayer registry commands with credentials (docker-registry, htpassw
     assertNoSecret(wrongConfig, WRONG);
     assert.equal(existsSync(join(tmp.path, 'x.tar')), false);
     assert.ok(readFileSync(join(layout, 'index.json')).length > 0);
+  });
+
+  it('--username with --password-stdin: the password stays out of argv; a wrong one fails; misuse is a usage error', async () => {
+    const target = `${registry.host}/auth/stdin:1`;
+    const good = await run(['push', layout, target, '--username', USER, '--password-stdin', '--json'], base, undefined, `${PASSWORD}\n`);
+    assert.equal(good.status, 0, good.stderr);
+    assertNoSecret(good, PASSWORD);
+    assert.deepEqual(await tagsWith(registry.host, 'auth/stdin', USER, PASSWORD), ['1']);
+    const pulled = await run(['inspect', target, '--username', USER, '--password-stdin', '--json'], base, undefined, PASSWORD);
+    assert.equal(pulled.status, 0, `no newline at the end is fine too: ${pulled.stderr}`);
+    const wrong = await run(['push', layout, `${registry.host}/auth/stdin:2`, '--username', USER, '--password-stdin'], base, undefined, `${WRONG}\r\n`);
+    assert.equal(wrong.status, 1, wrong.stderr);
+    assert.ok(oneErrorLine(wrong.stderr), wrong.stderr);
+    assertNoSecret(wrong, WRONG);
+    for (const [args, input, why] of [
+      [['--password-stdin'], PASSWORD, /needs --username/],
+      [['--username', USER], undefined, /goes with --password-stdin/],
+      [['--username', USER, '--password-stdin', '--creds', `${USER}:${PASSWORD}`], PASSWORD, /not both/],
+      [['--username', USER, '--password-stdin'], '', /standard input is empty/],
+      [['--username', USER, '--password-stdin'], `${PASSWORD}\nsecond line\n`, /more than one line/],
+    ] as const) {
+      const r = await run(['push', layout, `${registry.host}/auth/stdin:3`, ...args], base, undefined, input);
+      assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, why);
+      assertNoSecret(r, PASSWORD);
+    }
+    assert.deepEqual(await tagsWith(registry.host, 'auth/stdin', USER, PASSWORD), ['1']);
   });
 });
 

@@ -14,7 +14,7 @@ import {
   type Args, type Command, type Context,
 } from './command.js';
 import { ErrCliInput, ErrCliUsage } from './errors.js';
-import { openInput } from './input.js';
+import { isStdinAlias, openInput } from './input.js';
 import { openOutput, refuseDirectoryInside, type Output, type Protected } from './output.js';
 import { printResult, type Written } from './image-report.js';
 import { writeInto } from './archive-output.js';
@@ -170,7 +170,7 @@ async function toArchive(spec: BuildSpec, path: string, guards: Protected[], con
  * leaves no tag.
  */
 async function toRegistry(spec: BuildSpec, ref: Reference, args: Args, board: ProgressBoard, context: Context): Promise<WriteResult> {
-  const options = registryOptions(args, NAME, context.signal);
+  const options = await registryOptions(args, NAME, context.signal, spec.base !== undefined && isStdinAlias(spec.base));
   const lines = new BlobLines(board, 'push');
   const destination = new RegistryDestination(ref, { ...options, onProgress: lines.onProgress });
   // The pushed reference, and the --tag names in its repository: other repositories are not pushed to.

@@ -32,7 +32,8 @@ export interface Input {
   guard(): Protected;
 }
 
-function isStdinAlias(path: string): boolean {
+/** Names of standard input: `-` and the /dev and /proc paths of descriptor 0. */
+export function isStdinAlias(path: string): boolean {
   return path === '-' || path === '/dev/stdin' || path === '/dev/fd/0' ||
     path === '/proc/self/fd/0' || path === `/proc/${process.pid}/fd/0`;
 }

@@ -152,7 +152,7 @@ async function collect(stream: NodeJS.ReadableStream, cap: number): Promise<Buff
 }
 
 async function inspectRemote(ref: Reference, args: Args, platform: Platform | undefined, signal: AbortSignal): Promise<Inspected> {
-  const image = await pull(ref, { ...registryOptions(args, NAME, signal), ...(platform ? { platform } : {}) });
+  const image = await pull(ref, { ...(await registryOptions(args, NAME, signal)), ...(platform ? { platform } : {}) });
   if (image.config.descriptor.size > MANIFEST_CAP) throw new ErrCliInput(`the config of ${ref.toString()} is larger than ${MANIFEST_CAP} bytes`);
   const config = await collect(image.config.open(), MANIFEST_CAP);
   const doc = (d: Descriptor, bytes: Uint8Array): Document => ({ descriptor: d, content: parseJSON(bytes, d.digest) });

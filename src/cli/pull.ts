@@ -86,7 +86,7 @@ async function run(args: Args, context: Context): Promise<number> {
   } catch (err) {
     throw new ErrCliUsage(`--platform: ${(err as Error).message}`, NAME);
   }
-  const options = { ...registryOptions(args, NAME, context.signal), ...(platform ? { platform } : {}) };
+  const options = { ...(await registryOptions(args, NAME, context.signal)), ...(platform ? { platform } : {}) };
   const board = progressBoard(args);
   let output: Output | undefined;
   const started = process.hrtime.bigint();

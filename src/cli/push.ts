@@ -20,7 +20,7 @@ async function run(args: Args, context: Context): Promise<number> {
   } catch (err) {
     throw new ErrCliUsage((err as Error).message, NAME);
   }
-  const options = registryOptions(args, NAME, context.signal);
+  const options = await registryOptions(args, NAME, context.signal);
   const image = stringOption(args, 'name');
   let st;
   try {

@@ -1,4 +1,4 @@
-// What the registry commands share: --insecure and --creds, and per-blob progress lines fed by the
+// What the registry commands share: --insecure, --creds or --username with --password-stdin, and per-blob progress lines fed by the
 // registry's progress events. Credentials are passed to the registry API only: never printed, never
 // put in an error message (the registry errors quote neither them nor Authorization headers).
 import type { OptionTable, Args } from './command.js';
@@ -14,20 +14,54 @@ export const REGISTRY_OPTIONS: OptionTable = {
   creds: {
     type: 'string',
     value: 'USER:PASSWORD',
-    help: 'registry credentials (default: ~/.docker/config.json or $DOCKER_CONFIG; the password may contain ":")',
+    help: 'registry credentials (default: ~/.docker/config.json or $DOCKER_CONFIG; the password may contain ":"; visible in ps: prefer --password-stdin)',
   },
+  username: { type: 'string', value: 'USER', help: 'registry user name, with --password-stdin' },
+  'password-stdin': { type: 'boolean', help: 'read the registry password from standard input (one line), as docker login does' },
 };
 
-/** The RegistryOptions of --insecure and --creds (the Docker config is read by the registry API when --creds is absent). */
-export function registryOptions(args: Args, command: string, signal: AbortSignal): RegistryOptions {
+/** A password on stdin is one line at most this long; more is not a password. */
+const MAX_PASSWORD_BYTES = 64 * 1024;
+
+async function readPassword(command: string): Promise<string> {
+  const chunks: Buffer[] = [];
+  let length = 0;
+  for await (const chunk of process.stdin as AsyncIterable<Buffer>) {
+    length += chunk.length;
+    if (length > MAX_PASSWORD_BYTES) throw new ErrCliUsage(`--password-stdin: standard input holds more than ${MAX_PASSWORD_BYTES} bytes`, command);
+    chunks.push(chunk);
+  }
+  // The newline of `echo` or of a file ends the password, as with docker login --password-stdin.
+  const password = Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+  if (password === '') throw new ErrCliUsage('--password-stdin: standard input is empty', command);
+  if (/[\r\n]/.test(password)) throw new ErrCliUsage('--password-stdin: standard input holds more than one line', command);
+  return password;
+}
+
+/**
+ * The RegistryOptions of --insecure and the credentials flags (the Docker config is read by the
+ * registry API when none is given). `stdinTaken`: the command reads its input from standard input,
+ * so --password-stdin cannot.
+ */
+export async function registryOptions(args: Args, command: string, signal: AbortSignal, stdinTaken = false): Promise<RegistryOptions> {
   const options: RegistryOptions = { signal };
   if (flag(args, 'insecure')) options.insecure = true;
   const creds = stringOption(args, 'creds');
+  const username = stringOption(args, 'username');
+  const fromStdin = flag(args, 'password-stdin');
+  if (creds !== undefined && (username !== undefined || fromStdin)) {
+    throw new ErrCliUsage('give --creds or --username with --password-stdin, not both', command);
+  }
   if (creds !== undefined) {
     const colon = creds.indexOf(':');
     // The value is never quoted back: it holds a password.
     if (colon <= 0) throw new ErrCliUsage('--creds must be USER:PASSWORD', command);
     options.credentials = { username: creds.slice(0, colon), password: creds.slice(colon + 1) };
+  } else if (fromStdin || username !== undefined) {
+    if (!fromStdin) throw new ErrCliUsage('--username goes with --password-stdin (or use --creds USER:PASSWORD)', command);
+    if (username === undefined || username === '') throw new ErrCliUsage('--password-stdin needs --username', command);
+    if (stdinTaken) throw new ErrCliUsage('--password-stdin: standard input is already the input of this command', command);
+    options.credentials = { username, password: await readPassword(command) };
   }
   return options;
 }
