@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Stress: terminates N worker_threads that stream native layers, at varied moments: before the first
 // chunk, while an update() call is in flight, between two calls, while finish() is in flight; with
-// threads 1 and 4, several workers at once. The main thread never loads the addon, so every worker
+// threads 1 and 4, several workers at once; some layers are zstd with full frames compressing in the
+// background on the pool when the worker dies (they are abandoned, never waited for). The main thread never loads the addon, so every worker
 // loads it into a fresh environment and its termination tears that environment down under the
 // addon (the case where napi_create_promise fails and node-addon-api used to throw out of a
 // Node-API callback: `terminate called after throwing an instance of 'Napi::Error'`, SIGABRT).
@@ -16,7 +17,7 @@ const PHASES = ['start', 'update', 'between', 'finish'];
 const dist = new URL('../dist/', import.meta.url);
 
 async function workerBody() {
-  const { phase, threads } = workerData;
+  const { phase, threads, zstd } = workerData;
   const { Layer } = await import(new URL('layer/layer.js', dist).href);
   const { availableEngines } = await import(new URL('engine/engines.js', dist).href);
   const factory = availableEngines()[0];
@@ -49,14 +50,17 @@ async function workerBody() {
       };
     };
   }
-  const chunk = new Uint8Array(64 * 1024);
+  // zstd: 17 MiB, two full 8 MiB frames handed to the pool before the end of the input.
+  const chunk = new Uint8Array(zstd ? 1024 * 1024 : 64 * 1024);
   for (let i = 0; i < chunk.length; i++) chunk[i] = (i * 31 + (i >> 7)) & 0x3f;
+  const chunks = zstd ? 17 : 24;
   async function* source() {
     tell('start');
-    for (let i = 0; i < 24; i++) yield chunk;
+    for (let i = 0; i < chunks; i++) yield chunk;
   }
+  const options = zstd ? { compression: 'zstd', compressionLevel: 1 } : { compressionLevel: 1 };
   for (;;) {
-    const layer = new Layer(source(), { engine: factory.name, compressionLevel: 1, threads });
+    const layer = new Layer(source(), { engine: factory.name, ...options, threads });
     for await (const _ of layer.compressed()) void _;
     await layer.done;
     // A slower phase never came (js engine, unobservable factory): say so anyway, once.
@@ -73,6 +77,7 @@ async function main() {
   }
   const self = new URL(import.meta.url);
   const byPhase = Object.fromEntries(PHASES.map((p) => [p, 0]));
+  let zstdWorkers = 0;
   const failures = [];
   let started = 0;
   let terminated = 0;
@@ -80,9 +85,10 @@ async function main() {
     const i = started++;
     const phase = PHASES[i % PHASES.length];
     const threads = (i >> 2) % 2 === 0 ? 1 : 4;
+    const zstd = threads === 4 && (i >> 3) % 2 === 1;
     // 0: at once; 1: after a turn of the loop; 2+: a few ms later (into the next call or the teardown).
     const wait = i % 5;
-    const w = new Worker(self, { workerData: { phase, threads } });
+    const w = new Worker(self, { workerData: { phase, threads, zstd } });
     await new Promise((resolve) => {
       w.once('message', resolve);
       w.once('error', (err) => {
@@ -95,13 +101,14 @@ async function main() {
     else if (wait > 1) await new Promise((r) => setTimeout(r, wait - 1));
     await w.terminate();
     byPhase[phase]++;
+    if (zstd) zstdWorkers++;
     terminated++;
   };
   const lanes = Array.from({ length: Math.min(concurrency, total) }, async () => {
     while (started < total) await one();
   });
   await Promise.all(lanes);
-  process.stdout.write(`STRESS-REPORT ${JSON.stringify({ terminated, byPhase, failures: failures.slice(0, 5) })}\n`);
+  process.stdout.write(`STRESS-REPORT ${JSON.stringify({ terminated, byPhase, zstdWorkers, failures: failures.slice(0, 5) })}\n`);
   if (failures.length > 0) process.exitCode = 1;
 }
 
