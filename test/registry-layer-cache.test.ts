@@ -39,6 +39,14 @@ describe('pushImage of directory layers with the layer cache (docker-registry)',
     return { result, patch: (proxy.bytes.PATCH ?? 0) - patch, put: (proxy.bytes.PUT ?? 0) - put, sessions };
   }
 
+  /** The two-layer tree the tests push: app/bin (incompressible) and data/table (compressible). */
+  function writeTree(dir: string, bin: Uint8Array, table: Uint8Array): void {
+    mkdirSync(join(dir, 'app'), { recursive: true });
+    mkdirSync(join(dir, 'data'), { recursive: true });
+    writeFileSync(join(dir, 'app', 'bin'), bin);
+    writeFileSync(join(dir, 'data', 'table'), table);
+  }
+
   async function tags(repo: string): Promise<string[]> {
     const res = await fetch(`http://${registry.host}/v2/${repo}/tags/list`);
     if (res.status === 404) return [];
@@ -48,10 +56,7 @@ describe('pushImage of directory layers with the layer cache (docker-registry)',
   before(async () => {
     registry = await startRegistry();
     proxy = await startProxy(registry.port);
-    mkdirSync(join(src, 'app'), { recursive: true });
-    mkdirSync(join(src, 'data'), { recursive: true });
-    writeFileSync(join(src, 'app', 'bin'), randomBytes(2_000_000, 11));
-    writeFileSync(join(src, 'data', 'table'), semiCompressible(3_000_000, 12));
+    writeTree(src, randomBytes(2_000_000, 11), semiCompressible(3_000_000, 12));
   });
   after(async () => {
     await proxy?.close();
@@ -92,10 +97,7 @@ describe('pushImage of directory layers with the layer cache (docker-registry)',
 
   it('a changed file is a miss: that layer is streamed again, the other is skipped', async () => {
     const tree = join(tmp.path, 'changed');
-    mkdirSync(join(tree, 'app'), { recursive: true });
-    mkdirSync(join(tree, 'data'), { recursive: true });
-    writeFileSync(join(tree, 'app', 'bin'), randomBytes(2_000_000, 11));
-    writeFileSync(join(tree, 'data', 'table'), semiCompressible(3_000_000, 12));
+    writeTree(tree, randomBytes(2_000_000, 11), semiCompressible(3_000_000, 12));
     const base = await counted(async () => pushImage(await image(tree), `${proxy.host}/cache/changed:1`));
     writeFileSync(join(tree, 'app', 'bin'), randomBytes(2_000_000, 13));
     const next = await counted(async () => pushImage(await image(tree), `${proxy.host}/cache/changed:2`));
@@ -107,10 +109,7 @@ describe('pushImage of directory layers with the layer cache (docker-registry)',
 
   it('hazard: the tree changed between the hash pass and the upload: ERR_REGISTRY_DIGEST_MISMATCH, no tag', async () => {
     const tree = join(tmp.path, 'racy');
-    mkdirSync(join(tree, 'app'), { recursive: true });
-    mkdirSync(join(tree, 'data'), { recursive: true });
-    writeFileSync(join(tree, 'app', 'bin'), randomBytes(1_000_000, 21));
-    writeFileSync(join(tree, 'data', 'table'), semiCompressible(1_000_000, 22));
+    writeTree(tree, randomBytes(1_000_000, 21), semiCompressible(1_000_000, 22));
     await counted(async () => pushImage(await image(tree), `${proxy.host}/cache/racy-a:1`));
     const img = await image(tree);
     assert.ok(img.layers.every((l) => l.blob.kind === 'known'), 'both layers hit the cache');

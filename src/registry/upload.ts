@@ -104,6 +104,8 @@ async function commit(ctx: UploadContext, session: Session, digest: string, body
   }
 }
 
+const CHANGED = ' (did the source change since its digest was computed?)';
+
 /**
  * Counts bytes into `onBytes` and remembers a failure of the source itself (its error wins over the HTTP
  * one). With `expected` (a known blob), the bytes are checked against its size and SHA-256 while they
@@ -111,8 +113,6 @@ async function commit(ctx: UploadContext, session: Session, digest: string, body
  * its digest was computed (a tree edited between a layer cache's two passes) fails before the registry
  * has the whole body, so it can never complete the upload with them.
  */
-const CHANGED = ' (did the source change since its digest was computed?)';
-
 class Counted {
   failure: { error: unknown } | undefined;
   constructor(
