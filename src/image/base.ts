@@ -4,16 +4,14 @@
 // uncompressed layer (docker save writes them) is either compressed once by a Layer ('compress', the
 // default: registries and Docker expect gzip) or kept as an uncompressed OCI layer ('keep').
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { open, readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
 import { Layer } from '../layer/layer.js';
 import type { LayerOptions } from '../layer/options.js';
 import { ErrInvalidOption, ErrOptionRange } from '../errors.js';
 import { DOCKER_LAYER_GZIP, OCI_LAYER_UNCOMPRESSED } from '../media-types.js';
-import { indexArchive, safeName, type ArchiveEntry } from './archive-index.js';
+import { openStore, type LayoutStore, type StoreErrors } from '../registry/store.js';
+import { safeName } from './archive-index.js';
 import type { ConfigJSON } from './config.js';
-import { ErrBaseImage } from './errors.js';
+import { ErrBaseImage, ErrDigestMismatch, ErrUnsafeArchivePath } from './errors.js';
 import type { BaseImage } from './image.js';
 import { isIndexType, isManifestType } from './manifest.js';
 import { formatPlatform, parsePlatform, platformMatches } from './platform.js';
@@ -36,86 +34,19 @@ export interface BaseOptions {
 const MAX_JSON = 16 * 1024 * 1024;
 const DIGEST = /^sha256:[0-9a-f]{64}$/;
 
-interface Store {
-  readonly source: string;
-  exists(name: string): boolean;
-  size(name: string): number;
-  read(name: string): Promise<Buffer>;
-  open(name: string): NodeJS.ReadableStream & import('node:stream').Readable;
-  /** A Layer compressing the stored bytes of `name`. */
-  layer(name: string, options: LayerOptions): Layer;
-  /** Layouts learn a file's size when it is first referenced. */
-  probe?(name: string): Promise<void>;
-}
+const STORE_ERRORS: StoreErrors = {
+  invalid: (message, cause) => new ErrBaseImage(message, cause),
+  unsafe: (where, name) => new ErrUnsafeArchivePath(where, name),
+};
 
-async function layoutStore(dir: string): Promise<Store> {
-  const sizes = new Map<string, number>();
-  const path = (name: string): string => join(dir, safeName(dir, name));
-  const probe = async (name: string): Promise<void> => {
-    const st = await stat(path(name)).catch(() => undefined);
-    if (st?.isFile()) sizes.set(name, st.size);
-  };
-  await probe('index.json');
-  await probe('manifest.json');
-  const store: Store = {
-    probe,
-    source: dir,
-    exists: (name) => sizes.has(name),
-    size: (name) => sizes.get(name) ?? -1,
-    read: async (name) => {
-      const size = store.size(name);
-      if (size > MAX_JSON) throw new ErrBaseImage(`${dir}: ${name} is larger than ${MAX_JSON} bytes`);
-      return readFile(path(name));
-    },
-    open: (name) => createReadStream(path(name)),
-    layer: (name, options) => Layer.fromFile(path(name), options),
-  };
-  return store;
-}
-
-async function archiveStore(file: string): Promise<Store> {
-  const entries = await indexArchive(file);
-  const entry = (name: string): ArchiveEntry => {
-    const e = entries.get(name);
-    if (!e) throw new ErrBaseImage(`${file}: the archive has no ${name}`);
-    return e;
-  };
-  return {
-    source: file,
-    exists: (name) => entries.has(name),
-    size: (name) => entries.get(name)?.size ?? -1,
-    read: async (name) => {
-      const e = entry(name);
-      if (e.size > MAX_JSON) throw new ErrBaseImage(`${file}: ${name} is larger than ${MAX_JSON} bytes`);
-      const fh = await open(file, 'r');
-      try {
-        const buf = Buffer.alloc(e.size);
-        const { bytesRead } = await fh.read(buf, 0, e.size, e.offset);
-        if (bytesRead !== e.size) throw new ErrBaseImage(`${file}: ${name} is truncated`);
-        return buf;
-      } finally {
-        await fh.close();
-      }
-    },
-    open: (name) => {
-      const e = entry(name);
-      return createReadStream(file, { start: e.offset, end: e.offset + e.size - 1 });
-    },
-    layer: (name, options) => {
-      const e = entry(name);
-      return Layer.fromFile(file, { ...options, start: e.offset, end: e.offset + e.size - 1 });
-    },
-  };
-}
-
-async function json(store: Store, name: string): Promise<Record<string, unknown>> {
-  const bytes = await store.read(name);
+async function json(store: LayoutStore, name: string): Promise<Record<string, unknown>> {
+  const bytes = await store.read(name, MAX_JSON);
   try {
     const v = JSON.parse(bytes.toString('utf8')) as unknown;
     if (typeof v !== 'object' || v === null) throw new Error('not an object');
     return v as Record<string, unknown>;
   } catch (err) {
-    throw new ErrBaseImage(`${store.source}: ${name} is not valid JSON: ${(err as Error).message}`, err);
+    throw new ErrBaseImage(`${store.where}: ${name} is not valid JSON: ${(err as Error).message}`, err);
   }
 }
 
@@ -124,21 +55,24 @@ function blobName(digest: unknown, source: string): string {
   return `blobs/sha256/${digest.slice(7)}`;
 }
 
-async function ensure(store: Store, name: string): Promise<void> {
-  if (store.probe) await store.probe(name);
-  if (!store.exists(name)) throw new ErrBaseImage(`${store.source}: missing blob ${name}`);
+/** The size of a regular file of the store; ErrBaseImage when it is missing. */
+async function ensure(store: LayoutStore, name: string): Promise<number> {
+  const size = await store.size(name);
+  if (size === undefined) throw new ErrBaseImage(`${store.where}: missing blob ${name}`);
+  return size;
 }
 
-async function verified(store: Store, d: Descriptor): Promise<Record<string, unknown>> {
-  const name = blobName(d.digest, store.source);
+async function verified(store: LayoutStore, d: Descriptor): Promise<Record<string, unknown>> {
+  const name = blobName(d.digest, store.where);
   await ensure(store, name);
-  const bytes = await store.read(name);
+  const bytes = await store.read(name, MAX_JSON);
+  if (typeof d.size === 'number' && bytes.length !== d.size) throw new ErrBaseImage(`${store.where}: ${name} has ${bytes.length} bytes, its descriptor says ${d.size}`);
   const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
-  if (digest !== d.digest) throw new ErrBaseImage(`${store.source}: ${name} does not match its digest (got ${digest})`);
+  if (digest !== d.digest) throw new ErrBaseImage(`${store.where}: ${name} does not match its digest (got ${digest})`);
   try {
     return JSON.parse(bytes.toString('utf8')) as Record<string, unknown>;
   } catch (err) {
-    throw new ErrBaseImage(`${store.source}: ${name} is not valid JSON`, err);
+    throw new ErrBaseImage(`${store.where}: ${name} is not valid JSON`, err);
   }
 }
 
@@ -184,58 +118,65 @@ function isUncompressed(mediaType: string): boolean {
   return mediaType === OCI_LAYER_UNCOMPRESSED || mediaType === 'application/vnd.docker.image.rootfs.diff.tar';
 }
 
-function layerBlobs(store: Store, layers: { name: string; descriptor: Descriptor; diffID: string }[], o: BaseOptions, mode: 'compress' | 'keep'): () => Blob[] {
+function layerBlobs(store: LayoutStore, layers: { name: string; descriptor: Descriptor; diffID: string }[], o: BaseOptions, mode: 'compress' | 'keep'): () => Blob[] {
   return () =>
     layers.map(({ name, descriptor, diffID }): Blob => {
       if (isUncompressed(descriptor.mediaType) && mode === 'compress') {
-        return { kind: 'streaming', layer: store.layer(name, { ...o.layerOptions }) };
+        // The Layer computes the new config's diff_id from these bytes: they must be the ones the
+        // base's config names (its digest is the diff_id, checked with the size as they stream),
+        // or a tampered layer.tar would be hashed into the new image as if it were the base's.
+        const source = store.open(name, { digest: diffID, size: descriptor.size });
+        return { kind: 'streaming', layer: new Layer(source, { ...o.layerOptions }) };
       }
+      // Known blobs: every destination checks their bytes against the descriptor as they pass.
       const d = isUncompressed(descriptor.mediaType) ? { ...descriptor, mediaType: OCI_LAYER_UNCOMPRESSED } : descriptor;
       return { kind: 'known', descriptor: d, diffID, open: () => store.open(name) };
     });
 }
 
-async function fromOci(store: Store, o: BaseOptions, opts: ReturnType<typeof checkOptions>): Promise<BaseImage> {
+async function fromOci(store: LayoutStore, o: BaseOptions, opts: ReturnType<typeof checkOptions>): Promise<BaseImage> {
   const index = await json(store, 'index.json');
   const entries = (Array.isArray(index.manifests) ? index.manifests : []) as Descriptor[];
   let candidates = o.name === undefined ? entries : entries.filter((d) => matchesName(d, o.name!));
   // The same image listed under several names is one image.
   candidates = candidates.filter((d, i) => candidates.findIndex((e) => e.digest === d.digest) === i);
-  let d = pickOne(candidates, store.source, o.name === undefined ? 'images in index.json' : `images named ${o.name}`, (e) => e.annotations?.[CONTAINERD_NAME] ?? e.annotations?.[REF_NAME] ?? e.digest);
+  let d = pickOne(candidates, store.where, o.name === undefined ? 'images in index.json' : `images named ${o.name}`, (e) => e.annotations?.[CONTAINERD_NAME] ?? e.annotations?.[REF_NAME] ?? e.digest);
   for (let depth = 0; isIndexType(d.mediaType); depth++) {
-    if (depth > 4) throw new ErrBaseImage(`${store.source}: indexes nested too deep`);
+    if (depth > 4) throw new ErrBaseImage(`${store.where}: indexes nested too deep`);
     const child = await verified(store, d);
     const list = (Array.isArray(child.manifests) ? child.manifests : []) as Descriptor[];
     const match = list.filter((m) => platformMatches(m.platform, opts.platform));
     if (match.length === 0) {
-      throw new ErrBaseImage(`${store.source}: no image for ${formatPlatform(opts.platform)} (has ${list.map((m) => (m.platform ? formatPlatform(m.platform) : 'unknown')).join(', ')})`);
+      throw new ErrBaseImage(`${store.where}: no image for ${formatPlatform(opts.platform)} (has ${list.map((m) => (m.platform ? formatPlatform(m.platform) : 'unknown')).join(', ')})`);
     }
     d = match[0]!;
   }
-  if (!isManifestType(d.mediaType)) throw new ErrBaseImage(`${store.source}: unsupported manifest type ${d.mediaType}`);
+  if (!isManifestType(d.mediaType)) throw new ErrBaseImage(`${store.where}: unsupported manifest type ${d.mediaType}`);
   const manifest = await verified(store, d);
   const configDesc = manifest.config as Descriptor;
   const config = await verified(store, configDesc);
-  const ids = diffIDs(config, store.source);
+  const ids = diffIDs(config, store.where);
   const layers = (Array.isArray(manifest.layers) ? manifest.layers : []) as Descriptor[];
-  if (layers.length !== ids.length) throw new ErrBaseImage(`${store.source}: ${layers.length} layers but ${ids.length} diff_ids`);
+  if (layers.length !== ids.length) throw new ErrBaseImage(`${store.where}: ${layers.length} layers but ${ids.length} diff_ids`);
   const list = [];
   for (const [i, l] of layers.entries()) {
-    const name = blobName(l.digest, store.source);
-    await ensure(store, name);
-    if (store.size(name) !== l.size) throw new ErrBaseImage(`${store.source}: ${name} has ${store.size(name)} bytes, its descriptor says ${l.size}`);
+    const name = blobName(l.digest, store.where);
+    const size = await ensure(store, name);
+    if (size !== l.size) throw new ErrBaseImage(`${store.where}: ${name} has ${size} bytes, its descriptor says ${l.size}`);
+    // An uncompressed layer's digest is its diff_id; one that says otherwise cannot be both.
+    if (isUncompressed(l.mediaType) && l.digest !== ids[i]) throw new ErrDigestMismatch(`diff_id ${ids[i]!}`, `layer digest ${l.digest}`, `${store.where}: uncompressed layer ${i}`);
     list.push({ name, descriptor: { mediaType: l.mediaType, digest: l.digest, size: l.size }, diffID: ids[i]! });
   }
-  return { config, platform: platformOf(config, store.source), source: store.source, layers: layerBlobs(store, list, o, opts.uncompressed) };
+  return { config, platform: platformOf(config, store.where), source: store.where, layers: layerBlobs(store, list, o, opts.uncompressed) };
 }
 
-async function hashRange(store: Store, name: string): Promise<string> {
+async function hashRange(store: LayoutStore, name: string): Promise<string> {
   const h = createHash('sha256');
   for await (const chunk of store.open(name)) h.update(chunk as Buffer);
   return `sha256:${h.digest('hex')}`;
 }
 
-async function isGzip(store: Store, name: string): Promise<boolean> {
+async function isGzip(store: LayoutStore, name: string): Promise<boolean> {
   for await (const chunk of store.open(name)) {
     const b = chunk as Buffer;
     return b.length >= 2 && b[0] === 0x1f && b[1] === 0x8b;
@@ -243,9 +184,9 @@ async function isGzip(store: Store, name: string): Promise<boolean> {
   return false;
 }
 
-async function fromDockerSave(store: Store, o: BaseOptions, opts: ReturnType<typeof checkOptions>): Promise<BaseImage> {
-  const parsed = JSON.parse((await store.read('manifest.json')).toString('utf8')) as unknown;
-  if (!Array.isArray(parsed)) throw new ErrBaseImage(`${store.source}: manifest.json is not a list`);
+async function fromDockerSave(store: LayoutStore, o: BaseOptions, opts: ReturnType<typeof checkOptions>): Promise<BaseImage> {
+  const parsed = (await json(store, 'manifest.json')) as unknown;
+  if (!Array.isArray(parsed)) throw new ErrBaseImage(`${store.where}: manifest.json is not a list`);
   const all = parsed as { Config?: unknown; RepoTags?: unknown; Layers?: unknown }[];
   const normal = (n: string): string | undefined => {
     try {
@@ -257,20 +198,19 @@ async function fromDockerSave(store: Store, o: BaseOptions, opts: ReturnType<typ
   // RepoTags may be familiar (`app:1`, docker save) or fully qualified (skopeo, fastlayer).
   const wanted = o.name === undefined ? undefined : normal(o.name);
   const candidates = o.name === undefined ? all : all.filter((m) => Array.isArray(m.RepoTags) && m.RepoTags.some((t) => typeof t === 'string' && (t === o.name || (wanted !== undefined && normal(t) === wanted))));
-  const m = pickOne(candidates, store.source, 'images in manifest.json', (e) => (Array.isArray(e.RepoTags) ? e.RepoTags.join(' ') : String(e.Config)));
+  const m = pickOne(candidates, store.where, 'images in manifest.json', (e) => (Array.isArray(e.RepoTags) ? e.RepoTags.join(' ') : String(e.Config)));
   if (typeof m.Config !== 'string' || !Array.isArray(m.Layers) || !m.Layers.every((l) => typeof l === 'string')) {
-    throw new ErrBaseImage(`${store.source}: manifest.json entry lacks Config or Layers`);
+    throw new ErrBaseImage(`${store.where}: manifest.json entry lacks Config or Layers`);
   }
-  const configName = safeName(store.source, m.Config);
+  const configName = safeName(store.where, m.Config);
   await ensure(store, configName);
   const config = await json(store, configName);
-  const ids = diffIDs(config, store.source);
-  const layerNames = (m.Layers as string[]).map((l) => safeName(store.source, l));
-  if (layerNames.length !== ids.length) throw new ErrBaseImage(`${store.source}: ${layerNames.length} layers but ${ids.length} diff_ids`);
+  const ids = diffIDs(config, store.where);
+  const layerNames = (m.Layers as string[]).map((l) => safeName(store.where, l));
+  if (layerNames.length !== ids.length) throw new ErrBaseImage(`${store.where}: ${layerNames.length} layers but ${ids.length} diff_ids`);
   const list = [];
   for (const [i, name] of layerNames.entries()) {
-    await ensure(store, name);
-    const size = store.size(name);
+    const size = await ensure(store, name);
     if (await isGzip(store, name)) {
       list.push({ name, descriptor: { mediaType: DOCKER_LAYER_GZIP, digest: await hashRange(store, name), size }, diffID: ids[i]! });
     } else {
@@ -278,7 +218,7 @@ async function fromDockerSave(store: Store, o: BaseOptions, opts: ReturnType<typ
       list.push({ name, descriptor: { mediaType: OCI_LAYER_UNCOMPRESSED, digest: ids[i]!, size }, diffID: ids[i]! });
     }
   }
-  return { config, platform: platformOf(config, store.source), source: store.source, layers: layerBlobs(store, list, o, opts.uncompressed) };
+  return { config, platform: platformOf(config, store.where), source: store.where, layers: layerBlobs(store, list, o, opts.uncompressed) };
 }
 
 /**
@@ -288,13 +228,10 @@ async function fromDockerSave(store: Store, o: BaseOptions, opts: ReturnType<typ
 export async function loadBase(source: string, options: BaseOptions = {}): Promise<BaseImage> {
   if (typeof source !== 'string' || source === '') throw new ErrInvalidOption('source', 'a path to a layout directory or an archive', source);
   const opts = checkOptions(options);
-  const st = await stat(source).catch((err: unknown) => {
-    throw new ErrBaseImage(`${source}: ${(err as Error).message}`, err);
-  });
-  const store = st.isDirectory() ? await layoutStore(source) : await archiveStore(source);
+  const store = await openStore(source, STORE_ERRORS);
   let base: BaseImage | undefined;
-  if (store.exists('index.json')) base = await fromOci(store, options, opts);
-  else if (store.exists('manifest.json')) base = await fromDockerSave(store, options, opts);
+  if ((await store.size('index.json')) !== undefined) base = await fromOci(store, options, opts);
+  else if ((await store.size('manifest.json')) !== undefined) base = await fromDockerSave(store, options, opts);
   if (base) {
     // A single-platform base asked for another platform would give an image whose config lies.
     if (opts.explicit && !platformMatches(base.platform, opts.platform)) {

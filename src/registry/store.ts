@@ -1,13 +1,28 @@
-// Where a pushed OCI layout's files are read from: a directory, or a tar archive holding one (what
-// fastlayer's archives and `docker save` since Docker 25 are). An archive is indexed once (names,
-// offsets, sizes); its blobs are then read as byte ranges of the file, so they stay known blobs that
-// can be HEAD-checked, skipped and re-read for a retry. Nothing is extracted to disk.
-import { createReadStream } from 'node:fs';
-import { lstat, open } from 'node:fs/promises';
-import { join } from 'node:path';
+// The one reader of local image stores: an OCI layout or docker-save directory, or a tar archive
+// holding one (fastlayer's archives, `docker save`, skopeo, umoci). loadBase, pushLayout/pushArchive
+// and inspect all read through it, so one set of rules holds everywhere:
+// - names are plain relative paths (no absolute path, no `..`, no empty component, no NUL);
+// - in a directory every component is opened through its parent's descriptor without following a
+//   symlink (src/tar/fs-safe.ts), the file itself with O_NOFOLLOW|O_NONBLOCK (a FIFO cannot block
+//   the open) and fstat must say regular file: a symlinked blob, blobs/ or blobs/sha256/, a FIFO,
+//   a device or a socket is ERR_LAYOUT_INVALID (or the caller's own error) before anything is read;
+// - an archive is indexed once through the project's tar decoder (src/tar/index.ts: PAX path,
+//   linkpath and size records, GNU long names, base-256 sizes) and its blobs are read as byte ranges
+//   of the file, so they stay known blobs that can be HEAD-checked, skipped and re-read for a retry.
+//   Links inside the archive (docker save before 25 links repeated layers) resolve to another entry's
+//   data in the same archive; a link that leaves the archive, a device or a FIFO entry, a name given
+//   twice or an unsafe name refuses the whole archive.
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import { open as openFile, type FileHandle } from 'node:fs/promises';
+import { posix } from 'node:path';
 import { Readable } from 'node:stream';
+import { ErrDigestMismatch } from '../image/errors.js';
+import { ErrTarInvalid } from '../tar/errors.js';
+import { closeNow, openDir, openEntry, openRoot, type DirRef } from '../tar/fs-safe.js';
+import { indexTar } from '../tar/index.js';
 
-/** A file of the layout that cannot be read as it should (missing, too big, malformed archive). */
+/** A file of the layout that cannot be read as it should (missing, too big, not a regular file, malformed archive). */
 export class ErrLayoutInvalid extends Error {
   readonly code = 'ERR_LAYOUT_INVALID' as const;
   constructor(message: string, cause?: unknown) {
@@ -16,171 +31,304 @@ export class ErrLayoutInvalid extends Error {
   }
 }
 
+/** The errors a caller wants: loadBase reports ERR_BASE_IMAGE / ERR_UNSAFE_ARCHIVE_PATH, the others ERR_LAYOUT_INVALID. */
+export interface StoreErrors {
+  invalid(message: string, cause?: unknown): Error;
+  unsafe(where: string, name: string): Error;
+}
+
+const LAYOUT_ERRORS: StoreErrors = {
+  invalid: (message, cause) => new ErrLayoutInvalid(message, cause),
+  unsafe: (where, name) => new ErrLayoutInvalid(`${where}: unsafe name ${JSON.stringify(name)} (absolute, "..", or empty component)`),
+};
+
+/** What the bytes of a blob must be; checked while they stream, the last chunk held back until they match. */
+export interface Expected {
+  digest: string;
+  size: number;
+}
+
 export interface LayoutStore {
   /** The directory or archive, for messages. */
   readonly where: string;
   /** Bytes of a small file (index.json, a manifest), at most `cap`. */
   read(name: string, cap: number): Promise<Buffer>;
-  /** Size of a file, or undefined when absent. */
+  /** Size of a regular file, or undefined when absent; anything else under that name is an error. */
   size(name: string): Promise<number | undefined>;
-  open(name: string): Readable;
+  /** The file's bytes; with `expected`, a mismatch fails the stream with ERR_DIGEST_MISMATCH. */
+  open(name: string, expected?: Expected): Readable;
 }
 
 const HIGH_WATER = 1024 * 1024;
 
-export function directoryStore(dir: string): LayoutStore {
+/**
+ * `./blobs/sha256/x` -> `blobs/sha256/x`. A leading `./` and a trailing `/` are tar's habits; anything
+ * that could resolve outside the root, or name it, is refused.
+ */
+export function storeName(name: string): string | undefined {
+  let n = name;
+  while (n.startsWith('./')) n = n.slice(2);
+  if (n.endsWith('/')) n = n.slice(0, -1);
+  if (n === '' || name.startsWith('/') || n.includes('\0')) return undefined;
+  const parts = n.split('/');
+  if (parts.some((p) => p === '..' || p === '' || p === '.')) return undefined;
+  return n;
+}
+
+function checked(where: string, name: string, errors: StoreErrors): string {
+  const n = typeof name === 'string' ? storeName(name) : undefined;
+  if (n === undefined) throw errors.unsafe(where, String(name));
+  return n;
+}
+
+/** Checks the bytes of `source` against `e` as they pass; ends with ErrDigestMismatch when they differ. */
+async function* verify(source: AsyncIterable<Uint8Array>, e: Expected, what: string): AsyncGenerator<Uint8Array> {
+  const hash = createHash('sha256');
+  let total = 0;
+  let held: Uint8Array | undefined;
+  for await (const chunk of source) {
+    total += chunk.byteLength;
+    if (total > e.size) throw new ErrDigestMismatch(`${e.digest} (${e.size} bytes)`, `more than ${e.size} bytes`, what);
+    hash.update(chunk);
+    if (held) yield held;
+    held = chunk;
+  }
+  const digest = `sha256:${hash.digest('hex')}`;
+  if (total !== e.size || digest !== e.digest) throw new ErrDigestMismatch(`${e.digest} (${e.size} bytes)`, `${digest} (${total} bytes)`, what);
+  if (held) yield held;
+}
+
+function stream(chunks: AsyncIterable<Uint8Array>, expected: Expected | undefined, what: string): Readable {
+  return Readable.from(expected ? verify(chunks, expected, what) : chunks, { objectMode: false, highWaterMark: HIGH_WATER });
+}
+
+/** Reads `fd` from `start` for `length` bytes (or to its end), in pieces of HIGH_WATER. */
+async function* readFd(fd: number, start: number, length: number): AsyncGenerator<Uint8Array> {
+  let position = start;
+  let left = length;
+  while (left > 0) {
+    const buf = Buffer.allocUnsafe(Math.min(HIGH_WATER, left));
+    const n = await new Promise<number>((resolve, reject) => fs.read(fd, buf, 0, buf.length, position, (err, got) => (err ? reject(err) : resolve(got))));
+    if (n === 0) return;
+    position += n;
+    left -= n;
+    yield buf.subarray(0, n);
+  }
+}
+
+// ---- Directories
+
+function why(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'ELOOP' || code === 'EMLINK') return 'is a symlink (or has one on its path), not a regular file of the layout';
+  if (code === 'ENOTDIR') return 'has a path through something that is not a directory';
+  if (code === 'ERR_TAR_SOURCE_CHANGED') return 'is not a regular file (a FIFO, device, socket or directory)';
+  return `cannot be read: ${code ?? (err as Error).message}`;
+}
+
+/** Opens `name` inside `dir` component by component, never following a link; undefined when absent. */
+async function openInside(dir: string, name: string, errors: StoreErrors): Promise<{ fd: number; size: number } | undefined> {
+  const parts = name.split('/');
+  let d: DirRef;
+  try {
+    d = await openRoot(Buffer.from(dir));
+  } catch (err) {
+    throw errors.invalid(`${dir}: not a readable directory: ${(err as NodeJS.ErrnoException).code ?? 'error'}`, err);
+  }
+  try {
+    for (const [i, p] of parts.entries()) {
+      const display = Buffer.from(posix.join(dir, ...parts.slice(0, i + 1)));
+      if (i < parts.length - 1) {
+        const next = await openDir(d, Buffer.from(p), display);
+        d.release();
+        d = next;
+        continue;
+      }
+      const o = await openEntry(d, Buffer.from(p), 'file', display);
+      if (o.kind !== 'file') throw errors.invalid(`${name} in ${dir} is not a regular file`);
+      return { fd: o.fd, size: o.st.size };
+    }
+    throw errors.unsafe(dir, name);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    if (err instanceof Error && err.name !== 'ErrTarSourceChanged' && 'code' in err && String(err.code).startsWith('ERR_')) throw err;
+    throw errors.invalid(`${name} in ${dir} ${why(err)}`, err);
+  } finally {
+    d.release();
+  }
+}
+
+export function directoryStore(dir: string, errors: StoreErrors = LAYOUT_ERRORS): LayoutStore {
+  const must = async (name: string): Promise<{ fd: number; size: number }> => {
+    const f = await openInside(dir, checked(dir, name, errors), errors);
+    if (!f) throw errors.invalid(`${dir} holds no ${name}`);
+    return f;
+  };
   return {
     where: dir,
     async read(name, cap) {
-      let handle;
+      const f = await must(name);
       try {
-        handle = await open(join(dir, name), 'r');
-      } catch (err) {
-        throw new ErrLayoutInvalid(`cannot read ${name} in ${dir}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`, err);
-      }
-      try {
-        if ((await handle.stat()).size > cap) throw new ErrLayoutInvalid(`${name} in ${dir} is larger than ${cap} bytes`);
-        return await handle.readFile();
+        if (f.size > cap) throw errors.invalid(`${name} in ${dir} is larger than ${cap} bytes`);
+        const chunks: Uint8Array[] = [];
+        for await (const c of readFd(f.fd, 0, cap + 1)) chunks.push(c);
+        const bytes = Buffer.concat(chunks);
+        if (bytes.length > cap) throw errors.invalid(`${name} in ${dir} is larger than ${cap} bytes`);
+        return bytes;
       } finally {
-        await handle.close();
+        closeNow(f.fd);
       }
     },
     async size(name) {
-      try {
-        // A blob that is a symlink could read any file of the machine into a push: not a layout blob.
-        const s = await lstat(join(dir, name));
-        return s.isFile() ? s.size : undefined;
-      } catch {
-        return undefined;
-      }
+      const f = await openInside(dir, checked(dir, name, errors), errors);
+      if (f) closeNow(f.fd);
+      return f?.size;
     },
-    open: (name) => createReadStream(join(dir, name), { highWaterMark: HIGH_WATER }),
+    open(name, expected) {
+      async function* chunks(): AsyncGenerator<Uint8Array> {
+        const f = await must(name);
+        try {
+          yield* readFd(f.fd, 0, Number.MAX_SAFE_INTEGER);
+        } finally {
+          closeNow(f.fd);
+        }
+      }
+      return stream(chunks(), expected, `${name} in ${dir}`);
+    },
   };
 }
+
+// ---- Archives
 
 interface Entry {
   offset: number;
   size: number;
 }
 
-const BLOCK = 512;
-const MAX_ENTRIES = 1_000_000;
+const REGULAR = new Set(['0', '\0', '7']);
 
-/** Indexes the regular files of a tar archive (ustar, PAX and GNU long names). */
-export async function archiveStore(file: string): Promise<LayoutStore> {
-  const entries = new Map<string, Entry>();
-  let handle;
+async function openArchive(file: string, errors: StoreErrors): Promise<FileHandle> {
+  let fh: FileHandle;
   try {
-    handle = await open(file, 'r');
+    // O_NONBLOCK: a FIFO given as the archive must not hang the open.
+    fh = await openFile(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
   } catch (err) {
-    throw new ErrLayoutInvalid(`cannot read the archive ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`, err);
+    throw errors.invalid(`cannot read the archive ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`, err);
   }
+  const st = await fh.stat();
+  if (!st.isFile()) {
+    await fh.close();
+    throw errors.invalid(`${file} is neither a directory nor a regular file (an archive)`);
+  }
+  return fh;
+}
+
+/** Indexes the regular files of a tar archive: name -> data offset and size, links resolved inside it. */
+export async function archiveStore(file: string, errors: StoreErrors = LAYOUT_ERRORS): Promise<LayoutStore> {
+  const entries = new Map<string, Entry>();
+  const links = new Map<string, string>();
+  const fh = await openArchive(file, errors);
+  let identity: fs.Stats;
   try {
-    const total = (await handle.stat()).size;
-    const header = Buffer.alloc(BLOCK);
-    let offset = 0;
-    let longName: string | undefined;
-    for (let count = 0; ; count++) {
-      if (count > MAX_ENTRIES) throw new ErrLayoutInvalid(`${file}: more than ${MAX_ENTRIES} tar entries`);
-      if (offset + BLOCK > total) throw new ErrLayoutInvalid(`${file}: tar archive ends without its end-of-archive blocks`);
-      await handle.read(header, 0, BLOCK, offset);
-      if (header.every((b) => b === 0)) break;
-      if (!checksumOk(header)) throw new ErrLayoutInvalid(`${file}: tar header at byte ${offset} has a wrong checksum`);
-      const size = tarNumber(header.subarray(124, 136), file, offset);
-      const type = String.fromCharCode(header[156]!);
-      const dataStart = offset + BLOCK;
-      if (dataStart + size > total) throw new ErrLayoutInvalid(`${file}: tar entry at byte ${offset} runs past the end of the file`);
-      if (type === 'x' || type === 'L') {
-        if (size > 1024 * 1024) throw new ErrLayoutInvalid(`${file}: extended tar header over 1 MiB`);
-        const data = Buffer.alloc(size);
-        await handle.read(data, 0, size, dataStart);
-        longName = type === 'L' ? data.toString('utf8').replace(/\0.*$/s, '') : (paxPath(data) ?? longName);
-      } else {
-        if (type === '0' || type === '\0' || type === '7') {
-          const name = normalise(longName ?? ustarName(header));
-          if (name !== undefined) entries.set(name, { offset: dataStart, size });
-        }
-        longName = undefined;
+    identity = await fh.stat();
+    for await (const e of indexTar(fh, identity.size)) {
+      if (e.type === '5') {
+        // `tar -C dir .` starts with the root itself.
+        if (storeName(e.name) === undefined && e.name !== '.' && e.name !== './') throw errors.unsafe(file, e.name);
+        continue;
       }
-      offset = dataStart + Math.ceil(size / BLOCK) * BLOCK;
+      const name = checked(file, e.name, errors);
+      if (entries.has(name) || links.has(name)) {
+        // tar -x keeps the last, other readers the first: two readers could see two images.
+        throw errors.invalid(`${file}: entry ${JSON.stringify(name)} appears twice`);
+      }
+      if (REGULAR.has(e.type)) entries.set(name, { offset: e.offset, size: e.size });
+      else if (e.type === '1') links.set(name, checked(file, e.linkname, errors));
+      else if (e.type === '2') {
+        const target = e.linkname;
+        if (target.startsWith('/')) throw errors.unsafe(file, `${name} -> ${target}`);
+        const resolved = storeName(posix.normalize(posix.join(posix.dirname(name), target)));
+        if (resolved === undefined) throw errors.unsafe(file, `${name} -> ${target}`);
+        links.set(name, resolved);
+      } else {
+        throw errors.invalid(`${file}: unexpected entry ${JSON.stringify(name)} of tar type ${JSON.stringify(e.type)} in an image archive`);
+      }
     }
+  } catch (err) {
+    if (err instanceof ErrTarInvalid) throw errors.invalid(`${file}: not a readable tar archive: ${err.message}`, err);
+    throw err;
   } finally {
-    await handle.close();
+    await fh.close();
   }
+  for (const [name, first] of links) {
+    let target = first;
+    for (let hops = 0; !entries.has(target); hops++) {
+      const next = links.get(target);
+      if (next === undefined || hops > 16) throw errors.invalid(`${file}: link ${JSON.stringify(name)} does not lead to a file in the archive`);
+      target = next;
+    }
+    entries.set(name, entries.get(target)!);
+  }
+  const entry = (name: string): Entry => {
+    const e = entries.get(checked(file, name, errors));
+    if (!e) throw errors.invalid(`the archive ${file} holds no ${name}`);
+    return e;
+  };
+  /** The archive again, and the same file as indexed: the offsets are only valid in that one. */
+  const reopen = async (): Promise<FileHandle> => {
+    const h = await openArchive(file, errors);
+    const st = await h.stat();
+    if (st.dev !== identity.dev || st.ino !== identity.ino || st.size !== identity.size) {
+      await h.close();
+      throw errors.invalid(`${file} changed since it was indexed`);
+    }
+    return h;
+  };
   return {
     where: file,
     async read(name, cap) {
-      const e = entries.get(name);
-      if (!e) throw new ErrLayoutInvalid(`the archive ${file} holds no ${name}`);
-      if (e.size > cap) throw new ErrLayoutInvalid(`${name} in ${file} is larger than ${cap} bytes`);
-      const h = await open(file, 'r');
+      const e = entry(name);
+      if (e.size > cap) throw errors.invalid(`${name} in ${file} is larger than ${cap} bytes`);
+      const h = await reopen();
       try {
         const buf = Buffer.alloc(e.size);
         const { bytesRead } = await h.read(buf, 0, e.size, e.offset);
-        if (bytesRead !== e.size) throw new ErrLayoutInvalid(`${file} was truncated while read`);
+        if (bytesRead !== e.size) throw errors.invalid(`${file} was truncated while read`);
         return buf;
       } finally {
         await h.close();
       }
     },
     async size(name) {
-      return entries.get(name)?.size;
+      return entries.get(checked(file, name, errors))?.size;
     },
-    open(name) {
-      const e = entries.get(name)!;
-      // createReadStream has no empty range.
-      if (e.size === 0) return Readable.from([]);
-      return createReadStream(file, { start: e.offset, end: e.offset + e.size - 1, highWaterMark: HIGH_WATER });
+    open(name, expected) {
+      const e = entry(name);
+      async function* chunks(): AsyncGenerator<Uint8Array> {
+        const h = await reopen();
+        try {
+          let got = 0;
+          for await (const c of readFd(h.fd, e.offset, e.size)) {
+            got += c.byteLength;
+            yield c;
+          }
+          if (got !== e.size) throw errors.invalid(`${file} was truncated while read`);
+        } finally {
+          await h.close();
+        }
+      }
+      return stream(chunks(), expected, `${name} in ${file}`);
     },
   };
 }
 
-function checksumOk(h: Buffer): boolean {
-  const stored = parseInt(h.subarray(148, 156).toString('latin1').replace(/[\0 ]+/g, ' ').trim() || 'x', 8);
-  let sum = 0;
-  for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 32 : h[i]!;
-  return stored === sum;
-}
-
-function tarNumber(field: Buffer, file: string, at: number): number {
-  if (field[0]! & 0x80) {
-    // GNU base-256 for sizes over 8 GiB.
-    let n = field[0]! & 0x7f;
-    for (let i = 1; i < field.length; i++) n = n * 256 + field[i]!;
-    if (!Number.isSafeInteger(n)) throw new ErrLayoutInvalid(`${file}: tar size at byte ${at} is too large`);
-    return n;
+/** A directory store for a directory, an archive store for anything else. */
+export async function openStore(path: string, errors: StoreErrors = LAYOUT_ERRORS): Promise<LayoutStore> {
+  let st: fs.Stats;
+  try {
+    st = await fs.promises.stat(path);
+  } catch (err) {
+    throw errors.invalid(`${path}: ${(err as Error).message}`, err);
   }
-  const text = field.toString('latin1').replace(/\0.*$/s, '').trim();
-  if (!/^[0-7]*$/.test(text)) throw new ErrLayoutInvalid(`${file}: tar size at byte ${at} is not octal`);
-  return text === '' ? 0 : parseInt(text, 8);
-}
-
-function ustarName(h: Buffer): string {
-  const name = h.subarray(0, 100).toString('utf8').replace(/\0.*$/s, '');
-  const magic = h.subarray(257, 263).toString('latin1');
-  const prefix = magic.startsWith('ustar') ? h.subarray(345, 500).toString('utf8').replace(/\0.*$/s, '') : '';
-  return prefix ? `${prefix}/${name}` : name;
-}
-
-function paxPath(data: Buffer): string | undefined {
-  let at = 0;
-  let path: string | undefined;
-  while (at < data.length) {
-    const space = data.indexOf(0x20, at);
-    if (space < 0) break;
-    const len = Number(data.subarray(at, space).toString('latin1'));
-    if (!Number.isSafeInteger(len) || len <= 0 || at + len > data.length) break;
-    const record = data.subarray(space + 1, at + len - 1).toString('utf8');
-    const eq = record.indexOf('=');
-    if (record.slice(0, eq) === 'path') path = record.slice(eq + 1);
-    at += len;
-  }
-  return path;
-}
-
-/** `./blobs/sha256/x` -> `blobs/sha256/x`; names with `..` or absolute are not layout files. */
-function normalise(name: string): string | undefined {
-  const parts = name.split('/').filter((p) => p !== '' && p !== '.');
-  if (parts.some((p) => p === '..') || name.startsWith('/')) return undefined;
-  return parts.join('/');
+  return st.isDirectory() ? directoryStore(path, errors) : archiveStore(path, errors);
 }

@@ -2,6 +2,8 @@
 // short ASCII names gives plain ustar bytes that every reader accepts. Deterministic: no atime,
 // ctime or host-dependent fields; the PAX header's own name is derived from the entry's name.
 
+import { ErrTarInvalid } from './errors.js';
+
 export const BLOCK = 512;
 /** Largest value of an 11-digit octal field (size, mtime). */
 const OCTAL_11 = 0o77777777777;
@@ -178,4 +180,89 @@ export function plainHeader(name: Buffer, type: EntryType, mode: number, size: n
 /** The two zero blocks that end an archive. */
 export function trailer(): Buffer {
   return Buffer.alloc(2 * BLOCK);
+}
+
+// ---- Decoding: the one header decoder every archive reader of the project uses (src/tar/index.ts).
+
+/** One header block as written, before PAX or GNU long-name records are applied. */
+export interface RawHeader {
+  name: string;
+  linkname: string;
+  /** The type flag character ('\0' for old regular files). */
+  type: string;
+  size: number;
+}
+
+/** A number field: octal (NUL/space padded) or GNU base-256 (high bit set; negative refused). */
+function decodeNumber(block: Buffer, offset: number, width: number): number | undefined {
+  const field = block.subarray(offset, offset + width);
+  if (field[0]! & 0x80) {
+    if (field[0] === 0xff) return undefined; // negative base-256
+    let n = field[0]! & 0x7f;
+    for (let i = 1; i < width; i++) n = n * 256 + field[i]!;
+    return Number.isSafeInteger(n) ? n : undefined;
+  }
+  const text = field.toString('latin1').replace(/\0.*$/s, '').trim();
+  if (!/^[0-7]*$/.test(text)) return undefined;
+  return text === '' ? 0 : parseInt(text, 8);
+}
+
+function cString(block: Buffer, offset: number, width: number): string {
+  const field = block.subarray(offset, offset + width);
+  const end = field.indexOf(0);
+  return field.subarray(0, end < 0 ? width : end).toString('utf8');
+}
+
+/** Whether a block is all zeros (the end-of-archive marker). */
+export function isZeroBlock(block: Buffer): boolean {
+  for (const b of block) if (b !== 0) return false;
+  return true;
+}
+
+/**
+ * Decodes one 512-byte header block; ErrTarInvalid when it is not a valid header: a
+ * wrong checksum (unsigned or the historical signed sum) or a size that is not a number.
+ */
+export function decodeHeader(block: Buffer): RawHeader {
+  const stored = decodeNumber(block, 148, 8);
+  let unsigned = 0;
+  let signed = 0;
+  for (let i = 0; i < BLOCK; i++) {
+    const b = i >= 148 && i < 156 ? 32 : block[i]!;
+    unsigned += b;
+    signed += b > 127 ? b - 256 : b;
+  }
+  if (stored === undefined || (stored !== unsigned && stored !== signed)) throw new ErrTarInvalid('a wrong header checksum');
+  const size = decodeNumber(block, 124, 12);
+  if (size === undefined) throw new ErrTarInvalid('a size that is not a number');
+  const magic = block.subarray(257, 263).toString('latin1');
+  // ustar (POSIX) has a prefix field; GNU's magic ("ustar  ") uses those bytes for other things.
+  const prefix = magic === 'ustar\u0000' ? cString(block, 345, 155) : '';
+  const name = cString(block, 0, 100);
+  return { name: prefix ? `${prefix}/${name}` : name, linkname: cString(block, 157, 100), type: String.fromCharCode(block[156]!), size };
+}
+
+/**
+ * The records of a PAX extended header ("LEN KEY=VALUE\n" each). ErrTarInvalid when a record is
+ * malformed: a reader that skipped one could take a different name or size than another reader.
+ */
+export function decodePax(data: Buffer): Map<string, string> {
+  const records = new Map<string, string>();
+  let at = 0;
+  while (at < data.length) {
+    // Trailing NUL padding after the last record (some writers) ends the list.
+    if (data[at] === 0) break;
+    const space = data.indexOf(0x20, at);
+    const digits = space < 0 ? '' : data.subarray(at, space).toString('latin1');
+    const len = /^[0-9]{1,12}$/.test(digits) ? Number(digits) : NaN;
+    if (!Number.isSafeInteger(len) || space - at >= len || at + len > data.length || data[at + len - 1] !== 0x0a) {
+      throw new ErrTarInvalid(`a malformed PAX record at byte ${at}`);
+    }
+    const record = data.subarray(space + 1, at + len - 1);
+    const eq = record.indexOf(0x3d);
+    if (eq <= 0) throw new ErrTarInvalid(`a PAX record without a key at byte ${at}`);
+    records.set(record.subarray(0, eq).toString('utf8'), record.subarray(eq + 1).toString('utf8'));
+    at += len;
+  }
+  return records;
 }
