@@ -128,9 +128,10 @@ function layerBlobs(store: LayoutStore, layers: { name: string; descriptor: Desc
         const source = store.open(name, { digest: diffID, size: descriptor.size });
         return { kind: 'streaming', layer: new Layer(source, { ...o.layerOptions }) };
       }
-      // Known blobs: every destination checks their bytes against the descriptor as they pass.
+      // Destinations check known blobs too; checked here as well, so that whatever reads a base's
+      // blob (a caller's own destination included) never gets bytes that are not the descriptor's.
       const d = isUncompressed(descriptor.mediaType) ? { ...descriptor, mediaType: OCI_LAYER_UNCOMPRESSED } : descriptor;
-      return { kind: 'known', descriptor: d, diffID, open: () => store.open(name) };
+      return { kind: 'known', descriptor: d, diffID, open: () => store.open(name, { digest: d.digest, size: d.size }) };
     });
 }
 

@@ -121,7 +121,8 @@ async function* readFd(fd: number, start: number, length: number): AsyncGenerato
 function why(err: unknown): string {
   const code = (err as NodeJS.ErrnoException).code;
   if (code === 'ELOOP' || code === 'EMLINK') return 'is a symlink (or has one on its path), not a regular file of the layout';
-  if (code === 'ENOTDIR') return 'has a path through something that is not a directory';
+  // O_DIRECTORY|O_NOFOLLOW on a symlink is ENOTDIR on Linux.
+  if (code === 'ENOTDIR') return 'has a symlink (or a file) where its path needs a directory';
   if (code === 'ERR_TAR_SOURCE_CHANGED') return 'is not a regular file (a FIFO, device, socket or directory)';
   return `cannot be read: ${code ?? (err as Error).message}`;
 }
