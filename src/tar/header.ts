@@ -191,6 +191,15 @@ export interface RawHeader {
   /** The type flag character ('\0' for old regular files). */
   type: string;
   size: number;
+  mode: number;
+  uid: number;
+  gid: number;
+  /** Seconds since the epoch. */
+  mtime: number;
+  uname: string;
+  gname: string;
+  devmajor: number;
+  devminor: number;
 }
 
 /** A number field: octal (NUL/space padded) or GNU base-256 (high bit set; negative refused). */
@@ -239,7 +248,22 @@ export function decodeHeader(block: Buffer): RawHeader {
   // ustar (POSIX) has a prefix field; GNU's magic ("ustar  ") uses those bytes for other things.
   const prefix = magic === 'ustar\u0000' ? cString(block, 345, 155) : '';
   const name = cString(block, 0, 100);
-  return { name: prefix ? `${prefix}/${name}` : name, linkname: cString(block, 157, 100), type: String.fromCharCode(block[156]!), size };
+  // Fields nothing depends on for safety read as 0 when they are not numbers, as tar-stream did.
+  const num = (offset: number, width: number): number => decodeNumber(block, offset, width) ?? 0;
+  return {
+    name: prefix ? `${prefix}/${name}` : name,
+    linkname: cString(block, 157, 100),
+    type: String.fromCharCode(block[156]!),
+    size,
+    mode: num(100, 8),
+    uid: num(108, 8),
+    gid: num(116, 8),
+    mtime: num(136, 12),
+    uname: cString(block, 265, 32),
+    gname: cString(block, 297, 32),
+    devmajor: num(329, 8),
+    devminor: num(337, 8),
+  };
 }
 
 /**
@@ -265,4 +289,74 @@ export function decodePax(data: Buffer): Map<string, string> {
     at += len;
   }
   return records;
+}
+
+/** Extended headers waiting for the entry they describe. */
+export interface Pending {
+  pax?: Map<string, string>;
+  longName?: string;
+  longLink?: string;
+}
+
+/** Types of header that describe the next entry rather than being one. */
+export function isExtended(type: string): boolean {
+  return type === 'x' || type === 'g' || type === 'L' || type === 'K';
+}
+
+/** Extended headers are names and a few numbers: anything bigger is not a real archive. */
+export const MAX_EXTENDED = 1024 * 1024;
+
+/**
+ * Takes in the data of an extended header. PAX global records are checked but not applied: a global
+ * path or size would rename or resize every later entry; Go and tar-stream do not apply them either.
+ */
+export function absorb(pending: Pending, type: string, data: Buffer): void {
+  if (type === 'x') pending.pax = decodePax(data);
+  else if (type === 'g') decodePax(data);
+  else {
+    const text = data.toString('utf8').replace(/\0.*$/s, '');
+    if (type === 'L') pending.longName = text;
+    else pending.longLink = text;
+  }
+}
+
+/** Types whose header never has data after it, whatever the size field says (as Go reads them). */
+const HEADER_ONLY = new Set(['1', '2', '3', '4', '5', '6']);
+
+/**
+ * The entry `h` with the pending records applied (PAX path, linkpath, size, uid, gid, uname, gname,
+ * mtime; GNU long names) and the size its data really has. Clears `pending`.
+ */
+export function applyPending(pending: Pending, h: RawHeader): RawHeader & { pax?: Record<string, string> } {
+  const pax = pending.pax;
+  const out: RawHeader & { pax?: Record<string, string> } = {
+    ...h,
+    name: pax?.get('path') ?? pending.longName ?? h.name,
+    linkname: pax?.get('linkpath') ?? pending.longLink ?? h.linkname,
+  };
+  if (pax) {
+    const number = (key: string): number | undefined => {
+      const v = pax.get(key);
+      if (v === undefined) return undefined;
+      const n = /^[0-9]{1,16}$/.test(v) ? Number(v) : NaN;
+      if (!Number.isSafeInteger(n)) throw new ErrTarInvalid(`the PAX ${key} record of ${JSON.stringify(out.name)} is not a number: ${JSON.stringify(v)}`);
+      return n;
+    };
+    out.size = number('size') ?? out.size;
+    out.uid = number('uid') ?? out.uid;
+    out.gid = number('gid') ?? out.gid;
+    out.uname = pax.get('uname') ?? out.uname;
+    out.gname = pax.get('gname') ?? out.gname;
+    out.pax = Object.fromEntries(pax);
+  }
+  if (HEADER_ONLY.has(h.type)) out.size = 0;
+  pending.pax = undefined;
+  pending.longName = undefined;
+  pending.longLink = undefined;
+  return out;
+}
+
+/** Whether records are waiting for an entry (an archive may not end there). */
+export function hasPending(pending: Pending): boolean {
+  return pending.pax !== undefined || pending.longName !== undefined || pending.longLink !== undefined;
 }
