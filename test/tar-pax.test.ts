@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { archiveStore } from '../src/registry/store.js';
 import { loadBase } from '../src/image/base.js';
 import { decodeHeader, decodePax } from '../src/tar/header.js';
+import { readTar } from '../src/tar/reader.js';
 import { binMissing, runCli } from './helpers/cli.js';
 import { collect } from './helpers/layer.js';
 import { tempDir } from './helpers/tree.js';
@@ -229,5 +230,51 @@ describe('a sparse 9 GiB entry with its size in a PAX record', () => {
     const r = runCli(['inspect', oci, '--json']);
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout.toString(), new RegExp(String(NINE_GIB)));
+  });
+});
+
+describe('readTar (streams) decodes the same records', () => {
+  async function entries(tar: Buffer): Promise<{ name: string; size: number; linkname?: string; uid: number; data: string }[]> {
+    const out = [];
+    for await (const e of readTar(tar)) {
+      const chunks: Buffer[] = [];
+      for await (const c of e.body) chunks.push(c);
+      out.push({ name: e.header.name, size: e.header.size, uid: e.header.uid, data: Buffer.concat(chunks).toString(), ...(e.header.linkname ? { linkname: e.header.linkname } : {}) });
+    }
+    return out;
+  }
+
+  it('PAX size/path/linkpath/uid and GNU L/K apply to the next entry only', async () => {
+    const long = `dir/${'n'.repeat(150)}`;
+    const got = await entries(Buffer.concat([
+      pax([['size', '3'], ['path', long], ['uid', '4000000']]), block('fallback', '0', 0), Buffer.from('abc'), pad(3),
+      gnuLong('K', long), gnuLong('L', `${long}-link`), block('x', '2', 0, 'y'),
+      pax([['path', 'ignored']], 'g'), file('plain', 'zz'),
+      END,
+    ]));
+    assert.deepEqual(got, [
+      { name: long, size: 3, uid: 4000000, data: 'abc' },
+      { name: `${long}-link`, size: 0, uid: 0, data: '', linkname: long },
+      { name: 'plain', size: 2, uid: 0, data: 'zz' },
+    ]);
+  });
+
+  it('a 9 GiB PAX size is the entry size; a stream that stops inside it is ERR_TAR_INVALID', async () => {
+    const it = readTar(Buffer.concat([pax([['size', String(NINE_GIB)]]), block('big', '0', 0), Buffer.alloc(4096, 1)]))[Symbol.asyncIterator]();
+    const first = await it.next();
+    assert.equal(first.done, false);
+    assert.equal(first.value!.header.size, NINE_GIB);
+    await assert.rejects(async () => {
+      for await (const c of first.value!.body) void c;
+    }, { code: 'ERR_TAR_INVALID' });
+  });
+
+  it('a PAX path or GNU long name into ../ or / is ERR_TAR_UNSAFE_ENTRY; bad records are ERR_TAR_INVALID', async () => {
+    for (const head of [pax([['path', '../../etc/cron.d/x']]), pax([['path', '/etc/x']]), gnuLong('L', 'a/../../x')]) {
+      await assert.rejects(entries(Buffer.concat([head, file('ok', 'x'), END])), { code: 'ERR_TAR_UNSAFE_ENTRY' });
+    }
+    await assert.rejects(entries(Buffer.concat([pax([['path', '../x']]), block('l', '2', 0, 'ok'), END])), { code: 'ERR_TAR_UNSAFE_ENTRY' });
+    await assert.rejects(entries(Buffer.concat([pax([['size', 'nope']]), file('a', 'x'), END])), { code: 'ERR_TAR_INVALID' });
+    await assert.rejects(entries(Buffer.concat([block('PaxHeaders/x', 'x', 10), Buffer.from('99 size=1\n'), pad(10), file('a', 'x'), END])), { code: 'ERR_TAR_INVALID' });
   });
 });

@@ -1,10 +1,10 @@
-// Reading tar streams entry by entry (base layers, docker-save archives, inspect), with tar-stream
-// for the parsing, and a check of every name and link target before the caller sees the entry: an
+// Reading tar streams entry by entry (base layers, docker-save archives, inspect), with the project's
+// own header decoder (header.ts) for the parsing, and a check of every name and link target before the caller sees the entry: an
 // archive is hostile input, and one entry that lands outside the extraction root is enough.
 import { Readable } from 'node:stream';
-import { extract as tarExtract, type Header } from 'tar-stream';
 import { ErrInvalidOption, ErrInvalidSource } from '../errors.js';
 import { ErrTarInvalid, ErrTarUnsafeEntry } from './errors.js';
+import { BLOCK, MAX_EXTENDED, absorb, applyPending, decodeHeader, hasPending, isExtended, isZeroBlock, type Pending, type RawHeader } from './header.js';
 
 export type TarEntryType =
   | 'file' | 'link' | 'symlink' | 'directory' | 'character-device' | 'block-device' | 'fifo' | 'contiguous-file';
@@ -32,12 +32,6 @@ export interface TarEntry {
   header: TarHeader;
   /** The entry's bytes. Read it or leave it: the next entry drains what was left. */
   body: AsyncIterable<Buffer>;
-}
-
-/** What tar-stream hands out per entry (a streamx Readable). */
-interface TarStreamEntry extends AsyncIterable<Buffer> {
-  header: Header;
-  resume(): unknown;
 }
 
 export interface ReadTarOptions {
@@ -83,29 +77,6 @@ export function checkEntry(h: { name: string; type?: string | null; linkname?: s
   return { name };
 }
 
-/**
- * The entry's bytes with stream failures (a truncated archive) as ErrTarInvalid. Read through its
- * own reader, so stopping early leaves the rest to be drained instead of destroying the archive.
- */
-function bodyOf(entry: TarStreamEntry, name: string): AsyncIterable<Buffer> {
-  return {
-    [Symbol.asyncIterator]: async function* () {
-      // Not `for await`: its early return would destroy the entry, and with it the archive.
-      const it = entry[Symbol.asyncIterator]();
-      for (;;) {
-        let next: IteratorResult<Buffer>;
-        try {
-          next = await it.next();
-        } catch (err) {
-          throw new ErrTarInvalid(`invalid tar stream in entry ${JSON.stringify(name)}: ${(err as Error).message}`, err);
-        }
-        if (next.done) return;
-        yield next.value;
-      }
-    },
-  };
-}
-
 function toReadable(source: unknown): Readable {
   if (source instanceof Readable) return source;
   if (source instanceof Uint8Array) return Readable.from([source]);
@@ -115,59 +86,144 @@ function toReadable(source: unknown): Readable {
   throw new ErrInvalidSource(source, 'the tar source must be a Readable, an AsyncIterable of Uint8Array or a Uint8Array');
 }
 
+const TYPES: Record<string, TarEntryType> = {
+  '0': 'file', '\0': 'file', '1': 'link', '2': 'symlink', '3': 'character-device', '4': 'block-device',
+  '5': 'directory', '6': 'fifo', '7': 'contiguous-file',
+};
+
+/** Bytes of a stream taken exactly as asked: whole blocks, or up to a count of data bytes. */
+class Bytes {
+  #chunks: Buffer[] = [];
+  #buffered = 0;
+  #done = false;
+  constructor(private readonly it: AsyncIterator<unknown>) {}
+
+  async #fill(): Promise<boolean> {
+    if (this.#done) return false;
+    const next = await this.it.next();
+    if (next.done) {
+      this.#done = true;
+      return false;
+    }
+    const v = next.value;
+    const b = Buffer.isBuffer(v) ? v : v instanceof Uint8Array ? Buffer.from(v.buffer, v.byteOffset, v.byteLength) : Buffer.from(String(v));
+    if (b.length > 0) {
+      this.#chunks.push(b);
+      this.#buffered += b.length;
+    }
+    return true;
+  }
+
+  /** Exactly `n` bytes, or undefined at a clean end (nothing buffered); ErrTarInvalid when cut. */
+  async take(n: number, what: string): Promise<Buffer | undefined> {
+    while (this.#buffered < n) {
+      if (!(await this.#fill())) {
+        if (this.#buffered === 0) return undefined;
+        throw new ErrTarInvalid(`invalid tar stream: it ends inside ${what}`);
+      }
+    }
+    // Only the bytes asked for are copied (a header from a 1 MiB chunk is a view of it).
+    const parts: Buffer[] = [];
+    for (let want = n; want > 0; ) {
+      const first = this.#chunks[0]!;
+      const k = Math.min(want, first.length);
+      parts.push(first.subarray(0, k));
+      if (k === first.length) this.#chunks.shift();
+      else this.#chunks[0] = first.subarray(k);
+      want -= k;
+    }
+    this.#buffered -= n;
+    return parts.length === 1 ? parts[0]! : Buffer.concat(parts, n);
+  }
+
+  /** Up to `max` bytes that are already there or come next; ErrTarInvalid when the stream ends. */
+  async some(max: number, what: string): Promise<Buffer> {
+    if (this.#buffered === 0 && !(await this.#fill())) throw new ErrTarInvalid(`invalid tar stream: it ends inside ${what}`);
+    if (this.#buffered === 0) return Buffer.alloc(0);
+    const first = this.#chunks[0]!;
+    const n = Math.min(max, first.length);
+    if (n === first.length) this.#chunks.shift();
+    else this.#chunks[0] = first.subarray(n);
+    this.#buffered -= n;
+    return first.subarray(0, n);
+  }
+}
+
+const pad = (n: number): number => (BLOCK - (n % BLOCK)) % BLOCK;
+
 /**
- * The entries of a tar stream, in order. Each entry's name and link target are checked first
- * (ErrTarUnsafeEntry); a malformed or truncated stream rejects with ErrTarInvalid.
+ * The entries of a tar stream, in order, decoded by header.ts (the decoder every archive reader of
+ * the project uses: PAX path, linkpath, size, uid, gid, uname, gname; GNU long names; base-256).
+ * Each entry's name and link target are checked first (ErrTarUnsafeEntry); a malformed or truncated
+ * stream rejects with ErrTarInvalid, also from inside an entry's body.
  */
 export async function* readTar(source: Readable | AsyncIterable<Uint8Array> | Uint8Array, options: ReadTarOptions = {}): AsyncGenerator<TarEntry> {
   if (typeof options !== 'object' || options === null) throw new ErrInvalidOption('options', 'an object', options);
   const input = toReadable(source);
-  const extract = tarExtract();
-  let inputError: unknown;
-  input.on('error', (err) => {
-    inputError = err;
-    extract.destroy(err);
-  });
-  input.pipe(extract as unknown as NodeJS.WritableStream);
-  const entries = (extract as unknown as AsyncIterable<TarStreamEntry>)[Symbol.asyncIterator]();
-  let current: TarStreamEntry | undefined;
+  const it = (input as AsyncIterable<unknown>)[Symbol.asyncIterator]();
+  const bytes = new Bytes(it);
+  const pending: Pending = {};
   try {
     for (;;) {
-      let next: IteratorResult<TarStreamEntry>;
-      try {
-        next = await entries.next();
-      } catch (err) {
-        if (inputError !== undefined) throw inputError;
-        throw new ErrTarInvalid(`invalid tar stream: ${(err as Error).message}`, err);
+      const block = await bytes.take(BLOCK, 'a header');
+      // A stream that simply stops at an entry boundary is accepted, as tar-stream did.
+      if (block === undefined || isZeroBlock(block)) {
+        if (hasPending(pending)) throw new ErrTarInvalid('invalid tar stream: an extended header has no entry after it');
+        break;
       }
-      if (next.done) break;
-      current = next.value;
-      const h = current.header;
-      const type = (h.type ?? 'file') as TarEntryType;
-      const checked = checkEntry({ name: h.name, type, linkname: h.linkname ?? null }, options);
+      let raw: RawHeader;
+      try {
+        raw = decodeHeader(block);
+      } catch (err) {
+        throw new ErrTarInvalid(`invalid tar stream: a header has ${(err as Error).message}`, err);
+      }
+      if (isExtended(raw.type)) {
+        if (raw.size > MAX_EXTENDED) throw new ErrTarInvalid(`invalid tar stream: an extended header over ${MAX_EXTENDED} bytes`);
+        const data = (await bytes.take(raw.size + pad(raw.size), 'an extended header')) ?? Buffer.alloc(0);
+        if (data.length < raw.size) throw new ErrTarInvalid('invalid tar stream: it ends inside an extended header');
+        absorb(pending, raw.type, data.subarray(0, raw.size));
+        continue;
+      }
+      const h = applyPending(pending, raw);
+      // V7 tars (type NUL) mark directories by a trailing '/'; a '0' entry with data stays a file, so
+      // one named './' is refused as a file named as the root.
+      const type: TarEntryType = h.type === '\0' && h.size === 0 && h.name.endsWith('/') ? 'directory' : (TYPES[h.type] ?? 'file');
+      const checked = checkEntry({ name: h.name, type, linkname: h.linkname }, options);
       const header: TarHeader = {
         name: checked.name,
         type,
-        size: h.size ?? 0,
-        mode: h.mode ?? 0,
-        uid: h.uid ?? 0,
-        gid: h.gid ?? 0,
-        uname: h.uname ?? '',
-        gname: h.gname ?? '',
-        mtime: h.mtime ?? new Date(0),
-        devmajor: h.devmajor ?? 0,
-        devminor: h.devminor ?? 0,
+        size: h.size,
+        mode: h.mode & 0o7777,
+        uid: h.uid,
+        gid: h.gid,
+        uname: h.uname,
+        gname: h.gname,
+        mtime: new Date(h.mtime * 1000),
+        devmajor: h.devmajor,
+        devminor: h.devminor,
         ...(checked.linkname === undefined ? {} : { linkname: checked.linkname }),
-        ...((h as { pax?: Record<string, string> }).pax ? { pax: (h as { pax?: Record<string, string> }).pax } : {}),
+        ...(h.pax ? { pax: h.pax } : {}),
       };
-      yield { header, body: bodyOf(current, header.name) };
-      current.resume();
-      current = undefined;
+      let left = h.size;
+      const name = header.name;
+      const body: AsyncIterable<Buffer> = {
+        [Symbol.asyncIterator]: async function* () {
+          while (left > 0) {
+            const chunk = await bytes.some(left, `entry ${JSON.stringify(name)}`);
+            left -= chunk.length;
+            yield chunk;
+          }
+        },
+      };
+      yield { header, body };
+      // What the caller left unread is skipped, with the padding after it.
+      while (left > 0) left -= (await bytes.some(left, `entry ${JSON.stringify(name)}`)).length;
+      if (pad(h.size) > 0 && (await bytes.take(pad(h.size), `entry ${JSON.stringify(name)}`)) === undefined) {
+        throw new ErrTarInvalid(`invalid tar stream: it ends inside entry ${JSON.stringify(name)}`);
+      }
     }
   } finally {
-    current?.resume();
-    input.unpipe(extract as unknown as NodeJS.WritableStream);
     input.destroy();
-    await entries.return?.();
+    await it.return?.();
   }
 }
