@@ -166,6 +166,17 @@ describe('base directories: only regular files inside the root', () => {
     fs.rmSync(join(manifest, 'manifest.json'));
     mkfifo(join(manifest, 'manifest.json'));
     await assert.rejects(loadBase(manifest), { code: 'ERR_BASE_IMAGE' });
+    // The base itself a FIFO (it would be read as an archive).
+    const fifo = join(tmp.path, `fifo-${n++}`);
+    mkfifo(fifo);
+    await assert.rejects(loadBase(fifo), { code: 'ERR_BASE_IMAGE', message: /neither a directory nor a regular file/ });
+  });
+
+  it('docker-save: a symlinked layer directory is refused', async () => {
+    const dir = fresh();
+    dockerSaveDir(dir, await layerTar('dir link'));
+    symlinkOut(join(dir, 'l1'), join(tmp.path, `out-${n++}`));
+    await assert.rejects(loadBase(dir), { code: 'ERR_BASE_IMAGE', message: /symlink/ });
   });
 
   it('devices and directories in place of a blob are refused', async () => {
