@@ -14,6 +14,7 @@ import { DOCKER_LAYER_GZIP, OCI_LAYER_UNCOMPRESSED } from '../media-types.js';
 import { indexArchive, safeName, type ArchiveEntry } from './archive-index.js';
 import type { ConfigJSON } from './config.js';
 import { ErrBaseImage } from './errors.js';
+import { parseJSON } from './json.js';
 import type { BaseImage } from './image.js';
 import { isIndexType, isManifestType } from './manifest.js';
 import { formatPlatform, parsePlatform, platformMatches } from './platform.js';
@@ -111,7 +112,7 @@ async function archiveStore(file: string): Promise<Store> {
 async function json(store: Store, name: string): Promise<Record<string, unknown>> {
   const bytes = await store.read(name);
   try {
-    const v = JSON.parse(bytes.toString('utf8')) as unknown;
+    const v = parseJSON(bytes);
     if (typeof v !== 'object' || v === null) throw new Error('not an object');
     return v as Record<string, unknown>;
   } catch (err) {
@@ -136,9 +137,9 @@ async function verified(store: Store, d: Descriptor): Promise<Record<string, unk
   const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
   if (digest !== d.digest) throw new ErrBaseImage(`${store.source}: ${name} does not match its digest (got ${digest})`);
   try {
-    return JSON.parse(bytes.toString('utf8')) as Record<string, unknown>;
+    return parseJSON(bytes) as Record<string, unknown>;
   } catch (err) {
-    throw new ErrBaseImage(`${store.source}: ${name} is not valid JSON`, err);
+    throw new ErrBaseImage(`${store.source}: ${name} is not valid JSON: ${(err as Error).message}`, err);
   }
 }
 

@@ -105,7 +105,8 @@ export function parseCommand(name: string, value: string | readonly string[]): s
 
 function pairs(name: string, value: readonly string[] | Readonly<Record<string, string>>): Record<string, string> {
   if (!Array.isArray(value)) return { ...(value as Record<string, string>) };
-  const out: Record<string, string> = {};
+  // No prototype: `--label __proto__=x` is a label like any other, not a prototype to set.
+  const out = Object.create(null) as Record<string, string>;
   for (const kv of value as readonly string[]) {
     const eq = typeof kv === 'string' ? kv.indexOf('=') : -1;
     if (eq <= 0) throw new ErrOptionRange(name, 'K=V', kv);

@@ -117,7 +117,8 @@ function mergeEnv(base: unknown, add: [string, string][]): string[] {
 }
 
 function asSet(base: unknown, add: readonly string[] | undefined, name: string, check?: RegExp): Record<string, object> | undefined {
-  const out: Record<string, object> = {};
+  // No prototype: a base's key "__proto__" stays a key (on `{}` the assignment would set the prototype).
+  const out = Object.create(null) as Record<string, object>;
   if (base && typeof base === 'object' && !Array.isArray(base)) for (const k of Object.keys(base)) out[k] = {};
   if (add !== undefined) {
     for (let k of strings(name, add)) {
