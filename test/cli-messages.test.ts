@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { escapeControls, escapeLine } from '../src/cli/escape.js';
+import { ProgressBoard } from '../src/cli/progress.js';
 import { sha256 } from '../src/image/json.js';
 import { binMissing, oneErrorLine, runCli, startCli } from './helpers/cli.js';
 import { tempDir } from './helpers/tree.js';
@@ -37,6 +38,20 @@ describe('escapeControls', () => {
   it('escapeLine keeps one final newline and escapes the rest', () => {
     assert.equal(escapeLine('skipping socket a\nb\n'), 'skipping socket a\\x0ab\n');
     assert.equal(escapeLine('no newline\r'), 'no newline\\x0d');
+  });
+});
+
+describe('progress messages', () => {
+  it('log() and line labels escape file names (a socket named with ESC and a newline)', () => {
+    const written: string[] = [];
+    const board = new ProgressBoard({ write: (t: string) => written.push(t) }, 'lines', () => 0);
+    board.log('fastlayer: skipping socket dir/s\x1b]0;t\x07\nfastlayer: forged\n');
+    board.addLine('in\x1b[2Jput', 10).finish(10);
+    board.close();
+    const text = written.join('');
+    assert.ok(text.startsWith('fastlayer: skipping socket dir/s\\x1b]0;t\\x07\\x0afastlayer: forged\n'), text);
+    assert.ok(text.includes('in\\x1b[2Jput'), text);
+    for (const line of text.split('\n')) assert.doesNotMatch(line, UNSAFE, line);
   });
 });
 

@@ -15,6 +15,7 @@ import {
   type Args, type Command, type Context,
 } from './command.js';
 import { ErrCliInput, ErrCliUsage } from './errors.js';
+import { escapeControls } from './escape.js';
 import { isStdinAlias, openInput } from './input.js';
 import { openOutput, refuseDirectoryInside, type Output, type Protected } from './output.js';
 import { printResult, type Written } from './image-report.js';
@@ -246,7 +247,7 @@ async function run(args: Args, context: Context): Promise<number> {
   const onStdout = written.target === 'standard output';
   if (!(onStdout && flag(args, 'quiet'))) await printResult(result, written, seconds, json, onStdout);
   if (!json && !flag(args, 'quiet')) {
-    await writeStderr(`fastlayer: image ${result.digest} written to ${written.target} in ${seconds.toFixed(2)} s\n`);
+    await writeStderr(`fastlayer: image ${result.digest} written to ${escapeControls(written.target)} in ${seconds.toFixed(2)} s\n`);
   }
   return 0;
 }
