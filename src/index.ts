@@ -44,7 +44,7 @@ export { buildImage, parseLayerArg, parseCommand, type BuildSpec, type LayerSpec
 export { Reference } from './image/reference.js';
 export { parsePlatform, formatPlatform } from './image/platform.js';
 export type { Descriptor, Platform, KnownBlob, StreamingBlob, Blob, ManifestBlob, Destination } from './image/types.js';
-export { ErrInvalidReference, ErrImageFormat, ErrBaseImage, ErrUnsafeArchivePath, ErrDigestMismatch, ErrLayout } from './image/errors.js';
+export { ErrInvalidReference, ErrImageFormat, ErrBaseImage, ErrUnsafeArchivePath, ErrDigestMismatch, ErrLayout, ErrConfigInvalid } from './image/errors.js';
 export { ErrTarSourceChanged, ErrTarUnsafeEntry, ErrTarInvalid, type TarErrorCode } from './tar/errors.js';
 export type { MtimePolicy, ModeOverride, EntryKind } from './tar/options.js';
 export { readTar, checkEntry, type TarEntry, type TarHeader, type TarEntryType, type ReadTarOptions } from './tar/reader.js';

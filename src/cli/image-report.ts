@@ -2,6 +2,7 @@
 // one JSON document with --json. Names, digests and sizes only: never credentials.
 import type { WriteResult } from '../image/write.js';
 import type { Descriptor } from '../image/types.js';
+import { escapeControls } from './escape.js';
 import { formatBytes } from './progress.js';
 import { writeStderr, writeStdout } from './stdio.js';
 
@@ -43,7 +44,8 @@ export function resultText(result: WriteResult): string {
     lines.push(`  config ${image.config.digest}  ${formatBytes(image.config.size)}`);
     image.layers.forEach((l, i) => lines.push(layerLine(l, image.diffIDs[i])));
   }
-  return `${lines.join('\n')}\n`;
+  // A base image's layer media types are its author's text: one escaped line per value.
+  return `${lines.map(escapeControls).join('\n')}\n`;
 }
 
 /** With the archive itself on standard output, the description goes to standard error. */

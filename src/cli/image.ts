@@ -3,7 +3,8 @@
 // turns flags into its spec, keeps outputs away from the inputs, and reports.
 import type { Writable } from 'node:stream';
 import { buildImage, parseCommand, parseLayerArg, type BuildSpec } from '../image/build.js';
-import { parsePlatform } from '../image/platform.js';
+import { cleanDest, parseMtimeArg, parseOwnerArg } from '../image/dir-layer.js';
+import { formatPlatform, parsePlatform } from '../image/platform.js';
 import { Reference } from '../image/reference.js';
 import type { WriteProgress, WriteResult } from '../image/write.js';
 import { RegistryDestination } from '../registry/destination.js';
@@ -14,6 +15,7 @@ import {
   type Args, type Command, type Context,
 } from './command.js';
 import { ErrCliInput, ErrCliUsage } from './errors.js';
+import { escapeControls } from './escape.js';
 import { isStdinAlias, openInput } from './input.js';
 import { openOutput, refuseDirectoryInside, type Output, type Protected } from './output.js';
 import { printResult, type Written } from './image-report.js';
@@ -37,6 +39,13 @@ function checked<T>(flagName: string, parse: () => T): T {
   }
 }
 
+/** DIR[:DEST] with DEST checked as buildImage will (absolute, no '..'), so a bad one is exit 2. */
+function layerArg(arg: string): ReturnType<typeof parseLayerArg> {
+  const layer = parseLayerArg(arg);
+  if (layer.dest !== undefined) cleanDest('layer', layer.dest);
+  return layer;
+}
+
 function pairsOption(args: Args, name: string): string[] {
   const list = listOption(args, name);
   for (const kv of list) if (kv.indexOf('=') <= 0) throw usage(`--${name} must be KEY=VALUE, got "${kv}"`);
@@ -48,7 +57,7 @@ export function imageSpec(args: Args): Omit<BuildSpec, 'output' | 'ociDir'> {
   const layers = listOption(args, 'layer');
   const base = stringOption(args, 'base');
   if (layers.length === 0 && base === undefined) throw usage('give at least one --layer DIR[:DEST] or a --base');
-  const spec: Omit<BuildSpec, 'output' | 'ociDir'> & Record<string, unknown> = { layers: layers.map((l) => checked('layer', () => parseLayerArg(l))), tags: [] };
+  const spec: Omit<BuildSpec, 'output' | 'ociDir'> & Record<string, unknown> = { layers: layers.map((l) => checked('layer', () => layerArg(l))), tags: [] };
   if (base !== undefined) spec.base = base;
   for (const name of ['entrypoint', 'cmd'] as const) {
     const v = stringOption(args, name);
@@ -64,7 +73,14 @@ export function imageSpec(args: Args): Omit<BuildSpec, 'output' | 'ociDir'> {
   if (user !== undefined) spec.user = user;
   const platform = stringOption(args, 'platform');
   if (platform !== undefined) {
-    for (const p of platform.split(',')) checked('platform', () => parsePlatform(p.trim()));
+    // A platform listed twice would make an index of two images for one platform: buildImage
+    // refuses that too, but in the words of its own option ("images"), so the flag says it here.
+    const seen = new Set<string>();
+    for (const p of platform.split(',')) {
+      const name = formatPlatform(checked('platform', () => parsePlatform(p.trim())));
+      if (seen.has(name)) throw usage(`--platform lists ${name} twice: give each platform once`);
+      seen.add(name);
+    }
     spec.platform = platform;
   }
   const format = choiceOption(args, 'format', ['oci', 'docker'] as const, NAME);
@@ -82,14 +98,20 @@ export function imageSpec(args: Args): Omit<BuildSpec, 'output' | 'ociDir'> {
   const threads = integerOption(args, 'threads', 1, MAX_THREADS, NAME);
   if (threads !== undefined) layerOptions.threads = threads;
   if (Object.keys(layerOptions).length > 0) spec.layerOptions = layerOptions;
-  // Directory options, passed through as strings: buildImage checks them (exclude patterns,
-  // keep|TIME|clamp:TIME, UID[:GID]) with the tar options' own rules.
+  // Directory options, passed through as strings for buildImage, but checked here first with the
+  // same parsers (keep|TIME|clamp:TIME, UID[:GID]|keep): a bad value is a usage error, as in `layer`.
   const exclude = listOption(args, 'exclude');
   if (exclude.some((p) => p === '')) throw usage('--exclude needs a non-empty pattern');
   if (exclude.length > 0) spec['exclude'] = exclude;
-  for (const name of ['mtime', 'owner'] as const) {
-    const v = stringOption(args, name);
-    if (v !== undefined) spec[name] = v;
+  const mtime = stringOption(args, 'mtime');
+  if (mtime !== undefined) {
+    checked('mtime', () => parseMtimeArg(mtime));
+    spec['mtime'] = mtime;
+  }
+  const owner = stringOption(args, 'owner');
+  if (owner !== undefined) {
+    checked('owner', () => parseOwnerArg(owner));
+    spec['owner'] = owner;
   }
   const layerCacheDir = stringOption(args, 'layer-cache-dir');
   if (layerCacheDir === '') throw usage('--layer-cache-dir needs a directory');
@@ -225,7 +247,7 @@ async function run(args: Args, context: Context): Promise<number> {
   const onStdout = written.target === 'standard output';
   if (!(onStdout && flag(args, 'quiet'))) await printResult(result, written, seconds, json, onStdout);
   if (!json && !flag(args, 'quiet')) {
-    await writeStderr(`fastlayer: image ${result.digest} written to ${written.target} in ${seconds.toFixed(2)} s\n`);
+    await writeStderr(`fastlayer: image ${result.digest} written to ${escapeControls(written.target)} in ${seconds.toFixed(2)} s\n`);
   }
   return 0;
 }

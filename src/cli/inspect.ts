@@ -11,6 +11,7 @@ import { pull, defaultPlatform } from '../registry/pull.js';
 import { archiveStore, directoryStore, ErrLayoutInvalid, type LayoutStore } from '../registry/store.js';
 import { REPORT_OPTIONS, flag, stringOption, type Args, type Command, type Context } from './command.js';
 import { ErrCliInput, ErrCliUsage } from './errors.js';
+import { escapeControls } from './escape.js';
 import { formatBytes } from './progress.js';
 import { REGISTRY_OPTIONS, registryOptions } from './registry-flags.js';
 import { writeStdout } from './stdio.js';
@@ -189,7 +190,9 @@ function text(i: Inspected): string {
   const total = i.layers.reduce((s, l) => s + l.size, 0);
   lines.push(`layers: ${i.layers.length}, ${formatBytes(total)} (${total} bytes)`);
   for (const l of i.layers) lines.push('digest' in l ? `  ${l.digest}  ${formatBytes(l.size)}  ${l.mediaType}` : `  ${l.path}  ${formatBytes(l.size)}  diffID ${l.diffID ?? '?'}`);
-  return `${lines.join('\n')}\n`;
+  // Every value above came from the image (a registry's, or a file anyone may have written): a
+  // newline inside one must not start a line of its own, nor an escape sequence reach the terminal.
+  return `${lines.map(escapeControls).join('\n')}\n`;
 }
 
 async function run(args: Args, context: Context): Promise<number> {

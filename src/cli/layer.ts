@@ -13,6 +13,7 @@ import {
   type Args, type Command, type Context,
 } from './command.js';
 import { CliError, ErrCliInput, ErrCliOutput, ErrCliUsage, reason } from './errors.js';
+import { escapeLine } from './escape.js';
 import { estimateTarSize, openInput, type Input } from './input.js';
 import { openOutput, type Output } from './output.js';
 import type { ProgressBoard } from './progress.js';
@@ -219,12 +220,13 @@ async function run(args: Args, context: Context): Promise<number> {
     else await writeStdout(text);
     if (!quiet) {
       const mb = inputBytes / 1e6;
-      await writeStderr(
+      // The input's and output's names are paths: escaped like every line for people.
+      await writeStderr(escapeLine(
         `fastlayer: ${input.label}: ${mb.toFixed(1)} MB in ${seconds.toFixed(2)} s = ${(mb / seconds).toFixed(1)} MB/s ` +
           `(level ${layer.compressionLevel}${layer.compression === 'none' ? ', no compression' : ''}, ${layer.engine.name} engine, ` +
           `${layer.threads} thread${layer.threads === 1 ? '' : 's'}, ${(layer.size() / 1e6).toFixed(1)} MB out` +
           `${output ? ` to ${output.name}` : ''})\n`,
-      );
+      ));
     }
     return 0;
   } catch (err) {

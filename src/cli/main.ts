@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs';
 import { flag, formatHelp, parseCommandArgs, type Command } from './command.js';
 import { commands, defaultCommand, findCommand } from './commands.js';
 import { CliError, ErrCliUsage, EXIT_FAILURE, oneLine } from './errors.js';
+import { escapeControls, escapeLines } from './escape.js';
 import { installInterrupt } from './interrupt.js';
 import { runDemo } from './demo.js';
 import { installStdio, writeStderr, writeStdout } from './stdio.js';
@@ -25,12 +26,13 @@ function pick(argv: readonly string[]): { command: Command; rest: readonly strin
   return { command: defaultCommand, rest: argv };
 }
 
+/** The one line printed for an error; its text may be a registry's or hold file names: escaped. */
 function describeError(err: unknown): string {
   if (err instanceof ErrCliUsage) {
-    return `fastlayer: ${oneLine(err.message)} (see 'fastlayer help${err.command ? ` ${err.command}` : ''}')`;
+    return `fastlayer: ${escapeControls(oneLine(err.message))} (see 'fastlayer help${err.command ? ` ${err.command}` : ''}')`;
   }
-  if (err instanceof Error) return `fastlayer: ${oneLine(err.message)}`;
-  return `fastlayer: ${oneLine(String(err))}`;
+  if (err instanceof Error) return `fastlayer: ${escapeControls(oneLine(err.message))}`;
+  return `fastlayer: ${escapeControls(oneLine(String(err)))}`;
 }
 
 function stackOf(err: unknown): string {
@@ -39,7 +41,7 @@ function stackOf(err: unknown): string {
     parts.push(`${depth > 0 ? 'caused by: ' : ''}${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
     if (!(e instanceof Error)) break;
   }
-  return `${parts.join('\n')}\n`;
+  return `${escapeLines(parts.join('\n'))}\n`;
 }
 
 async function report(err: unknown, debug: boolean): Promise<number> {

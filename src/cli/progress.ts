@@ -2,6 +2,7 @@
 // done, throughput, and percent and ETA when the total is known. On a terminal the lines are redrawn
 // in place at most 10 times a second; forced on a non-terminal (--progress), a plain line is printed
 // at most once a second per board. Every line ends with a final state when finished.
+import { escapeControls, escapeLine } from './escape.js';
 
 export interface ProgressSink {
   write(text: string): unknown;
@@ -102,7 +103,7 @@ export class ProgressBoard {
   }
 
   addLine(label: string, total?: number): ProgressLine {
-    const state: State = { label, done: 0, total, started: this.#now(), ended: undefined, note: undefined };
+    const state: State = { label: escapeControls(label), done: 0, total, started: this.#now(), ended: undefined, note: undefined };
     if (this.#mode === 'off' || this.#closed) return { update() {}, setTotal() {}, finish() {}, fail() {} };
     this.#lines.push(state);
     this.#draw();
@@ -136,7 +137,9 @@ export class ProgressBoard {
   }
 
   /** Prints a message above the progress lines without breaking them. */
-  log(text: string): void {
+  log(message: string): void {
+    // Messages hold file names and registry text: escaped here, once, for every caller.
+    const text = escapeLine(message);
     if (this.#mode !== 'tty' || this.#drawn === 0) {
       this.#sink.write(text);
       return;

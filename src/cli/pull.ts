@@ -10,6 +10,7 @@ import { pullToDestination } from '../registry/pull.js';
 import { Transform } from 'node:stream';
 import { REPORT_OPTIONS, flag, progressBoard, stringOption, type Args, type Command, type Context } from './command.js';
 import { ErrCliUsage } from './errors.js';
+import { escapeControls } from './escape.js';
 import { openOutput, type Output } from './output.js';
 import { writeInto } from './archive-output.js';
 import type { ProgressBoard } from './progress.js';
@@ -117,7 +118,8 @@ async function run(args: Args, context: Context): Promise<number> {
     await writeStdout(`${JSON.stringify({ name: ref.toString(), digest: d.digest, mediaType: d.mediaType, size: d.size, output: where, seconds })}\n`);
     return 0;
   }
-  await writeStdout(`name: ${ref.toString()}\ndigest: ${d.digest}\nmediaType: ${d.mediaType}\nsize: ${d.size}\n`);
+  // The media type is the registry's text.
+  await writeStdout(`${[`name: ${ref.toString()}`, `digest: ${d.digest}`, `mediaType: ${d.mediaType}`, `size: ${d.size}`].map(escapeControls).join('\n')}\n`);
   if (!flag(args, 'quiet')) await writeStderr(`fastlayer: pulled ${ref.toString()} to ${where} in ${seconds.toFixed(2)} s\n`);
   return 0;
 }

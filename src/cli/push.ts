@@ -6,6 +6,7 @@ import { Reference } from '../image/reference.js';
 import { pushArchive, pushLayout } from '../registry/layout.js';
 import { REPORT_OPTIONS, flag, progressBoard, stringOption, type Args, type Command, type Context } from './command.js';
 import { ErrCliInput, ErrCliUsage, reason } from './errors.js';
+import { escapeControls } from './escape.js';
 import { BlobLines, REGISTRY_OPTIONS, registryOptions } from './registry-flags.js';
 import { writeStderr, writeStdout } from './stdio.js';
 
@@ -48,8 +49,9 @@ async function run(args: Args, context: Context): Promise<number> {
     await writeStdout(`${JSON.stringify({ ...out, source: src, seconds })}\n`);
     return 0;
   }
-  await writeStdout(`name: ${out.name}\ndigest: ${out.digest}\nmediaType: ${out.mediaType}\nsize: ${out.size}\n`);
-  if (!flag(args, 'quiet')) await writeStderr(`fastlayer: pushed ${src} to ${out.name} in ${seconds.toFixed(2)} s\n`);
+  // The media type is the layout's or archive's text, the source a path: escaped for the terminal.
+  await writeStdout(`${[`name: ${out.name}`, `digest: ${out.digest}`, `mediaType: ${out.mediaType}`, `size: ${out.size}`].map(escapeControls).join('\n')}\n`);
+  if (!flag(args, 'quiet')) await writeStderr(`fastlayer: pushed ${escapeControls(src)} to ${out.name} in ${seconds.toFixed(2)} s\n`);
   return 0;
 }
 

@@ -12,6 +12,7 @@ import { openStore, type LayoutStore, type StoreErrors } from '../registry/store
 import { safeName } from './archive-index.js';
 import type { ConfigJSON } from './config.js';
 import { ErrBaseImage, ErrDigestMismatch, ErrUnsafeArchivePath } from './errors.js';
+import { parseJSON } from './json.js';
 import type { BaseImage } from './image.js';
 import { isIndexType, isManifestType } from './manifest.js';
 import { formatPlatform, parsePlatform, platformMatches } from './platform.js';
@@ -42,7 +43,7 @@ const STORE_ERRORS: StoreErrors = {
 async function json(store: LayoutStore, name: string): Promise<Record<string, unknown>> {
   const bytes = await store.read(name, MAX_JSON);
   try {
-    const v = JSON.parse(bytes.toString('utf8')) as unknown;
+    const v = parseJSON(bytes);
     if (typeof v !== 'object' || v === null) throw new Error('not an object');
     return v as Record<string, unknown>;
   } catch (err) {
@@ -70,9 +71,9 @@ async function verified(store: LayoutStore, d: Descriptor): Promise<Record<strin
   const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
   if (digest !== d.digest) throw new ErrBaseImage(`${store.where}: ${name} does not match its digest (got ${digest})`);
   try {
-    return JSON.parse(bytes.toString('utf8')) as Record<string, unknown>;
+    return parseJSON(bytes) as Record<string, unknown>;
   } catch (err) {
-    throw new ErrBaseImage(`${store.where}: ${name} is not valid JSON`, err);
+    throw new ErrBaseImage(`${store.where}: ${name} is not valid JSON: ${(err as Error).message}`, err);
   }
 }
 

@@ -11,6 +11,7 @@ import { ErrInvalidOption, ErrOptionRange } from '../errors.js';
 import { ErrImageFormat } from './errors.js';
 import type { TarOptions } from '../tar/options.js';
 import { loadBase, type BaseOptions } from './base.js';
+import { setOwn } from './config.js';
 import { directoryLayer, type DirectoryLayerOptions, type LayerSpec } from './dir-layer.js';
 import { cachedLayers, resolveLayerCache } from './layer-cache.js';
 import { Image, ImageIndex, type BaseImage } from './image.js';
@@ -109,7 +110,8 @@ function pairs(name: string, value: readonly string[] | Readonly<Record<string, 
   for (const kv of value as readonly string[]) {
     const eq = typeof kv === 'string' ? kv.indexOf('=') : -1;
     if (eq <= 0) throw new ErrOptionRange(name, 'K=V', kv);
-    out[kv.slice(0, eq)] = kv.slice(eq + 1);
+    // `--label __proto__=x` is a label like any other, not a prototype to set.
+    setOwn(out, kv.slice(0, eq), kv.slice(eq + 1));
   }
   return out;
 }

@@ -116,14 +116,22 @@ function mergeEnv(base: unknown, add: [string, string][]): string[] {
   return out;
 }
 
+/**
+ * `obj[key] = value` as an own property whatever the key: a base's (or a user's) key "__proto__"
+ * stays a key, where the assignment would set the prototype and the key would be lost.
+ */
+export function setOwn<T>(obj: Record<string, T>, key: string, value: T): void {
+  Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
 function asSet(base: unknown, add: readonly string[] | undefined, name: string, check?: RegExp): Record<string, object> | undefined {
   const out: Record<string, object> = {};
-  if (base && typeof base === 'object' && !Array.isArray(base)) for (const k of Object.keys(base)) out[k] = {};
+  if (base && typeof base === 'object' && !Array.isArray(base)) for (const k of Object.keys(base)) setOwn(out, k, {});
   if (add !== undefined) {
     for (let k of strings(name, add)) {
       if (check && !check.test(k)) throw new ErrOptionRange(name, 'entries like 80, 80/tcp or 53/udp', k);
       if (check && !k.includes('/')) k = `${k}/tcp`;
-      out[k] = {};
+      setOwn(out, k, {});
     }
   }
   return Object.keys(out).length === 0 ? undefined : out;

@@ -53,3 +53,15 @@ export class ErrLayout extends Error {
     this.name = 'ErrLayout';
   }
 }
+
+/**
+ * A JSON document (a base image's config, a manifest, an index) that fastlayer cannot carry over
+ * unchanged: nested deeper than MAX_JSON_DEPTH, or holding a number JSON.parse would round.
+ */
+export class ErrConfigInvalid extends Error {
+  readonly code = 'ERR_CONFIG_INVALID' as const;
+  constructor(message: string) {
+    super(message);
+    this.name = 'ErrConfigInvalid';
+  }
+}

@@ -2,17 +2,21 @@
 // A blob is written to a temp file in blobs/sha256/ and renamed to its digest once known, so the
 // directory never holds a blob under a wrong name; index.json is replaced atomically, last, so it
 // never lists a blob the directory does not hold. Existing layouts are added to (entries with the
-// same names replaced). abort() removes only the files and folders this writer created.
+// same names replaced), index.json under a lock (layout-lock.ts) so that concurrent writers keep
+// each other's tags. abort() removes only the files and folders this writer created.
 import { mkdir, open, readdir, readFile, rename, rmdir, stat, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { ErrInvalidOption, ErrOptionRange } from '../../errors.js';
 import { ErrLayout } from '../errors.js';
 import type { Image, ImageIndex } from '../image.js';
+import { isIndexType, isManifestType } from '../manifest.js';
 import { canonicalJSON } from '../json.js';
 import type { Blob, Descriptor, Destination, ManifestBlob } from '../types.js';
 import { writeImage, type WriteOptions, type WriteResult } from '../write.js';
 import { copyBlob } from './copy.js';
 import { tempName, writeAtomic } from './files.js';
+import { LOCK_NAME, lockLayout } from './layout-lock.js';
 import { CONTAINERD_NAME, REF_NAME, indexEntries } from './names.js';
 
 export const OCI_LAYOUT_FILE = 'oci-layout';
@@ -26,6 +30,14 @@ export interface LayoutOptions {
 function hexOf(digest: string): string {
   if (!/^sha256:[0-9a-f]{64}$/.test(digest)) throw new ErrLayout(`unsupported digest ${JSON.stringify(digest)}`);
   return digest.slice(7);
+}
+
+/**
+ * What a directory holds while another writer is creating a layout in it (its oci-layout is written
+ * at commit): blobs/, the index lock, temp files. Such a directory is joined, not refused.
+ */
+function beingCreated(name: string): boolean {
+  return name === 'blobs' || name === LOCK_NAME || /^\..+\.fastlayer-\d+-[0-9a-f]+\.tmp$/.test(name);
 }
 
 export class OciLayout implements Destination {
@@ -75,7 +87,7 @@ export class OciLayout implements Destination {
           version = undefined;
         }
         if (version !== OCI_LAYOUT_VERSION) throw new ErrLayout(`${this.dir}: oci-layout version ${JSON.stringify(version)} is not ${OCI_LAYOUT_VERSION}`);
-      } else if (entries.length > 0) {
+      } else if (!entries.every(beingCreated)) {
         throw new ErrLayout(`${this.dir} is a non-empty directory without oci-layout: refusing to write an image layout into it`);
       }
       await this.#mkdir(join(this.dir, 'blobs'));
@@ -130,7 +142,7 @@ export class OciLayout implements Destination {
     this.#createdFiles.add(target);
   }
 
-  async commit(top: ManifestBlob, names: readonly string[]): Promise<void> {
+  async commit(top: ManifestBlob, names: readonly string[], signal?: AbortSignal): Promise<void> {
     await this.#prepare();
     const layoutFile = join(this.dir, OCI_LAYOUT_FILE);
     try {
@@ -139,6 +151,17 @@ export class OciLayout implements Destination {
       await writeAtomic(layoutFile, canonicalJSON({ imageLayoutVersion: OCI_LAYOUT_VERSION }));
       this.#createdFiles.add(layoutFile);
     }
+    // Another writer (process or not) may be adding its tags to this layout right now: index.json
+    // is read, merged and replaced under the layout's lock, so that neither update is lost.
+    const release = await lockLayout(this.dir, signal);
+    try {
+      await this.#updateIndex(top, names);
+    } finally {
+      await release();
+    }
+  }
+
+  async #updateIndex(top: ManifestBlob, names: readonly string[]): Promise<void> {
     const added = indexEntries(top.descriptor, names);
     const existing = await this.#existingEntries();
     const taken = new Set(names);
@@ -150,6 +173,10 @@ export class OciLayout implements Destination {
       const tag = e.annotations?.[REF_NAME];
       return tag === undefined || !added.some((a) => a.annotations?.[REF_NAME] === tag);
     });
+    // A blob this image shares with another writer's may have been removed by that writer's abort
+    // (before it took the lock): then the index would list an incomplete image.
+    const missing = [...(await this.#reachable([top.descriptor]))].filter((hex) => !existsSync(join(this.dir, 'blobs', 'sha256', hex)));
+    if (missing.length > 0) throw new ErrLayout(`${this.dir}: blob sha256:${missing[0]} of this image was removed by another writer while it was written; run again`);
     const index = { schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [...kept, ...added] };
     await writeAtomic(join(this.dir, 'index.json'), canonicalJSON(index));
   }
@@ -171,9 +198,51 @@ export class OciLayout implements Destination {
     }
   }
 
+  /**
+   * The blobs (hex digests) reachable from `roots`: the roots, and through every index and manifest
+   * the directory holds, their children, configs and layers. A blob it cannot read adds nothing more.
+   */
+  async #reachable(roots: readonly Descriptor[]): Promise<Set<string>> {
+    const seen = new Set<string>();
+    const queue = [...roots];
+    for (let d = queue.shift(); d !== undefined; d = queue.shift()) {
+      if (typeof d.digest !== 'string' || !/^sha256:[0-9a-f]{64}$/.test(d.digest)) continue;
+      const hex = d.digest.slice(7);
+      if (seen.has(hex)) continue;
+      seen.add(hex);
+      if (!isIndexType(d.mediaType) && !isManifestType(d.mediaType)) continue;
+      let doc: { manifests?: unknown; config?: unknown; layers?: unknown };
+      try {
+        doc = JSON.parse(await readFile(this.blobPath(d.digest), 'utf8')) as typeof doc;
+      } catch {
+        continue;
+      }
+      for (const list of [doc.manifests, doc.layers, [doc.config]]) {
+        if (Array.isArray(list)) for (const c of list) if (c && typeof c === 'object') queue.push(c as Descriptor);
+      }
+    }
+    return seen;
+  }
+
   async abort(): Promise<void> {
     for (const tmp of this.#temps) await unlink(tmp).catch(() => undefined);
-    for (const file of this.#createdFiles) await unlink(file).catch(() => undefined);
+    // A blob this writer created may meanwhile be listed by another writer's index.json (the same
+    // base layer, written by both): under the lock, only blobs that index.json does not reach go.
+    // Without the lock (or a readable index), the blobs stay: garbage is better than a broken image.
+    let release: (() => Promise<void>) | undefined;
+    try {
+      if (this.#createdFiles.size > 0) release = await lockLayout(this.dir, undefined, 5_000);
+      const kept = await this.#reachable(await this.#existingEntries());
+      for (const file of this.#createdFiles) {
+        // oci-layout stays while index.json lists anything: it is another writer's layout now.
+        const keep = basename(file) === OCI_LAYOUT_FILE ? kept.size > 0 : kept.has(basename(file));
+        if (!keep) await unlink(file).catch(() => undefined);
+      }
+    } catch {
+      // keep them
+    } finally {
+      await release?.();
+    }
     this.#createdFiles.clear();
     for (const dir of this.#createdDirs.reverse()) await rmdir(dir).catch(() => undefined);
     this.#createdDirs.length = 0;
