@@ -53,6 +53,7 @@ export { pull, pullToDestination, type PullOptions, type PulledImage } from './r
 export { pushLayout, pushArchive, ErrLayoutInvalid, type PushLayoutOptions } from './registry/layout.js';
 export type { RegistryOptions } from './registry/client.js';
 export type { Credentials } from './registry/credentials.js';
+export { DEFAULT_HEADERS_TIMEOUT, DEFAULT_IDLE_TIMEOUT, type RegistryTimeouts } from './registry/timeouts.js';
 export {
   ErrRegistry,
   ErrRegistryUnauthorized,
@@ -63,6 +64,7 @@ export {
   ErrRegistryUnavailable,
   ErrRegistryStreamFailed,
   ErrRegistryCredentials,
+  ErrRegistryTimeout,
   type RegistryErrorCode,
   type RegistryErrorDetail,
 } from './registry/errors.js';

@@ -1,4 +1,4 @@
-// What the registry commands share: --insecure, --creds or --username with --password-stdin, and per-blob progress lines fed by the
+// What the registry commands share: --insecure, --timeout, --creds or --username with --password-stdin, and per-blob progress lines fed by the
 // registry's progress events. Credentials are passed to the registry API only: never printed, never
 // put in an error message (the registry errors quote neither them nor Authorization headers).
 import type { OptionTable, Args } from './command.js';
@@ -18,7 +18,26 @@ export const REGISTRY_OPTIONS: OptionTable = {
   },
   username: { type: 'string', value: 'USER', help: 'registry user name, with --password-stdin' },
   'password-stdin': { type: 'boolean', help: 'read the registry password from standard input (one line), as docker login does' },
+  timeout: {
+    type: 'string',
+    value: 'SECONDS',
+    help: 'give up on a registry request that gets no response headers, or moves no body byte, for this long (default: 30 s for headers, 60 s idle; retried like a dropped connection)',
+  },
 };
+
+/** --timeout's largest value: a day. */
+const MAX_TIMEOUT_SECONDS = 86_400;
+
+/** --timeout SECONDS (decimals allowed) in ms, or a usage error naming the flag. */
+function timeoutOption(args: Args, command: string): number | undefined {
+  const v = stringOption(args, 'timeout');
+  if (v === undefined) return undefined;
+  const seconds = /^[0-9]+(\.[0-9]+)?$/.test(v) ? Number(v) : NaN;
+  if (!(seconds * 1000 >= 1) || seconds > MAX_TIMEOUT_SECONDS) {
+    throw new ErrCliUsage(`--timeout must be a number of seconds from 0.001 to ${MAX_TIMEOUT_SECONDS}, got "${v}"`, command);
+  }
+  return Math.round(seconds * 1000);
+}
 
 /** A password on stdin is one line at most this long; more is not a password. */
 const MAX_PASSWORD_BYTES = 64 * 1024;
@@ -46,6 +65,8 @@ async function readPassword(command: string): Promise<string> {
 export async function registryOptions(args: Args, command: string, signal: AbortSignal, stdinTaken = false): Promise<RegistryOptions> {
   const options: RegistryOptions = { signal };
   if (flag(args, 'insecure')) options.insecure = true;
+  const timeout = timeoutOption(args, command);
+  if (timeout !== undefined) options.timeout = timeout;
   const creds = stringOption(args, 'creds');
   const username = stringOption(args, 'username');
   const fromStdin = flag(args, 'password-stdin');

@@ -3,9 +3,12 @@
 // Credentials come from options or from the Docker config (credentials.ts). Secrets live only in this
 // object's private fields and in Authorization headers; no message built here includes them.
 import { isLoopback } from './hosts.js';
+import { ERROR_BODY_CAP, readBounded, readCapped } from './body.js';
+import { resolveTimeouts, timedFetch, type TimeoutOption, type Timeouts } from './timeouts.js';
 import { resolveCredentials, type Credentials } from './credentials.js';
 import {
   ErrRegistryProtocol,
+  ErrRegistryTimeout,
   ErrRegistryUnauthorized,
   ErrRegistryUnavailable,
   decodeErrors,
@@ -21,6 +24,8 @@ export interface AuthOptions {
   /** Bound on a `docker-credential-*` helper run, in ms (default 10000). */
   helperTimeout?: number;
   insecure?: boolean;
+  /** Headers and idle timeouts of token requests, as for the registry's own (see timeouts.ts). */
+  timeout?: TimeoutOption;
 }
 
 interface Token {
@@ -36,6 +41,7 @@ export class Authenticator {
   /** The registry as references name it (`docker.io`), which is what credential stores are keyed by. */
   readonly registry: string;
   readonly #options: AuthOptions;
+  readonly #timeouts: Timeouts;
   #credentials: Promise<Credentials | undefined> | undefined;
   #scheme: 'basic' | 'bearer' | undefined;
   #realm: URL | undefined;
@@ -46,6 +52,7 @@ export class Authenticator {
   constructor(registry: string, options: AuthOptions = {}) {
     this.registry = registry;
     this.#options = options;
+    this.#timeouts = resolveTimeouts(options.timeout);
   }
 
   /** The Authorization header for a request needing `scopes`, or undefined while anonymous. */
@@ -159,7 +166,7 @@ export class Authenticator {
     let lastError: unknown;
     for (let attempt = 0; attempt < 3 && res === undefined; attempt++) {
       try {
-        res = await fetch(url, init);
+        res = await timedFetch(url, init, this.#timeouts, `token request ${redactUrl(realm)} for ${this.registry}`);
         if (res.status >= 500 && attempt < 2) {
           await res.body?.cancel().catch(() => {});
           res = undefined;
@@ -171,8 +178,12 @@ export class Authenticator {
       }
     }
     const where = `token server ${redactUrl(realm)} for ${this.registry}`;
-    if (res === undefined) throw new ErrRegistryUnavailable(`${where}: ${describeCause(lastError)}`, { cause: lastError });
-    const text = await readText(res, TOKEN_BODY_CAP);
+    if (res === undefined) {
+      if (lastError instanceof ErrRegistryTimeout) throw new ErrRegistryTimeout(`${lastError.message} (3 attempts)`, { cause: lastError });
+      throw new ErrRegistryUnavailable(`${where}: ${describeCause(lastError)}`, { cause: lastError });
+    }
+    // The 1 MiB bound holds while reading; a refusal's body is only read for its message.
+    const text = (res.status === 200 ? await readBounded(res, TOKEN_BODY_CAP, `${where}: the token response`) : await readCapped(res, ERROR_BODY_CAP).catch(() => Buffer.alloc(0))).toString('utf8');
     if (res.status === 401 || res.status === 403) {
       throw new ErrRegistryUnauthorized(`${where} rejected the ${creds ? 'credentials' : 'anonymous request'} (HTTP ${res.status})`, {
         status: res.status,
@@ -194,11 +205,6 @@ export class Authenticator {
     const start = Number.isFinite(issued) && issued <= Date.now() ? issued : Date.now();
     return { value, expires: start + lifetime * 1000 };
   }
-}
-
-async function readText(res: Response, cap: number): Promise<string> {
-  const buf = await res.arrayBuffer().catch(() => new ArrayBuffer(0));
-  return Buffer.from(buf, 0, Math.min(buf.byteLength, cap)).toString('utf8');
 }
 
 function key(scopes: readonly string[]): string {

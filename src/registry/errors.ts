@@ -10,6 +10,7 @@ export type RegistryErrorCode =
   | 'ERR_REGISTRY_PROTOCOL'
   | 'ERR_REGISTRY_UNAVAILABLE'
   | 'ERR_REGISTRY_STREAM_FAILED'
+  | 'ERR_REGISTRY_TIMEOUT'
   | 'ERR_REGISTRY_CREDENTIALS';
 
 /** One entry of a registry's `{"errors":[...]}` body (OCI distribution spec error codes). */
@@ -90,6 +91,18 @@ export class ErrRegistryUnavailable extends ErrRegistry {
   constructor(message: string, init?: RegistryErrorInit) {
     super('ERR_REGISTRY_UNAVAILABLE', message, init);
     this.name = 'ErrRegistryUnavailable';
+  }
+}
+
+/**
+ * The registry (or its token server, or a redirect target) sent no response headers within the headers
+ * timeout, or moved no body byte in either direction within the idle timeout. Retried like a dropped
+ * connection; this is the error once the attempts are spent.
+ */
+export class ErrRegistryTimeout extends ErrRegistry {
+  constructor(message: string, init?: RegistryErrorInit) {
+    super('ERR_REGISTRY_TIMEOUT', message, init);
+    this.name = 'ErrRegistryTimeout';
   }
 }
 

@@ -11,6 +11,7 @@ import {
   ErrRegistryNotFound,
   ErrRegistryProtocol,
   ErrRegistryStreamFailed,
+  ErrRegistryTimeout,
   ErrRegistryUnauthorized,
   ErrRegistryUnavailable,
   describeCause,
@@ -20,6 +21,10 @@ import {
   decodeErrors,
 } from './errors.js';
 import { isLoopback } from './hosts.js';
+import { ERROR_BODY_CAP, drain, readBounded } from './body.js';
+import { resolveTimeouts, timedFetch, type TimeoutOption, type Timeouts } from './timeouts.js';
+
+export { drain, readBounded } from './body.js';
 
 export interface TransportOptions {
   /** Plain http (no TLS) for this registry; loopback hosts use http without it. */
@@ -29,6 +34,8 @@ export interface TransportOptions {
   /** First backoff delay in ms, doubled on each retry (default 200). */
   retryDelay?: number;
   userAgent?: string;
+  /** Headers and idle timeouts in ms (default 30000 and 60000); a number sets both. See timeouts.ts. */
+  timeout?: TimeoutOption;
 }
 
 /** A request body: bytes (replayable), a factory (replayable: called again per attempt) or a single-use stream. */
@@ -50,7 +57,6 @@ export interface RequestSpec {
 }
 
 const MAX_REDIRECTS = 10;
-const ERROR_BODY_CAP = 64 * 1024;
 
 export class Transport {
   readonly host: string;
@@ -60,6 +66,7 @@ export class Transport {
   readonly #retries: number;
   readonly #delay: number;
   readonly #userAgent: string;
+  readonly #timeouts: Timeouts;
 
   constructor(host: string, auth: Authenticator, options: TransportOptions = {}) {
     this.host = host;
@@ -70,6 +77,7 @@ export class Transport {
     this.#retries = options.retries ?? 3;
     this.#delay = options.retryDelay ?? 200;
     this.#userAgent = options.userAgent ?? 'fastlayer';
+    this.#timeouts = resolveTimeouts(options.timeout);
   }
 
   /** `/v2/<path>` on this registry. */
@@ -90,13 +98,25 @@ export class Transport {
     let authRounds = 0;
     for (;;) {
       spec.signal?.throwIfAborted();
+      // The authenticator retries its token server itself (timeouts included): its errors are final here.
+      const authorization = await this.auth.header(spec.scopes, spec.signal);
       let res: Response;
-      let authorization: string | undefined;
       try {
-        authorization = await this.auth.header(spec.scopes, spec.signal);
         res = await this.#follow(spec, authorization);
       } catch (err) {
-        if (err instanceof ErrRegistry || spec.signal?.aborted) throw err;
+        if (spec.signal?.aborted) throw err;
+        // A timeout is a dropped connection: retried as one, with the same attempts.
+        if (err instanceof ErrRegistryTimeout) {
+          if (repeatable && attempt < this.#retries) {
+            await this.#backoff(attempt++, spec.signal);
+            continue;
+          }
+          if (singleUse) {
+            throw new ErrRegistryStreamFailed(`${err.message} (while streaming a single-use source: it cannot be retried)`, { cause: err });
+          }
+          throw attempt > 0 ? new ErrRegistryTimeout(`${err.message} (${attempt + 1} attempts)`, { cause: err }) : err;
+        }
+        if (err instanceof ErrRegistry) throw err;
         // fetch wraps what the body's source threw (a blob that is not what its descriptor says).
         const cause = (err as { cause?: unknown } | null)?.cause;
         if (cause instanceof ErrRegistry) throw cause;
@@ -158,7 +178,7 @@ export class Transport {
           init.redirect = 'error';
         }
       }
-      const res = await fetch(url, init);
+      const res = await timedFetch(url, init, this.#timeouts, `${method} ${redactUrl(url)}`);
       if (![301, 302, 303, 307, 308].includes(res.status)) return res;
       const location = res.headers.get('location');
       await drain(res);
@@ -193,42 +213,6 @@ function retryableStatus(status: number): boolean {
 
 function isAbort(err: unknown): boolean {
   return (err as { name?: string } | undefined)?.name === 'AbortError';
-}
-
-/** Frees the connection: small bodies are read (keeping it alive), big or unknown ones cancelled. */
-export async function drain(res: Response): Promise<void> {
-  if (res.body === null) return;
-  const length = Number(res.headers.get('content-length'));
-  try {
-    if (Number.isFinite(length) && length <= ERROR_BODY_CAP) await res.arrayBuffer();
-    else await res.body.cancel();
-  } catch {
-    // The connection is gone either way; the caller reports the status it already has.
-  }
-}
-
-/** Reads a body into memory, failing with ERR_REGISTRY_PROTOCOL beyond `cap` bytes. */
-export async function readBounded(res: Response, cap: number, what: string): Promise<Buffer> {
-  const declared = Number(res.headers.get('content-length') ?? NaN);
-  if (Number.isFinite(declared) && declared > cap) {
-    await res.body?.cancel().catch(() => {});
-    throw new ErrRegistryProtocol(`${what}: body of ${declared} bytes exceeds the ${cap}-byte limit`, { status: res.status });
-  }
-  if (res.body === null) return Buffer.alloc(0);
-  const chunks: Buffer[] = [];
-  let total = 0;
-  const reader = res.body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > cap) {
-      await reader.cancel().catch(() => {});
-      throw new ErrRegistryProtocol(`${what}: body exceeds the ${cap}-byte limit`, { status: res.status });
-    }
-    chunks.push(Buffer.from(value.buffer, value.byteOffset, value.byteLength));
-  }
-  return Buffer.concat(chunks, total);
 }
 
 /** The coded error for a response with an unexpected status, its `{"errors":[...]}` body decoded. */

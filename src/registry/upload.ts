@@ -332,7 +332,8 @@ export async function uploadKnown(
     } catch (err) {
       await cancel(ctx, session);
       session = undefined;
-      const retriable = (err as { code?: string }).code === 'ERR_REGISTRY_UNAVAILABLE' || (err as { status?: number }).status === 404;
+      const code = (err as { code?: string }).code;
+      const retriable = code === 'ERR_REGISTRY_UNAVAILABLE' || code === 'ERR_REGISTRY_TIMEOUT' || (err as { status?: number }).status === 404;
       if (!retriable || attempt >= 1 || ctx.signal?.aborted) throw err;
       if (sent > 0) onBytes(-sent);
       sent = 0;
