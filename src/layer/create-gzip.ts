@@ -1,11 +1,13 @@
 // createGzip(): a Node Transform that takes the place of zlib.createGzip() in a pipeline and gives
 // the layer's bytes and values. It is a Layer fed by its writable side (FeedSource) whose compressed
 // stream is relayed to its readable side; destroy, errors and 'close' follow Node's zlib streams.
-import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import { finished, Transform, type Readable, type TransformCallback } from 'node:stream';
+import { constants as zlibConstants } from 'node:zlib';
 import type { Compression, EngineInfo } from '../engine/engine.js';
 import type { Hash } from '../hash.js';
 import { openFedLayer, type FeedSource } from './feed-source.js';
 import type { Layer, LayerValues } from './layer.js';
+import { ErrNotSupported } from './errors.js';
 import { splitStreamOptions, type LayerStreamOptions } from './stream-options.js';
 
 // Input the writable side takes ahead of the layer, unless the caller sizes it: a file read in 64 KiB
@@ -71,6 +73,63 @@ export class LayerTransform extends Transform {
     return this.#layer.mediaType();
   }
 
+  /** Input bytes taken so far, as zlib's `bytesWritten` (all of them once 'finish' was emitted). */
+  get bytesWritten(): number {
+    return this.#source.bytesWritten;
+  }
+
+  /** As zlib's close(): destroys the stream; `callback` runs once it has closed (finished()'s rules). */
+  close(callback?: (error?: Error | null) => void): void {
+    if (callback) finished(this, callback);
+    this.destroy();
+  }
+
+  /**
+   * zlib's flush([kind][, callback]). Once the input has ended it behaves as zlib's (the callback
+   * runs at 'end', or at once after 'finish'). Before that a flush point would need the engine to end
+   * a deflate block or zstd frame mid-unit, which neither engine offers: throws ErrNotSupported
+   * (code ERR_NOT_SUPPORTED); the stream stays usable.
+   */
+  flush(kind?: number | (() => void), callback?: () => void): void {
+    if (typeof kind === 'function') {
+      callback = kind;
+      kind = undefined;
+    }
+    if (this.writableFinished) {
+      if (callback) process.nextTick(callback);
+    } else if (this.writableEnded) {
+      if (callback) this.once('end', callback);
+    } else {
+      throw new ErrNotSupported(
+        `flush(${kind === undefined ? '' : flushName(kind)})`,
+        'format v1 ends deflate blocks and zstd frames only at fixed input offsets, and neither engine can flush ' +
+          'the bytes of a partial block on request; the output decodes once end() was called',
+      );
+    }
+  }
+
+  /**
+   * zlib's params(level, strategy, callback): with this stream's level and the default strategy it
+   * calls back, as zlib does when nothing changes; any change throws ErrNotSupported.
+   */
+  params(level: number, strategy: number, callback?: () => void): void {
+    const same = (level === this.compressionLevel || (level === zlibConstants.Z_DEFAULT_COMPRESSION && this.compressionLevel === defaultLevel(this.compression))) &&
+      (strategy === zlibConstants.Z_DEFAULT_STRATEGY || strategy === undefined);
+    if (!same) {
+      throw new ErrNotSupported(
+        'params()',
+        'the level and strategy are fixed for the whole layer (a change mid-stream would be a flush point, ' +
+          'which the engines cannot make); create the stream with the level wanted',
+      );
+    }
+    if (callback) process.nextTick(callback);
+  }
+
+  /** zlib's reset() would start a new stream in this one; a layer is one stream: ErrNotSupported. */
+  reset(): never {
+    throw new ErrNotSupported('reset()', 'a layer is a single pass over its input; create a new stream instead');
+  }
+
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     this.#source.write(chunk).then(() => callback(), callback);
   }
@@ -93,6 +152,24 @@ export class LayerTransform extends Transform {
     this.#source.close();
     callback(error);
   }
+}
+
+// zlib's level sentinel -1 resolved for params(), as the stream options resolve it.
+function defaultLevel(compression: Compression): number {
+  return compression === 'zstd' ? 3 : 6;
+}
+
+const FLUSH_NAMES: Readonly<Record<number, string>> = {
+  [zlibConstants.Z_NO_FLUSH]: 'Z_NO_FLUSH',
+  [zlibConstants.Z_PARTIAL_FLUSH]: 'Z_PARTIAL_FLUSH',
+  [zlibConstants.Z_SYNC_FLUSH]: 'Z_SYNC_FLUSH',
+  [zlibConstants.Z_FULL_FLUSH]: 'Z_FULL_FLUSH',
+  [zlibConstants.Z_FINISH]: 'Z_FINISH',
+  [zlibConstants.Z_BLOCK]: 'Z_BLOCK',
+};
+
+function flushName(kind: unknown): string {
+  return typeof kind === 'number' && FLUSH_NAMES[kind] !== undefined ? `zlib.constants.${FLUSH_NAMES[kind]}` : String(kind);
 }
 
 /**
