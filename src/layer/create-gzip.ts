@@ -7,6 +7,7 @@ import type { Compression, EngineInfo } from '../engine/engine.js';
 import type { Hash } from '../hash.js';
 import { openFedLayer, type FeedSource } from './feed-source.js';
 import type { Layer, LayerValues } from './layer.js';
+import { ErrOptionRange } from '../errors.js';
 import { ErrNotSupported } from './errors.js';
 import { splitStreamOptions, type LayerStreamOptions } from './stream-options.js';
 
@@ -31,6 +32,9 @@ export class LayerTransform extends Transform {
   readonly #source: FeedSource;
   readonly #output: Readable;
   #flushed: TransformCallback | undefined;
+  /** Compressed bytes pushed to the readable side so far, and flush() calls waiting for theirs. */
+  #relayed = 0;
+  #flushWaits: Array<{ bytes: number; callback: () => void }> = [];
 
   constructor(options?: LayerStreamOptions) {
     const split = splitStreamOptions(options, true);
@@ -49,6 +53,8 @@ export class LayerTransform extends Transform {
       // Once flushing, the rest (from at most a few MiB of input already taken) is buffered so that
       // 'finish' means "all compressed", as with zlib, even while nobody reads.
       if (!this.push(chunk) && !this.#flushed) output.pause();
+      this.#relayed += chunk.length;
+      this.#releaseFlushes();
     });
     output.on('end', () => this.#flushed?.());
     output.on('error', (err: Error) => this.destroy(err));
@@ -86,26 +92,46 @@ export class LayerTransform extends Transform {
 
   /**
    * zlib's flush([kind][, callback]). Once the input has ended it behaves as zlib's (the callback
-   * runs at 'end', or at once after 'finish'). Before that a flush point would need the engine to end
-   * a deflate block or zstd frame mid-unit, which neither engine offers: throws ErrNotSupported
-   * (code ERR_NOT_SUPPORTED); the stream stays usable.
+   * runs at 'end', or at once after 'finish'). Before that, on the js engine with gzip (and with
+   * compression 'none'), every kind but Z_NO_FLUSH is a sync flush point: once the callback runs, the
+   * output pushed so far decodes to all input written before the flush. A flush point changes the
+   * bytes after it, and so the digest (docs/STREAMS.md). The native engine and zstd have no flush
+   * point: ErrNotSupported (code ERR_NOT_SUPPORTED), and the stream stays usable.
    */
   flush(kind?: number | (() => void), callback?: () => void): void {
     if (typeof kind === 'function') {
       callback = kind;
       kind = undefined;
     }
+    if (kind !== undefined && FLUSH_NAMES[kind] === undefined) {
+      throw new ErrOptionRange('kind', 'one of zlib.constants Z_NO_FLUSH, Z_PARTIAL_FLUSH, Z_SYNC_FLUSH, Z_FULL_FLUSH, Z_FINISH, Z_BLOCK', kind);
+    }
     if (this.writableFinished) {
       if (callback) process.nextTick(callback);
     } else if (this.writableEnded) {
       if (callback) this.once('end', callback);
+    } else if (kind === zlibConstants.Z_NO_FLUSH) {
+      // zlib's no-op flush: calls back once the writes before it were taken.
+      this.write(Buffer.alloc(0), () => callback?.());
+    } else if (this.#canFlush()) {
+      this.write(FLUSH_CHUNK, () => callback?.());
     } else {
       throw new ErrNotSupported(
         `flush(${kind === undefined ? '' : flushName(kind)})`,
-        'format v1 ends deflate blocks and zstd frames only at fixed input offsets, and neither engine can flush ' +
-          'the bytes of a partial block on request; the output decodes once end() was called',
+        `the ${this.engine.name} engine cannot end ${this.compression === 'zstd' ? 'a zstd frame' : 'a deflate block'} on request ` +
+          '(only the js engine with gzip, and compression \'none\' on both engines, have flush points); the output decodes once end() was called',
       );
     }
+  }
+
+  // The engines that can end the output so far at a decodable point: the js engine's deflate, and
+  // 'none' (nothing held back). The native addon has no flush call; zstd frames end at fixed offsets.
+  #canFlush(): boolean {
+    return this.compression === 'none' || (this.compression === 'gzip' && this.engine.name === 'js');
+  }
+
+  #releaseFlushes(): void {
+    while (this.#flushWaits.length > 0 && this.#flushWaits[0]!.bytes <= this.#relayed) this.#flushWaits.shift()!.callback();
   }
 
   /**
@@ -118,8 +144,8 @@ export class LayerTransform extends Transform {
     if (!same) {
       throw new ErrNotSupported(
         'params()',
-        'the level and strategy are fixed for the whole layer (a change mid-stream would be a flush point, ' +
-          'which the engines cannot make); create the stream with the level wanted',
+        'the level and strategy are fixed for the whole layer (its bytes are defined by one level, and the ' +
+          'native engine cannot change it mid-stream); create the stream with the level wanted',
       );
     }
     if (callback) process.nextTick(callback);
@@ -131,6 +157,14 @@ export class LayerTransform extends Transform {
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    if (chunk === FLUSH_CHUNK) {
+      // Calls back once the output up to the flush point is on the readable side (as zlib's).
+      this.#source.flush().then((bytes) => {
+        this.#flushWaits.push({ bytes, callback: () => callback() });
+        this.#releaseFlushes();
+      }, callback);
+      return;
+    }
     this.#source.write(chunk).then(() => callback(), callback);
   }
 
@@ -153,6 +187,10 @@ export class LayerTransform extends Transform {
     callback(error);
   }
 }
+
+// Written by flush() to mark a flush point in the writable side's order, as zlib does; never a chunk
+// of a caller's (compared by identity).
+const FLUSH_CHUNK = Buffer.alloc(0);
 
 // zlib's level sentinel -1 resolved for params(), as the stream options resolve it.
 function defaultLevel(compression: Compression): number {

@@ -6,7 +6,7 @@
 // layer does not want more input, and at most two buffers are held ahead of the layer. The layer
 // reads the copies through the same path as any other source: one pipeline, one engine driver.
 import { ErrChunkDetached, ErrDestroyed } from '../errors.js';
-import { MAX_UPDATE } from './coalesce.js';
+import { FLUSH_POINT, MAX_UPDATE } from './coalesce.js';
 import { Layer } from './layer.js';
 import type { LayerOptions } from './options.js';
 import type { Readable } from 'node:stream';
@@ -31,6 +31,8 @@ export class FeedSource implements AsyncIterable<Uint8Array> {
   /** The write waiting for #ready to be taken. */
   #readyTaken: (() => void) | undefined;
   #waiter: Waiter | undefined;
+  /** A flush point asked for: `marked` once the layer has read it, `done` when its output was pushed. */
+  #flush: { marked: boolean; done: (outputBytes: number) => void } | undefined;
   #writing = false;
   #ended = false;
   #closed = false;
@@ -73,6 +75,33 @@ export class FeedSource implements AsyncIterable<Uint8Array> {
     }
   }
 
+  /**
+   * A flush point after the bytes written so far: resolves with the number of compressed bytes the
+   * layer has pushed once its output up to the point was pushed (0 when the stream is closed first).
+   * Called between writes, never twice at once.
+   */
+  flush(): Promise<number> {
+    if (this.#closed) return Promise.resolve(0);
+    if (this.#ended || this.#writing || this.#flush) throw new Error('fastlayer: FeedSource.flush() after end() or during a write or flush');
+    return new Promise((done) => {
+      this.#flush = { marked: false, done };
+      // A pending read means nothing is waiting in #ready: it gets the last bytes, or the point.
+      const waiter = this.#waiter;
+      if (!waiter) return;
+      if (this.#fill > this.#start) return this.#handOver();
+      this.#waiter = undefined;
+      this.#flush.marked = true;
+      waiter.resolve({ value: FLUSH_POINT, done: false });
+    });
+  }
+
+  /** Called by the layer once the output up to the flush point read last was pushed. */
+  flushed(outputBytes: number): void {
+    const flush = this.#flush;
+    this.#flush = undefined;
+    flush?.done(outputBytes);
+  }
+
   /** No more chunks: the layer completes once it has taken the last bytes. */
   end(): void {
     this.#ended = true;
@@ -94,6 +123,9 @@ export class FeedSource implements AsyncIterable<Uint8Array> {
     this.#closed = true;
     const taken = this.#readyTaken;
     const waiter = this.#waiter;
+    const flush = this.#flush;
+    this.#flush = undefined;
+    flush?.done(0);
     this.#readyTaken = undefined;
     this.#waiter = undefined;
     this.#buffer = this.#ready = undefined;
@@ -146,6 +178,10 @@ export class FeedSource implements AsyncIterable<Uint8Array> {
     if (this.#fill > this.#start) {
       this.#handOver();
       return this.#take();
+    }
+    if (this.#flush && !this.#flush.marked) {
+      this.#flush.marked = true;
+      return { value: FLUSH_POINT, done: false };
     }
     return this.#ended ? { value: undefined, done: true } : undefined;
   }
