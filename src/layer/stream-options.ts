@@ -50,7 +50,7 @@ const REFUSED: Readonly<Record<string, string>> = {
   memLevel: 'the layer format fixes the deflate parameters',
   strategy: 'the layer format fixes the deflate strategy',
   dictionary: 'a layer is a plain gzip member without a preset dictionary',
-  flush: 'a layer is flushed at fixed block boundaries of the format, never on request',
+  flush: 'a layer ends its blocks at fixed boundaries of the format, not at each write (flush() makes a flush point where the engine has one)',
   finishFlush: 'a layer always ends with one complete gzip trailer',
   chunkSize: 'output chunks are the engine\'s own (up to about 1 MiB), not a fixed size',
   info: 'the layer values come from digest(), diffID(), size() and done',
