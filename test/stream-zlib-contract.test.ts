@@ -397,6 +397,18 @@ for (const engine of engines) {
       await assert.rejects(gz.done, ErrDestroyed);
     });
 
+    it('a flush whose output nobody reads calls back when the stream is destroyed', async () => {
+      const gz = createGzip({ engine: engine.name, compression: engine.name === 'js' ? 'gzip' : 'none' });
+      const input = semiCompressible(2 * MiB, 13);
+      gz.write(input);
+      const flushed = new Promise<void>((resolve) => gz.flush(resolve));
+      // Let the layer compress up to the flush point into the buffers nobody reads.
+      for (let i = 0; i < 50; i++) await new Promise((r) => setImmediate(r));
+      gz.destroy();
+      await flushed;
+      await assert.rejects(gz.done, ErrDestroyed);
+    });
+
     it('flush() while nobody reads waits for the reader, then calls back', async () => {
       const gz = createGzip({ engine: engine.name, compression: engine.name === 'js' ? 'gzip' : 'none' });
       const input = semiCompressible(6 * MiB, 12);

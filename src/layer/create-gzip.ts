@@ -35,6 +35,10 @@ export class LayerTransform extends Transform {
   /** Compressed bytes pushed to the readable side so far, and flush() calls waiting for theirs. */
   #relayed = 0;
   #flushWaits: Array<{ bytes: number; callback: () => void }> = [];
+  // Callbacks of flush() calls whose flush point the writable side has not reached yet, in order.
+  // Called directly, not as write callbacks: a Transform holds a write's callback while its readable
+  // side is full, and a destroy then never releases it.
+  #flushCallbacks: Array<() => void> = [];
 
   constructor(options?: LayerStreamOptions) {
     const split = splitStreamOptions(options, true);
@@ -114,7 +118,12 @@ export class LayerTransform extends Transform {
       // zlib's no-op flush: calls back once the writes before it were taken.
       this.write(Buffer.alloc(0), () => callback?.());
     } else if (this.#canFlush()) {
-      this.write(FLUSH_CHUNK, () => callback?.());
+      if (this.destroyed) {
+        if (callback) process.nextTick(callback);
+        return;
+      }
+      this.#flushCallbacks.push(callback ?? ignore);
+      this.write(FLUSH_CHUNK);
     } else {
       throw new ErrNotSupported(
         `flush(${kind === undefined ? '' : flushName(kind)})`,
@@ -159,8 +168,15 @@ export class LayerTransform extends Transform {
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     if (chunk === FLUSH_CHUNK) {
       // Calls back once the output up to the flush point is on the readable side (as zlib's).
+      const flushed = this.#flushCallbacks.shift() ?? ignore;
       this.#source.flush().then((bytes) => {
-        this.#flushWaits.push({ bytes, callback: () => callback() });
+        this.#flushWaits.push({
+          bytes,
+          callback: () => {
+            flushed();
+            callback();
+          },
+        });
         this.#releaseFlushes();
       }, callback);
       return;
@@ -184,9 +200,19 @@ export class LayerTransform extends Transform {
     // Fails the layer (done rejects with `error`, or ErrDestroyed) and releases the engine.
     this.#output.destroy(error ?? undefined);
     this.#source.close();
+    // Every flush() calls back, as zlib's do on destroy: those waiting for their output to be relayed,
+    // and those not reached yet (their writes are dropped).
+    const waits = this.#flushWaits;
+    const pending = this.#flushCallbacks;
+    this.#flushWaits = [];
+    this.#flushCallbacks = [];
+    for (const wait of waits) wait.callback();
+    for (const flushed of pending) process.nextTick(flushed);
     callback(error);
   }
 }
+
+function ignore(): void {}
 
 // Written by flush() to mark a flush point in the writable side's order, as zlib does; never a chunk
 // of a caller's (compared by identity).
