@@ -33,6 +33,7 @@ export { tarDirectory, type TarOptions } from './tar/directory.js';
 export { createGzip, createLayerStream, LayerTransform } from './layer/create-gzip.js';
 export { LayerCompressionStream, type BufferSourceChunk } from './layer/web-stream.js';
 export type { LayerStreamOptions, LayerCompressionStreamOptions } from './layer/stream-options.js';
+export { ErrNotSupported, type StreamErrorCode } from './layer/errors.js';
 export { Image, ImageIndex, type ImageOptions, type ImageIndexOptions, type BaseImage, type LayerInput, type ImageLayer } from './image/image.js';
 export type { ConfigOptions, Healthcheck, HistoryEntry } from './image/config.js';
 export { type ImageFormat, OCI_MANIFEST, OCI_INDEX, OCI_CONFIG, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, DOCKER_CONFIG } from './image/manifest.js';

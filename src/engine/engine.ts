@@ -46,6 +46,12 @@ export interface Engine {
    * JavaScript. bytesRead < length only at the end of the file.
    */
   readFile?(fd: number, position: number, length: number): Promise<{ output: Uint8Array; bytesRead: number }>;
+  /**
+   * Optional: a flush point (zlib's Z_SYNC_FLUSH). The output so far, with the one returned, decodes
+   * to every byte consumed so far; the units after it are cut from this point, so the bytes (and the
+   * digest) after a flush differ from a layer without it. Nothing to flush: empty output.
+   */
+  flush?(): Promise<Uint8Array>;
   finish(): Promise<EngineResult>;
   /** Releases resources; safe at any time, also while a call is in flight. Idempotent. */
   destroy(): void;

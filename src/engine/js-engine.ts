@@ -26,6 +26,17 @@ function deflateUnit(data: Uint8Array, level: number, dictionary: Uint8Array | u
   });
 }
 
+/** The last WINDOW_SIZE bytes of `dictionary` followed by `rest`, as a copy of their own. */
+function lastWindow(dictionary: Uint8Array | undefined, rest: Uint8Array): Uint8Array {
+  if (rest.length >= WINDOW_SIZE) return Uint8Array.from(rest.subarray(rest.length - WINDOW_SIZE));
+  const before = dictionary ?? new Uint8Array(0);
+  const keep = Math.min(before.length, WINDOW_SIZE - rest.length);
+  const out = new Uint8Array(keep + rest.length);
+  out.set(before.subarray(before.length - keep), 0);
+  out.set(rest, keep);
+  return out;
+}
+
 class JsEngine implements Engine {
   private readonly level: number;
   private readonly passThrough: boolean;
@@ -78,6 +89,28 @@ class JsEngine implements Engine {
     const keep = Math.max(2, this.threads);
     for (const block of filled) if (this.spares.length < keep) this.spares.push(block);
     return this.produce(parts);
+  }
+
+  async flush(): Promise<Uint8Array> {
+    this.checkOpen();
+    const parts: Uint8Array[] = [];
+    if (!this.passThrough && this.fill > 0) {
+      if (!this.headerWritten) {
+        parts.push(GZIP_HEADER);
+        this.headerWritten = true;
+      }
+      // The partial block ends like every full one (deflateUnit's sync flush, byte-aligned), and the
+      // next block starts here with the input's last WINDOW_SIZE bytes as its dictionary.
+      const block = this.block!;
+      const rest = block.subarray(0, this.fill);
+      parts.push(await deflateUnit(rest, this.level, this.dictionary, false));
+      this.checkOpen();
+      this.dictionary = lastWindow(this.dictionary, rest);
+      this.block = undefined;
+      this.fill = 0;
+      if (this.spares.length < Math.max(2, this.threads)) this.spares.push(block);
+    }
+    return parts.length === 0 ? new Uint8Array(0) : this.produce(parts);
   }
 
   async finish(): Promise<EngineResult> {

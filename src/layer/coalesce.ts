@@ -11,6 +11,12 @@ export const SMALL_CHUNK = 4 * 1024;
 /** Input bytes of one engine update; also the size of a staging buffer. A multiple of BLOCK_SIZE. */
 export const MAX_UPDATE = 1024 * 1024;
 
+/**
+ * Yielded by a reader (FeedSource) for a flush point: the input gathered so far goes to the engine
+ * as it is, followed by a flush (flushes()). Compared by identity; never a chunk of a source.
+ */
+export const FLUSH_POINT: Uint8Array = new Uint8Array(0);
+
 export class Coalescer {
   private pending: Uint8Array | undefined;
   // A view's length drops to 0 when its buffer is detached: the rest of a chunk taken in two calls
@@ -22,6 +28,8 @@ export class Coalescer {
   private turn = 0;
   // Bytes of each list returned, for verify().
   private readonly totals = new WeakMap<Uint8Array[], number>();
+  // Lists that end at a flush point.
+  private readonly flushPoints = new WeakSet<Uint8Array[]>();
   private ended = false;
   private released = false;
 
@@ -38,7 +46,8 @@ export class Coalescer {
 
   /**
    * The next engine input: a non-empty list of non-empty chunks totalling MAX_UPDATE bytes (less at
-   * the end of the source), or null once the source is exhausted or release() was called.
+   * the end of the source or at a flush point, where it may be empty), or null once the source is
+   * exhausted or release() was called.
    */
   async next(): Promise<Uint8Array[] | null> {
     const list: Uint8Array[] = [];
@@ -47,6 +56,7 @@ export class Coalescer {
     let stage: Buffer | undefined;
     let staged = 0;
     let fill = 0;
+    let flush = false;
     const flushStage = () => {
       if (fill === staged) return;
       const piece = stage!.subarray(staged, fill);
@@ -63,6 +73,10 @@ export class Coalescer {
         if (this.released) return null;
         if (read === null) {
           this.ended = true;
+          break;
+        }
+        if (read === FLUSH_POINT) {
+          flush = true;
           break;
         }
         if (read.length === 0) continue;
@@ -86,9 +100,15 @@ export class Coalescer {
     }
     flushStage();
     if (stage) this.turn ^= 1;
-    if (list.length === 0) return null;
+    if (list.length === 0 && !flush) return null;
     this.totals.set(list, total);
+    if (flush) this.flushPoints.add(list);
     return list;
+  }
+
+  /** Whether the engine is to flush after `list` (returned by next(), possibly empty). */
+  flushes(list: Uint8Array[]): boolean {
+    return this.flushPoints.has(list);
   }
 
   /**

@@ -1,11 +1,14 @@
 // createGzip(): a Node Transform that takes the place of zlib.createGzip() in a pipeline and gives
 // the layer's bytes and values. It is a Layer fed by its writable side (FeedSource) whose compressed
 // stream is relayed to its readable side; destroy, errors and 'close' follow Node's zlib streams.
-import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import { finished, Transform, type Readable, type TransformCallback } from 'node:stream';
+import { constants as zlibConstants } from 'node:zlib';
 import type { Compression, EngineInfo } from '../engine/engine.js';
 import type { Hash } from '../hash.js';
 import { openFedLayer, type FeedSource } from './feed-source.js';
 import type { Layer, LayerValues } from './layer.js';
+import { ErrOptionRange } from '../errors.js';
+import { ErrNotSupported } from './errors.js';
 import { splitStreamOptions, type LayerStreamOptions } from './stream-options.js';
 
 // Input the writable side takes ahead of the layer, unless the caller sizes it: a file read in 64 KiB
@@ -29,6 +32,13 @@ export class LayerTransform extends Transform {
   readonly #source: FeedSource;
   readonly #output: Readable;
   #flushed: TransformCallback | undefined;
+  /** Compressed bytes pushed to the readable side so far, and flush() calls waiting for theirs. */
+  #relayed = 0;
+  #flushWaits: Array<{ bytes: number; callback: () => void }> = [];
+  // Callbacks of flush() calls whose flush point the writable side has not reached yet, in order.
+  // Called directly, not as write callbacks: a Transform holds a write's callback while its readable
+  // side is full, and a destroy then never releases it.
+  #flushCallbacks: Array<() => void> = [];
 
   constructor(options?: LayerStreamOptions) {
     const split = splitStreamOptions(options, true);
@@ -47,6 +57,8 @@ export class LayerTransform extends Transform {
       // Once flushing, the rest (from at most a few MiB of input already taken) is buffered so that
       // 'finish' means "all compressed", as with zlib, even while nobody reads.
       if (!this.push(chunk) && !this.#flushed) output.pause();
+      this.#relayed += chunk.length;
+      this.#releaseFlushes();
     });
     output.on('end', () => this.#flushed?.());
     output.on('error', (err: Error) => this.destroy(err));
@@ -71,7 +83,104 @@ export class LayerTransform extends Transform {
     return this.#layer.mediaType();
   }
 
+  /** Input bytes taken so far, as zlib's `bytesWritten` (all of them once 'finish' was emitted). */
+  get bytesWritten(): number {
+    return this.#source.bytesWritten;
+  }
+
+  /** As zlib's close(): destroys the stream; `callback` runs once it has closed (finished()'s rules). */
+  close(callback?: (error?: Error | null) => void): void {
+    if (callback) finished(this, callback);
+    this.destroy();
+  }
+
+  /**
+   * zlib's flush([kind][, callback]). Once the input has ended it behaves as zlib's (the callback
+   * runs at 'end', or at once after 'finish'). Before that, on the js engine with gzip (and with
+   * compression 'none'), every kind but Z_NO_FLUSH is a sync flush point: once the callback runs, the
+   * output pushed so far decodes to all input written before the flush. A flush point changes the
+   * bytes after it, and so the digest (docs/STREAMS.md). The native engine and zstd have no flush
+   * point: ErrNotSupported (code ERR_NOT_SUPPORTED), and the stream stays usable.
+   */
+  flush(kind?: number | (() => void), callback?: () => void): void {
+    if (typeof kind === 'function') {
+      callback = kind;
+      kind = undefined;
+    }
+    if (kind !== undefined && FLUSH_NAMES[kind] === undefined) {
+      throw new ErrOptionRange('kind', 'one of zlib.constants Z_NO_FLUSH, Z_PARTIAL_FLUSH, Z_SYNC_FLUSH, Z_FULL_FLUSH, Z_FINISH, Z_BLOCK', kind);
+    }
+    if (this.writableFinished) {
+      if (callback) process.nextTick(callback);
+    } else if (this.writableEnded) {
+      if (callback) this.once('end', callback);
+    } else if (kind === zlibConstants.Z_NO_FLUSH) {
+      // zlib's no-op flush: calls back once the writes before it were taken.
+      this.write(Buffer.alloc(0), () => callback?.());
+    } else if (this.#canFlush()) {
+      if (this.destroyed) {
+        if (callback) process.nextTick(callback);
+        return;
+      }
+      this.#flushCallbacks.push(callback ?? ignore);
+      this.write(FLUSH_CHUNK);
+    } else {
+      throw new ErrNotSupported(
+        `flush(${kind === undefined ? '' : flushName(kind)})`,
+        `the ${this.engine.name} engine cannot end ${this.compression === 'zstd' ? 'a zstd frame' : 'a deflate block'} on request ` +
+          '(only the js engine with gzip, and compression \'none\' on both engines, have flush points); the output decodes once end() was called',
+      );
+    }
+  }
+
+  // The engines that can end the output so far at a decodable point: the js engine's deflate, and
+  // 'none' (nothing held back). The native addon has no flush call; zstd frames end at fixed offsets.
+  #canFlush(): boolean {
+    return this.compression === 'none' || (this.compression === 'gzip' && this.engine.name === 'js');
+  }
+
+  #releaseFlushes(): void {
+    while (this.#flushWaits.length > 0 && this.#flushWaits[0]!.bytes <= this.#relayed) this.#flushWaits.shift()!.callback();
+  }
+
+  /**
+   * zlib's params(level, strategy, callback): with this stream's level and the default strategy it
+   * calls back, as zlib does when nothing changes; any change throws ErrNotSupported.
+   */
+  params(level: number, strategy: number, callback?: () => void): void {
+    const same = (level === this.compressionLevel || (level === zlibConstants.Z_DEFAULT_COMPRESSION && this.compressionLevel === defaultLevel(this.compression))) &&
+      (strategy === zlibConstants.Z_DEFAULT_STRATEGY || strategy === undefined);
+    if (!same) {
+      throw new ErrNotSupported(
+        'params()',
+        'the level and strategy are fixed for the whole layer (its bytes are defined by one level, and the ' +
+          'native engine cannot change it mid-stream); create the stream with the level wanted',
+      );
+    }
+    if (callback) process.nextTick(callback);
+  }
+
+  /** zlib's reset() would start a new stream in this one; a layer is one stream: ErrNotSupported. */
+  reset(): never {
+    throw new ErrNotSupported('reset()', 'a layer is a single pass over its input; create a new stream instead');
+  }
+
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    if (chunk === FLUSH_CHUNK) {
+      // Calls back once the output up to the flush point is on the readable side (as zlib's).
+      const flushed = this.#flushCallbacks.shift() ?? ignore;
+      this.#source.flush().then((bytes) => {
+        this.#flushWaits.push({
+          bytes,
+          callback: () => {
+            flushed();
+            callback();
+          },
+        });
+        this.#releaseFlushes();
+      }, callback);
+      return;
+    }
     this.#source.write(chunk).then(() => callback(), callback);
   }
 
@@ -91,8 +200,40 @@ export class LayerTransform extends Transform {
     // Fails the layer (done rejects with `error`, or ErrDestroyed) and releases the engine.
     this.#output.destroy(error ?? undefined);
     this.#source.close();
+    // Every flush() calls back, as zlib's do on destroy: those waiting for their output to be relayed,
+    // and those not reached yet (their writes are dropped).
+    const waits = this.#flushWaits;
+    const pending = this.#flushCallbacks;
+    this.#flushWaits = [];
+    this.#flushCallbacks = [];
+    for (const wait of waits) wait.callback();
+    for (const flushed of pending) process.nextTick(flushed);
     callback(error);
   }
+}
+
+function ignore(): void {}
+
+// Written by flush() to mark a flush point in the writable side's order, as zlib does; never a chunk
+// of a caller's (compared by identity).
+const FLUSH_CHUNK = Buffer.alloc(0);
+
+// zlib's level sentinel -1 resolved for params(), as the stream options resolve it.
+function defaultLevel(compression: Compression): number {
+  return compression === 'zstd' ? 3 : 6;
+}
+
+const FLUSH_NAMES: Readonly<Record<number, string>> = {
+  [zlibConstants.Z_NO_FLUSH]: 'Z_NO_FLUSH',
+  [zlibConstants.Z_PARTIAL_FLUSH]: 'Z_PARTIAL_FLUSH',
+  [zlibConstants.Z_SYNC_FLUSH]: 'Z_SYNC_FLUSH',
+  [zlibConstants.Z_FULL_FLUSH]: 'Z_FULL_FLUSH',
+  [zlibConstants.Z_FINISH]: 'Z_FINISH',
+  [zlibConstants.Z_BLOCK]: 'Z_BLOCK',
+};
+
+function flushName(kind: unknown): string {
+  return typeof kind === 'number' && FLUSH_NAMES[kind] !== undefined ? `zlib.constants.${FLUSH_NAMES[kind]}` : String(kind);
 }
 
 /**

@@ -27,6 +27,8 @@ const HIGH_WATER_MARK = 1024 * 1024;
 interface Step {
   input: Uint8Array[];
   output: Uint8Array;
+  /** The output ends at a flush point the reader asked for. */
+  flushed?: boolean;
 }
 
 function ignore(): void {}
@@ -50,6 +52,8 @@ export class LayerStream extends Readable {
   private wanted = false;
   private running = false;
   private completed = false;
+  /** Compressed bytes pushed so far (for the reader's flush points). */
+  private pushed = 0;
 
   constructor(
     private readonly reader: ChunkReader,
@@ -80,7 +84,11 @@ export class LayerStream extends Readable {
         // handed to the consumer.
         this.nextStep = settledLater(this.step());
         if (this.kind === 'compressed') {
-          if (step.output.length > 0) this.wanted = this.push(step.output);
+          if (step.output.length > 0) {
+            this.pushed += step.output.length;
+            this.wanted = this.push(step.output);
+          }
+          if (step.flushed) this.reader.flushed?.(this.pushed);
         } else {
           // Each piece, even when the consumer's buffer is full: the engine has already taken them.
           for (const piece of step.input) this.wanted = this.push(piece);
@@ -104,8 +112,14 @@ export class LayerStream extends Readable {
     // Right before the engine takes (copies) the bytes: starting the read ahead may have run the
     // source, and a source that transfers a chunk it yielded must fail the layer, not shorten it.
     this.coalescer.verify(input);
-    const output = await this.engine.update(input);
-    return { input, output };
+    if (!this.coalescer.flushes(input)) return { input, output: await this.engine.update(input) };
+    // A flush point: the input before it, then the engine's flush (none for an engine that holds no
+    // input back: compression 'none'). The stream forms refuse flush() for the others up front.
+    const before = input.length > 0 ? await this.engine.update(input) : new Uint8Array(0);
+    if (this.destroyed) return null;
+    const flushed = this.engine.flush ? await this.engine.flush() : new Uint8Array(0);
+    const output = before.length === 0 ? flushed : flushed.length === 0 ? before : Buffer.concat([before, flushed]);
+    return { input, output, flushed: true };
   }
 
   // The bytes of compressed() are only needed by the engine: one that reads files itself is spared

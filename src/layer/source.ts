@@ -32,6 +32,11 @@ export interface ChunkReader {
    * Resolves undefined when the source turns out not to be one; then next() reads it.
    */
   fileAccess?(): Promise<FileAccess | undefined>;
+  /**
+   * Optional, for readers that yield FLUSH_POINT (coalesce.ts): called once the engine's output up to
+   * that flush point was pushed, with the number of output bytes pushed so far.
+   */
+  flushed?(outputBytes: number): void;
 }
 
 type Kind = 'bytes' | 'file' | 'readable' | 'web' | 'iterable';
@@ -88,6 +93,11 @@ export class IterableReader implements ChunkReader {
     this.it ??= this.source[Symbol.asyncIterator]();
     const r = await this.it.next();
     return r.done ? null : checked(r.value);
+  }
+
+  // Only reached when the source yielded FLUSH_POINT, which only the stream forms' FeedSource can.
+  flushed(outputBytes: number): void {
+    (this.source as { flushed?: (outputBytes: number) => void }).flushed?.(outputBytes);
   }
 
   close(): void {

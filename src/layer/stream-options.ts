@@ -2,12 +2,13 @@
 // option it gains works here unchanged), zlib's `level` as an alias, the Node stream buffer sizes,
 // and a coded refusal of the zlib and stream options that have no meaning for a layer.
 import { ErrInvalidOption, ErrOptionRange } from '../errors.js';
-import type { LayerOptions } from './options.js';
+import { ZSTD_DEFAULT_LEVEL, ZSTD_MAX_LEVEL, type LayerOptions } from './options.js';
 
 export interface LayerStreamOptions extends LayerOptions {
   /**
-   * zlib's name for compressionLevel (give one, or both with the same value). -1
-   * (zlib.constants.Z_DEFAULT_COMPRESSION) means 6, zlib's default; fastlayer's own default stays 1.
+   * zlib's name for compressionLevel (give one, or both with the same value), in the compression's
+   * range. gzip: -1 to 9, -1 (zlib.constants.Z_DEFAULT_COMPRESSION) meaning 6, zlib's default. zstd:
+   * -1 to 19, -1 and 0 meaning 3, zstd's default. fastlayer's own default stays 1 (gzip), 3 (zstd).
    */
   level?: number;
   /** Node stream buffer sizes, as zlib.createGzip() takes them (bytes; Node's defaults otherwise). */
@@ -17,11 +18,30 @@ export interface LayerStreamOptions extends LayerOptions {
 }
 
 export interface LayerCompressionStreamOptions extends LayerOptions {
-  /** As for createGzip(): zlib's name for compressionLevel. */
+  /** As for createGzip(): zlib's name for compressionLevel, in the compression's range. */
   level?: number;
 }
 
 const ZLIB_DEFAULT_LEVEL = 6;
+
+// The alias takes the compression's own range, with the default sentinels of its library: zlib's -1
+// (Z_DEFAULT_COMPRESSION), and for zstd also 0 (ZSTD_CLEVEL_DEFAULT's meaning in libzstd). A bad
+// `compression` is left to the Layer to report; the level is then read in gzip's range.
+interface LevelRange {
+  max: number;
+  defaults: ReadonlyMap<number, number>;
+  text: string;
+}
+const GZIP_RANGE: LevelRange = {
+  max: 9,
+  defaults: new Map([[-1, ZLIB_DEFAULT_LEVEL]]),
+  text: `an integer from -1 (zlib's default, ${ZLIB_DEFAULT_LEVEL}) to 9`,
+};
+const ZSTD_RANGE: LevelRange = {
+  max: ZSTD_MAX_LEVEL,
+  defaults: new Map([[-1, ZSTD_DEFAULT_LEVEL], [0, ZSTD_DEFAULT_LEVEL]]),
+  text: `an integer from -1 to ${ZSTD_MAX_LEVEL} for zstd (-1 and 0: zstd's default, ${ZSTD_DEFAULT_LEVEL}; ultra levels 20-22 are not supported)`,
+};
 
 // Why each refused option cannot be honoured: the format fixes the deflate parameters so that the
 // bytes are reproducible, and the engine decides where output chunks end.
@@ -30,7 +50,7 @@ const REFUSED: Readonly<Record<string, string>> = {
   memLevel: 'the layer format fixes the deflate parameters',
   strategy: 'the layer format fixes the deflate strategy',
   dictionary: 'a layer is a plain gzip member without a preset dictionary',
-  flush: 'a layer is flushed at fixed block boundaries of the format, never on request',
+  flush: 'a layer ends its blocks at fixed boundaries of the format, not at each write (flush() makes a flush point where the engine has one)',
   finishFlush: 'a layer always ends with one complete gzip trailer',
   chunkSize: 'output chunks are the engine\'s own (up to about 1 MiB), not a fixed size',
   info: 'the layer values come from digest(), diffID(), size() and done',
@@ -73,20 +93,18 @@ export function splitStreamOptions(options: unknown, node: boolean): SplitOption
     }
   }
   if ('level' in layer) {
-    const level = resolveLevel(layer.level, layer.compressionLevel);
+    const level = resolveLevel(layer.level, layer.compressionLevel, layer.compression === 'zstd' ? ZSTD_RANGE : GZIP_RANGE);
     delete layer.level;
     if (level !== undefined) layer.compressionLevel = level;
   }
   return { layer: layer as LayerOptions, stream };
 }
 
-function resolveLevel(level: unknown, compressionLevel: unknown): number | undefined {
+function resolveLevel(level: unknown, compressionLevel: unknown, range: LevelRange): number | undefined {
   if (level === undefined) return undefined;
   if (typeof level !== 'number') throw new ErrInvalidOption('level', 'a number', level);
-  if (!Number.isInteger(level) || level < -1 || level > 9) {
-    throw new ErrOptionRange('level', 'an integer from -1 (zlib\'s default, 6) to 9', level);
-  }
-  const resolved = level === -1 ? ZLIB_DEFAULT_LEVEL : level;
+  if (!Number.isInteger(level) || level < -1 || level > range.max) throw new ErrOptionRange('level', range.text, level);
+  const resolved = range.defaults.get(level) ?? level;
   if (compressionLevel !== undefined && compressionLevel !== resolved) {
     throw new ErrOptionRange('level', `absent or equal to compressionLevel (${String(compressionLevel)})`, level);
   }

@@ -8,7 +8,7 @@ import { ReadableStream, WritableStream } from 'node:stream/web';
 import type { ReadableStreamDefaultController, WritableStreamDefaultController } from 'node:stream/web';
 import { isAnyArrayBuffer, isUint8Array } from 'node:util/types';
 import type { Compression, EngineInfo } from '../engine/engine.js';
-import { ErrInvalidChunk } from '../errors.js';
+import { ErrChunkDetached, ErrInvalidChunk } from '../errors.js';
 import type { Hash } from '../hash.js';
 import { openFedLayer } from './feed-source.js';
 import type { Layer, LayerValues } from './layer.js';
@@ -28,8 +28,13 @@ function bytesOf(chunk: unknown): Uint8Array {
 const WRITABLE_HIGH_WATER_MARK = 1024 * 1024;
 
 // Queue size of a written chunk; anything else is refused by write() itself, so counts as one byte.
+// A chunk whose ArrayBuffer was transferred has no length any more (a DataView's throws): -1.
 function byteLength(chunk: unknown): number {
-  return ArrayBuffer.isView(chunk) || isAnyArrayBuffer(chunk) ? chunk.byteLength : 1;
+  try {
+    return ArrayBuffer.isView(chunk) || isAnyArrayBuffer(chunk) ? chunk.byteLength : 1;
+  } catch {
+    return -1;
+  }
 }
 
 // Stream errors and Layer failures want an Error; an abort or cancel reason can be any value.
@@ -65,6 +70,14 @@ export class LayerCompressionStream {
 
     let readableController!: ReadableStreamDefaultController<Uint8Array>;
     let writableController!: WritableStreamDefaultController;
+    // Each queued chunk's length when write() was called: a chunk transferred while it waited in the
+    // queue must fail the stream, not be taken as fewer (or no) bytes.
+    const queued = new WeakMap<object, number>();
+    const queueSize = (chunk: unknown): number => {
+      const n = byteLength(chunk);
+      if (typeof chunk === 'object' && chunk !== null) queued.set(chunk, n);
+      return n;
+    };
     let failed = false;
     const fail = (reason: unknown): void => {
       if (failed) return;
@@ -95,6 +108,9 @@ export class LayerCompressionStream {
         },
         write: async (chunk) => {
           try {
+            const expected = queued.get(chunk);
+            if (expected !== undefined && byteLength(chunk) !== expected) throw new ErrChunkDetached();
+            // Copied by the layer before this resolves: the writer may reuse or transfer it after.
             await source.write(bytesOf(chunk));
           } catch (err) {
             fail(err);
@@ -116,7 +132,7 @@ export class LayerCompressionStream {
       },
       // The pipe feeding this side reads ahead up to 1 MiB of input while the layer works (as
       // createGzip's writable side); counted in bytes, so small chunks do not pile up by the thousand.
-      { highWaterMark: WRITABLE_HIGH_WATER_MARK, size: byteLength },
+      { highWaterMark: WRITABLE_HIGH_WATER_MARK, size: queueSize },
     );
   }
 
