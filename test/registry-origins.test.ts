@@ -5,10 +5,15 @@
 // hand-written one on 127.0.0.x (127.0.0.2 and up play "another host"); nothing leaves loopback.
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Layer } from '../src/layer/layer.js';
 import { connect, pullScope } from '../src/registry/client.js';
 import { resolveCredentials } from '../src/registry/credentials.js';
@@ -491,6 +496,136 @@ describe('errors name the registry and the blob', () => {
       }
     } finally {
       await registry.close();
+    }
+  });
+});
+
+// An https registry and a plain-http listener on the same host and port (a TLS-terminating proxy that
+// also speaks http), the first byte of each connection telling them apart. fetch trusts the test CA only
+// through NODE_EXTRA_CA_CERTS, read at start-up, so the client runs in a child process. The host is
+// [::ffff:127.0.0.1]: loopback to the kernel, but not to fastlayer's plain-http default (hosts.ts), so the
+// transport speaks https to it.
+const opensslMissing = spawnSync('openssl', ['version']).status === 0 ? undefined : 'openssl is not installed (needed for the test certificate)';
+
+describe('an https registry whose Locations and redirects step down to http on the same host and port', { skip: opensslMissing }, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fastlayer-origins-tls-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const client = join(dir, 'client.mjs');
+  const registryDir = fileURLToPath(new URL('../src/registry/', import.meta.url));
+  let mode = '';
+  let port = 0;
+  const hits: (Hit & { scheme: string })[] = [];
+  const same = () => `[::ffff:127.0.0.1]:${port}`;
+
+  const tlsHandler: Handler = (req, res) => {
+    if (req.url === '/token' || req.headers.authorization === undefined) {
+      if (mode === 'realm') return void res.writeHead(401, { 'www-authenticate': `Bearer realm="http://${same()}/token",service="r"` }).end();
+    }
+    if (req.headers.authorization !== BASIC) return void res.writeHead(401, { 'www-authenticate': 'Basic realm="r"' }).end();
+    if (req.method === 'HEAD') return void res.writeHead(404).end();
+    if (req.method === 'POST') {
+      const to = mode === 'scheme-relative' ? `//${same()}/v2/app/blobs/uploads/1` : mode === 'upload' ? `http://${same()}/v2/app/blobs/uploads/1` : '/v2/app/blobs/uploads/1';
+      return void res.writeHead(202, { location: to }).end();
+    }
+    if (req.method === 'PUT') return void res.writeHead(201).end();
+    if (req.method === 'GET') return void res.writeHead(307, { location: `http://${same()}/v2/app/blobs/${DIGEST}` }).end();
+    res.writeHead(405).end();
+  };
+  const plainHandler: Handler = (req, res) => void res.writeHead(req.method === 'PUT' ? 201 : 200, { 'content-type': 'application/json' }).end('{"token":"t"}');
+
+  const record = (scheme: string, h: Handler) => async (req: IncomingMessage, res: ServerResponse) => {
+    for await (const _ of req);
+    hits.push({ scheme, method: req.method ?? '', path: req.url ?? '', auth: req.headers.authorization });
+    await h(req, res, Buffer.alloc(0));
+  };
+
+  async function start(): Promise<() => Promise<void>> {
+    const gen = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
+      '-days', '2', '-subj', '/CN=fastlayer-origins-test', '-addext', 'subjectAltName=IP:::ffff:127.0.0.1']);
+    if (gen.status !== 0) throw new Error(`openssl: ${gen.stderr.toString()}`);
+    const tls = createHttpsServer({ key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) }, record('https', tlsHandler));
+    const plain = createServer(record('http', plainHandler));
+    const front = createNetServer((socket) => {
+      socket.once('data', (first: Buffer) => {
+        socket.pause();
+        socket.unshift(first);
+        // 0x16: a TLS handshake record.
+        (first[0] === 0x16 ? tls : plain).emit('connection', socket);
+        process.nextTick(() => socket.resume());
+      });
+    });
+    await new Promise<void>((resolve) => front.listen(0, '::', resolve));
+    port = (front.address() as { port: number }).port;
+    writeFileSync(client, `
+      import { Readable } from 'node:stream';
+      const { Transport } = await import(${JSON.stringify(join(registryDir, 'transport.js'))});
+      const { Authenticator } = await import(${JSON.stringify(join(registryDir, 'auth.js'))});
+      const { uploadKnown } = await import(${JSON.stringify(join(registryDir, 'upload.js'))});
+      const [host, mode] = process.argv.slice(2);
+      const t = new Transport(host, new Authenticator(host, { credentials: ${JSON.stringify(credentials)} }), { retries: 0 });
+      const bytes = Buffer.from('over tls');
+      const blob = { kind: 'known', descriptor: { mediaType: 'x', digest: ${JSON.stringify(digestOf(Buffer.from('over tls')))}, size: bytes.length }, open: () => Readable.from([bytes]) };
+      try {
+        if (mode === 'get') await (await t.request({ method: 'GET', url: t.url('app/blobs/x'), scopes: [] }, [200], 'get')).arrayBuffer();
+        else await uploadKnown({ transport: t, registry: host, repository: 'app', scopes: ['repository:app:pull,push'] }, blob);
+        console.log(JSON.stringify({ ok: t.base.protocol }));
+      } catch (e) {
+        console.log(JSON.stringify({ code: e.code ?? e.name, message: e.message }));
+      }
+    `);
+    return async () => {
+      for (const s of [tls, plain]) s.close();
+      await new Promise<void>((resolve) => front.close(() => resolve()));
+    };
+  }
+
+  /** Runs the client in a child (asynchronously: the servers answer from this process). */
+  async function run(m: string): Promise<{ ok?: string; code?: string; message?: string }> {
+    mode = m;
+    hits.length = 0;
+    const child = spawn(process.execPath, [client, same(), m === 'get' ? 'get' : 'upload'], {
+      env: { ...process.env, NODE_EXTRA_CA_CERTS: join(dir, 'cert.pem') },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    child.stderr.on('data', (b: Buffer) => (err += b.toString()));
+    await once(child, 'close');
+    const line = out.trim().split('\n').pop() ?? '';
+    assert.ok(line.startsWith('{'), `client output: ${out} ${err}`);
+    return JSON.parse(line) as { ok?: string; code?: string; message?: string };
+  }
+
+  it('relative and scheme-relative Locations stay on https with the credentials; an http one on the same host and port is refused before anything goes over plain http', async () => {
+    const stop = await start();
+    try {
+      for (const m of ['relative', 'scheme-relative']) {
+        const r = await run(m);
+        assert.deepEqual(r, { ok: 'https:' }, `${m}: ${JSON.stringify(r)}`);
+        assert.ok(hits.some((h) => h.method === 'PUT' && h.scheme === 'https' && h.auth === BASIC), `${m}: the PUT went over https with the credentials`);
+        assert.ok(hits.every((h) => h.scheme === 'https'));
+      }
+      const r = await run('upload');
+      assert.equal(r.code, 'ERR_REGISTRY_PROTOCOL', JSON.stringify(r));
+      assert.match(r.message ?? '', /https to plain http/);
+      assert.deepEqual(hits.filter((h) => h.scheme === 'http'), [], 'nothing was sent over plain http');
+    } finally {
+      await stop();
+    }
+  });
+
+  it('a redirect to http on the same host and port, and an http token realm, are refused; no credentials go over plain http', async () => {
+    const stop = await start();
+    try {
+      for (const m of ['get', 'realm']) {
+        const r = await run(m);
+        assert.equal(r.code, 'ERR_REGISTRY_PROTOCOL', `${m}: ${JSON.stringify(r)}`);
+        assert.ok(!(r.message ?? '').includes(PASSWORD));
+        assert.deepEqual(hits.filter((h) => h.scheme === 'http'), [], `${m}: nothing was sent over plain http`);
+      }
+    } finally {
+      await stop();
     }
   });
 });
