@@ -243,6 +243,24 @@ describe('a 401 from another origin never triggers authentication', () => {
     }
   });
 
+  it('a registry`s own realm with user-info is refused (ERR_REGISTRY_PROTOCOL), the realm gets nothing', async () => {
+    const realm = await tokenServer('127.0.0.3');
+    const registry = await fake('127.0.0.1', (_req, res) => {
+      res.writeHead(401, { 'www-authenticate': `Bearer realm="http://mallory:s3cret@${realm.host}/token"` }).end();
+    });
+    try {
+      await assert.rejects(getBlob(registry.host, DIGEST), (err: unknown) => {
+        assert.equal((err as ErrRegistry).code, 'ERR_REGISTRY_PROTOCOL', String(err));
+        assert.ok(!(err as Error).message.includes('s3cret'));
+        assertNoSecret(err);
+        return true;
+      });
+      assert.deepEqual(realm.hits, []);
+    } finally {
+      await Promise.all([realm.close(), registry.close()]);
+    }
+  });
+
   describe('a Bearer registry with its token server on another origin', () => {
     async function bearerRegistry(cdnLocation: () => string): Promise<{ registry: Fake; realm: Fake }> {
       const realm = await tokenServer('127.0.0.3');

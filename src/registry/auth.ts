@@ -88,6 +88,10 @@ export class Authenticator {
     if (url.protocol !== 'https:' && !(url.protocol === 'http:' && (this.#options.insecure || isLoopback(url.host)))) {
       throw new ErrRegistryProtocol(`${this.registry}: token realm ${redactUrl(url)} is not https; refusing to send credentials`, { status: 401 });
     }
+    // User-info in the realm would be credentials the registry chose, sent along with ours.
+    if (url.username !== '' || url.password !== '') {
+      throw new ErrRegistryProtocol(`${this.registry}: token realm ${redactUrl(url)} carries user-info; refusing to send credentials`, { status: 401 });
+    }
     this.#scheme = 'bearer';
     this.#realm = url;
     this.#service = parsed.params.service;
