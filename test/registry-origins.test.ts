@@ -496,6 +496,28 @@ describe('errors name the registry and the blob', () => {
     }
   });
 
+  it('no credentials, or credentials a token server rejects, read "unauthorized" too', async () => {
+    const realm = await fake('127.0.0.3', (_req, res) => void res.writeHead(401).end());
+    const basic = await basicRegistry('127.0.0.1', (_req, res) => void res.writeHead(500).end());
+    const bearer = await fake('127.0.0.1', (_req, res) => void res.writeHead(401, { 'www-authenticate': `Bearer realm="http://${realm.host}/token"` }).end());
+    try {
+      for (const attempt of [
+        () => pull(`${basic.host}/app:v1`, { credentials: null, retryDelay: 1 }),
+        () => pull(`${bearer.host}/app:v1`, { credentials: { username: USER, password: `${PASSWORD}-wrong` }, retryDelay: 1 }),
+        () => pull(`${bearer.host}/app:v1`, { credentials: null, retryDelay: 1 }),
+      ]) {
+        await assert.rejects(attempt(), (err: unknown) => {
+          assert.equal((err as ErrRegistry).code, 'ERR_REGISTRY_UNAUTHORIZED');
+          assert.match((err as Error).message, /unauthorized/);
+          assertNoSecret(err);
+          return true;
+        });
+      }
+    } finally {
+      await Promise.all([realm.close(), basic.close(), bearer.close()]);
+    }
+  });
+
   it('wrong credentials read "unauthorized" and quote no secret, for pulls and pushes', async () => {
     const registry = await basicRegistry('127.0.0.1', (_req, res) => void res.writeHead(500).end());
     const wrong = { username: USER, password: `${PASSWORD}-wrong` };

@@ -73,7 +73,7 @@ export class Authenticator {
       this.#scheme = 'basic';
       const c = await this.#creds();
       if (c?.username === undefined || c.password === undefined) {
-        throw new ErrRegistryUnauthorized(`${this.registry} requires credentials (Basic) and none were found`, { status: 401 });
+        throw new ErrRegistryUnauthorized(`${this.registry}: unauthorized: it requires credentials (Basic) and none were found`, { status: 401 });
       }
       return first;
     }
@@ -178,7 +178,7 @@ export class Authenticator {
     if (res === undefined) throw new ErrRegistryUnavailable(`${where}: ${describeCause(lastError)}`, { cause: lastError });
     const text = await readText(res, TOKEN_BODY_CAP);
     if (res.status === 401 || res.status === 403) {
-      throw new ErrRegistryUnauthorized(`${where} rejected the ${creds ? 'credentials' : 'anonymous request'} (HTTP ${res.status})`, {
+      throw new ErrRegistryUnauthorized(`${where} rejected the ${creds ? 'credentials' : 'anonymous request'} (HTTP ${res.status} ${res.status === 401 ? 'unauthorized' : 'forbidden'})`, {
         status: res.status,
         errors: decodeErrors(text),
       });
