@@ -496,6 +496,28 @@ describe('errors name the registry and the blob', () => {
     }
   });
 
+  it('a connection cut during a blob upload names the registry and the blob', async () => {
+    const bytes = Buffer.from('cut while uploading');
+    const registry = await basicRegistry('127.0.0.1', (req, res) => {
+      if (req.method === 'HEAD') return void res.writeHead(404).end();
+      if (req.method === 'POST') return void res.writeHead(202, { location: '/v2/app/blobs/uploads/1' }).end();
+      if (req.method === 'DELETE') return void res.writeHead(204).end();
+      req.socket.destroy();
+    });
+    try {
+      const destination = new RegistryDestination(`${registry.host}/app:v1`, { credentials, retryDelay: 1, retries: 0 });
+      await assert.rejects(destination.writeBlob(bufferBlob(bytes, LAYER)), (err: unknown) => {
+        assert.equal((err as ErrRegistry).code, 'ERR_REGISTRY_UNAVAILABLE', String(err));
+        assert.ok((err as Error).message.includes(digestOf(bytes)), (err as Error).message);
+        assert.ok((err as Error).message.includes(registry.host), (err as Error).message);
+        assertNoSecret(err);
+        return true;
+      });
+    } finally {
+      await registry.close();
+    }
+  });
+
   it('no credentials, or credentials a token server rejects, read "unauthorized" too', async () => {
     const realm = await fake('127.0.0.3', (_req, res) => void res.writeHead(401).end());
     const basic = await basicRegistry('127.0.0.1', (_req, res) => void res.writeHead(500).end());

@@ -109,6 +109,18 @@ export class ErrRegistryCredentials extends ErrRegistry {
   }
 }
 
+/**
+ * A network failure (`ERR_REGISTRY_UNAVAILABLE`, `ERR_REGISTRY_STREAM_FAILED`) with what was being done
+ * put in front (`getting blob sha256:... from app`): the bare cause ("terminated", "other side closed")
+ * says neither which blob nor which step. Other errors already carry it and are returned as they are.
+ */
+export function inContext(err: unknown, what: string): unknown {
+  if (!(err instanceof ErrRegistryUnavailable) && !(err instanceof ErrRegistryStreamFailed)) return err;
+  const init = { status: err.status, errors: [...err.errors], cause: err.cause ?? err };
+  const message = `${what}: ${err.message}`;
+  return err instanceof ErrRegistryUnavailable ? new ErrRegistryUnavailable(message, init) : new ErrRegistryStreamFailed(message, init);
+}
+
 /** A URL as it may appear in a message: no user-info, no query, no fragment. */
 export function redactUrl(url: URL | string): string {
   try {

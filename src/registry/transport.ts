@@ -14,6 +14,7 @@ import {
   ErrRegistryUnauthorized,
   ErrRegistryUnavailable,
   describeCause,
+  inContext,
   redactUrl,
   scrub,
   type RegistryErrorDetail,
@@ -144,7 +145,12 @@ export class Transport {
 
   /** Sends and checks: resolves with the response when its status is one of `ok`, else throws the coded error. */
   async request(spec: RequestSpec, ok: readonly number[], what: string): Promise<Response> {
-    const res = await this.send(spec);
+    let res: Response;
+    try {
+      res = await this.send(spec);
+    } catch (err) {
+      throw inContext(err, `${what} on ${this.host}`);
+    }
     if (ok.includes(res.status)) return res;
     throw await errorFor(res.status, { ...spec, what }, res);
   }
