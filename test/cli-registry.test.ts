@@ -195,7 +195,6 @@ describe('fastlayer registry commands (docker-registry, no auth)', { skip: missi
     const none = await run(['inspect', ref, '--platform', 'linux/s390x'], env);
     assert.equal(none.status, 1);
     assert.ok(oneErrorLine(none.stderr), none.stderr);
-    assert.match(none.stderr, /unauthorized/);
   });
 
   it('a registry that is not there, an unknown image: one line, exit 1', async () => {
