@@ -518,6 +518,34 @@ describe('errors name the registry and the blob', () => {
     }
   });
 
+  it('a registry or token server echoing the credentials in its error body cannot put them into messages or JSON', async () => {
+    const echo = (req: IncomingMessage, res: ServerResponse, extra: Record<string, string> = {}) => {
+      const auth = req.headers.authorization ?? '';
+      const said = `you sent ${auth} (${Buffer.from(auth.replace(/^Basic /, ''), 'base64').toString()})`;
+      res.writeHead(401, { 'content-type': 'application/json', ...extra });
+      res.end(JSON.stringify({ errors: [{ code: 'UNAUTHORIZED', message: said, detail: { echoed: said, list: [auth], [auth]: 1 } }] }));
+    };
+    const realm = await fake('127.0.0.3', (req, res) => echo(req, res));
+    const basicEcho = await fake('127.0.0.1', (req, res) => echo(req, res, { 'www-authenticate': 'Basic realm="r"' }));
+    const bearerEcho = await fake('127.0.0.1', (req, res) => echo(req, res, { 'www-authenticate': `Bearer realm="http://${realm.host}/token"` }));
+    try {
+      const seen: string[] = [];
+      for (const host of [basicEcho.host, bearerEcho.host]) {
+        await assert.rejects(pull(`${host}/app:v1`, { credentials, retryDelay: 1 }), (err: unknown) => {
+          assert.equal((err as ErrRegistry).code, 'ERR_REGISTRY_UNAUTHORIZED');
+          assertNoSecret(err);
+          seen.push(JSON.stringify(err));
+          return true;
+        });
+      }
+      // The token server's rejection carries its decoded body (message and detail): the echo is masked.
+      assert.match(seen[1]!, /you sent Basic <redacted> \(alice:<redacted>\)/);
+      assert.match(seen[1]!, /"echoed":"you sent Basic <redacted>/);
+    } finally {
+      await Promise.all([realm.close(), basicEcho.close(), bearerEcho.close()]);
+    }
+  });
+
   it('no credentials, or credentials a token server rejects, read "unauthorized" too', async () => {
     const realm = await fake('127.0.0.3', (_req, res) => void res.writeHead(401).end());
     const basic = await basicRegistry('127.0.0.1', (_req, res) => void res.writeHead(500).end());

@@ -11,6 +11,7 @@ import {
   decodeErrors,
   describeCause,
   redactUrl,
+  rememberSecret,
 } from './errors.js';
 
 export interface AuthOptions {
@@ -52,9 +53,7 @@ export class Authenticator {
   async header(scopes: readonly string[], signal?: AbortSignal): Promise<string | undefined> {
     if (this.#scheme === 'basic') {
       const c = await this.#creds();
-      if (c?.username !== undefined && c.password !== undefined) {
-        return `Basic ${Buffer.from(`${c.username}:${c.password}`).toString('base64')}`;
-      }
+      if (c?.username !== undefined && c.password !== undefined) return basic(c.username, c.password);
       return undefined;
     }
     if (this.#scheme === 'bearer') return `Bearer ${(await this.#token(scopes, signal)).value}`;
@@ -141,6 +140,7 @@ export class Authenticator {
     let init: RequestInit;
     const url = new URL(realm);
     if (creds?.identityToken !== undefined) {
+      rememberSecret(creds.identityToken);
       // OAuth2 refresh-token grant: what docker does with an identity token from `docker login`.
       const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: creds.identityToken, client_id: 'fastlayer' });
       if (this.#service !== undefined) form.set('service', this.#service);
@@ -152,7 +152,7 @@ export class Authenticator {
       const headers: Record<string, string> = {};
       if (creds?.username !== undefined && creds.password !== undefined) {
         url.searchParams.set('account', creds.username);
-        headers.authorization = `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}`;
+        headers.authorization = basic(creds.username, creds.password);
       }
       init = { method: 'GET', headers };
     }
@@ -192,12 +192,21 @@ export class Authenticator {
     }
     const value = typeof body.token === 'string' ? body.token : typeof body.access_token === 'string' ? body.access_token : undefined;
     if (!value || !/^[\x21-\x7e]+$/.test(value)) throw new ErrRegistryProtocol(`${where}: the token response holds no usable token`);
+    rememberSecret(value);
     // The spec's default lifetime is 60 s, and shorter lifetimes are read as 60 s.
     const lifetime = typeof body.expires_in === 'number' && body.expires_in > 60 ? body.expires_in : 60;
     const issued = typeof body.issued_at === 'string' ? Date.parse(body.issued_at) : NaN;
     const start = Number.isFinite(issued) && issued <= Date.now() ? issued : Date.now();
     return { value, expires: start + lifetime * 1000 };
   }
+}
+
+/** The Basic header value; the password and the header are remembered for `scrub` (errors.ts). */
+function basic(username: string, password: string): string {
+  const encoded = Buffer.from(`${username}:${password}`).toString('base64');
+  rememberSecret(password);
+  rememberSecret(encoded);
+  return `Basic ${encoded}`;
 }
 
 async function readText(res: Response, cap: number): Promise<string> {
