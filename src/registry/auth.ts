@@ -14,6 +14,7 @@ import {
   decodeErrors,
   describeCause,
   redactUrl,
+  rememberSecret,
 } from './errors.js';
 
 export interface AuthOptions {
@@ -59,9 +60,7 @@ export class Authenticator {
   async header(scopes: readonly string[], signal?: AbortSignal): Promise<string | undefined> {
     if (this.#scheme === 'basic') {
       const c = await this.#creds();
-      if (c?.username !== undefined && c.password !== undefined) {
-        return `Basic ${Buffer.from(`${c.username}:${c.password}`).toString('base64')}`;
-      }
+      if (c?.username !== undefined && c.password !== undefined) return basic(c.username, c.password);
       return undefined;
     }
     if (this.#scheme === 'bearer') return `Bearer ${(await this.#token(scopes, signal)).value}`;
@@ -80,7 +79,7 @@ export class Authenticator {
       this.#scheme = 'basic';
       const c = await this.#creds();
       if (c?.username === undefined || c.password === undefined) {
-        throw new ErrRegistryUnauthorized(`${this.registry} requires credentials (Basic) and none were found`, { status: 401 });
+        throw new ErrRegistryUnauthorized(`${this.registry}: unauthorized: it requires credentials (Basic) and none were found`, { status: 401 });
       }
       return first;
     }
@@ -94,6 +93,10 @@ export class Authenticator {
     }
     if (url.protocol !== 'https:' && !(url.protocol === 'http:' && (this.#options.insecure || isLoopback(url.host)))) {
       throw new ErrRegistryProtocol(`${this.registry}: token realm ${redactUrl(url)} is not https; refusing to send credentials`, { status: 401 });
+    }
+    // User-info in the realm would be credentials the registry chose, sent along with ours.
+    if (url.username !== '' || url.password !== '') {
+      throw new ErrRegistryProtocol(`${this.registry}: token realm ${redactUrl(url)} carries user-info; refusing to send credentials`, { status: 401 });
     }
     this.#scheme = 'bearer';
     this.#realm = url;
@@ -144,6 +147,7 @@ export class Authenticator {
     let init: RequestInit;
     const url = new URL(realm);
     if (creds?.identityToken !== undefined) {
+      rememberSecret(creds.identityToken);
       // OAuth2 refresh-token grant: what docker does with an identity token from `docker login`.
       const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: creds.identityToken, client_id: 'fastlayer' });
       if (this.#service !== undefined) form.set('service', this.#service);
@@ -155,7 +159,7 @@ export class Authenticator {
       const headers: Record<string, string> = {};
       if (creds?.username !== undefined && creds.password !== undefined) {
         url.searchParams.set('account', creds.username);
-        headers.authorization = `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}`;
+        headers.authorization = basic(creds.username, creds.password);
       }
       init = { method: 'GET', headers };
     }
@@ -185,7 +189,7 @@ export class Authenticator {
     // The 1 MiB bound holds while reading; a refusal's body is only read for its message.
     const text = (res.status === 200 ? await readBounded(res, TOKEN_BODY_CAP, `${where}: the token response`) : await readCapped(res, ERROR_BODY_CAP).catch(() => Buffer.alloc(0))).toString('utf8');
     if (res.status === 401 || res.status === 403) {
-      throw new ErrRegistryUnauthorized(`${where} rejected the ${creds ? 'credentials' : 'anonymous request'} (HTTP ${res.status})`, {
+      throw new ErrRegistryUnauthorized(`${where} rejected the ${creds ? 'credentials' : 'anonymous request'} (HTTP ${res.status} ${res.status === 401 ? 'unauthorized' : 'forbidden'})`, {
         status: res.status,
         errors: decodeErrors(text),
       });
@@ -199,12 +203,21 @@ export class Authenticator {
     }
     const value = typeof body.token === 'string' ? body.token : typeof body.access_token === 'string' ? body.access_token : undefined;
     if (!value || !/^[\x21-\x7e]+$/.test(value)) throw new ErrRegistryProtocol(`${where}: the token response holds no usable token`);
+    rememberSecret(value);
     // The spec's default lifetime is 60 s, and shorter lifetimes are read as 60 s.
     const lifetime = typeof body.expires_in === 'number' && body.expires_in > 60 ? body.expires_in : 60;
     const issued = typeof body.issued_at === 'string' ? Date.parse(body.issued_at) : NaN;
     const start = Number.isFinite(issued) && issued <= Date.now() ? issued : Date.now();
     return { value, expires: start + lifetime * 1000 };
   }
+}
+
+/** The Basic header value; the password and the header are remembered for `scrub` (errors.ts). */
+function basic(username: string, password: string): string {
+  const encoded = Buffer.from(`${username}:${password}`).toString('base64');
+  rememberSecret(password);
+  rememberSecret(encoded);
+  return `Basic ${encoded}`;
 }
 
 function key(scopes: readonly string[]): string {

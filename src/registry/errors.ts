@@ -122,6 +122,18 @@ export class ErrRegistryCredentials extends ErrRegistry {
   }
 }
 
+/**
+ * A network failure (`ERR_REGISTRY_UNAVAILABLE`, `ERR_REGISTRY_STREAM_FAILED`) with what was being done
+ * put in front (`getting blob sha256:... from app`): the bare cause ("terminated", "other side closed")
+ * says neither which blob nor which step. Other errors already carry it and are returned as they are.
+ */
+export function inContext(err: unknown, what: string): unknown {
+  if (!(err instanceof ErrRegistryUnavailable) && !(err instanceof ErrRegistryStreamFailed)) return err;
+  const init = { status: err.status, errors: [...err.errors], cause: err.cause ?? err };
+  const message = `${what}: ${err.message}`;
+  return err instanceof ErrRegistryUnavailable ? new ErrRegistryUnavailable(message, init) : new ErrRegistryStreamFailed(message, init);
+}
+
 /** A URL as it may appear in a message: no user-info, no query, no fragment. */
 export function redactUrl(url: URL | string): string {
   try {
@@ -141,9 +153,35 @@ export function describeCause(cause: unknown): string {
   return scrub(code ? `${code}: ${msg}` : msg).slice(0, 300);
 }
 
-/** Removes anything URL-like with credentials or a query from free text. */
+/**
+ * The secrets this process has sent (passwords, their Basic forms, identity and registry tokens), so
+ * that a server echoing them in an error body cannot put them into a message or `--json` output. Short
+ * values are not kept (they would mask ordinary words); the set is bounded, oldest dropped first.
+ */
+const secrets = new Set<string>();
+const MAX_SECRETS = 256;
+
+export function rememberSecret(value: string | undefined): void {
+  if (value === undefined || value.length < 6 || secrets.has(value)) return;
+  if (secrets.size >= MAX_SECRETS) secrets.delete(secrets.values().next().value!);
+  secrets.add(value);
+}
+
+/** Removes anything URL-like with credentials or a query, and any secret in use, from free text. */
 export function scrub(text: string): string {
-  return text.replace(/[a-z][a-z0-9+.-]*:\/\/[^\s"'<>]+/gi, (m) => redactUrl(m));
+  let out = text.replace(/[a-z][a-z0-9+.-]*:\/\/[^\s"'<>]+/gi, (m) => redactUrl(m));
+  for (const secret of secrets) if (out.includes(secret)) out = out.split(secret).join('<redacted>');
+  return out;
+}
+
+/** `scrub` on every string of a decoded JSON value (an error entry's `detail`). */
+function scrubJson(value: unknown, depth = 0): unknown {
+  if (typeof value === 'string') return scrub(value);
+  if (value === null || typeof value !== 'object' || depth > 8) return typeof value === 'object' && value !== null ? '<nested>' : value;
+  if (Array.isArray(value)) return value.slice(0, 100).map((v) => scrubJson(v, depth + 1));
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value).slice(0, 100)) out[scrub(k)] = scrubJson(v, depth + 1);
+  return out;
 }
 
 export function decodeErrors(text: string): RegistryErrorDetail[] {
@@ -162,7 +200,7 @@ export function decodeErrors(text: string): RegistryErrorDetail[] {
     out.push({
       code: typeof code === 'string' ? code.slice(0, 64) : 'UNKNOWN',
       message: typeof message === 'string' ? scrub(message).slice(0, 500) : '',
-      ...(detail === undefined ? {} : { detail }),
+      ...(detail === undefined ? {} : { detail: scrubJson(detail) }),
     });
   }
   return out;

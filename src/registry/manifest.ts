@@ -3,7 +3,7 @@
 // against Docker-Content-Digest, else hashed to name them. Bodies are bounded in memory.
 import { createHash } from 'node:crypto';
 import type { Descriptor, ManifestBlob } from '../image/types.js';
-import { ErrRegistryDigestMismatch, ErrRegistryProtocol } from './errors.js';
+import { ErrRegistry, ErrRegistryDigestMismatch, ErrRegistryProtocol, ErrRegistryUnavailable, describeCause } from './errors.js';
 import { drain, readBounded, type Transport } from './transport.js';
 
 export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
@@ -49,7 +49,14 @@ export async function getManifest(target: ManifestTarget, identifier: string): P
   const url = target.transport.url(`${target.repository}/manifests/${identifier}`);
   const spec = { method: 'GET' as const, url, scopes: target.scopes, signal: target.signal, headers: { accept: ACCEPT } };
   const res = await target.transport.request(spec, [200], `getting manifest ${identifier} from ${target.repository}`);
-  const bytes = await readBounded(res, MANIFEST_CAP, `manifest ${identifier}`);
+  let bytes: Buffer;
+  try {
+    bytes = await readBounded(res, MANIFEST_CAP, `manifest ${identifier}`);
+  } catch (err) {
+    // undici says only "terminated" when the connection breaks mid-body: name the registry and manifest.
+    if (err instanceof ErrRegistry || (err as { name?: string } | null)?.name === 'AbortError') throw err;
+    throw new ErrRegistryUnavailable(`manifest ${identifier} from ${target.transport.host}/${target.repository}: the connection broke (${describeCause(err)})`, { cause: err });
+  }
   const digest = sha256(bytes);
   const expected = identifier.startsWith('sha256:') ? identifier : res.headers.get('docker-content-digest');
   if (expected !== null && expected !== digest) {

@@ -7,7 +7,7 @@ import { Readable } from 'node:stream';
 import type { Reference } from '../image/reference.js';
 import type { Destination, KnownBlob, ManifestBlob, Platform } from '../image/types.js';
 import { anySignal, connect, pullScope, type RegistryOptions, type Repository } from './client.js';
-import { ErrRegistryDigestMismatch, ErrRegistryNotFound } from './errors.js';
+import { ErrRegistry, ErrRegistryDigestMismatch, ErrRegistryNotFound, ErrRegistryUnavailable, describeCause } from './errors.js';
 import { ErrInvalidOption } from '../errors.js';
 import { getManifest, isIndex, type ManifestTarget } from './manifest.js';
 import { imageManifest, indexManifests } from './parse.js';
@@ -153,7 +153,19 @@ class RemoteBlobStream extends Readable {
         this.#hash.update(value);
         if (this.push(value)) this.#pump();
       },
-      (err: unknown) => this.destroy(err as Error),
+      (err: unknown) => {
+        this.#pending = false;
+        if (this.destroyed) return;
+        // undici says only "terminated" when the connection breaks mid-body: name the registry and blob.
+        if (err instanceof ErrRegistry || (err as { name?: string } | null)?.name === 'AbortError') return this.destroy(err as Error);
+        const { registry, repository } = this.#repo;
+        this.destroy(
+          new ErrRegistryUnavailable(
+            `blob ${this.#digest} from ${registry}/${repository}: the connection broke after ${this.#seen} of ${this.#size} bytes (${describeCause(err)})`,
+            { cause: err },
+          ),
+        );
+      },
     );
   }
 

@@ -15,6 +15,7 @@ import {
   ErrRegistryUnauthorized,
   ErrRegistryUnavailable,
   describeCause,
+  inContext,
   redactUrl,
   scrub,
   type RegistryErrorDetail,
@@ -22,6 +23,7 @@ import {
 } from './errors.js';
 import { isLoopback } from './hosts.js';
 import { ERROR_BODY_CAP, drain, readBounded } from './body.js';
+import { checkNextUrl, originOf, sameOrigin } from './origin.js';
 import { resolveTimeouts, timedFetch, type TimeoutOption, type Timeouts } from './timeouts.js';
 
 export { drain, readBounded } from './body.js';
@@ -101,8 +103,9 @@ export class Transport {
       // The authenticator retries its token server itself (timeouts included): its errors are final here.
       const authorization = await this.auth.header(spec.scopes, spec.signal);
       let res: Response;
+      let answered: URL;
       try {
-        res = await this.#follow(spec, authorization);
+        ({ res, url: answered } = await this.#follow(spec, authorization));
       } catch (err) {
         if (spec.signal?.aborted) throw err;
         // A timeout is a dropped connection: retried as one, with the same attempts.
@@ -134,12 +137,22 @@ export class Transport {
         }
         throw new ErrRegistryUnavailable(`${what} failed: ${describeCause(err)}`, { cause: err });
       }
+      if (res.status === 401 && !sameOrigin(answered, this.base)) {
+        // Only the registry's own origin may challenge: a CDN or upload host answering 401 must not make
+        // the registry's credentials (or a token for them) go to a realm it names.
+        await drain(res);
+        throw new ErrRegistryUnauthorized(
+          `${spec.method} ${redactUrl(spec.url)}: HTTP 401 unauthorized from ${originOf(answered)}, which is not the registry ${originOf(this.base)}; ` +
+            `the registry's credentials are never sent to another origin`,
+          { status: 401 },
+        );
+      }
       if (res.status === 401 && !singleUse && authRounds < 2) {
         const challenge = res.headers.get('www-authenticate');
         await drain(res);
         authRounds++;
         if (challenge !== null && (await this.auth.challenge(challenge, spec.scopes, authorization))) continue;
-        throw await errorFor(401, spec, res, challenge === null ? 'no WWW-Authenticate challenge' : undefined);
+        throw await errorFor(401, spec, res, challenge === null ? 'no WWW-Authenticate challenge' : authorization !== undefined ? 'the credentials were rejected' : undefined);
       }
       if (repeatable && retryableStatus(res.status) && attempt < this.#retries) {
         await drain(res);
@@ -152,20 +165,27 @@ export class Transport {
 
   /** Sends and checks: resolves with the response when its status is one of `ok`, else throws the coded error. */
   async request(spec: RequestSpec, ok: readonly number[], what: string): Promise<Response> {
-    const res = await this.send(spec);
+    let res: Response;
+    try {
+      res = await this.send(spec);
+    } catch (err) {
+      throw inContext(err, `${what} on ${this.host}`);
+    }
     if (ok.includes(res.status)) return res;
     throw await errorFor(res.status, { ...spec, what }, res);
   }
 
-  async #follow(spec: RequestSpec, authorization: string | undefined): Promise<Response> {
+  /** Sends one request, following redirects; resolves with the final response and the URL that answered it. */
+  async #follow(spec: RequestSpec, authorization: string | undefined): Promise<{ res: Response; url: URL }> {
     let url = spec.url;
     let method: string = spec.method;
     let body = spec.body;
     for (let hop = 0; ; hop++) {
-      // Credentials go to the registry's own host only: not to another host a redirect or an upload
-      // Location names (a CDN, a storage bucket with a presigned URL).
+      // Credentials go to the registry's own origin only (scheme, host and port): not to another host or
+      // port a redirect or an upload Location names (a CDN, a presigned URL), nor over plain http to an
+      // https registry's host.
       const headers: Record<string, string> = { 'user-agent': this.#userAgent, ...spec.headers };
-      if (authorization !== undefined && url.host === this.base.host) headers.authorization = authorization;
+      if (authorization !== undefined && sameOrigin(url, this.base)) headers.authorization = authorization;
       const init: RequestInit & { duplex?: 'half' } = { method, headers, redirect: 'manual' };
       if (spec.signal) init.signal = spec.signal;
       if (body !== undefined) {
@@ -179,16 +199,19 @@ export class Transport {
         }
       }
       const res = await timedFetch(url, init, this.#timeouts, `${method} ${redactUrl(url)}`);
-      if (![301, 302, 303, 307, 308].includes(res.status)) return res;
+      if (![301, 302, 303, 307, 308].includes(res.status)) return { res, url };
       const location = res.headers.get('location');
       await drain(res);
       if (location === null) throw new ErrRegistryProtocol(`${method} ${redactUrl(url)}: redirect ${res.status} without a Location`, { status: res.status });
       if (hop >= MAX_REDIRECTS) throw new ErrRegistryProtocol(`${spec.method} ${redactUrl(spec.url)}: more than ${MAX_REDIRECTS} redirects`);
-      const next = new URL(location, url);
-      if (next.protocol !== 'https:' && next.protocol !== 'http:') throw new ErrRegistryProtocol(`redirect to a ${next.protocol} URL refused`);
-      if (url.protocol === 'https:' && next.protocol === 'http:' && !this.insecure && !isLoopback(next.host)) {
-        throw new ErrRegistryProtocol(`redirect from https to plain http (${redactUrl(next)}) refused`);
+      let next: URL;
+      try {
+        next = new URL(location, url);
+      } catch {
+        throw new ErrRegistryProtocol(`${method} ${redactUrl(url)}: redirect ${res.status} to a Location that is not a URL`, { status: res.status });
       }
+      next.hash = '';
+      checkNextUrl(url, next, this.insecure, 'redirect');
       if (res.status === 303 || ((res.status === 301 || res.status === 302) && method === 'POST')) {
         method = method === 'HEAD' ? 'HEAD' : 'GET';
         body = undefined;
@@ -233,7 +256,9 @@ export async function errorFor(
   const summary = errors.length
     ? `: ${errors.map((e) => `${e.code}${e.message ? ` (${scrub(e.message).slice(0, 200)})` : ''}`).join(', ')}`
     : '';
-  const message = `${spec.what ?? `${spec.method} ${redactUrl(spec.url)}`}: HTTP ${status}${summary}${note ? ` (${note})` : ''}`;
+  // The status's meaning in words, so that a login problem reads as one (docs/CLI.md promises "unauthorized").
+  const word = status === 401 ? ' unauthorized' : status === 403 ? ' denied' : '';
+  const message = `${spec.what ?? `${spec.method} ${redactUrl(spec.url)}`}: HTTP ${status}${word}${summary}${note ? ` (${note})` : ''}`;
   const init = { status, errors };
   if (codes.includes('DIGEST_INVALID') || codes.includes('SIZE_INVALID')) return new ErrRegistryDigestMismatch(message, init);
   // A token without the scope asked for is a refusal, not a login problem.

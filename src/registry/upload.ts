@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { KnownBlob } from '../image/types.js';
 import { ErrRegistryDigestMismatch, ErrRegistryProtocol, ErrRegistryStreamFailed, redactUrl } from './errors.js';
+import { checkNextUrl } from './origin.js';
 import { drain, errorFor, type Transport } from './transport.js';
 
 const OCTET = 'application/octet-stream';
@@ -45,17 +46,23 @@ export async function blobExists(ctx: UploadContext, digest: string, scopes = ct
   throw await errorFor(res.status, { ...spec, what: `checking blob ${digest} in ${ctx.repository}` }, res);
 }
 
-/** The Location of a response, resolved against the request URL (it may be relative, leave /v2, carry a query). */
-export function location(res: Response, request: URL): URL {
+/**
+ * The Location of a response, resolved against the request URL (it may be relative, scheme-relative,
+ * leave /v2, carry a query). It may name another origin (an upload service); the transport then sends no
+ * credentials there. Other schemes, user-info and a step down from https to http (unless `insecure`) are
+ * refused, as for redirects.
+ */
+export function location(res: Response, request: URL, insecure = false): URL {
   const value = res.headers.get('location');
   if (value === null || value === '') throw new ErrRegistryProtocol(`${redactUrl(request)}: HTTP ${res.status} without a Location header`, { status: res.status });
+  let url: URL;
   try {
-    const url = new URL(value, request);
-    url.hash = '';
-    return url;
+    url = new URL(value, request);
   } catch {
     throw new ErrRegistryProtocol(`${redactUrl(request)}: Location header is not a URL`, { status: res.status });
   }
+  url.hash = '';
+  return checkNextUrl(request, url, insecure, `${redactUrl(request)}: upload Location`);
 }
 
 /** `url` with `digest=` appended, keeping the registry's own query exactly as it sent it. */
@@ -71,8 +78,22 @@ async function open(ctx: UploadContext, query = '', scopes = ctx.scopes): Promis
   const spec = { method: 'POST' as const, url, scopes, signal: ctx.signal, headers: { 'content-length': '0' } };
   const res = await ctx.transport.request(spec, [201, 202], `opening an upload in ${ctx.repository}`);
   await drain(res);
-  if (res.status === 201) return { res };
-  return { res, session: { url: location(res, url), minChunk: minChunk(res) } };
+  if (res.status === 201) {
+    // 201 Created means the blob is already there: the answer to a mount, or to a POST carrying the
+    // whole blob with `?digest=`. To a plain POST (no bytes sent yet) it can mean nothing the spec allows.
+    if (!query.includes('mount=')) {
+      throw new ErrRegistryProtocol(`opening an upload in ${ctx.repository} on ${ctx.registry}: the registry answered 201 Created with no blob sent (the distribution spec requires 202 Accepted and a Location)`, { status: 201 });
+    }
+    return { res };
+  }
+  return { res, session: { url: location(res, url, ctx.transport.insecure), minChunk: minChunk(res) } };
+}
+
+/** A new upload session (a plain POST: `open` refuses any answer but 202 with a Location). */
+async function openSession(ctx: UploadContext): Promise<Session> {
+  const { session } = await open(ctx);
+  if (!session) throw new ErrRegistryProtocol(`opening an upload in ${ctx.repository} on ${ctx.registry}: no upload session`);
+  return session;
 }
 
 function minChunk(res: Response): number {
@@ -172,7 +193,7 @@ export async function uploadStream(
   let session: Session | undefined;
   const counted = new Counted(source, onBytes);
   try {
-    session = (await open(ctx)).session!;
+    session = await openSession(ctx);
     if (ctx.chunkSize !== undefined) {
       session = await sendChunks(ctx, session, counted);
     } else {
@@ -197,7 +218,7 @@ export async function uploadStream(
         });
       }
       await drain(res);
-      session.url = location(res, session.url);
+      session.url = location(res, session.url, ctx.transport.insecure);
     }
     const digest = await finished();
     await commit(ctx, session, digest);
@@ -251,14 +272,14 @@ async function patchChunk(ctx: UploadContext, session: Session, data: Buffer, st
     const res = await ctx.transport.send(spec);
     if (res.status === 202 || res.status === 204) {
       await drain(res);
-      session.url = location(res, session.url);
+      session.url = location(res, session.url, ctx.transport.insecure);
       return end + 1;
     }
     if (res.status !== 416 || recoveries >= 2) {
       throw await errorFor(res.status, { ...spec, what: `uploading bytes ${from}-${end} to ${ctx.repository}` }, res);
     }
     // A 416 may carry the session's current Location (distribution's state lives in its query).
-    if (res.headers.get('location') !== null) session.url = location(res, session.url);
+    if (res.headers.get('location') !== null) session.url = location(res, session.url, ctx.transport.insecure);
     await drain(res);
     const next = await uploadedOffset(ctx, session);
     if (next < start || next > start + data.length) {
@@ -274,7 +295,7 @@ async function uploadedOffset(ctx: UploadContext, session: Session): Promise<num
   const spec = { method: 'GET' as const, url: session.url, scopes: ctx.scopes, signal: ctx.signal };
   const res = await ctx.transport.request(spec, [204, 200], `reading the upload status in ${ctx.repository}`);
   await drain(res);
-  if (res.headers.get('location') !== null) session.url = location(res, session.url);
+  if (res.headers.get('location') !== null) session.url = location(res, session.url, ctx.transport.insecure);
   const range = res.headers.get('range');
   if (range === null) return 0;
   const m = /^(?:bytes=)?0-(\d+)$/.exec(range.trim());
@@ -309,7 +330,7 @@ export async function uploadKnown(
     session = opened.session;
   }
   for (let attempt = 0; ; attempt++) {
-    session ??= (await open(ctx)).session!;
+    session ??= await openSession(ctx);
     let sent = 0;
     const count = (n: number): void => {
       sent += n;
