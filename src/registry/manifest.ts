@@ -54,8 +54,11 @@ export async function getManifest(target: ManifestTarget, identifier: string): P
     bytes = await readBounded(res, MANIFEST_CAP, `manifest ${identifier}`);
   } catch (err) {
     // undici says only "terminated" when the connection breaks mid-body: name the registry and manifest.
-    if (err instanceof ErrRegistry || (err as { name?: string } | null)?.name === 'AbortError') throw err;
-    throw new ErrRegistryUnavailable(`manifest ${identifier} from ${target.transport.host}/${target.repository}: the connection broke (${describeCause(err)})`, { cause: err });
+    // A body failure the transport already coded (timeouts.ts) is named here too; other coded errors pass.
+    const broke = !(err instanceof ErrRegistry) || err instanceof ErrRegistryUnavailable;
+    if (!broke || (err as { name?: string } | null)?.name === 'AbortError') throw err;
+    const why = err instanceof ErrRegistryUnavailable ? err.message : describeCause(err);
+    throw new ErrRegistryUnavailable(`manifest ${identifier} from ${target.transport.host}/${target.repository}: the connection broke (${why})`, { cause: err });
   }
   const digest = sha256(bytes);
   const expected = identifier.startsWith('sha256:') ? identifier : res.headers.get('docker-content-digest');

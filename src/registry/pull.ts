@@ -157,11 +157,14 @@ class RemoteBlobStream extends Readable {
         this.#pending = false;
         if (this.destroyed) return;
         // undici says only "terminated" when the connection breaks mid-body: name the registry and blob.
-        if (err instanceof ErrRegistry || (err as { name?: string } | null)?.name === 'AbortError') return this.destroy(err as Error);
+        // A body failure the transport already coded (timeouts.ts) is named here too; other coded errors pass.
+        const broke = !(err instanceof ErrRegistry) || err instanceof ErrRegistryUnavailable;
+        if (!broke || (err as { name?: string } | null)?.name === 'AbortError') return this.destroy(err as Error);
         const { registry, repository } = this.#repo;
+        const why = err instanceof ErrRegistryUnavailable ? err.message : describeCause(err);
         this.destroy(
           new ErrRegistryUnavailable(
-            `blob ${this.#digest} from ${registry}/${repository}: the connection broke after ${this.#seen} of ${this.#size} bytes (${describeCause(err)})`,
+            `blob ${this.#digest} from ${registry}/${repository}: the connection broke after ${this.#seen} of ${this.#size} bytes (${why})`,
             { cause: err },
           ),
         );
