@@ -10,6 +10,7 @@ import { tarDirectory, type TarOptions } from '../src/tar/directory.js';
 import { readTar } from '../src/tar/reader.js';
 import { dockerignoreLines, dockerignoreMatcher } from '../src/tar/patterns.js';
 import { ErrOptionRange } from '../src/errors.js';
+import { directoryLayer } from '../src/image/dir-layer.js';
 import { tempDir } from './helpers/tree.js';
 import { binMissing, runCli } from './helpers/cli.js';
 
@@ -179,6 +180,25 @@ describe('.dockerignore through tarDirectory, buildImage and the CLI', () => {
     assert.deepEqual(await names(dir, { dockerignore: join(tmp.path, 'bytes.ignore') }), ['café', 'caf\ufffd']);
     assert.deepEqual(await names(dir, { exclude: ['caf?'] }), []);
     assert.deepEqual(await names(dir, { exclude: ['café'] }), ['caf\ufffd', 'caf\ufffd']);
+  });
+
+  it("an image's directory layer reads DIR/.dockerignore as bytes: BOM, CRLF, a line that is not UTF-8", async (t) => {
+    const dir = join(tmp.path, 'image-ctx');
+    fs.mkdirSync(dir);
+    const odd = Buffer.concat([Buffer.from(dir + '/n'), Buffer.from([0xff])]);
+    try {
+      fs.writeFileSync(odd, 'x');
+    } catch {
+      t.skip('this filesystem refuses names that are not UTF-8');
+      return;
+    }
+    for (const f of ['n\ufffd', 'A.LOG', 'a.log', 'keep']) fs.writeFileSync(join(dir, f), f);
+    fs.writeFileSync(join(dir, '.dockerignore'), Buffer.concat([Buffer.from('\ufeff*.LOG\r\nn'), Buffer.from([0xff]), Buffer.from('\r\n.dockerignore\r\n')]));
+    const layer = await directoryLayer('layers[0]', { dir }, {});
+    const got: string[] = [];
+    for await (const e of readTar(layer.tar)) got.push(`${e.header.name}:${e.header.size}`);
+    // The file kept is the one named with U+FFFD (4 bytes of content), not the one named with 0xff.
+    assert.deepEqual(got, ['a.log:5', 'keep:4', 'n\ufffd:4']);
   });
 
   it('fastlayer layer DIR --exclude: the same decisions', (t) => {
