@@ -120,6 +120,20 @@ describe(".dockerignore matching: Docker's decisions", () => {
     assert.throws(() => tarDirectory('/nonexistent', { exclude: ['ok', '[oops'] }), ErrOptionRange);
   });
 
+  // A .dockerignore comes with the tree. Go's regexp runs in linear time; a backtracking RegExp of
+  // these patterns would need on the order of 10^12 steps for this path (hours), so the test's
+  // timeout only stops a hang: it measures nothing.
+  it('answers for patterns that make a backtracking matcher explode (many ** or * with a deep path)', { timeout: 120_000 }, () => {
+    const deep = Array.from({ length: 60 }, (_, k) => `d${k}`).join('/');
+    assert.equal(excluded(['**/'.repeat(12) + 'x'], `${deep}/y`), false);
+    assert.equal(excluded(['**/'.repeat(12) + 'x'], `${deep}/x`), true);
+    assert.equal(excluded(['x' + '**'.repeat(12) + 'y'], `x${'/a'.repeat(60)}/z`), false);
+    assert.equal(excluded(['*a'.repeat(12) + 'b'], 'a'.repeat(250)), false);
+    assert.equal(excluded(['*a'.repeat(12) + 'b'], `${'a'.repeat(250)}b`), true);
+    assert.equal(excluded(['a?'.repeat(40) + 'a'.repeat(40)], 'a'.repeat(40)), false);
+    assert.equal(excluded(['**/'.repeat(20000) + 'x'], 'x'), true, 'a very long pattern does not exhaust the stack');
+  });
+
   it('matches names that are not UTF-8 byte for byte', () => {
     const latin1 = Buffer.from([0x63, 0x61, 0x66, 0xe9]); // 'café' in Latin-1
     assert.equal(excluded(['caf?'], latin1), true);

@@ -6,9 +6,9 @@
 // is cleaned like a path (`foo/../bar` is `bar`).
 //
 // Docker turns each pattern into a Go regular expression; here the same expression is produced and
-// then translated, construct by construct, into a JavaScript one with the `u` flag (Go's `.` is not
-// JavaScript's, `\d` `\s` `\w` are ASCII in Go, `[[:alpha:]]` is POSIX in Go only, ...), so that
-// what Go would read is what JavaScript runs.
+// then read as Go reads it (Go's `.` is not JavaScript's, `\d` `\s` `\w` are ASCII in Go,
+// `[[:alpha:]]` is POSIX in Go only, ...) and run as Go runs it: an NFA in lockstep, in time linear
+// in the path's length whatever the pattern (never a backtracking JavaScript RegExp).
 import { isUtf8 } from 'node:buffer';
 import { ErrOptionRange } from '../errors.js';
 
@@ -164,7 +164,7 @@ interface Pattern {
   /** The cleaned pattern, '!' removed. */
   text: string;
   kind: Kind;
-  re: RegExp | undefined;
+  re: ((path: string) => boolean) | undefined;
 }
 
 const REGEXP_ESCAPED = new Set(['.', '+', '(', ')', '|', '{', '}', '$']);
@@ -218,7 +218,7 @@ function goRegexp(text: string): { kind: Kind; source: string } {
   return { kind, source: `${source}$` };
 }
 
-// ---- Go regular expression (the subset Docker's translation can produce) to JavaScript ----
+// ---- Go regular expression (the subset Docker's translation can produce) to a matcher ----
 
 type Ranges = [number, number][];
 const MAX_CP = 0x10ffff;
@@ -261,8 +261,11 @@ const isHex = (c: string | undefined) => c !== undefined && /^[0-9A-Fa-f]$/.test
 
 class GoSyntax extends Error {}
 
-/** Translates Go's regexp syntax (Perl flags, as regexp.Compile) into a JavaScript `u` pattern. */
-function goToJs(source: string): string {
+/**
+ * Compiles Go's regexp syntax (Perl flags, as regexp.Compile) into a matcher: character classes
+ * become one-character JavaScript `u` expressions, the rest an NFA run without backtracking.
+ */
+function goToJs(source: string): (input: string) => boolean {
   const s = [...source];
   let i = 0;
   const perlClass = (c: string): Ranges | undefined => {
@@ -384,53 +387,167 @@ function goToJs(source: string): string {
     return `[${negate ? '^' : ''}${parts.join('')}]`;
   };
 
-  let out = '';
+  // The expression as a tree: character tests (each a one-character JavaScript expression, which
+  // cannot backtrack), assertions, groups and repetitions.
+  const stack: Node[][] = [[]];
+  const top = () => stack[stack.length - 1]!;
+  const atom = (text: string) => top().push({ t: 'char', re: new RegExp(`^${text}$`, 'u') });
+  let quantified = false; // the last item is a repetition: Go allows only a '?' (lazy) after it
   while (i < s.length) {
     const c = s[i]!;
+    const wasQuantified = quantified;
+    quantified = false;
     if (c === '^' || c === '$') {
-      out += c;
+      top().push({ t: 'assert', kind: c === '^' ? 'begin' : 'end' });
       i++;
     } else if (c === '.') {
-      out += '[^\\n]'; // Go's '.' stops only at '\n'
+      atom('[^\\n]'); // Go's '.' stops only at '\n'
       i++;
     } else if (c === '*' || c === '?' || c === '+') {
-      out += c;
       i++;
+      if (wasQuantified && c === '?') continue; // lazy: the same yes/no answer
+      const items = top();
+      if (wasQuantified) throw new GoSyntax('a nested repetition');
+      const sub = items.pop();
+      if (!sub) throw new GoSyntax('a repetition of nothing');
+      items.push({ t: c === '*' ? 'star' : c === '?' ? 'quest' : 'plus', sub });
+      quantified = true;
     } else if (c === '(') {
-      out += '(?:';
+      stack.push([]);
       i++;
     } else if (c === ')') {
-      out += ')';
+      if (stack.length === 1) throw new GoSyntax("an unopened ')'");
+      const items = stack.pop()!;
+      top().push({ t: 'group', items });
       i++;
     } else if (c === '[') {
-      out += parseClass();
+      atom(parseClass());
     } else if (c === '\\') {
       const n = s[i + 1];
-      if (n === 'A') out += '^';
-      else if (n === 'z') out += '$';
-      else if (n === 'b' || n === 'B') out += `\\${n}`;
+      if (n === 'A') top().push({ t: 'assert', kind: 'begin' });
+      else if (n === 'z') top().push({ t: 'assert', kind: 'end' });
+      else if (n === 'b' || n === 'B') top().push({ t: 'assert', kind: n === 'b' ? 'word' : 'notword' });
       else if (n === 'Q') {
         i += 2;
-        while (i < s.length && !(s[i] === '\\' && s[i + 1] === 'E')) out += cp(s[i++]!.codePointAt(0)!);
+        while (i < s.length && !(s[i] === '\\' && s[i + 1] === 'E')) atom(cp(s[i++]!.codePointAt(0)!));
         i += 2;
         continue;
       } else if (n === 'p' || n === 'P') {
         i++;
-        out += unicodeClass();
+        atom(unicodeClass());
         continue;
-      } else if (n !== undefined && perlClass(n)) out += `[${rangesText(perlClass(n)!)}]`;
+      } else if (n !== undefined && perlClass(n)) atom(`[${rangesText(perlClass(n)!)}]`);
       else {
         i++;
-        out += cp(escapeChar());
+        atom(cp(escapeChar()));
         continue;
       }
       i += 2;
     } else {
-      out += cp(c.codePointAt(0)!);
+      atom(cp(c.codePointAt(0)!));
       i++;
     }
   }
-  return out;
+  if (stack.length !== 1) throw new GoSyntax("a '(' without ')'");
+  return compileProgram(stack[0]!);
+}
+
+// ---- A Thompson NFA run in lockstep (as Go's regexp does): time linear in the path's length for
+// any pattern. A backtracking JavaScript RegExp of '**/**/**/**/**/**/**/**/x' takes minutes on a
+// deep path; a .dockerignore comes with the tree, which may be anyone's.
+
+type Node =
+  | { t: 'char'; re: RegExp }
+  | { t: 'assert'; kind: 'begin' | 'end' | 'word' | 'notword' }
+  | { t: 'group'; items: Node[] }
+  | { t: 'star' | 'quest' | 'plus'; sub: Node };
+
+type Inst =
+  | { op: 'char'; re: RegExp }
+  | { op: 'assert'; kind: 'begin' | 'end' | 'word' | 'notword' }
+  | { op: 'split'; x: number; y: number }
+  | { op: 'jmp'; x: number }
+  | { op: 'match' };
+
+function compileProgram(items: Node[]): (input: string) => boolean {
+  const prog: Inst[] = [];
+  const emit = (n: Node): void => {
+    switch (n.t) {
+      case 'char':
+        prog.push({ op: 'char', re: n.re });
+        return;
+      case 'assert':
+        prog.push({ op: 'assert', kind: n.kind });
+        return;
+      case 'group':
+        n.items.forEach(emit);
+        return;
+      case 'star': {
+        const split = prog.push({ op: 'split', x: 0, y: 0 }) - 1;
+        emit(n.sub);
+        prog.push({ op: 'jmp', x: split });
+        prog[split] = { op: 'split', x: split + 1, y: prog.length };
+        return;
+      }
+      case 'quest': {
+        const split = prog.push({ op: 'split', x: 0, y: 0 }) - 1;
+        emit(n.sub);
+        prog[split] = { op: 'split', x: split + 1, y: prog.length };
+        return;
+      }
+      case 'plus': {
+        const start = prog.length;
+        emit(n.sub);
+        prog.push({ op: 'split', x: start, y: prog.length + 1 });
+        return;
+      }
+    }
+  };
+  items.forEach(emit);
+  prog.push({ op: 'match' });
+  return (input) => run(prog, [...input]);
+}
+
+const isWordChar = (c: string | undefined) => c !== undefined && /^[0-9A-Za-z_]$/.test(c);
+
+function run(prog: Inst[], chars: string[]): boolean {
+  const holds = (kind: string, pos: number) =>
+    kind === 'begin' ? pos === 0
+      : kind === 'end' ? pos === chars.length
+        : (isWordChar(chars[pos - 1]) !== isWordChar(chars[pos])) === (kind === 'word');
+  // Adds pc and what it reaches without reading a character (an explicit stack: a long pattern
+  // must not exhaust the call stack); true when that reaches 'match'.
+  const add = (list: number[], seen: Uint8Array, start: number, pos: number): boolean => {
+    const todo = [start];
+    while (todo.length > 0) {
+      const pc = todo.pop()!;
+      if (seen[pc]) continue;
+      seen[pc] = 1;
+      const inst = prog[pc]!;
+      if (inst.op === 'match') return true;
+      if (inst.op === 'jmp') todo.push(inst.x);
+      else if (inst.op === 'split') todo.push(inst.y, inst.x);
+      else if (inst.op === 'assert') {
+        if (holds(inst.kind, pos)) todo.push(pc + 1);
+      } else list.push(pc);
+    }
+    return false;
+  };
+  const anchored = prog[0]!.op === 'assert' && (prog[0] as { kind: string }).kind === 'begin';
+  let current: number[] = [];
+  let seen = new Uint8Array(prog.length);
+  for (let pos = 0; ; pos++) {
+    // An unanchored search, as MatchString: a new start at every position ('^' stops the others).
+    if (add(current, seen, 0, pos)) return true;
+    if (pos === chars.length || (current.length === 0 && anchored)) return false;
+    const next: number[] = [];
+    seen = new Uint8Array(prog.length);
+    for (const pc of current) {
+      const inst = prog[pc] as { op: 'char'; re: RegExp };
+      if (inst.re.test(chars[pos]!) && add(next, seen, pc + 1, pos + 1)) return true;
+    }
+    current = next;
+  }
 }
 
 function findFrom(s: string[], needle: string, from: number): number {
@@ -452,10 +569,10 @@ function compile(option: string, raw: string, line: string): Pattern | undefined
   const why = globError(p);
   if (why) throw bad(option, line, why);
   const { kind, source } = goRegexp(p);
-  let re: RegExp | undefined;
+  let re: ((path: string) => boolean) | undefined;
   if (kind === 'regexp') {
     try {
-      re = new RegExp(goToJs(source), 'u');
+      re = goToJs(source);
     } catch (err) {
       throw bad(option, line, err instanceof GoSyntax ? err.message : 'an expression Go cannot compile');
     }
@@ -474,7 +591,7 @@ function matchOne(p: Pattern, path: string): boolean {
       return path.endsWith(suffix) || (suffix.startsWith('/') && path === suffix.slice(1));
     }
     case 'regexp':
-      return p.re!.test(path);
+      return p.re!(path);
   }
 }
 
