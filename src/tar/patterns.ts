@@ -265,7 +265,7 @@ class GoSyntax extends Error {}
  * Compiles Go's regexp syntax (Perl flags, as regexp.Compile) into a matcher: character classes
  * become one-character JavaScript `u` expressions, the rest an NFA run without backtracking.
  */
-function goToJs(source: string): (input: string) => boolean {
+function goMatcher(source: string): (input: string) => boolean {
   const s = [...source];
   let i = 0;
   const perlClass = (c: string): Ranges | undefined => {
@@ -275,7 +275,7 @@ function goToJs(source: string): (input: string) => boolean {
   };
   // \pL, \p{Greek}, \P{^Lu}: Go's names are general categories, scripts or Any.
   const unicodeClass = (): string => {
-    const negate0 = s[i] === 'P';
+    const upperP = s[i] === 'P';
     i++;
     let name: string;
     if (s[i] === '{') {
@@ -287,7 +287,7 @@ function goToJs(source: string): (input: string) => boolean {
       if (i >= s.length) throw new GoSyntax('an incomplete \\p');
       name = s[i++]!;
     }
-    let negate = negate0;
+    let negate = upperP;
     if (name.startsWith('^')) {
       negate = !negate;
       name = name.slice(1);
@@ -572,7 +572,7 @@ function compile(option: string, raw: string, line: string): Pattern | undefined
   let re: ((path: string) => boolean) | undefined;
   if (kind === 'regexp') {
     try {
-      re = goToJs(source);
+      re = goMatcher(source);
     } catch (err) {
       throw bad(option, line, err instanceof GoSyntax ? err.message : 'an expression Go cannot compile');
     }
