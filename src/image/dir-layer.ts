@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { ErrInvalidOption, ErrOptionRange, ErrTarSource } from '../errors.js';
 import { tarDirectory } from '../tar/directory.js';
 import type { MtimePolicy, TarOptions } from '../tar/options.js';
+import { dockerignoreLines } from '../tar/patterns.js';
 
 /** Options of a directory layer. On BuildSpec they apply to every layer; a LayerSpec's own win. */
 export interface DirectoryLayerOptions {
@@ -123,8 +124,8 @@ async function readDockerignore(path: string, implicit: boolean): Promise<string
     const st = await handle.stat();
     if (!st.isFile()) throw new ErrTarSource(`cannot read ${path}: not a regular file`);
     if (st.size > MAX_DOCKERIGNORE) throw new ErrTarSource(`cannot read ${path}: ${st.size} bytes, more than the ${MAX_DOCKERIGNORE} a .dockerignore may have`);
-    const text = await handle.readFile({ encoding: 'utf8' });
-    return text.split(/\r?\n/);
+    // Byte-exact lines, as Docker reads them (names that are not UTF-8 still match).
+    return dockerignoreLines(await handle.readFile());
   } catch (err) {
     if (err instanceof ErrTarSource) throw err;
     throw new ErrTarSource(`cannot read ${path}: ${(err as Error).message}`, err);

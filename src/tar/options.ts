@@ -1,8 +1,8 @@
 // Options of tarDirectory, validated once at the boundary and turned into the policies the walker
 // and writer apply: which mtime an entry gets, which owner, which mode, which paths are left out.
 import { readFileSync } from 'node:fs';
-import ignore from 'ignore';
 import { ErrInvalidOption, ErrOptionRange, ErrTarSource } from '../errors.js';
+import { dockerignoreLines, dockerignoreMatcher } from './patterns.js';
 
 /** Kinds of entries the walker meets. */
 export type EntryKind = 'file' | 'directory' | 'symlink' | 'hardlink' | 'fifo' | 'character-device' | 'block-device';
@@ -70,7 +70,8 @@ export interface Resolved {
   mode: (entry: ModeOverride) => number;
   /** Layer path of the archived directory: '' or 'app/' ... (bytes, ends with '/'). */
   prefix: Buffer;
-  excluded: ((rel: string) => boolean) | undefined;
+  /** Whether a path relative to the directory ('/'-separated bytes, as the walker has it) is left out. */
+  excluded: ((rel: Buffer) => boolean) | undefined;
   /** True when some pattern re-includes paths: excluded directories must still be walked. */
   reincludes: boolean;
   whiteouts: string[];
@@ -130,35 +131,6 @@ function stringList(name: string, value: unknown): string[] {
   return [...(value as string[])]; // a copy: the .dockerignore lines are appended to it
 }
 
-/**
- * .dockerignore matching (moby/patternmatcher): patterns are relative to the context root (never
- * matched at any depth as in .gitignore), a pattern excludes a path when it matches the path or one
- * of its parents, and the last matching pattern wins, so '!' can re-include below an excluded
- * directory. Each pattern is compiled by `ignore`, anchored at the root, and tested alone.
- */
-function dockerignoreMatcher(lines: string[]): { excluded: (rel: string) => boolean; reincludes: boolean } | undefined {
-  const rules: { negated: boolean; ig: ReturnType<typeof ignore> }[] = [];
-  for (const raw of lines) {
-    let p = raw.trim();
-    if (p === '' || p.startsWith('#')) continue;
-    const negated = p.startsWith('!');
-    if (negated) p = p.slice(1).trim();
-    p = p.split('/').filter((s) => s !== '' && s !== '.').join('/');
-    if (p === '') continue;
-    rules.push({ negated, ig: ignore().add(`/${p}`) });
-  }
-  if (rules.length === 0) return undefined;
-  return {
-    reincludes: rules.some((r) => r.negated),
-    excluded: (rel) => {
-      let out = false;
-      // ignores() of a single rule is true when the rule matches rel or one of its parents.
-      for (const r of rules) if (r.ig.ignores(rel)) out = !r.negated;
-      return out;
-    },
-  };
-}
-
 export function resolveTarOptions(dir: unknown, options: unknown): Resolved {
   if (typeof dir !== 'string' || dir === '') throw new ErrInvalidOption('dir', 'a non-empty string', dir);
   if (options === undefined) options = {};
@@ -210,12 +182,12 @@ export function resolveTarOptions(dir: unknown, options: unknown): Resolved {
   if (o.dockerignore !== undefined) {
     if (typeof o.dockerignore !== 'string') throw new ErrInvalidOption('dockerignore', 'a path string', o.dockerignore);
     try {
-      patterns.push(...readFileSync(o.dockerignore, 'utf8').split(/\r?\n/));
+      patterns.push(...dockerignoreLines(readFileSync(o.dockerignore)));
     } catch (err) {
       throw new ErrTarSource(`cannot read ${o.dockerignore}: ${(err as Error).message}`, err);
     }
   }
-  const matcher = dockerignoreMatcher(patterns);
+  const matcher = dockerignoreMatcher(patterns, 'exclude');
   return {
     onSkip: o.onSkip ?? (() => {}),
     mtime,

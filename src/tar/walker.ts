@@ -137,7 +137,7 @@ async function* level(
     .map((e) => {
       if (e.dtype === undefined || !dir || e.virtual === 'marker') return { ...e, descend: false, isExcluded: false, relPath: undefined };
       const relPath = join(rel, e.name);
-      const isExcluded = w.o.excluded ? w.o.excluded(relPath.toString()) : false;
+      const isExcluded = w.o.excluded ? w.o.excluded(relPath) : false;
       const descend = e.dtype === 'dir' && !(isExcluded && !w.o.reincludes && !e.virtual);
       return { ...e, descend, isExcluded, relPath };
     });
