@@ -197,6 +197,8 @@ void RandomRuns(uint32_t seed, double seconds) {
                                     RandomChunking(rng, in.size(), rng.Next()), {in.size()}};
     const std::string context = "random seed " + std::to_string(seed) + " case " + std::to_string(cases);
     CheckCase(in.data(), in.size(), level, chunkings, context.c_str());
+    // A flush point taken from the case number, not from rng: a seed's cases stay what they were.
+    CheckFlush(in.data(), in.size(), level, (cases * 2654435761u + in.size() / 3) % (in.size() + 1), chunkings[0]);
     fastlayer::ForcePortableSha256(false);
     if (cases % 8 == 0) CheckSha256Once(rng, 5000);
     ++cases;

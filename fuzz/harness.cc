@@ -208,6 +208,10 @@ void RunFuzzInput(const uint8_t* data, size_t size) {
   const FuzzCase c = DecodeFuzzInput(data, size);
   fastlayer::ForcePortableSha256(c.portable_sha256);
   CheckCase(c.input.data(), c.input.size(), c.level, c.chunkings, "fuzz");
+  // A flush point somewhere in the input, chosen by its length and first bytes (deterministic).
+  const size_t n = c.input.size();
+  const size_t at = n == 0 ? 0 : (size > 2 ? data[2] | (size_t{data[size - 1]} << 8) | (n >> 3) * data[1] : n) % (n + 1);
+  CheckFlush(c.input.data(), n, c.level, at, c.chunkings.at(0));
   fastlayer::ForcePortableSha256(false);
 }
 

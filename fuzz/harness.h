@@ -54,6 +54,10 @@ constexpr uint32_t kChunkStyles = 6;
 void CheckCase(const uint8_t* in, size_t n, int level, const std::vector<Chunking>& chunkings,
                const char* context);
 
+// One flush point at `at` (0..n) in a gzip run fed in `chunks` (flush_check.cc): the output so far
+// inflates to in[0..at), the whole to `in` with matching digests, and 4 threads give the same bytes.
+void CheckFlush(const uint8_t* in, size_t n, int level, size_t at, const Chunking& chunks);
+
 // The fuzz input layout (shared by the libFuzzer target and regression replay):
 //   byte 0: level (value % 11; 10 means 'none')
 //   byte 1: bit 0 force portable SHA-256, bits 1-3 chunking style, bit 4 stretch, bit 5 vary repeats

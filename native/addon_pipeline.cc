@@ -62,6 +62,7 @@ Napi::Function PipelineWrap::Define(Napi::Env env) {
                      {
                          InstanceMethod<&PipelineWrap::Update>("update"),
                          InstanceMethod<&PipelineWrap::ReadFile>("readFile"),
+                         InstanceMethod<&PipelineWrap::Flush>("flush"),
                          InstanceMethod<&PipelineWrap::Finish>("finish"),
                          InstanceMethod<&PipelineWrap::Destroy>("destroy"),
                      });
@@ -102,7 +103,7 @@ napi_value PipelineWrap::StateError(napi_env env) const {
   }
   if (busy_) {
     return MakeError(env, ErrorKind::kError, codes::kBusy,
-                     "fastlayer: another update() or finish() call is still in flight");
+                     "fastlayer: another update(), readFile(), flush() or finish() call is still in flight");
   }
   if (failed_) {
     return MakeError(env, ErrorKind::kError, codes::kFailed,
@@ -166,6 +167,12 @@ napi_value PipelineWrap::PrepareInput(napi_env env, const std::function<void(Inp
   return nullptr;
 }
 
+Napi::Value PipelineWrap::Flush(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (napi_value error = StateError(env)) return RejectedPromise(env, error);
+  return Start(env, info.This().As<Napi::Object>(), PipelineWorker::Op::kFlush);
+}
+
 Napi::Value PipelineWrap::Finish(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (napi_value error = StateError(env)) return RejectedPromise(env, error);
@@ -184,7 +191,8 @@ Napi::Value PipelineWrap::Start(Napi::Env env, Napi::Object self, PipelineWorker
   napi_value error = nullptr;
   try {
     worker = new PipelineWorker(env, op, self, this, core_,
-                                op == PipelineWorker::Op::kFinish ? nullptr : input_, deferred);
+                                op == PipelineWorker::Op::kUpdate || op == PipelineWorker::Op::kReadFile ? input_ : nullptr,
+                                deferred);
     if (setup) setup(worker);
     worker->Queue();
     busy_ = true;

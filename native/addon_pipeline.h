@@ -31,6 +31,8 @@ class PipelineWrap : public Napi::ObjectWrap<PipelineWrap> {
   // from `fd` at `position` (-1: at the descriptor's own position, for pipes); resolves with
   // { out, bytesRead }, bytesRead < length only at the end of the file.
   Napi::Value ReadFile(const Napi::CallbackInfo& info);
+  // flush(): a sync flush point (Pipeline::Flush); resolves with the bytes, like update().
+  Napi::Value Flush(const Napi::CallbackInfo& info);
   Napi::Value Finish(const Napi::CallbackInfo& info);
   void Destroy(const Napi::CallbackInfo& info);
   void Finalize(Napi::Env env) override;

@@ -61,6 +61,7 @@ PipelineWorker::PipelineWorker(Napi::Env env, Op op, Napi::Object owner, Pipelin
                                std::shared_ptr<InputBuffer> input, napi_deferred deferred)
     : Napi::AsyncWorker(env, op == Op::kUpdate     ? "fastlayer:update"
                              : op == Op::kReadFile ? "fastlayer:readFile"
+                             : op == Op::kFlush    ? "fastlayer:flush"
                                                    : "fastlayer:finish"),
       op_(op),
       owner_(Napi::Persistent(owner)),
@@ -110,7 +111,12 @@ void PipelineWorker::Execute() {
     out_ = BorrowScratch();
     if (op_ == Op::kReadFile && !ReadFile()) return;
     if (op_ != Op::kFinish) {
-      core_->Update(input_->data(), input_->length(), &out_);
+      // flush() returns its bytes as update() does (it may end several zstd frames at once).
+      if (op_ == Op::kFlush) {
+        core_->Flush(&out_);
+      } else {
+        core_->Update(input_->data(), input_->length(), &out_);
+      }
       if (out_.size() >= kBlockMinimum) {
         block_ = AllocateOutput(out_.size());
         std::memcpy(block_->base, out_.data(), out_.size());
@@ -178,7 +184,7 @@ void PipelineWorker::OnOK() {
     error = MakeError(env, ErrorKind::kError, codes::kDestroyed,
                       "fastlayer: the pipeline was destroyed while this call was in flight");
   } else {
-    value = op_ == Op::kUpdate     ? MakeUpdateResult(env)
+    value = op_ == Op::kUpdate || op_ == Op::kFlush ? MakeUpdateResult(env)
             : op_ == Op::kReadFile ? MakeReadFileResult(env, input->length())
                                    : MakeFinishResult(env);
     if (value == nullptr) {

@@ -1,4 +1,4 @@
-// One update(), readFile() or finish() call: runs the C++ core on a libuv worker thread and settles the promise
+// One update(), readFile(), flush() or finish() call: runs the C++ core on a libuv worker thread and settles the promise
 // on the main thread. Execute() makes no Node-API calls.
 #pragma once
 #include <napi.h>
@@ -19,7 +19,7 @@ class PipelineWrap;
 
 class PipelineWorker : public Napi::AsyncWorker {
  public:
-  enum class Op { kUpdate, kReadFile, kFinish };
+  enum class Op { kUpdate, kReadFile, kFlush, kFinish };
 
   // `owner` is the JS object of `wrap`, referenced until the call completes; `input` (update and
   // readFile) holds a copy of the bytes or room for them, so no JavaScript memory is touched off the

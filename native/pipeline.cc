@@ -100,7 +100,7 @@ void Pipeline::CompressUnit(const uint8_t* data, size_t len, bool final,
     std::memcpy(window_.get(), data + len - kWindowSize, kWindowSize);
     window_len_ = kWindowSize;
   } else if (!final) {
-    // Only reachable if kBlockSize < kWindowSize: keep the newest bytes of window + data.
+    // A unit shorter than the window (one a Flush cut): keep the newest bytes of window + data.
     const size_t keep = std::min(window_len_, kWindowSize - len);
     std::memmove(window_.get(), window_.get() + window_len_ - keep, keep);
     std::memcpy(window_.get() + keep, data, len);
@@ -239,6 +239,23 @@ void Pipeline::UpdateParallel(const uint8_t* data, size_t len, std::vector<uint8
   window_len_ = kWindowSize;
   std::memcpy(block_.get(), data, len);
   block_len_ = len;
+}
+
+void Pipeline::Flush(std::vector<uint8_t>* out) {
+  CheckOpen();
+  if (mode_ == Mode::kNone) return;  // nothing held back
+  if (mode_ == Mode::kZstd) {
+    const size_t start = out->size();
+    zstd_->Flush(out);
+    TakeOutput(*out, start);
+    return;
+  }
+  // Before any input the output so far is just the header: a decodable, empty prefix.
+  WriteHeaderOnce(out);
+  // Nothing pending: the last unit already ended on a sync flush.
+  if (block_len_ == 0) return;
+  CompressUnit(block_.get(), block_len_, false, out);
+  block_len_ = 0;
 }
 
 void Pipeline::Finish(std::vector<uint8_t>* out, Digests* result) {

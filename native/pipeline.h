@@ -42,6 +42,12 @@ class Pipeline {
   // Appends the last block and the trailer to *out and fills *result.
   // After Finish, Update and Finish throw std::logic_error.
   void Finish(std::vector<uint8_t>* out, Digests* result);
+  // A sync flush point (zlib's Z_SYNC_FLUSH): appends to *out what makes the output so far decode to
+  // all input so far. gzip: the header, then the partial unit as a non-final unit (which ends on a
+  // sync flush), so the next unit starts here; zstd: the current frame ends early and every frame in
+  // flight is appended. The bytes after a flush depend on where the flushes were, and on nothing else.
+  // After Finish, throws std::logic_error.
+  void Flush(std::vector<uint8_t>* out);
 
   // Approximate heap bytes held (buffers and compressor state), for GC accounting.
   size_t MemoryUsage() const;

@@ -32,6 +32,11 @@ void ZstdFrameStream::Write(const uint8_t* data, size_t len, std::vector<uint8_t
   }
 }
 
+void ZstdFrameStream::Flush(std::vector<uint8_t>* out) {
+  if (!fill_.empty()) Submit(out);
+  while (count_ > 0) CollectOldest(out);
+}
+
 void ZstdFrameStream::Finish(std::vector<uint8_t>* out) {
   // A zstd stream of no frame is not valid: an empty input still makes one (empty) frame.
   if (!fill_.empty() || !any_frame_) Submit(out);

@@ -25,6 +25,9 @@ class ZstdFrameStream {
 
   // Takes data[0..len); appends to *out the frames finished so far, in order.
   void Write(const uint8_t* data, size_t len, std::vector<uint8_t>* out);
+  // Ends the current frame early (if it holds input) and appends every frame in flight, in order;
+  // later input starts a new frame. Frame boundaries depend only on the input and the flush points.
+  void Flush(std::vector<uint8_t>* out);
   // Compresses the rest (one empty frame if nothing was ever written) and appends every frame left.
   void Finish(std::vector<uint8_t>* out);
   // Approximate heap bytes held, frames in flight included.

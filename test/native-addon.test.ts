@@ -261,6 +261,37 @@ describe('native addon', () => {
       await rejectsWith(finishing, Error, 'ERR_FASTLAYER_DESTROYED');
     });
 
+    it('flush(): the output so far inflates to the input so far; busy, finished and destroyed as update()', async () => {
+      const p = new addon.Pipeline(6, GZIP, 4);
+      const flush = () => p.flush!();
+      // Before any input: the header alone (an empty prefix).
+      const parts: Buffer[] = [await flush()];
+      assert.deepEqual(parts[0], Buffer.from(GZIP_HEADER));
+      const input = semiCompressible(3 * BLOCK_SIZE + 12345);
+      for (const [from, to] of [[0, 100], [100, 100 + BLOCK_SIZE], [100 + BLOCK_SIZE, input.length]] as const) {
+        parts.push(await p.update(input.subarray(from, to)));
+        const inFlight = flush();
+        await rejectsWith(p.update(Buffer.from('x')), Error, 'ERR_FASTLAYER_BUSY');
+        parts.push(await inFlight);
+        assert.equal((await flush()).length, 0, 'a second flush adds nothing');
+        const soFar = gunzipSync(Buffer.concat(parts), { finishFlush: 2 /* Z_SYNC_FLUSH */ });
+        assert.deepEqual(soFar, input.subarray(0, to));
+      }
+      const r = await p.finish();
+      const all = Buffer.concat([...parts, r.out]);
+      assert.deepEqual(gunzipSync(all), input);
+      assert.equal(r.size, all.length);
+      assert.equal(r.digest.toString('hex'), createHash('sha256').update(all).digest('hex'));
+      await rejectsWith(flush(), Error, 'ERR_FASTLAYER_FINISHED');
+      p.destroy();
+      await rejectsWith(flush(), Error, 'ERR_FASTLAYER_DESTROYED');
+      const q = new addon.Pipeline(9, GZIP);
+      await q.update(semiCompressible(BLOCK_SIZE - 1));
+      const pending = q.flush!();
+      q.destroy();
+      await rejectsWith(pending, Error, 'ERR_FASTLAYER_DESTROYED');
+    });
+
     it('accepts SharedArrayBuffer-backed views', async () => {
       const input = semiCompressible(BLOCK_SIZE + 1000);
       const shared = new Uint8Array(new SharedArrayBuffer(input.length + 16), 16);

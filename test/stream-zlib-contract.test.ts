@@ -10,14 +10,14 @@ import type { Compression, EngineFactory } from '../src/engine/engine.js';
 import { jsZstdUnavailableReason } from '../src/engine/js-zstd.js';
 import { ErrChunkDetached, ErrDestroyed, ErrOptionRange } from '../src/errors.js';
 import { createGzip, type LayerTransform } from '../src/layer/create-gzip.js';
-import { BLOCK_SIZE } from '../src/engine/format.js';
+import { BLOCK_SIZE, ZSTD_FRAME_SIZE } from '../src/engine/format.js';
 import { ErrNotSupported } from '../src/layer/errors.js';
 import { Layer } from '../src/layer/layer.js';
 import { LayerCompressionStream } from '../src/layer/web-stream.js';
 import { semiCompressible } from './helpers/data.js';
 import { assertSingleMember, engines, sha256 } from './helpers/layer.js';
 import { layerBytes, nodeSink, webSink } from './helpers/streams.js';
-import { decodeZstd } from './helpers/zstd.js';
+import { decodeZstd, walkFrames } from './helpers/zstd.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -209,7 +209,8 @@ for (const engine of engines) {
         assert.equal(gz.bytesWritten, 0);
         await written(gz, input.subarray(0, MiB));
         assert.equal(gz.bytesWritten, MiB);
-        const flushes = compression === 'none' || (compression === 'gzip' && engine.name === 'js');
+        // Every engine has flush points but the js engine's zstd (node:zlib's frames end on their own).
+        const flushes = compression !== 'zstd' || engine.name === 'native';
         for (const kind of [undefined, zlib.constants.Z_SYNC_FLUSH, zlib.constants.Z_FULL_FLUSH, zlib.constants.Z_FINISH]) {
           if (flushes) await new Promise<void>((resolve) => (kind === undefined ? gz.flush(resolve) : gz.flush(kind, resolve)));
           else assert.throws(() => (kind === undefined ? gz.flush(() => {}) : gz.flush(kind, () => {})), notSupported(/^flush\(/));
@@ -230,9 +231,9 @@ for (const engine of engines) {
         assert.equal(gz.bytesWritten, input.length);
         await new Promise<void>((resolve) => gz.flush(zlib.constants.Z_SYNC_FLUSH, resolve));
         const { digest, diffID, size } = await gz.done;
-        if (flushes && compression === 'gzip') {
-          // Flush points change the bytes (not the input): checked as a valid gzip member instead.
-          assert.ok(zlib.gunzipSync(sink.bytes()).equals(input));
+        if (flushes && compression !== 'none') {
+          // Flush points change the bytes (not the input): checked as a valid member/frames instead.
+          assert.ok(decode(compression, sink.bytes())?.equals(input));
           assert.equal(diffID.toString(), `sha256:${sha256(input)}`);
           assert.equal(digest.toString(), `sha256:${sha256(sink.bytes())}`);
           assert.equal(size, sink.bytes().length);
@@ -328,9 +329,16 @@ const SCRIPT: ReadonlyArray<number | 'F'> = [
   3 * 1024 * 1024 + 7, 'F', 70_000, 64 * KiB, 'F', 1, 'F',
 ];
 
-async function runScript(gz: LayerTransform, input: Buffer, check: (inputSoFar: Buffer) => void): Promise<void> {
+// zstd: flush points before any input, twice in a row, at and around a frame's end (a frame is
+// ZSTD_FRAME_SIZE bytes of input counted from the last flush point), and one that ends a short frame.
+const ZSTD_SCRIPT: ReadonlyArray<number | 'F'> = [
+  'F', 'F', 1000, 'F', 'F', ZSTD_FRAME_SIZE, 'F', ZSTD_FRAME_SIZE + 1, 'F', ZSTD_FRAME_SIZE - 1, 'F', 2 * MiB, 'F', 5,
+];
+
+async function runScript(gz: LayerTransform, input: Buffer, check: (inputSoFar: Buffer) => void,
+                         script: ReadonlyArray<number | 'F'> = SCRIPT): Promise<void> {
   let pos = 0;
-  for (const step of SCRIPT) {
+  for (const step of script) {
     if (step === 'F') {
       await new Promise<void>((resolve) => gz.flush(zlib.constants.Z_SYNC_FLUSH, resolve));
       // Buffered 'data' is emitted on a later tick of the flowing stream.
@@ -345,19 +353,16 @@ async function runScript(gz: LayerTransform, input: Buffer, check: (inputSoFar: 
   await gz.done;
 }
 
+const zstdScriptLength = ZSTD_SCRIPT.reduce<number>((n, s) => (s === 'F' ? n : n + s), 0);
+
 const scriptLength = SCRIPT.reduce<number>((n, s) => (s === 'F' ? n : n + s), 0);
 
 for (const engine of engines) {
   describe(`createGzip().flush() [${engine.name}]`, () => {
     for (const level of [0, 1, 6, 9]) {
-      it(`gzip level ${level}: after each flush's callback the output so far decodes to all input so far${engine.name === 'js' ? '' : ' (refused on this engine)'}`, async () => {
+      it(`gzip level ${level}: after each flush's callback the output so far decodes to all input so far`, async () => {
         const input = semiCompressible(scriptLength, level + 20);
         const gz = createGzip({ engine: engine.name, level });
-        if (engine.name !== 'js') {
-          assert.throws(() => gz.flush(), notSupported(/flush/));
-          gz.destroy();
-          return;
-        }
         const output = collector(gz);
         let checks = 0;
         await runScript(gz, input, (soFar) => {
@@ -381,10 +386,54 @@ for (const engine of engines) {
         await runScript(again, input, () => {});
         await new Promise((r) => setImmediate(r));
         assert.ok(output2().equals(out), 'flush points are deterministic');
+        // Nor on the threads (units compressed in parallel in one call).
+        const threaded = createGzip({ engine: engine.name, level, threads: 4 });
+        const output4 = collector(threaded);
+        await runScript(threaded, input, () => {});
+        await new Promise((r) => setImmediate(r));
+        assert.ok(output4().equals(out), 'threads 1 and 4 give the same bytes');
         const plain = await layerBytes(Layer, input, { engine: engine.name, compressionLevel: level });
         if (level > 0) assert.notEqual(plain.digest, gz.digest().toString());
       });
     }
+
+    it('zstd: after each flush\'s callback the output so far decodes to all input so far (refused by the js engine)', async (t) => {
+      if (!writes(engine, 'zstd')) return t.skip(`the ${engine.name} engine does not write zstd here`);
+      if (engine.name === 'js') {
+        const gz = createGzip({ engine: engine.name, compression: 'zstd' });
+        assert.throws(() => gz.flush(), notSupported(/flush/));
+        gz.destroy();
+        return;
+      }
+      const input = semiCompressible(zstdScriptLength, 41);
+      const run = async (threads: number, check: (soFar: Buffer, out: Buffer) => void) => {
+        const gz = createGzip({ engine: engine.name, compression: 'zstd', threads });
+        const output = collector(gz);
+        await runScript(gz, input, (soFar) => check(soFar, output()), ZSTD_SCRIPT);
+        await new Promise((r) => setImmediate(r));
+        return { gz, out: output() };
+      };
+      let checks = 0;
+      const { gz, out } = await run(1, (soFar, out) => {
+        // No frame yet (a flush before any input): nothing to decode, nothing written.
+        const decoded = out.length === 0 ? Buffer.alloc(0) : decodeZstd(out);
+        assert.ok(decoded !== undefined, 'a zstd decoder');
+        assert.equal(decoded.length, soFar.length, `decoded ${decoded.length} of ${soFar.length} bytes`);
+        assert.ok(decoded.equals(soFar));
+        checks++;
+      });
+      assert.equal(checks, ZSTD_SCRIPT.filter((s) => s === 'F').length);
+      assert.ok(decodeZstd(out)?.equals(input));
+      // Frames end at flush points and at full frames after them: 1000, frame, frame + 1 (two),
+      // frame - 1, 2 MiB, 5 bytes.
+      assert.equal(walkFrames(out).length, 7);
+      assert.equal(gz.diffID().toString(), `sha256:${sha256(input)}`);
+      assert.equal(gz.digest().toString(), `sha256:${sha256(out)}`);
+      assert.equal(gz.size(), out.length);
+      const four = await run(4, () => {});
+      assert.ok(four.out.equals(out), 'threads 1 and 4 give the same bytes');
+      assert.equal(four.gz.digest().toString(), gz.digest().toString());
+    });
 
     it('compression none: after each flush\'s callback the output is all input so far', async () => {
       const input = semiCompressible(scriptLength, 31);
@@ -395,7 +444,7 @@ for (const engine of engines) {
     });
 
     it('a flush pending when the stream is destroyed calls back; done rejects', async () => {
-      const gz = createGzip({ engine: engine.name, compression: engine.name === 'js' ? 'gzip' : 'none' });
+      const gz = createGzip({ engine: engine.name, compression: 'gzip' });
       collector(gz);
       await written(gz, semiCompressible(3 * MiB, 3));
       const flushed = new Promise<void>((resolve) => gz.flush(resolve));
@@ -405,7 +454,7 @@ for (const engine of engines) {
     });
 
     it('a flush whose output nobody reads calls back when the stream is destroyed', async () => {
-      const gz = createGzip({ engine: engine.name, compression: engine.name === 'js' ? 'gzip' : 'none' });
+      const gz = createGzip({ engine: engine.name, compression: 'gzip' });
       const input = semiCompressible(2 * MiB, 13);
       gz.write(input);
       const flushed = new Promise<void>((resolve) => gz.flush(resolve));
@@ -417,7 +466,7 @@ for (const engine of engines) {
     });
 
     it('flush() while nobody reads waits for the reader, then calls back', async () => {
-      const gz = createGzip({ engine: engine.name, compression: engine.name === 'js' ? 'gzip' : 'none' });
+      const gz = createGzip({ engine: engine.name, compression: 'gzip' });
       const input = semiCompressible(6 * MiB, 12);
       let pos = 0;
       // Fill until the layer stops taking input (nobody reads), then flush.
@@ -430,7 +479,7 @@ for (const engine of engines) {
       assert.ok(called);
       await new Promise((r) => setImmediate(r));
       const soFar = input.subarray(0, Math.min(pos, input.length));
-      const decoded = engine.name === 'js' ? zlib.gunzipSync(output(), { finishFlush: zlib.constants.Z_SYNC_FLUSH }) : output();
+      const decoded = zlib.gunzipSync(output(), { finishFlush: zlib.constants.Z_SYNC_FLUSH });
       assert.ok(decoded.equals(soFar), `decoded ${decoded.length} of ${soFar.length}`);
       gz.end();
       await gz.done;

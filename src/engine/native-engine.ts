@@ -57,6 +57,19 @@ class NativeEngine implements Engine {
     return { output: out, bytesRead };
   }
 
+  async flush(): Promise<Uint8Array> {
+    this.checkOpen();
+    const pipeline = this.pipeline;
+    // The stream forms check nativeFlushes() before accepting a flush point: only a direct caller of
+    // an older addon gets here.
+    if (pipeline.flush === undefined) {
+      throw Object.assign(new Error('fastlayer: this native addon was built before flush points: rebuild it'), {
+        code: 'ERR_NOT_SUPPORTED',
+      });
+    }
+    return this.limited(() => pipeline.flush!());
+  }
+
   async finish(): Promise<EngineResult> {
     this.checkOpen();
     this.state = 'finished';
@@ -127,3 +140,8 @@ function makeFactory(addon: NativeAddon): EngineFactory {
 const { addon } = loadNative();
 
 export const nativeEngine: EngineFactory | undefined = addon ? makeFactory(addon) : undefined;
+
+/** Whether the loaded addon has flush points (addons built before them, e.g. an old prebuild, do not). */
+export function nativeFlushes(): boolean {
+  return typeof (addon?.Pipeline.prototype as Partial<NativePipeline> | undefined)?.flush === 'function';
+}

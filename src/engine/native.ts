@@ -21,6 +21,12 @@ export interface NativePipeline {
    * Read errors reject with the libuv code (EIO, EBADF, ...).
    */
   readFile(fd: number, position: number, length: number): Promise<{ out: Buffer; bytesRead: number }>;
+  /**
+   * A sync flush point: resolves with the bytes that make the output so far decode to all input so
+   * far (gzip: the header and the partial unit; zstd: the current frame, ended early). Absent in
+   * addons built before flush points existed.
+   */
+  flush?(): Promise<Buffer>;
   finish(): Promise<{ out: Buffer; digest: Buffer; diffID: Buffer; size: number }>;
   destroy(): void;
 }

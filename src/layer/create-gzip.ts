@@ -9,6 +9,7 @@ import { openFedLayer, type FeedSource } from './feed-source.js';
 import type { Layer, LayerValues } from './layer.js';
 import { ErrOptionRange } from '../errors.js';
 import { ErrNotSupported } from './errors.js';
+import { nativeFlushes } from '../engine/native-engine.js';
 import { splitStreamOptions, type LayerStreamOptions } from './stream-options.js';
 
 // Input the writable side takes ahead of the layer, unless the caller sizes it: a file read in 64 KiB
@@ -96,11 +97,11 @@ export class LayerTransform extends Transform {
 
   /**
    * zlib's flush([kind][, callback]). Once the input has ended it behaves as zlib's (the callback
-   * runs at 'end', or at once after 'finish'). Before that, on the js engine with gzip (and with
-   * compression 'none'), every kind but Z_NO_FLUSH is a sync flush point: once the callback runs, the
-   * output pushed so far decodes to all input written before the flush. A flush point changes the
-   * bytes after it, and so the digest (docs/STREAMS.md). The native engine and zstd have no flush
-   * point: ErrNotSupported (code ERR_NOT_SUPPORTED), and the stream stays usable.
+   * runs at 'end', or at once after 'finish'). Before that, every kind but Z_NO_FLUSH is a sync flush
+   * point: once the callback runs, the output pushed so far decodes to all input written before the
+   * flush. A flush point changes the bytes after it, and so the digest (docs/STREAMS.md). Only the js
+   * engine's zstd (node:zlib, whose frames cannot be ended on request) and a native addon built
+   * before flush points have none: ErrNotSupported (code ERR_NOT_SUPPORTED), and the stream stays usable.
    */
   flush(kind?: number | (() => void), callback?: () => void): void {
     if (typeof kind === 'function') {
@@ -128,15 +129,17 @@ export class LayerTransform extends Transform {
       throw new ErrNotSupported(
         `flush(${kind === undefined ? '' : flushName(kind)})`,
         `the ${this.engine.name} engine cannot end ${this.compression === 'zstd' ? 'a zstd frame' : 'a deflate block'} on request ` +
-          '(only the js engine with gzip, and compression \'none\' on both engines, have flush points); the output decodes once end() was called',
+          '(the js engine\'s zstd and native addons built before flush points have none); the output decodes once end() was called',
       );
     }
   }
 
-  // The engines that can end the output so far at a decodable point: the js engine's deflate, and
-  // 'none' (nothing held back). The native addon has no flush call; zstd frames end at fixed offsets.
+  // The engines that can end the output so far at a decodable point: 'none' (nothing held back), the
+  // js engine's deflate, and the native addon's gzip and zstd when it has a flush call.
   #canFlush(): boolean {
-    return this.compression === 'none' || (this.compression === 'gzip' && this.engine.name === 'js');
+    if (this.compression === 'none') return true;
+    if (this.engine.name === 'native') return nativeFlushes();
+    return this.compression === 'gzip';
   }
 
   #releaseFlushes(): void {
