@@ -58,7 +58,20 @@ export function walkFrames(data: Uint8Array): FrameInfo[] {
 }
 
 type Decompress = (buffer: Uint8Array, options?: object) => Buffer;
-const nodeDecompress = (zlib as unknown as { zstdDecompressSync?: Decompress }).zstdDecompressSync;
+const nodeSync = (zlib as unknown as { zstdDecompressSync?: Decompress }).zstdDecompressSync;
+
+// Node 22's zstd decoder (seen on 22.23.5) stops after the first frame of a multi-frame input and
+// returns only that frame's bytes, where Node 24 and 26 and the zstd command decode every frame (RFC
+// 8878 3.1: frames are concatenated). Probe once with two tiny frames; where the decoder stops early,
+// decode frame by frame on the walker's boundaries.
+function decodesEveryFrame(decompress: Decompress): boolean {
+  const compress = (zlib as unknown as { zstdCompressSync: (b: Uint8Array) => Buffer }).zstdCompressSync;
+  const two = Buffer.concat([compress(Buffer.from('a')), compress(Buffer.from('bc'))]);
+  return decompress(two).toString() === 'abc';
+}
+const nodeDecompress: Decompress | undefined = nodeSync === undefined ? undefined
+  : decodesEveryFrame(nodeSync) ? nodeSync
+    : (data) => Buffer.concat(walkFrames(data).map((f) => nodeSync(data.subarray(f.start, f.end))));
 
 let cliChecked: boolean | undefined;
 /** Whether the `zstd` command runs here. */
