@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # The README's two commands on a machine with only Node and npm: a fresh clone of this repository, run
-# under fresh-machine.sh (the ISA-L, zstd and zlib development files hidden in a private mount
-# namespace; needs root). Checks that `npm install && npm test` passes by testing the committed prebuild,
+# under scripts/without-dev-files.sh (the ISA-L, zstd and zlib development files hidden in a private
+# mount namespace; needs root). Checks that `npm install && npm test` passes by testing the committed prebuild,
 # and says so in its one line; that `npm start` works; and that the benchmark leaves out the C baseline
 # with a note instead of failing (a short run: one corpus, one level).
-# usage: scripts/ci-fresh-machine.sh [path/to/fresh-machine.sh]   (default: ../shared/fresh-machine.sh,
-# a sibling folder of the clone in CI; FRESH_MACHINE=... works too)
+# usage: scripts/ci-fresh-machine.sh [path/to/a-wrapper-like-without-dev-files.sh]
+#   (default: scripts/without-dev-files.sh of this checkout; FRESH_MACHINE=... works too)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-fresh=$(realpath "${1:-${FRESH_MACHINE:-$root/../shared/fresh-machine.sh}}")
+fresh=$(realpath "${1:-${FRESH_MACHINE:-$root/scripts/without-dev-files.sh}}")
 [[ -x $fresh || -f $fresh ]] || { echo "ci-fresh-machine: $fresh not found" >&2; exit 2; }
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/fastlayer-fresh.XXXXXX")
@@ -17,7 +17,7 @@ trap 'rm -rf "$tmp"' EXIT
 git clone -q "$root" "$tmp/fastlayer"
 cd "$tmp/fastlayer"
 
-run() {  # run NAME COMMAND: under fresh-machine.sh, output kept in $tmp/NAME.log
+run() {  # run NAME COMMAND: under the wrapper, output kept in $tmp/NAME.log
   local name=$1; shift
   local t0=$SECONDS
   echo "--- fresh machine: $*"

@@ -1,4 +1,4 @@
-// The vocabulary shared by images, archives, layouts and registries (see ../shared/architecture.md):
+// The vocabulary shared by images, archives, layouts and registries (docs/ARCHITECTURE.md):
 // descriptors as the OCI spec has them, and the two kinds of blob. A known blob has its digest and
 // size before it is read, so it can be checked, mounted, skipped and read again; a streaming blob is
 // a Layer, whose descriptor exists only after its one pass.

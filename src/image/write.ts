@@ -1,4 +1,4 @@
-// The one place that keeps the order streaming forces (see shared architecture notes): every
+// The one place that keeps the order streaming forces (docs/ARCHITECTURE.md): every
 // streaming layer passed once straight into the destination, collecting digests and diffIDs; then
 // each config (now complete), each manifest, the index; then the names, last. Known blobs the
 // destination already holds are skipped. Any failure aborts the destination and rethrows.
