@@ -3,14 +3,14 @@ export { Layer, type LayerValues } from './layer/layer.js';
 export type { LayerOptions, EngineName } from './layer/options.js';
 export type { LayerSource } from './layer/source.js';
 export type { FileRange } from './layer/file-source.js';
-export { Hash } from './hash.js';
+export { Hash } from './core/hash.js';
 export {
   DOCKER_LAYER_GZIP,
   OCI_LAYER_GZIP,
   OCI_LAYER_ZSTD,
   OCI_LAYER_UNCOMPRESSED,
   MediaTypes,
-} from './media-types.js';
+} from './core/media-types.js';
 export {
   ErrNotComputed,
   ErrConsumed,
@@ -25,7 +25,7 @@ export {
   ErrTarSource,
   ErrChunkDetached,
   type ErrorCode,
-} from './errors.js';
+} from './core/errors.js';
 export { availableEngines, selectEngine } from './engine/engines.js';
 export type { EngineInfo, Compression } from './engine/engine.js';
 export { FORMAT_VERSION, BLOCK_SIZE } from './engine/format.js';
@@ -38,10 +38,10 @@ export { Image, ImageIndex, type ImageOptions, type ImageIndexOptions, type Base
 export type { ConfigOptions, Healthcheck, HistoryEntry } from './image/config.js';
 export { type ImageFormat, OCI_MANIFEST, OCI_INDEX, OCI_CONFIG, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, DOCKER_CONFIG } from './image/manifest.js';
 export { writeImage, type WriteOptions, type WriteProgress, type WriteResult, type WrittenImage } from './image/write.js';
-export { OciLayout, writeLayout, type LayoutOptions } from './image/out/layout.js';
-export { ArchiveWriter, writeArchive, type ArchiveOptions } from './image/out/archive.js';
-export { loadBase, type BaseOptions } from './image/base.js';
-export { buildImage, parseLayerArg, parseCommand, type BuildSpec, type LayerSpec } from './image/build.js';
+export { OciLayout, writeLayout, type LayoutOptions } from './layout/layout.js';
+export { ArchiveWriter, writeArchive, type ArchiveOptions } from './archive/archive.js';
+export { loadBase, type BaseOptions } from './build/base.js';
+export { buildImage, parseLayerArg, parseCommand, type BuildSpec, type LayerSpec } from './build/build.js';
 export { Reference } from './image/reference.js';
 export { parsePlatform, formatPlatform } from './image/platform.js';
 export type { Descriptor, Platform, KnownBlob, StreamingBlob, Blob, ManifestBlob, Destination } from './image/types.js';
@@ -69,6 +69,6 @@ export {
   type RegistryErrorCode,
   type RegistryErrorDetail,
 } from './registry/errors.js';
-export { parseMtimeArg, parseOwnerArg, type DirectoryLayerOptions } from './image/dir-layer.js';
+export { parseMtimeArg, parseOwnerArg, type DirectoryLayerOptions } from './build/dir-layer.js';
 export { pushImage, type PushImageOptions } from './registry/push.js';
-export { LayerCache, cachedLayer, cachedDirectoryLayer, cachedLayers, defaultLayerCacheDir, layerCacheKey, resolveLayerCache, type LayerCacheKey, type LayerCacheEntry, type LayerCacheOptions, type CachedLayerOptions } from './image/layer-cache.js';
+export { LayerCache, cachedLayer, cachedDirectoryLayer, cachedLayers, defaultLayerCacheDir, layerCacheKey, resolveLayerCache, type LayerCacheKey, type LayerCacheEntry, type LayerCacheOptions, type CachedLayerOptions } from './build/layer-cache.js';

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { tempDir } from './helpers/tree.js';
 import { availableEngines } from '../src/engine/engines.js';
 import { binMissing, oneErrorLine, runCli } from './helpers/cli.js';
-import { parseDirectoryFlags } from '../src/cli/layer.js';
+import { parseDirectoryFlags } from '../src/cli/commands/layer.js';
 import { tarDirectory } from '../src/tar/directory.js';
 import { collect, sha256 } from './helpers/layer.js';
 

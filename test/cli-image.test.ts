@@ -292,7 +292,7 @@ describe('fastlayer image (archives and layouts)', { skip: binMissing() }, () =>
     assert.equal((JSON.parse(skopeo(['inspect', `oci-archive:${path}`])) as { Digest: string }).Digest, digest);
   });
 
-  // Needs buildImage's directory options (src/image/dir-layer.ts, branch imgtar): without them DIR:/DEST
+  // Needs buildImage's directory options (src/build/dir-layer.ts, branch imgtar): without them DIR:/DEST
   // is refused and the other flags are not applied, and this test fails.
   it('directory flags reach every layer: DIR:/DEST, --exclude, --mtime, --owner (skopeo oci-archive: reads it)', async () => {
     const archive = join(out, 'dirs.tar');

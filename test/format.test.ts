@@ -10,7 +10,7 @@ import { crc32Table } from '../src/engine/crc32.js';
 import { compress } from './helpers/layer.js';
 import { chunked, randomBytes, semiCompressible } from './helpers/data.js';
 
-/** Level-0 output written straight from the DESIGN.md text, independently of src/stored.ts. */
+/** Level-0 output written straight from the DESIGN.md text, independently of src/engine/stored.ts. */
 function expectedStored(input: Buffer): Buffer {
   const parts: Buffer[] = [Buffer.from(GZIP_HEADER)];
   const block = (data: Buffer, bfinal: number) => {
@@ -38,7 +38,7 @@ function expectedStored(input: Buffer): Buffer {
 }
 
 describe('format v1', () => {
-  it('src/format.ts agrees with native/format.h', () => {
+  it('src/engine/format.ts agrees with native/format.h', () => {
     const header = readFileSync(new URL('../../native/format.h', import.meta.url), 'utf8');
     const num = (name: string) => {
       const m = new RegExp(`${name}\\s*=\\s*([0-9* ]+);`).exec(header);

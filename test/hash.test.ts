@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { Hash } from '../src/hash.js';
-import { ErrInvalidHash } from '../src/errors.js';
+import { Hash } from '../src/core/hash.js';
+import { ErrInvalidHash } from '../src/core/errors.js';
 
 const HEX = '27dd1f61b867b6a0f6e9d8a41c43231de52107e53ae424de8f847b821db4b711';
 

@@ -7,7 +7,7 @@ import { PassThrough } from 'node:stream';
 import { describe, test } from 'node:test';
 import type { EngineFactory } from '../src/engine/engine.js';
 import { availableEngines } from '../src/engine/engines.js';
-import { ErrDestroyed } from '../src/errors.js';
+import { ErrDestroyed } from '../src/core/errors.js';
 import { Layer } from '../src/layer/layer.js';
 import { BLOCK_SIZE } from '../src/engine/format.js';
 import { assertFailed, deferred, MiB, probeEngine, text, tick, type EngineProbe } from './hazard-util.js';

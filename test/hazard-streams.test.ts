@@ -12,7 +12,7 @@ import * as zlib from 'node:zlib';
 import type { EngineFactory } from '../src/engine/engine.js';
 import { availableEngines } from '../src/engine/engines.js';
 import { BLOCK_SIZE } from '../src/engine/format.js';
-import { ErrDestroyed } from '../src/errors.js';
+import { ErrDestroyed } from '../src/core/errors.js';
 import { createGzip } from '../src/layer/create-gzip.js';
 import type { Layer } from '../src/layer/layer.js';
 import { LayerCompressionStream } from '../src/layer/web-stream.js';

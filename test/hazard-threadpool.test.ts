@@ -1,7 +1,7 @@
 // Hazard: threadpool starvation. 64 layers at once with the default UV_THREADPOOL_SIZE (4) must all
 // finish with correct values while fs requests in the same process keep completing promptly (engine
 // calls and fs requests share the libuv threadpool; the native engine leaves one thread free, see
-// src/limiter.ts). Runs in a child so the pool size is the default.
+// src/engine/limiter.ts). Runs in a child so the pool size is the default.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Engine, EngineFactory } from '../src/engine/engine.js';
-import { ErrNotComputed } from '../src/errors.js';
+import { ErrNotComputed } from '../src/core/errors.js';
 import type { Layer } from '../src/layer/layer.js';
 import { generate } from './vectors/generator.js';
 

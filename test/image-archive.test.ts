@@ -10,12 +10,12 @@ import { pack } from 'tar-stream';
 import { Layer } from '../src/layer/layer.js';
 import { tarDirectory } from '../src/tar/directory.js';
 import { Image, ImageIndex } from '../src/image/image.js';
-import { ArchiveWriter, writeArchive } from '../src/image/out/archive.js';
+import { ArchiveWriter, writeArchive } from '../src/archive/archive.js';
 import { bytesBlob } from '../src/image/write.js';
 import { buildManifest } from '../src/image/manifest.js';
-import { writeLayout } from '../src/image/out/layout.js';
-import { loadBase } from '../src/image/base.js';
-import { OCI_LAYER_UNCOMPRESSED } from '../src/media-types.js';
+import { writeLayout } from '../src/layout/layout.js';
+import { loadBase } from '../src/build/base.js';
+import { OCI_LAYER_UNCOMPRESSED } from '../src/core/media-types.js';
 import { listTar, makeTree, tempDir, which, type TarEntry } from './image-util.js';
 import { execFileSync } from 'node:child_process';
 

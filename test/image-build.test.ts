@@ -7,10 +7,10 @@ import { createHash } from 'node:crypto';
 import { createServer } from 'node:net';
 import { parseArgs } from 'node:util';
 import { join } from 'node:path';
-import { buildImage, parseCommand, parseLayerArg, type BuildSpec } from '../src/image/build.js';
-import { parseMtimeArg, parseOwnerArg } from '../src/image/dir-layer.js';
+import { buildImage, parseCommand, parseLayerArg, type BuildSpec } from '../src/build/build.js';
+import { parseMtimeArg, parseOwnerArg } from '../src/build/dir-layer.js';
 import type { WriteResult } from '../src/image/write.js';
-import { OciLayout } from '../src/image/out/layout.js';
+import { OciLayout } from '../src/layout/layout.js';
 import { listLayer, listTar, missing, mustRun, tempDir, type LayerEntry } from './image-util.js';
 
 const out1Path = (dir: string): string => join(dir, 'x.tar');

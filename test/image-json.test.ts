@@ -5,8 +5,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadBase } from '../src/image/base.js';
-import { buildImage } from '../src/image/build.js';
+import { loadBase } from '../src/build/base.js';
+import { buildImage } from '../src/build/build.js';
 import { canonicalJSON, MAX_JSON_DEPTH, parseJSON, sha256 } from '../src/image/json.js';
 import { tempDir } from './helpers/tree.js';
 

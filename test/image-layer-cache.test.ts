@@ -1,4 +1,4 @@
-// The layer digest cache (src/image/layer-cache.ts): a tree seen before becomes a known blob with the
+// The layer digest cache (src/build/layer-cache.ts): a tree seen before becomes a known blob with the
 // digest its bytes really have; anything that changes the bytes is a different key; a corrupt cache
 // is a miss, never a crash; a tree changed between the hash pass and the write is a coded error.
 import { describe, it, after } from 'node:test';
@@ -10,10 +10,10 @@ import { Layer } from '../src/layer/layer.js';
 import { nativeEngine } from '../src/engine/native-engine.js';
 import { tarDirectory } from '../src/tar/directory.js';
 import { Image } from '../src/image/image.js';
-import { writeLayout } from '../src/image/out/layout.js';
-import { buildImage } from '../src/image/build.js';
+import { writeLayout } from '../src/layout/layout.js';
+import { buildImage } from '../src/build/build.js';
 import type { Blob } from '../src/image/types.js';
-import { LayerCache, cachedDirectoryLayer, defaultLayerCacheDir, layerCacheKey, type LayerCacheKey } from '../src/image/layer-cache.js';
+import { LayerCache, cachedDirectoryLayer, defaultLayerCacheDir, layerCacheKey, type LayerCacheKey } from '../src/build/layer-cache.js';
 import { randomBytes } from './helpers/data.js';
 import { tempDir } from './helpers/tree.js';
 

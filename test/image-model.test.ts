@@ -9,9 +9,9 @@ import { resolveCreated } from '../src/image/config.js';
 import { canonicalJSON } from '../src/image/json.js';
 import { buildManifest, layerMediaType, DOCKER_MANIFEST, OCI_MANIFEST } from '../src/image/manifest.js';
 import { parsePlatform, platformMatches } from '../src/image/platform.js';
-import { familiar, indexEntries } from '../src/image/out/names.js';
+import { familiar, indexEntries } from '../src/image/names.js';
 import { bytesBlob } from '../src/image/write.js';
-import { DOCKER_LAYER_GZIP, OCI_LAYER_GZIP, OCI_LAYER_UNCOMPRESSED, OCI_LAYER_ZSTD } from '../src/media-types.js';
+import { DOCKER_LAYER_GZIP, OCI_LAYER_GZIP, OCI_LAYER_UNCOMPRESSED, OCI_LAYER_ZSTD } from '../src/core/media-types.js';
 import type { BaseImage } from '../src/image/image.js';
 import type { KnownBlob } from '../src/image/types.js';
 

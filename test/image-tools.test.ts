@@ -10,10 +10,10 @@ import { join } from 'node:path';
 import { Layer } from '../src/layer/layer.js';
 import { tarDirectory } from '../src/tar/directory.js';
 import { Image, ImageIndex } from '../src/image/image.js';
-import { writeArchive } from '../src/image/out/archive.js';
-import { writeLayout } from '../src/image/out/layout.js';
-import { loadBase } from '../src/image/base.js';
-import { buildImage } from '../src/image/build.js';
+import { writeArchive } from '../src/archive/archive.js';
+import { writeLayout } from '../src/layout/layout.js';
+import { loadBase } from '../src/build/base.js';
+import { buildImage } from '../src/build/build.js';
 import type { WriteResult } from '../src/image/write.js';
 import { Containerd, FIFO, HARD_LINKS, LONG, makeTree, missing, mustRun, run, snapshotTree, tempDir, type TreeNode } from './image-util.js';
 

@@ -5,8 +5,8 @@ import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Readable } from 'node:stream';
 import { Layer } from '../src/layer/layer.js';
-import { ErrConsumed, ErrDestroyed, ErrInvalidChunk, ErrNotComputed } from '../src/errors.js';
-import { OCI_LAYER_UNCOMPRESSED } from '../src/media-types.js';
+import { ErrConsumed, ErrDestroyed, ErrInvalidChunk, ErrNotComputed } from '../src/core/errors.js';
+import { OCI_LAYER_UNCOMPRESSED } from '../src/core/media-types.js';
 import { assertLayer, collect, compress, engines, sha256 } from './helpers/layer.js';
 import { chunked, cut, randomBytes, semiCompressible } from './helpers/data.js';
 

@@ -1,4 +1,4 @@
-// src/native-engine.ts: the addon behind the Engine interface (the shared engine suites cover the
+// src/engine/native-engine.ts: the addon behind the Engine interface (the shared engine suites cover the
 // format through the Layer; this checks the mapping itself).
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
 import { nativeEngine } from '../src/engine/native-engine.js';
 import { loadNative } from '../src/engine/native.js';
-import { ErrEngineState } from '../src/errors.js';
+import { ErrEngineState } from '../src/core/errors.js';
 import { semiCompressible } from './helpers/data.js';
 
 const skip = nativeEngine ? false : `addon did not load: ${loadNative().error?.message}`;

@@ -1,4 +1,4 @@
-// The process-wide cap on native calls in flight (src/limiter.ts): FIFO order, the cap itself, slots
+// The process-wide cap on native calls in flight (src/engine/limiter.ts): FIFO order, the cap itself, slots
 // released by every way a call can end, and a destroy() that overtakes a queued engine call.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';

@@ -1,9 +1,9 @@
-// src/coalesce.ts: how source chunks become engine inputs (about 1 MiB of views per call, small
+// src/layer/coalesce.ts: how source chunks become engine inputs (about 1 MiB of views per call, small
 // chunks staged), and that staged memory is never reused while an earlier input may still be read.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Coalescer, MAX_UPDATE, SMALL_CHUNK } from '../src/layer/coalesce.js';
-import type { ChunkReader } from '../src/layer/source.js';
+import type { ChunkReader } from '../src/layer/readers.js';
 import { cut, semiCompressible } from './helpers/data.js';
 
 /** A reader over fixed chunks that counts what was pulled. */

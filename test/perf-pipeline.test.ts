@@ -1,4 +1,4 @@
-// The Layer hot path (src/layer-stream.ts over src/coalesce.ts): engine calls carry about 1 MiB of
+// The Layer hot path (src/layer/layer-stream.ts over src/layer/coalesce.ts): engine calls carry about 1 MiB of
 // views, the next input is read while the engine works, never more than one input ahead, and a
 // read-ahead that fails or is cut short by destroy() is handled. Behaviour only, never speed.
 import { describe, it } from 'node:test';
@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { isUint8Array } from 'node:util/types';
 import type { Engine, EngineFactory, EngineInput, EngineResult } from '../src/engine/engine.js';
 import { MAX_UPDATE } from '../src/layer/coalesce.js';
-import { ErrDestroyed } from '../src/errors.js';
+import { ErrDestroyed } from '../src/core/errors.js';
 import { LayerStream, type StreamKind } from '../src/layer/layer-stream.js';
 import { openSource } from '../src/layer/source.js';
 import { collect, engines, sha256 } from './helpers/layer.js';

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Image } from '../src/image/image.js';
-import { LayerCache, cachedDirectoryLayer } from '../src/image/layer-cache.js';
+import { LayerCache, cachedDirectoryLayer } from '../src/build/layer-cache.js';
 import { pushImage } from '../src/registry/push.js';
 import { randomBytes, semiCompressible } from './helpers/data.js';
 import { tempDir } from './helpers/tree.js';

@@ -11,7 +11,7 @@ import { ErrRegistryUnavailable, decodeErrors, redactUrl, scrub, describeCause }
 import { parsePlatform } from '../src/registry/pull.js';
 import { RegistryDestination } from '../src/registry/destination.js';
 import { imageManifest } from '../src/registry/parse.js';
-import { archiveStore } from '../src/registry/store.js';
+import { archiveStore } from '../src/layout/store.js';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync, readFileSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';

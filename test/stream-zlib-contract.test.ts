@@ -8,7 +8,7 @@ import { describe, it } from 'node:test';
 import * as zlib from 'node:zlib';
 import type { Compression, EngineFactory } from '../src/engine/engine.js';
 import { jsZstdUnavailableReason } from '../src/engine/js-zstd.js';
-import { ErrChunkDetached, ErrDestroyed, ErrOptionRange } from '../src/errors.js';
+import { ErrChunkDetached, ErrDestroyed, ErrOptionRange } from '../src/core/errors.js';
 import { createGzip, type LayerTransform } from '../src/layer/create-gzip.js';
 import { BLOCK_SIZE, ZSTD_FRAME_SIZE } from '../src/engine/format.js';
 import { ErrNotSupported } from '../src/layer/errors.js';

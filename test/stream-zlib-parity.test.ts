@@ -9,7 +9,7 @@ import { Readable, Writable, type Transform } from 'node:stream';
 import { pipeline } from 'node:stream';
 import { describe, it } from 'node:test';
 import * as zlib from 'node:zlib';
-import { ErrDestroyed } from '../src/errors.js';
+import { ErrDestroyed } from '../src/core/errors.js';
 import { createGzip, type LayerTransform } from '../src/layer/create-gzip.js';
 import { semiCompressible } from './helpers/data.js';
 import { engines } from './helpers/layer.js';

@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { tarDirectory, type TarOptions } from '../src/tar/directory.js';
 import { readTar } from '../src/tar/reader.js';
 import { dockerignoreLines, dockerignoreMatcher } from '../src/tar/patterns.js';
-import { ErrOptionRange } from '../src/errors.js';
-import { directoryLayer } from '../src/image/dir-layer.js';
+import { ErrOptionRange } from '../src/core/errors.js';
+import { directoryLayer } from '../src/build/dir-layer.js';
 import { tempDir } from './helpers/tree.js';
 import { binMissing, runCli } from './helpers/cli.js';
 

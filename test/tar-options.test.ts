@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { tarDirectory, type TarOptions } from '../src/tar/directory.js';
 import { readTar, type TarHeader } from '../src/tar/reader.js';
 import { Layer } from '../src/layer/layer.js';
-import { ErrOptionRange, ErrInvalidOption } from '../src/errors.js';
+import { ErrOptionRange, ErrInvalidOption } from '../src/core/errors.js';
 import { tempDir } from './helpers/tree.js';
 
 async function list(dir: string, options: TarOptions): Promise<TarHeader[]> {

@@ -1,4 +1,4 @@
-// The one archive indexer (src/tar/index.ts, behind src/registry/store.ts): PAX size/path/linkpath
+// The one archive indexer (src/tar/index.ts, behind src/layout/store.ts): PAX size/path/linkpath
 // records and GNU long names apply to the entry after them, as Go (docker save >= 25, skopeo) and
 // Python write them, including an entry over 8 GiB whose ustar size field is 0 (a sparse 9 GiB file
 // here: nothing near 9 GiB is written). Names that a record turns into `../x` or `/x` are refused,
@@ -8,8 +8,8 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import { archiveStore } from '../src/registry/store.js';
-import { loadBase } from '../src/image/base.js';
+import { archiveStore } from '../src/layout/store.js';
+import { loadBase } from '../src/build/base.js';
 import { decodeHeader, decodePax } from '../src/tar/header.js';
 import { readTar } from '../src/tar/reader.js';
 import { binMissing, runCli } from './helpers/cli.js';

@@ -6,7 +6,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync, symlinkSync, utimesSync, chmodSync, readFileSync, readlinkSync, lstatSync } from 'node:fs';
 import { join } from 'node:path';
 import { tarDirectory, entryHeader } from '../src/tar/directory.js';
-import { ErrTarSource } from '../src/errors.js';
+import { ErrTarSource } from '../src/core/errors.js';
 import { collect, compress, engines } from './helpers/layer.js';
 import { randomBytes } from './helpers/data.js';
 import { tempDir } from './helpers/tree.js';

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { buildImage } from '../src/image/build.js';
+import { buildImage } from '../src/build/build.js';
 import type { WriteResult } from '../src/image/write.js';
 import { Containerd, HARD_LINKS, FIFO, makeTree, missing, mustRun, run, snapshotTree, tempDir } from './image-util.js';
 

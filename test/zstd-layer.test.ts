@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Layer } from '../src/layer/layer.js';
 import { ZSTD_FRAME_SIZE } from '../src/engine/format.js';
-import { OCI_LAYER_ZSTD } from '../src/media-types.js';
+import { OCI_LAYER_ZSTD } from '../src/core/media-types.js';
 import type { EngineFactory } from '../src/engine/engine.js';
 import { jsZstdUnavailableReason } from '../src/engine/js-zstd.js';
 import { collect, engines, sha256 } from './helpers/layer.js';

@@ -9,7 +9,7 @@ import { nativeEngine } from '../src/engine/native-engine.js';
 import { jsZstdUnavailableReason } from '../src/engine/js-zstd.js';
 import { loadNative } from '../src/engine/native.js';
 import { ZSTD_FRAME_SIZE } from '../src/engine/format.js';
-import { DOCKER_LAYER_GZIP, OCI_LAYER_GZIP, OCI_LAYER_ZSTD } from '../src/media-types.js';
+import { DOCKER_LAYER_GZIP, OCI_LAYER_GZIP, OCI_LAYER_ZSTD } from '../src/core/media-types.js';
 
 describe('zstd options', () => {
   it('level defaults to 3 and the media type to OCI zstd', () => {

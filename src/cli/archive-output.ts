@@ -1,4 +1,4 @@
-// Archive writers (src/image/out/archive.ts) build their file under their own temporary name and
+// Archive writers (src/archive/archive.ts) build their file under their own temporary name and
 // rename it over the path they are given. Given the CLI output's temporary file, the archive takes its
 // place; this puts back what the safe output had set on it (the replaced file's permission bits and,
 // as root, its owner), so a private 0600 archive replaced by a new one stays private.

@@ -1,12 +1,12 @@
-// The table of subcommands. Adding one: write src/cli/NAME.ts exporting a Command, list it here.
+// The table of subcommands. Adding one: write src/cli/commands/NAME.ts exporting a Command, list it here.
 import type { Command } from './command.js';
-import { helpCommand } from './help.js';
-import { layerCommand } from './layer.js';
-import { imageCommand } from './image.js';
-import { pushCommand } from './push.js';
-import { pullCommand } from './pull.js';
-import { inspectCommand } from './inspect.js';
-import { versionCommand } from './version.js';
+import { helpCommand } from './commands/help.js';
+import { layerCommand } from './commands/layer.js';
+import { imageCommand } from './commands/image.js';
+import { pushCommand } from './commands/push.js';
+import { pullCommand } from './commands/pull.js';
+import { inspectCommand } from './commands/inspect.js';
+import { versionCommand } from './commands/version.js';
 
 export const commands: readonly Command[] = [
   layerCommand,

@@ -7,7 +7,7 @@ import { commands, defaultCommand, findCommand } from './commands.js';
 import { CliError, ErrCliUsage, EXIT_FAILURE, oneLine } from './errors.js';
 import { escapeControls, escapeLines } from './escape.js';
 import { installInterrupt } from './interrupt.js';
-import { runDemo } from './demo.js';
+import { runDemo } from './commands/demo.js';
 import { installStdio, writeStderr, writeStdout } from './stdio.js';
 
 function pick(argv: readonly string[]): { command: Command; rest: readonly string[] } {

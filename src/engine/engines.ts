@@ -1,6 +1,6 @@
 // Which engines this process can use, and which one a layer gets.
 import type { EngineFactory, EngineName, EngineOptions } from './engine.js';
-import { ErrEngineUnavailable, ErrOptionRange } from '../errors.js';
+import { ErrEngineUnavailable, ErrOptionRange } from '../core/errors.js';
 import { jsEngine } from './js-engine.js';
 import { jsZstdUnavailableReason } from './js-zstd.js';
 import { nativeEngine } from './native-engine.js';

@@ -3,7 +3,7 @@
 import * as zlib from 'node:zlib';
 import { isUint8Array } from 'node:util/types';
 import type { Engine, EngineFactory, EngineInput, EngineOptions, EngineResult } from './engine.js';
-import { ErrEngineState } from '../errors.js';
+import { ErrEngineState } from '../core/errors.js';
 import { BLOCK_SIZE, GZIP_HEADER, WINDOW_SIZE } from './format.js';
 import { crc32, crc32Implementation } from './crc32.js';
 import { storedBlocks } from './stored.js';

@@ -5,7 +5,7 @@
 import * as zlib from 'node:zlib';
 import { isUint8Array } from 'node:util/types';
 import type { Engine, EngineInput, EngineOptions, EngineResult } from './engine.js';
-import { ErrEngineState, ErrEngineUnavailable } from '../errors.js';
+import { ErrEngineState, ErrEngineUnavailable } from '../core/errors.js';
 import { ZSTD_FRAME_SIZE } from './format.js';
 import { Tally } from './tally.js';
 

@@ -1,9 +1,9 @@
 // The native engine: the addon's Pipeline (ISA-L / zlib / stored blocks, SHA-256 and CRC-32 in C++ on
 // the libuv threadpool, one call per update however many chunks it carries) behind the Engine
-// interface. Undefined when the addon does not load; src/engines.ts then offers the js engine only.
+// interface. Undefined when the addon does not load; src/engine/engines.ts then offers the js engine only.
 // Calls of all engines share one Limiter, so they never take the whole libuv threadpool.
 import type { Engine, EngineFactory, EngineInput, EngineOptions, EngineResult } from './engine.js';
-import { ErrEngineState } from '../errors.js';
+import { ErrEngineState } from '../core/errors.js';
 import { ZSTD_FRAME_SIZE } from './format.js';
 import { Limiter, nativeCallLimit, type Ticket } from './limiter.js';
 import { loadNative, type NativeAddon, type NativePipeline } from './native.js';

@@ -1,7 +1,7 @@
 // The image configuration (OCI image-spec config.json / Docker's container config): what a runtime
 // needs to start a container from the layers, plus their diffIDs and history. Inherits a base image's
 // config the way a Dockerfile's FROM does, and serialises canonically (json.ts).
-import { ErrInvalidOption, ErrOptionRange } from '../errors.js';
+import { ErrInvalidOption, ErrOptionRange } from '../core/errors.js';
 import type { Platform } from './types.js';
 
 export interface Healthcheck {

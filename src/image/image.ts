@@ -2,7 +2,7 @@
 // (streaming Layers or known blobs), a platform, a manifest format. Constructing one checks every
 // argument and does no I/O; writeImage (write.ts) produces the bytes.
 import { Layer } from '../layer/layer.js';
-import { ErrInvalidOption, ErrOptionRange } from '../errors.js';
+import { ErrInvalidOption, ErrOptionRange } from '../core/errors.js';
 import { ErrImageFormat } from './errors.js';
 import { containerConfig, imageConfig, resolveCreated, type ConfigJSON, type ConfigOptions, type HistoryEntry } from './config.js';
 import { layerMediaType, type ImageFormat } from './manifest.js';

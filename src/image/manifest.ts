@@ -5,7 +5,7 @@
 // worlds, so an OCI manifest lists it as OCI gzip and a Docker manifest as Docker gzip. Media types
 // with no counterpart are kept in OCI manifests and refused in Docker ones (ErrImageFormat): Docker
 // schema 2 has no zstd and no uncompressed layer type that `docker load` and registries agree on.
-import { DOCKER_LAYER_GZIP, OCI_LAYER_GZIP, OCI_LAYER_UNCOMPRESSED, OCI_LAYER_ZSTD } from '../media-types.js';
+import { DOCKER_LAYER_GZIP, OCI_LAYER_GZIP, OCI_LAYER_UNCOMPRESSED, OCI_LAYER_ZSTD } from '../core/media-types.js';
 import { ErrImageFormat } from './errors.js';
 import { canonicalJSON, sha256 } from './json.js';
 import type { Descriptor, ManifestBlob } from './types.js';

@@ -1,5 +1,5 @@
 // Platforms as `os/arch[/variant]` strings (what --platform takes) and as OCI objects.
-import { ErrInvalidOption, ErrOptionRange } from '../errors.js';
+import { ErrInvalidOption, ErrOptionRange } from '../core/errors.js';
 import type { Platform } from './types.js';
 
 const PART = /^[a-z0-9._-]+$/;

@@ -3,7 +3,7 @@
 // each config (now complete), each manifest, the index; then the names, last. Known blobs the
 // destination already holds are skipped. Any failure aborts the destination and rethrows.
 import { Readable } from 'node:stream';
-import { ErrInvalidOption } from '../errors.js';
+import { ErrInvalidOption } from '../core/errors.js';
 import { ErrBaseImage } from './errors.js';
 import { Image, ImageIndex } from './image.js';
 import { canonicalJSON, sha256 } from './json.js';

@@ -3,8 +3,8 @@
 // passed as views without copying. Only really small chunks are copied, into a staging buffer, so
 // a source yielding tiny pieces does not turn into thousands of views. MAX_UPDATE also bounds the
 // output of a single call, and so memory, whatever the source yields.
-import { ErrChunkDetached } from '../errors.js';
-import type { ChunkReader } from './source.js';
+import { ErrChunkDetached } from '../core/errors.js';
+import type { ChunkReader } from './readers.js';
 
 /** Chunks shorter than this are copied into the staging buffer instead of being passed as views. */
 export const SMALL_CHUNK = 4 * 1024;

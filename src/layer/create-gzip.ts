@@ -4,10 +4,10 @@
 import { finished, Transform, type Readable, type TransformCallback } from 'node:stream';
 import { constants as zlibConstants } from 'node:zlib';
 import type { Compression, EngineInfo } from '../engine/engine.js';
-import type { Hash } from '../hash.js';
+import type { Hash } from '../core/hash.js';
 import { openFedLayer, type FeedSource } from './feed-source.js';
 import type { Layer, LayerValues } from './layer.js';
-import { ErrOptionRange } from '../errors.js';
+import { ErrOptionRange } from '../core/errors.js';
 import { ErrNotSupported } from './errors.js';
 import { nativeFlushes } from '../engine/native-engine.js';
 import { splitStreamOptions, type LayerStreamOptions } from './stream-options.js';

@@ -1,5 +1,5 @@
 // Errors of the stream forms (createGzip, LayerCompressionStream). The option and chunk errors they
-// share with the Layer stay in src/errors.ts.
+// share with the Layer stay in src/core/errors.ts.
 
 export type StreamErrorCode = 'ERR_NOT_SUPPORTED';
 

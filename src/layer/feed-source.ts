@@ -5,7 +5,7 @@
 // while a full buffer is still waiting for the layer, so the writer waits exactly as long as the
 // layer does not want more input, and at most two buffers are held ahead of the layer. The layer
 // reads the copies through the same path as any other source: one pipeline, one engine driver.
-import { ErrChunkDetached, ErrDestroyed } from '../errors.js';
+import { ErrChunkDetached, ErrDestroyed } from '../core/errors.js';
 import { FLUSH_POINT, MAX_UPDATE } from './coalesce.js';
 import { Layer } from './layer.js';
 import type { LayerOptions } from './options.js';

@@ -6,8 +6,10 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { isUint8Array } from 'node:util/types';
 import { MAX_UPDATE } from './coalesce.js';
-import { ErrInvalidOption, ErrInvalidSource, ErrOptionRange } from '../errors.js';
-import type { ChunkReader } from './source.js';
+import { ErrInvalidOption, ErrInvalidSource, ErrOptionRange } from '../core/errors.js';
+import type { ChunkReader, FileAccess, FileRead } from './readers.js';
+
+export type { FileAccess, FileRead } from './readers.js';
 
 /** A byte range of a file, as fs.createReadStream takes it: `end` is inclusive. */
 export interface FileRange {
@@ -45,15 +47,6 @@ export function fileSource(path: unknown, options: unknown): { source: FileSourc
 }
 
 function ignore(): void {}
-
-/** Reads by the engine itself: the descriptor, where to read (-1: at its own position) and how much. */
-export type FileRead<T extends { bytesRead: number }> = (fd: number, position: number, length: number) => Promise<T>;
-
-/** What a reader of a file offers an engine that can read files itself (the native one). */
-export interface FileAccess {
-  /** Runs `read` as the reader's next read; null once the range is exhausted or the reader closed. */
-  readVia<T extends { bytesRead: number }>(read: FileRead<T>): Promise<T | null>;
-}
 
 const read = (fd: number, buffer: Buffer, offset: number, length: number, position: number | null) =>
   new Promise<number>((resolve, reject) =>

@@ -8,7 +8,7 @@ import type { Engine, EngineResult } from '../engine/engine.js';
 import { Coalescer } from './coalesce.js';
 import type { FileAccess } from './file-source.js';
 import type { ChunkReader } from './source.js';
-import { ErrDestroyed } from '../errors.js';
+import { ErrDestroyed } from '../core/errors.js';
 
 export type StreamKind = 'compressed' | 'uncompressed';
 

@@ -2,10 +2,10 @@
 // only after the complete stream, never for partial data; see README "Go parity").
 import { Readable } from 'node:stream';
 import type { Compression, Engine, EngineFactory, EngineInfo, EngineResult } from '../engine/engine.js';
-import { ErrConsumed, ErrNotComputed } from '../errors.js';
+import { ErrConsumed, ErrNotComputed } from '../core/errors.js';
 import { fileSource, type FileRange } from './file-source.js';
 import { selectEngine } from '../engine/engines.js';
-import { Hash } from '../hash.js';
+import { Hash } from '../core/hash.js';
 import { LayerStream, type StreamKind } from './layer-stream.js';
 import { resolveOptions, type LayerOptions } from './options.js';
 import { checkSource, openSource, type ChunkReader, type LayerSource } from './source.js';

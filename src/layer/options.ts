@@ -3,8 +3,8 @@
 import type { Compression, EngineName } from '../engine/engine.js';
 export type { EngineName };
 import { availableParallelism } from 'node:os';
-import { ErrInvalidOption, ErrOptionRange } from '../errors.js';
-import { DOCKER_LAYER_GZIP, OCI_LAYER_UNCOMPRESSED, OCI_LAYER_ZSTD } from '../media-types.js';
+import { ErrInvalidOption, ErrOptionRange } from '../core/errors.js';
+import { DOCKER_LAYER_GZIP, OCI_LAYER_UNCOMPRESSED, OCI_LAYER_ZSTD } from '../core/media-types.js';
 
 
 export interface LayerOptions {

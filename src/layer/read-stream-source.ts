@@ -5,7 +5,7 @@
 // through its `signal` option) still fails the layer, and the layer closes it when done.
 import * as fs from 'node:fs';
 import { FdReader, fstat, openFile, type FileAccess, type FileRead } from './file-source.js';
-import { IterableReader, type ChunkReader } from './source.js';
+import { IterableReader, type ChunkReader } from './readers.js';
 
 interface ReadStreamFields {
   path: string | Buffer;

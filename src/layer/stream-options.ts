@@ -1,7 +1,7 @@
 // Options of the stream forms: the Layer's own options (validated by the Layer itself, so every
 // option it gains works here unchanged), zlib's `level` as an alias, the Node stream buffer sizes,
 // and a coded refusal of the zlib and stream options that have no meaning for a layer.
-import { ErrInvalidOption, ErrOptionRange } from '../errors.js';
+import { ErrInvalidOption, ErrOptionRange } from '../core/errors.js';
 import { ZSTD_DEFAULT_LEVEL, ZSTD_MAX_LEVEL, type LayerOptions } from './options.js';
 
 export interface LayerStreamOptions extends LayerOptions {

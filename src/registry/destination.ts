@@ -4,7 +4,7 @@
 import type { Blob, Descriptor, Destination, ManifestBlob } from '../image/types.js';
 import { Reference } from '../image/reference.js';
 import { ErrInvalidReference } from '../image/errors.js';
-import { ErrOptionRange } from '../errors.js';
+import { ErrOptionRange } from '../core/errors.js';
 import { anySignal, connect, pushScope, type RegistryOptions, type Repository } from './client.js';
 import { putManifest, type ManifestTarget } from './manifest.js';
 import { blobExists, uploadKnown, uploadStream, type UploadContext } from './upload.js';

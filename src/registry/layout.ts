@@ -8,10 +8,10 @@ import { RegistryDestination, type RegistryDestinationOptions } from './destinat
 import { ErrRegistryProtocol } from './errors.js';
 import { MANIFEST_CAP, isIndex, sha256 } from './manifest.js';
 import { descriptor, imageManifest, indexManifests, parseJSON } from './parse.js';
-import { ErrLayoutInvalid, archiveStore, directoryStore, type LayoutStore } from './store.js';
+import { ErrLayoutInvalid, archiveStore, directoryStore, type LayoutStore } from '../layout/store.js';
 import { writeKnown, type KnownImage, type KnownIndex } from './tree.js';
 
-export { ErrLayoutInvalid } from './store.js';
+export { ErrLayoutInvalid } from '../layout/store.js';
 
 const REF_NAME = 'org.opencontainers.image.ref.name';
 

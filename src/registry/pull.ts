@@ -8,7 +8,7 @@ import type { Reference } from '../image/reference.js';
 import type { Destination, KnownBlob, ManifestBlob, Platform } from '../image/types.js';
 import { anySignal, connect, pullScope, type RegistryOptions, type Repository } from './client.js';
 import { ErrRegistry, ErrRegistryDigestMismatch, ErrRegistryNotFound, ErrRegistryUnavailable, describeCause } from './errors.js';
-import { ErrInvalidOption } from '../errors.js';
+import { ErrInvalidOption } from '../core/errors.js';
 import { getManifest, isIndex, type ManifestTarget } from './manifest.js';
 import { imageManifest, indexManifests } from './parse.js';
 import { writeKnown, type KnownImage } from './tree.js';

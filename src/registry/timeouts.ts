@@ -4,7 +4,7 @@
 // a registry that stops reading an upload, a blob that stops arriving). Idle, not total: a big blob that
 // keeps moving never times out. Expiry aborts the fetch with ErrRegistryTimeout, which the transport
 // retries like a dropped connection.
-import { ErrOptionRange } from '../errors.js';
+import { ErrOptionRange } from '../core/errors.js';
 import { ErrRegistry, ErrRegistryTimeout, ErrRegistryUnavailable, describeCause } from './errors.js';
 
 /** Timeouts in ms; a number sets both. */

@@ -1,5 +1,5 @@
 // Errors of the tar writer and reader. Each has its own class and a stable code; ErrTarSource
-// (src/errors.ts) stays the error for a source that cannot be read at all.
+// (src/core/errors.ts) stays the error for a source that cannot be read at all.
 
 export type TarErrorCode = 'ERR_TAR_SOURCE_CHANGED' | 'ERR_TAR_UNSAFE_ENTRY' | 'ERR_TAR_INVALID';
 

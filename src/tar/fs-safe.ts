@@ -6,7 +6,7 @@
 // listing and opening is either refused by the kernel or seen, never followed.
 import * as fs from 'node:fs';
 import type { Stats } from 'node:fs';
-import { ErrTarSource } from '../errors.js';
+import { ErrTarSource } from '../core/errors.js';
 import { ErrTarSourceChanged } from './errors.js';
 
 const { O_RDONLY, O_NOFOLLOW, O_DIRECTORY, O_NONBLOCK } = fs.constants;

@@ -1,7 +1,7 @@
 // Options of tarDirectory, validated once at the boundary and turned into the policies the walker
 // and writer apply: which mtime an entry gets, which owner, which mode, which paths are left out.
 import { readFileSync } from 'node:fs';
-import { ErrInvalidOption, ErrOptionRange, ErrTarSource } from '../errors.js';
+import { ErrInvalidOption, ErrOptionRange, ErrTarSource } from '../core/errors.js';
 import { dockerignoreLines, dockerignoreMatcher } from './patterns.js';
 
 /** Kinds of entries the walker meets. */

@@ -10,7 +10,7 @@
 // `[[:alpha:]]` is POSIX in Go only, ...) and run as Go runs it: an NFA in lockstep, in time linear
 // in the path's length whatever the pattern (never a backtracking JavaScript RegExp).
 import { isUtf8 } from 'node:buffer';
-import { ErrOptionRange } from '../errors.js';
+import { ErrOptionRange } from '../core/errors.js';
 
 /**
  * A file name or path as Docker's Go code sees it: valid UTF-8 decoded, and every byte that is not

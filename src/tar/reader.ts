@@ -2,7 +2,7 @@
 // own header decoder (header.ts) for the parsing, and a check of every name and link target before the caller sees the entry: an
 // archive is hostile input, and one entry that lands outside the extraction root is enough.
 import { Readable } from 'node:stream';
-import { ErrInvalidOption, ErrInvalidSource } from '../errors.js';
+import { ErrInvalidOption, ErrInvalidSource } from '../core/errors.js';
 import { ErrTarInvalid, ErrTarUnsafeEntry } from './errors.js';
 import { BLOCK, MAX_EXTENDED, absorb, applyPending, decodeHeader, hasPending, isExtended, isZeroBlock, type Pending, type RawHeader } from './header.js';
 

@@ -5,7 +5,7 @@
 // prepared (opened, read) by the writer, several at a time.
 import { DirRef, join, list, openDir, wrap, type Dtype } from './fs-safe.js';
 import type { Resolved } from './options.js';
-import { ErrOptionRange, ErrTarSource } from '../errors.js';
+import { ErrOptionRange, ErrTarSource } from '../core/errors.js';
 import type { Stats } from 'node:fs';
 import type { XattrReader } from './xattrs.js';
 

@@ -5,7 +5,7 @@
 // the layer cuts them into its own units without copying). Memory stays bounded by
 // READ_AHEAD * INLINE_FILE + BATCH + 2 reads, whatever the tree.
 import type { Stats } from 'node:fs';
-import { ErrTarSource } from '../errors.js';
+import { ErrTarSource } from '../core/errors.js';
 import { entryHeader, padding, trailer, type Entry, type EntryType } from './header.js';
 import { DirRef, closeNow, openEntry, openRoot, readExactly, wrap, type Opened } from './fs-safe.js';
 import { resolveTarOptions, type EntryKind, type Resolved, type TarOptions } from './options.js';

@@ -6,7 +6,7 @@
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import type { Stats } from 'node:fs';
-import { ErrTarSource } from '../errors.js';
+import { ErrTarSource } from '../core/errors.js';
 import { ErrTarSourceChanged } from './errors.js';
 import { call, closeNow, fstatNow } from './fs-safe.js';
 

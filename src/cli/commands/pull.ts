@@ -1,21 +1,21 @@
 // `fastlayer pull NAME (--output FILE.tar | --oci-dir DIR)`: an image from a registry (one platform
 // of an index) into an image archive or an OCI layout; every blob is checked against its digest while
 // it streams, and the archive only appears, complete, at the end.
-import { ArchiveWriter } from '../image/out/archive.js';
-import { OciLayout } from '../image/out/layout.js';
-import { parsePlatform } from '../image/platform.js';
-import { Reference } from '../image/reference.js';
-import type { Blob, Descriptor, Destination, ManifestBlob } from '../image/types.js';
-import { pullToDestination } from '../registry/pull.js';
+import { ArchiveWriter } from '../../archive/archive.js';
+import { OciLayout } from '../../layout/layout.js';
+import { parsePlatform } from '../../image/platform.js';
+import { Reference } from '../../image/reference.js';
+import type { Blob, Descriptor, Destination, ManifestBlob } from '../../image/types.js';
+import { pullToDestination } from '../../registry/pull.js';
 import { Transform } from 'node:stream';
-import { REPORT_OPTIONS, flag, progressBoard, stringOption, type Args, type Command, type Context } from './command.js';
-import { ErrCliUsage } from './errors.js';
-import { escapeControls } from './escape.js';
-import { openOutput, type Output } from './output.js';
-import { writeInto } from './archive-output.js';
-import type { ProgressBoard } from './progress.js';
-import { REGISTRY_OPTIONS, registryOptions } from './registry-flags.js';
-import { writeStderr, writeStdout } from './stdio.js';
+import { REPORT_OPTIONS, flag, progressBoard, stringOption, type Args, type Command, type Context } from '../command.js';
+import { ErrCliUsage } from '../errors.js';
+import { escapeControls } from '../escape.js';
+import { openOutput, type Output } from '../output.js';
+import { writeInto } from '../archive-output.js';
+import type { ProgressBoard } from '../progress.js';
+import { REGISTRY_OPTIONS, registryOptions } from '../registry-flags.js';
+import { writeStderr, writeStdout } from '../stdio.js';
 
 const NAME = 'pull';
 

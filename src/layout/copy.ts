@@ -4,8 +4,8 @@
 import { createHash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import { ErrDigestMismatch } from '../errors.js';
-import type { Blob, Descriptor } from '../types.js';
+import { ErrDigestMismatch } from '../image/errors.js';
+import type { Blob, Descriptor } from '../image/types.js';
 
 async function writeAll(fh: FileHandle, chunk: Uint8Array, position: number): Promise<void> {
   for (let off = 0; off < chunk.length; ) {

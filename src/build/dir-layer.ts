@@ -5,7 +5,7 @@
 import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ErrInvalidOption, ErrOptionRange, ErrTarSource } from '../errors.js';
+import { ErrInvalidOption, ErrOptionRange, ErrTarSource } from '../core/errors.js';
 import { tarDirectory } from '../tar/directory.js';
 import type { MtimePolicy, TarOptions } from '../tar/options.js';
 import { dockerignoreLines } from '../tar/patterns.js';

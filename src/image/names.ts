@@ -1,8 +1,8 @@
 // How names appear in index.json and manifest.json: containerd reads `io.containerd.image.name` (the
 // fully qualified name), skopeo's oci: transport and umoci `org.opencontainers.image.ref.name` (the
 // tag), `docker load` the familiar `RepoTags` form (`app:1`, `ghcr.io/o/app:1`).
-import { DOCKER_HUB, Reference } from '../reference.js';
-import type { Descriptor } from '../types.js';
+import { DOCKER_HUB, Reference } from './reference.js';
+import type { Descriptor } from './types.js';
 
 export const CONTAINERD_NAME = 'io.containerd.image.name';
 export const REF_NAME = 'org.opencontainers.image.ref.name';

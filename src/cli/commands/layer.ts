@@ -4,20 +4,20 @@ import { existsSync } from 'node:fs';
 import { arch } from 'node:os';
 import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
-import { Layer } from '../layer/layer.js';
-import { MAX_THREADS, ZSTD_MAX_LEVEL, ZSTD_MIN_LEVEL, type LayerOptions } from '../layer/options.js';
-import type { Compression } from '../engine/engine.js';
-import type { TarOptions } from '../tar/directory.js';
+import { Layer } from '../../layer/layer.js';
+import { MAX_THREADS, ZSTD_MAX_LEVEL, ZSTD_MIN_LEVEL, type LayerOptions } from '../../layer/options.js';
+import type { Compression } from '../../engine/engine.js';
+import type { TarOptions } from '../../tar/directory.js';
 import {
   REPORT_OPTIONS, choiceOption, flag, integerOption, listOption, progressBoard, stringOption,
   type Args, type Command, type Context,
-} from './command.js';
-import { CliError, ErrCliInput, ErrCliOutput, ErrCliUsage, reason } from './errors.js';
-import { escapeLine } from './escape.js';
-import { estimateTarSize, openInput, type Input } from './input.js';
-import { openOutput, type Output } from './output.js';
-import type { ProgressBoard } from './progress.js';
-import { writeStderr, writeStdout } from './stdio.js';
+} from '../command.js';
+import { CliError, ErrCliInput, ErrCliOutput, ErrCliUsage, reason } from '../errors.js';
+import { escapeLine } from '../escape.js';
+import { estimateTarSize, openInput, type Input } from '../input.js';
+import { openOutput, type Output } from '../output.js';
+import type { ProgressBoard } from '../progress.js';
+import { writeStderr, writeStdout } from '../stdio.js';
 
 /** Compressions `--compression` accepts, first is the default: the one list to extend. */
 export const LAYER_COMPRESSIONS = ['gzip', 'zstd', 'none'] as const satisfies readonly Compression[];

@@ -15,16 +15,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Writable } from 'node:stream';
-import { ErrInvalidOption } from '../../errors.js';
-import type { Image, ImageIndex } from '../image.js';
-import { canonicalJSON } from '../json.js';
-import { isManifestType } from '../manifest.js';
-import type { Blob, Descriptor, Destination, ManifestBlob } from '../types.js';
-import { writeImage, type WriteOptions, type WriteResult } from '../write.js';
-import { copyBlob } from './copy.js';
-import { tempName } from './files.js';
-import { OCI_LAYOUT_VERSION } from './layout.js';
-import { indexEntries } from './names.js';
+import { ErrInvalidOption } from '../core/errors.js';
+import type { Image, ImageIndex } from '../image/image.js';
+import { canonicalJSON } from '../image/json.js';
+import { isManifestType } from '../image/manifest.js';
+import type { Blob, Descriptor, Destination, ManifestBlob } from '../image/types.js';
+import { writeImage, type WriteOptions, type WriteResult } from '../image/write.js';
+import { copyBlob } from '../layout/copy.js';
+import { tempName } from '../layout/files.js';
+import { OCI_LAYOUT_VERSION } from '../layout/layout.js';
+import { indexEntries } from '../image/names.js';
 import { BLOCK, padding, tarHeader } from './tar-header.js';
 
 export interface ArchiveOptions {

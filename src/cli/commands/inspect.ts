@@ -2,19 +2,19 @@
 // registry image. The rule: `docker://REF` is a registry reference; otherwise a path that exists is
 // local (a directory: an OCI layout; a file: an archive tar); anything else is a registry reference.
 import { statSync } from 'node:fs';
-import { Reference } from '../image/reference.js';
-import { parsePlatform, platformMatches, formatPlatform } from '../image/platform.js';
-import type { Descriptor, Platform } from '../image/types.js';
-import { isIndex, MANIFEST_CAP, sha256 } from '../registry/manifest.js';
-import { imageManifest, indexManifests, parseJSON } from '../registry/parse.js';
-import { pull, defaultPlatform } from '../registry/pull.js';
-import { archiveStore, directoryStore, ErrLayoutInvalid, type LayoutStore } from '../registry/store.js';
-import { REPORT_OPTIONS, flag, stringOption, type Args, type Command, type Context } from './command.js';
-import { ErrCliInput, ErrCliUsage } from './errors.js';
-import { escapeControls } from './escape.js';
-import { formatBytes } from './progress.js';
-import { REGISTRY_OPTIONS, registryOptions } from './registry-flags.js';
-import { writeStdout } from './stdio.js';
+import { Reference } from '../../image/reference.js';
+import { parsePlatform, platformMatches, formatPlatform } from '../../image/platform.js';
+import type { Descriptor, Platform } from '../../image/types.js';
+import { isIndex, MANIFEST_CAP, sha256 } from '../../registry/manifest.js';
+import { imageManifest, indexManifests, parseJSON } from '../../registry/parse.js';
+import { pull, defaultPlatform } from '../../registry/pull.js';
+import { archiveStore, directoryStore, ErrLayoutInvalid, type LayoutStore } from '../../layout/store.js';
+import { REPORT_OPTIONS, flag, stringOption, type Args, type Command, type Context } from '../command.js';
+import { ErrCliInput, ErrCliUsage } from '../errors.js';
+import { escapeControls } from '../escape.js';
+import { formatBytes } from '../progress.js';
+import { REGISTRY_OPTIONS, registryOptions } from '../registry-flags.js';
+import { writeStdout } from '../stdio.js';
 
 const NAME = 'inspect';
 const REF_NAME = 'org.opencontainers.image.ref.name';

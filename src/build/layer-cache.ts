@@ -13,12 +13,12 @@ import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { FORMAT_VERSION } from '../engine/format.js';
-import { ErrInvalidOption, ErrOptionRange } from '../errors.js';
+import { ErrInvalidOption, ErrOptionRange } from '../core/errors.js';
 import { Layer } from '../layer/layer.js';
 import type { LayerOptions } from '../layer/options.js';
 import { tarDirectory } from '../tar/directory.js';
 import type { TarOptions } from '../tar/options.js';
-import type { Blob, KnownBlob } from './types.js';
+import type { Blob, KnownBlob } from '../image/types.js';
 
 /** Every input the compressed bytes depend on, besides the uncompressed bytes named by `diffID`. */
 export interface LayerCacheKey {

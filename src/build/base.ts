@@ -6,19 +6,19 @@
 import { createHash } from 'node:crypto';
 import { Layer } from '../layer/layer.js';
 import type { LayerOptions } from '../layer/options.js';
-import { ErrInvalidOption, ErrOptionRange } from '../errors.js';
-import { DOCKER_LAYER_GZIP, OCI_LAYER_UNCOMPRESSED } from '../media-types.js';
-import { openStore, type LayoutStore, type StoreErrors } from '../registry/store.js';
+import { ErrInvalidOption, ErrOptionRange } from '../core/errors.js';
+import { DOCKER_LAYER_GZIP, OCI_LAYER_UNCOMPRESSED } from '../core/media-types.js';
+import { openStore, type LayoutStore, type StoreErrors } from '../layout/store.js';
 import { safeName } from './archive-index.js';
-import type { ConfigJSON } from './config.js';
-import { ErrBaseImage, ErrDigestMismatch, ErrUnsafeArchivePath } from './errors.js';
-import { parseJSON } from './json.js';
-import type { BaseImage } from './image.js';
-import { isIndexType, isManifestType } from './manifest.js';
-import { formatPlatform, parsePlatform, platformMatches } from './platform.js';
-import { Reference } from './reference.js';
-import { CONTAINERD_NAME, REF_NAME } from './out/names.js';
-import type { Blob, Descriptor, Platform } from './types.js';
+import type { ConfigJSON } from '../image/config.js';
+import { ErrBaseImage, ErrDigestMismatch, ErrUnsafeArchivePath } from '../image/errors.js';
+import { parseJSON } from '../image/json.js';
+import type { BaseImage } from '../image/image.js';
+import { isIndexType, isManifestType } from '../image/manifest.js';
+import { formatPlatform, parsePlatform, platformMatches } from '../image/platform.js';
+import { Reference } from '../image/reference.js';
+import { CONTAINERD_NAME, REF_NAME } from '../image/names.js';
+import type { Blob, Descriptor, Platform } from '../image/types.js';
 
 export interface BaseOptions {
   /** Which image of a layout or archive holding several: a name (`app:1`, `docker.io/library/app:1`) or a tag. */

@@ -1,28 +1,28 @@
 // `fastlayer image`: an image of directories (on an optional base) to an archive (--output), an OCI
-// layout (--oci-dir) or a registry (--push). buildImage (src/image/build.ts) does the work; this file
+// layout (--oci-dir) or a registry (--push). buildImage (src/build/build.ts) does the work; this file
 // turns flags into its spec, keeps outputs away from the inputs, and reports.
 import type { Writable } from 'node:stream';
-import { buildImage, parseCommand, parseLayerArg, type BuildSpec } from '../image/build.js';
-import { cleanDest, parseMtimeArg, parseOwnerArg } from '../image/dir-layer.js';
-import { formatPlatform, parsePlatform } from '../image/platform.js';
-import { Reference } from '../image/reference.js';
-import type { WriteProgress, WriteResult } from '../image/write.js';
-import { RegistryDestination } from '../registry/destination.js';
-import { MAX_THREADS } from '../layer/options.js';
+import { buildImage, parseCommand, parseLayerArg, type BuildSpec } from '../../build/build.js';
+import { cleanDest, parseMtimeArg, parseOwnerArg } from '../../build/dir-layer.js';
+import { formatPlatform, parsePlatform } from '../../image/platform.js';
+import { Reference } from '../../image/reference.js';
+import type { WriteProgress, WriteResult } from '../../image/write.js';
+import { RegistryDestination } from '../../registry/destination.js';
+import { MAX_THREADS } from '../../layer/options.js';
 import { LAYER_COMPRESSIONS, levelOption } from './layer.js';
 import {
   REPORT_OPTIONS, choiceOption, flag, integerOption, listOption, progressBoard, stringOption,
   type Args, type Command, type Context,
-} from './command.js';
-import { ErrCliInput, ErrCliUsage } from './errors.js';
-import { escapeControls } from './escape.js';
-import { isStdinAlias, openInput } from './input.js';
-import { openOutput, refuseDirectoryInside, type Output, type Protected } from './output.js';
-import { printResult, type Written } from './image-report.js';
-import { writeInto } from './archive-output.js';
-import type { ProgressBoard } from './progress.js';
-import { BlobLines, REGISTRY_OPTIONS, registryOptions } from './registry-flags.js';
-import { writeStderr } from './stdio.js';
+} from '../command.js';
+import { ErrCliInput, ErrCliUsage } from '../errors.js';
+import { escapeControls } from '../escape.js';
+import { isStdinAlias, openInput } from '../input.js';
+import { openOutput, refuseDirectoryInside, type Output, type Protected } from '../output.js';
+import { printResult, type Written } from '../image-report.js';
+import { writeInto } from '../archive-output.js';
+import type { ProgressBoard } from '../progress.js';
+import { BlobLines, REGISTRY_OPTIONS, registryOptions } from '../registry-flags.js';
+import { writeStderr } from '../stdio.js';
 
 const NAME = 'image';
 

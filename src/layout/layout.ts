@@ -2,22 +2,22 @@
 // A blob is written to a temp file in blobs/sha256/ and renamed to its digest once known, so the
 // directory never holds a blob under a wrong name; index.json is replaced atomically, last, so it
 // never lists a blob the directory does not hold. Existing layouts are added to (entries with the
-// same names replaced), index.json under a lock (layout-lock.ts) so that concurrent writers keep
+// same names replaced), index.json under a lock (lock.ts) so that concurrent writers keep
 // each other's tags. abort() removes only the files and folders this writer created.
 import { mkdir, open, readdir, readFile, rename, rmdir, stat, unlink } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { ErrInvalidOption, ErrOptionRange } from '../../errors.js';
-import { ErrLayout } from '../errors.js';
-import type { Image, ImageIndex } from '../image.js';
-import { isIndexType, isManifestType } from '../manifest.js';
-import { canonicalJSON } from '../json.js';
-import type { Blob, Descriptor, Destination, ManifestBlob } from '../types.js';
-import { writeImage, type WriteOptions, type WriteResult } from '../write.js';
+import { ErrInvalidOption, ErrOptionRange } from '../core/errors.js';
+import { ErrLayout } from '../image/errors.js';
+import type { Image, ImageIndex } from '../image/image.js';
+import { isIndexType, isManifestType } from '../image/manifest.js';
+import { canonicalJSON } from '../image/json.js';
+import type { Blob, Descriptor, Destination, ManifestBlob } from '../image/types.js';
+import { writeImage, type WriteOptions, type WriteResult } from '../image/write.js';
 import { copyBlob } from './copy.js';
 import { tempName, writeAtomic } from './files.js';
-import { LOCK_NAME, lockLayout } from './layout-lock.js';
-import { CONTAINERD_NAME, REF_NAME, indexEntries } from './names.js';
+import { LOCK_NAME, lockLayout } from './lock.js';
+import { CONTAINERD_NAME, REF_NAME, indexEntries } from '../image/names.js';
 
 export const OCI_LAYOUT_FILE = 'oci-layout';
 export const OCI_LAYOUT_VERSION = '1.0.0';

@@ -7,11 +7,11 @@ import { existsSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseCommandArgs, type Context } from './command.js';
-import { ErrCliUsage } from './errors.js';
+import { parseCommandArgs, type Context } from '../command.js';
+import { ErrCliUsage } from '../errors.js';
 import { imageCommand } from './image.js';
 import { defaultDirs, layerCommand } from './layer.js';
-import { writeStderr } from './stdio.js';
+import { writeStderr } from '../stdio.js';
 
 export const DEMO_IMAGE = 'fastlayer-demo:latest';
 

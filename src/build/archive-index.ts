@@ -1,8 +1,8 @@
 // Names inside a base image (a docker-save manifest.json's Config and Layers paths): checked before
-// they reach the store. Archives themselves are indexed by src/registry/store.ts, the one store every
+// they reach the store. Archives themselves are indexed by src/layout/store.ts, the one store every
 // local reader uses, on the project's own tar decoder (src/tar/index.ts).
-import { storeName } from '../registry/store.js';
-import { ErrUnsafeArchivePath } from './errors.js';
+import { storeName } from '../layout/store.js';
+import { ErrUnsafeArchivePath } from '../image/errors.js';
 
 /** `./a/b` -> `a/b`; refuses what could resolve outside the archive's or layout's root. */
 export function safeName(archive: string, name: string): string {

@@ -7,20 +7,20 @@
 import type { Writable } from 'node:stream';
 import { Layer } from '../layer/layer.js';
 import { resolveOptions, type LayerOptions } from '../layer/options.js';
-import { ErrInvalidOption, ErrOptionRange } from '../errors.js';
-import { ErrImageFormat } from './errors.js';
+import { ErrInvalidOption, ErrOptionRange } from '../core/errors.js';
+import { ErrImageFormat } from '../image/errors.js';
 import type { TarOptions } from '../tar/options.js';
 import { loadBase, type BaseOptions } from './base.js';
-import { setOwn } from './config.js';
+import { setOwn } from '../image/config.js';
 import { directoryLayer, type DirectoryLayerOptions, type LayerSpec } from './dir-layer.js';
 import { cachedLayers, resolveLayerCache } from './layer-cache.js';
-import { Image, ImageIndex, type BaseImage } from './image.js';
-import type { ImageFormat } from './manifest.js';
-import { writeArchive } from './out/archive.js';
-import { writeLayout } from './out/layout.js';
-import { Reference } from './reference.js';
-import type { Destination } from './types.js';
-import { writeImage, type WriteProgress, type WriteResult } from './write.js';
+import { Image, ImageIndex, type BaseImage } from '../image/image.js';
+import type { ImageFormat } from '../image/manifest.js';
+import { writeArchive } from '../archive/archive.js';
+import { writeLayout } from '../layout/layout.js';
+import { Reference } from '../image/reference.js';
+import type { Destination } from '../image/types.js';
+import { writeImage, type WriteProgress, type WriteResult } from '../image/write.js';
 
 export type { LayerSpec, DirectoryLayerOptions } from './dir-layer.js';
 

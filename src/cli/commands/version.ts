@@ -2,11 +2,11 @@
 // can use with the versions of its parts, or why the native one did not load.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { availableEngines } from '../engine/engines.js';
-import { loadNative, packageRoot } from '../engine/native.js';
-import { REPORT_OPTIONS, flag, type Args, type Command } from './command.js';
-import { ErrCliUsage } from './errors.js';
-import { writeStdout } from './stdio.js';
+import { availableEngines } from '../../engine/engines.js';
+import { loadNative, packageRoot } from '../../engine/native.js';
+import { REPORT_OPTIONS, flag, type Args, type Command } from '../command.js';
+import { ErrCliUsage } from '../errors.js';
+import { writeStdout } from '../stdio.js';
 
 export function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version?: unknown };

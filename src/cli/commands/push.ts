@@ -2,13 +2,13 @@
 // since Docker 25, skopeo's oci-archive) to a registry. Blobs are known: HEAD first, skipped when
 // present; the tag is written last, and not at all when the push fails or is interrupted.
 import { statSync } from 'node:fs';
-import { Reference } from '../image/reference.js';
-import { pushArchive, pushLayout } from '../registry/layout.js';
-import { REPORT_OPTIONS, flag, progressBoard, stringOption, type Args, type Command, type Context } from './command.js';
-import { ErrCliInput, ErrCliUsage, reason } from './errors.js';
-import { escapeControls } from './escape.js';
-import { BlobLines, REGISTRY_OPTIONS, registryOptions } from './registry-flags.js';
-import { writeStderr, writeStdout } from './stdio.js';
+import { Reference } from '../../image/reference.js';
+import { pushArchive, pushLayout } from '../../registry/layout.js';
+import { REPORT_OPTIONS, flag, progressBoard, stringOption, type Args, type Command, type Context } from '../command.js';
+import { ErrCliInput, ErrCliUsage, reason } from '../errors.js';
+import { escapeControls } from '../escape.js';
+import { BlobLines, REGISTRY_OPTIONS, registryOptions } from '../registry-flags.js';
+import { writeStderr, writeStdout } from '../stdio.js';
 
 const NAME = 'push';
 

@@ -1,7 +1,7 @@
 // `fastlayer help [COMMAND]` (also `fastlayer --help`, `fastlayer COMMAND --help`).
-import { formatHelp, type Args, type Command } from './command.js';
-import { ErrCliUsage } from './errors.js';
-import { writeStdout } from './stdio.js';
+import { formatHelp, type Args, type Command } from '../command.js';
+import { ErrCliUsage } from '../errors.js';
+import { writeStdout } from '../stdio.js';
 
 /** The overview: every command with its summary, and the exit statuses. */
 export function overview(commands: readonly Command[]): string {

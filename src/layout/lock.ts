@@ -10,7 +10,7 @@
 import { hostname } from 'node:os';
 import { link, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ErrLayout } from '../errors.js';
+import { ErrLayout } from '../image/errors.js';
 import { tempName, writeAtomic } from './files.js';
 
 export const LOCK_NAME = 'index.json.lock';
