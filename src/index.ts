@@ -66,6 +66,7 @@ export {
   ErrRegistryStreamFailed,
   ErrRegistryCredentials,
   ErrRegistryTimeout,
+  ErrTagRepository,
   type RegistryErrorCode,
   type RegistryErrorDetail,
 } from './registry/errors.js';

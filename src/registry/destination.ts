@@ -7,6 +7,7 @@ import { ErrInvalidReference } from '../image/errors.js';
 import { ErrOptionRange } from '../errors.js';
 import { anySignal, connect, pushScope, type RegistryOptions, type Repository } from './client.js';
 import { putManifest, type ManifestTarget } from './manifest.js';
+import { pushTags } from './tags.js';
 import { blobExists, uploadKnown, uploadStream, type UploadContext } from './upload.js';
 
 export interface ProgressEvent {
@@ -122,8 +123,18 @@ export class RegistryDestination implements Destination {
   }
 
   /**
+   * The names a push here tags (tags.ts): this reference's own tag, then each of `names`, a bare tag
+   * (`latest`) or a name in this repository; a name of another repository is ErrTagRepository.
+   * writeImage calls it before writing anything, so what it reports is what commit writes.
+   */
+  resolveNames(names: readonly string[]): string[] {
+    return pushTags(this.reference, names);
+  }
+
+  /**
    * Tags `top` with the destination's own tag and the tag of each name in this repository. Names of
-   * other repositories (say, the source of a copy) are not tags of this push and are left alone.
+   * other repositories (say, the source name pullToDestination passes) are not tags of this push and
+   * are left alone: callers that report names resolve them first (resolveNames), which refuses them.
    */
   async commit(top: ManifestBlob, names: readonly string[], signal?: AbortSignal): Promise<void> {
     const tags = new Set<string>();

@@ -123,6 +123,22 @@ export class ErrRegistryCredentials extends ErrRegistry {
 }
 
 /**
+ * A name to tag that is not in the repository being pushed to (or pins a digest, which a tag cannot):
+ * a push writes one repository, so the name is refused before anything is written instead of being
+ * dropped while the push reports success. An argument error, hence a TypeError like ErrInvalidReference.
+ */
+export class ErrTagRepository extends TypeError {
+  readonly code = 'ERR_TAG_REPOSITORY' as const;
+  /** The name as the caller gave it. */
+  readonly tagName: string;
+  constructor(name: string, reason: string) {
+    super(`cannot tag "${name}": ${reason}`);
+    this.name = 'ErrTagRepository';
+    this.tagName = name;
+  }
+}
+
+/**
  * A network failure (`ERR_REGISTRY_UNAVAILABLE`, `ERR_REGISTRY_STREAM_FAILED`) with what was being done
  * put in front (`getting blob sha256:... from app`): the bare cause ("terminated", "other side closed")
  * says neither which blob nor which step. Other errors already carry it and are returned as they are.
