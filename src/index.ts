@@ -66,6 +66,7 @@ export {
   ErrRegistryStreamFailed,
   ErrRegistryCredentials,
   ErrRegistryTimeout,
+  ErrRegistryTagsIncomplete,
   ErrTagRepository,
   type RegistryErrorCode,
   type RegistryErrorDetail,

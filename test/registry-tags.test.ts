@@ -18,7 +18,7 @@ import { ErrInvalidOption } from '../src/errors.js';
 import { pushImage } from '../src/registry/push.js';
 import { pushArchive, pushLayout } from '../src/registry/layout.js';
 import { RegistryDestination } from '../src/registry/destination.js';
-import { ErrTagRepository } from '../src/registry/errors.js';
+import { ErrRegistryTagsIncomplete, ErrTagRepository } from '../src/registry/errors.js';
 import { isBareTag, pushTags } from '../src/registry/tags.js';
 import { randomBytes } from './helpers/data.js';
 import { tempDir } from './helpers/tree.js';
@@ -158,6 +158,37 @@ describe('pushes with several tags (docker-registry)', { skip: missing }, () => 
     await assert.rejects(writeImage(imageOf(), new RegistryDestination(`${proxy.host}/tags/written:2`), { names: ['docker.io/library/app:1'] }), { code: 'ERR_TAG_REPOSITORY' });
     assert.deepEqual(proxy.log.slice(before), []);
     assert.deepEqual(await tagsOf(host, 'tags/built'), ['1', 'latest']);
+  });
+
+  it('hazard: a tag PUT refused after the first tag went in: ERR_REGISTRY_TAGS_INCOMPLETE lists exactly the tags written', async () => {
+    // An immutable-tag registry: `latest` is refused (403 DENIED) once `sha-abc` is written.
+    const refusing = await startProxy(registry.port, {
+      intercept: ({ req, res }) => {
+        if (req.method !== 'PUT' || !req.url?.endsWith('/manifests/latest')) return false;
+        res.writeHead(403, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ errors: [{ code: 'DENIED', message: 'tag latest is immutable' }] }));
+        return true;
+      },
+    });
+    try {
+      await assert.rejects(pushImage(imageOf(), `${refusing.host}/tags/partial:sha-abc`, { names: ['latest', 'v1'] }), (err: ErrRegistryTagsIncomplete) => {
+        assert.ok(err instanceof ErrRegistryTagsIncomplete);
+        assert.equal(err.code, 'ERR_REGISTRY_TAGS_INCOMPLETE');
+        assert.deepEqual(err.tagged, [`${refusing.host}/tags/partial:sha-abc`]);
+        assert.equal(err.failed, `${refusing.host}/tags/partial:latest`);
+        assert.equal(err.status, 403);
+        assert.equal((err.cause as { code: string }).code, 'ERR_REGISTRY_DENIED');
+        assert.match(err.message, /tag latest is immutable/);
+        assert.deepEqual((err.toJSON() as { tagged: string[] }).tagged, err.tagged);
+        return true;
+      });
+      assert.deepEqual(await tagsOf(registry.host, 'tags/partial'), ['sha-abc'], 'v1 comes after the failure: not written');
+      // The first tag failing leaves nothing tagged: its own error, unwrapped.
+      await assert.rejects(pushImage(imageOf(), `${refusing.host}/tags/first:latest`, { names: ['v1'] }), { code: 'ERR_REGISTRY_DENIED' });
+      assert.deepEqual(await tagsOf(registry.host, 'tags/first'), []);
+    } finally {
+      await refusing.close();
+    }
   });
 
   it('pushLayout and pushArchive take names too; another repository is refused before the source is read', async () => {

@@ -5,6 +5,7 @@ import type { Blob, Descriptor, Destination, ManifestBlob } from '../image/types
 import { Reference } from '../image/reference.js';
 import { ErrInvalidReference } from '../image/errors.js';
 import { ErrOptionRange } from '../errors.js';
+import { ErrRegistryTagsIncomplete } from './errors.js';
 import { anySignal, connect, pushScope, type RegistryOptions, type Repository } from './client.js';
 import { putManifest, type ManifestTarget } from './manifest.js';
 import { pushTags } from './tags.js';
@@ -148,7 +149,19 @@ export class RegistryDestination implements Destination {
       throw new ErrInvalidReference(this.reference.toString(), `it pins ${this.reference.digest} but the image pushed is ${top.descriptor.digest}`);
     }
     if (!this.#written.has(top.descriptor.digest)) await this.writeManifest(top, signal);
-    for (const tag of tags) await putManifest(ctx, top, tag);
+    // One PUT per tag: no registry API tags atomically. When one fails after others were written, the
+    // error says which exist (an immutable-tag registry refusing `latest` after `sha-abc` went in).
+    const tagged: string[] = [];
+    for (const tag of tags) {
+      const name = `${this.reference.name}:${tag}`;
+      try {
+        await putManifest(ctx, top, tag);
+      } catch (err) {
+        if (tagged.length === 0 || ctx.signal?.aborted) throw err;
+        throw new ErrRegistryTagsIncomplete(tagged, name, err);
+      }
+      tagged.push(name);
+    }
   }
 
   /** Nothing to remove: blobs and untagged manifests are invisible until tagged, and the registry collects them. */
