@@ -67,6 +67,8 @@ export {
   ErrRegistryStreamFailed,
   ErrRegistryCredentials,
   ErrRegistryTimeout,
+  ErrRegistryTagsIncomplete,
+  ErrTagRepository,
   type RegistryErrorCode,
   type RegistryErrorDetail,
 } from './registry/errors.js';

@@ -204,6 +204,11 @@ describe('fastlayer image (archives and layouts)', { skip: binMissing() }, () =>
       ['image', src, '--tag', 'app:1', '--output', archive],
       ['image', '--layer', src, '--tag', 'app:1', '--output', '-', '--json'],
       ['image', '--layer', src, '--tag', 'app:1', '--push', 'UPPER/case'],
+      // A --tag outside the pushed repository: refused before the (unreachable) registry is tried.
+      ['image', '--layer', src, '--tag', 'app:1', '--push', '127.0.0.1:1/app:x'],
+      ['image', '--layer', src, '--tag', 'latest', '--tag', '127.0.0.1:1/other:1', '--push', '127.0.0.1:1/app:x'],
+      ['push', src, '127.0.0.1:1/app:x', '--tag', 'other/app:1'],
+      ['push', src, '127.0.0.1:1/app:x', '--tag', 'Bad/Name'],
       ['inspect'],
       ['inspect', 'a', 'b'],
       ['pull', 'app:1'],

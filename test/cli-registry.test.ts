@@ -74,7 +74,7 @@ describe('fastlayer registry commands (docker-registry, no auth)', { skip: missi
 
   it('image --push: skopeo reads the image back with the digests printed; --tag names in the repository are tags too', async (t) => {
     const ref = `${registry.host}/cli/app:1`;
-    const r = await run(['image', '--layer', src, '--tag', `${registry.host}/cli/app:stable`, '--tag', 'other/repo:9', '--push', ref, '--json', '--entrypoint', '/bin/app'], env);
+    const r = await run(['image', '--layer', src, '--tag', `${registry.host}/cli/app:stable`, '--push', ref, '--json', '--entrypoint', '/bin/app'], env);
     assert.equal(r.status, 0, r.stderr);
     const j = JSON.parse(r.stdout) as { digest: string; names: string[]; images: { layers: { digest: string }[] }[]; output: { kind: string } };
     assert.equal(j.output.kind, 'registry');
@@ -88,10 +88,43 @@ describe('fastlayer registry commands (docker-registry, no auth)', { skip: missi
     assert.deepEqual(info.Layers, pushed.layers);
   });
 
+  it('image --push REG/app:sha-abc --tag latest --tag v1.2.3: three tags, all listed, all read by skopeo', async (t) => {
+    const r = await run(['image', '--layer', src, '--push', `${registry.host}/cli/tagged:sha-abc`, '--tag', 'latest', '--tag', 'v1.2.3', '--json', '--entrypoint', '/bin/app'], env);
+    assert.equal(r.status, 0, r.stderr);
+    const j = JSON.parse(r.stdout) as { digest: string; names: string[] };
+    assert.deepEqual(j.names, ['sha-abc', 'latest', 'v1.2.3'].map((tag) => `${registry.host}/cli/tagged:${tag}`));
+    assert.deepEqual(await tags(registry.host, 'cli/tagged'), ['latest', 'sha-abc', 'v1.2.3']);
+    const noSkopeo = skopeoMissing();
+    if (noSkopeo) return t.skip(noSkopeo);
+    for (const tag of ['sha-abc', 'latest', 'v1.2.3']) {
+      const info = JSON.parse(skopeo(['inspect', '--tls-verify=false', `docker://${registry.host}/cli/tagged:${tag}`])) as { Digest: string };
+      assert.equal(info.Digest, j.digest, tag);
+    }
+  });
+
+  it('hazard: --tag in another repository is a usage error naming it, before any request (image --push and push)', async () => {
+    const proxy = await startProxy(registry.port);
+    try {
+      for (const args of [
+        ['image', '--layer', src, '--push', `${proxy.host}/cli/refused:1`, '--tag', 'latest', '--tag', 'other/repo:9'],
+        ['push', join(out, 'absent-layout'), `${proxy.host}/cli/refused:1`, '--tag', 'latest', '--tag', 'other/repo:9'],
+      ]) {
+        const r = await run(args, env);
+        assert.equal(r.status, 2, `${args[0]}: ${r.stderr}`);
+        assert.ok(oneErrorLine(r.stderr), r.stderr);
+        assert.match(r.stderr, /--tag other\/repo:9: .*docker\.io\/other\/repo/);
+      }
+      assert.deepEqual(proxy.log, [], 'no request reached the registry');
+      assert.deepEqual(await tags(registry.host, 'cli/refused'), []);
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it('pushing the same image again streams the layer once, nothing staged, and skips the known config (progress says so)', async () => {
     const proxy = await startProxy(registry.port);
     try {
-      const r = await run(['image', '--layer', src, '--tag', 'x:1', '--push', `${proxy.host}/cli/app:again`, '--progress', '--json', '--entrypoint', '/bin/app'], env);
+      const r = await run(['image', '--layer', src, '--push', `${proxy.host}/cli/app:again`, '--progress', '--json', '--entrypoint', '/bin/app'], env);
       assert.equal(r.status, 0, r.stderr);
       const j = JSON.parse(r.stdout) as { digest: string; images: { layers: { size: number }[] }[] };
       assert.equal(j.digest, pushed.digest, 'same inputs, same digest');
@@ -107,7 +140,7 @@ describe('fastlayer registry commands (docker-registry, no auth)', { skip: missi
 
   it('--layer-cache-dir: the first push remembers the layer digest, a second push of the unchanged tree uploads no layer bytes', async () => {
     const cacheDir = join(out, 'layer-cache');
-    const args = ['image', '--layer', src, '--tag', 'x:1', '--json', '--entrypoint', '/bin/app', '--layer-cache-dir', cacheDir];
+    const args = ['image', '--layer', src, '--json', '--entrypoint', '/bin/app', '--layer-cache-dir', cacheDir];
     const first = await run([...args, '--push', `${registry.host}/cli/cached:1`], env);
     assert.equal(first.status, 0, first.stderr);
     assert.equal(readdirSync(cacheDir).length, 1, 'one cache entry for the one directory layer');
@@ -175,6 +208,20 @@ describe('fastlayer registry commands (docker-registry, no auth)', { skip: missi
       assert.equal((JSON.parse(r.stdout) as { digest: string }).digest, pushed.digest);
       assert.deepEqual(await tags(registry.host, repo), ['v1']);
     }
+  });
+
+  it('push SRC NAME --tag latest --tag NAME-in-repo: every tag written and printed', async () => {
+    const repo = `${registry.host}/cli/push-tags`;
+    const r = await run(['push', join(out, 'pulled-layout'), `${repo}:v1`, '--tag', 'latest', '--tag', `${repo}:v1.0`, '--json'], env);
+    assert.equal(r.status, 0, r.stderr);
+    const j = JSON.parse(r.stdout) as { name: string; names: string[]; digest: string };
+    assert.equal(j.digest, pushed.digest);
+    assert.equal(j.name, `${repo}:v1`);
+    assert.deepEqual(j.names, [`${repo}:v1`, `${repo}:latest`, `${repo}:v1.0`]);
+    assert.deepEqual(await tags(registry.host, 'cli/push-tags'), ['latest', 'v1', 'v1.0']);
+    const text = await run(['push', join(out, 'pulled-layout'), `${repo}:v2`, '--tag', 'edge'], env);
+    assert.equal(text.status, 0, text.stderr);
+    assert.match(text.stdout, new RegExp(`^name: ${repo}:v2\nname: ${repo}:edge\ndigest: ${pushed.digest}\n`));
   });
 
   it('a multi-platform image: image --push sends the index; inspect and pull choose a platform', async () => {

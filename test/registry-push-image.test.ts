@@ -43,7 +43,7 @@ describe('pushImage (docker-registry, no auth)', { skip: missing }, () => {
   it('streams a directory image into the registry; skopeo reads it back with matching digests', async (t) => {
     const ref = `${registry.host}/push/app:1`;
     const events: ProgressEvent[] = [];
-    const result = await pushImage(imageOf(src), ref, { names: [`${registry.host}/push/app:latest`, 'elsewhere/other:9'], onProgress: (e) => events.push(e) });
+    const result = await pushImage(imageOf(src), ref, { names: [`${registry.host}/push/app:latest`], onProgress: (e) => events.push(e) });
     const layer = result.images[0]!.layers[0]!;
     assert.ok(events.some((e) => e.state === 'done' && e.digest === layer.digest && e.bytes === layer.size), 'the layer was uploaded, its size reported');
     const pulled = await pull(ref);

@@ -47,6 +47,11 @@ export interface BuildSpec extends DirectoryLayerOptions {
   labels?: readonly string[] | Readonly<Record<string, string>>;
   /** `os/arch[/variant]`, or several separated by commas for a multi-platform index. */
   platform?: string;
+  /**
+   * Image names (`app:1` is `docker.io/library/app:1`), at least one. With a RegistryDestination: more
+   * tags of its repository, a bare tag (`latest`) or a name in it; none needed; another repository is
+   * ErrTagRepository, before anything is written.
+   */
   tags: readonly string[];
   /** Archive file (or a writable stream, staged through a temp file). */
   output?: string | Writable;
@@ -149,8 +154,12 @@ export async function buildImage(spec: BuildSpec): Promise<WriteResult> {
     throw new ErrInvalidOption('destination', 'a Destination', spec.destination);
   }
   const layerOptions = { ...directoryLayerOptions(spec), ...(spec.signal ? { signal: spec.signal } : {}) };
-  if (!Array.isArray(spec.tags) || spec.tags.length === 0) throw new ErrInvalidOption('tags', 'at least one NAME[:TAG]', spec.tags);
-  const names = spec.tags.map((t) => Reference.parse(t).toString());
+  // A destination with names of its own (a registry: its reference's tag) may take none; the others
+  // need one. It resolves them now (a registry reads `latest` as its own tag, refuses other
+  // repositories), before a base is opened or a byte written.
+  const resolves = typeof spec.destination?.resolveNames === 'function';
+  if (!Array.isArray(spec.tags) || (spec.tags.length === 0 && !resolves)) throw new ErrInvalidOption('tags', 'at least one NAME[:TAG]', spec.tags);
+  const names = resolves ? spec.destination!.resolveNames!(spec.tags) : spec.tags.map((t) => Reference.parse(t).toString());
   if (!Array.isArray(spec.layers)) throw new ErrInvalidOption('layers', 'an array', spec.layers);
   if (spec.onSkip !== undefined && typeof spec.onSkip !== 'function') throw new ErrInvalidOption('onSkip', 'a function', spec.onSkip);
   // Every layer's options are checked (and .dockerignore files read) before a base is opened or a

@@ -68,6 +68,13 @@ export interface Destination {
   /** Writes the bytes of `blob`; resolves with its descriptor (for a streaming blob, once it ended). */
   writeBlob(blob: Blob, signal?: AbortSignal): Promise<Descriptor>;
   writeManifest(manifest: ManifestBlob, signal?: AbortSignal): Promise<void>;
+  /**
+   * Optional: the names `commit` will bind, from the names a caller gave, called before anything is
+   * written; throws for a name this destination cannot bind. A registry reads a bare `latest` as a
+   * tag of its own repository and refuses other repositories. Without it, names are normalised
+   * references (reference.ts).
+   */
+  resolveNames?(names: readonly string[]): string[];
   /** Binds `names` (normalised references, see reference.ts) to `top`, the image or index, and finishes. */
   commit(top: ManifestBlob, names: readonly string[], signal?: AbortSignal): Promise<void>;
   /** Removes what this destination wrote so far (never anything it did not create). */

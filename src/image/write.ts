@@ -78,8 +78,12 @@ async function pool<T>(count: number, limit: number, task: (i: number) => Promis
 export async function writeImage(top: Image | ImageIndex, destination: Destination, options: WriteOptions = {}): Promise<WriteResult> {
   if (!(top instanceof Image) && !(top instanceof ImageIndex)) throw new ErrInvalidOption('image', 'an Image or ImageIndex', top);
   if (options.names !== undefined && !Array.isArray(options.names)) throw new ErrInvalidOption('names', 'an array of image names', options.names);
-  // `app` and `app:latest` are one name: listed once.
-  const names = [...new Set((options.names ?? []).map((n) => Reference.parse(n).toString()))];
+  // `app` and `app:latest` are one name: listed once. A destination that binds names its own way (a
+  // registry: `latest` is a tag of its repository) resolves them, refusing any it cannot bind, before
+  // anything is written: the result lists exactly the names commit binds.
+  const names = typeof destination.resolveNames === 'function'
+    ? destination.resolveNames(options.names ?? [])
+    : [...new Set((options.names ?? []).map((n) => Reference.parse(n).toString()))];
   const { signal, onProgress } = options;
   const images = top instanceof Image ? [top] : [...top.images];
   let committed = false;

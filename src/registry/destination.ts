@@ -5,8 +5,10 @@ import type { Blob, Descriptor, Destination, ManifestBlob } from '../image/types
 import { Reference } from '../image/reference.js';
 import { ErrInvalidReference } from '../image/errors.js';
 import { ErrOptionRange } from '../core/errors.js';
+import { ErrRegistryTagsIncomplete } from './errors.js';
 import { anySignal, connect, pushScope, type RegistryOptions, type Repository } from './client.js';
 import { putManifest, type ManifestTarget } from './manifest.js';
+import { pushTags } from './tags.js';
 import { blobExists, uploadKnown, uploadStream, type UploadContext } from './upload.js';
 
 export interface ProgressEvent {
@@ -122,8 +124,18 @@ export class RegistryDestination implements Destination {
   }
 
   /**
+   * The names a push here tags (tags.ts): this reference's own tag, then each of `names`, a bare tag
+   * (`latest`) or a name in this repository; a name of another repository is ErrTagRepository.
+   * writeImage calls it before writing anything, so what it reports is what commit writes.
+   */
+  resolveNames(names: readonly string[]): string[] {
+    return pushTags(this.reference, names);
+  }
+
+  /**
    * Tags `top` with the destination's own tag and the tag of each name in this repository. Names of
-   * other repositories (say, the source of a copy) are not tags of this push and are left alone.
+   * other repositories (say, the source name pullToDestination passes) are not tags of this push and
+   * are left alone: callers that report names resolve them first (resolveNames), which refuses them.
    */
   async commit(top: ManifestBlob, names: readonly string[], signal?: AbortSignal): Promise<void> {
     const tags = new Set<string>();
@@ -137,7 +149,19 @@ export class RegistryDestination implements Destination {
       throw new ErrInvalidReference(this.reference.toString(), `it pins ${this.reference.digest} but the image pushed is ${top.descriptor.digest}`);
     }
     if (!this.#written.has(top.descriptor.digest)) await this.writeManifest(top, signal);
-    for (const tag of tags) await putManifest(ctx, top, tag);
+    // One PUT per tag: no registry API tags atomically. When one fails after others were written, the
+    // error says which exist (an immutable-tag registry refusing `latest` after `sha-abc` went in).
+    const tagged: string[] = [];
+    for (const tag of tags) {
+      const name = `${this.reference.name}:${tag}`;
+      try {
+        await putManifest(ctx, top, tag);
+      } catch (err) {
+        if (tagged.length === 0 || ctx.signal?.aborted) throw err;
+        throw new ErrRegistryTagsIncomplete(tagged, name, err);
+      }
+      tagged.push(name);
+    }
   }
 
   /** Nothing to remove: blobs and untagged manifests are invisible until tagged, and the registry collects them. */

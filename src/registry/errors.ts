@@ -11,7 +11,8 @@ export type RegistryErrorCode =
   | 'ERR_REGISTRY_UNAVAILABLE'
   | 'ERR_REGISTRY_STREAM_FAILED'
   | 'ERR_REGISTRY_TIMEOUT'
-  | 'ERR_REGISTRY_CREDENTIALS';
+  | 'ERR_REGISTRY_CREDENTIALS'
+  | 'ERR_REGISTRY_TAGS_INCOMPLETE';
 
 /** One entry of a registry's `{"errors":[...]}` body (OCI distribution spec error codes). */
 export interface RegistryErrorDetail {
@@ -119,6 +120,45 @@ export class ErrRegistryCredentials extends ErrRegistry {
   constructor(message: string, init?: RegistryErrorInit) {
     super('ERR_REGISTRY_CREDENTIALS', message, init);
     this.name = 'ErrRegistryCredentials';
+  }
+}
+
+/**
+ * A push wrote some of its tags, then one tag's manifest PUT failed. The image is complete (every blob
+ * and manifest was in before the first tag), so the tags in `tagged` are valid; `failed` and those after
+ * it were not written. `status` and `errors` are the failed request's, `cause` its error.
+ */
+export class ErrRegistryTagsIncomplete extends ErrRegistry {
+  /** Fully qualified names tagged before the failure. */
+  readonly tagged: readonly string[];
+  /** The fully qualified name whose tag failed. */
+  readonly failed: string;
+  constructor(tagged: readonly string[], failed: string, cause: unknown) {
+    const init = cause instanceof ErrRegistry ? { status: cause.status, errors: [...cause.errors], cause } : { cause };
+    super('ERR_REGISTRY_TAGS_INCOMPLETE', `tagged ${tagged.join(', ')}, then tagging ${failed} failed: ${cause instanceof Error ? cause.message : String(cause)}`, init);
+    this.name = 'ErrRegistryTagsIncomplete';
+    this.tagged = Object.freeze([...tagged]);
+    this.failed = failed;
+  }
+
+  override toJSON(): Record<string, unknown> {
+    return { ...super.toJSON(), tagged: this.tagged, failed: this.failed };
+  }
+}
+
+/**
+ * A name to tag that is not in the repository being pushed to (or pins a digest, which a tag cannot):
+ * a push writes one repository, so the name is refused before anything is written instead of being
+ * dropped while the push reports success. An argument error, hence a TypeError like ErrInvalidReference.
+ */
+export class ErrTagRepository extends TypeError {
+  readonly code = 'ERR_TAG_REPOSITORY' as const;
+  /** The name as the caller gave it. */
+  readonly tagName: string;
+  constructor(name: string, reason: string) {
+    super(`cannot tag "${name}": ${reason}`);
+    this.name = 'ErrTagRepository';
+    this.tagName = name;
   }
 }
 

@@ -18,23 +18,32 @@ const REF_NAME = 'org.opencontainers.image.ref.name';
 export interface PushLayoutOptions extends RegistryDestinationOptions {
   /** Which image of index.json: its `org.opencontainers.image.ref.name` (default: the only one, or the target tag). */
   name?: string;
+  /**
+   * More tags, written with the target's own once every blob and manifest is in: a bare tag (`latest`)
+   * or a name in the target's repository. Any other name is ErrTagRepository, before anything is read
+   * or written.
+   */
+  names?: readonly string[];
 }
 
 /** Pushes the image (or index) of the OCI layout directory `dir` to `ref`; resolves with the top manifest's descriptor. */
 export async function pushLayout(dir: string, ref: string | Reference, options: PushLayoutOptions = {}): Promise<Descriptor> {
-  return pushStore(directoryStore(dir), ref, options);
+  return pushStore(() => directoryStore(dir), ref, options);
 }
 
 /** Pushes the OCI layout inside the tar archive `file` (nothing is extracted). */
 export async function pushArchive(file: string, ref: string | Reference, options: PushLayoutOptions = {}): Promise<Descriptor> {
-  return pushStore(await archiveStore(file), ref, options);
+  return pushStore(() => archiveStore(file), ref, options);
 }
 
-async function pushStore(store: LayoutStore, ref: string | Reference, options: PushLayoutOptions): Promise<Descriptor> {
+async function pushStore(open: () => LayoutStore | Promise<LayoutStore>, ref: string | Reference, options: PushLayoutOptions): Promise<Descriptor> {
   const destination = new RegistryDestination(ref, options);
+  // The names first: one that cannot be tagged fails before the source is read.
+  const names = destination.resolveNames(options.names ?? []);
+  const store = await open();
   const top = await selectTop(store, options.name ?? destination.reference.tag);
   const tree = await readTree(store, top, 0);
-  const manifest = await writeKnown(destination, tree, [], options.signal);
+  const manifest = await writeKnown(destination, tree, names, options.signal);
   return manifest.descriptor;
 }
 

@@ -7,8 +7,9 @@ import { RegistryDestination, type RegistryDestinationOptions } from './destinat
 
 export interface PushImageOptions extends RegistryDestinationOptions {
   /**
-   * More names to tag: those in the target's repository become tags of this push (`app:1` and
-   * `app:latest`); names of other repositories are ignored (a push goes to one repository).
+   * More tags, written with the target's own: a bare tag (`latest`, `v1.2.3`) or a name in the
+   * target's repository (`host/team/app:latest`). A name in another repository, or with a digest, is
+   * ErrTagRepository, thrown before anything is written (a push goes to one repository).
    */
   names?: readonly string[];
   /** writeImage's events (blob written or skipped, manifest, commit); per-byte events are `onProgress`. */
@@ -19,14 +20,14 @@ export interface PushImageOptions extends RegistryDestinationOptions {
  * Pushes `image` to `reference` (`registry/repo:tag`, or `@sha256:...` to pin the result): blobs, then
  * configs and manifests by digest, then the tag(s) last, so a failed or aborted push (`signal`) leaves
  * no tag pointing at a half-pushed image. Layers already in the repository are not uploaded again.
+ * The result's `names` are the fully qualified names tagged: the target's, then `names`.
  */
 export async function pushImage(image: Image | ImageIndex, reference: string | Reference, options: PushImageOptions = {}): Promise<WriteResult> {
   const { names, onWrite, ...destinationOptions } = options;
   const destination = new RegistryDestination(reference, destinationOptions);
-  const ref = destination.reference;
-  const own = ref.tag === undefined ? [] : [`${ref.name}:${ref.tag}`];
+  // The destination resolves the names (its own tag first) before writing anything.
   return writeImage(image, destination, {
-    names: [...own, ...(names ?? [])],
+    names: names ?? [],
     ...(options.signal ? { signal: options.signal } : {}),
     ...(onWrite ? { onProgress: onWrite } : {}),
   });

@@ -19,6 +19,7 @@ import { escapeControls } from '../escape.js';
 import { isStdinAlias, openInput } from '../input.js';
 import { openOutput, refuseDirectoryInside, type Output, type Protected } from '../output.js';
 import { printResult, type Written } from '../image-report.js';
+import { pushTagNames } from '../push-tags.js';
 import { writeInto } from '../archive-output.js';
 import type { ProgressBoard } from '../progress.js';
 import { BlobLines, REGISTRY_OPTIONS, registryOptions } from '../registry-flags.js';
@@ -195,11 +196,10 @@ async function toRegistry(spec: BuildSpec, ref: Reference, args: Args, board: Pr
   const options = await registryOptions(args, NAME, context.signal, spec.base !== undefined && isStdinAlias(spec.base));
   const lines = new BlobLines(board, 'push');
   const destination = new RegistryDestination(ref, { ...options, onProgress: lines.onProgress });
-  // The pushed reference, and the --tag names in its repository: other repositories are not pushed to.
-  const sameRepo = spec.tags.map((t) => Reference.parse(t)).filter((r) => r.name === ref.name && r.tag !== undefined);
-  const names = [...new Set([ref.toString(), ...sameRepo.map((r) => r.toString())])];
-  return buildImage({ ...spec, tags: names, destination });
+  // The destination tags its reference and the --tag values (checked by pushTagNames in run).
+  return buildImage({ ...spec, destination });
 }
+
 
 async function run(args: Args, context: Context): Promise<number> {
   if (args.positionals.length > 0) throw usage(`unexpected argument "${args.positionals[0]}" (directories go in --layer DIR)`);
@@ -207,7 +207,8 @@ async function run(args: Args, context: Context): Promise<number> {
   const spec = imageSpec(args);
   const tags = listOption(args, 'tag');
   if (tags.length === 0 && where.kind !== 'registry') throw usage('give at least one --tag NAME[:TAG]');
-  for (const t of tags) checked('tag', () => Reference.parse(t));
+  if (where.kind === 'registry') pushTagNames(where.ref, tags, NAME);
+  else for (const t of tags) checked('tag', () => Reference.parse(t));
   const json = flag(args, 'json');
   if (json && where.kind === 'archive' && (where.path === '-' || where.path === '/dev/stdout')) {
     throw usage('--json and --output - both want standard output: write the archive to a file');
@@ -264,9 +265,10 @@ export const imageCommand: Command = {
     '--output writes one archive tar that docker load, podman load, ctr images import (k3d, k3s) and',
     'skopeo read; an existing file is replaced only by a complete archive; - is standard output (the',
     'archive is staged in a temporary file first). --oci-dir writes (or adds to) an OCI image layout.',
-    '--push streams the image to a registry, nothing staged (NAME is the reference; --tag names in the',
-    'same repository are tagged too, once everything is uploaded). Nothing may be written inside a',
-    '--layer directory.',
+    '--push streams the image to a registry, nothing staged (NAME is the reference). With --push, a',
+    '--tag is a bare tag of NAME\'s repository (--tag latest --tag v1.2.3) or a name in it; a name in',
+    'another repository is refused before anything is written. Tags are written once everything is',
+    'uploaded. Nothing may be written inside a --layer directory.',
     '',
     'Prints the names, digest, media type and size of the image, and its layers (or --json).',
   ].join('\n'),
@@ -281,7 +283,7 @@ export const imageCommand: Command = {
     label: { type: 'string', multiple: true, value: 'K=V', help: 'label' },
     platform: { type: 'string', value: 'OS/ARCH[/VARIANT][,...]', help: 'platform (default: the base\'s, else linux/amd64); several make an index' },
     format: { type: 'string', value: 'oci|docker', help: 'manifest format (default oci)' },
-    tag: { type: 'string', multiple: true, value: 'NAME[:TAG]', help: 'image name (app:1 is docker.io/library/app:1)' },
+    tag: { type: 'string', multiple: true, value: 'NAME[:TAG]|TAG', help: 'image name (app:1 is docker.io/library/app:1); with --push: a tag (latest) or a name in its repository' },
     output: { type: 'string', short: 'o', value: 'FILE.tar|-', help: 'write an image archive' },
     'oci-dir': { type: 'string', value: 'DIR', help: 'write an OCI image layout directory' },
     push: { type: 'string', value: 'NAME', help: 'push to a registry' },

@@ -4,9 +4,10 @@
 import { statSync } from 'node:fs';
 import { Reference } from '../../image/reference.js';
 import { pushArchive, pushLayout } from '../../registry/layout.js';
-import { REPORT_OPTIONS, flag, progressBoard, stringOption, type Args, type Command, type Context } from '../command.js';
+import { REPORT_OPTIONS, flag, listOption, progressBoard, stringOption, type Args, type Command, type Context } from '../command.js';
 import { ErrCliInput, ErrCliUsage, reason } from '../errors.js';
 import { escapeControls } from '../escape.js';
+import { pushTagNames } from '../push-tags.js';
 import { BlobLines, REGISTRY_OPTIONS, registryOptions } from '../registry-flags.js';
 import { writeStderr, writeStdout } from '../stdio.js';
 
@@ -21,6 +22,9 @@ async function run(args: Args, context: Context): Promise<number> {
   } catch (err) {
     throw new ErrCliUsage((err as Error).message, NAME);
   }
+  // Every --tag checked before credentials are read or SRC is opened: a bad one is exit 2.
+  const tags = listOption(args, 'tag');
+  const names = pushTagNames(ref, tags, NAME);
   const options = await registryOptions(args, NAME, context.signal);
   const image = stringOption(args, 'name');
   let st;
@@ -35,7 +39,7 @@ async function run(args: Args, context: Context): Promise<number> {
   const started = process.hrtime.bigint();
   let descriptor;
   try {
-    const o = { ...options, onProgress: lines.onProgress, ...(image === undefined ? {} : { name: image }) };
+    const o = { ...options, names: tags, onProgress: lines.onProgress, ...(image === undefined ? {} : { name: image }) };
     descriptor = st.isDirectory() ? await pushLayout(src, ref, o) : await pushArchive(src, ref, o);
   } catch (err) {
     if (context.signal.aborted) throw context.signal.reason;
@@ -44,13 +48,15 @@ async function run(args: Args, context: Context): Promise<number> {
     board.close();
   }
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  const out = { name: ref.toString(), digest: descriptor.digest, mediaType: descriptor.mediaType, size: descriptor.size };
+  // `names`: every name tagged (the push succeeded, so each tag's manifest PUT did); `name` is NAME.
+  const out = { name: ref.toString(), names, digest: descriptor.digest, mediaType: descriptor.mediaType, size: descriptor.size };
   if (flag(args, 'json')) {
     await writeStdout(`${JSON.stringify({ ...out, source: src, seconds })}\n`);
     return 0;
   }
   // The media type is the layout's or archive's text, the source a path: escaped for the terminal.
-  await writeStdout(`${[`name: ${out.name}`, `digest: ${out.digest}`, `mediaType: ${out.mediaType}`, `size: ${out.size}`].map(escapeControls).join('\n')}\n`);
+  const text = [...(names.length > 0 ? names : [out.name]).map((n) => `name: ${n}`), `digest: ${out.digest}`, `mediaType: ${out.mediaType}`, `size: ${out.size}`];
+  await writeStdout(`${text.map(escapeControls).join('\n')}\n`);
   if (!flag(args, 'quiet')) await writeStderr(`fastlayer: pushed ${escapeControls(src)} to ${out.name} in ${seconds.toFixed(2)} s\n`);
   return 0;
 }
@@ -58,16 +64,19 @@ async function run(args: Args, context: Context): Promise<number> {
 export const pushCommand: Command = {
   name: NAME,
   summary: 'Push an OCI layout directory or an image archive to a registry.',
-  usage: 'push SRC NAME [options]',
+  usage: 'push SRC NAME [--tag TAG]... [options]',
   description: [
     'SRC is an OCI image layout directory, or a tar archive holding one (fastlayer image --output,',
     'docker save since Docker 25, skopeo oci-archive). When its index.json lists several images,',
     '--name (or the tag of NAME) picks the one whose org.opencontainers.image.ref.name matches.',
-    'Blobs the registry already holds are not uploaded again. The tag is written last: a failed or',
-    'interrupted push leaves no tag.',
+    'Blobs the registry already holds are not uploaded again. --tag adds tags in NAME\'s repository: a',
+    'bare tag (--tag latest --tag v1.2.3) or a name in it; a name in another repository is refused',
+    'before anything is read or written. The tags are written last: a failed or interrupted push',
+    'leaves none.',
   ].join('\n'),
   options: {
     name: { type: 'string', value: 'REF', help: 'which image of SRC (its ref.name annotation) when there are several' },
+    tag: { type: 'string', multiple: true, value: 'TAG|NAME', help: 'another tag: a bare tag (latest) or a name in NAME\'s repository' },
     ...REGISTRY_OPTIONS,
     ...REPORT_OPTIONS,
   },
