@@ -1,8 +1,9 @@
 // `fastlayer image`: an image of directories (on an optional base) to an archive (--output), an OCI
 // layout (--oci-dir) or a registry (--push). buildImage (src/image/build.ts) does the work; this file
 // turns flags into its spec, keeps outputs away from the inputs, and reports.
+import { statSync } from 'node:fs';
 import type { Writable } from 'node:stream';
-import { buildImage, parseCommand, parseLayerArg, type BuildSpec } from '../image/build.js';
+import { buildImage, parseCommand, parseLayerArg, type BuildSpec, type LayerSpec, type TarLayerSpec } from '../image/build.js';
 import { cleanDest, parseMtimeArg, parseOwnerArg } from '../image/dir-layer.js';
 import { formatPlatform, parsePlatform } from '../image/platform.js';
 import { Reference } from '../image/reference.js';
@@ -39,9 +40,16 @@ function checked<T>(flagName: string, parse: () => T): T {
   }
 }
 
-/** DIR[:DEST] with DEST checked as buildImage will (absolute, no '..'), so a bad one is exit 2. */
-function layerArg(arg: string): ReturnType<typeof parseLayerArg> {
+/**
+ * DIR[:DEST] with DEST checked as buildImage will (absolute, no '..'), so a bad one is exit 2. A
+ * path that is a regular file is a tar layer (FILE.tar, .tar.gz, .tar.zst: told by content, not name).
+ */
+function layerArg(arg: string): LayerSpec | TarLayerSpec {
   const layer = parseLayerArg(arg);
+  if (statSync(layer.dir, { throwIfNoEntry: false })?.isFile()) {
+    if (layer.dest !== undefined) throw new Error(`${layer.dir} is a tar file: its entries keep their own paths (no :DEST)`);
+    return { tar: layer.dir };
+  }
   if (layer.dest !== undefined) cleanDest('layer', layer.dest);
   return layer;
 }
@@ -139,11 +147,12 @@ function target(args: Args): Target {
 /** Inputs an output must not land in: every layer directory, and the base. Missing ones fail here, in one line. */
 function inputGuards(spec: Omit<BuildSpec, 'output' | 'ociDir'>): Protected[] {
   const guards: Protected[] = [];
-  const paths = spec.layers.map((l) => (typeof l === 'string' ? parseLayerArg(l).dir : l.dir));
-  for (const dir of paths) {
-    const input = openInput(dir);
+  const paths = spec.layers.map((l) => (typeof l === 'string' ? { dir: parseLayerArg(l).dir } : 'tar' in l ? { tar: l.tar } : { dir: l.dir }));
+  for (const p of paths) {
+    const input = openInput(p.dir ?? p.tar!);
     try {
-      if (input.kind !== 'directory') throw new ErrCliInput(`--layer ${dir} is not a directory`);
+      if (p.dir !== undefined && input.kind !== 'directory') throw new ErrCliInput(`--layer ${p.dir} is not a directory or a tar file`);
+      if (p.tar !== undefined && input.kind !== 'file') throw new ErrCliInput(`--layer ${p.tar} is not a regular file`);
       guards.push(input.guard());
     } finally {
       input.close();
