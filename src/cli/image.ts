@@ -264,11 +264,13 @@ async function run(args: Args, context: Context): Promise<number> {
 export const imageCommand: Command = {
   name: NAME,
   summary: 'Build an image of directories (on an optional base) into an archive, an OCI layout or a registry.',
-  usage: 'image --layer DIR[:DEST]... [--base SRC] [config flags] --tag NAME[:TAG]... (--output FILE.tar|- | --oci-dir DIR | --push NAME)',
+  usage: 'image --layer DIR[:DEST]|FILE.tar... [--base SRC] [config flags] --tag NAME[:TAG]... (--output FILE.tar|- | --oci-dir DIR | --push NAME)',
   description: [
     'Each --layer DIR is one layer (a deterministic tar of DIR, gzip-compressed, or zstd/none with',
-    '--compression); DIR:/DEST puts it under /DEST in the image. --base takes an OCI layout directory,',
-    'an OCI archive or a docker-save archive: its config is inherited and its layers reused as they are.',
+    '--compression); DIR:/DEST puts it under /DEST in the image. --layer FILE.tar (or .tar.gz, .tar.zst,',
+    'told by content) adds a tar made by another tool; a compressed one is reused as it is when its',
+    'compression is the one asked for. --base takes an OCI layout directory, an OCI archive or a',
+    'docker-save archive: its config is inherited and its layers reused as they are.',
     '',
     '--output writes one archive tar that docker load, podman load, ctr images import (k3d, k3s) and',
     'skopeo read; an existing file is replaced only by a complete archive; - is standard output (the',
@@ -280,7 +282,7 @@ export const imageCommand: Command = {
     'Prints the names, digest, media type and size of the image, and its layers (or --json).',
   ].join('\n'),
   options: {
-    layer: { type: 'string', multiple: true, value: 'DIR[:DEST]', help: 'a directory layer, in order; DEST: where it goes in the image' },
+    layer: { type: 'string', multiple: true, value: 'DIR[:DEST]|FILE.tar', help: 'a directory layer, in order (DEST: where it goes in the image), or a tar file (.tar, .tar.gz, .tar.zst)' },
     base: { type: 'string', value: 'SRC', help: 'base image: OCI layout directory, OCI archive or docker-save archive' },
     entrypoint: { type: 'string', value: 'JSON|STRING', help: 'entrypoint: a JSON array, or one argument' },
     cmd: { type: 'string', value: 'JSON|STRING', help: 'command: a JSON array, or one argument' },
