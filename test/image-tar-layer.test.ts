@@ -119,6 +119,25 @@ describe('tar files as layers', () => {
     assert.equal(r.images[0]!.diffIDs[0], sha256(plain));
     const gz = await buildImage({ layers: [at('x.tar.zst')], tags: ['t:1'], ociDir: at('oci-zst-gz') });
     assert.equal(gz.images[0]!.diffIDs[0], sha256(plain), 'zstd in, gzip out: decompressed and re-compressed');
+    // fastlayer's own zstd layers are many frames (one per 8 MiB of tar): every frame is read.
+    mkdirSync(at('big'));
+    writeFileSync(join(at('big'), 'zeros'), Buffer.alloc(9 * 1024 * 1024));
+    const bigTar = Buffer.concat(await collect(tarDirectory(at('big'))));
+    const layer = new Layer(bigTar, { compression: 'zstd' });
+    const frames = Buffer.concat(await collect(layer.compressed()));
+    writeFileSync(at('big.tar.zst'), frames);
+    const multi = await buildImage({ layers: [at('big.tar.zst')], tags: ['t:1'], ociDir: at('oci-zst-multi'), layerOptions: { compression: 'zstd' } });
+    assert.deepEqual(multi.images[0]!.layers[0], { mediaType: 'application/vnd.oci.image.layer.v1.tar+zstd', digest: layer.digest().toString(), size: frames.length });
+    assert.equal(multi.images[0]!.diffIDs[0], sha256(bigTar));
+    // Hostile zstd: cut short, or followed by other bytes (node:zlib would stop there silently).
+    for (const [name, bytes] of [['cut', zst.subarray(0, zst.length - 8)], ['trailing', Buffer.concat([zst, Buffer.from('junk')])]] as const) {
+      writeFileSync(at(`${name}.zst`), bytes);
+      for (const compression of ['zstd', 'gzip'] as const) {
+        const output = at(`${name}-${compression}.out.tar`);
+        await assert.rejects(buildImage({ layers: [at(`${name}.zst`)], tags: ['t:1'], output, layerOptions: { compression } }), { code: 'ERR_LAYER_FILE' });
+        assert.equal(existsSync(output), false);
+      }
+    }
   });
 
   it('refuses FILE.tar:/DEST: a tar layer keeps its own paths', async () => {
