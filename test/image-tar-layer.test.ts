@@ -14,7 +14,10 @@ import { readTar } from '../src/tar/reader.js';
 import { tarDirectory } from '../src/tar/directory.js';
 import { Layer } from '../src/layer/layer.js';
 import { sha256 as sha256hex } from './helpers/layer.js';
+import { randomBytes } from './helpers/data.js';
 import { missing, mustRun, tempDir } from './image-util.js';
+import { RegistryDestination } from '../src/registry/destination.js';
+import { registryMissing, startProxy, startRegistry, type Proxy, type RunningRegistry } from './helpers/registry.js';
 
 async function collect(source: AsyncIterable<Buffer>): Promise<Buffer[]> {
   const out: Buffer[] = [];
@@ -194,5 +197,44 @@ describe('tar files as layers', () => {
       for (let i = 0; i < bytes.length - 1024; i += step) cut.write(bytes.subarray(i, Math.min(i + step, bytes.length - 1024)));
       assert.throws(() => cut.end(), { code: 'ERR_TAR_INVALID' });
     }
+  });
+});
+
+describe('tar files as layers pushed to a registry (docker-registry)', { skip: registryMissing() }, () => {
+  let registry: RunningRegistry;
+  let proxy: Proxy;
+  const tmp = tempDir('fastlayer-tarlayer-push-');
+  before(async () => {
+    registry = await startRegistry();
+    proxy = await startProxy(registry.port);
+  });
+  after(async () => {
+    await proxy.close();
+    await registry.stop();
+    tmp.remove();
+  });
+
+  it('a reused .tar.gz goes up with the file\'s bytes; pushed again, it is skipped after a HEAD (no body sent)', async () => {
+    const tree = join(tmp.path, 'tree');
+    mkdirSync(tree);
+    writeFileSync(join(tree, 'data'), randomBytes(200_000, 5));
+    const tar = Buffer.concat(await collect(tarDirectory(tree)));
+    const gz = gzipSync(tar);
+    const file = join(tmp.path, 'x.tgz');
+    writeFileSync(file, gz);
+    const push = () => buildImage({ layers: [file], tags: [`${proxy.host}/tar/app:1`], destination: new RegistryDestination(`${proxy.host}/tar/app:1`) });
+    const before1 = proxy.bytes.PATCH ?? 0;
+    const first = await push();
+    assert.equal(first.images[0]!.layers[0]!.digest, sha256(gz));
+    const res = await fetch(`http://${registry.host}/v2/tar/app/blobs/${sha256(gz)}`);
+    assert.ok(Buffer.from(await res.arrayBuffer()).equals(gz), 'the registry holds the file byte for byte');
+    const sent = (proxy.bytes.PATCH ?? 0) + (proxy.bytes.PUT ?? 0);
+    assert.ok(sent - before1 >= gz.length);
+    const from = proxy.log.length;
+    const second = await push();
+    assert.equal(second.digest, first.digest);
+    assert.ok((proxy.bytes.PATCH ?? 0) + (proxy.bytes.PUT ?? 0) - sent < gz.length, 'the layer was not sent again');
+    assert.deepEqual(proxy.log.slice(from).filter((r) => r.path.includes('/blobs/uploads/')), [], 'no upload session');
+    assert.ok(proxy.log.slice(from).some((r) => r.method === 'HEAD' && r.path.endsWith(sha256(gz))), 'a HEAD for the layer');
   });
 });
