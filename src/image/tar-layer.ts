@@ -64,7 +64,9 @@ function decompressor(kind: 'gzip' | 'zstd'): Transform {
 /** The decoder's own failure (truncated or corrupt data) as ErrLayerFile; coded errors pass unchanged. */
 function decodeError(path: string, kind: string, dec: Transform, err: unknown): unknown {
   // The checker's and our own errors reach the decoder too (pipeline destroys it with them).
+  // So do a read error of the file and an abort: those are no fault of the compressed data.
   if (err instanceof ErrTarInvalid || err instanceof ErrTarUnsafeEntry || err instanceof ErrLayerFile) return err;
+  if ((err as NodeJS.ErrnoException).syscall !== undefined || (err as Error).name === 'AbortError') return err;
   if ((dec as { errored?: unknown }).errored === err) return new ErrLayerFile(path, `its ${kind} data is truncated or corrupt (${(err as Error).message})`, err);
   return err;
 }
@@ -75,8 +77,9 @@ function checkConsumed(path: string, kind: string, dec: Transform, size: number)
   if (used !== size) throw new ErrLayerFile(path, `${size - used} bytes after the end of its ${kind} data (trailing data is no layer)`);
 }
 
-async function* readWhole(fh: FileHandle, size: number, path: string): AsyncGenerator<Buffer> {
+async function* readWhole(fh: FileHandle, size: number, path: string, signal: AbortSignal | undefined): AsyncGenerator<Buffer> {
   for (let at = 0; at < size; ) {
+    signal?.throwIfAborted();
     const { bytesRead, buffer } = await fh.read(Buffer.alloc(Math.min(READ, size - at)), 0, Math.min(READ, size - at), at);
     if (bytesRead === 0) throw new ErrLayerFile(path, 'it shrank while it was read');
     at += bytesRead;
@@ -86,6 +89,7 @@ async function* readWhole(fh: FileHandle, size: number, path: string): AsyncGene
 
 /** The decompressed bytes of [0, size) of `path`, checked as a tar; the decoder's faults coded. */
 async function* decompressedTar(path: string, size: number, kind: 'gzip' | 'zstd'): AsyncGenerator<Uint8Array> {
+  // No signal here: the Layer reading this stops it (its own signal) by closing the generator.
   const file = createReadStream(path, { start: 0, end: size - 1 });
   const dec = decompressor(kind);
   const out = pipeline(file, dec, () => undefined) as Transform;
@@ -106,13 +110,13 @@ async function* decompressedTar(path: string, size: number, kind: 'gzip' | 'zstd
 }
 
 /** One pass over a compressed tar: its digest and size, and the diffID of what it decompresses to. */
-async function scanCompressed(path: string, size: number, kind: 'gzip' | 'zstd'): Promise<{ digest: string; diffID: string }> {
+async function scanCompressed(path: string, size: number, kind: 'gzip' | 'zstd', signal: AbortSignal | undefined): Promise<{ digest: string; diffID: string }> {
   const fileHash = createHash('sha256');
   const diffHash = createHash('sha256');
   let read = 0;
   // The compressed bytes are hashed as they go into the decoder: the file is read once.
   async function* tapped(): AsyncGenerator<Buffer> {
-    for await (const c of createReadStream(path, { start: 0, end: size - 1 }) as AsyncIterable<Buffer>) {
+    for await (const c of createReadStream(path, { start: 0, end: size - 1, ...(signal ? { signal } : {}) }) as AsyncIterable<Buffer>) {
       fileHash.update(c);
       read += c.length;
       yield c;
@@ -167,7 +171,7 @@ export async function tarFileLayer(path: string, options: LayerOptions): Promise
     kind = sniffCompression(head.subarray(0, bytesRead));
     if (kind === 'none') {
       const check = new TarCheck(path);
-      for await (const chunk of readWhole(fh, size, path)) check.write(chunk);
+      for await (const chunk of readWhole(fh, size, path, options.signal)) check.write(chunk);
       check.end();
     }
   } finally {
@@ -182,7 +186,7 @@ export async function tarFileLayer(path: string, options: LayerOptions): Promise
     if (why !== undefined) throw new ErrDecompressUnavailable(path, why);
   }
   if (kind !== wanted) return { kind: 'streaming', layer: new Layer(decompressedTar(path, size, kind), options) };
-  const { digest, diffID } = await scanCompressed(path, size, kind);
+  const { digest, diffID } = await scanCompressed(path, size, kind, options.signal);
   // Destinations check a known blob's bytes against this descriptor as they copy it: a file
   // changed since the scan fails the write (ErrDigestMismatch) instead of landing.
   return {
