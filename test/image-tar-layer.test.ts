@@ -143,6 +143,15 @@ describe('tar files as layers', () => {
     }
   });
 
+  it('a multi-platform index shares each tar layer: one blob per file, in every image', async () => {
+    const r = await buildImage({ layers: [at('x.tar'), at('x.tar.gz')], tags: ['t:1'], ociDir: at('oci-index'), platform: 'linux/amd64,linux/arm64' });
+    assert.equal(r.images.length, 2);
+    assert.deepEqual(r.images[1]!.layers, r.images[0]!.layers);
+    assert.deepEqual(r.images[0]!.diffIDs, [sha256(plain), sha256(plain)]);
+    const blobs = readdirSync(join(at('oci-index'), 'blobs', 'sha256'));
+    for (const l of r.images[0]!.layers) assert.ok(blobs.includes(l.digest.slice(7)));
+  });
+
   it('refuses FILE.tar:/DEST: a tar layer keeps its own paths', async () => {
     await assert.rejects(buildImage({ layers: [`${at('x.tar')}:/app`], tags: ['t:1'], ociDir: at('never') }), { code: 'ERR_OPTION_OUT_OF_RANGE' });
     assert.equal(existsSync(at('never')), false);
