@@ -41,12 +41,12 @@ export { writeImage, type WriteOptions, type WriteProgress, type WriteResult, ty
 export { OciLayout, writeLayout, type LayoutOptions } from './layout/layout.js';
 export { ArchiveWriter, writeArchive, type ArchiveOptions } from './archive/archive.js';
 export { loadBase, type BaseOptions } from './build/base.js';
-export { buildImage, parseLayerArg, parseCommand, type BuildSpec, type LayerSpec } from './build/build.js';
+export { buildImage, parseLayerArg, parseCommand, type BuildSpec, type LayerSpec, type TarLayerSpec } from './build/build.js';
 export { buildNodeImage, nodeCommand, type NodeBuildSpec } from './build/node.js';
 export { Reference } from './image/reference.js';
 export { parsePlatform, formatPlatform } from './image/platform.js';
 export type { Descriptor, Platform, KnownBlob, StreamingBlob, Blob, ManifestBlob, Destination } from './image/types.js';
-export { ErrInvalidReference, ErrImageFormat, ErrBaseImage, ErrUnsafeArchivePath, ErrDigestMismatch, ErrLayout, ErrConfigInvalid } from './image/errors.js';
+export { ErrInvalidReference, ErrImageFormat, ErrBaseImage, ErrUnsafeArchivePath, ErrDigestMismatch, ErrLayout, ErrConfigInvalid, ErrLayerFile, ErrDecompressUnavailable } from './image/errors.js';
 export { ErrTarSourceChanged, ErrTarUnsafeEntry, ErrTarInvalid, type TarErrorCode } from './tar/errors.js';
 export type { MtimePolicy, ModeOverride, EntryKind } from './tar/options.js';
 export { readTar, checkEntry, type TarEntry, type TarHeader, type TarEntryType, type ReadTarOptions } from './tar/reader.js';

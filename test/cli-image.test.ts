@@ -7,6 +7,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { randomBytes } from './helpers/data.js';
 import { tempDir } from './helpers/tree.js';
 import { sha256 } from './helpers/layer.js';
@@ -177,6 +178,38 @@ describe('fastlayer image (archives and layouts)', { skip: binMissing() }, () =>
     assert.deepEqual(info.Layers, [j.images[0]!.layers[0]!.digest]);
     const raw = JSON.parse(skopeo(['inspect', '--raw', `oci:${dirs[0]}:zst`])) as { layers: { mediaType: string }[] };
     assert.equal(raw.layers[0]!.mediaType, 'application/vnd.oci.image.layer.v1.tar+zstd');
+  });
+
+  it('--layer FILE.tar.gz: reused byte-for-byte beside a directory layer (skopeo reads it); FILE:/DEST is exit 2; a broken one exit 1, no archive', (t) => {
+    const plain = join(out, 'made-by-tar.tar');
+    const r0 = spawnSync('tar', ['-C', src2, '-cf', plain, '.']);
+    if (r0.status !== 0) return t.skip('tar is not installed');
+    const gz = gzipSync(readFileSync(plain));
+    const gzPath = join(out, 'made-by-tar.tgz');
+    writeFileSync(gzPath, gz);
+    const archive = join(out, 'tar-layers.tar');
+    const r = cli(['image', '--layer', src, '--layer', gzPath, '--layer', plain, '--tag', 'app:1', '--output', archive, '--json']);
+    assert.equal(r.status, 0, r.stderr);
+    const j = JSON.parse(r.stdout.toString()) as ImageJSON;
+    assert.deepEqual(j.images[0]!.layers[1], { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: `sha256:${sha256(gz)}`, size: gz.length });
+    assert.deepEqual(j.images[0]!.diffIDs.slice(1), [`sha256:${sha256(readFileSync(plain))}`, `sha256:${sha256(readFileSync(plain))}`]);
+
+    const dest = cli(['image', '--layer', `${gzPath}:/app`, '--tag', 'app:1', '--output', join(out, 'never.tar')]);
+    assert.equal(dest.status, 2, dest.stderr);
+    assert.ok(oneErrorLine(dest.stderr), dest.stderr);
+    const broken = join(out, 'broken.tgz');
+    writeFileSync(broken, gz.subarray(0, gz.length - 30));
+    const bad = cli(['image', '--layer', broken, '--tag', 'app:1', '--output', join(out, 'never.tar')]);
+    assert.equal(bad.status, 1, bad.stderr);
+    assert.match(oneErrorLine(bad.stderr) ?? '', /truncated or corrupt/);
+    assert.equal(existsSync(join(out, 'never.tar')), false);
+    assert.deepEqual(temporaries(out), []);
+    const noSkopeo = skopeoMissing();
+    if (noSkopeo) return t.skip(noSkopeo);
+    const oci = JSON.parse(skopeo(['inspect', `oci-archive:${archive}:1`])) as { Layers: string[] };
+    assert.deepEqual(oci.Layers, j.images[0]!.layers.map((l) => l.digest));
+    const docker = JSON.parse(skopeo(['inspect', `docker-archive:${archive}:app:1`])) as { Layers: string[] };
+    assert.deepEqual(docker.Layers, j.images[0]!.diffIDs);
   });
 
   it('bad arguments are usage errors (exit 2, one line)', () => {

@@ -12,17 +12,27 @@ import { ErrImageFormat } from '../image/errors.js';
 import type { TarOptions } from '../tar/options.js';
 import { loadBase, type BaseOptions } from './base.js';
 import { setOwn } from '../image/config.js';
-import { directoryLayer, type DirectoryLayerOptions, type LayerSpec } from './dir-layer.js';
+import { directoryLayer, type DirectoryLayerOptions, type LayerSpec, type DirectoryLayer } from './dir-layer.js';
 import { cachedLayers, resolveLayerCache } from './layer-cache.js';
 import { Image, ImageIndex, type BaseImage } from '../image/image.js';
 import type { ImageFormat } from '../image/manifest.js';
 import { writeArchive } from '../archive/archive.js';
 import { writeLayout } from '../layout/layout.js';
 import { Reference } from '../image/reference.js';
-import type { Destination } from '../image/types.js';
+import type { Destination, Blob } from '../image/types.js';
 import { writeImage, type WriteProgress, type WriteResult } from '../image/write.js';
+import { stat } from 'node:fs/promises';
+import { tarFileLayer } from '../image/tar-layer.js';
 
 export type { LayerSpec, DirectoryLayerOptions } from './dir-layer.js';
+
+/**
+ * A tar file made by another tool, as one layer (plain, gzip or zstd, told by its magic bytes). Its
+ * entries keep the paths they have; the directory options do not apply to it.
+ */
+export interface TarLayerSpec {
+  tar: string;
+}
 
 /**
  * The command's flags. The directory options (`exclude`, `dockerignore`, `mtime`, `owner`, `mode`,
@@ -30,8 +40,11 @@ export type { LayerSpec, DirectoryLayerOptions } from './dir-layer.js';
  * (see dir-layer.ts). Strings are taken as the CLI's flags give them (`mtime: 'clamp:1700000000'`).
  */
 export interface BuildSpec extends DirectoryLayerOptions {
-  /** `DIR` or `DIR:/DEST` strings (as --layer takes them), or objects. */
-  layers: readonly (string | LayerSpec)[];
+  /**
+   * `DIR`, `DIR:/DEST` or `FILE.tar` strings (as --layer takes them: a path that is a regular file is
+   * a tar layer), or objects.
+   */
+  layers: readonly (string | LayerSpec | TarLayerSpec)[];
   /** Called for entries a directory layer cannot hold (sockets), with their path on disk. */
   onSkip?: TarOptions['onSkip'];
   base?: string;
@@ -87,6 +100,31 @@ export function parseLayerArg(arg: string): LayerSpec {
   const colon = arg.lastIndexOf(':');
   if (colon > 0 && arg[colon + 1] === '/') return { dir: arg.slice(0, colon), dest: arg.slice(colon + 1) };
   return { dir: arg };
+}
+
+/** Whether `path` is a regular file (a tar layer) rather than a directory; a missing path is left to tarDirectory. */
+async function isFile(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isFile();
+  } catch {
+    return false;
+  }
+}
+
+type Planned = { kind: 'dir'; dir: DirectoryLayer } | { kind: 'tar'; path: string };
+
+/** A layer argument as a directory layer (options checked) or a tar file path. */
+async function planLayer(where: string, layer: string | LayerSpec | TarLayerSpec, spec: BuildSpec): Promise<Planned> {
+  if (typeof layer === 'object' && layer !== null && 'tar' in layer) {
+    if (typeof layer.tar !== 'string' || layer.tar === '' || layer.tar.includes('\0')) throw new ErrInvalidOption(`${where}.tar`, 'a non-empty path string', layer.tar);
+    return { kind: 'tar', path: layer.tar };
+  }
+  const parsed = typeof layer === 'string' ? parseLayerArg(layer) : layer;
+  if (typeof layer === 'string' && (await isFile(parsed.dir))) {
+    if (parsed.dest !== undefined) throw new ErrOptionRange(where, 'FILE.tar without :DEST (a tar layer keeps the paths its entries have)', layer);
+    return { kind: 'tar', path: parsed.dir };
+  }
+  return { kind: 'dir', dir: await directoryLayer(where, parsed, spec, spec.onSkip) };
 }
 
 /** A JSON array of strings, else the whole string as one argument. */
@@ -164,8 +202,8 @@ export async function buildImage(spec: BuildSpec): Promise<WriteResult> {
   if (spec.onSkip !== undefined && typeof spec.onSkip !== 'function') throw new ErrInvalidOption('onSkip', 'a function', spec.onSkip);
   // Every layer's options are checked (and .dockerignore files read) before a base is opened or a
   // byte written; the tar streams start only when the image is written.
-  const dirLayers = [];
-  for (const [i, l] of spec.layers.entries()) dirLayers.push(await directoryLayer(`layers[${i}]`, typeof l === 'string' ? parseLayerArg(l) : l, spec, spec.onSkip));
+  const planned: Planned[] = [];
+  for (const [i, l] of spec.layers.entries()) planned.push(await planLayer(`layers[${i}]`, l, spec));
   // `linux/amd64,linux/arm64`: one image per platform sharing the directory layers (written once),
   // each on the base's image for that platform, under one index.
   if (spec.platform !== undefined && typeof spec.platform !== 'string') throw new ErrInvalidOption('platform', 'a string os/arch[/variant][,...]', spec.platform);
@@ -185,8 +223,15 @@ export async function buildImage(spec: BuildSpec): Promise<WriteResult> {
   // The history names no local path: the same tree elsewhere must give the same image digest.
   // Layer cache hook (repush, layer-cache.ts): off unless asked.
   const cache = spec.layerCache === undefined || spec.layerCache === false ? undefined : resolveLayerCache(spec.layerCache);
-  const blobs = cache ? await cachedLayers(dirLayers, layerOptions, cache) : dirLayers.map((l) => new Layer(l.tar, layerOptions));
-  const layers = dirLayers.map((l, i) => ({ layer: blobs[i]!, history: { created_by: `fastlayer image --layer DIR:${l.dest}` } }));
+  const dirLayers = planned.flatMap((p) => (p.kind === 'dir' ? [p.dir] : []));
+  const dirBlobs = cache ? await cachedLayers(dirLayers, layerOptions, cache) : dirLayers.map((l) => new Layer(l.tar, layerOptions));
+  // Tar files are checked here, in order, before anything is written (a reused one is read whole).
+  const layers: { layer: Layer | Blob; history: { created_by: string } }[] = [];
+  let d = 0;
+  for (const p of planned) {
+    if (p.kind === 'dir') layers.push({ layer: dirBlobs[d++]!, history: { created_by: `fastlayer image --layer DIR:${p.dir.dest}` } });
+    else layers.push({ layer: await tarFileLayer(p.path, layerOptions), history: { created_by: 'fastlayer image --layer FILE.tar' } });
+  }
   const images = platforms.map((platform, i) => new Image({ ...config, base: bases[i], layers, platform }));
   const image = images.length === 1 ? images[0]! : new ImageIndex(images);
   const options = { names, signal: spec.signal, onProgress: spec.onProgress };

@@ -65,3 +65,25 @@ export class ErrConfigInvalid extends Error {
     this.name = 'ErrConfigInvalid';
   }
 }
+
+/**
+ * A tar file given as a layer (`--layer FILE.tar`) that cannot become one as it is: not a regular
+ * file, or compressed data that is truncated, corrupt or followed by other bytes. A fault of the tar
+ * itself is ErrTarInvalid / ErrTarUnsafeEntry.
+ */
+export class ErrLayerFile extends Error {
+  readonly code = 'ERR_LAYER_FILE' as const;
+  constructor(readonly path: string, why: string, cause?: unknown) {
+    super(`${path}: ${why}`, cause === undefined ? undefined : { cause });
+    this.name = 'ErrLayerFile';
+  }
+}
+
+/** Input compressed in a format this runtime cannot decompress (a .tar.zst on Node 20), with why. */
+export class ErrDecompressUnavailable extends Error {
+  readonly code = 'ERR_DECOMPRESS_UNAVAILABLE' as const;
+  constructor(readonly path: string, why: string) {
+    super(`${path}: cannot decompress it here: ${why}`);
+    this.name = 'ErrDecompressUnavailable';
+  }
+}

@@ -91,6 +91,13 @@ const TYPES: Record<string, TarEntryType> = {
   '5': 'directory', '6': 'fifo', '7': 'contiguous-file',
 };
 
+/** The entry type of a decoded header (extended headers already applied). */
+export function entryType(h: { type: string; size: number; name: string }): TarEntryType {
+  // V7 tars (type NUL) mark directories by a trailing '/'; a '0' entry with data stays a file, so
+  // one named './' is refused as a file named as the root.
+  return h.type === '\0' && h.size === 0 && h.name.endsWith('/') ? 'directory' : (TYPES[h.type] ?? 'file');
+}
+
 /** Bytes of a stream taken exactly as asked: whole blocks, or up to a count of data bytes. */
 class Bytes {
   #chunks: Buffer[] = [];
@@ -185,9 +192,7 @@ export async function* readTar(source: Readable | AsyncIterable<Uint8Array> | Ui
         continue;
       }
       const h = applyPending(pending, raw);
-      // V7 tars (type NUL) mark directories by a trailing '/'; a '0' entry with data stays a file, so
-      // one named './' is refused as a file named as the root.
-      const type: TarEntryType = h.type === '\0' && h.size === 0 && h.name.endsWith('/') ? 'directory' : (TYPES[h.type] ?? 'file');
+      const type = entryType(h);
       const checked = checkEntry({ name: h.name, type, linkname: h.linkname }, options);
       const header: TarHeader = {
         name: checked.name,

@@ -1,8 +1,9 @@
 // `fastlayer image`: an image of directories (on an optional base) to an archive (--output), an OCI
 // layout (--oci-dir) or a registry (--push). buildImage (src/build/build.ts) does the work; this file
 // turns flags into its spec, keeps outputs away from the inputs, and reports.
+import { statSync } from 'node:fs';
 import type { Writable } from 'node:stream';
-import { buildImage, parseCommand, parseLayerArg, type BuildSpec } from '../../build/build.js';
+import { buildImage, parseCommand, parseLayerArg, type BuildSpec, type LayerSpec, type TarLayerSpec } from '../../build/build.js';
 import { cleanDest, parseMtimeArg, parseOwnerArg } from '../../build/dir-layer.js';
 import { formatPlatform, parsePlatform } from '../../image/platform.js';
 import { Reference } from '../../image/reference.js';
@@ -40,9 +41,16 @@ function checked<T>(flagName: string, parse: () => T): T {
   }
 }
 
-/** DIR[:DEST] with DEST checked as buildImage will (absolute, no '..'), so a bad one is exit 2. */
-function layerArg(arg: string): ReturnType<typeof parseLayerArg> {
+/**
+ * DIR[:DEST] with DEST checked as buildImage will (absolute, no '..'), so a bad one is exit 2. A
+ * path that is a regular file is a tar layer (FILE.tar, .tar.gz, .tar.zst: told by content, not name).
+ */
+function layerArg(arg: string): LayerSpec | TarLayerSpec {
   const layer = parseLayerArg(arg);
+  if (statSync(layer.dir, { throwIfNoEntry: false })?.isFile()) {
+    if (layer.dest !== undefined) throw new Error(`${layer.dir} is a tar file: its entries keep their own paths (no :DEST)`);
+    return { tar: layer.dir };
+  }
   if (layer.dest !== undefined) cleanDest('layer', layer.dest);
   return layer;
 }
@@ -140,11 +148,12 @@ function target(args: Args): Target {
 /** Inputs an output must not land in: every layer directory, and the base. Missing ones fail here, in one line. */
 function inputGuards(spec: Omit<BuildSpec, 'output' | 'ociDir'>): Protected[] {
   const guards: Protected[] = [];
-  const paths = spec.layers.map((l) => (typeof l === 'string' ? parseLayerArg(l).dir : l.dir));
-  for (const dir of paths) {
-    const input = openInput(dir);
+  const paths = spec.layers.map((l) => (typeof l === 'string' ? { dir: parseLayerArg(l).dir } : 'tar' in l ? { tar: l.tar } : { dir: l.dir }));
+  for (const p of paths) {
+    const input = openInput(p.dir ?? p.tar!);
     try {
-      if (input.kind !== 'directory') throw new ErrCliInput(`--layer ${dir} is not a directory`);
+      if (p.dir !== undefined && input.kind !== 'directory') throw new ErrCliInput(`--layer ${p.dir} is not a directory or a tar file`);
+      if (p.tar !== undefined && input.kind !== 'file') throw new ErrCliInput(`--layer ${p.tar} is not a regular file`);
       guards.push(input.guard());
     } finally {
       input.close();
@@ -256,11 +265,13 @@ async function run(args: Args, context: Context): Promise<number> {
 export const imageCommand: Command = {
   name: NAME,
   summary: 'Build an image of directories (on an optional base) into an archive, an OCI layout or a registry.',
-  usage: 'image --layer DIR[:DEST]... [--base SRC] [config flags] --tag NAME[:TAG]... (--output FILE.tar|- | --oci-dir DIR | --push NAME)',
+  usage: 'image --layer DIR[:DEST]|FILE.tar... [--base SRC] [config flags] --tag NAME[:TAG]... (--output FILE.tar|- | --oci-dir DIR | --push NAME)',
   description: [
     'Each --layer DIR is one layer (a deterministic tar of DIR, gzip-compressed, or zstd/none with',
-    '--compression); DIR:/DEST puts it under /DEST in the image. --base takes an OCI layout directory,',
-    'an OCI archive or a docker-save archive: its config is inherited and its layers reused as they are.',
+    '--compression); DIR:/DEST puts it under /DEST in the image. --layer FILE.tar (or .tar.gz, .tar.zst,',
+    'told by content) adds a tar made by another tool; a compressed one is reused as it is when its',
+    'compression is the one asked for. --base takes an OCI layout directory, an OCI archive or a',
+    'docker-save archive: its config is inherited and its layers reused as they are.',
     '',
     '--output writes one archive tar that docker load, podman load, ctr images import (k3d, k3s) and',
     'skopeo read; an existing file is replaced only by a complete archive; - is standard output (the',
@@ -273,7 +284,7 @@ export const imageCommand: Command = {
     'Prints the names, digest, media type and size of the image, and its layers (or --json).',
   ].join('\n'),
   options: {
-    layer: { type: 'string', multiple: true, value: 'DIR[:DEST]', help: 'a directory layer, in order; DEST: where it goes in the image' },
+    layer: { type: 'string', multiple: true, value: 'DIR[:DEST]|FILE.tar', help: 'a directory layer, in order (DEST: where it goes in the image), or a tar file (.tar, .tar.gz, .tar.zst)' },
     base: { type: 'string', value: 'SRC', help: 'base image: OCI layout directory, OCI archive or docker-save archive' },
     entrypoint: { type: 'string', value: 'JSON|STRING', help: 'entrypoint: a JSON array, or one argument' },
     cmd: { type: 'string', value: 'JSON|STRING', help: 'command: a JSON array, or one argument' },
