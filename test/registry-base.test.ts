@@ -1,0 +1,296 @@
+// Registry bases: `--base REG/repo:tag` (and docker://, oci-layout:, archive:), loadBase(ref) and a
+// pulled image as `new Image({ base })`. A push to the base's registry HEADs or mounts the base's
+// layers and never downloads or uploads one; an archive or layout streams them from the registry,
+// verified; a multi-platform base gives the build's platform.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Layer } from '../src/layer/layer.js';
+import { Image, ImageIndex } from '../src/image/image.js';
+import { loadBase } from '../src/image/base.js';
+import { resolveBaseSource } from '../src/image/base-source.js';
+import { writeLayout } from '../src/image/out/layout.js';
+import { pushImage } from '../src/registry/push.js';
+import { pull } from '../src/registry/pull.js';
+import { randomBytes } from './helpers/data.js';
+import { tempDir } from './helpers/tree.js';
+import { BIN, binMissing, oneErrorLine, temporaries } from './helpers/cli.js';
+import { registryMissing, skopeoMissing, startProxy, startRegistry, type Proxy, type RunningRegistry } from './helpers/registry.js';
+import { skopeo } from './helpers/registry-image.js';
+
+const missing = registryMissing();
+
+interface Run {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** The bin, asynchronously: this process serves the proxy while it runs. */
+function cli(args: string[], env: NodeJS.ProcessEnv): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
+    child.on('error', reject);
+    child.on('close', (status) => {
+      clearTimeout(timer);
+      resolve({ status, stdout, stderr });
+    });
+  });
+}
+
+function layerOf(bytes: Buffer): Layer {
+  return new Layer(bytes, { compressionLevel: 1 });
+}
+
+/** Requests of the proxy log that touched `digest` as a blob (GET/HEAD/PUT ...?digest=). */
+function touching(proxy: Proxy, digest: string, method: string): number {
+  const enc = encodeURIComponent(digest);
+  return proxy.log.filter((l) => l.method === method && (l.path.endsWith(`/blobs/${digest}`) || l.path.includes(`digest=${enc}`))).length;
+}
+
+describe('registry bases (docker-registry, no auth)', { skip: missing }, () => {
+  let registry: RunningRegistry;
+  const tmp = tempDir();
+  const src = join(tmp.path, 'src');
+  let baseLayers: string[] = [];
+  let baseDiffIDs: string[] = [];
+
+  before(async () => {
+    registry = await startRegistry();
+    mkdirSync(src, { recursive: true });
+    writeFileSync(join(src, 'app.js'), 'console.log("app")\n');
+    // The base, built with the library: two layers of incompressible bytes (so a download would show).
+    const base = new Image({ layers: [layerOf(randomBytes(400_000, 1)), layerOf(randomBytes(300_000, 2))], env: { NODE_VERSION: '1' }, cmd: ['node'] });
+    const pushed = await pushImage(base, `${registry.host}/base/node:1`);
+    baseLayers = pushed.images[0]!.layers.map((l) => l.digest);
+    baseDiffIDs = pushed.images[0]!.diffIDs;
+    // A two-platform base index.
+    const multi = new ImageIndex([
+      new Image({ platform: 'linux/amd64', layers: [layerOf(randomBytes(1000, 3))] }),
+      new Image({ platform: 'linux/arm64', layers: [layerOf(randomBytes(1000, 4))] }),
+    ]);
+    await pushImage(multi, `${registry.host}/base/multi:1`);
+  });
+  after(async () => {
+    await registry?.stop();
+    tmp.remove();
+  });
+
+  it('loadBase(ref) reads the manifest and config only; the config is inherited', async () => {
+    const proxy = await startProxy(registry.port);
+    try {
+      const base = await loadBase(`${proxy.host}/base/node:1`);
+      assert.equal(base.source, `${proxy.host}/base/node:1`);
+      assert.deepEqual((base.config.config as { Env: string[] }).Env, ['NODE_VERSION=1']);
+      const layers = base.layers();
+      assert.deepEqual(layers.map((l) => (l.kind === 'known' ? l.descriptor.digest : '')), baseLayers);
+      assert.deepEqual(layers.map((l) => (l.kind === 'known' ? l.diffID : '')), baseDiffIDs);
+      for (const d of baseLayers) assert.equal(touching(proxy, d, 'GET'), 0, 'no layer fetched');
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('a push to another repository of the same registry mounts the base layers: none downloaded, none uploaded', async () => {
+    const proxy = await startProxy(registry.port);
+    try {
+      const base = await loadBase(`docker://${proxy.host}/base/node:1`);
+      const result = await pushImage(new Image({ base, layers: [layerOf(randomBytes(5000, 7))] }), `${proxy.host}/team/lib:1`);
+      for (const d of baseLayers) {
+        assert.equal(touching(proxy, d, 'GET'), 0, `base layer ${d} not downloaded`);
+        assert.equal(touching(proxy, d, 'PUT'), 0, `base layer ${d} not uploaded`);
+      }
+      const mounts = proxy.log.filter((l) => l.method === 'POST' && l.path.includes('mount=') && l.path.includes('from=base%2Fnode'));
+      assert.equal(mounts.length, baseLayers.length, JSON.stringify(proxy.log));
+      assert.equal(proxy.log.filter((l) => l.method === 'PATCH').length, 1, 'one PATCH: the new layer');
+      const pulled = await pull(`${registry.host}/team/lib:1`);
+      assert.deepEqual(pulled.layers.map((l) => l.descriptor.digest), [...baseLayers, result.images[0]!.layers[2]!.digest]);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('hazard: a refused mount (403) falls back to streaming the blob from the base registry, verified', async () => {
+    const proxy = await startProxy(registry.port, {
+      intercept: ({ req, res }) => {
+        if (req.method !== 'POST' || !(req.url ?? '').includes('mount=')) return false;
+        res.writeHead(403, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ errors: [{ code: 'DENIED', message: 'no pull on the source' }] }));
+        return true;
+      },
+    });
+    try {
+      const base = await loadBase(`${proxy.host}/base/node:1`);
+      await pushImage(new Image({ base }), `${proxy.host}/team/denied:1`);
+      for (const d of baseLayers) {
+        assert.equal(touching(proxy, d, 'GET'), 1, `base layer ${d} streamed from the base repository once`);
+        assert.equal(touching(proxy, d, 'PUT'), 1, `base layer ${d} uploaded`);
+      }
+      const pulled = await pull(`${registry.host}/team/denied:1`);
+      assert.deepEqual(pulled.layers.map((l) => l.descriptor.digest), baseLayers);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('a pulled image works as base; writing a layout streams its layers from the registry, verified', async () => {
+    const pulled = await pull(`${registry.host}/base/node:1`);
+    const image = new Image({ base: pulled, layers: [layerOf(Buffer.from('top'))], user: 'node' });
+    const dir = join(tmp.path, 'layout-from-pull');
+    const result = await writeLayout(image, dir, { names: ['app:1'] });
+    assert.deepEqual(result.images[0]!.layers.slice(0, 2).map((l) => l.digest), baseLayers);
+    assert.deepEqual(result.images[0]!.diffIDs.slice(0, 2), baseDiffIDs);
+    for (const d of baseLayers) assert.ok(existsSync(join(dir, 'blobs', 'sha256', d.slice(7))), `${d} in the layout`);
+    // The layout is itself a base now, with the same layers.
+    const again = await loadBase(`oci-layout:${dir}`);
+    assert.equal((again.config.config as { User: string }).User, 'node');
+    assert.throws(() => new Image({ base: {} as never }), { code: 'ERR_INVALID_OPTION' });
+  });
+
+  it('a multi-platform base gives the build platform\'s image; a missing one lists those the index has', async () => {
+    const arm = await loadBase(`${registry.host}/base/multi:1`, { platform: 'linux/arm64' });
+    assert.equal(arm.platform.architecture, 'arm64');
+    const amd = await loadBase(`${registry.host}/base/multi:1`);
+    assert.equal(amd.platform.architecture, 'amd64', 'linux/amd64 by default, as for local bases');
+    await assert.rejects(loadBase(`${registry.host}/base/multi:1`, { platform: 'linux/s390x' }), (err: Error & { code?: string }) => {
+      assert.equal(err.code, 'ERR_REGISTRY_NOT_FOUND');
+      assert.match(err.message, /linux\/amd64, linux\/arm64/);
+      return true;
+    });
+    await assert.rejects(loadBase(`${registry.host}/base/node:1`, { platform: 'linux/arm64' }), { code: 'ERR_BASE_IMAGE' });
+  });
+});
+
+describe('fastlayer image --base REF (docker-registry, no auth)', { skip: binMissing() ?? missing }, () => {
+  let registry: RunningRegistry;
+  const tmp = tempDir();
+  const src = join(tmp.path, 'src');
+  const out = join(tmp.path, 'out');
+  const env = { ...process.env, SOURCE_DATE_EPOCH: '1700000000', DOCKER_CONFIG: join(tmp.path, 'no-docker-config') };
+  let baseLayers: string[] = [];
+
+  before(async () => {
+    registry = await startRegistry();
+    mkdirSync(src, { recursive: true });
+    mkdirSync(out, { recursive: true });
+    writeFileSync(join(src, 'app.js'), 'console.log("app")\n');
+    const base = new Image({ layers: [layerOf(randomBytes(400_000, 11)), layerOf(randomBytes(200_000, 12))], cmd: ['node'] });
+    baseLayers = (await pushImage(base, `${registry.host}/base/node:1`)).images[0]!.layers.map((l) => l.digest);
+  });
+  after(async () => {
+    await registry?.stop();
+    tmp.remove();
+  });
+
+  it('--push to the same registry sends no base-layer bytes (mounted), and the result is base layers + the new one', async () => {
+    const proxy = await startProxy(registry.port);
+    try {
+      const r = await cli(['image', '--base', `${proxy.host}/base/node:1`, '--layer', src, '--push', `${proxy.host}/team/app:1`, '--json'], env);
+      assert.equal(r.status, 0, r.stderr);
+      for (const d of baseLayers) {
+        assert.equal(touching(proxy, d, 'GET'), 0, `base layer ${d} not downloaded`);
+        assert.equal(touching(proxy, d, 'PUT'), 0, `base layer ${d} not uploaded`);
+      }
+      assert.equal(proxy.log.filter((l) => l.method === 'PATCH').length, 1, 'one PATCH: the --layer');
+      assert.equal(proxy.log.filter((l) => l.method === 'POST' && l.path.includes('mount=')).length, baseLayers.length);
+      const result = JSON.parse(r.stdout) as { images: { layers: { digest: string }[] }[] };
+      const pulled = await pull(`${registry.host}/team/app:1`);
+      assert.deepEqual(pulled.layers.map((l) => l.descriptor.digest), result.images[0]!.layers.map((l) => l.digest));
+      assert.deepEqual(pulled.layers.slice(0, 2).map((l) => l.descriptor.digest), baseLayers);
+      assert.equal(pulled.layers.length, 3);
+      // Again into the same repository: the base layers are found by HEAD, not even mounted.
+      proxy.log.length = 0;
+      const again = await cli(['image', '--base', `docker://${proxy.host}/base/node:1`, '--layer', src, '--push', `${proxy.host}/team/app:2`], env);
+      assert.equal(again.status, 0, again.stderr);
+      assert.equal(proxy.log.filter((l) => l.method === 'POST' && l.path.includes('mount=')).length, 0);
+      for (const d of baseLayers) assert.equal(touching(proxy, d, 'HEAD'), 1, `base layer ${d} HEAD-checked`);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('--output from a registry base gives an archive skopeo reads (docker-archive: and oci-archive:)', async (t) => {
+    const archive = join(out, 'app.tar');
+    const r = await cli(['image', '--base', `${registry.host}/base/node:1`, '--layer', src, '--tag', 'app:1', '--output', archive], env);
+    assert.equal(r.status, 0, r.stderr);
+    const noSkopeo = skopeoMissing();
+    if (noSkopeo) return t.skip(noSkopeo);
+    const docker = JSON.parse(skopeo(['inspect', `docker-archive:${archive}`])) as { Layers: string[] };
+    assert.equal(docker.Layers.length, 3);
+    const oci = JSON.parse(skopeo(['inspect', `oci-archive:${archive}`])) as { Layers: string[] };
+    assert.deepEqual(oci.Layers.slice(0, 2), baseLayers);
+  });
+
+  it('hazard: a base registry serving a tampered layer fails --output with ERR_DIGEST_MISMATCH and leaves no file', async () => {
+    const bad = baseLayers[1]!;
+    const proxy = await startProxy(registry.port, {
+      transform: (req, chunk) => {
+        if (req.method !== 'GET' || !(req.url ?? '').endsWith(`/blobs/${bad}`)) return chunk;
+        const c = Buffer.from(chunk);
+        c[c.length - 1] ^= 0xff;
+        return c;
+      },
+    });
+    try {
+      const archive = join(out, 'tampered.tar');
+      const r = await cli(['image', '--debug', '--base', `${proxy.host}/base/node:1`, '--layer', src, '--tag', 'app:1', '--output', archive], env);
+      assert.equal(r.status, 1, r.stderr);
+      assert.match(r.stderr.split('\n')[0]!, /^fastlayer: base blob from .* does not match its descriptor/);
+      assert.match(r.stderr, /ErrDigestMismatch/);
+      assert.equal(existsSync(archive), false);
+      assert.deepEqual(temporaries(out), []);
+      assert.deepEqual(readdirSync(out).filter((n) => n.startsWith('.')), []);
+      const layout = join(out, 'tampered-layout');
+      const l = await cli(['image', '--base', `${proxy.host}/base/node:1`, '--layer', src, '--tag', 'app:1', '--oci-dir', layout], env);
+      assert.equal(l.status, 1, l.stderr);
+      assert.equal(existsSync(join(layout, 'blobs', 'sha256', bad.slice(7))), false, 'the tampered blob is not committed');
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('a --base that is neither an existing path nor a reference is a usage error (exit 2)', async () => {
+    for (const value of ['Not A Ref!', 'docker://UPPER/case']) {
+      const r = await cli(['image', '--base', value, '--layer', src, '--tag', 'app:1', '--output', join(out, 'x.tar')], env);
+      assert.equal(r.status, 2, `${value}: ${r.stderr}`);
+      assert.ok(oneErrorLine(r.stderr), r.stderr);
+      assert.match(r.stderr, /--base/);
+    }
+    assert.equal(existsSync(join(out, 'x.tar')), false);
+  });
+});
+
+describe('resolveBaseSource', () => {
+  const tmp = tempDir();
+  after(() => tmp.remove());
+
+  it('a prefix decides; else an existing path wins, a path-like name stays a path, anything else is a reference', () => {
+    const dir = join(tmp.path, 'reg.example', 'app');
+    mkdirSync(dir, { recursive: true });
+    assert.deepEqual(resolveBaseSource('oci-layout:reg.example/app'), { kind: 'local', path: 'reg.example/app' });
+    assert.deepEqual(resolveBaseSource('archive:x.tar'), { kind: 'local', path: 'x.tar' });
+    assert.equal(resolveBaseSource(dir).kind, 'local');
+    const cwd = process.cwd();
+    process.chdir(tmp.path);
+    try {
+      assert.equal(resolveBaseSource('reg.example/app').kind, 'local', 'an existing path wins over the same text as a reference');
+      assert.equal(resolveBaseSource('docker://reg.example/app').kind, 'registry');
+    } finally {
+      process.chdir(cwd);
+    }
+    for (const p of ['./missing', '/abs/missing', '../x', 'missing.tar', '~/base']) assert.deepEqual(resolveBaseSource(p), { kind: 'local', path: p });
+    const r = resolveBaseSource('reg.example:5000/team/app@sha256:' + 'a'.repeat(64));
+    assert.equal(r.kind, 'registry');
+    assert.equal(r.kind === 'registry' && r.reference.repository, 'team/app');
+    assert.throws(() => resolveBaseSource('Not A Ref!'), { code: 'ERR_BASE_IMAGE' });
+    assert.throws(() => resolveBaseSource('docker://Not A Ref!'), { code: 'ERR_INVALID_REFERENCE' });
+    assert.throws(() => resolveBaseSource('archive:'), { code: 'ERR_BASE_IMAGE' });
+  });
+});
