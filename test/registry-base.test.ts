@@ -17,7 +17,7 @@ import { pull } from '../src/registry/pull.js';
 import { randomBytes } from './helpers/data.js';
 import { tempDir } from './helpers/tree.js';
 import { BIN, binMissing, oneErrorLine, temporaries } from './helpers/cli.js';
-import { registryMissing, skopeoMissing, startProxy, startRegistry, type Proxy, type RunningRegistry } from './helpers/registry.js';
+import { registryMissing, skopeoMissing, startProxy, startRegistry, tokenSetupMissing, type Proxy, type RunningRegistry } from './helpers/registry.js';
 import { skopeo } from './helpers/registry-image.js';
 
 const missing = registryMissing();
@@ -264,6 +264,67 @@ describe('fastlayer image --base REF (docker-registry, no auth)', { skip: binMis
       assert.match(r.stderr, /--base/);
     }
     assert.equal(existsSync(join(out, 'x.tar')), false);
+  });
+});
+
+describe('registry bases with auth (docker-registry, token and htpasswd)', { skip: binMissing() ?? tokenSetupMissing() }, () => {
+  const tmp = tempDir();
+  const src = join(tmp.path, 'src');
+  const env = { ...process.env, SOURCE_DATE_EPOCH: '1700000000', DOCKER_CONFIG: join(tmp.path, 'no-docker-config') };
+  const alice = { username: 'alice', password: 'alice-secret' };
+  let token: RunningRegistry;
+  let basic: RunningRegistry;
+
+  before(async () => {
+    mkdirSync(src, { recursive: true });
+    writeFileSync(join(src, 'app.js'), 'x\n');
+    token = await startRegistry({ kind: 'token', users: { alice: alice.password } });
+    basic = await startRegistry({ kind: 'htpasswd', users: { bob: 'bob-secret' } });
+  });
+  after(async () => {
+    await token?.stop();
+    await basic?.stop();
+    tmp.remove();
+  });
+
+  it('a mount asks the token server for pull on the base repository and pull,push on the target', async () => {
+    const pushed = await pushImage(new Image({ layers: [layerOf(randomBytes(100_000, 21))] }), `${token.host}/base/node:1`, { credentials: alice });
+    const layer = pushed.images[0]!.layers[0]!.digest;
+    const proxy = await startProxy(token.port);
+    try {
+      const base = await loadBase(`${proxy.host}/base/node:1`, { registry: { credentials: alice } });
+      token.token!.requests.length = 0;
+      await pushImage(new Image({ base }), `${proxy.host}/team/app:1`, { credentials: alice });
+      assert.equal(touching(proxy, layer, 'GET'), 0);
+      assert.equal(touching(proxy, layer, 'PUT'), 0);
+      const mount = proxy.log.filter((l) => l.method === 'POST' && l.path.includes('mount=') && l.path.includes('from=base%2Fnode'));
+      assert.ok(mount.length >= 1, JSON.stringify(proxy.log));
+      const scopes = token.token!.requests.flatMap((r) => r.scopes);
+      assert.ok(scopes.includes('repository:base/node:pull'), JSON.stringify(scopes));
+      assert.ok(scopes.includes('repository:team/app:pull,push'), JSON.stringify(scopes));
+      assert.deepEqual((await pull(`${token.host}/team/app:1`, { credentials: alice })).layers.map((l) => l.descriptor.digest), [layer]);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('hazard: --creds of the push registry never reach a base in another registry', async () => {
+    // The base lives in `basic` (bob's); the push goes to `token` with alice's --creds.
+    await pushImage(new Image({ layers: [layerOf(Buffer.from('b'))] }), `${basic.host}/base/os:1`, { credentials: { username: 'bob', password: 'bob-secret' } });
+    const proxy = await startProxy(basic.port);
+    try {
+      const r = await cli(['image', '--base', `${proxy.host}/base/os:1`, '--layer', src, '--push', `${token.host}/team/other:1`, '--creds', `alice:${alice.password}`], env);
+      assert.equal(r.status, 1, r.stderr);
+      assert.ok(oneErrorLine(r.stderr), r.stderr);
+      assert.match(r.stderr, /unauthorized/i);
+      assert.ok(proxy.log.length > 0);
+      assert.equal(proxy.log.filter((l) => l.auth).length, 0, 'no Authorization header reached the base registry');
+      // Without --push the --creds are the base registry's own.
+      const ok = await cli(['image', '--base', `${basic.host}/base/os:1`, '--layer', src, '--tag', 'app:1', '--oci-dir', join(tmp.path, 'layout'), '--creds', 'bob:bob-secret'], env);
+      assert.equal(ok.status, 0, ok.stderr);
+    } finally {
+      await proxy.close();
+    }
   });
 });
 
