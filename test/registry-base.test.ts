@@ -14,11 +14,14 @@ import { resolveBaseSource } from '../src/image/base-source.js';
 import { writeLayout } from '../src/image/out/layout.js';
 import { pushImage } from '../src/registry/push.js';
 import { pull } from '../src/registry/pull.js';
+import { pulledBase } from '../src/registry/pulled-base.js';
+import { bufferBlob, digestOf } from './helpers/registry-image.js';
 import { randomBytes } from './helpers/data.js';
 import { tempDir } from './helpers/tree.js';
 import { BIN, binMissing, oneErrorLine, temporaries } from './helpers/cli.js';
 import { registryMissing, skopeoMissing, startProxy, startRegistry, tokenSetupMissing, type Proxy, type RunningRegistry } from './helpers/registry.js';
 import { skopeo } from './helpers/registry-image.js';
+import type { KnownBlob } from '../src/image/types.js';
 
 const missing = registryMissing();
 
@@ -175,6 +178,7 @@ describe('fastlayer image --base REF (docker-registry, no auth)', { skip: binMis
   const out = join(tmp.path, 'out');
   const env = { ...process.env, SOURCE_DATE_EPOCH: '1700000000', DOCKER_CONFIG: join(tmp.path, 'no-docker-config') };
   let baseLayers: string[] = [];
+  let multiLayers: string[] = [];
 
   before(async () => {
     registry = await startRegistry();
@@ -183,6 +187,11 @@ describe('fastlayer image --base REF (docker-registry, no auth)', { skip: binMis
     writeFileSync(join(src, 'app.js'), 'console.log("app")\n');
     const base = new Image({ layers: [layerOf(randomBytes(400_000, 11)), layerOf(randomBytes(200_000, 12))], cmd: ['node'] });
     baseLayers = (await pushImage(base, `${registry.host}/base/node:1`)).images[0]!.layers.map((l) => l.digest);
+    const multi = new ImageIndex([
+      new Image({ platform: 'linux/amd64', layers: [layerOf(randomBytes(1000, 13))] }),
+      new Image({ platform: 'linux/arm64', layers: [layerOf(randomBytes(1000, 14))] }),
+    ]);
+    multiLayers = (await pushImage(multi, `${registry.host}/base/multi:1`)).images.map((i) => i.layers[0]!.digest);
   });
   after(async () => {
     await registry?.stop();
@@ -256,6 +265,19 @@ describe('fastlayer image --base REF (docker-registry, no auth)', { skip: binMis
     }
   });
 
+  it('--platform a,b on a multi-platform registry base builds each platform on its own base image', async () => {
+    const r = await cli(['image', '--base', `${registry.host}/base/multi:1`, '--layer', src, '--platform', 'linux/arm64,linux/amd64', '--push', `${registry.host}/team/multi:1`], env);
+    assert.equal(r.status, 0, r.stderr);
+    const arm = await pull(`${registry.host}/team/multi:1`, { platform: 'linux/arm64' });
+    const amd = await pull(`${registry.host}/team/multi:1`, { platform: 'linux/amd64' });
+    assert.equal(arm.layers[0]!.descriptor.digest, multiLayers[1]);
+    assert.equal(amd.layers[0]!.descriptor.digest, multiLayers[0]);
+    const missing = await cli(['image', '--base', `${registry.host}/base/multi:1`, '--layer', src, '--platform', 'linux/riscv64', '--push', `${registry.host}/team/multi:2`], env);
+    assert.equal(missing.status, 1, missing.stderr);
+    assert.ok(oneErrorLine(missing.stderr), missing.stderr);
+    assert.match(missing.stderr, /linux\/riscv64.*linux\/amd64, linux\/arm64/);
+  });
+
   it('a --base that is neither an existing path nor a reference is a usage error (exit 2)', async () => {
     for (const value of ['Not A Ref!', 'docker://UPPER/case']) {
       const r = await cli(['image', '--base', value, '--layer', src, '--tag', 'app:1', '--output', join(out, 'x.tar')], env);
@@ -325,6 +347,28 @@ describe('registry bases with auth (docker-registry, token and htpasswd)', { ski
     } finally {
       await proxy.close();
     }
+  });
+});
+
+describe('pulledBase: what a pulled image must hold to be a base', () => {
+  const tar = Buffer.from('an uncompressed layer');
+  const layer: KnownBlob = { ...bufferBlob(tar, 'application/vnd.oci.image.layer.v1.tar'), origin: { registry: 'r.example', repository: 'base' } };
+  const config = (diffIDs: string[]): Buffer => Buffer.from(JSON.stringify({ os: 'linux', architecture: 'arm64', rootfs: { type: 'layers', diff_ids: diffIDs } }));
+
+  it('inherits config and platform; layers keep their origin and get their diffID', () => {
+    const base = pulledBase({ source: 'r.example/base:1', configBytes: config([digestOf(tar)]), layers: [layer] });
+    assert.equal(base.platform.architecture, 'arm64');
+    const [l] = base.layers();
+    assert.ok(l && l.kind === 'known');
+    assert.equal(l.diffID, digestOf(tar));
+    assert.deepEqual(l.origin, { registry: 'r.example', repository: 'base' });
+  });
+
+  it('hazard: no image config, a diff_ids count that differs, an uncompressed layer whose digest is not its diff_id are ERR_BASE_IMAGE / ERR_DIGEST_MISMATCH', () => {
+    assert.throws(() => pulledBase({ source: 's', configBytes: undefined, configProblem: 'its config is x/y, not an image config', layers: [layer] }), { code: 'ERR_BASE_IMAGE', message: /x\/y/ });
+    assert.throws(() => pulledBase({ source: 's', configBytes: config([]), layers: [layer] }), { code: 'ERR_BASE_IMAGE', message: /1 layers but 0 diff_ids/ });
+    assert.throws(() => pulledBase({ source: 's', configBytes: Buffer.from('[1]'), layers: [layer] }), { code: 'ERR_BASE_IMAGE' });
+    assert.throws(() => pulledBase({ source: 's', configBytes: config([digestOf(Buffer.from('other'))]), layers: [layer] }), { code: 'ERR_DIGEST_MISMATCH' });
   });
 });
 

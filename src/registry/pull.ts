@@ -85,6 +85,9 @@ export async function pull(ref: string | Reference, options: PullOptions = {}): 
     config = { ...config, open: () => Readable.from([bytes]) };
   }
   const source = repo.reference.toString();
+  const configProblem = configBytes !== undefined ? undefined
+    : IMAGE_CONFIGS.has(parsed.config.mediaType) ? `its config has ${parsed.config.size} bytes, more than the ${MAX_CONFIG} a base's config may have`
+    : `its config is ${parsed.config.mediaType}, not an image config`;
   // Base layers fail as a base's blobs do (ERR_DIGEST_MISMATCH) when the registry sends other bytes.
   const baseLayers = parsed.layers.map((d) => remoteBlob(repo, d, options.signal, true));
   return {
@@ -93,7 +96,7 @@ export async function pull(ref: string | Reference, options: PullOptions = {}): 
     config,
     layers: parsed.layers.map(blob),
     ...(index ? { index } : {}),
-    asBase: () => pulledBase({ source, configBytes, layers: baseLayers }),
+    asBase: () => pulledBase({ source, configBytes, configProblem, layers: baseLayers }),
   };
 }
 

@@ -15,6 +15,8 @@ export interface PulledParts {
   readonly source: string;
   /** The config's bytes, verified against its descriptor; undefined when it is not an image config. */
   readonly configBytes: Buffer | undefined;
+  /** Why there are no config bytes. */
+  readonly configProblem?: string | undefined;
   readonly layers: readonly KnownBlob[];
 }
 
@@ -24,7 +26,7 @@ function isUncompressed(mediaType: string): boolean {
 
 export function pulledBase(parts: PulledParts): BaseImage {
   const { source } = parts;
-  if (parts.configBytes === undefined) throw new ErrBaseImage(`${source}: its config is not an image config, so it cannot be a base`);
+  if (parts.configBytes === undefined) throw new ErrBaseImage(`${source}: ${parts.configProblem ?? 'no image config'}, so it cannot be a base`);
   let config: ConfigJSON;
   try {
     const v = parseJSON(parts.configBytes);
