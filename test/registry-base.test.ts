@@ -143,6 +143,25 @@ describe('registry bases (docker-registry, no auth)', { skip: missing }, () => {
     }
   });
 
+  it('a push to another registry streams each base layer from the base registry once (no mount across registries)', async () => {
+    const other = await startRegistry();
+    const proxy = await startProxy(registry.port);
+    try {
+      const base = await loadBase(`${proxy.host}/base/node:1`);
+      await pushImage(new Image({ base }), `${other.host}/team/app:1`);
+      assert.equal(proxy.log.filter((l) => l.path.includes('mount=')).length, 0);
+      for (const d of baseLayers) assert.equal(touching(proxy, d, 'GET'), 1, `base layer ${d} read once`);
+      const copied = await pull(`${other.host}/team/app:1`);
+      assert.deepEqual(copied.layers.map((l) => l.descriptor.digest), baseLayers);
+      await Promise.all(copied.layers.map(async (l) => {
+        for await (const _ of l.open()); // verified while streaming: the bytes arrived intact
+      }));
+    } finally {
+      await proxy.close();
+      await other.stop();
+    }
+  });
+
   it('a pulled image works as base; writing a layout streams its layers from the registry, verified', async () => {
     const pulled = await pull(`${registry.host}/base/node:1`);
     const image = new Image({ base: pulled, layers: [layerOf(Buffer.from('top'))], user: 'node' });
