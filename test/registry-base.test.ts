@@ -187,6 +187,7 @@ describe('registry bases (docker-registry, no auth)', { skip: missing }, () => {
       return true;
     });
     await assert.rejects(loadBase(`${registry.host}/base/node:1`, { platform: 'linux/arm64' }), { code: 'ERR_BASE_IMAGE' });
+    await assert.rejects(loadBase(`${registry.host}/base/node:1`, { name: 'app:1' }), { code: 'ERR_INVALID_OPTION' });
   });
 });
 

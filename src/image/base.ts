@@ -239,6 +239,8 @@ export async function loadBase(source: string, options: BaseOptions = {}): Promi
   const opts = checkOptions(options);
   const resolved = resolveBaseSource(source);
   if (resolved.kind === 'registry') {
+    // The reference names the image: a name meant for a layout's or archive's index would be ignored.
+    if (options.name !== undefined) throw new ErrInvalidOption('name', `absent for a registry base (${source} names the image)`, options.name);
     return registryBase(resolved.reference, { ...(options.platform === undefined ? {} : { platform: options.platform }), ...(options.registry ? { registry: options.registry } : {}) });
   }
   return loadLocal(resolved.path, options, opts);
