@@ -34,7 +34,7 @@ export { createGzip, createLayerStream, LayerTransform } from './layer/create-gz
 export { LayerCompressionStream, type BufferSourceChunk } from './layer/web-stream.js';
 export type { LayerStreamOptions, LayerCompressionStreamOptions } from './layer/stream-options.js';
 export { ErrNotSupported, type StreamErrorCode } from './layer/errors.js';
-export { Image, ImageIndex, type ImageOptions, type ImageIndexOptions, type BaseImage, type LayerInput, type ImageLayer } from './image/image.js';
+export { Image, ImageIndex, type ImageOptions, type ImageIndexOptions, type BaseImage, type BaseSource, type LayerInput, type ImageLayer } from './image/image.js';
 export type { ConfigOptions, Healthcheck, HistoryEntry } from './image/config.js';
 export { type ImageFormat, OCI_MANIFEST, OCI_INDEX, OCI_CONFIG, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, DOCKER_CONFIG } from './image/manifest.js';
 export { writeImage, type WriteOptions, type WriteProgress, type WriteResult, type WrittenImage } from './image/write.js';

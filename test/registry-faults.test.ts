@@ -149,13 +149,15 @@ describe('registry faults (docker-registry behind a fault-injecting proxy)', { s
     );
   });
 
-  it('a blob corrupted on the way is ERR_REGISTRY_DIGEST_MISMATCH while streaming', async () => {
+  it('a blob corrupted on the way is ERR_REGISTRY_DIGEST_MISMATCH while streaming (a config: at pull)', async () => {
     const data = Buffer.from('pull me '.repeat(5000));
-    await writeTestImage(new RegistryDestination(`${registry.host}/faults/corrupt:v1`), [streaming(layerOf(data))]);
+    const written = await writeTestImage(new RegistryDestination(`${registry.host}/faults/corrupt:v1`), [streaming(layerOf(data))]);
+    let spareConfig = true;
     await withProxy(
       {
         transform: (req, chunk) => {
           if (req.method !== 'GET' || !/\/blobs\/sha256:/.test(req.url ?? '')) return chunk;
+          if (spareConfig && req.url!.endsWith(written.config.descriptor.digest)) return chunk;
           const copy = Buffer.from(chunk);
           copy[copy.length >> 1]! ^= 0xff;
           return copy;
@@ -164,6 +166,9 @@ describe('registry faults (docker-registry behind a fault-injecting proxy)', { s
       async (host) => {
         const image = await pull(`${host}/faults/corrupt:v1`);
         await assert.rejects(collect(image.layers[0]!.open()), { code: 'ERR_REGISTRY_DIGEST_MISMATCH' });
+        // pull reads the (small) image config itself, verified: a corrupted one fails the pull.
+        spareConfig = false;
+        await assert.rejects(pull(`${host}/faults/corrupt:v1`), { code: 'ERR_REGISTRY_DIGEST_MISMATCH' });
       },
     );
   });

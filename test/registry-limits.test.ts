@@ -126,7 +126,23 @@ function image(layer: Buffer) {
       layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: sha256(layer), size: layer.length }],
     }),
   );
-  return { manifest, config, layer, layerDigest: sha256(layer) };
+  return { manifest, config, layer, layerDigest: sha256(layer), configDigest: sha256(config) };
+}
+
+/** pull() reads an image config up front: the fake registries serve it, whatever they do to the rest. */
+function sentConfig(req: IncomingMessage, res: ServerResponse, img: { config: Buffer; configDigest: string }): boolean {
+  if (!req.url!.endsWith(`/blobs/${img.configDigest}`)) return false;
+  res.writeHead(200, { 'content-length': String(img.config.length) });
+  res.end(img.config);
+  return true;
+}
+
+/** The same for a raw socket server. */
+function wroteConfig(socket: Socket, head: string, img: { config: Buffer; configDigest: string }): boolean {
+  if (!head.includes(`/blobs/${img.configDigest}`)) return false;
+  socket.write(`HTTP/1.1 200 OK\r\ncontent-length: ${img.config.length}\r\n\r\n`);
+  socket.end(img.config);
+  return true;
 }
 
 function sendManifest(res: ServerResponse, bytes: Buffer): void {
@@ -190,8 +206,10 @@ describe('response bodies are bounded while read', () => {
 
   it('an endless chunked body on a redirect is not read whole, and the redirect is still followed', GUARD, async () => {
     const pours = new Pours();
-    const { manifest } = image(Buffer.from('x'));
+    const img = image(Buffer.from('x'));
+    const { manifest } = img;
     const host = await serve((req, res) => {
+      if (sentConfig(req, res, img)) return;
       if (req.url === '/v2/app/manifests/1') {
         res.writeHead(302, { location: '/v2/app/manifests/real' });
         pours.add(pour(res));
@@ -267,8 +285,10 @@ describe('response bodies are bounded while read', () => {
   });
 
   it('a body longer than its Content-Length is read only to the length it declared', GUARD, async () => {
-    const { manifest } = image(Buffer.from('y'));
-    const host = await serveRaw((socket) => {
+    const img = image(Buffer.from('y'));
+    const { manifest } = img;
+    const host = await serveRaw((socket, head) => {
+      if (wroteConfig(socket, head, img)) return;
       socket.write(`HTTP/1.1 200 OK\r\ncontent-type: application/vnd.oci.image.manifest.v1+json\r\ncontent-length: ${manifest.length}\r\n\r\n`);
       socket.write(manifest);
       socket.write(Buffer.alloc(8 * MiB, 0x61));
@@ -281,6 +301,7 @@ describe('response bodies are bounded while read', () => {
   it('a blob shorter than its Content-Length fails its stream with ERR_REGISTRY_UNAVAILABLE', GUARD, async () => {
     const img = image(Buffer.alloc(100_000, 1));
     const host = await serveRaw((socket, head) => {
+      if (wroteConfig(socket, head, img)) return;
       if (head.includes('/manifests/')) {
         socket.write(`HTTP/1.1 200 OK\r\ncontent-type: application/vnd.oci.image.manifest.v1+json\r\ncontent-length: ${img.manifest.length}\r\n\r\n`);
         socket.write(img.manifest);
@@ -379,9 +400,11 @@ describe('timeouts', () => {
   });
 
   it('a timeout after a few hangs is retried, and the next answer is used', GUARD, async () => {
-    const { manifest } = image(Buffer.from('z'));
+    const img = image(Buffer.from('z'));
+    const { manifest } = img;
     let requests = 0;
-    const host = await serve((_req, res) => {
+    const host = await serve((req, res) => {
+      if (sentConfig(req, res, img)) return;
       if (++requests < 3) return;
       sendManifest(res, manifest);
     });
@@ -416,6 +439,7 @@ describe('timeouts', () => {
   it('a body that stops arriving (one byte, then nothing) fails the blob stream with ERR_REGISTRY_TIMEOUT', GUARD, async () => {
     const img = image(Buffer.alloc(50_000, 2));
     const host = await serve((req, res) => {
+      if (sentConfig(req, res, img)) return;
       if (req.url!.includes('/manifests/')) return sendManifest(res, img.manifest);
       res.writeHead(200, { 'content-length': String(img.layer.length) });
       res.write(img.layer.subarray(0, 1));
@@ -439,6 +463,7 @@ describe('timeouts', () => {
   it('a slow blob that keeps moving is not timed out: the idle timeout is not a total one', GUARD, async () => {
     const img = image(Buffer.alloc(40 * 1000, 3));
     const host = await serve((req, res) => {
+      if (sentConfig(req, res, img)) return;
       if (req.url!.includes('/manifests/')) return sendManifest(res, img.manifest);
       res.writeHead(200, { 'content-length': String(img.layer.length) });
       let at = 0;
@@ -533,6 +558,7 @@ describe('timeouts', () => {
     }, '127.0.0.2');
     const img = image(Buffer.alloc(10, 4));
     const host = await serve((req, res) => {
+      if (sentConfig(req, res, img)) return;
       if (req.url!.includes('/manifests/')) return sendManifest(res, img.manifest);
       res.writeHead(307, { location: `http://${target}/blob?sig=secret` }).end();
     });

@@ -1,5 +1,6 @@
 // Base images: an OCI image layout directory, an OCI archive, or a docker-save archive (with or
-// without Docker 25's OCI layout inside). The config is inherited; the layers are reused by digest as
+// without Docker 25's OCI layout inside), or an image in a registry (registry/base.ts; which one a
+// string names is base-source.ts's rule). The config is inherited; the layers are reused by digest as
 // known blobs read straight from the layout file or the archive's byte range, never recompressed. An
 // uncompressed layer (docker save writes them) is either compressed once by a Layer ('compress', the
 // default: registries and Docker expect gzip) or kept as an uncompressed OCI layer ('keep').
@@ -9,6 +10,9 @@ import type { LayerOptions } from '../layer/options.js';
 import { ErrInvalidOption, ErrOptionRange } from '../core/errors.js';
 import { DOCKER_LAYER_GZIP, OCI_LAYER_UNCOMPRESSED } from '../core/media-types.js';
 import { openStore, type LayoutStore, type StoreErrors } from '../layout/store.js';
+import { registryBase } from '../registry/base.js';
+import type { RegistryOptions } from '../registry/client.js';
+import { resolveBaseSource } from '../image/base-source.js';
 import { safeName } from './archive-index.js';
 import type { ConfigJSON } from '../image/config.js';
 import { ErrBaseImage, ErrDigestMismatch, ErrUnsafeArchivePath } from '../image/errors.js';
@@ -29,6 +33,8 @@ export interface BaseOptions {
   uncompressed?: 'compress' | 'keep';
   /** Options of the Layers that compress uncompressed layers. */
   layerOptions?: Omit<LayerOptions, 'mediaType' | 'compression'>;
+  /** A registry base's transport, credentials (sent to that registry only), timeouts and signal. */
+  registry?: RegistryOptions;
 }
 
 /** Largest JSON document (index, manifest, config) read into memory. */
@@ -224,12 +230,23 @@ async function fromDockerSave(store: LayoutStore, o: BaseOptions, opts: ReturnTy
 }
 
 /**
- * Loads a base image from an OCI layout directory, an OCI archive or a docker-save archive. Reads
- * only the JSON documents and the archive's table of entries; the layers are read when written.
+ * Loads a base image from an OCI layout directory, an OCI archive, a docker-save archive or a registry
+ * (`reg/app:1`, `docker://reg/app:1`; `oci-layout:DIR` and `archive:FILE` say a local one explicitly).
+ * Reads only the JSON documents (and an archive's table of entries); the layers are read when written.
  */
 export async function loadBase(source: string, options: BaseOptions = {}): Promise<BaseImage> {
-  if (typeof source !== 'string' || source === '') throw new ErrInvalidOption('source', 'a path to a layout directory or an archive', source);
+  if (typeof source !== 'string' || source === '') throw new ErrInvalidOption('source', 'a layout directory, an archive or an image reference', source);
   const opts = checkOptions(options);
+  const resolved = resolveBaseSource(source);
+  if (resolved.kind === 'registry') {
+    // The reference names the image: a name meant for a layout's or archive's index would be ignored.
+    if (options.name !== undefined) throw new ErrInvalidOption('name', `absent for a registry base (${source} names the image)`, options.name);
+    return registryBase(resolved.reference, { ...(options.platform === undefined ? {} : { platform: options.platform }), ...(options.registry ? { registry: options.registry } : {}) });
+  }
+  return loadLocal(resolved.path, options, opts);
+}
+
+async function loadLocal(source: string, options: BaseOptions, opts: ReturnType<typeof checkOptions>): Promise<BaseImage> {
   const store = await openStore(source, STORE_ERRORS);
   let base: BaseImage | undefined;
   if ((await store.size('index.json')) !== undefined) base = await fromOci(store, options, opts);

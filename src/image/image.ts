@@ -19,10 +19,16 @@ export interface BaseImage {
   layers(): Blob[];
 }
 
+/** Anything that turns itself into a base: what `pull()` returns. */
+export interface BaseSource {
+  asBase(): BaseImage;
+}
+
 export type LayerInput = Layer | Blob | { layer: Layer | Blob; history?: HistoryEntry };
 
 export interface ImageOptions extends ConfigOptions {
-  base?: BaseImage;
+  /** A base from loadBase, or a pulled image (its layers are fetched only if a destination needs them). */
+  base?: BaseImage | BaseSource;
   /** Added on top of the base's layers, in order. */
   layers?: readonly LayerInput[];
   /** Default: the base's platform, else linux/amd64 (never the host's: output must not depend on it). */
@@ -50,6 +56,16 @@ function toBlob(input: Layer | Blob, where: string): Blob {
   if (b && b.kind === 'streaming' && (b as { layer?: unknown }).layer instanceof Layer) return b as Blob;
   if (b && b.kind === 'known' && typeof (b as { open?: unknown }).open === 'function' && typeof b.descriptor?.digest === 'string') return b as Blob;
   throw new ErrInvalidOption(where, 'a Layer, a known blob or { layer, history }', input);
+}
+
+function toBase(value: BaseImage | BaseSource | undefined): BaseImage | undefined {
+  if (value === undefined) return undefined;
+  const v = value as Partial<BaseImage> & Partial<BaseSource>;
+  const base = typeof v === 'object' && v !== null && typeof v.layers !== 'function' && typeof v.asBase === 'function' ? v.asBase() : (v as BaseImage);
+  if (typeof base !== 'object' || base === null || typeof base.layers !== 'function' || typeof base.config !== 'object' || base.config === null) {
+    throw new ErrInvalidOption('base', 'a base image (loadBase) or a pulled image (pull)', value);
+  }
+  return base;
 }
 
 function mediaTypeOf(blob: Blob): string {
@@ -83,8 +99,9 @@ export class Image {
   constructor(options: ImageOptions = {}) {
     if (typeof options !== 'object' || options === null) throw new ErrInvalidOption('options', 'an object', options);
     for (const k of Object.keys(options)) if (!KNOWN.has(k)) throw new ErrInvalidOption(k, `absent (unknown option; known: ${[...KNOWN].join(', ')})`, (options as Record<string, unknown>)[k]);
-    const { base, layers = [], platform, created, author, annotations: ann, format: fmt, ...config } = options;
+    const { base: given, layers = [], platform, created, author, annotations: ann, format: fmt, ...config } = options;
     this.format = format(fmt);
+    const base = toBase(given);
     this.base = base;
     this.platform = parsePlatform(platform ?? base?.platform ?? 'linux/amd64');
     this.created = resolveCreated(created);

@@ -9,6 +9,10 @@ import type { Destination, KnownBlob, ManifestBlob, Platform } from '../image/ty
 import { anySignal, connect, pullScope, type RegistryOptions, type Repository } from './client.js';
 import { ErrRegistry, ErrRegistryDigestMismatch, ErrRegistryNotFound, ErrRegistryUnavailable, describeCause } from './errors.js';
 import { ErrInvalidOption } from '../core/errors.js';
+import { ErrDigestMismatch } from '../image/errors.js';
+import type { BaseImage } from '../image/image.js';
+import { DOCKER_CONFIG, OCI_CONFIG } from '../image/manifest.js';
+import { pulledBase } from './pulled-base.js';
 import { getManifest, isIndex, type ManifestTarget } from './manifest.js';
 import { imageManifest, indexManifests } from './parse.js';
 import { writeKnown, type KnownImage } from './tree.js';
@@ -22,7 +26,17 @@ export interface PulledImage extends KnownImage {
   readonly reference: Reference;
   /** The index the reference named, when it named one. */
   readonly index?: ManifestBlob;
+  /**
+   * This image as the base of a new Image (`new Image({ base: pulled })` calls it): the config is
+   * inherited, the layers are fetched only if a destination needs their bytes (a push to the same
+   * registry mounts them). ErrBaseImage when the config is not an image config.
+   */
+  asBase(): BaseImage;
 }
+
+/** Largest image config read into memory (a base's config is parsed; layers never are). */
+const MAX_CONFIG = 16 * 1024 * 1024;
+const IMAGE_CONFIGS = new Set([OCI_CONFIG, DOCKER_CONFIG]);
 
 const ARCH: Record<string, string> = { x64: 'amd64', ia32: '386', arm64: 'arm64', arm: 'arm', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64', loong64: 'loong64' };
 
@@ -61,13 +75,35 @@ export async function pull(ref: string | Reference, options: PullOptions = {}): 
   }
   const parsed = imageManifest(manifest.bytes, `manifest ${manifest.descriptor.digest}`);
   const blob = (d: (typeof parsed)['config']): KnownBlob => remoteBlob(repo, d, options.signal);
+  // An image config is small and always needed (to write the image, or to build on it): it is read
+  // once here, verified, and served from memory after; the layers stay lazy.
+  let config = blob(parsed.config);
+  let configBytes: Buffer | undefined;
+  if (IMAGE_CONFIGS.has(parsed.config.mediaType) && parsed.config.size <= MAX_CONFIG) {
+    configBytes = await collect(config.open());
+    const bytes = configBytes;
+    config = { ...config, open: () => Readable.from([bytes]) };
+  }
+  const source = repo.reference.toString();
+  const configProblem = configBytes !== undefined ? undefined
+    : IMAGE_CONFIGS.has(parsed.config.mediaType) ? `its config has ${parsed.config.size} bytes, more than the ${MAX_CONFIG} a base's config may have`
+    : `its config is ${parsed.config.mediaType}, not an image config`;
+  // Base layers fail as a base's blobs do (ERR_DIGEST_MISMATCH) when the registry sends other bytes.
+  const baseLayers = parsed.layers.map((d) => remoteBlob(repo, d, options.signal, true));
   return {
     reference: repo.reference,
     manifest,
-    config: blob(parsed.config),
+    config,
     layers: parsed.layers.map(blob),
     ...(index ? { index } : {}),
+    asBase: () => pulledBase({ source, configBytes, configProblem, layers: baseLayers }),
   };
+}
+
+async function collect(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of stream) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
 }
 
 function matches(have: Platform, want: Platform): boolean {
@@ -83,12 +119,12 @@ export async function pullToDestination(ref: string | Reference, destination: De
   return writeKnown(destination, image, r.tag === undefined ? [] : [`${r.name}:${r.tag}`], options.signal);
 }
 
-function remoteBlob(repo: Repository, descriptor: KnownBlob['descriptor'], signal: AbortSignal | undefined): KnownBlob {
+function remoteBlob(repo: Repository, descriptor: KnownBlob['descriptor'], signal: AbortSignal | undefined, asBase = false): KnownBlob {
   return {
     kind: 'known',
     descriptor,
     origin: { registry: repo.registry, repository: repo.repository },
-    open: () => new RemoteBlobStream(repo, descriptor.digest, descriptor.size, signal),
+    open: () => new RemoteBlobStream(repo, descriptor.digest, descriptor.size, signal, asBase),
   };
 }
 
@@ -98,6 +134,7 @@ class RemoteBlobStream extends Readable {
   readonly #digest: string;
   readonly #size: number;
   readonly #signal: AbortSignal | undefined;
+  readonly #asBase: boolean;
   readonly #hash: CryptoHash = createHash('sha256');
   #reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
   #started = false;
@@ -105,12 +142,20 @@ class RemoteBlobStream extends Readable {
   #seen = 0;
   readonly #abort = new AbortController();
 
-  constructor(repo: Repository, digest: string, size: number, signal: AbortSignal | undefined) {
+  constructor(repo: Repository, digest: string, size: number, signal: AbortSignal | undefined, asBase: boolean) {
     super({ highWaterMark: 1024 * 1024 });
     this.#repo = repo;
     this.#digest = digest;
     this.#size = size;
     this.#signal = signal;
+    this.#asBase = asBase;
+  }
+
+  /** Bytes that are not the descriptor's: a base's blob says so as local bases do, a pull as the registry errors do. */
+  #mismatch(message: string, actual: string, status?: number): Error {
+    const where = `${this.#repo.registry}/${this.#repo.repository}`;
+    if (this.#asBase) return new ErrDigestMismatch(`${this.#digest} (${this.#size} bytes)`, actual, `base blob from ${where}`);
+    return new ErrRegistryDigestMismatch(message, status === undefined ? undefined : { status });
   }
 
   override _read(): void {
@@ -131,9 +176,9 @@ class RemoteBlobStream extends Readable {
     const length = Number(res.headers.get('content-length') ?? NaN);
     if (Number.isFinite(length) && length !== this.#size) {
       await res.body?.cancel().catch(() => {});
-      throw new ErrRegistryDigestMismatch(`blob ${this.#digest} from ${repository} has ${length} bytes, its descriptor says ${this.#size}`, { status: 200 });
+      throw this.#mismatch(`blob ${this.#digest} from ${repository} has ${length} bytes, its descriptor says ${this.#size}`, `Content-Length ${length}`, 200);
     }
-    if (res.body === null) throw new ErrRegistryDigestMismatch(`blob ${this.#digest} from ${repository} came without a body`, { status: 200 });
+    if (res.body === null) throw this.#mismatch(`blob ${this.#digest} from ${repository} came without a body`, 'no body', 200);
     this.#reader = res.body.getReader();
   }
 
@@ -148,7 +193,7 @@ class RemoteBlobStream extends Readable {
         if (done) return this.#finish();
         this.#seen += value.byteLength;
         if (this.#seen > this.#size) {
-          return this.destroy(new ErrRegistryDigestMismatch(`blob ${this.#digest} from ${this.#repo.repository} is longer than its ${this.#size} bytes`));
+          return this.destroy(this.#mismatch(`blob ${this.#digest} from ${this.#repo.repository} is longer than its ${this.#size} bytes`, `more than ${this.#size} bytes`));
         }
         this.#hash.update(value);
         if (this.push(value)) this.#pump();
@@ -175,9 +220,7 @@ class RemoteBlobStream extends Readable {
   #finish(): void {
     const digest = `sha256:${this.#hash.digest('hex')}`;
     if (this.#seen !== this.#size || digest !== this.#digest) {
-      this.destroy(
-        new ErrRegistryDigestMismatch(`blob ${this.#digest} from ${this.#repo.repository} arrived as ${digest} with ${this.#seen} bytes (expected ${this.#size})`),
-      );
+      this.destroy(this.#mismatch(`blob ${this.#digest} from ${this.#repo.repository} arrived as ${digest} with ${this.#seen} bytes (expected ${this.#size})`, `${digest} (${this.#seen} bytes)`));
       return;
     }
     this.push(null);

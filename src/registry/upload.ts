@@ -28,6 +28,8 @@ export interface UploadContext {
   readonly signal?: AbortSignal | undefined;
 }
 
+const MOUNT_REFUSED = new Set(['ERR_REGISTRY_UNAUTHORIZED', 'ERR_REGISTRY_DENIED', 'ERR_REGISTRY_NOT_FOUND']);
+
 export type UploadResult = 'exists' | 'mounted' | 'uploaded';
 
 /** Where a session stands: the latest Location and the registry's minimum chunk size. */
@@ -321,13 +323,19 @@ export async function uploadKnown(
   if (origin && origin.registry === ctx.registry && origin.repository !== ctx.repository) {
     const scopes = [...ctx.scopes, `repository:${origin.repository}:pull`];
     const query = `?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(origin.repository)}`;
-    const opened = await open(ctx, query, scopes);
-    if (!opened.session) {
+    const opened = await open(ctx, query, scopes).catch((err: unknown) => {
+      // No pull right on the source repository (a token without its scope, a 403, a repository gone):
+      // the mount is only a shortcut, so the blob is uploaded as if it had not been tried.
+      if (MOUNT_REFUSED.has((err as { code?: string }).code ?? '')) return undefined;
+      throw err;
+    });
+    if (opened && !opened.session) {
       const mounted = opened.res.headers.get('docker-content-digest');
       if (mounted !== null && mounted !== digest) throw new ErrRegistryDigestMismatch(`mount of ${digest} created ${mounted}`, { status: 201 });
       return 'mounted';
     }
-    session = opened.session;
+    // 202: the registry opened an upload instead; it is used for the upload.
+    session = opened?.session;
   }
   for (let attempt = 0; ; attempt++) {
     session ??= await openSession(ctx);

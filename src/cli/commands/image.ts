@@ -10,6 +10,8 @@ import { Reference } from '../../image/reference.js';
 import type { WriteProgress, WriteResult } from '../../image/write.js';
 import { RegistryDestination } from '../../registry/destination.js';
 import { MAX_THREADS } from '../../layer/options.js';
+import { resolveBaseSource, type ResolvedBase } from '../../image/base-source.js';
+import type { RegistryOptions } from '../../registry/client.js';
 import { LAYER_COMPRESSIONS, levelOption } from './layer.js';
 import {
   REPORT_OPTIONS, choiceOption, flag, integerOption, listOption, progressBoard, stringOption,
@@ -145,8 +147,8 @@ function target(args: Args): Target {
   return { kind: 'registry', ref: checked('push', () => Reference.parse(push!)) };
 }
 
-/** Inputs an output must not land in: every layer directory, and the base. Missing ones fail here, in one line. */
-function inputGuards(spec: Omit<BuildSpec, 'output' | 'ociDir'>): Protected[] {
+/** Inputs an output must not land in: every layer directory, and a local base. Missing ones fail here, in one line. */
+function inputGuards(spec: Omit<BuildSpec, 'output' | 'ociDir'>, base: ResolvedBase | undefined): Protected[] {
   const guards: Protected[] = [];
   const paths = spec.layers.map((l) => (typeof l === 'string' ? { dir: parseLayerArg(l).dir } : 'tar' in l ? { tar: l.tar } : { dir: l.dir }));
   for (const p of paths) {
@@ -159,8 +161,8 @@ function inputGuards(spec: Omit<BuildSpec, 'output' | 'ociDir'>): Protected[] {
       input.close();
     }
   }
-  if (spec.base !== undefined) {
-    const input = openInput(spec.base);
+  if (base?.kind === 'local') {
+    const input = openInput(base.path);
     try {
       guards.push(input.guard());
     } finally {
@@ -201,8 +203,7 @@ async function toArchive(spec: BuildSpec, path: string, guards: Protected[], con
  * destination writes the tags only at commit, after every blob and manifest: an interrupted push
  * leaves no tag.
  */
-async function toRegistry(spec: BuildSpec, ref: Reference, args: Args, board: ProgressBoard, context: Context): Promise<WriteResult> {
-  const options = await registryOptions(args, NAME, context.signal, spec.base !== undefined && isStdinAlias(spec.base));
+async function toRegistry(spec: BuildSpec, ref: Reference, options: RegistryOptions, board: ProgressBoard): Promise<WriteResult> {
   const lines = new BlobLines(board, 'push');
   const destination = new RegistryDestination(ref, { ...options, onProgress: lines.onProgress });
   // The destination tags its reference and the --tag values (checked by pushTagNames in run).
@@ -222,10 +223,24 @@ async function run(args: Args, context: Context): Promise<number> {
   if (json && where.kind === 'archive' && (where.path === '-' || where.path === '/dev/stdout')) {
     throw usage('--json and --output - both want standard output: write the archive to a file');
   }
-  const guards = inputGuards(spec);
+  // Which base: a prefix, else an existing path, else a reference (base-source.ts); neither is exit 2.
+  const base = spec.base === undefined ? undefined : checked('base', () => resolveBaseSource(spec.base!));
+  const guards = inputGuards(spec, base);
+  // One set of registry flags for the push and a registry base. Credentials given on the command line
+  // are the push registry's: a base in another registry gets none of them (its own come from the
+  // Docker config), so a password never reaches a registry it was not given for.
+  const wantsRegistry = where.kind === 'registry' || base?.kind === 'registry';
+  const options = wantsRegistry ? await registryOptions(args, NAME, context.signal, base?.kind === 'local' && isStdinAlias(base.path)) : undefined;
+  const baseOptions: BuildSpec['baseOptions'] = {};
+  if (base?.kind === 'registry' && options) {
+    const foreign = where.kind === 'registry' && where.ref.registry !== base.reference.registry;
+    const { credentials, ...rest } = options;
+    baseOptions.registry = foreign || credentials === undefined ? rest : { ...rest, credentials };
+  }
   const board = progressBoard(args);
   const full: BuildSpec = {
     ...spec,
+    ...(base?.kind === 'registry' ? { base: `docker://${base.reference.toString()}`, baseOptions } : {}),
     tags,
     signal: context.signal,
     onProgress: blobLogger(board),
@@ -244,7 +259,7 @@ async function run(args: Args, context: Context): Promise<number> {
       result = await buildImage({ ...full, ociDir: where.path });
       written = { kind: 'oci-dir', target: where.path };
     } else {
-      result = await toRegistry(full, where.ref, args, board, context);
+      result = await toRegistry(full, where.ref, options!, board);
       written = { kind: 'registry', target: where.ref.toString() };
     }
   } catch (err) {
@@ -270,8 +285,11 @@ export const imageCommand: Command = {
     'Each --layer DIR is one layer (a deterministic tar of DIR, gzip-compressed, or zstd/none with',
     '--compression); DIR:/DEST puts it under /DEST in the image. --layer FILE.tar (or .tar.gz, .tar.zst,',
     'told by content) adds a tar made by another tool; a compressed one is reused as it is when its',
-    'compression is the one asked for. --base takes an OCI layout directory, an OCI archive or a',
-    'docker-save archive: its config is inherited and its layers reused as they are.',
+    'compression is the one asked for. --base takes an OCI layout directory, an OCI archive, a',
+    'docker-save archive or a registry image (REG/REPO:TAG, REG/REPO@DIGEST): its config is inherited',
+    'and its layers reused as they are (a registry base\'s layers are mounted or streamed, never',
+    'downloaded first). docker://REF, oci-layout:DIR and archive:FILE say which; without a prefix an',
+    'existing path wins, then a reference.',
     '',
     '--output writes one archive tar that docker load, podman load, ctr images import (k3d, k3s) and',
     'skopeo read; an existing file is replaced only by a complete archive; - is standard output (the',
@@ -285,7 +303,7 @@ export const imageCommand: Command = {
   ].join('\n'),
   options: {
     layer: { type: 'string', multiple: true, value: 'DIR[:DEST]|FILE.tar', help: 'a directory layer, in order (DEST: where it goes in the image), or a tar file (.tar, .tar.gz, .tar.zst)' },
-    base: { type: 'string', value: 'SRC', help: 'base image: OCI layout directory, OCI archive or docker-save archive' },
+    base: { type: 'string', value: 'SRC', help: 'base image: OCI layout directory, OCI archive, docker-save archive or registry image (docker://REF, oci-layout:DIR, archive:FILE to be explicit)' },
     entrypoint: { type: 'string', value: 'JSON|STRING', help: 'entrypoint: a JSON array, or one argument' },
     cmd: { type: 'string', value: 'JSON|STRING', help: 'command: a JSON array, or one argument' },
     env: { type: 'string', multiple: true, value: 'K=V', help: 'environment variable' },
