@@ -18,7 +18,8 @@ import { ErrCliInput, ErrCliUsage } from './errors.js';
 import { escapeControls } from './escape.js';
 import { isStdinAlias, openInput } from './input.js';
 import { openOutput, refuseDirectoryInside, type Output, type Protected } from './output.js';
-import { printResult, type Written } from './image-report.js';
+import { printResult, resultJSON, type Written } from './image-report.js';
+import { PIPELINE_OPTIONS, PipelineOutputs, pipelinePaths } from './pipeline-outputs.js';
 import { writeInto } from './archive-output.js';
 import type { ProgressBoard } from './progress.js';
 import { BlobLines, REGISTRY_OPTIONS, registryOptions } from './registry-flags.js';
@@ -212,7 +213,9 @@ async function run(args: Args, context: Context): Promise<number> {
   if (json && where.kind === 'archive' && (where.path === '-' || where.path === '/dev/stdout')) {
     throw usage('--json and --output - both want standard output: write the archive to a file');
   }
+  const pipelineFiles = pipelinePaths(args, NAME, where.kind === 'archive' ? [where.path] : []);
   const guards = inputGuards(spec);
+  const pipeline = await PipelineOutputs.open(pipelineFiles, guards, context.signal);
   const board = progressBoard(args);
   const full: BuildSpec = {
     ...spec,
@@ -238,12 +241,14 @@ async function run(args: Args, context: Context): Promise<number> {
       written = { kind: 'registry', target: where.ref.toString() };
     }
   } catch (err) {
+    await pipeline.discard();
     if (context.signal.aborted) throw context.signal.reason;
     throw err;
   } finally {
     board.close();
   }
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  await pipeline.commit({ digest: result.digest, names: result.names, metadata: resultJSON(result, written, seconds) });
   const onStdout = written.target === 'standard output';
   if (!(onStdout && flag(args, 'quiet'))) await printResult(result, written, seconds, json, onStdout);
   if (!json && !flag(args, 'quiet')) {
@@ -294,6 +299,7 @@ export const imageCommand: Command = {
     'layer-cache': { type: 'boolean', help: 'remember layer digests (~/.cache/fastlayer/layers): an unchanged --layer is not uploaded again' },
     'layer-cache-dir': { type: 'string', value: 'DIR', help: 'layer cache directory (implies --layer-cache)' },
     ...REGISTRY_OPTIONS,
+    ...PIPELINE_OPTIONS,
     ...REPORT_OPTIONS,
   },
   run,

@@ -7,6 +7,7 @@ import { pushArchive, pushLayout } from '../registry/layout.js';
 import { REPORT_OPTIONS, flag, progressBoard, stringOption, type Args, type Command, type Context } from './command.js';
 import { ErrCliInput, ErrCliUsage, reason } from './errors.js';
 import { escapeControls } from './escape.js';
+import { PIPELINE_OPTIONS, PipelineOutputs, pipelinePaths } from './pipeline-outputs.js';
 import { BlobLines, REGISTRY_OPTIONS, registryOptions } from './registry-flags.js';
 import { writeStderr, writeStdout } from './stdio.js';
 
@@ -21,6 +22,7 @@ async function run(args: Args, context: Context): Promise<number> {
   } catch (err) {
     throw new ErrCliUsage((err as Error).message, NAME);
   }
+  const pipelineFiles = pipelinePaths(args, NAME);
   const options = await registryOptions(args, NAME, context.signal);
   const image = stringOption(args, 'name');
   let st;
@@ -30,6 +32,7 @@ async function run(args: Args, context: Context): Promise<number> {
     throw new ErrCliInput(`cannot read ${src}: ${reason(err)}`, err);
   }
   if (!st.isDirectory() && !st.isFile()) throw new ErrCliInput(`cannot push ${src}: it is neither an OCI layout directory nor an archive file`);
+  const pipeline = await PipelineOutputs.open(pipelineFiles, [], context.signal);
   const board = progressBoard(args);
   const lines = new BlobLines(board, 'push');
   const started = process.hrtime.bigint();
@@ -38,6 +41,7 @@ async function run(args: Args, context: Context): Promise<number> {
     const o = { ...options, onProgress: lines.onProgress, ...(image === undefined ? {} : { name: image }) };
     descriptor = st.isDirectory() ? await pushLayout(src, ref, o) : await pushArchive(src, ref, o);
   } catch (err) {
+    await pipeline.discard();
     if (context.signal.aborted) throw context.signal.reason;
     throw err;
   } finally {
@@ -45,8 +49,10 @@ async function run(args: Args, context: Context): Promise<number> {
   }
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   const out = { name: ref.toString(), digest: descriptor.digest, mediaType: descriptor.mediaType, size: descriptor.size };
+  const metadata = { ...out, source: src, seconds };
+  await pipeline.commit({ digest: out.digest, names: [out.name], metadata });
   if (flag(args, 'json')) {
-    await writeStdout(`${JSON.stringify({ ...out, source: src, seconds })}\n`);
+    await writeStdout(`${JSON.stringify(metadata)}\n`);
     return 0;
   }
   // The media type is the layout's or archive's text, the source a path: escaped for the terminal.
@@ -69,6 +75,7 @@ export const pushCommand: Command = {
   options: {
     name: { type: 'string', value: 'REF', help: 'which image of SRC (its ref.name annotation) when there are several' },
     ...REGISTRY_OPTIONS,
+    ...PIPELINE_OPTIONS,
     ...REPORT_OPTIONS,
   },
   run,
