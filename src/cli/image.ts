@@ -199,7 +199,8 @@ async function toRegistry(spec: BuildSpec, ref: Reference, args: Args, board: Pr
   // The pushed reference, and the --tag names in its repository: other repositories are not pushed to.
   const sameRepo = spec.tags.map((t) => Reference.parse(t)).filter((r) => r.name === ref.name && r.tag !== undefined);
   const names = [...new Set([ref.toString(), ...sameRepo.map((r) => r.toString())])];
-  return buildImage({ ...spec, tags: names, destination });
+  // The destination's events draw the blob lines; writeImage's (blob kept or written) would repeat them.
+  return buildImage({ ...spec, tags: names, destination, onProgress: lines.onWrite });
 }
 
 async function run(args: Args, context: Context): Promise<number> {

@@ -19,7 +19,7 @@ import type { ImageFormat } from './manifest.js';
 import { writeArchive } from './out/archive.js';
 import { writeLayout } from './out/layout.js';
 import { Reference } from './reference.js';
-import type { Destination } from './types.js';
+import type { Blob, Destination } from './types.js';
 import { writeImage, type WriteProgress, type WriteResult } from './write.js';
 
 export type { LayerSpec, DirectoryLayerOptions } from './dir-layer.js';
@@ -141,6 +141,16 @@ function directoryLayerOptions(spec: BuildSpec): Omit<LayerOptions, 'signal'> {
   return options;
 }
 
+function layerDir(l: BuildSpec['layers'][number]): string {
+  return typeof l === 'string' ? parseLayerArg(l).dir : l.dir;
+}
+
+/** A directory layer that streams, named for progress by its place and directory (see StreamingBlob.label). */
+function labelled(blob: Layer | Blob, label: string): Layer | Blob {
+  if (blob instanceof Layer) return { kind: 'streaming', layer: blob, label };
+  return blob.kind === 'streaming' ? { ...blob, label } : blob;
+}
+
 export async function buildImage(spec: BuildSpec): Promise<WriteResult> {
   if (typeof spec !== 'object' || spec === null) throw new ErrInvalidOption('spec', 'an object', spec);
   const outputs = [spec.output, spec.ociDir, spec.destination].filter((o) => o !== undefined).length;
@@ -177,7 +187,7 @@ export async function buildImage(spec: BuildSpec): Promise<WriteResult> {
   // Layer cache hook (repush, layer-cache.ts): off unless asked.
   const cache = spec.layerCache === undefined || spec.layerCache === false ? undefined : resolveLayerCache(spec.layerCache);
   const blobs = cache ? await cachedLayers(dirLayers, layerOptions, cache) : dirLayers.map((l) => new Layer(l.tar, layerOptions));
-  const layers = dirLayers.map((l, i) => ({ layer: blobs[i]!, history: { created_by: `fastlayer image --layer DIR:${l.dest}` } }));
+  const layers = dirLayers.map((l, i) => ({ layer: labelled(blobs[i]!, `layer ${i + 1} (${layerDir(spec.layers[i]!)})`), history: { created_by: `fastlayer image --layer DIR:${l.dest}` } }));
   const images = platforms.map((platform, i) => new Image({ ...config, base: bases[i], layers, platform }));
   const image = images.length === 1 ? images[0]! : new ImageIndex(images);
   const options = { names, signal: spec.signal, onProgress: spec.onProgress };
