@@ -203,6 +203,14 @@ describe('fastlayer registry commands (docker-registry, no auth)', { skip: missi
     assert.ok(oneErrorLine(none.stderr), none.stderr);
   });
 
+  it('pull --progress into a layout that holds the blobs: each is one line "exists", nothing fetched', async () => {
+    const layout = join(out, 'pulled-layout');
+    const r = await run(['pull', `${registry.host}/cli/app:1`, '--oci-dir', layout, '--progress'], env);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, new RegExp(`^pull ${pushed.layers[0]!.slice(7, 19)} {2}2\\.0 MB {2}exists$`, 'm'));
+    assert.doesNotMatch(r.stderr, /started|done/);
+  });
+
   it('a registry that is not there, an unknown image: one line, exit 1', async () => {
     for (const args of [
       ['pull', `${registry.host}/cli/absent:1`, '--output', join(out, 'absent.tar')],

@@ -26,8 +26,11 @@ class Counted implements Destination {
   constructor(readonly inner: Destination, readonly board: ProgressBoard) {
     this.concurrency = inner.concurrency;
   }
-  has(d: Descriptor): Promise<boolean> {
-    return this.inner.has(d);
+  async has(d: Descriptor): Promise<boolean> {
+    const found = await this.inner.has(d);
+    // Already in the layout: not fetched, one line saying so rather than a transfer of 0 bytes.
+    if (found) this.board.addSkipped(`pull ${d.digest.slice(7, 19)}`, d.size, 'exists');
+    return found;
   }
   writeBlob(blob: Blob, signal?: AbortSignal): Promise<Descriptor> {
     if (blob.kind !== 'known' || !this.board.enabled) return this.inner.writeBlob(blob, signal);
