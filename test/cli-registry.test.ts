@@ -1,6 +1,6 @@
 // The registry commands run as the built bin against a real registry (docker-registry on 127.0.0.1):
 // `image --push`, `push`, `pull`, `inspect` of a registry image, read back by skopeo; wrong
-// credentials (one line, no password anywhere); SIGINT mid-push (exit 130, no tag).
+// credentials (one line, no password anywhere); SIGINT mid-push (exit 130, no tag, no digest file).
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
@@ -243,11 +243,14 @@ describe('fastlayer registry commands (docker-registry, no auth)', { skip: missi
       const big = join(tmp.path, 'big');
       mkdirSync(big);
       writeFileSync(join(big, 'blob'), randomBytes(8_000_000, 12));
-      const r = await run(['image', '--layer', big, '--push', `${proxy.host}/cli/interrupted:1`], env, (child) => {
+      const digestFile = join(out, 'interrupted.digest');
+      const r = await run(['image', '--layer', big, '--push', `${proxy.host}/cli/interrupted:1`, '--digest-file', digestFile], env, (child) => {
         void uploading.then(() => child.kill('SIGINT'));
       });
       assert.equal(r.status, 130, r.stderr);
       assert.ok(oneErrorLine(r.stderr)?.includes('interrupted'), r.stderr);
+      assert.equal(existsSync(digestFile), false, 'no digest file for an interrupted push');
+      assert.deepEqual(temporaries(out), [], 'its temporary file removed');
       assert.deepEqual(await tags(registry.host, 'cli/interrupted'), []);
       assert.deepEqual(readdirSync(stageRoot), [], 'nothing staged, nothing left on Ctrl-C');
     } finally {
