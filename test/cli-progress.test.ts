@@ -96,8 +96,10 @@ describe('ProgressBoard', () => {
     assert.equal(lines.writes.at(-1), 'push layer 1 (app)  done  2.0 MB  500.0 kB/s  4.0 s\n');
     board.addLine('push 0123456789ab', 10).fail('failed');
     assert.equal(lines.writes.at(-1), 'push 0123456789ab  failed  0 B of 10 B\n');
+    board.addLine('push layer 2 (lib)').update(700);
     board.close();
-    assert.equal(lines.writes.length, 4);
+    assert.equal(lines.writes.at(-1), 'push layer 2 (lib)  unfinished  700 B\n', 'a line that never ended is reported at close');
+    assert.equal(lines.writes.length, 6);
     assert.ok(lines.writes.every((w) => w.endsWith('\n') && !w.includes('\x1b') && !w.includes('\r')));
     const off = new Sink(false);
     const quiet = new ProgressBoard(off, 'off');

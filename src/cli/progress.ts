@@ -139,9 +139,10 @@ export class ProgressBoard {
     const state: State = { label: escapeControls(label), done: 0, total, started: this.#now(), ended: undefined, note: undefined };
     if (this.#mode === 'off' || this.#closed) return { update() {}, setTotal() {}, finish() {}, fail() {}, skip() {} };
     const plain = this.#mode === 'plain';
+    // Plain lines are kept too: close() reports the ones that never ended (a failed push).
+    this.#lines.push(state);
     if (plain) this.#sink.write(`${startLine(state)}\n`);
     else {
-      this.#lines.push(state);
       this.#draw();
       this.#start();
     }
@@ -215,6 +216,14 @@ export class ProgressBoard {
     this.#closed = true;
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = undefined;
+    if (this.#mode === 'plain') {
+      for (const state of this.#lines) {
+        if (state.ended !== undefined) continue;
+        state.ended = this.#now();
+        state.note = 'unfinished';
+        this.#sink.write(`${endLine(state)}\n`);
+      }
+    }
     if (this.#mode !== 'tty') return;
     if (this.#dirty) this.#draw();
     if (this.#mode === 'tty' && this.#drawn > 0) this.#sink.write('\n');
