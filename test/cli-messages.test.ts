@@ -44,7 +44,7 @@ describe('escapeControls', () => {
 describe('progress messages', () => {
   it('log() and line labels escape file names (a socket named with ESC and a newline)', () => {
     const written: string[] = [];
-    const board = new ProgressBoard({ write: (t: string) => written.push(t) }, 'lines', () => 0);
+    const board = new ProgressBoard({ write: (t: string) => written.push(t) }, 'plain', () => 0);
     board.log('fastlayer: skipping socket dir/s\x1b]0;t\x07\nfastlayer: forged\n');
     board.addLine('in\x1b[2Jput', 10).finish(10);
     board.close();

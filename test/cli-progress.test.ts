@@ -78,31 +78,70 @@ describe('ProgressBoard', () => {
     board.close();
   });
 
-  it('prints plain lines when forced on a non-terminal, and nothing when off', (t) => {
+  it('plain: one line when a transfer starts and one when it ends (size and speed), nothing in between, whatever the time', (t) => {
     t.mock.timers.enable({ apis: ['setInterval'] });
+    let now = 0;
     const lines = new Sink(false);
-    const board = new ProgressBoard(lines, 'lines', () => 0);
-    const l = board.addLine('f', 10);
-    l.update(3);
-    t.mock.timers.tick(100);
-    assert.equal(lines.writes.length, 1, 'at most one line a second');
-    t.mock.timers.tick(900);
-    assert.equal(lines.writes.length, 2);
-    l.finish(10);
+    const board = new ProgressBoard(lines, 'plain', () => now);
+    const l = board.addLine('push layer 1 (app)', 2_000_000);
+    assert.deepEqual(lines.writes, ['push layer 1 (app)  started  2.0 MB\n']);
+    for (let i = 1; i <= 40; i++) {
+      now = i * 100;
+      l.update(i * 50_000);
+      t.mock.timers.tick(1000);
+    }
+    assert.equal(lines.writes.length, 1, 'no line while it runs');
+    now = 4000;
+    l.finish(2_000_000);
+    assert.equal(lines.writes.at(-1), 'push layer 1 (app)  done  2.0 MB  500.0 kB/s  4.0 s\n');
+    board.addLine('push 0123456789ab', 10).fail('failed');
+    assert.equal(lines.writes.at(-1), 'push 0123456789ab  failed  0 B of 10 B\n');
+    board.addLine('push layer 2 (lib)').update(700);
     board.close();
+    assert.equal(lines.writes.at(-1), 'push layer 2 (lib)  unfinished  700 B\n', 'a line that never ended is reported at close');
+    assert.equal(lines.writes.length, 6);
     assert.ok(lines.writes.every((w) => w.endsWith('\n') && !w.includes('\x1b') && !w.includes('\r')));
     const off = new Sink(false);
     const quiet = new ProgressBoard(off, 'off');
     quiet.addLine('f', 10).finish(10);
+    quiet.addSkipped('g', 10, 'exists');
     quiet.close();
     assert.deepEqual(off.writes, []);
   });
 
-  it('is on for a terminal, forced by --progress, silenced by --quiet', () => {
-    assert.equal(progressMode({}, { isTTY: true, write: () => true }), 'tty');
-    assert.equal(progressMode({}, { isTTY: false, write: () => true }), 'off');
-    assert.equal(progressMode({ progress: true }, { isTTY: false, write: () => true }), 'lines');
-    assert.equal(progressMode({ quiet: true, progress: true }, { isTTY: true, write: () => true }), 'off');
+  it('a skipped blob is one line with its size and "exists" or "mounted", not "0 B / 99.4 MB 0%"', (t) => {
+    t.mock.timers.enable({ apis: ['setInterval'] });
+    const plain = new Sink(false);
+    const board = new ProgressBoard(plain, 'plain', () => 0);
+    board.addSkipped('push 0123456789ab', 99_400_000, 'exists');
+    board.addLine('push ba9876543210', 5000).skip('mounted');
+    board.close();
+    assert.deepEqual(plain.writes, ['push 0123456789ab  99.4 MB  exists\n', 'push ba9876543210  started  5.0 kB\n', 'push ba9876543210  5.0 kB  mounted\n']);
+    const tty = new Sink(true);
+    const drawn = new ProgressBoard(tty, 'tty', () => 0);
+    drawn.addSkipped('push 0123456789ab', 99_400_000, 'exists');
+    drawn.close();
+    assert.match(tty.text, /push 0123456789ab {2}99\.4 MB {2}exists\x1b\[K/);
+    assert.doesNotMatch(tty.text, /0 B|%|B\/s/);
+  });
+
+  it('is on for a terminal, plain for --progress elsewhere or when CI is set, silenced by --quiet', () => {
+    const tty = { isTTY: true, write: () => true };
+    const pipe = { isTTY: false, write: () => true };
+    assert.equal(progressMode({}, tty, {}), 'tty');
+    assert.equal(progressMode({}, pipe, {}), 'off');
+    assert.equal(progressMode({ progress: true }, pipe, {}), 'plain');
+    assert.equal(progressMode({ progress: true }, tty, {}), 'tty');
+    assert.equal(progressMode({ progress: 'plain' }, tty, {}), 'plain');
+    assert.equal(progressMode({ progress: 'none' }, tty, {}), 'off');
+    assert.equal(progressMode({ progress: 'tty' }, pipe, {}), 'tty');
+    assert.equal(progressMode({}, pipe, { CI: 'true' }), 'plain');
+    assert.equal(progressMode({}, pipe, { CI: '1' }), 'plain');
+    assert.equal(progressMode({}, pipe, { CI: 'false' }), 'off');
+    assert.equal(progressMode({ progress: 'auto' }, pipe, { CI: '' }), 'off');
+    assert.equal(progressMode({}, tty, { CI: 'true' }), 'tty', 'a terminal is still redrawn in CI');
+    assert.equal(progressMode({ quiet: true }, pipe, { CI: 'true' }), 'off');
+    assert.equal(progressMode({ quiet: true, progress: 'plain' }, tty, {}), 'off');
   });
 });
 
@@ -146,12 +185,33 @@ describe('fastlayer progress on a terminal', { skip: binMissing() }, () => {
     assert.ok(!quiet.includes('\x1b[K') && !quiet.includes('done in'), quiet);
   });
 
-  it('prints no progress when stderr is not a terminal, unless --progress', () => {
-    const plain = runCli(['layer', file, '-o', '/dev/null']);
+  it('prints no progress when stderr is not a terminal, unless --progress, --progress=plain or CI is set', () => {
+    const env = { ...process.env };
+    delete env['CI'];
+    const plain = runCli(['layer', file, '-o', '/dev/null'], { env });
     assert.equal(plain.status, 0, plain.stderr);
-    assert.ok(!plain.stderr.includes('%'), plain.stderr);
-    const forced = runCli(['layer', file, '-o', '/dev/null', '--progress']);
-    assert.match(forced.stderr, /input\.bin {2}8\.4 MB \/ 8\.4 MB {2}100% .*done in/);
-    assert.ok(!forced.stderr.includes('\x1b'));
+    assert.ok(!plain.stderr.includes('started'), plain.stderr);
+    for (const [args, extra] of [[['--progress'], {}], [['--progress=plain'], {}], [[], { CI: 'true' }]] as const) {
+      const r = runCli(['layer', file, '-o', '/dev/null', ...args], { env: { ...env, ...extra } });
+      assert.equal(r.status, 0, r.stderr);
+      const lines = r.stderr.split('\n').filter((l) => l.startsWith(`${file}  `));
+      assert.equal(lines.length, 2, `${args.join(' ')} ${JSON.stringify(extra)}: ${r.stderr}`);
+      assert.match(lines[0]!, /input\.bin {2}started {2}8\.4 MB$/);
+      assert.match(lines[1]!, /input\.bin {2}done {2}[0-9.]+ MB {2}[0-9.]+ [kMG]?B\/s {2}[0-9.]+ s$/);
+      assert.ok(!r.stderr.includes('\x1b'));
+    }
+  });
+
+  it('--progress=VALUE: an unknown value is a usage error; none silences even CI; the last one given wins', () => {
+    const bad = runCli(['layer', file, '-o', '/dev/null', '--progress=fancy']);
+    assert.equal(bad.status, 2, bad.stderr);
+    assert.match(bad.stderr, /--progress must be one of auto, plain, tty, none, got "fancy"/);
+    const none = runCli(['layer', file, '-o', '/dev/null', '--progress=none'], { env: { ...process.env, CI: 'true' } });
+    assert.equal(none.status, 0, none.stderr);
+    assert.ok(!none.stderr.includes('started'), none.stderr);
+    const last = runCli(['layer', file, '-o', '/dev/null', '--progress=none', '--progress']);
+    assert.match(last.stderr, /input\.bin {2}started/);
+    const help = runCli(['help', 'layer']);
+    assert.match(help.stdout.toString(), /--progress\[=auto\|plain\|tty\|none\]/);
   });
 });

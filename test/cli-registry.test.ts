@@ -1,6 +1,6 @@
 // The registry commands run as the built bin against a real registry (docker-registry on 127.0.0.1):
 // `image --push`, `push`, `pull`, `inspect` of a registry image, read back by skopeo; wrong
-// credentials (one line, no password anywhere); SIGINT mid-push (exit 130, no tag).
+// credentials (one line, no password anywhere); SIGINT mid-push (exit 130, no tag, no digest file).
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
@@ -132,7 +132,12 @@ describe('fastlayer registry commands (docker-registry, no auth)', { skip: missi
       assert.equal(proxy.bytes['PATCH'] ?? 0, j.images[0]!.layers[0]!.size, 'the layer bytes, once');
       assert.ok((proxy.bytes['PUT'] ?? 0) < 4096, `only the manifest was PUT: ${proxy.bytes['PUT']} bytes`);
       assert.deepEqual(readdirSync(stageRoot), [], 'nothing staged');
-      assert.match(r.stderr, /already present/);
+      // Plain lines (--progress on a pipe): the known config found by HEAD is one line, "exists"; the
+      // streaming layer is named by its place and directory, the same in every run.
+      assert.match(r.stderr, /^push [0-9a-f]{12} {2}[0-9.]+ [kM]?B {2}exists$/m);
+      assert.match(r.stderr, new RegExp(`^push layer 1 \\(${src.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\) {2}started$`, 'm'));
+      assert.match(r.stderr, /^push layer 1 \(.*\) {2}done {2}2\.0 MB {2}[0-9.]+ [kMG]?B\/s {2}[0-9.]+ s$/m);
+      assert.doesNotMatch(r.stderr, /%|already present|kept blob|wrote blob/);
     } finally {
       await proxy.close();
     }
@@ -196,7 +201,8 @@ describe('fastlayer registry commands (docker-registry, no auth)', { skip: missi
     assert.match(pulled, new RegExp(`pull ${layer} {2}2\\.0 MB / 2\\.0 MB {2}100% .*done in`), JSON.stringify(pulled.slice(0, 600)));
     assert.ok(pulled.includes('\x1b[K'), 'drawn with clear-line');
     const again = underPty(['push', join(out, 'pulled-layout'), `${registry.host}/cli/app:pty`]);
-    assert.match(again, new RegExp(`push ${layer} .*already present`));
+    assert.match(again, new RegExp(`push ${layer} {2}2\\.0 MB {2}exists`));
+    assert.doesNotMatch(again, /0 B \/|already present/, 'a skipped blob shows no transfer');
   });
 
   it('push SRC NAME pushes an OCI layout and an archive; the tag appears with the same digest', async () => {
@@ -244,6 +250,14 @@ describe('fastlayer registry commands (docker-registry, no auth)', { skip: missi
     assert.ok(oneErrorLine(none.stderr), none.stderr);
   });
 
+  it('pull --progress into a layout that holds the blobs: each is one line "exists", nothing fetched', async () => {
+    const layout = join(out, 'pulled-layout');
+    const r = await run(['pull', `${registry.host}/cli/app:1`, '--oci-dir', layout, '--progress'], env);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, new RegExp(`^pull ${pushed.layers[0]!.slice(7, 19)} {2}2\\.0 MB {2}exists$`, 'm'));
+    assert.doesNotMatch(r.stderr, /started|done/);
+  });
+
   it('a registry that is not there, an unknown image: one line, exit 1', async () => {
     for (const args of [
       ['pull', `${registry.host}/cli/absent:1`, '--output', join(out, 'absent.tar')],
@@ -276,11 +290,14 @@ describe('fastlayer registry commands (docker-registry, no auth)', { skip: missi
       const big = join(tmp.path, 'big');
       mkdirSync(big);
       writeFileSync(join(big, 'blob'), randomBytes(8_000_000, 12));
-      const r = await run(['image', '--layer', big, '--push', `${proxy.host}/cli/interrupted:1`], env, (child) => {
+      const digestFile = join(out, 'interrupted.digest');
+      const r = await run(['image', '--layer', big, '--push', `${proxy.host}/cli/interrupted:1`, '--digest-file', digestFile], env, (child) => {
         void uploading.then(() => child.kill('SIGINT'));
       });
       assert.equal(r.status, 130, r.stderr);
       assert.ok(oneErrorLine(r.stderr)?.includes('interrupted'), r.stderr);
+      assert.equal(existsSync(digestFile), false, 'no digest file for an interrupted push');
+      assert.deepEqual(temporaries(out), [], 'its temporary file removed');
       assert.deepEqual(await tags(registry.host, 'cli/interrupted'), []);
       assert.deepEqual(readdirSync(stageRoot), [], 'nothing staged, nothing left on Ctrl-C');
     } finally {

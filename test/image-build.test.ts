@@ -11,6 +11,7 @@ import { buildImage, parseCommand, parseLayerArg, type BuildSpec } from '../src/
 import { parseMtimeArg, parseOwnerArg } from '../src/build/dir-layer.js';
 import type { WriteResult } from '../src/image/write.js';
 import { OciLayout } from '../src/layout/layout.js';
+import type { Destination } from '../src/image/types.js';
 import { listLayer, listTar, missing, mustRun, tempDir, type LayerEntry } from './image-util.js';
 
 const out1Path = (dir: string): string => join(dir, 'x.tar');
@@ -326,6 +327,36 @@ describe('buildImage layerOptions and destination', () => {
     writeFileSync(join(dir, 'a'), 'a\n'.repeat(1000));
   });
   after(() => tmp.remove());
+
+  it('directory layers stream with a stable progress label, their place and directory, the same in every run and for every platform', async () => {
+    const second = join(tmp.path, 'second');
+    mkdirSync(second, { recursive: true });
+    writeFileSync(join(second, 'b'), 'b\n');
+    const runs: string[][] = [];
+    const digests: string[] = [];
+    for (const name of ['one', 'two']) {
+      const inner = new OciLayout(join(tmp.path, `labels-${name}`));
+      const labels: string[] = [];
+      const destination: Destination = {
+        concurrency: inner.concurrency,
+        has: (d) => inner.has(d),
+        writeBlob: (blob, signal) => {
+          if (blob.kind === 'streaming') labels.push(blob.label ?? '(none)');
+          return inner.writeBlob(blob, signal);
+        },
+        writeManifest: (m) => inner.writeManifest(m),
+        commit: (top, names) => inner.commit(top, names),
+        abort: () => inner.abort(),
+      };
+      const r = await buildImage({ layers: [dir, `${second}:/srv`], tags: ['l:1'], platform: 'linux/amd64,linux/arm64', destination });
+      runs.push(labels.sort());
+      digests.push(r.digest);
+    }
+    assert.deepEqual(runs[0], [`layer 1 (${dir})`, `layer 2 (${second})`], 'each layer once, shared by both platforms');
+    assert.deepEqual(runs[1], runs[0]);
+    const plain = await buildImage({ layers: [dir, `${second}:/srv`], tags: ['l:1'], platform: 'linux/amd64,linux/arm64', ociDir: join(tmp.path, 'labels-plain') });
+    assert.deepEqual(digests, [plain.digest, plain.digest], 'the label is not part of the image');
+  });
 
   it('layerOptions zstd into a Destination: zstd layers (OCI type), same diffID as gzip, threads do not change the digest', async (t) => {
     const results: WriteResult[] = [];

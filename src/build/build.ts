@@ -184,6 +184,17 @@ function directoryLayerOptions(spec: BuildSpec): Omit<LayerOptions, 'signal'> {
   return options;
 }
 
+function layerSource(l: BuildSpec['layers'][number]): string {
+  if (typeof l === 'string') return parseLayerArg(l).dir;
+  return 'tar' in l ? l.tar : l.dir;
+}
+
+/** A layer that streams, named for progress by its place and directory (see StreamingBlob.label). */
+function labelled(blob: Layer | Blob, label: string): Layer | Blob {
+  if (blob instanceof Layer) return { kind: 'streaming', layer: blob, label };
+  return blob.kind === 'streaming' ? { ...blob, label } : blob;
+}
+
 export async function buildImage(spec: BuildSpec): Promise<WriteResult> {
   if (typeof spec !== 'object' || spec === null) throw new ErrInvalidOption('spec', 'an object', spec);
   const outputs = [spec.output, spec.ociDir, spec.destination].filter((o) => o !== undefined).length;
@@ -226,11 +237,13 @@ export async function buildImage(spec: BuildSpec): Promise<WriteResult> {
   const dirLayers = planned.flatMap((p) => (p.kind === 'dir' ? [p.dir] : []));
   const dirBlobs = cache ? await cachedLayers(dirLayers, layerOptions, cache) : dirLayers.map((l) => new Layer(l.tar, layerOptions));
   // Tar files are checked here, in order, before anything is written (a reused one is read whole).
+  // Each layer is named for progress by its place and source (StreamingBlob.label).
   const layers: { layer: Layer | Blob; history: { created_by: string } }[] = [];
   let d = 0;
-  for (const p of planned) {
-    if (p.kind === 'dir') layers.push({ layer: dirBlobs[d++]!, history: { created_by: `fastlayer image --layer DIR:${p.dir.dest}` } });
-    else layers.push({ layer: await tarFileLayer(p.path, layerOptions), history: { created_by: 'fastlayer image --layer FILE.tar' } });
+  for (const [i, p] of planned.entries()) {
+    const label = `layer ${i + 1} (${layerSource(spec.layers[i]!)})`;
+    if (p.kind === 'dir') layers.push({ layer: labelled(dirBlobs[d++]!, label), history: { created_by: `fastlayer image --layer DIR:${p.dir.dest}` } });
+    else layers.push({ layer: labelled(await tarFileLayer(p.path, layerOptions), label), history: { created_by: 'fastlayer image --layer FILE.tar' } });
   }
   const images = platforms.map((platform, i) => new Image({ ...config, base: bases[i], layers, platform }));
   const image = images.length === 1 ? images[0]! : new ImageIndex(images);

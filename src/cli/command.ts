@@ -2,7 +2,7 @@
 // function. A new subcommand is one file exporting a Command, listed in commands.ts.
 import { parseArgs } from 'node:util';
 import { ErrCliUsage } from './errors.js';
-import { ProgressBoard, progressMode } from './progress.js';
+import { PROGRESS_CHOICES, ProgressBoard, progressMode } from './progress.js';
 
 export interface OptionSpec {
   type: 'string' | 'boolean';
@@ -13,6 +13,11 @@ export interface OptionSpec {
   help: string;
   /** Accepted but left out of help (old spellings kept working). */
   hidden?: boolean;
+  /**
+   * Boolean options only: the values `--name=VALUE` may give (buildx's `--progress=plain`); the bare
+   * `--name` stays a flag. Args.values holds the VALUE string, or true.
+   */
+  choices?: readonly string[];
 }
 
 export type OptionTable = Readonly<Record<string, OptionSpec>>;
@@ -50,7 +55,11 @@ export const COMMON_OPTIONS: OptionTable = {
 export const REPORT_OPTIONS: OptionTable = {
   json: { type: 'boolean', help: 'print one JSON document on standard output, and nothing else there' },
   quiet: { type: 'boolean', short: 'q', help: 'no progress and no summary line on standard error' },
-  progress: { type: 'boolean', help: 'show progress even when standard error is not a terminal' },
+  progress: {
+    type: 'boolean',
+    choices: PROGRESS_CHOICES,
+    help: 'show progress even when standard error is not a terminal (plain: a line when each blob starts and ends; default auto: redrawn on a terminal, plain when CI is set)',
+  },
 };
 
 export function allOptions(command: Command): OptionTable {
@@ -63,13 +72,40 @@ export function parseCommandArgs(command: Command, argv: readonly string[]): Arg
   for (const [name, spec] of Object.entries(allOptions(command))) {
     options[name] = { type: spec.type, ...(spec.short ? { short: spec.short } : {}), ...(spec.multiple ? { multiple: true } : {}) };
   }
+  const { args, chosen } = takeChoices(command, argv);
   try {
-    const { values, positionals } = parseArgs({ args: [...argv], options, strict: true, allowPositionals: true });
-    return { values: values as Args['values'], positionals };
+    const { values, positionals } = parseArgs({ args, options, strict: true, allowPositionals: true });
+    return { values: { ...values, ...chosen } as Args['values'], positionals };
   } catch (err) {
     // Node appends advice about '--' to some messages: the first sentence says it all.
     throw new ErrCliUsage((err as Error).message.split(/\.(?:\s|$)/)[0]!, command.name);
   }
+}
+
+/**
+ * Takes `--name=VALUE` of the boolean options with `choices` out of `argv` (parseArgs would refuse a
+ * value for a boolean), leaving a bare `--name` for parseArgs; the last one given wins, as parseArgs
+ * does. Nothing after `--` is an option.
+ */
+function takeChoices(command: Command, argv: readonly string[]): { args: string[]; chosen: Record<string, string> } {
+  const args: string[] = [];
+  const chosen: Record<string, string> = {};
+  let end = false;
+  for (const arg of argv) {
+    if (arg === '--') end = true;
+    const m = end ? null : /^--([^=]+)=(.*)$/s.exec(arg);
+    const spec = m ? allOptions(command)[m[1]!] : undefined;
+    if (!m || spec?.type !== 'boolean' || spec.choices === undefined) {
+      // A bare flag after `--name=VALUE` wins over it, as a later flag does.
+      if (!end && arg.startsWith('--')) delete chosen[arg.slice(2)];
+      args.push(arg);
+      continue;
+    }
+    if (!spec.choices.includes(m[2]!)) throw new ErrCliUsage(`--${m[1]} must be one of ${spec.choices.join(', ')}, got "${m[2]}"`, command.name);
+    args.push(`--${m[1]}`);
+    chosen[m[1]!] = m[2]!;
+  }
+  return { args, chosen };
 }
 
 export function stringOption(args: Args, name: string): string | undefined {
@@ -108,13 +144,14 @@ export function choiceOption<T extends string>(args: Args, name: string, choices
 
 /** The progress board on stderr that --quiet/--progress and the terminal ask for. */
 export function progressBoard(args: Args): ProgressBoard {
-  const mode = progressMode({ quiet: flag(args, 'quiet'), progress: flag(args, 'progress') }, process.stderr);
+  const given = args.values['progress'];
+  const mode = progressMode({ quiet: flag(args, 'quiet'), progress: typeof given === 'string' ? given : given === true }, process.stderr);
   return new ProgressBoard(process.stderr, mode);
 }
 
 function optionLine(name: string, spec: OptionSpec): [string, string] {
   const short = spec.short ? `-${spec.short}, ` : '    ';
-  const value = spec.type === 'string' ? ` ${spec.value ?? 'VALUE'}` : '';
+  const value = spec.type === 'string' ? ` ${spec.value ?? 'VALUE'}` : spec.choices ? `[=${spec.choices.join('|')}]` : '';
   return [`  ${short}--${name}${value}`, spec.help + (spec.multiple ? ' (repeatable)' : '')];
 }
 

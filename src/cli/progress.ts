@@ -1,7 +1,8 @@
 // Progress on stderr: one line per transfer (a layer, a blob being pushed or pulled), each with bytes
 // done, throughput, and percent and ETA when the total is known. On a terminal the lines are redrawn
-// in place at most 10 times a second; forced on a non-terminal (--progress), a plain line is printed
-// at most once a second per board. Every line ends with a final state when finished.
+// in place at most 10 times a second, and each ends with a final state. Plain (a CI log, --progress on
+// a non-terminal, --progress=plain): one line when a transfer starts and one when it ends, nothing in
+// between, so a log grows by two lines per blob however long the transfer takes.
 import { escapeControls, escapeLine } from './escape.js';
 
 export interface ProgressSink {
@@ -10,13 +11,28 @@ export interface ProgressSink {
   columns?: number;
 }
 
-export type ProgressMode = 'tty' | 'lines' | 'off';
+export type ProgressMode = 'tty' | 'plain' | 'off';
 
-/** How progress is shown: on a terminal stderr, or when forced; never with --quiet. */
-export function progressMode(options: { quiet?: boolean; progress?: boolean }, sink: ProgressSink): ProgressMode {
-  if (options.quiet) return 'off';
+/** The values --progress=VALUE takes; a bare --progress means "show it": tty on a terminal, else plain. */
+export const PROGRESS_CHOICES = ['auto', 'plain', 'tty', 'none'] as const;
+
+/** CI=true, CI=1 (GitHub, GitLab, CircleCI...): set and not an explicit no. */
+function inCI(env: NodeJS.ProcessEnv): boolean {
+  const v = env['CI'];
+  return v !== undefined && v !== '' && !/^(false|0|no)$/i.test(v);
+}
+
+/**
+ * How progress is shown. `progress`: true for a bare --progress, else --progress=VALUE. The default
+ * (auto) is redrawn lines on a terminal, plain lines on a non-terminal when CI is set (a CI log),
+ * nothing otherwise (a script's redirected stderr). Never with --quiet.
+ */
+export function progressMode(options: { quiet?: boolean; progress?: boolean | string }, sink: ProgressSink, env: NodeJS.ProcessEnv = process.env): ProgressMode {
+  if (options.quiet || options.progress === 'none') return 'off';
+  if (options.progress === 'plain' || options.progress === 'tty') return options.progress;
   if (sink.isTTY) return 'tty';
-  return options.progress ? 'lines' : 'off';
+  if (options.progress === true) return 'plain';
+  return inCI(env) ? 'plain' : 'off';
 }
 
 export interface ProgressLine {
@@ -28,6 +44,8 @@ export interface ProgressLine {
   finish(done?: number): void;
   /** Marks the line failed: drawn one last time with `note`. */
   fail(note: string): void;
+  /** Marks the line done without a transfer (`note`: 'exists', 'mounted'): shown with its total. */
+  skip(note: string): void;
 }
 
 interface State {
@@ -37,6 +55,8 @@ interface State {
   started: number;
   ended: number | undefined;
   note: string | undefined;
+  /** Nothing was transferred (the blob was there): no bytes, percent or speed to show. */
+  skipped?: boolean;
 }
 
 const units = ['B', 'kB', 'MB', 'GB', 'TB'];
@@ -61,6 +81,7 @@ function formatDuration(seconds: number): string {
 
 /** One line of text for a transfer at time `now` (ms). */
 export function renderLine(s: State, now: number): string {
+  if (s.skipped) return [s.label, ...(s.total === undefined ? [] : [formatBytes(s.total)]), s.note ?? 'skipped'].join('  ');
   const end = s.ended ?? now;
   const seconds = Math.max((end - s.started) / 1000, 1e-3);
   const rate = s.done / seconds;
@@ -77,8 +98,20 @@ export function renderLine(s: State, now: number): string {
   return parts.join('  ');
 }
 
+/** Plain mode: the line when a transfer starts. */
+export function startLine(s: State): string {
+  return [s.label, 'started', ...(s.total === undefined ? [] : [formatBytes(s.total)])].join('  ');
+}
+
+/** Plain mode: the line when a transfer ends: done with size and speed, failed, or skipped. */
+export function endLine(s: State): string {
+  if (s.skipped) return renderLine(s, s.ended ?? s.started);
+  const seconds = Math.max(((s.ended ?? s.started) - s.started) / 1000, 1e-3);
+  if (s.note !== undefined) return [s.label, s.note, `${formatBytes(s.done)}${s.total === undefined ? '' : ` of ${formatBytes(s.total)}`}`].join('  ');
+  return [s.label, 'done', formatBytes(s.done), `${formatBytes(s.done / seconds)}/s`, `${seconds.toFixed(1)} s`].join('  ');
+}
+
 const TTY_INTERVAL_MS = 100;
-const LINES_INTERVAL_MS = 1000;
 const CLEAR_LINE = '\x1b[K';
 
 export class ProgressBoard {
@@ -104,12 +137,21 @@ export class ProgressBoard {
 
   addLine(label: string, total?: number): ProgressLine {
     const state: State = { label: escapeControls(label), done: 0, total, started: this.#now(), ended: undefined, note: undefined };
-    if (this.#mode === 'off' || this.#closed) return { update() {}, setTotal() {}, finish() {}, fail() {} };
+    if (this.#mode === 'off' || this.#closed) return { update() {}, setTotal() {}, finish() {}, fail() {}, skip() {} };
+    const plain = this.#mode === 'plain';
+    // Plain lines are kept too: close() reports the ones that never ended (a failed push).
     this.#lines.push(state);
-    this.#draw();
-    this.#start();
+    if (plain) this.#sink.write(`${startLine(state)}\n`);
+    else {
+      this.#draw();
+      this.#start();
+    }
     const change = (): void => {
       this.#dirty = true;
+    };
+    const end = (): void => {
+      if (plain) this.#sink.write(`${endLine(state)}\n`);
+      else this.#draw();
     };
     return {
       update: (done) => {
@@ -125,15 +167,34 @@ export class ProgressBoard {
         if (state.ended !== undefined) return;
         if (done !== undefined) state.done = done;
         state.ended = this.#now();
-        this.#draw();
+        end();
       },
       fail: (note) => {
         if (state.ended !== undefined) return;
         state.ended = this.#now();
         state.note = note;
-        this.#draw();
+        end();
+      },
+      skip: (note) => {
+        if (state.ended !== undefined) return;
+        state.ended = this.#now();
+        state.note = note;
+        state.skipped = true;
+        end();
       },
     };
+  }
+
+  /** A transfer that did not happen (the blob was there already): one line, 'LABEL  SIZE  NOTE'. */
+  addSkipped(label: string, total: number | undefined, note: string): void {
+    if (this.#mode === 'off' || this.#closed) return;
+    const state: State = { label: escapeControls(label), done: 0, total, started: this.#now(), ended: this.#now(), note, skipped: true };
+    if (this.#mode === 'plain') {
+      this.#sink.write(`${renderLine(state, state.ended!)}\n`);
+      return;
+    }
+    this.#lines.push(state);
+    this.#draw();
   }
 
   /** Prints a message above the progress lines without breaking them. */
@@ -155,17 +216,24 @@ export class ProgressBoard {
     this.#closed = true;
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = undefined;
-    if (this.#mode === 'off') return;
+    if (this.#mode === 'plain') {
+      for (const state of this.#lines) {
+        if (state.ended !== undefined) continue;
+        state.ended = this.#now();
+        state.note = 'unfinished';
+        this.#sink.write(`${endLine(state)}\n`);
+      }
+    }
+    if (this.#mode !== 'tty') return;
     if (this.#dirty) this.#draw();
     if (this.#mode === 'tty' && this.#drawn > 0) this.#sink.write('\n');
   }
 
   #start(): void {
     if (this.#timer || this.#closed) return;
-    const interval = this.#mode === 'tty' ? TTY_INTERVAL_MS : LINES_INTERVAL_MS;
     this.#timer = setInterval(() => {
       if (this.#dirty) this.#draw();
-    }, interval);
+    }, TTY_INTERVAL_MS);
     this.#timer.unref();
   }
 
@@ -174,15 +242,11 @@ export class ProgressBoard {
   }
 
   #draw(): void {
-    if (this.#closed && this.#mode === 'off') return;
+    if (this.#mode !== 'tty') return;
     this.#dirty = false;
     const now = this.#now();
     // A pseudo-terminal without a size reports 0 columns.
     const width = Math.max((this.#sink.columns || 80) - 1, 20);
-    if (this.#mode === 'lines') {
-      this.#sink.write(this.#lines.map((s) => `${renderLine(s, now)}\n`).join(''));
-      return;
-    }
     const text = this.#lines.map((s) => `${renderLine(s, now).slice(0, width)}${CLEAR_LINE}`).join('\n');
     this.#sink.write(`${this.#drawn > 0 ? this.#cursorToTop() : ''}${text}`);
     this.#drawn = this.#lines.length;

@@ -108,15 +108,21 @@ export class BlobLines {
 
   readonly onProgress = (e: ProgressEvent): void => {
     if (!this.#board.enabled) return;
+    if (e.digest !== undefined) this.#seen.add(e.digest);
     let line = this.#byId.get(e.id);
+    const skipped = e.state === 'exists' || e.state === 'mounted';
+    if (!line && skipped) {
+      // Found by HEAD or mounted from another repository: one line, no bytes or speed to show.
+      this.#board.addSkipped(`${this.#verb} ${short(e.digest)}`, e.total, e.state);
+      return;
+    }
     if (!line) {
-      const label = e.digest === undefined ? `${this.#verb} layer ${e.id} (streaming)` : `${this.#verb} ${short(e.digest)}`;
+      // A streaming layer's digest exists only at its end: its label (place and directory) names it.
+      const label = e.digest !== undefined ? `${this.#verb} ${short(e.digest)}` : `${this.#verb} ${e.label ?? `layer ${e.id} (streaming)`}`;
       line = this.#board.addLine(label, e.total);
       this.#byId.set(e.id, line);
     }
-    if (e.digest !== undefined) this.#seen.add(e.digest);
-    if (e.state === 'exists') line.fail('already present');
-    else if (e.state === 'mounted') line.fail('mounted');
+    if (skipped) line.skip(e.state);
     else if (e.state === 'done') line.finish(e.bytes);
     else line.update(e.bytes);
   };
@@ -124,6 +130,6 @@ export class BlobLines {
   readonly onWrite = (e: WriteProgress): void => {
     if (!this.#board.enabled || e.type !== 'blob' || !e.skipped || this.#seen.has(e.digest)) return;
     this.#seen.add(e.digest);
-    this.#board.addLine(`${this.#verb} ${short(e.digest)}`, e.size).fail('already present');
+    this.#board.addSkipped(`${this.#verb} ${short(e.digest)}`, e.size, 'exists');
   };
 }

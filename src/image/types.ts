@@ -44,6 +44,11 @@ export interface KnownBlob {
 export interface StreamingBlob {
   readonly kind: 'streaming';
   readonly layer: Layer;
+  /**
+   * What progress displays call it until its digest exists ('layer 2 (app)'): the same in every run,
+   * unlike a counter of uploads. Never part of the image.
+   */
+  readonly label?: string;
 }
 
 export type Blob = KnownBlob | StreamingBlob;

@@ -22,6 +22,8 @@ export interface ProgressEvent {
   state: 'uploading' | 'exists' | 'mounted' | 'done';
   /** Distinguishes streaming layers before their digest exists (1, 2, ...). */
   id: number;
+  /** A streaming layer's label (StreamingBlob.label), when it has one: stable across runs, unlike `id`. */
+  label?: string;
 }
 
 export interface RegistryDestinationOptions extends RegistryOptions {
@@ -83,8 +85,9 @@ export class RegistryDestination implements Destination {
       const layer = blob.layer;
       const mediaType = layer.mediaType();
       let bytes = 0;
+      const label = blob.label === undefined ? {} : { label: blob.label };
       const emit = (state: ProgressEvent['state'], digest?: string): void =>
-        progress?.({ digest, mediaType, bytes, total: state === 'done' ? bytes : undefined, state, id });
+        progress?.({ digest, mediaType, bytes, total: state === 'done' ? bytes : undefined, state, id, ...label });
       emit('uploading');
       const source = layer.compressed();
       await uploadStream(

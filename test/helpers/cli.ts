@@ -3,6 +3,12 @@ import { spawn, spawnSync, type SpawnSyncOptions, type StdioOptions } from 'node
 import { existsSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
+// The bin shows plain progress lines on a non-terminal when CI is set (a CI log). The tests read its
+// standard error and expect the default of a redirected stderr outside CI, so CI is removed here, for
+// every test file that runs the bin (children inherit this environment); the tests of the CI default
+// set it in the child's environment themselves.
+delete process.env['CI'];
+
 /** The bin as package.json declares it; `npm run build:ts` (part of `npm test`) builds it. */
 export const BIN = fileURLToPath(new URL('../../../dist/cli/main.js', import.meta.url));
 

@@ -21,7 +21,8 @@ import { ErrCliInput, ErrCliUsage } from '../errors.js';
 import { escapeControls } from '../escape.js';
 import { isStdinAlias, openInput } from '../input.js';
 import { openOutput, refuseDirectoryInside, type Output, type Protected } from '../output.js';
-import { printResult, type Written } from '../image-report.js';
+import { printResult, resultJSON, type Written } from '../image-report.js';
+import { PIPELINE_OPTIONS, PipelineOutputs, pipelinePaths } from '../pipeline-outputs.js';
 import { pushTagNames } from '../push-tags.js';
 import { writeInto } from '../archive-output.js';
 import type { ProgressBoard } from '../progress.js';
@@ -206,8 +207,9 @@ async function toArchive(spec: BuildSpec, path: string, guards: Protected[], con
 async function toRegistry(spec: BuildSpec, ref: Reference, options: RegistryOptions, board: ProgressBoard): Promise<WriteResult> {
   const lines = new BlobLines(board, 'push');
   const destination = new RegistryDestination(ref, { ...options, onProgress: lines.onProgress });
-  // The destination tags its reference and the --tag values (checked by pushTagNames in run).
-  return buildImage({ ...spec, destination });
+  // The destination tags its reference and the --tag values (checked by pushTagNames in run). Its
+  // events draw the blob lines; writeImage's (blob kept or written) would repeat them.
+  return buildImage({ ...spec, destination, onProgress: lines.onWrite });
 }
 
 
@@ -237,6 +239,8 @@ async function run(args: Args, context: Context): Promise<number> {
     const { credentials, ...rest } = options;
     baseOptions.registry = foreign || credentials === undefined ? rest : { ...rest, credentials };
   }
+  const pipelineFiles = pipelinePaths(args, NAME, where.kind === 'archive' ? [where.path] : []);
+  const pipeline = await PipelineOutputs.open(pipelineFiles, guards, context.signal);
   const board = progressBoard(args);
   const full: BuildSpec = {
     ...spec,
@@ -263,12 +267,14 @@ async function run(args: Args, context: Context): Promise<number> {
       written = { kind: 'registry', target: where.ref.toString() };
     }
   } catch (err) {
+    await pipeline.discard();
     if (context.signal.aborted) throw context.signal.reason;
     throw err;
   } finally {
     board.close();
   }
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  await pipeline.commit({ digest: result.digest, names: result.names, metadata: resultJSON(result, written, seconds) });
   const onStdout = written.target === 'standard output';
   if (!(onStdout && flag(args, 'quiet'))) await printResult(result, written, seconds, json, onStdout);
   if (!json && !flag(args, 'quiet')) {
@@ -325,6 +331,7 @@ export const imageCommand: Command = {
     'layer-cache': { type: 'boolean', help: 'remember layer digests (~/.cache/fastlayer/layers): an unchanged --layer is not uploaded again' },
     'layer-cache-dir': { type: 'string', value: 'DIR', help: 'layer cache directory (implies --layer-cache)' },
     ...REGISTRY_OPTIONS,
+    ...PIPELINE_OPTIONS,
     ...REPORT_OPTIONS,
   },
   run,

@@ -16,6 +16,7 @@ import { writeInto } from '../archive-output.js';
 import type { ProgressBoard } from '../progress.js';
 import { REGISTRY_OPTIONS, registryOptions } from '../registry-flags.js';
 import { writeStderr, writeStdout } from '../stdio.js';
+import { PIPELINE_OPTIONS, PipelineOutputs, pipelinePaths } from '../pipeline-outputs.js';
 
 const NAME = 'pull';
 
@@ -25,8 +26,11 @@ class Counted implements Destination {
   constructor(readonly inner: Destination, readonly board: ProgressBoard) {
     this.concurrency = inner.concurrency;
   }
-  has(d: Descriptor): Promise<boolean> {
-    return this.inner.has(d);
+  async has(d: Descriptor): Promise<boolean> {
+    const found = await this.inner.has(d);
+    // Already in the layout: not fetched, one line saying so rather than a transfer of 0 bytes.
+    if (found) this.board.addSkipped(`pull ${d.digest.slice(7, 19)}`, d.size, 'exists');
+    return found;
   }
   writeBlob(blob: Blob, signal?: AbortSignal): Promise<Descriptor> {
     if (blob.kind !== 'known' || !this.board.enabled) return this.inner.writeBlob(blob, signal);
@@ -87,7 +91,9 @@ async function run(args: Args, context: Context): Promise<number> {
   } catch (err) {
     throw new ErrCliUsage(`--platform: ${(err as Error).message}`, NAME);
   }
+  const pipelineFiles = pipelinePaths(args, NAME, outputPath === undefined ? [] : [outputPath]);
   const options = { ...(await registryOptions(args, NAME, context.signal)), ...(platform ? { platform } : {}) };
+  const pipeline = await PipelineOutputs.open(pipelineFiles, [], context.signal);
   const board = progressBoard(args);
   let output: Output | undefined;
   const started = process.hrtime.bigint();
@@ -106,6 +112,7 @@ async function run(args: Args, context: Context): Promise<number> {
     await output?.commit();
   } catch (err) {
     await output?.discard();
+    await pipeline.discard();
     if (context.signal.aborted) throw context.signal.reason;
     throw err;
   } finally {
@@ -114,8 +121,10 @@ async function run(args: Args, context: Context): Promise<number> {
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   const d = manifest.descriptor;
   const where = output?.name ?? ociDir!;
+  const metadata = { name: ref.toString(), digest: d.digest, mediaType: d.mediaType, size: d.size, output: where, seconds };
+  await pipeline.commit({ digest: d.digest, names: [ref.toString()], metadata });
   if (flag(args, 'json')) {
-    await writeStdout(`${JSON.stringify({ name: ref.toString(), digest: d.digest, mediaType: d.mediaType, size: d.size, output: where, seconds })}\n`);
+    await writeStdout(`${JSON.stringify(metadata)}\n`);
     return 0;
   }
   // The media type is the registry's text.
@@ -139,6 +148,7 @@ export const pullCommand: Command = {
     'oci-dir': { type: 'string', value: 'DIR', help: 'write (or add to) an OCI image layout' },
     platform: { type: 'string', value: 'OS/ARCH[/VARIANT]', help: "the image to take from an index (default: linux and this machine's architecture)" },
     ...REGISTRY_OPTIONS,
+    ...PIPELINE_OPTIONS,
     ...REPORT_OPTIONS,
   },
   run,

@@ -10,6 +10,7 @@ import { escapeControls } from '../escape.js';
 import { pushTagNames } from '../push-tags.js';
 import { BlobLines, REGISTRY_OPTIONS, registryOptions } from '../registry-flags.js';
 import { writeStderr, writeStdout } from '../stdio.js';
+import { PIPELINE_OPTIONS, PipelineOutputs, pipelinePaths } from '../pipeline-outputs.js';
 
 const NAME = 'push';
 
@@ -25,6 +26,7 @@ async function run(args: Args, context: Context): Promise<number> {
   // Every --tag checked before credentials are read or SRC is opened: a bad one is exit 2.
   const tags = listOption(args, 'tag');
   const names = pushTagNames(ref, tags, NAME);
+  const pipelineFiles = pipelinePaths(args, NAME);
   const options = await registryOptions(args, NAME, context.signal);
   const image = stringOption(args, 'name');
   let st;
@@ -34,6 +36,7 @@ async function run(args: Args, context: Context): Promise<number> {
     throw new ErrCliInput(`cannot read ${src}: ${reason(err)}`, err);
   }
   if (!st.isDirectory() && !st.isFile()) throw new ErrCliInput(`cannot push ${src}: it is neither an OCI layout directory nor an archive file`);
+  const pipeline = await PipelineOutputs.open(pipelineFiles, [], context.signal);
   const board = progressBoard(args);
   const lines = new BlobLines(board, 'push');
   const started = process.hrtime.bigint();
@@ -42,6 +45,7 @@ async function run(args: Args, context: Context): Promise<number> {
     const o = { ...options, names: tags, onProgress: lines.onProgress, ...(image === undefined ? {} : { name: image }) };
     descriptor = st.isDirectory() ? await pushLayout(src, ref, o) : await pushArchive(src, ref, o);
   } catch (err) {
+    await pipeline.discard();
     if (context.signal.aborted) throw context.signal.reason;
     throw err;
   } finally {
@@ -50,8 +54,10 @@ async function run(args: Args, context: Context): Promise<number> {
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   // `names`: every name tagged (the push succeeded, so each tag's manifest PUT did); `name` is NAME.
   const out = { name: ref.toString(), names, digest: descriptor.digest, mediaType: descriptor.mediaType, size: descriptor.size };
+  const metadata = { ...out, source: src, seconds };
+  await pipeline.commit({ digest: out.digest, names: names.length > 0 ? names : [out.name], metadata });
   if (flag(args, 'json')) {
-    await writeStdout(`${JSON.stringify({ ...out, source: src, seconds })}\n`);
+    await writeStdout(`${JSON.stringify(metadata)}\n`);
     return 0;
   }
   // The media type is the layout's or archive's text, the source a path: escaped for the terminal.
@@ -78,6 +84,7 @@ export const pushCommand: Command = {
     name: { type: 'string', value: 'REF', help: 'which image of SRC (its ref.name annotation) when there are several' },
     tag: { type: 'string', multiple: true, value: 'TAG|NAME', help: 'another tag: a bare tag (latest) or a name in NAME\'s repository' },
     ...REGISTRY_OPTIONS,
+    ...PIPELINE_OPTIONS,
     ...REPORT_OPTIONS,
   },
   run,
