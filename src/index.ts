@@ -12,6 +12,9 @@ export {
   MediaTypes,
 } from './core/media-types.js';
 export {
+  FastlayerError,
+  FastlayerTypeError,
+  FastlayerRangeError,
   ErrNotComputed,
   ErrConsumed,
   ErrDestroyed,

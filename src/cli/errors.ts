@@ -1,13 +1,14 @@
 // Errors of the command line. Each carries a stable code and the exit status it ends the process
 // with; main.ts prints any error as one line `fastlayer: ...` (the stack only with --debug).
+import { FastlayerError } from '../core/errors.js';
 
 /** Exit statuses (documented in docs/CLI.md). */
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;
 
-export abstract class CliError extends Error {
-  abstract readonly code: string;
+export abstract class CliError extends FastlayerError {
+  abstract override readonly code: string;
   /** Status the process exits with. */
   readonly exitCode: number = EXIT_FAILURE;
   /** Printed as nothing at all (a reader of stdout that went away is not worth a message). */

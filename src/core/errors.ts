@@ -2,6 +2,41 @@
 // messages, and is its own class, so `instanceof` works too. Argument errors subclass TypeError or
 // RangeError to match what Node's own APIs throw for the same mistakes.
 
+const BRAND = Symbol.for('fastlayer.error');
+
+function brand(cls: abstract new (...args: never[]) => Error): void {
+  Object.defineProperty(cls.prototype, BRAND, { value: true });
+}
+
+/**
+ * The base of every error fastlayer raises: `err instanceof FastlayerError` holds for all of them,
+ * and each has its stable `code`. Argument errors subclass TypeError or RangeError (through
+ * FastlayerTypeError and FastlayerRangeError, which a class cannot also extend this one), so the
+ * check is by a brand their prototypes carry rather than by the prototype chain.
+ */
+export abstract class FastlayerError extends Error {
+  abstract readonly code: string;
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    // Subclasses keep the ordinary prototype-chain check (an ErrLayout is not any fastlayer error).
+    if (this !== FastlayerError) return Function.prototype[Symbol.hasInstance].call(this, value);
+    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[BRAND] === true;
+  }
+}
+brand(FastlayerError);
+
+/** A fastlayer error that is a TypeError (a wrong type of argument or option), as Node's own are. */
+export abstract class FastlayerTypeError extends TypeError {
+  abstract readonly code: string;
+}
+brand(FastlayerTypeError);
+
+/** A fastlayer error that is a RangeError (a value of the right type out of range), as Node's own are. */
+export abstract class FastlayerRangeError extends RangeError {
+  abstract readonly code: string;
+}
+brand(FastlayerRangeError);
+
 /** Codes of the errors raised by fastlayer itself (the native addon adds ERR_FASTLAYER_*). */
 export type ErrorCode =
   | 'ERR_LAYER_NOT_COMPUTED'
@@ -18,7 +53,7 @@ export type ErrorCode =
   | 'ERR_CHUNK_DETACHED';
 
 /** Values (digest, diffID, size) were read before the layer was fully produced. */
-export class ErrNotComputed extends Error {
+export class ErrNotComputed extends FastlayerError {
   readonly code = 'ERR_LAYER_NOT_COMPUTED' as const;
   constructor(what: string) {
     super(`${what} is not computed yet: consume the layer stream to its end first`);
@@ -27,7 +62,7 @@ export class ErrNotComputed extends Error {
 }
 
 /** compressed() or uncompressed() was called a second time: a layer is a single pass. */
-export class ErrConsumed extends Error {
+export class ErrConsumed extends FastlayerError {
   readonly code = 'ERR_LAYER_CONSUMED' as const;
   constructor() {
     super('the layer stream was already requested: compressed() and uncompressed() may be called once in total');
@@ -36,7 +71,7 @@ export class ErrConsumed extends Error {
 }
 
 /** The layer stream was destroyed (without an error of its own) before it was fully produced. */
-export class ErrDestroyed extends Error {
+export class ErrDestroyed extends FastlayerError {
   readonly code = 'ERR_LAYER_DESTROYED' as const;
   constructor() {
     super('the layer stream was destroyed before it was fully produced');
@@ -45,7 +80,7 @@ export class ErrDestroyed extends Error {
 }
 
 /** The source yielded something other than a Uint8Array/Buffer. */
-export class ErrInvalidChunk extends TypeError {
+export class ErrInvalidChunk extends FastlayerTypeError {
   readonly code = 'ERR_INVALID_CHUNK' as const;
   constructor(chunk: unknown) {
     super(`the layer source yielded ${describe(chunk)}; expected Uint8Array or Buffer chunks`);
@@ -54,7 +89,7 @@ export class ErrInvalidChunk extends TypeError {
 }
 
 /** The Layer source is not one of the supported kinds. */
-export class ErrInvalidSource extends TypeError {
+export class ErrInvalidSource extends FastlayerTypeError {
   readonly code = 'ERR_INVALID_SOURCE' as const;
   constructor(source: unknown, reason?: string) {
     super(
@@ -67,7 +102,7 @@ export class ErrInvalidSource extends TypeError {
 }
 
 /** An option has the wrong type. */
-export class ErrInvalidOption extends TypeError {
+export class ErrInvalidOption extends FastlayerTypeError {
   readonly code = 'ERR_INVALID_OPTION' as const;
   constructor(name: string, expected: string, value: unknown) {
     super(`option "${name}" must be ${expected}; got ${describe(value)}`);
@@ -76,7 +111,7 @@ export class ErrInvalidOption extends TypeError {
 }
 
 /** An option has the right type but an unsupported value. */
-export class ErrOptionRange extends RangeError {
+export class ErrOptionRange extends FastlayerRangeError {
   readonly code = 'ERR_OPTION_OUT_OF_RANGE' as const;
   constructor(name: string, expected: string, value: unknown) {
     super(`option "${name}" must be ${expected}; got ${describe(value)}`);
@@ -85,7 +120,7 @@ export class ErrOptionRange extends RangeError {
 }
 
 /** A string is not a valid `algorithm:hex` digest. */
-export class ErrInvalidHash extends TypeError {
+export class ErrInvalidHash extends FastlayerTypeError {
   readonly code = 'ERR_INVALID_HASH' as const;
   constructor(value: unknown, why: string) {
     super(`invalid hash ${describe(value)}: ${why}`);
@@ -94,7 +129,7 @@ export class ErrInvalidHash extends TypeError {
 }
 
 /** The requested engine cannot be used; `cause` holds the load failure when there is one. */
-export class ErrEngineUnavailable extends Error {
+export class ErrEngineUnavailable extends FastlayerError {
   readonly code = 'ERR_ENGINE_UNAVAILABLE' as const;
   constructor(name: string, reason: string, cause?: unknown) {
     super(`the ${name} engine is not available: ${reason}`, cause === undefined ? undefined : { cause });
@@ -103,7 +138,7 @@ export class ErrEngineUnavailable extends Error {
 }
 
 /** An engine was called after finish() or destroy() (a bug in the caller, never user input). */
-export class ErrEngineState extends Error {
+export class ErrEngineState extends FastlayerError {
   readonly code = 'ERR_ENGINE_STATE' as const;
   constructor(state: 'finished' | 'destroyed') {
     super(`the engine was already ${state}`);
@@ -112,7 +147,7 @@ export class ErrEngineState extends Error {
 }
 
 /** A directory could not be turned into a tar stream (file changed while read, unreadable entry...). */
-export class ErrTarSource extends Error {
+export class ErrTarSource extends FastlayerError {
   readonly code = 'ERR_TAR_SOURCE' as const;
   constructor(message: string, cause?: unknown) {
     super(message, cause === undefined ? undefined : { cause });
@@ -144,7 +179,7 @@ export function describe(value: unknown): string {
 }
 
 /** A chunk the layer still had to read was detached (its ArrayBuffer transferred) meanwhile. */
-export class ErrChunkDetached extends TypeError {
+export class ErrChunkDetached extends FastlayerTypeError {
   readonly code = 'ERR_CHUNK_DETACHED' as const;
   constructor() {
     super('a chunk of the layer source was detached (its ArrayBuffer transferred) before the layer had read all of it');

@@ -1,7 +1,8 @@
 // Errors of the image model (references, configs, manifests, archives, layouts).
+import { FastlayerError, FastlayerTypeError } from '../core/errors.js';
 
 /** A name that is not a valid image reference. */
-export class ErrInvalidReference extends TypeError {
+export class ErrInvalidReference extends FastlayerTypeError {
   readonly code = 'ERR_INVALID_REFERENCE' as const;
   constructor(name: string, reason: string) {
     super(`invalid image reference "${name}": ${reason}`);
@@ -10,7 +11,7 @@ export class ErrInvalidReference extends TypeError {
 }
 
 /** A media type or feature the requested manifest format cannot carry (e.g. zstd in Docker schema 2). */
-export class ErrImageFormat extends Error {
+export class ErrImageFormat extends FastlayerError {
   readonly code = 'ERR_IMAGE_FORMAT' as const;
   constructor(message: string) {
     super(message);
@@ -19,7 +20,7 @@ export class ErrImageFormat extends Error {
 }
 
 /** A base image (layout, OCI archive, docker-save archive) that cannot be read or is inconsistent. */
-export class ErrBaseImage extends Error {
+export class ErrBaseImage extends FastlayerError {
   readonly code = 'ERR_BASE_IMAGE' as const;
   constructor(message: string, cause?: unknown) {
     super(message, cause === undefined ? undefined : { cause });
@@ -28,7 +29,7 @@ export class ErrBaseImage extends Error {
 }
 
 /** An archive entry whose name is absolute, contains `..` or is otherwise unsafe to resolve. */
-export class ErrUnsafeArchivePath extends Error {
+export class ErrUnsafeArchivePath extends FastlayerError {
   readonly code = 'ERR_UNSAFE_ARCHIVE_PATH' as const;
   constructor(archive: string, name: string) {
     super(`${archive}: unsafe entry name ${JSON.stringify(name)} (absolute, "..", or empty component)`);
@@ -37,7 +38,7 @@ export class ErrUnsafeArchivePath extends Error {
 }
 
 /** Bytes whose digest or size differ from the descriptor that announced them. */
-export class ErrDigestMismatch extends Error {
+export class ErrDigestMismatch extends FastlayerError {
   readonly code = 'ERR_DIGEST_MISMATCH' as const;
   constructor(expected: string, actual: string, what = 'blob') {
     super(`${what} does not match its descriptor: expected ${expected}, got ${actual}`);
@@ -46,7 +47,7 @@ export class ErrDigestMismatch extends Error {
 }
 
 /** An output directory that is not an OCI image layout (or an unsupported version of one). */
-export class ErrLayout extends Error {
+export class ErrLayout extends FastlayerError {
   readonly code = 'ERR_IMAGE_LAYOUT' as const;
   constructor(message: string, cause?: unknown) {
     super(message, cause === undefined ? undefined : { cause });
@@ -58,7 +59,7 @@ export class ErrLayout extends Error {
  * A JSON document (a base image's config, a manifest, an index) that fastlayer cannot carry over
  * unchanged: nested deeper than MAX_JSON_DEPTH, or holding a number JSON.parse would round.
  */
-export class ErrConfigInvalid extends Error {
+export class ErrConfigInvalid extends FastlayerError {
   readonly code = 'ERR_CONFIG_INVALID' as const;
   constructor(message: string) {
     super(message);
@@ -71,7 +72,7 @@ export class ErrConfigInvalid extends Error {
  * file, or compressed data that is truncated, corrupt or followed by other bytes. A fault of the tar
  * itself is ErrTarInvalid / ErrTarUnsafeEntry.
  */
-export class ErrLayerFile extends Error {
+export class ErrLayerFile extends FastlayerError {
   readonly code = 'ERR_LAYER_FILE' as const;
   constructor(readonly path: string, why: string, cause?: unknown) {
     super(`${path}: ${why}`, cause === undefined ? undefined : { cause });
@@ -80,7 +81,7 @@ export class ErrLayerFile extends Error {
 }
 
 /** Input compressed in a format this runtime cannot decompress (a .tar.zst on Node 20), with why. */
-export class ErrDecompressUnavailable extends Error {
+export class ErrDecompressUnavailable extends FastlayerError {
   readonly code = 'ERR_DECOMPRESS_UNAVAILABLE' as const;
   constructor(readonly path: string, why: string) {
     super(`${path}: cannot decompress it here: ${why}`);

@@ -1,5 +1,6 @@
 // Errors of the stream forms (createGzip, LayerCompressionStream). The option and chunk errors they
 // share with the Layer stay in src/core/errors.ts.
+import { FastlayerError } from '../core/errors.js';
 
 export type StreamErrorCode = 'ERR_NOT_SUPPORTED';
 
@@ -8,7 +9,7 @@ export type StreamErrorCode = 'ERR_NOT_SUPPORTED';
  * input, the level and the library versions (format v1 cuts deflate blocks and zstd frames at fixed
  * input offsets), and the engines have no way to end a block or frame on request.
  */
-export class ErrNotSupported extends Error {
+export class ErrNotSupported extends FastlayerError {
   readonly code = 'ERR_NOT_SUPPORTED' as const;
   constructor(readonly method: string, why: string) {
     super(`${method} is not supported by a layer stream: ${why}`);

@@ -21,9 +21,10 @@ import { ErrDigestMismatch } from '../image/errors.js';
 import { ErrTarInvalid } from '../tar/errors.js';
 import { closeNow, openDir, openEntry, openRoot, type DirRef } from '../tar/fs-safe.js';
 import { indexTar } from '../tar/index.js';
+import { FastlayerError } from '../core/errors.js';
 
 /** A file of the layout that cannot be read as it should (missing, too big, not a regular file, malformed archive). */
-export class ErrLayoutInvalid extends Error {
+export class ErrLayoutInvalid extends FastlayerError {
   readonly code = 'ERR_LAYOUT_INVALID' as const;
   constructor(message: string, cause?: unknown) {
     super(message, cause === undefined ? undefined : { cause });

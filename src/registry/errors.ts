@@ -1,6 +1,7 @@
 // Errors of registry operations. Every message is built from redacted parts only: a URL loses its
 // user-info and query (presigned URLs carry signatures there), and no header value is ever quoted, so
 // credentials and tokens cannot reach logs, errors or JSON output.
+import { FastlayerError, FastlayerTypeError } from '../core/errors.js';
 
 export type RegistryErrorCode =
   | 'ERR_REGISTRY_UNAUTHORIZED'
@@ -28,7 +29,7 @@ export interface RegistryErrorInit {
 }
 
 /** Base class: `code` is stable, `status` is the HTTP status when there was one. */
-export class ErrRegistry extends Error {
+export class ErrRegistry extends FastlayerError {
   readonly code: RegistryErrorCode;
   readonly status: number | undefined;
   /** The registry's decoded error entries (codes like BLOB_UNKNOWN, DENIED, DIGEST_INVALID). */
@@ -151,7 +152,7 @@ export class ErrRegistryTagsIncomplete extends ErrRegistry {
  * a push writes one repository, so the name is refused before anything is written instead of being
  * dropped while the push reports success. An argument error, hence a TypeError like ErrInvalidReference.
  */
-export class ErrTagRepository extends TypeError {
+export class ErrTagRepository extends FastlayerTypeError {
   readonly code = 'ERR_TAG_REPOSITORY' as const;
   /** The name as the caller gave it. */
   readonly tagName: string;

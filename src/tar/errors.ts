@@ -1,5 +1,6 @@
 // Errors of the tar writer and reader. Each has its own class and a stable code; ErrTarSource
 // (src/core/errors.ts) stays the error for a source that cannot be read at all.
+import { FastlayerError } from '../core/errors.js';
 
 export type TarErrorCode = 'ERR_TAR_SOURCE_CHANGED' | 'ERR_TAR_UNSAFE_ENTRY' | 'ERR_TAR_INVALID';
 
@@ -8,7 +9,7 @@ export type TarErrorCode = 'ERR_TAR_SOURCE_CHANGED' | 'ERR_TAR_UNSAFE_ENTRY' | '
  * entry was replaced (by a symlink, by another file or type), removed, or a file's size changed while
  * it was read. Nothing read after the change is emitted.
  */
-export class ErrTarSourceChanged extends Error {
+export class ErrTarSourceChanged extends FastlayerError {
   readonly code = 'ERR_TAR_SOURCE_CHANGED' as const;
   constructor(readonly path: string, what: string, cause?: unknown) {
     super(`${path}: ${what} while it was being archived`, cause === undefined ? undefined : { cause });
@@ -17,7 +18,7 @@ export class ErrTarSourceChanged extends Error {
 }
 
 /** A tar entry whose name or link target would land outside the extraction root. */
-export class ErrTarUnsafeEntry extends Error {
+export class ErrTarUnsafeEntry extends FastlayerError {
   readonly code = 'ERR_TAR_UNSAFE_ENTRY' as const;
   constructor(readonly entry: string, why: string) {
     super(`unsafe tar entry ${JSON.stringify(entry)}: ${why}`);
@@ -26,7 +27,7 @@ export class ErrTarUnsafeEntry extends Error {
 }
 
 /** A tar stream that cannot be parsed (bad header, checksum, truncated data). */
-export class ErrTarInvalid extends Error {
+export class ErrTarInvalid extends FastlayerError {
   readonly code = 'ERR_TAR_INVALID' as const;
   constructor(message: string, cause?: unknown) {
     super(message, cause === undefined ? undefined : { cause });
