@@ -3,7 +3,7 @@
 // each config (now complete), each manifest, the index; then the names, last. Known blobs the
 // destination already holds are skipped. Any failure aborts the destination and rethrows.
 import { Readable } from 'node:stream';
-import { ErrInvalidOption } from '../errors.js';
+import { ErrInvalidOption, optionKeys, refuseUnknownOptions } from '../errors.js';
 import { ErrBaseImage } from './errors.js';
 import { Image, ImageIndex } from './image.js';
 import { canonicalJSON, sha256 } from './json.js';
@@ -23,6 +23,9 @@ export interface WriteOptions {
   signal?: AbortSignal;
   onProgress?: (event: WriteProgress) => void;
 }
+
+/** WriteOptions' names, for the writers that take them among their own (layout.ts, archive.ts). */
+export const WRITE_OPTION_KEYS = optionKeys<WriteOptions>({ names: true, signal: true, onProgress: true });
 
 export interface WrittenImage {
   manifest: Descriptor;
@@ -77,6 +80,7 @@ async function pool<T>(count: number, limit: number, task: (i: number) => Promis
 
 export async function writeImage(top: Image | ImageIndex, destination: Destination, options: WriteOptions = {}): Promise<WriteResult> {
   if (!(top instanceof Image) && !(top instanceof ImageIndex)) throw new ErrInvalidOption('image', 'an Image or ImageIndex', top);
+  refuseUnknownOptions(options, WRITE_OPTION_KEYS, 'writeImage()');
   if (options.names !== undefined && !Array.isArray(options.names)) throw new ErrInvalidOption('names', 'an array of image names', options.names);
   // `app` and `app:latest` are one name: listed once.
   const names = [...new Set((options.names ?? []).map((n) => Reference.parse(n).toString()))];

@@ -1,4 +1,5 @@
 // One registry repository to talk to: the reference, its transport and the scopes its requests need.
+import { optionKeys } from '../errors.js';
 import { Reference } from '../image/reference.js';
 import { Authenticator, type AuthOptions } from './auth.js';
 import { Transport, type TransportOptions } from './transport.js';
@@ -7,6 +8,12 @@ export interface RegistryOptions extends TransportOptions, AuthOptions {
   /** Cancels every request of the operation. */
   signal?: AbortSignal;
 }
+
+/** RegistryOptions' names: each call that takes them adds its own (destination.ts, pull.ts, push.ts). */
+export const REGISTRY_OPTION_KEYS = optionKeys<RegistryOptions>({
+  signal: true, insecure: true, retries: true, retryDelay: true, userAgent: true, timeout: true,
+  credentials: true, dockerConfig: true, helperTimeout: true,
+});
 
 export interface Repository {
   readonly reference: Reference;

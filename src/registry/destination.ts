@@ -4,8 +4,8 @@
 import type { Blob, Descriptor, Destination, ManifestBlob } from '../image/types.js';
 import { Reference } from '../image/reference.js';
 import { ErrInvalidReference } from '../image/errors.js';
-import { ErrOptionRange } from '../errors.js';
-import { anySignal, connect, pushScope, type RegistryOptions, type Repository } from './client.js';
+import { ErrOptionRange, optionKeys, refuseUnknownOptions } from '../errors.js';
+import { REGISTRY_OPTION_KEYS, anySignal, connect, pushScope, type RegistryOptions, type Repository } from './client.js';
 import { putManifest, type ManifestTarget } from './manifest.js';
 import { blobExists, uploadKnown, uploadStream, type UploadContext } from './upload.js';
 
@@ -30,6 +30,12 @@ export interface RegistryDestinationOptions extends RegistryOptions {
   onProgress?: (event: ProgressEvent) => void;
 }
 
+/** RegistryDestinationOptions' names (pushImage and pushLayout add theirs). */
+export const DESTINATION_OPTION_KEYS: ReadonlySet<string> = new Set([
+  ...REGISTRY_OPTION_KEYS,
+  ...optionKeys<Omit<RegistryDestinationOptions, keyof RegistryOptions>>({ concurrency: true, chunkSize: true, onProgress: true }),
+]);
+
 export class RegistryDestination implements Destination {
   readonly concurrency: number;
   readonly reference: Reference;
@@ -41,6 +47,7 @@ export class RegistryDestination implements Destination {
   #ids = 0;
 
   constructor(reference: string | Reference, options: RegistryDestinationOptions = {}) {
+    refuseUnknownOptions(options, DESTINATION_OPTION_KEYS, 'new RegistryDestination()');
     const concurrency = options.concurrency ?? 3;
     if (!Number.isSafeInteger(concurrency) || concurrency < 1 || concurrency > 64) {
       throw new ErrOptionRange('concurrency', 'an integer from 1 to 64', concurrency);

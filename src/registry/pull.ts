@@ -6,9 +6,9 @@ import { arch as hostArch } from 'node:os';
 import { Readable } from 'node:stream';
 import type { Reference } from '../image/reference.js';
 import type { Destination, KnownBlob, ManifestBlob, Platform } from '../image/types.js';
-import { anySignal, connect, pullScope, type RegistryOptions, type Repository } from './client.js';
+import { REGISTRY_OPTION_KEYS, anySignal, connect, pullScope, type RegistryOptions, type Repository } from './client.js';
 import { ErrRegistry, ErrRegistryDigestMismatch, ErrRegistryNotFound, ErrRegistryUnavailable, describeCause } from './errors.js';
-import { ErrInvalidOption } from '../errors.js';
+import { ErrInvalidOption, optionKeys, refuseUnknownOptions } from '../errors.js';
 import { getManifest, isIndex, type ManifestTarget } from './manifest.js';
 import { imageManifest, indexManifests } from './parse.js';
 import { writeKnown, type KnownImage } from './tree.js';
@@ -17,6 +17,8 @@ export interface PullOptions extends RegistryOptions {
   /** `os/arch[/variant]` to choose from an index (default: linux and the host's architecture). */
   platform?: string | Platform;
 }
+
+const PULL_KEYS: ReadonlySet<string> = new Set([...REGISTRY_OPTION_KEYS, ...optionKeys<Omit<PullOptions, keyof RegistryOptions>>({ platform: true })]);
 
 export interface PulledImage extends KnownImage {
   readonly reference: Reference;
@@ -39,6 +41,7 @@ export function parsePlatform(value: string | Platform): Platform {
 
 /** Reads the manifest of `ref` and returns the image with lazily streamed, verified blobs. */
 export async function pull(ref: string | Reference, options: PullOptions = {}): Promise<PulledImage> {
+  refuseUnknownOptions(options, PULL_KEYS, 'pull()');
   const repo = connect(ref, options);
   const target: ManifestTarget = { transport: repo.transport, repository: repo.repository, scopes: [pullScope(repo.repository)], signal: options.signal };
   const id = repo.reference.identifier;
@@ -78,6 +81,7 @@ function matches(have: Platform, want: Platform): boolean {
 
 /** Pulls `ref` and writes it into `destination` (layout, archive, registry) in writeImage's order. */
 export async function pullToDestination(ref: string | Reference, destination: Destination, options: PullOptions = {}): Promise<ManifestBlob> {
+  refuseUnknownOptions(options, PULL_KEYS, 'pullToDestination()');
   const image = await pull(ref, options);
   const r = image.reference;
   return writeKnown(destination, image, r.tag === undefined ? [] : [`${r.name}:${r.tag}`], options.signal);

@@ -3,7 +3,8 @@
 import type { Image, ImageIndex } from '../image/image.js';
 import type { Reference } from '../image/reference.js';
 import { writeImage, type WriteProgress, type WriteResult } from '../image/write.js';
-import { RegistryDestination, type RegistryDestinationOptions } from './destination.js';
+import { optionKeys, refuseUnknownOptions } from '../errors.js';
+import { DESTINATION_OPTION_KEYS, RegistryDestination, type RegistryDestinationOptions } from './destination.js';
 
 export interface PushImageOptions extends RegistryDestinationOptions {
   /**
@@ -15,12 +16,19 @@ export interface PushImageOptions extends RegistryDestinationOptions {
   onWrite?: (event: WriteProgress) => void;
 }
 
+const PUSH_KEYS: ReadonlySet<string> = new Set([
+  ...DESTINATION_OPTION_KEYS,
+  ...optionKeys<Omit<PushImageOptions, keyof RegistryDestinationOptions>>({ names: true, onWrite: true }),
+]);
+
 /**
  * Pushes `image` to `reference` (`registry/repo:tag`, or `@sha256:...` to pin the result): blobs, then
  * configs and manifests by digest, then the tag(s) last, so a failed or aborted push (`signal`) leaves
  * no tag pointing at a half-pushed image. Layers already in the repository are not uploaded again.
  */
 export async function pushImage(image: Image | ImageIndex, reference: string | Reference, options: PushImageOptions = {}): Promise<WriteResult> {
+  // `tags` and other misspellings fail here: an ignored option would push something else than asked.
+  refuseUnknownOptions(options, PUSH_KEYS, 'pushImage()');
   const { names, onWrite, ...destinationOptions } = options;
   const destination = new RegistryDestination(reference, destinationOptions);
   const ref = destination.reference;
