@@ -55,6 +55,33 @@ describe('option objects refuse unknown keys (ERR_INVALID_OPTION naming the key)
     await assert.rejects(pull(REF, { username: 'u', password: secret } as never), unknown('username', secret));
   });
 
+  it('registry options of the wrong type are refused before any request (insecure: \'no\' is not plain http)', async () => {
+    const cases: [Record<string, unknown>, string, RegExp][] = [
+      [{ insecure: 'no' }, 'ERR_INVALID_OPTION', /"insecure"/],
+      [{ retries: '3' }, 'ERR_INVALID_OPTION', /"retries"/],
+      [{ retries: -1 }, 'ERR_OPTION_OUT_OF_RANGE', /"retries"/],
+      [{ retryDelay: 1.5 }, 'ERR_OPTION_OUT_OF_RANGE', /"retryDelay"/],
+      [{ userAgent: 'x\r\nX-Injected: 1' }, 'ERR_OPTION_OUT_OF_RANGE', /"userAgent"/],
+      [{ helperTimeout: 'long' }, 'ERR_INVALID_OPTION', /"helperTimeout"/],
+      [{ dockerConfig: 5 }, 'ERR_INVALID_OPTION', /"dockerConfig"/],
+      [{ signal: 'stop' }, 'ERR_INVALID_OPTION', /"signal"/],
+      [{ onProgress: true }, 'ERR_INVALID_OPTION', /"onProgress"/],
+    ];
+    for (const [options, code, message] of cases) {
+      assert.throws(() => new RegistryDestination(REF, options as never), { code, message }, JSON.stringify(options));
+    }
+    await assert.rejects(pushImage(image(), REF, { onWrite: 'log' } as never), { code: 'ERR_INVALID_OPTION', message: /"onWrite"/ });
+    await assert.rejects(pushImage(image(), REF, { names: 'app:2' } as never), { code: 'ERR_INVALID_OPTION', message: /"names"/ });
+    await assert.rejects(pull(REF, { platform: 64 } as never), { code: 'ERR_INVALID_OPTION', message: /"platform"/ });
+    await assert.rejects(pull(REF, { retries: '1' } as never), { code: 'ERR_INVALID_OPTION', message: /"retries"/ });
+    const secret = 'pa55-not-for-logs';
+    assert.throws(() => new RegistryDestination(REF, { credentials: secret } as never), (err: Error & { code?: string }) => {
+      assert.equal(err.code, 'ERR_INVALID_OPTION');
+      assert.ok(!err.message.includes(secret), 'hazard: a password given as credentials is not quoted');
+      return true;
+    });
+  });
+
   it('pull, pullToDestination, pushLayout, pushArchive', async () => {
     await assert.rejects(pull(REF, { platfrom: 'linux/arm64' } as never), unknown('platfrom'));
     await assert.rejects(pullToDestination(REF, new OciLayout(join(tmp.path, 'l')), { arch: 'arm64' } as never), unknown('arch'));

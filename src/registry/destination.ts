@@ -4,7 +4,7 @@
 import type { Blob, Descriptor, Destination, ManifestBlob } from '../image/types.js';
 import { Reference } from '../image/reference.js';
 import { ErrInvalidReference } from '../image/errors.js';
-import { ErrOptionRange, optionKeys, refuseUnknownOptions } from '../errors.js';
+import { ErrInvalidOption, ErrOptionRange, optionKeys, refuseUnknownOptions } from '../errors.js';
 import { REGISTRY_OPTION_KEYS, anySignal, connect, pushScope, type RegistryOptions, type Repository } from './client.js';
 import { putManifest, type ManifestTarget } from './manifest.js';
 import { blobExists, uploadKnown, uploadStream, type UploadContext } from './upload.js';
@@ -48,6 +48,7 @@ export class RegistryDestination implements Destination {
 
   constructor(reference: string | Reference, options: RegistryDestinationOptions = {}) {
     refuseUnknownOptions(options, DESTINATION_OPTION_KEYS, 'new RegistryDestination()');
+    if (options.onProgress !== undefined && typeof options.onProgress !== 'function') throw new ErrInvalidOption('onProgress', 'a function', options.onProgress);
     const concurrency = options.concurrency ?? 3;
     if (!Number.isSafeInteger(concurrency) || concurrency < 1 || concurrency > 64) {
       throw new ErrOptionRange('concurrency', 'an integer from 1 to 64', concurrency);

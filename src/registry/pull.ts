@@ -42,6 +42,9 @@ export function parsePlatform(value: string | Platform): Platform {
 /** Reads the manifest of `ref` and returns the image with lazily streamed, verified blobs. */
 export async function pull(ref: string | Reference, options: PullOptions = {}): Promise<PulledImage> {
   refuseUnknownOptions(options, PULL_KEYS, 'pull()');
+  if (options.platform !== undefined && typeof options.platform !== 'string' && (typeof options.platform !== 'object' || options.platform === null)) {
+    throw new ErrInvalidOption('platform', 'a string "os/arch[/variant]" or a Platform', options.platform);
+  }
   const repo = connect(ref, options);
   const target: ManifestTarget = { transport: repo.transport, repository: repo.repository, scopes: [pullScope(repo.repository)], signal: options.signal };
   const id = repo.reference.identifier;

@@ -3,7 +3,7 @@
 import type { Image, ImageIndex } from '../image/image.js';
 import type { Reference } from '../image/reference.js';
 import { writeImage, type WriteProgress, type WriteResult } from '../image/write.js';
-import { optionKeys, refuseUnknownOptions } from '../errors.js';
+import { ErrInvalidOption, optionKeys, refuseUnknownOptions } from '../errors.js';
 import { DESTINATION_OPTION_KEYS, RegistryDestination, type RegistryDestinationOptions } from './destination.js';
 
 export interface PushImageOptions extends RegistryDestinationOptions {
@@ -29,6 +29,10 @@ const PUSH_KEYS: ReadonlySet<string> = new Set([
 export async function pushImage(image: Image | ImageIndex, reference: string | Reference, options: PushImageOptions = {}): Promise<WriteResult> {
   // `tags` and other misspellings fail here: an ignored option would push something else than asked.
   refuseUnknownOptions(options, PUSH_KEYS, 'pushImage()');
+  if (options.names !== undefined && (!Array.isArray(options.names) || !options.names.every((n) => typeof n === 'string'))) {
+    throw new ErrInvalidOption('names', 'an array of image names', options.names);
+  }
+  if (options.onWrite !== undefined && typeof options.onWrite !== 'function') throw new ErrInvalidOption('onWrite', 'a function', options.onWrite);
   const { names, onWrite, ...destinationOptions } = options;
   const destination = new RegistryDestination(reference, destinationOptions);
   const ref = destination.reference;
