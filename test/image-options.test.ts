@@ -110,7 +110,9 @@ describe('option objects refuse unknown keys (ERR_INVALID_OPTION naming the key)
     assert.throws(() => new LayerCache(join(tmp.path, 'c'), { max: 1 } as never), unknown('max'));
     await assert.rejects(loadBase(join(tmp.path, 'b.tar'), { plaform: 'linux/arm64' } as never), unknown('plaform'));
     assert.throws(() => tarDirectory(dir, { prefx: '/app' } as never).next(), unknown('prefx'));
-    for (const p of ['w', 'w2', 'w3.tar', 'w4', 'w5.tar']) assert.ok(!existsSync(join(tmp.path, p)), p);
+    await assert.rejects(writeLayout(image(), join(tmp.path, 'w6'), { onProgress: 'log' } as never), { code: 'ERR_INVALID_OPTION', message: /"onProgress"/ });
+    await assert.rejects(buildImage({ layers: [dir], tags: ['a:1'], ociDir: join(tmp.path, 'w7'), onProgress: 1 } as never), { code: 'ERR_INVALID_OPTION', message: /"onProgress"/ });
+    for (const p of ['w', 'w2', 'w3.tar', 'w4', 'w5.tar', 'w6', 'w7']) assert.ok(!existsSync(join(tmp.path, p)), p);
     // The known keys still work, writeLayout's and writeArchive's own included.
     await writeLayout(image(), join(tmp.path, 'ok'), { concurrency: 1, names: ['ok:1'] });
     await writeArchive(image(), join(tmp.path, 'ok.tar'), { mtime: 5, names: ['ok:1'] });

@@ -81,6 +81,8 @@ async function pool<T>(count: number, limit: number, task: (i: number) => Promis
 export async function writeImage(top: Image | ImageIndex, destination: Destination, options: WriteOptions = {}): Promise<WriteResult> {
   if (!(top instanceof Image) && !(top instanceof ImageIndex)) throw new ErrInvalidOption('image', 'an Image or ImageIndex', top);
   refuseUnknownOptions(options, WRITE_OPTION_KEYS, 'writeImage()');
+  // Found now, not as a TypeError from the first event after blobs were written.
+  if (options.onProgress !== undefined && typeof options.onProgress !== 'function') throw new ErrInvalidOption('onProgress', 'a function', options.onProgress);
   if (options.names !== undefined && !Array.isArray(options.names)) throw new ErrInvalidOption('names', 'an array of image names', options.names);
   // `app` and `app:latest` are one name: listed once.
   const names = [...new Set((options.names ?? []).map((n) => Reference.parse(n).toString()))];
