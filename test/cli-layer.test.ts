@@ -7,6 +7,7 @@ import { mkdirSync, readFileSync, writeFileSync, existsSync, statSync } from 'no
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { tarDirectory } from '../src/tar/directory.js';
+import { defaultMtime } from '../src/build/dir-layer.js';
 import { collect, engines, sha256 } from './helpers/layer.js';
 import { manyFiles, tempDir } from './helpers/tree.js';
 import { binMissing, hasTool, runCli } from './helpers/cli.js';
@@ -23,7 +24,8 @@ describe('fastlayer layer', { skip: binMissing() }, () => {
     mkdirSync(dir);
     manyFiles(dir, 120);
     writeFileSync(file, data);
-    tar = await collect(tarDirectory(dir));
+    // The command's default entry times: SOURCE_DATE_EPOCH's clamp when set, else 0 (reproducible).
+    tar = await collect(tarDirectory(dir, { mtime: defaultMtime() }));
   });
   after(() => tmp.remove());
 

@@ -285,8 +285,34 @@ describe('buildImage directory options (DIR:/DEST, exclude, .dockerignore, mtime
     const build = (dir: string) => buildImage({ layers: [`${dir}:/srv/app`], tags: ['same:1'], ociDir: out() });
     const [ra, rb] = await withEpoch('1700000000', async () => [await build(a), await build(b)]);
     assert.equal(rb.digest, ra.digest);
-    const [ka, kb] = await withEpoch(undefined, async () => [await build(a), await build(b)]);
-    assert.notEqual(kb.images[0]!.layers[0]!.digest, ka.images[0]!.layers[0]!.digest, 'without it the mtimes differ: the equality above is the clamp');
+    const keep = (dir: string) => buildImage({ layers: [`${dir}:/srv/app`], mtime: 'keep', tags: ['same:1'], ociDir: out() });
+    const [ka, kb] = await withEpoch('1700000000', async () => [await keep(a), await keep(b)]);
+    assert.notEqual(kb.images[0]!.layers[0]!.digest, ka.images[0]!.layers[0]!.digest, "with mtime 'keep' the mtimes differ: the equality above is the clamp");
+  });
+
+  it('reproducible by default: without SOURCE_DATE_EPOCH every entry time is 0, so other mtimes give the same digest; keep restores them', async () => {
+    const a = join(tmp.path, 'default-a');
+    const b = join(tmp.path, 'default-b');
+    cpSync(ctx, a, { recursive: true });
+    cpSync(ctx, b, { recursive: true });
+    for (const [dir, t] of [[a, 1_500_000_000], [b, 1_600_000_000]] as const) {
+      for (const name of readdirSync(dir, { recursive: true }) as string[]) utimesSync(join(dir, name), t, t);
+      utimesSync(dir, t, t);
+    }
+    const [ra, rb] = await withEpoch(undefined, async () => [await built(out(), { layers: [`${a}:/srv`] }), await built(out(), { layers: [`${b}:/srv`] })]);
+    assert.equal(rb.r.digest, ra.r.digest);
+    assert.deepEqual(new Set(ra.layers[0]!.map((e) => e.mtime)), new Set([0]), 'entries and the /srv parent at 0');
+    assert.equal(ra.config.created, '1970-01-01T00:00:00Z', 'created follows the same rule');
+    const [ka, kb] = await withEpoch(undefined, async () => [await built(out(), { layers: [`${a}:/srv`], mtime: 'keep' }), await built(out(), { layers: [`${b}:/srv`], mtime: 'keep' })]);
+    assert.notEqual(kb.r.images[0]!.layers[0]!.digest, ka.r.images[0]!.layers[0]!.digest);
+    assert.ok(ka.layers[0]!.some((e) => e.mtime === 1_500_000_000), 'keep records the files\' own times');
+    const sde = await withEpoch('1550000000', () => built(out(), { layers: [`${a}:/srv`, `${b}:/srv`] }));
+    assert.deepEqual(new Set(sde.layers[0]!.map((e) => e.mtime)), new Set([1_500_000_000]), 'older files keep their times');
+    assert.deepEqual(new Set(sde.layers[1]!.map((e) => e.mtime)), new Set([1_550_000_000]), 'newer files clamped');
+    assert.equal(sde.config.created, '2019-02-12T19:33:20Z');
+    for (const bad of ['1.5', '-1', '1e9', ' 1', 'now']) {
+      await withEpoch(bad, () => assert.rejects(buildImage({ layers: [a], tags: ['x:1'], ociDir: out() }), { code: 'ERR_OPTION_OUT_OF_RANGE', message: /SOURCE_DATE_EPOCH/ }));
+    }
   });
 
   it('refuses bad directory options at the call with coded errors, before a base is opened or anything written', async () => {

@@ -36,7 +36,7 @@ const base: BaseImage = {
 
 describe('image config', () => {
   it('inherits the base config and applies options over it the way a Dockerfile does', () => {
-    const image = new Image({ base, env: { A: 'mine', B: '2' }, labels: { b: 'x', c: '3' }, exposedPorts: ['80', '53/udp'], entrypoint: ['/app'], user: '1000:1000', workingDir: '/srv', volumes: ['/data'], stopSignal: 'SIGINT', healthcheck: { test: ['CMD', 'true'], interval: 1e9, retries: 3 } });
+    const image = new Image({ base, env: { A: 'mine', B: '2' }, labels: { b: 'x', c: '3' }, exposedPorts: ['80', '53/udp'], entrypoint: ['/app'], user: '1000:1000', workdir: '/srv', volumes: ['/data'], stopSignal: 'SIGINT', healthcheck: { test: ['CMD', 'true'], interval: 1e9, retries: 3 } });
     const c = image.configJSON([D2, D1]);
     const cc = c.config as Record<string, unknown>;
     assert.deepEqual(cc.Env, ['PATH=/usr/bin', 'A=mine', 'B=2']);

@@ -62,7 +62,7 @@ describe('image outputs checked by real tools', () => {
     makeTree(src);
     mkdirSync(app);
     writeFileSync(join(app, 'main.sh'), '#!/bin/sh\necho hi\n');
-    const image = (): Image => new Image({ layers: [dirLayer(src), dirLayer(app, '/app')], entrypoint: ['/bin/tool'], cmd: ['--help'], env: ['MODE=test'], workingDir: '/srv', labels: { 'org.example': 'yes' }, exposedPorts: ['8080'] });
+    const image = (): Image => new Image({ layers: [dirLayer(src), dirLayer(app, '/app')], entrypoint: ['/bin/tool'], cmd: ['--help'], env: ['MODE=test'], workdir: '/srv', labels: { 'org.example': 'yes' }, exposedPorts: ['8080'] });
     built = await writeArchive(image(), archive, { names: ['app:1', 'localhost:5000/team/app:2'] });
     fromLayout = await writeLayout(image(), layout, { names: ['app:1'] });
     await writeArchive(new ImageIndex([

@@ -15,12 +15,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Writable } from 'node:stream';
-import { ErrInvalidOption } from '../core/errors.js';
+import { ErrInvalidOption, optionKeys, refuseUnknownOptions } from '../core/errors.js';
 import type { Image, ImageIndex } from '../image/image.js';
 import { canonicalJSON } from '../image/json.js';
 import { isManifestType } from '../image/manifest.js';
 import type { Blob, Descriptor, Destination, ManifestBlob } from '../image/types.js';
-import { writeImage, type WriteOptions, type WriteResult } from '../image/write.js';
+import { writeImage, type WriteOptions, type WriteResult, WRITE_OPTION_KEYS } from '../image/write.js';
 import { copyBlob } from '../layout/copy.js';
 import { tempName } from '../layout/files.js';
 import { OCI_LAYOUT_VERSION } from '../layout/layout.js';
@@ -31,6 +31,8 @@ export interface ArchiveOptions {
   /** mtime of every entry (default 0: the archive's bytes depend on the image alone). */
   mtime?: number;
 }
+
+const ARCHIVE_KEYS = optionKeys<ArchiveOptions>({ mtime: true });
 
 function blobName(digest: string): string {
   return `blobs/sha256/${digest.slice('sha256:'.length)}`;
@@ -51,6 +53,7 @@ export class ArchiveWriter implements Destination {
 
   constructor(path: string, options: ArchiveOptions = {}) {
     if (typeof path !== 'string' || path === '') throw new ErrInvalidOption('path', 'a file path', path);
+    refuseUnknownOptions(options, ARCHIVE_KEYS, 'new ArchiveWriter()');
     const mtime = options.mtime ?? 0;
     if (!Number.isInteger(mtime) || mtime < 0 || mtime > 0o77777777777) throw new ErrInvalidOption('mtime', 'whole seconds from 0 to 8589934591', mtime);
     this.path = path;
@@ -178,6 +181,7 @@ export class ArchiveWriter implements Destination {
  * (the archive is staged in a temp file under os.tmpdir() first, then copied to the stream).
  */
 export async function writeArchive(image: Image | ImageIndex, target: string | Writable, options: WriteOptions & ArchiveOptions = {}): Promise<WriteResult> {
+  refuseUnknownOptions(options, new Set([...WRITE_OPTION_KEYS, ...ARCHIVE_KEYS]), 'writeArchive()');
   const { mtime, ...rest } = options;
   const archiveOptions = mtime === undefined ? {} : { mtime };
   if (typeof target === 'string') {

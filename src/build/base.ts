@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { Layer } from '../layer/layer.js';
 import type { LayerOptions } from '../layer/options.js';
-import { ErrInvalidOption, ErrOptionRange } from '../core/errors.js';
+import { ErrInvalidOption, ErrOptionRange, optionKeys, refuseUnknownOptions } from '../core/errors.js';
 import { DOCKER_LAYER_GZIP, OCI_LAYER_UNCOMPRESSED } from '../core/media-types.js';
 import { openStore, type LayoutStore, type StoreErrors } from '../layout/store.js';
 import { registryBase } from '../registry/base.js';
@@ -36,6 +36,8 @@ export interface BaseOptions {
   /** A registry base's transport, credentials (sent to that registry only), timeouts and signal. */
   registry?: RegistryOptions;
 }
+
+const BASE_KEYS = optionKeys<BaseOptions>({ name: true, platform: true, uncompressed: true, layerOptions: true, registry: true });
 
 /** Largest JSON document (index, manifest, config) read into memory. */
 const MAX_JSON = 16 * 1024 * 1024;
@@ -100,7 +102,7 @@ function pickOne<T>(items: T[], source: string, what: string, describe: (t: T) =
 }
 
 function checkOptions(options: BaseOptions): Required<Pick<BaseOptions, 'uncompressed'>> & { platform: Platform; explicit: boolean } {
-  if (typeof options !== 'object' || options === null) throw new ErrInvalidOption('options', 'an object', options);
+  refuseUnknownOptions(options, BASE_KEYS, 'loadBase()');
   const uncompressed = options.uncompressed ?? 'compress';
   if (uncompressed !== 'compress' && uncompressed !== 'keep') throw new ErrOptionRange('uncompressed', "'compress' or 'keep'", uncompressed);
   if (options.name !== undefined && typeof options.name !== 'string') throw new ErrInvalidOption('name', 'a string', options.name);

@@ -1,17 +1,19 @@
 // What `fastlayer image` does, as one function the CLI calls with its parsed flags:
 //   fastlayer image --layer DIR[:DEST] [--layer ...] [--base SRC] [--entrypoint JSON|STRING]
 //     [--cmd JSON|STRING] [--env K=V]... [--workdir D] [--user U] [--label K=V]...
+//     [--expose PORT[/PROTO]]... [--volume PATH]... [--stop-signal SIG] [--annotation K=V]...
+//     [--author A] [--created TIME] [--health-cmd ...]
 //     [--platform linux/amd64] [--exclude PATTERN]... [--mtime M] [--owner UID:GID]
 //     [--compression gzip|zstd|none] [--level N] [--threads N]
 //     --tag NAME[:TAG]... (--output FILE.tar | --oci-dir DIR | --push NAME)
 import type { Writable } from 'node:stream';
 import { Layer } from '../layer/layer.js';
 import { resolveOptions, type LayerOptions } from '../layer/options.js';
-import { ErrInvalidOption, ErrOptionRange } from '../core/errors.js';
+import { ErrInvalidOption, ErrOptionRange, optionKeys, refuseUnknownOptions } from '../core/errors.js';
 import { ErrImageFormat } from '../image/errors.js';
 import type { TarOptions } from '../tar/options.js';
 import { loadBase, type BaseOptions } from './base.js';
-import { setOwn } from '../image/config.js';
+import { setOwn, type Healthcheck } from '../image/config.js';
 import { directoryLayer, type DirectoryLayerOptions, type LayerSpec, type DirectoryLayer } from './dir-layer.js';
 import { cachedLayers, resolveLayerCache } from './layer-cache.js';
 import { Image, ImageIndex, type BaseImage } from '../image/image.js';
@@ -54,10 +56,22 @@ export interface BuildSpec extends DirectoryLayerOptions {
   cmd?: string | readonly string[];
   /** `K=V` strings. */
   env?: readonly string[];
+  /** Same name as `--workdir` and Image's `workdir` (one name per setting). */
   workdir?: string;
   user?: string;
   /** `K=V` strings or a record. */
   labels?: readonly string[] | Readonly<Record<string, string>>;
+  /** `80`, `80/tcp`, `53/udp`, `9000/sctp` (`--expose`). */
+  exposedPorts?: readonly string[];
+  /** Absolute container paths (`--volume`). */
+  volumes?: readonly string[];
+  /** `SIGTERM`, `SIGRTMIN+3`, `9` (`--stop-signal`). */
+  stopSignal?: string;
+  healthcheck?: Healthcheck | null;
+  /** The config's `author` (`--author`). */
+  author?: string;
+  /** The config's `created` (`--created`); default SOURCE_DATE_EPOCH, else 1970-01-01T00:00:00Z. */
+  created?: Date | string | number;
   /** `os/arch[/variant]`, or several separated by commas for a multi-platform index. */
   platform?: string;
   /**
@@ -83,7 +97,11 @@ export interface BuildSpec extends DirectoryLayerOptions {
    * format 'oci': a Docker schema 2 manifest lists gzip layers only (ERR_IMAGE_FORMAT, before any I/O).
    */
   layerOptions?: Pick<LayerOptions, 'compression' | 'compressionLevel' | 'threads' | 'engine'>;
-  annotations?: Readonly<Record<string, string>>;
+  /**
+   * `K=V` strings or a record (`--annotation`): on the image manifest, and on the index too when
+   * several platforms make one. OCI format only.
+   */
+  annotations?: readonly string[] | Readonly<Record<string, string>>;
   signal?: AbortSignal;
   onProgress?: (event: WriteProgress) => void;
   /**
@@ -148,6 +166,7 @@ export function parseCommand(name: string, value: string | readonly string[]): s
 }
 
 function pairs(name: string, value: readonly string[] | Readonly<Record<string, string>>): Record<string, string> {
+  if (typeof value !== 'object' || value === null) throw new ErrInvalidOption(name, 'K=V strings or an object of strings', value);
   if (!Array.isArray(value)) return { ...(value as Record<string, string>) };
   const out: Record<string, string> = {};
   for (const kv of value as readonly string[]) {
@@ -159,15 +178,20 @@ function pairs(name: string, value: readonly string[] | Readonly<Record<string, 
   return out;
 }
 
-const LAYER_OPTION_KEYS = new Set(['compression', 'compressionLevel', 'threads', 'engine']);
+const LAYER_OPTION_KEYS = optionKeys<NonNullable<BuildSpec['layerOptions']>>({ compression: true, compressionLevel: true, threads: true, engine: true });
+
+const SPEC_KEYS = optionKeys<BuildSpec>({
+  layers: true, onSkip: true, base: true, baseOptions: true, entrypoint: true, cmd: true, env: true, workdir: true, user: true,
+  labels: true, exposedPorts: true, volumes: true, stopSignal: true, healthcheck: true, author: true, created: true,
+  platform: true, tags: true, output: true, ociDir: true, destination: true, format: true, compressionLevel: true,
+  layerOptions: true, annotations: true, signal: true, onProgress: true, layerCache: true,
+  exclude: true, dockerignore: true, mtime: true, owner: true, mode: true, xattrs: true, keepWhiteoutFiles: true,
+});
 
 /** The directory layers' Layer options (signal aside), checked with the Layer's own rules. */
 function directoryLayerOptions(spec: BuildSpec): Omit<LayerOptions, 'signal'> {
   const given = spec.layerOptions ?? {};
-  if (typeof given !== 'object' || given === null || Array.isArray(given)) throw new ErrInvalidOption('layerOptions', 'an object', given);
-  for (const key of Object.keys(given)) {
-    if (!LAYER_OPTION_KEYS.has(key)) throw new ErrInvalidOption(`layerOptions.${key}`, `absent (known: ${[...LAYER_OPTION_KEYS].join(', ')})`, (given as Record<string, unknown>)[key]);
-  }
+  refuseUnknownOptions(given, LAYER_OPTION_KEYS, 'buildImage({ layerOptions })', 'layerOptions.');
   const options: Omit<LayerOptions, 'signal'> = { ...given };
   if (spec.compressionLevel !== undefined) {
     if (given.compressionLevel !== undefined && given.compressionLevel !== spec.compressionLevel) {
@@ -197,6 +221,7 @@ function labelled(blob: Layer | Blob, label: string): Layer | Blob {
 
 export async function buildImage(spec: BuildSpec): Promise<WriteResult> {
   if (typeof spec !== 'object' || spec === null) throw new ErrInvalidOption('spec', 'an object', spec);
+  refuseUnknownOptions(spec, SPEC_KEYS, 'buildImage()');
   const outputs = [spec.output, spec.ociDir, spec.destination].filter((o) => o !== undefined).length;
   if (outputs !== 1) throw new ErrInvalidOption('output', 'exactly one of output, ociDir and destination', spec.output ?? spec.ociDir ?? spec.destination);
   if (spec.destination !== undefined && (typeof spec.destination !== 'object' || spec.destination === null || typeof spec.destination.writeBlob !== 'function')) {
@@ -219,15 +244,22 @@ export async function buildImage(spec: BuildSpec): Promise<WriteResult> {
   // each on the base's image for that platform, under one index.
   if (spec.platform !== undefined && typeof spec.platform !== 'string') throw new ErrInvalidOption('platform', 'a string os/arch[/variant][,...]', spec.platform);
   const platforms = spec.platform === undefined ? [undefined] : spec.platform.split(',').map((p) => p.trim());
+  const annotations = spec.annotations === undefined ? undefined : pairs('annotations', spec.annotations);
   const config = {
     format: spec.format,
-    annotations: spec.annotations as Record<string, string> | undefined,
+    annotations,
     entrypoint: spec.entrypoint === undefined ? undefined : parseCommand('entrypoint', spec.entrypoint),
     cmd: spec.cmd === undefined ? undefined : parseCommand('cmd', spec.cmd),
     env: spec.env === undefined ? undefined : pairs('env', spec.env),
-    workingDir: spec.workdir,
+    workdir: spec.workdir,
     user: spec.user,
     labels: spec.labels === undefined ? undefined : pairs('labels', spec.labels),
+    exposedPorts: spec.exposedPorts,
+    volumes: spec.volumes,
+    stopSignal: spec.stopSignal,
+    healthcheck: spec.healthcheck,
+    author: spec.author,
+    created: spec.created,
   };
   const bases: (BaseImage | undefined)[] = [];
   for (const platform of platforms) bases.push(spec.base === undefined ? undefined : await loadBase(spec.base, { ...spec.baseOptions, ...(platform === undefined ? {} : { platform }) }));
@@ -246,7 +278,7 @@ export async function buildImage(spec: BuildSpec): Promise<WriteResult> {
     else layers.push({ layer: labelled(await tarFileLayer(p.path, layerOptions), label), history: { created_by: 'fastlayer image --layer FILE.tar' } });
   }
   const images = platforms.map((platform, i) => new Image({ ...config, base: bases[i], layers, platform }));
-  const image = images.length === 1 ? images[0]! : new ImageIndex(images);
+  const image = images.length === 1 ? images[0]! : new ImageIndex(images, { annotations });
   const options = { names, signal: spec.signal, onProgress: spec.onProgress };
   const result = await (spec.destination !== undefined
     ? writeImage(image, spec.destination, options)

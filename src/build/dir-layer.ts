@@ -5,9 +5,9 @@
 import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ErrInvalidOption, ErrOptionRange, ErrTarSource } from '../core/errors.js';
+import { ErrInvalidOption, ErrOptionRange, ErrTarSource, optionKeys, refuseUnknownOptions } from '../core/errors.js';
 import { tarDirectory } from '../tar/directory.js';
-import type { MtimePolicy, TarOptions } from '../tar/options.js';
+import { sourceDateEpoch, type MtimePolicy, type TarOptions } from '../tar/options.js';
 import { dockerignoreLines } from '../tar/patterns.js';
 
 /** Options of a directory layer. On BuildSpec they apply to every layer; a LayerSpec's own win. */
@@ -26,7 +26,8 @@ export interface DirectoryLayerOptions {
   dockerignore?: boolean | string;
   /**
    * `'keep'`, seconds since the epoch, an RFC 3339 time, `'clamp:TIME'` (TIME in seconds or RFC 3339),
-   * or a tarDirectory MtimePolicy. Default: clamp to SOURCE_DATE_EPOCH when set, else keep.
+   * or a tarDirectory MtimePolicy. Default (reproducible, see defaultMtime): clamp to
+   * SOURCE_DATE_EPOCH when set, else 0 (1970-01-01). `'keep'` records the files' own times.
    */
   mtime?: MtimePolicy | string;
   /** `'UID[:GID]'` (numeric; GID defaults to UID, as Docker's --chown), `{ uid, gid }`, or `'keep'`. Default 0:0. */
@@ -49,6 +50,11 @@ export interface LayerSpec extends DirectoryLayerOptions {
   opaqueDirs?: readonly string[];
 }
 
+const LAYER_SPEC_KEYS = optionKeys<LayerSpec>({
+  dir: true, dest: true, whiteouts: true, opaqueDirs: true,
+  exclude: true, dockerignore: true, mtime: true, owner: true, mode: true, xattrs: true, keepWhiteoutFiles: true,
+});
+
 /** A .dockerignore larger than this is not a list of patterns: refused rather than read whole. */
 const MAX_DOCKERIGNORE = 1024 * 1024;
 
@@ -63,6 +69,17 @@ function time(name: string, text: string): number | Date {
   const ms = RFC3339.test(text) ? Date.parse(text) : Number.NaN;
   if (!Number.isFinite(ms) || ms < 0) throw new ErrOptionRange(name, 'seconds since the epoch or an RFC 3339 time from 1970', text);
   return new Date(ms);
+}
+
+/**
+ * The entry times of a directory layer when none is asked for: clamped to SOURCE_DATE_EPOCH when it
+ * is set (as BuildKit does), else all 0, the Unix epoch, as ko does and as the image's `created`
+ * already is. A checkout or `npm ci` gives every file a new mtime, so keeping them would give the same
+ * tree a new layer digest on every run (a new upload, a cache miss); `'keep'` is still there to ask.
+ */
+export function defaultMtime(env: NodeJS.ProcessEnv = process.env): MtimePolicy {
+  const sde = sourceDateEpoch(env);
+  return sde === undefined ? 0 : { clamp: sde };
 }
 
 /** `--mtime`: 'keep', SECONDS, RFC 3339, 'clamp:TIME'; other values are tarDirectory's to check. */
@@ -152,6 +169,7 @@ export async function directoryLayer(
   where: string, layer: LayerSpec, defaults: DirectoryLayerOptions, onSkip?: TarOptions['onSkip'],
 ): Promise<DirectoryLayer> {
   if (typeof layer !== 'object' || layer === null) throw new ErrInvalidOption(where, 'DIR[:DEST] or { dir, dest, ... }', layer);
+  refuseUnknownOptions(layer, LAYER_SPEC_KEYS, 'a directory layer', `${where}.`);
   const dir = layer.dir;
   if (typeof dir !== 'string' || dir === '' || dir.includes('\0')) throw new ErrInvalidOption(`${where}.dir`, 'a non-empty path string', dir);
   const dest = layer.dest === undefined ? '/' : cleanDest(`${where}.dest`, layer.dest);
@@ -171,7 +189,7 @@ export async function directoryLayer(
   const options: TarOptions = {
     ...(dest === '/' ? {} : { prefix: dest }),
     ...(exclude.length === 0 ? {} : { exclude }),
-    ...(mtime === undefined ? {} : { mtime: parseMtimeArg(mtime, layer.mtime === undefined ? 'mtime' : `${where}.mtime`) }),
+    mtime: mtime === undefined ? defaultMtime() : parseMtimeArg(mtime, layer.mtime === undefined ? 'mtime' : `${where}.mtime`),
     ...(owner === undefined ? {} : parseOwnerArg(owner, layer.owner === undefined ? 'owner' : `${where}.owner`)),
     ...(mode === undefined ? {} : { mode }),
     ...(xattrs === undefined ? {} : { xattrs }),

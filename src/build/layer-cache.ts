@@ -13,7 +13,7 @@ import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { FORMAT_VERSION } from '../engine/format.js';
-import { ErrInvalidOption, ErrOptionRange } from '../core/errors.js';
+import { ErrInvalidOption, ErrOptionRange, optionKeys, refuseUnknownOptions } from '../core/errors.js';
 import { Layer } from '../layer/layer.js';
 import type { LayerOptions } from '../layer/options.js';
 import { tarDirectory } from '../tar/directory.js';
@@ -89,7 +89,7 @@ export class LayerCache {
 
   constructor(dir: string = defaultLayerCacheDir(), options: LayerCacheOptions = {}) {
     if (typeof dir !== 'string' || dir === '' || dir.includes('\0')) throw new ErrInvalidOption('layerCache', 'a directory path', dir);
-    if (typeof options !== 'object' || options === null) throw new ErrInvalidOption('options', 'an object', options);
+    refuseUnknownOptions(options, optionKeys<LayerCacheOptions>({ maxEntries: true }), 'new LayerCache()');
     const max = options.maxEntries ?? 4096;
     if (!Number.isSafeInteger(max) || max < 1 || max > 1_000_000) throw new ErrOptionRange('maxEntries', 'an integer from 1 to 1000000', max);
     this.dir = resolve(dir);

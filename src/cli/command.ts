@@ -1,6 +1,8 @@
 // What a subcommand is: a name, its help, its flags (node:util parseArgs, strict) and a run
 // function. A new subcommand is one file exporting a Command, listed in commands.ts.
 import { parseArgs } from 'node:util';
+import { defaultMtime } from '../build/dir-layer.js';
+import type { MtimePolicy } from '../tar/options.js';
 import { ErrCliUsage } from './errors.js';
 import { PROGRESS_CHOICES, ProgressBoard, progressMode } from './progress.js';
 
@@ -143,6 +145,19 @@ export function choiceOption<T extends string>(args: Args, name: string, choices
 }
 
 /** The progress board on stderr that --quiet/--progress and the terminal ask for. */
+/**
+ * The directory layers' entry times when --mtime is absent (dir-layer.ts defaultMtime: clamp to
+ * SOURCE_DATE_EPOCH, else 0). A SOURCE_DATE_EPOCH that is not a decimal integer is a usage error
+ * (exit 2) before anything is read: it would otherwise give another digest than the one meant.
+ */
+export function defaultMtimeArg(command: string): MtimePolicy {
+  try {
+    return defaultMtime();
+  } catch {
+    throw new ErrCliUsage(`SOURCE_DATE_EPOCH must be a decimal integer of seconds since 1970, got "${process.env.SOURCE_DATE_EPOCH}"`, command);
+  }
+}
+
 export function progressBoard(args: Args): ProgressBoard {
   const given = args.values['progress'];
   const mode = progressMode({ quiet: flag(args, 'quiet'), progress: typeof given === 'string' ? given : given === true }, process.stderr);

@@ -186,3 +186,27 @@ export class ErrChunkDetached extends FastlayerTypeError {
     this.name = 'ErrChunkDetached';
   }
 }
+
+/** The option names of an options type, listed once: the type makes the list complete (a key missing is a compile error). */
+export function optionKeys<T>(keys: { readonly [K in keyof Required<T>]: true }): ReadonlySet<string> {
+  return new Set(Object.keys(keys));
+}
+
+/**
+ * Refuses an options object that is not a plain object, or holds a key `known` lacks: a misspelt or
+ * misplaced option (`pushImage(img, ref, { tags })`) fails with ERR_INVALID_OPTION naming it instead
+ * of being ignored. The value of an unknown key is not shown: it may be a password put at the wrong
+ * level. Keys whose value is undefined are refused too (a caller's spelling mistake all the same).
+ * `where` prefixes the names (`layers[0].`, `baseOptions.`); `what` names the call.
+ */
+export function refuseUnknownOptions(options: unknown, known: ReadonlySet<string>, what: string, where = ''): void {
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new ErrInvalidOption(where === '' ? 'options' : where.replace(/\.$/, ''), 'an object', options);
+  }
+  for (const key of Object.keys(options)) {
+    if (known.has(key)) continue;
+    const err = new ErrInvalidOption(`${where}${key}`, 'absent', undefined);
+    err.message = `unknown option "${where}${key}" of ${what} (known: ${[...known].join(', ')}); its value is not shown`;
+    throw err;
+  }
+}

@@ -2,6 +2,7 @@
 // needs to start a container from the layers, plus their diffIDs and history. Inherits a base image's
 // config the way a Dockerfile's FROM does, and serialises canonically (json.ts).
 import { ErrInvalidOption, ErrOptionRange } from '../core/errors.js';
+import { sourceDateEpoch } from '../tar/options.js';
 import type { Platform } from './types.js';
 
 export interface Healthcheck {
@@ -30,12 +31,14 @@ export interface ConfigOptions {
   cmd?: string[] | null;
   /** `KEY=VALUE` strings or a record; a key already set (by the base) is replaced in place. */
   env?: readonly string[] | Readonly<Record<string, string>>;
-  workingDir?: string;
+  /** The working directory (Dockerfile WORKDIR, `--workdir`): absolute, as runtimes require. */
+  workdir?: string;
   user?: string;
   /** Merged over the base's labels. */
   labels?: Readonly<Record<string, string>>;
-  /** `80`, `80/tcp`, `53/udp`. */
+  /** `80`, `80/tcp`, `53/udp`, `9000/sctp` (port 1-65535; tcp when no protocol is given). */
   exposedPorts?: readonly string[];
+  /** Absolute container paths (`/data`). */
   volumes?: readonly string[];
   stopSignal?: string;
   healthcheck?: Healthcheck | null;
@@ -64,11 +67,7 @@ const PORT = /^[0-9]{1,5}(?:\/(?:tcp|udp|sctp))?$/;
 export function resolveCreated(created: Date | string | number | undefined, env = process.env): string {
   let ms: number;
   if (created === undefined) {
-    const sde = env.SOURCE_DATE_EPOCH;
-    if (sde !== undefined && sde !== '') {
-      if (!/^[0-9]+$/.test(sde)) throw new ErrOptionRange('SOURCE_DATE_EPOCH (environment variable)', 'a whole number of seconds', sde);
-      ms = Number(sde) * 1000;
-    } else ms = 0;
+    ms = (sourceDateEpoch(env) ?? 0) * 1000;
   } else if (created instanceof Date) ms = created.getTime();
   else if (typeof created === 'number') {
     if (!Number.isInteger(created) || created < 0) throw new ErrOptionRange('created', 'whole seconds since the epoch, >= 0', created);
@@ -124,16 +123,24 @@ export function setOwn<T>(obj: Record<string, T>, key: string, value: T): void {
   Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
 }
 
-function asSet(base: unknown, add: readonly string[] | undefined, name: string, check?: RegExp): Record<string, object> | undefined {
+/** `80` -> `80/tcp`; a port outside 1-65535 or another protocol is refused (a runtime would fail late). */
+function port(value: string): string {
+  const m = PORT.exec(value);
+  const n = m ? Number(value.split('/')[0]) : 0;
+  if (!m || n < 1 || n > 65535) throw new ErrOptionRange('exposedPorts', 'entries PORT[/tcp|udp|sctp] with PORT 1-65535, like 80, 80/tcp or 53/udp', value);
+  return value.includes('/') ? value : `${value}/tcp`;
+}
+
+/** A volume is a path in the container: absolute, without NUL. */
+function volume(value: string): string {
+  if (!value.startsWith('/') || value.includes('\0')) throw new ErrOptionRange('volumes', 'absolute container paths like /data', value);
+  return value;
+}
+
+function asSet(base: unknown, add: readonly string[] | undefined, name: string, check: (v: string) => string): Record<string, object> | undefined {
   const out: Record<string, object> = {};
   if (base && typeof base === 'object' && !Array.isArray(base)) for (const k of Object.keys(base)) setOwn(out, k, {});
-  if (add !== undefined) {
-    for (let k of strings(name, add)) {
-      if (check && !check.test(k)) throw new ErrOptionRange(name, 'entries like 80, 80/tcp or 53/udp', k);
-      if (check && !k.includes('/')) k = `${k}/tcp`;
-      setOwn(out, k, {});
-    }
-  }
+  if (add !== undefined) for (const k of strings(name, add)) setOwn(out, check(k), {});
   return Object.keys(out).length === 0 ? undefined : out;
 }
 
@@ -159,14 +166,14 @@ export function containerConfig(base: unknown, o: ConfigOptions): Record<string,
   }
   if (o.cmd !== undefined) c.Cmd = o.cmd === null ? undefined : strings('cmd', o.cmd);
   if (o.env !== undefined) c.Env = mergeEnv(c.Env, envPairs(o.env));
-  if (o.workingDir !== undefined) c.WorkingDir = text('workingDir', o.workingDir);
+  if (o.workdir !== undefined) c.WorkingDir = text('workdir', o.workdir);
   if (o.user !== undefined) c.User = text('user', o.user);
   if (o.labels !== undefined) {
     const merged = { ...(c.Labels && typeof c.Labels === 'object' ? (c.Labels as Record<string, string>) : {}), ...record('labels', o.labels) };
     c.Labels = merged;
   }
-  c.ExposedPorts = asSet(c.ExposedPorts, o.exposedPorts, 'exposedPorts', PORT);
-  c.Volumes = asSet(c.Volumes, o.volumes, 'volumes');
+  c.ExposedPorts = asSet(c.ExposedPorts, o.exposedPorts, 'exposedPorts', port);
+  c.Volumes = asSet(c.Volumes, o.volumes, 'volumes', volume);
   if (o.stopSignal !== undefined) {
     if (typeof o.stopSignal !== 'string' || !SIGNAL.test(o.stopSignal)) throw new ErrOptionRange('stopSignal', 'a signal name like SIGTERM or a number', o.stopSignal);
     c.StopSignal = o.stopSignal;

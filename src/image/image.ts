@@ -2,7 +2,7 @@
 // (streaming Layers or known blobs), a platform, a manifest format. Constructing one checks every
 // argument and does no I/O; writeImage (write.ts) produces the bytes.
 import { Layer } from '../layer/layer.js';
-import { ErrInvalidOption, ErrOptionRange } from '../core/errors.js';
+import { ErrInvalidOption, ErrOptionRange, optionKeys, refuseUnknownOptions } from '../core/errors.js';
 import { ErrImageFormat } from './errors.js';
 import { containerConfig, imageConfig, resolveCreated, type ConfigJSON, type ConfigOptions, type HistoryEntry } from './config.js';
 import { layerMediaType, type ImageFormat } from './manifest.js';
@@ -48,7 +48,11 @@ export interface ImageLayer {
   readonly fromBase: boolean;
 }
 
-const KNOWN = new Set(['base', 'layers', 'platform', 'created', 'author', 'annotations', 'format', 'entrypoint', 'cmd', 'env', 'workingDir', 'user', 'labels', 'exposedPorts', 'volumes', 'stopSignal', 'healthcheck']);
+const KNOWN = optionKeys<ImageOptions>({
+  base: true, layers: true, platform: true, created: true, author: true, annotations: true, format: true,
+  entrypoint: true, cmd: true, env: true, workdir: true, user: true, labels: true, exposedPorts: true, volumes: true, stopSignal: true, healthcheck: true,
+});
+const INDEX_KNOWN = optionKeys<ImageIndexOptions>({ annotations: true });
 
 function toBlob(input: Layer | Blob, where: string): Blob {
   if (input instanceof Layer) return { kind: 'streaming', layer: input };
@@ -97,8 +101,7 @@ export class Image {
   readonly #author: string | undefined;
 
   constructor(options: ImageOptions = {}) {
-    if (typeof options !== 'object' || options === null) throw new ErrInvalidOption('options', 'an object', options);
-    for (const k of Object.keys(options)) if (!KNOWN.has(k)) throw new ErrInvalidOption(k, `absent (unknown option; known: ${[...KNOWN].join(', ')})`, (options as Record<string, unknown>)[k]);
+    refuseUnknownOptions(options, KNOWN, 'new Image()');
     const { base: given, layers = [], platform, created, author, annotations: ann, format: fmt, ...config } = options;
     this.format = format(fmt);
     const base = toBase(given);
@@ -167,6 +170,7 @@ export class ImageIndex {
       seen.add(p);
       if (image.format !== images[0]!.format) throw new ErrOptionRange('images', 'images of one manifest format', image.format);
     }
+    refuseUnknownOptions(options, INDEX_KNOWN, 'new ImageIndex()');
     this.images = Object.freeze([...images]);
     this.format = images[0]!.format;
     this.annotations = annotations(options.annotations, 'annotations');

@@ -3,7 +3,7 @@
 // each config (now complete), each manifest, the index; then the names, last. Known blobs the
 // destination already holds are skipped. Any failure aborts the destination and rethrows.
 import { Readable } from 'node:stream';
-import { ErrInvalidOption } from '../core/errors.js';
+import { ErrInvalidOption, optionKeys, refuseUnknownOptions } from '../core/errors.js';
 import { ErrBaseImage } from './errors.js';
 import { Image, ImageIndex } from './image.js';
 import { canonicalJSON, sha256 } from './json.js';
@@ -23,6 +23,9 @@ export interface WriteOptions {
   signal?: AbortSignal;
   onProgress?: (event: WriteProgress) => void;
 }
+
+/** WriteOptions' names, for the writers that take them among their own (layout.ts, archive.ts). */
+export const WRITE_OPTION_KEYS = optionKeys<WriteOptions>({ names: true, signal: true, onProgress: true });
 
 export interface WrittenImage {
   manifest: Descriptor;
@@ -77,6 +80,9 @@ async function pool<T>(count: number, limit: number, task: (i: number) => Promis
 
 export async function writeImage(top: Image | ImageIndex, destination: Destination, options: WriteOptions = {}): Promise<WriteResult> {
   if (!(top instanceof Image) && !(top instanceof ImageIndex)) throw new ErrInvalidOption('image', 'an Image or ImageIndex', top);
+  refuseUnknownOptions(options, WRITE_OPTION_KEYS, 'writeImage()');
+  // Found now, not as a TypeError from the first event after blobs were written.
+  if (options.onProgress !== undefined && typeof options.onProgress !== 'function') throw new ErrInvalidOption('onProgress', 'a function', options.onProgress);
   if (options.names !== undefined && !Array.isArray(options.names)) throw new ErrInvalidOption('names', 'an array of image names', options.names);
   // `app` and `app:latest` are one name: listed once. A destination that binds names its own way (a
   // registry: `latest` is a tag of its repository) resolves them, refusing any it cannot bind, before

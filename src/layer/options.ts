@@ -3,7 +3,7 @@
 import type { Compression, EngineName } from '../engine/engine.js';
 export type { EngineName };
 import { availableParallelism } from 'node:os';
-import { ErrInvalidOption, ErrOptionRange } from '../core/errors.js';
+import { ErrInvalidOption, ErrOptionRange, optionKeys, refuseUnknownOptions } from '../core/errors.js';
 import { DOCKER_LAYER_GZIP, OCI_LAYER_UNCOMPRESSED, OCI_LAYER_ZSTD } from '../core/media-types.js';
 
 
@@ -43,7 +43,7 @@ export interface ResolvedOptions {
   threads: number;
 }
 
-const KNOWN = new Set(['compressionLevel', 'mediaType', 'compression', 'signal', 'engine', 'threads']);
+const KNOWN = optionKeys<LayerOptions>({ compressionLevel: true, mediaType: true, compression: true, signal: true, engine: true, threads: true });
 
 export const MAX_THREADS = 16;
 export const ZSTD_MIN_LEVEL = 1;
@@ -75,9 +75,7 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     throw new ErrInvalidOption('options', 'an object', options);
   }
   const o = options as Record<string, unknown>;
-  for (const key of Object.keys(o)) {
-    if (!KNOWN.has(key)) throw new ErrInvalidOption(key, `absent (unknown option; known: ${[...KNOWN].join(', ')})`, o[key]);
-  }
+  refuseUnknownOptions(o, KNOWN, 'a Layer');
 
   const compression = o.compression ?? 'gzip';
   if (typeof compression !== 'string') throw new ErrInvalidOption('compression', "'gzip', 'zstd' or 'none'", compression);

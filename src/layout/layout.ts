@@ -7,13 +7,13 @@
 import { mkdir, open, readdir, readFile, rename, rmdir, stat, unlink } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { ErrInvalidOption, ErrOptionRange } from '../core/errors.js';
+import { ErrInvalidOption, ErrOptionRange, optionKeys, refuseUnknownOptions } from '../core/errors.js';
 import { ErrLayout } from '../image/errors.js';
 import type { Image, ImageIndex } from '../image/image.js';
 import { isIndexType, isManifestType } from '../image/manifest.js';
 import { canonicalJSON } from '../image/json.js';
 import type { Blob, Descriptor, Destination, ManifestBlob } from '../image/types.js';
-import { writeImage, type WriteOptions, type WriteResult } from '../image/write.js';
+import { writeImage, type WriteOptions, type WriteResult, WRITE_OPTION_KEYS } from '../image/write.js';
 import { copyBlob } from './copy.js';
 import { tempName, writeAtomic } from './files.js';
 import { LOCK_NAME, lockLayout } from './lock.js';
@@ -26,6 +26,8 @@ export interface LayoutOptions {
   /** Streaming layers written at once (default 2). */
   concurrency?: number;
 }
+
+const LAYOUT_KEYS = optionKeys<LayoutOptions>({ concurrency: true });
 
 function hexOf(digest: string): string {
   if (!/^sha256:[0-9a-f]{64}$/.test(digest)) throw new ErrLayout(`unsupported digest ${JSON.stringify(digest)}`);
@@ -50,6 +52,7 @@ export class OciLayout implements Destination {
 
   constructor(dir: string, options: LayoutOptions = {}) {
     if (typeof dir !== 'string' || dir === '') throw new ErrInvalidOption('dir', 'a directory path', dir);
+    refuseUnknownOptions(options, LAYOUT_KEYS, 'new OciLayout()');
     const c = options.concurrency ?? 2;
     if (!Number.isInteger(c) || c < 1 || c > 64) throw new ErrOptionRange('concurrency', 'an integer from 1 to 64', c);
     this.dir = dir;
@@ -250,7 +253,8 @@ export class OciLayout implements Destination {
 }
 
 /** Writes `image` into the OCI layout directory `dir` (created, or added to). */
-export function writeLayout(image: Image | ImageIndex, dir: string, options: WriteOptions & LayoutOptions = {}): Promise<WriteResult> {
+export async function writeLayout(image: Image | ImageIndex, dir: string, options: WriteOptions & LayoutOptions = {}): Promise<WriteResult> {
+  refuseUnknownOptions(options, new Set([...WRITE_OPTION_KEYS, ...LAYOUT_KEYS]), 'writeLayout()');
   const { concurrency, ...rest } = options;
   return writeImage(image, new OciLayout(dir, concurrency === undefined ? {} : { concurrency }), rest);
 }

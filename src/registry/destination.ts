@@ -4,9 +4,9 @@
 import type { Blob, Descriptor, Destination, ManifestBlob } from '../image/types.js';
 import { Reference } from '../image/reference.js';
 import { ErrInvalidReference } from '../image/errors.js';
-import { ErrOptionRange } from '../core/errors.js';
+import { ErrOptionRange, ErrInvalidOption, optionKeys, refuseUnknownOptions } from '../core/errors.js';
 import { ErrRegistryTagsIncomplete } from './errors.js';
-import { anySignal, connect, pushScope, type RegistryOptions, type Repository } from './client.js';
+import { anySignal, connect, pushScope, type RegistryOptions, type Repository, REGISTRY_OPTION_KEYS } from './client.js';
 import { putManifest, type ManifestTarget } from './manifest.js';
 import { pushTags } from './tags.js';
 import { blobExists, uploadKnown, uploadStream, type UploadContext } from './upload.js';
@@ -34,6 +34,12 @@ export interface RegistryDestinationOptions extends RegistryOptions {
   onProgress?: (event: ProgressEvent) => void;
 }
 
+/** RegistryDestinationOptions' names (pushImage and pushLayout add theirs). */
+export const DESTINATION_OPTION_KEYS: ReadonlySet<string> = new Set([
+  ...REGISTRY_OPTION_KEYS,
+  ...optionKeys<Omit<RegistryDestinationOptions, keyof RegistryOptions>>({ concurrency: true, chunkSize: true, onProgress: true }),
+]);
+
 export class RegistryDestination implements Destination {
   readonly concurrency: number;
   readonly reference: Reference;
@@ -45,6 +51,8 @@ export class RegistryDestination implements Destination {
   #ids = 0;
 
   constructor(reference: string | Reference, options: RegistryDestinationOptions = {}) {
+    refuseUnknownOptions(options, DESTINATION_OPTION_KEYS, 'new RegistryDestination()');
+    if (options.onProgress !== undefined && typeof options.onProgress !== 'function') throw new ErrInvalidOption('onProgress', 'a function', options.onProgress);
     const concurrency = options.concurrency ?? 3;
     if (!Number.isSafeInteger(concurrency) || concurrency < 1 || concurrency > 64) {
       throw new ErrOptionRange('concurrency', 'an integer from 1 to 64', concurrency);

@@ -4,7 +4,8 @@
 // into memory (bounded) and verified here.
 import type { Reference } from '../image/reference.js';
 import type { Descriptor, KnownBlob, ManifestBlob } from '../image/types.js';
-import { RegistryDestination, type RegistryDestinationOptions } from './destination.js';
+import { optionKeys, refuseUnknownOptions } from '../core/errors.js';
+import { DESTINATION_OPTION_KEYS, RegistryDestination, type RegistryDestinationOptions } from './destination.js';
 import { ErrRegistryProtocol } from './errors.js';
 import { MANIFEST_CAP, isIndex, sha256 } from './manifest.js';
 import { descriptor, imageManifest, indexManifests, parseJSON } from './parse.js';
@@ -26,22 +27,30 @@ export interface PushLayoutOptions extends RegistryDestinationOptions {
   names?: readonly string[];
 }
 
+const PUSH_LAYOUT_KEYS: ReadonlySet<string> = new Set([
+  ...DESTINATION_OPTION_KEYS,
+  ...optionKeys<Omit<PushLayoutOptions, keyof RegistryDestinationOptions>>({ name: true, names: true }),
+]);
+
 /** Pushes the image (or index) of the OCI layout directory `dir` to `ref`; resolves with the top manifest's descriptor. */
 export async function pushLayout(dir: string, ref: string | Reference, options: PushLayoutOptions = {}): Promise<Descriptor> {
+  refuseUnknownOptions(options, PUSH_LAYOUT_KEYS, 'pushLayout()');
   return pushStore(() => directoryStore(dir), ref, options);
 }
 
 /** Pushes the OCI layout inside the tar archive `file` (nothing is extracted). */
 export async function pushArchive(file: string, ref: string | Reference, options: PushLayoutOptions = {}): Promise<Descriptor> {
+  refuseUnknownOptions(options, PUSH_LAYOUT_KEYS, 'pushArchive()');
   return pushStore(() => archiveStore(file), ref, options);
 }
 
 async function pushStore(open: () => LayoutStore | Promise<LayoutStore>, ref: string | Reference, options: PushLayoutOptions): Promise<Descriptor> {
-  const destination = new RegistryDestination(ref, options);
+  const { name, names: given, ...destinationOptions } = options;
+  const destination = new RegistryDestination(ref, destinationOptions);
   // The names first: one that cannot be tagged fails before the source is read.
-  const names = destination.resolveNames(options.names ?? []);
+  const names = destination.resolveNames(given ?? []);
   const store = await open();
-  const top = await selectTop(store, options.name ?? destination.reference.tag);
+  const top = await selectTop(store, name ?? destination.reference.tag);
   const tree = await readTree(store, top, 0);
   const manifest = await writeKnown(destination, tree, names, options.signal);
   return manifest.descriptor;

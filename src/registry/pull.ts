@@ -6,9 +6,9 @@ import { arch as hostArch } from 'node:os';
 import { Readable } from 'node:stream';
 import type { Reference } from '../image/reference.js';
 import type { Destination, KnownBlob, ManifestBlob, Platform } from '../image/types.js';
-import { anySignal, connect, pullScope, type RegistryOptions, type Repository } from './client.js';
+import { REGISTRY_OPTION_KEYS, anySignal, connect, pullScope, type RegistryOptions, type Repository } from './client.js';
 import { ErrRegistry, ErrRegistryDigestMismatch, ErrRegistryNotFound, ErrRegistryUnavailable, describeCause } from './errors.js';
-import { ErrInvalidOption } from '../core/errors.js';
+import { ErrInvalidOption, optionKeys, refuseUnknownOptions } from '../core/errors.js';
 import { ErrDigestMismatch } from '../image/errors.js';
 import type { BaseImage } from '../image/image.js';
 import { DOCKER_CONFIG, OCI_CONFIG } from '../image/manifest.js';
@@ -21,6 +21,8 @@ export interface PullOptions extends RegistryOptions {
   /** `os/arch[/variant]` to choose from an index (default: linux and the host's architecture). */
   platform?: string | Platform;
 }
+
+const PULL_KEYS: ReadonlySet<string> = new Set([...REGISTRY_OPTION_KEYS, ...optionKeys<Omit<PullOptions, keyof RegistryOptions>>({ platform: true })]);
 
 export interface PulledImage extends KnownImage {
   readonly reference: Reference;
@@ -53,6 +55,10 @@ export function parsePlatform(value: string | Platform): Platform {
 
 /** Reads the manifest of `ref` and returns the image with lazily streamed, verified blobs. */
 export async function pull(ref: string | Reference, options: PullOptions = {}): Promise<PulledImage> {
+  refuseUnknownOptions(options, PULL_KEYS, 'pull()');
+  if (options.platform !== undefined && typeof options.platform !== 'string' && (typeof options.platform !== 'object' || options.platform === null)) {
+    throw new ErrInvalidOption('platform', 'a string "os/arch[/variant]" or a Platform', options.platform);
+  }
   const repo = connect(ref, options);
   const target: ManifestTarget = { transport: repo.transport, repository: repo.repository, scopes: [pullScope(repo.repository)], signal: options.signal };
   const id = repo.reference.identifier;
@@ -114,6 +120,7 @@ function matches(have: Platform, want: Platform): boolean {
 
 /** Pulls `ref` and writes it into `destination` (layout, archive, registry) in writeImage's order. */
 export async function pullToDestination(ref: string | Reference, destination: Destination, options: PullOptions = {}): Promise<ManifestBlob> {
+  refuseUnknownOptions(options, PULL_KEYS, 'pullToDestination()');
   const image = await pull(ref, options);
   const r = image.reference;
   return writeKnown(destination, image, r.tag === undefined ? [] : [`${r.name}:${r.tag}`], options.signal);

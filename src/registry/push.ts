@@ -3,7 +3,8 @@
 import type { Image, ImageIndex } from '../image/image.js';
 import type { Reference } from '../image/reference.js';
 import { writeImage, type WriteProgress, type WriteResult } from '../image/write.js';
-import { RegistryDestination, type RegistryDestinationOptions } from './destination.js';
+import { ErrInvalidOption, optionKeys, refuseUnknownOptions } from '../core/errors.js';
+import { DESTINATION_OPTION_KEYS, RegistryDestination, type RegistryDestinationOptions } from './destination.js';
 
 export interface PushImageOptions extends RegistryDestinationOptions {
   /**
@@ -16,6 +17,11 @@ export interface PushImageOptions extends RegistryDestinationOptions {
   onWrite?: (event: WriteProgress) => void;
 }
 
+const PUSH_KEYS: ReadonlySet<string> = new Set([
+  ...DESTINATION_OPTION_KEYS,
+  ...optionKeys<Omit<PushImageOptions, keyof RegistryDestinationOptions>>({ names: true, onWrite: true }),
+]);
+
 /**
  * Pushes `image` to `reference` (`registry/repo:tag`, or `@sha256:...` to pin the result): blobs, then
  * configs and manifests by digest, then the tag(s) last, so a failed or aborted push (`signal`) leaves
@@ -23,6 +29,12 @@ export interface PushImageOptions extends RegistryDestinationOptions {
  * The result's `names` are the fully qualified names tagged: the target's, then `names`.
  */
 export async function pushImage(image: Image | ImageIndex, reference: string | Reference, options: PushImageOptions = {}): Promise<WriteResult> {
+  // `tags` and other misspellings fail here: an ignored option would push something else than asked.
+  refuseUnknownOptions(options, PUSH_KEYS, 'pushImage()');
+  if (options.names !== undefined && (!Array.isArray(options.names) || !options.names.every((n) => typeof n === 'string'))) {
+    throw new ErrInvalidOption('names', 'an array of image names', options.names);
+  }
+  if (options.onWrite !== undefined && typeof options.onWrite !== 'function') throw new ErrInvalidOption('onWrite', 'a function', options.onWrite);
   const { names, onWrite, ...destinationOptions } = options;
   const destination = new RegistryDestination(reference, destinationOptions);
   // The destination resolves the names (its own tag first) before writing anything.

@@ -1,7 +1,7 @@
 // Options of tarDirectory, validated once at the boundary and turned into the policies the walker
 // and writer apply: which mtime an entry gets, which owner, which mode, which paths are left out.
 import { readFileSync } from 'node:fs';
-import { ErrInvalidOption, ErrOptionRange, ErrTarSource } from '../core/errors.js';
+import { ErrInvalidOption, ErrOptionRange, ErrTarSource, optionKeys, refuseUnknownOptions } from '../core/errors.js';
 import { dockerignoreLines, dockerignoreMatcher } from './patterns.js';
 
 /** Kinds of entries the walker meets. */
@@ -91,10 +91,14 @@ function seconds(name: string, value: unknown): number {
   return Math.floor(value);
 }
 
-function sourceDateEpoch(): number | undefined {
-  const raw = process.env.SOURCE_DATE_EPOCH;
+/**
+ * SOURCE_DATE_EPOCH (reproducible-builds.org) as whole seconds, or undefined when unset or empty.
+ * Anything but a decimal integer is refused: a typo must not silently give another digest.
+ */
+export function sourceDateEpoch(env: NodeJS.ProcessEnv = process.env): number | undefined {
+  const raw = env.SOURCE_DATE_EPOCH;
   if (raw === undefined || raw === '') return undefined;
-  if (!/^\d+$/.test(raw)) throw new ErrOptionRange('SOURCE_DATE_EPOCH', 'a non-negative integer of seconds', raw);
+  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(Number(raw))) throw new ErrOptionRange('SOURCE_DATE_EPOCH (environment variable)', 'a non-negative decimal integer of seconds', raw);
   return Number(raw);
 }
 
@@ -131,10 +135,15 @@ function stringList(name: string, value: unknown): string[] {
   return [...(value as string[])]; // a copy: the .dockerignore lines are appended to it
 }
 
+const TAR_KEYS = optionKeys<TarOptions>({
+  onSkip: true, mtime: true, owner: true, keepOwner: true, prefix: true, exclude: true, dockerignore: true,
+  mode: true, whiteouts: true, opaqueDirs: true, xattrs: true, keepWhiteoutFiles: true,
+});
+
 export function resolveTarOptions(dir: unknown, options: unknown): Resolved {
   if (typeof dir !== 'string' || dir === '') throw new ErrInvalidOption('dir', 'a non-empty string', dir);
   if (options === undefined) options = {};
-  if (typeof options !== 'object' || options === null) throw new ErrInvalidOption('options', 'an object', options);
+  refuseUnknownOptions(options, TAR_KEYS, 'tarDirectory()');
   const o = options as TarOptions;
   if (o.onSkip !== undefined && typeof o.onSkip !== 'function') throw new ErrInvalidOption('onSkip', 'a function', o.onSkip);
   if (o.xattrs !== undefined && typeof o.xattrs !== 'boolean') throw new ErrInvalidOption('xattrs', 'a boolean', o.xattrs);

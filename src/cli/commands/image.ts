@@ -12,9 +12,10 @@ import { RegistryDestination } from '../../registry/destination.js';
 import { MAX_THREADS } from '../../layer/options.js';
 import { resolveBaseSource, type ResolvedBase } from '../../image/base-source.js';
 import type { RegistryOptions } from '../../registry/client.js';
+import { containerConfig, resolveCreated, type Healthcheck } from '../../image/config.js';
 import { LAYER_COMPRESSIONS, levelOption } from './layer.js';
 import {
-  REPORT_OPTIONS, choiceOption, flag, integerOption, listOption, progressBoard, stringOption,
+  REPORT_OPTIONS, choiceOption, defaultMtimeArg, flag, integerOption, listOption, progressBoard, stringOption,
   type Args, type Command, type Context,
 } from '../command.js';
 import { ErrCliInput, ErrCliUsage } from '../errors.js';
@@ -64,6 +65,73 @@ function pairsOption(args: Args, name: string): string[] {
   return list;
 }
 
+const DURATION_UNITS: Record<string, number> = { ns: 1, us: 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
+
+/** `30s`, `1m30s`, `500ms` (Docker's --health-* durations) as the nanoseconds the config stores. */
+function duration(flagName: string, value: string): number {
+  if (!/^(?:[0-9]+(?:ns|us|ms|s|m|h))+$/.test(value)) throw usage(`--${flagName} must be a duration like 30s, 1m30s or 500ms, got "${value}"`);
+  let ns = 0;
+  for (const m of value.matchAll(/([0-9]+)(ns|us|ms|s|m|h)/g)) ns += Number(m[1]) * DURATION_UNITS[m[2]!]!;
+  if (!Number.isSafeInteger(ns)) throw usage(`--${flagName} is too long: "${value}"`);
+  return ns;
+}
+
+/** --health-cmd: a JSON array is exec form (CMD), `none` turns the base's off, any other string runs in a shell. */
+function healthcheckFlags(args: Args): Healthcheck | undefined {
+  const cmd = stringOption(args, 'health-cmd');
+  const timing = ['health-interval', 'health-timeout', 'health-start-period', 'health-retries'].filter((f) => stringOption(args, f) !== undefined);
+  if (cmd === undefined) {
+    if (timing.length > 0) throw usage(`--${timing[0]} needs --health-cmd`);
+    return undefined;
+  }
+  if (cmd === '') throw usage('--health-cmd needs a command (or none)');
+  const test = cmd === 'none' ? ['NONE'] : cmd.trimStart().startsWith('[') ? ['CMD', ...checked('health-cmd', () => parseCommand('health-cmd', cmd))] : ['CMD-SHELL', cmd];
+  const h: Healthcheck = { test };
+  const fields = [['health-interval', 'interval'], ['health-timeout', 'timeout'], ['health-start-period', 'startPeriod']] as const;
+  for (const [f, k] of fields) {
+    const v = stringOption(args, f);
+    if (v !== undefined) h[k] = duration(f, v);
+  }
+  const retries = integerOption(args, 'health-retries', 0, 1_000_000, NAME);
+  if (retries !== undefined) h.retries = retries;
+  return h;
+}
+
+/**
+ * The config flags that are Image options of the same meaning (docs/CLI.md): --expose, --volume,
+ * --stop-signal, --annotation, --author, --created, --health-*. Each value is checked here with the
+ * Image's own rules, so a bad one is a usage error naming the flag (exit 2) before anything is read.
+ */
+function configFlags(args: Args, spec: Omit<BuildSpec, 'output' | 'ociDir'>): void {
+  const expose = listOption(args, 'expose');
+  if (expose.length > 0) spec.exposedPorts = expose.map((p) => Object.keys(checked('expose', () => containerConfig(undefined, { exposedPorts: [p] })).ExposedPorts as object)[0]!);
+  const volumes = listOption(args, 'volume');
+  for (const v of volumes) checked('volume', () => containerConfig(undefined, { volumes: [v] }));
+  if (volumes.length > 0) spec.volumes = volumes;
+  const stopSignal = stringOption(args, 'stop-signal');
+  if (stopSignal !== undefined) {
+    checked('stop-signal', () => containerConfig(undefined, { stopSignal }));
+    spec.stopSignal = stopSignal;
+  }
+  const annotations = pairsOption(args, 'annotation');
+  if (annotations.length > 0) {
+    if (stringOption(args, 'format') === 'docker') throw usage('--annotation needs --format oci: a Docker schema 2 manifest has no annotations');
+    spec.annotations = annotations;
+  }
+  const author = stringOption(args, 'author');
+  if (author !== undefined) spec.author = author;
+  const created = stringOption(args, 'created');
+  if (created !== undefined) {
+    // Unix seconds or an RFC 3339 time, as --mtime takes them.
+    const value = /^[0-9]+$/.test(created) ? Number(created) : created;
+    checked('created', () => resolveCreated(value));
+    if (typeof value === 'string' && !/^\d{4}-\d{2}-\d{2}T/.test(value)) throw usage(`--created must be Unix seconds or an RFC 3339 time (2024-01-31T00:00:00Z), got "${created}"`);
+    spec.created = value;
+  }
+  const healthcheck = healthcheckFlags(args);
+  if (healthcheck !== undefined) spec.healthcheck = healthcheck;
+}
+
 /** The flags as buildImage's spec (outputs left out), every value checked: a bad one is exit 2. */
 export function imageSpec(args: Args): Omit<BuildSpec, 'output' | 'ociDir'> {
   const layers = listOption(args, 'layer');
@@ -83,6 +151,7 @@ export function imageSpec(args: Args): Omit<BuildSpec, 'output' | 'ociDir'> {
   if (workdir !== undefined) spec.workdir = workdir;
   const user = stringOption(args, 'user');
   if (user !== undefined) spec.user = user;
+  configFlags(args, spec);
   const platform = stringOption(args, 'platform');
   if (platform !== undefined) {
     // A platform listed twice would make an index of two images for one platform: buildImage
@@ -119,7 +188,7 @@ export function imageSpec(args: Args): Omit<BuildSpec, 'output' | 'ociDir'> {
   if (mtime !== undefined) {
     checked('mtime', () => parseMtimeArg(mtime));
     spec['mtime'] = mtime;
-  }
+  } else defaultMtimeArg(NAME); // buildImage applies it; a bad SOURCE_DATE_EPOCH is exit 2 here
   const owner = stringOption(args, 'owner');
   if (owner !== undefined) {
     checked('owner', () => parseOwnerArg(owner));
@@ -316,6 +385,17 @@ export const imageCommand: Command = {
     workdir: { type: 'string', value: 'DIR', help: 'working directory' },
     user: { type: 'string', value: 'USER', help: 'user[:group] to run as' },
     label: { type: 'string', multiple: true, value: 'K=V', help: 'label' },
+    expose: { type: 'string', multiple: true, value: 'PORT[/PROTO]', help: 'exposed port, 1-65535; PROTO tcp (default), udp or sctp' },
+    volume: { type: 'string', multiple: true, value: 'PATH', help: 'volume: an absolute container path' },
+    'stop-signal': { type: 'string', value: 'SIG', help: 'signal that stops the container (SIGTERM, SIGINT, 15)' },
+    annotation: { type: 'string', multiple: true, value: 'K=V', help: 'manifest annotation (and the index\'s, with several platforms); needs --format oci' },
+    author: { type: 'string', value: 'AUTHOR', help: 'the config\'s author' },
+    created: { type: 'string', value: 'TIME', help: 'the config\'s created time: Unix seconds or RFC 3339 (default: SOURCE_DATE_EPOCH, else 1970)' },
+    'health-cmd': { type: 'string', value: 'JSON|STRING|none', help: 'healthcheck: a JSON array (exec form), a shell command, or none to turn the base\'s off' },
+    'health-interval': { type: 'string', value: 'DURATION', help: 'time between healthchecks (30s, 1m30s)' },
+    'health-timeout': { type: 'string', value: 'DURATION', help: 'time a healthcheck may take' },
+    'health-start-period': { type: 'string', value: 'DURATION', help: 'start time before failed healthchecks count' },
+    'health-retries': { type: 'string', value: 'N', help: 'failed healthchecks before unhealthy' },
     platform: { type: 'string', value: 'OS/ARCH[/VARIANT][,...]', help: 'platform (default: the base\'s, else linux/amd64); several make an index' },
     format: { type: 'string', value: 'oci|docker', help: 'manifest format (default oci)' },
     tag: { type: 'string', multiple: true, value: 'NAME[:TAG]|TAG', help: 'image name (app:1 is docker.io/library/app:1); with --push: a tag (latest) or a name in its repository' },
@@ -326,7 +406,7 @@ export const imageCommand: Command = {
     level: { type: 'string', short: 'l', value: 'N', help: 'compression level: gzip 0-9 (default 1), zstd 1-19 (default 3)' },
     threads: { type: 'string', short: 't', value: 'N', help: `compress each layer on up to N threads, 1-${MAX_THREADS} (same bytes)` },
     exclude: { type: 'string', multiple: true, value: 'PATTERN', help: 'leave out paths matching PATTERN (.dockerignore syntax), every layer' },
-    mtime: { type: 'string', value: 'keep|TIME|clamp:TIME', help: 'entry times of the directory layers (default: clamp to SOURCE_DATE_EPOCH when set)' },
+    mtime: { type: 'string', value: 'keep|TIME|clamp:TIME', help: 'entry times of the directory layers (default: clamp to SOURCE_DATE_EPOCH when set, else 0); keep: the files\' own' },
     owner: { type: 'string', value: 'UID:GID', help: 'owner recorded in the directory layers (default 0:0)' },
     'layer-cache': { type: 'boolean', help: 'remember layer digests (~/.cache/fastlayer/layers): an unchanged --layer is not uploaded again' },
     'layer-cache-dir': { type: 'string', value: 'DIR', help: 'layer cache directory (implies --layer-cache)' },

@@ -9,7 +9,7 @@ import { MAX_THREADS, ZSTD_MAX_LEVEL, ZSTD_MIN_LEVEL, type LayerOptions } from '
 import type { Compression } from '../../engine/engine.js';
 import type { TarOptions } from '../../tar/directory.js';
 import {
-  REPORT_OPTIONS, choiceOption, flag, integerOption, listOption, progressBoard, stringOption,
+  REPORT_OPTIONS, choiceOption, defaultMtimeArg, flag, integerOption, listOption, progressBoard, stringOption,
   type Args, type Command, type Context,
 } from '../command.js';
 import { CliError, ErrCliInput, ErrCliOutput, ErrCliUsage, reason } from '../errors.js';
@@ -187,8 +187,10 @@ async function run(args: Args, context: Context): Promise<number> {
     if (input.kind !== 'directory' && Object.keys(flags).length > 0) {
       throw usage(`--${Object.keys(flags)[0]} applies to directory inputs only, and ${input.label} is not a directory`);
     }
+    // A directory's entry times default to the reproducible policy (docs/CLI.md): --mtime keep for the files' own.
+    const dirFlags = input.kind === 'directory' && flags.mtime === undefined ? { ...flags, mtime: defaultMtimeArg(NAME) as MtimeOption } : flags;
     const board = progressBoard(args);
-    const source = input.open(tarOptions(flags, (path, kind) => board.log(`fastlayer: skipping ${kind} ${path}\n`)));
+    const source = input.open(tarOptions(dirFlags, (path, kind) => board.log(`fastlayer: skipping ${kind} ${path}\n`)));
     const layer = new Layer(source, { ...options, signal: context.signal });
     if (outputPath !== undefined) output = await openOutput(outputPath, input.guard(), context.signal);
     const seconds = await produce(layer, input, output, board, context.signal);
@@ -262,7 +264,7 @@ export const layerCommand: Command = {
     engine: { type: 'string', value: 'native|js', help: 'force an engine (default: native when it loads)' },
     prefix: { type: 'string', value: 'PATH', help: 'directories: put the entries under PATH in the layer' },
     exclude: { type: 'string', multiple: true, value: 'PATTERN', help: 'directories: leave out paths matching PATTERN (.dockerignore syntax)' },
-    mtime: { type: 'string', value: 'keep|TIME|clamp:TIME', help: 'directories: entry times (TIME: Unix seconds or an ISO date; default: clamp to SOURCE_DATE_EPOCH when set)' },
+    mtime: { type: 'string', value: 'keep|TIME|clamp:TIME', help: 'directories: entry times (TIME: Unix seconds or an ISO date; default: clamp to SOURCE_DATE_EPOCH when set, else 0)' },
     owner: { type: 'string', value: 'UID:GID', help: 'directories: owner to record (default 0:0)' },
     ...REPORT_OPTIONS,
   },
