@@ -45,7 +45,7 @@ export { OciLayout, writeLayout, type LayoutOptions } from './layout/layout.js';
 export { ArchiveWriter, writeArchive, type ArchiveOptions } from './archive/archive.js';
 export { loadBase, type BaseOptions } from './build/base.js';
 export { buildImage, parseLayerArg, parseCommand, type BuildSpec, type LayerSpec, type TarLayerSpec } from './build/build.js';
-export { buildNodeImage, nodeCommand, type NodeBuildSpec } from './build/node.js';
+export { buildNodeImage, nodeCommand, nodeSpec, type NodeBuildSpec } from './build/node.js';
 export { Reference } from './image/reference.js';
 export { parsePlatform, formatPlatform } from './image/platform.js';
 export type { Descriptor, Platform, KnownBlob, StreamingBlob, Blob, ManifestBlob, Destination } from './image/types.js';

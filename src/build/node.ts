@@ -89,13 +89,16 @@ export function nodeLayers(dir: string, appDir: string): [LayerSpec, LayerSpec] 
 }
 
 /**
- * Builds the image of the Node project at `spec.dir`: the dependency layer, then the application
- * layer, on `spec.base` (which should hold `node`), WORKDIR and NODE_ENV=production, the command
- * from package.json unless `cmd` or `entrypoint` is given.
+ * The buildImage spec of the Node project at `spec.dir`: the dependency layer, then the application
+ * layer, WORKDIR and NODE_ENV=production, the command from package.json unless `cmd` or
+ * `entrypoint` is given, and fixed entry times unless SOURCE_DATE_EPOCH or `mtime` says otherwise.
+ * `fastlayer node` turns its flags into the same spec and goes through here too.
  */
-export async function buildNodeImage(spec: NodeBuildSpec): Promise<WriteResult> {
+export async function nodeSpec<S extends NodeBuildSpec>(spec: S): Promise<Omit<S, 'dir' | 'appDir'> & Pick<BuildSpec, 'layers'>> {
   if (typeof spec !== 'object' || spec === null) throw new ErrInvalidOption('spec', 'an object', spec);
-  if ('layers' in spec) throw new ErrInvalidOption('layers', 'absent (buildNodeImage makes the layers from the project)', (spec as { layers: unknown }).layers);
+  if ('layers' in spec && (spec as { layers?: unknown[] }).layers?.length) {
+    throw new ErrInvalidOption('layers', 'absent (the layers are made from the project)', (spec as { layers: unknown }).layers);
+  }
   const dir = spec.dir ?? '.';
   if (typeof dir !== 'string' || dir === '') throw new ErrInvalidOption('dir', 'a directory path', dir);
   const appDir = spec.appDir ?? '/app';
@@ -112,9 +115,10 @@ export async function buildNodeImage(spec: NodeBuildSpec): Promise<WriteResult> 
   }
   const { dir: _dir, appDir: _appDir, ...rest } = spec;
   const env = ['NODE_ENV=production', ...(spec.env ?? [])];
-  // Reproducible unless told otherwise: `npm ci` gives every file a new mtime, and a dependency
-  // layer that changes with it would be uploaded again by every CI run. SOURCE_DATE_EPOCH, when set,
-  // is honoured by the directory layers' own default (clamp to it); else every entry gets 1970.
-  const mtime = spec.mtime ?? (process.env.SOURCE_DATE_EPOCH === undefined ? 0 : undefined);
-  return buildImage({ ...rest, layers: nodeLayers(dir, appDir), workdir: spec.workdir ?? appDir, env, cmd, ...(mtime === undefined ? {} : { mtime }) });
+  return { ...rest, layers: nodeLayers(dir, appDir), workdir: spec.workdir ?? appDir, env, cmd };
+}
+
+/** Builds the image of the Node project at `spec.dir` on `spec.base` (which should hold `node`). */
+export async function buildNodeImage(spec: NodeBuildSpec): Promise<WriteResult> {
+  return buildImage(await nodeSpec(spec));
 }

@@ -3,6 +3,7 @@ import type { Command } from './command.js';
 import { helpCommand } from './commands/help.js';
 import { layerCommand } from './commands/layer.js';
 import { imageCommand } from './commands/image.js';
+import { nodeCommand } from './commands/node.js';
 import { pushCommand } from './commands/push.js';
 import { pullCommand } from './commands/pull.js';
 import { inspectCommand } from './commands/inspect.js';
@@ -11,6 +12,7 @@ import { versionCommand } from './commands/version.js';
 export const commands: readonly Command[] = [
   layerCommand,
   imageCommand,
+  nodeCommand,
   pushCommand,
   pullCommand,
   inspectCommand,

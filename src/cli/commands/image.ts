@@ -30,7 +30,9 @@ import type { ProgressBoard } from '../progress.js';
 import { BlobLines, REGISTRY_OPTIONS, registryOptions } from '../registry-flags.js';
 import { writeStderr } from '../stdio.js';
 
-const NAME = 'image';
+// The command whose flags are being read: `image`, or `node`, which runs this file's build with the
+// layers of a Node project (runImage's `prepare`). One command runs per process.
+let NAME = 'image';
 
 function usage(message: string): ErrCliUsage {
   return new ErrCliUsage(message, NAME);
@@ -133,10 +135,10 @@ function configFlags(args: Args, spec: Omit<BuildSpec, 'output' | 'ociDir'>): vo
 }
 
 /** The flags as buildImage's spec (outputs left out), every value checked: a bad one is exit 2. */
-export function imageSpec(args: Args): Omit<BuildSpec, 'output' | 'ociDir'> {
+export function imageSpec(args: Args, layersGiven = true): Omit<BuildSpec, 'output' | 'ociDir'> {
   const layers = listOption(args, 'layer');
   const base = stringOption(args, 'base');
-  if (layers.length === 0 && base === undefined) throw usage('give at least one --layer DIR[:DEST] or a --base');
+  if (layersGiven && layers.length === 0 && base === undefined) throw usage('give at least one --layer DIR[:DEST] or a --base');
   const spec: Omit<BuildSpec, 'output' | 'ociDir'> & Record<string, unknown> = { layers: layers.map((l) => checked('layer', () => layerArg(l))), tags: [] };
   if (base !== undefined) spec.base = base;
   for (const name of ['entrypoint', 'cmd'] as const) {
@@ -282,10 +284,22 @@ async function toRegistry(spec: BuildSpec, ref: Reference, options: RegistryOpti
 }
 
 
+/** How another command builds its image through `image`'s flags and outputs (see `node`). */
+export interface ImageRun {
+  command: string;
+  /** Turns the flags' spec (no layers) into the spec to build: adds the layers, config defaults. */
+  prepare(spec: Omit<BuildSpec, 'output' | 'ociDir'>): Promise<Omit<BuildSpec, 'output' | 'ociDir'>>;
+}
+
 async function run(args: Args, context: Context): Promise<number> {
   if (args.positionals.length > 0) throw usage(`unexpected argument "${args.positionals[0]}" (directories go in --layer DIR)`);
+  return runImage(args, context);
+}
+
+export async function runImage(args: Args, context: Context, how?: ImageRun): Promise<number> {
+  if (how) NAME = how.command;
   const where = target(args);
-  const spec = imageSpec(args);
+  const spec = how ? await how.prepare(imageSpec(args, false)) : imageSpec(args);
   const tags = listOption(args, 'tag');
   if (tags.length === 0 && where.kind !== 'registry') throw usage('give at least one --tag NAME[:TAG]');
   if (where.kind === 'registry') pushTagNames(where.ref, tags, NAME);
@@ -347,7 +361,7 @@ async function run(args: Args, context: Context): Promise<number> {
   const onStdout = written.target === 'standard output';
   if (!(onStdout && flag(args, 'quiet'))) await printResult(result, written, seconds, json, onStdout);
   if (!json && !flag(args, 'quiet')) {
-    await writeStderr(`fastlayer: image ${result.digest} written to ${escapeControls(written.target)} in ${seconds.toFixed(2)} s\n`);
+    await writeStderr(`fastlayer: ${NAME} ${result.digest} written to ${escapeControls(written.target)} in ${seconds.toFixed(2)} s\n`);
   }
   return 0;
 }

@@ -1,0 +1,107 @@
+// `fastlayer node [DIR]`: the CLI form of buildNodeImage, with image's flags and outputs; and the
+// image runs: podman (vfs storage) starts it on a base holding this machine's node, and the server
+// answers an HTTP request.
+import { describe, it, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { buildImage } from '../src/build/build.js';
+import { binMissing, oneErrorLine, runCli } from './helpers/cli.js';
+import { listLayer, missing, tempDir } from './image-util.js';
+
+function project(root: string, start = 'node server.js'): void {
+  mkdirSync(join(root, 'node_modules', 'greeting'), { recursive: true });
+  writeFileSync(join(root, 'package.json'), JSON.stringify({ name: 'hello', version: '1.0.0', scripts: { start } }));
+  writeFileSync(join(root, 'package-lock.json'), JSON.stringify({ name: 'hello', lockfileVersion: 3, packages: { '': { name: 'hello' }, 'node_modules/greeting': { version: '1.0.0' } } }));
+  writeFileSync(join(root, 'node_modules', 'greeting', 'package.json'), '{"name":"greeting","version":"1.0.0","main":"index.js"}');
+  writeFileSync(join(root, 'node_modules', 'greeting', 'index.js'), 'module.exports = (who) => `hello ${who} from ${process.env.NODE_ENV}`;\n');
+  // The server answers one request (its own), prints the answer and exits: a run that needs no port
+  // published from the container.
+  writeFileSync(join(root, 'server.js'), [
+    "const http = require('node:http');",
+    "const greeting = require('greeting');",
+    "const server = http.createServer((req, res) => res.end(greeting(req.url.slice(1))));",
+    'server.listen(0, () => {',
+    "  http.get({ port: server.address().port, path: '/world' }, (res) => {",
+    "    let body = ''; res.on('data', (c) => { body += c; });",
+    "    res.on('end', () => { console.log(`answer: ${body} (cwd ${process.cwd()})`); server.close(); });",
+    '  });',
+    '});',
+    '',
+  ].join('\n'));
+}
+
+const skip = binMissing();
+
+describe('fastlayer node', { skip }, () => {
+  const tmp = tempDir('fastlayer-cli-node-');
+  after(() => tmp.remove());
+
+  it('writes the two layers and the config of a project given as DIR, with image\'s outputs and flags', async () => {
+    const dir = join(tmp.path, 'app');
+    project(dir);
+    const out = join(tmp.path, 'oci');
+    const r = runCli(['node', dir, '--oci-dir', out, '--tag', 'hello:1', '--app-dir', '/srv/app', '--expose', '8080', '--json']);
+    assert.equal(r.status, 0, r.stderr);
+    const result = JSON.parse(r.stdout.toString());
+    const blob = (d: string) => join(out, 'blobs', 'sha256', d.slice(7));
+    const manifest = JSON.parse(readFileSync(blob(result.digest), 'utf8'));
+    const config = JSON.parse(readFileSync(blob(manifest.config.digest), 'utf8')).config;
+    assert.equal(config.WorkingDir, '/srv/app');
+    assert.deepEqual(config.Cmd, ['node', 'server.js']);
+    assert.deepEqual(config.Env, ['NODE_ENV=production']);
+    assert.deepEqual(config.ExposedPorts, { '8080/tcp': {} });
+    assert.equal(manifest.layers.length, 2);
+    const deps = (await listLayer(blob(manifest.layers[0].digest))).map((e) => e.name);
+    assert.ok(deps.includes('srv/app/node_modules/greeting/index.js') && deps.includes('srv/app/package-lock.json'));
+    assert.ok(!deps.includes('srv/app/server.js'));
+    const app = (await listLayer(blob(manifest.layers[1].digest))).map((e) => e.name);
+    assert.ok(app.includes('srv/app/server.js') && !app.some((n) => n.includes('node_modules')));
+  });
+
+  it('usage errors: --layer is not its flag, two directories, a relative --app-dir, no start command', () => {
+    const dir = join(tmp.path, 'usage');
+    project(dir, 'next start');
+    const out = join(tmp.path, 'usage-out');
+    for (const args of [
+      ['node', dir, '--layer', dir, '--oci-dir', out, '--tag', 'x:1'],
+      ['node', dir, dir, '--oci-dir', out, '--tag', 'x:1'],
+      ['node', dir, '--app-dir', 'app', '--oci-dir', out, '--tag', 'x:1'],
+      ['node', dir, '--oci-dir', out, '--tag', 'x:1'],
+    ]) {
+      const r = runCli(args);
+      assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(oneErrorLine(r.stderr) ?? '', /^fastlayer node: /);
+    }
+    assert.match(runCli(['node', dir, '--oci-dir', out, '--tag', 'x:1']).stderr, /give --cmd/);
+    assert.equal(runCli(['node', dir, '--oci-dir', out, '--tag', 'x:1', '--cmd', '["node","other.js"]']).status, 0);
+  });
+
+  it('the image runs: podman starts it on a base holding this node, and the server answers', { skip: missing('podman', 'ldd') }, async () => {
+    // The base: this machine's node binary and the libraries it links (ldd), nothing else.
+    const root = join(tmp.path, 'rootfs');
+    const files = [process.execPath];
+    const ldd = spawnSync('ldd', [process.execPath], { encoding: 'utf8' }).stdout;
+    for (const m of ldd.matchAll(/(\/\S+\.so[^\s]*)/g)) files.push(m[1]!);
+    for (const f of files) {
+      const to = join(root, f === process.execPath ? '/usr/local/bin/node' : f);
+      mkdirSync(dirname(to), { recursive: true });
+      copyFileSync(f, to);
+    }
+    mkdirSync(join(root, 'tmp'));
+    const base = join(tmp.path, 'base');
+    await buildImage({ layers: [root], tags: ['base:1'], ociDir: base, env: ['PATH=/usr/local/bin:/usr/bin:/bin'] });
+    const dir = join(tmp.path, 'run');
+    project(dir);
+    const archive = join(tmp.path, 'hello.tar');
+    const r = runCli(['node', dir, '--base', base, '--output', archive, '--tag', 'localhost/hello:1']);
+    assert.equal(r.status, 0, r.stderr);
+    const podman = ['--root', join(tmp.path, 'podman-root'), '--runroot', join(tmp.path, 'podman-run'), '--storage-driver', 'vfs'];
+    const load = spawnSync('podman', [...podman, 'load', '-i', archive], { encoding: 'utf8', timeout: 300_000 });
+    assert.equal(load.status, 0, load.stderr);
+    const run = spawnSync('podman', [...podman, 'run', '--rm', '--network', 'none', '--ulimit', 'nofile=4096:4096', '--ulimit', 'nproc=4096:4096', 'localhost/hello:1'], { encoding: 'utf8', timeout: 300_000 });
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stdout, /answer: hello world from production \(cwd \/app\)/);
+  });
+});
