@@ -23,6 +23,7 @@ import { formatPlatform, parsePlatform, platformMatches } from '../image/platfor
 import { Reference } from '../image/reference.js';
 import { CONTAINERD_NAME, REF_NAME } from '../image/names.js';
 import type { Blob, Descriptor, Platform } from '../image/types.js';
+import { DIGEST_PATTERN as DIGEST } from '../core/hash.js';
 
 export interface BaseOptions {
   /** Which image of a layout or archive holding several: a name (`app:1`, `docker.io/library/app:1`) or a tag. */
@@ -41,7 +42,6 @@ const BASE_KEYS = optionKeys<BaseOptions>({ name: true, platform: true, uncompre
 
 /** Largest JSON document (index, manifest, config) read into memory. */
 const MAX_JSON = 16 * 1024 * 1024;
-const DIGEST = /^sha256:[0-9a-f]{64}$/;
 
 const STORE_ERRORS: StoreErrors = {
   invalid: (message, cause) => new ErrBaseImage(message, cause),

@@ -19,6 +19,7 @@ import type { LayerOptions } from '../layer/options.js';
 import { tarDirectory } from '../tar/directory.js';
 import type { TarOptions } from '../tar/options.js';
 import type { Blob, KnownBlob } from '../image/types.js';
+import { DIGEST_PATTERN as DIGEST } from '../core/hash.js';
 
 /** Every input the compressed bytes depend on, besides the uncompressed bytes named by `diffID`. */
 export interface LayerCacheKey {
@@ -42,7 +43,6 @@ export interface LayerCacheOptions {
   maxEntries?: number;
 }
 
-const DIGEST = /^sha256:[0-9a-f]{64}$/;
 /** An entry is a few hundred bytes: anything larger is not one of ours and is not read. */
 const MAX_ENTRY_BYTES = 16 * 1024;
 const ENTRY_VERSION = 1;

@@ -1,5 +1,19 @@
 // A content digest in the `algorithm:hex` form used by OCI descriptors (go-containerregistry's v1.Hash).
+import { createHash } from 'node:crypto';
 import { ErrInvalidHash } from './errors.js';
+
+/** A sha256 digest string as OCI descriptors hold it: `sha256:` and 64 lowercase hex digits. */
+export const DIGEST_PATTERN = /^sha256:[0-9a-f]{64}$/;
+
+/** Whether `value` is a digest string of DIGEST_PATTERN's form. */
+export function isDigest(value: unknown): value is string {
+  return typeof value === 'string' && DIGEST_PATTERN.test(value);
+}
+
+/** The `sha256:<hex>` digest of bytes held in memory (manifests, configs, small blobs). */
+export function sha256(bytes: Uint8Array): string {
+  return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+}
 
 const HEX_LENGTH: Readonly<Record<string, number>> = { sha256: 64 };
 

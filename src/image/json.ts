@@ -6,8 +6,10 @@
 // canonical form could not carry over unchanged: nesting deeper than MAX_JSON_DEPTH (the serialiser
 // recurses), and numbers JSON.parse would round (12345678901234567890 is not a double). Every key is
 // kept as written, `__proto__` included; of a key given twice the last wins, as with JSON.parse.
-import { createHash } from 'node:crypto';
 import { ErrConfigInvalid } from './errors.js';
+import { sha256 } from '../core/hash.js';
+
+export { sha256 };
 
 /** Arrays and objects nested in one another at most this deep (real configs stay below 10). */
 export const MAX_JSON_DEPTH = 64;
@@ -40,9 +42,6 @@ export function canonicalJSON(value: unknown): Buffer {
   return Buffer.from(JSON.stringify(normalise(value, 0)), 'utf8');
 }
 
-export function sha256(bytes: Uint8Array): string {
-  return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
-}
 
 const NUMBER = /^(-?)(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?$/;
 

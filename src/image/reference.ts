@@ -2,13 +2,13 @@
 // `localhost:5000/x` keeps its registry, `name@sha256:...` pins a digest. containerd and skopeo expect
 // the fully qualified form; Docker Hub's API lives on registry-1.docker.io.
 import { ErrInvalidReference } from './errors.js';
+import { DIGEST_PATTERN as DIGEST } from '../core/hash.js';
 
 export const DOCKER_HUB = 'docker.io';
 export const DOCKER_HUB_API = 'registry-1.docker.io';
 
 const COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
 const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
-const DIGEST = /^sha256:[a-f0-9]{64}$/;
 const HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$/;
 
 export class Reference {

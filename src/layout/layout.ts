@@ -18,6 +18,7 @@ import { copyBlob } from './copy.js';
 import { tempName, writeAtomic } from './files.js';
 import { LOCK_NAME, lockLayout } from './lock.js';
 import { CONTAINERD_NAME, REF_NAME, indexEntries } from '../image/names.js';
+import { isDigest } from '../core/hash.js';
 
 export const OCI_LAYOUT_FILE = 'oci-layout';
 export const OCI_LAYOUT_VERSION = '1.0.0';
@@ -30,7 +31,7 @@ export interface LayoutOptions {
 const LAYOUT_KEYS = optionKeys<LayoutOptions>({ concurrency: true });
 
 function hexOf(digest: string): string {
-  if (!/^sha256:[0-9a-f]{64}$/.test(digest)) throw new ErrLayout(`unsupported digest ${JSON.stringify(digest)}`);
+  if (!isDigest(digest)) throw new ErrLayout(`unsupported digest ${JSON.stringify(digest)}`);
   return digest.slice(7);
 }
 
@@ -209,7 +210,7 @@ export class OciLayout implements Destination {
     const seen = new Set<string>();
     const queue = [...roots];
     for (let d = queue.shift(); d !== undefined; d = queue.shift()) {
-      if (typeof d.digest !== 'string' || !/^sha256:[0-9a-f]{64}$/.test(d.digest)) continue;
+      if (typeof d.digest !== 'string' || !isDigest(d.digest)) continue;
       const hex = d.digest.slice(7);
       if (seen.has(hex)) continue;
       seen.add(hex);

@@ -11,10 +11,10 @@ import { MANIFEST_CAP, isIndex, sha256 } from './manifest.js';
 import { descriptor, imageManifest, indexManifests, parseJSON } from './parse.js';
 import { ErrLayoutInvalid, archiveStore, directoryStore, type LayoutStore } from '../layout/store.js';
 import { writeKnown, type KnownImage, type KnownIndex } from './tree.js';
+import { REF_NAME } from '../image/names.js';
 
 export { ErrLayoutInvalid } from '../layout/store.js';
 
-const REF_NAME = 'org.opencontainers.image.ref.name';
 
 export interface PushLayoutOptions extends RegistryDestinationOptions {
   /** Which image of index.json: its `org.opencontainers.image.ref.name` (default: the only one, or the target tag). */

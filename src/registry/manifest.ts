@@ -1,10 +1,13 @@
 // Manifests and indexes: PUT by digest or tag with their own media type, GET/HEAD accepting every
 // OCI and Docker manifest and index type, the bytes checked against the digest asked for, else
 // against Docker-Content-Digest, else hashed to name them. Bodies are bounded in memory.
-import { createHash } from 'node:crypto';
 import type { Descriptor, ManifestBlob } from '../image/types.js';
 import { ErrRegistry, ErrRegistryDigestMismatch, ErrRegistryProtocol, ErrRegistryUnavailable, describeCause } from './errors.js';
 import { drain, readBounded, type Transport } from './transport.js';
+import { sha256 } from '../core/hash.js';
+import { isDigest } from '../core/hash.js';
+
+export { sha256 };
 
 export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 export const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
@@ -20,9 +23,6 @@ export function isIndex(mediaType: string): boolean {
   return mediaType === OCI_INDEX || mediaType === DOCKER_MANIFEST_LIST;
 }
 
-export function sha256(bytes: Uint8Array): string {
-  return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
-}
 
 export interface ManifestTarget {
   readonly transport: Transport;
@@ -79,7 +79,7 @@ export async function headManifest(target: ManifestTarget, identifier: string): 
   const digest = res.headers.get('docker-content-digest');
   const size = Number(res.headers.get('content-length'));
   const type = (res.headers.get('content-type') ?? '').split(';')[0]!.trim();
-  if (digest === null || !/^sha256:[a-f0-9]{64}$/.test(digest) || !Number.isSafeInteger(size)) {
+  if (digest === null || !isDigest(digest) || !Number.isSafeInteger(size)) {
     // Without a digest header the only way to name it is to read it.
     return (await getManifest(target, identifier)).descriptor;
   }

@@ -2,8 +2,8 @@
 // checked before it is used to build a URL or a file path.
 import type { Descriptor, Platform } from '../image/types.js';
 import { ErrRegistryProtocol } from './errors.js';
+import { DIGEST_PATTERN as DIGEST } from '../core/hash.js';
 
-const DIGEST = /^sha256:[a-f0-9]{64}$/;
 
 export function parseJSON(bytes: Uint8Array, what: string): Record<string, unknown> {
   let value: unknown;

@@ -7,8 +7,8 @@ import type { BaseImage } from '../image/image.js';
 import { parseJSON } from '../image/json.js';
 import { parsePlatform } from '../image/platform.js';
 import type { KnownBlob } from '../image/types.js';
+import { DIGEST_PATTERN as DIGEST } from '../core/hash.js';
 
-const DIGEST = /^sha256:[0-9a-f]{64}$/;
 
 export interface PulledParts {
   /** The reference, for messages. */

@@ -15,9 +15,10 @@ import { escapeControls } from '../escape.js';
 import { formatBytes } from '../progress.js';
 import { REGISTRY_OPTIONS, registryOptions } from '../registry-flags.js';
 import { writeStdout } from '../stdio.js';
+import { isDigest } from '../../core/hash.js';
+import { REF_NAME } from '../../image/names.js';
 
 const NAME = 'inspect';
-const REF_NAME = 'org.opencontainers.image.ref.name';
 const IMAGE_NAME = 'io.containerd.image.name';
 
 interface Document {
@@ -41,7 +42,7 @@ interface Inspected {
 }
 
 function blobName(d: Descriptor): string {
-  if (!/^sha256:[0-9a-f]{64}$/.test(d.digest)) throw new ErrLayoutInvalid(`unsupported digest ${JSON.stringify(d.digest)}`);
+  if (!isDigest(d.digest)) throw new ErrLayoutInvalid(`unsupported digest ${JSON.stringify(d.digest)}`);
   return `blobs/sha256/${d.digest.slice(7)}`;
 }
 
