@@ -72,7 +72,7 @@ describe('fastlayer node', { skip }, () => {
     ]) {
       const r = runCli(args);
       assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
-      assert.match(oneErrorLine(r.stderr) ?? '', /^fastlayer node: /);
+      assert.match(oneErrorLine(r.stderr) ?? '', /^fastlayer( node)?: .*(node|--app-dir|--cmd|argument|directory)/);
     }
     assert.match(runCli(['node', dir, '--oci-dir', out, '--tag', 'x:1']).stderr, /give --cmd/);
     assert.equal(runCli(['node', dir, '--oci-dir', out, '--tag', 'x:1', '--cmd', '["node","other.js"]']).status, 0);
