@@ -5,6 +5,7 @@ import { layerCommand } from './commands/layer.js';
 import { imageCommand } from './commands/image.js';
 import { pushCommand } from './commands/push.js';
 import { pullCommand } from './commands/pull.js';
+import { copyCommand } from './commands/copy.js';
 import { inspectCommand } from './commands/inspect.js';
 import { versionCommand } from './commands/version.js';
 
@@ -13,6 +14,7 @@ export const commands: readonly Command[] = [
   imageCommand,
   pushCommand,
   pullCommand,
+  copyCommand,
   inspectCommand,
   versionCommand,
   helpCommand(() => commands),
