@@ -224,6 +224,24 @@ describe('copy: credentials stay with their registry (htpasswd)', { skip: missin
       await Promise.all([pa.close(), pb.close()]);
     }
   });
+
+  it('the destination credentials serve the source in the same registry (mounts), and a registry source into an archive', async () => {
+    const empty = join(tmp.path, 'no-docker-config-2');
+    mkdirSync(empty, { recursive: true });
+    const proxy = await startProxy(a.port);
+    try {
+      await copyImage(`${proxy.host}/src/app:1`, `${proxy.host}/dst/app:1`, { credentials: A, dockerConfig: empty });
+      assert.equal(blobGets(proxy), 0);
+      assert.ok(proxy.log.some((l) => l.method === 'POST' && l.path.includes('mount=')));
+    } finally {
+      await proxy.close();
+    }
+    const file = join(tmp.path, 'auth.tar');
+    await assert.rejects(copyImage(`${a.host}/src/app:1`, file, { dockerConfig: empty }), { code: 'ERR_REGISTRY_UNAUTHORIZED' });
+    assert.equal(existsSync(file), false);
+    await copyImage(`${a.host}/src/app:1`, file, { credentials: A, dockerConfig: empty });
+    assert.ok(existsSync(file));
+  });
 });
 
 describe('fastlayer copy (CLI)', { skip: missing ?? binMissing() }, () => {

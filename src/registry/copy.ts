@@ -43,7 +43,8 @@ export interface CopyOptions extends RegistryDestinationOptions {
   names?: readonly string[];
   /**
    * A registry source's credentials. `credentials` are the destination's; the source gets them too
-   * only when both are the same registry. Otherwise the source reads the Docker config (or this).
+   * only when both are the same registry, or when the destination is a layout or archive (no registry
+   * of its own). Otherwise the source reads the Docker config, or uses these.
    */
   sourceCredentials?: Credentials | null;
 }
@@ -71,8 +72,10 @@ export async function copyImage(src: Side, dst: Side | Destination, options: Cop
   const wanted = platforms(options.platform);
   const { credentials, sourceCredentials, onProgress: _p, concurrency: _c, chunkSize: _k, names: _n, platform: _f, ...shared } = options;
   // Credentials belong to one registry: the destination's go to the source only when it is the same one.
+  // A layout or archive destination has no registry: then the source is the only one they can be for.
+  const local = !isDestination(to) && to.kind !== 'registry';
   const sameRegistry = from.kind === 'registry' && !isDestination(to) && to.kind === 'registry' && from.reference.registry === to.reference.registry;
-  const sourceCreds = sourceCredentials !== undefined ? sourceCredentials : sameRegistry ? credentials : undefined;
+  const sourceCreds = sourceCredentials !== undefined ? sourceCredentials : sameRegistry || local ? credentials : undefined;
   const sourceOptions: RegistryOptions = { ...shared, ...(sourceCreds === undefined ? {} : { credentials: sourceCreds }) };
 
   // The destination and its names first: a name that cannot be tagged fails before the source is read.

@@ -63,7 +63,9 @@ async function run(args: Args, context: Context): Promise<number> {
   const pipelineFiles = pipelinePaths(args, NAME, archivePath === undefined ? [] : [archivePath]);
   const srcCreds = sourceCredentials(args);
   const registry = await registryOptions(args, NAME, context.signal);
-  const options: CopyOptions = { ...registry, ...(srcCreds ? { sourceCredentials: srcCreds } : {}), ...(platform === undefined ? {} : { platform }) };
+  // Into a layout or archive the only registry is SRC's: --creds are for it (as for pull).
+  const sourceCreds = srcCreds ?? (to.kind === 'registry' ? undefined : registry.credentials);
+  const options: CopyOptions = { ...registry, ...(sourceCreds ? { sourceCredentials: sourceCreds } : {}), ...(platform === undefined ? {} : { platform }) };
   const pipeline = await PipelineOutputs.open(pipelineFiles, [], context.signal);
   const board = progressBoard(args);
   let output: Output | undefined;
@@ -119,8 +121,8 @@ export const copyCommand: Command = {
     'Within one registry, blobs are mounted or found, never downloaded. A registry DST is tagged last;',
     'an archive DST appears only complete. --platform: all (default) copies a whole index; one',
     'platform copies that image; several copy a new index of only those (a new digest).',
-    '--creds/--username apply to DST (and to SRC only in the same registry); SRC uses the Docker',
-    'config, or --src-creds.',
+    '--creds/--username apply to DST (and to SRC only in the same registry, or when DST is a layout',
+    'or archive); a SRC in another registry uses the Docker config, or --src-creds.',
   ].join('\n'),
   options: {
     platform: { type: 'string', value: 'all|OS/ARCH[/VARIANT][,...]', help: 'which images of an index (default all: the index as it is)' },
