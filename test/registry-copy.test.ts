@@ -291,6 +291,30 @@ describe('fastlayer copy (CLI)', { skip: missing ?? binMissing() }, () => {
     }
   });
 
+  it('--platform into a layout: one platform is that image; usage errors are exit 2', async () => {
+    const multi = new ImageIndex([
+      new Image({ platform: 'linux/amd64', layers: [layerOf(randomBytes(2000, 31))] }),
+      new Image({ platform: 'linux/arm64', layers: [layerOf(randomBytes(2000, 32))] }),
+    ]);
+    const pushed = await pushImage(multi, `${reg.host}/src/multi:1`);
+    const dir = join(tmp.path, 'arm-layout');
+    const r = await cli(['copy', `${reg.host}/src/multi:1`, `oci-layout:${dir}`, '--platform', 'linux/arm64', '--json']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal((JSON.parse(r.stdout) as { digest: string }).digest, pushed.images[1]!.manifest.digest);
+    const index = JSON.parse(readFileSync(join(dir, 'index.json'), 'utf8')) as { manifests: { digest: string }[] };
+    assert.deepEqual(index.manifests.map((m) => m.digest), [pushed.images[1]!.manifest.digest]);
+    for (const args of [
+      ['copy', `${reg.host}/src/multi:1`],
+      ['copy', `${reg.host}/src/multi:1`, join(tmp.path, 'x.tar'), '--src-creds', 'nocolon'],
+      ['copy', 'Not A Ref', join(tmp.path, 'x.tar')],
+      ['copy', `${reg.host}/src/multi:1`, join(tmp.path, 'x.tar'), '--platform', 'linux'],
+    ]) {
+      const bad = await cli(args);
+      assert.equal(bad.status, 2, `${args.join(' ')}: ${bad.stderr}`);
+      assert.equal(existsSync(join(tmp.path, 'x.tar')), false);
+    }
+  });
+
   it('registry -> registry with --tag; a --tag of another repository is exit 2 before anything is read', async () => {
     const r = await cli(['copy', `docker://${reg.host}/src/app:1`, `${reg.host}/dst/app:1`, '--tag', 'latest']);
     assert.equal(r.status, 0, r.stderr);

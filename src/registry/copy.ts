@@ -126,8 +126,8 @@ export function localNames(from: CopyEndpoint, to: CopyEndpoint, given: readonly
   return [...new Set(names)];
 }
 
-/** 'all', or the platforms asked for (each parsed, at least one). */
-function platforms(value: CopyOptions['platform']): 'all' | Platform[] {
+/** 'all', or the platforms asked for (each parsed, at least one); ErrOptionRange for a malformed one. */
+export function platforms(value: CopyOptions['platform']): 'all' | Platform[] {
   if (value === undefined || value === 'all') return 'all';
   const list = typeof value === 'string' ? value.split(',').map((s) => s.trim()) : Array.isArray(value) ? value : [value as Platform];
   if (list.length === 0) throw new ErrInvalidOption('platform', "'all', a platform or a list of them", value);

@@ -3,7 +3,7 @@
 // each registry's credentials to that registry, and makes an archive appear only when complete.
 import { ArchiveWriter } from '../../archive/archive.js';
 import { OciLayout } from '../../layout/layout.js';
-import { copyImage, localNames, parseCopyEndpoint, type CopyEndpoint, type CopyOptions, type CopyResult } from '../../registry/copy.js';
+import { copyImage, localNames, platforms, parseCopyEndpoint, type CopyEndpoint, type CopyOptions, type CopyResult } from '../../registry/copy.js';
 import type { Credentials } from '../../registry/credentials.js';
 import { REPORT_OPTIONS, flag, listOption, progressBoard, stringOption, type Args, type Command, type Context } from '../command.js';
 import { ErrCliUsage } from '../errors.js';
@@ -48,6 +48,11 @@ async function run(args: Args, context: Context): Promise<number> {
   }
   const platform = stringOption(args, 'platform');
   if (platform === '') throw new ErrCliUsage('--platform needs all or OS/ARCH[/VARIANT][,...]', NAME);
+  try {
+    if (platform !== undefined) platforms(platform);
+  } catch (err) {
+    throw new ErrCliUsage(`--platform: ${(err as Error).message}`, NAME);
+  }
   const tags = listOption(args, 'tag');
   // Every --tag checked before credentials are read or SRC is opened: a bad one is exit 2.
   let names: string[];
