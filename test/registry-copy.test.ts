@@ -51,6 +51,25 @@ async function served(ref: string): Promise<{ digest: string; bytes: Buffer } | 
   return { digest: m.descriptor.digest, bytes: m.bytes };
 }
 
+/** One ustar entry (header and padded data). */
+function tarEntry(name: string, data: Buffer): Buffer {
+  const h = Buffer.alloc(512);
+  h.write(name, 0);
+  h.write('0000644\0', 100);
+  h.write('0000000\0', 108);
+  h.write('0000000\0', 116);
+  h.write(data.length.toString(8).padStart(11, '0') + '\0', 124);
+  h.write('00000000000\0', 136);
+  h.write('        ', 148);
+  h.write('0', 156);
+  h.write('ustar\0', 257);
+  h.write('00', 263);
+  let sum = 0;
+  for (const b of h) sum += b;
+  h.write(sum.toString(8).padStart(6, '0') + '\0 ', 148);
+  return Buffer.concat([h, data, Buffer.alloc((512 - (data.length % 512)) % 512)]);
+}
+
 function blobGets(proxy: Proxy): number {
   return proxy.log.filter((l) => l.method === 'GET' && /\/blobs\/sha256:/.test(l.path)).length;
 }
@@ -308,11 +327,21 @@ describe('fastlayer copy (CLI)', { skip: missing ?? binMissing() }, () => {
       ['copy', `${reg.host}/src/multi:1`, join(tmp.path, 'x.tar'), '--src-creds', 'nocolon'],
       ['copy', 'Not A Ref', join(tmp.path, 'x.tar')],
       ['copy', `${reg.host}/src/multi:1`, join(tmp.path, 'x.tar'), '--platform', 'linux'],
+      ['copy', join(tmp.path, 'x.tar'), `archive:${join(tmp.path, '.', 'x.tar')}`],
     ]) {
       const bad = await cli(args);
       assert.equal(bad.status, 2, `${args.join(' ')}: ${bad.stderr}`);
       assert.equal(existsSync(join(tmp.path, 'x.tar')), false);
     }
+  });
+
+  it('an archive without index.json (docker save before Docker 25) is refused: no manifest to copy byte for byte', async () => {
+    const file = join(tmp.path, 'old-save.tar');
+    writeFileSync(file, Buffer.concat([tarEntry('manifest.json', Buffer.from('[]')), Buffer.alloc(1024)]));
+    const r = await cli(['copy', file, `${reg.host}/old/save:1`]);
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, /no index\.json/);
+    assert.equal(await served(`${reg.host}/old/save:1`), undefined);
   });
 
   it('registry -> registry with --tag; a --tag of another repository is exit 2 before anything is read', async () => {

@@ -1,6 +1,7 @@
 // `fastlayer copy SRC DST`: an image or index from a registry, an OCI layout or an archive into any of
 // the three (crane copy, skopeo copy). registry/copy.ts does the work; this reads the flags, keeps
 // each registry's credentials to that registry, and makes an archive appear only when complete.
+import { resolve } from 'node:path';
 import { ArchiveWriter } from '../../archive/archive.js';
 import { OciLayout } from '../../layout/layout.js';
 import { copyImage, localNames, platforms, parseCopyEndpoint, type CopyEndpoint, type CopyOptions, type CopyResult } from '../../registry/copy.js';
@@ -43,9 +44,6 @@ async function run(args: Args, context: Context): Promise<number> {
   if (args.positionals.length !== 2) throw new ErrCliUsage(`expected SRC and DST, got ${args.positionals.length} argument${args.positionals.length === 1 ? '' : 's'}`, NAME);
   const from = endpoint(args.positionals[0]!, 'source');
   const to = endpoint(args.positionals[1]!, 'destination');
-  if (from.kind === 'registry' && to.kind === 'registry' && from.reference.toString() === to.reference.toString()) {
-    throw new ErrCliUsage('SRC and DST are the same image', NAME);
-  }
   const platform = stringOption(args, 'platform');
   if (platform === '') throw new ErrCliUsage('--platform needs all or OS/ARCH[/VARIANT][,...]', NAME);
   try {
@@ -62,7 +60,7 @@ async function run(args: Args, context: Context): Promise<number> {
     if (err instanceof ErrCliUsage) throw err;
     throw new ErrCliUsage(`--tag: ${(err as Error).message}`, NAME);
   }
-  if (from.kind === 'archive' && to.kind === 'archive' && from.path === to.path) throw new ErrCliUsage('SRC and DST are the same archive', NAME);
+  if (from.kind === 'archive' && to.kind === 'archive' && resolve(from.path) === resolve(to.path)) throw new ErrCliUsage('SRC and DST are the same archive', NAME);
   const archivePath = to.kind === 'archive' ? to.path : undefined;
   if (archivePath === '-' || archivePath === '/dev/stdout') throw new ErrCliUsage('DST needs a file: an archive is written back into as it grows', NAME);
   const pipelineFiles = pipelinePaths(args, NAME, archivePath === undefined ? [] : [archivePath]);
