@@ -195,6 +195,15 @@ describe('copyImage (docker-registry)', { skip: missing }, () => {
     assert.equal(await served(`${b.host}/fromlayout/bad:1`), undefined);
   });
 
+  it('oci-layout:DIR:TAG picks the image of that ref.name from a layout holding several', async () => {
+    const dir = join(tmp.path, 'two-named');
+    const one = await writeLayout(new Image({ layers: [layerOf(randomBytes(1000, 41))] }), dir, { names: ['local/app:one'] });
+    const two = await writeLayout(new Image({ layers: [layerOf(randomBytes(1000, 42))] }), dir, { names: ['local/app:two'] });
+    assert.equal((await copyImage(`oci-layout:${dir}:two`, `${b.host}/named/app:2`)).descriptor.digest, two.digest);
+    assert.equal((await copyImage(`oci-layout:${dir}:one`, `${b.host}/named/app:1`)).descriptor.digest, one.digest);
+    await assert.rejects(copyImage(`oci-layout:${dir}`, `${b.host}/named/app:x`), { code: 'ERR_LAYOUT_INVALID' });
+  });
+
   it('registry -> layout copies the index whole; layout -> archive -> registry round-trips the digest', async () => {
     const dir = join(tmp.path, 'multi-layout');
     const r = await copyImage(`${a.host}/src/multi:1`, `oci-layout:${dir}`);
