@@ -55,6 +55,7 @@ export type { MtimePolicy, ModeOverride, EntryKind } from './tar/options.js';
 export { readTar, checkEntry, type TarEntry, type TarHeader, type TarEntryType, type ReadTarOptions } from './tar/reader.js';
 export { RegistryDestination, type RegistryDestinationOptions, type ProgressEvent } from './registry/destination.js';
 export { pull, pullToDestination, type PullOptions, type PulledImage } from './registry/pull.js';
+export { copyImage, parseCopyEndpoint, type CopyOptions, type CopyResult, type CopyEndpoint } from './registry/copy.js';
 export { pushLayout, pushArchive, ErrLayoutInvalid, type PushLayoutOptions } from './registry/layout.js';
 export type { RegistryOptions } from './registry/client.js';
 export type { Credentials } from './registry/credentials.js';

@@ -6,6 +6,7 @@ import { imageCommand } from './commands/image.js';
 import { nodeCommand } from './commands/node.js';
 import { pushCommand } from './commands/push.js';
 import { pullCommand } from './commands/pull.js';
+import { copyCommand } from './commands/copy.js';
 import { inspectCommand } from './commands/inspect.js';
 import { versionCommand } from './commands/version.js';
 
@@ -15,6 +16,7 @@ export const commands: readonly Command[] = [
   nodeCommand,
   pushCommand,
   pullCommand,
+  copyCommand,
   inspectCommand,
   versionCommand,
   helpCommand(() => commands),

@@ -56,7 +56,7 @@ async function pushStore(open: () => LayoutStore | Promise<LayoutStore>, ref: st
   return manifest.descriptor;
 }
 
-async function selectTop(store: LayoutStore, name: string | undefined): Promise<Descriptor> {
+export async function selectTop(store: LayoutStore, name: string | undefined): Promise<Descriptor> {
   const bytes = await store.read('index.json', MANIFEST_CAP);
   let list: Descriptor[];
   try {
@@ -95,7 +95,7 @@ function blobName(d: Descriptor): string {
   return `blobs/sha256/${checked.digest.slice('sha256:'.length)}`;
 }
 
-async function readManifest(store: LayoutStore, d: Descriptor): Promise<ManifestBlob> {
+export async function readManifest(store: LayoutStore, d: Descriptor): Promise<ManifestBlob> {
   const bytes = await store.read(blobName(d), MANIFEST_CAP);
   if (bytes.length !== d.size || sha256(bytes) !== d.digest) {
     throw new ErrLayoutInvalid(`${store.where}: manifest blob ${d.digest} does not match its descriptor (digest or size)`);
@@ -104,7 +104,7 @@ async function readManifest(store: LayoutStore, d: Descriptor): Promise<Manifest
   return { descriptor: { mediaType: d.mediaType, digest: d.digest, size: d.size }, bytes };
 }
 
-async function storeBlob(store: LayoutStore, d: Descriptor): Promise<KnownBlob> {
+export async function storeBlob(store: LayoutStore, d: Descriptor): Promise<KnownBlob> {
   const name = blobName(d);
   const size = await store.size(name);
   if (size === undefined) throw new ErrLayoutInvalid(`${store.where} does not hold blob ${d.digest}`);

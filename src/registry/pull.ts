@@ -126,7 +126,7 @@ export async function pullToDestination(ref: string | Reference, destination: De
   return writeKnown(destination, image, r.tag === undefined ? [] : [`${r.name}:${r.tag}`], options.signal);
 }
 
-function remoteBlob(repo: Repository, descriptor: KnownBlob['descriptor'], signal: AbortSignal | undefined, asBase = false): KnownBlob {
+export function remoteBlob(repo: Repository, descriptor: KnownBlob['descriptor'], signal: AbortSignal | undefined, asBase = false): KnownBlob {
   return {
     kind: 'known',
     descriptor,

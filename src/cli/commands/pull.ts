@@ -21,7 +21,7 @@ import { PIPELINE_OPTIONS, PipelineOutputs, pipelinePaths } from '../pipeline-ou
 const NAME = 'pull';
 
 /** Counts the bytes of each known blob as the destination reads it: one progress line per blob. */
-class Counted implements Destination {
+export class Counted implements Destination {
   readonly concurrency: number;
   constructor(readonly inner: Destination, readonly board: ProgressBoard) {
     this.concurrency = inner.concurrency;

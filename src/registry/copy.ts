@@ -1,0 +1,213 @@
+// copyImage: an image or index from a registry, an OCI layout or an archive into any of the three, as
+// `crane copy` / `skopeo copy` do. The source is read as a tree of known blobs (nothing is fetched
+// before a destination asks for it) and driven through writeKnown, so every destination keeps its own
+// guarantees: a registry HEADs, mounts across repositories of one registry, uploads with the bytes
+// checked while they pass and tags last; a layout or archive checks each blob as it is written and
+// commits only a complete image. Manifests are copied byte for byte, so digests stay what they were,
+// except where a platform list asks for a smaller index (a new index, a new digest).
+import type { Descriptor, Destination, KnownBlob, ManifestBlob, Platform } from '../image/types.js';
+import { parsePlatform, platformMatches, formatPlatform } from '../image/platform.js';
+import { ErrInvalidReference } from '../image/errors.js';
+import { Reference } from '../image/reference.js';
+import { ErrInvalidOption } from '../core/errors.js';
+import { ArchiveWriter } from '../archive/archive.js';
+import { OciLayout } from '../layout/layout.js';
+import { openStore, type LayoutStore } from '../layout/store.js';
+import { connect, pullScope, type RegistryOptions, type Repository } from './client.js';
+import type { Credentials } from './credentials.js';
+import { RegistryDestination, type RegistryDestinationOptions } from './destination.js';
+import { ErrRegistryDigestMismatch, ErrRegistryNotFound } from './errors.js';
+import { getManifest, isIndex, sha256, type ManifestTarget } from './manifest.js';
+import { imageManifest, indexManifests, parseJSON } from './parse.js';
+import { readManifest, selectTop, storeBlob } from './layout.js';
+import { remoteBlob } from './pull.js';
+import { parseCopyEndpoint, type CopyEndpoint } from './copy-endpoint.js';
+import { writeKnown, type KnownImage, type KnownIndex } from './tree.js';
+
+export type { CopyEndpoint } from './copy-endpoint.js';
+export { parseCopyEndpoint } from './copy-endpoint.js';
+
+export interface CopyOptions extends RegistryDestinationOptions {
+  /**
+   * From an index: `'all'` (default) copies the index and every image, digests unchanged; one
+   * platform copies that image's manifest (its digest unchanged); several copy a new index listing
+   * only them (same media type and fields, fewer entries: a new digest). An image that is not an
+   * index is copied whatever this says.
+   */
+  platform?: 'all' | string | Platform | readonly (string | Platform)[];
+  /**
+   * A registry destination: more tags, as for a push (tags.ts: a bare tag or a name in its
+   * repository), written last. A layout or archive: the names written into it (full references);
+   * default, the source reference when it has a tag.
+   */
+  names?: readonly string[];
+  /**
+   * A registry source's credentials. `credentials` are the destination's; the source gets them too
+   * only when both are the same registry, or when the destination is a layout or archive (no registry
+   * of its own). Otherwise the source reads the Docker config, or uses these.
+   */
+  sourceCredentials?: Credentials | null;
+}
+
+export interface CopyResult {
+  /** The top manifest or index written. */
+  descriptor: Descriptor;
+  /** Fully qualified names tagged in a registry destination, or written into a layout or archive. */
+  names: string[];
+}
+
+type Side = string | CopyEndpoint;
+
+function isDestination(value: unknown): value is Destination {
+  return typeof value === 'object' && value !== null && typeof (value as Destination).writeBlob === 'function';
+}
+
+/**
+ * Copies `src` to `dst`: each a string as `fastlayer copy` reads it, or a parsed CopyEndpoint; `dst`
+ * may also be any Destination, which is then given `options.names` as they are.
+ */
+export async function copyImage(src: Side, dst: Side | Destination, options: CopyOptions = {}): Promise<CopyResult> {
+  const from = typeof src === 'string' ? parseCopyEndpoint(src, 'source') : src;
+  const to = typeof dst === 'string' ? parseCopyEndpoint(dst, 'destination') : dst;
+  const wanted = platforms(options.platform);
+  const { credentials, sourceCredentials, onProgress: _p, concurrency: _c, chunkSize: _k, names: _n, platform: _f, ...shared } = options;
+  // Credentials belong to one registry: the destination's go to the source only when it is the same one.
+  // A layout or archive destination has no registry: then the source is the only one they can be for.
+  const local = !isDestination(to) && to.kind !== 'registry';
+  const sameRegistry = from.kind === 'registry' && !isDestination(to) && to.kind === 'registry' && from.reference.registry === to.reference.registry;
+  const sourceCreds = sourceCredentials !== undefined ? sourceCredentials : sameRegistry || local ? credentials : undefined;
+  const sourceOptions: RegistryOptions = { ...shared, ...(sourceCreds === undefined ? {} : { credentials: sourceCreds }) };
+
+  // The destination and its names first: a name that cannot be tagged fails before the source is read.
+  let destination: Destination;
+  let names: string[];
+  if (isDestination(to)) {
+    destination = to;
+    names = [...(options.names ?? [])];
+  } else if (to.kind === 'registry') {
+    const registry = new RegistryDestination(to.reference, { ...shared, ...pick(options) });
+    names = registry.resolveNames(options.names ?? []);
+    destination = registry;
+  } else {
+    names = localNames(from, to, options.names);
+    destination = to.kind === 'layout' ? new OciLayout(to.path) : new ArchiveWriter(to.path);
+  }
+  let top: KnownImage | KnownIndex;
+  try {
+    top = await readSource(from, sourceOptions, wanted);
+  } catch (err) {
+    await destination.abort(err).catch(() => {});
+    throw err;
+  }
+  const manifest = await writeKnown(destination, top, names, options.signal);
+  return { descriptor: manifest.descriptor, names };
+}
+
+function pick(o: CopyOptions): RegistryDestinationOptions {
+  return {
+    ...(o.credentials === undefined ? {} : { credentials: o.credentials }),
+    ...(o.onProgress ? { onProgress: o.onProgress } : {}),
+    ...(o.concurrency === undefined ? {} : { concurrency: o.concurrency }),
+    ...(o.chunkSize === undefined ? {} : { chunkSize: o.chunkSize }),
+  };
+}
+
+/** The names a layout or archive destination is given (see CopyOptions.names). */
+export function localNames(from: CopyEndpoint, to: CopyEndpoint, given: readonly string[] | undefined): string[] {
+  const names = [...(given ?? [])].map((n) => {
+    if (typeof n !== 'string') throw new ErrInvalidOption('names', 'an array of image names', given);
+    return Reference.parse(n).toString();
+  });
+  const source = from.kind === 'registry' ? from.reference : undefined;
+  if (to.kind === 'layout' && to.name !== undefined) {
+    if (!source) throw new ErrInvalidReference(`oci-layout:${to.path}:${to.name}`, 'a layout tag needs a registry source to name the image; give --tag NAME:TAG instead');
+    names.unshift(`${source.name}:${to.name}`);
+  } else if (names.length === 0 && source?.tag !== undefined) names.push(`${source.name}:${source.tag}`);
+  return [...new Set(names)];
+}
+
+/** 'all', or the platforms asked for (each parsed, at least one); ErrOptionRange for a malformed one. */
+export function platforms(value: CopyOptions['platform']): 'all' | Platform[] {
+  if (value === undefined || value === 'all') return 'all';
+  const list = typeof value === 'string' ? value.split(',').map((s) => s.trim()) : Array.isArray(value) ? value : [value as Platform];
+  if (list.length === 0) throw new ErrInvalidOption('platform', "'all', a platform or a list of them", value);
+  return list.map((p) => parsePlatform(p as string | Platform));
+}
+
+/** Reads manifests verified against their descriptors and hands out blobs as lazy known blobs. */
+interface TreeReader {
+  readonly where: string;
+  manifest(d: Descriptor): Promise<ManifestBlob>;
+  blob(d: Descriptor): Promise<KnownBlob>;
+}
+
+async function readSource(from: CopyEndpoint, options: RegistryOptions, wanted: 'all' | Platform[]): Promise<KnownImage | KnownIndex> {
+  let reader: TreeReader;
+  let top: ManifestBlob;
+  if (from.kind === 'registry') {
+    const repo = connect(from.reference, options);
+    reader = registryReader(repo, options.signal);
+    top = await getManifest(target(repo, options.signal), repo.reference.identifier);
+  } else {
+    const store = await openStore(from.path);
+    reader = storeReader(store);
+    top = await reader.manifest(await selectTop(store, from.kind === 'layout' ? from.name : undefined));
+  }
+  if (!isIndex(top.descriptor.mediaType) || wanted === 'all') return readNode(reader, top, 0);
+  const children = indexManifests(top.bytes, `index ${top.descriptor.digest}`);
+  const keep = new Set<number>();
+  for (const want of wanted) {
+    const i = children.findIndex((d) => platformMatches(d.platform, want));
+    if (i < 0) {
+      const have = children.map((d) => (d.platform ? formatPlatform(d.platform) : '?')).join(', ');
+      throw new ErrRegistryNotFound(`${reader.where} has no image for ${formatPlatform(want)} (it has: ${have})`);
+    }
+    keep.add(i);
+  }
+  if (keep.size === 1) {
+    const only = children[[...keep][0]!]!;
+    return readNode(reader, await reader.manifest(only), 1);
+  }
+  // A smaller index: the same document with only the chosen entries, in their order.
+  const doc = parseJSON(top.bytes, `index ${top.descriptor.digest}`);
+  const raw = doc['manifests'] as unknown[];
+  const bytes = Buffer.from(JSON.stringify({ ...doc, manifests: raw.filter((_, i) => keep.has(i)) }));
+  const index: ManifestBlob = { descriptor: { mediaType: top.descriptor.mediaType, digest: sha256(bytes), size: bytes.length }, bytes };
+  const nodes = [];
+  for (const i of [...keep].sort((a, b) => a - b)) nodes.push(await readNode(reader, await reader.manifest(children[i]!), 1));
+  return { index, children: nodes };
+}
+
+async function readNode(reader: TreeReader, manifest: ManifestBlob, depth: number): Promise<KnownImage | KnownIndex> {
+  if (depth > 4) throw new ErrRegistryNotFound(`${reader.where}: indexes nested deeper than 4 levels`);
+  const d = manifest.descriptor;
+  if (isIndex(d.mediaType)) {
+    const nodes = [];
+    for (const c of indexManifests(manifest.bytes, `index ${d.digest}`)) nodes.push(await readNode(reader, await reader.manifest(c), depth + 1));
+    return { index: manifest, children: nodes };
+  }
+  const m = imageManifest(manifest.bytes, `manifest ${d.digest}`);
+  return { manifest, config: await reader.blob(m.config), layers: await Promise.all(m.layers.map((l) => reader.blob(l))) };
+}
+
+function target(repo: Repository, signal: AbortSignal | undefined): ManifestTarget {
+  return { transport: repo.transport, repository: repo.repository, scopes: [pullScope(repo.repository)], signal };
+}
+
+function registryReader(repo: Repository, signal: AbortSignal | undefined): TreeReader {
+  return {
+    where: repo.reference.toString(),
+    async manifest(d) {
+      // getManifest checks the bytes against the digest asked for; the size is the index's to check.
+      const m = await getManifest(target(repo, signal), d.digest);
+      if (m.descriptor.size !== d.size) throw new ErrRegistryDigestMismatch(`manifest ${d.digest} has ${m.descriptor.size} bytes, its index says ${d.size}`);
+      return { descriptor: { ...m.descriptor, mediaType: d.mediaType }, bytes: m.bytes };
+    },
+    // The blob's origin lets a destination in the same registry mount it instead of moving bytes.
+    blob: async (d) => remoteBlob(repo, d, signal),
+  };
+}
+
+function storeReader(store: LayoutStore): TreeReader {
+  return { where: store.where, manifest: (d) => readManifest(store, d), blob: (d) => storeBlob(store, d) };
+}
