@@ -78,5 +78,30 @@ describe('fastlayer image: the layer cache', { skip: binMissing() }, () => {
       assert.deepEqual(uploads, [], 'no upload into team/app');
       assert.equal(second.stderr.includes('warning'), false, second.stderr);
     });
+
+    it('--creds go to the cache repository only when it is in the pushed registry', async () => {
+      const secured = await startRegistry({ kind: 'htpasswd', users: { alice: 'alice-secret' } });
+      const other = await startRegistry({ kind: 'htpasswd', users: { bob: 'bob-secret' } });
+      const otherProxy = await startProxy(other.port);
+      try {
+        const base = ['image', '--layer', `${src}:/app`, '--push', `${secured.host}/team/app:1`, '--creds', 'alice:alice-secret', '--insecure'];
+        // Another registry: alice's password is not sent there; the cache cannot be read, a warning, the push goes on.
+        const foreign = await cliAsync([...base, '--cache-repo', `${otherProxy.host}/team/cache`], env('creds-1'));
+        assert.equal(foreign.status, 0, foreign.stderr);
+        assert.match(foreign.stderr, /warning: cache repository/);
+        assert.ok(otherProxy.log.length > 0, 'the cache registry was asked');
+        assert.deepEqual(otherProxy.log.filter((r) => r.auth), [], 'no Authorization header reached the other registry');
+        // The pushed registry: the credentials are its own, the cache is written.
+        const same = await cliAsync([...base, '--cache-repo', `${secured.host}/team/cache`], env('creds-2'));
+        assert.equal(same.status, 0, same.stderr);
+        assert.doesNotMatch(same.stderr, /warning/);
+        const tag = await fetch(`http://${secured.host}/v2/team/cache/manifests/fastlayer-layer-cache`, { method: 'HEAD', headers: { authorization: `Basic ${Buffer.from('alice:alice-secret').toString('base64')}`, accept: 'application/vnd.oci.image.manifest.v1+json' } });
+        assert.equal(tag.status, 200, 'the cache artifact was written with the push credentials');
+      } finally {
+        await otherProxy.close();
+        await other.stop();
+        await secured.stop();
+      }
+    });
   });
 });

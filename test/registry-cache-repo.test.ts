@@ -8,7 +8,7 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildImage } from '../src/build/build.js';
 import { RegistryLayerCache, CACHE_TAG, CACHE_TYPE } from '../src/build/registry-cache.js';
-import type { LayerCacheKey } from '../src/build/layer-cache.js';
+import { LayerCache, type LayerCacheKey } from '../src/build/layer-cache.js';
 import { RegistryDestination } from '../src/registry/destination.js';
 import { randomBytes, semiCompressible } from './helpers/data.js';
 import { tempDir } from './helpers/tree.js';
@@ -30,7 +30,7 @@ describe('--cache-repo: the layer cache in a registry (docker-registry)', { skip
   }
 
   /** A push of `dir`'s two layers from a fresh runner: an empty local cache of its own, unless `localCache` is given. */
-  async function push(dir: string, repo: string, cacheRepo: string, localCache = join(tmp.path, `local-${++runs}`)) {
+  async function push(dir: string, repo: string, cacheRepo: string | undefined, localCache = join(tmp.path, `local-${++runs}`)) {
     const from = proxy.log.length;
     const patch = proxy.bytes.PATCH ?? 0;
     const result = await buildImage({
@@ -40,7 +40,7 @@ describe('--cache-repo: the layer cache in a registry (docker-registry)', { skip
       destination: new RegistryDestination(`${proxy.host}/${repo}:latest`),
       layerOptions: { compressionLevel: 1 },
       layerCache: localCache,
-      cacheRepo: `${proxy.host}/${cacheRepo}`,
+      ...(cacheRepo === undefined ? {} : { cacheRepo: `${proxy.host}/${cacheRepo}` }),
       onCacheError: (err) => assert.fail(`cache error: ${String(err)}`),
     });
     const requests = proxy.log.slice(from);
@@ -130,6 +130,20 @@ describe('--cache-repo: the layer cache in a registry (docker-registry)', { skip
     const fixed = new RegistryLayerCache(`${proxy.host}/team/cache-s`);
     await fixed.load();
     assert.equal(fixed.get(localKeys(first.localCache).find((k) => k.diffID === again.result.images[0]!.diffIDs[0])!)?.digest, layers[0]!.digest, 'the entry was corrected');
+  });
+
+  it('hazard: a local cache entry naming a digest the destination lacks is not referenced: the layer is compressed again', async () => {
+    const tree = join(tmp.path, 'stale-local');
+    writeTree(tree, randomBytes(800_000, 71), semiCompressible(800_000, 72));
+    const first = await push(tree, 'team/local-a', undefined);
+    const cache = new LayerCache(first.localCache);
+    for (const [i, key] of localKeys(first.localCache).entries()) await cache.set(key, { digest: digestOf(i), size: 999 });
+    const again = await push(tree, 'team/local-a', undefined, first.localCache);
+    assert.equal(again.result.digest, first.result.digest, 'the right digests');
+    const layers = again.result.images[0]!.layers;
+    assert.ok(again.patch >= layers[0]!.size + layers[1]!.size, `both layers streamed again (${again.patch} bytes)`);
+    const entries = readdirSync(first.localCache).filter((n) => n.endsWith('.json')).map((n) => (JSON.parse(readFileSync(join(first.localCache, n), 'utf8')) as { digest: string }).digest);
+    assert.deepEqual(entries.sort(), layers.map((l) => l.digest).sort(), 'the stale entries were replaced by the right ones');
   });
 
   it('two writers that read the same document and write one after the other keep both entries', async () => {
