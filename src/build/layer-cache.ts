@@ -6,6 +6,8 @@
 // stays true: pass 1 hashes the tar (no compression), a hit makes the layer a KnownBlob that the
 // registry HEAD-checks, and its bytes are produced again only if the registry lacks them (checked
 // against the descriptor while they are sent, so a tree changed between the passes fails, coded).
+// With a destination to ask (CacheUse.verify, cache-use.ts) a hit whose digest it lacks is not used at
+// all: the layer streams and gets the digest its bytes have. registry-cache.ts adds shared entries.
 import { createHash, randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { mkdir, open, readdir, rename, stat, unlink, utimes, writeFile } from 'node:fs/promises';
