@@ -78,4 +78,5 @@ export {
 } from './registry/errors.js';
 export { parseMtimeArg, parseOwnerArg, type DirectoryLayerOptions } from './build/dir-layer.js';
 export { pushImage, type PushImageOptions } from './registry/push.js';
-export { LayerCache, cachedLayer, cachedDirectoryLayer, cachedLayers, defaultLayerCacheDir, layerCacheKey, resolveLayerCache, type LayerCacheKey, type LayerCacheEntry, type LayerCacheOptions, type CachedLayerOptions } from './build/layer-cache.js';
+export { LayerCache, cachedLayer, cachedDirectoryLayer, cachedLayers, defaultLayerCacheDir, layerCacheKey, layerCacheKeyId, resolveLayerCache, type LayerCacheKey, type LayerCacheEntry, type LayerCacheOptions, type CachedLayerOptions, type CacheUse, type SharedLayerCache } from './build/layer-cache.js';
+export { RegistryLayerCache, CACHE_TAG, CACHE_TYPE, type RegistryLayerCacheEntry, type RegistryLayerCacheOptions } from './build/registry-cache.js';

@@ -121,10 +121,10 @@ describe('fastlayer registry commands (docker-registry, no auth)', { skip: missi
     }
   });
 
-  it('pushing the same image again streams the layer once, nothing staged, and skips the known config (progress says so)', async () => {
+  it('--no-layer-cache: pushing the same image again streams the layer once, nothing staged, and skips the known config (progress says so)', async () => {
     const proxy = await startProxy(registry.port);
     try {
-      const r = await run(['image', '--layer', src, '--push', `${proxy.host}/cli/app:again`, '--progress', '--json', '--entrypoint', '/bin/app'], env);
+      const r = await run(['image', '--layer', src, '--push', `${proxy.host}/cli/app:again`, '--progress', '--json', '--entrypoint', '/bin/app', '--no-layer-cache'], env);
       assert.equal(r.status, 0, r.stderr);
       const j = JSON.parse(r.stdout) as { digest: string; images: { layers: { size: number }[] }[] };
       assert.equal(j.digest, pushed.digest, 'same inputs, same digest');

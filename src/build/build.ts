@@ -16,6 +16,8 @@ import { loadBase, type BaseOptions } from './base.js';
 import { setOwn, type Healthcheck } from '../image/config.js';
 import { directoryLayer, type DirectoryLayerOptions, type LayerSpec, type DirectoryLayer } from './dir-layer.js';
 import { cachedLayers, resolveLayerCache } from './layer-cache.js';
+import { prepareCache } from './cache-use.js';
+import type { RegistryLayerCacheOptions } from './registry-cache.js';
 import { Image, ImageIndex, type BaseImage } from '../image/image.js';
 import type { ImageFormat } from '../image/manifest.js';
 import { writeArchive } from '../archive/archive.js';
@@ -107,9 +109,20 @@ export interface BuildSpec extends DirectoryLayerOptions {
   /**
    * Layer digest cache (layer-cache.ts, docs/IMAGES.md): `true` for the default directory, or a
    * directory. Each tree is hashed first; a tree seen before becomes a known blob, which a registry
-   * that has it skips. Default off.
+   * that has it skips. Default off here (the CLI's default is on). With a destination, every hit is
+   * HEAD-checked there first: a digest it lacks is not referenced, the layer is compressed again.
    */
   layerCache?: boolean | string;
+  /**
+   * A registry repository (`REG/team/cache`) holding a layer cache shared by every runner
+   * (registry-cache.ts, docs/REGISTRY.md): read before the layers are hashed, merged and written after
+   * the push. Needs a destination.
+   */
+  cacheRepo?: string;
+  /** The cache repository's registry options (credentials for its registry only). */
+  cacheRepoOptions?: RegistryLayerCacheOptions;
+  /** A cache repository that could not be read or written: reported here, the build goes on. */
+  onCacheError?: (err: unknown) => void;
 }
 
 /** `DIR` or `DIR:/DEST` (DEST must be absolute, so a directory name holding ':' stays whole). */
@@ -184,7 +197,7 @@ const SPEC_KEYS = optionKeys<BuildSpec>({
   layers: true, onSkip: true, base: true, baseOptions: true, entrypoint: true, cmd: true, env: true, workdir: true, user: true,
   labels: true, exposedPorts: true, volumes: true, stopSignal: true, healthcheck: true, author: true, created: true,
   platform: true, tags: true, output: true, ociDir: true, destination: true, format: true, compressionLevel: true,
-  layerOptions: true, annotations: true, signal: true, onProgress: true, layerCache: true,
+  layerOptions: true, annotations: true, signal: true, onProgress: true, layerCache: true, cacheRepo: true, cacheRepoOptions: true, onCacheError: true,
   exclude: true, dockerignore: true, mtime: true, owner: true, mode: true, xattrs: true, keepWhiteoutFiles: true,
 });
 
@@ -266,8 +279,10 @@ export async function buildImage(spec: BuildSpec): Promise<WriteResult> {
   // The history names no local path: the same tree elsewhere must give the same image digest.
   // Layer cache hook (repush, layer-cache.ts): off unless asked.
   const cache = spec.layerCache === undefined || spec.layerCache === false ? undefined : resolveLayerCache(spec.layerCache);
+  const prepared = await prepareCache(spec);
   const dirLayers = planned.flatMap((p) => (p.kind === 'dir' ? [p.dir] : []));
-  const dirBlobs = cache ? await cachedLayers(dirLayers, layerOptions, cache) : dirLayers.map((l) => new Layer(l.tar, layerOptions));
+  const cached = cache !== undefined || prepared.use.shared !== undefined;
+  const dirBlobs = cached ? await cachedLayers(dirLayers, layerOptions, cache, prepared.use) : dirLayers.map((l) => new Layer(l.tar, layerOptions));
   // Tar files are checked here, in order, before anything is written (a reused one is read whole).
   // Each layer is named for progress by its place and source (StreamingBlob.label).
   const layers: { layer: Layer | Blob; history: { created_by: string } }[] = [];
@@ -280,9 +295,10 @@ export async function buildImage(spec: BuildSpec): Promise<WriteResult> {
   const images = platforms.map((platform, i) => new Image({ ...config, base: bases[i], layers, platform }));
   const image = images.length === 1 ? images[0]! : new ImageIndex(images, { annotations });
   const options = { names, signal: spec.signal, onProgress: spec.onProgress };
-  const result = await (spec.destination !== undefined
-    ? writeImage(image, spec.destination, options)
+  const result = await (prepared.destination !== undefined
+    ? writeImage(image, prepared.destination, options)
     : spec.ociDir !== undefined ? writeLayout(image, spec.ociDir, options) : writeArchive(image, spec.output!, options));
   await cache?.settled();
+  await prepared.finish();
   return result;
 }

@@ -6,6 +6,8 @@
 // stays true: pass 1 hashes the tar (no compression), a hit makes the layer a KnownBlob that the
 // registry HEAD-checks, and its bytes are produced again only if the registry lacks them (checked
 // against the descriptor while they are sent, so a tree changed between the passes fails, coded).
+// With a destination to ask (CacheUse.verify, cache-use.ts) a hit whose digest it lacks is not used at
+// all: the layer streams and gets the digest its bytes have. registry-cache.ts adds shared entries.
 import { createHash, randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { mkdir, open, readdir, rename, stat, unlink, utimes, writeFile } from 'node:fs/promises';
@@ -18,7 +20,7 @@ import { Layer } from '../layer/layer.js';
 import type { LayerOptions } from '../layer/options.js';
 import { tarDirectory } from '../tar/directory.js';
 import type { TarOptions } from '../tar/options.js';
-import type { Blob, KnownBlob } from '../image/types.js';
+import type { Blob, BlobOrigin, Descriptor, KnownBlob } from '../image/types.js';
 import { DIGEST_PATTERN as DIGEST } from '../core/hash.js';
 
 /** Every input the compressed bytes depend on, besides the uncompressed bytes named by `diffID`. */
@@ -62,6 +64,11 @@ function canonicalKey(key: LayerCacheKey): string {
   return JSON.stringify([key.diffID, key.compression, key.level, key.mediaType, key.format, key.engine, details]);
 }
 
+/** The SHA-256 (hex) of the canonical key: the entry's file name here, its name in a shared cache. */
+export function layerCacheKeyId(key: LayerCacheKey): string {
+  return createHash('sha256').update(canonicalKey(key)).digest('hex');
+}
+
 /** The key of `layer`'s bytes for the tar whose SHA-256 is `diffID` (the layer need not be consumed). */
 export function layerCacheKey(layer: Layer, diffID: string): LayerCacheKey {
   return {
@@ -97,7 +104,7 @@ export class LayerCache {
   }
 
   #path(key: LayerCacheKey): string {
-    return join(this.dir, `${createHash('sha256').update(canonicalKey(key)).digest('hex')}.json`);
+    return join(this.dir, `${layerCacheKeyId(key)}.json`);
   }
 
   /** The entry for `key`, or undefined for a miss (absent, unreadable or corrupt). */
@@ -202,10 +209,27 @@ export function resolveLayerCache(value: true | string | LayerCache, name = 'lay
   throw new ErrInvalidOption(name, 'true, a directory path or a LayerCache', value);
 }
 
-export interface CachedLayerOptions extends LayerOptions {
-  cache: true | string | LayerCache;
+/** A second source of entries (the registry cache, registry-cache.ts), consulted after the directory. */
+export interface SharedLayerCache {
+  get(key: LayerCacheKey): (LayerCacheEntry & { origin?: BlobOrigin }) | undefined;
+  /** Called for every entry this build used or learnt. */
+  record(key: LayerCacheKey, entry: LayerCacheEntry): void;
 }
 
+/** How a hit is checked before it is used, and where entries come from besides the directory. */
+export interface CacheUse {
+  shared?: SharedLayerCache;
+  /**
+   * Whether the destination holds the hit's digest (or can mount it from `origin`). False: the layer
+   * is compressed again as a streaming layer, so its digest is the one its bytes have, whatever the
+   * entry said. Without it a hit is a known blob whose bytes, made again, are checked against it.
+   */
+  verify?: (descriptor: Descriptor, origin: BlobOrigin | undefined) => Promise<boolean>;
+}
+
+export interface CachedLayerOptions extends LayerOptions, CacheUse {
+  cache?: true | string | LayerCache;
+}
 async function sha256Of(source: AsyncIterable<Uint8Array>, signal: AbortSignal | undefined): Promise<string> {
   const hash = createHash('sha256');
   for await (const chunk of source) {
@@ -226,25 +250,41 @@ async function sha256Of(source: AsyncIterable<Uint8Array>, signal: AbortSignal |
 export async function cachedLayer(openTar: () => AsyncIterable<Uint8Array>, options: CachedLayerOptions): Promise<Blob> {
   if (typeof openTar !== 'function') throw new ErrInvalidOption('openTar', 'a function returning the tar bytes', openTar);
   if (typeof options !== 'object' || options === null) throw new ErrInvalidOption('options', 'an object', options);
-  const { cache: cacheOption, ...layerOptions } = options;
-  const cache = resolveLayerCache(cacheOption, 'cache');
+  const { cache: cacheOption, shared, verify, ...layerOptions } = options;
+  const cache = cacheOption === undefined ? undefined : resolveLayerCache(cacheOption, 'cache');
+  if (cache === undefined && shared === undefined) throw new ErrInvalidOption('cache', 'true, a directory path or a LayerCache (or a shared cache)', cacheOption);
   // Built first: it checks the options and decides the engine, which the key names.
   const layer = new Layer(openTar(), layerOptions);
   const diffID = await sha256Of(openTar(), layerOptions.signal);
-  const hit = await cache.get(layerCacheKey(layer, diffID));
+  const key = layerCacheKey(layer, diffID);
+  const local = await cache?.get(key);
+  const hit = local ?? shared?.get(key);
   if (hit) {
-    const blob: KnownBlob = {
-      kind: 'known',
-      descriptor: { mediaType: layer.mediaType(), digest: hit.digest, size: hit.size },
-      diffID,
-      open: (): Readable => new Layer(openTar(), layerOptions).compressed(),
-    };
-    return blob;
+    const descriptor = { mediaType: layer.mediaType(), digest: hit.digest, size: hit.size };
+    const origin = local === undefined ? (hit as { origin?: BlobOrigin }).origin : undefined;
+    // A stale entry (a digest the destination lacks) is never referenced: the layer is made again.
+    if (verify === undefined || (await verify(descriptor, origin))) {
+      shared?.record(key, { digest: hit.digest, size: hit.size });
+      if (local === undefined) cache?.track(cache.set(key, { digest: hit.digest, size: hit.size }));
+      const blob: KnownBlob = {
+        kind: 'known',
+        descriptor,
+        diffID,
+        ...(origin === undefined ? {} : { origin }),
+        open: (): Readable => new Layer(openTar(), layerOptions).compressed(),
+      };
+      return blob;
+    }
   }
   // Recorded from the layer's own values (the truth about the bytes it made), only once it completed;
   // `done` resolves before any destination sees the layer's end, so settled() after a write covers it.
   layer.done.then(
-    (v) => cache.track(cache.set(layerCacheKey(layer, v.diffID.toString()), { digest: v.digest.toString(), size: v.size })),
+    (v) => {
+      const done = layerCacheKey(layer, v.diffID.toString());
+      const entry = { digest: v.digest.toString(), size: v.size };
+      shared?.record(done, entry);
+      cache?.track(cache.set(done, entry));
+    },
     () => {},
   );
   return { kind: 'streaming', layer };
@@ -256,8 +296,8 @@ export function cachedDirectoryLayer(dir: string, tarOptions: TarOptions, option
 }
 
 /** buildImage's hook: the directory layers as cached blobs, hashed one after the other. */
-export async function cachedLayers(dirs: readonly { open: () => AsyncIterable<Uint8Array> }[], options: LayerOptions, cache: LayerCache): Promise<Blob[]> {
+export async function cachedLayers(dirs: readonly { open: () => AsyncIterable<Uint8Array> }[], options: LayerOptions, cache: LayerCache | undefined, use: CacheUse = {}): Promise<Blob[]> {
   const blobs: Blob[] = [];
-  for (const d of dirs) blobs.push(await cachedLayer(d.open, { ...options, cache }));
+  for (const d of dirs) blobs.push(await cachedLayer(d.open, { ...options, ...use, ...(cache === undefined ? {} : { cache }) }));
   return blobs;
 }

@@ -1,6 +1,8 @@
 // Running the built fastlayer bin (dist/cli/main.js) as a child process.
 import { spawn, spawnSync, type SpawnSyncOptions, type StdioOptions } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 // The bin shows plain progress lines on a non-terminal when CI is set (a CI log). The tests read its
@@ -8,6 +10,14 @@ import { fileURLToPath } from 'node:url';
 // every test file that runs the bin (children inherit this environment); the tests of the CI default
 // set it in the child's environment themselves.
 delete process.env['CI'];
+
+// The bin's layer cache is on by default: without this every test run would fill the user's
+// ~/.cache/fastlayer/layers, and a hit left by an earlier run could hide an upload a test counts. One
+// cache directory per test process (children inherit it), removed when the process exits; tests of
+// the cache itself set XDG_CACHE_HOME in the child's environment.
+const testCache = mkdtempSync(join(tmpdir(), 'fastlayer-test-cache-'));
+process.env['XDG_CACHE_HOME'] = testCache;
+process.on('exit', () => rmSync(testCache, { recursive: true, force: true }));
 
 /** The bin as package.json declares it; `npm run build:ts` (part of `npm test`) builds it. */
 export const BIN = fileURLToPath(new URL('../../../dist/cli/main.js', import.meta.url));

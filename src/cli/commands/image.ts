@@ -196,10 +196,19 @@ export function imageSpec(args: Args, layersGiven = true): Omit<BuildSpec, 'outp
     checked('owner', () => parseOwnerArg(owner));
     spec['owner'] = owner;
   }
+  // The layer cache is on by default (docs/IMAGES.md, "Layer cache": an entry is a fact about
+  // fastlayer's bytes, and a push HEAD-checks every hit before it is used).
   const layerCacheDir = stringOption(args, 'layer-cache-dir');
   if (layerCacheDir === '') throw usage('--layer-cache-dir needs a directory');
-  if (layerCacheDir !== undefined) spec.layerCache = layerCacheDir;
-  else if (flag(args, 'layer-cache')) spec.layerCache = true;
+  if (flag(args, 'no-layer-cache')) {
+    if (layerCacheDir !== undefined || flag(args, 'layer-cache')) throw usage('--no-layer-cache excludes --layer-cache and --layer-cache-dir');
+  } else spec.layerCache = layerCacheDir ?? true;
+  const cacheRepo = stringOption(args, 'cache-repo');
+  if (cacheRepo !== undefined) {
+    const ref = checked('cache-repo', () => Reference.parse(cacheRepo));
+    if (ref.digest !== undefined || ref.tag !== 'latest' || cacheRepo.endsWith(':latest')) throw usage('--cache-repo takes a repository, without a tag or digest (the cache has its own tag, fastlayer-layer-cache)');
+    spec.cacheRepo = `${ref.registry}/${ref.repository}`;
+  }
   return spec;
 }
 
@@ -278,9 +287,13 @@ async function toArchive(spec: BuildSpec, path: string, guards: Protected[], con
 async function toRegistry(spec: BuildSpec, ref: Reference, options: RegistryOptions, board: ProgressBoard): Promise<WriteResult> {
   const lines = new BlobLines(board, 'push');
   const destination = new RegistryDestination(ref, { ...options, onProgress: lines.onProgress });
+  // The cache repository gets the command line's credentials only when it is in the push's registry.
+  const { credentials, ...rest } = options;
+  const cacheRepoOptions = spec.cacheRepo !== undefined && Reference.parse(spec.cacheRepo).registry === ref.registry && credentials !== undefined ? { ...rest, credentials } : rest;
+  const onCacheError = (err: unknown): void => board.log(`fastlayer: warning: cache repository ${spec.cacheRepo}: ${(err as Error | undefined)?.message ?? String(err)}\n`);
   // The destination tags its reference and the --tag values (checked by pushTagNames in run). Its
   // events draw the blob lines; writeImage's (blob kept or written) would repeat them.
-  return buildImage({ ...spec, destination, onProgress: lines.onWrite });
+  return buildImage({ ...spec, destination, onProgress: lines.onWrite, ...(spec.cacheRepo === undefined ? {} : { cacheRepoOptions, onCacheError }) });
 }
 
 
@@ -302,6 +315,7 @@ export async function runImage(args: Args, context: Context, how?: ImageRun): Pr
   const spec = how ? await how.prepare(imageSpec(args, false)) : imageSpec(args);
   const tags = listOption(args, 'tag');
   if (tags.length === 0 && where.kind !== 'registry') throw usage('give at least one --tag NAME[:TAG]');
+  if (spec.cacheRepo !== undefined && where.kind !== 'registry') throw usage('--cache-repo goes with --push (the cache names blobs in a registry)');
   if (where.kind === 'registry') pushTagNames(where.ref, tags, NAME);
   else for (const t of tags) checked('tag', () => Reference.parse(t));
   const json = flag(args, 'json');
@@ -422,8 +436,10 @@ export const imageCommand: Command = {
     exclude: { type: 'string', multiple: true, value: 'PATTERN', help: 'leave out paths matching PATTERN (.dockerignore syntax), every layer' },
     mtime: { type: 'string', value: 'keep|TIME|clamp:TIME', help: 'entry times of the directory layers (default: clamp to SOURCE_DATE_EPOCH when set, else 0); keep: the files\' own' },
     owner: { type: 'string', value: 'UID:GID', help: 'owner recorded in the directory layers (default 0:0)' },
-    'layer-cache': { type: 'boolean', help: 'remember layer digests (~/.cache/fastlayer/layers): an unchanged --layer is not uploaded again' },
-    'layer-cache-dir': { type: 'string', value: 'DIR', help: 'layer cache directory (implies --layer-cache)' },
+    'layer-cache': { type: 'boolean', help: 'remember layer digests (~/.cache/fastlayer/layers; the default): an unchanged --layer is not uploaded again' },
+    'layer-cache-dir': { type: 'string', value: 'DIR', help: 'layer cache directory (default ~/.cache/fastlayer/layers)' },
+    'no-layer-cache': { type: 'boolean', help: 'no layer cache: every directory layer is compressed and sent' },
+    'cache-repo': { type: 'string', value: 'REG/REPO', help: `a layer cache shared through the registry (tag fastlayer-layer-cache), read before and merged after a --push` },
     ...REGISTRY_OPTIONS,
     ...PIPELINE_OPTIONS,
     ...REPORT_OPTIONS,
