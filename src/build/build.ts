@@ -23,6 +23,8 @@ import type { Destination, Blob } from '../image/types.js';
 import { writeImage, type WriteProgress, type WriteResult } from '../image/write.js';
 import { stat } from 'node:fs/promises';
 import { tarFileLayer } from '../image/tar-layer.js';
+import type { ReferrerContent } from '../image/referrer.js';
+import { generateSbom, SPDX_MEDIA_TYPE, type SbomOptions } from './sbom.js';
 
 export type { LayerSpec, DirectoryLayerOptions } from './dir-layer.js';
 
@@ -92,6 +94,26 @@ export interface BuildSpec extends DirectoryLayerOptions {
    * that has it skips. Default off.
    */
   layerCache?: boolean | string;
+  /**
+   * Attach an SPDX 2.3 SBOM of a Node project (sbom.ts, docs/SBOM.md) to the image as an OCI 1.1
+   * referrer: the project directory (its package-lock.json, lockfile version 2 or 3), or that and
+   * the document's `created` time. Made before anything is written: a project without a usable
+   * lockfile is ErrSbomLockfile, and no image is written.
+   */
+  sbom?: string | SbomSpec;
+}
+
+export interface SbomSpec extends SbomOptions {
+  dir: string;
+}
+
+/** The referrer content of `spec.sbom`: the SBOM's bytes as application/spdx+json. */
+export async function sbomReferrer(sbom: string | SbomSpec): Promise<ReferrerContent> {
+  const given = typeof sbom === 'string' ? { dir: sbom } : sbom;
+  if (typeof given !== 'object' || given === null) throw new ErrInvalidOption('sbom', 'a project directory or { dir, created }', sbom);
+  const { dir, ...options } = given;
+  const { bytes } = await generateSbom(dir, options);
+  return { mediaType: SPDX_MEDIA_TYPE, artifactType: SPDX_MEDIA_TYPE, bytes };
 }
 
 /** `DIR` or `DIR:/DEST` (DEST must be absolute, so a directory name holding ':' stays whole). */
@@ -213,6 +235,7 @@ export async function buildImage(spec: BuildSpec): Promise<WriteResult> {
   if (spec.onSkip !== undefined && typeof spec.onSkip !== 'function') throw new ErrInvalidOption('onSkip', 'a function', spec.onSkip);
   // Every layer's options are checked (and .dockerignore files read) before a base is opened or a
   // byte written; the tar streams start only when the image is written.
+  const referrers = spec.sbom === undefined ? [] : [await sbomReferrer(spec.sbom)];
   const planned: Planned[] = [];
   for (const [i, l] of spec.layers.entries()) planned.push(await planLayer(`layers[${i}]`, l, spec));
   // `linux/amd64,linux/arm64`: one image per platform sharing the directory layers (written once),
@@ -247,7 +270,7 @@ export async function buildImage(spec: BuildSpec): Promise<WriteResult> {
   }
   const images = platforms.map((platform, i) => new Image({ ...config, base: bases[i], layers, platform }));
   const image = images.length === 1 ? images[0]! : new ImageIndex(images);
-  const options = { names, signal: spec.signal, onProgress: spec.onProgress };
+  const options = { names, signal: spec.signal, onProgress: spec.onProgress, ...(referrers.length > 0 ? { referrers } : {}) };
   const result = await (spec.destination !== undefined
     ? writeImage(image, spec.destination, options)
     : spec.ociDir !== undefined ? writeLayout(image, spec.ociDir, options) : writeArchive(image, spec.output!, options));

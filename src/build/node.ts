@@ -9,9 +9,15 @@ import { ErrInvalidOption, ErrOptionRange } from '../core/errors.js';
 import { parseJSON } from '../image/json.js';
 import type { WriteResult } from '../image/write.js';
 import { buildImage, type BuildSpec, type LayerSpec } from './build.js';
+import type { SbomOptions } from './sbom.js';
 
 /** Options of buildNodeImage: those of buildImage (but `layers`), and where the project is. */
-export interface NodeBuildSpec extends Omit<BuildSpec, 'layers'> {
+export interface NodeBuildSpec extends Omit<BuildSpec, 'layers' | 'sbom'> {
+  /**
+   * Attach an SPDX SBOM of the project's package-lock.json as an OCI 1.1 referrer (sbom.ts): `true`,
+   * or the SBOM's options (`created`). Default off here; a lockfile version 1 or none is ErrSbomLockfile.
+   */
+  sbom?: boolean | SbomOptions;
   /** The project directory (holding package.json). Default: the working directory. */
   dir?: string;
   /** Absolute image path of the application, its WORKDIR. Default `/app`. */
@@ -110,11 +116,13 @@ export async function buildNodeImage(spec: NodeBuildSpec): Promise<WriteResult> 
       throw new ErrOptionRange('cmd', 'given: package.json has no plain `node FILE` start script and no main', undefined);
     }
   }
-  const { dir: _dir, appDir: _appDir, ...rest } = spec;
+  const { dir: _dir, appDir: _appDir, sbom, ...rest } = spec;
+  if (sbom !== undefined && typeof sbom !== 'boolean' && (typeof sbom !== 'object' || sbom === null)) throw new ErrInvalidOption('sbom', 'a boolean or SBOM options', sbom);
+  const sbomSpec = sbom === undefined || sbom === false ? {} : { sbom: { ...(sbom === true ? {} : sbom), dir } };
   const env = ['NODE_ENV=production', ...(spec.env ?? [])];
   // Reproducible unless told otherwise: `npm ci` gives every file a new mtime, and a dependency
   // layer that changes with it would be uploaded again by every CI run. SOURCE_DATE_EPOCH, when set,
   // is honoured by the directory layers' own default (clamp to it); else every entry gets 1970.
   const mtime = spec.mtime ?? (process.env.SOURCE_DATE_EPOCH === undefined ? 0 : undefined);
-  return buildImage({ ...rest, layers: nodeLayers(dir, appDir), workdir: spec.workdir ?? appDir, env, cmd, ...(mtime === undefined ? {} : { mtime }) });
+  return buildImage({ ...rest, ...sbomSpec, layers: nodeLayers(dir, appDir), workdir: spec.workdir ?? appDir, env, cmd, ...(mtime === undefined ? {} : { mtime }) });
 }
