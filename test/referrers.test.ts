@@ -19,6 +19,9 @@ import { listReferrers, referrersTag } from '../src/registry/referrers.js';
 import { connect, pushScope } from '../src/registry/client.js';
 import { getManifest } from '../src/registry/manifest.js';
 import { tempDir } from './helpers/tree.js';
+import { binMissing, runCli } from './helpers/cli.js';
+import { loadBase } from '../src/build/base.js';
+import { pushLayout } from '../src/registry/layout.js';
 import { registryMissing, startRegistry, type RunningRegistry } from './helpers/registry.js';
 
 const dirs: { remove(): void }[] = [];
@@ -179,6 +182,26 @@ describe('referrers in a registry without the referrers API (docker-registry)', 
     assert.equal((await listReferrers(t, r.digest)).referrers.length, 2);
   });
 
+  it('pushLayout of a layout with an SBOM pushes the image (the referrer entry is not a second image)', async () => {
+    const dir = project();
+    const layout = join(temp(), 'oci');
+    const r = await buildImage({ layers: [dir], tags: ['web:1'], mtime: 0, ociDir: layout, sbom: dir });
+    const pushed = await pushLayout(layout, `${registry.host}/sbom/pushed:other`);
+    assert.equal(pushed.digest, r.digest);
+  });
+
+  it('fastlayer image --push --sbom, then inspect --referrers finds it through the tag fallback', () => {
+    const dir = project();
+    const ref = `${registry.host}/sbom/cli:1`;
+    const built = runCli(['image', '--layer', dir, '--push', ref, '--sbom', dir, '--mtime', '0', '--json']);
+    assert.equal(built.status, 0, built.stderr);
+    const r = runCli(['inspect', `docker://${ref}`, '--referrers', '--json']);
+    assert.equal(r.status, 0, r.stderr);
+    const doc = JSON.parse(r.stdout.toString()) as { referrers: Descriptor[]; referrersVia: string };
+    assert.equal(doc.referrersVia, 'tag');
+    assert.deepEqual(doc.referrers.map((d) => d.artifactType), ['application/spdx+json']);
+  });
+
   it('hazard: a sha256-<hex> tag holding something else is not overwritten (ERR_REGISTRY_PROTOCOL)', async () => {
     const dir = project();
     const r = await buildImage({ layers: [dir], tags: ['latest'], mtime: 0, destination: new RegistryDestination(`${registry.host}/sbom/other:1`) });
@@ -188,5 +211,49 @@ describe('referrers in a registry without the referrers API (docker-registry)', 
       buildImage({ layers: [dir], tags: ['latest'], mtime: 0, destination: new RegistryDestination(`${registry.host}/sbom/other:1`), sbom: dir }),
       (e: unknown) => (e as { code?: string }).code === 'ERR_REGISTRY_PROTOCOL' && /not the OCI index of referrers/.test((e as Error).message),
     );
+  });
+});
+
+describe('fastlayer image --sbom DIR and inspect --referrers (CLI)', { skip: binMissing() }, () => {
+  it('an OCI layout: the SBOM attached; inspect lists it, and still picks the image without --name', () => {
+    const dir = project();
+    const layout = join(temp(), 'oci');
+    const built = runCli(['image', '--layer', dir, '--tag', 'web:1', '--oci-dir', layout, '--sbom', dir, '--mtime', '0', '--json']);
+    assert.equal(built.status, 0, built.stderr);
+    const digest = (JSON.parse(built.stdout.toString()) as { digest: string }).digest;
+    const plain = runCli(['inspect', layout, '--json']);
+    assert.equal(plain.status, 0, plain.stderr);
+    assert.equal((JSON.parse(plain.stdout.toString()) as { referrers?: unknown }).referrers, undefined);
+    const r = runCli(['inspect', layout, '--referrers', '--json']);
+    assert.equal(r.status, 0, r.stderr);
+    const doc = JSON.parse(r.stdout.toString()) as { manifest: { descriptor: Descriptor }; referrers: Descriptor[]; referrersVia: string };
+    assert.equal(doc.manifest.descriptor.digest, digest);
+    assert.equal(doc.referrersVia, 'index.json');
+    assert.deepEqual(doc.referrers.map((d) => d.artifactType), ['application/spdx+json']);
+    const text = runCli(['inspect', layout, '--referrers']);
+    assert.match(text.stdout.toString(), /referrers: 1 \(index\.json\)\n  sha256:[0-9a-f]{64}  application\/spdx\+json/);
+  });
+
+  it('hazard: --sbom on a directory without a lockfile is a coded error and no output', () => {
+    const dir = temp();
+    writeFileSync(join(dir, 'a'), 'a');
+    const layout = join(temp(), 'oci');
+    const r = runCli(['image', '--layer', dir, '--tag', 'web:1', '--oci-dir', layout, '--sbom', dir]);
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /ERR_SBOM_LOCKFILE|package-lock\.json/);
+    assert.equal(existsSync(layout), false);
+    assert.equal(runCli(['image', '--layer', dir, '--tag', 'web:1', '--oci-dir', layout, '--sbom', '']).status, 2);
+  });
+});
+
+describe('a layout holding an SBOM beside the image stays usable', () => {
+  it('as a --base (loadBase) and for pushLayout: the referrer entry is not taken for a second image', async () => {
+    const dir = project();
+    const layout = join(temp(), 'oci');
+    const r = await buildImage({ layers: [dir], tags: ['web:1'], mtime: 0, ociDir: layout, sbom: dir });
+    const base = await loadBase(layout);
+    const layers = base.layers();
+    assert.equal(layers.length, 1);
+    assert.equal(layers[0]!.kind === 'known' ? layers[0]!.descriptor.digest : '', r.images[0]!.layers[0]!.digest);
   });
 });

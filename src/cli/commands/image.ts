@@ -129,6 +129,10 @@ export function imageSpec(args: Args): Omit<BuildSpec, 'output' | 'ociDir'> {
   if (layerCacheDir === '') throw usage('--layer-cache-dir needs a directory');
   if (layerCacheDir !== undefined) spec.layerCache = layerCacheDir;
   else if (flag(args, 'layer-cache')) spec.layerCache = true;
+  // The SBOM's project is named, not guessed from the layers: a layer may be a subdirectory or a tar.
+  const sbom = stringOption(args, 'sbom');
+  if (sbom === '') throw usage('--sbom needs the Node project directory (holding package-lock.json)');
+  if (sbom !== undefined) spec.sbom = sbom;
   return spec;
 }
 
@@ -327,6 +331,7 @@ export const imageCommand: Command = {
     threads: { type: 'string', short: 't', value: 'N', help: `compress each layer on up to N threads, 1-${MAX_THREADS} (same bytes)` },
     exclude: { type: 'string', multiple: true, value: 'PATTERN', help: 'leave out paths matching PATTERN (.dockerignore syntax), every layer' },
     mtime: { type: 'string', value: 'keep|TIME|clamp:TIME', help: 'entry times of the directory layers (default: clamp to SOURCE_DATE_EPOCH when set)' },
+    sbom: { type: 'string', value: 'DIR', help: 'attach an SPDX SBOM of the Node project DIR (its package-lock.json, v2 or v3) as an OCI referrer' },
     owner: { type: 'string', value: 'UID:GID', help: 'owner recorded in the directory layers (default 0:0)' },
     'layer-cache': { type: 'boolean', help: 'remember layer digests (~/.cache/fastlayer/layers): an unchanged --layer is not uploaded again' },
     'layer-cache-dir': { type: 'string', value: 'DIR', help: 'layer cache directory (implies --layer-cache)' },
