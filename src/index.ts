@@ -46,6 +46,11 @@ export { ArchiveWriter, writeArchive, type ArchiveOptions } from './archive/arch
 export { loadBase, type BaseOptions } from './build/base.js';
 export { buildImage, parseLayerArg, parseCommand, type BuildSpec, type LayerSpec, type TarLayerSpec } from './build/build.js';
 export { buildNodeImage, nodeCommand, nodeSpec, type NodeBuildSpec } from './build/node.js';
+export { generateSbom, SPDX_MEDIA_TYPE, type Sbom, type SbomOptions } from './build/sbom.js';
+export { sbomReferrer, type SbomSpec } from './build/build.js';
+export { ErrSbomLockfile } from './build/errors.js';
+export { artifactManifest, OCI_EMPTY, type ReferrerContent, type ReferrerArtifact } from './image/referrer.js';
+export { listReferrers, referrersTag } from './registry/referrers.js';
 export { Reference } from './image/reference.js';
 export { parsePlatform, formatPlatform } from './image/platform.js';
 export type { Descriptor, Platform, KnownBlob, StreamingBlob, Blob, ManifestBlob, Destination } from './image/types.js';

@@ -3,7 +3,7 @@
 // answers an HTTP request.
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { buildImage } from '../src/build/build.js';
@@ -58,6 +58,47 @@ describe('fastlayer node', { skip }, () => {
     assert.ok(!deps.includes('srv/app/server.js'));
     const app = (await listLayer(blob(manifest.layers[1].digest))).map((e) => e.name);
     assert.ok(app.includes('srv/app/server.js') && !app.some((n) => n.includes('node_modules')));
+  });
+
+  it('an SBOM by default when the project has a lockfile, as a referrer of the image; --no-sbom: none; --sbom without one: an error, nothing written', () => {
+    const dir = join(tmp.path, 'sbom');
+    project(dir);
+    const referrers = (out: string, subject: string) => {
+      const index = JSON.parse(readFileSync(join(out, 'index.json'), 'utf8'));
+      return (index.manifests as { artifactType?: string; digest: string }[]).filter((m) => m.artifactType !== undefined).map((m) => {
+        const manifest = JSON.parse(readFileSync(join(out, 'blobs', 'sha256', m.digest.slice(7)), 'utf8'));
+        assert.equal(manifest.subject.digest, subject);
+        const doc = JSON.parse(readFileSync(join(out, 'blobs', 'sha256', manifest.layers[0].digest.slice(7)), 'utf8'));
+        return { artifactType: m.artifactType, packages: (doc.packages as { name: string }[]).map((p) => p.name) };
+      });
+    };
+    const on = join(tmp.path, 'sbom-on');
+    const r = runCli(['node', dir, '--oci-dir', on, '--tag', 'hello:1', '--json']);
+    assert.equal(r.status, 0, r.stderr);
+    const found = referrers(on, JSON.parse(r.stdout.toString()).digest);
+    assert.equal(found.length, 1);
+    assert.equal(found[0]!.artifactType, 'application/spdx+json');
+    assert.ok(found[0]!.packages.includes('greeting'), found[0]!.packages.join(' '));
+
+    const off = join(tmp.path, 'sbom-off');
+    const r2 = runCli(['node', dir, '--oci-dir', off, '--tag', 'hello:1', '--no-sbom', '--json']);
+    assert.equal(r2.status, 0, r2.stderr);
+    assert.deepEqual(referrers(off, JSON.parse(r2.stdout.toString()).digest), []);
+    assert.equal(JSON.parse(r2.stdout.toString()).digest, JSON.parse(r.stdout.toString()).digest, 'the image itself is the same');
+
+    const bare = join(tmp.path, 'sbom-bare');
+    project(bare);
+    rmSync(join(bare, 'package-lock.json'));
+    const auto = join(tmp.path, 'sbom-auto');
+    const r3 = runCli(['node', bare, '--oci-dir', auto, '--tag', 'hello:1', '--json']);
+    assert.equal(r3.status, 0, r3.stderr);
+    assert.deepEqual(referrers(auto, JSON.parse(r3.stdout.toString()).digest), []);
+    const forced = join(tmp.path, 'sbom-forced');
+    const r4 = runCli(['node', bare, '--oci-dir', forced, '--tag', 'hello:1', '--sbom']);
+    assert.notEqual(r4.status, 0);
+    assert.match(r4.stderr, /package-lock\.json/);
+    assert.equal(existsSync(forced), false, 'nothing written');
+    assert.equal(runCli(['node', dir, '--oci-dir', forced, '--tag', 'x:1', '--sbom', '--no-sbom']).status, 2);
   });
 
   it('usage errors: --layer is not its flag, two directories, a relative --app-dir, no start command', () => {

@@ -25,6 +25,7 @@ import { copyBlob } from '../layout/copy.js';
 import { tempName } from '../layout/files.js';
 import { OCI_LAYOUT_VERSION } from '../layout/layout.js';
 import { indexEntries } from '../image/names.js';
+import { referrerEntry } from '../image/referrer.js';
 import { BLOCK, padding, tarHeader } from './tar-header.js';
 
 export interface ArchiveOptions {
@@ -48,6 +49,7 @@ export class ArchiveWriter implements Destination {
   #opening: Promise<FileHandle> | undefined;
   #offset = 0;
   readonly #blobs = new Map<string, number>();
+  readonly #referrers: Descriptor[] = [];
   #closed = false;
   #queue: Promise<unknown> = Promise.resolve();
 
@@ -139,13 +141,18 @@ export class ArchiveWriter implements Destination {
     this.#blobs.set(m.descriptor.digest, m.bytes.length);
   }
 
+  /** Listed in index.json beside the image, as in a layout (layout.ts addReferrer says why). */
+  async addReferrer(m: ManifestBlob): Promise<void> {
+    if (!this.#referrers.some((r) => r.digest === m.descriptor.digest)) this.#referrers.push(referrerEntry(m));
+  }
+
   commit(top: ManifestBlob, names: readonly string[]): Promise<void> {
     return this.#serial(() => this.#commit(top, names));
   }
 
   async #commit(top: ManifestBlob, names: readonly string[]): Promise<void> {
     const fh = await this.#file();
-    const index = { schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: indexEntries(top.descriptor, names) };
+    const index = { schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [...indexEntries(top.descriptor, names), ...this.#referrers] };
     await this.#entry('index.json', canonicalJSON(index));
     if (isManifestType(top.descriptor.mediaType)) {
       const m = JSON.parse(top.bytes.toString('utf8')) as { config: Descriptor; layers: Descriptor[] };

@@ -146,7 +146,8 @@ function layerBlobs(store: LayoutStore, layers: { name: string; descriptor: Desc
 
 async function fromOci(store: LayoutStore, o: BaseOptions, opts: ReturnType<typeof checkOptions>): Promise<BaseImage> {
   const index = await json(store, 'index.json');
-  const entries = (Array.isArray(index.manifests) ? index.manifests : []) as Descriptor[];
+  // Entries with an artifactType are referrers (an SBOM listed beside the image), not images.
+  const entries = ((Array.isArray(index.manifests) ? index.manifests : []) as Descriptor[]).filter((d) => typeof d?.artifactType !== 'string');
   let candidates = o.name === undefined ? entries : entries.filter((d) => matchesName(d, o.name!));
   // The same image listed under several names is one image.
   candidates = candidates.filter((d, i) => candidates.findIndex((e) => e.digest === d.digest) === i);

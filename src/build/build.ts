@@ -27,6 +27,8 @@ import type { Destination, Blob } from '../image/types.js';
 import { writeImage, type WriteProgress, type WriteResult } from '../image/write.js';
 import { stat } from 'node:fs/promises';
 import { tarFileLayer } from '../image/tar-layer.js';
+import type { ReferrerContent } from '../image/referrer.js';
+import { generateSbom, SPDX_MEDIA_TYPE, type SbomOptions } from './sbom.js';
 
 export type { LayerSpec, DirectoryLayerOptions } from './dir-layer.js';
 
@@ -123,6 +125,26 @@ export interface BuildSpec extends DirectoryLayerOptions {
   cacheRepoOptions?: RegistryLayerCacheOptions;
   /** A cache repository that could not be read or written: reported here, the build goes on. */
   onCacheError?: (err: unknown) => void;
+  /**
+   * Attach an SPDX 2.3 SBOM of a Node project (sbom.ts, docs/SBOM.md) to the image as an OCI 1.1
+   * referrer: the project directory (its package-lock.json, lockfile version 2 or 3), or that and
+   * the document's `created` time. Made before anything is written: a project without a usable
+   * lockfile is ErrSbomLockfile, and no image is written.
+   */
+  sbom?: string | SbomSpec;
+}
+
+export interface SbomSpec extends SbomOptions {
+  dir: string;
+}
+
+/** The referrer content of `spec.sbom`: the SBOM's bytes as application/spdx+json. */
+export async function sbomReferrer(sbom: string | SbomSpec): Promise<ReferrerContent> {
+  const given = typeof sbom === 'string' ? { dir: sbom } : sbom;
+  if (typeof given !== 'object' || given === null) throw new ErrInvalidOption('sbom', 'a project directory or { dir, created }', sbom);
+  const { dir, ...options } = given;
+  const { bytes } = await generateSbom(dir, options);
+  return { mediaType: SPDX_MEDIA_TYPE, artifactType: SPDX_MEDIA_TYPE, bytes };
 }
 
 /** `DIR` or `DIR:/DEST` (DEST must be absolute, so a directory name holding ':' stays whole). */
@@ -197,7 +219,7 @@ const SPEC_KEYS = optionKeys<BuildSpec>({
   layers: true, onSkip: true, base: true, baseOptions: true, entrypoint: true, cmd: true, env: true, workdir: true, user: true,
   labels: true, exposedPorts: true, volumes: true, stopSignal: true, healthcheck: true, author: true, created: true,
   platform: true, tags: true, output: true, ociDir: true, destination: true, format: true, compressionLevel: true,
-  layerOptions: true, annotations: true, signal: true, onProgress: true, layerCache: true, cacheRepo: true, cacheRepoOptions: true, onCacheError: true,
+  layerOptions: true, annotations: true, signal: true, onProgress: true, layerCache: true, cacheRepo: true, cacheRepoOptions: true, onCacheError: true, sbom: true,
   exclude: true, dockerignore: true, mtime: true, owner: true, mode: true, xattrs: true, keepWhiteoutFiles: true,
 });
 
@@ -251,6 +273,7 @@ export async function buildImage(spec: BuildSpec): Promise<WriteResult> {
   if (spec.onSkip !== undefined && typeof spec.onSkip !== 'function') throw new ErrInvalidOption('onSkip', 'a function', spec.onSkip);
   // Every layer's options are checked (and .dockerignore files read) before a base is opened or a
   // byte written; the tar streams start only when the image is written.
+  const referrers = spec.sbom === undefined ? [] : [await sbomReferrer(spec.sbom)];
   const planned: Planned[] = [];
   for (const [i, l] of spec.layers.entries()) planned.push(await planLayer(`layers[${i}]`, l, spec));
   // `linux/amd64,linux/arm64`: one image per platform sharing the directory layers (written once),
@@ -294,7 +317,7 @@ export async function buildImage(spec: BuildSpec): Promise<WriteResult> {
   }
   const images = platforms.map((platform, i) => new Image({ ...config, base: bases[i], layers, platform }));
   const image = images.length === 1 ? images[0]! : new ImageIndex(images, { annotations });
-  const options = { names, signal: spec.signal, onProgress: spec.onProgress };
+  const options = { names, signal: spec.signal, onProgress: spec.onProgress, ...(referrers.length > 0 ? { referrers } : {}) };
   const result = await (prepared.destination !== undefined
     ? writeImage(image, prepared.destination, options)
     : spec.ociDir !== undefined ? writeLayout(image, spec.ociDir, options) : writeArchive(image, spec.output!, options));

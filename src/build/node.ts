@@ -9,9 +9,17 @@ import { ErrInvalidOption, ErrOptionRange } from '../core/errors.js';
 import { parseJSON } from '../image/json.js';
 import type { WriteResult } from '../image/write.js';
 import { buildImage, type BuildSpec, type LayerSpec } from './build.js';
+import { hasSbomLockfile, type SbomOptions } from './sbom.js';
 
 /** Options of buildNodeImage: those of buildImage (but `layers`), and where the project is. */
-export interface NodeBuildSpec extends Omit<BuildSpec, 'layers'> {
+export interface NodeBuildSpec extends Omit<BuildSpec, 'layers' | 'sbom'> {
+  /**
+   * Attach an SPDX SBOM of the project's package-lock.json as an OCI 1.1 referrer (sbom.ts): `true`,
+   * or the SBOM's options (`created`); a lockfile version 1 or none is then ErrSbomLockfile. `'auto'`
+   * (the default of `fastlayer node`): an SBOM when the project has a version 2 or 3 lockfile, none
+   * otherwise. Default off here: a custom Destination need not take referrers.
+   */
+  sbom?: boolean | 'auto' | SbomOptions;
   /** The project directory (holding package.json). Default: the working directory. */
   dir?: string;
   /** Absolute image path of the application, its WORKDIR. Default `/app`. */
@@ -94,7 +102,7 @@ export function nodeLayers(dir: string, appDir: string): [LayerSpec, LayerSpec] 
  * `entrypoint` is given, and fixed entry times unless SOURCE_DATE_EPOCH or `mtime` says otherwise.
  * `fastlayer node` turns its flags into the same spec and goes through here too.
  */
-export async function nodeSpec<S extends NodeBuildSpec>(spec: S): Promise<Omit<S, 'dir' | 'appDir'> & Pick<BuildSpec, 'layers'>> {
+export async function nodeSpec<S extends NodeBuildSpec>(spec: S): Promise<Omit<S, 'dir' | 'appDir' | 'sbom'> & Pick<BuildSpec, 'layers' | 'sbom'>> {
   if (typeof spec !== 'object' || spec === null) throw new ErrInvalidOption('spec', 'an object', spec);
   if ('layers' in spec && (spec as { layers?: unknown[] }).layers?.length) {
     throw new ErrInvalidOption('layers', 'absent (the layers are made from the project)', (spec as { layers: unknown }).layers);
@@ -113,9 +121,12 @@ export async function nodeSpec<S extends NodeBuildSpec>(spec: S): Promise<Omit<S
       throw new ErrOptionRange('cmd', 'given: package.json has no plain `node FILE` start script and no main', undefined);
     }
   }
-  const { dir: _dir, appDir: _appDir, ...rest } = spec;
+  const { dir: _dir, appDir: _appDir, sbom, ...rest } = spec;
+  if (sbom !== undefined && sbom !== 'auto' && typeof sbom !== 'boolean' && (typeof sbom !== 'object' || sbom === null)) throw new ErrInvalidOption('sbom', "a boolean, 'auto' or SBOM options", sbom);
+  const wanted = sbom === 'auto' ? await hasSbomLockfile(dir) : sbom !== undefined && sbom !== false;
+  const sbomSpec = wanted ? { sbom: { ...(typeof sbom === 'object' ? sbom : {}), dir } } : {};
   const env = ['NODE_ENV=production', ...(spec.env ?? [])];
-  return { ...rest, layers: nodeLayers(dir, appDir), workdir: spec.workdir ?? appDir, env, cmd };
+  return { ...rest, ...sbomSpec, layers: nodeLayers(dir, appDir), workdir: spec.workdir ?? appDir, env, cmd };
 }
 
 /** Builds the image of the Node project at `spec.dir` on `spec.base` (which should hold `node`). */

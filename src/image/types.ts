@@ -80,6 +80,13 @@ export interface Destination {
    * references (reference.ts).
    */
   resolveNames?(names: readonly string[]): string[];
+  /**
+   * Optional: lists `manifest` (already written with writeManifest: an artifact manifest whose
+   * `subject` is `subject`) where readers of this destination look for referrers: index.json in a
+   * layout or archive, the referrers API or its `sha256-<hex>` tag fallback in a registry. Called
+   * before commit. A destination without it cannot take referrers (writeImage refuses up front).
+   */
+  addReferrer?(manifest: ManifestBlob, subject: Descriptor, signal?: AbortSignal): Promise<void>;
   /** Binds `names` (normalised references, see reference.ts) to `top`, the image or index, and finishes. */
   commit(top: ManifestBlob, names: readonly string[], signal?: AbortSignal): Promise<void>;
   /** Removes what this destination wrote so far (never anything it did not create). */

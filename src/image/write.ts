@@ -11,6 +11,7 @@ import { buildIndex, buildManifest, MANIFEST_TYPES } from './manifest.js';
 import { Reference } from './reference.js';
 import type { Blob, Descriptor, Destination, KnownBlob, ManifestBlob } from './types.js';
 import type { Layer } from '../layer/layer.js';
+import { artifactManifest, checkReferrerContent, type ReferrerContent } from './referrer.js';
 
 export type WriteProgress =
   | { type: 'blob'; digest: string; size: number; mediaType: string; skipped: boolean }
@@ -22,10 +23,15 @@ export interface WriteOptions {
   names?: readonly string[];
   signal?: AbortSignal;
   onProgress?: (event: WriteProgress) => void;
+  /**
+   * Artifacts to attach to the written top manifest (or index) as OCI 1.1 referrers (referrer.ts):
+   * written after the image and listed by the destination (addReferrer) before the names are bound.
+   */
+  referrers?: readonly ReferrerContent[];
 }
 
 /** WriteOptions' names, for the writers that take them among their own (layout.ts, archive.ts). */
-export const WRITE_OPTION_KEYS = optionKeys<WriteOptions>({ names: true, signal: true, onProgress: true });
+export const WRITE_OPTION_KEYS = optionKeys<WriteOptions>({ names: true, signal: true, onProgress: true, referrers: true });
 
 export interface WrittenImage {
   manifest: Descriptor;
@@ -41,6 +47,8 @@ export interface WriteResult {
   /** Fully qualified names it was committed under. */
   names: string[];
   images: WrittenImage[];
+  /** The artifact manifests attached as referrers (WriteOptions.referrers), in the order given. */
+  referrers?: Descriptor[];
 }
 
 /** A known blob of bytes held in memory (configs). */
@@ -91,6 +99,12 @@ export async function writeImage(top: Image | ImageIndex, destination: Destinati
     ? destination.resolveNames(options.names ?? [])
     : [...new Set((options.names ?? []).map((n) => Reference.parse(n).toString()))];
   const { signal, onProgress } = options;
+  const referrers = options.referrers ?? [];
+  if (!Array.isArray(referrers)) throw new ErrInvalidOption('referrers', 'an array', referrers);
+  referrers.forEach((r, i) => checkReferrerContent(r, `referrers[${i}]`));
+  if (referrers.length > 0 && typeof destination.addReferrer !== 'function') {
+    throw new ErrInvalidOption('referrers', 'absent: this destination cannot hold referrers', referrers);
+  }
   const images = top instanceof Image ? [top] : [...top.images];
   let committed = false;
   try {
@@ -140,13 +154,25 @@ export async function writeImage(top: Image | ImageIndex, destination: Destinati
       await destination.writeManifest(final, signal);
       onProgress?.({ type: 'manifest', digest: final.descriptor.digest, mediaType: final.descriptor.mediaType });
     }
+    // Referrers before the names: a failure here aborts, and no name points at an image whose SBOM
+    // was asked for but is missing.
+    const attached: Descriptor[] = [];
+    for (const content of referrers) {
+      const artifact = artifactManifest(final.descriptor, content);
+      for (const blob of artifact.blobs) await writeKnown(blob, destination, signal, onProgress);
+      check(signal);
+      await destination.writeManifest(artifact.manifest, signal);
+      onProgress?.({ type: 'manifest', digest: artifact.manifest.descriptor.digest, mediaType: artifact.manifest.descriptor.mediaType });
+      await destination.addReferrer!(artifact.manifest, final.descriptor, signal);
+      attached.push(artifact.manifest.descriptor);
+    }
     check(signal);
     await destination.commit(final, names, signal);
     // From here the names point at a complete image: nothing may be removed any more.
     committed = true;
     onProgress?.({ type: 'commit', digest: final.descriptor.digest, names });
     const descriptor: Descriptor = { mediaType: final.descriptor.mediaType, digest: final.descriptor.digest, size: final.descriptor.size };
-    return { descriptor, digest: descriptor.digest, names, images: result };
+    return { descriptor, digest: descriptor.digest, names, images: result, ...(attached.length > 0 ? { referrers: attached } : {}) };
   } catch (err) {
     if (!committed) await destination.abort(err).catch(() => undefined);
     throw err;

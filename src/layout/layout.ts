@@ -19,6 +19,7 @@ import { tempName, writeAtomic } from './files.js';
 import { LOCK_NAME, lockLayout } from './lock.js';
 import { CONTAINERD_NAME, REF_NAME, indexEntries } from '../image/names.js';
 import { isDigest } from '../core/hash.js';
+import { referrerEntry } from '../image/referrer.js';
 
 export const OCI_LAYOUT_FILE = 'oci-layout';
 export const OCI_LAYOUT_VERSION = '1.0.0';
@@ -50,6 +51,8 @@ export class OciLayout implements Destination {
   readonly #createdDirs: string[] = [];
   readonly #createdFiles = new Set<string>();
   readonly #temps = new Set<string>();
+  /** Artifact manifests addReferrer listed: index.json entries beside the image, written at commit. */
+  readonly #referrers: Descriptor[] = [];
 
   constructor(dir: string, options: LayoutOptions = {}) {
     if (typeof dir !== 'string' || dir === '') throw new ErrInvalidOption('dir', 'a directory path', dir);
@@ -146,6 +149,17 @@ export class OciLayout implements Destination {
     this.#createdFiles.add(target);
   }
 
+  /**
+   * The image layout spec has no referrers API: index.json (an image index) is where readers find
+   * what a layout holds, so the artifact manifest is listed there, untagged, with its artifactType;
+   * a reader finds the referrers of an image by the `subject` of those entries (layout/referrers.ts).
+   * Listing it also keeps it reachable for tools that collect unreferenced blobs.
+   */
+  async addReferrer(m: ManifestBlob): Promise<void> {
+    await this.#prepare();
+    if (!this.#referrers.some((r) => r.digest === m.descriptor.digest)) this.#referrers.push(referrerEntry(m));
+  }
+
   async commit(top: ManifestBlob, names: readonly string[], signal?: AbortSignal): Promise<void> {
     await this.#prepare();
     const layoutFile = join(this.dir, OCI_LAYOUT_FILE);
@@ -169,7 +183,10 @@ export class OciLayout implements Destination {
     const added = indexEntries(top.descriptor, names);
     const existing = await this.#existingEntries();
     const taken = new Set(names);
+    const refs = new Set(this.#referrers.map((r) => r.digest));
     const kept = existing.filter((e) => {
+      // The same artifact attached again: one entry.
+      if (refs.has(e.digest)) return false;
       const name = e.annotations?.[CONTAINERD_NAME];
       if (name !== undefined) return !taken.has(name);
       // An unnamed duplicate of what is being added, or an entry whose tag is reused by a new name.
@@ -179,9 +196,9 @@ export class OciLayout implements Destination {
     });
     // A blob this image shares with another writer's may have been removed by that writer's abort
     // (before it took the lock): then the index would list an incomplete image.
-    const missing = [...(await this.#reachable([top.descriptor]))].filter((hex) => !existsSync(join(this.dir, 'blobs', 'sha256', hex)));
+    const missing = [...(await this.#reachable([top.descriptor, ...this.#referrers]))].filter((hex) => !existsSync(join(this.dir, 'blobs', 'sha256', hex)));
     if (missing.length > 0) throw new ErrLayout(`${this.dir}: blob sha256:${missing[0]} of this image was removed by another writer while it was written; run again`);
-    const index = { schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [...kept, ...added] };
+    const index = { schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [...kept, ...added, ...this.#referrers] };
     await writeAtomic(join(this.dir, 'index.json'), canonicalJSON(index));
   }
 

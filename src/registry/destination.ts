@@ -9,6 +9,7 @@ import { ErrRegistryTagsIncomplete } from './errors.js';
 import { anySignal, connect, pushScope, type RegistryOptions, type Repository, REGISTRY_OPTION_KEYS } from './client.js';
 import { putManifest, type ManifestTarget } from './manifest.js';
 import { pushTags } from './tags.js';
+import { addReferrer } from './referrers.js';
 import { blobExists, uploadKnown, uploadStream, type UploadContext } from './upload.js';
 
 export interface ProgressEvent {
@@ -132,6 +133,11 @@ export class RegistryDestination implements Destination {
   async writeManifest(manifest: ManifestBlob, signal?: AbortSignal): Promise<void> {
     await putManifest(this.#ctx(signal), manifest, manifest.descriptor.digest);
     this.#written.add(manifest.descriptor.digest);
+  }
+
+  /** Lists an artifact manifest as a referrer of `subject` (referrers.ts: the API, else the sha256-<hex> tag). */
+  async addReferrer(manifest: ManifestBlob, subject: Descriptor, signal?: AbortSignal): Promise<void> {
+    await addReferrer(this.#ctx(signal), manifest, subject);
   }
 
   /**

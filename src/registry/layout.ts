@@ -60,7 +60,8 @@ export async function selectTop(store: LayoutStore, name: string | undefined): P
   const bytes = await store.read('index.json', MANIFEST_CAP);
   let list: Descriptor[];
   try {
-    list = indexManifests(bytes, `${store.where} index.json`);
+    // Entries with an artifactType are referrers (an SBOM listed beside the image), not images.
+    list = indexManifests(bytes, `${store.where} index.json`).filter((d) => d.artifactType === undefined);
   } catch (err) {
     throw new ErrLayoutInvalid((err as Error).message, err);
   }

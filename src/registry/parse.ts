@@ -25,6 +25,7 @@ export function descriptor(value: unknown, what: string): Descriptor {
   const d: Descriptor = { mediaType: v.mediaType, digest: v.digest, size: v.size };
   if (v.annotations !== null && typeof v.annotations === 'object') d.annotations = v.annotations as Record<string, string>;
   if (v.platform !== null && typeof v.platform === 'object') d.platform = v.platform as Platform;
+  if (typeof v.artifactType === 'string' && v.artifactType.length <= 255) d.artifactType = v.artifactType;
   return d;
 }
 

@@ -209,6 +209,10 @@ export function imageSpec(args: Args, layersGiven = true): Omit<BuildSpec, 'outp
     if (ref.digest !== undefined || ref.tag !== 'latest' || cacheRepo.endsWith(':latest')) throw usage('--cache-repo takes a repository, without a tag or digest (the cache has its own tag, fastlayer-layer-cache)');
     spec.cacheRepo = `${ref.registry}/${ref.repository}`;
   }
+  // The SBOM's project is named, not guessed from the layers: a layer may be a subdirectory or a tar.
+  const sbom = stringOption(args, 'sbom');
+  if (sbom === '') throw usage('--sbom needs the Node project directory (holding package-lock.json)');
+  if (sbom !== undefined) spec.sbom = sbom;
   return spec;
 }
 
@@ -435,6 +439,7 @@ export const imageCommand: Command = {
     threads: { type: 'string', short: 't', value: 'N', help: `compress each layer on up to N threads, 1-${MAX_THREADS} (same bytes)` },
     exclude: { type: 'string', multiple: true, value: 'PATTERN', help: 'leave out paths matching PATTERN (.dockerignore syntax), every layer' },
     mtime: { type: 'string', value: 'keep|TIME|clamp:TIME', help: 'entry times of the directory layers (default: clamp to SOURCE_DATE_EPOCH when set, else 0); keep: the files\' own' },
+    sbom: { type: 'string', value: 'DIR', help: 'attach an SPDX SBOM of the Node project DIR (its package-lock.json, v2 or v3) as an OCI referrer' },
     owner: { type: 'string', value: 'UID:GID', help: 'owner recorded in the directory layers (default 0:0)' },
     'layer-cache': { type: 'boolean', help: 'remember layer digests (~/.cache/fastlayer/layers; the default): an unchanged --layer is not uploaded again' },
     'layer-cache-dir': { type: 'string', value: 'DIR', help: 'layer cache directory (default ~/.cache/fastlayer/layers)' },

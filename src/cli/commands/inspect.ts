@@ -5,7 +5,9 @@ import { statSync } from 'node:fs';
 import { Reference } from '../../image/reference.js';
 import { parsePlatform, platformMatches, formatPlatform } from '../../image/platform.js';
 import type { Descriptor, Platform } from '../../image/types.js';
-import { isIndex, MANIFEST_CAP, sha256 } from '../../registry/manifest.js';
+import { isIndex, MANIFEST_CAP, OCI_MANIFEST, sha256 } from '../../registry/manifest.js';
+import { listReferrers } from '../../registry/referrers.js';
+import { connect, pullScope } from '../../registry/client.js';
 import { imageManifest, indexManifests, parseJSON } from '../../registry/parse.js';
 import { pull, defaultPlatform } from '../../registry/pull.js';
 import { archiveStore, directoryStore, ErrLayoutInvalid, type LayoutStore } from '../../layout/store.js';
@@ -39,6 +41,28 @@ interface Inspected {
   config: Document;
   /** Layer descriptors; for a manifest.json-only archive, `digest` is the layer file's diffID from the config. */
   layers: (Descriptor | { path: string; size: number; diffID: string | undefined })[];
+  /** With --referrers: the artifact manifests whose subject is the image (its index, when it has one). */
+  referrers?: Descriptor[];
+  /** Where they were found: a registry's referrers API, its sha256-<hex> tag fallback, or index.json. */
+  referrersVia?: 'api' | 'tag' | 'index.json';
+}
+
+/** The most index.json entries read while looking for referrers: a hostile layout cannot make it read without end. */
+const MAX_REFERRER_READS = 1000;
+
+/** Entries of a layout's index.json that are manifests whose `subject` is `subject` (layout.ts addReferrer). */
+async function layoutReferrers(store: LayoutStore, listed: Descriptor[], subject: Descriptor): Promise<Descriptor[]> {
+  const out: Descriptor[] = [];
+  const candidates = listed.filter((d) => d.mediaType === OCI_MANIFEST && d.digest !== subject.digest);
+  for (const d of candidates.slice(0, MAX_REFERRER_READS)) {
+    if (out.some((o) => o.digest === d.digest)) continue;
+    const doc = await readDocument(store, d);
+    const s = doc.content['subject'] as { digest?: unknown } | undefined;
+    if (s?.digest !== subject.digest) continue;
+    const artifactType = typeof doc.content['artifactType'] === 'string' ? doc.content['artifactType'] : d.artifactType;
+    out.push({ mediaType: d.mediaType, digest: d.digest, size: d.size, ...(artifactType ? { artifactType } : {}) });
+  }
+  return out;
 }
 
 function blobName(d: Descriptor): string {
@@ -104,12 +128,14 @@ async function inspectDockerSave(store: LayoutStore, path: string, name: string 
   };
 }
 
-async function inspectLocal(path: string, directory: boolean, name: string | undefined, platform: Platform | undefined): Promise<Inspected> {
+async function inspectLocal(path: string, directory: boolean, name: string | undefined, platform: Platform | undefined, withReferrers = false): Promise<Inspected> {
   const store = directory ? directoryStore(path) : await archiveStore(path);
   if (!directory && (await store.size('index.json')) === undefined && (await store.size('manifest.json')) !== undefined) {
     return inspectDockerSave(store, path, name);
   }
-  const top = indexManifests(await store.read('index.json', MANIFEST_CAP), `${path} index.json`);
+  const listed = indexManifests(await store.read('index.json', MANIFEST_CAP), `${path} index.json`);
+  // Entries with an artifactType are referrers of an image listed beside it (an SBOM), not images.
+  const top = listed.filter((d) => d.artifactType === undefined);
   let entries = top;
   if (name !== undefined) {
     entries = top.filter((d) => d.annotations?.[REF_NAME] === name || d.annotations?.[IMAGE_NAME] === name || (name.includes(':') ? false : d.annotations?.[REF_NAME]?.endsWith(`:${name}`)));
@@ -138,7 +164,8 @@ async function inspectLocal(path: string, directory: boolean, name: string | und
   const manifest = await readDocument(store, manifestDescriptor);
   const parsed = imageManifest(Buffer.from(JSON.stringify(manifest.content)), `manifest ${manifestDescriptor.digest}`);
   const config = await readDocument(store, parsed.config);
-  return { source: path, kind: directory ? 'oci-dir' : 'archive', names, ...(index ? { index } : {}), manifest, config, layers: parsed.layers };
+  const referrers = withReferrers ? { referrers: await layoutReferrers(store, listed, chosen), referrersVia: 'index.json' as const } : {};
+  return { source: path, kind: directory ? 'oci-dir' : 'archive', names, ...(index ? { index } : {}), manifest, config, layers: parsed.layers, ...referrers };
 }
 
 async function collect(stream: NodeJS.ReadableStream, cap: number): Promise<Buffer> {
@@ -154,7 +181,16 @@ async function collect(stream: NodeJS.ReadableStream, cap: number): Promise<Buff
 }
 
 async function inspectRemote(ref: Reference, args: Args, platform: Platform | undefined, signal: AbortSignal): Promise<Inspected> {
-  const image = await pull(ref, { ...(await registryOptions(args, NAME, signal)), ...(platform ? { platform } : {}) });
+  const options = await registryOptions(args, NAME, signal);
+  const image = await pull(ref, { ...options, ...(platform ? { platform } : {}) });
+  let referrers = {};
+  if (flag(args, 'referrers')) {
+    // The referrers of what the reference names: its index when it names one, else its manifest.
+    const subject = image.index?.descriptor ?? image.manifest.descriptor;
+    const repo = connect(ref, options);
+    const found = await listReferrers({ transport: repo.transport, repository: repo.repository, scopes: [pullScope(repo.repository)], signal }, subject.digest);
+    referrers = { referrers: found.referrers, referrersVia: found.via };
+  }
   if (image.config.descriptor.size > MANIFEST_CAP) throw new ErrCliInput(`the config of ${ref.toString()} is larger than ${MANIFEST_CAP} bytes`);
   const config = await collect(image.config.open(), MANIFEST_CAP);
   const doc = (d: Descriptor, bytes: Uint8Array): Document => ({ descriptor: d, content: parseJSON(bytes, d.digest) });
@@ -166,6 +202,7 @@ async function inspectRemote(ref: Reference, args: Args, platform: Platform | un
     manifest: doc(image.manifest.descriptor, image.manifest.bytes),
     config: doc(image.config.descriptor, config),
     layers: image.layers.map((l) => l.descriptor),
+    ...referrers,
   };
 }
 
@@ -191,6 +228,10 @@ function text(i: Inspected): string {
   const total = i.layers.reduce((s, l) => s + l.size, 0);
   lines.push(`layers: ${i.layers.length}, ${formatBytes(total)} (${total} bytes)`);
   for (const l of i.layers) lines.push('digest' in l ? `  ${l.digest}  ${formatBytes(l.size)}  ${l.mediaType}` : `  ${l.path}  ${formatBytes(l.size)}  diffID ${l.diffID ?? '?'}`);
+  if (i.referrers !== undefined) {
+    lines.push(`referrers: ${i.referrers.length} (${i.referrersVia})`);
+    for (const r of i.referrers) lines.push(`  ${r.digest}  ${r.artifactType ?? r.mediaType}  ${formatBytes(r.size)}`);
+  }
   // Every value above came from the image (a registry's, or a file anyone may have written): a
   // newline inside one must not start a line of its own, nor an escape sequence reach the terminal.
   return `${lines.map(escapeControls).join('\n')}\n`;
@@ -210,7 +251,7 @@ async function run(args: Args, context: Context): Promise<number> {
   const st = src.startsWith('docker://') ? undefined : statSync(src, { throwIfNoEntry: false });
   if (st) {
     if (!st.isDirectory() && !st.isFile()) throw new ErrCliInput(`cannot inspect ${src}: it is neither a directory nor a file`);
-    result = await inspectLocal(src, st.isDirectory(), stringOption(args, 'name'), platform);
+    result = await inspectLocal(src, st.isDirectory(), stringOption(args, 'name'), platform, flag(args, 'referrers'));
   } else {
     const name = src.replace(/^docker:\/\//, '');
     let ref: Reference;
@@ -235,11 +276,13 @@ export const inspectCommand: Command = {
     'fastlayer image --output or docker save writes), and anything else is a registry reference',
     '(app:1 is docker.io/library/app:1). Nothing is extracted: only index.json, the manifest and the',
     'config are read, each checked against its digest. --json prints {source, kind, names, index?,',
-    'manifest, config, layers} with the manifest and config as JSON.',
+    'manifest, config, layers} with the manifest and config as JSON (and referrers, referrersVia with',
+    '--referrers).',
   ].join('\n'),
   options: {
     name: { type: 'string', value: 'NAME', help: 'local SRC holding several images: the one with this name or tag' },
     platform: { type: 'string', value: 'OS/ARCH[/VARIANT]', help: "from an index: the image of this platform (default: this machine's, else the first)" },
+    referrers: { type: 'boolean', help: 'also list the image\'s OCI referrers (SBOMs, signatures): a registry\'s referrers API, else its sha256-<hex> tag; index.json entries of a layout or archive' },
     ...REGISTRY_OPTIONS,
     json: REPORT_OPTIONS['json']!,
   },

@@ -7,7 +7,8 @@ import { imageCommand, runImage } from './image.js';
 
 const NAME = 'node';
 
-const { layer: _layer, ...imageOptions } = imageCommand.options;
+// --sbom is a flag here (the project is DIR), not image's --sbom DIR.
+const { layer: _layer, sbom: _sbom, ...imageOptions } = imageCommand.options;
 
 export const nodeCommand: Command = {
   name: NAME,
@@ -22,12 +23,15 @@ export const nodeCommand: Command = {
     'first layer on any machine (entry times are fixed unless SOURCE_DATE_EPOCH or --mtime says',
     'otherwise). The image runs `node FILE ...` from a plain start script in package.json, else `node',
     'MAIN`, else give --cmd; NODE_ENV=production unless --env sets it. --base should hold node',
-    '(node:22-slim from a registry, or a local layout or archive).',
+    '(node:22-slim from a registry, or a local layout or archive). An SPDX SBOM of package-lock.json',
+    '(lockfile version 2 or 3) is attached as an OCI referrer when the project has one (--no-sbom: none).',
     '',
     'Every other flag is `fastlayer image`\'s (see fastlayer image --help).',
   ].join('\n'),
   options: {
     'app-dir': { type: 'string', value: 'PATH', help: 'where the project goes in the image, and WORKDIR (default /app)' },
+    sbom: { type: 'boolean', help: 'attach an SPDX SBOM of package-lock.json (v2 or v3) as an OCI referrer; an error without one (default: when the project has one)' },
+    'no-sbom': { type: 'boolean', help: 'no SBOM' },
     ...imageOptions,
   },
   run: (args, context) => {
@@ -37,11 +41,14 @@ export const nodeCommand: Command = {
     if (appDir !== undefined && (typeof appDir !== 'string' || !appDir.startsWith('/'))) {
       throw new ErrCliUsage(`--app-dir must be an absolute path in the image, not ${JSON.stringify(appDir)}`, NAME);
     }
+    if (args.values['sbom'] === true && args.values['no-sbom'] === true) throw new ErrCliUsage('--sbom and --no-sbom exclude each other', NAME);
+    // On by default when the project has a lockfile an SBOM can be made from (docs/SBOM.md).
+    const sbom = args.values['no-sbom'] === true ? false : args.values['sbom'] === true ? true : 'auto';
     return runImage(args, context, {
       command: NAME,
       prepare: async (spec) => {
         try {
-          return await nodeSpec({ ...spec, dir, ...(appDir === undefined ? {} : { appDir }) });
+          return await nodeSpec({ ...spec, sbom, dir, ...(appDir === undefined ? {} : { appDir }) });
         } catch (err) {
           // A missing start command is the user's to give: a usage error that names the flag.
           if ((err as { code?: string }).code === 'ERR_OPTION_OUT_OF_RANGE' && /"cmd"/.test((err as Error).message)) {
