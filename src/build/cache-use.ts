@@ -24,14 +24,19 @@ export interface CacheSpec {
   onCacheError?: (err: unknown) => void;
 }
 
-/** A destination whose `has` answers true at once for the digests found present while verifying. */
-function remembering(d: Destination, present: ReadonlySet<string>): Destination {
+/**
+ * A destination whose `has` answers true at once for the digests found present while verifying.
+ * Every optional method of Destination is forwarded (a missing one would silently turn a feature
+ * off: referrers, name resolution); a test lists Destination's methods against this wrapper's.
+ */
+export function remembering(d: Destination, present: ReadonlySet<string>): Destination {
   return {
     concurrency: d.concurrency,
     has: async (desc: Descriptor) => present.has(desc.digest) || d.has(desc),
     writeBlob: (blob: Blob, signal?: AbortSignal) => d.writeBlob(blob, signal),
     writeManifest: (m, signal) => d.writeManifest(m, signal),
     ...(typeof d.resolveNames === 'function' ? { resolveNames: (names: readonly string[]) => d.resolveNames!(names) } : {}),
+    ...(typeof d.addReferrer === 'function' ? { addReferrer: (m: Parameters<NonNullable<Destination['addReferrer']>>[0], subject: Descriptor, signal?: AbortSignal) => d.addReferrer!(m, subject, signal) } : {}),
     commit: (top, names, signal) => d.commit(top, names, signal),
     abort: (reason) => d.abort(reason),
   };
