@@ -2,26 +2,14 @@
 // and --cache-repo: a second runner with an empty local cache pushes an unchanged tree without uploads.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BIN, binMissing, runCli } from './helpers/cli.js';
+import { binMissing, runCli, runCliAsync } from './helpers/cli.js';
 import { randomBytes } from './helpers/data.js';
 import { tempDir } from './helpers/tree.js';
 import { registryMissing, startProxy, startRegistry, type Proxy, type RunningRegistry } from './helpers/registry.js';
 
-/** The CLI run without blocking this process (the proxy answers from it). */
-function cliAsync(args: string[], env: NodeJS.ProcessEnv): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
-}
+const cliAsync = runCliAsync;
 
 describe('fastlayer image: the layer cache', { skip: binMissing() }, () => {
   const tmp = tempDir('fastlayer-cli-cache-');

@@ -44,6 +44,19 @@ export function runCli(args: string[], options: { input?: Buffer; stdio?: StdioO
   return { status: r.status, signal: r.signal, stdout: (r.stdout as Buffer | null) ?? Buffer.alloc(0), stderr: ((r.stderr as Buffer | null) ?? '').toString() };
 }
 
+/** The bin run without blocking this process (for tests whose registry proxy answers from it). */
+export function runCliAsync(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
 /** Starts the bin without waiting; the caller owns the child. */
 export function startCli(args: string[], stdio: StdioOptions = ['ignore', 'pipe', 'pipe']) {
   return spawn(process.execPath, [BIN, ...args], { stdio });
