@@ -6,14 +6,13 @@ import { ArchiveWriter } from '../../archive/archive.js';
 import { OciLayout } from '../../layout/layout.js';
 import { copyImage, localNames, platforms, parseCopyEndpoint, type CopyEndpoint, type CopyOptions, type CopyResult } from '../../registry/copy.js';
 import type { Credentials } from '../../registry/credentials.js';
-import { REPORT_OPTIONS, flag, listOption, progressBoard, stringOption, type Args, type Command, type Context } from '../command.js';
+import { REPORT_OPTIONS, listOption, progressBoard, stringOption, type Args, type Command, type Context } from '../command.js';
 import { ErrCliUsage } from '../errors.js';
-import { escapeControls } from '../escape.js';
 import { openOutput, type Output } from '../output.js';
 import { writeInto } from '../archive-output.js';
 import { pushTagNames } from '../push-tags.js';
 import { BlobLines, REGISTRY_OPTIONS, registryOptions } from '../registry-flags.js';
-import { writeStderr, writeStdout } from '../stdio.js';
+import { reported, summary } from '../reported.js';
 import { PIPELINE_OPTIONS, PipelineOutputs, pipelinePaths } from '../pipeline-outputs.js';
 import { Counted } from './pull.js';
 
@@ -72,9 +71,8 @@ async function run(args: Args, context: Context): Promise<number> {
   const pipeline = await PipelineOutputs.open(pipelineFiles, [], context.signal);
   const board = progressBoard(args);
   let output: Output | undefined;
-  const started = process.hrtime.bigint();
-  let result: CopyResult;
-  try {
+  const { value: result, seconds } = await reported(context, pipeline, board, async (): Promise<CopyResult> => {
+    let result: CopyResult;
     if (to.kind === 'registry') {
       result = await copyImage(from, to, { ...options, names: tags, onProgress: new BlobLines(board, NAME).onProgress });
     } else if (to.kind === 'archive') {
@@ -86,28 +84,15 @@ async function run(args: Args, context: Context): Promise<number> {
       result = await copyImage(from, new Counted(new OciLayout(to.path), board), { ...options, names });
     }
     await output?.commit();
-  } catch (err) {
-    await output?.discard();
-    await pipeline.discard();
-    if (context.signal.aborted) throw context.signal.reason;
-    throw err;
-  } finally {
-    board.close();
-  }
-  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    return result;
+  }, async () => { await output?.discard(); });
   const d = result.descriptor;
   const target = to.kind === 'archive' ? output?.name ?? to.path : describe(to);
   const metadata = { source: describe(from), destination: target, names: result.names, digest: d.digest, mediaType: d.mediaType, size: d.size, seconds };
   // --image-refs: one line per repository written; a layout or archive has none unless names were given.
   const refNames = result.names.length > 0 ? result.names : to.kind === 'registry' ? [to.reference.toString()] : [];
-  await pipeline.commit({ digest: d.digest, names: refNames, metadata });
-  if (flag(args, 'json')) {
-    await writeStdout(`${JSON.stringify(metadata)}\n`);
-    return 0;
-  }
   const text = [...refNames.map((n) => `name: ${n}`), `digest: ${d.digest}`, `mediaType: ${d.mediaType}`, `size: ${d.size}`];
-  await writeStdout(`${text.map(escapeControls).join('\n')}\n`);
-  if (!flag(args, 'quiet')) await writeStderr(`fastlayer: copied ${escapeControls(describe(from))} to ${escapeControls(target)} in ${seconds.toFixed(2)} s\n`);
+  await summary(args, pipeline, { digest: d.digest, names: refNames, metadata }, text, `copied ${describe(from)} to ${target} in ${seconds.toFixed(2)} s`);
   return 0;
 }
 

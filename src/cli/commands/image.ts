@@ -29,6 +29,7 @@ import { writeInto } from '../archive-output.js';
 import type { ProgressBoard } from '../progress.js';
 import { BlobLines, REGISTRY_OPTIONS, registryOptions } from '../registry-flags.js';
 import { writeStderr } from '../stdio.js';
+import { reported } from '../reported.js';
 
 // The command whose flags are being read: `image`, or `node`, which runs this file's build with the
 // layers of a Node project (runImage's `prepare`). One command runs per process.
@@ -351,10 +352,9 @@ export async function runImage(args: Args, context: Context, how?: ImageRun): Pr
     onProgress: blobLogger(board),
     onSkip: (path: string, kind: string) => board.log(`fastlayer: skipping ${kind} ${path}\n`),
   } as BuildSpec;
-  const started = process.hrtime.bigint();
-  let result: WriteResult;
-  let written: Written;
-  try {
+  const { value: [result, written], seconds } = await reported(context, pipeline, board, async (): Promise<[WriteResult, Written]> => {
+    let result: WriteResult;
+    let written: Written;
     if (where.kind === 'archive') {
       const r = await toArchive(full, where.path, guards, context);
       result = r.result;
@@ -367,14 +367,8 @@ export async function runImage(args: Args, context: Context, how?: ImageRun): Pr
       result = await toRegistry(full, where.ref, options!, board);
       written = { kind: 'registry', target: where.ref.toString() };
     }
-  } catch (err) {
-    await pipeline.discard();
-    if (context.signal.aborted) throw context.signal.reason;
-    throw err;
-  } finally {
-    board.close();
-  }
-  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    return [result, written];
+  });
   await pipeline.commit({ digest: result.digest, names: result.names, metadata: resultJSON(result, written, seconds) });
   const onStdout = written.target === 'standard output';
   if (!(onStdout && flag(args, 'quiet'))) await printResult(result, written, seconds, json, onStdout);

@@ -8,14 +8,13 @@ import { Reference } from '../../image/reference.js';
 import type { Blob, Descriptor, Destination, ManifestBlob } from '../../image/types.js';
 import { pullToDestination } from '../../registry/pull.js';
 import { Transform } from 'node:stream';
-import { REPORT_OPTIONS, flag, progressBoard, stringOption, type Args, type Command, type Context } from '../command.js';
+import { REPORT_OPTIONS, progressBoard, stringOption, type Args, type Command, type Context } from '../command.js';
 import { ErrCliUsage } from '../errors.js';
-import { escapeControls } from '../escape.js';
 import { openOutput, type Output } from '../output.js';
 import { writeInto } from '../archive-output.js';
 import type { ProgressBoard } from '../progress.js';
 import { REGISTRY_OPTIONS, registryOptions } from '../registry-flags.js';
-import { writeStderr, writeStdout } from '../stdio.js';
+import { reported, summary } from '../reported.js';
 import { PIPELINE_OPTIONS, PipelineOutputs, pipelinePaths } from '../pipeline-outputs.js';
 
 const NAME = 'pull';
@@ -96,9 +95,8 @@ async function run(args: Args, context: Context): Promise<number> {
   const pipeline = await PipelineOutputs.open(pipelineFiles, [], context.signal);
   const board = progressBoard(args);
   let output: Output | undefined;
-  const started = process.hrtime.bigint();
-  let manifest: ManifestBlob;
-  try {
+  const { value: manifest, seconds } = await reported(context, pipeline, board, async (): Promise<ManifestBlob> => {
+    let manifest: ManifestBlob;
     if (outputPath !== undefined) {
       const opened = await openOutput(outputPath, [], context.signal);
       output = opened;
@@ -110,26 +108,14 @@ async function run(args: Args, context: Context): Promise<number> {
       manifest = await pullToDestination(ref, new Counted(new OciLayout(ociDir!), board), options);
     }
     await output?.commit();
-  } catch (err) {
-    await output?.discard();
-    await pipeline.discard();
-    if (context.signal.aborted) throw context.signal.reason;
-    throw err;
-  } finally {
-    board.close();
-  }
-  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    return manifest;
+  }, async () => { await output?.discard(); });
   const d = manifest.descriptor;
   const where = output?.name ?? ociDir!;
   const metadata = { name: ref.toString(), digest: d.digest, mediaType: d.mediaType, size: d.size, output: where, seconds };
-  await pipeline.commit({ digest: d.digest, names: [ref.toString()], metadata });
-  if (flag(args, 'json')) {
-    await writeStdout(`${JSON.stringify(metadata)}\n`);
-    return 0;
-  }
   // The media type is the registry's text.
-  await writeStdout(`${[`name: ${ref.toString()}`, `digest: ${d.digest}`, `mediaType: ${d.mediaType}`, `size: ${d.size}`].map(escapeControls).join('\n')}\n`);
-  if (!flag(args, 'quiet')) await writeStderr(`fastlayer: pulled ${ref.toString()} to ${where} in ${seconds.toFixed(2)} s\n`);
+  const text = [`name: ${ref.toString()}`, `digest: ${d.digest}`, `mediaType: ${d.mediaType}`, `size: ${d.size}`];
+  await summary(args, pipeline, { digest: d.digest, names: [ref.toString()], metadata }, text, `pulled ${ref.toString()} to ${where} in ${seconds.toFixed(2)} s`);
   return 0;
 }
 

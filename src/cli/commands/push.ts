@@ -4,12 +4,11 @@
 import { statSync } from 'node:fs';
 import { Reference } from '../../image/reference.js';
 import { pushArchive, pushLayout } from '../../registry/layout.js';
-import { REPORT_OPTIONS, flag, listOption, progressBoard, stringOption, type Args, type Command, type Context } from '../command.js';
+import { REPORT_OPTIONS, listOption, progressBoard, stringOption, type Args, type Command, type Context } from '../command.js';
 import { ErrCliInput, ErrCliUsage, reason } from '../errors.js';
-import { escapeControls } from '../escape.js';
 import { pushTagNames } from '../push-tags.js';
 import { BlobLines, REGISTRY_OPTIONS, registryOptions } from '../registry-flags.js';
-import { writeStderr, writeStdout } from '../stdio.js';
+import { reported, summary } from '../reported.js';
 import { PIPELINE_OPTIONS, PipelineOutputs, pipelinePaths } from '../pipeline-outputs.js';
 
 const NAME = 'push';
@@ -39,31 +38,16 @@ async function run(args: Args, context: Context): Promise<number> {
   const pipeline = await PipelineOutputs.open(pipelineFiles, [], context.signal);
   const board = progressBoard(args);
   const lines = new BlobLines(board, 'push');
-  const started = process.hrtime.bigint();
-  let descriptor;
-  try {
+  const { value: descriptor, seconds } = await reported(context, pipeline, board, () => {
     const o = { ...options, names: tags, onProgress: lines.onProgress, ...(image === undefined ? {} : { name: image }) };
-    descriptor = st.isDirectory() ? await pushLayout(src, ref, o) : await pushArchive(src, ref, o);
-  } catch (err) {
-    await pipeline.discard();
-    if (context.signal.aborted) throw context.signal.reason;
-    throw err;
-  } finally {
-    board.close();
-  }
-  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    return st.isDirectory() ? pushLayout(src, ref, o) : pushArchive(src, ref, o);
+  });
   // `names`: every name tagged (the push succeeded, so each tag's manifest PUT did); `name` is NAME.
   const out = { name: ref.toString(), names, digest: descriptor.digest, mediaType: descriptor.mediaType, size: descriptor.size };
   const metadata = { ...out, source: src, seconds };
-  await pipeline.commit({ digest: out.digest, names: names.length > 0 ? names : [out.name], metadata });
-  if (flag(args, 'json')) {
-    await writeStdout(`${JSON.stringify(metadata)}\n`);
-    return 0;
-  }
-  // The media type is the layout's or archive's text, the source a path: escaped for the terminal.
+  // The media type is the layout's or archive's text, the source a path.
   const text = [...(names.length > 0 ? names : [out.name]).map((n) => `name: ${n}`), `digest: ${out.digest}`, `mediaType: ${out.mediaType}`, `size: ${out.size}`];
-  await writeStdout(`${text.map(escapeControls).join('\n')}\n`);
-  if (!flag(args, 'quiet')) await writeStderr(`fastlayer: pushed ${escapeControls(src)} to ${out.name} in ${seconds.toFixed(2)} s\n`);
+  await summary(args, pipeline, { digest: out.digest, names: names.length > 0 ? names : [out.name], metadata }, text, `pushed ${src} to ${out.name} in ${seconds.toFixed(2)} s`);
   return 0;
 }
 
