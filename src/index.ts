@@ -9,6 +9,13 @@ export {
   OCI_LAYER_GZIP,
   OCI_LAYER_ZSTD,
   OCI_LAYER_UNCOMPRESSED,
+  OCI_MANIFEST,
+  OCI_INDEX,
+  OCI_CONFIG,
+  OCI_EMPTY,
+  DOCKER_MANIFEST,
+  DOCKER_MANIFEST_LIST,
+  DOCKER_CONFIG,
   MediaTypes,
 } from './core/media-types.js';
 export {
@@ -39,7 +46,7 @@ export type { LayerStreamOptions, LayerCompressionStreamOptions } from './layer/
 export { ErrNotSupported, type StreamErrorCode } from './layer/errors.js';
 export { Image, ImageIndex, type ImageOptions, type ImageIndexOptions, type BaseImage, type BaseSource, type LayerInput, type ImageLayer } from './image/image.js';
 export type { ConfigOptions, Healthcheck, HistoryEntry } from './image/config.js';
-export { type ImageFormat, OCI_MANIFEST, OCI_INDEX, OCI_CONFIG, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, DOCKER_CONFIG } from './image/manifest.js';
+export type { ImageFormat } from './image/manifest.js';
 export { writeImage, type WriteOptions, type WriteProgress, type WriteResult, type WrittenImage } from './image/write.js';
 export { OciLayout, writeLayout, type LayoutOptions } from './layout/layout.js';
 export { ArchiveWriter, writeArchive, type ArchiveOptions } from './archive/archive.js';
@@ -49,7 +56,7 @@ export { buildNodeImage, nodeCommand, nodeSpec, type NodeBuildSpec } from './bui
 export { generateSbom, SPDX_MEDIA_TYPE, type Sbom, type SbomOptions } from './build/sbom.js';
 export { sbomReferrer, type SbomSpec } from './build/build.js';
 export { ErrSbomLockfile } from './build/errors.js';
-export { artifactManifest, OCI_EMPTY, type ReferrerContent, type ReferrerArtifact } from './image/referrer.js';
+export { artifactManifest, type ReferrerContent, type ReferrerArtifact } from './image/referrer.js';
 export { listReferrers, referrersTag } from './registry/referrers.js';
 export { Reference } from './image/reference.js';
 export { parsePlatform, formatPlatform } from './image/platform.js';

@@ -18,7 +18,7 @@ import type { ConfigJSON } from '../image/config.js';
 import { ErrBaseImage, ErrDigestMismatch, ErrUnsafeArchivePath } from '../image/errors.js';
 import { parseJSON } from '../image/json.js';
 import type { BaseImage } from '../image/image.js';
-import { isIndexType, isManifestType } from '../image/manifest.js';
+import { isIndexType, isManifestType, isUncompressedLayer } from '../core/media-types.js';
 import { formatPlatform, parsePlatform, platformMatches } from '../image/platform.js';
 import { Reference } from '../image/reference.js';
 import { CONTAINERD_NAME, REF_NAME } from '../image/names.js';
@@ -123,14 +123,10 @@ function platformOf(config: ConfigJSON, source: string): Platform {
   }
 }
 
-function isUncompressed(mediaType: string): boolean {
-  return mediaType === OCI_LAYER_UNCOMPRESSED || mediaType === 'application/vnd.docker.image.rootfs.diff.tar';
-}
-
 function layerBlobs(store: LayoutStore, layers: { name: string; descriptor: Descriptor; diffID: string }[], o: BaseOptions, mode: 'compress' | 'keep'): () => Blob[] {
   return () =>
     layers.map(({ name, descriptor, diffID }): Blob => {
-      if (isUncompressed(descriptor.mediaType) && mode === 'compress') {
+      if (isUncompressedLayer(descriptor.mediaType) && mode === 'compress') {
         // The Layer computes the new config's diff_id from these bytes: they must be the ones the
         // base's config names (its digest is the diff_id, checked with the size as they stream),
         // or a tampered layer.tar would be hashed into the new image as if it were the base's.
@@ -139,7 +135,7 @@ function layerBlobs(store: LayoutStore, layers: { name: string; descriptor: Desc
       }
       // Destinations check known blobs too; checked here as well, so that whatever reads a base's
       // blob (a caller's own destination included) never gets bytes that are not the descriptor's.
-      const d = isUncompressed(descriptor.mediaType) ? { ...descriptor, mediaType: OCI_LAYER_UNCOMPRESSED } : descriptor;
+      const d = isUncompressedLayer(descriptor.mediaType) ? { ...descriptor, mediaType: OCI_LAYER_UNCOMPRESSED } : descriptor;
       return { kind: 'known', descriptor: d, diffID, open: () => store.open(name, { digest: d.digest, size: d.size }) };
     });
 }
@@ -175,7 +171,7 @@ async function fromOci(store: LayoutStore, o: BaseOptions, opts: ReturnType<type
     const size = await ensure(store, name);
     if (size !== l.size) throw new ErrBaseImage(`${store.where}: ${name} has ${size} bytes, its descriptor says ${l.size}`);
     // An uncompressed layer's digest is its diff_id; one that says otherwise cannot be both.
-    if (isUncompressed(l.mediaType) && l.digest !== ids[i]) throw new ErrDigestMismatch(`diff_id ${ids[i]!}`, `layer digest ${l.digest}`, `${store.where}: uncompressed layer ${i}`);
+    if (isUncompressedLayer(l.mediaType) && l.digest !== ids[i]) throw new ErrDigestMismatch(`diff_id ${ids[i]!}`, `layer digest ${l.digest}`, `${store.where}: uncompressed layer ${i}`);
     list.push({ name, descriptor: { mediaType: l.mediaType, digest: l.digest, size: l.size }, diffID: ids[i]! });
   }
   return { config, platform: platformOf(config, store.where), source: store.where, layers: layerBlobs(store, list, o, opts.uncompressed) };

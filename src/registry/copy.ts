@@ -17,7 +17,8 @@ import { connect, pullScope, type RegistryOptions, type Repository } from './cli
 import type { Credentials } from './credentials.js';
 import { RegistryDestination, type RegistryDestinationOptions } from './destination.js';
 import { ErrRegistryDigestMismatch, ErrRegistryNotFound } from './errors.js';
-import { getManifest, isIndex, sha256, type ManifestTarget } from './manifest.js';
+import { getManifest, sha256, type ManifestTarget } from './manifest.js';
+import { isIndexType } from '../core/media-types.js';
 import { imageManifest, indexManifests, parseJSON } from './parse.js';
 import { readManifest, selectTop, storeBlob } from './layout.js';
 import { remoteBlob } from './pull.js';
@@ -153,7 +154,7 @@ async function readSource(from: CopyEndpoint, options: RegistryOptions, wanted: 
     reader = storeReader(store);
     top = await reader.manifest(await selectTop(store, from.kind === 'layout' ? from.name : undefined));
   }
-  if (!isIndex(top.descriptor.mediaType) || wanted === 'all') return readNode(reader, top, 0);
+  if (!isIndexType(top.descriptor.mediaType) || wanted === 'all') return readNode(reader, top, 0);
   const children = indexManifests(top.bytes, `index ${top.descriptor.digest}`);
   const keep = new Set<number>();
   for (const want of wanted) {
@@ -181,7 +182,7 @@ async function readSource(from: CopyEndpoint, options: RegistryOptions, wanted: 
 async function readNode(reader: TreeReader, manifest: ManifestBlob, depth: number): Promise<KnownImage | KnownIndex> {
   if (depth > 4) throw new ErrRegistryNotFound(`${reader.where}: indexes nested deeper than 4 levels`);
   const d = manifest.descriptor;
-  if (isIndex(d.mediaType)) {
+  if (isIndexType(d.mediaType)) {
     const nodes = [];
     for (const c of indexManifests(manifest.bytes, `index ${d.digest}`)) nodes.push(await readNode(reader, await reader.manifest(c), depth + 1));
     return { index: manifest, children: nodes };

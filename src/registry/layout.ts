@@ -7,7 +7,8 @@ import type { Descriptor, KnownBlob, ManifestBlob } from '../image/types.js';
 import { optionKeys, refuseUnknownOptions } from '../core/errors.js';
 import { DESTINATION_OPTION_KEYS, RegistryDestination, type RegistryDestinationOptions } from './destination.js';
 import { ErrRegistryProtocol } from './errors.js';
-import { MANIFEST_CAP, isIndex, sha256 } from './manifest.js';
+import { MANIFEST_CAP, sha256 } from './manifest.js';
+import { isIndexType } from '../core/media-types.js';
 import { descriptor, imageManifest, indexManifests, parseJSON } from './parse.js';
 import { ErrLayoutInvalid, archiveStore, directoryStore, type LayoutStore } from '../layout/store.js';
 import { writeKnown, type KnownImage, type KnownIndex } from './tree.js';
@@ -77,7 +78,7 @@ async function readTree(store: LayoutStore, d: Descriptor, depth: number): Promi
   if (depth > 4) throw new ErrLayoutInvalid(`${store.where}: indexes nested deeper than 4 levels`);
   const manifest = await readManifest(store, d);
   try {
-    if (isIndex(d.mediaType)) {
+    if (isIndexType(d.mediaType)) {
       const children = indexManifests(manifest.bytes, `index ${d.digest}`);
       const nodes = [];
       for (const c of children) nodes.push(await readTree(store, c, depth + 1));

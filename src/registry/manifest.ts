@@ -6,22 +6,15 @@ import { ErrRegistry, ErrRegistryDigestMismatch, ErrRegistryProtocol, ErrRegistr
 import { drain, readBounded, type Transport } from './transport.js';
 import { sha256 } from '../core/hash.js';
 import { isDigest } from '../core/hash.js';
+import { MANIFEST_MEDIA_TYPES, OCI_INDEX, OCI_MANIFEST } from '../core/media-types.js';
 
 export { sha256 };
 
-export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
-export const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
-export const DOCKER_MANIFEST = 'application/vnd.docker.distribution.manifest.v2+json';
-export const DOCKER_MANIFEST_LIST = 'application/vnd.docker.distribution.manifest.list.v2+json';
-export const MANIFEST_TYPES = [OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST] as const;
-const ACCEPT = MANIFEST_TYPES.join(', ');
+const ACCEPT = MANIFEST_MEDIA_TYPES.join(', ');
 
 /** The most bytes a manifest may have (the distribution registry's own limit is 4 MiB). */
 export const MANIFEST_CAP = 4 * 1024 * 1024;
 
-export function isIndex(mediaType: string): boolean {
-  return mediaType === OCI_INDEX || mediaType === DOCKER_MANIFEST_LIST;
-}
 
 
 export interface ManifestTarget {
@@ -97,9 +90,9 @@ function mediaTypeOf(bytes: Buffer, header: string | null, identifier: string): 
     throw new ErrRegistryProtocol(`manifest ${identifier} is not JSON`);
   }
   if (parsed === null || typeof parsed !== 'object') throw new ErrRegistryProtocol(`manifest ${identifier} is not a JSON object`);
-  if (typeof parsed.mediaType === 'string' && (MANIFEST_TYPES as readonly string[]).includes(parsed.mediaType)) return parsed.mediaType;
+  if (typeof parsed.mediaType === 'string' && (MANIFEST_MEDIA_TYPES as readonly string[]).includes(parsed.mediaType)) return parsed.mediaType;
   const type = (header ?? '').split(';')[0]!.trim();
-  if ((MANIFEST_TYPES as readonly string[]).includes(type)) return type;
+  if ((MANIFEST_MEDIA_TYPES as readonly string[]).includes(type)) return type;
   // An OCI manifest may omit mediaType: its shape tells.
   if (parsed.schemaVersion === 2) return Array.isArray(parsed.manifests) ? OCI_INDEX : OCI_MANIFEST;
   throw new ErrRegistryProtocol(`manifest ${identifier} has an unsupported media type`);

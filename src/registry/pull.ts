@@ -11,9 +11,10 @@ import { ErrRegistry, ErrRegistryDigestMismatch, ErrRegistryNotFound, ErrRegistr
 import { ErrInvalidOption, optionKeys, refuseUnknownOptions } from '../core/errors.js';
 import { ErrDigestMismatch } from '../image/errors.js';
 import type { BaseImage } from '../image/image.js';
-import { DOCKER_CONFIG, OCI_CONFIG } from '../image/manifest.js';
+import { DOCKER_CONFIG, OCI_CONFIG } from '../core/media-types.js';
 import { pulledBase } from './pulled-base.js';
-import { getManifest, isIndex, type ManifestTarget } from './manifest.js';
+import { getManifest, type ManifestTarget } from './manifest.js';
+import { isIndexType } from '../core/media-types.js';
 import { imageManifest, indexManifests } from './parse.js';
 import { writeKnown, type KnownImage } from './tree.js';
 
@@ -64,7 +65,7 @@ export async function pull(ref: string | Reference, options: PullOptions = {}): 
   const id = repo.reference.identifier;
   let manifest = await getManifest(target, id);
   let index: ManifestBlob | undefined;
-  if (isIndex(manifest.descriptor.mediaType)) {
+  if (isIndexType(manifest.descriptor.mediaType)) {
     index = manifest;
     const want = parsePlatform(options.platform ?? defaultPlatform());
     const children = indexManifests(manifest.bytes, `index ${id}`);
@@ -74,7 +75,7 @@ export async function pull(ref: string | Reference, options: PullOptions = {}): 
       throw new ErrRegistryNotFound(`${repo.reference.toString()} has no image for ${want.os}/${want.architecture}${want.variant ? `/${want.variant}` : ''} (it has: ${have})`);
     }
     manifest = await getManifest(target, chosen.digest);
-    if (isIndex(manifest.descriptor.mediaType)) throw new ErrRegistryNotFound(`${chosen.digest} is a nested index; choose one of its images by digest`);
+    if (isIndexType(manifest.descriptor.mediaType)) throw new ErrRegistryNotFound(`${chosen.digest} is a nested index; choose one of its images by digest`);
     if (manifest.descriptor.size !== chosen.size) {
       throw new ErrRegistryDigestMismatch(`manifest ${chosen.digest} has ${manifest.descriptor.size} bytes, its index says ${chosen.size}`);
     }

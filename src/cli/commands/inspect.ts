@@ -5,7 +5,8 @@ import { statSync } from 'node:fs';
 import { Reference } from '../../image/reference.js';
 import { parsePlatform, platformMatches, formatPlatform } from '../../image/platform.js';
 import type { Descriptor, Platform } from '../../image/types.js';
-import { isIndex, MANIFEST_CAP, OCI_MANIFEST, sha256 } from '../../registry/manifest.js';
+import { MANIFEST_CAP, sha256 } from '../../registry/manifest.js';
+import { DOCKER_CONFIG, isIndexType, OCI_MANIFEST } from '../../core/media-types.js';
 import { listReferrers } from '../../registry/referrers.js';
 import { connect, pullScope } from '../../registry/client.js';
 import { imageManifest, indexManifests, parseJSON } from '../../registry/parse.js';
@@ -123,7 +124,7 @@ async function inspectDockerSave(store: LayoutStore, path: string, name: string 
     kind: 'archive',
     names: Array.isArray(entry['RepoTags']) ? (entry['RepoTags'] as unknown[]).map(String) : [],
     dockerSave: entry,
-    config: { descriptor: { mediaType: 'application/vnd.docker.container.image.v1+json', digest: sha256(bytes), size: bytes.length }, content },
+    config: { descriptor: { mediaType: DOCKER_CONFIG, digest: sha256(bytes), size: bytes.length }, content },
     layers,
   };
 }
@@ -157,7 +158,7 @@ async function inspectLocal(path: string, directory: boolean, name: string | und
   const names = entries.map((d) => d.annotations?.[IMAGE_NAME] ?? d.annotations?.[REF_NAME]).filter((n): n is string => n !== undefined);
   let index: Document | undefined;
   let manifestDescriptor = chosen;
-  if (isIndex(chosen.mediaType)) {
+  if (isIndexType(chosen.mediaType)) {
     index = await readDocument(store, chosen);
     manifestDescriptor = choosePlatform(indexManifests(Buffer.from(JSON.stringify(index.content)), `index ${chosen.digest}`), platform, path);
   }
