@@ -210,3 +210,16 @@ export function refuseUnknownOptions(options: unknown, known: ReadonlySet<string
     throw err;
   }
 }
+
+/**
+ * Bytes whose digest or size differ from the descriptor that announced them (a blob read from a
+ * layout, an archive or a registry, a base's layer, a known blob written anywhere). The one check is
+ * src/core/verify.ts.
+ */
+export class ErrDigestMismatch extends FastlayerError {
+  readonly code = 'ERR_DIGEST_MISMATCH' as const;
+  constructor(expected: string, actual: string, what = 'blob') {
+    super(`${what} does not match its descriptor: expected ${expected}, got ${actual}`);
+    this.name = 'ErrDigestMismatch';
+  }
+}

@@ -37,15 +37,6 @@ export class ErrUnsafeArchivePath extends FastlayerError {
   }
 }
 
-/** Bytes whose digest or size differ from the descriptor that announced them. */
-export class ErrDigestMismatch extends FastlayerError {
-  readonly code = 'ERR_DIGEST_MISMATCH' as const;
-  constructor(expected: string, actual: string, what = 'blob') {
-    super(`${what} does not match its descriptor: expected ${expected}, got ${actual}`);
-    this.name = 'ErrDigestMismatch';
-  }
-}
-
 /** An output directory that is not an OCI image layout (or an unsupported version of one). */
 export class ErrLayout extends FastlayerError {
   readonly code = 'ERR_IMAGE_LAYOUT' as const;

@@ -12,12 +12,11 @@
 //   Links inside the archive (docker save before 25 links repeated layers) resolve to another entry's
 //   data in the same archive; a link that leaves the archive, a device or a FIFO entry, a name given
 //   twice or an unsafe name refuses the whole archive.
-import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { open as openFile, type FileHandle } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { Readable } from 'node:stream';
-import { ErrDigestMismatch } from '../image/errors.js';
+import { verifiedStream, type Expected } from '../core/verify.js';
 import { ErrTarInvalid } from '../tar/errors.js';
 import { closeNow, openDir, openEntry, openRoot, type DirRef } from '../tar/fs-safe.js';
 import { indexTar } from '../tar/index.js';
@@ -43,11 +42,8 @@ const LAYOUT_ERRORS: StoreErrors = {
   unsafe: (where, name) => new ErrLayoutInvalid(`${where}: unsafe name ${JSON.stringify(name)} (absolute, "..", or empty component)`),
 };
 
-/** What the bytes of a blob must be; checked while they stream, the last chunk held back until they match. */
-export interface Expected {
-  digest: string;
-  size: number;
-}
+/** What the bytes of a blob must be; checked while they stream (src/core/verify.ts). */
+export type { Expected } from '../core/verify.js';
 
 export interface LayoutStore {
   /** The directory or archive, for messages. */
@@ -82,25 +78,8 @@ function checked(where: string, name: string, errors: StoreErrors): string {
   return n;
 }
 
-/** Checks the bytes of `source` against `e` as they pass; ends with ErrDigestMismatch when they differ. */
-async function* verify(source: AsyncIterable<Uint8Array>, e: Expected, what: string): AsyncGenerator<Uint8Array> {
-  const hash = createHash('sha256');
-  let total = 0;
-  let held: Uint8Array | undefined;
-  for await (const chunk of source) {
-    total += chunk.byteLength;
-    if (total > e.size) throw new ErrDigestMismatch(`${e.digest} (${e.size} bytes)`, `more than ${e.size} bytes`, what);
-    hash.update(chunk);
-    if (held) yield held;
-    held = chunk;
-  }
-  const digest = `sha256:${hash.digest('hex')}`;
-  if (total !== e.size || digest !== e.digest) throw new ErrDigestMismatch(`${e.digest} (${e.size} bytes)`, `${digest} (${total} bytes)`, what);
-  if (held) yield held;
-}
-
 function stream(chunks: AsyncIterable<Uint8Array>, expected: Expected | undefined, what: string): Readable {
-  return Readable.from(expected ? verify(chunks, expected, what) : chunks, { objectMode: false, highWaterMark: HIGH_WATER });
+  return expected ? verifiedStream(chunks, expected, { what }, HIGH_WATER) : Readable.from(chunks, { objectMode: false, highWaterMark: HIGH_WATER });
 }
 
 /** Reads `fd` from `start` for `length` bytes (or to its end), in pieces of HIGH_WATER. */

@@ -1,7 +1,6 @@
 // Pull: the manifest (a platform chosen from an index), then config and layers as known blobs whose
 // open() streams from the registry and checks digest and size while streaming. The result is plain
 // data any Destination (layout, archive, another registry) can be driven with.
-import { createHash, type Hash as CryptoHash } from 'node:crypto';
 import { arch as hostArch } from 'node:os';
 import { Readable } from 'node:stream';
 import type { Reference } from '../image/reference.js';
@@ -9,7 +8,8 @@ import type { Destination, KnownBlob, ManifestBlob, Platform } from '../image/ty
 import { REGISTRY_OPTION_KEYS, anySignal, connect, pullScope, type RegistryOptions, type Repository } from './client.js';
 import { ErrRegistry, ErrRegistryDigestMismatch, ErrRegistryNotFound, ErrRegistryUnavailable, describeCause } from './errors.js';
 import { ErrInvalidOption, optionKeys, refuseUnknownOptions } from '../core/errors.js';
-import { ErrDigestMismatch } from '../image/errors.js';
+import { ErrDigestMismatch } from '../core/errors.js';
+import { verifiedStream, type Expected, type Mismatch } from '../core/verify.js';
 import type { BaseImage } from '../image/image.js';
 import { DOCKER_CONFIG, OCI_CONFIG } from '../core/media-types.js';
 import { pulledBase } from './pulled-base.js';
@@ -128,42 +128,44 @@ export async function pullToDestination(ref: string | Reference, destination: De
 }
 
 export function remoteBlob(repo: Repository, descriptor: KnownBlob['descriptor'], signal: AbortSignal | undefined, asBase = false): KnownBlob {
+  const where = `${repo.registry}/${repo.repository}`;
+  // Bytes that are not the descriptor's: a base's blob says so as local bases do, a pull as the registry errors do.
+  const mismatch = (m: Mismatch): Error => {
+    const d = m.expected;
+    const got = m.kind === 'longer' ? `more than ${d.size} bytes` : `${m.digest} (${m.seen} bytes)`;
+    if (asBase) return new ErrDigestMismatch(`${d.digest} (${d.size} bytes)`, got, `base blob from ${where}`);
+    if (m.kind === 'longer') return new ErrRegistryDigestMismatch(`blob ${d.digest} from ${repo.repository} is longer than its ${d.size} bytes`);
+    return new ErrRegistryDigestMismatch(`blob ${d.digest} from ${repo.repository} arrived as ${m.digest} with ${m.seen} bytes (expected ${d.size})`);
+  };
   return {
     kind: 'known',
     descriptor,
     origin: { registry: repo.registry, repository: repo.repository },
-    open: () => new RemoteBlobStream(repo, descriptor.digest, descriptor.size, signal, asBase),
+    open: () => verifiedStream(new RemoteBody(repo, descriptor, signal, mismatch), descriptor, { mismatch }),
   };
 }
 
-/** Streams one blob, counting and hashing as it goes; a wrong size or digest destroys it with the coded error. */
-class RemoteBlobStream extends Readable {
+/**
+ * The body of one blob as the registry sends it; verifiedStream checks it. A Content-Length other
+ * than the descriptor's size fails before the body is read; a broken connection names the blob.
+ */
+class RemoteBody extends Readable {
   readonly #repo: Repository;
-  readonly #digest: string;
-  readonly #size: number;
+  readonly #expected: Expected;
   readonly #signal: AbortSignal | undefined;
-  readonly #asBase: boolean;
-  readonly #hash: CryptoHash = createHash('sha256');
+  readonly #mismatch: (m: Mismatch) => Error;
   #reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
   #started = false;
   #pending = false;
   #seen = 0;
   readonly #abort = new AbortController();
 
-  constructor(repo: Repository, digest: string, size: number, signal: AbortSignal | undefined, asBase: boolean) {
+  constructor(repo: Repository, expected: Expected, signal: AbortSignal | undefined, mismatch: (m: Mismatch) => Error) {
     super({ highWaterMark: 1024 * 1024 });
     this.#repo = repo;
-    this.#digest = digest;
-    this.#size = size;
+    this.#expected = expected;
     this.#signal = signal;
-    this.#asBase = asBase;
-  }
-
-  /** Bytes that are not the descriptor's: a base's blob says so as local bases do, a pull as the registry errors do. */
-  #mismatch(message: string, actual: string, status?: number): Error {
-    const where = `${this.#repo.registry}/${this.#repo.repository}`;
-    if (this.#asBase) return new ErrDigestMismatch(`${this.#digest} (${this.#size} bytes)`, actual, `base blob from ${where}`);
-    return new ErrRegistryDigestMismatch(message, status === undefined ? undefined : { status });
+    this.#mismatch = mismatch;
   }
 
   override _read(): void {
@@ -178,15 +180,18 @@ class RemoteBlobStream extends Readable {
 
   async #start(): Promise<void> {
     const { transport, repository } = this.#repo;
-    const url = transport.url(`${repository}/blobs/${this.#digest}`);
+    const { digest, size } = this.#expected;
+    const url = transport.url(`${repository}/blobs/${digest}`);
     const signal = anySignal(this.#signal, this.#abort.signal);
-    const res = await transport.request({ method: 'GET', url, scopes: [pullScope(repository)], signal }, [200], `getting blob ${this.#digest} from ${repository}`);
+    const res = await transport.request({ method: 'GET', url, scopes: [pullScope(repository)], signal }, [200], `getting blob ${digest} from ${repository}`);
     const length = Number(res.headers.get('content-length') ?? NaN);
-    if (Number.isFinite(length) && length !== this.#size) {
+    if (Number.isFinite(length) && length !== size) {
       await res.body?.cancel().catch(() => {});
-      throw this.#mismatch(`blob ${this.#digest} from ${repository} has ${length} bytes, its descriptor says ${this.#size}`, `Content-Length ${length}`, 200);
+      throw length > size
+        ? this.#mismatch({ kind: 'longer', expected: this.#expected, seen: length })
+        : this.#mismatch({ kind: 'different', expected: this.#expected, seen: length, digest: `Content-Length ${length}` });
     }
-    if (res.body === null) throw this.#mismatch(`blob ${this.#digest} from ${repository} came without a body`, 'no body', 200);
+    if (res.body === null) throw this.#mismatch({ kind: 'different', expected: this.#expected, seen: 0, digest: 'no body' });
     this.#reader = res.body.getReader();
   }
 
@@ -198,12 +203,8 @@ class RemoteBlobStream extends Readable {
       ({ done, value }) => {
         this.#pending = false;
         if (this.destroyed) return;
-        if (done) return this.#finish();
+        if (done) return void this.push(null);
         this.#seen += value.byteLength;
-        if (this.#seen > this.#size) {
-          return this.destroy(this.#mismatch(`blob ${this.#digest} from ${this.#repo.repository} is longer than its ${this.#size} bytes`, `more than ${this.#size} bytes`));
-        }
-        this.#hash.update(value);
         if (this.push(value)) this.#pump();
       },
       (err: unknown) => {
@@ -217,21 +218,12 @@ class RemoteBlobStream extends Readable {
         const why = err instanceof ErrRegistryUnavailable ? err.message : describeCause(err);
         this.destroy(
           new ErrRegistryUnavailable(
-            `blob ${this.#digest} from ${registry}/${repository}: the connection broke after ${this.#seen} of ${this.#size} bytes (${why})`,
+            `blob ${this.#expected.digest} from ${registry}/${repository}: the connection broke after ${this.#seen} of ${this.#expected.size} bytes (${why})`,
             { cause: err },
           ),
         );
       },
     );
-  }
-
-  #finish(): void {
-    const digest = `sha256:${this.#hash.digest('hex')}`;
-    if (this.#seen !== this.#size || digest !== this.#digest) {
-      this.destroy(this.#mismatch(`blob ${this.#digest} from ${this.#repo.repository} arrived as ${digest} with ${this.#seen} bytes (expected ${this.#size})`, `${digest} (${this.#seen} bytes)`));
-      return;
-    }
-    this.push(null);
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {

@@ -2,7 +2,8 @@
 // its layers stay known blobs that name their repository (so a push to the same registry mounts them)
 // and stream from the registry only if a destination needs their bytes.
 import type { ConfigJSON } from '../image/config.js';
-import { ErrBaseImage, ErrDigestMismatch } from '../image/errors.js';
+import { ErrBaseImage } from '../image/errors.js';
+import { ErrDigestMismatch } from '../core/errors.js';
 import type { BaseImage } from '../image/image.js';
 import { parseJSON } from '../image/json.js';
 import { parsePlatform } from '../image/platform.js';

@@ -3,7 +3,7 @@
 // with `Content-Range: start-end` and a length, each one held in memory so it can be sent again, with
 // the offset recovered from the upload URL after a 416. Known blobs are HEAD-checked, mounted from
 // another repository when their origin is known, and otherwise uploaded with a replayable body.
-import { createHash } from 'node:crypto';
+import { verifyBytes, type Mismatch } from '../core/verify.js';
 import type { Readable } from 'node:stream';
 import type { KnownBlob } from '../image/types.js';
 import { ErrRegistryDigestMismatch, ErrRegistryProtocol, ErrRegistryStreamFailed, redactUrl } from './errors.js';
@@ -144,42 +144,28 @@ class Counted {
     private readonly expected?: { size: number; digest: string },
   ) {}
   async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array> {
-    let total = 0;
-    const e = this.expected;
-    const hash = e ? createHash('sha256') : undefined;
-    let held: Uint8Array | undefined;
     try {
-      for await (const chunk of this.source) {
-        total += chunk.byteLength;
-        if (e && total > e.size) throw new ErrRegistryDigestMismatch(`blob ${e.digest} has more bytes than its descriptor's ${e.size}${CHANGED}`);
-        if (!hash) {
-          this.onBytes(chunk.byteLength);
-          yield chunk;
-          continue;
-        }
-        hash.update(chunk);
-        if (held) {
-          this.onBytes(held.byteLength);
-          yield held;
-        }
-        held = chunk;
+      if (this.expected) {
+        yield* verifyBytes(this.source, this.expected, { mismatch: uploadMismatch, onBytes: this.onBytes });
+        return;
       }
-      if (e && total !== e.size) throw new ErrRegistryDigestMismatch(`blob ${e.digest} has ${total} bytes, its descriptor says ${e.size}${CHANGED}`);
-      if (hash) {
-        const actual = `sha256:${hash.digest('hex')}`;
-        if (actual !== e!.digest) {
-          throw new ErrRegistryDigestMismatch(`blob ${e!.digest}: its source gave bytes with digest ${actual}${CHANGED}`);
-        }
-        if (held) {
-          this.onBytes(held.byteLength);
-          yield held;
-        }
+      for await (const chunk of this.source) {
+        this.onBytes(chunk.byteLength);
+        yield chunk;
       }
     } catch (error) {
       this.failure = { error };
       throw error;
     }
   }
+}
+
+/** A known blob whose source gave other bytes than its descriptor: the registry's code, and the likely cause. */
+function uploadMismatch(m: Mismatch): Error {
+  const e = m.expected;
+  if (m.kind === 'longer') return new ErrRegistryDigestMismatch(`blob ${e.digest} has more bytes than its descriptor's ${e.size}${CHANGED}`);
+  if (m.seen !== e.size) return new ErrRegistryDigestMismatch(`blob ${e.digest} has ${m.seen} bytes, its descriptor says ${e.size}${CHANGED}`);
+  return new ErrRegistryDigestMismatch(`blob ${e.digest}: its source gave bytes with digest ${m.digest}${CHANGED}`);
 }
 
 /**
