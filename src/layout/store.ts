@@ -20,16 +20,16 @@ import { verifiedStream, type Expected } from '../core/verify.js';
 import { ErrTarInvalid } from '../tar/errors.js';
 import { closeNow, openDir, openEntry, openRoot, type DirRef } from '../tar/fs-safe.js';
 import { indexTar } from '../tar/index.js';
-import { FastlayerError } from '../core/errors.js';
+import { ErrLayout, layoutInvalid } from '../image/errors.js';
 
-/** A file of the layout that cannot be read as it should (missing, too big, not a regular file, malformed archive). */
-export class ErrLayoutInvalid extends FastlayerError {
-  readonly code = 'ERR_LAYOUT_INVALID' as const;
-  constructor(message: string, cause?: unknown) {
-    super(message, cause === undefined ? undefined : { cause });
-    this.name = 'ErrLayoutInvalid';
-  }
-}
+/**
+ * @deprecated The same class as ErrLayout (src/image/errors.ts), kept so that `instanceof
+ * ErrLayoutInvalid` still holds: what fastlayer throws while reading a layout is an ErrLayout with
+ * code ERR_LAYOUT_INVALID (layoutInvalid). Constructed directly it has ErrLayout's default code.
+ */
+export const ErrLayoutInvalid = ErrLayout;
+/** @deprecated ErrLayout. */
+export type ErrLayoutInvalid = ErrLayout;
 
 /** The errors a caller wants: loadBase reports ERR_BASE_IMAGE / ERR_UNSAFE_ARCHIVE_PATH, the others ERR_LAYOUT_INVALID. */
 export interface StoreErrors {
@@ -38,8 +38,8 @@ export interface StoreErrors {
 }
 
 const LAYOUT_ERRORS: StoreErrors = {
-  invalid: (message, cause) => new ErrLayoutInvalid(message, cause),
-  unsafe: (where, name) => new ErrLayoutInvalid(`${where}: unsafe name ${JSON.stringify(name)} (absolute, "..", or empty component)`),
+  invalid: (message, cause) => layoutInvalid(message, cause),
+  unsafe: (where, name) => layoutInvalid(`${where}: unsafe name ${JSON.stringify(name)} (absolute, "..", or empty component)`),
 };
 
 /** What the bytes of a blob must be; checked while they stream (src/core/verify.ts). */

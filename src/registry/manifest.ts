@@ -12,8 +12,8 @@ export { sha256 };
 
 const ACCEPT = MANIFEST_MEDIA_TYPES.join(', ');
 
-/** The most bytes a manifest may have (the distribution registry's own limit is 4 MiB). */
-export const MANIFEST_CAP = 4 * 1024 * 1024;
+export { MANIFEST_CAP } from '../image/source.js';
+import { MANIFEST_CAP } from '../image/source.js';
 
 
 

@@ -1,8 +1,8 @@
 // Reading manifest and index JSON from outside (a registry, a layout directory): every descriptor is
 // checked before it is used to build a URL or a file path.
-import type { Descriptor, Platform } from '../image/types.js';
+import type { Descriptor } from '../image/types.js';
+import { checkDescriptor } from '../image/source.js';
 import { ErrRegistryProtocol } from './errors.js';
-import { DIGEST_PATTERN as DIGEST } from '../core/hash.js';
 
 
 export function parseJSON(bytes: Uint8Array, what: string): Record<string, unknown> {
@@ -16,17 +16,9 @@ export function parseJSON(bytes: Uint8Array, what: string): Record<string, unkno
   return value as Record<string, unknown>;
 }
 
+/** A descriptor checked as every source checks one (image/source.ts), failing as a registry's document does. */
 export function descriptor(value: unknown, what: string): Descriptor {
-  const v = value as Record<string, unknown> | null;
-  if (v === null || typeof v !== 'object') throw new ErrRegistryProtocol(`${what}: descriptor is not an object`);
-  if (typeof v.mediaType !== 'string' || v.mediaType.length > 255) throw new ErrRegistryProtocol(`${what}: descriptor without a valid mediaType`);
-  if (typeof v.digest !== 'string' || !DIGEST.test(v.digest)) throw new ErrRegistryProtocol(`${what}: descriptor digest is not sha256:<64 lowercase hex>`);
-  if (typeof v.size !== 'number' || !Number.isSafeInteger(v.size) || v.size < 0) throw new ErrRegistryProtocol(`${what}: descriptor size is not a non-negative integer`);
-  const d: Descriptor = { mediaType: v.mediaType, digest: v.digest, size: v.size };
-  if (v.annotations !== null && typeof v.annotations === 'object') d.annotations = v.annotations as Record<string, string>;
-  if (v.platform !== null && typeof v.platform === 'object') d.platform = v.platform as Platform;
-  if (typeof v.artifactType === 'string' && v.artifactType.length <= 255) d.artifactType = v.artifactType;
-  return d;
+  return checkDescriptor(value, what, (message) => new ErrRegistryProtocol(message));
 }
 
 export function imageManifest(bytes: Uint8Array, what: string): { config: Descriptor; layers: Descriptor[] } {

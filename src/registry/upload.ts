@@ -326,20 +326,23 @@ export async function uploadKnown(
   for (let attempt = 0; ; attempt++) {
     session ??= await openSession(ctx);
     let sent = 0;
+    // The attempt's reader of the blob: a failure of the source itself (bytes that are not the
+    // descriptor's) is the error, not the HTTP one it caused, and is never retried.
+    let reading: Counted | undefined;
     const count = (n: number): void => {
       sent += n;
       onBytes(n);
     };
     try {
       if (ctx.chunkSize !== undefined) {
-        session = await sendChunks(ctx, session, new Counted(blob.open(), count, blob.descriptor));
+        session = await sendChunks(ctx, session, (reading = new Counted(blob.open(), count, blob.descriptor)));
         await commit(ctx, session, digest);
       } else {
         // Each attempt rereads the blob from its start; progress is told to forget the failed attempt.
         const replay = (): AsyncIterable<Uint8Array> => {
           if (sent > 0) onBytes(-sent);
           sent = 0;
-          return new Counted(blob.open(), count, blob.descriptor);
+          return (reading = new Counted(blob.open(), count, blob.descriptor));
         };
         await commit(ctx, session, digest, { replay, length: size });
       }
@@ -347,6 +350,7 @@ export async function uploadKnown(
     } catch (err) {
       await cancel(ctx, session);
       session = undefined;
+      if (reading?.failure) throw reading.failure.error;
       const code = (err as { code?: string }).code;
       const retriable = code === 'ERR_REGISTRY_UNAVAILABLE' || code === 'ERR_REGISTRY_TIMEOUT' || (err as { status?: number }).status === 404;
       if (!retriable || attempt >= 1 || ctx.signal?.aborted) throw err;
