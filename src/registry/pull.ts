@@ -13,6 +13,7 @@ import { pulledBase } from './pulled-base.js';
 import { DOCKER_CONFIG, isIndexType, OCI_CONFIG } from '../core/media-types.js';
 import { registrySource, remoteBlob } from './source.js';
 import { manifestParts, selectPlatforms } from '../image/source.js';
+import { parsePlatform } from '../image/platform.js';
 import { writeImage } from '../image/write.js';
 
 export interface PullOptions extends RegistryOptions {
@@ -47,26 +48,21 @@ export function defaultPlatform(): Platform {
   return { os: 'linux', architecture: ARCH[hostArch()] ?? hostArch() };
 }
 
-export function parsePlatform(value: string | Platform): Platform {
-  if (typeof value !== 'string') return value;
-  const [os, architecture, variant] = value.split('/');
-  if (!os || !architecture) throw new ErrInvalidOption('platform', 'a string "os/arch[/variant]" or a Platform', value);
-  return variant ? { os, architecture, variant } : { os, architecture };
-}
-
 /** Reads the manifest of `ref` and returns the image with lazily streamed, verified blobs. */
 export async function pull(ref: string | Reference, options: PullOptions = {}): Promise<PulledImage> {
   refuseUnknownOptions(options, PULL_KEYS, 'pull()');
   if (options.platform !== undefined && typeof options.platform !== 'string' && (typeof options.platform !== 'object' || options.platform === null)) {
     throw new ErrInvalidOption('platform', 'a string "os/arch[/variant]" or a Platform', options.platform);
   }
+  // Checked before anything is fetched: a malformed platform is the caller's error, not the registry's.
+  const want = parsePlatform(options.platform ?? defaultPlatform());
   const repo = connect(ref, options);
   const source = registrySource(repo, options);
   const top = await source.manifest(await source.top());
   const index = isIndexType(top.descriptor.mediaType) ? top : undefined;
   let manifest = top;
   if (index) {
-    const chosen = await selectPlatforms(source, [parsePlatform(options.platform ?? defaultPlatform())]);
+    const chosen = await selectPlatforms(source, [want]);
     const d = await chosen.top();
     if (isIndexType(d.mediaType)) throw new ErrRegistryNotFound(`${d.digest} is a nested index; choose one of its images by digest`);
     manifest = await chosen.manifest(d);
