@@ -18,6 +18,7 @@ import { sha256 } from '../src/core/hash.js';
 import { ErrDigestMismatch } from '../src/core/errors.js';
 import { ErrLayout, layoutInvalid } from '../src/image/errors.js';
 import { ErrLayoutInvalid } from '../src/layout/store.js';
+import { ErrRegistry, ErrRegistryDigestMismatch, registryDigestMismatch } from '../src/registry/errors.js';
 import { isIndexType } from '../src/core/media-types.js';
 import { prepareCache } from '../src/build/cache-use.js';
 import type { Destination } from '../src/image/types.js';
@@ -144,7 +145,7 @@ describe('layoutSource: a layout or archive as an ImageSource, written by writeI
   });
 });
 
-describe('one layout error class', () => {
+describe('one error class per concept', () => {
   it('ErrLayout carries ERR_IMAGE_LAYOUT (writing) or ERR_LAYOUT_INVALID (reading); ErrLayoutInvalid is the same class', () => {
     const write = new ErrLayout('cannot write');
     const read = layoutInvalid('cannot read');
@@ -152,6 +153,18 @@ describe('one layout error class', () => {
     assert.equal(read.code, 'ERR_LAYOUT_INVALID');
     assert.ok(read instanceof ErrLayout && read instanceof ErrLayoutInvalid && write instanceof ErrLayoutInvalid);
     assert.equal(ErrLayoutInvalid, ErrLayout);
+  });
+
+  it('ErrDigestMismatch carries ERR_DIGEST_MISMATCH or, from a registry, ERR_REGISTRY_DIGEST_MISMATCH with its status; ErrRegistryDigestMismatch is the same class', () => {
+    const local = new ErrDigestMismatch('sha256:a', 'sha256:b');
+    const remote = registryDigestMismatch('the registry stored it as sha256:c', { status: 201 });
+    assert.equal(local.code, 'ERR_DIGEST_MISMATCH');
+    assert.equal(remote.code, 'ERR_REGISTRY_DIGEST_MISMATCH');
+    assert.equal(remote.status, 201);
+    assert.equal(remote.message, 'the registry stored it as sha256:c');
+    assert.ok(remote instanceof ErrDigestMismatch && remote instanceof ErrRegistryDigestMismatch && local instanceof ErrRegistryDigestMismatch);
+    assert.equal(remote instanceof ErrRegistry, false);
+    assert.equal(ErrRegistryDigestMismatch, ErrDigestMismatch);
   });
 
   it('a missing blob of a layout source is ERR_LAYOUT_INVALID', async () => {

@@ -2,7 +2,7 @@
 // OCI and Docker manifest and index type, the bytes checked against the digest asked for, else
 // against Docker-Content-Digest, else hashed to name them. Bodies are bounded in memory.
 import type { Descriptor, ManifestBlob } from '../image/types.js';
-import { ErrRegistry, ErrRegistryDigestMismatch, ErrRegistryProtocol, ErrRegistryUnavailable, describeCause } from './errors.js';
+import { ErrRegistry, registryDigestMismatch, ErrRegistryProtocol, ErrRegistryUnavailable, describeCause } from './errors.js';
 import { drain, readBounded, type Transport } from './transport.js';
 import { sha256 } from '../core/hash.js';
 import { isDigest } from '../core/hash.js';
@@ -33,7 +33,7 @@ export async function putManifest(target: ManifestTarget, manifest: ManifestBlob
   const stored = res.headers.get('docker-content-digest');
   await drain(res);
   if (stored !== null && stored !== digest) {
-    throw new ErrRegistryDigestMismatch(`the registry stored manifest ${identifier} as ${stored}, expected ${digest}`, { status: res.status });
+    throw registryDigestMismatch(`the registry stored manifest ${identifier} as ${stored}, expected ${digest}`, { status: res.status });
   }
 }
 
@@ -56,7 +56,7 @@ export async function getManifest(target: ManifestTarget, identifier: string): P
   const digest = sha256(bytes);
   const expected = identifier.startsWith('sha256:') ? identifier : res.headers.get('docker-content-digest');
   if (expected !== null && expected !== digest) {
-    throw new ErrRegistryDigestMismatch(`manifest ${identifier} from ${target.repository} has digest ${digest}, expected ${expected}`, { status: 200 });
+    throw registryDigestMismatch(`manifest ${identifier} from ${target.repository} has digest ${digest}, expected ${expected}`, { status: 200 });
   }
   const mediaType = mediaTypeOf(bytes, res.headers.get('content-type'), identifier);
   return { descriptor: { mediaType, digest, size: bytes.length }, bytes };
@@ -77,7 +77,7 @@ export async function headManifest(target: ManifestTarget, identifier: string): 
     return (await getManifest(target, identifier)).descriptor;
   }
   if (identifier.startsWith('sha256:') && digest !== identifier) {
-    throw new ErrRegistryDigestMismatch(`manifest ${identifier} is reported as ${digest}`, { status: 200 });
+    throw registryDigestMismatch(`manifest ${identifier} is reported as ${digest}`, { status: 200 });
   }
   return { mediaType: type, digest, size };
 }

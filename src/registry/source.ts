@@ -10,7 +10,7 @@ import { ErrDigestMismatch } from '../core/errors.js';
 import { verifiedStream, type Expected, type Mismatch } from '../core/verify.js';
 import type { ImageSource } from '../image/source.js';
 import { anySignal, connect, pullScope, type RegistryOptions, type Repository } from './client.js';
-import { ErrRegistry, ErrRegistryDigestMismatch, ErrRegistryNotFound, ErrRegistryProtocol, ErrRegistryUnavailable, describeCause } from './errors.js';
+import { ErrRegistry, registryDigestMismatch, ErrRegistryNotFound, ErrRegistryProtocol, ErrRegistryUnavailable, describeCause } from './errors.js';
 import { getManifest, type ManifestTarget } from './manifest.js';
 
 export function manifestTarget(repo: Repository, signal: AbortSignal | undefined): ManifestTarget {
@@ -32,7 +32,7 @@ export function registrySource(ref: string | Reference | Repository, options: Re
       if (d.digest === t.descriptor.digest && d.size === t.descriptor.size) return { descriptor: { ...t.descriptor, mediaType: d.mediaType }, bytes: t.bytes };
       // getManifest checks the bytes against the digest asked for; the size is the index's to check.
       const m = await getManifest(target, d.digest);
-      if (m.descriptor.size !== d.size) throw new ErrRegistryDigestMismatch(`manifest ${d.digest} has ${m.descriptor.size} bytes, its index says ${d.size}`);
+      if (m.descriptor.size !== d.size) throw registryDigestMismatch(`manifest ${d.digest} has ${m.descriptor.size} bytes, its index says ${d.size}`);
       return { descriptor: { ...m.descriptor, mediaType: d.mediaType }, bytes: m.bytes };
     },
     // The blob's origin lets a destination in the same registry mount it instead of moving bytes.
@@ -49,8 +49,8 @@ export function remoteBlob(repo: Repository, descriptor: KnownBlob['descriptor']
     const d = m.expected;
     const got = m.kind === 'longer' ? `more than ${d.size} bytes` : `${m.digest} (${m.seen} bytes)`;
     if (asBase) return new ErrDigestMismatch(`${d.digest} (${d.size} bytes)`, got, `base blob from ${where}`);
-    if (m.kind === 'longer') return new ErrRegistryDigestMismatch(`blob ${d.digest} from ${repo.repository} is longer than its ${d.size} bytes`);
-    return new ErrRegistryDigestMismatch(`blob ${d.digest} from ${repo.repository} arrived as ${m.digest} with ${m.seen} bytes (expected ${d.size})`);
+    if (m.kind === 'longer') return registryDigestMismatch(`blob ${d.digest} from ${repo.repository} is longer than its ${d.size} bytes`);
+    return registryDigestMismatch(`blob ${d.digest} from ${repo.repository} arrived as ${m.digest} with ${m.seen} bytes (expected ${d.size})`);
   };
   return {
     kind: 'known',

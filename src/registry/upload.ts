@@ -6,7 +6,7 @@
 import { verifyBytes, type Mismatch } from '../core/verify.js';
 import type { Readable } from 'node:stream';
 import type { KnownBlob } from '../image/types.js';
-import { ErrRegistryDigestMismatch, ErrRegistryProtocol, ErrRegistryStreamFailed, redactUrl } from './errors.js';
+import { registryDigestMismatch, ErrRegistryProtocol, ErrRegistryStreamFailed, redactUrl } from './errors.js';
 import { checkNextUrl } from './origin.js';
 import { drain, errorFor, type Transport } from './transport.js';
 
@@ -123,7 +123,7 @@ async function commit(ctx: UploadContext, session: Session, digest: string, body
   const stored = res.headers.get('docker-content-digest');
   await drain(res);
   if (stored !== null && stored !== digest) {
-    throw new ErrRegistryDigestMismatch(`the registry stored ${ctx.repository} blob as ${stored}, expected ${digest}`, { status: res.status });
+    throw registryDigestMismatch(`the registry stored ${ctx.repository} blob as ${stored}, expected ${digest}`, { status: res.status });
   }
 }
 
@@ -163,9 +163,9 @@ class Counted {
 /** A known blob whose source gave other bytes than its descriptor: the registry's code, and the likely cause. */
 function uploadMismatch(m: Mismatch): Error {
   const e = m.expected;
-  if (m.kind === 'longer') return new ErrRegistryDigestMismatch(`blob ${e.digest} has more bytes than its descriptor's ${e.size}${CHANGED}`);
-  if (m.seen !== e.size) return new ErrRegistryDigestMismatch(`blob ${e.digest} has ${m.seen} bytes, its descriptor says ${e.size}${CHANGED}`);
-  return new ErrRegistryDigestMismatch(`blob ${e.digest}: its source gave bytes with digest ${m.digest}${CHANGED}`);
+  if (m.kind === 'longer') return registryDigestMismatch(`blob ${e.digest} has more bytes than its descriptor's ${e.size}${CHANGED}`);
+  if (m.seen !== e.size) return registryDigestMismatch(`blob ${e.digest} has ${m.seen} bytes, its descriptor says ${e.size}${CHANGED}`);
+  return registryDigestMismatch(`blob ${e.digest}: its source gave bytes with digest ${m.digest}${CHANGED}`);
 }
 
 /**
@@ -317,7 +317,7 @@ export async function uploadKnown(
     });
     if (opened && !opened.session) {
       const mounted = opened.res.headers.get('docker-content-digest');
-      if (mounted !== null && mounted !== digest) throw new ErrRegistryDigestMismatch(`mount of ${digest} created ${mounted}`, { status: 201 });
+      if (mounted !== null && mounted !== digest) throw registryDigestMismatch(`mount of ${digest} created ${mounted}`, { status: 201 });
       return 'mounted';
     }
     // 202: the registry opened an upload instead; it is used for the upload.
