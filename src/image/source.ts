@@ -41,19 +41,22 @@ export const MAX_INDEX_DEPTH = 4;
 /** More entries than this in one manifest or index are refused before anything is fetched. */
 const MAX_ENTRIES = 10_000;
 
-function object(bytes: Uint8Array, what: string, source: ImageSource): Record<string, unknown> {
+type Fail = (message: string) => Error;
+
+/** A JSON object read from outside (a manifest, an index, index.json); `fail` makes the reader's error. */
+export function parseObject(bytes: Uint8Array, what: string, fail: Fail): Record<string, unknown> {
   let value: unknown;
   try {
     value = JSON.parse(Buffer.from(bytes).toString('utf8'));
   } catch {
-    throw source.invalid(`${source.where}: ${what} is not JSON`);
+    throw fail(`${what} is not JSON`);
   }
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw source.invalid(`${source.where}: ${what} is not a JSON object`);
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw fail(`${what} is not a JSON object`);
   return value as Record<string, unknown>;
 }
 
 /** A descriptor read from outside, checked before its digest names a URL or a file. */
-export function checkDescriptor(value: unknown, what: string, fail: (message: string) => Error): Descriptor {
+export function checkDescriptor(value: unknown, what: string, fail: Fail): Descriptor {
   const v = value as Record<string, unknown> | null;
   if (v === null || typeof v !== 'object') throw fail(`${what}: descriptor is not an object`);
   if (typeof v.mediaType !== 'string' || v.mediaType.length > 255) throw fail(`${what}: descriptor without a valid mediaType`);
@@ -66,25 +69,34 @@ export function checkDescriptor(value: unknown, what: string, fail: (message: st
   return d;
 }
 
-function list(value: unknown, name: string, what: string, source: ImageSource): Descriptor[] {
-  const fail = (m: string): Error => source.invalid(`${source.where}: ${m}`);
+function list(value: unknown, name: 'manifests' | 'layers', what: string, fail: Fail): Descriptor[] {
   if (!Array.isArray(value)) throw fail(`${what}: no ${name} array`);
   if (value.length > MAX_ENTRIES) throw fail(`${what}: too many ${name}`);
   return value.map((d, i) => checkDescriptor(d, `${what} ${name === 'manifests' ? 'manifest' : 'layer'} ${i}`, fail));
 }
 
+/** The entries of an index (or index.json), each descriptor checked. */
+export function parseIndex(bytes: Uint8Array, what: string, fail: Fail): Descriptor[] {
+  return list(parseObject(bytes, what, fail).manifests, 'manifests', what, fail);
+}
+
+/** The config and layers an image manifest lists, each descriptor checked. */
+export function parseManifest(bytes: Uint8Array, what: string, fail: Fail): { config: Descriptor; layers: Descriptor[] } {
+  const m = parseObject(bytes, what, fail);
+  const layers = list(m.layers, 'layers', what, fail);
+  return { config: checkDescriptor(m.config, `${what} config`, fail), layers };
+}
+
+const failOf = (source: ImageSource): Fail => (message) => source.invalid(`${source.where}: ${message}`);
+
 /** The entries of an index of `source`. */
 export function indexEntries(source: ImageSource, index: ManifestBlob): Descriptor[] {
-  const what = `index ${index.descriptor.digest}`;
-  return list(object(index.bytes, what, source).manifests, 'manifests', what, source);
+  return parseIndex(index.bytes, `index ${index.descriptor.digest}`, failOf(source));
 }
 
 /** The config and layers an image manifest of `source` lists. */
 export function manifestParts(source: ImageSource, manifest: ManifestBlob): { config: Descriptor; layers: Descriptor[] } {
-  const what = `manifest ${manifest.descriptor.digest}`;
-  const m = object(manifest.bytes, what, source);
-  const layers = list(m.layers, 'layers', what, source);
-  return { config: checkDescriptor(m.config, `${what} config`, (msg) => source.invalid(`${source.where}: ${msg}`)), layers };
+  return parseManifest(manifest.bytes, `manifest ${manifest.descriptor.digest}`, failOf(source));
 }
 
 /**
@@ -110,7 +122,7 @@ export async function selectPlatforms(source: ImageSource, wanted: 'all' | reado
     const only = children[[...keep][0]!]!;
     return { ...bind(source), top: async () => only };
   }
-  const doc = object(top.bytes, `index ${top.descriptor.digest}`, source);
+  const doc = parseObject(top.bytes, `index ${top.descriptor.digest}`, failOf(source));
   const bytes = Buffer.from(JSON.stringify({ ...doc, manifests: (doc.manifests as unknown[]).filter((_, i) => keep.has(i)) }));
   const smaller: ManifestBlob = { descriptor: { mediaType: top.descriptor.mediaType, digest: sha256(bytes), size: bytes.length }, bytes };
   const inner = bind(source);
