@@ -9,6 +9,13 @@ export {
   OCI_LAYER_GZIP,
   OCI_LAYER_ZSTD,
   OCI_LAYER_UNCOMPRESSED,
+  OCI_MANIFEST,
+  OCI_INDEX,
+  OCI_CONFIG,
+  OCI_EMPTY,
+  DOCKER_MANIFEST,
+  DOCKER_MANIFEST_LIST,
+  DOCKER_CONFIG,
   MediaTypes,
 } from './core/media-types.js';
 export {
@@ -27,6 +34,7 @@ export {
   ErrEngineState,
   ErrTarSource,
   ErrChunkDetached,
+  ErrDigestMismatch,
   type ErrorCode,
 } from './core/errors.js';
 export { availableEngines, selectEngine } from './engine/engines.js';
@@ -39,7 +47,7 @@ export type { LayerStreamOptions, LayerCompressionStreamOptions } from './layer/
 export { ErrNotSupported, type StreamErrorCode } from './layer/errors.js';
 export { Image, ImageIndex, type ImageOptions, type ImageIndexOptions, type BaseImage, type BaseSource, type LayerInput, type ImageLayer } from './image/image.js';
 export type { ConfigOptions, Healthcheck, HistoryEntry } from './image/config.js';
-export { type ImageFormat, OCI_MANIFEST, OCI_INDEX, OCI_CONFIG, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, DOCKER_CONFIG } from './image/manifest.js';
+export type { ImageFormat } from './image/manifest.js';
 export { writeImage, type WriteOptions, type WriteProgress, type WriteResult, type WrittenImage } from './image/write.js';
 export { OciLayout, writeLayout, type LayoutOptions } from './layout/layout.js';
 export { ArchiveWriter, writeArchive, type ArchiveOptions } from './archive/archive.js';
@@ -49,17 +57,20 @@ export { buildNodeImage, nodeCommand, nodeSpec, type NodeBuildSpec } from './bui
 export { generateSbom, SPDX_MEDIA_TYPE, type Sbom, type SbomOptions } from './build/sbom.js';
 export { sbomReferrer, type SbomSpec } from './build/build.js';
 export { ErrSbomLockfile } from './build/errors.js';
-export { artifactManifest, OCI_EMPTY, type ReferrerContent, type ReferrerArtifact } from './image/referrer.js';
+export { artifactManifest, type ReferrerContent, type ReferrerArtifact } from './image/referrer.js';
 export { listReferrers, referrersTag } from './registry/referrers.js';
 export { Reference } from './image/reference.js';
 export { parsePlatform, formatPlatform } from './image/platform.js';
 export type { Descriptor, Platform, KnownBlob, StreamingBlob, Blob, ManifestBlob, Destination } from './image/types.js';
-export { ErrInvalidReference, ErrImageFormat, ErrBaseImage, ErrUnsafeArchivePath, ErrDigestMismatch, ErrLayout, ErrConfigInvalid, ErrLayerFile, ErrDecompressUnavailable } from './image/errors.js';
+export { ErrInvalidReference, ErrImageFormat, ErrBaseImage, ErrUnsafeArchivePath, ErrLayout, ErrConfigInvalid, ErrLayerFile, ErrDecompressUnavailable } from './image/errors.js';
 export { ErrTarSourceChanged, ErrTarUnsafeEntry, ErrTarInvalid, type TarErrorCode } from './tar/errors.js';
 export type { MtimePolicy, ModeOverride, EntryKind } from './tar/options.js';
 export { readTar, checkEntry, type TarEntry, type TarHeader, type TarEntryType, type ReadTarOptions } from './tar/reader.js';
 export { RegistryDestination, type RegistryDestinationOptions, type ProgressEvent } from './registry/destination.js';
 export { pull, pullToDestination, type PullOptions, type PulledImage } from './registry/pull.js';
+export { registrySource } from './registry/source.js';
+export { layoutSource } from './layout/source.js';
+export { selectPlatforms, isImageSource, type ImageSource } from './image/source.js';
 export { copyImage, parseCopyEndpoint, type CopyOptions, type CopyResult, type CopyEndpoint } from './registry/copy.js';
 export { pushLayout, pushArchive, ErrLayoutInvalid, type PushLayoutOptions } from './registry/layout.js';
 export type { RegistryOptions } from './registry/client.js';

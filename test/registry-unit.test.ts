@@ -8,8 +8,9 @@ import { Transport } from '../src/registry/transport.js';
 import { isLoopback } from '../src/registry/hosts.js';
 import { Authenticator } from '../src/registry/auth.js';
 import { ErrRegistryUnavailable, decodeErrors, redactUrl, scrub, describeCause } from '../src/registry/errors.js';
-import { parsePlatform } from '../src/registry/pull.js';
+import { parsePlatform } from '../src/image/platform.js';
 import { RegistryDestination } from '../src/registry/destination.js';
+import { pull, pullToDestination } from '../src/registry/pull.js';
 import { imageManifest } from '../src/registry/parse.js';
 import { archiveStore } from '../src/layout/store.js';
 import { spawnSync } from 'node:child_process';
@@ -76,7 +77,11 @@ describe('scheme and inputs', () => {
     assert.throws(() => new RegistryDestination('127.0.0.1:1/a', { chunkSize: 10 }), { code: 'ERR_OPTION_OUT_OF_RANGE' });
     assert.throws(() => new RegistryDestination('UPPER/case'), { code: 'ERR_INVALID_REFERENCE' });
     assert.deepEqual(parsePlatform('linux/arm64/v8'), { os: 'linux', architecture: 'arm64', variant: 'v8' });
-    assert.throws(() => parsePlatform('linux'), { code: 'ERR_INVALID_OPTION' });
+    assert.throws(() => parsePlatform('linux'), { code: 'ERR_OPTION_OUT_OF_RANGE' });
+  });
+  it('pull() refuses a malformed platform before any request (one parsePlatform for every caller)', async () => {
+    await assert.rejects(pull('127.0.0.1:1/never/contacted:1', { platform: 'linux' }), { code: 'ERR_OPTION_OUT_OF_RANGE' });
+    await assert.rejects(pullToDestination('127.0.0.1:1/never/contacted:1', new RegistryDestination('127.0.0.1:1/x:1'), { platform: 'Linux/AMD64' }), { code: 'ERR_OPTION_OUT_OF_RANGE' });
   });
   it('hostile manifest descriptors are refused before they name a URL or a path', () => {
     const bad = (layer: object): Buffer => Buffer.from(JSON.stringify({ schemaVersion: 2, config: { mediaType: 'x', digest: `sha256:${'0'.repeat(64)}`, size: 1 }, layers: [layer] }));

@@ -18,7 +18,7 @@ import type { Writable } from 'node:stream';
 import { ErrInvalidOption, optionKeys, refuseUnknownOptions } from '../core/errors.js';
 import type { Image, ImageIndex } from '../image/image.js';
 import { canonicalJSON } from '../image/json.js';
-import { isManifestType } from '../image/manifest.js';
+import { isManifestType, OCI_INDEX } from '../core/media-types.js';
 import type { Blob, Descriptor, Destination, ManifestBlob } from '../image/types.js';
 import { writeImage, type WriteOptions, type WriteResult, WRITE_OPTION_KEYS } from '../image/write.js';
 import { copyBlob } from '../layout/copy.js';
@@ -152,7 +152,7 @@ export class ArchiveWriter implements Destination {
 
   async #commit(top: ManifestBlob, names: readonly string[]): Promise<void> {
     const fh = await this.#file();
-    const index = { schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [...indexEntries(top.descriptor, names), ...this.#referrers] };
+    const index = { schemaVersion: 2, mediaType: OCI_INDEX, manifests: [...indexEntries(top.descriptor, names), ...this.#referrers] };
     await this.#entry('index.json', canonicalJSON(index));
     if (isManifestType(top.descriptor.mediaType)) {
       const m = JSON.parse(top.bytes.toString('utf8')) as { config: Descriptor; layers: Descriptor[] };

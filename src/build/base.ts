@@ -10,15 +10,18 @@ import type { LayerOptions } from '../layer/options.js';
 import { ErrInvalidOption, ErrOptionRange, optionKeys, refuseUnknownOptions } from '../core/errors.js';
 import { DOCKER_LAYER_GZIP, OCI_LAYER_UNCOMPRESSED } from '../core/media-types.js';
 import { openStore, type LayoutStore, type StoreErrors } from '../layout/store.js';
+import { storeSource, type SourceErrors } from '../layout/source.js';
+import { checkDescriptor, type ImageSource } from '../image/source.js';
 import { registryBase } from '../registry/base.js';
 import type { RegistryOptions } from '../registry/client.js';
 import { resolveBaseSource } from '../image/base-source.js';
 import { safeName } from './archive-index.js';
 import type { ConfigJSON } from '../image/config.js';
-import { ErrBaseImage, ErrDigestMismatch, ErrUnsafeArchivePath } from '../image/errors.js';
+import { ErrBaseImage, ErrUnsafeArchivePath } from '../image/errors.js';
+import { ErrDigestMismatch } from '../core/errors.js';
 import { parseJSON } from '../image/json.js';
 import type { BaseImage } from '../image/image.js';
-import { isIndexType, isManifestType } from '../image/manifest.js';
+import { isIndexType, isManifestType, isUncompressedLayer } from '../core/media-types.js';
 import { formatPlatform, parsePlatform, platformMatches } from '../image/platform.js';
 import { Reference } from '../image/reference.js';
 import { CONTAINERD_NAME, REF_NAME } from '../image/names.js';
@@ -71,18 +74,33 @@ async function ensure(store: LayoutStore, name: string): Promise<number> {
   return size;
 }
 
-async function verified(store: LayoutStore, d: Descriptor): Promise<Record<string, unknown>> {
-  const name = blobName(d.digest, store.where);
-  await ensure(store, name);
-  const bytes = await store.read(name, MAX_JSON);
-  if (typeof d.size === 'number' && bytes.length !== d.size) throw new ErrBaseImage(`${store.where}: ${name} has ${bytes.length} bytes, its descriptor says ${d.size}`);
-  const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
-  if (digest !== d.digest) throw new ErrBaseImage(`${store.where}: ${name} does not match its digest (got ${digest})`);
+const SOURCE_ERRORS: SourceErrors = { invalid: STORE_ERRORS.invalid, missing: (message) => new ErrBaseImage(message) };
+
+function document(bytes: Buffer, where: string, d: Descriptor): Record<string, unknown> {
   try {
     return parseJSON(bytes) as Record<string, unknown>;
   } catch (err) {
-    throw new ErrBaseImage(`${store.where}: ${name} is not valid JSON: ${(err as Error).message}`, err);
+    throw new ErrBaseImage(`${where}: ${d.digest} is not valid JSON: ${(err as Error).message}`, err);
   }
+}
+
+/** A manifest or index of the layout, read through its ImageSource (digest and size checked). */
+async function verified(source: ImageSource, d: Descriptor): Promise<Record<string, unknown>> {
+  return document((await source.manifest(d)).bytes, source.where, d);
+}
+
+/** The config, read through the ImageSource's blob (bounded, verified as it streams). */
+async function verifiedConfig(source: ImageSource, d: Descriptor): Promise<Record<string, unknown>> {
+  const checked = checkDescriptor(d, `${source.where}: config descriptor`, SOURCE_ERRORS.invalid);
+  if (checked.size > MAX_JSON) throw new ErrBaseImage(`${source.where}: config ${checked.digest} is larger than ${MAX_JSON} bytes`);
+  const chunks: Buffer[] = [];
+  try {
+    for await (const c of (await source.blob(checked)).open()) chunks.push(c as Buffer);
+  } catch (err) {
+    if (err instanceof ErrDigestMismatch) throw new ErrBaseImage(`${source.where}: ${err.message}`, err);
+    throw err;
+  }
+  return document(Buffer.concat(chunks), source.where, checked);
 }
 
 function matchesName(d: Descriptor, wanted: string): boolean {
@@ -123,14 +141,10 @@ function platformOf(config: ConfigJSON, source: string): Platform {
   }
 }
 
-function isUncompressed(mediaType: string): boolean {
-  return mediaType === OCI_LAYER_UNCOMPRESSED || mediaType === 'application/vnd.docker.image.rootfs.diff.tar';
-}
-
 function layerBlobs(store: LayoutStore, layers: { name: string; descriptor: Descriptor; diffID: string }[], o: BaseOptions, mode: 'compress' | 'keep'): () => Blob[] {
   return () =>
     layers.map(({ name, descriptor, diffID }): Blob => {
-      if (isUncompressed(descriptor.mediaType) && mode === 'compress') {
+      if (isUncompressedLayer(descriptor.mediaType) && mode === 'compress') {
         // The Layer computes the new config's diff_id from these bytes: they must be the ones the
         // base's config names (its digest is the diff_id, checked with the size as they stream),
         // or a tampered layer.tar would be hashed into the new image as if it were the base's.
@@ -139,12 +153,14 @@ function layerBlobs(store: LayoutStore, layers: { name: string; descriptor: Desc
       }
       // Destinations check known blobs too; checked here as well, so that whatever reads a base's
       // blob (a caller's own destination included) never gets bytes that are not the descriptor's.
-      const d = isUncompressed(descriptor.mediaType) ? { ...descriptor, mediaType: OCI_LAYER_UNCOMPRESSED } : descriptor;
+      const d = isUncompressedLayer(descriptor.mediaType) ? { ...descriptor, mediaType: OCI_LAYER_UNCOMPRESSED } : descriptor;
       return { kind: 'known', descriptor: d, diffID, open: () => store.open(name, { digest: d.digest, size: d.size }) };
     });
 }
 
 async function fromOci(store: LayoutStore, o: BaseOptions, opts: ReturnType<typeof checkOptions>): Promise<BaseImage> {
+  // index.json is chosen from here (containerd names, one image under several names); the documents below it through the source.
+  const source = storeSource(store, undefined, SOURCE_ERRORS);
   const index = await json(store, 'index.json');
   // Entries with an artifactType are referrers (an SBOM listed beside the image), not images.
   const entries = ((Array.isArray(index.manifests) ? index.manifests : []) as Descriptor[]).filter((d) => typeof d?.artifactType !== 'string');
@@ -154,7 +170,7 @@ async function fromOci(store: LayoutStore, o: BaseOptions, opts: ReturnType<type
   let d = pickOne(candidates, store.where, o.name === undefined ? 'images in index.json' : `images named ${o.name}`, (e) => e.annotations?.[CONTAINERD_NAME] ?? e.annotations?.[REF_NAME] ?? e.digest);
   for (let depth = 0; isIndexType(d.mediaType); depth++) {
     if (depth > 4) throw new ErrBaseImage(`${store.where}: indexes nested too deep`);
-    const child = await verified(store, d);
+    const child = await verified(source, d);
     const list = (Array.isArray(child.manifests) ? child.manifests : []) as Descriptor[];
     const match = list.filter((m) => platformMatches(m.platform, opts.platform));
     if (match.length === 0) {
@@ -163,9 +179,8 @@ async function fromOci(store: LayoutStore, o: BaseOptions, opts: ReturnType<type
     d = match[0]!;
   }
   if (!isManifestType(d.mediaType)) throw new ErrBaseImage(`${store.where}: unsupported manifest type ${d.mediaType}`);
-  const manifest = await verified(store, d);
-  const configDesc = manifest.config as Descriptor;
-  const config = await verified(store, configDesc);
+  const manifest = await verified(source, d);
+  const config = await verifiedConfig(source, manifest.config as Descriptor);
   const ids = diffIDs(config, store.where);
   const layers = (Array.isArray(manifest.layers) ? manifest.layers : []) as Descriptor[];
   if (layers.length !== ids.length) throw new ErrBaseImage(`${store.where}: ${layers.length} layers but ${ids.length} diff_ids`);
@@ -175,7 +190,7 @@ async function fromOci(store: LayoutStore, o: BaseOptions, opts: ReturnType<type
     const size = await ensure(store, name);
     if (size !== l.size) throw new ErrBaseImage(`${store.where}: ${name} has ${size} bytes, its descriptor says ${l.size}`);
     // An uncompressed layer's digest is its diff_id; one that says otherwise cannot be both.
-    if (isUncompressed(l.mediaType) && l.digest !== ids[i]) throw new ErrDigestMismatch(`diff_id ${ids[i]!}`, `layer digest ${l.digest}`, `${store.where}: uncompressed layer ${i}`);
+    if (isUncompressedLayer(l.mediaType) && l.digest !== ids[i]) throw new ErrDigestMismatch(`diff_id ${ids[i]!}`, `layer digest ${l.digest}`, `${store.where}: uncompressed layer ${i}`);
     list.push({ name, descriptor: { mediaType: l.mediaType, digest: l.digest, size: l.size }, diffID: ids[i]! });
   }
   return { config, platform: platformOf(config, store.where), source: store.where, layers: layerBlobs(store, list, o, opts.uncompressed) };

@@ -2,7 +2,7 @@
 // destination before it is used (a stale entry is compressed again, never referenced), a hit whose
 // blob lives in another repository of the same registry is mounted from there, and the registry cache
 // (registry-cache.ts) is read before the layers are hashed and written after the image is committed.
-import type { Blob, Descriptor, Destination } from '../image/types.js';
+import type { Blob, Descriptor, Destination, ManifestBlob } from '../image/types.js';
 import { ErrInvalidOption } from '../core/errors.js';
 import { RegistryDestination } from '../registry/destination.js';
 import { RegistryLayerCache, type RegistryLayerCacheOptions } from './registry-cache.js';
@@ -36,7 +36,8 @@ export function remembering(d: Destination, present: ReadonlySet<string>): Desti
     writeBlob: (blob: Blob, signal?: AbortSignal) => d.writeBlob(blob, signal),
     writeManifest: (m, signal) => d.writeManifest(m, signal),
     ...(typeof d.resolveNames === 'function' ? { resolveNames: (names: readonly string[]) => d.resolveNames!(names) } : {}),
-    ...(typeof d.addReferrer === 'function' ? { addReferrer: (m: Parameters<NonNullable<Destination['addReferrer']>>[0], subject: Descriptor, signal?: AbortSignal) => d.addReferrer!(m, subject, signal) } : {}),
+    // Dropping it would make writeImage refuse referrers (an SBOM) for every push with a layer cache.
+    ...(typeof d.addReferrer === 'function' ? { addReferrer: (m: ManifestBlob, subject: Descriptor, signal?: AbortSignal) => d.addReferrer!(m, subject, signal) } : {}),
     commit: (top, names, signal) => d.commit(top, names, signal),
     abort: (reason) => d.abort(reason),
   };

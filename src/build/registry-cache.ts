@@ -12,6 +12,7 @@ import { ErrInvalidOption, ErrOptionRange } from '../core/errors.js';
 import { connect, pullScope, pushScope, type RegistryOptions, type Repository } from '../registry/client.js';
 import { getManifest, putManifest } from '../registry/manifest.js';
 import { DIGEST_PATTERN as DIGEST, sha256 } from '../core/hash.js';
+import { OCI_EMPTY, OCI_MANIFEST } from '../core/media-types.js';
 import { blobExists, uploadKnown, type UploadContext } from '../registry/upload.js';
 import { readBounded } from '../registry/transport.js';
 import { layerCacheKeyId, type LayerCacheEntry, type LayerCacheKey } from './layer-cache.js';
@@ -20,8 +21,7 @@ import { layerCacheKeyId, type LayerCacheEntry, type LayerCacheKey } from './lay
 export const CACHE_TYPE = 'application/vnd.fastlayer.layer-cache.v1+json';
 /** The tag the cache lives under in its repository. */
 export const CACHE_TAG = 'fastlayer-layer-cache';
-const EMPTY_CONFIG = { mediaType: 'application/vnd.oci.empty.v1+json', digest: sha256(Buffer.from('{}')), size: 2 };
-const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
+const EMPTY_CONFIG = { mediaType: OCI_EMPTY, digest: sha256(Buffer.from('{}')), size: 2 };
 /** A document above this is not ours (10,000 entries are about 2.5 MB). */
 const MAX_DOCUMENT_BYTES = 16 * 1024 * 1024;
 const KEY_ID = /^[0-9a-f]{64}$/;

@@ -210,3 +210,40 @@ export function refuseUnknownOptions(options: unknown, known: ReadonlySet<string
     throw err;
   }
 }
+
+/**
+ * The codes of ErrDigestMismatch: ERR_REGISTRY_DIGEST_MISMATCH when a registry sent, stored or refused
+ * the bytes (DIGEST_INVALID, SIZE_INVALID, a Docker-Content-Digest that differs), ERR_DIGEST_MISMATCH
+ * for every other reader and writer.
+ */
+export type DigestMismatchCode = 'ERR_DIGEST_MISMATCH' | 'ERR_REGISTRY_DIGEST_MISMATCH';
+
+export interface DigestMismatchInit {
+  code?: DigestMismatchCode;
+  /** The HTTP status, when a registry's answer said so. */
+  status?: number;
+  /** The registry's decoded error entries (codes like DIGEST_INVALID). */
+  errors?: readonly { code: string; message: string; detail?: unknown }[];
+  cause?: unknown;
+}
+
+/**
+ * Bytes whose digest or size differ from the descriptor that announced them (a blob read from a
+ * layout, an archive or a registry, a base's layer, a known blob written anywhere). The one check is
+ * src/core/verify.ts. Built from what was expected and what came, or from a message of its own.
+ */
+export class ErrDigestMismatch extends FastlayerError {
+  readonly code: DigestMismatchCode;
+  readonly status: number | undefined;
+  readonly errors: readonly { code: string; message: string; detail?: unknown }[];
+  constructor(expected: string, actual: string, what?: string);
+  constructor(message: string, init: DigestMismatchInit);
+  constructor(first: string, second: string | DigestMismatchInit, what = 'blob') {
+    const init = typeof second === 'object' && second !== null ? second : {};
+    super(typeof second === 'string' ? `${what} does not match its descriptor: expected ${first}, got ${second}` : first, init.cause === undefined ? undefined : { cause: init.cause });
+    this.name = 'ErrDigestMismatch';
+    this.code = init.code ?? 'ERR_DIGEST_MISMATCH';
+    this.status = init.status;
+    this.errors = Object.freeze([...(init.errors ?? [])]);
+  }
+}

@@ -37,22 +37,27 @@ export class ErrUnsafeArchivePath extends FastlayerError {
   }
 }
 
-/** Bytes whose digest or size differ from the descriptor that announced them. */
-export class ErrDigestMismatch extends FastlayerError {
-  readonly code = 'ERR_DIGEST_MISMATCH' as const;
-  constructor(expected: string, actual: string, what = 'blob') {
-    super(`${what} does not match its descriptor: expected ${expected}, got ${actual}`);
-    this.name = 'ErrDigestMismatch';
+/**
+ * The codes of ErrLayout, which say on which side the layout failed: ERR_IMAGE_LAYOUT when one
+ * cannot be written (a directory that is not a layout, an unsupported version, a held lock),
+ * ERR_LAYOUT_INVALID when a layout or archive being read is not a valid one (a missing or wrong blob,
+ * an unsafe name, an ambiguous index.json).
+ */
+export type LayoutErrorCode = 'ERR_IMAGE_LAYOUT' | 'ERR_LAYOUT_INVALID';
+
+/** An OCI image layout (a directory, or an archive holding one) that cannot be written or read as one. */
+export class ErrLayout extends FastlayerError {
+  readonly code: LayoutErrorCode;
+  constructor(message: string, cause?: unknown, code: LayoutErrorCode = 'ERR_IMAGE_LAYOUT') {
+    super(message, cause === undefined ? undefined : { cause });
+    this.code = code;
+    this.name = 'ErrLayout';
   }
 }
 
-/** An output directory that is not an OCI image layout (or an unsupported version of one). */
-export class ErrLayout extends FastlayerError {
-  readonly code = 'ERR_IMAGE_LAYOUT' as const;
-  constructor(message: string, cause?: unknown) {
-    super(message, cause === undefined ? undefined : { cause });
-    this.name = 'ErrLayout';
-  }
+/** ErrLayout for a layout or archive being read: code ERR_LAYOUT_INVALID. */
+export function layoutInvalid(message: string, cause?: unknown): ErrLayout {
+  return new ErrLayout(message, cause, 'ERR_LAYOUT_INVALID');
 }
 
 /**

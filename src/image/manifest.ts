@@ -5,34 +5,20 @@
 // worlds, so an OCI manifest lists it as OCI gzip and a Docker manifest as Docker gzip. Media types
 // with no counterpart are kept in OCI manifests and refused in Docker ones (ErrImageFormat): Docker
 // schema 2 has no zstd and no uncompressed layer type that `docker load` and registries agree on.
-import { DOCKER_LAYER_GZIP, OCI_LAYER_GZIP, OCI_LAYER_UNCOMPRESSED, OCI_LAYER_ZSTD } from '../core/media-types.js';
+import {
+  DOCKER_CONFIG, DOCKER_FOREIGN_GZIP, DOCKER_LAYER_GZIP, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_CONFIG, OCI_INDEX,
+  OCI_LAYER_GZIP, OCI_LAYER_UNCOMPRESSED, OCI_LAYER_ZSTD, OCI_MANIFEST, OCI_NONDISTRIBUTABLE_GZIP,
+} from '../core/media-types.js';
 import { ErrImageFormat } from './errors.js';
 import { canonicalJSON, sha256 } from './json.js';
 import type { Descriptor, ManifestBlob } from './types.js';
 
 export type ImageFormat = 'oci' | 'docker';
 
-export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
-export const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
-export const OCI_CONFIG = 'application/vnd.oci.image.config.v1+json';
-export const DOCKER_MANIFEST = 'application/vnd.docker.distribution.manifest.v2+json';
-export const DOCKER_MANIFEST_LIST = 'application/vnd.docker.distribution.manifest.list.v2+json';
-export const DOCKER_CONFIG = 'application/vnd.docker.container.image.v1+json';
-const DOCKER_FOREIGN_GZIP = 'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip';
-const OCI_NONDISTRIBUTABLE_GZIP = 'application/vnd.oci.image.layer.nondistributable.v1.tar+gzip';
-
 export const MANIFEST_TYPES: Readonly<Record<ImageFormat, { manifest: string; index: string; config: string }>> = {
   oci: { manifest: OCI_MANIFEST, index: OCI_INDEX, config: OCI_CONFIG },
   docker: { manifest: DOCKER_MANIFEST, index: DOCKER_MANIFEST_LIST, config: DOCKER_CONFIG },
 };
-
-export function isIndexType(mediaType: string | undefined): boolean {
-  return mediaType === OCI_INDEX || mediaType === DOCKER_MANIFEST_LIST;
-}
-
-export function isManifestType(mediaType: string | undefined): boolean {
-  return mediaType === OCI_MANIFEST || mediaType === DOCKER_MANIFEST;
-}
 
 /** The media type a layer is listed with in a manifest of `format`. */
 export function layerMediaType(mediaType: string, format: ImageFormat): string {

@@ -4,11 +4,10 @@
 // without a config of their own. Destinations list it where readers look (Destination.addReferrer).
 import { ErrInvalidOption } from '../core/errors.js';
 import { canonicalJSON, sha256 } from './json.js';
-import { OCI_MANIFEST } from './manifest.js';
+import { OCI_EMPTY, OCI_MANIFEST } from '../core/media-types.js';
 import type { Descriptor, KnownBlob, ManifestBlob } from './types.js';
 import { Readable } from 'node:stream';
 
-export const OCI_EMPTY = 'application/vnd.oci.empty.v1+json';
 /** The 2-byte `{}` blob, sha256:44136fa3...: the config of an artifact that has none. */
 export const EMPTY_BYTES = Buffer.from('{}');
 

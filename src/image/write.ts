@@ -10,6 +10,8 @@ import { canonicalJSON, sha256 } from './json.js';
 import { buildIndex, buildManifest, MANIFEST_TYPES } from './manifest.js';
 import { Reference } from './reference.js';
 import type { Blob, Descriptor, Destination, KnownBlob, ManifestBlob } from './types.js';
+import { indexEntries, isImageSource, manifestParts, MAX_INDEX_DEPTH, type ImageSource } from './source.js';
+import { isIndexType } from '../core/media-types.js';
 import type { Layer } from '../layer/layer.js';
 import { artifactManifest, checkReferrerContent, type ReferrerContent } from './referrer.js';
 
@@ -86,8 +88,13 @@ async function pool<T>(count: number, limit: number, task: (i: number) => Promis
   return results;
 }
 
-export async function writeImage(top: Image | ImageIndex, destination: Destination, options: WriteOptions = {}): Promise<WriteResult> {
-  if (!(top instanceof Image) && !(top instanceof ImageIndex)) throw new ErrInvalidOption('image', 'an Image or ImageIndex', top);
+/**
+ * Writes a built Image or ImageIndex, or any ImageSource (a layout, an archive, a registry image:
+ * source.ts), into `destination`. A source's manifests are written byte for byte (digests unchanged)
+ * and its blobs are opened only when the destination lacks them.
+ */
+export async function writeImage(top: Image | ImageIndex | ImageSource, destination: Destination, options: WriteOptions = {}): Promise<WriteResult> {
+  if (!(top instanceof Image) && !(top instanceof ImageIndex) && !isImageSource(top)) throw new ErrInvalidOption('image', 'an Image, ImageIndex or ImageSource', top);
   refuseUnknownOptions(options, WRITE_OPTION_KEYS, 'writeImage()');
   // Found now, not as a TypeError from the first event after blobs were written.
   if (options.onProgress !== undefined && typeof options.onProgress !== 'function') throw new ErrInvalidOption('onProgress', 'a function', options.onProgress);
@@ -105,61 +112,16 @@ export async function writeImage(top: Image | ImageIndex, destination: Destinati
   if (referrers.length > 0 && typeof destination.addReferrer !== 'function') {
     throw new ErrInvalidOption('referrers', 'absent: this destination cannot hold referrers', referrers);
   }
-  const images = top instanceof Image ? [top] : [...top.images];
   let committed = false;
   try {
     check(signal);
-    // One task per distinct blob: a Layer object is one pass, a known digest is one blob.
-    const tasks: Blob[] = [];
-    const taskOf = new Map<Layer | string, number>();
-    const slots = images.map((image) =>
-      image.layers.map(({ blob }) => {
-        const key = blob.kind === 'streaming' ? blob.layer : blob.descriptor.digest;
-        let at = taskOf.get(key);
-        if (at === undefined) {
-          at = tasks.push(blob) - 1;
-          taskOf.set(key, at);
-        }
-        return at;
-      }),
-    );
-    const written = await pool(tasks.length, destination.concurrency, (i) => writeLayer(tasks[i]!, destination, signal, onProgress));
-
-    const result: WrittenImage[] = [];
-    const manifests: ManifestBlob[] = [];
-    for (const [n, image] of images.entries()) {
-      const layers = slots[n]!.map((i) => written[i]!);
-      const diffIDs = layers.map((l) => l.diffID);
-      const configBytes = canonicalJSON(image.configJSON(diffIDs));
-      const configBlob = bytesBlob(configBytes, MANIFEST_TYPES[image.format].config);
-      const config = await writeKnown(configBlob, destination, signal, onProgress);
-      const manifest = buildManifest({
-        format: image.format,
-        config,
-        layers: layers.map((l) => l.descriptor),
-        annotations: image.annotations as Record<string, string> | undefined,
-        platform: top instanceof ImageIndex ? image.platform : undefined,
-      });
-      check(signal);
-      await destination.writeManifest(manifest, signal);
-      onProgress?.({ type: 'manifest', digest: manifest.descriptor.digest, mediaType: manifest.descriptor.mediaType });
-      manifests.push(manifest);
-      const listed = JSON.parse(manifest.bytes.toString('utf8')) as { layers: Descriptor[] };
-      result.push({ manifest: manifest.descriptor, config, layers: listed.layers, diffIDs });
-    }
-    let final = manifests[0]!;
-    if (top instanceof ImageIndex) {
-      final = buildIndex({ format: top.format, manifests: manifests.map((m) => m.descriptor), annotations: top.annotations as Record<string, string> | undefined });
-      check(signal);
-      await destination.writeManifest(final, signal);
-      onProgress?.({ type: 'manifest', digest: final.descriptor.digest, mediaType: final.descriptor.mediaType });
-    }
+    const { final, images: result } = isImageSource(top) ? await writeSource(top, destination, signal, onProgress) : await writeBuilt(top, destination, signal, onProgress);
     // Referrers before the names: a failure here aborts, and no name points at an image whose SBOM
     // was asked for but is missing.
     const attached: Descriptor[] = [];
     for (const content of referrers) {
       const artifact = artifactManifest(final.descriptor, content);
-      for (const blob of artifact.blobs) await writeKnown(blob, destination, signal, onProgress);
+      for (const blob of artifact.blobs) await writeKnownBlob(blob, destination, signal, onProgress);
       check(signal);
       await destination.writeManifest(artifact.manifest, signal);
       onProgress?.({ type: 'manifest', digest: artifact.manifest.descriptor.digest, mediaType: artifact.manifest.descriptor.mediaType });
@@ -179,7 +141,89 @@ export async function writeImage(top: Image | ImageIndex, destination: Destinati
   }
 }
 
-async function writeKnown(blob: KnownBlob, destination: Destination, signal: AbortSignal | undefined, onProgress: WriteOptions['onProgress']): Promise<Descriptor> {
+/** A built image or index: streaming layers once, then configs, manifests, the index (the order streaming forces). */
+async function writeBuilt(top: Image | ImageIndex, destination: Destination, signal: AbortSignal | undefined, onProgress: WriteOptions['onProgress']): Promise<{ final: ManifestBlob; images: WrittenImage[] }> {
+  const images = top instanceof Image ? [top] : [...top.images];
+    // One task per distinct blob: a Layer object is one pass, a known digest is one blob.
+  const tasks: Blob[] = [];
+  const taskOf = new Map<Layer | string, number>();
+  const slots = images.map((image) =>
+    image.layers.map(({ blob }) => {
+      const key = blob.kind === 'streaming' ? blob.layer : blob.descriptor.digest;
+      let at = taskOf.get(key);
+      if (at === undefined) {
+        at = tasks.push(blob) - 1;
+        taskOf.set(key, at);
+      }
+      return at;
+    }),
+  );
+  const written = await pool(tasks.length, destination.concurrency, (i) => writeLayer(tasks[i]!, destination, signal, onProgress));
+
+  const result: WrittenImage[] = [];
+  const manifests: ManifestBlob[] = [];
+  for (const [n, image] of images.entries()) {
+    const layers = slots[n]!.map((i) => written[i]!);
+    const diffIDs = layers.map((l) => l.diffID);
+    const configBytes = canonicalJSON(image.configJSON(diffIDs));
+    const configBlob = bytesBlob(configBytes, MANIFEST_TYPES[image.format].config);
+    const config = await writeKnownBlob(configBlob, destination, signal, onProgress);
+    const manifest = buildManifest({
+      format: image.format,
+      config,
+      layers: layers.map((l) => l.descriptor),
+      annotations: image.annotations as Record<string, string> | undefined,
+      platform: top instanceof ImageIndex ? image.platform : undefined,
+    });
+    check(signal);
+    await destination.writeManifest(manifest, signal);
+    onProgress?.({ type: 'manifest', digest: manifest.descriptor.digest, mediaType: manifest.descriptor.mediaType });
+    manifests.push(manifest);
+    const listed = JSON.parse(manifest.bytes.toString('utf8')) as { layers: Descriptor[] };
+    result.push({ manifest: manifest.descriptor, config, layers: listed.layers, diffIDs });
+  }
+  let final = manifests[0]!;
+  if (top instanceof ImageIndex) {
+    final = buildIndex({ format: top.format, manifests: manifests.map((m) => m.descriptor), annotations: top.annotations as Record<string, string> | undefined });
+    check(signal);
+    await destination.writeManifest(final, signal);
+    onProgress?.({ type: 'manifest', digest: final.descriptor.digest, mediaType: final.descriptor.mediaType });
+  }
+  return { final, images: result };
+}
+
+/**
+ * An ImageSource, depth first: each image's blobs (a digest once; skipped when the destination has
+ * it), then its manifest; an index after its children. Manifests are the source's bytes.
+ */
+async function writeSource(source: ImageSource, destination: Destination, signal: AbortSignal | undefined, onProgress: WriteOptions['onProgress']): Promise<{ final: ManifestBlob; images: WrittenImage[] }> {
+  const done = new Set<string>();
+  const images: WrittenImage[] = [];
+  const visit = async (d: Descriptor, depth: number): Promise<ManifestBlob> => {
+    if (depth > MAX_INDEX_DEPTH) throw source.invalid(`${source.where}: indexes nested deeper than ${MAX_INDEX_DEPTH} levels`);
+    check(signal);
+    const manifest = await source.manifest(d);
+    if (isIndexType(manifest.descriptor.mediaType)) {
+      for (const child of indexEntries(source, manifest)) await visit(child, depth + 1);
+    } else {
+      const { config, layers } = manifestParts(source, manifest);
+      // The layers, then the config, as for a built image.
+      const fresh = layers.filter((l) => !done.has(l.digest) && done.add(l.digest));
+      await pool(fresh.length, destination.concurrency, async (i) => writeKnownBlob(await source.blob(fresh[i]!), destination, signal, onProgress));
+      if (!done.has(config.digest) && done.add(config.digest)) await writeKnownBlob(await source.blob(config), destination, signal, onProgress);
+      // A copied image's diffIDs are in its config, which is not read when the destination has it.
+      images.push({ manifest: manifest.descriptor, config, layers, diffIDs: [] });
+    }
+    check(signal);
+    await destination.writeManifest(manifest, signal);
+    onProgress?.({ type: 'manifest', digest: manifest.descriptor.digest, mediaType: manifest.descriptor.mediaType });
+    return manifest;
+  };
+  const final = await visit(await source.top(), 0);
+  return { final, images };
+}
+
+async function writeKnownBlob(blob: KnownBlob, destination: Destination, signal: AbortSignal | undefined, onProgress: WriteOptions['onProgress']): Promise<Descriptor> {
   check(signal);
   const d = blob.descriptor;
   if (await destination.has(d)) {
@@ -195,7 +239,7 @@ async function writeLayer(blob: Blob, destination: Destination, signal: AbortSig
   if (blob.kind === 'known') {
     const diffID = blob.diffID ?? (blob.descriptor.mediaType.endsWith('.tar') ? blob.descriptor.digest : undefined);
     if (diffID === undefined) throw new ErrBaseImage(`layer ${blob.descriptor.digest} has no diffID: a config cannot list it`);
-    return { descriptor: await writeKnown(blob, destination, signal, onProgress), diffID };
+    return { descriptor: await writeKnownBlob(blob, destination, signal, onProgress), diffID };
   }
   check(signal);
   const descriptor = await destination.writeBlob(blob, signal);

@@ -10,7 +10,7 @@ import { basename, join } from 'node:path';
 import { ErrInvalidOption, ErrOptionRange, optionKeys, refuseUnknownOptions } from '../core/errors.js';
 import { ErrLayout } from '../image/errors.js';
 import type { Image, ImageIndex } from '../image/image.js';
-import { isIndexType, isManifestType } from '../image/manifest.js';
+import { isIndexType, isManifestType, OCI_INDEX } from '../core/media-types.js';
 import { canonicalJSON } from '../image/json.js';
 import type { Blob, Descriptor, Destination, ManifestBlob } from '../image/types.js';
 import { writeImage, type WriteOptions, type WriteResult, WRITE_OPTION_KEYS } from '../image/write.js';
@@ -198,7 +198,7 @@ export class OciLayout implements Destination {
     // (before it took the lock): then the index would list an incomplete image.
     const missing = [...(await this.#reachable([top.descriptor, ...this.#referrers]))].filter((hex) => !existsSync(join(this.dir, 'blobs', 'sha256', hex)));
     if (missing.length > 0) throw new ErrLayout(`${this.dir}: blob sha256:${missing[0]} of this image was removed by another writer while it was written; run again`);
-    const index = { schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [...kept, ...added, ...this.#referrers] };
+    const index = { schemaVersion: 2, mediaType: OCI_INDEX, manifests: [...kept, ...added, ...this.#referrers] };
     await writeAtomic(join(this.dir, 'index.json'), canonicalJSON(index));
   }
 

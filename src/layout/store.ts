@@ -12,25 +12,24 @@
 //   Links inside the archive (docker save before 25 links repeated layers) resolve to another entry's
 //   data in the same archive; a link that leaves the archive, a device or a FIFO entry, a name given
 //   twice or an unsafe name refuses the whole archive.
-import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { open as openFile, type FileHandle } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { Readable } from 'node:stream';
-import { ErrDigestMismatch } from '../image/errors.js';
+import { verifiedStream, type Expected } from '../core/verify.js';
 import { ErrTarInvalid } from '../tar/errors.js';
 import { closeNow, openDir, openEntry, openRoot, type DirRef } from '../tar/fs-safe.js';
 import { indexTar } from '../tar/index.js';
-import { FastlayerError } from '../core/errors.js';
+import { ErrLayout, layoutInvalid } from '../image/errors.js';
 
-/** A file of the layout that cannot be read as it should (missing, too big, not a regular file, malformed archive). */
-export class ErrLayoutInvalid extends FastlayerError {
-  readonly code = 'ERR_LAYOUT_INVALID' as const;
-  constructor(message: string, cause?: unknown) {
-    super(message, cause === undefined ? undefined : { cause });
-    this.name = 'ErrLayoutInvalid';
-  }
-}
+/**
+ * @deprecated The same class as ErrLayout (src/image/errors.ts), kept so that `instanceof
+ * ErrLayoutInvalid` still holds: what fastlayer throws while reading a layout is an ErrLayout with
+ * code ERR_LAYOUT_INVALID (layoutInvalid). Constructed directly it has ErrLayout's default code.
+ */
+export const ErrLayoutInvalid = ErrLayout;
+/** @deprecated ErrLayout. */
+export type ErrLayoutInvalid = ErrLayout;
 
 /** The errors a caller wants: loadBase reports ERR_BASE_IMAGE / ERR_UNSAFE_ARCHIVE_PATH, the others ERR_LAYOUT_INVALID. */
 export interface StoreErrors {
@@ -39,15 +38,12 @@ export interface StoreErrors {
 }
 
 const LAYOUT_ERRORS: StoreErrors = {
-  invalid: (message, cause) => new ErrLayoutInvalid(message, cause),
-  unsafe: (where, name) => new ErrLayoutInvalid(`${where}: unsafe name ${JSON.stringify(name)} (absolute, "..", or empty component)`),
+  invalid: (message, cause) => layoutInvalid(message, cause),
+  unsafe: (where, name) => layoutInvalid(`${where}: unsafe name ${JSON.stringify(name)} (absolute, "..", or empty component)`),
 };
 
-/** What the bytes of a blob must be; checked while they stream, the last chunk held back until they match. */
-export interface Expected {
-  digest: string;
-  size: number;
-}
+/** What the bytes of a blob must be; checked while they stream (src/core/verify.ts). */
+export type { Expected } from '../core/verify.js';
 
 export interface LayoutStore {
   /** The directory or archive, for messages. */
@@ -82,25 +78,8 @@ function checked(where: string, name: string, errors: StoreErrors): string {
   return n;
 }
 
-/** Checks the bytes of `source` against `e` as they pass; ends with ErrDigestMismatch when they differ. */
-async function* verify(source: AsyncIterable<Uint8Array>, e: Expected, what: string): AsyncGenerator<Uint8Array> {
-  const hash = createHash('sha256');
-  let total = 0;
-  let held: Uint8Array | undefined;
-  for await (const chunk of source) {
-    total += chunk.byteLength;
-    if (total > e.size) throw new ErrDigestMismatch(`${e.digest} (${e.size} bytes)`, `more than ${e.size} bytes`, what);
-    hash.update(chunk);
-    if (held) yield held;
-    held = chunk;
-  }
-  const digest = `sha256:${hash.digest('hex')}`;
-  if (total !== e.size || digest !== e.digest) throw new ErrDigestMismatch(`${e.digest} (${e.size} bytes)`, `${digest} (${total} bytes)`, what);
-  if (held) yield held;
-}
-
 function stream(chunks: AsyncIterable<Uint8Array>, expected: Expected | undefined, what: string): Readable {
-  return Readable.from(expected ? verify(chunks, expected, what) : chunks, { objectMode: false, highWaterMark: HIGH_WATER });
+  return expected ? verifiedStream(chunks, expected, { what }, HIGH_WATER) : Readable.from(chunks, { objectMode: false, highWaterMark: HIGH_WATER });
 }
 
 /** Reads `fd` from `start` for `length` bytes (or to its end), in pieces of HIGH_WATER. */

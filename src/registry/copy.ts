@@ -1,28 +1,25 @@
 // copyImage: an image or index from a registry, an OCI layout or an archive into any of the three, as
-// `crane copy` / `skopeo copy` do. The source is read as a tree of known blobs (nothing is fetched
-// before a destination asks for it) and driven through writeKnown, so every destination keeps its own
+// `crane copy` / `skopeo copy` do. The source is an ImageSource (src/image/source.ts: nothing is
+// fetched before a destination asks for it) written by writeImage, so every destination keeps its own
 // guarantees: a registry HEADs, mounts across repositories of one registry, uploads with the bytes
 // checked while they pass and tags last; a layout or archive checks each blob as it is written and
 // commits only a complete image. Manifests are copied byte for byte, so digests stay what they were,
 // except where a platform list asks for a smaller index (a new index, a new digest).
-import type { Descriptor, Destination, KnownBlob, ManifestBlob, Platform } from '../image/types.js';
-import { parsePlatform, platformMatches, formatPlatform } from '../image/platform.js';
+import type { Descriptor, Destination, Platform } from '../image/types.js';
+import { parsePlatform } from '../image/platform.js';
 import { ErrInvalidReference } from '../image/errors.js';
 import { Reference } from '../image/reference.js';
+import { selectPlatforms, type ImageSource } from '../image/source.js';
+import { writeImage } from '../image/write.js';
 import { ErrInvalidOption } from '../core/errors.js';
 import { ArchiveWriter } from '../archive/archive.js';
 import { OciLayout } from '../layout/layout.js';
-import { openStore, type LayoutStore } from '../layout/store.js';
-import { connect, pullScope, type RegistryOptions, type Repository } from './client.js';
+import { layoutSource } from '../layout/source.js';
+import type { RegistryOptions } from './client.js';
 import type { Credentials } from './credentials.js';
 import { RegistryDestination, type RegistryDestinationOptions } from './destination.js';
-import { ErrRegistryDigestMismatch, ErrRegistryNotFound } from './errors.js';
-import { getManifest, isIndex, sha256, type ManifestTarget } from './manifest.js';
-import { imageManifest, indexManifests, parseJSON } from './parse.js';
-import { readManifest, selectTop, storeBlob } from './layout.js';
-import { remoteBlob } from './pull.js';
+import { registrySource } from './source.js';
 import { parseCopyEndpoint, type CopyEndpoint } from './copy-endpoint.js';
-import { writeKnown, type KnownImage, type KnownIndex } from './tree.js';
 
 export type { CopyEndpoint } from './copy-endpoint.js';
 export { parseCopyEndpoint } from './copy-endpoint.js';
@@ -92,15 +89,28 @@ export async function copyImage(src: Side, dst: Side | Destination, options: Cop
     names = localNames(from, to, options.names);
     destination = to.kind === 'layout' ? new OciLayout(to.path) : new ArchiveWriter(to.path);
   }
-  let top: KnownImage | KnownIndex;
+  // Reading the source fails inside writeImage, which aborts the destination: nothing is named.
+  const source = from.kind === 'registry' ? registrySource(from.reference, sourceOptions) : await openSource(from, destination);
+  const written = await writeImage(await selectOrAbort(source, wanted, destination), destination, { names, ...(options.signal ? { signal: options.signal } : {}) });
+  return { descriptor: written.descriptor, names: written.names };
+}
+
+async function openSource(from: CopyEndpoint & { kind: 'layout' | 'archive' }, destination: Destination): Promise<ImageSource> {
   try {
-    top = await readSource(from, sourceOptions, wanted);
+    return await layoutSource(from.path, from.kind === 'layout' ? from.name : undefined);
   } catch (err) {
     await destination.abort(err).catch(() => {});
     throw err;
   }
-  const manifest = await writeKnown(destination, top, names, options.signal);
-  return { descriptor: manifest.descriptor, names };
+}
+
+async function selectOrAbort(source: ImageSource, wanted: 'all' | Platform[], destination: Destination): Promise<ImageSource> {
+  try {
+    return await selectPlatforms(source, wanted);
+  } catch (err) {
+    await destination.abort(err).catch(() => {});
+    throw err;
+  }
 }
 
 function pick(o: CopyOptions): RegistryDestinationOptions {
@@ -132,82 +142,4 @@ export function platforms(value: CopyOptions['platform']): 'all' | Platform[] {
   const list = typeof value === 'string' ? value.split(',').map((s) => s.trim()) : Array.isArray(value) ? value : [value as Platform];
   if (list.length === 0) throw new ErrInvalidOption('platform', "'all', a platform or a list of them", value);
   return list.map((p) => parsePlatform(p as string | Platform));
-}
-
-/** Reads manifests verified against their descriptors and hands out blobs as lazy known blobs. */
-interface TreeReader {
-  readonly where: string;
-  manifest(d: Descriptor): Promise<ManifestBlob>;
-  blob(d: Descriptor): Promise<KnownBlob>;
-}
-
-async function readSource(from: CopyEndpoint, options: RegistryOptions, wanted: 'all' | Platform[]): Promise<KnownImage | KnownIndex> {
-  let reader: TreeReader;
-  let top: ManifestBlob;
-  if (from.kind === 'registry') {
-    const repo = connect(from.reference, options);
-    reader = registryReader(repo, options.signal);
-    top = await getManifest(target(repo, options.signal), repo.reference.identifier);
-  } else {
-    const store = await openStore(from.path);
-    reader = storeReader(store);
-    top = await reader.manifest(await selectTop(store, from.kind === 'layout' ? from.name : undefined));
-  }
-  if (!isIndex(top.descriptor.mediaType) || wanted === 'all') return readNode(reader, top, 0);
-  const children = indexManifests(top.bytes, `index ${top.descriptor.digest}`);
-  const keep = new Set<number>();
-  for (const want of wanted) {
-    const i = children.findIndex((d) => platformMatches(d.platform, want));
-    if (i < 0) {
-      const have = children.map((d) => (d.platform ? formatPlatform(d.platform) : '?')).join(', ');
-      throw new ErrRegistryNotFound(`${reader.where} has no image for ${formatPlatform(want)} (it has: ${have})`);
-    }
-    keep.add(i);
-  }
-  if (keep.size === 1) {
-    const only = children[[...keep][0]!]!;
-    return readNode(reader, await reader.manifest(only), 1);
-  }
-  // A smaller index: the same document with only the chosen entries, in their order.
-  const doc = parseJSON(top.bytes, `index ${top.descriptor.digest}`);
-  const raw = doc['manifests'] as unknown[];
-  const bytes = Buffer.from(JSON.stringify({ ...doc, manifests: raw.filter((_, i) => keep.has(i)) }));
-  const index: ManifestBlob = { descriptor: { mediaType: top.descriptor.mediaType, digest: sha256(bytes), size: bytes.length }, bytes };
-  const nodes = [];
-  for (const i of [...keep].sort((a, b) => a - b)) nodes.push(await readNode(reader, await reader.manifest(children[i]!), 1));
-  return { index, children: nodes };
-}
-
-async function readNode(reader: TreeReader, manifest: ManifestBlob, depth: number): Promise<KnownImage | KnownIndex> {
-  if (depth > 4) throw new ErrRegistryNotFound(`${reader.where}: indexes nested deeper than 4 levels`);
-  const d = manifest.descriptor;
-  if (isIndex(d.mediaType)) {
-    const nodes = [];
-    for (const c of indexManifests(manifest.bytes, `index ${d.digest}`)) nodes.push(await readNode(reader, await reader.manifest(c), depth + 1));
-    return { index: manifest, children: nodes };
-  }
-  const m = imageManifest(manifest.bytes, `manifest ${d.digest}`);
-  return { manifest, config: await reader.blob(m.config), layers: await Promise.all(m.layers.map((l) => reader.blob(l))) };
-}
-
-function target(repo: Repository, signal: AbortSignal | undefined): ManifestTarget {
-  return { transport: repo.transport, repository: repo.repository, scopes: [pullScope(repo.repository)], signal };
-}
-
-function registryReader(repo: Repository, signal: AbortSignal | undefined): TreeReader {
-  return {
-    where: repo.reference.toString(),
-    async manifest(d) {
-      // getManifest checks the bytes against the digest asked for; the size is the index's to check.
-      const m = await getManifest(target(repo, signal), d.digest);
-      if (m.descriptor.size !== d.size) throw new ErrRegistryDigestMismatch(`manifest ${d.digest} has ${m.descriptor.size} bytes, its index says ${d.size}`);
-      return { descriptor: { ...m.descriptor, mediaType: d.mediaType }, bytes: m.bytes };
-    },
-    // The blob's origin lets a destination in the same registry mount it instead of moving bytes.
-    blob: async (d) => remoteBlob(repo, d, signal),
-  };
-}
-
-function storeReader(store: LayoutStore): TreeReader {
-  return { where: store.where, manifest: (d) => readManifest(store, d), blob: (d) => storeBlob(store, d) };
 }

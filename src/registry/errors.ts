@@ -1,13 +1,12 @@
 // Errors of registry operations. Every message is built from redacted parts only: a URL loses its
 // user-info and query (presigned URLs carry signatures there), and no header value is ever quoted, so
 // credentials and tokens cannot reach logs, errors or JSON output.
-import { FastlayerError, FastlayerTypeError } from '../core/errors.js';
+import { ErrDigestMismatch, FastlayerError, FastlayerTypeError } from '../core/errors.js';
 
 export type RegistryErrorCode =
   | 'ERR_REGISTRY_UNAUTHORIZED'
   | 'ERR_REGISTRY_DENIED'
   | 'ERR_REGISTRY_NOT_FOUND'
-  | 'ERR_REGISTRY_DIGEST_MISMATCH'
   | 'ERR_REGISTRY_PROTOCOL'
   | 'ERR_REGISTRY_UNAVAILABLE'
   | 'ERR_REGISTRY_STREAM_FAILED'
@@ -72,12 +71,19 @@ export class ErrRegistryNotFound extends ErrRegistry {
   }
 }
 
-/** Bytes whose digest or size is not what their descriptor, reference or the registry says. */
-export class ErrRegistryDigestMismatch extends ErrRegistry {
-  constructor(message: string, init?: RegistryErrorInit) {
-    super('ERR_REGISTRY_DIGEST_MISMATCH', message, init);
-    this.name = 'ErrRegistryDigestMismatch';
-  }
+/**
+ * @deprecated The same class as ErrDigestMismatch (src/core/errors.ts), kept so that `instanceof
+ * ErrRegistryDigestMismatch` still holds: bytes that are not what their descriptor, reference or the
+ * registry says are an ErrDigestMismatch, with code ERR_REGISTRY_DIGEST_MISMATCH when a registry is
+ * involved (registryDigestMismatch). Not an ErrRegistry.
+ */
+export const ErrRegistryDigestMismatch = ErrDigestMismatch;
+/** @deprecated ErrDigestMismatch. */
+export type ErrRegistryDigestMismatch = ErrDigestMismatch;
+
+/** ErrDigestMismatch with code ERR_REGISTRY_DIGEST_MISMATCH, in the registry code's own words. */
+export function registryDigestMismatch(message: string, init: RegistryErrorInit = {}): ErrDigestMismatch {
+  return new ErrDigestMismatch(message, { ...init, code: 'ERR_REGISTRY_DIGEST_MISMATCH' });
 }
 
 /** The registry answered something the distribution API does not allow (status, header, body). */
@@ -135,7 +141,7 @@ export class ErrRegistryTagsIncomplete extends ErrRegistry {
   /** The fully qualified name whose tag failed. */
   readonly failed: string;
   constructor(tagged: readonly string[], failed: string, cause: unknown) {
-    const init = cause instanceof ErrRegistry ? { status: cause.status, errors: [...cause.errors], cause } : { cause };
+    const init = cause instanceof ErrRegistry || cause instanceof ErrDigestMismatch ? { status: cause.status, errors: [...cause.errors], cause } : { cause };
     super('ERR_REGISTRY_TAGS_INCOMPLETE', `tagged ${tagged.join(', ')}, then tagging ${failed} failed: ${cause instanceof Error ? cause.message : String(cause)}`, init);
     this.name = 'ErrRegistryTagsIncomplete';
     this.tagged = Object.freeze([...tagged]);

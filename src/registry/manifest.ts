@@ -2,26 +2,19 @@
 // OCI and Docker manifest and index type, the bytes checked against the digest asked for, else
 // against Docker-Content-Digest, else hashed to name them. Bodies are bounded in memory.
 import type { Descriptor, ManifestBlob } from '../image/types.js';
-import { ErrRegistry, ErrRegistryDigestMismatch, ErrRegistryProtocol, ErrRegistryUnavailable, describeCause } from './errors.js';
+import { ErrRegistry, registryDigestMismatch, ErrRegistryProtocol, ErrRegistryUnavailable, describeCause } from './errors.js';
 import { drain, readBounded, type Transport } from './transport.js';
 import { sha256 } from '../core/hash.js';
 import { isDigest } from '../core/hash.js';
+import { MANIFEST_MEDIA_TYPES, OCI_INDEX, OCI_MANIFEST } from '../core/media-types.js';
 
 export { sha256 };
 
-export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
-export const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
-export const DOCKER_MANIFEST = 'application/vnd.docker.distribution.manifest.v2+json';
-export const DOCKER_MANIFEST_LIST = 'application/vnd.docker.distribution.manifest.list.v2+json';
-export const MANIFEST_TYPES = [OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST] as const;
-const ACCEPT = MANIFEST_TYPES.join(', ');
+const ACCEPT = MANIFEST_MEDIA_TYPES.join(', ');
 
-/** The most bytes a manifest may have (the distribution registry's own limit is 4 MiB). */
-export const MANIFEST_CAP = 4 * 1024 * 1024;
+export { MANIFEST_CAP } from '../image/source.js';
+import { MANIFEST_CAP } from '../image/source.js';
 
-export function isIndex(mediaType: string): boolean {
-  return mediaType === OCI_INDEX || mediaType === DOCKER_MANIFEST_LIST;
-}
 
 
 export interface ManifestTarget {
@@ -40,7 +33,7 @@ export async function putManifest(target: ManifestTarget, manifest: ManifestBlob
   const stored = res.headers.get('docker-content-digest');
   await drain(res);
   if (stored !== null && stored !== digest) {
-    throw new ErrRegistryDigestMismatch(`the registry stored manifest ${identifier} as ${stored}, expected ${digest}`, { status: res.status });
+    throw registryDigestMismatch(`the registry stored manifest ${identifier} as ${stored}, expected ${digest}`, { status: res.status });
   }
 }
 
@@ -63,7 +56,7 @@ export async function getManifest(target: ManifestTarget, identifier: string): P
   const digest = sha256(bytes);
   const expected = identifier.startsWith('sha256:') ? identifier : res.headers.get('docker-content-digest');
   if (expected !== null && expected !== digest) {
-    throw new ErrRegistryDigestMismatch(`manifest ${identifier} from ${target.repository} has digest ${digest}, expected ${expected}`, { status: 200 });
+    throw registryDigestMismatch(`manifest ${identifier} from ${target.repository} has digest ${digest}, expected ${expected}`, { status: 200 });
   }
   const mediaType = mediaTypeOf(bytes, res.headers.get('content-type'), identifier);
   return { descriptor: { mediaType, digest, size: bytes.length }, bytes };
@@ -84,7 +77,7 @@ export async function headManifest(target: ManifestTarget, identifier: string): 
     return (await getManifest(target, identifier)).descriptor;
   }
   if (identifier.startsWith('sha256:') && digest !== identifier) {
-    throw new ErrRegistryDigestMismatch(`manifest ${identifier} is reported as ${digest}`, { status: 200 });
+    throw registryDigestMismatch(`manifest ${identifier} is reported as ${digest}`, { status: 200 });
   }
   return { mediaType: type, digest, size };
 }
@@ -97,9 +90,9 @@ function mediaTypeOf(bytes: Buffer, header: string | null, identifier: string): 
     throw new ErrRegistryProtocol(`manifest ${identifier} is not JSON`);
   }
   if (parsed === null || typeof parsed !== 'object') throw new ErrRegistryProtocol(`manifest ${identifier} is not a JSON object`);
-  if (typeof parsed.mediaType === 'string' && (MANIFEST_TYPES as readonly string[]).includes(parsed.mediaType)) return parsed.mediaType;
+  if (typeof parsed.mediaType === 'string' && (MANIFEST_MEDIA_TYPES as readonly string[]).includes(parsed.mediaType)) return parsed.mediaType;
   const type = (header ?? '').split(';')[0]!.trim();
-  if ((MANIFEST_TYPES as readonly string[]).includes(type)) return type;
+  if ((MANIFEST_MEDIA_TYPES as readonly string[]).includes(type)) return type;
   // An OCI manifest may omit mediaType: its shape tells.
   if (parsed.schemaVersion === 2) return Array.isArray(parsed.manifests) ? OCI_INDEX : OCI_MANIFEST;
   throw new ErrRegistryProtocol(`manifest ${identifier} has an unsupported media type`);

@@ -1,21 +1,20 @@
-// Pull: the manifest (a platform chosen from an index), then config and layers as known blobs whose
-// open() streams from the registry and checks digest and size while streaming. The result is plain
-// data any Destination (layout, archive, another registry) can be driven with.
-import { createHash, type Hash as CryptoHash } from 'node:crypto';
+// Pull: the registry's ImageSource (source.ts) with a platform chosen from an index: the manifest,
+// then config and layers as known blobs whose open() streams from the registry and checks digest and
+// size while streaming. pullToDestination writes it with writeImage; pull() hands out the parts.
 import { arch as hostArch } from 'node:os';
 import { Readable } from 'node:stream';
 import type { Reference } from '../image/reference.js';
 import type { Destination, KnownBlob, ManifestBlob, Platform } from '../image/types.js';
-import { REGISTRY_OPTION_KEYS, anySignal, connect, pullScope, type RegistryOptions, type Repository } from './client.js';
-import { ErrRegistry, ErrRegistryDigestMismatch, ErrRegistryNotFound, ErrRegistryUnavailable, describeCause } from './errors.js';
+import { REGISTRY_OPTION_KEYS, connect, type RegistryOptions } from './client.js';
+import { ErrRegistryNotFound } from './errors.js';
 import { ErrInvalidOption, optionKeys, refuseUnknownOptions } from '../core/errors.js';
-import { ErrDigestMismatch } from '../image/errors.js';
 import type { BaseImage } from '../image/image.js';
-import { DOCKER_CONFIG, OCI_CONFIG } from '../image/manifest.js';
 import { pulledBase } from './pulled-base.js';
-import { getManifest, isIndex, type ManifestTarget } from './manifest.js';
-import { imageManifest, indexManifests } from './parse.js';
-import { writeKnown, type KnownImage } from './tree.js';
+import { DOCKER_CONFIG, isIndexType, OCI_CONFIG } from '../core/media-types.js';
+import { registrySource, remoteBlob } from './source.js';
+import { manifestParts, selectPlatforms } from '../image/source.js';
+import { parsePlatform } from '../image/platform.js';
+import { writeImage } from '../image/write.js';
 
 export interface PullOptions extends RegistryOptions {
   /** `os/arch[/variant]` to choose from an index (default: linux and the host's architecture). */
@@ -24,7 +23,10 @@ export interface PullOptions extends RegistryOptions {
 
 const PULL_KEYS: ReadonlySet<string> = new Set([...REGISTRY_OPTION_KEYS, ...optionKeys<Omit<PullOptions, keyof RegistryOptions>>({ platform: true })]);
 
-export interface PulledImage extends KnownImage {
+export interface PulledImage {
+  readonly manifest: ManifestBlob;
+  readonly config: KnownBlob;
+  readonly layers: readonly KnownBlob[];
   readonly reference: Reference;
   /** The index the reference named, when it named one. */
   readonly index?: ManifestBlob;
@@ -46,40 +48,26 @@ export function defaultPlatform(): Platform {
   return { os: 'linux', architecture: ARCH[hostArch()] ?? hostArch() };
 }
 
-export function parsePlatform(value: string | Platform): Platform {
-  if (typeof value !== 'string') return value;
-  const [os, architecture, variant] = value.split('/');
-  if (!os || !architecture) throw new ErrInvalidOption('platform', 'a string "os/arch[/variant]" or a Platform', value);
-  return variant ? { os, architecture, variant } : { os, architecture };
-}
-
 /** Reads the manifest of `ref` and returns the image with lazily streamed, verified blobs. */
 export async function pull(ref: string | Reference, options: PullOptions = {}): Promise<PulledImage> {
   refuseUnknownOptions(options, PULL_KEYS, 'pull()');
   if (options.platform !== undefined && typeof options.platform !== 'string' && (typeof options.platform !== 'object' || options.platform === null)) {
     throw new ErrInvalidOption('platform', 'a string "os/arch[/variant]" or a Platform', options.platform);
   }
+  // Checked before anything is fetched: a malformed platform is the caller's error, not the registry's.
+  const want = parsePlatform(options.platform ?? defaultPlatform());
   const repo = connect(ref, options);
-  const target: ManifestTarget = { transport: repo.transport, repository: repo.repository, scopes: [pullScope(repo.repository)], signal: options.signal };
-  const id = repo.reference.identifier;
-  let manifest = await getManifest(target, id);
-  let index: ManifestBlob | undefined;
-  if (isIndex(manifest.descriptor.mediaType)) {
-    index = manifest;
-    const want = parsePlatform(options.platform ?? defaultPlatform());
-    const children = indexManifests(manifest.bytes, `index ${id}`);
-    const chosen = children.find((d) => d.platform && matches(d.platform, want));
-    if (!chosen) {
-      const have = children.map((d) => (d.platform ? `${d.platform.os}/${d.platform.architecture}${d.platform.variant ? `/${d.platform.variant}` : ''}` : '?')).join(', ');
-      throw new ErrRegistryNotFound(`${repo.reference.toString()} has no image for ${want.os}/${want.architecture}${want.variant ? `/${want.variant}` : ''} (it has: ${have})`);
-    }
-    manifest = await getManifest(target, chosen.digest);
-    if (isIndex(manifest.descriptor.mediaType)) throw new ErrRegistryNotFound(`${chosen.digest} is a nested index; choose one of its images by digest`);
-    if (manifest.descriptor.size !== chosen.size) {
-      throw new ErrRegistryDigestMismatch(`manifest ${chosen.digest} has ${manifest.descriptor.size} bytes, its index says ${chosen.size}`);
-    }
+  const source = registrySource(repo, options);
+  const top = await source.manifest(await source.top());
+  const index = isIndexType(top.descriptor.mediaType) ? top : undefined;
+  let manifest = top;
+  if (index) {
+    const chosen = await selectPlatforms(source, [want]);
+    const d = await chosen.top();
+    if (isIndexType(d.mediaType)) throw new ErrRegistryNotFound(`${d.digest} is a nested index; choose one of its images by digest`);
+    manifest = await chosen.manifest(d);
   }
-  const parsed = imageManifest(manifest.bytes, `manifest ${manifest.descriptor.digest}`);
+  const parsed = manifestParts(source, manifest);
   const blob = (d: (typeof parsed)['config']): KnownBlob => remoteBlob(repo, d, options.signal);
   // An image config is small and always needed (to write the image, or to build on it): it is read
   // once here, verified, and served from memory after; the layers stay lazy.
@@ -90,7 +78,7 @@ export async function pull(ref: string | Reference, options: PullOptions = {}): 
     const bytes = configBytes;
     config = { ...config, open: () => Readable.from([bytes]) };
   }
-  const source = repo.reference.toString();
+  const where = repo.reference.toString();
   const configProblem = configBytes !== undefined ? undefined
     : IMAGE_CONFIGS.has(parsed.config.mediaType) ? `its config has ${parsed.config.size} bytes, more than the ${MAX_CONFIG} a base's config may have`
     : `its config is ${parsed.config.mediaType}, not an image config`;
@@ -102,7 +90,7 @@ export async function pull(ref: string | Reference, options: PullOptions = {}): 
     config,
     layers: parsed.layers.map(blob),
     ...(index ? { index } : {}),
-    asBase: () => pulledBase({ source, configBytes, configProblem, layers: baseLayers }),
+    asBase: () => pulledBase({ source: where, configBytes, configProblem, layers: baseLayers }),
   };
 }
 
@@ -112,132 +100,15 @@ async function collect(stream: Readable): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-function matches(have: Platform, want: Platform): boolean {
-  if (have.os !== want.os || have.architecture !== want.architecture) return false;
-  if (want.variant === undefined) return true;
-  return (have.variant ?? (have.architecture === 'arm64' ? 'v8' : undefined)) === want.variant;
-}
-
 /** Pulls `ref` and writes it into `destination` (layout, archive, registry) in writeImage's order. */
 export async function pullToDestination(ref: string | Reference, destination: Destination, options: PullOptions = {}): Promise<ManifestBlob> {
   refuseUnknownOptions(options, PULL_KEYS, 'pullToDestination()');
-  const image = await pull(ref, options);
-  const r = image.reference;
-  return writeKnown(destination, image, r.tag === undefined ? [] : [`${r.name}:${r.tag}`], options.signal);
-}
-
-export function remoteBlob(repo: Repository, descriptor: KnownBlob['descriptor'], signal: AbortSignal | undefined, asBase = false): KnownBlob {
-  return {
-    kind: 'known',
-    descriptor,
-    origin: { registry: repo.registry, repository: repo.repository },
-    open: () => new RemoteBlobStream(repo, descriptor.digest, descriptor.size, signal, asBase),
-  };
-}
-
-/** Streams one blob, counting and hashing as it goes; a wrong size or digest destroys it with the coded error. */
-class RemoteBlobStream extends Readable {
-  readonly #repo: Repository;
-  readonly #digest: string;
-  readonly #size: number;
-  readonly #signal: AbortSignal | undefined;
-  readonly #asBase: boolean;
-  readonly #hash: CryptoHash = createHash('sha256');
-  #reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
-  #started = false;
-  #pending = false;
-  #seen = 0;
-  readonly #abort = new AbortController();
-
-  constructor(repo: Repository, digest: string, size: number, signal: AbortSignal | undefined, asBase: boolean) {
-    super({ highWaterMark: 1024 * 1024 });
-    this.#repo = repo;
-    this.#digest = digest;
-    this.#size = size;
-    this.#signal = signal;
-    this.#asBase = asBase;
-  }
-
-  /** Bytes that are not the descriptor's: a base's blob says so as local bases do, a pull as the registry errors do. */
-  #mismatch(message: string, actual: string, status?: number): Error {
-    const where = `${this.#repo.registry}/${this.#repo.repository}`;
-    if (this.#asBase) return new ErrDigestMismatch(`${this.#digest} (${this.#size} bytes)`, actual, `base blob from ${where}`);
-    return new ErrRegistryDigestMismatch(message, status === undefined ? undefined : { status });
-  }
-
-  override _read(): void {
-    if (!this.#started) {
-      this.#started = true;
-      this.#start().then(
-        () => this.#pump(),
-        (err: unknown) => this.destroy(err as Error),
-      );
-    } else if (this.#reader) this.#pump();
-  }
-
-  async #start(): Promise<void> {
-    const { transport, repository } = this.#repo;
-    const url = transport.url(`${repository}/blobs/${this.#digest}`);
-    const signal = anySignal(this.#signal, this.#abort.signal);
-    const res = await transport.request({ method: 'GET', url, scopes: [pullScope(repository)], signal }, [200], `getting blob ${this.#digest} from ${repository}`);
-    const length = Number(res.headers.get('content-length') ?? NaN);
-    if (Number.isFinite(length) && length !== this.#size) {
-      await res.body?.cancel().catch(() => {});
-      throw this.#mismatch(`blob ${this.#digest} from ${repository} has ${length} bytes, its descriptor says ${this.#size}`, `Content-Length ${length}`, 200);
-    }
-    if (res.body === null) throw this.#mismatch(`blob ${this.#digest} from ${repository} came without a body`, 'no body', 200);
-    this.#reader = res.body.getReader();
-  }
-
-  #pump(): void {
-    const reader = this.#reader;
-    if (!reader || this.#pending) return;
-    this.#pending = true;
-    reader.read().then(
-      ({ done, value }) => {
-        this.#pending = false;
-        if (this.destroyed) return;
-        if (done) return this.#finish();
-        this.#seen += value.byteLength;
-        if (this.#seen > this.#size) {
-          return this.destroy(this.#mismatch(`blob ${this.#digest} from ${this.#repo.repository} is longer than its ${this.#size} bytes`, `more than ${this.#size} bytes`));
-        }
-        this.#hash.update(value);
-        if (this.push(value)) this.#pump();
-      },
-      (err: unknown) => {
-        this.#pending = false;
-        if (this.destroyed) return;
-        // undici says only "terminated" when the connection breaks mid-body: name the registry and blob.
-        // A body failure the transport already coded (timeouts.ts) is named here too; other coded errors pass.
-        const broke = !(err instanceof ErrRegistry) || err instanceof ErrRegistryUnavailable;
-        if (!broke || (err as { name?: string } | null)?.name === 'AbortError') return this.destroy(err as Error);
-        const { registry, repository } = this.#repo;
-        const why = err instanceof ErrRegistryUnavailable ? err.message : describeCause(err);
-        this.destroy(
-          new ErrRegistryUnavailable(
-            `blob ${this.#digest} from ${registry}/${repository}: the connection broke after ${this.#seen} of ${this.#size} bytes (${why})`,
-            { cause: err },
-          ),
-        );
-      },
-    );
-  }
-
-  #finish(): void {
-    const digest = `sha256:${this.#hash.digest('hex')}`;
-    if (this.#seen !== this.#size || digest !== this.#digest) {
-      this.destroy(this.#mismatch(`blob ${this.#digest} from ${this.#repo.repository} arrived as ${digest} with ${this.#seen} bytes (expected ${this.#size})`, `${digest} (${this.#seen} bytes)`));
-      return;
-    }
-    this.push(null);
-  }
-
-  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    this.#abort.abort();
-    const reader = this.#reader;
-    this.#reader = undefined;
-    if (reader) reader.cancel().catch(() => {});
-    callback(error);
-  }
+  const { platform, ...registryOptions } = options;
+  const repo = connect(ref, registryOptions);
+  const source = await selectPlatforms(registrySource(repo, registryOptions), [parsePlatform(platform ?? defaultPlatform())]);
+  const r = repo.reference;
+  // A layout or archive is given the source's name; a registry tags with its own reference's tag.
+  const names = typeof destination.resolveNames === 'function' || r.tag === undefined ? [] : [`${r.name}:${r.tag}`];
+  const written = await writeImage(source, destination, { names, ...(options.signal ? { signal: options.signal } : {}) });
+  return source.manifest(written.descriptor);
 }

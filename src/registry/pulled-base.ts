@@ -2,12 +2,14 @@
 // its layers stay known blobs that name their repository (so a push to the same registry mounts them)
 // and stream from the registry only if a destination needs their bytes.
 import type { ConfigJSON } from '../image/config.js';
-import { ErrBaseImage, ErrDigestMismatch } from '../image/errors.js';
+import { ErrBaseImage } from '../image/errors.js';
+import { ErrDigestMismatch } from '../core/errors.js';
 import type { BaseImage } from '../image/image.js';
 import { parseJSON } from '../image/json.js';
 import { parsePlatform } from '../image/platform.js';
 import type { KnownBlob } from '../image/types.js';
 import { DIGEST_PATTERN as DIGEST } from '../core/hash.js';
+import { isUncompressedLayer } from '../core/media-types.js';
 
 
 export interface PulledParts {
@@ -18,10 +20,6 @@ export interface PulledParts {
   /** Why there are no config bytes. */
   readonly configProblem?: string | undefined;
   readonly layers: readonly KnownBlob[];
-}
-
-function isUncompressed(mediaType: string): boolean {
-  return mediaType === 'application/vnd.oci.image.layer.v1.tar' || mediaType === 'application/vnd.docker.image.rootfs.diff.tar';
 }
 
 export function pulledBase(parts: PulledParts): BaseImage {
@@ -47,7 +45,7 @@ export function pulledBase(parts: PulledParts): BaseImage {
   const layers = parts.layers.map((l, i): KnownBlob => {
     const diffID = ids[i] as string;
     // An uncompressed layer's digest is its diff_id; one that says otherwise cannot be both.
-    if (isUncompressed(l.descriptor.mediaType) && l.descriptor.digest !== diffID) {
+    if (isUncompressedLayer(l.descriptor.mediaType) && l.descriptor.digest !== diffID) {
       throw new ErrDigestMismatch(`diff_id ${diffID}`, `layer digest ${l.descriptor.digest}`, `${source}: uncompressed layer ${i}`);
     }
     return { kind: 'known', descriptor: l.descriptor, diffID, ...(l.origin ? { origin: l.origin } : {}), open: () => l.open() };

@@ -10,7 +10,8 @@ import type { Descriptor, ManifestBlob } from '../image/types.js';
 import { canonicalJSON, sha256 } from '../image/json.js';
 import { referrerEntry } from '../image/referrer.js';
 import { ErrRegistryProtocol } from './errors.js';
-import { getManifest, headManifest, OCI_INDEX, putManifest, type ManifestTarget, MANIFEST_CAP } from './manifest.js';
+import { getManifest, headManifest, putManifest, type ManifestTarget, MANIFEST_CAP } from './manifest.js';
+import { OCI_INDEX } from '../core/media-types.js';
 import { drain, readBounded } from './transport.js';
 
 /** The fallback tag of `digest`: `sha256:abc...` -> `sha256-abc...`. */

@@ -4,10 +4,11 @@
 // coded errors. Nothing here ever puts a header value or a query string into a message.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Authenticator } from './auth.js';
+import { ErrDigestMismatch } from '../core/errors.js';
 import {
   ErrRegistry,
   ErrRegistryDenied,
-  ErrRegistryDigestMismatch,
+  registryDigestMismatch,
   ErrRegistryNotFound,
   ErrRegistryProtocol,
   ErrRegistryStreamFailed,
@@ -119,10 +120,10 @@ export class Transport {
           }
           throw attempt > 0 ? new ErrRegistryTimeout(`${err.message} (${attempt + 1} attempts)`, { cause: err }) : err;
         }
-        if (err instanceof ErrRegistry) throw err;
+        if (err instanceof ErrRegistry || err instanceof ErrDigestMismatch) throw err;
         // fetch wraps what the body's source threw (a blob that is not what its descriptor says).
         const cause = (err as { cause?: unknown } | null)?.cause;
-        if (cause instanceof ErrRegistry) throw cause;
+        if (cause instanceof ErrRegistry || cause instanceof ErrDigestMismatch) throw cause;
         if (isAbort(err)) throw err;
         if ((cause as { message?: unknown } | undefined)?.message === 'unexpected redirect') {
           throw new ErrRegistryProtocol(`${spec.method} ${redactUrl(spec.url)} answered an upload with a redirect; uploads with a streamed body are not redirected`, { cause: err });
@@ -244,7 +245,7 @@ export async function errorFor(
   spec: { method: string; url: URL; what?: string },
   res: Response,
   note?: string,
-): Promise<ErrRegistry> {
+): Promise<ErrRegistry | ErrDigestMismatch> {
   let errors: RegistryErrorDetail[] = [];
   try {
     const text = (await readBounded(res, ERROR_BODY_CAP, 'error body')).toString('utf8');
@@ -260,7 +261,7 @@ export async function errorFor(
   const word = status === 401 ? ' unauthorized' : status === 403 ? ' denied' : '';
   const message = `${spec.what ?? `${spec.method} ${redactUrl(spec.url)}`}: HTTP ${status}${word}${summary}${note ? ` (${note})` : ''}`;
   const init = { status, errors };
-  if (codes.includes('DIGEST_INVALID') || codes.includes('SIZE_INVALID')) return new ErrRegistryDigestMismatch(message, init);
+  if (codes.includes('DIGEST_INVALID') || codes.includes('SIZE_INVALID')) return registryDigestMismatch(message, init);
   // A token without the scope asked for is a refusal, not a login problem.
   if (status === 401 && /error="?insufficient_scope/i.test(res.headers.get('www-authenticate') ?? '')) return new ErrRegistryDenied(message, init);
   if (status === 401) return new ErrRegistryUnauthorized(message, init);

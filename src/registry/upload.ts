@@ -3,10 +3,10 @@
 // with `Content-Range: start-end` and a length, each one held in memory so it can be sent again, with
 // the offset recovered from the upload URL after a 416. Known blobs are HEAD-checked, mounted from
 // another repository when their origin is known, and otherwise uploaded with a replayable body.
-import { createHash } from 'node:crypto';
+import { verifyBytes, type Mismatch } from '../core/verify.js';
 import type { Readable } from 'node:stream';
 import type { KnownBlob } from '../image/types.js';
-import { ErrRegistryDigestMismatch, ErrRegistryProtocol, ErrRegistryStreamFailed, redactUrl } from './errors.js';
+import { registryDigestMismatch, ErrRegistryProtocol, ErrRegistryStreamFailed, redactUrl } from './errors.js';
 import { checkNextUrl } from './origin.js';
 import { drain, errorFor, type Transport } from './transport.js';
 
@@ -123,7 +123,7 @@ async function commit(ctx: UploadContext, session: Session, digest: string, body
   const stored = res.headers.get('docker-content-digest');
   await drain(res);
   if (stored !== null && stored !== digest) {
-    throw new ErrRegistryDigestMismatch(`the registry stored ${ctx.repository} blob as ${stored}, expected ${digest}`, { status: res.status });
+    throw registryDigestMismatch(`the registry stored ${ctx.repository} blob as ${stored}, expected ${digest}`, { status: res.status });
   }
 }
 
@@ -144,42 +144,28 @@ class Counted {
     private readonly expected?: { size: number; digest: string },
   ) {}
   async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array> {
-    let total = 0;
-    const e = this.expected;
-    const hash = e ? createHash('sha256') : undefined;
-    let held: Uint8Array | undefined;
     try {
-      for await (const chunk of this.source) {
-        total += chunk.byteLength;
-        if (e && total > e.size) throw new ErrRegistryDigestMismatch(`blob ${e.digest} has more bytes than its descriptor's ${e.size}${CHANGED}`);
-        if (!hash) {
-          this.onBytes(chunk.byteLength);
-          yield chunk;
-          continue;
-        }
-        hash.update(chunk);
-        if (held) {
-          this.onBytes(held.byteLength);
-          yield held;
-        }
-        held = chunk;
+      if (this.expected) {
+        yield* verifyBytes(this.source, this.expected, { mismatch: uploadMismatch, onBytes: this.onBytes });
+        return;
       }
-      if (e && total !== e.size) throw new ErrRegistryDigestMismatch(`blob ${e.digest} has ${total} bytes, its descriptor says ${e.size}${CHANGED}`);
-      if (hash) {
-        const actual = `sha256:${hash.digest('hex')}`;
-        if (actual !== e!.digest) {
-          throw new ErrRegistryDigestMismatch(`blob ${e!.digest}: its source gave bytes with digest ${actual}${CHANGED}`);
-        }
-        if (held) {
-          this.onBytes(held.byteLength);
-          yield held;
-        }
+      for await (const chunk of this.source) {
+        this.onBytes(chunk.byteLength);
+        yield chunk;
       }
     } catch (error) {
       this.failure = { error };
       throw error;
     }
   }
+}
+
+/** A known blob whose source gave other bytes than its descriptor: the registry's code, and the likely cause. */
+function uploadMismatch(m: Mismatch): Error {
+  const e = m.expected;
+  if (m.kind === 'longer') return registryDigestMismatch(`blob ${e.digest} has more bytes than its descriptor's ${e.size}${CHANGED}`);
+  if (m.seen !== e.size) return registryDigestMismatch(`blob ${e.digest} has ${m.seen} bytes, its descriptor says ${e.size}${CHANGED}`);
+  return registryDigestMismatch(`blob ${e.digest}: its source gave bytes with digest ${m.digest}${CHANGED}`);
 }
 
 /**
@@ -331,7 +317,7 @@ export async function uploadKnown(
     });
     if (opened && !opened.session) {
       const mounted = opened.res.headers.get('docker-content-digest');
-      if (mounted !== null && mounted !== digest) throw new ErrRegistryDigestMismatch(`mount of ${digest} created ${mounted}`, { status: 201 });
+      if (mounted !== null && mounted !== digest) throw registryDigestMismatch(`mount of ${digest} created ${mounted}`, { status: 201 });
       return 'mounted';
     }
     // 202: the registry opened an upload instead; it is used for the upload.
@@ -340,20 +326,23 @@ export async function uploadKnown(
   for (let attempt = 0; ; attempt++) {
     session ??= await openSession(ctx);
     let sent = 0;
+    // The attempt's reader of the blob: a failure of the source itself (bytes that are not the
+    // descriptor's) is the error, not the HTTP one it caused, and is never retried.
+    let reading: Counted | undefined;
     const count = (n: number): void => {
       sent += n;
       onBytes(n);
     };
     try {
       if (ctx.chunkSize !== undefined) {
-        session = await sendChunks(ctx, session, new Counted(blob.open(), count, blob.descriptor));
+        session = await sendChunks(ctx, session, (reading = new Counted(blob.open(), count, blob.descriptor)));
         await commit(ctx, session, digest);
       } else {
         // Each attempt rereads the blob from its start; progress is told to forget the failed attempt.
         const replay = (): AsyncIterable<Uint8Array> => {
           if (sent > 0) onBytes(-sent);
           sent = 0;
-          return new Counted(blob.open(), count, blob.descriptor);
+          return (reading = new Counted(blob.open(), count, blob.descriptor));
         };
         await commit(ctx, session, digest, { replay, length: size });
       }
@@ -361,6 +350,7 @@ export async function uploadKnown(
     } catch (err) {
       await cancel(ctx, session);
       session = undefined;
+      if (reading?.failure) throw reading.failure.error;
       const code = (err as { code?: string }).code;
       const retriable = code === 'ERR_REGISTRY_UNAVAILABLE' || code === 'ERR_REGISTRY_TIMEOUT' || (err as { status?: number }).status === 404;
       if (!retriable || attempt >= 1 || ctx.signal?.aborted) throw err;

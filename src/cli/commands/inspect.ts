@@ -5,19 +5,21 @@ import { statSync } from 'node:fs';
 import { Reference } from '../../image/reference.js';
 import { parsePlatform, platformMatches, formatPlatform } from '../../image/platform.js';
 import type { Descriptor, Platform } from '../../image/types.js';
-import { isIndex, MANIFEST_CAP, OCI_MANIFEST, sha256 } from '../../registry/manifest.js';
+import { MANIFEST_CAP, sha256 } from '../../registry/manifest.js';
+import { DOCKER_CONFIG, isIndexType, OCI_MANIFEST } from '../../core/media-types.js';
 import { listReferrers } from '../../registry/referrers.js';
 import { connect, pullScope } from '../../registry/client.js';
 import { imageManifest, indexManifests, parseJSON } from '../../registry/parse.js';
 import { pull, defaultPlatform } from '../../registry/pull.js';
-import { archiveStore, directoryStore, ErrLayoutInvalid, type LayoutStore } from '../../layout/store.js';
+import { archiveStore, directoryStore, type LayoutStore } from '../../layout/store.js';
+import { layoutInvalid } from '../../image/errors.js';
+import { storeSource } from '../../layout/source.js';
 import { REPORT_OPTIONS, flag, stringOption, type Args, type Command, type Context } from '../command.js';
 import { ErrCliInput, ErrCliUsage } from '../errors.js';
 import { escapeControls } from '../escape.js';
 import { formatBytes } from '../progress.js';
 import { REGISTRY_OPTIONS, registryOptions } from '../registry-flags.js';
 import { writeStdout } from '../stdio.js';
-import { isDigest } from '../../core/hash.js';
 import { REF_NAME } from '../../image/names.js';
 
 const NAME = 'inspect';
@@ -65,15 +67,17 @@ async function layoutReferrers(store: LayoutStore, listed: Descriptor[], subject
   return out;
 }
 
-function blobName(d: Descriptor): string {
-  if (!isDigest(d.digest)) throw new ErrLayoutInvalid(`unsupported digest ${JSON.stringify(d.digest)}`);
-  return `blobs/sha256/${d.digest.slice(7)}`;
+/** A manifest or index of the store, read and checked through its ImageSource (src/layout/source.ts). */
+async function readDocument(store: LayoutStore, d: Descriptor): Promise<Document> {
+  const m = await storeSource(store).manifest(d);
+  return { descriptor: d, content: parseJSON(m.bytes, `${store.where} ${d.digest}`) };
 }
 
-async function readDocument(store: LayoutStore, d: Descriptor): Promise<Document> {
-  const bytes = await store.read(blobName(d), MANIFEST_CAP);
-  if (bytes.length !== d.size || sha256(bytes) !== d.digest) throw new ErrLayoutInvalid(`${store.where}: blob ${d.digest} does not match its descriptor`);
-  return { descriptor: d, content: parseJSON(bytes, `${store.where} ${d.digest}`) };
+/** A config of the store, bounded, verified as it streams. */
+async function readConfig(store: LayoutStore, d: Descriptor): Promise<Document> {
+  if (d.size > MANIFEST_CAP) throw new ErrCliInput(`${store.where}: the config ${d.digest} is larger than ${MANIFEST_CAP} bytes`);
+  const blob = await storeSource(store).blob(d);
+  return { descriptor: d, content: parseJSON(await collect(blob.open(), MANIFEST_CAP), `${store.where} ${d.digest}`) };
 }
 
 function choosePlatform(children: Descriptor[], want: Platform | undefined, what: string): Descriptor {
@@ -88,7 +92,7 @@ function choosePlatform(children: Descriptor[], want: Platform | undefined, what
 /** A docker-save archive with only manifest.json: [{Config, RepoTags, Layers}] naming files in the tar. */
 async function inspectDockerSave(store: LayoutStore, path: string, name: string | undefined): Promise<Inspected> {
   const list = JSON.parse((await store.read('manifest.json', MANIFEST_CAP)).toString('utf8')) as unknown;
-  if (!Array.isArray(list) || list.length === 0) throw new ErrLayoutInvalid(`${path}: manifest.json lists no image`);
+  if (!Array.isArray(list) || list.length === 0) throw layoutInvalid(`${path}: manifest.json lists no image`);
   const entries = (list as Record<string, unknown>[]).filter((e) => {
     if (name === undefined) return true;
     const tags = Array.isArray(e['RepoTags']) ? (e['RepoTags'] as unknown[]).map(String) : [];
@@ -104,18 +108,18 @@ async function inspectDockerSave(store: LayoutStore, path: string, name: string 
   const entry = entries[0]!;
   const configPath = String(entry['Config'] ?? '');
   const configSize = await store.size(configPath);
-  if (configSize === undefined || configSize > MANIFEST_CAP) throw new ErrLayoutInvalid(`${path}: the config ${configPath} is missing or too large`);
+  if (configSize === undefined || configSize > MANIFEST_CAP) throw layoutInvalid(`${path}: the config ${configPath} is missing or too large`);
   const bytes = await store.read(configPath, MANIFEST_CAP);
   // Docker names the config after its digest: check it when it is so named.
   const named = /(?:^|\/)([0-9a-f]{64})(?:\.json)?$/.exec(configPath)?.[1];
-  if (named !== undefined && sha256(bytes) !== `sha256:${named}`) throw new ErrLayoutInvalid(`${path}: the config ${configPath} does not match its digest`);
+  if (named !== undefined && sha256(bytes) !== `sha256:${named}`) throw layoutInvalid(`${path}: the config ${configPath} does not match its digest`);
   const content = parseJSON(bytes, `${path} ${configPath}`);
   const diffIDs = ((content['rootfs'] as { diff_ids?: unknown[] } | undefined)?.diff_ids ?? []).map(String);
   const layerPaths = Array.isArray(entry['Layers']) ? (entry['Layers'] as unknown[]).map(String) : [];
   const layers = [];
   for (const [i, p] of layerPaths.entries()) {
     const size = await store.size(p);
-    if (size === undefined) throw new ErrLayoutInvalid(`${path} does not hold the layer ${p}`);
+    if (size === undefined) throw layoutInvalid(`${path} does not hold the layer ${p}`);
     layers.push({ path: p, size, diffID: diffIDs[i] });
   }
   return {
@@ -123,7 +127,7 @@ async function inspectDockerSave(store: LayoutStore, path: string, name: string 
     kind: 'archive',
     names: Array.isArray(entry['RepoTags']) ? (entry['RepoTags'] as unknown[]).map(String) : [],
     dockerSave: entry,
-    config: { descriptor: { mediaType: 'application/vnd.docker.container.image.v1+json', digest: sha256(bytes), size: bytes.length }, content },
+    config: { descriptor: { mediaType: DOCKER_CONFIG, digest: sha256(bytes), size: bytes.length }, content },
     layers,
   };
 }
@@ -157,13 +161,13 @@ async function inspectLocal(path: string, directory: boolean, name: string | und
   const names = entries.map((d) => d.annotations?.[IMAGE_NAME] ?? d.annotations?.[REF_NAME]).filter((n): n is string => n !== undefined);
   let index: Document | undefined;
   let manifestDescriptor = chosen;
-  if (isIndex(chosen.mediaType)) {
+  if (isIndexType(chosen.mediaType)) {
     index = await readDocument(store, chosen);
     manifestDescriptor = choosePlatform(indexManifests(Buffer.from(JSON.stringify(index.content)), `index ${chosen.digest}`), platform, path);
   }
   const manifest = await readDocument(store, manifestDescriptor);
   const parsed = imageManifest(Buffer.from(JSON.stringify(manifest.content)), `manifest ${manifestDescriptor.digest}`);
-  const config = await readDocument(store, parsed.config);
+  const config = await readConfig(store, parsed.config);
   const referrers = withReferrers ? { referrers: await layoutReferrers(store, listed, chosen), referrersVia: 'index.json' as const } : {};
   return { source: path, kind: directory ? 'oci-dir' : 'archive', names, ...(index ? { index } : {}), manifest, config, layers: parsed.layers, ...referrers };
 }
