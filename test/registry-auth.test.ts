@@ -10,7 +10,7 @@ import { RegistryDestination } from '../src/registry/destination.js';
 import { pull, pullToDestination } from '../src/registry/pull.js';
 import { ErrRegistry } from '../src/registry/errors.js';
 import { resolveCredentials } from '../src/registry/credentials.js';
-import { parseChallenge } from '../src/registry/auth.js';
+import { Authenticator, parseChallenge } from '../src/registry/auth.js';
 import { tempDir } from './helpers/tree.js';
 import { collect } from './helpers/layer.js';
 import { registryMissing, startProxy, tokenSetupMissing, startRegistry, type RunningRegistry } from './helpers/registry.js';
@@ -249,5 +249,19 @@ describe('Bearer tokens from a token server (docker-registry auth: token)', { sk
       assertNoSecret(err, WRONG, PASSWORD);
       return true;
     });
+  });
+});
+
+describe('Authenticator: Basic challenges', () => {
+  it('every request that went out anonymously retries after a Basic 401, not only the first (concurrent HEADs); refused credentials do not', async () => {
+    const auth = new Authenticator('reg.example', { credentials: { username: 'alice', password: 'secret' } });
+    const challenge = 'Basic realm="registry"';
+    // Two anonymous requests answered 401 at once: both may retry with the credentials.
+    const [a, b] = await Promise.all([auth.challenge(challenge, [], undefined), auth.challenge(challenge, [], undefined)]);
+    assert.deepEqual([a, b], [true, true]);
+    const header = await auth.header([]);
+    assert.equal(header, `Basic ${Buffer.from('alice:secret').toString('base64')}`);
+    // The same credentials refused: no retry (a wrong password is reported, not repeated).
+    assert.equal(await auth.challenge(challenge, [], header), false);
   });
 });

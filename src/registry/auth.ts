@@ -75,13 +75,15 @@ export class Authenticator {
     const parsed = parseChallenge(header);
     if (parsed === undefined) throw new ErrRegistryProtocol(`${this.registry}: unsupported WWW-Authenticate challenge`, { status: 401 });
     if (parsed.scheme === 'basic') {
-      const first = this.#scheme !== 'basic';
       this.#scheme = 'basic';
       const c = await this.#creds();
       if (c?.username === undefined || c.password === undefined) {
         throw new ErrRegistryUnauthorized(`${this.registry}: unauthorized: it requires credentials (Basic) and none were found`, { status: 401 });
       }
-      return first;
+      // Retry unless these very credentials were refused. Several requests that went out anonymously
+      // at once (a copy's HEADs) each get a 401: every one of them retries, not only the first to
+      // learn the scheme (the others failed as "credentials rejected" without having sent any).
+      return used !== basic(c.username, c.password);
     }
     const realm = parsed.params.realm;
     if (realm === undefined) throw new ErrRegistryProtocol(`${this.registry}: Bearer challenge without a realm`, { status: 401 });
