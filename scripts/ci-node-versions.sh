@@ -51,7 +51,7 @@ prebuild_tests() {
   # --smoke: what can differ between Node versions at all (the addon's Node-API surface and lifetimes,
   # streams, web streams, node:zlib and its zstd, fetch), for the versions CI does not run in full.
   if ((smoke)); then
-    ls dist-test/test/{native/*,layer/*,image/zstd,engine/vectors,hazard/{worker,buffers,unload,signal,pipes},registry/unit,cli/layer}.test.js
+    ls dist-test/test/{native/*,layer/*,image/zstd,engine/vectors,hazard/{worker,buffers,unload,signal,pipes},registry/unit,cli/layer,cli/layer-cache}.test.js
     return
   fi
   local skip=(-e '/packaging/pack\.' -e '/packaging/prebuild\.' -e '/native/cpu-fallback\.')
