@@ -43,7 +43,7 @@ fetch_node() {
   echo "$dir/package"
 }
 
-all_tests() { ls dist-test/test/*.test.js; }
+all_tests() { find dist-test/test -name '*.test.js' | sort; }
 # Step 1 by default: everything but the tests whose subject does not change with Node (the npm tarball,
 # the prebuild's ELF file, the CPU check under qemu); the long memory runs (a third of the suite's time)
 # only on the last version given (the newest by default), whose V8 and garbage collector are the least proven.
@@ -51,17 +51,17 @@ prebuild_tests() {
   # --smoke: what can differ between Node versions at all (the addon's Node-API surface and lifetimes,
   # streams, web streams, node:zlib and its zstd, fetch), for the versions CI does not run in full.
   if ((smoke)); then
-    ls dist-test/test/{native-,layer-,zstd-,stream-,vectors,hazard-worker,hazard-buffers,hazard-unload,hazard-signal,hazard-pipes,registry-unit,cli-layer}*.test.js
+    ls dist-test/test/{native/*,layer/*,image/zstd,engine/vectors,hazard/{worker,buffers,unload,signal,pipes},registry/unit,cli/layer,cli/layer-cache}.test.js
     return
   fi
-  local skip=(-e '/packaging-pack\.' -e '/packaging-prebuild\.' -e '/native-cpu-fallback\.')
-  [[ $1 == "${versions[-1]}" ]] || skip+=(-e '/hazard-memory\.')
+  local skip=(-e '/packaging/pack\.' -e '/packaging/prebuild\.' -e '/native/cpu-fallback\.')
+  [[ $1 == "${versions[-1]}" ]] || skip+=(-e '/hazard/memory\.')
   if ((full)); then all_tests; else all_tests | grep -v "${skip[@]}"; fi
 }
 # Step 2 by default: the tests of the addon itself, the loader and the vector table (the rest of the
 # suite runs the same core through the same Node-API calls in step 1).
 source_tests() {
-  if ((full)); then all_tests; else ls dist-test/test/{native-,packaging-loader,vectors,perf-addon}*.test.js; fi
+  if ((full)); then all_tests; else ls dist-test/test/{native/*,packaging/loader,engine/vectors,perf/addon}.test.js; fi
 }
 
 echo "=== compile the TypeScript and the tests (with $(node --version))"

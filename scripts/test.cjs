@@ -14,7 +14,8 @@
 //   threads, threadpool, GC) and must not share the machine with other files, and long randomised
 //   or exhaustive runs. CI runs it after `npm test`.
 // - `npm run test:all`: both, the quick tier first.
-// - files given (`npm test -- dist-test/test/a.test.js`): those, one at a time.
+// - files given (`npm test -- dist-test/test/layer/api.test.js`): those, one at a time.
+// - --list: print the files the tier would run, run nothing.
 'use strict';
 
 const { spawnSync } = require('node:child_process');
@@ -25,18 +26,18 @@ const path = require('node:path');
 const root = path.resolve(__dirname, '..');
 const testDir = path.join(root, 'dist-test', 'test');
 
-// The slow tier, each with why it is there. A file here that no longer exists fails the slow tier's
+// The slow tier (paths under test/, without .test.js), each with why it is there. A file here that no longer exists fails the slow tier's
 // run (CI's), so the list cannot silently stop meaning anything.
 const SLOW = {
-  'hazard-memory': 'RSS over long runs (10,000 layers, 200 MB layers): flat only on a machine of its own',
-  'hazard-unload': 'worker lifetimes by the hundred, RSS per lifetime',
-  'hazard-gc': 'forced GC rounds, RSS from round to round',
-  'hazard-threadpool': '64 layers at once against the default threadpool, fs latency measured',
-  'hazard-worker': 'workers and processes ended with native calls in flight, 4 threads each',
-  'hazard-buffers': 'a 256 MiB chunk and detach races in child processes',
-  'hazard-streams': 'every stream form torn down at every stage, on every engine',
-  'layer-chunking': 'every chunking of the corpora on each engine',
-  'layer-threads': 'every thread count, chunking, level and engine',
+  'hazard/memory': 'RSS over long runs (10,000 layers, 200 MB layers): flat only on a machine of its own',
+  'hazard/unload': 'worker lifetimes by the hundred, RSS per lifetime',
+  'hazard/gc': 'forced GC rounds, RSS from round to round',
+  'hazard/threadpool': '64 layers at once against the default threadpool, fs latency measured',
+  'hazard/worker': 'workers and processes ended with native calls in flight, 4 threads each',
+  'hazard/buffers': 'a 256 MiB chunk and detach races in child processes',
+  'hazard/streams': 'every stream form torn down at every stage, on every engine',
+  'layer/chunking': 'every chunking of the corpora on each engine',
+  'layer/threads': 'every thread count, chunking, level and engine',
 };
 
 function readMarker() {
@@ -58,7 +59,7 @@ if (marker?.addon === 'source') {
 }
 
 // `npm test -- --test-name-pattern=x dist-test/test/a.test.js`: options go to node, the rest are files;
-// --tier=quick|slow|all is ours.
+// --tier=quick|slow|all and --list are ours.
 const args = process.argv.slice(2);
 const tierArg = args.find((a) => a.startsWith('--tier='));
 const tier = tierArg ? tierArg.slice('--tier='.length) : 'quick';
@@ -66,11 +67,16 @@ if (!['quick', 'slow', 'all'].includes(tier)) {
   console.error(`test: --tier must be quick, slow or all, not ${JSON.stringify(tier)}`);
   process.exit(2);
 }
-const options = args.filter((a) => a.startsWith('-') && a !== tierArg);
+const list = args.includes('--list');
+const options = args.filter((a) => a.startsWith('-') && a !== tierArg && a !== '--list');
 const given = args.filter((a) => !a.startsWith('-'));
 
 function run(files, concurrency) {
   if (files.length === 0) return 0;
+  if (list) {
+    for (const f of files) console.log(f);
+    return 0;
+  }
   const r = spawnSync(process.execPath, ['--test', `--test-concurrency=${concurrency}`, ...options, ...files],
     { cwd: root, env, stdio: 'inherit' });
   if (r.error) throw r.error;
@@ -80,7 +86,10 @@ function run(files, concurrency) {
 if (given.length > 0) {
   process.exitCode = run(given, 1);
 } else {
-  const all = fs.readdirSync(testDir).filter((f) => f.endsWith('.test.js')).sort();
+  // Test files sit in folders that mirror src/ (test/layer/api.test.ts): walk them all.
+  const all = fs.readdirSync(testDir, { recursive: true })
+    .map((f) => f.split(path.sep).join('/'))
+    .filter((f) => f.endsWith('.test.js')).sort();
   const slowNames = Object.keys(SLOW);
   const missing = slowNames.filter((n) => !all.includes(`${n}.test.js`));
   if (tier !== 'quick' && missing.length > 0) {

@@ -1,4 +1,4 @@
-// Pieces shared by the stream-form tests (test/stream-*.test.ts, test/hazard-streams.test.ts).
+// Pieces shared by the stream-form tests (test/layer/stream-*.test.ts, test/hazard/streams.test.ts).
 import { Writable } from 'node:stream';
 import { ReadableStream, WritableStream } from 'node:stream/web';
 import type { Layer } from '../../src/layer/layer.js';

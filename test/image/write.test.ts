@@ -1,0 +1,98 @@
+// writeImage's contract with every destination (layout, archive, registry): the order streaming
+// forces, skipped known blobs, the concurrency bound, abort on failure and never after commit.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { Readable } from 'node:stream';
+import { Layer } from '../../src/layer/layer.js';
+import { Image, ImageIndex } from '../../src/image/image.js';
+import { writeImage } from '../../src/image/write.js';
+import type { Blob, Descriptor, Destination, KnownBlob, ManifestBlob } from '../../src/image/types.js';
+import { sha256 } from '../../src/image/json.js';
+
+class Recorder implements Destination {
+  readonly log: string[] = [];
+  inFlight = 0;
+  maxInFlight = 0;
+  aborted: unknown;
+  constructor(readonly concurrency: number, readonly held = new Set<string>(), readonly failOn?: string) {}
+  async has(d: Descriptor): Promise<boolean> {
+    return this.held.has(d.digest);
+  }
+  async writeBlob(blob: Blob): Promise<Descriptor> {
+    this.inFlight++;
+    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+    try {
+      const stream = blob.kind === 'streaming' ? blob.layer.compressed() : blob.open();
+      const chunks: Buffer[] = [];
+      for await (const c of stream) chunks.push(c as Buffer);
+      await new Promise((r) => setTimeout(r, 5));
+      const bytes = Buffer.concat(chunks);
+      const d = blob.kind === 'streaming'
+        ? { mediaType: blob.layer.mediaType(), digest: blob.layer.digest().toString(), size: blob.layer.size() }
+        : blob.descriptor;
+      assert.equal(sha256(bytes), d.digest);
+      if (this.failOn === d.mediaType) throw new Error('destination failed');
+      this.log.push(`blob ${d.mediaType.includes('config') ? 'config' : 'layer'}`);
+      return d;
+    } finally {
+      this.inFlight--;
+    }
+  }
+  async writeManifest(m: ManifestBlob): Promise<void> {
+    this.log.push(`manifest ${m.descriptor.mediaType.includes('index') ? 'index' : 'image'}`);
+  }
+  async commit(top: ManifestBlob, names: readonly string[]): Promise<void> {
+    this.log.push(`commit ${names.join(',')}`);
+  }
+  async abort(reason: unknown): Promise<void> {
+    this.aborted = reason;
+  }
+}
+
+function known(bytes: Buffer): KnownBlob {
+  return { kind: 'known', descriptor: { mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: sha256(bytes), size: bytes.length }, open: () => Readable.from([bytes]) };
+}
+
+const layer = (n: number): Layer => new Layer(Buffer.alloc(50_000, n));
+
+describe('writeImage', () => {
+  it('passes every layer first, then configs, manifests, the index, and commits last', async () => {
+    const dest = new Recorder(2);
+    const shared = layer(9);
+    const index = new ImageIndex([
+      new Image({ platform: 'linux/amd64', layers: [layer(1), shared] }),
+      new Image({ platform: 'linux/arm64', layers: [layer(2), shared] }),
+    ]);
+    const r = await writeImage(index, dest, { names: ['a:1'] });
+    assert.deepEqual(dest.log, ['blob layer', 'blob layer', 'blob layer', 'blob config', 'manifest image', 'blob config', 'manifest image', 'manifest index', 'commit docker.io/library/a:1']);
+    assert.equal(r.images[0]!.layers[1]!.digest, r.images[1]!.layers[1]!.digest, 'a Layer used twice is written once');
+    assert.ok(dest.maxInFlight <= 2);
+    assert.equal(dest.aborted, undefined);
+  });
+
+  it('skips known blobs the destination has, and writes at most `concurrency` blobs at once', async () => {
+    const a = Buffer.from('held already');
+    const b = Buffer.from('not held');
+    const dest = new Recorder(1, new Set([sha256(a)]));
+    const events: string[] = [];
+    await writeImage(new Image({ layers: [known(a), known(b), layer(3), layer(4)] }), dest, { onProgress: (e) => events.push(e.type === 'blob' ? `${e.type}:${e.skipped}` : e.type) });
+    assert.equal(dest.maxInFlight, 1);
+    assert.deepEqual(events, ['blob:true', 'blob:false', 'blob:false', 'blob:false', 'blob:false', 'manifest', 'commit']);
+  });
+
+  it('a failing blob aborts the destination with the cause and nothing is committed', async () => {
+    const dest = new Recorder(2, new Set(), 'application/vnd.oci.image.config.v1+json');
+    await assert.rejects(writeImage(new Image({ layers: [layer(5)] }), dest, { names: ['x'] }), /destination failed/);
+    assert.match(String(dest.aborted), /destination failed/);
+    assert.ok(!dest.log.some((l) => l.startsWith('commit') || l.startsWith('manifest')));
+  });
+
+  it('an aborted signal stops before anything is written', async () => {
+    const dest = new Recorder(1);
+    const ac = new AbortController();
+    ac.abort(new Error('cancelled'));
+    await assert.rejects(writeImage(new Image({ layers: [layer(6)] }), dest, { signal: ac.signal }), /cancelled/);
+    assert.deepEqual(dest.log, []);
+    assert.match(String(dest.aborted), /cancelled/);
+  });
+});

@@ -1,0 +1,97 @@
+// Reading tar streams: entries come out in order with their bytes, and an entry whose name or link
+// would land outside the extraction root is refused before the caller sees it.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import { join } from 'node:path';
+import { readTar, checkEntry, type TarEntry } from '../../src/tar/reader.js';
+import { tarDirectory } from '../../src/tar/directory.js';
+import { entryHeader, padding, trailer, type Entry } from '../../src/tar/header.js';
+import { ErrTarUnsafeEntry, ErrTarInvalid } from '../../src/tar/errors.js';
+import { collect } from '../helpers/layer.js';
+import { tempDir } from '../helpers/tree.js';
+
+const base = { mode: 0o644, size: 0, mtime: 0, uid: 0, gid: 0, uname: 'root', gname: 'root' };
+function entry(name: string, type: Entry['type'], extra: Partial<Entry> = {}, data?: Buffer): Buffer {
+  const h = entryHeader({ ...base, name: Buffer.from(name), type, ...(data ? { size: data.length } : {}), ...extra });
+  return data ? Buffer.concat([h, data, padding(data.length)]) : h;
+}
+const tarOf = (...parts: Buffer[]) => Buffer.concat([...parts, trailer()]);
+
+async function readAll(tar: Buffer, options = {}): Promise<{ header: TarEntry['header']; data: string }[]> {
+  const out = [];
+  for await (const e of readTar(tar, options)) out.push({ header: e.header, data: (await collect(e.body)).toString() });
+  return out;
+}
+
+const unsafe = (e: unknown) => e instanceof ErrTarUnsafeEntry && e.code === 'ERR_TAR_UNSAFE_ENTRY';
+
+describe('readTar', () => {
+  it('reads a directory layer back entry by entry, with bytes, links and long names', async () => {
+    const tmp = tempDir();
+    try {
+      fs.mkdirSync(join(tmp.path, 'd'));
+      fs.writeFileSync(join(tmp.path, 'd', 'f.txt'), 'hello');
+      fs.linkSync(join(tmp.path, 'd', 'f.txt'), join(tmp.path, 'hard'));
+      fs.symlinkSync('d/f.txt', join(tmp.path, 'soft'));
+      const long = 'n'.repeat(150);
+      fs.writeFileSync(join(tmp.path, long), 'long');
+      const got = await readAll(await collect(tarDirectory(tmp.path, { mtime: 0 })));
+      assert.deepEqual(got.map((e) => [e.header.type, e.header.name, e.header.linkname ?? '', e.data]), [
+        ['directory', 'd', '', ''],
+        ['file', 'd/f.txt', '', 'hello'],
+        ['link', 'hard', 'd/f.txt', ''],
+        ['file', long, '', 'long'],
+        ['symlink', 'soft', 'd/f.txt', ''],
+      ]);
+    } finally {
+      tmp.remove();
+    }
+  });
+
+  it("normalises GNU tar's './' names and lets unread bodies be skipped", async (t) => {
+    if (spawnSync('tar', ['--version']).status !== 0) return t.skip('tar is not installed');
+    const tmp = tempDir();
+    try {
+      fs.writeFileSync(join(tmp.path, 'a'), 'x'.repeat(5000));
+      fs.writeFileSync(join(tmp.path, 'b'), 'y');
+      const tar = spawnSync('tar', ['-c', '--sort=name', '-f', '-', '-C', tmp.path, '.']).stdout;
+      const names: string[] = [];
+      for await (const e of readTar(tar)) names.push(e.header.name); // bodies never read
+      assert.deepEqual(names, ['.', 'a', 'b']);
+    } finally {
+      tmp.remove();
+    }
+  });
+
+  for (const [what, tar] of [
+    ['a name with ..', tarOf(entry('a/../../etc/passwd', '0', {}, Buffer.from('x')))],
+    ['an absolute name', tarOf(entry('/etc/passwd', '0', {}, Buffer.from('x')))],
+    ['a hard link to an absolute path', tarOf(entry('h', '1', { linkname: Buffer.from('/etc/shadow') }))],
+    ['a hard link climbing with ..', tarOf(entry('h', '1', { linkname: Buffer.from('../shadow') }))],
+    ['a symlink climbing out of the root', tarOf(entry('a/b/link', '2', { linkname: Buffer.from('../../../etc') }))],
+    ['a PAX path with ..', tarOf(entry(`${'d/'.repeat(60)}${'../'.repeat(70)}escape`, '0', {}, Buffer.from('x')))],
+    ['a file named as the root', tarOf(entry('./', '0', {}, Buffer.from('x')))],
+  ] as const) {
+    it(`refuses ${what} with ERR_TAR_UNSAFE_ENTRY`, async () => {
+      await assert.rejects(readAll(tar), unsafe);
+    });
+  }
+
+  it('accepts symlinks that stay inside, and absolute ones unless told not to', async () => {
+    const tar = tarOf(entry('a/b/link', '2', { linkname: Buffer.from('../../etc') }), entry('abs', '2', { linkname: Buffer.from('/usr/bin/env') }));
+    assert.deepEqual((await readAll(tar)).map((e) => e.header.linkname), ['../../etc', '/usr/bin/env']);
+    await assert.rejects(readAll(tar, { rejectAbsoluteSymlinks: true }), unsafe);
+  });
+
+  it('rejects a truncated stream with ERR_TAR_INVALID', async () => {
+    const tar = tarOf(entry('f', '0', {}, Buffer.alloc(3000, 1)));
+    await assert.rejects(readAll(tar.subarray(0, 1500)), (e) => e instanceof ErrTarInvalid && e.code === 'ERR_TAR_INVALID');
+  });
+
+  it('checkEntry normalises names for callers that parse tar themselves', () => {
+    assert.deepEqual(checkEntry({ name: './usr//bin/', type: 'directory' }), { name: 'usr/bin' });
+    assert.throws(() => checkEntry({ name: 'x', type: 'link', linkname: '' }), unsafe);
+  });
+});
