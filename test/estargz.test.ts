@@ -14,6 +14,10 @@ import { tarDirectory } from '../src/tar/directory.js';
 import { readTar } from '../src/tar/reader.js';
 import { entryHeader, padding, trailer } from '../src/tar/header.js';
 import { semiCompressible } from './helpers/data.js';
+import { MemberQueue } from '../src/estargz/members.js';
+import { selectEngine } from '../src/engine/engines.js';
+import { nativeGzipMembers } from '../src/engine/native-engine.js';
+import { BLOCK_SIZE } from '../src/engine/format.js';
 
 const sha = (b: Uint8Array): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 let dir: string;
@@ -185,5 +189,34 @@ describe('eStargz hostile options and input', () => {
     moved.write('0000000000000001', blob.length - FOOTER_SIZE + 16, 'latin1');
     await assert.rejects(readToc(read(moved), moved.length), { code: 'ERR_ESTARGZ_INVALID' });
     await assert.rejects(readToc(read(Buffer.alloc(10)), 10), { code: 'ERR_ESTARGZ_INVALID' });
+  });
+});
+
+describe('eStargz members: one native call for many members gives the bytes of one engine per member', () => {
+  it('batched and unbatched queues agree for empty, small, unit-sized and multi-unit members, at levels 0, 1, 6', async (t) => {
+    const factory = selectEngine('native', { level: 1, compression: 'gzip' });
+    if (factory.name !== 'native' || nativeGzipMembers() === undefined) return t.skip('the native addon with gzipMembers is not loaded');
+    const sizes = [0, 1, 2, 100, 5000, BLOCK_SIZE - 1, BLOCK_SIZE, BLOCK_SIZE + 1, 3 * BLOCK_SIZE + 12345, 40_000];
+    for (const level of [0, 1, 6]) {
+      const run = async (batch: boolean, threads: number) => {
+        const q = new MemberQueue(selectEngine('native', { level, compression: 'gzip' }), level, threads, 2, 1 << 30, batch);
+        const out: Buffer[] = [];
+        for (const [i, n] of sizes.entries()) {
+          const data = semiCompressible(n, i + 1);
+          out.push(...(await q.push([data.subarray(0, n >> 1), data.subarray(n >> 1)], n)));
+        }
+        for await (const m of q.drain()) out.push(m);
+        return out;
+      };
+      const one = await run(false, 1);
+      const batched = await run(true, 1);
+      const batched4 = await run(true, 4);
+      assert.equal(one.length, sizes.length);
+      for (let i = 0; i < sizes.length; i++) {
+        assert.ok(batched[i]!.equals(one[i]!), `level ${level}, member of ${sizes[i]} bytes`);
+        assert.ok(batched4[i]!.equals(one[i]!), `level ${level}, member of ${sizes[i]} bytes, 4 threads`);
+        assert.equal(gunzipSync(one[i]!).length, sizes[i]);
+      }
+    }
   });
 });

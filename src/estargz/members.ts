@@ -1,12 +1,20 @@
-// Gzip members compressed on the engine while the writer goes on: several members in flight (each on
-// its own engine, so none waits on another's setup or round trip), handed on strictly in order. Each
-// member is a complete gzip stream of its bytes alone, so the blob never depends on how many run at once.
+// Gzip members compressed while the writer goes on, handed on strictly in order. Small members are
+// batched: one native call (the addon's gzipMembers) compresses a batch with one compressor per
+// thread, sparing each member an engine's setup (about 0.1 ms, more than compressing a small file).
+// Large members, and every member where the addon lacks gzipMembers (the js engine), go through an
+// engine of their own. Each member is a complete gzip stream of its bytes alone, in the engine's
+// unit format, so the blob never depends on batching, threads or how many calls run at once.
 import type { EngineFactory } from '../engine/engine.js';
+import { nativeGzipMembers } from '../engine/native-engine.js';
 
 interface Slot {
-  done: Promise<Buffer>;
+  done: Promise<Buffer[]>;
   bytes: number;
 }
+
+/** A batch is sent once it holds this many bytes or members. */
+const BATCH_BYTES = 1024 * 1024;
+const BATCH_MEMBERS = 512;
 
 export class MemberQueue {
   readonly #slots: Slot[] = [];
@@ -14,6 +22,9 @@ export class MemberQueue {
   /** Compressed size of every member handed on, in order (the writer's offsets). */
   readonly sizes: number[] = [];
   #count = 0;
+  #batch: Buffer[][] = [];
+  #batchBytes = 0;
+  readonly #members: ReturnType<typeof nativeGzipMembers>;
 
   constructor(
     private readonly factory: EngineFactory,
@@ -21,52 +32,84 @@ export class MemberQueue {
     private readonly threads: number,
     private readonly window: number,
     private readonly maxBytes: number,
-  ) {}
+    batch = true,
+  ) {
+    this.#members = batch && factory.name === 'native' ? nativeGzipMembers() : undefined;
+  }
 
   /** Members queued so far: the index the next push gets. */
   get count(): number {
     return this.#count;
   }
 
-  async #compress(parts: Buffer[]): Promise<Buffer> {
+  async #engine(parts: Buffer[]): Promise<Buffer[]> {
     const engine = this.factory.create({ level: this.level, compression: 'gzip', threads: this.threads });
     try {
       const head = await engine.update(parts);
       const { tail } = await engine.finish();
-      return head.length === 0 ? Buffer.from(tail) : Buffer.concat([head, tail]);
+      return [head.length === 0 ? Buffer.from(tail) : Buffer.concat([head, tail])];
     } finally {
       engine.destroy();
     }
   }
 
-  /** Queues a member; returns the members ready to hand on (waits while too many are in flight). */
-  async push(parts: Buffer[], bytes: number): Promise<Buffer[]> {
-    const done = this.#compress(parts);
+  async #native(batch: Buffer[][]): Promise<Buffer[]> {
+    const sizes = batch.map((parts) => parts.reduce((n, p) => n + p.length, 0));
+    const { out, sizes: outSizes } = await this.#members!(this.level, batch.flat(), sizes, this.threads);
+    const members: Buffer[] = [];
+    let at = 0;
+    for (const n of outSizes) members.push(out.subarray(at, (at += n)));
+    return members;
+  }
+
+  #start(done: Promise<Buffer[]>, bytes: number): void {
     // A failure is reported by whoever awaits it in order; until then it must not be unhandled.
     done.catch(() => {});
     this.#slots.push({ done, bytes });
     this.#inFlightBytes += bytes;
+  }
+
+  #sendBatch(): void {
+    if (this.#batch.length === 0) return;
+    this.#start(this.#native(this.#batch), this.#batchBytes);
+    this.#batch = [];
+    this.#batchBytes = 0;
+  }
+
+  /** Queues a member; returns the members ready to hand on (waits while too many are in flight). */
+  async push(parts: Buffer[], bytes: number): Promise<Buffer[]> {
     this.#count++;
+    if (this.#members && bytes < BATCH_BYTES) {
+      this.#batch.push(parts);
+      this.#batchBytes += bytes;
+      if (this.#batchBytes < BATCH_BYTES && this.#batch.length < BATCH_MEMBERS) return [];
+      this.#sendBatch();
+    } else {
+      this.#sendBatch();
+      this.#start(this.#engine(parts), bytes);
+    }
     const out: Buffer[] = [];
-    while (this.#slots.length > this.window || (this.#inFlightBytes > this.maxBytes && this.#slots.length > 1)) out.push(await this.#shift());
+    while (this.#slots.length > this.window || (this.#inFlightBytes > this.maxBytes && this.#slots.length > 1)) out.push(...(await this.#shift()));
     return out;
   }
 
-  async #shift(): Promise<Buffer> {
+  async #shift(): Promise<Buffer[]> {
     const slot = this.#slots.shift()!;
     this.#inFlightBytes -= slot.bytes;
-    const member = await slot.done;
-    this.sizes.push(member.length);
-    return member;
+    const members = await slot.done;
+    for (const m of members) this.sizes.push(m.length);
+    return members;
   }
 
-  /** Every member still in flight, in order. */
+  /** Every member still queued or in flight, in order. */
   async *drain(): AsyncGenerator<Buffer> {
-    while (this.#slots.length > 0) yield await this.#shift();
+    this.#sendBatch();
+    while (this.#slots.length > 0) yield* await this.#shift();
   }
 
-  /** Abandons what is in flight (their engines finish and are freed on their own). */
+  /** Abandons what is in flight (their calls finish and are freed on their own). */
   abandon(): void {
     this.#slots.length = 0;
+    this.#batch = [];
   }
 }

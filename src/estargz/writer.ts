@@ -70,7 +70,7 @@ class Writer {
 
   constructor(private readonly o: ResolvedEstargzOptions) {
     const factory = selectEngine(o.engine, { level: o.level, compression: 'gzip' });
-    this.#queue = new MemberQueue(factory, o.level, o.threads, o.threads + 1, MAX_IN_FLIGHT + o.chunkSize);
+    this.#queue = new MemberQueue(factory, o.level, o.threads, o.threads, MAX_IN_FLIGHT + o.chunkSize);
   }
 
   *#handOn(members: Buffer[]): Generator<Buffer> {
@@ -107,7 +107,8 @@ class Writer {
       this.#placed.push({ toc: t, member: -1 });
       return;
     }
-    const file = createHash('sha256');
+    // A file of one chunk has the chunk's digest: hashed once (most files are one chunk).
+    const file = e.size > this.o.chunkSize ? createHash('sha256') : undefined;
     const chunkSize = this.o.chunkSize;
     for (let written = 0; written < e.size; ) {
       yield* this.#close();
@@ -120,11 +121,11 @@ class Writer {
       c.chunkDigest = sha(data);
       this.#placed.push({ toc: c, member: this.#queue.count });
       this.#append(data);
-      file.update(data);
+      file?.update(data);
       written += n;
       this.#chunks++;
     }
-    t.digest = `sha256:${file.digest('hex')}`;
+    t.digest = file ? `sha256:${file.digest('hex')}` : t.chunkDigest;
     this.#append(await padding(pad(e.size)));
   }
 
