@@ -1,8 +1,9 @@
-// gzipMembers(level: 0..9, views: Uint8Array[], sizes: number[], threads: 1..16)
-//   -> Promise<{ out: Buffer, sizes: number[] }>
+// gzipMembers(level: 0..9, views: Uint8Array[], sizes: number[], threads: 1..16, hashLengths: number[])
+//   -> Promise<{ out: Buffer, sizes: number[], digests: Buffer }>
 // The views are copied (laid end to end) before the call returns; sizes cut that input into members
 // (they must add up to its length). The worker compresses every member alone and the promise
-// resolves with the members end to end and the size of each.
+// resolves with the members end to end, the size of each, and the SHA-256 of each member's first
+// hashLengths[i] bytes (32 bytes each).
 #include "addon_members.h"
 
 #include <cstring>
@@ -23,16 +24,16 @@ namespace {
 class MembersWorker : public Napi::AsyncWorker {
  public:
   MembersWorker(Napi::Env env, int level, std::unique_ptr<uint8_t[]> data, std::vector<size_t> sizes,
-                size_t helpers)
+                std::vector<size_t> hash_lens, size_t helpers)
       : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), level_(level),
-        data_(std::move(data)), sizes_(std::move(sizes)), helpers_(helpers) {}
+        data_(std::move(data)), sizes_(std::move(sizes)), hash_lens_(std::move(hash_lens)), helpers_(helpers) {}
 
   Napi::Promise Promise() { return deferred_.Promise(); }
 
  protected:
   void Execute() override {
     try {
-      GzipMembers(level_, data_.get(), sizes_, helpers_, &outs_);
+      GzipMembers(level_, data_.get(), sizes_, hash_lens_, helpers_, &outs_, &digests_);
     } catch (const std::bad_alloc&) {
       error_code_ = codes::kNoMemory;
       error_ = "fastlayer: out of memory compressing gzip members";
@@ -63,6 +64,7 @@ class MembersWorker : public Napi::AsyncWorker {
     Napi::Object result = Napi::Object::New(env);
     result.Set("out", out);
     result.Set("sizes", sizes);
+    result.Set("digests", Napi::Buffer<uint8_t>::Copy(env, digests_.data(), digests_.size()));
     deferred_.Resolve(result);
   }
 
@@ -73,8 +75,10 @@ class MembersWorker : public Napi::AsyncWorker {
   const int level_;
   std::unique_ptr<uint8_t[]> data_;
   const std::vector<size_t> sizes_;
+  const std::vector<size_t> hash_lens_;
   const size_t helpers_;
   std::vector<std::vector<uint8_t>> outs_;
+  std::vector<uint8_t> digests_;
   const char* error_code_ = codes::kInternal;
   std::string error_;
 };
@@ -95,7 +99,9 @@ Napi::Value GzipMembersFunction(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const int level = IntArg(info, 0, "level", 0, 9);
   const int threads = IntArg(info, 3, "threads", 1, kMaxThreads);
-  if (!info[1].IsArray() || !info[2].IsArray()) ThrowError(env, ErrorKind::kTypeError, codes::kInvalidArgType, "fastlayer: views and sizes must be arrays");
+  if (!info[1].IsArray() || !info[2].IsArray() || !info[4].IsArray()) {
+    ThrowError(env, ErrorKind::kTypeError, codes::kInvalidArgType, "fastlayer: views, sizes and hash lengths must be arrays");
+  }
   Napi::Array views = info[1].As<Napi::Array>();
   Napi::Array sizes_arg = info[2].As<Napi::Array>();
   size_t total = 0;
@@ -118,6 +124,17 @@ Napi::Value GzipMembersFunction(const Napi::CallbackInfo& info) {
     sum += sizes[i];
   }
   if (sum != total) ThrowError(env, ErrorKind::kRangeError, codes::kOutOfRange, "fastlayer: member sizes must add up to the input length");
+  Napi::Array hash_arg = info[4].As<Napi::Array>();
+  if (hash_arg.Length() != sizes.size()) ThrowError(env, ErrorKind::kRangeError, codes::kOutOfRange, "fastlayer: one hash length per member");
+  std::vector<size_t> hash_lens(sizes.size());
+  for (uint32_t i = 0; i < hash_arg.Length(); i++) {
+    Napi::Value v = hash_arg.Get(i);
+    const double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1;
+    if (!(d >= 0 && d <= static_cast<double>(sizes[i])) || d != static_cast<double>(static_cast<size_t>(d))) {
+      ThrowError(env, ErrorKind::kRangeError, codes::kOutOfRange, "fastlayer: a hash length must be an integer within its member");
+    }
+    hash_lens[i] = static_cast<size_t>(d);
+  }
   try {
     NewDeflater(level);  // a level ISA-L cannot give the reference bytes for is refused here
   } catch (const UnsupportedCpu& e) {
@@ -130,7 +147,7 @@ Napi::Value GzipMembersFunction(const Napi::CallbackInfo& info) {
     if (v.ByteLength() > 0) std::memcpy(data.get() + at, v.Data(), v.ByteLength());
     at += v.ByteLength();
   }
-  auto* worker = new MembersWorker(env, level, std::move(data), std::move(sizes), static_cast<size_t>(threads - 1));
+  auto* worker = new MembersWorker(env, level, std::move(data), std::move(sizes), std::move(hash_lens), static_cast<size_t>(threads - 1));
   Napi::Promise promise = worker->Promise();
   worker->Queue();
   return promise;

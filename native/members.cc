@@ -2,12 +2,14 @@
 
 #include <isa-l.h>
 
+#include <algorithm>
 #include <memory>
 
 #include "block_pool.h"
 #include "deflate.h"
 #include "format.h"
 #include "pipeline.h"
+#include "sha256.h"
 
 namespace fastlayer {
 namespace {
@@ -37,8 +39,9 @@ void CompressMember(Deflater* d, const uint8_t* p, size_t len, std::vector<uint8
 
 }  // namespace
 
-void GzipMembers(int level, const uint8_t* data, const std::vector<size_t>& sizes, size_t helpers,
-                 std::vector<std::vector<uint8_t>>* outs) {
+void GzipMembers(int level, const uint8_t* data, const std::vector<size_t>& sizes,
+                 const std::vector<size_t>& hash_lens, size_t helpers,
+                 std::vector<std::vector<uint8_t>>* outs, std::vector<uint8_t>* digests) {
   std::vector<const uint8_t*> starts(sizes.size());
   size_t at = 0;
   for (size_t i = 0; i < sizes.size(); i++) {
@@ -46,6 +49,7 @@ void GzipMembers(int level, const uint8_t* data, const std::vector<size_t>& size
     at += sizes[i];
   }
   outs->assign(sizes.size(), {});
+  digests->assign(32 * sizes.size(), 0);
   // One compressor per thread number (0 is the caller, 1..kMaxThreads-1 the pool), made on first use.
   std::vector<std::unique_ptr<Deflater>> deflaters(kMaxThreads);
   deflaters[0] = NewDeflater(level);  // throws here, on the caller, for a bad level or CPU
@@ -55,6 +59,9 @@ void GzipMembers(int level, const uint8_t* data, const std::vector<size_t>& size
         auto& d = deflaters[thread];
         if (!d) d = NewDeflater(level);
         CompressMember(d.get(), starts[i], sizes[i], &(*outs)[i]);
+        Sha256 sha;
+        sha.Update(starts[i], std::min(hash_lens[i], sizes[i]));
+        sha.Final(digests->data() + 32 * i);
       },
       [] {});
 }

@@ -145,7 +145,7 @@ export const nativeEngine: EngineFactory | undefined = addon ? makeFactory(addon
 export function nativeGzipMembers(): NativeAddon['gzipMembers'] {
   const fn = addon?.gzipMembers;
   if (fn === undefined) return undefined;
-  return (level, views, sizes, threads) => calls().run(() => fn.call(addon, level, views, sizes, threads)).result;
+  return (level, views, sizes, threads, hashLengths) => calls().run(() => fn.call(addon, level, views, sizes, threads, hashLengths)).result;
 }
 
 /** Whether the loaded addon has flush points (addons built before them, e.g. an old prebuild, do not). */

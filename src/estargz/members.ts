@@ -4,8 +4,26 @@
 // Large members, and every member where the addon lacks gzipMembers (the js engine), go through an
 // engine of their own. Each member is a complete gzip stream of its bytes alone, in the engine's
 // unit format, so the blob never depends on batching, threads or how many calls run at once.
+import { createHash } from 'node:crypto';
 import type { EngineFactory } from '../engine/engine.js';
 import { nativeGzipMembers } from '../engine/native-engine.js';
+
+/** A chunk's digest, asked of the member it starts: its first `length` bytes ('sha256:...' to `set`). */
+export interface ChunkHash {
+  length: number;
+  set(digest: string): void;
+}
+
+/** The digest of the first `length` bytes of a member given as parts. */
+function hashPrefix(parts: Buffer[], length: number): string {
+  const h = createHash('sha256');
+  for (let i = 0, left = length; left > 0 && i < parts.length; i++) {
+    const p = parts[i]!;
+    h.update(p.length <= left ? p : p.subarray(0, left));
+    left -= p.length;
+  }
+  return `sha256:${h.digest('hex')}`;
+}
 
 interface Slot {
   done: Promise<Buffer[]>;
@@ -23,6 +41,7 @@ export class MemberQueue {
   readonly sizes: number[] = [];
   #count = 0;
   #batch: Buffer[][] = [];
+  #hashes: (ChunkHash | undefined)[] = [];
   #batchBytes = 0;
   readonly #members: ReturnType<typeof nativeGzipMembers>;
 
@@ -53,9 +72,12 @@ export class MemberQueue {
     }
   }
 
-  async #native(batch: Buffer[][]): Promise<Buffer[]> {
+  async #native(batch: Buffer[][], hashes: (ChunkHash | undefined)[]): Promise<Buffer[]> {
     const sizes = batch.map((parts) => parts.reduce((n, p) => n + p.length, 0));
-    const { out, sizes: outSizes } = await this.#members!(this.level, batch.flat(), sizes, this.threads);
+    // The chunk digests are taken on the worker threads too: the main thread only hashes the streams.
+    const lengths = hashes.map((h) => h?.length ?? 0);
+    const { out, sizes: outSizes, digests } = await this.#members!(this.level, batch.flat(), sizes, this.threads, lengths);
+    hashes.forEach((h, i) => h?.set(`sha256:${digests.toString('hex', 32 * i, 32 * i + 32)}`));
     const members: Buffer[] = [];
     let at = 0;
     for (const n of outSizes) members.push(out.subarray(at, (at += n)));
@@ -71,21 +93,27 @@ export class MemberQueue {
 
   #sendBatch(): void {
     if (this.#batch.length === 0) return;
-    this.#start(this.#native(this.#batch), this.#batchBytes);
+    this.#start(this.#native(this.#batch, this.#hashes), this.#batchBytes);
     this.#batch = [];
+    this.#hashes = [];
     this.#batchBytes = 0;
   }
 
-  /** Queues a member; returns the members ready to hand on (waits while too many are in flight). */
-  async push(parts: Buffer[], bytes: number): Promise<Buffer[]> {
+  /**
+   * Queues a member; returns the members ready to hand on (waits while too many are in flight).
+   * `hash`, when given, receives the digest of the member's first bytes before drain() ends.
+   */
+  async push(parts: Buffer[], bytes: number, hash?: ChunkHash): Promise<Buffer[]> {
     this.#count++;
     if (this.#members && bytes < BATCH_BYTES) {
       this.#batch.push(parts);
+      this.#hashes.push(hash);
       this.#batchBytes += bytes;
       if (this.#batchBytes < BATCH_BYTES && this.#batch.length < BATCH_MEMBERS) return [];
       this.#sendBatch();
     } else {
       this.#sendBatch();
+      hash?.set(hashPrefix(parts, hash.length));
       this.#start(this.#engine(parts), bytes);
     }
     const out: Buffer[] = [];
@@ -111,5 +139,6 @@ export class MemberQueue {
   abandon(): void {
     this.#slots.length = 0;
     this.#batch = [];
+    this.#hashes = [];
   }
 }

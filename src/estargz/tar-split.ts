@@ -119,7 +119,12 @@ export class TarSplitter {
       }
       const a = applyPending(this.#pending, h);
       const type = entryType(a);
-      const checked = checkEntry({ name: a.name, type, linkname: a.linkname });
+      // Names and hard-link targets must stay inside the layer; a symlink's target is data that the
+      // runtime resolves inside the container's root (image trees link up and out: /usr/share/doc).
+      const symlink = type === 'symlink';
+      if (symlink && (a.linkname === '' || a.linkname.includes('\0'))) throw new ErrTarInvalid(`invalid tar stream: the symlink ${JSON.stringify(a.name)} has an empty target or one with NUL`);
+      const checked = checkEntry({ name: a.name, type: symlink ? 'file' : type, linkname: a.linkname });
+      if (symlink) checked.linkname = a.linkname;
       let xattrs: Record<string, string> | undefined;
       for (const [k, v] of Object.entries(a.pax ?? {})) {
         if (k.startsWith('SCHILY.xattr.')) (xattrs ??= {})[k.slice('SCHILY.xattr.'.length)] = v;

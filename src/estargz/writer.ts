@@ -10,7 +10,7 @@ import { selectEngine } from '../engine/engines.js';
 import { plainHeader, trailer } from '../tar/header.js';
 import { ErrTarInvalid } from '../tar/errors.js';
 import { ErrEstargzPrioritize } from './errors.js';
-import { MemberQueue } from './members.js';
+import { MemberQueue, type ChunkHash } from './members.js';
 import { resolveEstargzOptions, type EstargzOptions, type ResolvedEstargzOptions } from './options.js';
 import { TarSplitter, pad, type SplitEntry } from './tar-split.js';
 import { LANDMARK_CONTENT, NO_PREFETCH_LANDMARK, PREFETCH_LANDMARK, TOC_NAME, footer, tocEntry, type TocEntry } from './toc.js';
@@ -67,6 +67,8 @@ class Writer {
   #openBytes = 0;
   readonly #placed: Placed[] = [];
   #chunks = 0;
+  /** The digest the open member owes its chunk's TOC entry, asked when the member is closed. */
+  #hash: ChunkHash | undefined;
 
   constructor(private readonly o: ResolvedEstargzOptions) {
     const factory = selectEngine(o.engine, { level: o.level, compression: 'gzip' });
@@ -89,13 +91,16 @@ class Writer {
     this.#usize += b.length;
   }
 
+  /** Ends the open member; `hash` asks for the digest of its first bytes (the chunk it starts with). */
   async *#close(): AsyncGenerator<Buffer> {
     if (this.#openBytes === 0) return;
     const parts = this.#open;
     const bytes = this.#openBytes;
+    const hash = this.#hash;
     this.#open = [];
     this.#openBytes = 0;
-    yield* this.#handOn(await this.#queue.push(parts, bytes));
+    this.#hash = undefined;
+    yield* this.#handOn(await this.#queue.push(parts, bytes, hash));
   }
 
   /** One entry: its headers into the open member; each chunk of a file's data starts a member. */
@@ -118,14 +123,23 @@ class Writer {
       if (written > 0) c.chunkOffset = written;
       // As upstream: a chunk of the full size says so; the last (shorter) one runs to the end.
       if (e.size - written >= chunkSize) c.chunkSize = n;
-      c.chunkDigest = sha(data);
+      // Taken with the member's compression (on the worker threads for batched members); a file of
+      // one chunk has the chunk's digest.
+      const single = e.size <= chunkSize;
+      this.#hash = {
+        length: n,
+        set: (digest) => {
+          c.chunkDigest = digest;
+          if (single) t.digest = digest;
+        },
+      };
       this.#placed.push({ toc: c, member: this.#queue.count });
       this.#append(data);
       file?.update(data);
       written += n;
       this.#chunks++;
     }
-    t.digest = file ? `sha256:${file.digest('hex')}` : t.chunkDigest;
+    if (file) t.digest = `sha256:${file.digest('hex')}`;
     this.#append(await padding(pad(e.size)));
   }
 
