@@ -27,6 +27,11 @@ export const SECTIONS = {
     title: 'Push to a registry (issue 13)',
     needs: '`docker-registry` (Debian package) and `skopeo`',
   },
+  estargz: {
+    script: 'estargz.js',
+    title: 'eStargz layers (issue 23)',
+    needs: 'the native addon',
+  },
   image: {
     script: 'image.js',
     title: 'Image archive build',
@@ -68,6 +73,11 @@ export function sectionTargets(name, r) {
       target('realistic tar: fastlayer zstd 3 on 1 thread vs `zstd -3 -T1` + 2 x sha256sum (fraction)', z3one && cli ? z3one.mbps / cli.mbps : null, 0.9),
       target(`realistic tar: fastlayer zstd 3 vs fastlayer gzip 1, both on ${r.defaultThreads} threads (x, goal: above)`, z3 && g1 ? z3.mbps / g1.mbps : null, 1),
     ];
+  }
+  if (name === 'estargz') {
+    const row = (level) => r.rows?.find((x) => x.level === level && x.threads === r.defaultThreads);
+    return [1, 6].map((level) =>
+      target(`realistic tar: eStargz vs fastlayer gzip, level ${level}, both on ${r.defaultThreads} threads (fraction)`, row(level)?.ratio, 0.8));
   }
   if (name === 'streams') {
     const l1 = r.results?.find((x) => x.level === 1)?.ratios;

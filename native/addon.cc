@@ -16,6 +16,7 @@ __asm__(".symver dlopen,dlopen@GLIBC_2.2.5");
 __asm__(".symver dladdr,dladdr@GLIBC_2.2.5");
 #endif
 
+#include "addon_members.h"
 #include "addon_pipeline.h"
 #include "addon_sha256.h"
 #include "block_pool.h"
@@ -88,6 +89,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("info", MakeInfo(env));
   exports.Set("sha256", Napi::Function::New(env, Sha256Function, "sha256"));
   exports.Set("poolStats", Napi::Function::New(env, PoolStatsFunction, "poolStats"));
+  exports.Set("gzipMembers", Napi::Function::New(env, GzipMembersFunction, "gzipMembers"));
   return exports;
 }
 

@@ -18,13 +18,14 @@ const allowed: Record<string, readonly string[]> = {
   engine: ['core'],
   tar: ['core'],
   layer: ['core', 'engine'],
+  estargz: ['core', 'engine', 'tar'],
   image: ['core', 'engine', 'tar', 'layer'],
   layout: ['core', 'tar', 'image'],
   archive: ['core', 'tar', 'image', 'layout'],
   registry: ['core', 'engine', 'tar', 'layer', 'image', 'layout', 'archive'],
   build: ['core', 'engine', 'tar', 'layer', 'image', 'layout', 'archive', 'registry'],
-  cli: ['core', 'engine', 'tar', 'layer', 'image', 'layout', 'archive', 'registry', 'build'],
-  '.': ['core', 'engine', 'tar', 'layer', 'image', 'layout', 'archive', 'registry', 'build'],
+  cli: ['core', 'engine', 'tar', 'layer', 'estargz', 'image', 'layout', 'archive', 'registry', 'build'],
+  '.': ['core', 'engine', 'tar', 'layer', 'estargz', 'image', 'layout', 'archive', 'registry', 'build'],
 };
 
 function walk(dir: string): string[] {

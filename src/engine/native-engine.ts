@@ -141,6 +141,13 @@ const { addon } = loadNative();
 
 export const nativeEngine: EngineFactory | undefined = addon ? makeFactory(addon) : undefined;
 
+/** The addon's gzipMembers behind the shared call limit, or undefined when the addon lacks it. */
+export function nativeGzipMembers(): NativeAddon['gzipMembers'] {
+  const fn = addon?.gzipMembers;
+  if (fn === undefined) return undefined;
+  return (level, views, sizes, threads, hashLengths) => calls().run(() => fn.call(addon, level, views, sizes, threads, hashLengths)).result;
+}
+
 /** Whether the loaded addon has flush points (addons built before them, e.g. an old prebuild, do not). */
 export function nativeFlushes(): boolean {
   return typeof (addon?.Pipeline.prototype as Partial<NativePipeline> | undefined)?.flush === 'function';

@@ -38,6 +38,12 @@ export interface NativeAddon {
   sha256(data: ArrayBufferView, forcePortable?: boolean): Buffer;
   /** Test helper: helper threads started, and units compressed on them, in this process. */
   poolStats(): { threads: number; helperUnits: number };
+  /**
+   * Many independent gzip members in one worker call (eStargz, native/members.h): the views laid end
+   * to end, cut by `sizes`; each member's bytes are a Pipeline's for that input alone. `digests`: the
+   * SHA-256 of each member's first hashLengths[i] bytes, 32 bytes each. Absent in addons built before it.
+   */
+  gzipMembers?(level: number, views: Uint8Array[], sizes: number[], threads: number, hashLengths: number[]): Promise<{ out: Buffer; sizes: number[]; digests: Buffer }>;
   info: {
     format: number;
     blockSize: number;

@@ -18,6 +18,7 @@ import { estimateTarSize, openInput, type Input } from '../input.js';
 import { openOutput, type Output } from '../output.js';
 import type { ProgressBoard } from '../progress.js';
 import { writeStderr, writeStdout } from '../stdio.js';
+import { estargzFlags, writeEstargzLayer } from '../estargz-layer.js';
 
 /** Compressions `--compression` accepts, first is the default: the one list to extend. */
 export const LAYER_COMPRESSIONS = ['gzip', 'zstd', 'none'] as const satisfies readonly Compression[];
@@ -29,6 +30,8 @@ export function defaultDirs(): string[] {
 }
 
 const NAME = 'layer';
+/** `fastlayer layer` also writes eStargz (docs/ESTARGZ.md), through its own writer. */
+const LAYER_CHOICES = [...LAYER_COMPRESSIONS, 'estargz'] as const;
 
 function usage(message: string): ErrCliUsage {
   return new ErrCliUsage(message, NAME);
@@ -89,13 +92,14 @@ function tarOptions(flags: DirectoryFlags, onSkip: TarOptions['onSkip']): TarOpt
   return { ...flags, onSkip };
 }
 
-function layerOptions(args: Args): LayerOptions {
-  const options: LayerOptions = {};
-  const compression = choiceOption(args, 'compression', LAYER_COMPRESSIONS, NAME);
+function layerOptions(args: Args): LayerOptions & { estargz: boolean } {
+  const options: LayerOptions & { estargz: boolean } = { estargz: false };
+  const compression = choiceOption(args, 'compression', LAYER_CHOICES, NAME);
   if (flag(args, 'none')) {
     if (compression !== undefined && compression !== 'none') throw usage(`--none contradicts --compression ${compression}`);
     options.compression = 'none';
-  } else if (compression !== undefined) options.compression = compression;
+  } else if (compression === 'estargz') options.estargz = true;
+  else if (compression !== undefined) options.compression = compression;
   const level = levelOption(args, options.compression, NAME);
   if (level !== undefined) options.compressionLevel = level;
   const engine = choiceOption(args, 'engine', ['native', 'js'] as const, NAME);
@@ -172,7 +176,8 @@ async function produce(layer: Layer, input: Input, output: Output | undefined, b
 
 async function run(args: Args, context: Context): Promise<number> {
   if (args.positionals.length > 1) throw usage(`expected at most one input, got ${args.positionals.length}: ${args.positionals.join(' ')}`);
-  const options = layerOptions(args);
+  const { estargz, ...options } = layerOptions(args);
+  const esgz = estargzFlags(args, estargz, NAME);
   const outputPath = stringOption(args, 'output');
   const json = flag(args, 'json');
   const quiet = flag(args, 'quiet');
@@ -191,6 +196,14 @@ async function run(args: Args, context: Context): Promise<number> {
     const dirFlags = input.kind === 'directory' && flags.mtime === undefined ? { ...flags, mtime: defaultMtimeArg(NAME) as MtimeOption } : flags;
     const board = progressBoard(args);
     const source = input.open(tarOptions(dirFlags, (path, kind) => board.log(`fastlayer: skipping ${kind} ${path}\n`)));
+    if (estargz) {
+      if (outputPath !== undefined) output = await openOutput(outputPath, input.guard(), context.signal);
+      const { descriptor, result, seconds } = await writeEstargzLayer(source, options, esgz, output);
+      const text = JSON.stringify(json ? { ...descriptor, compression: 'estargz', toc: { entries: result.entries, chunks: result.chunks, landmark: result.landmark }, output: output?.name ?? null, seconds } : descriptor, null, json ? undefined : 2);
+      if (output?.isStdout) await writeStderr(`${text}\n`);
+      else await writeStdout(`${text}\n`);
+      return 0;
+    }
     const layer = new Layer(source, { ...options, signal: context.signal });
     if (outputPath !== undefined) output = await openOutput(outputPath, input.guard(), context.signal);
     const seconds = await produce(layer, input, output, board, context.signal);
@@ -257,7 +270,9 @@ export const layerCommand: Command = {
   options: {
     output: { type: 'string', short: 'o', value: 'FILE|-', help: 'write the layer to FILE, or to standard output with -' },
     level: { type: 'string', short: 'l', value: 'N', help: `compression level: gzip 0-9 (default 1), zstd ${ZSTD_MIN_LEVEL}-${ZSTD_MAX_LEVEL} (default 3)` },
-    compression: { type: 'string', value: LAYER_COMPRESSIONS.join('|'), help: `compression (default ${LAYER_COMPRESSIONS[0]}); none: the layer is the input itself` },
+    compression: { type: 'string', value: LAYER_CHOICES.join('|'), help: `compression (default ${LAYER_COMPRESSIONS[0]}); none: the layer is the input itself; estargz: a lazily pullable gzip layer` },
+    'estargz-chunk-size': { type: 'string', value: 'BYTES', help: 'estargz: split files larger than BYTES into chunks (512 to 64 MiB; default 4 MiB)' },
+    'estargz-prioritize': { type: 'string', multiple: true, value: 'FILE', help: 'estargz, repeatable: put FILE first, before the prefetch landmark' },
     none: { type: 'boolean', help: 'same as --compression none', hidden: true },
     'media-type': { type: 'string', value: 'TYPE', help: "media type to report (default: Docker's gzip layer type; OCI's zstd or uncompressed layer type for zstd, none)" },
     threads: { type: 'string', short: 't', value: 'N', help: `compress on up to N threads, 1-${MAX_THREADS} (default: the CPUs, up to 4; same bytes)` },

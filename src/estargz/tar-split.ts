@@ -1,0 +1,140 @@
+// A tar stream cut into entries with their header blocks kept byte for byte: the eStargz blob must
+// decompress to the same entries, so PAX and GNU records travel as they came. Names and link
+// targets go through the project's one checker (tar/reader.ts checkEntry); the stream is hostile.
+import { ErrTarInvalid } from '../tar/errors.js';
+import { BLOCK, MAX_EXTENDED, absorb, applyPending, decodeHeader, hasPending, isExtended, isZeroBlock, type Pending } from '../tar/header.js';
+import { checkEntry, entryType, type TarEntryType } from '../tar/reader.js';
+
+export interface SplitEntry {
+  /** The header blocks as written (extended headers first). */
+  raw: Buffer[];
+  name: string;
+  type: TarEntryType;
+  size: number;
+  mode: number;
+  uid: number;
+  gid: number;
+  uname: string;
+  gname: string;
+  /** Seconds since the epoch. */
+  mtime: number;
+  linkname?: string;
+  devmajor: number;
+  devminor: number;
+  /** SCHILY.xattr.* records, by attribute name. */
+  xattrs?: Record<string, string>;
+}
+
+export const pad = (n: number): number => (BLOCK - (n % BLOCK)) % BLOCK;
+
+/** Pulls exact byte counts from an async iterable of chunks. */
+export class TarSplitter {
+  #chunks: Buffer[] = [];
+  #buffered = 0;
+  #done = false;
+  readonly #it: AsyncIterator<Uint8Array>;
+  readonly #pending: Pending = {};
+
+  constructor(source: AsyncIterable<Uint8Array>) {
+    this.#it = source[Symbol.asyncIterator]();
+  }
+
+  async #fill(): Promise<boolean> {
+    if (this.#done) return false;
+    const next = await this.#it.next();
+    if (next.done) {
+      this.#done = true;
+      return false;
+    }
+    const v = next.value;
+    if (!(v instanceof Uint8Array)) throw new ErrTarInvalid('invalid tar stream: a chunk is not a Uint8Array');
+    if (v.length > 0) {
+      // Copied: a source may reuse its chunk's memory once it is handed on, and members are held.
+      this.#chunks.push(Buffer.from(v));
+      this.#buffered += v.length;
+    }
+    return true;
+  }
+
+  /** Exactly n bytes; undefined at a clean end with nothing buffered; ErrTarInvalid when cut. */
+  async take(n: number, what: string): Promise<Buffer | undefined> {
+    while (this.#buffered < n) {
+      if (!(await this.#fill())) {
+        if (this.#buffered === 0) return undefined;
+        throw new ErrTarInvalid(`invalid tar stream: it ends inside ${what}`);
+      }
+    }
+    if (n === 0) return Buffer.alloc(0);
+    const first = this.#chunks[0]!;
+    if (first.length >= n) {
+      if (first.length === n) this.#chunks.shift();
+      else this.#chunks[0] = first.subarray(n);
+      this.#buffered -= n;
+      return first.subarray(0, n);
+    }
+    const out = Buffer.allocUnsafe(n);
+    for (let at = 0; at < n; ) {
+      const c = this.#chunks[0]!;
+      const k = Math.min(n - at, c.length);
+      c.copy(out, at, 0, k);
+      if (k === c.length) this.#chunks.shift();
+      else this.#chunks[0] = c.subarray(k);
+      at += k;
+    }
+    this.#buffered -= n;
+    return out;
+  }
+
+  /** Exactly n bytes of an entry's data, or ErrTarInvalid. */
+  async data(n: number, name: string): Promise<Buffer> {
+    const b = await this.take(n, `entry ${JSON.stringify(name)}`);
+    if (b === undefined) throw new ErrTarInvalid(`invalid tar stream: it ends inside entry ${JSON.stringify(name)}`);
+    return b;
+  }
+
+  /** The next entry, or undefined at the end-of-archive block (or a clean end of the stream). */
+  async next(): Promise<SplitEntry | undefined> {
+    const raw: Buffer[] = [];
+    for (;;) {
+      const block = await this.take(BLOCK, 'a header');
+      if (block === undefined || isZeroBlock(block)) {
+        if (hasPending(this.#pending) || raw.length > 0) throw new ErrTarInvalid('invalid tar stream: an extended header has no entry after it');
+        // Whatever follows the end-of-archive block is not part of the archive.
+        while (await this.#fill()) this.#chunks = [];
+        return undefined;
+      }
+      let h;
+      try {
+        h = decodeHeader(block);
+      } catch (err) {
+        throw new ErrTarInvalid(`invalid tar stream: a header has ${(err as Error).message}`, err);
+      }
+      raw.push(block);
+      if (isExtended(h.type)) {
+        if (h.size > MAX_EXTENDED) throw new ErrTarInvalid(`invalid tar stream: an extended header over ${MAX_EXTENDED} bytes`);
+        const data = await this.data(h.size + pad(h.size), 'an extended header');
+        raw.push(data);
+        absorb(this.#pending, h.type, data.subarray(0, h.size));
+        continue;
+      }
+      const a = applyPending(this.#pending, h);
+      const type = entryType(a);
+      // Names and hard-link targets must stay inside the layer; a symlink's target is data that the
+      // runtime resolves inside the container's root (image trees link up and out: /usr/share/doc).
+      const symlink = type === 'symlink';
+      if (symlink && (a.linkname === '' || a.linkname.includes('\0'))) throw new ErrTarInvalid(`invalid tar stream: the symlink ${JSON.stringify(a.name)} has an empty target or one with NUL`);
+      const checked = checkEntry({ name: a.name, type: symlink ? 'file' : type, linkname: a.linkname });
+      if (symlink) checked.linkname = a.linkname;
+      let xattrs: Record<string, string> | undefined;
+      for (const [k, v] of Object.entries(a.pax ?? {})) {
+        if (k.startsWith('SCHILY.xattr.')) (xattrs ??= {})[k.slice('SCHILY.xattr.'.length)] = v;
+      }
+      return {
+        raw, name: checked.name, type, size: a.size, mode: a.mode & 0o7777, uid: a.uid, gid: a.gid,
+        uname: a.uname, gname: a.gname, mtime: a.mtime, devmajor: a.devmajor, devminor: a.devminor,
+        ...(checked.linkname === undefined ? {} : { linkname: checked.linkname }),
+        ...(xattrs ? { xattrs } : {}),
+      };
+    }
+  }
+}

@@ -1,0 +1,272 @@
+// The eStargz writer: one pass over a tar stream. Each regular file's data (each chunk of a large
+// one) starts a gzip member of its own, so a lazy reader can fetch and inflate just that range; the
+// tar headers and padding ride in the member before. After the entries come the TOC (a tar of
+// stargz.index.json, with the end-of-archive blocks) in its own member and the footer
+// (the eStargz spec in the stargz-snapshotter repository). Gunzipping the blob gives one ordinary tar: its SHA-256 is
+// the diffID, as for any gzip layer.
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { selectEngine } from '../engine/engines.js';
+import { plainHeader, trailer } from '../tar/header.js';
+import { ErrTarInvalid } from '../tar/errors.js';
+import { ErrEstargzPrioritize } from './errors.js';
+import { MemberQueue, type ChunkHash } from './members.js';
+import { resolveEstargzOptions, type EstargzOptions, type ResolvedEstargzOptions } from './options.js';
+import { TarSplitter, pad, type SplitEntry } from './tar-split.js';
+import { LANDMARK_CONTENT, NO_PREFETCH_LANDMARK, PREFETCH_LANDMARK, TOC_NAME, footer, tocEntry, type TocEntry } from './toc.js';
+
+export interface EstargzResult {
+  /** 'sha256:...' of the blob. */
+  digest: string;
+  /** 'sha256:...' of the uncompressed tar (the gunzipped blob). */
+  diffID: string;
+  size: number;
+  /** Bytes of the uncompressed tar (the `io.containers.estargz.uncompressed-size` annotation). */
+  uncompressedSize: number;
+  /** 'sha256:...' of the TOC JSON (the `containerd.io/snapshot/stargz/toc.digest` annotation). */
+  tocDigest: string;
+  /** Gzip members before the TOC, TOC entries, regular-file chunks. */
+  members: number;
+  entries: number;
+  chunks: number;
+  landmark: typeof PREFETCH_LANDMARK | typeof NO_PREFETCH_LANDMARK;
+}
+
+export interface EstargzLayer {
+  /** The blob; read it once. */
+  stream: Readable;
+  /** Resolves once the stream has ended; rejects with the stream's error. */
+  done: Promise<EstargzResult>;
+}
+
+/** Every entry of a 'reg' TOC entry's members: offsets are known only once the members before are. */
+interface Placed {
+  toc: TocEntry;
+  member: number;
+}
+
+type Reader = (n: number) => Promise<Buffer>;
+interface Held {
+  entry: SplitEntry;
+  data: Buffer;
+  padding: Buffer;
+}
+
+const sha = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+const MAX_IN_FLIGHT = 64 * 1024 * 1024;
+/** The tar's own entries that would shadow the layer's TOC or landmarks: refused. */
+const RESERVED = new Set([TOC_NAME, PREFETCH_LANDMARK, NO_PREFETCH_LANDMARK]);
+
+class Writer {
+  readonly #queue: MemberQueue;
+  readonly #blob = createHash('sha256');
+  readonly #diff = createHash('sha256');
+  #size = 0;
+  #usize = 0;
+  #open: Buffer[] = [];
+  #openBytes = 0;
+  readonly #placed: Placed[] = [];
+  #chunks = 0;
+  /** The digest the open member owes its chunk's TOC entry, asked when the member is closed. */
+  #hash: ChunkHash | undefined;
+
+  constructor(private readonly o: ResolvedEstargzOptions) {
+    const factory = selectEngine(o.engine, { level: o.level, compression: 'gzip' });
+    this.#queue = new MemberQueue(factory, o.level, o.threads, o.threads, MAX_IN_FLIGHT + o.chunkSize);
+  }
+
+  *#handOn(members: Buffer[]): Generator<Buffer> {
+    for (const m of members) {
+      this.#blob.update(m);
+      this.#size += m.length;
+      yield m;
+    }
+  }
+
+  #append(b: Buffer): void {
+    if (b.length === 0) return;
+    this.#open.push(b);
+    this.#openBytes += b.length;
+    this.#diff.update(b);
+    this.#usize += b.length;
+  }
+
+  /** Ends the open member; `hash` asks for the digest of its first bytes (the chunk it starts with). */
+  async *#close(): AsyncGenerator<Buffer> {
+    if (this.#openBytes === 0) return;
+    const parts = this.#open;
+    const bytes = this.#openBytes;
+    const hash = this.#hash;
+    this.#open = [];
+    this.#openBytes = 0;
+    this.#hash = undefined;
+    yield* this.#handOn(await this.#queue.push(parts, bytes, hash));
+  }
+
+  /** One entry: its headers into the open member; each chunk of a file's data starts a member. */
+  async *entry(e: SplitEntry, read: Reader, padding: Reader): AsyncGenerator<Buffer> {
+    for (const r of e.raw) this.#append(r);
+    if (e.name === '.') return; // the root is in the tar, not in the TOC
+    const t = tocEntry(e);
+    if (t.type !== 'reg' || e.size === 0) {
+      this.#placed.push({ toc: t, member: -1 });
+      return;
+    }
+    // A file of one chunk has the chunk's digest: hashed once (most files are one chunk).
+    const file = e.size > this.o.chunkSize ? createHash('sha256') : undefined;
+    const chunkSize = this.o.chunkSize;
+    for (let written = 0; written < e.size; ) {
+      yield* this.#close();
+      const n = Math.min(chunkSize, e.size - written);
+      const data = await read(n);
+      const c: TocEntry = written === 0 ? t : { name: e.name, type: 'chunk' };
+      if (written > 0) c.chunkOffset = written;
+      // As upstream: a chunk of the full size says so; the last (shorter) one runs to the end.
+      if (e.size - written >= chunkSize) c.chunkSize = n;
+      // Taken with the member's compression (on the worker threads for batched members); a file of
+      // one chunk has the chunk's digest.
+      const single = e.size <= chunkSize;
+      this.#hash = {
+        length: n,
+        set: (digest) => {
+          c.chunkDigest = digest;
+          if (single) t.digest = digest;
+        },
+      };
+      this.#placed.push({ toc: c, member: this.#queue.count });
+      this.#append(data);
+      file?.update(data);
+      written += n;
+      this.#chunks++;
+    }
+    if (file) t.digest = `sha256:${file.digest('hex')}`;
+    this.#append(await padding(pad(e.size)));
+  }
+
+  async *landmark(name: string): AsyncGenerator<Buffer> {
+    const e: SplitEntry = {
+      raw: [plainHeader(Buffer.from(name), '0', 0o644, 1, 0)], name, type: 'file', size: 1, mode: 0o644,
+      uid: 0, gid: 0, uname: '', gname: '', mtime: 0, devmajor: 0, devminor: 0,
+    };
+    yield* this.entry(e, async () => Buffer.from([LANDMARK_CONTENT]), async (n) => Buffer.alloc(n));
+  }
+
+  /** The TOC member and the footer; returns the values once everything is handed on. */
+  async *finish(landmark: EstargzResult['landmark'], result: (r: EstargzResult) => void): AsyncGenerator<Buffer> {
+    yield* this.#close();
+    for await (const m of this.#queue.drain()) yield* this.#handOn([m]);
+    const offsets = [0];
+    for (const s of this.#queue.sizes) offsets.push(offsets[offsets.length - 1]! + s);
+    const entries = this.#placed.map(({ toc, member }) => (member < 0 ? toc : reorder(toc, offsets[member]!)));
+    const json = Buffer.from(JSON.stringify({ version: 1, entries }, null, '\t'));
+    const tocOffset = this.#size;
+    this.#append(plainHeader(Buffer.from(TOC_NAME), '0', 0o644, json.length, 0));
+    this.#append(json);
+    this.#append(Buffer.alloc(pad(json.length)));
+    this.#append(trailer());
+    const members = this.#queue.count;
+    yield* this.#close();
+    for await (const m of this.#queue.drain()) yield* this.#handOn([m]);
+    yield* this.#handOn([footer(tocOffset)]);
+    result({
+      digest: `sha256:${this.#blob.digest('hex')}`, diffID: `sha256:${this.#diff.digest('hex')}`, size: this.#size,
+      uncompressedSize: this.#usize, tocDigest: sha(json), members, entries: entries.length, chunks: this.#chunks, landmark,
+    });
+  }
+
+  abandon(): void {
+    this.#queue.abandon();
+  }
+}
+
+/** The entry with `offset` placed where upstream's JSON has it (after the owner fields). */
+function reorder(t: TocEntry, offset: number): TocEntry {
+  const { name, type, size, modtime, linkName, mode, uid, gid, userName, groupName, xattrs, digest, chunkOffset, chunkSize, chunkDigest } = t;
+  return { name, type, size, modtime, linkName, mode, uid, gid, userName, groupName, offset, xattrs, digest, chunkOffset, chunkSize, chunkDigest };
+}
+
+function checkName(e: SplitEntry): SplitEntry {
+  if (RESERVED.has(e.name)) throw new ErrTarInvalid(`invalid tar stream for eStargz: the entry name ${JSON.stringify(e.name)} is reserved by the format`);
+  return e;
+}
+
+async function* produce(source: AsyncIterable<Uint8Array>, o: ResolvedEstargzOptions, result: (r: EstargzResult) => void): AsyncGenerator<Buffer> {
+  const w = new Writer(o);
+  const split = new TarSplitter(source);
+  const streamed = (e: SplitEntry) => w.entry(e, (n) => split.data(n, e.name), (n) => split.data(n, e.name));
+  try {
+    let landmark: EstargzResult['landmark'] = NO_PREFETCH_LANDMARK;
+    if (o.prioritize.length === 0) yield* w.landmark(NO_PREFETCH_LANDMARK);
+    else {
+      landmark = PREFETCH_LANDMARK;
+      yield* prioritized(w, split, o);
+    }
+    for (let e = await split.next(); e; e = await split.next()) yield* streamed(checkName(e));
+    yield* w.finish(landmark, result);
+  } catch (err) {
+    w.abandon();
+    throw err;
+  }
+}
+
+/**
+ * The prioritised files first (with the directories above them that came before), then every
+ * `.prefetch.landmark`, then every entry held meanwhile in its order. Reads only until the last listed file is seen.
+ */
+async function* prioritized(w: Writer, split: TarSplitter, o: ResolvedEstargzOptions): AsyncGenerator<Buffer> {
+  const wanted = new Set(o.prioritize);
+  const held: Held[] = [];
+  let heldBytes = 0;
+  const from = (h: Held) => {
+    let at = 0;
+    return w.entry(h.entry, async (n) => h.data.subarray(at, (at += n)), async () => h.padding);
+  };
+  while (wanted.size > 0) {
+    const e = await split.next();
+    if (!e) break;
+    checkName(e);
+    heldBytes += e.size;
+    if (heldBytes > o.prioritizeBuffer) {
+      throw new ErrEstargzPrioritize(`eStargz: ${[...wanted].join(', ')} not found in the first ${o.prioritizeBuffer} bytes of file data: put the prioritised files early in the tar, or raise prioritizeBuffer`);
+    }
+    const h = { entry: e, data: await split.data(e.size, e.name), padding: await split.data(pad(e.size), e.name) };
+    if (!wanted.delete(e.name)) {
+      held.push(h);
+      continue;
+    }
+    for (let i = 0; i < held.length; i++) {
+      const d = held[i]!;
+      if (d.entry.type === 'directory' && e.name.startsWith(`${d.entry.name}/`)) {
+        held.splice(i--, 1);
+        heldBytes -= d.entry.size;
+        yield* from(d);
+      }
+    }
+    heldBytes -= e.size;
+    yield* from(h);
+  }
+  yield* w.landmark(PREFETCH_LANDMARK);
+  for (const h of held) yield* from(h);
+}
+
+/**
+ * An eStargz blob of a tar stream, in one pass. The blob depends only on the tar and the options
+ * (level, chunk size, prioritised files): never on threads or on how the source is chunked.
+ */
+export function estargzLayer(source: AsyncIterable<Uint8Array>, options?: EstargzOptions): EstargzLayer {
+  const o = resolveEstargzOptions(options);
+  if (source === null || typeof source !== 'object' || !(Symbol.asyncIterator in source)) {
+    throw new ErrTarInvalid('the eStargz source must be an async iterable of Uint8Array (a tar stream)');
+  }
+  let resolve!: (r: EstargzResult) => void;
+  let reject!: (e: unknown) => void;
+  const done = new Promise<EstargzResult>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  done.catch(() => {});
+  const stream = Readable.from(produce(source, o, resolve), { objectMode: false });
+  stream.on('error', reject);
+  stream.on('close', () => reject(new Error('the eStargz stream was closed before it ended')));
+  return { stream, done };
+}
