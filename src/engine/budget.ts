@@ -136,8 +136,8 @@ export function threadBudget(): ThreadBudget {
 }
 
 /**
- * Replaces the process's budget (tests, and embedders that share the machine with other work);
- * returns the one it replaced. Grants of the old budget are still released into it.
+ * Replaces the process's budget (tests measure one build on a budget of their own); returns the one
+ * it replaced. Grants of the old budget are still released into it.
  */
 export function setThreadBudget(budget: ThreadBudget): ThreadBudget {
   const old = threadBudget();
