@@ -250,8 +250,8 @@ export const MAX_ORDERED_LANES = 4;
 async function writeLayers(tasks: readonly Blob[], destination: Destination, signal: AbortSignal | undefined, onProgress: WriteOptions['onProgress']): Promise<Written[]> {
   const budget = threadBudget();
   const streaming = tasks.filter((t) => t.kind === 'streaming').length;
-  const ordered = !(destination.concurrency > 1);
-  const lanes = Math.max(1, Math.min(streaming, ordered ? Math.min(MAX_ORDERED_LANES, budget.capacity) : destination.concurrency));
+  const ordered = !(destination.concurrency > 1) && destination.spoolAhead === true;
+  const lanes = Math.max(1, Math.min(streaming, ordered ? Math.min(MAX_ORDERED_LANES, budget.capacity) : destination.concurrency || 1));
   const share = Math.max(1, Math.floor(budget.capacity / lanes));
   if (ordered) {
     return writeInOrder(tasks, lanes, budget, share, signal, {
