@@ -110,8 +110,10 @@ export async function writeInOrder<T>(tasks: readonly Blob[], lanes: number, bud
     }
     return results;
   } catch (err) {
+    // The first failure aborted the others: theirs (an AbortError) is not the one to report.
+    const cause: unknown = link.signal.aborted ? link.signal.reason : err;
     link.abort(err);
-    throw err;
+    throw cause;
   } finally {
     await Promise.allSettled(spools.values());
     const made = await dir?.catch(() => undefined);

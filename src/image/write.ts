@@ -240,8 +240,13 @@ async function writeKnownBlob(blob: KnownBlob, destination: Destination, signal:
   return out;
 }
 
-/** Most layers an in-order destination (an archive) has compressed at once: the rest wait on disk. */
+/**
+ * Most layers an in-order destination (an archive) has compressed at once: the rest wait on disk. It
+ * spools ahead only where each layer still gets 2 threads (a budget of 4 or more): the spool's extra
+ * write, read and digest check cost more than they give on fewer cores (docs/PERFORMANCE.md).
+ */
 export const MAX_ORDERED_LANES = 4;
+const orderedLanes = (capacity: number): number => Math.min(MAX_ORDERED_LANES, Math.floor(capacity / 2));
 
 /**
  * The layers of a built image, several at once: `lanes` of them, each with an equal share of the
@@ -251,7 +256,7 @@ async function writeLayers(tasks: readonly Blob[], destination: Destination, sig
   const budget = threadBudget();
   const streaming = tasks.filter((t) => t.kind === 'streaming').length;
   const ordered = !(destination.concurrency > 1) && destination.spoolAhead === true;
-  const lanes = Math.max(1, Math.min(streaming, ordered ? Math.min(MAX_ORDERED_LANES, budget.capacity) : destination.concurrency || 1));
+  const lanes = Math.max(1, Math.min(streaming, ordered ? orderedLanes(budget.capacity) : destination.concurrency || 1));
   const share = Math.max(1, Math.floor(budget.capacity / lanes));
   if (ordered) {
     return writeInOrder(tasks, lanes, budget, share, signal, {
