@@ -62,7 +62,7 @@ export { listReferrers, referrersTag } from './registry/referrers.js';
 export { Reference } from './image/reference.js';
 export { parsePlatform, formatPlatform } from './image/platform.js';
 export type { Descriptor, Platform, KnownBlob, StreamingBlob, Blob, ManifestBlob, Destination } from './image/types.js';
-export { ErrInvalidReference, ErrImageFormat, ErrBaseImage, ErrUnsafeArchivePath, ErrLayout, ErrConfigInvalid, ErrLayerFile, ErrDecompressUnavailable } from './image/errors.js';
+export { ErrInvalidReference, ErrImageFormat, ErrBaseImage, ErrUnsafeArchivePath, ErrLayout, ErrConfigInvalid, ErrLayerFile, ErrDecompressUnavailable, ErrLayerSpool } from './image/errors.js';
 export { ErrTarSourceChanged, ErrTarUnsafeEntry, ErrTarInvalid, type TarErrorCode } from './tar/errors.js';
 export type { MtimePolicy, ModeOverride, EntryKind } from './tar/options.js';
 export { readTar, checkEntry, type TarEntry, type TarHeader, type TarEntryType, type ReadTarOptions } from './tar/reader.js';

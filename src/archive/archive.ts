@@ -42,6 +42,8 @@ function blobName(digest: string): string {
 export class ArchiveWriter implements Destination {
   /** One tar stream: blobs go in one after another. */
   readonly concurrency = 1;
+  /** Layers after the current one are compressed ahead into spool files, then appended in order. */
+  readonly spoolAhead = true;
   readonly path: string;
   readonly #tmp: string;
   readonly #mtime: number;

@@ -32,6 +32,7 @@ export interface CacheSpec {
 export function remembering(d: Destination, present: ReadonlySet<string>): Destination {
   return {
     concurrency: d.concurrency,
+    ...(d.spoolAhead === undefined ? {} : { spoolAhead: d.spoolAhead }),
     has: async (desc: Descriptor) => present.has(desc.digest) || d.has(desc),
     writeBlob: (blob: Blob, signal?: AbortSignal) => d.writeBlob(blob, signal),
     writeManifest: (m, signal) => d.writeManifest(m, signal),

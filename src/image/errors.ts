@@ -93,3 +93,15 @@ export class ErrDecompressUnavailable extends FastlayerError {
     this.name = 'ErrDecompressUnavailable';
   }
 }
+
+/**
+ * A layer compressed ahead of its turn (spool.ts) could not be spooled to a temporary file under
+ * os.tmpdir() (full disk, no permission). Nothing of the spool is left behind.
+ */
+export class ErrLayerSpool extends FastlayerError {
+  readonly code = 'ERR_LAYER_SPOOL' as const;
+  constructor(message: string, cause?: unknown) {
+    super(message, cause === undefined ? undefined : { cause });
+    this.name = 'ErrLayerSpool';
+  }
+}

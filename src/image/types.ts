@@ -69,6 +69,13 @@ export interface ManifestBlob {
 export interface Destination {
   /** Streaming layers this destination takes at once (1 for a single tar stream). */
   readonly concurrency: number;
+  /**
+   * Optional, for a destination of concurrency 1 whose blobs land one after another (an archive):
+   * true lets writeImage compress the streaming layers after the current one ahead, into spool files
+   * (spool.ts), and hand each over in its turn as a known blob (its descriptor the layer's, its bytes
+   * checked again as they pass). Absent: every streaming layer comes as itself, one at a time.
+   */
+  readonly spoolAhead?: boolean;
   has(descriptor: Descriptor): Promise<boolean>;
   /** Writes the bytes of `blob`; resolves with its descriptor (for a streaming blob, once it ended). */
   writeBlob(blob: Blob, signal?: AbortSignal): Promise<Descriptor>;

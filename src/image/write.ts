@@ -2,6 +2,9 @@
 // streaming layer passed once straight into the destination, collecting digests and diffIDs; then
 // each config (now complete), each manifest, the index; then the names, last. Known blobs the
 // destination already holds are skipped. Any failure aborts the destination and rethrows.
+// Streaming layers are compressed several at once (the destination's concurrency, or spool.ts for a
+// destination that takes blobs one at a time in order), under the process's thread budget
+// (src/engine/budget.ts): each gets an equal share of it, and waits when none is free.
 import { Readable } from 'node:stream';
 import { ErrInvalidOption, optionKeys, refuseUnknownOptions } from '../core/errors.js';
 import { ErrBaseImage } from './errors.js';
@@ -14,6 +17,8 @@ import { indexEntries, isImageSource, manifestParts, MAX_INDEX_DEPTH, type Image
 import { isIndexType } from '../core/media-types.js';
 import type { Layer } from '../layer/layer.js';
 import { artifactManifest, checkReferrerContent, type ReferrerContent } from './referrer.js';
+import { threadBudget, type ThreadBudget } from '../engine/budget.js';
+import { linkedAbort, withThreads, writeInOrder, type Spooled } from './spool.js';
 
 export type WriteProgress =
   | { type: 'blob'; digest: string; size: number; mediaType: string; skipped: boolean }
@@ -158,7 +163,7 @@ async function writeBuilt(top: Image | ImageIndex, destination: Destination, sig
       return at;
     }),
   );
-  const written = await pool(tasks.length, destination.concurrency, (i) => writeLayer(tasks[i]!, destination, signal, onProgress));
+  const written = await writeLayers(tasks, destination, signal, onProgress);
 
   const result: WrittenImage[] = [];
   const manifests: ManifestBlob[] = [];
@@ -235,14 +240,61 @@ async function writeKnownBlob(blob: KnownBlob, destination: Destination, signal:
   return out;
 }
 
-async function writeLayer(blob: Blob, destination: Destination, signal: AbortSignal | undefined, onProgress: WriteOptions['onProgress']): Promise<Written> {
+/**
+ * Most layers an in-order destination (an archive) has compressed at once: the rest wait on disk. It
+ * spools ahead only where each layer still gets 2 threads (a budget of 4 or more): the spool's extra
+ * write, read and digest check cost more than they give on fewer cores (docs/PERFORMANCE.md).
+ */
+export const MAX_ORDERED_LANES = 4;
+const orderedLanes = (capacity: number): number => Math.min(MAX_ORDERED_LANES, Math.floor(capacity / 2));
+
+/**
+ * The layers of a built image, several at once: `lanes` of them, each with an equal share of the
+ * thread budget. The first failure aborts the others (their destinations clean up after them).
+ */
+async function writeLayers(tasks: readonly Blob[], destination: Destination, signal: AbortSignal | undefined, onProgress: WriteOptions['onProgress']): Promise<Written[]> {
+  const budget = threadBudget();
+  const streaming = tasks.filter((t) => t.kind === 'streaming').length;
+  const ordered = !(destination.concurrency > 1) && destination.spoolAhead === true;
+  const lanes = Math.max(1, Math.min(streaming, ordered ? orderedLanes(budget.capacity) : destination.concurrency || 1));
+  const share = Math.max(1, Math.floor(budget.capacity / lanes));
+  if (ordered) {
+    return writeInOrder(tasks, lanes, budget, share, signal, {
+      direct: (i, inner) => writeLayer(tasks[i]!, destination, signal, onProgress, budget, share, inner),
+      spooled: (i, spool, inner) => writeSpooled(spool, destination, signal, onProgress, inner),
+    });
+  }
+  const link = linkedAbort(signal);
+  try {
+    return await pool(tasks.length, destination.concurrency, (i) =>
+      writeLayer(tasks[i]!, destination, signal, onProgress, budget, share, link.signal).catch((err: unknown) => {
+        link.abort(err);
+        throw err;
+      }));
+  } finally {
+    link.dispose();
+  }
+}
+
+async function writeSpooled(spool: Spooled, destination: Destination, signal: AbortSignal | undefined, onProgress: WriteOptions['onProgress'], inner: AbortSignal): Promise<Written> {
+  check(signal);
+  const descriptor = await destination.writeBlob(spool.blob, inner);
+  onProgress?.({ type: 'blob', digest: descriptor.digest, size: descriptor.size, mediaType: descriptor.mediaType, skipped: false });
+  return { descriptor, diffID: spool.diffID };
+}
+
+async function writeLayer(
+  blob: Blob, destination: Destination, signal: AbortSignal | undefined, onProgress: WriteOptions['onProgress'],
+  budget?: ThreadBudget, share = Infinity, inner: AbortSignal | undefined = signal,
+): Promise<Written> {
   if (blob.kind === 'known') {
     const diffID = blob.diffID ?? (blob.descriptor.mediaType.endsWith('.tar') ? blob.descriptor.digest : undefined);
     if (diffID === undefined) throw new ErrBaseImage(`layer ${blob.descriptor.digest} has no diffID: a config cannot list it`);
-    return { descriptor: await writeKnownBlob(blob, destination, signal, onProgress), diffID };
+    return { descriptor: await writeKnownBlob(blob, destination, inner, onProgress), diffID };
   }
   check(signal);
-  const descriptor = await destination.writeBlob(blob, signal);
+  const write = () => destination.writeBlob(blob, inner);
+  const descriptor = budget === undefined ? await write() : await withThreads(blob.layer, budget, share, inner, write);
   onProgress?.({ type: 'blob', digest: descriptor.digest, size: descriptor.size, mediaType: descriptor.mediaType, skipped: false });
   return { descriptor, diffID: blob.layer.diffID().toString() };
 }

@@ -25,6 +25,17 @@ function ignore(): void {}
 
 const listeners = new FinalizationRegistry<() => void>((unsubscribe) => unsubscribe());
 
+let setThreadCap: (layer: Layer, threads: number) => void;
+
+/**
+ * Caps the threads `layer` compresses on, before its stream is opened: the writer of several layers
+ * at once passes what the process's thread budget granted it (src/engine/budget.ts). The bytes do
+ * not depend on it. An opened layer keeps the threads it started with.
+ */
+export function capThreads(layer: Layer, threads: number): void {
+  setThreadCap(layer, threads);
+}
+
 export class Layer {
   /** The engine doing the work: 'native' or 'js', with versions of its parts. */
   readonly engine: EngineInfo;
@@ -46,6 +57,13 @@ export class Layer {
   #resolve!: (values: LayerValues) => void;
   #reject!: (cause: unknown) => void;
   #unsubscribe: (() => void) | undefined;
+  #threadCap = Infinity;
+
+  static {
+    setThreadCap = (layer, threads) => {
+      layer.#threadCap = Math.max(1, Math.floor(threads));
+    };
+  }
 
   constructor(source: LayerSource, options?: LayerOptions) {
     checkSource(source);
@@ -125,7 +143,7 @@ export class Layer {
     if (this.#failure) return failedStream(this.#failure.cause);
     let engine: Engine;
     try {
-      engine = this.#factory.create({ level: this.compressionLevel, compression: this.compression, threads: this.threads });
+      engine = this.#factory.create({ level: this.compressionLevel, compression: this.compression, threads: Math.min(this.threads, this.#threadCap) });
     } catch (err) {
       reader.close();
       this.#fail(err);

@@ -14,6 +14,7 @@ describe('build/cache-use: the remembering destination', () => {
     // Required<Destination>: a method added to Destination must be added here, and is then checked.
     const full: Required<Destination> = {
       concurrency: 3,
+      spoolAhead: true,
       has: async () => { calls.push('has'); return false; },
       writeBlob: async () => { calls.push('writeBlob'); return D; },
       writeManifest: async () => { calls.push('writeManifest'); },
@@ -25,6 +26,7 @@ describe('build/cache-use: the remembering destination', () => {
     const wrapped = remembering(full, new Set([D.digest])) as Required<Destination>;
     for (const key of Object.keys(full) as (keyof Destination)[]) assert.equal(typeof wrapped[key], typeof full[key], key);
     assert.equal(wrapped.concurrency, 3);
+    assert.equal(wrapped.spoolAhead, true);
     assert.equal(await wrapped.has(D), true, 'a digest found present answers at once');
     assert.equal(await wrapped.has({ ...D, digest: `sha256:${'b'.repeat(64)}` }), false);
     const m = { descriptor: D, bytes: Buffer.from('{}') };
