@@ -6,11 +6,11 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildImage, type BuildSpec } from '../src/build/build.js';
-import { budgetCapacity, setThreadBudget, threadBudget, ThreadBudget } from '../src/engine/budget.js';
-import { RegistryDestination } from '../src/registry/destination.js';
-import { manyFiles, tempDir } from './helpers/tree.js';
-import { registryMissing, startRegistry, type RunningRegistry } from './helpers/registry.js';
+import { buildImage, type BuildSpec } from '../../src/build/build.js';
+import { budgetCapacity, setThreadBudget, threadBudget, ThreadBudget } from '../../src/engine/budget.js';
+import { RegistryDestination } from '../../src/registry/destination.js';
+import { manyFiles, tempDir } from '../helpers/tree.js';
+import { registryMissing, startRegistry, type RunningRegistry } from '../helpers/registry.js';
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 

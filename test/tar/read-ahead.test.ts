@@ -6,10 +6,10 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { tarDirectory } from '../src/tar/directory.js';
-import { readTar } from '../src/tar/reader.js';
-import { kTestHooks, type TestHooks } from '../src/tar/walker.js';
-import { tempDir } from './helpers/tree.js';
+import { tarDirectory } from '../../src/tar/directory.js';
+import { readTar } from '../../src/tar/reader.js';
+import { kTestHooks, type TestHooks } from '../../src/tar/walker.js';
+import { tempDir } from '../helpers/tree.js';
 
 async function tarOf(dir: string, hooks: TestHooks = {}): Promise<Buffer> {
   const chunks: Buffer[] = [];
