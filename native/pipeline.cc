@@ -26,7 +26,7 @@ double Now() {
 
 }  // namespace
 
-Pipeline::Pipeline(int level, Mode mode, int threads) : level_(level), mode_(mode), threads_(threads) {
+Pipeline::Pipeline(int level, Mode mode, int threads) : level_(level), mode_(mode) {
   if (mode == Mode::kZstd) {
     if (level < kZstdMinLevel || level > kZstdMaxLevel) {
       throw std::invalid_argument("fastlayer: zstd compression level must be an integer from 1 to 19");

@@ -78,7 +78,6 @@ class Pipeline {
 
   const int level_;
   const Mode mode_;
-  const int threads_;
   std::unique_ptr<Deflater> deflater_;
   Sha256 sha_in_;
   Sha256 sha_out_;
