@@ -159,6 +159,20 @@ class Pool {
     if (error) std::rethrow_exception(error);
   }
 
+  bool RunTaskHere(TaskState* t) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    if (t->phase != TaskState::Phase::kQueued) return false;
+    Unlink(t);
+    --t->refs;
+    t->phase = TaskState::Phase::kRunning;
+    lock.unlock();
+    std::exception_ptr error = RunWork(t, 0);
+    lock.lock();
+    t->error = error;
+    t->phase = TaskState::Phase::kDone;
+    return true;
+  }
+
   void AbandonTask(TaskState* t) {
     std::function<void(size_t)> dropped;
     std::lock_guard<std::mutex> lock(mutex_);
@@ -334,6 +348,8 @@ std::shared_ptr<BackgroundTask> BackgroundTask::Start(std::function<void(size_t)
 bool BackgroundTask::Done() { return ThePool().TaskDone(state_); }
 
 void BackgroundTask::Join() { ThePool().JoinTask(state_); }
+
+bool BackgroundTask::RunIfQueued() { return ThePool().RunTaskHere(state_); }
 
 void BackgroundTask::Abandon() { ThePool().AbandonTask(state_); }
 

@@ -51,6 +51,10 @@ class BackgroundTask {
   bool Done();
   // Returns once the work has run, on a pool thread or here; rethrows its exception. Call once.
   void Join();
+  // Runs the work here (as thread 0) if no pool thread has taken it yet, and returns true; else
+  // false at once. Lets an owner waiting for its oldest task compress a later one meanwhile. Its
+  // exception is kept for Join.
+  bool RunIfQueued();
   // Not started yet: it never runs. Running: it finishes on its own, and nobody waits for it.
   void Abandon();
 

@@ -85,6 +85,13 @@ void UnitWindow::CollectOldest(std::vector<uint8_t>* out) {
   ring_[head_] = InFlight{};
   head_ = (head_ + 1) % ring_.size();
   --count_;
+  // While the oldest unit is still compressing, this thread compresses later ones that no pool
+  // thread has taken yet (oldest first) instead of waiting: with threads N the layer then has N
+  // threads compressing, not N - 1 and an idle caller.
+  for (size_t i = 0; i < count_ && !done.task->Done(); ++i) {
+    const InFlight& later = ring_[(head_ + i) % ring_.size()];
+    later.task->RunIfQueued();  // its seconds are counted when it is collected
+  }
   const double start = Now();
   done.task->Join();  // rethrows the unit's failure; the unit is then dropped with `done`
   const double joined = Now();
