@@ -21,6 +21,7 @@
         "native/sha256.cc",
         "native/sha256_shani.cc",
         "native/stored.cc",
+        "native/unit_window.cc",
         "native/zstd_frames.cc",
         "native/zstd_stream.cc"
       ],

@@ -21,6 +21,12 @@ import { runSection, SECTIONS, sectionTargets } from './sections.js';
 
 const MB = 1e6;
 const log = (m) => process.stderr.write(m + '\n');
+// --scaling: its own report (bench/scaling.js), nothing else runs.
+if (process.argv.includes('--scaling')) {
+  const { runScaling } = await import('./scaling.js');
+  await runScaling(process.argv.slice(2));
+  process.exit(0);
+}
 const options = parseOptions();
 // Without the 'layers' section, none of the pipelines, corpora or the memory test run.
 const layersOn = options.sections.includes('layers');

@@ -172,6 +172,8 @@ void CheckCase(const uint8_t* in, size_t n, int level, const std::vector<Chunkin
     ExpectSameRun(first, RunPipeline(in, n, level, chunkings[i], 1 + static_cast<int>(i % 4)), context);
   }
   ExpectSameRun(first, RunPipeline(in, n, level, chunkings[0], 4), context);
+  // Many threads: a window of 33 units in flight across calls, on up to 15 pool threads.
+  ExpectSameRun(first, RunPipeline(in, n, level, chunkings.back(), 16), context);
 }
 
 FuzzCase DecodeFuzzInput(const uint8_t* data, size_t size) {

@@ -65,6 +65,7 @@ Napi::Function PipelineWrap::Define(Napi::Env env) {
                          InstanceMethod<&PipelineWrap::Flush>("flush"),
                          InstanceMethod<&PipelineWrap::Finish>("finish"),
                          InstanceMethod<&PipelineWrap::Destroy>("destroy"),
+                         InstanceMethod<&PipelineWrap::Stats>("stats"),
                      });
 }
 
@@ -214,10 +215,26 @@ void PipelineWrap::CallCompleted(napi_env env, bool failed) {
   if (failed) failed_ = true;
   // A call on several threads keeps per-unit outputs for the next one: the core grew.
   if (core_ != nullptr) {
+    stats_ = core_->Stats();
     const auto now = static_cast<int64_t>(core_->MemoryUsage());
     AdjustExternal(env, now - core_bytes_);
     core_bytes_ = now;
   }
+}
+
+Napi::Value PipelineWrap::Stats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object result = Napi::Object::New(env);
+  Napi::Array units = Napi::Array::New(env, kMaxHelpers + 1);
+  for (size_t i = 0; i <= kMaxHelpers; ++i) {
+    units.Set(static_cast<uint32_t>(i), Napi::Number::New(env, static_cast<double>(stats_.units[i])));
+  }
+  result.Set("units", units);
+  result.Set("inputHashSeconds", Napi::Number::New(env, stats_.input_hash_s));
+  result.Set("compressSeconds", Napi::Number::New(env, stats_.compress_s));
+  result.Set("outputHashSeconds", Napi::Number::New(env, stats_.output_hash_s));
+  result.Set("waitSeconds", Napi::Number::New(env, stats_.wait_s));
+  return result;
 }
 
 void PipelineWrap::Destroy(const Napi::CallbackInfo& info) {

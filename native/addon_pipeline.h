@@ -34,6 +34,10 @@ class PipelineWrap : public Napi::ObjectWrap<PipelineWrap> {
   // flush(): a sync flush point (Pipeline::Flush); resolves with the bytes, like update().
   Napi::Value Flush(const Napi::CallbackInfo& info);
   Napi::Value Finish(const Napi::CallbackInfo& info);
+  // stats(): { units, inputHashSeconds, compressSeconds, outputHashSeconds, waitSeconds } as of the
+  // last call completed (engine_stats.h); units[k] is the count compressed by thread k (0: the
+  // caller's thread, that is the call's libuv worker; 1..: pool threads).
+  Napi::Value Stats(const Napi::CallbackInfo& info);
   void Destroy(const Napi::CallbackInfo& info);
   void Finalize(Napi::Env env) override;
 
@@ -60,6 +64,8 @@ class PipelineWrap : public Napi::ObjectWrap<PipelineWrap> {
   int64_t external_bytes_ = 0;
   // The core's own MemoryUsage() as last reported (part of external_bytes_).
   int64_t core_bytes_ = 0;
+  // Copied from the core when a call completes: the core is not read while a worker runs it.
+  EngineStats stats_;
   bool busy_ = false;
   bool finished_ = false;
   bool destroyed_ = false;

@@ -48,7 +48,8 @@ struct Batch {
 
 // A BackgroundTask's shared part: referenced by its owner and, while queued or running, by the pool.
 struct BackgroundTask::State {
-  std::function<void()> work;
+  std::function<void(size_t)> work;
+  std::shared_ptr<TaskGroup> group;
   enum class Phase { kQueued, kRunning, kDone } phase = Phase::kQueued;
   std::exception_ptr error;
   CondVar finished;
@@ -61,10 +62,10 @@ namespace {
 using TaskState = BackgroundTask::State;
 
 // Runs a task's work and drops it (and what it holds) at once, off the lock: it may free a frame.
-std::exception_ptr RunWork(TaskState* t) {
+std::exception_ptr RunWork(TaskState* t, size_t thread) {
   std::exception_ptr error;
   try {
-    t->work();
+    t->work(thread);
   } catch (...) {
     error = std::current_exception();
   }
@@ -147,7 +148,7 @@ class Pool {
       --t->refs;
       t->phase = TaskState::Phase::kRunning;
       lock.unlock();
-      std::exception_ptr error = RunWork(t);
+      std::exception_ptr error = RunWork(t, 0);
       lock.lock();
       t->error = error;
       t->phase = TaskState::Phase::kDone;
@@ -158,8 +159,22 @@ class Pool {
     if (error) std::rethrow_exception(error);
   }
 
+  bool RunTaskHere(TaskState* t) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    if (t->phase != TaskState::Phase::kQueued) return false;
+    Unlink(t);
+    --t->refs;
+    t->phase = TaskState::Phase::kRunning;
+    lock.unlock();
+    std::exception_ptr error = RunWork(t, 0);
+    lock.lock();
+    t->error = error;
+    t->phase = TaskState::Phase::kDone;
+    return true;
+  }
+
   void AbandonTask(TaskState* t) {
-    std::function<void()> dropped;
+    std::function<void(size_t)> dropped;
     std::lock_guard<std::mutex> lock(mutex_);
     if (t->phase != TaskState::Phase::kQueued) return;  // running: it ends on its own
     Unlink(t);
@@ -229,15 +244,25 @@ class Pool {
     t->next = nullptr;
   }
 
-  // Runs the first queued task on this pool thread. Called with the lock held, returns with it held.
-  void RunTask(std::unique_lock<std::mutex>& lock) {
-    TaskState* t = tasks_;
-    tasks_ = t->next;
-    t->next = nullptr;
+  // The first queued task whose group has room for one more on a pool thread. Called with the lock
+  // held. The queue holds at most a few tasks per layer in flight, so a scan is cheap.
+  TaskState* Runnable() const {
+    for (TaskState* t = tasks_; t != nullptr; t = t->next) {
+      if (t->group == nullptr || t->group->running < t->group->limit) return t;
+    }
+    return nullptr;
+  }
+
+  // Runs task t (Runnable()) on pool thread `number`. Called with the lock held, returns with it held.
+  // A task that ends makes room in its group: this thread looks for the next one itself.
+  void RunTask(TaskState* t, size_t number, std::unique_lock<std::mutex>& lock) {
+    Unlink(t);
     t->phase = TaskState::Phase::kRunning;
+    if (t->group != nullptr) ++t->group->running;
     lock.unlock();
-    std::exception_ptr error = RunWork(t);
+    std::exception_ptr error = RunWork(t, number);
     lock.lock();
+    if (t->group != nullptr) --t->group->running;
     ++helper_units_;
     t->error = error;
     t->phase = TaskState::Phase::kDone;
@@ -265,11 +290,11 @@ class Pool {
   void Loop(size_t number) {
     std::unique_lock<std::mutex> lock(mutex_);
     for (;;) {
-      wake_.wait(lock, [this] { return stopping_ || queue_ != nullptr || tasks_ != nullptr; });
+      wake_.wait(lock, [this] { return stopping_ || queue_ != nullptr || Runnable() != nullptr; });
       if (stopping_) return;
       // A RunUnits caller is blocked on its batch; a task's owner is not, so batches go first.
       if (queue_ == nullptr) {
-        RunTask(lock);
+        RunTask(Runnable(), number, lock);
         continue;
       }
       Batch* b = queue_;
@@ -310,9 +335,11 @@ void RunUnits(size_t n, size_t helpers, const std::function<void(size_t, size_t)
 
 PoolStats GetPoolStats() { return ThePool().Stats(); }
 
-std::shared_ptr<BackgroundTask> BackgroundTask::Start(std::function<void()> work, size_t helpers) {
+std::shared_ptr<BackgroundTask> BackgroundTask::Start(std::function<void(size_t)> work, size_t helpers,
+                                                      std::shared_ptr<TaskGroup> group) {
   std::unique_ptr<State> state(new State());
   state->work = std::move(work);
+  state->group = std::move(group);
   std::shared_ptr<BackgroundTask> task = std::make_shared<BackgroundTask>(state.get());
   ThePool().StartTask(state.release(), helpers);
   return task;
@@ -321,6 +348,8 @@ std::shared_ptr<BackgroundTask> BackgroundTask::Start(std::function<void()> work
 bool BackgroundTask::Done() { return ThePool().TaskDone(state_); }
 
 void BackgroundTask::Join() { ThePool().JoinTask(state_); }
+
+bool BackgroundTask::RunIfQueued() { return ThePool().RunTaskHere(state_); }
 
 void BackgroundTask::Abandon() { ThePool().AbandonTask(state_); }
 

@@ -12,7 +12,7 @@
 namespace fastlayer {
 
 // Most helper threads the pool ever starts; a pipeline asks for fewer.
-constexpr size_t kMaxHelpers = 15;
+constexpr size_t kMaxHelpers = 63;
 
 // Calls work(index, thread) once for every index in [0, n), from the calling thread (thread 0) and
 // at most `helpers` pool threads (thread 1..kMaxHelpers: a pool thread's number for its whole life,
@@ -29,15 +29,32 @@ void RunUnits(size_t n, size_t helpers, const std::function<void(size_t index, s
 // while the next frame fills). The owner collects it with Join(), which runs the work on the calling
 // thread if no pool thread has started it: a busy or absent pool never leaves it waiting for a
 // thread. An owner that goes away calls Abandon(), which never waits.
+// The tasks of one owner (one layer): at most `limit` of them run on pool threads at once, so that a
+// layer with threads N uses at most N - 1 pool threads plus its own calling thread (which runs a
+// task at Join when no pool thread has taken it), however many of its tasks are queued. Its fields
+// belong to the pool (guarded by the pool's lock).
+struct TaskGroup {
+  explicit TaskGroup(size_t limit) : limit(limit) {}
+  const size_t limit;
+  size_t running = 0;
+};
+
 class BackgroundTask {
  public:
-  // Queues `work` for the pool, starting up to `helpers` pool threads. Never throws for lack of
-  // threads (the work then runs at Join); may throw std::bad_alloc.
-  static std::shared_ptr<BackgroundTask> Start(std::function<void()> work, size_t helpers);
+  // Queues `work` for the pool, starting up to `helpers` pool threads. work(thread) is told the
+  // number of the thread running it: 1..kMaxHelpers for a pool thread, 0 for the owner at Join.
+  // Never throws for lack of threads (the work then runs at Join); may throw std::bad_alloc. With a
+  // group, the task waits while `group->limit` tasks of that group run on pool threads.
+  static std::shared_ptr<BackgroundTask> Start(std::function<void(size_t thread)> work, size_t helpers,
+                                               std::shared_ptr<TaskGroup> group = nullptr);
   // True once the work has run (or failed); never blocks.
   bool Done();
   // Returns once the work has run, on a pool thread or here; rethrows its exception. Call once.
   void Join();
+  // Runs the work here (as thread 0) if no pool thread has taken it yet, and returns true; else
+  // false at once. Lets an owner waiting for its oldest task compress a later one meanwhile. Its
+  // exception is kept for Join.
+  bool RunIfQueued();
   // Not started yet: it never runs. Running: it finishes on its own, and nobody waits for it.
   void Abandon();
 

@@ -3,6 +3,7 @@
 #include <isa-l.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <functional>
 #include <memory>
@@ -11,7 +12,6 @@
 #include <string>
 #include <vector>
 
-#include "block_pool.h"
 
 namespace fastlayer {
 
@@ -20,20 +20,13 @@ static_assert(kMaxThreads == kMaxHelpers + 1, "one caller plus the pool's helper
 
 namespace {
 
-// Pool thread `thread`'s compressor for `level`, made on first use and kept: the pool is shared by
-// every pipeline, so these are bounded by its threads, not by the layers. Each entry is only ever
-// touched by its own thread. Never freed, since a pool thread may still compress during exit; not
-// thread_local, which would make the addon need the dynamic loader's TLS at run time.
-Deflater* HelperDeflater(size_t thread, int level) {
-  static auto* table = new std::unique_ptr<Deflater>[(kMaxHelpers + 1) * 10];
-  std::unique_ptr<Deflater>& d = table[thread * 10 + static_cast<size_t>(level)];
-  if (!d) d = NewDeflater(level);
-  return d.get();
+double Now() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
 }  // namespace
 
-Pipeline::Pipeline(int level, Mode mode, int threads) : level_(level), mode_(mode), threads_(threads) {
+Pipeline::Pipeline(int level, Mode mode, int threads) : level_(level), mode_(mode) {
   if (mode == Mode::kZstd) {
     if (level < kZstdMinLevel || level > kZstdMaxLevel) {
       throw std::invalid_argument("fastlayer: zstd compression level must be an integer from 1 to 19");
@@ -48,11 +41,13 @@ Pipeline::Pipeline(int level, Mode mode, int threads) : level_(level), mode_(mod
     throw std::invalid_argument("fastlayer: mode must be 0 (gzip), 1 (none) or 2 (zstd)");
   }
   // Made here so that a bad level or a missing libzstd feature fails at construction.
-  if (mode == Mode::kZstd) zstd_.reset(new ZstdFrameStream(level, threads));
+  if (mode == Mode::kZstd) zstd_.reset(new ZstdFrameStream(level, std::min(threads, kZstdMaxThreads), &stats_));
   if (mode == Mode::kGzip) {
     deflater_ = NewDeflater(level);
     block_.reset(new uint8_t[kBlockSize]);
     window_.reset(new uint8_t[kWindowSize]);
+    // Stored blocks cost a copy each: helpers would only add hand-offs.
+    if (threads > 1 && level > 0) units_.reset(new UnitWindow(level, threads, deflater_.get(), &stats_));
   }
 }
 
@@ -63,7 +58,7 @@ size_t Pipeline::MemoryUsage() const {
   if (deflater_) n += deflater_->MemoryUsage();
   if (block_) n += kBlockSize;
   if (window_) n += kWindowSize;
-  for (const auto& v : unit_out_) n += v.capacity();
+  if (units_) n += units_->MemoryUsage();
   if (zstd_) n += zstd_->MemoryUsage();
   return n;
 }
@@ -81,20 +76,28 @@ void Pipeline::WriteHeaderOnce(std::vector<uint8_t>* out) {
 }
 
 void Pipeline::TakeInput(const uint8_t* data, size_t len) {
+  const double start = Now();
   sha_in_.Update(data, len);
   in_size_ += len;
   if (mode_ == Mode::kGzip && len > 0) crc_ = crc32_gzip_refl(crc_, data, len);
+  stats_.input_hash_s += Now() - start;
 }
 
 void Pipeline::TakeOutput(const std::vector<uint8_t>& out, size_t start) {
+  if (out.size() == start) return;
+  const double begin = Now();
   sha_out_.Update(out.data() + start, out.size() - start);
   out_size_ += out.size() - start;
+  stats_.output_hash_s += Now() - begin;
 }
 
 void Pipeline::CompressUnit(const uint8_t* data, size_t len, bool final,
                             std::vector<uint8_t>* out) {
   const size_t start = out->size();
+  const double begin = Now();
   deflater_->Deflate(window_.get(), window_len_, data, len, final, out);
+  stats_.compress_s += Now() - begin;
+  ++stats_.units[0];
   TakeOutput(*out, start);
   if (len >= kWindowSize) {
     std::memcpy(window_.get(), data + len - kWindowSize, kWindowSize);
@@ -138,8 +141,7 @@ void Pipeline::Update(const uint8_t* data, size_t len, std::vector<uint8_t>* out
   }
   WriteHeaderOnce(out);
   if (len == 0) return;  // data may be null
-  // Stored blocks cost a copy each: helpers would only add hand-offs.
-  if (threads_ > 1 && level_ > 0 && UnitsCompleted(len) >= 2) return UpdateParallel(data, len, out);
+  if (units_) return UpdateWindowed(data, len, out);
   if (block_len_ > 0) {
     const size_t take = std::min(len, kBlockSize - block_len_);
     TakeInput(data, take);
@@ -165,80 +167,38 @@ void Pipeline::Update(const uint8_t* data, size_t len, std::vector<uint8_t>* out
   }
 }
 
-void Pipeline::UpdateParallel(const uint8_t* data, size_t len, std::vector<uint8_t>* out) {
-  // The caller hashes the whole input (and its CRC) while the helpers start compressing.
-  const auto take_input = [this, data, len] { TakeInput(data, len); };
-  struct Unit {
-    const uint8_t* dict;
-    size_t dict_len;
-    const uint8_t* data;
-  };
-  std::vector<Unit> units;
-  units.reserve(UnitsCompleted(len));
-  const uint8_t* dict = window_.get();
-  size_t dict_len = window_len_;
-  const auto add = [&](const uint8_t* unit) {
-    units.push_back(Unit{dict, dict_len, unit});
-    dict = unit + kBlockSize - kWindowSize;
-    dict_len = kWindowSize;
-  };
+void Pipeline::AddUnit(const uint8_t* data, std::vector<uint8_t>* out) {
+  units_->Add(window_.get(), window_len_, data, kBlockSize, out);
+  std::memcpy(window_.get(), data + kBlockSize - kWindowSize, kWindowSize);
+  window_len_ = kWindowSize;
+}
+
+void Pipeline::UpdateWindowed(const uint8_t* data, size_t len, std::vector<uint8_t>* out) {
+  const size_t start = out->size();
+  units_->CollectReady(out);
   if (block_len_ > 0) {
-    const size_t take = kBlockSize - block_len_;  // len > take: at least two units complete
+    const size_t take = std::min(len, kBlockSize - block_len_);
+    TakeInput(data, take);
     std::memcpy(block_.get() + block_len_, data, take);
-    add(block_.get());
+    block_len_ += take;
     data += take;
     len -= take;
+    if (block_len_ == kBlockSize) {
+      AddUnit(block_.get(), out);
+      block_len_ = 0;
+    }
   }
-  for (; len >= kBlockSize; data += kBlockSize, len -= kBlockSize) add(data);
-
-  // Groups of a few units per thread bound the per-unit outputs kept, whatever the call's size.
-  constexpr size_t kGroupPerThread = 2;
-  const size_t group = kGroupPerThread * static_cast<size_t>(threads_);
-  for (size_t first = 0; first < units.size(); first += group) {
-    const size_t count = std::min(group, units.size() - first);
-    if (unit_out_.size() < count) unit_out_.resize(count);
-    // Outputs are hashed and appended in order by whichever thread finds the next one done, so that
-    // the hashing overlaps the compression of later units instead of following all of it.
-    struct {
-      std::mutex mutex;
-      bool done[kGroupPerThread * kMaxThreads] = {};
-      size_t next = 0;  // the first output not appended yet
-      bool busy = false;  // a thread is appending (unlocked)
-    } order;
-    // Marks output i done, then appends every ready one unless another thread is already at it.
-    const auto done = [&](size_t i) {
-      std::unique_lock<std::mutex> lock(order.mutex);
-      order.done[i] = true;
-      if (order.busy) return;  // that thread will find ours too
-      order.busy = true;
-      while (order.next < count && order.done[order.next]) {
-        const size_t k = order.next;
-        lock.unlock();
-        const size_t start = out->size();
-        out->insert(out->end(), unit_out_[k].begin(), unit_out_[k].end());
-        TakeOutput(*out, start);
-        lock.lock();
-        ++order.next;
-      }
-      order.busy = false;
-    };
-    RunUnits(
-        count, static_cast<size_t>(threads_ - 1),
-        [&](size_t i, size_t thread) {
-          const Unit& u = units[first + i];
-          Deflater* deflater = thread == 0 ? deflater_.get() : HelperDeflater(thread, level_);
-          unit_out_[i].clear();
-          deflater->Deflate(u.dict, u.dict_len, u.data, kBlockSize, false, &unit_out_[i]);
-          done(i);
-        },
-        first == 0 ? std::function<void()>(take_input) : [] {});
-    // A unit that failed stops the appending; RunUnits has rethrown its exception then.
-    if (order.next != count) throw std::logic_error("fastlayer: a unit's output was not appended");
+  // Hashed on this thread, unit by unit while in cache, as the pool compresses the earlier ones.
+  for (; len >= kBlockSize; data += kBlockSize, len -= kBlockSize) {
+    TakeInput(data, kBlockSize);
+    AddUnit(data, out);
   }
-  std::memcpy(window_.get(), units.back().data + kBlockSize - kWindowSize, kWindowSize);
-  window_len_ = kWindowSize;
-  std::memcpy(block_.get(), data, len);
-  block_len_ = len;
+  if (len > 0) {
+    TakeInput(data, len);
+    std::memcpy(block_.get(), data, len);
+    block_len_ = len;
+  }
+  TakeOutput(*out, start);
 }
 
 void Pipeline::Flush(std::vector<uint8_t>* out) {
@@ -252,6 +212,11 @@ void Pipeline::Flush(std::vector<uint8_t>* out) {
   }
   // Before any input the output so far is just the header: a decodable, empty prefix.
   WriteHeaderOnce(out);
+  if (units_) {
+    const size_t start = out->size();
+    units_->Drain(out);
+    TakeOutput(*out, start);
+  }
   // Nothing pending: the last unit already ended on a sync flush.
   if (block_len_ == 0) return;
   CompressUnit(block_.get(), block_len_, false, out);
@@ -277,6 +242,11 @@ void Pipeline::Finish(std::vector<uint8_t>* out, Digests* result) {
     return;
   }
   WriteHeaderOnce(out);
+  if (units_) {
+    const size_t start = out->size();
+    units_->Drain(out);
+    TakeOutput(*out, start);
+  }
   CompressUnit(block_.get(), block_len_, true, out);
   const size_t start = out->size();
   const uint32_t isize = static_cast<uint32_t>(in_size_);

@@ -9,8 +9,10 @@
 #include <vector>
 
 #include "deflate.h"
+#include "engine_stats.h"
 #include "format.h"
 #include "sha256.h"
+#include "unit_window.h"
 #include "zstd_stream.h"
 
 namespace fastlayer {
@@ -18,7 +20,11 @@ namespace fastlayer {
 enum class Mode { kGzip = 0, kNone = 1, kZstd = 2 };
 
 // Threads one pipeline may compress on: its caller's and up to kMaxHelpers pool threads.
-constexpr int kMaxThreads = 16;
+constexpr int kMaxThreads = 64;
+// zstd frames in flight per layer, whatever `threads` says: a frame is 8 MiB of input (format
+// version 1), so more would cost 8 MiB each and only a smaller frame (a new format version) could
+// keep the memory bounded (docs/ZSTD.md).
+constexpr int kZstdMaxThreads = 16;
 
 struct Digests {
   uint8_t digest[32];
@@ -29,9 +35,11 @@ struct Digests {
 class Pipeline {
  public:
   // Throws std::invalid_argument unless mode is a Mode value, 0 <= level <= 9 (gzip, none) or
-  // 1 <= level <= 19 (zstd), and 1 <= threads <= kMaxThreads. With threads > 1, a call that completes
-  // several units compresses them on up to that many threads (block_pool.h); the bytes are the same
-  // for every thread count. zstd compresses each full frame in the background (zstd_stream.h).
+  // 1 <= level <= 19 (zstd), and 1 <= threads <= kMaxThreads. With threads > 1 (gzip levels 1-9),
+  // every full unit is handed to the block pool (unit_window.h) and Update returns the output of
+  // the units finished so far, in order, while later ones go on compressing across calls; Flush and
+  // Finish drain the window. The bytes are the same for every thread count and chunking. zstd
+  // compresses each full frame in the background (zstd_stream.h), up to kZstdMaxThreads at once.
   Pipeline(int level, Mode mode, int threads = 1);
   ~Pipeline();
   Pipeline(const Pipeline&) = delete;
@@ -51,6 +59,8 @@ class Pipeline {
 
   // Approximate heap bytes held (buffers and compressor state), for GC accounting.
   size_t MemoryUsage() const;
+  // Work counts and stage seconds so far (engine_stats.h). Not while a call runs on another thread.
+  const EngineStats& Stats() const { return stats_; }
 
  private:
   void CheckOpen() const;
@@ -59,16 +69,15 @@ class Pipeline {
   void TakeInput(const uint8_t* data, size_t len);
   // Compresses one unit with the current window as dictionary, then slides the window.
   void CompressUnit(const uint8_t* data, size_t len, bool final, std::vector<uint8_t>* out);
-  // Update for threads > 1 when the call completes at least two units.
-  void UpdateParallel(const uint8_t* data, size_t len, std::vector<uint8_t>* out);
-  // Units this call would complete.
-  size_t UnitsCompleted(size_t len) const { return (block_len_ + len) / kBlockSize; }
+  // Update for threads > 1: full units go to the window.
+  void UpdateWindowed(const uint8_t* data, size_t len, std::vector<uint8_t>* out);
+  // Hands one full unit to the window with the current dictionary, then slides the dictionary.
+  void AddUnit(const uint8_t* data, std::vector<uint8_t>* out);
   // Hashes and counts output bytes appended to *out since `start`.
   void TakeOutput(const std::vector<uint8_t>& out, size_t start);
 
   const int level_;
   const Mode mode_;
-  const int threads_;
   std::unique_ptr<Deflater> deflater_;
   Sha256 sha_in_;
   Sha256 sha_out_;
@@ -83,8 +92,9 @@ class Pipeline {
   // Last kWindowSize bytes of input before the current unit.
   std::unique_ptr<uint8_t[]> window_;
   size_t window_len_ = 0;
-  // Per-unit outputs of a parallel call, kept for their capacity.
-  std::vector<std::vector<uint8_t>> unit_out_;
+  EngineStats stats_;
+  // gzip with threads > 1 and level > 0: units in flight on the pool.
+  std::unique_ptr<UnitWindow> units_;
   // zstd: the frames, compressed by this thread or in the background.
   std::unique_ptr<ZstdFrameStream> zstd_;
 };

@@ -1,16 +1,25 @@
 #include "zstd_stream.h"
 
 #include <algorithm>
+#include <chrono>
 #include <utility>
 
 namespace fastlayer {
 
 namespace {
 constexpr size_t kRing = kMaxHelpers + 1;
+
+double Now() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
 }  // namespace
 
-ZstdFrameStream::ZstdFrameStream(int level, int threads)
-    : level_(level), threads_(threads), own_(new ZstdFrameCompressor(level)) {}
+ZstdFrameStream::ZstdFrameStream(int level, int threads, EngineStats* stats)
+    : level_(level),
+      threads_(threads),
+      stats_(stats),
+      group_(std::make_shared<TaskGroup>(static_cast<size_t>(threads > 1 ? threads - 1 : 1))),
+      own_(new ZstdFrameCompressor(level)) {}
 
 ZstdFrameStream::~ZstdFrameStream() {
   for (size_t i = 0; i < count_; ++i) ring_[(head_ + i) % kRing].task->Abandon();
@@ -49,7 +58,10 @@ void ZstdFrameStream::Finish(std::vector<uint8_t>* out) {
 void ZstdFrameStream::Submit(std::vector<uint8_t>* out) {
   any_frame_ = true;
   if (threads_ == 1) {
+    const double start = Now();
     own_->Compress(fill_.data(), fill_.size(), out);
+    stats_->compress_s += Now() - start;
+    ++stats_->units[0];
     fill_.clear();
     return;
   }
@@ -66,11 +78,14 @@ void ZstdFrameStream::Submit(std::vector<uint8_t>* out) {
   frame->input.swap(fill_);
   // The task holds the frame until its work has run: an abandoned frame outlives this stream.
   std::shared_ptr<BackgroundTask> task = BackgroundTask::Start(
-      [frame] {
+      [frame](size_t thread) {
+        const double start = Now();
         frame->output.clear();
         frame->compressor->Compress(frame->input.data(), frame->input.size(), &frame->output);
+        frame->thread = thread;
+        frame->seconds = Now() - start;
       },
-      static_cast<size_t>(threads_));
+      static_cast<size_t>(threads_ - 1), group_);
   ring_[(head_ + count_) % kRing] = InFlight{std::move(frame), std::move(task), bytes};
   ++count_;
   if (!spare_inputs_.empty()) {
@@ -84,8 +99,14 @@ void ZstdFrameStream::CollectOldest(std::vector<uint8_t>* out) {
   ring_[head_] = InFlight{};
   head_ = (head_ + 1) % kRing;
   --count_;
+  const double start = Now();
   done.task->Join();  // rethrows the frame's failure; the frame is then dropped with `done`
+  const double joined = Now();
   Frame& frame = *done.frame;  // the task has let go of it: ours alone
+  // A frame the caller ran itself at Join counts as compression, not waiting.
+  stats_->wait_s += frame.thread == 0 ? 0 : joined - start;
+  stats_->compress_s += frame.seconds;
+  ++stats_->units[frame.thread];
   out->insert(out->end(), frame.output.begin(), frame.output.end());
   spare_compressors_.push_back(std::move(frame.compressor));
   frame.input.clear();

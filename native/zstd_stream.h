@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "block_pool.h"
+#include "engine_stats.h"
 #include "zstd_frames.h"
 
 namespace fastlayer {
@@ -17,7 +18,8 @@ namespace fastlayer {
 class ZstdFrameStream {
  public:
   // Throws std::invalid_argument for a level outside kZstdMinLevel..kZstdMaxLevel.
-  ZstdFrameStream(int level, int threads);
+  // Counts frames and compress seconds into *stats (which must outlive this stream).
+  ZstdFrameStream(int level, int threads, EngineStats* stats);
   // Frames still in flight are abandoned: never waits for a pool thread.
   ~ZstdFrameStream();
   ZstdFrameStream(const ZstdFrameStream&) = delete;
@@ -40,6 +42,8 @@ class ZstdFrameStream {
     std::vector<uint8_t> input;
     std::vector<uint8_t> output;
     std::unique_ptr<ZstdFrameCompressor> compressor;
+    size_t thread = 0;  // who compressed it
+    double seconds = 0;
   };
   struct InFlight {
     std::shared_ptr<Frame> frame;
@@ -54,6 +58,9 @@ class ZstdFrameStream {
 
   const int level_;
   const int threads_;
+  EngineStats* const stats_;
+  // At most threads - 1 pool threads at once: the caller fills (and hashes) the next frame.
+  std::shared_ptr<TaskGroup> group_;
   std::vector<uint8_t> fill_;
   // The caller's compressor (one thread), and buffers of collected frames, kept for the next ones.
   std::unique_ptr<ZstdFrameCompressor> own_;

@@ -20,7 +20,7 @@ export interface EngineOptions {
   level: number;
   compression: Compression;
   /**
-   * Threads one layer may compress on at once (1 to 16). Units of the format are independent, so
+   * Threads one layer may compress on at once (1 to 64). Units of the format are independent, so
    * the bytes never depend on it. Absent: 1 for native, 4 for js (deflates on the libuv threadpool).
    */
   threads?: number;

@@ -6,7 +6,7 @@ import type { Engine, EngineFactory, EngineInput, EngineOptions, EngineResult } 
 import { ErrEngineState } from '../core/errors.js';
 import { ZSTD_FRAME_SIZE } from './format.js';
 import { Limiter, nativeCallLimit, type Ticket } from './limiter.js';
-import { loadNative, type NativeAddon, type NativePipeline } from './native.js';
+import { loadNative, type NativeAddon, type NativePipeline, type NativeStats } from './native.js';
 
 const MODE_GZIP = 0;
 const MODE_NONE = 1;
@@ -75,6 +75,11 @@ class NativeEngine implements Engine {
     this.state = 'finished';
     const { out, digest, diffID, size } = await this.limited(() => this.pipeline.finish());
     return { tail: out, digest: digest.toString('hex'), diffID: diffID.toString('hex'), size };
+  }
+
+  /** Per-thread work counts and per-stage seconds so far (undefined from an older addon). */
+  stats(): NativeStats | undefined {
+    return this.pipeline.stats?.();
   }
 
   destroy(): void {

@@ -29,6 +29,18 @@ export interface NativePipeline {
   flush?(): Promise<Buffer>;
   finish(): Promise<{ out: Buffer; digest: Buffer; diffID: Buffer; size: number }>;
   destroy(): void;
+  /** Absent in addons built before it (engine_stats.h). */
+  stats?(): NativeStats;
+}
+
+/** Where one pipeline's work went, as of its last completed call (native/engine_stats.h). */
+export interface NativeStats {
+  /** units[k]: units (gzip) or frames (zstd) compressed by thread k; 0 is the calling thread. */
+  units: number[];
+  inputHashSeconds: number;
+  compressSeconds: number;
+  outputHashSeconds: number;
+  waitSeconds: number;
 }
 
 export interface NativeAddon {

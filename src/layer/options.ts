@@ -45,12 +45,21 @@ export interface ResolvedOptions {
 
 const KNOWN = optionKeys<LayerOptions>({ compressionLevel: true, mediaType: true, compression: true, signal: true, engine: true, threads: true });
 
-export const MAX_THREADS = 16;
+export const MAX_THREADS = 64;
 export const ZSTD_MIN_LEVEL = 1;
 export const ZSTD_MAX_LEVEL = 19;
 export const ZSTD_DEFAULT_LEVEL = 3;
-// 1 MiB per call is four units of the format: more threads than that have nothing to take.
+// The library's default stays at 4 even on many cores: a library may run several layers in one
+// process (a server), each with its own window of 2 x threads + 1 units in memory (docs/DESIGN.md,
+// "Threads"); the CLI, which owns the machine, defaults to every core (cliDefaultThreads).
 const DEFAULT_THREADS_CAP = 4;
+
+/** The CLI's default: FASTLAYER_THREADS if set, else every available core, up to MAX_THREADS. */
+export function cliDefaultThreads(): number {
+  const value = process.env.FASTLAYER_THREADS;
+  if (value !== undefined && value !== '') return defaultThreads();
+  return Math.min(availableParallelism(), MAX_THREADS);
+}
 
 function defaultThreads(): number {
   const value = process.env.FASTLAYER_THREADS;

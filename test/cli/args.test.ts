@@ -31,7 +31,7 @@ describe('fastlayer arguments', { skip: binMissing() }, () => {
     ['a missing option value', ['layer', 'F', '-o'], /argument missing/],
     ['a flag taken as a value', ['layer', 'F', '-o', '--json'], /ambiguous/],
     ['an out-of-range level', ['layer', 'F', '--level', '11'], /--level must be an integer from 0 to 9/],
-    ['threads out of range', ['layer', 'F', '--threads', '0'], /--threads must be an integer from 1 to 16/],
+    ['threads out of range', ['layer', 'F', '--threads', '0'], /--threads must be an integer from 1 to 64/],
     ['an unknown compression', ['layer', 'F', '--compression', 'lz4'], /--compression must be one of gzip, zstd, none/],
     ['zstd level 0 (zstd starts at 1)', ['layer', 'F', '--compression', 'zstd', '--level', '0'], /--level must be an integer from 1 to 19, got "0"/],
     ['a zstd ultra level', ['layer', 'F', '--compression', 'zstd', '--level', '20'], /--level must be an integer from 1 to 19, got "20"/],

@@ -69,8 +69,8 @@ describe('Layer construction', () => {
     throwsCoded(() => new Layer(src, { compression: 'brotli' as never }), RangeError, 'ERR_OPTION_OUT_OF_RANGE', /'gzip', 'zstd' or 'none'/);
     throwsCoded(() => new Layer(src, { mediaType: ' ' }), RangeError, 'ERR_OPTION_OUT_OF_RANGE', /mediaType/);
     throwsCoded(() => new Layer(src, { engine: 'wasm' as never }), RangeError, 'ERR_OPTION_OUT_OF_RANGE', /engine/);
-    for (const threads of [0, 17, 1.5, -1, NaN, Infinity]) {
-      throwsCoded(() => new Layer(src, { threads }), RangeError, 'ERR_OPTION_OUT_OF_RANGE', /threads.*from 1 to 16/);
+    for (const threads of [0, 65, 1.5, -1, NaN, Infinity]) {
+      throwsCoded(() => new Layer(src, { threads }), RangeError, 'ERR_OPTION_OUT_OF_RANGE', /threads.*from 1 to 64/);
     }
   });
 

@@ -9,7 +9,7 @@ import { formatPlatform, parsePlatform } from '../../image/platform.js';
 import { Reference } from '../../image/reference.js';
 import type { WriteProgress, WriteResult } from '../../image/write.js';
 import { RegistryDestination } from '../../registry/destination.js';
-import { MAX_THREADS } from '../../layer/options.js';
+import { cliDefaultThreads, MAX_THREADS } from '../../layer/options.js';
 import { resolveBaseSource, type ResolvedBase } from '../../image/base-source.js';
 import type { RegistryOptions } from '../../registry/client.js';
 import { containerConfig, resolveCreated, type Healthcheck } from '../../image/config.js';
@@ -179,8 +179,9 @@ export function imageSpec(args: Args, layersGiven = true): Omit<BuildSpec, 'outp
   }
   const level = levelOption(args, compression, NAME);
   if (level !== undefined) layerOptions.compressionLevel = level;
-  const threads = integerOption(args, 'threads', 1, MAX_THREADS, NAME);
-  if (threads !== undefined) layerOptions.threads = threads;
+  // Every core by default, as `layer`: the process-wide thread budget (engine/budget.ts) shares them
+  // among the layers compressed at once, so N layers never ask for N x cores.
+  layerOptions.threads = integerOption(args, 'threads', 1, MAX_THREADS, NAME) ?? cliDefaultThreads();
   if (Object.keys(layerOptions).length > 0) spec.layerOptions = layerOptions;
   // Directory options, passed through as strings for buildImage, but checked here first with the
   // same parsers (keep|TIME|clamp:TIME, UID[:GID]|keep): a bad value is a usage error, as in `layer`.
@@ -430,7 +431,7 @@ export const imageCommand: Command = {
     push: { type: 'string', value: 'NAME', help: 'push to a registry' },
     compression: { type: 'string', value: LAYER_COMPRESSIONS.join('|'), help: 'layer compression (default gzip); zstd and none need --format oci' },
     level: { type: 'string', short: 'l', value: 'N', help: 'compression level: gzip 0-9 (default 1), zstd 1-19 (default 3)' },
-    threads: { type: 'string', short: 't', value: 'N', help: `compress each layer on up to N threads, 1-${MAX_THREADS} (same bytes)` },
+    threads: { type: 'string', short: 't', value: 'N', help: `compress each layer on up to N threads, 1-${MAX_THREADS} (default: FASTLAYER_THREADS, else every CPU up to ${MAX_THREADS}, shared by the layers compressed at once; same bytes)` },
     exclude: { type: 'string', multiple: true, value: 'PATTERN', help: 'leave out paths matching PATTERN (.dockerignore syntax), every layer' },
     mtime: { type: 'string', value: 'keep|TIME|clamp:TIME', help: 'entry times of the directory layers (default: clamp to SOURCE_DATE_EPOCH when set, else 0); keep: the files\' own' },
     sbom: { type: 'string', value: 'DIR', help: 'attach an SPDX SBOM of the Node project DIR (its package-lock.json, v2 or v3) as an OCI referrer' },

@@ -5,7 +5,7 @@ import { arch } from 'node:os';
 import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
 import { Layer } from '../../layer/layer.js';
-import { MAX_THREADS, ZSTD_MAX_LEVEL, ZSTD_MIN_LEVEL, type LayerOptions } from '../../layer/options.js';
+import { cliDefaultThreads, MAX_THREADS, ZSTD_MAX_LEVEL, ZSTD_MIN_LEVEL, type LayerOptions } from '../../layer/options.js';
 import type { Compression } from '../../engine/engine.js';
 import type { TarOptions } from '../../tar/directory.js';
 import {
@@ -105,7 +105,7 @@ function layerOptions(args: Args): LayerOptions & { estargz: boolean } {
   const engine = choiceOption(args, 'engine', ['native', 'js'] as const, NAME);
   if (engine !== undefined) options.engine = engine;
   const threads = integerOption(args, 'threads', 1, MAX_THREADS, NAME);
-  if (threads !== undefined) options.threads = threads;
+  options.threads = threads ?? cliDefaultThreads();
   const mediaType = stringOption(args, 'media-type');
   if (mediaType !== undefined) {
     if (mediaType.trim() === '') throw usage('--media-type must not be empty');
@@ -275,7 +275,7 @@ export const layerCommand: Command = {
     'estargz-prioritize': { type: 'string', multiple: true, value: 'FILE', help: 'estargz, repeatable: put FILE first, before the prefetch landmark' },
     none: { type: 'boolean', help: 'same as --compression none', hidden: true },
     'media-type': { type: 'string', value: 'TYPE', help: "media type to report (default: Docker's gzip layer type; OCI's zstd or uncompressed layer type for zstd, none)" },
-    threads: { type: 'string', short: 't', value: 'N', help: `compress on up to N threads, 1-${MAX_THREADS} (default: the CPUs, up to 4; same bytes)` },
+    threads: { type: 'string', short: 't', value: 'N', help: `compress on up to N threads, 1-${MAX_THREADS} (default: FASTLAYER_THREADS, else every CPU up to ${MAX_THREADS}; same bytes)` },
     engine: { type: 'string', value: 'native|js', help: 'force an engine (default: native when it loads)' },
     prefix: { type: 'string', value: 'PATH', help: 'directories: put the entries under PATH in the layer' },
     exclude: { type: 'string', multiple: true, value: 'PATTERN', help: 'directories: leave out paths matching PATTERN (.dockerignore syntax)' },

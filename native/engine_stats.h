@@ -1,0 +1,23 @@
+// Where one pipeline's time and work went (docs/DESIGN.md, "Native addon API": stats()), for tests
+// and the scaling bench: which threads compressed its units (gzip) or frames (zstd), and the seconds
+// spent per stage. Compress seconds are summed over every thread; the others are the calling
+// thread's own.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "block_pool.h"
+
+namespace fastlayer {
+
+struct EngineStats {
+  // units[0]: compressed by the calling thread (the one making Update/Flush/Finish calls);
+  // units[k], k >= 1: by pool thread k (a pool thread keeps its number for its whole life).
+  uint64_t units[kMaxHelpers + 1] = {};
+  double input_hash_s = 0;   // SHA-256 and CRC-32 of the input, and copying it into units
+  double compress_s = 0;     // deflate or zstd, on any thread
+  double output_hash_s = 0;  // appending the output in order and its SHA-256
+  double wait_s = 0;         // the calling thread waiting for a unit a pool thread still compresses
+};
+
+}  // namespace fastlayer

@@ -1,0 +1,66 @@
+// gzip units compressed on the block pool while the caller goes on, across calls (docs/DESIGN.md,
+// "Threads"): Add() hands a unit over and returns at once unless the window is full; finished units
+// are appended in unit order, so the bytes never depend on which thread ran a unit or when.
+// Memory: at most Capacity(threads) = 2 x threads + 1 units in flight, each holding a copy of its
+// dictionary and input (288 KiB) and its output (about the same at worst): about 37 MiB for 32
+// threads, 73 MiB for 64.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "block_pool.h"
+#include "deflate.h"
+#include "engine_stats.h"
+
+namespace fastlayer {
+
+class UnitWindow {
+ public:
+  // own: the caller's compressor, used when the caller runs a unit itself at collection time.
+  UnitWindow(int level, int threads, Deflater* own, EngineStats* stats);
+  // Units in flight are abandoned: never waits for a pool thread.
+  ~UnitWindow();
+  UnitWindow(const UnitWindow&) = delete;
+  UnitWindow& operator=(const UnitWindow&) = delete;
+
+  static size_t Capacity(int threads) { return 2 * static_cast<size_t>(threads) + 1; }
+
+  // Copies dict[0..dict_len) and data[0..len) into a unit and starts compressing it (non-final).
+  // Appends to *out the units finished so far, in order; when the window is full, first waits for
+  // the oldest.
+  void Add(const uint8_t* dict, size_t dict_len, const uint8_t* data, size_t len, std::vector<uint8_t>* out);
+  // Appends the finished units at the head of the window, in order; never waits.
+  void CollectReady(std::vector<uint8_t>* out);
+  // Appends every unit in flight, in order, waiting for each.
+  void Drain(std::vector<uint8_t>* out);
+  size_t MemoryUsage() const;
+
+ private:
+  struct Unit {
+    std::vector<uint8_t> input;  // dictionary, then data
+    size_t dict_len = 0;
+    std::vector<uint8_t> output;
+    size_t thread = 0;  // who compressed it
+    double seconds = 0;
+  };
+  struct InFlight {
+    std::shared_ptr<Unit> unit;
+    std::shared_ptr<BackgroundTask> task;
+  };
+  void CollectOldest(std::vector<uint8_t>* out);
+
+  const int level_;
+  const int threads_;
+  Deflater* const own_;
+  EngineStats* const stats_;
+  std::shared_ptr<TaskGroup> group_;
+  std::vector<InFlight> ring_;
+  size_t head_ = 0;
+  size_t count_ = 0;
+  // Buffers of collected units, reused by the next ones.
+  std::vector<std::shared_ptr<Unit>> spare_;
+};
+
+}  // namespace fastlayer
