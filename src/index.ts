@@ -96,3 +96,4 @@ export { parseMtimeArg, parseOwnerArg, type DirectoryLayerOptions } from './buil
 export { pushImage, type PushImageOptions } from './registry/push.js';
 export { LayerCache, cachedLayer, cachedDirectoryLayer, cachedLayers, defaultLayerCacheDir, layerCacheKey, layerCacheKeyId, resolveLayerCache, type LayerCacheKey, type LayerCacheEntry, type LayerCacheOptions, type CachedLayerOptions, type CacheUse, type SharedLayerCache } from './build/layer-cache.js';
 export { RegistryLayerCache, CACHE_TAG, CACHE_TYPE, type RegistryLayerCacheEntry, type RegistryLayerCacheOptions } from './build/registry-cache.js';
+export { estargzLayer, readToc, DEFAULT_CHUNK_SIZE as ESTARGZ_DEFAULT_CHUNK_SIZE, TOC_NAME as ESTARGZ_TOC_NAME, ErrEstargzInvalid, ErrEstargzPrioritize, type EstargzLayer, type EstargzResult, type EstargzOptions, type Toc as EstargzToc, type TocEntry as EstargzTocEntry, type TocSummary as EstargzTocSummary } from './estargz/index.js';
