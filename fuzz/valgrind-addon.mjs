@@ -58,7 +58,7 @@ await p.update(input).then(() => fail('update after destroy'), () => {});
 const q = new addon.Pipeline(1, 0);
 await q.finish();
 await q.finish().then(() => fail('finish twice'), () => {});
-for (const bad of [[10, 0], [-1, 0], ['1', 0], [1, 3], [0, 2], [20, 2], [1, 0, 0], [1, 0, 17], [1, 0, '2']]) {
+for (const bad of [[10, 0], [-1, 0], ['1', 0], [1, 3], [0, 2], [20, 2], [1, 0, 0], [1, 0, 65], [1, 0, '2']]) {
   try {
     new addon.Pipeline(...bad);
     fail(`accepted ${bad}`);
