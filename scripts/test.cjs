@@ -38,6 +38,7 @@ const SLOW = {
   'hazard/streams': 'every stream form torn down at every stage, on every engine',
   'layer/chunking': 'every chunking of the corpora on each engine',
   'layer/threads': 'every thread count, chunking, level and engine',
+  'build/acceptance-npm': 'express from the npm registry, `npm ci` twice: network-bound, about 40 s',
   'estargz/verify': "stargz-snapshotter's estargz reader, built on first run from Debian's packaged Go sources (apt download, go build)",
 };
 
