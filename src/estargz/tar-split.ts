@@ -3,7 +3,7 @@
 // targets go through the project's one checker (tar/reader.ts checkEntry); the stream is hostile.
 import { ErrTarInvalid } from '../tar/errors.js';
 import { BLOCK, MAX_EXTENDED, absorb, applyPending, decodeHeader, hasPending, isExtended, isZeroBlock, type Pending } from '../tar/header.js';
-import { checkEntry, entryType, type TarEntryType } from '../tar/reader.js';
+import { Bytes, checkEntry, entryType, pad, type TarEntryType } from '../tar/reader.js';
 
 export interface SplitEntry {
   /** The header blocks as written (extended headers first). */
@@ -25,69 +25,26 @@ export interface SplitEntry {
   xattrs?: Record<string, string>;
 }
 
-export const pad = (n: number): number => (BLOCK - (n % BLOCK)) % BLOCK;
+/** A source's chunks, each checked and copied: a source may reuse a chunk's memory once handed on, and members are held. */
+async function* copied(source: AsyncIterable<Uint8Array>): AsyncGenerator<Buffer> {
+  for await (const v of source as AsyncIterable<unknown>) {
+    if (!(v instanceof Uint8Array)) throw new ErrTarInvalid('invalid tar stream: a chunk is not a Uint8Array');
+    yield Buffer.from(v);
+  }
+}
 
-/** Pulls exact byte counts from an async iterable of chunks. */
+/** Cuts a tar stream into entries, on the tar reader's byte queue. */
 export class TarSplitter {
-  #chunks: Buffer[] = [];
-  #buffered = 0;
-  #done = false;
-  readonly #it: AsyncIterator<Uint8Array>;
+  readonly #bytes: Bytes;
   readonly #pending: Pending = {};
 
   constructor(source: AsyncIterable<Uint8Array>) {
-    this.#it = source[Symbol.asyncIterator]();
-  }
-
-  async #fill(): Promise<boolean> {
-    if (this.#done) return false;
-    const next = await this.#it.next();
-    if (next.done) {
-      this.#done = true;
-      return false;
-    }
-    const v = next.value;
-    if (!(v instanceof Uint8Array)) throw new ErrTarInvalid('invalid tar stream: a chunk is not a Uint8Array');
-    if (v.length > 0) {
-      // Copied: a source may reuse its chunk's memory once it is handed on, and members are held.
-      this.#chunks.push(Buffer.from(v));
-      this.#buffered += v.length;
-    }
-    return true;
-  }
-
-  /** Exactly n bytes; undefined at a clean end with nothing buffered; ErrTarInvalid when cut. */
-  async take(n: number, what: string): Promise<Buffer | undefined> {
-    while (this.#buffered < n) {
-      if (!(await this.#fill())) {
-        if (this.#buffered === 0) return undefined;
-        throw new ErrTarInvalid(`invalid tar stream: it ends inside ${what}`);
-      }
-    }
-    if (n === 0) return Buffer.alloc(0);
-    const first = this.#chunks[0]!;
-    if (first.length >= n) {
-      if (first.length === n) this.#chunks.shift();
-      else this.#chunks[0] = first.subarray(n);
-      this.#buffered -= n;
-      return first.subarray(0, n);
-    }
-    const out = Buffer.allocUnsafe(n);
-    for (let at = 0; at < n; ) {
-      const c = this.#chunks[0]!;
-      const k = Math.min(n - at, c.length);
-      c.copy(out, at, 0, k);
-      if (k === c.length) this.#chunks.shift();
-      else this.#chunks[0] = c.subarray(k);
-      at += k;
-    }
-    this.#buffered -= n;
-    return out;
+    this.#bytes = new Bytes(copied(source)[Symbol.asyncIterator]());
   }
 
   /** Exactly n bytes of an entry's data, or ErrTarInvalid. */
   async data(n: number, name: string): Promise<Buffer> {
-    const b = await this.take(n, `entry ${JSON.stringify(name)}`);
+    const b = await this.#bytes.take(n, `entry ${JSON.stringify(name)}`);
     if (b === undefined) throw new ErrTarInvalid(`invalid tar stream: it ends inside entry ${JSON.stringify(name)}`);
     return b;
   }
@@ -96,11 +53,11 @@ export class TarSplitter {
   async next(): Promise<SplitEntry | undefined> {
     const raw: Buffer[] = [];
     for (;;) {
-      const block = await this.take(BLOCK, 'a header');
+      const block = await this.#bytes.take(BLOCK, 'a header');
       if (block === undefined || isZeroBlock(block)) {
         if (hasPending(this.#pending) || raw.length > 0) throw new ErrTarInvalid('invalid tar stream: an extended header has no entry after it');
         // Whatever follows the end-of-archive block is not part of the archive.
-        while (await this.#fill()) this.#chunks = [];
+        await this.#bytes.drain();
         return undefined;
       }
       let h;

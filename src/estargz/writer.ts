@@ -12,7 +12,8 @@ import { ErrTarInvalid } from '../tar/errors.js';
 import { ErrEstargzPrioritize } from './errors.js';
 import { MemberQueue, type ChunkHash } from './members.js';
 import { resolveEstargzOptions, type EstargzOptions, type ResolvedEstargzOptions } from './options.js';
-import { TarSplitter, pad, type SplitEntry } from './tar-split.js';
+import { TarSplitter, type SplitEntry } from './tar-split.js';
+import { pad } from '../tar/reader.js';
 import { LANDMARK_CONTENT, NO_PREFETCH_LANDMARK, PREFETCH_LANDMARK, TOC_NAME, footer, tocEntry, type TocEntry } from './toc.js';
 
 export interface EstargzResult {

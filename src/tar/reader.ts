@@ -98,8 +98,11 @@ export function entryType(h: { type: string; size: number; name: string }): TarE
   return h.type === '\0' && h.size === 0 && h.name.endsWith('/') ? 'directory' : (TYPES[h.type] ?? 'file');
 }
 
-/** Bytes of a stream taken exactly as asked: whole blocks, or up to a count of data bytes. */
-class Bytes {
+/**
+ * Bytes of a stream taken exactly as asked: whole blocks, or up to a count of data bytes. Shared by
+ * readTar and the eStargz splitter (estargz/tar-split.ts), which keeps header blocks as they came.
+ */
+export class Bytes {
   #chunks: Buffer[] = [];
   #buffered = 0;
   #done = false;
@@ -143,6 +146,12 @@ class Bytes {
     return parts.length === 1 ? parts[0]! : Buffer.concat(parts, n);
   }
 
+  /** Reads the stream to its end, keeping nothing (what follows an end-of-archive block). */
+  async drain(): Promise<void> {
+    while (await this.#fill()) this.#chunks = [];
+    this.#buffered = 0;
+  }
+
   /** Up to `max` bytes that are already there or come next; ErrTarInvalid when the stream ends. */
   async some(max: number, what: string): Promise<Buffer> {
     if (this.#buffered === 0 && !(await this.#fill())) throw new ErrTarInvalid(`invalid tar stream: it ends inside ${what}`);
@@ -156,7 +165,8 @@ class Bytes {
   }
 }
 
-const pad = (n: number): number => (BLOCK - (n % BLOCK)) % BLOCK;
+/** Bytes of padding after `n` bytes of data, up to the next block. */
+export const pad = (n: number): number => (BLOCK - (n % BLOCK)) % BLOCK;
 
 /**
  * The entries of a tar stream, in order, decoded by header.ts (the decoder every archive reader of
