@@ -142,17 +142,8 @@ class Pool {
 
   void JoinTask(TaskState* t) {
     std::unique_lock<std::mutex> lock(mutex_);
-    if (t->phase == TaskState::Phase::kQueued) {
-      // No pool thread took it: the owner runs it rather than wait for one.
-      Unlink(t);
-      --t->refs;
-      t->phase = TaskState::Phase::kRunning;
-      lock.unlock();
-      std::exception_ptr error = RunWork(t, 0);
-      lock.lock();
-      t->error = error;
-      t->phase = TaskState::Phase::kDone;
-    }
+    // No pool thread took it: the owner runs it rather than wait for one.
+    if (t->phase == TaskState::Phase::kQueued) RunQueuedHere(t, lock);
     t->finished.wait(lock, [t] { return t->phase == TaskState::Phase::kDone; });
     std::exception_ptr error = t->error;
     lock.unlock();
@@ -162,6 +153,13 @@ class Pool {
   bool RunTaskHere(TaskState* t) {
     std::unique_lock<std::mutex> lock(mutex_);
     if (t->phase != TaskState::Phase::kQueued) return false;
+    RunQueuedHere(t, lock);
+    return true;
+  }
+
+  // Takes a queued task off the queue and runs it on the calling thread, `lock` (on mutex_) released
+  // while it runs and held again when it returns.
+  void RunQueuedHere(TaskState* t, std::unique_lock<std::mutex>& lock) {
     Unlink(t);
     --t->refs;
     t->phase = TaskState::Phase::kRunning;
@@ -170,7 +168,6 @@ class Pool {
     lock.lock();
     t->error = error;
     t->phase = TaskState::Phase::kDone;
-    return true;
   }
 
   void AbandonTask(TaskState* t) {
