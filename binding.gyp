@@ -3,34 +3,36 @@
     {
       "target_name": "fastlayer",
       "sources": [
-        "native/addon.cc",
-        "native/addon_errors.cc",
-        "native/addon_input.cc",
-        "native/addon_members.cc",
-        "native/addon_output.cc",
-        "native/addon_pipeline.cc",
-        "native/addon_sha256.cc",
-        "native/addon_view.cc",
-        "native/addon_worker.cc",
-        "native/block_pool.cc",
-        "native/deflate.cc",
-        "native/deflate_isal.cc",
-        "native/deflate_zlib.cc",
-        "native/members.cc",
-        "native/pipeline.cc",
-        "native/sha256.cc",
-        "native/sha256_shani.cc",
-        "native/stored.cc",
-        "native/unit_window.cc",
-        "native/zstd_frames.cc",
-        "native/zstd_stream.cc"
+        "native/addon/addon.cc",
+        "native/addon/addon_errors.cc",
+        "native/addon/addon_input.cc",
+        "native/addon/addon_members.cc",
+        "native/addon/addon_output.cc",
+        "native/addon/addon_pipeline.cc",
+        "native/addon/addon_sha256.cc",
+        "native/addon/addon_view.cc",
+        "native/addon/addon_worker.cc",
+        "native/core/block_pool.cc",
+        "native/core/deflate.cc",
+        "native/core/deflate_isal.cc",
+        "native/core/deflate_zlib.cc",
+        "native/core/members.cc",
+        "native/core/pipeline.cc",
+        "native/core/sha256.cc",
+        "native/core/sha256_shani.cc",
+        "native/core/stored.cc",
+        "native/core/unit_window.cc",
+        "native/core/zstd_frames.cc",
+        "native/core/zstd_stream.cc"
       ],
       "conditions": [
-        ["target_arch=='arm64'", { "sources": ["native/sha256_armv8.cc"] }],
+        ["target_arch=='arm64'", { "sources": ["native/core/sha256_armv8.cc"] }],
         # dladdr/dlopen (addon.cc keeps the library loaded); part of libc since glibc 2.34.
         ["OS=='linux'", { "libraries": ["-ldl"] }]
       ],
+      # The Node-API boundary (native/addon/) includes the core's headers (native/core/, no Node) by name.
       "include_dirs": [
+        "native/core",
         "<!(node -p \"require('node-addon-api').include_dir\")"
       ],
       # SWALLOW_UNTHROWABLE: an error raised while the environment shuts down (a terminated worker)

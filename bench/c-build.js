@@ -1,4 +1,4 @@
-// Builds bench/c-baseline.cc with the native core (native/*.cc minus the addon glue) into
+// Builds bench/c-baseline.cc with the native core (native/core/*.cc, no Node) into
 // .cache/bench/, once per version of the sources and flags.
 import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
@@ -47,12 +47,12 @@ function missingPrerequisite() {
  * change to the native core or the flags rebuilds it.
  */
 export function buildCBaseline(log = (m) => process.stderr.write(m + '\n')) {
-  const nativeDir = join(repoRoot, 'native');
+  const nativeDir = join(repoRoot, 'native', 'core');
   const core = existsSync(nativeDir)
-    ? readdirSync(nativeDir).filter((f) => f.endsWith('.cc') && !f.startsWith('addon')).sort()
+    ? readdirSync(nativeDir).filter((f) => f.endsWith('.cc')).sort()
     : [];
   if (!existsSync(join(nativeDir, 'pipeline.h')) || core.length === 0) {
-    return { error: 'native/pipeline.h or the native core sources are missing' };
+    return { error: 'native/core/pipeline.h or the native core sources are missing' };
   }
   const sources = [join(benchDir, 'c-baseline.cc'), ...core.map((f) => join(nativeDir, f))];
   const args = [

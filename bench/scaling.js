@@ -1,7 +1,7 @@
 // npm run bench -- --scaling [--size MB] [--levels 1,6] : where one layer's time goes, per thread
 // count. For each level and threads 1, 2, 4, ... up to the machine's cores (at most 64) it runs the
 // native addon's Pipeline over the realistic tar (read in 1 MiB readFile calls, as a file layer does)
-// and prints, from the engine's own stats() (native/engine_stats.h): wall time, the CPU seconds of
+// and prints, from the engine's own stats() (native/core/engine_stats.h): wall time, the CPU seconds of
 // each stage (input hash, compress, output hash, wait) and each stage's busy share of the wall time,
 // the distinct threads that compressed, and the process's CPU use. From the 1-thread run's stage
 // costs it predicts the throughput on N cores: the caller's stages (both hashes) run one after the

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the C++ core (native/*.cc except the addon glue) with the reliability drivers, without Node
+# Builds the C++ core (native/core/*.cc; the Node-API glue is native/addon/) with the reliability drivers, without Node
 # or node-gyp. Output goes to .cache/fuzz/<variant>/: ignored by git, and unlike build/ it survives
 # `node-gyp rebuild`.
 #   fuzz/build.sh asan    driver with ASan + UBSan (clang), aborting on the first report
@@ -15,15 +15,13 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 out="$root/.cache/fuzz/$variant"
 mkdir -p "$out"
 
-native="${FASTLAYER_NATIVE_DIR:-$root/native}"  # another tree, e.g. for mutation tests
-core=()
-for f in "$native"/*.cc; do
-  # docs/DESIGN.md: the core is every native/*.cc except native/addon*.cc; the grep also skips any
-  # other glue file that includes Node headers directly.
-  case "$(basename "$f")" in addon*) continue ;; esac
-  grep -qE '#include[[:space:]]*[<"](napi|node_api|node)\.h[>"]' "$f" || core+=("$f")
-done
-[ ${#core[@]} -gt 0 ] || { echo "no core sources in native/" >&2; exit 1; }
+native="${FASTLAYER_NATIVE_DIR:-$root/native/core}"  # another tree, e.g. for mutation tests
+core=("$native"/*.cc)
+[ -e "${core[0]}" ] || { echo "no core sources in $native" >&2; exit 1; }
+# docs/DESIGN.md: the core builds without Node; a Node header there belongs in native/addon/.
+if grep -lE '#include[[:space:]]*[<"](napi|node_api|node)\.h[>"]' "${core[@]}" "$native"/*.h; then
+  echo "the files above include Node headers: they belong in native/addon/" >&2; exit 1
+fi
 
 cxx=${CXX:-clang++}
 common=(-std=c++17 -pthread -Wall -Wextra -I"$native" -I"$root/fuzz")

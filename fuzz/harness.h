@@ -1,4 +1,4 @@
-// Runs the C++ core (native/pipeline.h) on an input cut into chunks and judges the result against the
+// Runs the C++ core (native/core/pipeline.h) on an input cut into chunks and judges the result against the
 // independent models in ref_*.h. Every failure aborts with a message, so that ASan/UBSan, libFuzzer
 // and plain runs all stop on it.
 #pragma once

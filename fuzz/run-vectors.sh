@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates test/vectors/vectors.json from the C++ core (full checks, three chunkings per result).
 # Only do this on purpose: a changed table means changed output bytes, i.e. a new format version
-# (src/engine/format.ts FORMAT_VERSION, native/format.h kFormatVersion) or a new ISA-L/zlib version.
+# (src/engine/format.ts FORMAT_VERSION, native/core/format.h kFormatVersion) or a new ISA-L/zlib version.
 #   fuzz/run-vectors.sh [--check]   --check: compare with the committed table instead of writing it
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)

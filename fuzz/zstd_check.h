@@ -1,4 +1,4 @@
-// zstd mode (native/zstd_frames.h) under the drivers: results judged with libzstd's decoder and the
+// zstd mode (native/core/zstd_frames.h) under the drivers: results judged with libzstd's decoder and the
 // reference SHA-256, and identical bytes required across chunkings and thread counts.
 #pragma once
 #include <cstddef>

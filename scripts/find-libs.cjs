@@ -166,12 +166,13 @@ function libs() {
 const SOURCE_FILE = /\.(cc|h)$/;
 
 function fingerprint() {
-  const files = fs
-    .readdirSync(path.join(root, 'native'))
-    // Sources only: a scratch binary or editor file left in native/ must not make the prebuild stale
-    // (the npm package ships the same selection, see package.json "files").
-    .filter((name) => SOURCE_FILE.test(name))
-    .map((name) => `native/${name}`)
+  // The core (native/core/, no Node) and the Node-API boundary (native/addon/).
+  const files = ['native/core', 'native/addon']
+    .flatMap((dir) => fs.readdirSync(path.join(root, dir))
+      // Sources only: a scratch binary or editor file left in native/ must not make the prebuild stale
+      // (the npm package ships the same selection, see package.json "files").
+      .filter((name) => SOURCE_FILE.test(name))
+      .map((name) => `${dir}/${name}`))
     .filter((rel) => fs.statSync(path.join(root, rel)).isFile())
     .concat(['binding.gyp', 'scripts/find-libs.cjs'])
     .sort();

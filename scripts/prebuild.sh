@@ -28,9 +28,10 @@ dpkg-query -W -f='${Status}' libzstd-dev 2>/dev/null | grep -q 'install ok insta
 
 # A fixed stage path keeps the output reproducible (paths can end up in the binary).
 rm -rf "$stage"
-mkdir -p "$stage/scripts" "$stage/native"
+mkdir -p "$stage/scripts" "$stage/native/core" "$stage/native/addon"
 # Exactly what the npm package ships (package.json "files"), so the prebuild is what a user would build.
-cp "$root"/native/*.cc "$root"/native/*.h "$stage/native/"
+cp "$root"/native/core/*.cc "$root"/native/core/*.h "$stage/native/core/"
+cp "$root"/native/addon/*.cc "$root"/native/addon/*.h "$stage/native/addon/"
 cp "$root/binding.gyp" "$root/package.json" "$stage/"
 cp "$root/scripts/find-libs.cjs" "$stage/scripts/"
 ln -s "$root/node_modules" "$stage/node_modules"

@@ -33,7 +33,7 @@ export interface NativePipeline {
   stats?(): NativeStats;
 }
 
-/** Where one pipeline's work went, as of its last completed call (native/engine_stats.h). */
+/** Where one pipeline's work went, as of its last completed call (native/core/engine_stats.h). */
 export interface NativeStats {
   /** units[k]: units (gzip) or frames (zstd) compressed by thread k; 0 is the calling thread. */
   units: number[];
@@ -51,7 +51,7 @@ export interface NativeAddon {
   /** Test helper: helper threads started, and units compressed on them, in this process. */
   poolStats(): { threads: number; helperUnits: number };
   /**
-   * Many independent gzip members in one worker call (eStargz, native/members.h): the views laid end
+   * Many independent gzip members in one worker call (eStargz, native/core/members.h): the views laid end
    * to end, cut by `sizes`; each member's bytes are a Pipeline's for that input alone. `digests`: the
    * SHA-256 of each member's first hashLengths[i] bytes, 32 bytes each. Absent in addons built before it.
    */

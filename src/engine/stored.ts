@@ -1,4 +1,4 @@
-// Level 0 of format v1: deflate stored blocks written by us, byte for byte what native/stored.cc
+// Level 0 of format v1: deflate stored blocks written by us, byte for byte what native/core/stored.cc
 // writes, so both engines produce identical output at level 0 (docs/DESIGN.md).
 
 /** Largest payload of one stored block (LEN is a u16). */

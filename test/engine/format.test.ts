@@ -1,4 +1,4 @@
-// Format v1 (docs/DESIGN.md): constants shared with native/format.h, exact level-0 bytes, and
+// Format v1 (docs/DESIGN.md): constants shared with native/core/format.h, exact level-0 bytes, and
 // identical js/native output wherever the format fixes the bytes.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -38,11 +38,11 @@ function expectedStored(input: Buffer): Buffer {
 }
 
 describe('format v1', () => {
-  it('src/engine/format.ts agrees with native/format.h', () => {
-    const header = readFileSync(new URL('../../../native/format.h', import.meta.url), 'utf8');
+  it('src/engine/format.ts agrees with native/core/format.h', () => {
+    const header = readFileSync(new URL('../../../native/core/format.h', import.meta.url), 'utf8');
     const num = (name: string) => {
       const m = new RegExp(`${name}\\s*=\\s*([0-9* ]+);`).exec(header);
-      assert.ok(m, `${name} not found in native/format.h`);
+      assert.ok(m, `${name} not found in native/core/format.h`);
       return m[1]!.split('*').reduce((a, b) => a * Number(b.trim()), 1);
     };
     assert.equal(num('kFormatVersion'), FORMAT_VERSION);

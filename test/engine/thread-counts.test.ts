@@ -1,6 +1,6 @@
 // Issue 20's acceptance: a layer with threads 16 really spreads its units over many threads (the
-// engine's per-thread counts, native/engine_stats.h), threads 1 keeps them on one, and the bytes are
-// the same. Before the window of units that spans calls (native/unit_window.h), each 1 MiB call
+// engine's per-thread counts, native/core/engine_stats.h), threads 1 keeps them on one, and the bytes are
+// the same. Before the window of units that spans calls (native/core/unit_window.h), each 1 MiB call
 // fork-joined its own 4 units, so at most 4 threads ever compressed.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';

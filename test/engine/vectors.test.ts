@@ -44,7 +44,7 @@ function repoFile(rel: string): string {
 const table = JSON.parse(readFileSync(repoFile('test/vectors/vectors.json'), 'utf8')) as Table;
 const LEVELS = ['none', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9', 'zstd-1', 'zstd-3', 'zstd-19'] as const;
 const BUMP =
-  'the output format changed. If intended, bump FORMAT_VERSION (src/engine/format.ts, native/format.h) ' +
+  'the output format changed. If intended, bump FORMAT_VERSION (src/engine/format.ts, native/core/format.h) ' +
   'and regenerate the table with fuzz/run-vectors.sh (see test/vectors/README.md)';
 
 const sha256 = (data: Uint8Array): string => `sha256:${createHash('sha256').update(data).digest('hex')}`;

@@ -2,7 +2,7 @@
 // fastlayer). Node unloads an addon when the last environment that loaded it exits, and the addon's
 // process-wide state (the block pool's helper threads with their ISA-L states, the output block
 // cache) was never freed: about 300 KB per worker lifetime with threads: 4. The addon now stays
-// loaded for the life of the process (native/addon.cc, KeepLoaded). This module's main thread must
+// loaded for the life of the process (native/addon/addon.cc, KeepLoaded). This module's main thread must
 // not import the library, so the scenario imports nothing that loads the addon.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';

@@ -49,7 +49,7 @@ describe('zstd engine choice', () => {
     assert.equal(selectEngine(undefined, { level: 3, compression: 'zstd' }).name, 'native');
     assert.equal(new Layer(new Uint8Array(1), { compression: 'zstd' }).engine.name, 'native');
     assert.ok(nativeEngine.details.zstd, 'the native engine reports its libzstd version');
-    // native/zstd_frames.h and src/engine/format.ts must agree on the frame size.
+    // native/core/zstd_frames.h and src/engine/format.ts must agree on the frame size.
     assert.equal(loadNative().addon!.info.zstdFrameSize, ZSTD_FRAME_SIZE);
   });
 

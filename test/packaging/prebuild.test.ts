@@ -95,7 +95,7 @@ test('the fingerprint changes with a one-character change in native/ and in bind
   assert.match(before, /^[0-9a-f]{16}$/);
   assert.equal(before, fingerprintOf(root), 'the fingerprint depends on where the sources are');
 
-  const header = join(dir, 'native', 'format.h');
+  const header = join(dir, 'native', 'core', 'format.h');
   const text = readFileSync(header, 'utf8');
   writeFileSync(header, `${text} `);
   const changed = fingerprintOf(dir);
@@ -103,7 +103,7 @@ test('the fingerprint changes with a one-character change in native/ and in bind
   writeFileSync(header, text);
   assert.equal(fingerprintOf(dir), before);
   // A scratch file that is not a source (and is not shipped) leaves it alone.
-  writeFileSync(join(dir, 'native', 'scratch-driver'), 'binary');
+  writeFileSync(join(dir, 'native', 'core', 'scratch-driver'), 'binary');
   assert.equal(fingerprintOf(dir), before);
 
   writeFileSync(join(dir, 'binding.gyp'), `${readFileSync(join(dir, 'binding.gyp'), 'utf8')}\n`);

@@ -1,4 +1,4 @@
-// Output format version 1: see docs/DESIGN.md. Must agree with src/format.ts.
+// Output format version 1: see docs/DESIGN.md. Must agree with src/engine/format.ts.
 #pragma once
 #include <cstddef>
 #include <cstdint>

@@ -1,5 +1,5 @@
 // Errors the addon throws or rejects with: an Error, TypeError or RangeError carrying a stable
-// `code`, the contract with src/native-engine.ts and the tests.
+// `code`, the contract with src/engine/native-engine.ts and the tests.
 #pragma once
 #include <napi.h>
 

@@ -1,5 +1,5 @@
 // Level 0. Written by hand rather than by a library so that the native and the TypeScript engines
-// (src/stored.ts) give identical bytes; the layout is specified in docs/DESIGN.md.
+// (src/engine/stored.ts) give identical bytes; the layout is specified in docs/DESIGN.md.
 #include <cstring>
 
 #include "deflate.h"

@@ -1,5 +1,5 @@
 // gzipMembers(level, views, sizes, threads): many independent gzip members in one worker call
-// (native/members.h), for the eStargz writer (src/estargz/members.ts).
+// (native/core/members.h), for the eStargz writer (src/estargz/members.ts).
 #pragma once
 #include <napi.h>
 
