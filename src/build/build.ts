@@ -4,7 +4,8 @@
 //     [--expose PORT[/PROTO]]... [--volume PATH]... [--stop-signal SIG] [--annotation K=V]...
 //     [--author A] [--created TIME] [--health-cmd ...]
 //     [--platform linux/amd64] [--exclude PATTERN]... [--mtime M] [--owner UID:GID]
-//     [--compression gzip|zstd|none] [--level N] [--threads N]
+//     [--compression gzip|zstd|none|estargz] [--estargz-chunk-size N] [--estargz-prioritize FILE]...
+//     [--level N] [--threads N]
 //     --tag NAME[:TAG]... (--output FILE.tar | --oci-dir DIR | --push NAME)
 import type { Writable } from 'node:stream';
 import { Layer } from '../layer/layer.js';
@@ -25,7 +26,9 @@ import { writeLayout } from '../layout/layout.js';
 import { Reference } from '../image/reference.js';
 import type { Destination, Blob } from '../image/types.js';
 import { writeImage, type WriteProgress, type WriteResult } from '../image/write.js';
-import { stat } from 'node:fs/promises';
+import { lstat, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { cleanName } from '../estargz/options.js';
 import { tarFileLayer } from '../image/tar-layer.js';
 import type { ReferrerContent } from '../image/referrer.js';
 import { generateSbom, SPDX_MEDIA_TYPE, type SbomOptions } from './sbom.js';
@@ -100,7 +103,7 @@ export interface BuildSpec extends DirectoryLayerOptions {
    * Layer options of every directory layer (base layers are reused as they are). zstd and none need
    * format 'oci': a Docker schema 2 manifest lists gzip layers only (ERR_IMAGE_FORMAT, before any I/O).
    */
-  layerOptions?: Pick<LayerOptions, 'compression' | 'compressionLevel' | 'threads' | 'engine'>;
+  layerOptions?: Pick<LayerOptions, 'compression' | 'compressionLevel' | 'threads' | 'engine' | 'estargz'>;
   /**
    * `K=V` strings or a record (`--annotation`): on the image manifest, and on the index too when
    * several platforms make one. OCI format only.
@@ -213,7 +216,7 @@ function pairs(name: string, value: readonly string[] | Readonly<Record<string, 
   return out;
 }
 
-const LAYER_OPTION_KEYS = optionKeys<NonNullable<BuildSpec['layerOptions']>>({ compression: true, compressionLevel: true, threads: true, engine: true });
+const LAYER_OPTION_KEYS = optionKeys<NonNullable<BuildSpec['layerOptions']>>({ compression: true, compressionLevel: true, threads: true, engine: true, estargz: true });
 
 const SPEC_KEYS = optionKeys<BuildSpec>({
   layers: true, onSkip: true, base: true, baseOptions: true, entrypoint: true, cmd: true, env: true, workdir: true, user: true,
@@ -237,7 +240,8 @@ function directoryLayerOptions(spec: BuildSpec): Omit<LayerOptions, 'signal'> {
   // Range and type errors (a zstd level of 0, 40 threads) now, not when the first layer starts.
   resolveOptions(options);
   const compression = options.compression ?? 'gzip';
-  if (spec.format === 'docker' && compression !== 'gzip') {
+  // An eStargz blob is a gzip layer (its media type is gzip's): Docker manifests list it too.
+  if (spec.format === 'docker' && compression !== 'gzip' && compression !== 'estargz') {
     throw new ErrImageFormat(`a Docker schema 2 manifest lists gzip layers only, not ${compression === 'zstd' ? 'zstd' : 'uncompressed'} ones; use format 'oci' or compression 'gzip'`);
   }
   return options;
@@ -246,6 +250,26 @@ function directoryLayerOptions(spec: BuildSpec): Omit<LayerOptions, 'signal'> {
 function layerSource(l: BuildSpec['layers'][number]): string {
   if (typeof l === 'string') return parseLayerArg(l).dir;
   return 'tar' in l ? l.tar : l.dir;
+}
+
+/**
+ * An eStargz directory layer's options with only the prioritised files its tree holds (`--estargz-
+ * prioritize` names image paths, and each layer holds some of them or none): the writer would
+ * otherwise hold the whole stream looking for a file that is in another layer. A layer with none
+ * of them starts with the no-prefetch landmark.
+ */
+async function ownPrioritized(dir: DirectoryLayer, options: LayerOptions): Promise<LayerOptions> {
+  const wanted = options.estargz?.prioritize;
+  if (options.compression !== 'estargz' || wanted === undefined || wanted.length === 0) return options;
+  const under = dir.dest === '/' ? '' : `${dir.dest.slice(1)}/`;
+  const own: string[] = [];
+  for (const name of wanted) {
+    const clean = cleanName(name);
+    if (!clean.startsWith(under)) continue;
+    const st = await lstat(join(dir.root, clean.slice(under.length))).catch(() => undefined);
+    if (st !== undefined) own.push(name);
+  }
+  return { ...options, estargz: { ...options.estargz, prioritize: own } };
 }
 
 /** A layer that streams, named for progress by its place and directory (see StreamingBlob.label). */
@@ -305,7 +329,10 @@ export async function buildImage(spec: BuildSpec): Promise<WriteResult> {
   const prepared = await prepareCache(spec);
   const dirLayers = planned.flatMap((p) => (p.kind === 'dir' ? [p.dir] : []));
   const cached = cache !== undefined || prepared.use.shared !== undefined;
-  const dirBlobs = cached ? await cachedLayers(dirLayers, layerOptions, cache, prepared.use) : dirLayers.map((l) => new Layer(l.tar, layerOptions));
+  const dirOptions = await Promise.all(dirLayers.map((l) => ownPrioritized(l, layerOptions)));
+  const dirBlobs = cached
+    ? await cachedLayers(dirLayers.map((l, i) => ({ open: l.open, options: dirOptions[i]! })), layerOptions, cache, prepared.use)
+    : dirLayers.map((l, i) => new Layer(l.tar, dirOptions[i]!));
   // Tar files are checked here, in order, before anything is written (a reused one is read whole).
   // Each layer is named for progress by its place and source (StreamingBlob.label).
   const layers: { layer: Layer | Blob; history: { created_by: string } }[] = [];

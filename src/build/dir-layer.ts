@@ -156,6 +156,8 @@ export interface DirectoryLayer {
   tar: AsyncGenerator<Buffer>;
   /** Clean absolute destination ('/' or '/app'). */
   dest: string;
+  /** The directory on disk whose tree the tar holds. */
+  root: string;
   /** A fresh tar stream of the same tree and options, per call (a layer cache reads the tree twice). */
   open: () => AsyncGenerator<Buffer>;
 }
@@ -199,5 +201,5 @@ export async function directoryLayer(
     ...(onSkip === undefined ? {} : { onSkip }),
   };
   // tarDirectory checks the rest at the call (owner ids, mtime values, whiteout conflicts).
-  return { tar: tarDirectory(dir, options), dest, open: () => tarDirectory(dir, options) };
+  return { tar: tarDirectory(dir, options), dest, root: dir, open: () => tarDirectory(dir, options) };
 }

@@ -8,7 +8,8 @@
 // against the descriptor while they are sent, so a tree changed between the passes fails, coded).
 // With a destination to ask (CacheUse.verify, cache-use.ts) a hit whose digest it lacks is not used at
 // all: the layer streams and gets the digest its bytes have. registry-cache.ts adds shared entries.
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, type Hash } from 'node:crypto';
+import { ESTARGZ_LAYOUT_VERSION } from '../estargz/toc.js';
 import { constants } from 'node:fs';
 import { mkdir, open, readdir, rename, stat, unlink, utimes, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
@@ -33,11 +34,23 @@ export interface LayerCacheKey {
   engine: string;
   /** The engine's library versions and build fingerprint (Layer.engine.details). */
   details: Readonly<Record<string, string>>;
+  /**
+   * An eStargz layer's own options and its layout's version (absent for the other compressions, so
+   * their keys are unchanged): a gzip entry is never an eStargz one, nor one chunk size another's.
+   */
+  estargz?: { version: number; chunkSize: number; prioritize: readonly string[] };
 }
 
 export interface LayerCacheEntry {
   digest: string;
   size: number;
+  /**
+   * The layer's diffID where it is not the key's (an eStargz layer's tar adds the TOC and a
+   * landmark to the source's): the config lists this one.
+   */
+  diffID?: string;
+  /** The layer descriptor's annotations (an eStargz layer's TOC digest and uncompressed size). */
+  annotations?: Record<string, string>;
 }
 
 export interface LayerCacheOptions {
@@ -61,7 +74,9 @@ export function defaultLayerCacheDir(env: NodeJS.ProcessEnv = process.env): stri
 /** Canonical form of a key: sorted details, fixed field order. */
 function canonicalKey(key: LayerCacheKey): string {
   const details = Object.fromEntries(Object.entries(key.details).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-  return JSON.stringify([key.diffID, key.compression, key.level, key.mediaType, key.format, key.engine, details]);
+  const fields: unknown[] = [key.diffID, key.compression, key.level, key.mediaType, key.format, key.engine, details];
+  if (key.estargz !== undefined) fields.push({ version: key.estargz.version, chunkSize: key.estargz.chunkSize, prioritize: [...key.estargz.prioritize] });
+  return JSON.stringify(fields);
 }
 
 /** The SHA-256 (hex) of the canonical key: the entry's file name here, its name in a shared cache. */
@@ -79,6 +94,42 @@ export function layerCacheKey(layer: Layer, diffID: string): LayerCacheKey {
     format: FORMAT_VERSION,
     engine: layer.engine.name,
     details: layer.engine.details,
+    ...(layer.estargz === undefined ? {} : { estargz: { version: ESTARGZ_LAYOUT_VERSION, chunkSize: layer.estargz.chunkSize, prioritize: layer.estargz.prioritize } }),
+  };
+}
+
+/** An entry's diffID and annotations, when present and well-formed; undefined when malformed. */
+export function entryExtras(e: { diffID?: unknown; annotations?: unknown }): Pick<LayerCacheEntry, 'diffID' | 'annotations'> | undefined {
+  const out: Pick<LayerCacheEntry, 'diffID' | 'annotations'> = {};
+  if (e.diffID !== undefined) {
+    if (typeof e.diffID !== 'string' || !DIGEST.test(e.diffID)) return undefined;
+    out.diffID = e.diffID;
+  }
+  if (e.annotations !== undefined) {
+    const a = e.annotations;
+    if (typeof a !== 'object' || a === null || Array.isArray(a)) return undefined;
+    const entries = Object.entries(a as Record<string, unknown>);
+    if (entries.length > 16 || entries.some(([k, v]) => typeof v !== 'string' || k.length > 256 || v.length > 1024)) return undefined;
+    out.annotations = Object.fromEntries(entries) as Record<string, string>;
+  }
+  return out;
+}
+
+/**
+ * Whether an entry can stand for `layer`: an eStargz layer needs the diffID and annotations its
+ * descriptor and config carry; any other layer's diffID is the key's, so it must have none.
+ */
+function usable(layer: Layer, entry: LayerCacheEntry): boolean {
+  if (layer.compression === 'estargz') return entry.diffID !== undefined && entry.annotations !== undefined;
+  return entry.diffID === undefined && entry.annotations === undefined;
+}
+
+/** The entry's fields worth writing (digest, size, and the extras when present). */
+function entryFields(entry: LayerCacheEntry): LayerCacheEntry {
+  return {
+    digest: entry.digest, size: entry.size,
+    ...(entry.diffID === undefined ? {} : { diffID: entry.diffID }),
+    ...(entry.annotations === undefined ? {} : { annotations: { ...entry.annotations } }),
   };
 }
 
@@ -137,7 +188,8 @@ export class LayerCache {
   async set(key: LayerCacheKey, entry: LayerCacheEntry): Promise<void> {
     if (!DIGEST.test(entry.digest) || !Number.isSafeInteger(entry.size) || entry.size < 0) throw new ErrInvalidOption('entry', '{ digest: sha256:<hex>, size }', entry);
     const path = this.#path(key);
-    const text = JSON.stringify({ fastlayerLayerCache: ENTRY_VERSION, key: JSON.parse(canonicalKey(key)) as unknown, digest: entry.digest, size: entry.size });
+    if (entryExtras(entry) === undefined) throw new ErrInvalidOption('entry', '{ digest, size, diffID?: sha256:<hex>, annotations?: strings }', entry);
+    const text = JSON.stringify({ fastlayerLayerCache: ENTRY_VERSION, key: JSON.parse(canonicalKey(key)) as unknown, ...entryFields(entry) });
     const temp = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
     try {
       await mkdir(this.dir, { recursive: true, mode: 0o700 });
@@ -192,13 +244,14 @@ function parseEntry(text: string, canonical: string): LayerCacheEntry | undefine
     return undefined;
   }
   if (typeof value !== 'object' || value === null) return undefined;
-  const v = value as { fastlayerLayerCache?: unknown; key?: unknown; digest?: unknown; size?: unknown };
+  const v = value as { fastlayerLayerCache?: unknown; key?: unknown; digest?: unknown; size?: unknown; diffID?: unknown; annotations?: unknown };
   if (v.fastlayerLayerCache !== ENTRY_VERSION) return undefined;
   // The file holds its whole key: a file copied or renamed under another key's name is a miss.
   if (JSON.stringify(v.key) !== canonical) return undefined;
   if (typeof v.digest !== 'string' || !DIGEST.test(v.digest)) return undefined;
   if (typeof v.size !== 'number' || !Number.isSafeInteger(v.size) || v.size < 0) return undefined;
-  return { digest: v.digest, size: v.size };
+  const extras = entryExtras(v);
+  return extras === undefined ? undefined : { digest: v.digest, size: v.size, ...extras };
 }
 
 /** `true`: the default directory; a string: that directory; a LayerCache: itself. */
@@ -230,6 +283,14 @@ export interface CacheUse {
 export interface CachedLayerOptions extends LayerOptions, CacheUse {
   cache?: true | string | LayerCache;
 }
+/** The source's chunks, each added to `hash` as it is read. */
+async function* hashing(source: AsyncIterable<Uint8Array>, hash: Hash): AsyncGenerator<Uint8Array> {
+  for await (const chunk of source) {
+    hash.update(chunk);
+    yield chunk;
+  }
+}
+
 async function sha256Of(source: AsyncIterable<Uint8Array>, signal: AbortSignal | undefined): Promise<string> {
   const hash = createHash('sha256');
   for await (const chunk of source) {
@@ -253,23 +314,30 @@ export async function cachedLayer(openTar: () => AsyncIterable<Uint8Array>, opti
   const { cache: cacheOption, shared, verify, ...layerOptions } = options;
   const cache = cacheOption === undefined ? undefined : resolveLayerCache(cacheOption, 'cache');
   if (cache === undefined && shared === undefined) throw new ErrInvalidOption('cache', 'true, a directory path or a LayerCache (or a shared cache)', cacheOption);
-  // Built first: it checks the options and decides the engine, which the key names.
-  const layer = new Layer(openTar(), layerOptions);
+  // Built first: it checks the options and decides the engine, which the key names. An eStargz
+  // layer's diffID is not its source's: the source is hashed as the layer reads it, for the key.
+  const estargz = layerOptions.compression === 'estargz';
+  const read = createHash('sha256');
+  const layer = new Layer(estargz ? hashing(openTar(), read) : openTar(), layerOptions);
   const diffID = await sha256Of(openTar(), layerOptions.signal);
   const key = layerCacheKey(layer, diffID);
-  const local = await cache?.get(key);
-  const hit = local ?? shared?.get(key);
+  const found = await cache?.get(key);
+  const local = found !== undefined && usable(layer, found) ? found : undefined;
+  const remote = local === undefined ? shared?.get(key) : undefined;
+  const hit = local ?? (remote !== undefined && usable(layer, remote) ? remote : undefined);
   if (hit) {
-    const descriptor = { mediaType: layer.mediaType(), digest: hit.digest, size: hit.size };
+    const annotations = hit.annotations === undefined ? {} : { annotations: { ...hit.annotations } };
+    const descriptor = { mediaType: layer.mediaType(), digest: hit.digest, size: hit.size, ...annotations };
+    const entry = entryFields(hit);
     const origin = local === undefined ? (hit as { origin?: BlobOrigin }).origin : undefined;
     // A stale entry (a digest the destination lacks) is never referenced: the layer is made again.
     if (verify === undefined || (await verify(descriptor, origin))) {
-      shared?.record(key, { digest: hit.digest, size: hit.size });
-      if (local === undefined) cache?.track(cache.set(key, { digest: hit.digest, size: hit.size }));
+      shared?.record(key, entry);
+      if (local === undefined) cache?.track(cache.set(key, entry));
       const blob: KnownBlob = {
         kind: 'known',
         descriptor,
-        diffID,
+        diffID: hit.diffID ?? diffID,
         ...(origin === undefined ? {} : { origin }),
         open: (): Readable => new Layer(openTar(), layerOptions).compressed(),
       };
@@ -280,8 +348,12 @@ export async function cachedLayer(openTar: () => AsyncIterable<Uint8Array>, opti
   // `done` resolves before any destination sees the layer's end, so settled() after a write covers it.
   layer.done.then(
     (v) => {
-      const done = layerCacheKey(layer, v.diffID.toString());
-      const entry = { digest: v.digest.toString(), size: v.size };
+      // The key of the bytes the layer read: a tree changed since the hashing pass gets its own.
+      const done = layerCacheKey(layer, estargz ? `sha256:${read.digest('hex')}` : v.diffID.toString());
+      const entry: LayerCacheEntry = {
+        digest: v.digest.toString(), size: v.size,
+        ...(estargz ? { diffID: v.diffID.toString(), annotations: { ...v.annotations } } : {}),
+      };
       shared?.record(done, entry);
       cache?.track(cache.set(done, entry));
     },
@@ -295,9 +367,9 @@ export function cachedDirectoryLayer(dir: string, tarOptions: TarOptions, option
   return cachedLayer(() => tarDirectory(dir, tarOptions), options);
 }
 
-/** buildImage's hook: the directory layers as cached blobs, hashed one after the other. */
-export async function cachedLayers(dirs: readonly { open: () => AsyncIterable<Uint8Array> }[], options: LayerOptions, cache: LayerCache | undefined, use: CacheUse = {}): Promise<Blob[]> {
+/** buildImage's hook: the directory layers as cached blobs, hashed one after the other; a layer's own `options` win. */
+export async function cachedLayers(dirs: readonly { open: () => AsyncIterable<Uint8Array>; options?: LayerOptions }[], options: LayerOptions, cache: LayerCache | undefined, use: CacheUse = {}): Promise<Blob[]> {
   const blobs: Blob[] = [];
-  for (const d of dirs) blobs.push(await cachedLayer(d.open, { ...options, ...use, ...(cache === undefined ? {} : { cache }) }));
+  for (const d of dirs) blobs.push(await cachedLayer(d.open, { ...(d.options ?? options), ...use, ...(cache === undefined ? {} : { cache }) }));
   return blobs;
 }

@@ -15,7 +15,7 @@ import { DIGEST_PATTERN as DIGEST, sha256 } from '../core/hash.js';
 import { OCI_EMPTY, OCI_MANIFEST } from '../core/media-types.js';
 import { blobExists, uploadKnown, type UploadContext } from '../registry/upload.js';
 import { readBounded } from '../registry/transport.js';
-import { layerCacheKeyId, type LayerCacheEntry, type LayerCacheKey } from './layer-cache.js';
+import { entryExtras, layerCacheKeyId, type LayerCacheEntry, type LayerCacheKey } from './layer-cache.js';
 
 /** The artifactType of the cache manifest and the media type of its one layer. */
 export const CACHE_TYPE = 'application/vnd.fastlayer.layer-cache.v1+json';
@@ -52,13 +52,15 @@ function parseDocument(bytes: Buffer): Map<string, RegistryLayerCacheEntry> {
   if (typeof doc !== 'object' || doc === null || doc.fastlayerLayerCache !== 1) return out;
   if (typeof doc.entries !== 'object' || doc.entries === null || Array.isArray(doc.entries)) return out;
   for (const [id, raw] of Object.entries(doc.entries as Record<string, unknown>)) {
-    const e = raw as { digest?: unknown; size?: unknown; repository?: unknown; time?: unknown } | null;
+    const e = raw as { digest?: unknown; size?: unknown; repository?: unknown; time?: unknown; diffID?: unknown; annotations?: unknown } | null;
     if (!KEY_ID.test(id) || typeof e !== 'object' || e === null) continue;
     if (typeof e.digest !== 'string' || !DIGEST.test(e.digest)) continue;
     if (typeof e.size !== 'number' || !Number.isSafeInteger(e.size) || e.size < 0) continue;
     if (typeof e.time !== 'number' || !Number.isSafeInteger(e.time)) continue;
     const repository = typeof e.repository === 'string' && e.repository.length <= 255 && REPOSITORY.test(e.repository) ? { repository: e.repository } : {};
-    out.set(id, { digest: e.digest, size: e.size, time: e.time, ...repository });
+    const extras = entryExtras(e);
+    if (extras === undefined) continue;
+    out.set(id, { digest: e.digest, size: e.size, ...extras, time: e.time, ...repository });
   }
   return out;
 }
@@ -143,7 +145,9 @@ export class RegistryLayerCache {
   /** Records `key -> entry` for the next save; `repository`: where the blob now is, in this cache's registry. */
   record(key: LayerCacheKey, entry: LayerCacheEntry, repository?: string): void {
     if (!DIGEST.test(entry.digest) || !Number.isSafeInteger(entry.size) || entry.size < 0) throw new ErrInvalidOption('entry', '{ digest: sha256:<hex>, size }', entry);
-    this.#updates.set(layerCacheKeyId(key), { digest: entry.digest, size: entry.size, time: Date.now(), ...(repository === undefined ? {} : { repository }) });
+    const extras = entryExtras(entry);
+    if (extras === undefined) throw new ErrInvalidOption('entry', '{ digest, size, diffID?: sha256:<hex>, annotations?: strings }', entry);
+    this.#updates.set(layerCacheKeyId(key), { digest: entry.digest, size: entry.size, ...extras, time: Date.now(), ...(repository === undefined ? {} : { repository }) });
   }
 
   /** Whether `repository` of this cache's registry holds `digest` (for a mount from there). */

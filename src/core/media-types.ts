@@ -12,6 +12,13 @@ export const OCI_LAYER_ZSTD = 'application/vnd.oci.image.layer.v1.tar+zstd';
 export const OCI_LAYER_UNCOMPRESSED = 'application/vnd.oci.image.layer.v1.tar';
 export const OCI_NONDISTRIBUTABLE_GZIP = 'application/vnd.oci.image.layer.nondistributable.v1.tar+gzip';
 
+/**
+ * The annotations of an eStargz layer's descriptor (docs/ESTARGZ.md): the digest of its TOC JSON,
+ * which stargz-snapshotter checks the TOC it reads against, and the size of its uncompressed tar.
+ */
+export const ESTARGZ_TOC_DIGEST_ANNOTATION = 'containerd.io/snapshot/stargz/toc.digest';
+export const ESTARGZ_UNCOMPRESSED_SIZE_ANNOTATION = 'io.containers.estargz.uncompressed-size';
+
 export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 export const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
 export const OCI_CONFIG = 'application/vnd.oci.image.config.v1+json';

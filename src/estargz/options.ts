@@ -32,6 +32,8 @@ export const DEFAULT_CHUNK_SIZE = 4 * 1024 * 1024;
 /** Chunks below one tar block only multiply members; above 64 MiB one member is a memory hazard. */
 export const MIN_CHUNK_SIZE = 512;
 export const MAX_CHUNK_SIZE = 64 * 1024 * 1024;
+/** Most threads the members compress on at once; a Layer with more uses this many (same bytes). */
+export const MAX_ESTARGZ_THREADS = 16;
 const KNOWN = optionKeys<EstargzOptions>({ compressionLevel: true, chunkSize: true, prioritize: true, threads: true, engine: true, prioritizeBuffer: true });
 
 function integer(name: string, value: unknown, min: number, max: number): number {
@@ -52,7 +54,7 @@ export function resolveEstargzOptions(options: unknown): ResolvedEstargzOptions 
   refuseUnknownOptions(o, KNOWN, 'an eStargz layer');
   const level = integer('compressionLevel', o.compressionLevel ?? 1, 0, 9);
   const chunkSize = integer('chunkSize', o.chunkSize ?? DEFAULT_CHUNK_SIZE, MIN_CHUNK_SIZE, MAX_CHUNK_SIZE);
-  const threads = integer('threads', o.threads ?? 4, 1, 16);
+  const threads = integer('threads', o.threads ?? 4, 1, MAX_ESTARGZ_THREADS);
   const prioritizeBuffer = integer('prioritizeBuffer', o.prioritizeBuffer ?? 256 * 1024 * 1024, 0, Number.MAX_SAFE_INTEGER);
   const list = o.prioritize ?? [];
   if (!Array.isArray(list) || list.some((p) => typeof p !== 'string')) throw new ErrInvalidOption('prioritize', 'an array of strings', list);

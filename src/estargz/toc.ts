@@ -10,6 +10,11 @@ export const NO_PREFETCH_LANDMARK = '.no.prefetch.landmark';
 /** The one byte a landmark file holds (upstream's landmarkContents). */
 export const LANDMARK_CONTENT = 0x0f;
 export const FOOTER_SIZE = 51;
+/**
+ * The version of this writer's layout (member cuts, TOC fields and their order): raised whenever
+ * a blob of the same tar and options would change, so layer caches keyed on it never mix layouts.
+ */
+export const ESTARGZ_LAYOUT_VERSION = 1;
 
 /** One TOC entry; field names and omissions follow upstream's JSON (`omitempty`). */
 export interface TocEntry {

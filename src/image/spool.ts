@@ -15,7 +15,7 @@ import { pipeline } from 'node:stream/promises';
 import { ErrLayerSpool } from './errors.js';
 import type { Blob, KnownBlob } from './types.js';
 import type { ThreadBudget } from '../engine/budget.js';
-import { capThreads, type Layer } from '../layer/layer.js';
+import { capThreads, layerDescriptor, type Layer } from '../layer/layer.js';
 
 export interface Spooled {
   /** The spool file as a known blob: its descriptor is the layer's, checked again as it is read. */
@@ -61,7 +61,7 @@ async function spoolLayer(layer: Layer, path: string, signal: AbortSignal): Prom
     throw cause;
   }
   const v = await layer.done;
-  const descriptor = { mediaType: v.mediaType, digest: v.digest.toString(), size: v.size };
+  const descriptor = layerDescriptor(v);
   return { blob: { kind: 'known', descriptor, open: () => createReadStream(path) }, diffID: v.diffID.toString() };
 }
 

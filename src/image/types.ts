@@ -5,6 +5,9 @@
 import type { Readable } from 'node:stream';
 import type { Layer } from '../layer/layer.js';
 
+/** A streamed layer's descriptor from its values (annotations included): for destinations below image/. */
+export { layerDescriptor } from '../layer/layer.js';
+
 export interface Platform {
   architecture: string;
   os: string;

@@ -51,7 +51,8 @@ export class LayerTransform extends Transform {
     this.#output = output;
     this.engine = layer.engine;
     this.compressionLevel = layer.compressionLevel;
-    this.compression = layer.compression;
+    // Never 'estargz': splitStreamOptions refuses it.
+    this.compression = layer.compression as Compression;
     this.threads = layer.threads;
     this.done = layer.done;
     output.on('data', (chunk: Uint8Array) => {

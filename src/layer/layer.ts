@@ -3,11 +3,16 @@
 import { Readable } from 'node:stream';
 import type { Compression, Engine, EngineFactory, EngineInfo, EngineResult } from '../engine/engine.js';
 import { ErrConsumed, ErrNotComputed } from '../core/errors.js';
+import { estargzAnnotations } from '../estargz/annotations.js';
+import { MAX_ESTARGZ_THREADS } from '../estargz/options.js';
+import type { EstargzResult } from '../estargz/writer.js';
+import { estargzStream } from './estargz-stream.js';
+import { ErrNotSupported } from './errors.js';
 import { fileSource, type FileRange } from './file-source.js';
 import { selectEngine } from '../engine/engines.js';
 import { Hash } from '../core/hash.js';
 import { LayerStream, type StreamKind } from './layer-stream.js';
-import { resolveOptions, type LayerOptions } from './options.js';
+import { resolveOptions, type LayerCompression, type LayerOptions, type ResolvedEstargzLayerOptions } from './options.js';
 import { checkSource, openSource, type ChunkReader, type LayerSource } from './source.js';
 import { onAbort } from './abort-fanout.js';
 
@@ -19,6 +24,18 @@ export interface LayerValues {
   /** Number of compressed bytes. */
   size: number;
   mediaType: string;
+  /**
+   * The descriptor's annotations, for layers that have some: an eStargz layer's TOC digest and
+   * uncompressed size (docs/ESTARGZ.md).
+   */
+  annotations?: Readonly<Record<string, string>>;
+  /** An eStargz layer's TOC: its digest, entries, chunks, landmark (the writer's values). */
+  estargz?: Readonly<EstargzResult>;
+}
+
+/** The descriptor of a layer's values: media type, digest, size, and its annotations if it has any. */
+export function layerDescriptor(v: LayerValues): { mediaType: string; digest: string; size: number; annotations?: Record<string, string> } {
+  return { mediaType: v.mediaType, digest: v.digest.toString(), size: v.size, ...(v.annotations ? { annotations: { ...v.annotations } } : {}) };
 }
 
 function ignore(): void {}
@@ -40,7 +57,9 @@ export class Layer {
   /** The engine doing the work: 'native' or 'js', with versions of its parts. */
   readonly engine: EngineInfo;
   readonly compressionLevel: number;
-  readonly compression: Compression;
+  readonly compression: LayerCompression;
+  /** The eStargz options of an 'estargz' layer (every field resolved); undefined otherwise. */
+  readonly estargz: Readonly<ResolvedEstargzLayerOptions> | undefined;
   /** Threads the layer compresses on at once (the bytes do not depend on it). */
   readonly threads: number;
   /** Resolves with the values once the stream was fully produced; rejects with the cause otherwise. */
@@ -50,7 +69,7 @@ export class Layer {
   readonly #mediaType: string;
   readonly #signal: AbortSignal | undefined;
   #reader: ChunkReader | undefined;
-  #stream: LayerStream | undefined;
+  #stream: Readable | undefined;
   #values: LayerValues | undefined;
   #failure: { cause: unknown } | undefined;
   #consumed = false;
@@ -68,10 +87,12 @@ export class Layer {
   constructor(source: LayerSource, options?: LayerOptions) {
     checkSource(source);
     const o = resolveOptions(options);
-    this.#factory = selectEngine(o.engine, { level: o.level, compression: o.compression });
+    // An eStargz layer's members are gzip streams on this engine (the writer selects it the same way).
+    this.#factory = selectEngine(o.engine, { level: o.level, compression: o.compression === 'estargz' ? 'gzip' : o.compression });
     this.engine = Object.freeze({ name: this.#factory.name, details: this.#factory.details });
     this.compressionLevel = o.level;
     this.compression = o.compression;
+    this.estargz = o.estargz === undefined ? undefined : Object.freeze({ ...o.estargz, prioritize: Object.freeze([...o.estargz.prioritize]) as string[] });
     this.threads = o.threads;
     this.#mediaType = o.mediaType;
     this.#reader = openSource(source);
@@ -107,6 +128,9 @@ export class Layer {
    * and size. Counts as the single consumption, like compressed().
    */
   uncompressed(): Readable {
+    if (this.compression === 'estargz') {
+      throw new ErrNotSupported('uncompressed() of an eStargz layer', "the blob's tar is not the source (it adds the TOC and a landmark): read compressed()");
+    }
     return this.#open('uncompressed');
   }
 
@@ -141,9 +165,15 @@ export class Layer {
     this.#reader = undefined;
     // Failed before the stream existed (aborted): the consumer still sees the cause on the stream.
     if (this.#failure) return failedStream(this.#failure.cause);
+    const threads = Math.min(this.threads, this.#threadCap);
+    if (this.estargz !== undefined) {
+      const o = { ...this.estargz, prioritize: [...this.estargz.prioritize], level: this.compressionLevel, threads: Math.min(threads, MAX_ESTARGZ_THREADS), engine: this.engine.name };
+      this.#stream = estargzStream(reader, o, (r) => this.#completeEstargz(r), (cause) => this.#fail(cause));
+      return this.#stream;
+    }
     let engine: Engine;
     try {
-      engine = this.#factory.create({ level: this.compressionLevel, compression: this.compression, threads: Math.min(this.threads, this.#threadCap) });
+      engine = this.#factory.create({ level: this.compressionLevel, compression: this.compression as Compression, threads });
     } catch (err) {
       reader.close();
       this.#fail(err);
@@ -162,6 +192,19 @@ export class Layer {
       diffID: new Hash('sha256', result.diffID),
       size: result.size,
       mediaType: this.#mediaType,
+    });
+    this.#detach();
+    this.#resolve(this.#values);
+  }
+
+  #completeEstargz(r: EstargzResult): void {
+    this.#values = Object.freeze({
+      digest: Hash.parse(r.digest),
+      diffID: Hash.parse(r.diffID),
+      size: r.size,
+      mediaType: this.#mediaType,
+      annotations: Object.freeze(estargzAnnotations(r)),
+      estargz: Object.freeze({ ...r }),
     });
     this.#detach();
     this.#resolve(this.#values);

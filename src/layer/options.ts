@@ -5,7 +5,20 @@ export type { EngineName };
 import { availableParallelism } from 'node:os';
 import { ErrInvalidOption, ErrOptionRange, optionKeys, refuseUnknownOptions } from '../core/errors.js';
 import { DOCKER_LAYER_GZIP, OCI_LAYER_UNCOMPRESSED, OCI_LAYER_ZSTD } from '../core/media-types.js';
+import { MAX_ESTARGZ_THREADS, resolveEstargzOptions, type EstargzOptions } from '../estargz/options.js';
 
+/** What a Layer compresses to: an engine's compression, or eStargz (a gzip layer in the eStargz layout). */
+export type LayerCompression = Compression | 'estargz';
+
+/** The eStargz writer's own options (docs/ESTARGZ.md); level, threads and engine are the Layer's. */
+export type EstargzLayerOptions = Pick<EstargzOptions, 'chunkSize' | 'prioritize' | 'prioritizeBuffer'>;
+
+/** The eStargz options as resolved: every field set, prioritised names cleaned. */
+export interface ResolvedEstargzLayerOptions {
+  chunkSize: number;
+  prioritize: string[];
+  prioritizeBuffer: number;
+}
 
 export interface LayerOptions {
   /**
@@ -19,10 +32,13 @@ export interface LayerOptions {
    */
   mediaType?: string;
   /**
-   * 'gzip' (default), 'zstd' (docs/ZSTD.md; native engine, or node:zlib on Node >= 22.15) or 'none'
-   * (bytes pass through; digest equals diffID).
+   * 'gzip' (default), 'zstd' (docs/ZSTD.md; native engine, or node:zlib on Node >= 22.15), 'none'
+   * (bytes pass through; digest equals diffID) or 'estargz' (docs/ESTARGZ.md: the source must be a
+   * tar; a gzip layer that stargz-snapshotter pulls lazily, its descriptor annotated).
    */
-  compression?: Compression;
+  compression?: LayerCompression;
+  /** Options of an 'estargz' layer (chunk size, prioritised files); refused with another compression. */
+  estargz?: EstargzLayerOptions;
   /** Aborting destroys the layer stream with the abort reason and rejects `done` with it. */
   signal?: AbortSignal;
   /** Force an engine; default: FASTLAYER_ENGINE from the environment, else native when it loads. */
@@ -37,13 +53,17 @@ export interface LayerOptions {
 export interface ResolvedOptions {
   level: number;
   mediaType: string;
-  compression: Compression;
+  compression: LayerCompression;
+  /** Set for 'estargz' only. */
+  estargz: ResolvedEstargzLayerOptions | undefined;
   signal: AbortSignal | undefined;
   engine: EngineName | undefined;
   threads: number;
 }
 
-const KNOWN = optionKeys<LayerOptions>({ compressionLevel: true, mediaType: true, compression: true, signal: true, engine: true, threads: true });
+const KNOWN = optionKeys<LayerOptions>({ compressionLevel: true, mediaType: true, compression: true, estargz: true, signal: true, engine: true, threads: true });
+const ESTARGZ_KNOWN = optionKeys<EstargzLayerOptions>({ chunkSize: true, prioritize: true, prioritizeBuffer: true });
+const COMPRESSIONS = "'gzip', 'zstd', 'none' or 'estargz'";
 
 export const MAX_THREADS = 64;
 export const ZSTD_MIN_LEVEL = 1;
@@ -87,9 +107,12 @@ export function resolveOptions(options: unknown): ResolvedOptions {
   refuseUnknownOptions(o, KNOWN, 'a Layer');
 
   const compression = o.compression ?? 'gzip';
-  if (typeof compression !== 'string') throw new ErrInvalidOption('compression', "'gzip', 'zstd' or 'none'", compression);
-  if (compression !== 'gzip' && compression !== 'none' && compression !== 'zstd') {
-    throw new ErrOptionRange('compression', "'gzip', 'zstd' or 'none'", compression);
+  if (typeof compression !== 'string') throw new ErrInvalidOption('compression', COMPRESSIONS, compression);
+  if (compression !== 'gzip' && compression !== 'none' && compression !== 'zstd' && compression !== 'estargz') {
+    throw new ErrOptionRange('compression', COMPRESSIONS, compression);
+  }
+  if (o.estargz !== undefined && compression !== 'estargz') {
+    throw new ErrInvalidOption('estargz', `absent: eStargz options need compression 'estargz', not '${compression}'`, o.estargz);
   }
 
   // The level's range depends on the compression, so it is checked after it.
@@ -122,5 +145,15 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     throw new ErrOptionRange('threads', `an integer from 1 to ${MAX_THREADS}`, threads);
   }
 
-  return { level, mediaType, compression, signal, engine, threads };
+  const estargz = compression === 'estargz' ? resolveEstargz(o.estargz, level, threads, engine as EngineName | undefined) : undefined;
+  return { level, mediaType, compression, estargz, signal, engine, threads };
+}
+
+/** The eStargz options, checked by the writer's own rules (with the Layer's level and threads). */
+function resolveEstargz(given: unknown, level: number, threads: number, engine: EngineName | undefined): ResolvedEstargzLayerOptions {
+  if (given !== undefined && (typeof given !== 'object' || given === null || Array.isArray(given))) throw new ErrInvalidOption('estargz', 'an object', given);
+  const e = (given ?? {}) as Record<string, unknown>;
+  refuseUnknownOptions(e, ESTARGZ_KNOWN, 'the eStargz options of a Layer', 'estargz.');
+  const r = resolveEstargzOptions({ ...e, compressionLevel: level, threads: Math.min(threads, MAX_ESTARGZ_THREADS), ...(engine === undefined ? {} : { engine }) });
+  return { chunkSize: r.chunkSize, prioritize: r.prioritize, prioritizeBuffer: r.prioritizeBuffer };
 }

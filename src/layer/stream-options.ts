@@ -80,6 +80,9 @@ export function splitStreamOptions(options: unknown, node: boolean): SplitOption
     throw new ErrInvalidOption('options', 'an object', options);
   }
   const layer: Record<string, unknown> = { ...(options as Record<string, unknown>) };
+  // A stream form compresses any bytes as they are written; eStargz rewrites a tar into members
+  // and a TOC, which only a whole Layer (or estargzLayer) of a tar can do.
+  if (layer.compression === 'estargz') throw new ErrOptionRange('compression', "'gzip', 'zstd' or 'none' for a stream form (eStargz needs a Layer of a tar)", layer.compression);
   const stream: Record<string, unknown> = {};
   for (const [key, why] of Object.entries(REFUSED)) {
     // An explicit undefined is the same as leaving the option out (`{ chunkSize: opts.chunkSize }`).

@@ -64,7 +64,8 @@ export class LayerCompressionStream {
     this.#layer = layer;
     this.engine = layer.engine;
     this.compressionLevel = layer.compressionLevel;
-    this.compression = layer.compression;
+    // Never 'estargz': splitStreamOptions refuses it.
+    this.compression = layer.compression as Compression;
     this.threads = layer.threads;
     this.done = layer.done;
 

@@ -5,7 +5,7 @@ import type { FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { ErrDigestMismatch } from '../core/errors.js';
 import { verifyBytes } from '../core/verify.js';
-import type { Blob, Descriptor } from '../image/types.js';
+import { layerDescriptor, type Blob, type Descriptor } from '../image/types.js';
 
 async function writeAll(fh: FileHandle, chunk: Uint8Array, position: number): Promise<void> {
   for (let off = 0; off < chunk.length; ) {
@@ -39,5 +39,5 @@ export async function copyBlob(blob: Blob, fh: FileHandle, position: number, sig
   if (blob.kind === 'known') return { ...blob.descriptor };
   const v = await blob.layer.done;
   if (v.size !== size) throw new ErrDigestMismatch(`${v.size} bytes`, `${size} bytes`, 'layer stream');
-  return { mediaType: v.mediaType, digest: v.digest.toString(), size: v.size };
+  return layerDescriptor(v);
 }

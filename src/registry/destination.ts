@@ -1,7 +1,7 @@
 // A registry repository as a Destination for writeImage: streaming layers go straight into PATCHes,
 // known blobs are HEAD-checked, mounted or uploaded, manifests are PUT by digest as they come, and the
 // tags only in commit, so a push that fails never leaves a tag pointing at a half-pushed image.
-import type { Blob, Descriptor, Destination, ManifestBlob } from '../image/types.js';
+import { layerDescriptor, type Blob, type Descriptor, type Destination, type ManifestBlob } from '../image/types.js';
 import { Reference } from '../image/reference.js';
 import { ErrInvalidReference } from '../image/errors.js';
 import { ErrOptionRange, ErrInvalidOption, optionKeys, refuseUnknownOptions } from '../core/errors.js';
@@ -110,7 +110,7 @@ export class RegistryDestination implements Destination {
       );
       const values = await layer.done;
       emit('done', values.digest.toString());
-      return { mediaType, digest: values.digest.toString(), size: values.size };
+      return layerDescriptor(values);
     }
     const d = blob.descriptor;
     let bytes = 0;

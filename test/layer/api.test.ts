@@ -66,7 +66,7 @@ describe('Layer construction', () => {
     throwsCoded(() => new Layer(src, { compresionLevel: 1 } as never), TypeError, 'ERR_INVALID_OPTION', /unknown option/);
   });
   it('rejects unsupported option values with RangeError', () => {
-    throwsCoded(() => new Layer(src, { compression: 'brotli' as never }), RangeError, 'ERR_OPTION_OUT_OF_RANGE', /'gzip', 'zstd' or 'none'/);
+    throwsCoded(() => new Layer(src, { compression: 'brotli' as never }), RangeError, 'ERR_OPTION_OUT_OF_RANGE', /'gzip', 'zstd', 'none' or 'estargz'/);
     throwsCoded(() => new Layer(src, { mediaType: ' ' }), RangeError, 'ERR_OPTION_OUT_OF_RANGE', /mediaType/);
     throwsCoded(() => new Layer(src, { engine: 'wasm' as never }), RangeError, 'ERR_OPTION_OUT_OF_RANGE', /engine/);
     for (const threads of [0, 65, 1.5, -1, NaN, Infinity]) {

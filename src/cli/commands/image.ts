@@ -14,6 +14,7 @@ import { resolveBaseSource, type ResolvedBase } from '../../image/base-source.js
 import type { RegistryOptions } from '../../registry/client.js';
 import { containerConfig, resolveCreated, type Healthcheck } from '../../image/config.js';
 import { LAYER_COMPRESSIONS, levelOption } from './layer.js';
+import { ESTARGZ_OPTIONS, estargzFlags } from '../estargz-layer.js';
 import {
   REPORT_OPTIONS, choiceOption, defaultMtimeArg, flag, integerOption, listOption, progressBoard, stringOption,
   type Args, type Command, type Context,
@@ -174,9 +175,12 @@ export function imageSpec(args: Args, layersGiven = true): Omit<BuildSpec, 'outp
   const layerOptions: NonNullable<BuildSpec['layerOptions']> = {};
   const compression = choiceOption(args, 'compression', LAYER_COMPRESSIONS, NAME);
   if (compression !== undefined) {
-    if (format === 'docker' && compression !== 'gzip') throw usage(`--format docker lists gzip layers only: --compression ${compression} needs --format oci`);
+    // An eStargz blob is a gzip layer: Docker manifests list it like any other.
+    if (format === 'docker' && compression !== 'gzip' && compression !== 'estargz') throw usage(`--format docker lists gzip layers only: --compression ${compression} needs --format oci`);
     layerOptions.compression = compression;
   }
+  const estargz = estargzFlags(args, compression === 'estargz', NAME);
+  if (estargz !== undefined) layerOptions.estargz = estargz;
   const level = levelOption(args, compression, NAME);
   if (level !== undefined) layerOptions.compressionLevel = level;
   // Every core by default, as `layer`: the process-wide thread budget (engine/budget.ts) shares them
@@ -429,7 +433,8 @@ export const imageCommand: Command = {
     output: { type: 'string', short: 'o', value: 'FILE.tar|-', help: 'write an image archive' },
     'oci-dir': { type: 'string', value: 'DIR', help: 'write an OCI image layout directory' },
     push: { type: 'string', value: 'NAME', help: 'push to a registry' },
-    compression: { type: 'string', value: LAYER_COMPRESSIONS.join('|'), help: 'layer compression (default gzip); zstd and none need --format oci' },
+    compression: { type: 'string', value: LAYER_COMPRESSIONS.join('|'), help: 'layer compression (default gzip); zstd and none need --format oci; estargz: gzip layers that stargz-snapshotter pulls lazily' },
+    ...ESTARGZ_OPTIONS,
     level: { type: 'string', short: 'l', value: 'N', help: 'compression level: gzip 0-9 (default 1), zstd 1-19 (default 3)' },
     threads: { type: 'string', short: 't', value: 'N', help: `compress each layer on up to N threads, 1-${MAX_THREADS} (default: FASTLAYER_THREADS, else every CPU up to ${MAX_THREADS}, shared by the layers compressed at once; same bytes)` },
     exclude: { type: 'string', multiple: true, value: 'PATTERN', help: 'leave out paths matching PATTERN (.dockerignore syntax), every layer' },

@@ -5,8 +5,7 @@ import { arch } from 'node:os';
 import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
 import { Layer } from '../../layer/layer.js';
-import { cliDefaultThreads, MAX_THREADS, ZSTD_MAX_LEVEL, ZSTD_MIN_LEVEL, type LayerOptions } from '../../layer/options.js';
-import type { Compression } from '../../engine/engine.js';
+import { cliDefaultThreads, MAX_THREADS, ZSTD_MAX_LEVEL, ZSTD_MIN_LEVEL, type LayerCompression, type LayerOptions } from '../../layer/options.js';
 import type { TarOptions } from '../../tar/directory.js';
 import {
   REPORT_OPTIONS, choiceOption, defaultMtimeArg, flag, integerOption, listOption, progressBoard, stringOption,
@@ -18,10 +17,11 @@ import { estimateTarSize, openInput, type Input } from '../input.js';
 import { openOutput, type Output } from '../output.js';
 import type { ProgressBoard } from '../progress.js';
 import { writeStderr, writeStdout } from '../stdio.js';
-import { estargzFlags, writeEstargzLayer } from '../estargz-layer.js';
+import { ESTARGZ_OPTIONS, estargzFlags } from '../estargz-layer.js';
+import { layerDescriptor } from '../../layer/layer.js';
 
 /** Compressions `--compression` accepts, first is the default: the one list to extend. */
-export const LAYER_COMPRESSIONS = ['gzip', 'zstd', 'none'] as const satisfies readonly Compression[];
+export const LAYER_COMPRESSIONS = ['gzip', 'zstd', 'none', 'estargz'] as const satisfies readonly LayerCompression[];
 
 /** Present on every Debian/Ubuntu machine, tens of MB: a realistic default input for `npm start`. */
 export function defaultDirs(): string[] {
@@ -30,8 +30,6 @@ export function defaultDirs(): string[] {
 }
 
 const NAME = 'layer';
-/** `fastlayer layer` also writes eStargz (docs/ESTARGZ.md), through its own writer. */
-const LAYER_CHOICES = [...LAYER_COMPRESSIONS, 'estargz'] as const;
 
 function usage(message: string): ErrCliUsage {
   return new ErrCliUsage(message, NAME);
@@ -92,14 +90,15 @@ function tarOptions(flags: DirectoryFlags, onSkip: TarOptions['onSkip']): TarOpt
   return { ...flags, onSkip };
 }
 
-function layerOptions(args: Args): LayerOptions & { estargz: boolean } {
-  const options: LayerOptions & { estargz: boolean } = { estargz: false };
-  const compression = choiceOption(args, 'compression', LAYER_CHOICES, NAME);
+function layerOptions(args: Args): LayerOptions {
+  const options: LayerOptions = {};
+  const compression = choiceOption(args, 'compression', LAYER_COMPRESSIONS, NAME);
   if (flag(args, 'none')) {
     if (compression !== undefined && compression !== 'none') throw usage(`--none contradicts --compression ${compression}`);
     options.compression = 'none';
-  } else if (compression === 'estargz') options.estargz = true;
-  else if (compression !== undefined) options.compression = compression;
+  } else if (compression !== undefined) options.compression = compression;
+  const estargz = estargzFlags(args, options.compression === 'estargz', NAME);
+  if (estargz !== undefined) options.estargz = estargz;
   const level = levelOption(args, options.compression, NAME);
   if (level !== undefined) options.compressionLevel = level;
   const engine = choiceOption(args, 'engine', ['native', 'js'] as const, NAME);
@@ -118,7 +117,7 @@ function layerOptions(args: Args): LayerOptions & { estargz: boolean } {
  * --level within the compression's range: 1-19 for zstd (the ultra levels are refused), 0-9
  * otherwise (gzip; ignored for none). A usage error naming the range.
  */
-export function levelOption(args: Args, compression: Compression | undefined, command: string): number | undefined {
+export function levelOption(args: Args, compression: LayerCompression | undefined, command: string): number | undefined {
   return compression === 'zstd'
     ? integerOption(args, 'level', ZSTD_MIN_LEVEL, ZSTD_MAX_LEVEL, command)
     : integerOption(args, 'level', 0, 9, command);
@@ -176,8 +175,7 @@ async function produce(layer: Layer, input: Input, output: Output | undefined, b
 
 async function run(args: Args, context: Context): Promise<number> {
   if (args.positionals.length > 1) throw usage(`expected at most one input, got ${args.positionals.length}: ${args.positionals.join(' ')}`);
-  const { estargz, ...options } = layerOptions(args);
-  const esgz = estargzFlags(args, estargz, NAME);
+  const options = layerOptions(args);
   const outputPath = stringOption(args, 'output');
   const json = flag(args, 'json');
   const quiet = flag(args, 'quiet');
@@ -196,30 +194,22 @@ async function run(args: Args, context: Context): Promise<number> {
     const dirFlags = input.kind === 'directory' && flags.mtime === undefined ? { ...flags, mtime: defaultMtimeArg(NAME) as MtimeOption } : flags;
     const board = progressBoard(args);
     const source = input.open(tarOptions(dirFlags, (path, kind) => board.log(`fastlayer: skipping ${kind} ${path}\n`)));
-    if (estargz) {
-      if (outputPath !== undefined) output = await openOutput(outputPath, input.guard(), context.signal);
-      const { descriptor, result, seconds } = await writeEstargzLayer(source, options, esgz, output);
-      const text = JSON.stringify(json ? { ...descriptor, compression: 'estargz', toc: { entries: result.entries, chunks: result.chunks, landmark: result.landmark }, output: output?.name ?? null, seconds } : descriptor, null, json ? undefined : 2);
-      if (output?.isStdout) await writeStderr(`${text}\n`);
-      else await writeStdout(`${text}\n`);
-      return 0;
-    }
     const layer = new Layer(source, { ...options, signal: context.signal });
     if (outputPath !== undefined) output = await openOutput(outputPath, input.guard(), context.signal);
     const seconds = await produce(layer, input, output, board, context.signal);
 
-    const descriptor = {
-      mediaType: layer.mediaType(),
-      digest: layer.digest().toString(),
-      size: layer.size(),
-      diffID: layer.diffID().toString(),
-    };
+    const values = await layer.done;
+    // eStargz: the descriptor's annotations, and a summary of the TOC it wrote.
+    const { annotations, ...plain } = layerDescriptor(values);
+    const descriptor = { ...plain, diffID: values.diffID.toString(), ...(annotations === undefined ? {} : { annotations }) };
+    const toc = values.estargz === undefined ? {} : { toc: { entries: values.estargz.entries, chunks: values.estargz.chunks, landmark: values.estargz.landmark, digest: values.estargz.tocDigest } };
     const engine = { name: layer.engine.name, ...layer.engine.details };
     const inputBytes = input.bytesRead();
     if (json) {
       await writeStdout(`${JSON.stringify({
         ...descriptor,
         compression: layer.compression,
+        ...toc,
         level: layer.compressionLevel,
         threads: layer.threads,
         engine,
@@ -270,9 +260,8 @@ export const layerCommand: Command = {
   options: {
     output: { type: 'string', short: 'o', value: 'FILE|-', help: 'write the layer to FILE, or to standard output with -' },
     level: { type: 'string', short: 'l', value: 'N', help: `compression level: gzip 0-9 (default 1), zstd ${ZSTD_MIN_LEVEL}-${ZSTD_MAX_LEVEL} (default 3)` },
-    compression: { type: 'string', value: LAYER_CHOICES.join('|'), help: `compression (default ${LAYER_COMPRESSIONS[0]}); none: the layer is the input itself; estargz: a lazily pullable gzip layer` },
-    'estargz-chunk-size': { type: 'string', value: 'BYTES', help: 'estargz: split files larger than BYTES into chunks (512 to 64 MiB; default 4 MiB)' },
-    'estargz-prioritize': { type: 'string', multiple: true, value: 'FILE', help: 'estargz, repeatable: put FILE first, before the prefetch landmark' },
+    compression: { type: 'string', value: LAYER_COMPRESSIONS.join('|'), help: `compression (default ${LAYER_COMPRESSIONS[0]}); none: the layer is the input itself; estargz: a lazily pullable gzip layer (the input must be a tar)` },
+    ...ESTARGZ_OPTIONS,
     none: { type: 'boolean', help: 'same as --compression none', hidden: true },
     'media-type': { type: 'string', value: 'TYPE', help: "media type to report (default: Docker's gzip layer type; OCI's zstd or uncompressed layer type for zstd, none)" },
     threads: { type: 'string', short: 't', value: 'N', help: `compress on up to N threads, 1-${MAX_THREADS} (default: FASTLAYER_THREADS, else every CPU up to ${MAX_THREADS}; same bytes)` },
