@@ -54,6 +54,25 @@ export interface LayoutStore {
   size(name: string): Promise<number | undefined>;
   /** The file's bytes; with `expected`, a mismatch fails the stream with ERR_DIGEST_MISMATCH. */
   open(name: string, expected?: Expected): Readable;
+  /**
+   * `length` bytes of the file from `offset` (an eStargz layer's footer and TOC, read without the
+   * rest: `fastlayer inspect`). Unverified: the caller checks what it reads (the TOC against its
+   * digest). A range past the file's end is an error.
+   */
+  readRange(name: string, offset: number, length: number): Promise<Buffer>;
+}
+
+/** Exactly `length` bytes of `fd` from `start`, or the store's invalid error. */
+async function readExactly(fd: number, start: number, length: number, fail: () => Error): Promise<Buffer> {
+  const chunks: Uint8Array[] = [];
+  for await (const c of readFd(fd, start, length)) chunks.push(c);
+  const bytes = Buffer.concat(chunks);
+  if (bytes.length !== length) throw fail();
+  return bytes;
+}
+
+function checkRange(offset: number, length: number, size: number, fail: () => Error): void {
+  if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > size) throw fail();
 }
 
 const HIGH_WATER = 1024 * 1024;
@@ -175,6 +194,16 @@ export function directoryStore(dir: string, errors: StoreErrors = LAYOUT_ERRORS)
         }
       }
       return stream(chunks(), expected, `${name} in ${dir}`);
+    },
+    async readRange(name, offset, length) {
+      const f = await must(name);
+      const fail = () => errors.invalid(`${name} in ${dir} has no bytes ${offset} to ${offset + length} (it has ${f.size})`);
+      try {
+        checkRange(offset, length, f.size, fail);
+        return await readExactly(f.fd, offset, length, fail);
+      } finally {
+        closeNow(f.fd);
+      }
     },
   };
 }
@@ -299,6 +328,16 @@ export async function archiveStore(file: string, errors: StoreErrors = LAYOUT_ER
         }
       }
       return stream(chunks(), expected, `${name} in ${file}`);
+    },
+    async readRange(name, offset, length) {
+      const e = entry(name);
+      checkRange(offset, length, e.size, () => errors.invalid(`${name} in ${file} has no bytes ${offset} to ${offset + length} (it has ${e.size})`));
+      const h = await reopen();
+      try {
+        return await readExactly(h.fd, e.offset + offset, length, () => errors.invalid(`${file} was truncated while read`));
+      } finally {
+        await h.close();
+      }
     },
   };
 }

@@ -21,6 +21,8 @@ import { formatBytes } from '../progress.js';
 import { REGISTRY_OPTIONS, registryOptions } from '../registry-flags.js';
 import { writeStdout } from '../stdio.js';
 import { REF_NAME } from '../../image/names.js';
+import { readBlobRange } from '../../registry/range.js';
+import { estargzSummaries, summaryLine, type BlobRangeReader, type EstargzLayerSummary } from '../estargz-inspect.js';
 
 const NAME = 'inspect';
 const IMAGE_NAME = 'io.containerd.image.name';
@@ -47,6 +49,14 @@ interface Inspected {
   referrers?: Descriptor[];
   /** Where they were found: a registry's referrers API, its sha256-<hex> tag fallback, or index.json. */
   referrersVia?: 'api' | 'tag' | 'index.json';
+  /** The TOC summaries of its eStargz layers (estargz-inspect.ts), when it has any. */
+  estargz?: EstargzLayerSummary[];
+}
+
+/** `{ estargz }` when some layer is eStargz, else nothing. */
+async function withEstargz(layers: readonly Descriptor[], read: BlobRangeReader): Promise<{ estargz?: EstargzLayerSummary[] }> {
+  const found = await estargzSummaries(layers, read);
+  return found.length === 0 ? {} : { estargz: found };
 }
 
 /** The most index.json entries read while looking for referrers: a hostile layout cannot make it read without end. */
@@ -169,7 +179,9 @@ async function inspectLocal(path: string, directory: boolean, name: string | und
   const parsed = imageManifest(Buffer.from(JSON.stringify(manifest.content)), `manifest ${manifestDescriptor.digest}`);
   const config = await readConfig(store, parsed.config);
   const referrers = withReferrers ? { referrers: await layoutReferrers(store, listed, chosen), referrersVia: 'index.json' as const } : {};
-  return { source: path, kind: directory ? 'oci-dir' : 'archive', names, ...(index ? { index } : {}), manifest, config, layers: parsed.layers, ...referrers };
+  // The digest is a checked sha256 (imageManifest): its blob's name is safe.
+  const estargz = await withEstargz(parsed.layers, (d, offset, length) => store.readRange(`blobs/sha256/${d.digest.slice('sha256:'.length)}`, offset, length));
+  return { source: path, kind: directory ? 'oci-dir' : 'archive', names, ...(index ? { index } : {}), manifest, config, layers: parsed.layers, ...referrers, ...estargz };
 }
 
 async function collect(stream: NodeJS.ReadableStream, cap: number): Promise<Buffer> {
@@ -198,6 +210,9 @@ async function inspectRemote(ref: Reference, args: Args, platform: Platform | un
   if (image.config.descriptor.size > MANIFEST_CAP) throw new ErrCliInput(`the config of ${ref.toString()} is larger than ${MANIFEST_CAP} bytes`);
   const config = await collect(image.config.open(), MANIFEST_CAP);
   const doc = (d: Descriptor, bytes: Uint8Array): Document => ({ descriptor: d, content: parseJSON(bytes, d.digest) });
+  const layers = image.layers.map((l) => l.descriptor);
+  let repo: ReturnType<typeof connect> | undefined;
+  const estargz = await withEstargz(layers, (d, offset, length) => readBlobRange((repo ??= connect(ref, options)), d.digest, offset, length, signal));
   return {
     source: ref.toString(),
     kind: 'registry',
@@ -205,8 +220,9 @@ async function inspectRemote(ref: Reference, args: Args, platform: Platform | un
     ...(image.index ? { index: doc(image.index.descriptor, image.index.bytes) } : {}),
     manifest: doc(image.manifest.descriptor, image.manifest.bytes),
     config: doc(image.config.descriptor, config),
-    layers: image.layers.map((l) => l.descriptor),
+    layers,
     ...referrers,
+    ...estargz,
   };
 }
 
@@ -231,7 +247,11 @@ function text(i: Inspected): string {
   lines.push(`config: ${i.config.descriptor.digest}  ${formatBytes(i.config.descriptor.size)}`);
   const total = i.layers.reduce((s, l) => s + l.size, 0);
   lines.push(`layers: ${i.layers.length}, ${formatBytes(total)} (${total} bytes)`);
-  for (const l of i.layers) lines.push('digest' in l ? `  ${l.digest}  ${formatBytes(l.size)}  ${l.mediaType}` : `  ${l.path}  ${formatBytes(l.size)}  diffID ${l.diffID ?? '?'}`);
+  for (const l of i.layers) {
+    lines.push('digest' in l ? `  ${l.digest}  ${formatBytes(l.size)}  ${l.mediaType}` : `  ${l.path}  ${formatBytes(l.size)}  diffID ${l.diffID ?? '?'}`);
+    const toc = 'digest' in l ? i.estargz?.find((s) => s.layer === l.digest) : undefined;
+    if (toc) lines.push(summaryLine(toc));
+  }
   if (i.referrers !== undefined) {
     lines.push(`referrers: ${i.referrers.length} (${i.referrersVia})`);
     for (const r of i.referrers) lines.push(`  ${r.digest}  ${r.artifactType ?? r.mediaType}  ${formatBytes(r.size)}`);
@@ -279,9 +299,11 @@ export const inspectCommand: Command = {
     'exists is local (a directory is an OCI image layout, a file an image archive tar such as',
     'fastlayer image --output or docker save writes), and anything else is a registry reference',
     '(app:1 is docker.io/library/app:1). Nothing is extracted: only index.json, the manifest and the',
-    'config are read, each checked against its digest. --json prints {source, kind, names, index?,',
-    'manifest, config, layers} with the manifest and config as JSON (and referrers, referrersVia with',
-    '--referrers).',
+    'config are read, each checked against its digest, and of an eStargz layer (one with the',
+    'containerd.io/snapshot/stargz/toc.digest annotation) its footer and TOC, by offset or HTTP Range,',
+    'the TOC checked against the annotation and summarised (entries, files, chunks, landmark).',
+    '--json prints {source, kind, names, index?, manifest, config, layers} with the manifest and',
+    'config as JSON (and referrers, referrersVia with --referrers; estargz with eStargz layers).',
   ].join('\n'),
   options: {
     name: { type: 'string', value: 'NAME', help: 'local SRC holding several images: the one with this name or tag' },
