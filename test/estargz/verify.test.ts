@@ -1,54 +1,17 @@
-// eStargz blobs checked by stargz-snapshotter's own reader: test/tools/estargz-verify.go, built on
-// Debian's packaged estargz library (golang-github-containerd-stargz-snapshotter-dev, fetched with
-// `apt-get install --download-only` and unpacked with dpkg -x into a sysroot under the OS temp dir,
-// never installed) with Debian's Go in GOPATH mode, once, then cached. It opens the blob, verifies
-// the TOC against the descriptor's digest, and reads every file back chunk by chunk against its
-// chunkDigest. Skipped, with the reason, where apt-get, dpkg or go is missing or the download fails.
+// eStargz blobs checked by stargz-snapshotter's own reader (test/helpers/estargz-verifier.ts: the
+// upstream estargz library, built once from Debian's packaged Go sources). It opens the blob,
+// verifies the TOC against the descriptor's digest, and reads every file back chunk by chunk
+// against its chunkDigest. Skipped, with the reason, where the verifier cannot be built.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { verifier } from '../helpers/estargz-verifier.js';
 import { estargzLayer, type EstargzOptions } from '../../src/estargz/index.js';
 import { tarDirectory } from '../../src/tar/directory.js';
 import { semiCompressible } from '../helpers/data.js';
-
-const PACKAGE = 'golang-github-containerd-stargz-snapshotter-dev';
-const SOURCE = fileURLToPath(new URL('../../../test/tools/estargz-verify.go', import.meta.url));
-const CACHE = join(tmpdir(), 'fastlayer-estargz-verifier');
-const BIN = join(CACHE, 'estargz-verify');
-
-function sh(cmd: string, args: string[], env?: NodeJS.ProcessEnv): { ok: boolean; out: string } {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', env: env ?? process.env, timeout: 600_000 });
-  return { ok: r.status === 0, out: `${r.stdout ?? ''}${r.stderr ?? ''}${r.error ? String(r.error) : ''}` };
-}
-
-const has = (tool: string): boolean => spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0;
-
-/** The verifier's path, or why it cannot be had here. */
-function verifier(): { bin?: string; skip?: string } {
-  if (existsSync(BIN)) return { bin: BIN };
-  for (const tool of ['apt-get', 'dpkg', 'go']) if (!has(tool)) return { skip: `${tool} is not installed (the verifier needs Debian's ${PACKAGE} and Go)` };
-  const debs = join(CACHE, 'debs');
-  const sysroot = join(CACHE, 'sysroot');
-  mkdirSync(debs, { recursive: true });
-  const got = sh('apt-get', ['install', '-y', '-q', '--download-only', '-o', `Dir::Cache::archives=${debs}`, PACKAGE]);
-  if (!got.ok) return { skip: `apt-get could not download ${PACKAGE}: ${got.out.trim().split('\n').slice(-2).join(' ')}` };
-  for (const deb of readdirSync(debs).filter((n) => n.endsWith('.deb'))) {
-    const x = sh('dpkg', ['-x', join(debs, deb), sysroot]);
-    if (!x.ok) return { skip: `dpkg -x ${deb} failed: ${x.out.trim()}` };
-  }
-  const gopath = join(CACHE, 'gopath');
-  mkdirSync(join(gopath, 'src', 'estargzverify'), { recursive: true });
-  copyFileSync(SOURCE, join(gopath, 'src', 'estargzverify', 'main.go'));
-  const env = { ...process.env, GO111MODULE: 'off', GOFLAGS: '', GOPATH: `${gopath}:${join(sysroot, 'usr/share/gocode')}`, GOCACHE: join(CACHE, 'gocache') };
-  const built = sh('go', ['build', '-o', `${BIN}.tmp`, 'estargzverify'], env);
-  if (!built.ok) return { skip: `go build of the verifier failed: ${built.out.trim().split('\n').slice(-3).join(' ')}` };
-  spawnSync('mv', [`${BIN}.tmp`, BIN]);
-  return { bin: BIN };
-}
 
 let dir: string;
 let tool: { bin?: string; skip?: string } = {};
