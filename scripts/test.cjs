@@ -40,6 +40,7 @@ const SLOW = {
   'layer/threads': 'every thread count, chunking, level and engine',
   'build/acceptance-npm': 'express from the npm registry, `npm ci` twice: network-bound, about 40 s',
   'estargz/verify': "stargz-snapshotter's estargz reader, built on first run from Debian's packaged Go sources (apt download, go build)",
+  'image/estargz-verify': 'eStargz images of fastlayer image and node through the same upstream reader (built on first run)',
 };
 
 function readMarker() {
