@@ -1,6 +1,6 @@
 // Public API of fastlayer.
-export { Layer, type LayerValues } from './layer/layer.js';
-export type { LayerOptions, EngineName } from './layer/options.js';
+export { Layer, layerDescriptor, type LayerValues } from './layer/layer.js';
+export type { LayerOptions, LayerCompression, EstargzLayerOptions, EngineName } from './layer/options.js';
 export type { LayerSource } from './layer/source.js';
 export type { FileRange } from './layer/file-source.js';
 export { Hash } from './core/hash.js';
@@ -16,6 +16,8 @@ export {
   DOCKER_MANIFEST,
   DOCKER_MANIFEST_LIST,
   DOCKER_CONFIG,
+  ESTARGZ_TOC_DIGEST_ANNOTATION,
+  ESTARGZ_UNCOMPRESSED_SIZE_ANNOTATION,
   MediaTypes,
 } from './core/media-types.js';
 export {
@@ -96,4 +98,4 @@ export { parseMtimeArg, parseOwnerArg, type DirectoryLayerOptions } from './buil
 export { pushImage, type PushImageOptions } from './registry/push.js';
 export { LayerCache, cachedLayer, cachedDirectoryLayer, cachedLayers, defaultLayerCacheDir, layerCacheKey, layerCacheKeyId, resolveLayerCache, type LayerCacheKey, type LayerCacheEntry, type LayerCacheOptions, type CachedLayerOptions, type CacheUse, type SharedLayerCache } from './build/layer-cache.js';
 export { RegistryLayerCache, CACHE_TAG, CACHE_TYPE, type RegistryLayerCacheEntry, type RegistryLayerCacheOptions } from './build/registry-cache.js';
-export { estargzLayer, readToc, DEFAULT_CHUNK_SIZE as ESTARGZ_DEFAULT_CHUNK_SIZE, TOC_NAME as ESTARGZ_TOC_NAME, ErrEstargzInvalid, ErrEstargzPrioritize, type EstargzLayer, type EstargzResult, type EstargzOptions, type Toc as EstargzToc, type TocEntry as EstargzTocEntry, type TocSummary as EstargzTocSummary } from './estargz/index.js';
+export { estargzLayer, estargzAnnotations, readToc, DEFAULT_CHUNK_SIZE as ESTARGZ_DEFAULT_CHUNK_SIZE, TOC_NAME as ESTARGZ_TOC_NAME, ErrEstargzInvalid, ErrEstargzPrioritize, type EstargzLayer, type EstargzResult, type EstargzOptions, type Toc as EstargzToc, type TocEntry as EstargzTocEntry, type TocSummary as EstargzTocSummary } from './estargz/index.js';

@@ -4,3 +4,4 @@ export { resolveEstargzOptions, DEFAULT_CHUNK_SIZE, type EstargzOptions } from '
 export { footer, parseFooter, FOOTER_SIZE, TOC_NAME, PREFETCH_LANDMARK, NO_PREFETCH_LANDMARK, type Toc, type TocEntry } from './toc.js';
 export { ErrEstargzInvalid, ErrEstargzPrioritize } from './errors.js';
 export { readToc, type TocSummary } from './reader.js';
+export { estargzAnnotations } from './annotations.js';
