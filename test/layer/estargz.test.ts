@@ -1,0 +1,110 @@
+// A Layer with compression 'estargz' keeps the Layer's rules: the same bytes from every source form
+// (a Buffer, a file, a stream in odd pieces), an abort rejects `done` with its reason and releases the
+// source, a consumer that stops early releases it too, and a consumed layer cannot be read again.
+import { describe, it, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createReadStream, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Layer } from '../../src/layer/layer.js';
+import { tarDirectory } from '../../src/tar/directory.js';
+import { semiCompressible } from '../helpers/data.js';
+import { tempDir } from '../helpers/tree.js';
+
+const tmp = tempDir('fastlayer-layer-estargz-');
+after(() => tmp.remove());
+
+async function collect(source: AsyncIterable<Uint8Array>): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const c of source) parts.push(Buffer.from(c));
+  return Buffer.concat(parts);
+}
+
+async function tar(): Promise<Buffer> {
+  const dir = join(tmp.path, 'tree');
+  mkdirSync(join(dir, 'lib'), { recursive: true });
+  writeFileSync(join(dir, 'lib/a.bin'), semiCompressible(200_000, 3));
+  writeFileSync(join(dir, 'b.txt'), 'b\n'.repeat(1000));
+  return collect(tarDirectory(dir));
+}
+
+function pieces(bytes: Buffer, size: number): Buffer[] {
+  const out: Buffer[] = [];
+  for (let i = 0; i < bytes.length; i += size) out.push(bytes.subarray(i, i + size));
+  return out;
+}
+
+const OPTIONS = { compression: 'estargz', estargz: { chunkSize: 8192 } } as const;
+
+describe("Layer with compression 'estargz'", () => {
+  it('gives the same blob from a Buffer, a file (fromFile), a ReadStream and 777-byte pieces', async () => {
+    const bytes = await tar();
+    const file = join(tmp.path, 'layer.tar');
+    writeFileSync(file, bytes);
+    const layers = [
+      new Layer(bytes, OPTIONS),
+      Layer.fromFile(file, OPTIONS),
+      new Layer(createReadStream(file), OPTIONS),
+      new Layer(Readable.from(pieces(bytes, 777)), { ...OPTIONS, threads: 1 }),
+    ];
+    const digests = [];
+    for (const l of layers) {
+      const blob = await collect(l.compressed());
+      const v = await l.done;
+      assert.equal(v.size, blob.length);
+      assert.equal(l.digest().toString(), v.digest.toString());
+      digests.push(v.digest.toString());
+    }
+    assert.equal(new Set(digests).size, 1);
+  });
+
+  it('an abort mid-stream rejects done with its reason and releases the source', async () => {
+    const bytes = await tar();
+    let released = false;
+    async function* slow(): AsyncGenerator<Buffer> {
+      try {
+        for (const p of pieces(bytes, 4096)) {
+          await sleep(20);
+          yield p;
+        }
+      } finally {
+        released = true;
+      }
+    }
+    const controller = new AbortController();
+    const layer = new Layer(slow(), { ...OPTIONS, signal: controller.signal });
+    const stream = layer.compressed();
+    stream.once('data', () => controller.abort(new Error('stop now')));
+    await assert.rejects(collect(stream), /stop now/);
+    await assert.rejects(layer.done, /stop now/);
+    // Well before the source could end by itself (50 pieces, 20 ms each).
+    for (let i = 0; i < 30 && !released; i++) await sleep(10);
+    assert.ok(released, 'the source generator was closed');
+    assert.throws(() => layer.digest(), { code: 'ERR_LAYER_NOT_COMPUTED' });
+  });
+
+  it('a consumer that destroys the stream early fails done and releases the source; a second read is ErrConsumed', async () => {
+    const bytes = await tar();
+    let released = false;
+    async function* source(): AsyncGenerator<Buffer> {
+      try {
+        for (const p of pieces(bytes, 4096)) {
+          await sleep(20);
+          yield p;
+        }
+      } finally {
+        released = true;
+      }
+    }
+    const layer = new Layer(source(), OPTIONS);
+    const stream = layer.compressed();
+    await new Promise<void>((resolve) => stream.once('data', () => resolve()));
+    stream.destroy();
+    await assert.rejects(layer.done);
+    // Well before the source could end by itself (50 pieces, 20 ms each).
+    for (let i = 0; i < 30 && !released; i++) await sleep(10);
+    assert.ok(released, 'the source generator was closed');
+    assert.throws(() => layer.compressed(), { code: 'ERR_LAYER_CONSUMED' });
+  });
+});
