@@ -141,4 +141,19 @@ describe('fastlayer image --compression estargz --push, inspect by ranges', { sk
     }
     assert.ok(bytes < layer.size / 10, `${bytes} of ${layer.size} bytes read`);
   });
+  it('--layer-cache-dir: a second push of the unchanged tree uploads no layer bytes and gives the same image (annotations kept)', async () => {
+    const cacheDir = join(tmp.path, 'push-cache');
+    const args = ['image', '--layer', `${src}:/app`, '--compression', 'estargz', '--json', '--layer-cache-dir', cacheDir];
+    const first = await runCliAsync([...args, '--push', `${registry.host}/e/cached:1`], env);
+    assert.equal(first.status, 0, first.stderr);
+    const proxy = await startProxy(registry.port);
+    try {
+      const again = await runCliAsync([...args, '--push', `${proxy.host}/e/cached:2`], env);
+      assert.equal(again.status, 0, again.stderr);
+      assert.equal((JSON.parse(again.stdout) as { digest: string }).digest, (JSON.parse(first.stdout) as { digest: string }).digest);
+      assert.equal(proxy.bytes['PATCH'] ?? 0, 0, 'no layer bytes the second time');
+    } finally {
+      await proxy.close();
+    }
+  });
 });

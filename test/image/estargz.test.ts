@@ -15,7 +15,7 @@ import { createGzip } from '../../src/layer/create-gzip.js';
 import { LayerCompressionStream } from '../../src/layer/web-stream.js';
 import { tarDirectory } from '../../src/tar/directory.js';
 import { buildImage } from '../../src/build/build.js';
-import { layerCacheKey, layerCacheKeyId } from '../../src/build/layer-cache.js';
+import { LayerCache, entryExtras, layerCacheKey, layerCacheKeyId } from '../../src/build/layer-cache.js';
 import { readToc } from '../../src/estargz/reader.js';
 import { ESTARGZ_TOC_DIGEST_ANNOTATION, ESTARGZ_UNCOMPRESSED_SIZE_ANNOTATION } from '../../src/core/media-types.js';
 import type { Descriptor } from '../../src/image/types.js';
@@ -178,6 +178,17 @@ describe('the layer cache and eStargz', () => {
     // Another chunk size is another entry: a different layer.
     const c = await buildImage({ layers: [`${src.app}:/app`], tags: ['e:1'], ociDir: join(tmp.path, 'c-e3'), layerCache: cache, layerOptions: { compression: 'estargz', estargz: { chunkSize: 4096 } } });
     assert.notEqual(c.digest, a.digest);
+  });
+
+  it('hazard: malformed entry extras (a diffID that is no digest, annotations not strings, too many) are refused', async () => {
+    const good = { diffID: `sha256:${'a'.repeat(64)}`, annotations: { [ESTARGZ_TOC_DIGEST_ANNOTATION]: `sha256:${'b'.repeat(64)}` } };
+    assert.deepEqual(entryExtras(good), good);
+    assert.equal(entryExtras({ diffID: 'sha256:xyz' }), undefined);
+    assert.equal(entryExtras({ annotations: { a: 1 } }), undefined);
+    assert.equal(entryExtras({ annotations: Object.fromEntries(Array.from({ length: 17 }, (_, i) => [`k${i}`, 'v'])) }), undefined);
+    const cache = new LayerCache(join(tmp.path, 'cache-refuse'));
+    const key = layerCacheKey(new Layer(Buffer.alloc(0), { compression: 'estargz' }), `sha256:${'0'.repeat(64)}`);
+    await assert.rejects(cache.set(key, { digest: `sha256:${'1'.repeat(64)}`, size: 1, annotations: { a: 2 as unknown as string } }), { code: 'ERR_INVALID_OPTION' });
   });
 
   it('hazard: an eStargz entry stripped of its diffID and annotations is a miss, never a config with the source tar\'s diffID', async () => {
