@@ -158,6 +158,8 @@ export interface DirectoryLayer {
   dest: string;
   /** The directory on disk whose tree the tar holds. */
   root: string;
+  /** The .dockerignore patterns the tar leaves out (the file's lines, then the options'). */
+  exclude: readonly string[];
   /** A fresh tar stream of the same tree and options, per call (a layer cache reads the tree twice). */
   open: () => AsyncGenerator<Buffer>;
 }
@@ -201,5 +203,5 @@ export async function directoryLayer(
     ...(onSkip === undefined ? {} : { onSkip }),
   };
   // tarDirectory checks the rest at the call (owner ids, mtime values, whiteout conflicts).
-  return { tar: tarDirectory(dir, options), dest, root: dir, open: () => tarDirectory(dir, options) };
+  return { tar: tarDirectory(dir, options), dest, root: dir, exclude, open: () => tarDirectory(dir, options) };
 }

@@ -15,6 +15,7 @@ import { createGzip } from '../../src/layer/create-gzip.js';
 import { LayerCompressionStream } from '../../src/layer/web-stream.js';
 import { tarDirectory } from '../../src/tar/directory.js';
 import { buildImage } from '../../src/build/build.js';
+import { buildNodeImage } from '../../src/build/node.js';
 import { LayerCache, entryExtras, layerCacheKey, layerCacheKeyId } from '../../src/build/layer-cache.js';
 import { readToc } from '../../src/estargz/reader.js';
 import { ESTARGZ_TOC_DIGEST_ANNOTATION, ESTARGZ_UNCOMPRESSED_SIZE_ANNOTATION } from '../../src/core/media-types.js';
@@ -99,6 +100,24 @@ describe('buildImage with compression estargz', () => {
     const eight = await buildImage({ layers: [`${src.app}:/app`, `${src.etc}:/etc`], tags: ['e:1'], ociDir: join(tmp.path, 'out-t8'), layerOptions: { ...ESTARGZ, threads: 8 } });
     assert.equal(one.digest, first.manifestDigest);
     assert.equal(eight.digest, first.manifestDigest);
+  });
+
+  it('node: the prioritised file goes first in the application layer only; the dependency layer (which excludes it) never holds its stream looking for it', async () => {
+    const project = join(tmp.path, 'project');
+    mkdirSync(join(project, 'node_modules/dep'), { recursive: true });
+    writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'p', version: '1.0.0', scripts: { start: 'node server.js' } }));
+    writeFileSync(join(project, 'node_modules/dep/index.js'), semiCompressible(200_000, 8));
+    writeFileSync(join(project, 'server.js'), 'require("dep")\n');
+    const out = join(tmp.path, 'out-node');
+    // A buffer far below the dependency layer: looking for server.js there would be ERR_ESTARGZ_PRIORITIZE.
+    await buildNodeImage({ dir: project, tags: ['n:1'], ociDir: out, sbom: false, layerOptions: { compression: 'estargz', estargz: { prioritize: ['/app/server.js'], prioritizeBuffer: 10_000 } } });
+    const l = readLayout(out);
+    const [deps, code] = l.manifest.layers;
+    const depsToc = await readToc(async (o, len) => l.blob(deps!).subarray(o, o + len), deps!.size);
+    const codeToc = await readToc(async (o, len) => l.blob(code!).subarray(o, o + len), code!.size);
+    assert.equal(depsToc.landmark, 'no-prefetch');
+    assert.equal(codeToc.landmark, 'prefetch');
+    assert.deepEqual(codeToc.toc.entries.slice(0, 3).map((e) => e.name), ['app', 'app/server.js', '.prefetch.landmark']);
   });
 
   it('a Docker-format manifest lists eStargz layers too, annotated, under the Docker gzip type', async () => {
