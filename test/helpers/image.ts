@@ -160,15 +160,20 @@ export async function listLayer(file: string): Promise<LayerEntry[]> {
   return out;
 }
 
-/** A private containerd (temp root, state and socket; native snapshotter) for ctr tests. */
+/**
+ * A private containerd (temp root, state and socket; native snapshotter) for ctr tests. `extraConfig`:
+ * TOML lines appended to its config (a `[proxy_plugins.NAME]` table for an out-of-process snapshotter).
+ */
 export class Containerd {
   readonly socket: string;
   readonly #dir: string;
+  readonly #extra: string[];
   #child: ReturnType<typeof spawn> | undefined;
   #log: string[] = [];
 
-  constructor(dir: string) {
+  constructor(dir: string, extraConfig: string[] = []) {
     this.#dir = dir;
+    this.#extra = extraConfig;
     this.socket = join(dir, 'c.sock');
   }
 
@@ -188,6 +193,7 @@ export class Containerd {
       '  address = ""',
       '[metrics]',
       '  address = ""',
+      ...this.#extra,
       '',
     ].join('\n'));
     const child = spawn('containerd', ['--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -207,8 +213,13 @@ export class Containerd {
     }
   }
 
-  ctr(args: string[], timeoutMs = 120_000): Run {
-    return run('ctr', ['-a', this.socket, ...args], timeoutMs);
+  ctr(args: string[], timeoutMs = 120_000, command = 'ctr'): Run {
+    return run(command, ['-a', this.socket, ...args], timeoutMs);
+  }
+
+  /** What containerd printed so far (for assertion messages). */
+  log(): string {
+    return this.#log.join('');
   }
 
   async stop(): Promise<void> {
@@ -224,7 +235,7 @@ export class Containerd {
 }
 
 /** Debian package of a tool, where the names differ. */
-const PACKAGE: Record<string, string> = { ctr: 'containerd' };
+const PACKAGE: Record<string, string> = { ctr: 'containerd', 'ctr-remote': 'stargz-snapshotter', ldd: 'libc-bin' };
 
 /** Reason a tool-based test must skip, or undefined when every tool is on PATH. */
 export function missing(...tools: string[]): string | undefined {

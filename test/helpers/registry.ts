@@ -56,9 +56,19 @@ export interface RunningRegistry {
   /** Starts it again on the same port and storage. */
   restart(): Promise<void>;
   stop(): Promise<void>;
+  /**
+   * With `accessLog: true`, the registry's access log so far: one line per request in the combined
+   * log format (`"GET /v2/... HTTP/1.1" 206 50000 ...`), as distribution writes it to stdout.
+   */
+  accessLog(): string[];
 }
 
-export async function startRegistry(auth: AuthSetup = { kind: 'none' }): Promise<RunningRegistry> {
+export interface RegistryRunOptions {
+  /** Turns on distribution's access log (off by default: it only costs time). */
+  accessLog?: boolean;
+}
+
+export async function startRegistry(auth: AuthSetup = { kind: 'none' }, options: RegistryRunOptions = {}): Promise<RunningRegistry> {
   if (REGISTRY_BIN === undefined) throw new Error(registryMissing());
   const tmp = tempDir('fastlayer-registry-');
   const port = await freePort();
@@ -78,15 +88,19 @@ export async function startRegistry(auth: AuthSetup = { kind: 'none' }): Promise
   const config = join(tmp.path, 'config.yml');
   writeFileSync(
     config,
-    `version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: ${storage}\n  delete:\n    enabled: true\n` +
+    `version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: ${options.accessLog !== true}\nstorage:\n  filesystem:\n    rootdirectory: ${storage}\n  delete:\n    enabled: true\n` +
       `http:\n  addr: 127.0.0.1:${port}\n  secret: fastlayer-test-secret\n${authYaml}`,
   );
   let child: ChildProcess | undefined;
   let log = '';
+  let access = '';
   const launch = async (): Promise<void> => {
     log = '';
-    const c = spawn(REGISTRY_BIN, ['serve', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const c = spawn(REGISTRY_BIN, ['serve', config], { stdio: ['ignore', options.accessLog === true ? 'pipe' : 'ignore', 'pipe'] });
     child = c;
+    c.stdout?.on('data', (b: Buffer) => {
+      access += b.toString();
+    });
     c.stderr!.on('data', (b: Buffer) => {
       if (log.length < 20_000) log += b.toString();
     });
@@ -123,6 +137,7 @@ export async function startRegistry(auth: AuthSetup = { kind: 'none' }): Promise
     ...(token ? { token } : {}),
     kill,
     restart: launch,
+    accessLog: () => access.split('\n').slice(0, -1), // complete lines only
     async stop() {
       await kill();
       await token?.close();
