@@ -1,8 +1,9 @@
-// An eStargz image made by fastlayer, pulled lazily by the real stargz-snapshotter (issue 23's
-// acceptance): docker-registry on 127.0.0.1 with its access log on; the snapshotter daemon
-// (test/tools/stargz-snapshotter.go, built from Debian's Go sources by test/helpers/go-tool.ts) with
-// noprefetch and no_background_fetch, so that only what is read is fetched; a private containerd that
-// reaches it through a proxy_plugins entry; `ctr-remote images rpull --plain-http`. Checked: every GET
+// An eStargz image pushed by `fastlayer image --compression estargz --push`, pulled lazily by the
+// real stargz-snapshotter (issue 23's acceptance): docker-registry on 127.0.0.1 with its access log
+// on; the snapshotter daemon (test/tools/stargz-snapshotter.go, built from Debian's Go sources by
+// test/helpers/go-tool.ts) with noprefetch and no_background_fetch, so that only what is read is
+// fetched; a private containerd that reaches it through a proxy_plugins entry; `ctr-remote images
+// rpull --plain-http`. Checked: every GET
 // of the layer blob is answered 206 (a range), the layer is a FUSE mount, reading one small file and
 // starting a process fetch well under a quarter of the blob, every file read through the mount
 // matches the source, `ctr run --snapshotter stargz` runs; and the same image loads as an ordinary
@@ -15,13 +16,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Readable } from 'node:stream';
-import { estargzLayer } from '../../src/estargz/index.js';
-import { tarDirectory } from '../../src/tar/directory.js';
-import { Image } from '../../src/image/image.js';
-import { writeImage } from '../../src/image/write.js';
-import { RegistryDestination } from '../../src/registry/destination.js';
-import type { KnownBlob } from '../../src/image/types.js';
+import { binMissing, runCliAsync } from '../helpers/cli.js';
 import { randomBytes, semiCompressible } from '../helpers/data.js';
 import { goTool } from '../helpers/go-tool.js';
 import { Containerd, missing, run, snapshotTree, tempDir } from '../helpers/image.js';
@@ -34,7 +29,7 @@ const HELLO = 'hello from a lazily pulled layer\n';
 function cannotRun(): string | undefined {
   if (process.getuid?.() !== 0) return 'not root: containerd, the FUSE mounts and overlayfs need root';
   if (!existsSync('/dev/fuse')) return 'no /dev/fuse: the lazy mounts are FUSE mounts';
-  return registryMissing() ?? missing('containerd', 'ctr', 'ctr-remote', 'runc', 'skopeo', 'ldd');
+  return binMissing() ?? registryMissing() ?? missing('containerd', 'ctr', 'ctr-remote', 'runc', 'skopeo', 'ldd');
 }
 
 /**
@@ -60,27 +55,22 @@ function makeRootfs(root: string): void {
   for (let i = 0; i < 40; i++) writeFileSync(join(root, `data/docs/page-${i}.txt`), semiCompressible(1000 + i * 500, 100 + i));
 }
 
-/** Pushes `root` as a one-layer OCI image whose layer is fastlayer's eStargz blob with its annotations. */
-async function pushEstargz(root: string, ref: string): Promise<{ digest: string; size: number; diffID: string }> {
-  const l = estargzLayer(tarDirectory(root), {});
-  const parts: Buffer[] = [];
-  for await (const c of l.stream) parts.push(c as Buffer);
-  const r = await l.done;
-  const blob = Buffer.concat(parts);
-  const layer: KnownBlob = {
-    kind: 'known',
-    descriptor: {
-      mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip',
-      digest: r.digest,
-      size: blob.length,
-      annotations: { [TOC_DIGEST]: r.tocDigest, [UNCOMPRESSED_SIZE]: String(r.uncompressedSize) },
-    },
-    diffID: r.diffID,
-    open: () => Readable.from([blob]),
-  };
-  const image = new Image({ layers: [layer], format: 'oci', cmd: ['/bin/sh', '-c', 'echo started; cat /etc/hello.txt'] });
-  await writeImage(image, new RegistryDestination(ref));
-  return { digest: r.digest, size: blob.length, diffID: r.diffID };
+/**
+ * `fastlayer image --compression estargz --push`: `root` as the one layer of an OCI image. Returns the
+ * layer's descriptor from the pushed manifest, which must carry the snapshotter's annotations.
+ */
+async function pushEstargz(root: string, ref: string, host: string): Promise<{ digest: string; size: number }> {
+  const env = { ...process.env, DOCKER_CONFIG: join(root, '..', 'no-docker-config') };
+  const cmd = JSON.stringify(['/bin/sh', '-c', 'echo started; cat /etc/hello.txt']);
+  const push = await runCliAsync(['image', '--layer', root, '--compression', 'estargz', '--no-layer-cache', '--cmd', cmd, '--push', ref, '--quiet'], env);
+  assert.equal(push.status, 0, `fastlayer image --push: ${push.stderr}`);
+  const res = await fetch(`http://${host}/v2/lazy/app/manifests/1`, { headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } });
+  const manifest = (await res.json()) as { layers: { digest: string; size: number; annotations?: Record<string, string> }[] };
+  assert.equal(manifest.layers.length, 1);
+  const layer = manifest.layers[0]!;
+  assert.match(layer.annotations?.[TOC_DIGEST] ?? '', /^sha256:[0-9a-f]{64}$/);
+  assert.match(layer.annotations?.[UNCOMPRESSED_SIZE] ?? '', /^[1-9][0-9]*$/);
+  return { digest: layer.digest, size: layer.size };
 }
 
 interface BlobRequest {
@@ -177,7 +167,7 @@ describe('an eStargz image from fastlayer, pulled lazily by stargz-snapshotter',
   let snapshotter: { child: ChildProcess; log: () => string } | undefined;
   let ctd: Containerd | undefined;
   let ref = '';
-  let blob = { digest: '', size: 0, diffID: '' };
+  let blob = { digest: '', size: 0 };
   let mount = '';
   let pushed = 0; // access log lines of the push
   const why = (): string | undefined => skip ?? tool.skip;
@@ -189,7 +179,7 @@ describe('an eStargz image from fastlayer, pulled lazily by stargz-snapshotter',
     makeRootfs(rootfs);
     registry = await startRegistry({ kind: 'none' }, { accessLog: true });
     ref = `${registry.host}/lazy/app:1`;
-    blob = await pushEstargz(rootfs, ref);
+    blob = await pushEstargz(rootfs, ref, registry.host);
     pushed = (await settledLog(registry)).length;
     mkdirSync(snRoot);
     const socket = join(snRoot, 'sn.sock');
