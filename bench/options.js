@@ -6,7 +6,7 @@ const ALL_ENGINES = ['native', 'native1', 'stream', 'js', 'naive', 'c', 'cthread
 const ALL_LEVELS = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9', 'none'];
 const DEFAULT_LEVELS = ['0', '1', '2', '6', '9', 'none'];
 // 'layers' is the pipelines above; the others are the scripts of bench/sections.js.
-const ALL_SECTIONS = ['layers', 'dir', 'zstd', 'streams', 'push', 'image'];
+const ALL_SECTIONS = ['layers', 'dir', 'zstd', 'streams', 'push', 'estargz', 'estargz-convert', 'image'];
 
 const USAGE = `usage: node bench/run.js [options]
   --quick             small corpora (~32 MB), one run, 256 MB memory test (CI smoke check)
@@ -25,7 +25,8 @@ const USAGE = `usage: node bench/run.js [options]
   --scaling           only the per-stage scaling report (bench/scaling.js; --size MB, --levels 1,6)
   --sections LIST     subset of ${ALL_SECTIONS.join(',')} (default all): layers = the pipelines and memory test,
                       dir = directory layers, zstd = zstd levels, streams = createGzip forms, push = registry
-                      push vs skopeo, image = archive build; a section whose tool is missing is skipped
+                      push vs skopeo, estargz = eStargz vs gzip, estargz-convert = eStargz vs ctr-remote
+                      images convert, image = archive build; a section whose tool is missing is skipped
 A run with any subset option or --quick writes its results under .cache/bench/results/ and leaves
 bench/results/ (the committed figures) alone.`;
 

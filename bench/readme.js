@@ -27,7 +27,7 @@ const HOW = [
   '',
   'The sections after the pipelines run each as its own script (a section whose tool is missing is skipped with',
   'a note; a digest that does not check out fails the run). Pick them with `--sections` (any of',
-  '`layers,dir,zstd,streams,push,image`; `layers` is the pipelines and the memory test), e.g.',
+  '`layers,dir,zstd,streams,push,estargz,estargz-convert,image`; `layers` is the pipelines and the memory test), e.g.',
   '`npm run bench -- --quick --sections dir,zstd`; a subset writes under `.cache/bench/results/` like `--quick`.',
   'With `--quick` the sections use about 32 MB inputs and one run (zstd: the realistic tar only), so the whole',
   'smoke check stays a few minutes. Each also runs alone (`npm run build` first; `--quick` for a short run,',
@@ -38,6 +38,9 @@ const HOW = [
   '- `node bench/streams.js [--size MB] [--runs N] [--levels 1,6] [--threads N]`: the stream forms.',
   '- `node bench/push.js [--size MB] [--runs N]`: push to a local `docker-registry` against `skopeo copy`',
   '  (Debian packages `docker-registry` and `skopeo`; the registry runs on 127.0.0.1, storage in a temp folder).',
+  '- `node bench/estargz.js`: eStargz against fastlayer gzip at the same level and threads.',
+  '- `node bench/estargz-convert.js`: eStargz against `ctr-remote images convert --estargz --oci` of the same tar, in',
+  '  a private containerd (root; Debian packages `containerd` and `stargz-snapshotter`).',
   '- `node bench/image.js [--size MB] [--repeat N] [DIR]`: image archive build against the layer alone.',
 ];
 
@@ -85,6 +88,15 @@ function sectionTable(name, r) {
       '|---|---:|---:|---:|',
       `| fastlayer (streaming PATCH, no temp file) | ${fmt(r.fastlayerSeconds, 2)} | ${fmtRate(r.bytes / 1e6 / r.fastlayerSeconds)} | ${mb(r.fastlayerCompressed)} |`,
       `| \`skopeo copy --dest-compress-format gzip --dest-compress-level 1\` | ${fmt(r.skopeoSeconds, 2)} | ${fmtRate(r.bytes / 1e6 / r.skopeoSeconds)} | ${mb(r.skopeoCompressed)} |`,
+    ];
+  }
+  if (name === 'estargz-convert') {
+    return [
+      `Realistic tar, ${mb(r.bytes)} MB, one gzip layer imported into a private containerd; median of ${r.runs} interleaved run(s); fastlayer on ${r.defaultThreads} threads, ctr-remote on every core (${r.version}):`,
+      '',
+      '| level | fastlayer eStargz MB/s | `ctr-remote images convert --estargz --oci` MB/s | fastlayer x | fastlayer size % of ctr-remote |',
+      '|---:|---:|---:|---:|---:|',
+      ...r.rows.map((x) => `| ${x.level} | ${fmtRate(x.fastlayerMBps)} | ${fmtRate(x.ctrRemoteMBps)} | **${fmt(x.ratio, 2)}** | ${fmt((100 * x.fastlayerSize) / x.ctrRemoteSize, 1)} |`),
     ];
   }
   if (name === 'image') {

@@ -32,6 +32,11 @@ export const SECTIONS = {
     title: 'eStargz layers (issue 23)',
     needs: 'the native addon',
   },
+  'estargz-convert': {
+    script: 'estargz-convert.js',
+    title: 'eStargz against ctr-remote images convert (issue 23)',
+    needs: 'root, `containerd` and `ctr-remote` (Debian packages containerd and stargz-snapshotter)',
+  },
   image: {
     script: 'image.js',
     title: 'Image archive build',
@@ -78,6 +83,10 @@ export function sectionTargets(name, r) {
     const row = (level) => r.rows?.find((x) => x.level === level && x.threads === r.defaultThreads);
     return [1, 6].map((level) =>
       target(`realistic tar: eStargz vs fastlayer gzip, level ${level}, both on ${r.defaultThreads} threads (fraction)`, row(level)?.ratio, 0.8));
+  }
+  if (name === 'estargz-convert') {
+    return (r.rows ?? []).map((x) =>
+      target(`realistic tar: fastlayer eStargz vs \`ctr-remote images convert --estargz --oci\`, level ${x.level} (x)`, x.ratio, 3));
   }
   if (name === 'streams') {
     const l1 = r.results?.find((x) => x.level === 1)?.ratios;
