@@ -1,5 +1,5 @@
 // Offline eStargz verifier on stargz-snapshotter's own estargz package (Debian's
-// golang-github-containerd-stargz-snapshotter-dev), built by test/helpers/estargz-verifier.ts:
+// golang-github-containerd-stargz-snapshotter-dev), built by test/helpers/go-tool.ts:
 // estargz.Open (footer, TOC), VerifyTOC against the descriptor's TOC digest, then every regular
 // file read back through the package's lazy reader, each chunk checked against its chunkDigest and
 // each file against its digest. Prints "ok files=N chunks=M" or fails with the reason.
