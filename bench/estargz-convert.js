@@ -6,7 +6,7 @@
 // then reads that layer from the content store, gunzips it and writes the eStargz layer, its TOC and
 // a new manifest back. fastlayer reads the corpus tar and writes its eStargz blob to a file in the same
 // temp folder. Throughput is corpus MB per second of wall time; the goal is fastlayer >= 3x.
-// Run: node bench/estargz-convert.js [--quick] [--json]   (needs `npm run build`; root, containerd,
+// Run: node bench/estargz-convert.js [--quick] [--levels 1,9] [--json]   (needs `npm run build`; root, containerd,
 // ctr and ctr-remote, else it is skipped with the reason)
 import { spawn, spawnSync } from 'node:child_process';
 import { createReadStream, createWriteStream, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -24,7 +24,10 @@ const runs = quick ? 1 : 3;
 // Both at the same level: 1 (fastlayer's default, the fastest either writes) and 9 (ctr-remote's
 // default). Level 9 is zlib/flate's slowest search on either side, so the two come closest there.
 // --quick (CI's smoke run) does level 1 only: level 9 is the same code path at a quarter of the speed.
-const levels = quick ? [1] : [1, 9];
+// --levels 1,6 picks others.
+const levelsAt = process.argv.indexOf('--levels');
+const levels = levelsAt > 0 ? process.argv[levelsAt + 1].split(',').map(Number) : quick ? [1] : [1, 9];
+if (!levels.every((l) => Number.isInteger(l) && l >= 1 && l <= 9)) throw new Error(`--levels: a list of 1-9, not ${process.argv[levelsAt + 1]}`);
 const out = jsonWanted ? console.error : console.log;
 
 const has = (tool) => spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0;
