@@ -1,13 +1,16 @@
 // Images and indexes as plain data: a config (options over an optional base's), ordered layer blobs
 // (streaming Layers or known blobs), a platform, a manifest format. Constructing one checks every
-// argument and does no I/O; writeImage (write.ts) produces the bytes.
+// argument and does no I/O; writeImage (write.ts) produces the bytes. Both are ImageSources
+// (source.ts) whose documents exist once their streaming layers were produced (built-source.ts).
 import { Layer } from '../layer/layer.js';
 import { ErrInvalidOption, ErrOptionRange, optionKeys, refuseUnknownOptions } from '../core/errors.js';
 import { ErrImageFormat } from './errors.js';
+import { builtBlob, builtDocuments, builtManifest, producedBlobs, type BuiltDocuments } from './built-source.js';
+import type { ImageSource } from './source.js';
 import { containerConfig, imageConfig, resolveCreated, type ConfigJSON, type ConfigOptions, type HistoryEntry } from './config.js';
 import { layerMediaType, type ImageFormat } from './manifest.js';
 import { formatPlatform, parsePlatform } from './platform.js';
-import type { Blob, Platform } from './types.js';
+import type { Blob, Descriptor, KnownBlob, ManifestBlob, Platform } from './types.js';
 
 /** A base image as base.ts loads it. */
 export interface BaseImage {
@@ -90,7 +93,7 @@ function format(value: unknown): ImageFormat {
   return value;
 }
 
-export class Image {
+export class Image implements ImageSource {
   readonly format: ImageFormat;
   readonly platform: Platform;
   readonly created: string;
@@ -99,6 +102,7 @@ export class Image {
   readonly base: BaseImage | undefined;
   readonly #options: ConfigOptions;
   readonly #author: string | undefined;
+  #documents: BuiltDocuments | undefined;
 
   constructor(options: ImageOptions = {}) {
     refuseUnknownOptions(options, KNOWN, 'new Image()');
@@ -147,6 +151,42 @@ export class Image {
   toString(): string {
     return `Image(${formatPlatform(this.platform)}, ${this.layers.length} layers, ${this.format})`;
   }
+
+  // ---- ImageSource (built-source.ts): the documents once the layers were produced.
+
+  get where(): string {
+    return this.toString();
+  }
+
+  /** Its distinct layers, to write before top() can answer. */
+  produce(): Blob[] {
+    return producedBlobs([this]);
+  }
+
+  /** The manifest's descriptor; ErrNotComputed until every streaming layer has passed. */
+  async top(): Promise<Descriptor> {
+    return this.#docs().top.descriptor;
+  }
+
+  async manifest(d: Descriptor): Promise<ManifestBlob> {
+    return builtManifest(this.#docs(), d, this.where);
+  }
+
+  async blob(d: Descriptor): Promise<KnownBlob> {
+    return builtBlob(this.#docs(), d, this.where);
+  }
+
+  invalid(message: string): Error {
+    return new ErrImageFormat(message);
+  }
+
+  missing(message: string): Error {
+    return new ErrOptionRange('platform', 'a platform of the image', message);
+  }
+
+  #docs(): BuiltDocuments {
+    return (this.#documents ??= builtDocuments([this]));
+  }
 }
 
 export interface ImageIndexOptions {
@@ -154,10 +194,11 @@ export interface ImageIndexOptions {
 }
 
 /** Several images for different platforms (an OCI index or Docker manifest list). */
-export class ImageIndex {
+export class ImageIndex implements ImageSource {
   readonly images: readonly Image[];
   readonly format: ImageFormat;
   readonly annotations: Readonly<Record<string, string>> | undefined;
+  #documents: BuiltDocuments | undefined;
 
   constructor(images: readonly Image[], options: ImageIndexOptions = {}) {
     if (!Array.isArray(images) || images.length === 0 || !images.every((i) => i instanceof Image)) {
@@ -178,5 +219,40 @@ export class ImageIndex {
       throw new ErrImageFormat('a Docker manifest list has no annotations; use format \'oci\'');
     }
     Object.freeze(this);
+  }
+  // ---- ImageSource (built-source.ts), as Image's.
+
+  get where(): string {
+    return `ImageIndex(${this.images.map((i) => formatPlatform(i.platform)).join(', ')}, ${this.format})`;
+  }
+
+  /** The distinct layers of all its images, to write before top() can answer. */
+  produce(): Blob[] {
+    return producedBlobs(this.images);
+  }
+
+  /** The index's descriptor; ErrNotComputed until every streaming layer has passed. */
+  async top(): Promise<Descriptor> {
+    return this.#docs().top.descriptor;
+  }
+
+  async manifest(d: Descriptor): Promise<ManifestBlob> {
+    return builtManifest(this.#docs(), d, this.where);
+  }
+
+  async blob(d: Descriptor): Promise<KnownBlob> {
+    return builtBlob(this.#docs(), d, this.where);
+  }
+
+  invalid(message: string): Error {
+    return new ErrImageFormat(message);
+  }
+
+  missing(message: string): Error {
+    return new ErrOptionRange('platform', 'a platform of the index', message);
+  }
+
+  #docs(): BuiltDocuments {
+    return (this.#documents ??= builtDocuments(this.images, { format: this.format, annotations: this.annotations }));
   }
 }

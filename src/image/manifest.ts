@@ -9,9 +9,10 @@ import {
   DOCKER_CONFIG, DOCKER_FOREIGN_GZIP, DOCKER_LAYER_GZIP, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_CONFIG, OCI_INDEX,
   OCI_LAYER_GZIP, OCI_LAYER_UNCOMPRESSED, OCI_LAYER_ZSTD, OCI_MANIFEST, OCI_NONDISTRIBUTABLE_GZIP,
 } from '../core/media-types.js';
+import { Readable } from 'node:stream';
 import { ErrImageFormat } from './errors.js';
 import { canonicalJSON, sha256 } from './json.js';
-import type { Descriptor, ManifestBlob } from './types.js';
+import type { Descriptor, KnownBlob, ManifestBlob } from './types.js';
 
 export type ImageFormat = 'oci' | 'docker';
 
@@ -88,4 +89,9 @@ export function buildIndex(input: {
     annotations: input.annotations && Object.keys(input.annotations).length > 0 ? input.annotations : undefined,
   };
   return blob(types.index, json);
+}
+
+/** A known blob of bytes held in memory (configs). */
+export function bytesBlob(bytes: Buffer, mediaType: string): KnownBlob {
+  return { kind: 'known', descriptor: { mediaType, digest: sha256(bytes), size: bytes.length }, open: () => Readable.from([bytes]) };
 }

@@ -5,11 +5,13 @@
 // stream (src/core/verify.ts), and is opened only when a destination needs the bytes (a registry
 // destination that HEADs or mounts it never does). One implementation per format:
 // src/layout/source.ts (an OCI layout directory, or an archive holding one) and
-// src/registry/source.ts (a registry, lazy); writeImage (write.ts) writes any of them.
+// src/registry/source.ts (a registry, lazy); the built Image and ImageIndex (image.ts) are sources
+// too, whose documents exist once their streaming layers were produced (built-source.ts).
+// writeImage (write.ts) writes any of them.
 import { sha256 } from '../core/hash.js';
 import { isIndexType } from '../core/media-types.js';
 import { formatPlatform, platformMatches } from './platform.js';
-import type { Descriptor, KnownBlob, ManifestBlob, Platform } from './types.js';
+import type { Blob, Descriptor, KnownBlob, ManifestBlob, Platform } from './types.js';
 import { DIGEST_PATTERN } from '../core/hash.js';
 
 export interface ImageSource {
@@ -25,9 +27,17 @@ export interface ImageSource {
   invalid(message: string, cause?: unknown): Error;
   /** The error for an image this source does not have (no manifest for a platform asked for). */
   missing(message: string): Error;
+  /**
+   * Optional, for a source whose descriptors exist only once some of its blobs were produced (a built
+   * image: a streaming layer has its digest only after its one pass). The blobs to write first, in
+   * this order; top(), manifest() and blob() answer after each was written, and throw ErrNotComputed
+   * before. writeImage passes them as layers (streaming ones once each, several at once under the
+   * thread budget), then reads the source as any other, skipping the blobs it already wrote.
+   */
+  produce?(): readonly Blob[];
 }
 
-/** Whether `value` is an ImageSource (and not a built Image or ImageIndex). */
+/** Whether `value` is an ImageSource (a read image, or a built Image or ImageIndex). */
 export function isImageSource(value: unknown): value is ImageSource {
   const v = value as Partial<ImageSource> | null;
   return typeof v === 'object' && v !== null && typeof v.top === 'function' && typeof v.manifest === 'function' && typeof v.blob === 'function';
@@ -66,6 +76,7 @@ export function checkDescriptor(value: unknown, what: string, fail: Fail): Descr
   if (v.annotations !== null && typeof v.annotations === 'object') d.annotations = v.annotations as Record<string, string>;
   if (v.platform !== null && typeof v.platform === 'object') d.platform = v.platform as Platform;
   if (typeof v.artifactType === 'string' && v.artifactType.length <= 255) d.artifactType = v.artifactType;
+  if (Array.isArray(v.urls) && v.urls.every((u) => typeof u === 'string')) d.urls = [...(v.urls as string[])];
   return d;
 }
 

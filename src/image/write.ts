@@ -1,21 +1,19 @@
-// The one place that keeps the order streaming forces (docs/ARCHITECTURE.md): every
-// streaming layer passed once straight into the destination, collecting digests and diffIDs; then
-// each config (now complete), each manifest, the index; then the names, last. Known blobs the
-// destination already holds are skipped. Any failure aborts the destination and rethrows.
+// The one writer of images, built or read (any ImageSource, source.ts), and the one place that
+// keeps the order streaming forces (docs/ARCHITECTURE.md): the blobs a source must produce first (a
+// built image's layers: every streaming one passed once straight into the destination, collecting
+// digests and diffIDs); then each config (now complete), each manifest, the index; then the names,
+// last. Known blobs the destination already holds are skipped. Any failure aborts the destination
+// and rethrows.
 // Streaming layers are compressed several at once (the destination's concurrency, or spool.ts for a
 // destination that takes blobs one at a time in order), under the process's thread budget
 // (src/engine/budget.ts): each gets an equal share of it, and waits when none is free.
-import { Readable } from 'node:stream';
 import { ErrInvalidOption, optionKeys, refuseUnknownOptions } from '../core/errors.js';
 import { ErrBaseImage } from './errors.js';
-import { Image, ImageIndex } from './image.js';
-import { canonicalJSON, sha256 } from './json.js';
-import { buildIndex, buildManifest, MANIFEST_TYPES } from './manifest.js';
+import { blobDiffID } from './built-source.js';
 import { Reference } from './reference.js';
 import type { Blob, Descriptor, Destination, KnownBlob, ManifestBlob } from './types.js';
 import { indexEntries, isImageSource, manifestParts, MAX_INDEX_DEPTH, type ImageSource } from './source.js';
 import { isIndexType } from '../core/media-types.js';
-import type { Layer } from '../layer/layer.js';
 import { artifactManifest, checkReferrerContent, type ReferrerContent } from './referrer.js';
 import { threadBudget, type ThreadBudget } from '../engine/budget.js';
 import { linkedAbort, withThreads, writeInOrder, type Spooled } from './spool.js';
@@ -58,10 +56,7 @@ export interface WriteResult {
   referrers?: Descriptor[];
 }
 
-/** A known blob of bytes held in memory (configs). */
-export function bytesBlob(bytes: Buffer, mediaType: string): KnownBlob {
-  return { kind: 'known', descriptor: { mediaType, digest: sha256(bytes), size: bytes.length }, open: () => Readable.from([bytes]) };
-}
+export { bytesBlob } from './manifest.js';
 
 interface Written {
   descriptor: Descriptor;
@@ -94,12 +89,12 @@ async function pool<T>(count: number, limit: number, task: (i: number) => Promis
 }
 
 /**
- * Writes a built Image or ImageIndex, or any ImageSource (a layout, an archive, a registry image:
- * source.ts), into `destination`. A source's manifests are written byte for byte (digests unchanged)
+ * Writes any ImageSource (source.ts): a built Image or ImageIndex, a layout, an archive, a registry
+ * image, into `destination`. A source's manifests are written byte for byte (digests unchanged)
  * and its blobs are opened only when the destination lacks them.
  */
-export async function writeImage(top: Image | ImageIndex | ImageSource, destination: Destination, options: WriteOptions = {}): Promise<WriteResult> {
-  if (!(top instanceof Image) && !(top instanceof ImageIndex) && !isImageSource(top)) throw new ErrInvalidOption('image', 'an Image, ImageIndex or ImageSource', top);
+export async function writeImage(top: ImageSource, destination: Destination, options: WriteOptions = {}): Promise<WriteResult> {
+  if (!isImageSource(top)) throw new ErrInvalidOption('image', 'an Image, ImageIndex or ImageSource', top);
   refuseUnknownOptions(options, WRITE_OPTION_KEYS, 'writeImage()');
   // Found now, not as a TypeError from the first event after blobs were written.
   if (options.onProgress !== undefined && typeof options.onProgress !== 'function') throw new ErrInvalidOption('onProgress', 'a function', options.onProgress);
@@ -120,7 +115,7 @@ export async function writeImage(top: Image | ImageIndex | ImageSource, destinat
   let committed = false;
   try {
     check(signal);
-    const { final, images: result } = isImageSource(top) ? await writeSource(top, destination, signal, onProgress) : await writeBuilt(top, destination, signal, onProgress);
+    const { final, images: result } = await writeSource(top, destination, signal, onProgress);
     // Referrers before the names: a failure here aborts, and no name points at an image whose SBOM
     // was asked for but is missing.
     const attached: Descriptor[] = [];
@@ -146,63 +141,24 @@ export async function writeImage(top: Image | ImageIndex | ImageSource, destinat
   }
 }
 
-/** A built image or index: streaming layers once, then configs, manifests, the index (the order streaming forces). */
-async function writeBuilt(top: Image | ImageIndex, destination: Destination, signal: AbortSignal | undefined, onProgress: WriteOptions['onProgress']): Promise<{ final: ManifestBlob; images: WrittenImage[] }> {
-  const images = top instanceof Image ? [top] : [...top.images];
-    // One task per distinct blob: a Layer object is one pass, a known digest is one blob.
-  const tasks: Blob[] = [];
-  const taskOf = new Map<Layer | string, number>();
-  const slots = images.map((image) =>
-    image.layers.map(({ blob }) => {
-      const key = blob.kind === 'streaming' ? blob.layer : blob.descriptor.digest;
-      let at = taskOf.get(key);
-      if (at === undefined) {
-        at = tasks.push(blob) - 1;
-        taskOf.set(key, at);
-      }
-      return at;
-    }),
-  );
-  const written = await writeLayers(tasks, destination, signal, onProgress);
-
-  const result: WrittenImage[] = [];
-  const manifests: ManifestBlob[] = [];
-  for (const [n, image] of images.entries()) {
-    const layers = slots[n]!.map((i) => written[i]!);
-    const diffIDs = layers.map((l) => l.diffID);
-    const configBytes = canonicalJSON(image.configJSON(diffIDs));
-    const configBlob = bytesBlob(configBytes, MANIFEST_TYPES[image.format].config);
-    const config = await writeKnownBlob(configBlob, destination, signal, onProgress);
-    const manifest = buildManifest({
-      format: image.format,
-      config,
-      layers: layers.map((l) => l.descriptor),
-      annotations: image.annotations as Record<string, string> | undefined,
-      platform: top instanceof ImageIndex ? image.platform : undefined,
-    });
-    check(signal);
-    await destination.writeManifest(manifest, signal);
-    onProgress?.({ type: 'manifest', digest: manifest.descriptor.digest, mediaType: manifest.descriptor.mediaType });
-    manifests.push(manifest);
-    const listed = JSON.parse(manifest.bytes.toString('utf8')) as { layers: Descriptor[] };
-    result.push({ manifest: manifest.descriptor, config, layers: listed.layers, diffIDs });
-  }
-  let final = manifests[0]!;
-  if (top instanceof ImageIndex) {
-    final = buildIndex({ format: top.format, manifests: manifests.map((m) => m.descriptor), annotations: top.annotations as Record<string, string> | undefined });
-    check(signal);
-    await destination.writeManifest(final, signal);
-    onProgress?.({ type: 'manifest', digest: final.descriptor.digest, mediaType: final.descriptor.mediaType });
-  }
-  return { final, images: result };
-}
-
 /**
- * An ImageSource, depth first: each image's blobs (a digest once; skipped when the destination has
- * it), then its manifest; an index after its children. Manifests are the source's bytes.
+ * An ImageSource: first the blobs it must produce (a built image's layers: streaming ones passed
+ * once, straight in), then, depth first, each image's other blobs (a digest once; skipped when the
+ * destination has it), its config, its manifest; an index after its children. Manifests are the
+ * source's bytes. For a built image this is the order streaming forces: every layer, then each
+ * config (which needs the diffIDs), each manifest (which needs the digests), the index.
  */
 async function writeSource(source: ImageSource, destination: Destination, signal: AbortSignal | undefined, onProgress: WriteOptions['onProgress']): Promise<{ final: ManifestBlob; images: WrittenImage[] }> {
   const done = new Set<string>();
+  // The diffIDs of the produced layers; a read image's are in its config, not read when the destination has it.
+  const diffIDs = new Map<string, string>();
+  if (typeof source.produce === 'function') {
+    const produced = await writeLayers(source.produce(), destination, signal, onProgress);
+    for (const { descriptor, diffID } of produced) {
+      done.add(descriptor.digest);
+      diffIDs.set(descriptor.digest, diffID);
+    }
+  }
   const images: WrittenImage[] = [];
   const visit = async (d: Descriptor, depth: number): Promise<ManifestBlob> => {
     if (depth > MAX_INDEX_DEPTH) throw source.invalid(`${source.where}: indexes nested deeper than ${MAX_INDEX_DEPTH} levels`);
@@ -216,8 +172,8 @@ async function writeSource(source: ImageSource, destination: Destination, signal
       const fresh = layers.filter((l) => !done.has(l.digest) && done.add(l.digest));
       await pool(fresh.length, destination.concurrency, async (i) => writeKnownBlob(await source.blob(fresh[i]!), destination, signal, onProgress));
       if (!done.has(config.digest) && done.add(config.digest)) await writeKnownBlob(await source.blob(config), destination, signal, onProgress);
-      // A copied image's diffIDs are in its config, which is not read when the destination has it.
-      images.push({ manifest: manifest.descriptor, config, layers, diffIDs: [] });
+      const ids = layers.map((l) => diffIDs.get(l.digest));
+      images.push({ manifest: manifest.descriptor, config, layers, diffIDs: ids.every((id) => id !== undefined) ? ids : [] });
     }
     check(signal);
     await destination.writeManifest(manifest, signal);
@@ -288,7 +244,7 @@ async function writeLayer(
   budget?: ThreadBudget, share = Infinity, inner: AbortSignal | undefined = signal,
 ): Promise<Written> {
   if (blob.kind === 'known') {
-    const diffID = blob.diffID ?? (blob.descriptor.mediaType.endsWith('.tar') ? blob.descriptor.digest : undefined);
+    const diffID = blobDiffID(blob);
     if (diffID === undefined) throw new ErrBaseImage(`layer ${blob.descriptor.digest} has no diffID: a config cannot list it`);
     return { descriptor: await writeKnownBlob(blob, destination, inner, onProgress), diffID };
   }
@@ -296,5 +252,5 @@ async function writeLayer(
   const write = () => destination.writeBlob(blob, inner);
   const descriptor = budget === undefined ? await write() : await withThreads(blob.layer, budget, share, inner, write);
   onProgress?.({ type: 'blob', digest: descriptor.digest, size: descriptor.size, mediaType: descriptor.mediaType, skipped: false });
-  return { descriptor, diffID: blob.layer.diffID().toString() };
+  return { descriptor, diffID: blobDiffID(blob)! };
 }

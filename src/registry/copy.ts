@@ -4,12 +4,13 @@
 // guarantees: a registry HEADs, mounts across repositories of one registry, uploads with the bytes
 // checked while they pass and tags last; a layout or archive checks each blob as it is written and
 // commits only a complete image. Manifests are copied byte for byte, so digests stay what they were,
-// except where a platform list asks for a smaller index (a new index, a new digest).
+// except where a platform list asks for a smaller index (a new index, a new digest). The source may
+// also be any ImageSource, a built Image or ImageIndex included (writeImage passes its layers first).
 import type { Descriptor, Destination, Platform } from '../image/types.js';
 import { parsePlatform } from '../image/platform.js';
 import { ErrInvalidReference } from '../image/errors.js';
 import { Reference } from '../image/reference.js';
-import { selectPlatforms, type ImageSource } from '../image/source.js';
+import { isImageSource, selectPlatforms, type ImageSource } from '../image/source.js';
 import { writeImage } from '../image/write.js';
 import { ErrInvalidOption } from '../core/errors.js';
 import { ArchiveWriter } from '../archive/archive.js';
@@ -60,18 +61,24 @@ function isDestination(value: unknown): value is Destination {
 }
 
 /**
- * Copies `src` to `dst`: each a string as `fastlayer copy` reads it, or a parsed CopyEndpoint; `dst`
- * may also be any Destination, which is then given `options.names` as they are.
+ * Copies `src` to `dst`: each a string as `fastlayer copy` reads it, or a parsed CopyEndpoint; `src`
+ * may also be any ImageSource (a built image: its platforms are chosen by building the index wanted),
+ * `dst` any Destination, which is then given `options.names` as they are.
  */
-export async function copyImage(src: Side, dst: Side | Destination, options: CopyOptions = {}): Promise<CopyResult> {
-  const from = typeof src === 'string' ? parseCopyEndpoint(src, 'source') : src;
+export async function copyImage(src: Side | ImageSource, dst: Side | Destination, options: CopyOptions = {}): Promise<CopyResult> {
+  const given = isImageSource(src) ? src : undefined;
+  // A built image's documents exist only once its layers were written: they cannot be chosen from before.
+  if (given !== undefined && typeof given.produce === 'function' && options.platform !== undefined && options.platform !== 'all') {
+    throw new ErrInvalidOption('platform', "'all' for a built image (build an ImageIndex of the images wanted)", options.platform);
+  }
+  const from: CopyEndpoint | undefined = given !== undefined ? undefined : typeof src === 'string' ? parseCopyEndpoint(src, 'source') : (src as CopyEndpoint);
   const to = typeof dst === 'string' ? parseCopyEndpoint(dst, 'destination') : dst;
   const wanted = platforms(options.platform);
   const { credentials, sourceCredentials, onProgress: _p, concurrency: _c, chunkSize: _k, names: _n, platform: _f, ...shared } = options;
   // Credentials belong to one registry: the destination's go to the source only when it is the same one.
   // A layout or archive destination has no registry: then the source is the only one they can be for.
   const local = !isDestination(to) && to.kind !== 'registry';
-  const sameRegistry = from.kind === 'registry' && !isDestination(to) && to.kind === 'registry' && from.reference.registry === to.reference.registry;
+  const sameRegistry = from?.kind === 'registry' && !isDestination(to) && to.kind === 'registry' && from.reference.registry === to.reference.registry;
   const sourceCreds = sourceCredentials !== undefined ? sourceCredentials : sameRegistry || local ? credentials : undefined;
   const sourceOptions: RegistryOptions = { ...shared, ...(sourceCreds === undefined ? {} : { credentials: sourceCreds }) };
 
@@ -90,7 +97,7 @@ export async function copyImage(src: Side, dst: Side | Destination, options: Cop
     destination = to.kind === 'layout' ? new OciLayout(to.path) : new ArchiveWriter(to.path);
   }
   // Reading the source fails inside writeImage, which aborts the destination: nothing is named.
-  const source = from.kind === 'registry' ? registrySource(from.reference, sourceOptions) : await openSource(from, destination);
+  const source = from === undefined ? given! : from.kind === 'registry' ? registrySource(from.reference, sourceOptions) : await openSource(from, destination);
   const written = await writeImage(await selectOrAbort(source, wanted, destination), destination, { names, ...(options.signal ? { signal: options.signal } : {}) });
   return { descriptor: written.descriptor, names: written.names };
 }
@@ -123,12 +130,12 @@ function pick(o: CopyOptions): RegistryDestinationOptions {
 }
 
 /** The names a layout or archive destination is given (see CopyOptions.names). */
-export function localNames(from: CopyEndpoint, to: CopyEndpoint, given: readonly string[] | undefined): string[] {
+export function localNames(from: CopyEndpoint | undefined, to: CopyEndpoint, given: readonly string[] | undefined): string[] {
   const names = [...(given ?? [])].map((n) => {
     if (typeof n !== 'string') throw new ErrInvalidOption('names', 'an array of image names', given);
     return Reference.parse(n).toString();
   });
-  const source = from.kind === 'registry' ? from.reference : undefined;
+  const source = from?.kind === 'registry' ? from.reference : undefined;
   if (to.kind === 'layout' && to.name !== undefined) {
     if (!source) throw new ErrInvalidReference(`oci-layout:${to.path}:${to.name}`, 'a layout tag needs a registry source to name the image; give --tag NAME:TAG instead');
     names.unshift(`${source.name}:${to.name}`);

@@ -88,7 +88,7 @@ describe('layoutSource: a layout or archive as an ImageSource, written by writeI
     const written = await writeLayout(image, dir, { names: ['local/app:1'] });
     const source = await layoutSource(dir);
     assert.equal(isImageSource(source), true);
-    assert.equal(isImageSource(image), false);
+    assert.equal(isImageSource(image), true, 'a built image is an ImageSource too (built-source.ts)');
     assert.equal((await source.top()).digest, written.digest);
     const copy = await writeImage(source, new OciLayout(join(tmp.path, 'copy-layout')), { names: ['local/copy:1'] });
     assert.equal(copy.digest, written.digest);

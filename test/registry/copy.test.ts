@@ -94,6 +94,24 @@ describe('parseCopyEndpoint', () => {
   });
 });
 
+describe('copyImage from a built image (an ImageSource like any other)', () => {
+  const tmp = tempDir();
+  after(() => tmp.remove());
+  it('into a layout and an archive: the digest is the one the image reports once written; a platform list is refused before anything is written', async () => {
+    const image = new Image({ layers: [layerOf(randomBytes(3_000, 40))], cmd: ['built'] });
+    const into = join(tmp.path, 'layout');
+    const copied = await copyImage(image, { kind: 'layout', path: into }, { names: ['local/built:1'] });
+    assert.equal(copied.descriptor.digest, (await image.top()).digest);
+    assert.deepEqual(copied.names, ['docker.io/local/built:1']);
+    const index = new ImageIndex([new Image({ platform: 'linux/arm64', layers: [layerOf(randomBytes(100, 41))] })]);
+    const archive = join(tmp.path, 'never.tar');
+    await assert.rejects(copyImage(index, { kind: 'archive', path: archive }, { platform: 'linux/arm64' }), { code: 'ERR_INVALID_OPTION' });
+    assert.equal(existsSync(archive), false);
+    const written = await copyImage(index, { kind: 'archive', path: archive });
+    assert.equal(written.descriptor.digest, (await index.top()).digest);
+  });
+});
+
 describe('copyImage (docker-registry)', { skip: missing }, () => {
   let a: RunningRegistry;
   let b: RunningRegistry;

@@ -1,0 +1,109 @@
+// How a built Image or ImageIndex (image.ts) answers as an ImageSource (source.ts). Its streaming
+// layers have no descriptor before their one pass, so, as go-containerregistry's stream.Layer and
+// mutate.Image do, its documents resolve only once its layers were computed: `produce()` lists the
+// blobs writeImage passes first (each streaming layer once, several at once under the thread
+// budget), and the configs, manifests and index are made from the layers' values after that. Asked
+// before, top() and manifest() throw ErrNotComputed. Nothing is spooled: a streaming layer's bytes
+// went into the destination in their pass and cannot be handed out again (ErrConsumed).
+import { ErrConsumed, ErrInvalidOption } from '../core/errors.js';
+import type { ConfigJSON } from './config.js';
+import { ErrBaseImage } from './errors.js';
+import { canonicalJSON } from './json.js';
+import { buildIndex, buildManifest, bytesBlob, MANIFEST_TYPES, type ImageFormat } from './manifest.js';
+import type { Blob, Descriptor, KnownBlob, ManifestBlob, Platform } from './types.js';
+
+/** What of a built Image its documents are made from (image.ts's Image). */
+export interface BuiltImage {
+  readonly format: ImageFormat;
+  readonly platform: Platform;
+  readonly annotations: Readonly<Record<string, string>> | undefined;
+  readonly layers: readonly { readonly blob: Blob }[];
+  configJSON(diffIDs: readonly string[]): ConfigJSON;
+}
+
+/** The documents of a built image or index, once its layers were computed. */
+export interface BuiltDocuments {
+  readonly top: ManifestBlob;
+  readonly manifests: ReadonlyMap<string, ManifestBlob>;
+  readonly blobs: ReadonlyMap<string, Blob>;
+}
+
+/**
+ * A layer blob's diffID: a streaming layer's once computed, a known blob's as given, else its digest
+ * when it is an uncompressed tar (the two are the same bytes). Undefined: no config can list it.
+ */
+export function blobDiffID(blob: Blob): string | undefined {
+  if (blob.kind === 'streaming') return blob.layer.diffID().toString();
+  return blob.diffID ?? (blob.descriptor.mediaType.endsWith('.tar') ? blob.descriptor.digest : undefined);
+}
+
+/** The distinct layer blobs of `images` in write order: a Layer object is one pass, a known digest one blob. */
+export function producedBlobs(images: readonly BuiltImage[]): Blob[] {
+  const seen = new Set<unknown>();
+  const out: Blob[] = [];
+  for (const image of images) {
+    for (const { blob } of image.layers) {
+      const key = blob.kind === 'streaming' ? blob.layer : blob.descriptor.digest;
+      if (seen.has(key)) continue;
+      // Found before anything is written, not after the layers before it were uploaded.
+      if (blob.kind === 'known' && blobDiffID(blob) === undefined) throw new ErrBaseImage(`layer ${blob.descriptor.digest} has no diffID: a config cannot list it`);
+      seen.add(key);
+      out.push(blob);
+    }
+  }
+  return out;
+}
+
+function layerDescriptor(blob: Blob): Descriptor {
+  if (blob.kind === 'known') return blob.descriptor;
+  const { layer } = blob;
+  // digest() throws ErrNotComputed until the layer's one pass has ended.
+  return { mediaType: layer.mediaType(), digest: layer.digest().toString(), size: layer.size() };
+}
+
+/** Every document of `images` (an index of them when `index` is given), from the computed layers. */
+export function builtDocuments(images: readonly BuiltImage[], index?: { format: ImageFormat; annotations: Readonly<Record<string, string>> | undefined }): BuiltDocuments {
+  const manifests = new Map<string, ManifestBlob>();
+  const blobs = new Map<string, Blob>();
+  const children: ManifestBlob[] = [];
+  for (const image of images) {
+    const layers = image.layers.map(({ blob }) => {
+      const d = layerDescriptor(blob);
+      blobs.set(d.digest, blob);
+      return d;
+    });
+    const diffIDs = image.layers.map(({ blob }) => blobDiffID(blob)!);
+    const config = bytesBlob(canonicalJSON(image.configJSON(diffIDs)), MANIFEST_TYPES[image.format].config);
+    blobs.set(config.descriptor.digest, config);
+    const manifest = buildManifest({
+      format: image.format,
+      config: config.descriptor,
+      layers,
+      annotations: image.annotations as Record<string, string> | undefined,
+      platform: index === undefined ? undefined : image.platform,
+    });
+    manifests.set(manifest.descriptor.digest, manifest);
+    children.push(manifest);
+  }
+  let top = children[0]!;
+  if (index !== undefined) {
+    top = buildIndex({ format: index.format, manifests: children.map((m) => m.descriptor), annotations: index.annotations as Record<string, string> | undefined });
+    manifests.set(top.descriptor.digest, top);
+  }
+  return { top, manifests, blobs };
+}
+
+/** The manifest or index `d` names among `docs`. */
+export function builtManifest(docs: BuiltDocuments, d: Descriptor, where: string): ManifestBlob {
+  const m = docs.manifests.get(d.digest);
+  if (m === undefined || m.descriptor.size !== d.size) throw new ErrInvalidOption('descriptor', `a manifest of ${where}`, d.digest);
+  return m;
+}
+
+/** The config or known layer `d` names; a streaming layer's bytes went into its one pass. */
+export function builtBlob(docs: BuiltDocuments, d: Descriptor, where: string): KnownBlob {
+  const b = docs.blobs.get(d.digest);
+  if (b === undefined || (b.kind === 'known' && b.descriptor.size !== d.size)) throw new ErrInvalidOption('descriptor', `a config or layer of ${where}`, d.digest);
+  if (b.kind === 'streaming') throw new ErrConsumed();
+  return b;
+}
