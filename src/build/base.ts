@@ -1,21 +1,22 @@
 // Base images: an OCI image layout directory, an OCI archive, or a docker-save archive (with or
 // without Docker 25's OCI layout inside), or an image in a registry (registry/base.ts; which one a
-// string names is base-source.ts's rule). The config is inherited; the layers are reused by digest as
-// known blobs read straight from the layout file or the archive's byte range, never recompressed. An
+// string names is base-source.ts's rule). A local one is read through its ImageSource: a layout or
+// OCI archive's (src/layout/source.ts), a docker-save one's (src/layout/docker-save.ts), both on the
+// one store (src/layout/store.ts). The config is inherited; the layers are reused by digest as the
+// source's known blobs (the layout file or the archive's byte range), never recompressed. An
 // uncompressed layer (docker save writes them) is either compressed once by a Layer ('compress', the
 // default: registries and Docker expect gzip) or kept as an uncompressed OCI layer ('keep').
-import { createHash } from 'node:crypto';
 import { Layer } from '../layer/layer.js';
 import type { LayerOptions } from '../layer/options.js';
 import { ErrInvalidOption, ErrOptionRange, optionKeys, refuseUnknownOptions } from '../core/errors.js';
-import { DOCKER_LAYER_GZIP, OCI_LAYER_UNCOMPRESSED } from '../core/media-types.js';
+import { OCI_LAYER_UNCOMPRESSED } from '../core/media-types.js';
 import { openStore, type LayoutStore, type StoreErrors } from '../layout/store.js';
 import { storeSource, type SourceErrors } from '../layout/source.js';
+import { dockerSaveSource, readDockerSave } from '../layout/docker-save.js';
 import { checkDescriptor, type ImageSource } from '../image/source.js';
 import { registryBase } from '../registry/base.js';
 import type { RegistryOptions } from '../registry/client.js';
 import { resolveBaseSource } from '../image/base-source.js';
-import { safeName } from './archive-index.js';
 import type { ConfigJSON } from '../image/config.js';
 import { ErrBaseImage, ErrUnsafeArchivePath } from '../image/errors.js';
 import { ErrDigestMismatch } from '../core/errors.js';
@@ -25,7 +26,7 @@ import { isIndexType, isManifestType, isUncompressedLayer } from '../core/media-
 import { formatPlatform, parsePlatform, platformMatches } from '../image/platform.js';
 import { Reference } from '../image/reference.js';
 import { CONTAINERD_NAME, REF_NAME } from '../image/names.js';
-import type { Blob, Descriptor, Platform } from '../image/types.js';
+import type { Blob, Descriptor, KnownBlob, Platform } from '../image/types.js';
 import { DIGEST_PATTERN as DIGEST } from '../core/hash.js';
 
 export interface BaseOptions {
@@ -60,18 +61,6 @@ async function json(store: LayoutStore, name: string): Promise<Record<string, un
   } catch (err) {
     throw new ErrBaseImage(`${store.where}: ${name} is not valid JSON: ${(err as Error).message}`, err);
   }
-}
-
-function blobName(digest: unknown, source: string): string {
-  if (typeof digest !== 'string' || !DIGEST.test(digest)) throw new ErrBaseImage(`${source}: unsupported digest ${JSON.stringify(digest)}`);
-  return `blobs/sha256/${digest.slice(7)}`;
-}
-
-/** The size of a regular file of the store; ErrBaseImage when it is missing. */
-async function ensure(store: LayoutStore, name: string): Promise<number> {
-  const size = await store.size(name);
-  if (size === undefined) throw new ErrBaseImage(`${store.where}: missing blob ${name}`);
-  return size;
 }
 
 const SOURCE_ERRORS: SourceErrors = { invalid: STORE_ERRORS.invalid, missing: (message) => new ErrBaseImage(message) };
@@ -141,21 +130,45 @@ function platformOf(config: ConfigJSON, source: string): Platform {
   }
 }
 
-function layerBlobs(store: LayoutStore, layers: { name: string; descriptor: Descriptor; diffID: string }[], o: BaseOptions, mode: 'compress' | 'keep'): () => Blob[] {
+interface BaseLayer {
+  blob: KnownBlob;
+  diffID: string;
+}
+
+function layerBlobs(layers: BaseLayer[], o: BaseOptions, mode: 'compress' | 'keep'): () => Blob[] {
   return () =>
-    layers.map(({ name, descriptor, diffID }): Blob => {
+    layers.map(({ blob, diffID }): Blob => {
+      const { descriptor } = blob;
       if (isUncompressedLayer(descriptor.mediaType) && mode === 'compress') {
         // The Layer computes the new config's diff_id from these bytes: they must be the ones the
-        // base's config names (its digest is the diff_id, checked with the size as they stream),
-        // or a tampered layer.tar would be hashed into the new image as if it were the base's.
-        const source = store.open(name, { digest: diffID, size: descriptor.size });
-        return { kind: 'streaming', layer: new Layer(source, { ...o.layerOptions }) };
+        // base's config names (the blob's digest is the diff_id, checked with the size as they
+        // stream), or a tampered layer.tar would be hashed into the new image as if it were the base's.
+        return { kind: 'streaming', layer: new Layer(blob.open(), { ...o.layerOptions }) };
       }
-      // Destinations check known blobs too; checked here as well, so that whatever reads a base's
-      // blob (a caller's own destination included) never gets bytes that are not the descriptor's.
-      const d = isUncompressedLayer(descriptor.mediaType) ? { ...descriptor, mediaType: OCI_LAYER_UNCOMPRESSED } : descriptor;
-      return { kind: 'known', descriptor: d, diffID, open: () => store.open(name, { digest: d.digest, size: d.size }) };
+      // Destinations check known blobs too; the source's blobs are checked as well, so that whatever
+      // reads a base's blob (a caller's own destination included) never gets bytes that are not the descriptor's.
+      const d = isUncompressedLayer(descriptor.mediaType) ? { ...descriptor, mediaType: OCI_LAYER_UNCOMPRESSED } : { ...descriptor };
+      return { kind: 'known', descriptor: d, diffID, open: () => blob.open() };
     });
+}
+
+/** The base image manifest `d` of `source` names: its config, and its layers as blobs of the source. */
+async function fromManifest(source: ImageSource, d: Descriptor, o: BaseOptions, opts: ReturnType<typeof checkOptions>): Promise<BaseImage> {
+  if (!isManifestType(d.mediaType)) throw new ErrBaseImage(`${source.where}: unsupported manifest type ${d.mediaType}`);
+  const manifest = await verified(source, d);
+  const config = await verifiedConfig(source, manifest.config as Descriptor);
+  const ids = diffIDs(config, source.where);
+  const layers = (Array.isArray(manifest.layers) ? manifest.layers : []) as Descriptor[];
+  if (layers.length !== ids.length) throw new ErrBaseImage(`${source.where}: ${layers.length} layers but ${ids.length} diff_ids`);
+  const list: BaseLayer[] = [];
+  for (const [i, l] of layers.entries()) {
+    // The source checks the descriptor, that the blob is there and its size (ERR_BASE_IMAGE otherwise).
+    const blob = await source.blob(checkDescriptor(l, `${source.where}: layer ${i}`, SOURCE_ERRORS.invalid));
+    // An uncompressed layer's digest is its diff_id; one that says otherwise cannot be both.
+    if (isUncompressedLayer(l.mediaType) && l.digest !== ids[i]) throw new ErrDigestMismatch(`diff_id ${ids[i]!}`, `layer digest ${l.digest}`, `${source.where}: uncompressed layer ${i}`);
+    list.push({ blob, diffID: ids[i]! });
+  }
+  return { config, platform: platformOf(config, source.where), source: source.where, layers: layerBlobs(list, o, opts.uncompressed) };
 }
 
 async function fromOci(store: LayoutStore, o: BaseOptions, opts: ReturnType<typeof checkOptions>): Promise<BaseImage> {
@@ -178,73 +191,13 @@ async function fromOci(store: LayoutStore, o: BaseOptions, opts: ReturnType<type
     }
     d = match[0]!;
   }
-  if (!isManifestType(d.mediaType)) throw new ErrBaseImage(`${store.where}: unsupported manifest type ${d.mediaType}`);
-  const manifest = await verified(source, d);
-  const config = await verifiedConfig(source, manifest.config as Descriptor);
-  const ids = diffIDs(config, store.where);
-  const layers = (Array.isArray(manifest.layers) ? manifest.layers : []) as Descriptor[];
-  if (layers.length !== ids.length) throw new ErrBaseImage(`${store.where}: ${layers.length} layers but ${ids.length} diff_ids`);
-  const list = [];
-  for (const [i, l] of layers.entries()) {
-    const name = blobName(l.digest, store.where);
-    const size = await ensure(store, name);
-    if (size !== l.size) throw new ErrBaseImage(`${store.where}: ${name} has ${size} bytes, its descriptor says ${l.size}`);
-    // An uncompressed layer's digest is its diff_id; one that says otherwise cannot be both.
-    if (isUncompressedLayer(l.mediaType) && l.digest !== ids[i]) throw new ErrDigestMismatch(`diff_id ${ids[i]!}`, `layer digest ${l.digest}`, `${store.where}: uncompressed layer ${i}`);
-    list.push({ name, descriptor: { mediaType: l.mediaType, digest: l.digest, size: l.size }, diffID: ids[i]! });
-  }
-  return { config, platform: platformOf(config, store.where), source: store.where, layers: layerBlobs(store, list, o, opts.uncompressed) };
+  return fromManifest(source, d, o, opts);
 }
 
-async function hashRange(store: LayoutStore, name: string): Promise<string> {
-  const h = createHash('sha256');
-  for await (const chunk of store.open(name)) h.update(chunk as Buffer);
-  return `sha256:${h.digest('hex')}`;
-}
-
-async function isGzip(store: LayoutStore, name: string): Promise<boolean> {
-  for await (const chunk of store.open(name)) {
-    const b = chunk as Buffer;
-    return b.length >= 2 && b[0] === 0x1f && b[1] === 0x8b;
-  }
-  return false;
-}
-
+/** A docker-save store, read as an ImageSource (src/layout/docker-save.ts, the one reader of the format). */
 async function fromDockerSave(store: LayoutStore, o: BaseOptions, opts: ReturnType<typeof checkOptions>): Promise<BaseImage> {
-  const parsed = (await json(store, 'manifest.json')) as unknown;
-  if (!Array.isArray(parsed)) throw new ErrBaseImage(`${store.where}: manifest.json is not a list`);
-  const all = parsed as { Config?: unknown; RepoTags?: unknown; Layers?: unknown }[];
-  const normal = (n: string): string | undefined => {
-    try {
-      return Reference.parse(n).toString();
-    } catch {
-      return undefined;
-    }
-  };
-  // RepoTags may be familiar (`app:1`, docker save) or fully qualified (skopeo, fastlayer).
-  const wanted = o.name === undefined ? undefined : normal(o.name);
-  const candidates = o.name === undefined ? all : all.filter((m) => Array.isArray(m.RepoTags) && m.RepoTags.some((t) => typeof t === 'string' && (t === o.name || (wanted !== undefined && normal(t) === wanted))));
-  const m = pickOne(candidates, store.where, 'images in manifest.json', (e) => (Array.isArray(e.RepoTags) ? e.RepoTags.join(' ') : String(e.Config)));
-  if (typeof m.Config !== 'string' || !Array.isArray(m.Layers) || !m.Layers.every((l) => typeof l === 'string')) {
-    throw new ErrBaseImage(`${store.where}: manifest.json entry lacks Config or Layers`);
-  }
-  const configName = safeName(store.where, m.Config);
-  await ensure(store, configName);
-  const config = await json(store, configName);
-  const ids = diffIDs(config, store.where);
-  const layerNames = (m.Layers as string[]).map((l) => safeName(store.where, l));
-  if (layerNames.length !== ids.length) throw new ErrBaseImage(`${store.where}: ${layerNames.length} layers but ${ids.length} diff_ids`);
-  const list = [];
-  for (const [i, name] of layerNames.entries()) {
-    const size = await ensure(store, name);
-    if (await isGzip(store, name)) {
-      list.push({ name, descriptor: { mediaType: DOCKER_LAYER_GZIP, digest: await hashRange(store, name), size }, diffID: ids[i]! });
-    } else {
-      // An uncompressed layer's digest is its diffID; the writer checks the bytes against it.
-      list.push({ name, descriptor: { mediaType: OCI_LAYER_UNCOMPRESSED, digest: ids[i]!, size }, diffID: ids[i]! });
-    }
-  }
-  return { config, platform: platformOf(config, store.where), source: store.where, layers: layerBlobs(store, list, o, opts.uncompressed) };
+  const source = dockerSaveSource(store, await readDockerSave(store, o.name, SOURCE_ERRORS), SOURCE_ERRORS);
+  return fromManifest(source, await source.top(), o, opts);
 }
 
 /**

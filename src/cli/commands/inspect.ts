@@ -5,8 +5,8 @@ import { statSync } from 'node:fs';
 import { Reference } from '../../image/reference.js';
 import { parsePlatform, platformMatches, formatPlatform } from '../../image/platform.js';
 import type { Descriptor, Platform } from '../../image/types.js';
-import { MANIFEST_CAP, sha256 } from '../../registry/manifest.js';
-import { DOCKER_CONFIG, isIndexType, OCI_MANIFEST } from '../../core/media-types.js';
+import { MANIFEST_CAP } from '../../registry/manifest.js';
+import { isIndexType, OCI_MANIFEST } from '../../core/media-types.js';
 import { listReferrers } from '../../registry/referrers.js';
 import { connect, pullScope } from '../../registry/client.js';
 import { imageManifest, indexManifests, parseJSON } from '../../registry/parse.js';
@@ -14,6 +14,7 @@ import { pull, defaultPlatform } from '../../registry/pull.js';
 import { archiveStore, directoryStore, type LayoutStore } from '../../layout/store.js';
 import { layoutInvalid } from '../../image/errors.js';
 import { storeSource } from '../../layout/source.js';
+import { readDockerSave } from '../../layout/docker-save.js';
 import { REPORT_OPTIONS, flag, stringOption, type Args, type Command, type Context } from '../command.js';
 import { ErrCliInput, ErrCliUsage } from '../errors.js';
 import { escapeControls } from '../escape.js';
@@ -99,46 +100,21 @@ function choosePlatform(children: Descriptor[], want: Platform | undefined, what
   return found;
 }
 
-/** A docker-save archive with only manifest.json: [{Config, RepoTags, Layers}] naming files in the tar. */
+/**
+ * A docker-save archive with only manifest.json: [{Config, RepoTags, Layers}] naming files in the tar,
+ * read by the format's one reader (src/layout/docker-save.ts): its layers are shown as files with
+ * their diffIDs, as no layer is hashed for a view.
+ */
 async function inspectDockerSave(store: LayoutStore, path: string, name: string | undefined): Promise<Inspected> {
-  const list = JSON.parse((await store.read('manifest.json', MANIFEST_CAP)).toString('utf8')) as unknown;
-  if (!Array.isArray(list) || list.length === 0) throw layoutInvalid(`${path}: manifest.json lists no image`);
-  const entries = (list as Record<string, unknown>[]).filter((e) => {
-    if (name === undefined) return true;
-    const tags = Array.isArray(e['RepoTags']) ? (e['RepoTags'] as unknown[]).map(String) : [];
-    return tags.some((t) => t === name || t.endsWith(`:${name}`) || (() => {
-      try {
-        return Reference.parse(t).toString() === Reference.parse(name).toString();
-      } catch {
-        return false;
-      }
-    })());
-  });
-  if (entries.length !== 1) throw new ErrCliInput(`${path} holds ${entries.length === 0 ? 'no image' : `${entries.length} images`}${name === undefined ? '' : ` named "${name}"`}: choose one with --name`);
-  const entry = entries[0]!;
-  const configPath = String(entry['Config'] ?? '');
-  const configSize = await store.size(configPath);
-  if (configSize === undefined || configSize > MANIFEST_CAP) throw layoutInvalid(`${path}: the config ${configPath} is missing or too large`);
-  const bytes = await store.read(configPath, MANIFEST_CAP);
-  // Docker names the config after its digest: check it when it is so named.
-  const named = /(?:^|\/)([0-9a-f]{64})(?:\.json)?$/.exec(configPath)?.[1];
-  if (named !== undefined && sha256(bytes) !== `sha256:${named}`) throw layoutInvalid(`${path}: the config ${configPath} does not match its digest`);
-  const content = parseJSON(bytes, `${path} ${configPath}`);
-  const diffIDs = ((content['rootfs'] as { diff_ids?: unknown[] } | undefined)?.diff_ids ?? []).map(String);
-  const layerPaths = Array.isArray(entry['Layers']) ? (entry['Layers'] as unknown[]).map(String) : [];
-  const layers = [];
-  for (const [i, p] of layerPaths.entries()) {
-    const size = await store.size(p);
-    if (size === undefined) throw layoutInvalid(`${path} does not hold the layer ${p}`);
-    layers.push({ path: p, size, diffID: diffIDs[i] });
-  }
+  const errors = { invalid: layoutInvalid, missing: (message: string) => new ErrCliInput(`${message} with --name`) };
+  const image = await readDockerSave(store, name, errors);
   return {
     source: path,
     kind: 'archive',
-    names: Array.isArray(entry['RepoTags']) ? (entry['RepoTags'] as unknown[]).map(String) : [],
-    dockerSave: entry,
-    config: { descriptor: { mediaType: DOCKER_CONFIG, digest: sha256(bytes), size: bytes.length }, content },
-    layers,
+    names: [...image.repoTags],
+    dockerSave: { ...image.entry },
+    config: { descriptor: image.config.descriptor, content: image.config.content },
+    layers: image.layers.map((l) => ({ path: l.name, size: l.size, diffID: l.diffID })),
   };
 }
 
