@@ -7,9 +7,11 @@
 // went into the destination in their pass and cannot be handed out again (ErrConsumed).
 import { ErrConsumed, ErrInvalidOption } from '../core/errors.js';
 import type { ConfigJSON } from './config.js';
-import { ErrBaseImage } from './errors.js';
 import { canonicalJSON } from './json.js';
 import { buildIndex, buildManifest, bytesBlob, MANIFEST_TYPES, type ImageFormat } from './manifest.js';
+import { ErrOptionRange } from '../core/errors.js';
+import { ErrBaseImage, ErrImageFormat } from './errors.js';
+import type { ImageSource } from './source.js';
 import type { Blob, Descriptor, KnownBlob, ManifestBlob, Platform } from './types.js';
 
 /** What of a built Image its documents are made from (image.ts's Image). */
@@ -106,4 +108,52 @@ export function builtBlob(docs: BuiltDocuments, d: Descriptor, where: string): K
   if (b === undefined || (b.kind === 'known' && b.descriptor.size !== d.size)) throw new ErrInvalidOption('descriptor', `a config or layer of ${where}`, d.digest);
   if (b.kind === 'streaming') throw new ErrConsumed();
   return b;
+}
+
+/** What an image or index is made of, for its documents: its images, and the index over them if any. */
+export interface BuiltParts {
+  images: readonly BuiltImage[];
+  index?: { format: ImageFormat; annotations: Readonly<Record<string, string>> | undefined };
+}
+
+/** The ImageSource side of Image and ImageIndex (image.ts): the documents once the layers were produced. */
+export abstract class BuiltSource implements ImageSource {
+  #documents: BuiltDocuments | undefined;
+
+  abstract get where(): string;
+  protected abstract builtParts(): BuiltParts;
+
+  /** The distinct layers, to write before top() can answer. */
+  produce(): Blob[] {
+    return producedBlobs(this.builtParts().images);
+  }
+
+  /** The manifest's or index's descriptor; ErrNotComputed until every streaming layer has passed. */
+  async top(): Promise<Descriptor> {
+    return this.#docs().top.descriptor;
+  }
+
+  async manifest(d: Descriptor): Promise<ManifestBlob> {
+    return builtManifest(this.#docs(), d, this.where);
+  }
+
+  async blob(d: Descriptor): Promise<KnownBlob> {
+    return builtBlob(this.#docs(), d, this.where);
+  }
+
+  invalid(message: string): Error {
+    return new ErrImageFormat(message);
+  }
+
+  missing(message: string): Error {
+    return new ErrOptionRange('platform', `a platform of ${this.where}`, message);
+  }
+
+  #docs(): BuiltDocuments {
+    if (this.#documents === undefined) {
+      const { images, index } = this.builtParts();
+      this.#documents = builtDocuments(images, index);
+    }
+    return this.#documents;
+  }
 }

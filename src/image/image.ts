@@ -5,12 +5,11 @@
 import { Layer } from '../layer/layer.js';
 import { ErrInvalidOption, ErrOptionRange, optionKeys, refuseUnknownOptions } from '../core/errors.js';
 import { ErrImageFormat } from './errors.js';
-import { builtBlob, builtDocuments, builtManifest, producedBlobs, type BuiltDocuments } from './built-source.js';
-import type { ImageSource } from './source.js';
+import { BuiltSource, type BuiltParts } from './built-source.js';
 import { containerConfig, imageConfig, resolveCreated, type ConfigJSON, type ConfigOptions, type HistoryEntry } from './config.js';
 import { layerMediaType, type ImageFormat } from './manifest.js';
 import { formatPlatform, parsePlatform } from './platform.js';
-import type { Blob, Descriptor, KnownBlob, ManifestBlob, Platform } from './types.js';
+import type { Blob, Platform } from './types.js';
 
 /** A base image as base.ts loads it. */
 export interface BaseImage {
@@ -93,7 +92,7 @@ function format(value: unknown): ImageFormat {
   return value;
 }
 
-export class Image implements ImageSource {
+export class Image extends BuiltSource {
   readonly format: ImageFormat;
   readonly platform: Platform;
   readonly created: string;
@@ -102,9 +101,9 @@ export class Image implements ImageSource {
   readonly base: BaseImage | undefined;
   readonly #options: ConfigOptions;
   readonly #author: string | undefined;
-  #documents: BuiltDocuments | undefined;
 
   constructor(options: ImageOptions = {}) {
+    super();
     refuseUnknownOptions(options, KNOWN, 'new Image()');
     const { base: given, layers = [], platform, created, author, annotations: ann, format: fmt, ...config } = options;
     this.format = format(fmt);
@@ -148,44 +147,18 @@ export class Image implements ImageSource {
     });
   }
 
-  toString(): string {
+  override toString(): string {
     return `Image(${formatPlatform(this.platform)}, ${this.layers.length} layers, ${this.format})`;
   }
 
-  // ---- ImageSource (built-source.ts): the documents once the layers were produced.
+  // ---- ImageSource (built-source.ts)
 
   get where(): string {
     return this.toString();
   }
 
-  /** Its distinct layers, to write before top() can answer. */
-  produce(): Blob[] {
-    return producedBlobs([this]);
-  }
-
-  /** The manifest's descriptor; ErrNotComputed until every streaming layer has passed. */
-  async top(): Promise<Descriptor> {
-    return this.#docs().top.descriptor;
-  }
-
-  async manifest(d: Descriptor): Promise<ManifestBlob> {
-    return builtManifest(this.#docs(), d, this.where);
-  }
-
-  async blob(d: Descriptor): Promise<KnownBlob> {
-    return builtBlob(this.#docs(), d, this.where);
-  }
-
-  invalid(message: string): Error {
-    return new ErrImageFormat(message);
-  }
-
-  missing(message: string): Error {
-    return new ErrOptionRange('platform', 'a platform of the image', message);
-  }
-
-  #docs(): BuiltDocuments {
-    return (this.#documents ??= builtDocuments([this]));
+  protected builtParts(): BuiltParts {
+    return { images: [this] };
   }
 }
 
@@ -194,13 +167,13 @@ export interface ImageIndexOptions {
 }
 
 /** Several images for different platforms (an OCI index or Docker manifest list). */
-export class ImageIndex implements ImageSource {
+export class ImageIndex extends BuiltSource {
   readonly images: readonly Image[];
   readonly format: ImageFormat;
   readonly annotations: Readonly<Record<string, string>> | undefined;
-  #documents: BuiltDocuments | undefined;
 
   constructor(images: readonly Image[], options: ImageIndexOptions = {}) {
+    super();
     if (!Array.isArray(images) || images.length === 0 || !images.every((i) => i instanceof Image)) {
       throw new ErrInvalidOption('images', 'a non-empty array of Image', images);
     }
@@ -220,39 +193,13 @@ export class ImageIndex implements ImageSource {
     }
     Object.freeze(this);
   }
-  // ---- ImageSource (built-source.ts), as Image's.
+  // ---- ImageSource (built-source.ts)
 
   get where(): string {
     return `ImageIndex(${this.images.map((i) => formatPlatform(i.platform)).join(', ')}, ${this.format})`;
   }
 
-  /** The distinct layers of all its images, to write before top() can answer. */
-  produce(): Blob[] {
-    return producedBlobs(this.images);
-  }
-
-  /** The index's descriptor; ErrNotComputed until every streaming layer has passed. */
-  async top(): Promise<Descriptor> {
-    return this.#docs().top.descriptor;
-  }
-
-  async manifest(d: Descriptor): Promise<ManifestBlob> {
-    return builtManifest(this.#docs(), d, this.where);
-  }
-
-  async blob(d: Descriptor): Promise<KnownBlob> {
-    return builtBlob(this.#docs(), d, this.where);
-  }
-
-  invalid(message: string): Error {
-    return new ErrImageFormat(message);
-  }
-
-  missing(message: string): Error {
-    return new ErrOptionRange('platform', 'a platform of the index', message);
-  }
-
-  #docs(): BuiltDocuments {
-    return (this.#documents ??= builtDocuments(this.images, { format: this.format, annotations: this.annotations }));
+  protected builtParts(): BuiltParts {
+    return { images: this.images, index: { format: this.format, annotations: this.annotations } };
   }
 }
