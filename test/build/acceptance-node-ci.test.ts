@@ -6,7 +6,7 @@
 // - --digest-file holds what skopeo reports; --image-refs names the image by that digest;
 // - the SBOM (on by default for `node`) is found from the image digest through the referrers tag
 //   fallback, validates against the SPDX 2.3 schema and lists every package of the lockfile.
-import { describe, it, before, after } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
@@ -15,7 +15,7 @@ import { dirname, join } from 'node:path';
 import { binMissing, runCliAsync } from '../helpers/cli.js';
 import { tempDir } from '../helpers/tree.js';
 import { validateSchema } from '../helpers/json-schema.js';
-import { registryMissing, skopeoMissing, startProxy, startRegistry, type Proxy, type RunningRegistry } from '../helpers/registry.js';
+import { registryMissing, skopeoMissing, registryAndProxy } from '../helpers/registry.js';
 
 const SCHEMA = JSON.parse(readFileSync(new URL('../../../test/fixtures/spdx-2.3-schema.json', import.meta.url), 'utf8')) as Record<string, unknown>;
 
@@ -68,18 +68,8 @@ function checkout(root: string, stamp: number, server = "res.end('hello from ' +
 
 describe('acceptance (issue 22): a Node app built on fresh CI runners, with --cache-repo', { skip: binMissing() ?? registryMissing() }, () => {
   const tmp = tempDir('fastlayer-accept-node-');
-  let registry: RunningRegistry;
-  let proxy: Proxy;
+  const served = registryAndProxy(() => tmp.remove());
 
-  before(async () => {
-    registry = await startRegistry();
-    proxy = await startProxy(registry.port);
-  });
-  after(async () => {
-    await proxy?.close();
-    await registry?.stop();
-    tmp.remove();
-  });
 
   /** One CI job: a fresh runner (its own empty cache and Docker config), `fastlayer node DIR --push`. */
   async function job(name: string, dir: string, tag: string) {
@@ -87,20 +77,20 @@ describe('acceptance (issue 22): a Node app built on fresh CI runners, with --ca
     delete env['SOURCE_DATE_EPOCH'];
     const digestFile = join(tmp.path, `${name}.digest`);
     const refsFile = join(tmp.path, `${name}.refs`);
-    const from = proxy.log.length;
-    const patched = proxy.bytes['PATCH'] ?? 0;
-    const r = await runCliAsync(['node', dir, '--push', `${proxy.host}/team/shop:${tag}`, '--cache-repo', `${proxy.host}/team/cache`, '--insecure', '--digest-file', digestFile, '--image-refs', refsFile, '--json'], env);
+    const from = served.proxy.log.length;
+    const patched = served.proxy.bytes['PATCH'] ?? 0;
+    const r = await runCliAsync(['node', dir, '--push', `${served.proxy.host}/team/shop:${tag}`, '--cache-repo', `${served.proxy.host}/team/cache`, '--insecure', '--digest-file', digestFile, '--image-refs', refsFile, '--json'], env);
     assert.equal(r.status, 0, r.stderr);
     assert.doesNotMatch(r.stderr, /warning/);
-    const requests = proxy.log.slice(from);
+    const requests = served.proxy.log.slice(from);
     // Blob uploads end in a PUT with ?digest=: the digests whose bytes were sent to team/shop.
     const uploaded = requests.filter((q) => q.method === 'PUT' && q.path.startsWith('/v2/team/shop/blobs/uploads/')).map((q) => new URL(q.path, 'http://x').searchParams.get('digest'));
     const sessions = requests.filter((q) => q.path.startsWith('/v2/team/shop/blobs/uploads/'));
-    return { digest: readFileSync(digestFile, 'utf8').trim(), refs: readFileSync(refsFile, 'utf8'), uploaded, sessions, patchBytes: (proxy.bytes['PATCH'] ?? 0) - patched, json: JSON.parse(r.stdout) as { digest: string } };
+    return { digest: readFileSync(digestFile, 'utf8').trim(), refs: readFileSync(refsFile, 'utf8'), uploaded, sessions, patchBytes: (served.proxy.bytes['PATCH'] ?? 0) - patched, json: JSON.parse(r.stdout) as { digest: string } };
   }
 
   async function manifest(ref: string): Promise<{ layers: { digest: string }[]; config: { digest: string } }> {
-    const res = await fetch(`http://${registry.host}/v2/team/shop/manifests/${ref}`, { headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } });
+    const res = await fetch(`http://${served.registry.host}/v2/team/shop/manifests/${ref}`, { headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } });
     assert.equal(res.status, 200);
     return (await res.json()) as { layers: { digest: string }[]; config: { digest: string } };
   }
@@ -114,7 +104,7 @@ describe('acceptance (issue 22): a Node app built on fresh CI runners, with --ca
     const first = await job('runner-1', a, 'build-1');
     assert.match(first.digest, /^sha256:[0-9a-f]{64}$/);
     assert.equal(first.json.digest, first.digest);
-    assert.equal(first.refs, `${proxy.host}/team/shop@${first.digest}\n`);
+    assert.equal(first.refs, `${served.proxy.host}/team/shop@${first.digest}\n`);
     const m1 = await manifest(first.digest);
     assert.equal(m1.layers.length, 2, 'dependencies, then the application');
     // The count below means something: the first runner's uploads are seen, both layers among them.
@@ -126,10 +116,10 @@ describe('acceptance (issue 22): a Node app built on fresh CI runners, with --ca
     assert.equal(second.patchBytes, 0, 'no PATCH bytes');
 
     if (skopeoMissing() === undefined) {
-      const s = spawnSync('skopeo', ['inspect', '--tls-verify=false', '--raw', `docker://${registry.host}/team/shop:build-2`], { encoding: 'buffer', timeout: 120_000 });
+      const s = spawnSync('skopeo', ['inspect', '--tls-verify=false', '--raw', `docker://${served.registry.host}/team/shop:build-2`], { encoding: 'buffer', timeout: 120_000 });
       assert.equal(s.status, 0, s.stderr.toString());
       assert.equal(`sha256:${createHash('sha256').update(s.stdout).digest('hex')}`, second.digest, 'the digest file names the manifest skopeo reads');
-      const i = spawnSync('skopeo', ['inspect', '--tls-verify=false', `docker://${registry.host}/team/shop:build-2`], { encoding: 'utf8', timeout: 120_000 });
+      const i = spawnSync('skopeo', ['inspect', '--tls-verify=false', `docker://${served.registry.host}/team/shop:build-2`], { encoding: 'utf8', timeout: 120_000 });
       assert.equal(i.status, 0, i.stderr);
       assert.equal((JSON.parse(i.stdout) as { Digest: string }).Digest, second.digest);
     }
@@ -146,14 +136,14 @@ describe('acceptance (issue 22): a Node app built on fresh CI runners, with --ca
     assert.deepEqual(third.uploaded.filter((d) => d !== m3.layers[1]!.digest && d !== m3.config.digest), [], `nothing else: ${third.uploaded.join(' ')}`);
 
     // The SBOM of the first image, through the sha256-<hex> tag (docker-registry has no referrers API).
-    const tag = await fetch(`http://${registry.host}/v2/team/shop/manifests/sha256-${first.digest.slice(7)}`, { headers: { accept: 'application/vnd.oci.image.index.v1+json' } });
+    const tag = await fetch(`http://${served.registry.host}/v2/team/shop/manifests/sha256-${first.digest.slice(7)}`, { headers: { accept: 'application/vnd.oci.image.index.v1+json' } });
     assert.equal(tag.status, 200);
     const index = (await tag.json()) as { manifests: { digest: string; artifactType?: string }[] };
     const sboms = index.manifests.filter((d) => d.artifactType === 'application/spdx+json');
     assert.equal(sboms.length, 1);
-    const artifact = (await (await fetch(`http://${registry.host}/v2/team/shop/manifests/${sboms[0]!.digest}`, { headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } })).json()) as { subject: { digest: string }; layers: { digest: string }[] };
+    const artifact = (await (await fetch(`http://${served.registry.host}/v2/team/shop/manifests/${sboms[0]!.digest}`, { headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } })).json()) as { subject: { digest: string }; layers: { digest: string }[] };
     assert.equal(artifact.subject.digest, first.digest);
-    const doc = (await (await fetch(`http://${registry.host}/v2/team/shop/blobs/${artifact.layers[0]!.digest}`)).json()) as { packages: { name: string; versionInfo?: string; licenseDeclared?: string }[] };
+    const doc = (await (await fetch(`http://${served.registry.host}/v2/team/shop/blobs/${artifact.layers[0]!.digest}`)).json()) as { packages: { name: string; versionInfo?: string; licenseDeclared?: string }[] };
     assert.deepEqual(validateSchema(SCHEMA, doc), []);
     for (const p of PACKAGES) {
       const found = doc.packages.find((q) => q.name === packageName(p.path) && q.versionInfo === p.version);
@@ -161,12 +151,12 @@ describe('acceptance (issue 22): a Node app built on fresh CI runners, with --ca
       assert.equal(found.licenseDeclared, p.license);
     }
     // The same through the CLI.
-    const listed = await runCliAsync(['inspect', `docker://${proxy.host}/team/shop@${first.digest}`, '--referrers', '--insecure', '--json']);
+    const listed = await runCliAsync(['inspect', `docker://${served.proxy.host}/team/shop@${first.digest}`, '--referrers', '--insecure', '--json']);
     assert.equal(listed.status, 0, listed.stderr);
     assert.deepEqual((JSON.parse(listed.stdout) as { referrers: { digest: string }[] }).referrers.map((d) => d.digest), [sboms[0]!.digest]);
 
     // Nothing secret or ignored reached a layer: the app layer has no .npmrc, .git or README.md.
-    const appLayer = await fetch(`http://${registry.host}/v2/team/shop/blobs/${m1.layers[1]!.digest}`);
+    const appLayer = await fetch(`http://${served.registry.host}/v2/team/shop/blobs/${m1.layers[1]!.digest}`);
     const listing = spawnSync('tar', ['-tz'], { input: Buffer.from(await appLayer.arrayBuffer()), encoding: 'utf8' });
     assert.equal(listing.status, 0, listing.stderr);
     const names = listing.stdout.split('\n');

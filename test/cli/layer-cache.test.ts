@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { binMissing, runCli, runCliAsync } from '../helpers/cli.js';
 import { randomBytes } from '../helpers/data.js';
 import { tempDir } from '../helpers/tree.js';
-import { registryMissing, startProxy, startRegistry, type Proxy, type RunningRegistry } from '../helpers/registry.js';
+import { registryMissing, registryAndProxy, startProxy, startRegistry } from '../helpers/registry.js';
 
 const cliAsync = runCliAsync;
 
@@ -44,25 +44,16 @@ describe('fastlayer image: the layer cache', { skip: binMissing() }, () => {
   });
 
   describe('--cache-repo (docker-registry)', { skip: registryMissing() }, () => {
-    let registry: RunningRegistry;
-    let proxy: Proxy;
-    before(async () => {
-      registry = await startRegistry();
-      proxy = await startProxy(registry.port);
-    });
-    after(async () => {
-      await proxy?.close();
-      await registry?.stop();
-    });
+    const served = registryAndProxy();
 
     it('a second runner with an empty local cache uploads no layer', async () => {
-      const args = ['image', '--layer', `${src}:/app`, '--push', `${proxy.host}/team/app:1`, '--cache-repo', `${proxy.host}/team/cache`, '--insecure'];
+      const args = ['image', '--layer', `${src}:/app`, '--push', `${served.proxy.host}/team/app:1`, '--cache-repo', `${served.proxy.host}/team/cache`, '--insecure'];
       const first = await cliAsync(args, env('runner-1'));
       assert.equal(first.status, 0, first.stderr);
-      const from = proxy.log.length;
+      const from = served.proxy.log.length;
       const second = await cliAsync(args, env('runner-2'));
       assert.equal(second.status, 0, second.stderr);
-      const uploads = proxy.log.slice(from).filter((r) => r.path.startsWith('/v2/team/app/blobs/uploads/'));
+      const uploads = served.proxy.log.slice(from).filter((r) => r.path.startsWith('/v2/team/app/blobs/uploads/'));
       assert.deepEqual(uploads, [], 'no upload into team/app');
       assert.equal(second.stderr.includes('warning'), false, second.stderr);
     });

@@ -3,37 +3,17 @@
 // an existing symlink is followed as cp does, and misuse is a usage error.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from '../helpers/data.js';
 import { tempDir } from '../helpers/tree.js';
-import { BIN, binMissing, oneErrorLine, temporaries } from '../helpers/cli.js';
+import { binMissing, oneErrorLine, runCliAsync, temporaries, type AsyncRun } from '../helpers/cli.js';
 import { registryMissing, skopeoMissing, startRegistry, type RunningRegistry } from '../helpers/registry.js';
 import { skopeo } from '../helpers/registry-image.js';
 import { imageRefs } from '../../src/cli/pipeline-outputs.js';
 
-interface Run {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
 
-function run(args: string[], env: NodeJS.ProcessEnv): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
-    child.on('error', reject);
-    child.on('close', (status) => {
-      clearTimeout(timer);
-      resolve({ status, stdout, stderr });
-    });
-  });
-}
+const run = (args: string[], env: NodeJS.ProcessEnv): Promise<AsyncRun> => runCliAsync(args, env, { timeoutMs: 120_000 });
 
 const read = (path: string): string => readFileSync(path, 'utf8');
 

@@ -3,41 +3,18 @@
 // credentials (one line, no password anywhere); SIGINT mid-push (exit 130, no tag, no digest file).
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, readdirSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from '../helpers/data.js';
 import { tempDir } from '../helpers/tree.js';
-import { BIN, binMissing, oneErrorLine, temporaries } from '../helpers/cli.js';
+import { BIN, binMissing, oneErrorLine, runCliAsync, temporaries, type AsyncRun } from '../helpers/cli.js';
 import { registryMissing, skopeoMissing, startProxy, startRegistry, type RunningRegistry } from '../helpers/registry.js';
 import { skopeo } from '../helpers/registry-image.js';
 
-interface Run {
-  status: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** The bin, asynchronously: the test process serves a proxy while the bin runs. */
-function run(args: string[], env: NodeJS.ProcessEnv, onStart?: (child: ReturnType<typeof spawn>) => void, input?: string): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    // Standard input is empty unless given (as /dev/null would be).
-    const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
-    child.stdin.end(input ?? '');
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
-    child.on('error', reject);
-    child.on('close', (status, signal) => {
-      clearTimeout(timer);
-      resolve({ status, signal, stdout, stderr });
-    });
-    onStart?.(child);
-  });
-}
+/** The bin, asynchronously: the test process serves a proxy while the bin runs. Standard input is empty unless given. */
+const run = (args: string[], env: NodeJS.ProcessEnv, onStart?: (child: ChildProcess) => void, input?: string): Promise<AsyncRun> =>
+  runCliAsync(args, env, { timeoutMs: 120_000, input: input ?? '', ...(onStart ? { onStart } : {}) });
 
 async function tags(host: string, repository: string): Promise<string[]> {
   const res = await fetch(`http://${host}/v2/${repository}/tags/list`);
@@ -322,7 +299,7 @@ describe('fastlayer registry commands with credentials (docker-registry, htpassw
     return { ...base, DOCKER_CONFIG: dir };
   }
 
-  function assertNoSecret(r: Run, secret: string): void {
+  function assertNoSecret(r: AsyncRun, secret: string): void {
     const all = `${r.stdout}\n${r.stderr}`;
     for (const form of [secret, Buffer.from(`${USER}:${secret}`).toString('base64'), Buffer.from(secret).toString('base64')]) {
       assert.ok(!all.includes(form), `the output holds a form of the password: ${all}`);

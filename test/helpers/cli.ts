@@ -1,5 +1,5 @@
 // Running the built fastlayer bin (dist/cli/main.js) as a child process.
-import { spawn, spawnSync, type SpawnSyncOptions, type StdioOptions } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess, type SpawnSyncOptions, type StdioOptions } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -44,16 +44,39 @@ export function runCli(args: string[], options: { input?: Buffer; stdio?: StdioO
   return { status: r.status, signal: r.signal, stdout: (r.stdout as Buffer | null) ?? Buffer.alloc(0), stderr: ((r.stderr as Buffer | null) ?? '').toString() };
 }
 
-/** The bin run without blocking this process (for tests whose registry proxy answers from it). */
-export function runCliAsync(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ status: number | null; stdout: string; stderr: string }> {
+export interface AsyncRun {
+  status: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface AsyncRunOptions {
+  /** Killed (SIGKILL) after this long; default: never. */
+  timeoutMs?: number;
+  /** Written to its standard input, then closed; without it standard input is ignored. */
+  input?: string;
+  /** Called with the child once it was spawned (to signal it midway, say). */
+  onStart?: (child: ChildProcess) => void;
+}
+
+/** The bin run without blocking this process (for tests whose registry or proxy answers from it). */
+export function runCliAsync(args: string[], env: NodeJS.ProcessEnv = process.env, options: AsyncRunOptions = {}): Promise<AsyncRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const piped = options.input !== undefined;
+    const child = spawn(process.execPath, [BIN, ...args], { env, stdio: [piped ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+    if (piped) child.stdin!.end(options.input);
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = options.timeoutMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), options.timeoutMs);
     child.on('error', reject);
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
+    child.on('close', (status, signal) => {
+      clearTimeout(timer);
+      resolve({ status, signal, stdout, stderr });
+    });
+    options.onStart?.(child);
   });
 }
 

@@ -8,6 +8,7 @@ import { createServer as createNetServer } from 'node:net';
 import { X509Certificate, createPrivateKey, randomUUID, sign } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { after, before } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import bcrypt from 'bcryptjs';
 import { tempDir } from './tree.js';
@@ -330,4 +331,28 @@ export function forward(
     up.on('error', reject);
     up.end(body);
   });
+}
+
+export interface RegistryAndProxy {
+  readonly registry: RunningRegistry;
+  /** A proxy in front of `registry` that counts what passes (bytes per method, a log of requests). */
+  readonly proxy: Proxy;
+}
+
+/**
+ * A registry and a proxy in front of it, started before the calling suite's tests and stopped after
+ * them (then `cleanup` runs, for the suite's temporary files). Call it inside describe().
+ */
+export function registryAndProxy(cleanup?: () => void): RegistryAndProxy {
+  const running = {} as { registry: RunningRegistry; proxy: Proxy };
+  before(async () => {
+    running.registry = await startRegistry();
+    running.proxy = await startProxy(running.registry.port);
+  });
+  after(async () => {
+    await running.proxy?.close();
+    await running.registry?.stop();
+    cleanup?.();
+  });
+  return running;
 }

@@ -5,7 +5,7 @@
 // or descriptor fails the build (ERR_DIGEST_MISMATCH) before any manifest or tag is written.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
@@ -13,7 +13,7 @@ import { pack } from 'tar-stream';
 import { loadBase } from '../../src/build/base.js';
 import { pushLayout, pushArchive } from '../../src/registry/layout.js';
 import { directoryStore } from '../../src/layout/store.js';
-import { BIN, binMissing } from '../helpers/cli.js';
+import { binMissing, runCliAsync, type AsyncRun } from '../helpers/cli.js';
 import { collect } from '../helpers/layer.js';
 import { registryMissing, startRegistry, type RunningRegistry } from '../helpers/registry.js';
 import { tempDir } from '../helpers/tree.js';
@@ -72,28 +72,9 @@ function mkfifo(path: string): void {
   assert.equal(spawnSync('mkfifo', [path]).status, 0);
 }
 
-interface Run {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 /** The bin, asynchronously (a registry may run in this process's children meanwhile). */
-function cli(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.on('error', reject);
-    child.on('close', (status) => {
-      clearTimeout(timer);
-      resolve({ status, stdout, stderr });
-    });
-  });
-}
+const cli = (args: string[], env: NodeJS.ProcessEnv = process.env): Promise<AsyncRun> => runCliAsync(args, env, { timeoutMs: 60_000 });
 
 describe('base directories: only regular files inside the root', () => {
   const tmp = tempDir();

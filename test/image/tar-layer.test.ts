@@ -17,7 +17,7 @@ import { sha256 as sha256hex } from '../helpers/layer.js';
 import { randomBytes } from '../helpers/data.js';
 import { missing, mustRun, tempDir } from '../helpers/image.js';
 import { RegistryDestination } from '../../src/registry/destination.js';
-import { registryMissing, startProxy, startRegistry, type Proxy, type RunningRegistry } from '../helpers/registry.js';
+import { registryMissing, registryAndProxy } from '../helpers/registry.js';
 
 async function collect(source: AsyncIterable<Buffer>): Promise<Buffer[]> {
   const out: Buffer[] = [];
@@ -210,18 +210,8 @@ describe('tar files as layers', () => {
 });
 
 describe('tar files as layers pushed to a registry (docker-registry)', { skip: registryMissing() }, () => {
-  let registry: RunningRegistry;
-  let proxy: Proxy;
+  const served = registryAndProxy(() => tmp.remove());
   const tmp = tempDir('fastlayer-tarlayer-push-');
-  before(async () => {
-    registry = await startRegistry();
-    proxy = await startProxy(registry.port);
-  });
-  after(async () => {
-    await proxy.close();
-    await registry.stop();
-    tmp.remove();
-  });
 
   it('a reused .tar.gz goes up with the file\'s bytes; pushed again, it is skipped after a HEAD (no body sent)', async () => {
     const tree = join(tmp.path, 'tree');
@@ -231,19 +221,19 @@ describe('tar files as layers pushed to a registry (docker-registry)', { skip: r
     const gz = gzipSync(tar);
     const file = join(tmp.path, 'x.tgz');
     writeFileSync(file, gz);
-    const push = () => buildImage({ layers: [file], tags: [`${proxy.host}/tar/app:1`], destination: new RegistryDestination(`${proxy.host}/tar/app:1`) });
-    const before1 = proxy.bytes.PATCH ?? 0;
+    const push = () => buildImage({ layers: [file], tags: [`${served.proxy.host}/tar/app:1`], destination: new RegistryDestination(`${served.proxy.host}/tar/app:1`) });
+    const before1 = served.proxy.bytes.PATCH ?? 0;
     const first = await push();
     assert.equal(first.images[0]!.layers[0]!.digest, sha256(gz));
-    const res = await fetch(`http://${registry.host}/v2/tar/app/blobs/${sha256(gz)}`);
+    const res = await fetch(`http://${served.registry.host}/v2/tar/app/blobs/${sha256(gz)}`);
     assert.ok(Buffer.from(await res.arrayBuffer()).equals(gz), 'the registry holds the file byte for byte');
-    const sent = (proxy.bytes.PATCH ?? 0) + (proxy.bytes.PUT ?? 0);
+    const sent = (served.proxy.bytes.PATCH ?? 0) + (served.proxy.bytes.PUT ?? 0);
     assert.ok(sent - before1 >= gz.length);
-    const from = proxy.log.length;
+    const from = served.proxy.log.length;
     const second = await push();
     assert.equal(second.digest, first.digest);
-    assert.ok((proxy.bytes.PATCH ?? 0) + (proxy.bytes.PUT ?? 0) - sent < gz.length, 'the layer was not sent again');
-    assert.deepEqual(proxy.log.slice(from).filter((r) => r.path.includes('/blobs/uploads/')), [], 'no upload session');
-    assert.ok(proxy.log.slice(from).some((r) => r.method === 'HEAD' && r.path.endsWith(sha256(gz))), 'a HEAD for the layer');
+    assert.ok((served.proxy.bytes.PATCH ?? 0) + (served.proxy.bytes.PUT ?? 0) - sent < gz.length, 'the layer was not sent again');
+    assert.deepEqual(served.proxy.log.slice(from).filter((r) => r.path.includes('/blobs/uploads/')), [], 'no upload session');
+    assert.ok(served.proxy.log.slice(from).some((r) => r.method === 'HEAD' && r.path.endsWith(sha256(gz))), 'a HEAD for the layer');
   });
 });

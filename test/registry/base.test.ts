@@ -4,7 +4,6 @@
 // verified; a multi-platform base gives the build's platform.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Layer } from '../../src/layer/layer.js';
@@ -18,35 +17,16 @@ import { pulledBase } from '../../src/registry/pulled-base.js';
 import { bufferBlob, digestOf } from '../helpers/registry-image.js';
 import { randomBytes } from '../helpers/data.js';
 import { tempDir } from '../helpers/tree.js';
-import { BIN, binMissing, oneErrorLine, temporaries } from '../helpers/cli.js';
+import { binMissing, oneErrorLine, runCliAsync, temporaries, type AsyncRun } from '../helpers/cli.js';
 import { registryMissing, skopeoMissing, startProxy, startRegistry, tokenSetupMissing, type Proxy, type RunningRegistry } from '../helpers/registry.js';
 import { skopeo } from '../helpers/registry-image.js';
 import type { KnownBlob } from '../../src/image/types.js';
 
 const missing = registryMissing();
 
-interface Run {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 /** The bin, asynchronously: this process serves the proxy while it runs. */
-function cli(args: string[], env: NodeJS.ProcessEnv): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
-    child.on('error', reject);
-    child.on('close', (status) => {
-      clearTimeout(timer);
-      resolve({ status, stdout, stderr });
-    });
-  });
-}
+const cli = (args: string[], env: NodeJS.ProcessEnv): Promise<AsyncRun> => runCliAsync(args, env, { timeoutMs: 120_000 });
 
 function layerOf(bytes: Buffer): Layer {
   return new Layer(bytes, { compressionLevel: 1 });

@@ -2,7 +2,7 @@
 // empty local cache pushes an unchanged tree without uploading a layer, a changed file uploads only its
 // layer, an entry naming a digest the registry lacks is compressed again (right digest), and two
 // writers merging keep both entries.
-import { describe, it, before, after } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,13 +12,12 @@ import { LayerCache, type LayerCacheKey } from '../../src/build/layer-cache.js';
 import { RegistryDestination } from '../../src/registry/destination.js';
 import { randomBytes, semiCompressible } from '../helpers/data.js';
 import { tempDir } from '../helpers/tree.js';
-import { registryMissing, startProxy, startRegistry, type Proxy, type RunningRegistry } from '../helpers/registry.js';
+import { registryMissing, registryAndProxy } from '../helpers/registry.js';
 
 const missing = registryMissing();
 
 describe('--cache-repo: the layer cache in a registry (docker-registry)', { skip: missing }, () => {
-  let registry: RunningRegistry;
-  let proxy: Proxy;
+  const served = registryAndProxy(() => tmp.remove());
   const tmp = tempDir('fastlayer-cache-repo-');
   let runs = 0;
 
@@ -31,22 +30,22 @@ describe('--cache-repo: the layer cache in a registry (docker-registry)', { skip
 
   /** A push of `dir`'s two layers from a fresh runner: an empty local cache of its own, unless `localCache` is given. */
   async function push(dir: string, repo: string, cacheRepo: string | undefined, localCache = join(tmp.path, `local-${++runs}`)) {
-    const from = proxy.log.length;
-    const patch = proxy.bytes.PATCH ?? 0;
+    const from = served.proxy.log.length;
+    const patch = served.proxy.bytes.PATCH ?? 0;
     const result = await buildImage({
       layers: [`${join(dir, 'app')}:/app`, `${join(dir, 'data')}:/data`],
       mtime: 0,
       tags: [],
-      destination: new RegistryDestination(`${proxy.host}/${repo}:latest`),
+      destination: new RegistryDestination(`${served.proxy.host}/${repo}:latest`),
       layerOptions: { compressionLevel: 1 },
       layerCache: localCache,
-      ...(cacheRepo === undefined ? {} : { cacheRepo: `${proxy.host}/${cacheRepo}` }),
+      ...(cacheRepo === undefined ? {} : { cacheRepo: `${served.proxy.host}/${cacheRepo}` }),
       onCacheError: (err) => assert.fail(`cache error: ${String(err)}`),
     });
-    const requests = proxy.log.slice(from);
+    const requests = served.proxy.log.slice(from);
     // Upload requests into the pushed repository (sessions, PATCHes, PUTs, mounts).
     const uploads = requests.filter((r) => r.path.startsWith(`/v2/${repo}/blobs/uploads/`));
-    return { result, uploads, patch: (proxy.bytes.PATCH ?? 0) - patch, localCache };
+    return { result, uploads, patch: (served.proxy.bytes.PATCH ?? 0) - patch, localCache };
   }
 
   /** The keys in a local cache directory (each entry file holds its whole key). */
@@ -62,22 +61,13 @@ describe('--cache-repo: the layer cache in a registry (docker-registry)', { skip
   }
   const digestOf = (n: number): string => `sha256:${(n + 0x1000).toString(16).padStart(64, 'f')}`;
 
-  before(async () => {
-    registry = await startRegistry();
-    proxy = await startProxy(registry.port);
-  });
-  after(async () => {
-    await proxy?.close();
-    await registry?.stop();
-    tmp.remove();
-  });
 
   it('a fresh runner pushing an unchanged tree uploads nothing; a changed file uploads only its layer', async () => {
     const tree = join(tmp.path, 'tree');
     writeTree(tree, randomBytes(1_500_000, 41), semiCompressible(2_000_000, 42));
     const first = await push(tree, 'team/app', 'team/cache');
     assert.ok(first.patch > 0, 'the first push streamed its layers');
-    const manifest = await fetch(`http://${registry.host}/v2/team/cache/manifests/${CACHE_TAG}`, { headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } });
+    const manifest = await fetch(`http://${served.registry.host}/v2/team/cache/manifests/${CACHE_TAG}`, { headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } });
     assert.equal(manifest.status, 200, 'the cache artifact is tagged');
     const m = (await manifest.json()) as { artifactType: string; layers: { mediaType: string }[] };
     assert.equal(m.artifactType, CACHE_TYPE);
@@ -113,11 +103,11 @@ describe('--cache-repo: the layer cache in a registry (docker-registry)', { skip
     writeTree(tree, randomBytes(1_000_000, 61), semiCompressible(1_000_000, 62));
     const first = await push(tree, 'team/stale-a', 'team/cache-s');
     // Every entry rewritten to a digest nobody has (and a repository that lacks it too).
-    const poisoned = new RegistryLayerCache(`${proxy.host}/team/cache-s`);
+    const poisoned = new RegistryLayerCache(`${served.proxy.host}/team/cache-s`);
     await poisoned.load();
     for (const [i, key] of localKeys(first.localCache).entries()) poisoned.record(key, { digest: digestOf(i), size: 1234 }, 'team/stale-a');
     await poisoned.save();
-    const check = new RegistryLayerCache(`${proxy.host}/team/cache-s`);
+    const check = new RegistryLayerCache(`${served.proxy.host}/team/cache-s`);
     await check.load();
     assert.equal(check.get(localKeys(first.localCache)[0]!)?.digest, digestOf(0), 'the stale entry is what the cache says');
 
@@ -125,9 +115,9 @@ describe('--cache-repo: the layer cache in a registry (docker-registry)', { skip
     assert.equal(again.result.digest, first.result.digest, 'the right digests, not the stale ones');
     const layers = again.result.images[0]!.layers;
     assert.ok(again.patch >= layers[0]!.size + layers[1]!.size, `both layers compressed and streamed again (${again.patch} bytes)`);
-    const blob = await fetch(`http://${registry.host}/v2/team/stale-b/blobs/${layers[0]!.digest}`, { method: 'HEAD' });
+    const blob = await fetch(`http://${served.registry.host}/v2/team/stale-b/blobs/${layers[0]!.digest}`, { method: 'HEAD' });
     assert.equal(blob.status, 200);
-    const fixed = new RegistryLayerCache(`${proxy.host}/team/cache-s`);
+    const fixed = new RegistryLayerCache(`${served.proxy.host}/team/cache-s`);
     await fixed.load();
     assert.equal(fixed.get(localKeys(first.localCache).find((k) => k.diffID === again.result.images[0]!.diffIDs[0])!)?.digest, layers[0]!.digest, 'the entry was corrected');
   });
@@ -147,7 +137,7 @@ describe('--cache-repo: the layer cache in a registry (docker-registry)', { skip
   });
 
   it('two writers that read the same document and write one after the other keep both entries', async () => {
-    const repo = `${proxy.host}/team/cache-merge`;
+    const repo = `${served.proxy.host}/team/cache-merge`;
     const a = new RegistryLayerCache(repo);
     const b = new RegistryLayerCache(repo);
     await a.load();
@@ -164,7 +154,7 @@ describe('--cache-repo: the layer cache in a registry (docker-registry)', { skip
   });
 
   it('the document is bounded: beyond maxEntries the oldest entries are dropped', async () => {
-    const repo = `${proxy.host}/team/cache-cap`;
+    const repo = `${served.proxy.host}/team/cache-cap`;
     const old = new RegistryLayerCache(repo, { maxEntries: 3 });
     for (const n of [1, 2]) old.record(fakeKey(n), { digest: digestOf(n), size: n });
     await old.save();
@@ -181,13 +171,13 @@ describe('--cache-repo: the layer cache in a registry (docker-registry)', { skip
   });
 
   it('a corrupt or foreign document under the tag is an empty cache, not an error', async () => {
-    const repo = `${proxy.host}/team/cache-foreign`;
+    const repo = `${served.proxy.host}/team/cache-foreign`;
     const w = new RegistryLayerCache(repo);
     w.record(fakeKey(7), { digest: 'sha256:' + 'a'.repeat(64), size: 1 });
     await w.save();
     // Another tool's image under the same tag.
     const body = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.empty.v1+json', digest: 'sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a', size: 2 }, layers: [] }));
-    const put = await fetch(`http://${registry.host}/v2/team/cache-foreign/manifests/${CACHE_TAG}`, { method: 'PUT', headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json' }, body });
+    const put = await fetch(`http://${served.registry.host}/v2/team/cache-foreign/manifests/${CACHE_TAG}`, { method: 'PUT', headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json' }, body });
     assert.equal(put.status, 201);
     const r = new RegistryLayerCache(repo);
     await r.load();

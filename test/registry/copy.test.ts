@@ -3,7 +3,6 @@
 // an archive appears only complete; each registry's credentials stay with it.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Layer } from '../../src/layer/layer.js';
@@ -16,7 +15,7 @@ import { getManifest, headManifest } from '../../src/registry/manifest.js';
 import { indexManifests } from '../../src/registry/parse.js';
 import { randomBytes } from '../helpers/data.js';
 import { tempDir } from '../helpers/tree.js';
-import { BIN, binMissing, temporaries } from '../helpers/cli.js';
+import { binMissing, runCliAsync, temporaries, type AsyncRun } from '../helpers/cli.js';
 import { registryMissing, skopeoMissing, startProxy, startRegistry, type Proxy, type RunningRegistry } from '../helpers/registry.js';
 import { skopeo } from '../helpers/registry-image.js';
 
@@ -26,21 +25,7 @@ function layerOf(bytes: Buffer): Layer {
   return new Layer(bytes, { compressionLevel: 1 });
 }
 
-function cli(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
-    child.on('error', reject);
-    child.on('close', (status) => {
-      clearTimeout(timer);
-      resolve({ status, stdout, stderr });
-    });
-  });
-}
+const cli = (args: string[], env: NodeJS.ProcessEnv = process.env): Promise<AsyncRun> => runCliAsync(args, env, { timeoutMs: 120_000 });
 
 /** The manifest a registry serves for `ref` (digest and bytes), or undefined when there is none. */
 async function served(ref: string): Promise<{ digest: string; bytes: Buffer } | undefined> {
