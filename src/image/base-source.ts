@@ -4,8 +4,8 @@
 // (`/x`, `./x`, `../x`, `~/x`, `x.tar`) stays a path so that a typo says "no such file" instead of
 // pulling from Docker Hub, and anything else must be a valid image reference.
 import { existsSync } from 'node:fs';
-import { ErrBaseImage, ErrInvalidReference } from './errors.js';
-import { Reference } from './reference.js';
+import { ErrBaseImage } from './errors.js';
+import { Reference, referenceIn } from './reference.js';
 
 export type ResolvedBase = { kind: 'local'; path: string } | { kind: 'registry'; reference: Reference };
 
@@ -16,17 +16,8 @@ function looksLikePath(source: string): boolean {
   return /^(\.{1,2}|~)?\//.test(source) || source === '.' || source === '..' || /\.(tar|tgz|tar\.gz|tar\.zst)$/i.test(source);
 }
 
-function reference(value: string, source: string): Reference {
-  try {
-    return Reference.parse(value);
-  } catch (err) {
-    if (err instanceof ErrInvalidReference) throw err;
-    throw new ErrInvalidReference(source, (err as Error).message);
-  }
-}
-
 export function resolveBaseSource(source: string): ResolvedBase {
-  if (source.startsWith('docker://')) return { kind: 'registry', reference: reference(source.slice('docker://'.length), source) };
+  if (source.startsWith('docker://')) return { kind: 'registry', reference: referenceIn(source.slice('docker://'.length), source) };
   for (const prefix of PREFIXES.slice(1)) {
     if (!source.startsWith(prefix)) continue;
     const path = source.slice(prefix.length);

@@ -89,3 +89,13 @@ export class Reference {
     return new Reference(this.registry, this.repository, change.tag, change.digest);
   }
 }
+
+/** `value` parsed as a reference; an error names `given`, the text the user wrote (`docker://REF`, say). */
+export function referenceIn(value: string, given: string): Reference {
+  try {
+    return Reference.parse(value);
+  } catch (err) {
+    if (err instanceof ErrInvalidReference) throw err;
+    throw new ErrInvalidReference(given, (err as Error).message);
+  }
+}

@@ -8,7 +8,7 @@
 // - anything else must be an image reference.
 import { statSync } from 'node:fs';
 import { ErrInvalidReference } from '../image/errors.js';
-import { Reference } from '../image/reference.js';
+import { Reference, referenceIn } from '../image/reference.js';
 import { isBareTag } from './tags.js';
 
 export type CopyEndpoint =
@@ -30,19 +30,10 @@ function kindOf(path: string): 'dir' | 'file' | undefined {
   }
 }
 
-function reference(value: string, given: string): Reference {
-  try {
-    return Reference.parse(value);
-  } catch (err) {
-    if (err instanceof ErrInvalidReference) throw err;
-    throw new ErrInvalidReference(given, (err as Error).message);
-  }
-}
-
 /** Reads one side of a copy; `destination` changes only how a path that does not exist is taken. */
 export function parseCopyEndpoint(value: string, side: 'source' | 'destination'): CopyEndpoint {
   if (typeof value !== 'string' || value === '') throw new ErrInvalidReference(String(value), `the copy ${side} is empty`);
-  if (value.startsWith('docker://')) return { kind: 'registry', reference: reference(value.slice('docker://'.length), value) };
+  if (value.startsWith('docker://')) return { kind: 'registry', reference: referenceIn(value.slice('docker://'.length), value) };
   if (value.startsWith('oci-layout:')) {
     const rest = value.slice('oci-layout:'.length);
     // DIR:TAG when what follows the last colon is a tag and a directory is left before it.

@@ -12,11 +12,12 @@ import { referrerEntry } from '../image/referrer.js';
 import { ErrRegistryProtocol } from './errors.js';
 import { getManifest, headManifest, putManifest, type ManifestTarget, MANIFEST_CAP } from './manifest.js';
 import { OCI_INDEX } from '../core/media-types.js';
+import { DIGEST_PATTERN } from '../core/hash.js';
 import { drain, readBounded } from './transport.js';
 
 /** The fallback tag of `digest`: `sha256:abc...` -> `sha256-abc...`. */
 export function referrersTag(digest: string): string {
-  if (!/^sha256:[0-9a-f]{64}$/.test(digest)) throw new ErrRegistryProtocol(`cannot name the referrers of ${JSON.stringify(digest)}`);
+  if (!DIGEST_PATTERN.test(digest)) throw new ErrRegistryProtocol(`cannot name the referrers of ${JSON.stringify(digest)}`);
   return digest.replace(':', '-');
 }
 

@@ -21,12 +21,11 @@ import { escapeControls } from '../escape.js';
 import { formatBytes } from '../progress.js';
 import { REGISTRY_OPTIONS, registryOptions } from '../registry-flags.js';
 import { writeStdout } from '../stdio.js';
-import { REF_NAME } from '../../image/names.js';
+import { CONTAINERD_NAME as IMAGE_NAME, REF_NAME } from '../../image/names.js';
 import { readBlobRange } from '../../registry/range.js';
 import { estargzSummaries, summaryLine, type BlobRangeReader, type EstargzLayerSummary } from '../estargz-inspect.js';
 
 const NAME = 'inspect';
-const IMAGE_NAME = 'io.containerd.image.name';
 
 interface Document {
   descriptor: Descriptor;
