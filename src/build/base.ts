@@ -24,8 +24,7 @@ import { parseJSON } from '../image/json.js';
 import type { BaseImage } from '../image/image.js';
 import { isIndexType, isManifestType, isUncompressedLayer } from '../core/media-types.js';
 import { formatPlatform, parsePlatform, platformMatches } from '../image/platform.js';
-import { Reference } from '../image/reference.js';
-import { CONTAINERD_NAME, REF_NAME } from '../image/names.js';
+import { CONTAINERD_NAME, namedEntries, REF_NAME } from '../image/names.js';
 import type { Blob, Descriptor, KnownBlob, Platform } from '../image/types.js';
 import { DIGEST_PATTERN as DIGEST } from '../core/hash.js';
 
@@ -90,16 +89,6 @@ async function verifiedConfig(source: ImageSource, d: Descriptor): Promise<Recor
     throw err;
   }
   return document(Buffer.concat(chunks), source.where, checked);
-}
-
-function matchesName(d: Descriptor, wanted: string): boolean {
-  const a = d.annotations ?? {};
-  if (a[REF_NAME] === wanted || a[CONTAINERD_NAME] === wanted) return true;
-  try {
-    return a[CONTAINERD_NAME] === Reference.parse(wanted).toString();
-  } catch {
-    return false;
-  }
 }
 
 function pickOne<T>(items: T[], source: string, what: string, describe: (t: T) => string): T {
@@ -172,14 +161,12 @@ async function fromManifest(source: ImageSource, d: Descriptor, o: BaseOptions, 
 }
 
 async function fromOci(store: LayoutStore, o: BaseOptions, opts: ReturnType<typeof checkOptions>): Promise<BaseImage> {
-  // index.json is chosen from here (containerd names, one image under several names); the documents below it through the source.
+  // index.json's image is chosen by names.ts's rule (several names of one image are one image); the
+  // platform from an index here; the documents below it through the source.
   const source = storeSource(store, undefined, SOURCE_ERRORS);
   const index = await json(store, 'index.json');
-  // Entries with an artifactType are referrers (an SBOM listed beside the image), not images.
-  const entries = ((Array.isArray(index.manifests) ? index.manifests : []) as Descriptor[]).filter((d) => typeof d?.artifactType !== 'string');
-  let candidates = o.name === undefined ? entries : entries.filter((d) => matchesName(d, o.name!));
-  // The same image listed under several names is one image.
-  candidates = candidates.filter((d, i) => candidates.findIndex((e) => e.digest === d.digest) === i);
+  const entries = (Array.isArray(index.manifests) ? index.manifests : []).map((d, i) => checkDescriptor(d, `${store.where}: index.json manifest ${i}`, SOURCE_ERRORS.invalid));
+  const candidates = namedEntries(entries, o.name);
   let d = pickOne(candidates, store.where, o.name === undefined ? 'images in index.json' : `images named ${o.name}`, (e) => e.annotations?.[CONTAINERD_NAME] ?? e.annotations?.[REF_NAME] ?? e.digest);
   for (let depth = 0; isIndexType(d.mediaType); depth++) {
     if (depth > 4) throw new ErrBaseImage(`${store.where}: indexes nested too deep`);

@@ -4,7 +4,7 @@
 // blobs stay in the store, read from blobs/sha256/<hex> only when a destination needs them, and
 // checked while they stream. What is missing or has the wrong size is found before it is opened.
 import type { Descriptor, KnownBlob, ManifestBlob } from '../image/types.js';
-import { REF_NAME } from '../image/names.js';
+import { namedEntries, REF_NAME } from '../image/names.js';
 import { checkDescriptor, indexEntries, MANIFEST_CAP, type ImageSource } from '../image/source.js';
 import { sha256 } from '../core/hash.js';
 import { openStore, type LayoutStore } from './store.js';
@@ -25,16 +25,15 @@ function blobName(store: LayoutStore, d: Descriptor, invalid: SourceErrors['inva
 }
 
 /**
- * The image of index.json: its only entry, or the one whose `org.opencontainers.image.ref.name` is
- * `name` (or ends in `:name`). Entries with an artifactType are referrers (an SBOM listed beside the
- * image), not images.
+ * The image of index.json: its only entry, or the one named `name` (names.ts's rule). Entries with
+ * an artifactType are referrers (an SBOM listed beside the image), not images.
  */
 export async function selectTop(store: LayoutStore, name: string | undefined, source: ImageSource): Promise<Descriptor> {
   const bytes = await store.read('index.json', MANIFEST_CAP);
   const index: ManifestBlob = { descriptor: { mediaType: 'index.json', digest: sha256(bytes), size: bytes.length }, bytes };
-  const list = indexEntries({ ...source, where: `${store.where} index.json` }, index).filter((d) => d.artifactType === undefined);
+  const list = namedEntries(indexEntries({ ...source, where: `${store.where} index.json` }, index), undefined);
   if (list.length === 1) return list[0]!;
-  const named = list.filter((d) => name !== undefined && (d.annotations?.[REF_NAME] === name || d.annotations?.[REF_NAME]?.endsWith(`:${name}`)));
+  const named = name === undefined ? [] : namedEntries(list, name);
   if (named.length === 1) return named[0]!;
   throw source.invalid(
     `${store.where} index.json lists ${list.length} manifests and ${named.length} of them are named "${name ?? ''}" (${REF_NAME}); name exactly one`,

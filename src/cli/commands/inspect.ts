@@ -21,7 +21,7 @@ import { escapeControls } from '../escape.js';
 import { formatBytes } from '../progress.js';
 import { REGISTRY_OPTIONS, registryOptions } from '../registry-flags.js';
 import { writeStdout } from '../stdio.js';
-import { CONTAINERD_NAME as IMAGE_NAME, REF_NAME } from '../../image/names.js';
+import { CONTAINERD_NAME as IMAGE_NAME, isNamed, REF_NAME } from '../../image/names.js';
 import { readBlobRange } from '../../registry/range.js';
 import { estargzSummaries, summaryLine, type BlobRangeReader, type EstargzLayerSummary } from '../estargz-inspect.js';
 
@@ -125,18 +125,8 @@ async function inspectLocal(path: string, directory: boolean, name: string | und
   const listed = indexManifests(await store.read('index.json', MANIFEST_CAP), `${path} index.json`);
   // Entries with an artifactType are referrers of an image listed beside it (an SBOM), not images.
   const top = listed.filter((d) => d.artifactType === undefined);
-  let entries = top;
-  if (name !== undefined) {
-    entries = top.filter((d) => d.annotations?.[REF_NAME] === name || d.annotations?.[IMAGE_NAME] === name || (name.includes(':') ? false : d.annotations?.[REF_NAME]?.endsWith(`:${name}`)));
-    if (entries.length === 0) {
-      try {
-        const full = Reference.parse(name).toString();
-        entries = top.filter((d) => d.annotations?.[IMAGE_NAME] === full);
-      } catch {
-        // not a reference: no match
-      }
-    }
-  }
+  // names.ts's rule, as loadBase and push choose.
+  const entries = name === undefined ? top : top.filter((d) => isNamed(d, name));
   const digests = new Set(entries.map((d) => d.digest));
   if (digests.size !== 1) {
     const names = top.map((d) => d.annotations?.[IMAGE_NAME] ?? d.annotations?.[REF_NAME] ?? d.digest).join(', ');
