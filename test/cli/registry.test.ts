@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { randomBytes } from '../helpers/data.js';
 import { tempDir } from '../helpers/tree.js';
 import { BIN, binMissing, oneErrorLine, runCliAsync, temporaries, type AsyncRun } from '../helpers/cli.js';
-import { registryMissing, skopeoMissing, startProxy, startRegistry, type RunningRegistry } from '../helpers/registry.js';
+import { registryMissing, skopeoMissing, startProxy, startRegistry, type RunningRegistry, withProxy } from '../helpers/registry.js';
 import { skopeo } from '../helpers/registry-image.js';
 
 /** The bin, asynchronously: the test process serves a proxy while the bin runs. Standard input is empty unless given. */
@@ -80,8 +80,7 @@ describe('fastlayer registry commands (docker-registry, no auth)', { skip: missi
   });
 
   it('hazard: --tag in another repository is a usage error naming it, before any request (image --push and push)', async () => {
-    const proxy = await startProxy(registry.port);
-    try {
+    await withProxy(registry.port, async (proxy) => {
       for (const args of [
         ['image', '--layer', src, '--push', `${proxy.host}/cli/refused:1`, '--tag', 'latest', '--tag', 'other/repo:9'],
         ['push', join(out, 'absent-layout'), `${proxy.host}/cli/refused:1`, '--tag', 'latest', '--tag', 'other/repo:9'],
@@ -93,14 +92,11 @@ describe('fastlayer registry commands (docker-registry, no auth)', { skip: missi
       }
       assert.deepEqual(proxy.log, [], 'no request reached the registry');
       assert.deepEqual(await tags(registry.host, 'cli/refused'), []);
-    } finally {
-      await proxy.close();
-    }
+    });
   });
 
   it('--no-layer-cache: pushing the same image again streams the layer once, nothing staged, and skips the known config (progress says so)', async () => {
-    const proxy = await startProxy(registry.port);
-    try {
+    await withProxy(registry.port, async (proxy) => {
       const r = await run(['image', '--layer', src, '--push', `${proxy.host}/cli/app:again`, '--progress', '--json', '--entrypoint', '/bin/app', '--no-layer-cache'], env);
       assert.equal(r.status, 0, r.stderr);
       const j = JSON.parse(r.stdout) as { digest: string; images: { layers: { size: number }[] }[] };
@@ -115,9 +111,7 @@ describe('fastlayer registry commands (docker-registry, no auth)', { skip: missi
       assert.match(r.stderr, new RegExp(`^push layer 1 \\(${src.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\) {2}started$`, 'm'));
       assert.match(r.stderr, /^push layer 1 \(.*\) {2}done {2}2\.0 MB {2}[0-9.]+ [kMG]?B\/s {2}[0-9.]+ s$/m);
       assert.doesNotMatch(r.stderr, /%|already present|kept blob|wrote blob/);
-    } finally {
-      await proxy.close();
-    }
+    });
   });
 
   it('--layer-cache-dir: the first push remembers the layer digest, a second push of the unchanged tree uploads no layer bytes', async () => {
@@ -126,16 +120,13 @@ describe('fastlayer registry commands (docker-registry, no auth)', { skip: missi
     const first = await run([...args, '--push', `${registry.host}/cli/cached:1`], env);
     assert.equal(first.status, 0, first.stderr);
     assert.equal(readdirSync(cacheDir).length, 1, 'one cache entry for the one directory layer');
-    const proxy = await startProxy(registry.port);
-    try {
+    await withProxy(registry.port, async (proxy) => {
       const r = await run([...args, '--push', `${proxy.host}/cli/cached:2`], env);
       assert.equal(r.status, 0, r.stderr);
       assert.equal((JSON.parse(r.stdout) as { digest: string }).digest, (JSON.parse(first.stdout) as { digest: string }).digest);
       assert.equal(proxy.bytes['PATCH'] ?? 0, 0, 'no layer bytes the second time');
       assert.ok((proxy.bytes['PUT'] ?? 0) < 4096, `only the manifest was PUT: ${proxy.bytes['PUT']} bytes`);
-    } finally {
-      await proxy.close();
-    }
+    });
   });
 
   it('pull --output and --oci-dir: skopeo reads both with the pushed digests; inspect reads the registry, the archive and the layout', async (t) => {

@@ -356,3 +356,13 @@ export function registryAndProxy(cleanup?: () => void): RegistryAndProxy {
   });
   return running;
 }
+
+/** Runs `fn` with a fresh proxy in front of the registry at `port` (its counts start at zero), closed after. */
+export async function withProxy<T>(port: number, fn: (proxy: Proxy) => Promise<T>): Promise<T> {
+  const proxy = await startProxy(port);
+  try {
+    return await fn(proxy);
+  } finally {
+    await proxy.close();
+  }
+}

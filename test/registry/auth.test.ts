@@ -13,7 +13,7 @@ import { resolveCredentials } from '../../src/registry/credentials.js';
 import { Authenticator, parseChallenge } from '../../src/registry/auth.js';
 import { tempDir } from '../helpers/tree.js';
 import { collect } from '../helpers/layer.js';
-import { registryMissing, startProxy, tokenSetupMissing, startRegistry, type RunningRegistry } from '../helpers/registry.js';
+import { registryMissing, tokenSetupMissing, startRegistry, type RunningRegistry, withProxy } from '../helpers/registry.js';
 import { digestOf, streaming, writeTestImage } from '../helpers/registry-image.js';
 
 const missing = registryMissing();
@@ -192,17 +192,14 @@ describe('Bearer tokens from a token server (docker-registry auth: token)', { sk
 
   it('a mount asks one token for push on the target and pull on the source', async () => {
     const credentials = { username: 'alice', password: PASSWORD };
-    const proxy = await startProxy(registry.port);
-    try {
+    await withProxy(registry.port, async (proxy) => {
       const before = registry.token!.requests.length;
       await pullToDestination(`${proxy.host}/team/app:v1`, new RegistryDestination(`${proxy.host}/team/copy:v1`, { credentials }), { credentials });
       const scopes = registry.token!.requests.slice(before).map((r) => r.scopes.join(' '));
       assert.ok(scopes.includes('repository:team/app:pull repository:team/copy:pull,push'), scopes.join(' | '));
       assert.ok(proxy.log.some((l) => l.method === 'POST' && l.path.includes('mount=')));
       assert.equal(proxy.bytes.PATCH ?? 0, 0);
-    } finally {
-      await proxy.close();
-    }
+    });
   });
 
   it('a token the registry rejects as expired is replaced by a fresh one and the push goes on', async () => {

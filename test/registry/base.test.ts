@@ -18,7 +18,7 @@ import { bufferBlob, digestOf } from '../helpers/registry-image.js';
 import { randomBytes } from '../helpers/data.js';
 import { tempDir } from '../helpers/tree.js';
 import { binMissing, oneErrorLine, runCliAsync, temporaries, type AsyncRun } from '../helpers/cli.js';
-import { registryMissing, skopeoMissing, startProxy, startRegistry, tokenSetupMissing, type Proxy, type RunningRegistry } from '../helpers/registry.js';
+import { registryMissing, skopeoMissing, startProxy, startRegistry, tokenSetupMissing, type Proxy, type RunningRegistry, withProxy } from '../helpers/registry.js';
 import { skopeo } from '../helpers/registry-image.js';
 import type { KnownBlob } from '../../src/image/types.js';
 
@@ -67,8 +67,7 @@ describe('registry bases (docker-registry, no auth)', { skip: missing }, () => {
   });
 
   it('loadBase(ref) reads the manifest and config only; the config is inherited', async () => {
-    const proxy = await startProxy(registry.port);
-    try {
+    await withProxy(registry.port, async (proxy) => {
       const base = await loadBase(`${proxy.host}/base/node:1`);
       assert.equal(base.source, `${proxy.host}/base/node:1`);
       assert.deepEqual((base.config.config as { Env: string[] }).Env, ['NODE_VERSION=1']);
@@ -76,14 +75,11 @@ describe('registry bases (docker-registry, no auth)', { skip: missing }, () => {
       assert.deepEqual(layers.map((l) => (l.kind === 'known' ? l.descriptor.digest : '')), baseLayers);
       assert.deepEqual(layers.map((l) => (l.kind === 'known' ? l.diffID : '')), baseDiffIDs);
       for (const d of baseLayers) assert.equal(touching(proxy, d, 'GET'), 0, 'no layer fetched');
-    } finally {
-      await proxy.close();
-    }
+    });
   });
 
   it('a push to another repository of the same registry mounts the base layers: none downloaded, none uploaded', async () => {
-    const proxy = await startProxy(registry.port);
-    try {
+    await withProxy(registry.port, async (proxy) => {
       const base = await loadBase(`docker://${proxy.host}/base/node:1`);
       const result = await pushImage(new Image({ base, layers: [layerOf(randomBytes(5000, 7))] }), `${proxy.host}/team/lib:1`);
       for (const d of baseLayers) {
@@ -95,9 +91,7 @@ describe('registry bases (docker-registry, no auth)', { skip: missing }, () => {
       assert.equal(proxy.log.filter((l) => l.method === 'PATCH').length, 1, 'one PATCH: the new layer');
       const pulled = await pull(`${registry.host}/team/lib:1`);
       assert.deepEqual(pulled.layers.map((l) => l.descriptor.digest), [...baseLayers, result.images[0]!.layers[2]!.digest]);
-    } finally {
-      await proxy.close();
-    }
+    });
   });
 
   it('hazard: a refused mount (403) falls back to streaming the blob from the base registry, verified', async () => {
@@ -199,8 +193,7 @@ describe('fastlayer image --base REF (docker-registry, no auth)', { skip: binMis
   });
 
   it('--push to the same registry sends no base-layer bytes (mounted), and the result is base layers + the new one', async () => {
-    const proxy = await startProxy(registry.port);
-    try {
+    await withProxy(registry.port, async (proxy) => {
       const r = await cli(['image', '--base', `${proxy.host}/base/node:1`, '--layer', src, '--push', `${proxy.host}/team/app:1`, '--json'], env);
       assert.equal(r.status, 0, r.stderr);
       for (const d of baseLayers) {
@@ -220,9 +213,7 @@ describe('fastlayer image --base REF (docker-registry, no auth)', { skip: binMis
       assert.equal(again.status, 0, again.stderr);
       assert.equal(proxy.log.filter((l) => l.method === 'POST' && l.path.includes('mount=')).length, 0);
       for (const d of baseLayers) assert.equal(touching(proxy, d, 'HEAD'), 1, `base layer ${d} HEAD-checked`);
-    } finally {
-      await proxy.close();
-    }
+    });
   });
 
   it('--output from a registry base gives an archive skopeo reads (docker-archive: and oci-archive:)', async (t) => {
@@ -312,8 +303,7 @@ describe('registry bases with auth (docker-registry, token and htpasswd)', { ski
   it('a mount asks the token server for pull on the base repository and pull,push on the target', async () => {
     const pushed = await pushImage(new Image({ layers: [layerOf(randomBytes(100_000, 21))] }), `${token.host}/base/node:1`, { credentials: alice });
     const layer = pushed.images[0]!.layers[0]!.digest;
-    const proxy = await startProxy(token.port);
-    try {
+    await withProxy(token.port, async (proxy) => {
       const base = await loadBase(`${proxy.host}/base/node:1`, { registry: { credentials: alice } });
       token.token!.requests.length = 0;
       await pushImage(new Image({ base }), `${proxy.host}/team/app:1`, { credentials: alice });
@@ -325,16 +315,13 @@ describe('registry bases with auth (docker-registry, token and htpasswd)', { ski
       assert.ok(scopes.includes('repository:base/node:pull'), JSON.stringify(scopes));
       assert.ok(scopes.includes('repository:team/app:pull,push'), JSON.stringify(scopes));
       assert.deepEqual((await pull(`${token.host}/team/app:1`, { credentials: alice })).layers.map((l) => l.descriptor.digest), [layer]);
-    } finally {
-      await proxy.close();
-    }
+    });
   });
 
   it('hazard: --creds of the push registry never reach a base in another registry', async () => {
     // The base lives in `basic` (bob's); the push goes to `token` with alice's --creds.
     await pushImage(new Image({ layers: [layerOf(Buffer.from('b'))] }), `${basic.host}/base/os:1`, { credentials: { username: 'bob', password: 'bob-secret' } });
-    const proxy = await startProxy(basic.port);
-    try {
+    await withProxy(basic.port, async (proxy) => {
       const r = await cli(['image', '--base', `${proxy.host}/base/os:1`, '--layer', src, '--push', `${token.host}/team/other:1`, '--creds', `alice:${alice.password}`], env);
       assert.equal(r.status, 1, r.stderr);
       assert.ok(oneErrorLine(r.stderr), r.stderr);
@@ -344,9 +331,7 @@ describe('registry bases with auth (docker-registry, token and htpasswd)', { ski
       // Without --push the --creds are the base registry's own.
       const ok = await cli(['image', '--base', `${basic.host}/base/os:1`, '--layer', src, '--tag', 'app:1', '--oci-dir', join(tmp.path, 'layout'), '--creds', 'bob:bob-secret'], env);
       assert.equal(ok.status, 0, ok.stderr);
-    } finally {
-      await proxy.close();
-    }
+    });
   });
 });
 

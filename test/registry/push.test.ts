@@ -21,7 +21,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { createGunzip } from 'node:zlib';
 import { pipeline } from 'node:stream/promises';
-import { registryMissing, skopeoMissing, startProxy, startRegistry, type RunningRegistry } from '../helpers/registry.js';
+import { registryMissing, skopeoMissing, startRegistry, type RunningRegistry, withProxy } from '../helpers/registry.js';
 import { bufferBlob, digestOf, skopeo, streaming, writeTestImage } from '../helpers/registry-image.js';
 
 const missing = registryMissing();
@@ -80,8 +80,7 @@ describe('registry push and pull (docker-registry, no auth)', { skip: missing },
   });
 
   it('pushing the same image again from a layout uploads no blob bytes (HEAD, then skip)', { skip: noSkopeo }, async () => {
-    const proxy = await startProxy(registry.port);
-    try {
+    await withProxy(registry.port, async (proxy) => {
       const dir = join(tmp.path, 'copied');
       // skopeo rewrote manifest and config for OCI: the first push sends those, never the layer.
       await pushLayout(dir, `${proxy.host}/fastlayer/app:again`);
@@ -96,14 +95,11 @@ describe('registry push and pull (docker-registry, no auth)', { skip: missing },
       assert.ok(proxy.log.some((l) => l.method === 'HEAD' && l.path.includes('/blobs/')));
       const info = JSON.parse(skopeo(['inspect', '--tls-verify=false', `docker://${registry.host}/fastlayer/app:again`])) as { Digest: string };
       assert.equal(info.Digest, top.digest);
-    } finally {
-      await proxy.close();
-    }
+    });
   });
 
   it('a pulled image pushed to another repository mounts its blobs instead of uploading them', async () => {
-    const proxy = await startProxy(registry.port);
-    try {
+    await withProxy(registry.port, async (proxy) => {
       const top = await pullToDestination(`${proxy.host}/fastlayer/app:v1`, new RegistryDestination(`${proxy.host}/other/copy:v1`));
       assert.equal(top.descriptor.digest, pushed.manifest.descriptor.digest);
       const mounts = proxy.log.filter((l) => l.method === 'POST' && l.path.includes('mount='));
@@ -111,14 +107,11 @@ describe('registry push and pull (docker-registry, no auth)', { skip: missing },
       assert.equal(proxy.bytes.PATCH ?? 0, 0);
       const copy = await pull(`${registry.host}/other/copy:v1`);
       assert.deepEqual(gunzipSync(await collect(copy.layers[0]!.open())), data);
-    } finally {
-      await proxy.close();
-    }
+    });
   });
 
   it('a mount the registry answers with 202 goes on as a normal upload in the session it opened', async () => {
-    const proxy = await startProxy(registry.port);
-    try {
+    await withProxy(registry.port, async (proxy) => {
       const bytes = Buffer.from('never in the source repository');
       const blob = bufferBlob(bytes, 'application/vnd.oci.image.layer.v1.tar', { origin: { registry: proxy.host, repository: 'nowhere/source' } });
       const d = await new RegistryDestination(`${proxy.host}/fastlayer/mount202:v1`).writeBlob(blob);
@@ -129,14 +122,11 @@ describe('registry push and pull (docker-registry, no auth)', { skip: missing },
       assert.ok(proxy.log.some((l) => l.method === 'PUT' && l.path.includes('digest=')));
       const res = await fetch(`http://${registry.host}/v2/fastlayer/mount202/blobs/${d.digest}`);
       assert.deepEqual(Buffer.from(await res.arrayBuffer()), bytes);
-    } finally {
-      await proxy.close();
-    }
+    });
   });
 
   it('chunked mode PATCHes Content-Range pieces and produces the same blob', async () => {
-    const proxy = await startProxy(registry.port);
-    try {
+    await withProxy(registry.port, async (proxy) => {
       const chunked = `${proxy.host}/fastlayer/chunked:v1`;
       const layer = new Layer(payload(9), { compressionLevel: 1 });
       const result = await writeTestImage(new RegistryDestination(chunked, { chunkSize: 256 * 1024 }), [streaming(layer)]);
@@ -144,9 +134,7 @@ describe('registry push and pull (docker-registry, no auth)', { skip: missing },
       assert.ok(patches >= Math.ceil(result.layers[0]!.size / (256 * 1024)), `${patches} PATCHes for ${result.layers[0]!.size} bytes`);
       const image = await pull(chunked);
       assert.equal(digestOf(await collect(image.layers[0]!.open())), result.layers[0]!.digest);
-    } finally {
-      await proxy.close();
-    }
+    });
   });
 
   it('a pushed OCI layout of skopeo is read back by skopeo', { skip: noSkopeo }, async () => {
