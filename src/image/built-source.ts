@@ -12,7 +12,7 @@ import { buildIndex, buildManifest, bytesBlob, MANIFEST_TYPES, type ImageFormat 
 import { ErrOptionRange } from '../core/errors.js';
 import { ErrBaseImage, ErrImageFormat } from './errors.js';
 import type { ImageSource } from './source.js';
-import type { Blob, Descriptor, KnownBlob, ManifestBlob, Platform } from './types.js';
+import { layerDescriptor, type Blob, type Descriptor, type KnownBlob, type ManifestBlob, type Platform } from './types.js';
 
 /** What of a built Image its documents are made from (image.ts's Image). */
 export interface BuiltImage {
@@ -56,24 +56,26 @@ export function producedBlobs(images: readonly BuiltImage[]): Blob[] {
   return out;
 }
 
-function layerDescriptor(blob: Blob): Descriptor {
+/** A layer blob's descriptor: a streaming layer's from its values, annotations (eStargz) included. */
+async function descriptorOf(blob: Blob): Promise<Descriptor> {
   if (blob.kind === 'known') return blob.descriptor;
-  const { layer } = blob;
-  // digest() throws ErrNotComputed until the layer's one pass has ended.
-  return { mediaType: layer.mediaType(), digest: layer.digest().toString(), size: layer.size() };
+  // digest() throws ErrNotComputed until the layer's one pass has ended; then `done` has resolved.
+  blob.layer.digest();
+  return layerDescriptor(await blob.layer.done);
 }
 
 /** Every document of `images` (an index of them when `index` is given), from the computed layers. */
-export function builtDocuments(images: readonly BuiltImage[], index?: { format: ImageFormat; annotations: Readonly<Record<string, string>> | undefined }): BuiltDocuments {
+export async function builtDocuments(images: readonly BuiltImage[], index?: { format: ImageFormat; annotations: Readonly<Record<string, string>> | undefined }): Promise<BuiltDocuments> {
   const manifests = new Map<string, ManifestBlob>();
   const blobs = new Map<string, Blob>();
   const children: ManifestBlob[] = [];
   for (const image of images) {
-    const layers = image.layers.map(({ blob }) => {
-      const d = layerDescriptor(blob);
+    const layers: Descriptor[] = [];
+    for (const { blob } of image.layers) {
+      const d = await descriptorOf(blob);
       blobs.set(d.digest, blob);
-      return d;
-    });
+      layers.push(d);
+    }
     const diffIDs = image.layers.map(({ blob }) => blobDiffID(blob)!);
     const config = bytesBlob(canonicalJSON(image.configJSON(diffIDs)), MANIFEST_TYPES[image.format].config);
     blobs.set(config.descriptor.digest, config);
@@ -130,15 +132,15 @@ export abstract class BuiltSource implements ImageSource {
 
   /** The manifest's or index's descriptor; ErrNotComputed until every streaming layer has passed. */
   async top(): Promise<Descriptor> {
-    return this.#docs().top.descriptor;
+    return (await this.#docs()).top.descriptor;
   }
 
   async manifest(d: Descriptor): Promise<ManifestBlob> {
-    return builtManifest(this.#docs(), d, this.where);
+    return builtManifest(await this.#docs(), d, this.where);
   }
 
   async blob(d: Descriptor): Promise<KnownBlob> {
-    return builtBlob(this.#docs(), d, this.where);
+    return builtBlob(await this.#docs(), d, this.where);
   }
 
   invalid(message: string): Error {
@@ -149,10 +151,11 @@ export abstract class BuiltSource implements ImageSource {
     return new ErrOptionRange('platform', `a platform of ${this.where}`, message);
   }
 
-  #docs(): BuiltDocuments {
+  // Kept once made (never a failure: asked before the layers passed, a later call must still answer).
+  async #docs(): Promise<BuiltDocuments> {
     if (this.#documents === undefined) {
       const { images, index } = this.builtParts();
-      this.#documents = builtDocuments(images, index);
+      this.#documents = await builtDocuments(images, index);
     }
     return this.#documents;
   }
