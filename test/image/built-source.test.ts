@@ -3,7 +3,8 @@
 // wrote, and a streaming layer's bytes are not handed out again (nothing was spooled for that).
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { Layer } from '../../src/layer/layer.js';
@@ -78,6 +79,18 @@ describe('a built image as an ImageSource', () => {
     // The same image read back from the layout is the same source, document for document.
     const read = await layoutSource(dir);
     assert.deepEqual((await read.manifest(top)).bytes, manifest.bytes);
+  });
+
+  it('an eStargz layer: the manifest lists its descriptor with the annotations the destination reported', async () => {
+    const root = join(tmp.path, 'estargz-root');
+    mkdirSync(join(root, 'etc'), { recursive: true });
+    writeFileSync(join(root, 'etc', 'f.txt'), randomBytes(10_000, 9));
+    const tar = spawnSync('tar', ['-cf', '-', '--mtime=@0', '--owner=0', '--group=0', '-C', root, 'etc'], { maxBuffer: 1 << 24 }).stdout;
+    const image = new Image({ layers: [new Layer(tar, { compression: 'estargz' })] });
+    const written = await writeLayout(image, join(tmp.path, 'estargz'));
+    const { layers } = manifestParts(image, await image.manifest(await image.top()));
+    assert.ok(layers[0]!.annotations?.['containerd.io/snapshot/stargz/toc.digest']?.startsWith('sha256:'));
+    assert.deepEqual(layers, written.images[0]!.layers);
   });
 
   it('an index: its top is the index written, each child is listed with its platform', async () => {
