@@ -143,7 +143,7 @@ class Writer {
   async *landmark(name: string): AsyncGenerator<Buffer> {
     const e: SplitEntry = {
       raw: [plainHeader(Buffer.from(name), '0', 0o644, 1, 0)], name, type: 'file', size: 1, mode: 0o644,
-      uid: 0, gid: 0, uname: '', gname: '', mtime: 0, devmajor: 0, devminor: 0,
+      uid: 0, gid: 0, uname: '', gname: '', mtime: new Date(0), devmajor: 0, devminor: 0,
     };
     yield* this.entry(e, async () => Buffer.from([LANDMARK_CONTENT]), async (n) => Buffer.alloc(n));
   }
