@@ -43,15 +43,37 @@ void HashPrefix(const uint8_t* p, size_t len, size_t hash_len, uint8_t* digest) 
   sha.Final(digest);
 }
 
-// The compressor of this thread for `level`, made on first use and kept for the thread's life (a
-// compressor resets its state on every unit): making one costs more than compressing a small file
-// (ISA-L's level buffers), so a call must not make one per thread. At most one per level per thread.
-Deflater* ThreadDeflater(int level) {
-  thread_local std::unique_ptr<Deflater> cache[10];
-  if (level < 0 || level > 9) throw std::invalid_argument("fastlayer: compression level must be an integer from 0 to 9");
-  auto& d = cache[level];
-  if (!d) d = NewDeflater(level);
-  return d.get();
+// Compressors outlive the calls: making one costs more than compressing a small file (ISA-L's level
+// buffers), so a call takes its compressors from here and gives them back (a compressor resets its
+// state on every unit). At most kMaxThreads kept per level; never freed, so a call still running on
+// some thread at exit cannot meet a destroyed cache.
+class DeflaterCache {
+ public:
+  std::unique_ptr<Deflater> Take(int level) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto& kept = kept_[level];
+      if (!kept.empty()) {
+        std::unique_ptr<Deflater> d = std::move(kept.back());
+        kept.pop_back();
+        return d;
+      }
+    }
+    return NewDeflater(level);
+  }
+  void Give(int level, std::unique_ptr<Deflater> d) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (kept_[level].size() < static_cast<size_t>(kMaxThreads)) kept_[level].push_back(std::move(d));
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<std::unique_ptr<Deflater>> kept_[10];
+};
+
+DeflaterCache& Cache() {
+  static DeflaterCache* cache = new DeflaterCache;
+  return *cache;
 }
 
 // One piece of a call's work: a whole member of one unit (compressed, trailer, digest), or, for a
@@ -89,10 +111,13 @@ void GzipMembers(int level, const uint8_t* data, const std::vector<size_t>& size
   }
   outs->assign(n, {});
   digests->assign(32 * n, 0);
-  ThreadDeflater(level);  // throws here, on the caller, for a bad level or CPU
+  if (level < 0 || level > 9) throw std::invalid_argument("fastlayer: compression level must be an integer from 0 to 9");
+  // One compressor per thread number (0 is the caller, 1..kMaxThreads-1 the pool), taken on first use.
+  std::vector<std::unique_ptr<Deflater>> deflaters(kMaxThreads);
+  deflaters[0] = Cache().Take(level);  // throws here, on the caller, for a bad CPU
   RunUnits(
       items.size(), helpers,
-      [&](size_t k, size_t) {
+      [&](size_t k, size_t thread) {
         const Item item = items[k];
         const size_t i = item.member;
         const uint8_t* p = starts[i];
@@ -102,7 +127,9 @@ void GzipMembers(int level, const uint8_t* data, const std::vector<size_t>& size
           HashPrefix(p, len, hash_lens[i], digests->data() + 32 * i);
           return;
         }
-        Deflater* d = ThreadDeflater(level);
+        auto& owned = deflaters[thread];
+        if (!owned) owned = Cache().Take(level);
+        Deflater* d = owned.get();
         if (!units[i].empty()) {
           units[i][item.unit].reserve(kBlockSize / 2);
           CompressUnit(d, p, len, item.unit, &units[i][item.unit]);
@@ -116,6 +143,9 @@ void GzipMembers(int level, const uint8_t* data, const std::vector<size_t>& size
         HashPrefix(p, len, hash_lens[i], digests->data() + 32 * i);
       },
       [] {});
+  for (auto& d : deflaters) {
+    if (d) Cache().Give(level, std::move(d));
+  }
   for (size_t i = 0; i < n; i++) {
     if (units[i].empty()) continue;
     size_t total = sizeof(kGzipHeader) + 8;

@@ -18,8 +18,8 @@ namespace fastlayer {
 // Member i is data[start_i .. start_i + sizes[i]), the members laid end to end. outs receives one
 // complete gzip stream per member, and digests (32 bytes per member) the SHA-256 of each member's
 // first hash_lens[i] bytes (an eStargz chunk starts its member). Up to `helpers` pool threads share
-// the work, a large member unit by unit; the bytes never depend on it. Each thread keeps one
-// compressor per level it has used, for its life. Throws std::invalid_argument
+// the work, a large member unit by unit; the bytes never depend on it. Compressors are kept
+// between calls (at most kMaxThreads per level, process-wide). Throws std::invalid_argument
 // for a level outside 0..9, UnsupportedCpu like NewDeflater.
 void GzipMembers(int level, const uint8_t* data, const std::vector<size_t>& sizes,
                  const std::vector<size_t>& hash_lens, size_t helpers,
