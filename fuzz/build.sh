@@ -28,7 +28,7 @@ common=(-std=c++17 -pthread -Wall -Wextra -I"$native" -I"$root/fuzz")
 # zlib and zstd are linked statically as in the addon; ISA-L from the system (the driver is never shipped).
 libs=(/usr/lib/x86_64-linux-gnu/libz.a /usr/lib/x86_64-linux-gnu/libzstd.a -lisal)
 san=(-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all)
-support=("$root/fuzz/harness.cc" "$root/fuzz/ref_format.cc" "$root/fuzz/vectors.cc" "$root/fuzz/zstd_check.cc" "$root/fuzz/flush_check.cc")
+support=("$root/fuzz/harness.cc" "$root/fuzz/ref_format.cc" "$root/fuzz/vectors.cc" "$root/fuzz/zstd_check.cc" "$root/fuzz/flush_check.cc" "$root/fuzz/members_check.cc")
 
 case "$variant" in
   asan) "$cxx" "${common[@]}" "${san[@]}" "${core[@]}" "${support[@]}" "$root/fuzz/driver.cc" "${libs[@]}" -o "$out/driver" ;;

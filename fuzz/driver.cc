@@ -37,6 +37,7 @@
 #include "block_pool.h"
 #include "format.h"
 #include "harness.h"
+#include "members_check.h"
 #include "ref_sha256.h"
 #include "sha256.h"
 #include "vectors.h"
@@ -287,7 +288,7 @@ int AddressesRandom(uint32_t seed, long count) {
 #endif
 
 int Usage() {
-  std::fprintf(stderr, "usage: driver selftest | sha N | random SEED SECONDS | zstd SEED SECONDS | replay PATH... | vectors [--quick]\n");
+  std::fprintf(stderr, "usage: driver selftest | sha N | random SEED SECONDS | zstd SEED SECONDS | members SEED SECONDS | replay PATH... | vectors [--quick]\n");
   return 2;
 }
 
@@ -307,6 +308,8 @@ int main(int argc, char** argv) {
     RandomRuns(static_cast<uint32_t>(std::strtoul(argv[2], nullptr, 0)), std::atof(argv[3]));
   } else if (cmd == "zstd" && argc == 4) {
     ZstdRandomRuns(static_cast<uint32_t>(std::strtoul(argv[2], nullptr, 0)), std::atof(argv[3]));
+  } else if (cmd == "members" && argc == 4) {
+    MembersRandomRuns(static_cast<uint32_t>(std::strtoul(argv[2], nullptr, 0)), std::atof(argv[3]));
   } else if (cmd == "replay") {
     Replay(argc - 2, argv + 2);
   } else if (cmd == "vectors" && (argc == 2 || (argc == 3 && std::string(argv[2]) == "--quick"))) {

@@ -2,7 +2,7 @@
 # The C++ core under ASan + UBSan: reference self-test, SHA-256 paths, the fuzz regressions and seeds,
 # the vector inputs, then random inputs/levels/chunkings for SECONDS (default 40); then the same random
 # driver under ThreadSanitizer for a quarter of SECONDS (every case also runs on 2-4 threads); zstd mode
-# in both (driver zstd).
+# in both (driver zstd), and eStargz members with their in-order digests (driver members).
 #   fuzz/run-sanitizers.sh [SECONDS] [SEED]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -22,9 +22,12 @@ echo "random seed $seed"
 "$d" random "$seed" "$seconds"
 # zstd mode (docs/ZSTD.md): a quarter of SECONDS, at least 5.
 "$d" zstd "$seed" $(( seconds / 4 > 5 ? seconds / 4 : 5 ))
+# eStargz members and their in-order digests across threads: a quarter of SECONDS, at least 5.
+"$d" members "$seed" $(( seconds / 4 > 5 ? seconds / 4 : 5 ))
 
 "$root/fuzz/build.sh" tsan
 export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
 "$root/.cache/fuzz/tsan/driver" random "$seed" $(( (seconds + 3) / 4 ))
 "$root/.cache/fuzz/tsan/driver" zstd "$seed" $(( (seconds + 7) / 8 ))
+"$root/.cache/fuzz/tsan/driver" members "$seed" $(( (seconds + 7) / 8 ))
 echo "ThreadSanitizer ok"

@@ -90,6 +90,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("sha256", Napi::Function::New(env, Sha256Function, "sha256"));
   exports.Set("poolStats", Napi::Function::New(env, PoolStatsFunction, "poolStats"));
   exports.Set("gzipMembers", Napi::Function::New(env, GzipMembersFunction, "gzipMembers"));
+  exports.Set("MemberDigests", MemberDigestsClass(env));
   return exports;
 }
 

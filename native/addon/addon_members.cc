@@ -1,13 +1,19 @@
-// gzipMembers(level: 0..9, views: Uint8Array[], sizes: number[], threads: 1..16, hashLengths: number[])
-//   -> Promise<{ out: Buffer, sizes: number[], digests: Buffer }>
-// The views are copied (laid end to end) before the call returns; sizes cut that input into members
-// (they must add up to its length). The worker compresses every member alone and the promise
+// gzipMembers(level: 0..9, views: Uint8Array[], sizes: number[], threads: 1..16, hashLengths: number[],
+//             digests?: MemberDigests) -> Promise<{ out: Buffer, sizes: number[], digests: Buffer }>
+// The views are copied (laid end to end) before the call returns: Node-API cannot pin a backing store
+// (addon_input.h), and a copy here costs far less than the compression. sizes cut that input into
+// members (they must add up to its length). The worker compresses every member alone and the promise
 // resolves with the members end to end, the size of each, and the SHA-256 of each member's first
-// hashLengths[i] bytes (32 bytes each).
+// hashLengths[i] bytes (32 bytes each). With `digests`, the call also adds its input and its members
+// to that object's two running SHA-256 (diffID and blob) in the order the calls were made.
+// new MemberDigests(); .finish(tail: Uint8Array) -> { digest: Buffer, diffID: Buffer } | undefined:
+// once every call made with it has settled, the blob digest (with `tail`, the eStargz footer, after
+// the members) and the diffID; undefined when a call failed or is still running, or after the first finish.
 #include "addon_members.h"
 
 #include <cstring>
 #include <memory>
+#include <utility>
 #include <new>
 #include <string>
 #include <vector>
@@ -21,19 +27,65 @@ namespace fastlayer {
 namespace addon {
 namespace {
 
+const napi_type_tag kDigestsTag = {0x6661737466696c65ULL, 0x6d656d6265727301ULL};
+
+class MemberDigestsWrap : public Napi::ObjectWrap<MemberDigestsWrap> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "MemberDigests", {InstanceMethod<&MemberDigestsWrap::Finish>("finish")});
+  }
+  explicit MemberDigestsWrap(const Napi::CallbackInfo& info)
+      : Napi::ObjectWrap<MemberDigestsWrap>(info), digests_(std::make_shared<MemberDigests>()) {
+    info.This().As<Napi::Object>().TypeTag(&kDigestsTag);
+  }
+  const std::shared_ptr<MemberDigests>& digests() const { return digests_; }
+
+ private:
+  Napi::Value Finish(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+      ThrowError(env, ErrorKind::kTypeError, codes::kInvalidArgType, "fastlayer: the tail must be a Uint8Array");
+    }
+    Napi::Uint8Array tail = info[0].As<Napi::Uint8Array>();
+    uint8_t blob[32];
+    uint8_t diff[32];
+    if (!digests_->Finish(tail.Data(), tail.ByteLength(), blob, diff)) return env.Undefined();
+    Napi::Object result = Napi::Object::New(env);
+    result.Set("digest", Napi::Buffer<uint8_t>::Copy(env, blob, 32));
+    result.Set("diffID", Napi::Buffer<uint8_t>::Copy(env, diff, 32));
+    return result;
+  }
+
+  std::shared_ptr<MemberDigests> digests_;
+};
+
 class MembersWorker : public Napi::AsyncWorker {
  public:
-  MembersWorker(Napi::Env env, int level, std::unique_ptr<uint8_t[]> data, std::vector<size_t> sizes,
-                std::vector<size_t> hash_lens, size_t helpers)
+  MembersWorker(Napi::Env env, int level, std::unique_ptr<uint8_t[]> data, size_t total,
+                std::vector<size_t> sizes, std::vector<size_t> hash_lens, size_t helpers,
+                std::shared_ptr<MemberDigests> stream)
       : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), level_(level),
-        data_(std::move(data)), sizes_(std::move(sizes)), hash_lens_(std::move(hash_lens)), helpers_(helpers) {}
+        data_(std::move(data)), total_(total), sizes_(std::move(sizes)),
+        hash_lens_(std::move(hash_lens)), helpers_(helpers), stream_(std::move(stream)),
+        ticket_(stream_ ? stream_->Take() : 0) {}
+
+  // A call that never ran (its work cancelled) must still pass its turn, or later calls would wait.
+  ~MembersWorker() override {
+    if (stream_ && !executed_) stream_->Skip(ticket_);
+  }
 
   Napi::Promise Promise() { return deferred_.Promise(); }
 
  protected:
   void Execute() override {
+    executed_ = true;
+    bool added = false;
     try {
       GzipMembers(level_, data_.get(), sizes_, hash_lens_, helpers_, &outs_, &digests_);
+      if (stream_) {
+        added = true;
+        stream_->Add(ticket_, data_.get(), total_, outs_);
+      }
     } catch (const std::bad_alloc&) {
       error_code_ = codes::kNoMemory;
       error_ = "fastlayer: out of memory compressing gzip members";
@@ -41,6 +93,7 @@ class MembersWorker : public Napi::AsyncWorker {
       error_code_ = codes::kInternal;
       error_ = e.what();
     }
+    if (stream_ && !added) stream_->Skip(ticket_);
     data_.reset();
   }
 
@@ -74,9 +127,13 @@ class MembersWorker : public Napi::AsyncWorker {
   Napi::Promise::Deferred deferred_;
   const int level_;
   std::unique_ptr<uint8_t[]> data_;
+  const size_t total_;
   const std::vector<size_t> sizes_;
   const std::vector<size_t> hash_lens_;
   const size_t helpers_;
+  const std::shared_ptr<MemberDigests> stream_;
+  const uint64_t ticket_;
+  bool executed_ = false;
   std::vector<std::vector<uint8_t>> outs_;
   std::vector<uint8_t> digests_;
   const char* error_code_ = codes::kInternal;
@@ -95,6 +152,8 @@ int IntArg(const Napi::CallbackInfo& info, size_t i, const char* name, int min, 
 
 }  // namespace
 
+Napi::Function MemberDigestsClass(Napi::Env env) { return MemberDigestsWrap::Define(env); }
+
 Napi::Value GzipMembersFunction(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const int level = IntArg(info, 0, "level", 0, 9);
@@ -102,15 +161,25 @@ Napi::Value GzipMembersFunction(const Napi::CallbackInfo& info) {
   if (!info[1].IsArray() || !info[2].IsArray() || !info[4].IsArray()) {
     ThrowError(env, ErrorKind::kTypeError, codes::kInvalidArgType, "fastlayer: views, sizes and hash lengths must be arrays");
   }
-  Napi::Array views = info[1].As<Napi::Array>();
+  Napi::Array views_arg = info[1].As<Napi::Array>();
   Napi::Array sizes_arg = info[2].As<Napi::Array>();
+  std::shared_ptr<MemberDigests> stream;
+  if (!info[5].IsUndefined()) {
+    if (!info[5].IsObject() || !info[5].As<Napi::Object>().CheckTypeTag(&kDigestsTag)) {
+      ThrowError(env, ErrorKind::kTypeError, codes::kInvalidArgType, "fastlayer: digests must be a MemberDigests");
+    }
+    stream = MemberDigestsWrap::Unwrap(info[5].As<Napi::Object>())->digests();
+  }
+  const uint32_t count = views_arg.Length();
+  std::vector<Napi::Uint8Array> views(count);
   size_t total = 0;
-  for (uint32_t i = 0; i < views.Length(); i++) {
-    Napi::Value v = views.Get(i);
+  for (uint32_t i = 0; i < count; i++) {
+    Napi::Value v = views_arg.Get(i);
     if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
       ThrowError(env, ErrorKind::kTypeError, codes::kInvalidArgType, "fastlayer: every view must be a Uint8Array");
     }
-    total += v.As<Napi::Uint8Array>().ByteLength();
+    views[i] = v.As<Napi::Uint8Array>();
+    total += views[i].ByteLength();
   }
   std::vector<size_t> sizes(sizes_arg.Length());
   size_t sum = 0;
@@ -136,18 +205,19 @@ Napi::Value GzipMembersFunction(const Napi::CallbackInfo& info) {
     hash_lens[i] = static_cast<size_t>(d);
   }
   try {
-    NewDeflater(level);  // a level ISA-L cannot give the reference bytes for is refused here
+    CheckMembersLevel(level);  // a level ISA-L cannot give the reference bytes for is refused here
   } catch (const UnsupportedCpu& e) {
     ThrowError(env, ErrorKind::kError, codes::kUnsupportedCpu, e.what());
   }
   std::unique_ptr<uint8_t[]> data(new uint8_t[total == 0 ? 1 : total]);
   size_t at = 0;
-  for (uint32_t i = 0; i < views.Length(); i++) {
-    Napi::Uint8Array v = views.Get(i).As<Napi::Uint8Array>();
+  for (const Napi::Uint8Array& v : views) {
     if (v.ByteLength() > 0) std::memcpy(data.get() + at, v.Data(), v.ByteLength());
     at += v.ByteLength();
   }
-  auto* worker = new MembersWorker(env, level, std::move(data), std::move(sizes), std::move(hash_lens), static_cast<size_t>(threads - 1));
+  // The ticket is taken here, after every check: a call that threw never holds a turn.
+  auto* worker = new MembersWorker(env, level, std::move(data), total, std::move(sizes), std::move(hash_lens),
+                                   static_cast<size_t>(threads - 1), std::move(stream));
   Napi::Promise promise = worker->Promise();
   worker->Queue();
   return promise;

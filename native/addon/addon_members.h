@@ -1,4 +1,5 @@
-// gzipMembers(level, views, sizes, threads): many independent gzip members in one worker call
+// gzipMembers(level, views, sizes, threads, hashLengths, digests?): many independent gzip members in
+// one worker call, and the class MemberDigests that hashes the calls' bytes in order
 // (native/core/members.h), for the eStargz writer (src/estargz/members.ts).
 #pragma once
 #include <napi.h>
@@ -7,6 +8,7 @@ namespace fastlayer {
 namespace addon {
 
 Napi::Value GzipMembersFunction(const Napi::CallbackInfo& info);
+Napi::Function MemberDigestsClass(Napi::Env env);
 
 }  // namespace addon
 }  // namespace fastlayer

@@ -9,7 +9,6 @@
 #include "deflate.h"
 #include "format.h"
 #include "pipeline.h"
-#include "sha256.h"
 
 namespace fastlayer {
 namespace {
@@ -20,50 +19,194 @@ void PutLe32(uint32_t v, std::vector<uint8_t>* out) {
 
 // The layout Pipeline gives one input: full units non-final, each with the 32 KiB before it as its
 // dictionary, then the final unit of the remainder (empty when the input is a multiple of a unit).
-void CompressMember(Deflater* d, const uint8_t* p, size_t len, std::vector<uint8_t>* out) {
-  out->reserve(len / 2 + 4096);
-  out->insert(out->end(), kGzipHeader, kGzipHeader + sizeof(kGzipHeader));
+// Unit u of a member of len bytes (u in 0..len / kBlockSize), appended to *out.
+void CompressUnit(Deflater* d, const uint8_t* p, size_t len, size_t u, std::vector<uint8_t>* out) {
   const size_t full = len / kBlockSize;
-  const uint8_t* dict = nullptr;
-  size_t dict_len = 0;
-  for (size_t u = 0; u < full; u++) {
+  const uint8_t* dict = u == 0 ? nullptr : p + u * kBlockSize - kWindowSize;
+  const size_t dict_len = u == 0 ? 0 : kWindowSize;
+  if (u < full) {
     d->Deflate(dict, dict_len, p + u * kBlockSize, kBlockSize, false, out);
-    dict = p + (u + 1) * kBlockSize - kWindowSize;
-    dict_len = kWindowSize;
+  } else {
+    const size_t rest = len - full * kBlockSize;
+    d->Deflate(dict, dict_len, rest == 0 ? nullptr : p + full * kBlockSize, rest, true, out);
   }
-  const size_t rest = len - full * kBlockSize;
-  d->Deflate(dict, dict_len, rest == 0 ? nullptr : p + full * kBlockSize, rest, true, out);
+}
+
+void PutTrailer(const uint8_t* p, size_t len, std::vector<uint8_t>* out) {
   PutLe32(len == 0 ? 0 : crc32_gzip_refl(0, p, len), out);
   PutLe32(static_cast<uint32_t>(len), out);
 }
+
+void HashPrefix(const uint8_t* p, size_t len, size_t hash_len, uint8_t* digest) {
+  Sha256 sha;
+  sha.Update(p, std::min(hash_len, len));
+  sha.Final(digest);
+}
+
+// Compressors outlive the calls: making one costs more than compressing a small file (ISA-L's level
+// buffers), so a call takes its compressors from here and gives them back (a compressor resets its
+// state on every unit). At most kMaxThreads kept per level; never freed, so a call still running on
+// some thread at exit cannot meet a destroyed cache.
+class DeflaterCache {
+ public:
+  std::unique_ptr<Deflater> Take(int level) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto& kept = kept_[level];
+      if (!kept.empty()) {
+        std::unique_ptr<Deflater> d = std::move(kept.back());
+        kept.pop_back();
+        return d;
+      }
+    }
+    return NewDeflater(level);
+  }
+  void Give(int level, std::unique_ptr<Deflater> d) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (kept_[level].size() < static_cast<size_t>(kMaxThreads)) kept_[level].push_back(std::move(d));
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<std::unique_ptr<Deflater>> kept_[10];
+};
+
+DeflaterCache& Cache() {
+  static DeflaterCache* cache = new DeflaterCache;
+  return *cache;
+}
+
+// One piece of a call's work: a whole member of one unit (compressed, trailer, digest), or, for a
+// member of several units, one of its units or (unit == kMeta) its CRC and digest.
+struct Item {
+  static constexpr size_t kMeta = SIZE_MAX;
+  size_t member;
+  size_t unit;
+};
 
 }  // namespace
 
 void GzipMembers(int level, const uint8_t* data, const std::vector<size_t>& sizes,
                  const std::vector<size_t>& hash_lens, size_t helpers,
                  std::vector<std::vector<uint8_t>>* outs, std::vector<uint8_t>* digests) {
-  std::vector<const uint8_t*> starts(sizes.size());
+  const size_t n = sizes.size();
+  std::vector<const uint8_t*> starts(n);
+  std::vector<Item> items;
+  // Units of a large member land here and are joined once all are done; a member of one unit is
+  // written straight into its output.
+  std::vector<std::vector<std::vector<uint8_t>>> units(n);
+  std::vector<uint32_t> crcs(n);
   size_t at = 0;
-  for (size_t i = 0; i < sizes.size(); i++) {
+  for (size_t i = 0; i < n; i++) {
     starts[i] = data + at;
     at += sizes[i];
+    const size_t count = sizes[i] / kBlockSize + 1;
+    if (count == 1) {
+      items.push_back({i, 0});
+      continue;
+    }
+    units[i].resize(count);
+    items.push_back({i, Item::kMeta});
+    for (size_t u = 0; u < count; u++) items.push_back({i, u});
   }
-  outs->assign(sizes.size(), {});
-  digests->assign(32 * sizes.size(), 0);
-  // One compressor per thread number (0 is the caller, 1..kMaxThreads-1 the pool), made on first use.
+  outs->assign(n, {});
+  digests->assign(32 * n, 0);
+  if (level < 0 || level > 9) throw std::invalid_argument("fastlayer: compression level must be an integer from 0 to 9");
+  // One compressor per thread number (0 is the caller, 1..kMaxThreads-1 the pool), taken on first use.
   std::vector<std::unique_ptr<Deflater>> deflaters(kMaxThreads);
-  deflaters[0] = NewDeflater(level);  // throws here, on the caller, for a bad level or CPU
+  deflaters[0] = Cache().Take(level);  // throws here, on the caller, for a bad CPU
   RunUnits(
-      sizes.size(), helpers,
-      [&](size_t i, size_t thread) {
-        auto& d = deflaters[thread];
-        if (!d) d = NewDeflater(level);
-        CompressMember(d.get(), starts[i], sizes[i], &(*outs)[i]);
-        Sha256 sha;
-        sha.Update(starts[i], std::min(hash_lens[i], sizes[i]));
-        sha.Final(digests->data() + 32 * i);
+      items.size(), helpers,
+      [&](size_t k, size_t thread) {
+        const Item item = items[k];
+        const size_t i = item.member;
+        const uint8_t* p = starts[i];
+        const size_t len = sizes[i];
+        if (item.unit == Item::kMeta) {
+          crcs[i] = len == 0 ? 0 : crc32_gzip_refl(0, p, len);
+          HashPrefix(p, len, hash_lens[i], digests->data() + 32 * i);
+          return;
+        }
+        auto& owned = deflaters[thread];
+        if (!owned) owned = Cache().Take(level);
+        Deflater* d = owned.get();
+        if (!units[i].empty()) {
+          units[i][item.unit].reserve(kBlockSize / 2);
+          CompressUnit(d, p, len, item.unit, &units[i][item.unit]);
+          return;
+        }
+        std::vector<uint8_t>* out = &(*outs)[i];
+        out->reserve(len / 2 + 64);
+        out->insert(out->end(), kGzipHeader, kGzipHeader + sizeof(kGzipHeader));
+        CompressUnit(d, p, len, 0, out);
+        PutTrailer(p, len, out);
+        HashPrefix(p, len, hash_lens[i], digests->data() + 32 * i);
       },
       [] {});
+  for (auto& d : deflaters) {
+    if (d) Cache().Give(level, std::move(d));
+  }
+  for (size_t i = 0; i < n; i++) {
+    if (units[i].empty()) continue;
+    size_t total = sizeof(kGzipHeader) + 8;
+    for (const auto& u : units[i]) total += u.size();
+    std::vector<uint8_t>* out = &(*outs)[i];
+    out->reserve(total);
+    out->insert(out->end(), kGzipHeader, kGzipHeader + sizeof(kGzipHeader));
+    for (auto& u : units[i]) {
+      out->insert(out->end(), u.begin(), u.end());
+      std::vector<uint8_t>().swap(u);
+    }
+    PutLe32(crcs[i], out);
+    PutLe32(static_cast<uint32_t>(sizes[i]), out);
+  }
+}
+
+void CheckMembersLevel(int level) {
+  if (level < 0 || level > 9) throw std::invalid_argument("fastlayer: compression level must be an integer from 0 to 9");
+  if ((level == 1 || level == 2) && !IsalCpuSupported()) NewIsalDeflater(level);  // throws UnsupportedCpu
+}
+
+uint64_t MemberDigests::Take() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return issued_++;
+}
+
+void MemberDigests::PassTurn() {
+  next_++;
+  for (auto it = skipped_.begin(); it != skipped_.end() && *it == next_; it = skipped_.erase(it)) next_++;
+  turn_.notify_all();
+}
+
+void MemberDigests::Add(uint64_t ticket, const uint8_t* in, size_t len, const std::vector<std::vector<uint8_t>>& outs) {
+  std::unique_lock<std::mutex> lock(mu_);
+  turn_.wait(lock, [&] { return next_ == ticket; });
+  // Until PassTurn no other call touches the hashes: every later ticket waits above.
+  lock.unlock();
+  diff_.Update(in, len);
+  for (const auto& o : outs) blob_.Update(o.data(), o.size());
+  lock.lock();
+  PassTurn();
+}
+
+void MemberDigests::Skip(uint64_t ticket) {
+  std::lock_guard<std::mutex> lock(mu_);
+  broken_ = true;
+  if (ticket == next_) {
+    PassTurn();
+  } else if (ticket > next_) {
+    skipped_.insert(ticket);
+  }
+}
+
+bool MemberDigests::Finish(const uint8_t* tail, size_t tail_len, uint8_t blob[32], uint8_t diff[32]) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (broken_ || finished_ || next_ != issued_) return false;
+  finished_ = true;
+  blob_.Update(tail, tail_len);
+  blob_.Final(blob);
+  diff_.Final(diff);
+  return true;
 }
 
 }  // namespace fastlayer

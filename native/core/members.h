@@ -1,20 +1,62 @@
 // Many small gzip streams in one call (eStargz members, src/estargz/): each input compressed alone
 // in the unit format of docs/DESIGN.md, so its bytes are those a Pipeline of the same level gives
 // for that input. One compressor per thread serves every member of the call: no per-member setup.
+// MemberDigests hashes the members of many such calls, in the order the calls were made, on the
+// threads that ran them: the caller's thread hashes nothing.
 #pragma once
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <mutex>
+#include <set>
 #include <vector>
+
+#include "sha256.h"
 
 namespace fastlayer {
 
 // Member i is data[start_i .. start_i + sizes[i]), the members laid end to end. outs receives one
 // complete gzip stream per member, and digests (32 bytes per member) the SHA-256 of each member's
 // first hash_lens[i] bytes (an eStargz chunk starts its member). Up to `helpers` pool threads share
-// the members; the bytes never depend on it. Throws std::invalid_argument for a level outside 0..9,
-// UnsupportedCpu like NewDeflater.
+// the work, a large member unit by unit; the bytes never depend on it. Compressors are kept
+// between calls (at most kMaxThreads per level, process-wide). Throws std::invalid_argument
+// for a level outside 0..9, UnsupportedCpu like NewDeflater.
 void GzipMembers(int level, const uint8_t* data, const std::vector<size_t>& sizes,
                  const std::vector<size_t>& hash_lens, size_t helpers,
                  std::vector<std::vector<uint8_t>>* outs, std::vector<uint8_t>* digests);
+
+// Throws what GzipMembers would for `level` (std::invalid_argument, UnsupportedCpu) without making a
+// compressor: the check before a call is queued.
+void CheckMembersLevel(int level);
+
+// The SHA-256 of the inputs (the uncompressed tar: its diffID) and of the outputs (the blob) of a run
+// of GzipMembers calls taken in the order of their tickets, though the calls run at once: each call
+// takes a ticket when it is made and adds its bytes once every earlier ticket is added or skipped.
+// Thread-safe. Add waits only for calls made before it, which were queued before it and so run.
+class MemberDigests {
+ public:
+  // The next ticket (on the thread that makes the calls, in their order).
+  uint64_t Take();
+  // Waits for the ticket's turn, then hashes `in` into the diffID and each of `outs` into the blob.
+  void Add(uint64_t ticket, const uint8_t* in, size_t len, const std::vector<std::vector<uint8_t>>& outs);
+  // A call that failed or never ran: its turn passes without bytes, and Finish then refuses. Never waits.
+  void Skip(uint64_t ticket);
+  // Once every ticket is added: hashes `tail` into the blob and writes both digests. False (nothing
+  // written) when a ticket was skipped or is still out, or Finish already ran.
+  bool Finish(const uint8_t* tail, size_t tail_len, uint8_t blob[32], uint8_t diff[32]);
+
+ private:
+  void PassTurn();  // with mu_ held
+
+  std::mutex mu_;
+  std::condition_variable turn_;
+  uint64_t issued_ = 0;
+  uint64_t next_ = 0;
+  std::set<uint64_t> skipped_;
+  bool broken_ = false;
+  bool finished_ = false;
+  Sha256 blob_;
+  Sha256 diff_;
+};
 
 }  // namespace fastlayer

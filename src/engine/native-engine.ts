@@ -6,7 +6,7 @@ import type { Engine, EngineFactory, EngineInput, EngineOptions, EngineResult } 
 import { ErrEngineState } from '../core/errors.js';
 import { ZSTD_FRAME_SIZE } from './format.js';
 import { Limiter, nativeCallLimit, type Ticket } from './limiter.js';
-import { loadNative, type NativeAddon, type NativePipeline, type NativeStats } from './native.js';
+import { loadNative, type NativeAddon, type NativeMemberDigests, type NativePipeline, type NativeStats } from './native.js';
 
 const MODE_GZIP = 0;
 const MODE_NONE = 1;
@@ -150,7 +150,13 @@ export const nativeEngine: EngineFactory | undefined = addon ? makeFactory(addon
 export function nativeGzipMembers(): NativeAddon['gzipMembers'] {
   const fn = addon?.gzipMembers;
   if (fn === undefined) return undefined;
-  return (level, views, sizes, threads, hashLengths) => calls().run(() => fn.call(addon, level, views, sizes, threads, hashLengths)).result;
+  return (level, views, sizes, threads, hashLengths, stream) => calls().run(() => fn.call(addon, level, views, sizes, threads, hashLengths, stream)).result;
+}
+
+/** A new running diffID/blob hash for gzipMembers calls, or undefined when the addon lacks it. */
+export function nativeMemberDigests(): NativeMemberDigests | undefined {
+  const C = addon?.MemberDigests;
+  return C === undefined ? undefined : new C();
 }
 
 /** Whether the loaded addon has flush points (addons built before them, e.g. an old prebuild, do not). */

@@ -43,6 +43,11 @@ export interface NativeStats {
   waitSeconds: number;
 }
 
+export interface NativeMemberDigests {
+  /** Once every call made with it has settled: the blob digest (with `tail` last) and the diffID; else undefined. */
+  finish(tail: Uint8Array): { digest: Buffer; diffID: Buffer } | undefined;
+}
+
 export interface NativeAddon {
   /** threads (1 to info.maxThreads, default 1): threads one call may compress its units on. */
   Pipeline: new (level: number, mode: number, threads?: number) => NativePipeline;
@@ -53,9 +58,13 @@ export interface NativeAddon {
   /**
    * Many independent gzip members in one worker call (eStargz, native/core/members.h): the views laid end
    * to end, cut by `sizes`; each member's bytes are a Pipeline's for that input alone. `digests`: the
-   * SHA-256 of each member's first hashLengths[i] bytes, 32 bytes each. Absent in addons built before it.
+   * SHA-256 of each member's first hashLengths[i] bytes, 32 bytes each. The views are read on the
+   * worker: they must not change until the promise settles. With `stream` (addons that have
+   * MemberDigests), the call's input and members are hashed into it, in call order. Absent in addons built before it.
    */
-  gzipMembers?(level: number, views: Uint8Array[], sizes: number[], threads: number, hashLengths: number[]): Promise<{ out: Buffer; sizes: number[]; digests: Buffer }>;
+  gzipMembers?(level: number, views: Uint8Array[], sizes: number[], threads: number, hashLengths: number[], stream?: NativeMemberDigests): Promise<{ out: Buffer; sizes: number[]; digests: Buffer }>;
+  /** The running diffID and blob SHA-256 of a run of gzipMembers calls. Absent in addons built before it. */
+  MemberDigests?: new () => NativeMemberDigests;
   info: {
     format: number;
     blockSize: number;

@@ -1,12 +1,16 @@
-// Gzip members compressed while the writer goes on, handed on strictly in order. Small members are
-// batched: one native call (the addon's gzipMembers) compresses a batch with one compressor per
-// thread, sparing each member an engine's setup (about 0.1 ms, more than compressing a small file).
-// Large members, and every member where the addon lacks gzipMembers (the js engine), go through an
-// engine of their own. Each member is a complete gzip stream of its bytes alone, in the engine's
-// unit format, so the blob never depends on batching, threads or how many calls run at once.
-import { createHash } from 'node:crypto';
+// Gzip members compressed while the writer goes on, handed on strictly in order. With the native
+// engine, members are batched: one native call (the addon's gzipMembers) compresses a batch with one
+// compressor per thread (a large member unit by unit), sparing each member an engine's setup (about
+// 0.1 ms, more than compressing a small file); the call also hashes its input (the diffID) and its
+// members (the blob digest) in call order on its worker thread, so the main thread hashes nothing.
+// Where the addon lacks gzipMembers (the js engine), or a queue is made unbatched, every member goes
+// through an engine of its own and is hashed here. Each member is a complete gzip stream of its bytes
+// alone, in the engine's unit format, so the blob never depends on batching, threads or how many
+// calls run at once.
+import { createHash, type Hash } from 'node:crypto';
 import type { EngineFactory } from '../engine/engine.js';
-import { nativeGzipMembers } from '../engine/native-engine.js';
+import { nativeGzipMembers, nativeMemberDigests } from '../engine/native-engine.js';
+import type { NativeMemberDigests } from '../engine/native.js';
 
 /** A chunk's digest, asked of the member it starts: its first `length` bytes ('sha256:...' to `set`). */
 export interface ChunkHash {
@@ -34,16 +38,25 @@ interface Slot {
 const BATCH_BYTES = 1024 * 1024;
 const BATCH_MEMBERS = 512;
 
+/** Hashes taken here when the native calls do not take them. */
+interface JsHashes {
+  diff: Hash;
+  blob: Hash;
+}
+
 export class MemberQueue {
   readonly #slots: Slot[] = [];
   #inFlightBytes = 0;
   /** Compressed size of every member handed on, in order (the writer's offsets). */
   readonly sizes: number[] = [];
   #count = 0;
-  #batch: Buffer[][] = [];
+  #batch: Buffer[] = [];
+  #batchSizes: number[] = [];
   #hashes: (ChunkHash | undefined)[] = [];
   #batchBytes = 0;
   readonly #members: ReturnType<typeof nativeGzipMembers>;
+  readonly #native: NativeMemberDigests | undefined;
+  readonly #js: JsHashes | undefined;
 
   constructor(
     private readonly factory: EngineFactory,
@@ -54,6 +67,8 @@ export class MemberQueue {
     batch = true,
   ) {
     this.#members = batch && factory.name === 'native' ? nativeGzipMembers() : undefined;
+    this.#native = this.#members ? nativeMemberDigests() : undefined;
+    this.#js = this.#native ? undefined : { diff: createHash('sha256'), blob: createHash('sha256') };
   }
 
   /** Members queued so far: the index the next push gets. */
@@ -72,11 +87,10 @@ export class MemberQueue {
     }
   }
 
-  async #native(batch: Buffer[][], hashes: (ChunkHash | undefined)[]): Promise<Buffer[]> {
-    const sizes = batch.map((parts) => parts.reduce((n, p) => n + p.length, 0));
-    // The chunk digests are taken on the worker threads too: the main thread only hashes the streams.
+  async #call(views: Buffer[], sizes: number[], hashes: (ChunkHash | undefined)[]): Promise<Buffer[]> {
+    // The chunk digests are taken on the worker threads too.
     const lengths = hashes.map((h) => h?.length ?? 0);
-    const { out, sizes: outSizes, digests } = await this.#members!(this.level, batch.flat(), sizes, this.threads, lengths);
+    const { out, sizes: outSizes, digests } = await this.#members!(this.level, views, sizes, this.threads, lengths, this.#native);
     hashes.forEach((h, i) => h?.set(`sha256:${digests.toString('hex', 32 * i, 32 * i + 32)}`));
     const members: Buffer[] = [];
     let at = 0;
@@ -92,27 +106,30 @@ export class MemberQueue {
   }
 
   #sendBatch(): void {
-    if (this.#batch.length === 0) return;
-    this.#start(this.#native(this.#batch, this.#hashes), this.#batchBytes);
+    if (this.#batchSizes.length === 0) return;
+    this.#start(this.#call(this.#batch, this.#batchSizes, this.#hashes), this.#batchBytes);
     this.#batch = [];
+    this.#batchSizes = [];
     this.#hashes = [];
     this.#batchBytes = 0;
   }
 
   /**
    * Queues a member; returns the members ready to hand on (waits while too many are in flight).
-   * `hash`, when given, receives the digest of the member's first bytes before drain() ends.
+   * `hash`, when given, receives the digest of the member's first bytes before drain() ends. The
+   * parts must not change afterwards (the native call reads them on its worker thread).
    */
   async push(parts: Buffer[], bytes: number, hash?: ChunkHash): Promise<Buffer[]> {
     this.#count++;
-    if (this.#members && bytes < BATCH_BYTES) {
-      this.#batch.push(parts);
+    if (this.#members) {
+      for (const p of parts) this.#batch.push(p);
+      this.#batchSizes.push(bytes);
       this.#hashes.push(hash);
       this.#batchBytes += bytes;
-      if (this.#batchBytes < BATCH_BYTES && this.#batch.length < BATCH_MEMBERS) return [];
+      if (this.#batchBytes < BATCH_BYTES && this.#batchSizes.length < BATCH_MEMBERS) return [];
       this.#sendBatch();
     } else {
-      this.#sendBatch();
+      for (const p of parts) this.#js!.diff.update(p);
       hash?.set(hashPrefix(parts, hash.length));
       this.#start(this.#engine(parts), bytes);
     }
@@ -125,7 +142,10 @@ export class MemberQueue {
     const slot = this.#slots.shift()!;
     this.#inFlightBytes -= slot.bytes;
     const members = await slot.done;
-    for (const m of members) this.sizes.push(m.length);
+    for (const m of members) {
+      this.sizes.push(m.length);
+      this.#js?.blob.update(m);
+    }
     return members;
   }
 
@@ -135,10 +155,25 @@ export class MemberQueue {
     while (this.#slots.length > 0) yield* await this.#shift();
   }
 
+  /**
+   * Once drained: the SHA-256 ('sha256:...') of every member handed on followed by `tail` (the
+   * blob), and of every member's input (the diffID).
+   */
+  digests(tail: Buffer): { digest: string; diffID: string } {
+    if (this.#js) {
+      this.#js.blob.update(tail);
+      return { digest: `sha256:${this.#js.blob.digest('hex')}`, diffID: `sha256:${this.#js.diff.digest('hex')}` };
+    }
+    const r = this.#native!.finish(tail);
+    if (r === undefined) throw new Error('fastlayer: eStargz digests asked before every member was handed on');
+    return { digest: `sha256:${r.digest.toString('hex')}`, diffID: `sha256:${r.diffID.toString('hex')}` };
+  }
+
   /** Abandons what is in flight (their calls finish and are freed on their own). */
   abandon(): void {
     this.#slots.length = 0;
     this.#batch = [];
+    this.#batchSizes = [];
     this.#hashes = [];
   }
 }

@@ -3,26 +3,11 @@
 // targets go through the project's one checker (tar/reader.ts checkEntry); the stream is hostile.
 import { ErrTarInvalid } from '../tar/errors.js';
 import { BLOCK, MAX_EXTENDED, absorb, applyPending, decodeHeader, hasPending, isExtended, isZeroBlock, type Pending } from '../tar/header.js';
-import { Bytes, checkEntry, entryType, pad, type TarEntryType } from '../tar/reader.js';
+import { Bytes, checkEntry, entryType, pad, tarHeader, type TarHeader } from '../tar/reader.js';
 
-export interface SplitEntry {
-  /** The header blocks as written (extended headers first). */
+/** An entry as the tar reader describes it (tar/reader.ts), with its header blocks as written (extended headers first). */
+export interface SplitEntry extends TarHeader {
   raw: Buffer[];
-  name: string;
-  type: TarEntryType;
-  size: number;
-  mode: number;
-  uid: number;
-  gid: number;
-  uname: string;
-  gname: string;
-  /** Seconds since the epoch. */
-  mtime: number;
-  linkname?: string;
-  devmajor: number;
-  devminor: number;
-  /** SCHILY.xattr.* records, by attribute name. */
-  xattrs?: Record<string, string>;
 }
 
 /** A source's chunks, each checked and copied: a source may reuse a chunk's memory once handed on, and members are held. */
@@ -82,16 +67,7 @@ export class TarSplitter {
       if (symlink && (a.linkname === '' || a.linkname.includes('\0'))) throw new ErrTarInvalid(`invalid tar stream: the symlink ${JSON.stringify(a.name)} has an empty target or one with NUL`);
       const checked = checkEntry({ name: a.name, type: symlink ? 'file' : type, linkname: a.linkname });
       if (symlink) checked.linkname = a.linkname;
-      let xattrs: Record<string, string> | undefined;
-      for (const [k, v] of Object.entries(a.pax ?? {})) {
-        if (k.startsWith('SCHILY.xattr.')) (xattrs ??= {})[k.slice('SCHILY.xattr.'.length)] = v;
-      }
-      return {
-        raw, name: checked.name, type, size: a.size, mode: a.mode & 0o7777, uid: a.uid, gid: a.gid,
-        uname: a.uname, gname: a.gname, mtime: a.mtime, devmajor: a.devmajor, devminor: a.devminor,
-        ...(checked.linkname === undefined ? {} : { linkname: checked.linkname }),
-        ...(xattrs ? { xattrs } : {}),
-      };
+      return { raw, ...tarHeader(a, type, checked) };
     }
   }
 }

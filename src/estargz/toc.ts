@@ -15,6 +15,7 @@ export const FOOTER_SIZE = 51;
  * a blob of the same tar and options would change, so layer caches keyed on it never mix layouts.
  */
 export const ESTARGZ_LAYOUT_VERSION = 1;
+const XATTR = 'SCHILY.xattr.';
 
 /** One TOC entry; field names and omissions follow upstream's JSON (`omitempty`). */
 export interface TocEntry {
@@ -52,7 +53,7 @@ const TYPES: Record<string, TocEntry['type']> = {
 export function tocEntry(e: SplitEntry): TocEntry {
   const t: TocEntry = { name: e.name, type: TYPES[e.type] ?? 'reg' };
   if (t.type === 'reg' && e.size > 0) t.size = e.size;
-  t.modtime = new Date(e.mtime * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  t.modtime = e.mtime.toISOString().replace(/\.\d{3}Z$/, 'Z');
   if (e.linkname !== undefined) t.linkName = e.linkname;
   if (e.mode !== 0) t.mode = e.mode;
   if (e.uid !== 0) t.uid = e.uid;
@@ -63,7 +64,10 @@ export function tocEntry(e: SplitEntry): TocEntry {
     if (e.devmajor !== 0) t.devMajor = e.devmajor;
     if (e.devminor !== 0) t.devMinor = e.devminor;
   }
-  if (e.xattrs) t.xattrs = Object.fromEntries(Object.entries(e.xattrs).map(([k, v]) => [k, Buffer.from(v, 'utf8').toString('base64')]));
+  // SCHILY.xattr.* PAX records, base64 as upstream writes them.
+  for (const [k, v] of Object.entries(e.pax ?? {})) {
+    if (k.startsWith(XATTR)) (t.xattrs ??= {})[k.slice(XATTR.length)] = Buffer.from(v, 'utf8').toString('base64');
+  }
   return t;
 }
 

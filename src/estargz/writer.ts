@@ -60,8 +60,6 @@ const RESERVED = new Set([TOC_NAME, PREFETCH_LANDMARK, NO_PREFETCH_LANDMARK]);
 
 class Writer {
   readonly #queue: MemberQueue;
-  readonly #blob = createHash('sha256');
-  readonly #diff = createHash('sha256');
   #size = 0;
   #usize = 0;
   #open: Buffer[] = [];
@@ -78,7 +76,6 @@ class Writer {
 
   *#handOn(members: Buffer[]): Generator<Buffer> {
     for (const m of members) {
-      this.#blob.update(m);
       this.#size += m.length;
       yield m;
     }
@@ -88,7 +85,6 @@ class Writer {
     if (b.length === 0) return;
     this.#open.push(b);
     this.#openBytes += b.length;
-    this.#diff.update(b);
     this.#usize += b.length;
   }
 
@@ -147,7 +143,7 @@ class Writer {
   async *landmark(name: string): AsyncGenerator<Buffer> {
     const e: SplitEntry = {
       raw: [plainHeader(Buffer.from(name), '0', 0o644, 1, 0)], name, type: 'file', size: 1, mode: 0o644,
-      uid: 0, gid: 0, uname: '', gname: '', mtime: 0, devmajor: 0, devminor: 0,
+      uid: 0, gid: 0, uname: '', gname: '', mtime: new Date(0), devmajor: 0, devminor: 0,
     };
     yield* this.entry(e, async () => Buffer.from([LANDMARK_CONTENT]), async (n) => Buffer.alloc(n));
   }
@@ -168,9 +164,12 @@ class Writer {
     const members = this.#queue.count;
     yield* this.#close();
     for await (const m of this.#queue.drain()) yield* this.#handOn([m]);
-    yield* this.#handOn([footer(tocOffset)]);
+    const tail = footer(tocOffset);
+    // The queue hashed the members (on the native calls' threads where it could): it adds the footer.
+    const { digest, diffID } = this.#queue.digests(tail);
+    yield* this.#handOn([tail]);
     result({
-      digest: `sha256:${this.#blob.digest('hex')}`, diffID: `sha256:${this.#diff.digest('hex')}`, size: this.#size,
+      digest, diffID, size: this.#size,
       uncompressedSize: this.#usize, tocDigest: sha(json), members, entries: entries.length, chunks: this.#chunks, landmark,
     });
   }

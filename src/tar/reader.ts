@@ -165,6 +165,28 @@ export class Bytes {
   }
 }
 
+/**
+ * The header of an entry from its decoded header (extended headers applied), its entry type and its
+ * checked name and link target: readTar's and the eStargz splitter's (estargz/tar-split.ts) one form.
+ */
+export function tarHeader(h: RawHeader & { pax?: Record<string, string> }, type: TarEntryType, checked: { name: string; linkname?: string }): TarHeader {
+  return {
+    name: checked.name,
+    type,
+    size: h.size,
+    mode: h.mode & 0o7777,
+    uid: h.uid,
+    gid: h.gid,
+    uname: h.uname,
+    gname: h.gname,
+    mtime: new Date(h.mtime * 1000),
+    devmajor: h.devmajor,
+    devminor: h.devminor,
+    ...(checked.linkname === undefined ? {} : { linkname: checked.linkname }),
+    ...(h.pax ? { pax: h.pax } : {}),
+  };
+}
+
 /** Bytes of padding after `n` bytes of data, up to the next block. */
 export const pad = (n: number): number => (BLOCK - (n % BLOCK)) % BLOCK;
 
@@ -204,21 +226,7 @@ export async function* readTar(source: Readable | AsyncIterable<Uint8Array> | Ui
       const h = applyPending(pending, raw);
       const type = entryType(h);
       const checked = checkEntry({ name: h.name, type, linkname: h.linkname }, options);
-      const header: TarHeader = {
-        name: checked.name,
-        type,
-        size: h.size,
-        mode: h.mode & 0o7777,
-        uid: h.uid,
-        gid: h.gid,
-        uname: h.uname,
-        gname: h.gname,
-        mtime: new Date(h.mtime * 1000),
-        devmajor: h.devmajor,
-        devminor: h.devminor,
-        ...(checked.linkname === undefined ? {} : { linkname: checked.linkname }),
-        ...(h.pax ? { pax: h.pax } : {}),
-      };
+      const header = tarHeader(h, type, checked);
       let left = h.size;
       const name = header.name;
       const body: AsyncIterable<Buffer> = {
