@@ -36,9 +36,9 @@ describe('zstd options', () => {
     assert.throws(() => resolveOptions({ compressionLevel: 10 }), { code: 'ERR_OPTION_OUT_OF_RANGE' });
   });
 
-  it('an unknown compression names the three accepted ones', () => {
+  it('an unknown compression names the four accepted ones', () => {
     assert.throws(() => resolveOptions({ compression: 'brotli' }), (e: Error & { code?: string }) =>
-      e instanceof RangeError && e.code === 'ERR_OPTION_OUT_OF_RANGE' && /'gzip', 'zstd' or 'none'/.test(e.message));
+      e instanceof RangeError && e.code === 'ERR_OPTION_OUT_OF_RANGE' && /'gzip', 'zstd', 'none' or 'estargz'/.test(e.message));
     assert.throws(() => resolveOptions({ compression: 3 }), { code: 'ERR_INVALID_OPTION' });
   });
 });
