@@ -10,6 +10,7 @@ import { LayerStream, type StreamKind } from './layer-stream.js';
 import { resolveOptions, type LayerOptions } from './options.js';
 import { checkSource, openSource, type ChunkReader, type LayerSource } from './source.js';
 import { onAbort } from './abort-fanout.js';
+import { threadBudget, type ThreadGrant } from '../engine/budget.js';
 
 export interface LayerValues {
   /** SHA-256 of the compressed bytes (equals diffID for compression 'none'). */
@@ -24,6 +25,9 @@ export interface LayerValues {
 function ignore(): void {}
 
 const listeners = new FinalizationRegistry<() => void>((unsubscribe) => unsubscribe());
+// A layer opened and then dropped unfinished (never read to the end, never destroyed) gives its
+// threads back when it is collected. The callback holds the grant, never the layer.
+const grants = new FinalizationRegistry<ThreadGrant>((grant) => grant.release());
 
 let setThreadCap: (layer: Layer, threads: number) => void;
 
@@ -58,10 +62,14 @@ export class Layer {
   #reject!: (cause: unknown) => void;
   #unsubscribe: (() => void) | undefined;
   #threadCap = Infinity;
+  // Granted by whoever capped the threads (writeImage): the layer does not take its own.
+  #scheduled = false;
+  #grant: ThreadGrant | undefined;
 
   static {
     setThreadCap = (layer, threads) => {
       layer.#threadCap = Math.max(1, Math.floor(threads));
+      layer.#scheduled = true;
     };
   }
 
@@ -143,7 +151,7 @@ export class Layer {
     if (this.#failure) return failedStream(this.#failure.cause);
     let engine: Engine;
     try {
-      engine = this.#factory.create({ level: this.compressionLevel, compression: this.compression, threads: Math.min(this.threads, this.#threadCap) });
+      engine = this.#factory.create({ level: this.compressionLevel, compression: this.compression, threads: this.#takeThreads() });
     } catch (err) {
       reader.close();
       this.#fail(err);
@@ -156,7 +164,30 @@ export class Layer {
     return this.#stream;
   }
 
+  // A standalone layer takes its threads from the process's budget as its engine starts, and gives
+  // them back when it ends, fails or is destroyed (#settle), or is collected unfinished. It never
+  // waits for them (the budget's tryAcquire says why): when none is free it compresses on one thread,
+  // its calling thread, outside the budget.
+  #takeThreads(): number {
+    const want = Math.min(this.threads, this.#threadCap);
+    if (this.#scheduled) return want;
+    const grant = threadBudget().tryAcquire(want);
+    if (!grant) return 1;
+    this.#grant = grant;
+    grants.register(this, grant, grant);
+    return grant.threads;
+  }
+
+  #releaseThreads(): void {
+    const grant = this.#grant;
+    if (!grant) return;
+    this.#grant = undefined;
+    grants.unregister(grant);
+    grant.release();
+  }
+
   #complete(result: EngineResult): void {
+    this.#releaseThreads();
     this.#values = Object.freeze({
       digest: new Hash('sha256', result.digest),
       diffID: new Hash('sha256', result.diffID),
@@ -168,6 +199,7 @@ export class Layer {
   }
 
   #fail(cause: unknown): void {
+    this.#releaseThreads();
     if (this.#values || this.#failure) return;
     this.#failure = { cause };
     this.#detach();
