@@ -23,7 +23,7 @@ namespace fastlayer {
 
 class HashStage {
  public:
-  static constexpr size_t kMaxQueued = 8;
+  static constexpr size_t kMaxQueued = 4;
   static constexpr size_t kCopyPiece = 256 * 1024;
 
   // crc: also the gzip CRC-32 (the input hash of a gzip layer). Starts the thread; may throw
