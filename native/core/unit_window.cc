@@ -37,7 +37,8 @@ UnitWindow::UnitWindow(int level, int threads, Deflater* own, EngineStats* stats
       in_hash_(in_hash),
       out_hash_(out_hash),
       spares_(std::make_shared<Spares>()) {
-  spares_->cap = Capacity(threads) + 2 * HashStage::kMaxQueued;
+  // The input hash may still hold a few units the window has collected.
+  spares_->cap = Capacity(threads) + HashStage::kMaxQueued;
 }
 
 std::shared_ptr<UnitWindow::Unit> UnitWindow::NewUnit() {
@@ -123,7 +124,15 @@ void UnitWindow::CollectOldest(std::vector<uint8_t>* out) {
   ++stats_->units[unit.thread];
   out->insert(out->end(), unit.output.begin(), unit.output.end());
   done.task.reset();
-  if (out_hash_) out_hash_->Push(std::move(done.unit), unit.output.data(), unit.output.size());
+  if (out_hash_) {
+    // Only the output waits for its hash: the unit (its 288 KiB input buffer) goes back to the
+    // spares now, so that units waiting for a hash do not add up to more units kept.
+    auto output = std::make_shared<std::vector<uint8_t>>();
+    output->swap(unit.output);
+    const uint8_t* bytes = output->data();
+    const size_t n = output->size();
+    out_hash_->Push(std::move(output), bytes, n);
+  }
 }
 
 size_t UnitWindow::MemoryUsage() const {
@@ -134,8 +143,10 @@ size_t UnitWindow::MemoryUsage() const {
   }
   // Units in flight belong to the pool meanwhile, and units waiting for a hash to the hash stages: a
   // full unit and its output each, about.
-  const size_t held = count_ + (in_hash_ ? HashStage::kMaxQueued : 0) + (out_hash_ ? HashStage::kMaxQueued : 0);
+  const size_t held = count_ + (in_hash_ ? HashStage::kMaxQueued : 0);
   n += held * 2 * (kBlockSize + kWindowSize);
+  // Outputs waiting for the output hash: about a unit each at most.
+  if (out_hash_) n += HashStage::kMaxQueued * (kBlockSize + kWindowSize);
   return n;
 }
 

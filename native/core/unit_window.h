@@ -3,8 +3,9 @@
 // are appended in unit order, so the bytes never depend on which thread ran a unit or when.
 // Memory: at most Capacity(threads) = 2 x threads + 1 units in flight, each holding a copy of its
 // dictionary and input (288 KiB) and its output (about the same at worst): about 37 MiB for 32
-// threads, 73 MiB for 64. With hash stages (hash_stage.h) a unit is also held while its input or
-// output waits to be hashed: at most HashStage::kMaxQueued (4) more per stage, about 5 MiB in all.
+// threads, 73 MiB for 64. With hash stages (hash_stage.h) a unit is also held while its input waits
+// to be hashed, and a collected unit's output while it waits for the output hash: at most
+// HashStage::kMaxQueued (4) of each, about 2 MiB in all.
 #pragma once
 #include <cstddef>
 #include <cstdint>
