@@ -127,10 +127,10 @@ export async function runScaling(argv) {
         chart.push([`${name} ${level}, Layer.fromFile, ${n} thread${n > 1 ? 's' : ''}, measured`, bytes / MB / real.wall]);
       }
       // Past the cores measured here: the model from the 1-thread stage costs.
-      for (const cores of [2, 4, 8, 16, 32, 64].filter((c) => c > cores)) {
+      for (const n of [2, 4, 8, 16, 32, 64].filter((c) => c > cores)) {
         const p = bytes / MB / Math.max(base.inputHashSeconds, base.outputHashSeconds,
-          (base.inputHashSeconds + base.outputHashSeconds + base.compressSeconds) / cores);
-        chart.push([`${name} ${level}, ${cores} cores, PREDICTED`, p]);
+          (base.inputHashSeconds + base.outputHashSeconds + base.compressSeconds) / n);
+        chart.push([`${name} ${level}, ${n} cores, PREDICTED`, p]);
       }
     }
   }
