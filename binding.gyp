@@ -16,6 +16,7 @@
         "native/core/deflate.cc",
         "native/core/deflate_isal.cc",
         "native/core/deflate_zlib.cc",
+        "native/core/hash_stage.cc",
         "native/core/members.cc",
         "native/core/pipeline.cc",
         "native/core/sha256.cc",

@@ -22,7 +22,7 @@ const USAGE = `usage: node bench/run.js [options]
   --no-memory         skip the memory benchmark
   --allow-missing     report an unavailable engine (native addon, C baseline) instead of failing
   --no-readme         do not rewrite docs/PERFORMANCE.md and the README summary after a full run
-  --scaling           only the per-stage scaling report (bench/scaling.js; --size MB, --levels 1,6)
+  --scaling           only the per-stage scaling report (bench/scaling.js; --size MB, --levels 1,6, --no-push)
   --sections LIST     subset of ${ALL_SECTIONS.join(',')} (default all): layers = the pipelines and memory test,
                       dir = directory layers, zstd = zstd levels, streams = createGzip forms, push = registry
                       push vs skopeo, estargz = eStargz vs gzip, estargz-convert = eStargz vs ctr-remote

@@ -234,6 +234,8 @@ Napi::Value PipelineWrap::Stats(const Napi::CallbackInfo& info) {
   result.Set("compressSeconds", Napi::Number::New(env, stats_.compress_s));
   result.Set("outputHashSeconds", Napi::Number::New(env, stats_.output_hash_s));
   result.Set("waitSeconds", Napi::Number::New(env, stats_.wait_s));
+  result.Set("hashWaitSeconds", Napi::Number::New(env, stats_.hash_wait_s));
+  result.Set("hashThreads", Napi::Boolean::New(env, stats_.hash_threads));
   return result;
 }
 

@@ -1,7 +1,8 @@
 // Where one pipeline's time and work went (docs/DESIGN.md, "Native addon API": stats()), for tests
 // and the scaling bench: which threads compressed its units (gzip) or frames (zstd), and the seconds
-// spent per stage. Compress seconds are summed over every thread; the others are the calling
-// thread's own.
+// spent per stage. Compress seconds are summed over every thread. The hash seconds are those of the
+// thread that hashes: the calling thread with threads 1, each hash's own thread (hash_stage.h)
+// otherwise, as of the end of the last call.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -18,6 +19,8 @@ struct EngineStats {
   double compress_s = 0;     // deflate or zstd, on any thread
   double output_hash_s = 0;  // appending the output in order and its SHA-256
   double wait_s = 0;         // the calling thread waiting for a unit a pool thread still compresses
+  double hash_wait_s = 0;    // the calling thread waiting for a hash thread (its queue full, or the end)
+  bool hash_threads = false; // the two hashes run on threads of their own
 };
 
 }  // namespace fastlayer

@@ -40,14 +40,21 @@ Pipeline::Pipeline(int level, Mode mode, int threads) : level_(level), mode_(mod
   if (mode != Mode::kGzip && mode != Mode::kNone && mode != Mode::kZstd) {
     throw std::invalid_argument("fastlayer: mode must be 0 (gzip), 1 (none) or 2 (zstd)");
   }
+  // Stored blocks (level 0) cost a copy each: helpers would only add hand-offs.
+  if (threads > 1 && (mode == Mode::kZstd || (mode == Mode::kGzip && level > 0))) {
+    in_hash_.reset(new HashStage(mode == Mode::kGzip));
+    out_hash_.reset(new HashStage(false));
+    stats_.hash_threads = true;
+  }
   // Made here so that a bad level or a missing libzstd feature fails at construction.
   if (mode == Mode::kZstd) zstd_.reset(new ZstdFrameStream(level, std::min(threads, kZstdMaxThreads), &stats_));
   if (mode == Mode::kGzip) {
     deflater_ = NewDeflater(level);
     block_.reset(new uint8_t[kBlockSize]);
     window_.reset(new uint8_t[kWindowSize]);
-    // Stored blocks cost a copy each: helpers would only add hand-offs.
-    if (threads > 1 && level > 0) units_.reset(new UnitWindow(level, threads, deflater_.get(), &stats_));
+    if (in_hash_) {
+      units_.reset(new UnitWindow(level, threads, deflater_.get(), &stats_, in_hash_.get(), out_hash_.get()));
+    }
   }
 }
 
@@ -75,7 +82,19 @@ void Pipeline::WriteHeaderOnce(std::vector<uint8_t>* out) {
   TakeOutput(*out, start);
 }
 
+void Pipeline::SyncStats() {
+  if (!in_hash_) return;
+  stats_.input_hash_s = in_hash_->BusySeconds();
+  stats_.output_hash_s = out_hash_->BusySeconds();
+  stats_.hash_wait_s = in_hash_->WaitSeconds() + out_hash_->WaitSeconds();
+}
+
 void Pipeline::TakeInput(const uint8_t* data, size_t len) {
+  if (in_hash_) {
+    in_size_ += len;
+    in_hash_->PushCopy(data, len);
+    return;
+  }
   const double start = Now();
   sha_in_.Update(data, len);
   in_size_ += len;
@@ -85,6 +104,11 @@ void Pipeline::TakeInput(const uint8_t* data, size_t len) {
 
 void Pipeline::TakeOutput(const std::vector<uint8_t>& out, size_t start) {
   if (out.size() == start) return;
+  if (out_hash_) {
+    out_size_ += out.size() - start;
+    out_hash_->PushCopy(out.data() + start, out.size() - start);
+    return;
+  }
   const double begin = Now();
   sha_out_.Update(out.data() + start, out.size() - start);
   out_size_ += out.size() - start;
@@ -122,6 +146,11 @@ static size_t ReserveHint(Mode mode, bool stored, size_t len) {
 
 void Pipeline::Update(const uint8_t* data, size_t len, std::vector<uint8_t>* out) {
   CheckOpen();
+  UpdateBody(data, len, out);
+  SyncStats();
+}
+
+void Pipeline::UpdateBody(const uint8_t* data, size_t len, std::vector<uint8_t>* out) {
   const size_t hint = ReserveHint(mode_, level_ == 0, len);
   // Geometric growth: a caller appending many small calls to one vector stays linear.
   if (out->capacity() - out->size() < hint) out->reserve(std::max(out->size() + hint, 2 * out->capacity()));
@@ -174,11 +203,13 @@ void Pipeline::AddUnit(const uint8_t* data, std::vector<uint8_t>* out) {
 }
 
 void Pipeline::UpdateWindowed(const uint8_t* data, size_t len, std::vector<uint8_t>* out) {
+  // Both hashes run on their own threads, fed by the window from each unit's own buffers (no copy
+  // here); bytes held in block_ are hashed with the unit they complete, or by Flush and Finish.
   const size_t start = out->size();
+  in_size_ += len;
   units_->CollectReady(out);
   if (block_len_ > 0) {
     const size_t take = std::min(len, kBlockSize - block_len_);
-    TakeInput(data, take);
     std::memcpy(block_.get() + block_len_, data, take);
     block_len_ += take;
     data += take;
@@ -188,21 +219,29 @@ void Pipeline::UpdateWindowed(const uint8_t* data, size_t len, std::vector<uint8
       block_len_ = 0;
     }
   }
-  // Hashed on this thread, unit by unit while in cache, as the pool compresses the earlier ones.
-  for (; len >= kBlockSize; data += kBlockSize, len -= kBlockSize) {
-    TakeInput(data, kBlockSize);
-    AddUnit(data, out);
-  }
+  for (; len >= kBlockSize; data += kBlockSize, len -= kBlockSize) AddUnit(data, out);
   if (len > 0) {
-    TakeInput(data, len);
     std::memcpy(block_.get(), data, len);
     block_len_ = len;
   }
-  TakeOutput(*out, start);
+  out_size_ += out->size() - start;
+}
+
+// The window's units went to the hash stages already; the partial unit in block_ was never hashed.
+void Pipeline::DrainWindow(std::vector<uint8_t>* out) {
+  const size_t start = out->size();
+  units_->Drain(out);
+  out_size_ += out->size() - start;
+  in_hash_->PushCopy(block_.get(), block_len_);
 }
 
 void Pipeline::Flush(std::vector<uint8_t>* out) {
   CheckOpen();
+  FlushBody(out);
+  SyncStats();
+}
+
+void Pipeline::FlushBody(std::vector<uint8_t>* out) {
   if (mode_ == Mode::kNone) return;  // nothing held back
   if (mode_ == Mode::kZstd) {
     const size_t start = out->size();
@@ -212,11 +251,7 @@ void Pipeline::Flush(std::vector<uint8_t>* out) {
   }
   // Before any input the output so far is just the header: a decodable, empty prefix.
   WriteHeaderOnce(out);
-  if (units_) {
-    const size_t start = out->size();
-    units_->Drain(out);
-    TakeOutput(*out, start);
-  }
+  if (units_) DrainWindow(out);
   // Nothing pending: the last unit already ended on a sync flush.
   if (block_len_ == 0) return;
   CompressUnit(block_.get(), block_len_, false, out);
@@ -226,9 +261,9 @@ void Pipeline::Flush(std::vector<uint8_t>* out) {
 void Pipeline::Finish(std::vector<uint8_t>* out, Digests* result) {
   CheckOpen();
   finished_ = true;
-  sha_in_.Final(result->diff_id);
   if (mode_ == Mode::kNone) {
-    // Output is the input: one hash serves both.
+    // Output is the input: one hash serves both (no hash stage in this mode).
+    sha_in_.Final(result->diff_id);
     std::memcpy(result->digest, result->diff_id, 32);
     result->size = in_size_;
     return;
@@ -237,28 +272,36 @@ void Pipeline::Finish(std::vector<uint8_t>* out, Digests* result) {
     const size_t start = out->size();
     zstd_->Finish(out);
     TakeOutput(*out, start);
-    sha_out_.Final(result->digest);
-    result->size = out_size_;
-    return;
+  } else {
+    WriteHeaderOnce(out);
+    if (units_) DrainWindow(out);
+    CompressUnit(block_.get(), block_len_, true, out);
   }
-  WriteHeaderOnce(out);
-  if (units_) {
+  // The CRC-32 is final once every input byte is hashed: only then can the trailer be written.
+  if (in_hash_) {
+    in_hash_->Finish(result->diff_id, &crc_);
+  } else {
+    sha_in_.Final(result->diff_id);
+  }
+  if (mode_ == Mode::kGzip) {
     const size_t start = out->size();
-    units_->Drain(out);
+    const uint32_t isize = static_cast<uint32_t>(in_size_);
+    const uint8_t trailer[8] = {
+        static_cast<uint8_t>(crc_),         static_cast<uint8_t>(crc_ >> 8),
+        static_cast<uint8_t>(crc_ >> 16),   static_cast<uint8_t>(crc_ >> 24),
+        static_cast<uint8_t>(isize),        static_cast<uint8_t>(isize >> 8),
+        static_cast<uint8_t>(isize >> 16),  static_cast<uint8_t>(isize >> 24)};
+    out->insert(out->end(), trailer, trailer + sizeof(trailer));
     TakeOutput(*out, start);
   }
-  CompressUnit(block_.get(), block_len_, true, out);
-  const size_t start = out->size();
-  const uint32_t isize = static_cast<uint32_t>(in_size_);
-  const uint8_t trailer[8] = {
-      static_cast<uint8_t>(crc_),         static_cast<uint8_t>(crc_ >> 8),
-      static_cast<uint8_t>(crc_ >> 16),   static_cast<uint8_t>(crc_ >> 24),
-      static_cast<uint8_t>(isize),        static_cast<uint8_t>(isize >> 8),
-      static_cast<uint8_t>(isize >> 16),  static_cast<uint8_t>(isize >> 24)};
-  out->insert(out->end(), trailer, trailer + sizeof(trailer));
-  TakeOutput(*out, start);
-  sha_out_.Final(result->digest);
+  if (out_hash_) {
+    uint32_t no_crc;
+    out_hash_->Finish(result->digest, &no_crc);
+  } else {
+    sha_out_.Final(result->digest);
+  }
   result->size = out_size_;
+  SyncStats();
 }
 
 }  // namespace fastlayer

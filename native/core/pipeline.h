@@ -11,6 +11,7 @@
 #include "deflate.h"
 #include "engine_stats.h"
 #include "format.h"
+#include "hash_stage.h"
 #include "sha256.h"
 #include "unit_window.h"
 #include "zstd_stream.h"
@@ -40,6 +41,9 @@ class Pipeline {
   // the units finished so far, in order, while later ones go on compressing across calls; Flush and
   // Finish drain the window. The bytes are the same for every thread count and chunking. zstd
   // compresses each full frame in the background (zstd_stream.h), up to kZstdMaxThreads at once.
+  // With threads > 1 (gzip levels 1-9, zstd) the SHA-256 of the input (with the CRC-32) and the
+  // SHA-256 of the output each run on a thread of their own (hash_stage.h), so that neither hash
+  // holds up compression; with threads 1 the calling thread hashes, as bytes are taken in and out.
   Pipeline(int level, Mode mode, int threads = 1);
   ~Pipeline();
   Pipeline(const Pipeline&) = delete;
@@ -59,11 +63,16 @@ class Pipeline {
 
   // Approximate heap bytes held (buffers and compressor state), for GC accounting.
   size_t MemoryUsage() const;
-  // Work counts and stage seconds so far (engine_stats.h). Not while a call runs on another thread.
+  // Work counts and stage seconds so far (engine_stats.h), as of the end of the last call. Not while
+  // a call runs on another thread.
   const EngineStats& Stats() const { return stats_; }
 
  private:
   void CheckOpen() const;
+  void UpdateBody(const uint8_t* data, size_t len, std::vector<uint8_t>* out);
+  void FlushBody(std::vector<uint8_t>* out);
+  // With threads > 1: appends every unit in flight, then hands the partial unit to the input hash.
+  void DrainWindow(std::vector<uint8_t>* out);
   void WriteHeaderOnce(std::vector<uint8_t>* out);
   // Hashes and CRCs input bytes as they are taken in.
   void TakeInput(const uint8_t* data, size_t len);
@@ -75,6 +84,8 @@ class Pipeline {
   void AddUnit(const uint8_t* data, std::vector<uint8_t>* out);
   // Hashes and counts output bytes appended to *out since `start`.
   void TakeOutput(const std::vector<uint8_t>& out, size_t start);
+  // Copies the hash stages' seconds into stats_ (the end of each call).
+  void SyncStats();
 
   const int level_;
   const Mode mode_;
@@ -93,6 +104,10 @@ class Pipeline {
   std::unique_ptr<uint8_t[]> window_;
   size_t window_len_ = 0;
   EngineStats stats_;
+  // threads > 1 (gzip levels 1-9, zstd): the two hashes' threads. Declared before units_ and zstd_,
+  // which hand them spans: those go first.
+  std::unique_ptr<HashStage> in_hash_;
+  std::unique_ptr<HashStage> out_hash_;
   // gzip with threads > 1 and level > 0: units in flight on the pool.
   std::unique_ptr<UnitWindow> units_;
   // zstd: the frames, compressed by this thread or in the background.

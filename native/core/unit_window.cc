@@ -26,13 +26,39 @@ Deflater* HelperDeflater(size_t thread, int level) {
 
 }  // namespace
 
-UnitWindow::UnitWindow(int level, int threads, Deflater* own, EngineStats* stats)
+UnitWindow::UnitWindow(int level, int threads, Deflater* own, EngineStats* stats, HashStage* in_hash,
+                       HashStage* out_hash)
     : level_(level),
       threads_(threads),
       own_(own),
       stats_(stats),
       group_(std::make_shared<TaskGroup>(static_cast<size_t>(threads - 1))),
-      ring_(Capacity(threads)) {}
+      ring_(Capacity(threads)),
+      in_hash_(in_hash),
+      out_hash_(out_hash),
+      spares_(std::make_shared<Spares>()) {
+  // The input hash may still hold a few units the window has collected.
+  spares_->cap = Capacity(threads) + HashStage::kMaxQueued;
+}
+
+std::shared_ptr<UnitWindow::Unit> UnitWindow::NewUnit() {
+  std::unique_ptr<Unit> unit;
+  {
+    std::lock_guard<std::mutex> lock(spares_->mu);
+    if (!spares_->units.empty()) {
+      unit = std::move(spares_->units.back());
+      spares_->units.pop_back();
+    }
+  }
+  if (!unit) unit.reset(new Unit());
+  // The lock orders the last holder's reads of the buffers before the next user's writes.
+  std::shared_ptr<Spares> spares = spares_;
+  return std::shared_ptr<Unit>(unit.release(), [spares](Unit* done) {
+    std::unique_ptr<Unit> owned(done);
+    std::lock_guard<std::mutex> lock(spares->mu);
+    if (spares->units.size() < spares->cap) spares->units.push_back(std::move(owned));
+  });
+}
 
 UnitWindow::~UnitWindow() {
   for (size_t i = 0; i < count_; ++i) ring_[(head_ + i) % ring_.size()].task->Abandon();
@@ -42,17 +68,13 @@ void UnitWindow::Add(const uint8_t* dict, size_t dict_len, const uint8_t* data, 
                      std::vector<uint8_t>* out) {
   CollectReady(out);
   if (count_ == ring_.size()) CollectOldest(out);
-  std::shared_ptr<Unit> unit;
-  if (spare_.empty()) {
-    unit = std::make_shared<Unit>();
-  } else {
-    unit = std::move(spare_.back());
-    spare_.pop_back();
-  }
+  std::shared_ptr<Unit> unit = NewUnit();
   unit->input.assign(dict, dict + dict_len);
   unit->input.insert(unit->input.end(), data, data + len);
   unit->dict_len = dict_len;
   unit->output.clear();
+  // Hashed from the unit's own copy while a pool thread compresses it (both only read it).
+  if (in_hash_) in_hash_->Push(unit, unit->input.data() + dict_len, len);
   // The task holds the unit until its work has run: an abandoned unit outlives this window. own_ is
   // only used on thread 0, which is the owner collecting it, while the pipeline is alive.
   const int level = level_;
@@ -102,14 +124,29 @@ void UnitWindow::CollectOldest(std::vector<uint8_t>* out) {
   ++stats_->units[unit.thread];
   out->insert(out->end(), unit.output.begin(), unit.output.end());
   done.task.reset();
-  spare_.push_back(std::move(done.unit));
+  if (out_hash_) {
+    // Only the output waits for its hash: the unit (its 288 KiB input buffer) goes back to the
+    // spares now, so that units waiting for a hash do not add up to more units kept.
+    auto output = std::make_shared<std::vector<uint8_t>>();
+    output->swap(unit.output);
+    const uint8_t* bytes = output->data();
+    const size_t n = output->size();
+    out_hash_->Push(std::move(output), bytes, n);
+  }
 }
 
 size_t UnitWindow::MemoryUsage() const {
   size_t n = ring_.capacity() * sizeof(InFlight);
-  for (const auto& unit : spare_) n += unit->input.capacity() + unit->output.capacity();
-  // Units in flight belong to the pool meanwhile: a full unit and its output, about.
-  n += count_ * 2 * (kBlockSize + kWindowSize);
+  {
+    std::lock_guard<std::mutex> lock(spares_->mu);
+    for (const auto& unit : spares_->units) n += unit->input.capacity() + unit->output.capacity();
+  }
+  // Units in flight belong to the pool meanwhile, and units waiting for a hash to the hash stages: a
+  // full unit and its output each, about.
+  const size_t held = count_ + (in_hash_ ? HashStage::kMaxQueued : 0);
+  n += held * 2 * (kBlockSize + kWindowSize);
+  // Outputs waiting for the output hash: about a unit each at most.
+  if (out_hash_) n += HashStage::kMaxQueued * (kBlockSize + kWindowSize);
   return n;
 }
 

@@ -3,23 +3,30 @@
 // are appended in unit order, so the bytes never depend on which thread ran a unit or when.
 // Memory: at most Capacity(threads) = 2 x threads + 1 units in flight, each holding a copy of its
 // dictionary and input (288 KiB) and its output (about the same at worst): about 37 MiB for 32
-// threads, 73 MiB for 64.
+// threads, 73 MiB for 64. With hash stages (hash_stage.h) a unit is also held while its input waits
+// to be hashed, and a collected unit's output while it waits for the output hash: at most
+// HashStage::kMaxQueued (4) of each, about 2 MiB in all.
 #pragma once
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <vector>
 
 #include "block_pool.h"
 #include "deflate.h"
 #include "engine_stats.h"
+#include "hash_stage.h"
 
 namespace fastlayer {
 
 class UnitWindow {
  public:
   // own: the caller's compressor, used when the caller runs a unit itself at collection time.
-  UnitWindow(int level, int threads, Deflater* own, EngineStats* stats);
+  // in_hash, out_hash (may be null; they outlive the window): each unit's input is handed to in_hash
+  // as it is added, and its output to out_hash as it is collected, straight from the unit's buffers.
+  UnitWindow(int level, int threads, Deflater* own, EngineStats* stats, HashStage* in_hash = nullptr,
+             HashStage* out_hash = nullptr);
   // Units in flight are abandoned: never waits for a pool thread.
   ~UnitWindow();
   UnitWindow(const UnitWindow&) = delete;
@@ -49,6 +56,14 @@ class UnitWindow {
     std::shared_ptr<Unit> unit;
     std::shared_ptr<BackgroundTask> task;
   };
+  // Buffers of finished units, reused by later ones. A unit returns here when its last holder (the
+  // window, a pool task, a hash stage) lets go, on whichever thread that is.
+  struct Spares {
+    std::mutex mu;
+    std::vector<std::unique_ptr<Unit>> units;  // guarded by mu
+    size_t cap = 0;
+  };
+  std::shared_ptr<Unit> NewUnit();
   void CollectOldest(std::vector<uint8_t>* out);
 
   const int level_;
@@ -59,8 +74,9 @@ class UnitWindow {
   std::vector<InFlight> ring_;
   size_t head_ = 0;
   size_t count_ = 0;
-  // Buffers of collected units, reused by the next ones.
-  std::vector<std::shared_ptr<Unit>> spare_;
+  HashStage* const in_hash_;
+  HashStage* const out_hash_;
+  std::shared_ptr<Spares> spares_;
 };
 
 }  // namespace fastlayer

@@ -80,6 +80,17 @@ export class ThreadBudget {
     });
   }
 
+  /**
+   * Never waits: between 1 and `want` of the threads free now, or undefined when none is (or layers
+   * are queued for them). For a layer that nothing schedules (a standalone Layer): its reader may be
+   * waiting on another layer that holds the threads, so waiting here could deadlock.
+   */
+  tryAcquire(want: number): ThreadGrant | undefined {
+    const asked = Math.max(1, Math.min(this.capacity, Math.floor(want) || 1));
+    if (this.#queue.size > 0 || this.#inUse >= this.capacity) return undefined;
+    return this.#take(asked);
+  }
+
   #take(want: number): ThreadGrant {
     return this.#grant(Math.min(want, this.capacity - this.#inUse));
   }

@@ -37,10 +37,16 @@ export interface NativePipeline {
 export interface NativeStats {
   /** units[k]: units (gzip) or frames (zstd) compressed by thread k; 0 is the calling thread. */
   units: number[];
+  /** Seconds hashing (SHA-256 and CRC-32) the input, on whichever thread hashed it. */
   inputHashSeconds: number;
   compressSeconds: number;
+  /** Seconds hashing the output, on whichever thread hashed it. */
   outputHashSeconds: number;
   waitSeconds: number;
+  /** Seconds the calling thread waited for the hash threads (absent in older addons). */
+  hashWaitSeconds?: number;
+  /** True when the two hashes run on threads of their own (threads > 1; absent in older addons). */
+  hashThreads?: boolean;
 }
 
 export interface NativeMemberDigests {

@@ -15,6 +15,7 @@ import { LayerStream, type StreamKind } from './layer-stream.js';
 import { resolveOptions, type LayerCompression, type LayerOptions, type ResolvedEstargzLayerOptions } from './options.js';
 import { checkSource, openSource, type ChunkReader, type LayerSource } from './source.js';
 import { onAbort } from './abort-fanout.js';
+import { threadBudget, type ThreadGrant } from '../engine/budget.js';
 
 export interface LayerValues {
   /** SHA-256 of the compressed bytes (equals diffID for compression 'none'). */
@@ -41,6 +42,9 @@ export function layerDescriptor(v: LayerValues): { mediaType: string; digest: st
 function ignore(): void {}
 
 const listeners = new FinalizationRegistry<() => void>((unsubscribe) => unsubscribe());
+// A layer opened and then dropped unfinished (never read to the end, never destroyed) gives its
+// threads back when it is collected. The callback holds the grant, never the layer.
+const grants = new FinalizationRegistry<ThreadGrant>((grant) => grant.release());
 
 let setThreadCap: (layer: Layer, threads: number) => void;
 
@@ -77,10 +81,14 @@ export class Layer {
   #reject!: (cause: unknown) => void;
   #unsubscribe: (() => void) | undefined;
   #threadCap = Infinity;
+  // Granted by whoever capped the threads (writeImage): the layer does not take its own.
+  #scheduled = false;
+  #grant: ThreadGrant | undefined;
 
   static {
     setThreadCap = (layer, threads) => {
       layer.#threadCap = Math.max(1, Math.floor(threads));
+      layer.#scheduled = true;
     };
   }
 
@@ -165,9 +173,10 @@ export class Layer {
     this.#reader = undefined;
     // Failed before the stream existed (aborted): the consumer still sees the cause on the stream.
     if (this.#failure) return failedStream(this.#failure.cause);
-    const threads = Math.min(this.threads, this.#threadCap);
+    // eStargz members compress on the same budget's threads as engine units do.
+    const threads = this.#takeThreads();
     if (this.estargz !== undefined) {
-      const o = { ...this.estargz, prioritize: [...this.estargz.prioritize], level: this.compressionLevel, threads: Math.min(threads, MAX_ESTARGZ_THREADS), engine: this.engine.name };
+      const o = { ...this.estargz, prioritize: [...this.estargz.prioritize], level: this.compressionLevel, threads, engine: this.engine.name };
       this.#stream = estargzStream(reader, o, (r) => this.#completeEstargz(r), (cause) => this.#fail(cause));
       return this.#stream;
     }
@@ -186,7 +195,32 @@ export class Layer {
     return this.#stream;
   }
 
+  // A standalone layer takes its threads from the process's budget as its engine starts, and gives
+  // them back when it ends, fails or is destroyed (#settle), or is collected unfinished. It never
+  // waits for them (the budget's tryAcquire says why): when none is free it compresses on one thread,
+  // its calling thread, outside the budget.
+  #takeThreads(): number {
+    // The eStargz writer uses at most MAX_ESTARGZ_THREADS: a grant of more would idle the rest.
+    const cap = this.estargz === undefined ? this.#threadCap : Math.min(this.#threadCap, MAX_ESTARGZ_THREADS);
+    const want = Math.min(this.threads, cap);
+    if (this.#scheduled) return want;
+    const grant = threadBudget().tryAcquire(want);
+    if (!grant) return 1;
+    this.#grant = grant;
+    grants.register(this, grant, grant);
+    return grant.threads;
+  }
+
+  #releaseThreads(): void {
+    const grant = this.#grant;
+    if (!grant) return;
+    this.#grant = undefined;
+    grants.unregister(grant);
+    grant.release();
+  }
+
   #complete(result: EngineResult): void {
+    this.#releaseThreads();
     this.#values = Object.freeze({
       digest: new Hash('sha256', result.digest),
       diffID: new Hash('sha256', result.diffID),
@@ -198,6 +232,7 @@ export class Layer {
   }
 
   #completeEstargz(r: EstargzResult): void {
+    this.#releaseThreads();
     this.#values = Object.freeze({
       digest: Hash.parse(r.digest),
       diffID: Hash.parse(r.diffID),
@@ -211,6 +246,7 @@ export class Layer {
   }
 
   #fail(cause: unknown): void {
+    this.#releaseThreads();
     if (this.#values || this.#failure) return;
     this.#failure = { cause };
     this.#detach();
