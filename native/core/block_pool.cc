@@ -1,6 +1,6 @@
 #include "block_pool.h"
 
-#include <pthread.h>
+#include "cond_var.h"
 
 #include <algorithm>
 #include <exception>
@@ -9,27 +9,6 @@
 
 namespace fastlayer {
 namespace {
-
-// std::condition_variable::wait binds to GLIBCXX_3.4.30 when built with GCC 12, which would keep the
-// prebuilt addon off systems with an older libstdc++ (RHEL 9, Amazon Linux 2023); POSIX's condition
-// variable needs only libc.
-class CondVar {
- public:
-  CondVar() { pthread_cond_init(&cond_, nullptr); }
-  ~CondVar() { pthread_cond_destroy(&cond_); }
-  CondVar(const CondVar&) = delete;
-  CondVar& operator=(const CondVar&) = delete;
-
-  template <typename Ready>
-  void wait(std::unique_lock<std::mutex>& lock, Ready ready) {
-    while (!ready()) pthread_cond_wait(&cond_, lock.mutex()->native_handle());
-  }
-  void notify_one() { pthread_cond_signal(&cond_); }
-  void notify_all() { pthread_cond_broadcast(&cond_); }
-
- private:
-  pthread_cond_t cond_;
-};
 
 // One RunUnits call. Lives on the caller's stack; the caller leaves only when no helper is inside.
 struct Batch {

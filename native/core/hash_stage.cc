@@ -31,7 +31,7 @@ HashStage::~HashStage() {
 }
 
 void HashStage::WaitFor(std::unique_lock<std::mutex>& lock, size_t queued_at_most) {
-  auto ready = [&] { return queue_.size() + (hashing_ ? 1 : 0) <= queued_at_most; };
+  auto ready = [&] { return queued_ + (hashing_ ? 1 : 0) <= queued_at_most; };
   if (ready()) return;
   const Clock::time_point start = Clock::now();
   changed_.wait(lock, ready);
@@ -44,7 +44,8 @@ void HashStage::Push(std::shared_ptr<const void> owner, const uint8_t* data, siz
     std::unique_lock<std::mutex> lock(mu_);
     // The span being hashed counts: at most kMaxQueued spans are held at once.
     WaitFor(lock, kMaxQueued - 1);
-    queue_.push_back(Span{std::move(owner), data, len});
+    queue_[(head_ + queued_) % kMaxQueued] = Span{std::move(owner), data, len};
+    ++queued_;
   }
   changed_.notify_all();
 }
@@ -74,10 +75,11 @@ void HashStage::Finish(uint8_t digest[32], uint32_t* crc) {
 void HashStage::Run() {
   std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
-    changed_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+    changed_.wait(lock, [&] { return stop_ || queued_ > 0; });
     if (stop_) return;
-    Span span = std::move(queue_.front());
-    queue_.pop_front();
+    Span span = std::move(queue_[head_]);
+    head_ = (head_ + 1) % kMaxQueued;
+    --queued_;
     hashing_ = true;
     lock.unlock();
     const Clock::time_point start = Clock::now();

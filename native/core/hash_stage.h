@@ -7,16 +7,16 @@
 // or memory that its owner (a compressed unit) keeps alive until it is hashed. Push waits while the
 // queue is full, so a fast producer is held to the hash's speed.
 #pragma once
+#include <array>
 #include <atomic>
-#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
 
+#include "cond_var.h"
 #include "sha256.h"
 
 namespace fastlayer {
@@ -59,8 +59,12 @@ class HashStage {
 
   const bool crc_on_;
   std::mutex mu_;
-  std::condition_variable changed_;
-  std::deque<Span> queue_;  // guarded by mu_
+  CondVar changed_;
+  // A ring of kMaxQueued spans (Push never queues more), guarded by mu_: a fixed array, as a deque
+  // would bind the prebuild to a newer libstdc++ (cond_var.h says why that matters).
+  std::array<Span, kMaxQueued> queue_{};
+  size_t head_ = 0;
+  size_t queued_ = 0;
   bool hashing_ = false;    // guarded by mu_: the thread holds a span taken off the queue
   bool stop_ = false;       // guarded by mu_
   std::atomic<uint64_t> busy_ns_{0};

@@ -4,13 +4,13 @@
 // MemberDigests hashes the members of many such calls, in the order the calls were made, on the
 // threads that ran them: the caller's thread hashes nothing.
 #pragma once
-#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
 #include <set>
 #include <vector>
 
+#include "cond_var.h"
 #include "sha256.h"
 
 namespace fastlayer {
@@ -49,7 +49,7 @@ class MemberDigests {
   void PassTurn();  // with mu_ held
 
   std::mutex mu_;
-  std::condition_variable turn_;
+  CondVar turn_;
   uint64_t issued_ = 0;
   uint64_t next_ = 0;
   std::set<uint64_t> skipped_;
