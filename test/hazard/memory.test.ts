@@ -158,9 +158,11 @@ if (which) {
         assert.ok(held < 8, `heap + external grew by ${held.toFixed(1)} MiB after warm-up: ${tracked.join(' ')}`);
         // RSS also counts what malloc keeps after a burst: libuv's threads and their arenas start as
         // they are first used, and an arena may grow once later (seen: 69 70 97 98 MiB native, 118 114
-        // 115 115 141 141 js, flat after the step). A leak of a deflate state (256 KiB) a layer would add
-        // 50 MiB or more over the last five rounds (100 or 40 layers a round); one step does not.
-        const growth = rss[rss.length - 1]! - rss[2]!;
+        // 115 115 141 141 js, flat after the step; and 98 141 99 141 142 js on Node 26, where the third
+        // round happened to dip below the step). A leak of a deflate state (256 KiB) a layer would add
+        // 50 MiB or more over the last five rounds (100 or 40 layers a round); one step does not. So the
+        // last round is compared with the highest of the three warm-up rounds, not with one of them.
+        const growth = rss[rss.length - 1]! - Math.max(...rss.slice(0, 3));
         assert.ok(growth < 40, `RSS grew by ${growth} MiB after warm-up: ${rss.join(' ')}`);
       });
     }
