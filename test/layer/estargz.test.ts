@@ -21,6 +21,22 @@ async function collect(source: AsyncIterable<Uint8Array>): Promise<Buffer> {
   return Buffer.concat(parts);
 }
 
+/** The tar in 4 KiB pieces, 20 ms apart; released() says whether the generator was closed. */
+function slowSource(bytes: Buffer): { pieces: AsyncGenerator<Buffer>; released: () => boolean } {
+  let released = false;
+  async function* gen(): AsyncGenerator<Buffer> {
+    try {
+      for (const p of pieces(bytes, 4096)) {
+        await sleep(20);
+        yield p;
+      }
+    } finally {
+      released = true;
+    }
+  }
+  return { pieces: gen(), released: () => released };
+}
+
 async function tar(): Promise<Buffer> {
   const dir = join(tmp.path, 'tree');
   mkdirSync(join(dir, 'lib'), { recursive: true });
@@ -61,50 +77,30 @@ describe("Layer with compression 'estargz'", () => {
 
   it('an abort mid-stream rejects done with its reason and releases the source', async () => {
     const bytes = await tar();
-    let released = false;
-    async function* slow(): AsyncGenerator<Buffer> {
-      try {
-        for (const p of pieces(bytes, 4096)) {
-          await sleep(20);
-          yield p;
-        }
-      } finally {
-        released = true;
-      }
-    }
+    const slow = slowSource(bytes);
     const controller = new AbortController();
-    const layer = new Layer(slow(), { ...OPTIONS, signal: controller.signal });
+    const layer = new Layer(slow.pieces, { ...OPTIONS, signal: controller.signal });
     const stream = layer.compressed();
     stream.once('data', () => controller.abort(new Error('stop now')));
     await assert.rejects(collect(stream), /stop now/);
     await assert.rejects(layer.done, /stop now/);
     // Well before the source could end by itself (50 pieces, 20 ms each).
-    for (let i = 0; i < 30 && !released; i++) await sleep(10);
-    assert.ok(released, 'the source generator was closed');
+    for (let i = 0; i < 30 && !slow.released(); i++) await sleep(10);
+    assert.ok(slow.released(), 'the source generator was closed');
     assert.throws(() => layer.digest(), { code: 'ERR_LAYER_NOT_COMPUTED' });
   });
 
   it('a consumer that destroys the stream early fails done and releases the source; a second read is ErrConsumed', async () => {
     const bytes = await tar();
-    let released = false;
-    async function* source(): AsyncGenerator<Buffer> {
-      try {
-        for (const p of pieces(bytes, 4096)) {
-          await sleep(20);
-          yield p;
-        }
-      } finally {
-        released = true;
-      }
-    }
-    const layer = new Layer(source(), OPTIONS);
+    const slow = slowSource(bytes);
+    const layer = new Layer(slow.pieces, OPTIONS);
     const stream = layer.compressed();
     await new Promise<void>((resolve) => stream.once('data', () => resolve()));
     stream.destroy();
     await assert.rejects(layer.done);
     // Well before the source could end by itself (50 pieces, 20 ms each).
-    for (let i = 0; i < 30 && !released; i++) await sleep(10);
-    assert.ok(released, 'the source generator was closed');
+    for (let i = 0; i < 30 && !slow.released(); i++) await sleep(10);
+    assert.ok(slow.released(), 'the source generator was closed');
     assert.throws(() => layer.compressed(), { code: 'ERR_LAYER_CONSUMED' });
   });
 });
