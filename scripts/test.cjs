@@ -41,6 +41,7 @@ const SLOW = {
   'build/acceptance-npm': 'express from the npm registry, `npm ci` twice: network-bound, about 40 s',
   'estargz/verify': "stargz-snapshotter's estargz reader, built on first run from Debian's packaged Go sources (apt download, go build)",
   'image/estargz-verify': 'eStargz images of fastlayer image and node through the same upstream reader (built on first run)',
+  'tar/huge-file': 'a sparse file over 8 GiB streamed through tarDirectory: about 30 s of CPU reading zeros',
   'estargz/lazy-pull': 'a lazy pull through the real stargz-snapshotter (built from Debian\'s Go sources on first run), a private containerd and FUSE: root only, about 20 s once built',
 };
 
