@@ -1,5 +1,5 @@
 // What a subcommand is: a name, its help, its flags (node:util parseArgs, strict) and a run
-// function. A new subcommand is one file exporting a Command, listed in commands.ts.
+// function. A new subcommand is one file exporting a Command, listed in commands.ts with its summary.
 import { parseArgs } from 'node:util';
 import { defaultMtime } from '../build/dir-layer.js';
 import type { MtimePolicy } from '../tar/options.js';
@@ -35,9 +35,8 @@ export interface Context {
 }
 
 export interface Command {
+  /** As listed in commands.ts, which also holds its one-line summary. */
   readonly name: string;
-  /** One line, for `fastlayer help`. */
-  readonly summary: string;
   /** Synopsis after `fastlayer `, e.g. 'layer DIR|FILE|- [options]'. */
   readonly usage: string;
   /** Paragraphs shown by `fastlayer help NAME` between the synopsis and the options. */
@@ -45,6 +44,14 @@ export interface Command {
   readonly options: OptionTable;
   /** Returns the exit status; failures throw (CliError subclasses carry their status). */
   run(args: Args, context: Context): Promise<number>;
+}
+
+/** A line of the command table (commands.ts): the command's module is loaded only when it runs. */
+export interface CommandEntry {
+  readonly name: string;
+  /** One line, for `fastlayer help` and the top of `fastlayer help NAME`. */
+  readonly summary: string;
+  load(): Promise<Command>;
 }
 
 /** Every command takes these. */
@@ -170,9 +177,10 @@ function optionLine(name: string, spec: OptionSpec): [string, string] {
   return [`  ${short}--${name}${value}`, spec.help + (spec.multiple ? ' (repeatable)' : '')];
 }
 
-export function formatHelp(command: Command): string {
+/** `fastlayer help NAME`: the synopsis, the summary line (commands.ts), the description, the options. */
+export function formatHelp(command: Command, summary: string): string {
   const rows = Object.entries(allOptions(command)).filter(([, s]) => !s.hidden).map(([n, s]) => optionLine(n, s));
   const width = Math.max(...rows.map(([left]) => left.length)) + 2;
   const options = rows.map(([left, right]) => `${left.padEnd(width)}${right}`).join('\n');
-  return `usage: fastlayer ${command.usage}\n\n${command.summary}\n${command.description ? `\n${command.description}\n` : ''}\noptions:\n${options}\n`;
+  return `usage: fastlayer ${command.usage}\n\n${summary}\n${command.description ? `\n${command.description}\n` : ''}\noptions:\n${options}\n`;
 }

@@ -2,28 +2,27 @@
 // The fastlayer command: picks the subcommand, runs it, and turns any failure into one line
 // `fastlayer: ...` and an exit status (0 ok, 1 failure, 2 usage error, 128+n on a signal).
 import { existsSync } from 'node:fs';
-import { flag, formatHelp, parseCommandArgs, type Command } from './command.js';
+import { flag, formatHelp, parseCommandArgs, type CommandEntry } from './command.js';
 import { commands, defaultCommand, findCommand } from './commands.js';
 import { CliError, ErrCliUsage, EXIT_FAILURE, oneLine } from './errors.js';
 import { escapeControls, escapeLines } from './escape.js';
 import { installInterrupt } from './interrupt.js';
-import { runDemo } from './commands/demo.js';
 import { installStdio, writeStderr, writeStdout } from './stdio.js';
 
-function pick(argv: readonly string[]): { command: Command; rest: readonly string[] } {
+function pick(argv: readonly string[]): { entry: CommandEntry; rest: readonly string[] } {
   const first = argv[0];
-  if (first === '--version' || first === '-V') return { command: findCommand('version')!, rest: argv.slice(1) };
-  if (first === '--help' || first === '-h') return { command: findCommand('help')!, rest: argv.slice(1) };
+  if (first === '--version' || first === '-V') return { entry: findCommand('version')!, rest: argv.slice(1) };
+  if (first === '--help' || first === '-h') return { entry: findCommand('help')!, rest: argv.slice(1) };
   if (first !== undefined) {
-    const command = findCommand(first);
-    if (command) return { command, rest: argv.slice(1) };
+    const entry = findCommand(first);
+    if (entry) return { entry, rest: argv.slice(1) };
     // The bare form takes a path; a word that is neither a path nor a command is most likely a
     // mistyped command.
     if (!first.startsWith('-') && !first.includes('/') && !existsSync(first)) {
       throw new ErrCliUsage(`unknown command "${first}", and no file or directory has that name (commands: ${commands.map((c) => c.name).join(', ')})`);
     }
   }
-  return { command: defaultCommand, rest: argv };
+  return { entry: findCommand(defaultCommand)!, rest: argv };
 }
 
 /** The one line printed for an error; its text may be a registry's or hold file names: escaped. */
@@ -59,11 +58,12 @@ async function main(argv: readonly string[]): Promise<number> {
   });
   try {
     // No arguments at all (npm start): the layer of a system directory, then an image of it.
-    if (argv.length === 0) return await runDemo({ signal: interrupt.signal });
-    const { command, rest } = pick(argv);
+    if (argv.length === 0) return await (await import('./commands/demo.js')).runDemo({ signal: interrupt.signal });
+    const { entry, rest } = pick(argv);
+    const command = await entry.load();
     const args = parseCommandArgs(command, rest);
     if (flag(args, 'help')) {
-      await writeStdout(formatHelp(command));
+      await writeStdout(formatHelp(command, entry.summary));
       return 0;
     }
     return await command.run(args, { signal: interrupt.signal });

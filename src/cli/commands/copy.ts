@@ -98,7 +98,6 @@ async function run(args: Args, context: Context): Promise<number> {
 
 export const copyCommand: Command = {
   name: NAME,
-  summary: 'Copy an image or index between registries, OCI layouts and archives.',
   usage: 'copy SRC DST [--platform all|OS/ARCH[,...]] [--tag TAG]... [options]',
   description: [
     'SRC and DST are each a registry image (REG/repo:tag, REG/repo@sha256:..., docker://REF), an OCI',

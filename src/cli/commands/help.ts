@@ -1,10 +1,10 @@
 // `fastlayer help [COMMAND]` (also `fastlayer --help`, `fastlayer COMMAND --help`).
-import { formatHelp, type Args, type Command } from '../command.js';
+import { formatHelp, type Args, type Command, type CommandEntry } from '../command.js';
 import { ErrCliUsage } from '../errors.js';
 import { writeStdout } from '../stdio.js';
 
 /** The overview: every command with its summary, and the exit statuses. */
-export function overview(commands: readonly Command[]): string {
+export function overview(commands: readonly CommandEntry[]): string {
   const width = Math.max(...commands.map((c) => c.name.length)) + 2;
   const list = commands.map((c) => `  ${c.name.padEnd(width)}${c.summary}`).join('\n');
   return [
@@ -20,24 +20,23 @@ export function overview(commands: readonly Command[]): string {
   ].join('\n');
 }
 
-export function helpCommand(commands: () => readonly Command[]): Command {
+/** The table is passed in, not imported: commands.ts loads this module. */
+export function helpCommand(commands: readonly CommandEntry[]): Command {
   return {
     name: 'help',
-    summary: 'Show the commands, or the options of one command.',
     usage: 'help [COMMAND]',
     description: '',
     options: {},
     async run(args: Args) {
-      const all = commands();
       if (args.positionals.length > 1) throw new ErrCliUsage(`help takes one command name, got ${args.positionals.join(' ')}`, 'help');
       const name = args.positionals[0];
       if (name === undefined) {
-        await writeStdout(overview(all));
+        await writeStdout(overview(commands));
         return 0;
       }
-      const command = all.find((c) => c.name === name);
-      if (!command) throw new ErrCliUsage(`unknown command "${name}" (commands: ${all.map((c) => c.name).join(', ')})`, 'help');
-      await writeStdout(formatHelp(command));
+      const entry = commands.find((c) => c.name === name);
+      if (!entry) throw new ErrCliUsage(`unknown command "${name}" (commands: ${commands.map((c) => c.name).join(', ')})`, 'help');
+      await writeStdout(formatHelp(await entry.load(), entry.summary));
       return 0;
     },
   };

@@ -385,7 +385,6 @@ export async function runImage(args: Args, context: Context, how?: ImageRun): Pr
 
 export const imageCommand: Command = {
   name: NAME,
-  summary: 'Build an image of directories (on an optional base) into an archive, an OCI layout or a registry.',
   usage: 'image --layer DIR[:DEST]|FILE.tar... [--base SRC] [config flags] --tag NAME[:TAG]... (--output FILE.tar|- | --oci-dir DIR | --push NAME)',
   description: [
     'Each --layer DIR is one layer (a deterministic tar of DIR, gzip-compressed, or zstd/none with',

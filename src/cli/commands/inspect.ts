@@ -257,7 +257,6 @@ async function run(args: Args, context: Context): Promise<number> {
 
 export const inspectCommand: Command = {
   name: NAME,
-  summary: 'Show the manifest, config and layers of an image archive, an OCI layout or a registry image.',
   usage: 'inspect SRC [options]',
   description: [
     'SRC is a path or a reference: docker://REF is always a registry image; otherwise a path that',

@@ -244,7 +244,6 @@ async function run(args: Args, context: Context): Promise<number> {
 
 export const layerCommand: Command = {
   name: NAME,
-  summary: 'Make one layer of a directory, a file or standard input, and print its descriptor.',
   usage: 'layer [DIR|FILE|-] [options]',
   description: [
     'DIR is archived as a deterministic tar (sorted names, root:root, hard links kept); FILE is read as is',

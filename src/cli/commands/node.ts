@@ -12,7 +12,6 @@ const { layer: _layer, sbom: _sbom, ...imageOptions } = imageCommand.options;
 
 export const nodeCommand: Command = {
   name: NAME,
-  summary: 'Build the image of a Node project: its dependencies in one layer, its code in the next.',
   usage: 'node [DIR] [--app-dir PATH] [--base SRC] [config flags] --tag NAME[:TAG]... (--output FILE.tar|- | --oci-dir DIR | --push NAME)',
   description: [
     'DIR (default: the working directory) holds package.json. The first layer holds package.json, the',

@@ -121,7 +121,6 @@ async function run(args: Args, context: Context): Promise<number> {
 
 export const pullCommand: Command = {
   name: NAME,
-  summary: 'Pull an image from a registry into an image archive or an OCI layout.',
   usage: 'pull NAME (--output FILE.tar | --oci-dir DIR) [options]',
   description: [
     'NAME is a reference (alpine, registry.example/team/app:1, app@sha256:...). From an index the image',

@@ -53,7 +53,6 @@ async function run(args: Args, context: Context): Promise<number> {
 
 export const pushCommand: Command = {
   name: NAME,
-  summary: 'Push an OCI layout directory or an image archive to a registry.',
   usage: 'push SRC NAME [--tag TAG]... [options]',
   description: [
     'SRC is an OCI image layout directory, or a tar archive holding one (fastlayer image --output,',

@@ -42,7 +42,6 @@ async function run(args: Args): Promise<number> {
 
 export const versionCommand: Command = {
   name: 'version',
-  summary: 'Print the version of fastlayer, of Node, and of each engine and its parts.',
   usage: 'version [--json]',
   description: '`fastlayer --version` is the same.',
   options: { json: REPORT_OPTIONS.json! },
