@@ -1,6 +1,6 @@
 // Sanitizer / reproducibility driver for the C++ core (no Node). Usage:
 //   driver selftest                 block pool contract, reference SHA-256 against NIST, constructor contract
-//   driver sha N                    N random SHA-256 checks (both dispatch paths)
+//   driver sha N                    N random SHA-256 checks (both dispatch paths), N of two streams at once
 //   driver random SEED SECONDS      random inputs, levels and chunkings until SECONDS have passed
 //   driver zstd SEED SECONDS        zstd mode: random inputs (some across frames), levels 1-19 and
 //                                   chunkings; libzstd round trip, same bytes on 1-4 threads
@@ -303,6 +303,7 @@ int main(int argc, char** argv) {
     Mulberry32 rng(12345);
     const long n = std::atol(argv[2]);
     for (long i = 0; i < n; ++i) CheckSha256Once(rng, i % 10 == 0 ? 300000 : 3000);
+    for (long i = 0; i < n; ++i) CheckSha256PairOnce(rng, i % 10 == 0 ? 300000 : 3000);
     std::printf("sha ok: %ld messages\n", n);
   } else if (cmd == "random" && argc == 4) {
     RandomRuns(static_cast<uint32_t>(std::strtoul(argv[2], nullptr, 0)), std::atof(argv[3]));

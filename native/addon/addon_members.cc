@@ -61,11 +61,10 @@ class MemberDigestsWrap : public Napi::ObjectWrap<MemberDigestsWrap> {
 
 class MembersWorker : public Napi::AsyncWorker {
  public:
-  MembersWorker(Napi::Env env, int level, std::unique_ptr<uint8_t[]> data, size_t total,
-                std::vector<size_t> sizes, std::vector<size_t> hash_lens, size_t helpers,
-                std::shared_ptr<MemberDigests> stream)
+  MembersWorker(Napi::Env env, int level, std::unique_ptr<uint8_t[]> data, std::vector<size_t> sizes,
+                std::vector<size_t> hash_lens, size_t helpers, std::shared_ptr<MemberDigests> stream)
       : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), level_(level),
-        data_(std::move(data)), total_(total), sizes_(std::move(sizes)),
+        data_(std::move(data)), sizes_(std::move(sizes)),
         hash_lens_(std::move(hash_lens)), helpers_(helpers), stream_(std::move(stream)),
         ticket_(stream_ ? stream_->Take() : 0) {}
 
@@ -81,10 +80,11 @@ class MembersWorker : public Napi::AsyncWorker {
     executed_ = true;
     bool added = false;
     try {
-      GzipMembers(level_, data_.get(), sizes_, hash_lens_, helpers_, &outs_, &digests_);
+      // With a MemberDigests, the chunk digests are taken in its pass over the input, with the diffID.
+      GzipMembers(level_, data_.get(), sizes_, hash_lens_, helpers_, &outs_, stream_ ? nullptr : &digests_);
       if (stream_) {
         added = true;
-        stream_->Add(ticket_, data_.get(), total_, outs_);
+        stream_->Add(ticket_, data_.get(), sizes_, hash_lens_, outs_, &digests_);
       }
     } catch (const std::bad_alloc&) {
       error_code_ = codes::kNoMemory;
@@ -127,7 +127,6 @@ class MembersWorker : public Napi::AsyncWorker {
   Napi::Promise::Deferred deferred_;
   const int level_;
   std::unique_ptr<uint8_t[]> data_;
-  const size_t total_;
   const std::vector<size_t> sizes_;
   const std::vector<size_t> hash_lens_;
   const size_t helpers_;
@@ -216,7 +215,7 @@ Napi::Value GzipMembersFunction(const Napi::CallbackInfo& info) {
     at += v.ByteLength();
   }
   // The ticket is taken here, after every check: a call that threw never holds a turn.
-  auto* worker = new MembersWorker(env, level, std::move(data), total, std::move(sizes), std::move(hash_lens),
+  auto* worker = new MembersWorker(env, level, std::move(data), std::move(sizes), std::move(hash_lens),
                                    static_cast<size_t>(threads - 1), std::move(stream));
   Napi::Promise promise = worker->Promise();
   worker->Queue();

@@ -110,7 +110,7 @@ void GzipMembers(int level, const uint8_t* data, const std::vector<size_t>& size
     for (size_t u = 0; u < count; u++) items.push_back({i, u});
   }
   outs->assign(n, {});
-  digests->assign(32 * n, 0);
+  if (digests != nullptr) digests->assign(32 * n, 0);
   if (level < 0 || level > 9) throw std::invalid_argument("fastlayer: compression level must be an integer from 0 to 9");
   // One compressor per thread number (0 is the caller, 1..kMaxThreads-1 the pool), taken on first use.
   std::vector<std::unique_ptr<Deflater>> deflaters(kMaxThreads);
@@ -124,7 +124,7 @@ void GzipMembers(int level, const uint8_t* data, const std::vector<size_t>& size
         const size_t len = sizes[i];
         if (item.unit == Item::kMeta) {
           crcs[i] = len == 0 ? 0 : crc32_gzip_refl(0, p, len);
-          HashPrefix(p, len, hash_lens[i], digests->data() + 32 * i);
+          if (digests != nullptr) HashPrefix(p, len, hash_lens[i], digests->data() + 32 * i);
           return;
         }
         auto& owned = deflaters[thread];
@@ -140,7 +140,7 @@ void GzipMembers(int level, const uint8_t* data, const std::vector<size_t>& size
         out->insert(out->end(), kGzipHeader, kGzipHeader + sizeof(kGzipHeader));
         CompressUnit(d, p, len, 0, out);
         PutTrailer(p, len, out);
-        HashPrefix(p, len, hash_lens[i], digests->data() + 32 * i);
+        if (digests != nullptr) HashPrefix(p, len, hash_lens[i], digests->data() + 32 * i);
       },
       [] {});
   for (auto& d : deflaters) {
@@ -184,6 +184,27 @@ void MemberDigests::Add(uint64_t ticket, const uint8_t* in, size_t len, const st
   // Until PassTurn no other call touches the hashes: every later ticket waits above.
   lock.unlock();
   diff_.Update(in, len);
+  for (const auto& o : outs) blob_.Update(o.data(), o.size());
+  lock.lock();
+  PassTurn();
+}
+
+void MemberDigests::Add(uint64_t ticket, const uint8_t* in, const std::vector<size_t>& sizes,
+                        const std::vector<size_t>& hash_lens, const std::vector<std::vector<uint8_t>>& outs,
+                        std::vector<uint8_t>* digests) {
+  digests->assign(32 * sizes.size(), 0);
+  std::unique_lock<std::mutex> lock(mu_);
+  turn_.wait(lock, [&] { return next_ == ticket; });
+  lock.unlock();
+  const uint8_t* p = in;
+  for (size_t i = 0; i < sizes.size(); i++) {
+    const size_t prefix = std::min(hash_lens[i], sizes[i]);
+    Sha256 chunk;
+    Sha256::UpdatePair(&diff_, p, &chunk, p, prefix);
+    diff_.Update(p + prefix, sizes[i] - prefix);
+    chunk.Final(digests->data() + 32 * i);
+    p += sizes[i];
+  }
   for (const auto& o : outs) blob_.Update(o.data(), o.size());
   lock.lock();
   PassTurn();

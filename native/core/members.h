@@ -17,7 +17,8 @@ namespace fastlayer {
 
 // Member i is data[start_i .. start_i + sizes[i]), the members laid end to end. outs receives one
 // complete gzip stream per member, and digests (32 bytes per member) the SHA-256 of each member's
-// first hash_lens[i] bytes (an eStargz chunk starts its member). Up to `helpers` pool threads share
+// first hash_lens[i] bytes (an eStargz chunk starts its member); with digests null, nothing is
+// hashed (MemberDigests::Add takes them with the diffID). Up to `helpers` pool threads share
 // the work, a large member unit by unit; the bytes never depend on it. Compressors are kept
 // between calls (at most kMaxThreads per level, process-wide). Throws std::invalid_argument
 // for a level outside 0..9, UnsupportedCpu like NewDeflater.
@@ -39,6 +40,11 @@ class MemberDigests {
   uint64_t Take();
   // Waits for the ticket's turn, then hashes `in` into the diffID and each of `outs` into the blob.
   void Add(uint64_t ticket, const uint8_t* in, size_t len, const std::vector<std::vector<uint8_t>>& outs);
+  // The same for `in` cut into members by `sizes`, writing GzipMembers' digests too (32 bytes per
+  // member, of its first hash_lens[i] bytes): each prefix is hashed in one pass with the diffID over
+  // the same bytes (Sha256::UpdatePair), where GzipMembers would read them a second time.
+  void Add(uint64_t ticket, const uint8_t* in, const std::vector<size_t>& sizes, const std::vector<size_t>& hash_lens,
+           const std::vector<std::vector<uint8_t>>& outs, std::vector<uint8_t>* digests);
   // A call that failed or never ran: its turn passes without bytes, and Finish then refuses. Never waits.
   void Skip(uint64_t ticket);
   // Once every ticket is added: hashes `tail` into the blob and writes both digests. False (nothing

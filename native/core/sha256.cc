@@ -84,17 +84,19 @@ std::atomic<bool>& ForcedPortable() {
 
 struct Accelerated {
   Sha256BlockFn blocks;  // null: none on this CPU
+  Sha256BlockPairFn pairs;  // null: the two streams of UpdatePair run one after the other
   const char* name;
 };
 
 // Probed once: the CPU does not change under a running process.
 const Accelerated& Best() {
   static const Accelerated best = []() -> Accelerated {
-    if (Sha256BlockFn f = sha256_detail::ShaNiBlocks()) return {f, "sha-ni"};
+    if (Sha256BlockFn f = sha256_detail::ShaNiBlocks()) return {f, sha256_detail::ShaNiBlockPairs(), "sha-ni"};
 #if FASTLAYER_HAVE_ARMV8_SHA256
-    if (Sha256BlockFn f = sha256_detail::ArmV8Blocks()) return {f, "armv8-sha2"};
+    // The ARMv8 rounds are cheap next to SHA-NI's latency here: no two-stream form is kept for them.
+    if (Sha256BlockFn f = sha256_detail::ArmV8Blocks()) return {f, nullptr, "armv8-sha2"};
 #endif
-    return {nullptr, "portable"};
+    return {nullptr, nullptr, "portable"};
   }();
   return best;
 }
@@ -114,8 +116,29 @@ void ForcePortableSha256(bool on) { ForcedPortable().store(on); }
 
 Sha256::Sha256() : Sha256(ForcedPortable().load()) {}
 
-Sha256::Sha256(bool force_portable) : blocks_(Select(force_portable)) {
+Sha256::Sha256(bool force_portable)
+    : blocks_(Select(force_portable)), pairs_(blocks_ == Best().blocks ? Best().pairs : nullptr) {
   std::memcpy(state_, kInitialState, sizeof(state_));
+}
+
+void Sha256::UpdatePair(Sha256* a, const uint8_t* pa, Sha256* b, const uint8_t* pb, size_t len) {
+  // Under two blocks there is too little to interleave.
+  if (a->pairs_ == nullptr || a->pairs_ != b->pairs_ || a->buf_len_ != b->buf_len_ || len < 128) {
+    a->Update(pa, len);
+    b->Update(pb, len);
+    return;
+  }
+  // Each completes its buffered block alone; then both start whole blocks at the same input offset.
+  const size_t head = a->buf_len_ == 0 ? 0 : 64 - a->buf_len_;
+  a->Update(pa, head);
+  b->Update(pb, head);
+  const size_t whole = (len - head) / 64;
+  a->pairs_(a->state_, pa + head, b->state_, pb + head, whole);
+  a->total_ += whole * 64;
+  b->total_ += whole * 64;
+  const size_t done = head + whole * 64;
+  a->Update(pa + done, len - done);
+  b->Update(pb + done, len - done);
 }
 
 void Sha256::Update(const uint8_t* data, size_t len) {

@@ -8,6 +8,8 @@ namespace fastlayer {
 
 // Compresses `blocks` consecutive 64-byte blocks into `state`.
 using Sha256BlockFn = void (*)(uint32_t state[8], const uint8_t* data, size_t blocks);
+// The same for two independent streams at once: `blocks` blocks of a into sa, as many of b into sb.
+using Sha256BlockPairFn = void (*)(uint32_t sa[8], const uint8_t* a, uint32_t sb[8], const uint8_t* b, size_t blocks);
 
 class Sha256 {
  public:
@@ -20,8 +22,16 @@ class Sha256 {
   // Writes the digest; the object must not be used afterwards (except for destruction).
   void Final(uint8_t out[32]);
 
+  // The same as a->Update(pa, len) then b->Update(pb, len), in one pass where it can: SHA-NI's
+  // round instruction is bound by its latency, so two independent streams interleaved cost little
+  // more than one (eStargz hashes each chunk and the diffID over the same bytes). Needs both at the
+  // same offset within a block and on the same implementation; otherwise, and where there is no
+  // two-stream form (portable code, ARMv8), the two run one after the other.
+  static void UpdatePair(Sha256* a, const uint8_t* pa, Sha256* b, const uint8_t* pb, size_t len);
+
  private:
   Sha256BlockFn blocks_;
+  Sha256BlockPairFn pairs_;  // null: none for blocks_
   uint32_t state_[8];
   uint64_t total_ = 0;
   uint8_t buf_[64];

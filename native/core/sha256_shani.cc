@@ -21,48 +21,94 @@ FASTLAYER_SHANI_TARGET inline void FourRounds(__m128i* abef, __m128i* cdgh, __m1
   *abef = _mm_sha256rnds2_epu32(*abef, *cdgh, _mm_shuffle_epi32(wk, 0x0E));
 }
 
-FASTLAYER_SHANI_TARGET void Blocks(uint32_t state[8], const uint8_t* data, size_t blocks) {
-  const __m128i byteswap = _mm_set_epi64x(0x0c0d0e0f08090a0bULL, 0x0405060700010203ULL);
-  // The instructions keep the state as {A,B,E,F} and {C,D,G,H} (highest lane first).
-  __m128i dcba = _mm_loadu_si128(reinterpret_cast<const __m128i*>(state));
-  __m128i hgfe = _mm_loadu_si128(reinterpret_cast<const __m128i*>(state + 4));
+// The instructions keep the state as {A,B,E,F} and {C,D,G,H} (highest lane first).
+struct State {
+  __m128i abef;
+  __m128i cdgh;
+};
+
+FASTLAYER_SHANI_TARGET inline State Load(const uint32_t state[8]) {
+  const __m128i dcba = _mm_loadu_si128(reinterpret_cast<const __m128i*>(state));
+  const __m128i hgfe = _mm_loadu_si128(reinterpret_cast<const __m128i*>(state + 4));
   const __m128i badc = _mm_shuffle_epi32(dcba, 0xB1);
   const __m128i efgh = _mm_shuffle_epi32(hgfe, 0x1B);
-  __m128i abef = _mm_alignr_epi8(badc, efgh, 8);
-  __m128i cdgh = _mm_blend_epi16(efgh, badc, 0xF0);
+  return {_mm_alignr_epi8(badc, efgh, 8), _mm_blend_epi16(efgh, badc, 0xF0)};
+}
 
+FASTLAYER_SHANI_TARGET inline void Store(const State& s, uint32_t state[8]) {
+  const __m128i feba = _mm_shuffle_epi32(s.abef, 0x1B);
+  const __m128i dchg = _mm_shuffle_epi32(s.cdgh, 0xB1);
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(state), _mm_blend_epi16(feba, dchg, 0xF0));
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(state + 4), _mm_alignr_epi8(dchg, feba, 8));
+}
+
+// Message words W[4i..4i+3] of a block, big endian.
+FASTLAYER_SHANI_TARGET inline __m128i Words(const uint8_t* data, int i) {
+  const __m128i byteswap = _mm_set_epi64x(0x0c0d0e0f08090a0bULL, 0x0405060700010203ULL);
+  return _mm_shuffle_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(data + 16 * i)), byteswap);
+}
+
+// W[4i..4i+3] (i >= 4) from W[4i-16..4i-1], into w[i & 3]: msg1 adds sigma0, the aligned middle
+// words add W[t-7..t-4], msg2 adds sigma1 (including the two words it has just produced).
+FASTLAYER_SHANI_TARGET inline __m128i NextWords(__m128i w[4], int i) {
+  __m128i& oldest = w[i & 3];
+  const __m128i mid = _mm_alignr_epi8(w[(i - 1) & 3], w[(i - 2) & 3], 4);
+  oldest = _mm_sha256msg2_epu32(_mm_add_epi32(_mm_sha256msg1_epu32(oldest, w[(i - 3) & 3]), mid), w[(i - 1) & 3]);
+  return oldest;
+}
+
+FASTLAYER_SHANI_TARGET inline __m128i K(int i) {
+  return _mm_loadu_si128(reinterpret_cast<const __m128i*>(kRoundConstants + 4 * i));
+}
+
+FASTLAYER_SHANI_TARGET void Blocks(uint32_t state[8], const uint8_t* data, size_t blocks) {
+  State s = Load(state);
   for (; blocks > 0; --blocks, data += 64) {
-    const __m128i abef_in = abef;
-    const __m128i cdgh_in = cdgh;
+    const State in = s;
     __m128i w[4];
 #pragma GCC unroll 4
     for (int i = 0; i < 4; ++i) {
-      w[i] = _mm_shuffle_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(data + 16 * i)),
-                              byteswap);
-      FourRounds(&abef, &cdgh,
-                 _mm_add_epi32(w[i], _mm_loadu_si128(reinterpret_cast<const __m128i*>(
-                                         kRoundConstants + 4 * i))));
+      w[i] = Words(data, i);
+      FourRounds(&s.abef, &s.cdgh, _mm_add_epi32(w[i], K(i)));
+    }
+#pragma GCC unroll 12
+    for (int i = 4; i < 16; ++i) FourRounds(&s.abef, &s.cdgh, _mm_add_epi32(NextWords(w, i), K(i)));
+    s.abef = _mm_add_epi32(s.abef, in.abef);
+    s.cdgh = _mm_add_epi32(s.cdgh, in.cdgh);
+  }
+  Store(s, state);
+}
+
+// Blocks() for two streams, their rounds interleaved: each round depends on the one before, so one
+// stream leaves the round unit idle most of the time, and the other stream's rounds fill it.
+FASTLAYER_SHANI_TARGET void BlockPairs(uint32_t state_a[8], const uint8_t* a, uint32_t state_b[8], const uint8_t* b,
+                                       size_t blocks) {
+  State sa = Load(state_a);
+  State sb = Load(state_b);
+  for (; blocks > 0; --blocks, a += 64, b += 64) {
+    const State in_a = sa;
+    const State in_b = sb;
+    __m128i wa[4];
+    __m128i wb[4];
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; ++i) {
+      wa[i] = Words(a, i);
+      wb[i] = Words(b, i);
+      FourRounds(&sa.abef, &sa.cdgh, _mm_add_epi32(wa[i], K(i)));
+      FourRounds(&sb.abef, &sb.cdgh, _mm_add_epi32(wb[i], K(i)));
     }
 #pragma GCC unroll 12
     for (int i = 4; i < 16; ++i) {
-      // W[t..t+3] from W[t-16..t-1]: msg1 adds sigma0, the aligned middle words add W[t-7..t-4],
-      // msg2 adds sigma1 (including the two words it has just produced).
-      __m128i& oldest = w[i & 3];
-      const __m128i mid = _mm_alignr_epi8(w[(i - 1) & 3], w[(i - 2) & 3], 4);
-      oldest = _mm_sha256msg2_epu32(
-          _mm_add_epi32(_mm_sha256msg1_epu32(oldest, w[(i - 3) & 3]), mid), w[(i - 1) & 3]);
-      FourRounds(&abef, &cdgh,
-                 _mm_add_epi32(oldest, _mm_loadu_si128(reinterpret_cast<const __m128i*>(
-                                           kRoundConstants + 4 * i))));
+      FourRounds(&sa.abef, &sa.cdgh, _mm_add_epi32(NextWords(wa, i), K(i)));
+      FourRounds(&sb.abef, &sb.cdgh, _mm_add_epi32(NextWords(wb, i), K(i)));
     }
-    abef = _mm_add_epi32(abef, abef_in);
-    cdgh = _mm_add_epi32(cdgh, cdgh_in);
+    sa.abef = _mm_add_epi32(sa.abef, in_a.abef);
+    sa.cdgh = _mm_add_epi32(sa.cdgh, in_a.cdgh);
+    sb.abef = _mm_add_epi32(sb.abef, in_b.abef);
+    sb.cdgh = _mm_add_epi32(sb.cdgh, in_b.cdgh);
   }
-
-  const __m128i feba = _mm_shuffle_epi32(abef, 0x1B);
-  const __m128i dchg = _mm_shuffle_epi32(cdgh, 0xB1);
-  _mm_storeu_si128(reinterpret_cast<__m128i*>(state), _mm_blend_epi16(feba, dchg, 0xF0));
-  _mm_storeu_si128(reinterpret_cast<__m128i*>(state + 4), _mm_alignr_epi8(dchg, feba, 8));
+  Store(sa, state_a);
+  Store(sb, state_b);
 }
 
 bool CpuHasShaNi() {
@@ -78,6 +124,7 @@ bool CpuHasShaNi() {
 }  // namespace
 
 Sha256BlockFn ShaNiBlocks() { return CpuHasShaNi() ? Blocks : nullptr; }
+Sha256BlockPairFn ShaNiBlockPairs() { return CpuHasShaNi() ? BlockPairs : nullptr; }
 
 }  // namespace sha256_detail
 }  // namespace fastlayer
@@ -87,6 +134,7 @@ Sha256BlockFn ShaNiBlocks() { return CpuHasShaNi() ? Blocks : nullptr; }
 namespace fastlayer {
 namespace sha256_detail {
 Sha256BlockFn ShaNiBlocks() { return nullptr; }
+Sha256BlockPairFn ShaNiBlockPairs() { return nullptr; }
 }  // namespace sha256_detail
 }  // namespace fastlayer
 

@@ -29,8 +29,14 @@ function hashPrefix(parts: Buffer[], length: number): string {
   return `sha256:${h.digest('hex')}`;
 }
 
+/** What a slot hands on: its members' bytes (one buffer for a batch: fewer chunks down the stream) and each member's size. */
+interface Done {
+  bufs: Buffer[];
+  sizes: number[];
+}
+
 interface Slot {
-  done: Promise<Buffer[]>;
+  done: Promise<Done>;
   bytes: number;
 }
 
@@ -76,29 +82,28 @@ export class MemberQueue {
     return this.#count;
   }
 
-  async #engine(parts: Buffer[]): Promise<Buffer[]> {
+  async #engine(parts: Buffer[]): Promise<Done> {
     const engine = this.factory.create({ level: this.level, compression: 'gzip', threads: this.threads });
     try {
       const head = await engine.update(parts);
       const { tail } = await engine.finish();
-      return [head.length === 0 ? Buffer.from(tail) : Buffer.concat([head, tail])];
+      const member = head.length === 0 ? Buffer.from(tail) : Buffer.concat([head, tail]);
+      return { bufs: [member], sizes: [member.length] };
     } finally {
       engine.destroy();
     }
   }
 
-  async #call(views: Buffer[], sizes: number[], hashes: (ChunkHash | undefined)[]): Promise<Buffer[]> {
+  async #call(views: Buffer[], sizes: number[], hashes: (ChunkHash | undefined)[]): Promise<Done> {
     // The chunk digests are taken on the worker threads too.
     const lengths = hashes.map((h) => h?.length ?? 0);
     const { out, sizes: outSizes, digests } = await this.#members!(this.level, views, sizes, this.threads, lengths, this.#native);
     hashes.forEach((h, i) => h?.set(`sha256:${digests.toString('hex', 32 * i, 32 * i + 32)}`));
-    const members: Buffer[] = [];
-    let at = 0;
-    for (const n of outSizes) members.push(out.subarray(at, (at += n)));
-    return members;
+    // The members lie end to end in `out`: handed on as one chunk, not one per member.
+    return { bufs: out.length === 0 ? [] : [out], sizes: outSizes };
   }
 
-  #start(done: Promise<Buffer[]>, bytes: number): void {
+  #start(done: Promise<Done>, bytes: number): void {
     // A failure is reported by whoever awaits it in order; until then it must not be unhandled.
     done.catch(() => {});
     this.#slots.push({ done, bytes });
@@ -115,7 +120,7 @@ export class MemberQueue {
   }
 
   /**
-   * Queues a member; returns the members ready to hand on (waits while too many are in flight).
+   * Queues a member; returns the bytes of the members ready to hand on (waits while too many are in flight).
    * `hash`, when given, receives the digest of the member's first bytes before drain() ends. The
    * parts must not change afterwards (the native call reads them on its worker thread).
    */
@@ -141,15 +146,13 @@ export class MemberQueue {
   async #shift(): Promise<Buffer[]> {
     const slot = this.#slots.shift()!;
     this.#inFlightBytes -= slot.bytes;
-    const members = await slot.done;
-    for (const m of members) {
-      this.sizes.push(m.length);
-      this.#js?.blob.update(m);
-    }
-    return members;
+    const { bufs, sizes } = await slot.done;
+    for (const n of sizes) this.sizes.push(n);
+    for (const b of bufs) this.#js?.blob.update(b);
+    return bufs;
   }
 
-  /** Every member still queued or in flight, in order. */
+  /** The bytes of every member still queued or in flight, in order. */
   async *drain(): AsyncGenerator<Buffer> {
     this.#sendBatch();
     while (this.#slots.length > 0) yield* await this.#shift();

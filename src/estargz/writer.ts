@@ -74,8 +74,9 @@ class Writer {
     this.#queue = new MemberQueue(factory, o.level, o.threads, o.threads, MAX_IN_FLIGHT + o.chunkSize);
   }
 
-  *#handOn(members: Buffer[]): Generator<Buffer> {
-    for (const m of members) {
+  /** Compressed bytes, in blob order (a batch's members come as one buffer). */
+  *#handOn(bufs: Buffer[]): Generator<Buffer> {
+    for (const m of bufs) {
       this.#size += m.length;
       yield m;
     }

@@ -211,9 +211,26 @@ function decodeNumber(block: Buffer, offset: number, width: number): number | un
     for (let i = 1; i < width; i++) n = n * 256 + field[i]!;
     return Number.isSafeInteger(n) ? n : undefined;
   }
-  const text = field.toString('latin1').replace(/\0.*$/s, '').trim();
-  if (!/^[0-7]*$/.test(text)) return undefined;
-  return text === '' ? 0 : parseInt(text, 8);
+  // Octal digits up to the first NUL, with whitespace around them (String.prototype.trim's, in
+  // latin1): read byte by byte, as every reader decodes ~8 of these per entry (a string and two
+  // regular expressions each cost the eStargz writer ~4 ms of a 32 MB layer's main thread).
+  let end = field.indexOf(0);
+  if (end < 0) end = width;
+  let start = 0;
+  while (start < end && isSpace(field[start]!)) start++;
+  while (end > start && isSpace(field[end - 1]!)) end--;
+  let n = 0;
+  for (let i = start; i < end; i++) {
+    const d = field[i]! - 0x30;
+    if (d < 0 || d > 7) return undefined;
+    n = n * 8 + d;
+  }
+  return n;
+}
+
+/** The latin1 characters String.prototype.trim removes: tab, LF, VT, FF, CR, space and NBSP. */
+function isSpace(b: number): boolean {
+  return b === 0x20 || (b >= 0x09 && b <= 0x0d) || b === 0xa0;
 }
 
 function cString(block: Buffer, offset: number, width: number): string {
@@ -234,13 +251,17 @@ export function isZeroBlock(block: Buffer): boolean {
  */
 export function decodeHeader(block: Buffer): RawHeader {
   const stored = decodeNumber(block, 148, 8);
-  let unsigned = 0;
-  let signed = 0;
+  // The checksum field counts as 8 spaces. The signed sum is the unsigned one less 256 for each
+  // byte over 127: one pass, no branch per byte on the field's position.
+  let unsigned = 8 * 32;
+  let high = 0;
   for (let i = 0; i < BLOCK; i++) {
-    const b = i >= 148 && i < 156 ? 32 : block[i]!;
+    if (i === 148) i = 156;
+    const b = block[i]!;
     unsigned += b;
-    signed += b > 127 ? b - 256 : b;
+    high += b >>> 7;
   }
+  const signed = unsigned - 256 * high;
   if (stored === undefined || (stored !== unsigned && stored !== signed)) throw new ErrTarInvalid('a wrong header checksum');
   const size = decodeNumber(block, 124, 12);
   if (size === undefined) throw new ErrTarInvalid('a size that is not a number');

@@ -206,7 +206,11 @@ describe('eStargz members: one native call for many members gives the bytes of o
           out.push(...(await q.push([data.subarray(0, n >> 1), data.subarray(n >> 1)], n)));
         }
         for await (const m of q.drain()) out.push(m);
-        return out;
+        // A batch hands its members on as one buffer: cut the bytes back into members by their sizes.
+        const bytes = Buffer.concat(out);
+        assert.equal(q.sizes.length, sizes.length);
+        let at = 0;
+        return q.sizes.map((n) => bytes.subarray(at, (at += n)));
       };
       const one = await run(false, 1);
       const batched = await run(true, 1);
