@@ -131,6 +131,9 @@ function summarise(r) {
     sampledDeltaMiB: (r.sampledPeakRSS - r.baselineRSS) / MiB,
     deltaMiB,
     mbps: r.bytes / r.seconds / MB,
+    // The case measured is a consumer slower than the layer: when the layer produced below the
+    // consumer's cap (a loaded machine), the consumer kept up and the figure is another case's.
+    consumerBound: r.engine === 'control' || r.outputBytes / r.seconds >= 0.95 * CONSUMER_BYTES_PER_SECOND,
     targetMiB: MEMORY_TARGET_MIB,
     pass: r.engine === 'control' ? null : deltaMiB <= MEMORY_TARGET_MIB,
   };
@@ -148,6 +151,7 @@ export function formatMemory(s) {
     ` RSS baseline ${s.baselineMiB.toFixed(1)} MiB, peak ${s.peakMiB.toFixed(1)} MiB,` +
     ` +${s.deltaMiB.toFixed(1)} MiB (sampled +${s.sampledDeltaMiB.toFixed(1)}) -> ${s.pass ? 'PASS' : 'MISS'}` +
     ` (target <= +${MEMORY_TARGET_MIB} MiB)` +
+    (s.consumerBound ? '' : `; the layer produced ${(s.outputBytes / s.seconds / MB).toFixed(0)} MB/s of output, below the consumer's cap: not the slow-consumer case (a loaded machine?)`) +
     (s.overControlMiB !== undefined ? `; ${s.overControlMiB >= 0 ? '+' : ''}${s.overControlMiB.toFixed(1)} MiB over the harness alone` : '') +
     (s.problems.length ? `\n    FAILED: ${s.problems.join('; ')}` : '')
   );

@@ -35,6 +35,13 @@ struct OutputRegion;
 // tar at level 1 (interleaved runs, this VM): 82.6% of the C baseline instead of 74.8%, peak RSS 84
 // instead of 117 MiB; higher factors cost more in marking than they save (8: slower, 16: slower).
 constexpr int64_t kGcPacing = 4;
+// The factor for outputs made while the pipeline's consumer is behind (its stream still holds
+// earlier output: setConsumerSlow(true)). The layer then waits for its reader, not for the engine,
+// so collections twice as often cost no throughput (about 5% more CPU time), and fewer collected-
+// later blocks, and fewer of the caller's own dead input Buffers, are in memory at once: the 2048 MB
+// slow-consumer benchmark (docs/PERFORMANCE.md) peaked about 15 MiB lower. 16 saved no more memory
+// there and cost 16% more CPU time.
+constexpr int64_t kGcPacingSlowConsumer = 8;
 
 struct OutputBlock {
   uint8_t* base;

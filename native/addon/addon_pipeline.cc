@@ -66,6 +66,7 @@ Napi::Function PipelineWrap::Define(Napi::Env env) {
                          InstanceMethod<&PipelineWrap::Finish>("finish"),
                          InstanceMethod<&PipelineWrap::Destroy>("destroy"),
                          InstanceMethod<&PipelineWrap::Stats>("stats"),
+                         InstanceMethod<&PipelineWrap::SetConsumerSlow>("setConsumerSlow"),
                      });
 }
 
@@ -237,6 +238,11 @@ Napi::Value PipelineWrap::Stats(const Napi::CallbackInfo& info) {
   result.Set("hashWaitSeconds", Napi::Number::New(env, stats_.hash_wait_s));
   result.Set("hashThreads", Napi::Boolean::New(env, stats_.hash_threads));
   return result;
+}
+
+void PipelineWrap::SetConsumerSlow(const Napi::CallbackInfo& info) {
+  // A hint: anything but true means "not behind".
+  consumer_slow_ = info[0].IsBoolean() && info[0].As<Napi::Boolean>().Value();
 }
 
 void PipelineWrap::Destroy(const Napi::CallbackInfo& info) {

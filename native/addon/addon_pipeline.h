@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "addon_input.h"
+#include "addon_output.h"
 #include "addon_view.h"
 #include "addon_worker.h"
 #include "pipeline.h"
@@ -24,6 +25,8 @@ class PipelineWrap : public Napi::ObjectWrap<PipelineWrap> {
   // Called by PipelineWorker on the main thread when its call has completed.
   void CallCompleted(napi_env env, bool failed);
   bool destroyed() const { return destroyed_; }
+  // The factor by which its outputs' blocks are reported to V8 (addon_output.h).
+  int64_t gc_pacing() const { return consumer_slow_ ? kGcPacingSlowConsumer : kGcPacing; }
 
  private:
   Napi::Value Update(const Napi::CallbackInfo& info);
@@ -39,6 +42,9 @@ class PipelineWrap : public Napi::ObjectWrap<PipelineWrap> {
   // caller's thread, that is the call's libuv worker; 1..: pool threads).
   Napi::Value Stats(const Napi::CallbackInfo& info);
   void Destroy(const Napi::CallbackInfo& info);
+  // setConsumerSlow(slow): whether the consumer of the outputs is behind (addon_output.h); affects
+  // how outputs made from now on are reported to the collector, never the bytes.
+  void SetConsumerSlow(const Napi::CallbackInfo& info);
   void Finalize(Napi::Env env) override;
 
   Napi::Value Start(Napi::Env env, Napi::Object self, PipelineWorker::Op op,
@@ -70,6 +76,7 @@ class PipelineWrap : public Napi::ObjectWrap<PipelineWrap> {
   bool finished_ = false;
   bool destroyed_ = false;
   bool failed_ = false;
+  bool consumer_slow_ = false;
 };
 
 }  // namespace addon

@@ -21,11 +21,11 @@ napi_value CopyToBuffer(napi_env env, const uint8_t* data, size_t len) {
 }
 
 // A Buffer over a block, without a copy. Its length is counted by V8 already; the rest of the
-// block, times the pacing factor (addon_output.h), is reported too, so that the collector sees
+// block, times the pacing factor (addon_output.h: `pacing`, the pipeline's), is reported too, so that the collector sees
 // what the Buffer keeps alive and runs before fresh memory piles up. The finalizer
 // takes the report back and releases the block. On failure (runtimes that forbid external buffers)
 // the bytes are copied and the block released here.
-napi_value BlockBuffer(napi_env env, OutputBlock* block, size_t len) {
+napi_value BlockBuffer(napi_env env, OutputBlock* block, size_t len, int64_t pacing) {
   napi_value value = nullptr;
   const napi_status status = napi_create_external_buffer(
       env, len, block->base,
@@ -41,7 +41,7 @@ napi_value BlockBuffer(napi_env env, OutputBlock* block, size_t len) {
     ReleaseOutput(block);
     return value;
   }
-  block->reported = static_cast<int64_t>(block->capacity) * kGcPacing - static_cast<int64_t>(len);
+  block->reported = static_cast<int64_t>(block->capacity) * pacing - static_cast<int64_t>(len);
   int64_t ignored = 0;
   if (block->reported != 0 &&
       napi_adjust_external_memory(env, block->reported, &ignored) != napi_ok) {
@@ -138,7 +138,7 @@ void PipelineWorker::Execute() {
 
 napi_value PipelineWorker::MakeUpdateResult(napi_env env) {
   if (block_ == nullptr) return CopyToBuffer(env, out_.data(), out_.size());
-  return BlockBuffer(env, std::exchange(block_, nullptr), out_.size());
+  return BlockBuffer(env, std::exchange(block_, nullptr), out_.size(), wrap_->gc_pacing());
 }
 
 napi_value PipelineWorker::MakeReadFileResult(napi_env env, size_t bytes_read_count) {

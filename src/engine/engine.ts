@@ -55,6 +55,12 @@ export interface Engine {
   finish(): Promise<EngineResult>;
   /** Releases resources; safe at any time, also while a call is in flight. Idempotent. */
   destroy(): void;
+  /**
+   * Optional: told whether the consumer of the output is behind (the stream still holds earlier
+   * output), so that the engine may trade CPU time it would otherwise spend waiting for less memory.
+   * Never changes the bytes.
+   */
+  consumerSlow?(slow: boolean): void;
 }
 
 export interface EngineInfo {

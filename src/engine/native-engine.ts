@@ -82,6 +82,13 @@ class NativeEngine implements Engine {
     return this.pipeline.stats?.();
   }
 
+  // Outputs made while the consumer is behind are reported to V8 as larger (native/addon/addon_output.h):
+  // it then collects the Buffers the consumer has let go of sooner, at no cost in speed, since the
+  // layer waits for the consumer anyway.
+  consumerSlow(slow: boolean): void {
+    if (this.state !== 'destroyed') this.pipeline.setConsumerSlow?.(slow);
+  }
+
   destroy(): void {
     if (this.state === 'destroyed') return;
     this.state = 'destroyed';

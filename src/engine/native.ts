@@ -31,6 +31,11 @@ export interface NativePipeline {
   destroy(): void;
   /** Absent in addons built before it (engine_stats.h). */
   stats?(): NativeStats;
+  /**
+   * Whether the consumer of the outputs is behind: outputs made from now on are reported to the
+   * collector as larger, so it runs sooner (memory only, never the bytes). Absent in older addons.
+   */
+  setConsumerSlow?(slow: boolean): void;
 }
 
 /** Where one pipeline's work went, as of its last completed call (native/core/engine_stats.h). */

@@ -54,6 +54,8 @@ export class LayerStream extends Readable {
   private completed = false;
   /** Compressed bytes pushed so far (for the reader's flush points). */
   private pushed = 0;
+  /** What the engine was last told of its consumer (Engine.consumerSlow). */
+  private consumerSlow = false;
 
   constructor(
     private readonly reader: ChunkReader,
@@ -87,6 +89,7 @@ export class LayerStream extends Readable {
           if (step.output.length > 0) {
             this.pushed += step.output.length;
             this.wanted = this.push(step.output);
+            this.tellConsumerSlow(this.readableLength > 0);
           }
           if (step.flushed) this.reader.flushed?.(this.pushed);
         } else {
@@ -99,6 +102,14 @@ export class LayerStream extends Readable {
     } finally {
       this.running = false;
     }
+  }
+
+  // The consumer is behind when output is still buffered here right after a push (a consumer that
+  // keeps up takes each output as it is pushed). Told only on a change: one call per switch.
+  private tellConsumerSlow(slow: boolean): void {
+    if (slow === this.consumerSlow) return;
+    this.consumerSlow = slow;
+    this.engine.consumerSlow?.(slow);
   }
 
   /** Takes the next input, starts reading the one after it, and runs the engine on it. */

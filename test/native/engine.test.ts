@@ -60,6 +60,29 @@ describe('native engine factory', { skip }, () => {
     await assert.rejects(e.finish(), ErrEngineState);
   });
 
+  it('consumerSlow() changes how outputs are reported to the collector, never the bytes', async () => {
+    const input = semiCompressible(3 * 1024 * 1024, 5);
+    for (const threads of [1, 2]) {
+      const layer = async (slowFrom: number | undefined) => {
+        const e = engine.create({ level: 1, compression: 'gzip', threads });
+        const parts: Uint8Array[] = [];
+        for (let at = 0, call = 0; at < input.length; at += 1024 * 1024, call++) {
+          if (slowFrom !== undefined) e.consumerSlow!(call >= slowFrom);
+          parts.push(await e.update(input.subarray(at, at + 1024 * 1024)));
+        }
+        const { tail, digest } = await e.finish();
+        return { bytes: Buffer.concat([...parts, tail]), digest };
+      };
+      const plain = await layer(undefined);
+      const hinted = await layer(1);
+      assert.ok(plain.bytes.equals(hinted.bytes), `threads ${threads}`);
+      assert.equal(hinted.digest, plain.digest);
+    }
+    const e = engine.create({ level: 1, compression: 'gzip' });
+    e.destroy();
+    e.consumerSlow!(true);  // after destroy: ignored, no throw
+  });
+
   it('passes the addon argument errors through', () => {
     assert.throws(() => engine.create({ level: 12, compression: 'gzip' }), { code: 'ERR_OUT_OF_RANGE' });
   });
