@@ -273,4 +273,49 @@ void CheckSha256PairOnce(Mulberry32& rng, size_t max_len) {
          n, skew, Hex(got_a, 32).c_str(), Hex(got_b, 32).c_str(), Hex(want_a.data(), 32).c_str(), Hex(want_b.data(), 32).c_str());
 }
 
+// Sha256::UpdateTriple against the reference: a and b as in the pair check, and a third message of
+// another length fed beside them from wherever it has got to (its own offset in a block), in pieces
+// of its own between the calls, and the rest alone at the end.
+void CheckSha256TripleOnce(Mulberry32& rng, size_t max_len) {
+  const size_t n = rng.Next() % (max_len + 1);
+  const size_t m = rng.Next() % (max_len + 1);
+  const size_t skew = rng.Next() % 3 == 0 ? rng.Next() % 64 : 0;
+  std::vector<uint8_t> a, b, c;
+  GenRandom(rng.Next(), n, &a);
+  GenRandom(rng.Next(), n + skew, &b);
+  GenRandom(rng.Next(), m, &c);
+  const bool portable = rng.Next() % 4 == 0;
+  fastlayer::Sha256 ha(portable), hb(portable), hc(rng.Next() % 8 == 0 ? !portable : portable);
+  hb.Update(b.data(), skew);
+  size_t pc = 0;
+  for (size_t pos = 0; pos < n;) {
+    const uint32_t pick = rng.Next() % 8;
+    const size_t cap = pick == 0 ? 0 : pick < 4 ? 300 : n;
+    const size_t len = std::min<size_t>(n - pos, rng.Next() % (cap + 1));
+    const size_t offer = std::min<size_t>(m - pc, rng.Next() % 2 == 0 ? m - pc : rng.Next() % 400);
+    size_t taken = 0;
+    pc += fastlayer::Sha256::UpdateTriple(&ha, a.data() + pos, &hb, b.data() + skew + pos, len, &taken, &hc, c.data() + pc, offer);
+    if (pc > m || taken > len) Fail("SHA-256 triple took %zu of %zu bytes and %zu of a %zu-byte third message", taken, len, pc, m);
+    // What the triple left of a and b, paired (as eStargz goes on).
+    fastlayer::Sha256::UpdatePair(&ha, a.data() + pos + taken, &hb, b.data() + skew + pos + taken, len - taken);
+    if (rng.Next() % 4 == 0) {
+      const size_t alone = std::min<size_t>(m - pc, rng.Next() % 100);
+      hc.Update(c.data() + pc, alone);
+      pc += alone;
+    }
+    pos += len;
+  }
+  hc.Update(c.data() + pc, m - pc);
+  uint8_t got[3][32];
+  ha.Final(got[0]);
+  hb.Final(got[1]);
+  hc.Final(got[2]);
+  const std::array<uint8_t, 32> want[3] = {RefSha256(a.data(), n), RefSha256(b.data(), n + skew), RefSha256(c.data(), m)};
+  for (int i = 0; i < 3; ++i) {
+    if (std::memcmp(got[i], want[i].data(), 32) != 0)
+      Fail("SHA-256 triple (%s, %zu and %zu bytes, b %zu ahead): stream %d is %s, reference %s", portable ? "portable" : fastlayer::Sha256Implementation(),
+           n, m, skew, i, Hex(got[i], 32).c_str(), Hex(want[i].data(), 32).c_str());
+  }
+}
+
 }  // namespace reftest

@@ -85,18 +85,19 @@ std::atomic<bool>& ForcedPortable() {
 struct Accelerated {
   Sha256BlockFn blocks;  // null: none on this CPU
   Sha256BlockPairFn pairs;  // null: the two streams of UpdatePair run one after the other
+  Sha256BlockTripleFn triples;  // null: UpdateTriple leaves the third stream to its caller
   const char* name;
 };
 
 // Probed once: the CPU does not change under a running process.
 const Accelerated& Best() {
   static const Accelerated best = []() -> Accelerated {
-    if (Sha256BlockFn f = sha256_detail::ShaNiBlocks()) return {f, sha256_detail::ShaNiBlockPairs(), "sha-ni"};
+    if (Sha256BlockFn f = sha256_detail::ShaNiBlocks()) return {f, sha256_detail::ShaNiBlockPairs(), sha256_detail::ShaNiBlockTriples(), "sha-ni"};
 #if FASTLAYER_HAVE_ARMV8_SHA256
     // The ARMv8 rounds are cheap next to SHA-NI's latency here: no two-stream form is kept for them.
-    if (Sha256BlockFn f = sha256_detail::ArmV8Blocks()) return {f, nullptr, "armv8-sha2"};
+    if (Sha256BlockFn f = sha256_detail::ArmV8Blocks()) return {f, nullptr, nullptr, "armv8-sha2"};
 #endif
-    return {nullptr, nullptr, "portable"};
+    return {nullptr, nullptr, nullptr, "portable"};
   }();
   return best;
 }
@@ -117,7 +118,8 @@ void ForcePortableSha256(bool on) { ForcedPortable().store(on); }
 Sha256::Sha256() : Sha256(ForcedPortable().load()) {}
 
 Sha256::Sha256(bool force_portable)
-    : blocks_(Select(force_portable)), pairs_(blocks_ == Best().blocks ? Best().pairs : nullptr) {
+    : blocks_(Select(force_portable)), pairs_(blocks_ == Best().blocks ? Best().pairs : nullptr),
+      triples_(blocks_ == Best().blocks ? Best().triples : nullptr) {
   std::memcpy(state_, kInitialState, sizeof(state_));
 }
 
@@ -139,6 +141,30 @@ void Sha256::UpdatePair(Sha256* a, const uint8_t* pa, Sha256* b, const uint8_t* 
   const size_t done = head + whole * 64;
   a->Update(pa + done, len - done);
   b->Update(pb + done, len - done);
+}
+
+size_t Sha256::UpdateTriple(Sha256* a, const uint8_t* pa, Sha256* b, const uint8_t* pb, size_t len, size_t* taken,
+                            Sha256* c, const uint8_t* pc, size_t len_c) {
+  *taken = 0;
+  if (a->triples_ == nullptr || a->triples_ != b->triples_ || a->triples_ != c->triples_ || a->buf_len_ != b->buf_len_) {
+    return 0;
+  }
+  // Each side completes its buffered block alone (c's offset in a block is its own), then whole blocks.
+  const size_t head = a->buf_len_ == 0 ? 0 : 64 - a->buf_len_;
+  const size_t head_c = c->buf_len_ == 0 ? 0 : 64 - c->buf_len_;
+  if (len < head + 128 || len_c < head_c + 128) return 0;
+  a->Update(pa, head);
+  b->Update(pb, head);
+  c->Update(pc, head_c);
+  const size_t whole_ab = (len - head) / 64;
+  const size_t whole_c = (len_c - head_c) / 64;
+  const size_t whole = whole_ab < whole_c ? whole_ab : whole_c;
+  a->triples_(a->state_, pa + head, b->state_, pb + head, c->state_, pc + head_c, whole);
+  a->total_ += whole * 64;
+  b->total_ += whole * 64;
+  c->total_ += whole * 64;
+  *taken = head + whole * 64;
+  return head_c + whole * 64;
 }
 
 void Sha256::Update(const uint8_t* data, size_t len) {

@@ -13,6 +13,8 @@ void PortableBlocks(uint32_t state[8], const uint8_t* data, size_t blocks);
 Sha256BlockFn ShaNiBlocks();
 // Two streams interleaved, on the same condition as ShaNiBlocks().
 Sha256BlockPairFn ShaNiBlockPairs();
+// Three streams interleaved, on the same condition.
+Sha256BlockTripleFn ShaNiBlockTriples();
 
 // sha256_armv8.cc is only compiled for arm64 (binding.gyp), so it is only referenced there. It needs
 // Linux (getauxval) and a compiler that lets one function use the SHA-256 intrinsics: GCC, or clang

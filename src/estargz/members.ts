@@ -43,6 +43,8 @@ interface Slot {
 /** A batch is sent once it holds this many bytes or members. */
 const BATCH_BYTES = 1024 * 1024;
 const BATCH_MEMBERS = 512;
+/** What push() returns when nothing is ready (never written to). */
+const NOTHING: Buffer[] = [];
 
 /** Hashes taken here when the native calls do not take them. */
 interface JsHashes {
@@ -124,22 +126,32 @@ export class MemberQueue {
    * `hash`, when given, receives the digest of the member's first bytes before drain() ends. The
    * parts must not change afterwards (the native call reads them on its worker thread).
    */
-  async push(parts: Buffer[], bytes: number, hash?: ChunkHash): Promise<Buffer[]> {
+  push(parts: Buffer[], bytes: number, hash?: ChunkHash): Buffer[] | Promise<Buffer[]> {
     this.#count++;
     if (this.#members) {
       for (const p of parts) this.#batch.push(p);
       this.#batchSizes.push(bytes);
       this.#hashes.push(hash);
       this.#batchBytes += bytes;
-      if (this.#batchBytes < BATCH_BYTES && this.#batchSizes.length < BATCH_MEMBERS) return [];
+      // Most members only join the open batch: answered without a promise (one per member cost
+      // the main thread more than the batching saved on small files).
+      if (this.#batchBytes < BATCH_BYTES && this.#batchSizes.length < BATCH_MEMBERS) return NOTHING;
       this.#sendBatch();
     } else {
       for (const p of parts) this.#js!.diff.update(p);
       hash?.set(hashPrefix(parts, hash.length));
       this.#start(this.#engine(parts), bytes);
     }
+    return this.#full() ? this.#wait() : NOTHING;
+  }
+
+  #full(): boolean {
+    return this.#slots.length > this.window || (this.#inFlightBytes > this.maxBytes && this.#slots.length > 1);
+  }
+
+  async #wait(): Promise<Buffer[]> {
     const out: Buffer[] = [];
-    while (this.#slots.length > this.window || (this.#inFlightBytes > this.maxBytes && this.#slots.length > 1)) out.push(...(await this.#shift()));
+    while (this.#full()) for (const b of await this.#shift()) out.push(b);
     return out;
   }
 

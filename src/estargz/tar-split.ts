@@ -27,8 +27,12 @@ export class TarSplitter {
     this.#bytes = new Bytes(copied(source)[Symbol.asyncIterator]());
   }
 
-  /** Exactly n bytes of an entry's data, or ErrTarInvalid. */
-  async data(n: number, name: string): Promise<Buffer> {
+  /** Exactly n bytes of an entry's data, or ErrTarInvalid; without a promise when they are buffered (most entries). */
+  data(n: number, name: string): Buffer | Promise<Buffer> {
+    return this.#bytes.takeBuffered(n) ?? this.#read(n, name);
+  }
+
+  async #read(n: number, name: string): Promise<Buffer> {
     const b = await this.#bytes.take(n, `entry ${JSON.stringify(name)}`);
     if (b === undefined) throw new ErrTarInvalid(`invalid tar stream: it ends inside entry ${JSON.stringify(name)}`);
     return b;
@@ -38,7 +42,7 @@ export class TarSplitter {
   async next(): Promise<SplitEntry | undefined> {
     const raw: Buffer[] = [];
     for (;;) {
-      const block = await this.#bytes.take(BLOCK, 'a header');
+      const block = this.#bytes.takeBuffered(BLOCK) ?? (await this.#bytes.take(BLOCK, 'a header'));
       if (block === undefined || isZeroBlock(block)) {
         if (hasPending(this.#pending) || raw.length > 0) throw new ErrTarInvalid('invalid tar stream: an extended header has no entry after it');
         // Whatever follows the end-of-archive block is not part of the archive.

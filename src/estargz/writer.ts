@@ -46,7 +46,7 @@ interface Placed {
   member: number;
 }
 
-type Reader = (n: number) => Promise<Buffer>;
+type Reader = (n: number) => Buffer | Promise<Buffer>;
 interface Held {
   entry: SplitEntry;
   data: Buffer;
@@ -74,12 +74,25 @@ class Writer {
     this.#queue = new MemberQueue(factory, o.level, o.threads, o.threads, MAX_IN_FLIGHT + o.chunkSize);
   }
 
-  /** Compressed bytes, in blob order (a batch's members come as one buffer). */
-  *#handOn(bufs: Buffer[]): Generator<Buffer> {
+  /** Compressed bytes ready to hand on, in blob order (a batch's members come as one buffer). */
+  #ready: Buffer[] = [];
+
+  #handOn(bufs: Buffer[]): void {
     for (const m of bufs) {
       this.#size += m.length;
-      yield m;
+      this.#ready.push(m);
     }
+  }
+
+  /**
+   * The bytes handed on since the last call. The writer's steps are plain async functions, not
+   * async generators: yield* through three generators per entry cost the main thread more than the
+   * entry's own work, and most entries hand on nothing (their member joins a batch).
+   */
+  take(): Buffer[] {
+    const r = this.#ready;
+    if (r.length > 0) this.#ready = [];
+    return r;
   }
 
   #append(b: Buffer): void {
@@ -90,7 +103,7 @@ class Writer {
   }
 
   /** Ends the open member; `hash` asks for the digest of its first bytes (the chunk it starts with). */
-  async *#close(): AsyncGenerator<Buffer> {
+  #close(): void | Promise<void> {
     if (this.#openBytes === 0) return;
     const parts = this.#open;
     const bytes = this.#openBytes;
@@ -98,11 +111,13 @@ class Writer {
     this.#open = [];
     this.#openBytes = 0;
     this.#hash = undefined;
-    yield* this.#handOn(await this.#queue.push(parts, bytes, hash));
+    const out = this.#queue.push(parts, bytes, hash);
+    if (Array.isArray(out)) this.#handOn(out);
+    else return out.then((b) => this.#handOn(b));
   }
 
   /** One entry: its headers into the open member; each chunk of a file's data starts a member. */
-  async *entry(e: SplitEntry, read: Reader, padding: Reader): AsyncGenerator<Buffer> {
+  async entry(e: SplitEntry, read: Reader, padding: Reader): Promise<void> {
     for (const r of e.raw) this.#append(r);
     if (e.name === '.') return; // the root is in the tar, not in the TOC
     const t = tocEntry(e);
@@ -114,9 +129,11 @@ class Writer {
     const file = e.size > this.o.chunkSize ? createHash('sha256') : undefined;
     const chunkSize = this.o.chunkSize;
     for (let written = 0; written < e.size; ) {
-      yield* this.#close();
+      const closed = this.#close();
+      if (closed) await closed;
       const n = Math.min(chunkSize, e.size - written);
-      const data = await read(n);
+      let data = read(n);
+      if (!Buffer.isBuffer(data)) data = await data;
       const c: TocEntry = written === 0 ? t : { name: e.name, type: 'chunk' };
       if (written > 0) c.chunkOffset = written;
       // As upstream: a chunk of the full size says so; the last (shorter) one runs to the end.
@@ -138,21 +155,23 @@ class Writer {
       this.#chunks++;
     }
     if (file) t.digest = `sha256:${file.digest('hex')}`;
-    this.#append(await padding(pad(e.size)));
+    const p = padding(pad(e.size));
+    this.#append(Buffer.isBuffer(p) ? p : await p);
   }
 
-  async *landmark(name: string): AsyncGenerator<Buffer> {
+  landmark(name: string): Promise<void> {
     const e: SplitEntry = {
       raw: [plainHeader(Buffer.from(name), '0', 0o644, 1, 0)], name, type: 'file', size: 1, mode: 0o644,
       uid: 0, gid: 0, uname: '', gname: '', mtime: new Date(0), devmajor: 0, devminor: 0,
     };
-    yield* this.entry(e, async () => Buffer.from([LANDMARK_CONTENT]), async (n) => Buffer.alloc(n));
+    return this.entry(e, () => Buffer.from([LANDMARK_CONTENT]), (n) => Buffer.alloc(n));
   }
 
   /** The TOC member and the footer; returns the values once everything is handed on. */
   async *finish(landmark: EstargzResult['landmark'], result: (r: EstargzResult) => void): AsyncGenerator<Buffer> {
-    yield* this.#close();
-    for await (const m of this.#queue.drain()) yield* this.#handOn([m]);
+    await this.#close();
+    yield* this.take();
+    for await (const m of this.#queue.drain()) yield* this.#on(m);
     const offsets = [0];
     for (const s of this.#queue.sizes) offsets.push(offsets[offsets.length - 1]! + s);
     const entries = this.#placed.map(({ toc, member }) => (member < 0 ? toc : reorder(toc, offsets[member]!)));
@@ -163,16 +182,23 @@ class Writer {
     this.#append(Buffer.alloc(pad(json.length)));
     this.#append(trailer());
     const members = this.#queue.count;
-    yield* this.#close();
-    for await (const m of this.#queue.drain()) yield* this.#handOn([m]);
+    await this.#close();
+    yield* this.take();
+    for await (const m of this.#queue.drain()) yield* this.#on(m);
     const tail = footer(tocOffset);
     // The queue hashed the members (on the native calls' threads where it could): it adds the footer.
     const { digest, diffID } = this.#queue.digests(tail);
-    yield* this.#handOn([tail]);
+    yield* this.#on(tail);
     result({
       digest, diffID, size: this.#size,
       uncompressedSize: this.#usize, tocDigest: sha(json), members, entries: entries.length, chunks: this.#chunks, landmark,
     });
+  }
+
+  /** One buffer handed on at once (the end, where there are few). */
+  #on(b: Buffer): Buffer[] {
+    this.#handOn([b]);
+    return this.take();
   }
 
   abandon(): void {
@@ -194,15 +220,21 @@ function checkName(e: SplitEntry): SplitEntry {
 async function* produce(source: AsyncIterable<Uint8Array>, o: ResolvedEstargzOptions, result: (r: EstargzResult) => void): AsyncGenerator<Buffer> {
   const w = new Writer(o);
   const split = new TarSplitter(source);
-  const streamed = (e: SplitEntry) => w.entry(e, (n) => split.data(n, e.name), (n) => split.data(n, e.name));
   try {
     let landmark: EstargzResult['landmark'] = NO_PREFETCH_LANDMARK;
-    if (o.prioritize.length === 0) yield* w.landmark(NO_PREFETCH_LANDMARK);
+    if (o.prioritize.length === 0) await w.landmark(NO_PREFETCH_LANDMARK);
     else {
       landmark = PREFETCH_LANDMARK;
       yield* prioritized(w, split, o);
     }
-    for (let e = await split.next(); e; e = await split.next()) yield* streamed(checkName(e));
+    yield* w.take();
+    let name = '';
+    const read = (n: number) => split.data(n, name);
+    for (let e = await split.next(); e; e = await split.next()) {
+      name = checkName(e).name;
+      await w.entry(e, read, read);
+      for (const b of w.take()) yield b;
+    }
     yield* w.finish(landmark, result);
   } catch (err) {
     w.abandon();
@@ -220,7 +252,7 @@ async function* prioritized(w: Writer, split: TarSplitter, o: ResolvedEstargzOpt
   let heldBytes = 0;
   const from = (h: Held) => {
     let at = 0;
-    return w.entry(h.entry, async (n) => h.data.subarray(at, (at += n)), async () => h.padding);
+    return w.entry(h.entry, (n) => h.data.subarray(at, (at += n)), () => h.padding);
   };
   while (wanted.size > 0) {
     const e = await split.next();
@@ -240,14 +272,20 @@ async function* prioritized(w: Writer, split: TarSplitter, o: ResolvedEstargzOpt
       if (d.entry.type === 'directory' && e.name.startsWith(`${d.entry.name}/`)) {
         held.splice(i--, 1);
         heldBytes -= d.entry.size;
-        yield* from(d);
+        await from(d);
+        yield* w.take();
       }
     }
     heldBytes -= e.size;
-    yield* from(h);
+    await from(h);
+    yield* w.take();
   }
-  yield* w.landmark(PREFETCH_LANDMARK);
-  for (const h of held) yield* from(h);
+  await w.landmark(PREFETCH_LANDMARK);
+  yield* w.take();
+  for (const h of held) {
+    await from(h);
+    yield* w.take();
+  }
 }
 
 /**

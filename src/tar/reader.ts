@@ -132,6 +132,23 @@ export class Bytes {
         throw new ErrTarInvalid(`invalid tar stream: it ends inside ${what}`);
       }
     }
+    return this.#cut(n);
+  }
+
+  /** Exactly `n` bytes when that many are buffered already, else undefined (a caller's fast path: no promise). */
+  takeBuffered(n: number): Buffer | undefined {
+    return this.#buffered >= n ? this.#cut(n) : undefined;
+  }
+
+  #cut(n: number): Buffer {
+    this.#buffered -= n;
+    const head = this.#chunks[0];
+    if (head !== undefined && head.length >= n) {
+      // Within one chunk (nearly every header and small file): a view, no list of parts.
+      if (head.length === n) this.#chunks.shift();
+      else this.#chunks[0] = head.subarray(n);
+      return head.length === n ? head : head.subarray(0, n);
+    }
     // Only the bytes asked for are copied (a header from a 1 MiB chunk is a view of it).
     const parts: Buffer[] = [];
     for (let want = n; want > 0; ) {
@@ -142,7 +159,6 @@ export class Bytes {
       else this.#chunks[0] = first.subarray(k);
       want -= k;
     }
-    this.#buffered -= n;
     return parts.length === 1 ? parts[0]! : Buffer.concat(parts, n);
   }
 
