@@ -167,7 +167,7 @@ export class MemberQueue {
   /** The bytes of every member still queued or in flight, in order. */
   async *drain(): AsyncGenerator<Buffer> {
     this.#sendBatch();
-    while (this.#slots.length > 0) yield* await this.#shift();
+    while (this.#slots.length > 0) for (const b of await this.#shift()) yield b;
   }
 
   /**

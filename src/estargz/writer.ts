@@ -170,8 +170,8 @@ class Writer {
   /** The TOC member and the footer; returns the values once everything is handed on. */
   async *finish(landmark: EstargzResult['landmark'], result: (r: EstargzResult) => void): AsyncGenerator<Buffer> {
     await this.#close();
-    yield* this.take();
-    for await (const m of this.#queue.drain()) yield* this.#on(m);
+    for (const b of this.take()) yield b;
+    for await (const m of this.#queue.drain()) for (const b of this.#on(m)) yield b;
     const offsets = [0];
     for (const s of this.#queue.sizes) offsets.push(offsets[offsets.length - 1]! + s);
     const entries = this.#placed.map(({ toc, member }) => (member < 0 ? toc : reorder(toc, offsets[member]!)));
@@ -183,12 +183,12 @@ class Writer {
     this.#append(trailer());
     const members = this.#queue.count;
     await this.#close();
-    yield* this.take();
-    for await (const m of this.#queue.drain()) yield* this.#on(m);
+    for (const b of this.take()) yield b;
+    for await (const m of this.#queue.drain()) for (const b of this.#on(m)) yield b;
     const tail = footer(tocOffset);
     // The queue hashed the members (on the native calls' threads where it could): it adds the footer.
     const { digest, diffID } = this.#queue.digests(tail);
-    yield* this.#on(tail);
+    for (const b of this.#on(tail)) yield b;
     result({
       digest, diffID, size: this.#size,
       uncompressedSize: this.#usize, tocDigest: sha(json), members, entries: entries.length, chunks: this.#chunks, landmark,
@@ -227,7 +227,7 @@ async function* produce(source: AsyncIterable<Uint8Array>, o: ResolvedEstargzOpt
       landmark = PREFETCH_LANDMARK;
       yield* prioritized(w, split, o);
     }
-    yield* w.take();
+    for (const b of w.take()) yield b;
     let name = '';
     const read = (n: number) => split.data(n, name);
     for (let e = await split.next(); e; e = await split.next()) {
@@ -273,19 +273,29 @@ async function* prioritized(w: Writer, split: TarSplitter, o: ResolvedEstargzOpt
         held.splice(i--, 1);
         heldBytes -= d.entry.size;
         await from(d);
-        yield* w.take();
+        for (const b of w.take()) yield b;
       }
     }
     heldBytes -= e.size;
     await from(h);
-    yield* w.take();
+    for (const b of w.take()) yield b;
   }
   await w.landmark(PREFETCH_LANDMARK);
-  yield* w.take();
+  for (const b of w.take()) yield b;
   for (const h of held) {
     await from(h);
-    yield* w.take();
+    for (const b of w.take()) yield b;
   }
+}
+
+/**
+ * The blob's bytes as a generator; `result` gets the values once the last byte is handed on.
+ * Every yield is in a generator or a plain loop, never a `yield*` over an array: Readable.from on
+ * Node >= 24 throws a destroy's error into the generator, and an array iterator delegated to by
+ * `yield*` has no throw(), which turns the reason into a TypeError.
+ */
+export function estargzChunks(source: AsyncIterable<Uint8Array>, options: EstargzOptions | undefined, result: (r: EstargzResult) => void): AsyncGenerator<Buffer> {
+  return produce(source, resolveEstargzOptions(options), result);
 }
 
 /**

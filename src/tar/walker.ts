@@ -214,6 +214,5 @@ async function* level(
 
 function* flush(w: Walk): Generator<Item> {
   if (w.pending.length === 0) return;
-  const items = w.pending.splice(0);
-  yield* items;
+  for (const item of w.pending.splice(0)) yield item;
 }
