@@ -56,8 +56,13 @@ all_tests() { find dist-test/test -name '*.test.js' | sort; }
 prebuild_groups() {
   # --smoke: what can differ between Node versions at all (the addon's Node-API surface and lifetimes,
   # streams, web streams, node:zlib and its zstd, fetch), for the versions CI does not run in full.
+  # Its quick-tier files run three at a time, its slow-tier ones (they measure the process) one at a time.
   if ((smoke)); then
-    echo 1 $(ls dist-test/test/{native/*,layer/*,image/zstd,engine/vectors,hazard/{worker,buffers,unload,signal,pipes},registry/unit,cli/layer,cli/layer-cache}.test.js)
+    local files slow
+    files=$(ls dist-test/test/{native/*,layer/*,image/zstd,engine/vectors,hazard/{worker,buffers,unload,signal,pipes},registry/unit,cli/layer,cli/layer-cache}.test.js)
+    slow=$(node scripts/test.cjs --list --tier=slow)
+    echo 3 $(grep -vxF -e "$slow" <<<"$files")
+    echo 1 $(grep -xF -e "$slow" <<<"$files")
     return
   fi
   if ((full)); then echo 1 $(all_tests); return; fi
