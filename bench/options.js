@@ -9,7 +9,7 @@ const DEFAULT_LEVELS = ['0', '1', '2', '6', '9', 'none'];
 const ALL_SECTIONS = ['layers', 'dir', 'zstd', 'streams', 'push', 'estargz', 'estargz-convert', 'image'];
 
 const USAGE = `usage: node bench/run.js [options]
-  --quick             small corpora (~32 MB), one run, 256 MB memory test (CI smoke check)
+  --quick             small corpora (~32 MB), one run, 256 MB memory test (CI adds smaller --size options for its smoke check)
   --size MB           cap of the realistic tar (default 300)
   --random-size MB    size of the random corpus (default 128)
   --text-size MB      cap of the text-heavy tar (default 128)
