@@ -32,6 +32,11 @@ export class TarSplitter {
     return this.#bytes.takeBuffered(n) ?? this.#read(n, name);
   }
 
+  /** The same as views of the source's chunks, never copied (a file's data spanning several chunks). */
+  parts(n: number, name: string): Buffer[] | Promise<Buffer[]> {
+    return this.#bytes.takePartsBuffered(n) ?? this.#bytes.takeParts(n, `entry ${JSON.stringify(name)}`);
+  }
+
   async #read(n: number, name: string): Promise<Buffer> {
     const b = await this.#bytes.take(n, `entry ${JSON.stringify(name)}`);
     if (b === undefined) throw new ErrTarInvalid(`invalid tar stream: it ends inside entry ${JSON.stringify(name)}`);

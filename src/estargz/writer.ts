@@ -46,7 +46,8 @@ interface Placed {
   member: number;
 }
 
-type Reader = (n: number) => Buffer | Promise<Buffer>;
+/** The next n bytes of an entry, as one or more pieces (a file's data spanning the source's chunks is not copied into one). */
+type Reader = (n: number) => Buffer[] | Promise<Buffer[]>;
 interface Held {
   entry: SplitEntry;
   data: Buffer;
@@ -133,7 +134,7 @@ class Writer {
       if (closed) await closed;
       const n = Math.min(chunkSize, e.size - written);
       let data = read(n);
-      if (!Buffer.isBuffer(data)) data = await data;
+      if (!Array.isArray(data)) data = await data;
       const c: TocEntry = written === 0 ? t : { name: e.name, type: 'chunk' };
       if (written > 0) c.chunkOffset = written;
       // As upstream: a chunk of the full size says so; the last (shorter) one runs to the end.
@@ -149,14 +150,16 @@ class Writer {
         },
       };
       this.#placed.push({ toc: c, member: this.#queue.count });
-      this.#append(data);
-      file?.update(data);
+      for (const d of data) {
+        this.#append(d);
+        file?.update(d);
+      }
       written += n;
       this.#chunks++;
     }
     if (file) t.digest = `sha256:${file.digest('hex')}`;
     const p = padding(pad(e.size));
-    this.#append(Buffer.isBuffer(p) ? p : await p);
+    for (const b of Array.isArray(p) ? p : await p) this.#append(b);
   }
 
   landmark(name: string): Promise<void> {
@@ -164,7 +167,7 @@ class Writer {
       raw: [plainHeader(Buffer.from(name), '0', 0o644, 1, 0)], name, type: 'file', size: 1, mode: 0o644,
       uid: 0, gid: 0, uname: '', gname: '', mtime: new Date(0), devmajor: 0, devminor: 0,
     };
-    return this.entry(e, () => Buffer.from([LANDMARK_CONTENT]), (n) => Buffer.alloc(n));
+    return this.entry(e, () => [Buffer.from([LANDMARK_CONTENT])], (n) => [Buffer.alloc(n)]);
   }
 
   /** The TOC member and the footer; returns the values once everything is handed on. */
@@ -229,7 +232,7 @@ async function* produce(source: AsyncIterable<Uint8Array>, o: ResolvedEstargzOpt
     }
     for (const b of w.take()) yield b;
     let name = '';
-    const read = (n: number) => split.data(n, name);
+    const read = (n: number) => split.parts(n, name);
     for (let e = await split.next(); e; e = await split.next()) {
       name = checkName(e).name;
       await w.entry(e, read, read);
@@ -252,7 +255,7 @@ async function* prioritized(w: Writer, split: TarSplitter, o: ResolvedEstargzOpt
   let heldBytes = 0;
   const from = (h: Held) => {
     let at = 0;
-    return w.entry(h.entry, (n) => h.data.subarray(at, (at += n)), () => h.padding);
+    return w.entry(h.entry, (n) => [h.data.subarray(at, (at += n))], () => [h.padding]);
   };
   while (wanted.size > 0) {
     const e = await split.next();

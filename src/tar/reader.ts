@@ -140,26 +140,48 @@ export class Bytes {
     return this.#buffered >= n ? this.#cut(n) : undefined;
   }
 
+  /**
+   * Exactly `n` bytes as views of the stream's chunks, never copied (a caller that hands the bytes
+   * on in pieces: the eStargz writer), or ErrTarInvalid when the stream ends first.
+   */
+  async takeParts(n: number, what: string): Promise<Buffer[]> {
+    while (this.#buffered < n) {
+      if (!(await this.#fill())) throw new ErrTarInvalid(`invalid tar stream: it ends inside ${what}`);
+    }
+    return this.#parts(n);
+  }
+
+  /** takeParts without a promise when the bytes are buffered already, else undefined. */
+  takePartsBuffered(n: number): Buffer[] | undefined {
+    return this.#buffered >= n ? this.#parts(n) : undefined;
+  }
+
   #cut(n: number): Buffer {
-    this.#buffered -= n;
     const head = this.#chunks[0];
     if (head !== undefined && head.length >= n) {
       // Within one chunk (nearly every header and small file): a view, no list of parts.
+      this.#buffered -= n;
       if (head.length === n) this.#chunks.shift();
       else this.#chunks[0] = head.subarray(n);
       return head.length === n ? head : head.subarray(0, n);
     }
     // Only the bytes asked for are copied (a header from a 1 MiB chunk is a view of it).
+    const parts = this.#parts(n);
+    return parts.length === 1 ? parts[0]! : Buffer.concat(parts, n);
+  }
+
+  #parts(n: number): Buffer[] {
+    this.#buffered -= n;
     const parts: Buffer[] = [];
     for (let want = n; want > 0; ) {
       const first = this.#chunks[0]!;
       const k = Math.min(want, first.length);
-      parts.push(first.subarray(0, k));
+      parts.push(k === first.length ? first : first.subarray(0, k));
       if (k === first.length) this.#chunks.shift();
       else this.#chunks[0] = first.subarray(k);
       want -= k;
     }
-    return parts.length === 1 ? parts[0]! : Buffer.concat(parts, n);
+    return parts;
   }
 
   /** Reads the stream to its end, keeping nothing (what follows an end-of-archive block). */

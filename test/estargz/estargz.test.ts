@@ -194,6 +194,25 @@ describe('eStargz hostile options and input', () => {
     await assert.rejects(build(own), { code: 'ERR_TAR_INVALID' });
   });
 
+  it('a tar cut anywhere inside an entry fails with ERR_TAR_INVALID, whatever pieces the source yields', async () => {
+    // Cuts that are never on a block boundary, up to the last byte of data: each one falls in a header
+    // or in a file's data, taken as views of several source pieces (no clean end is possible).
+    let last = tar.length - 1;
+    while (last > 0 && tar[last] === 0) last--;
+    let cuts = 0;
+    for (let at = 1; at <= last; at += 7919) {
+      for (const size of [1000, 65536]) {
+        await assert.rejects(build(pieces(tar.subarray(0, at), size)), (err: Error & { code?: string }) => {
+          assert.equal(err.code, 'ERR_TAR_INVALID', `cut at ${at} in pieces of ${size}: ${err.message}`);
+          assert.match(err.message, /ends inside/);
+          return true;
+        });
+        cuts++;
+      }
+    }
+    assert.ok(cuts >= 20, `only ${cuts} cuts: the test tree is smaller than expected`);
+  });
+
   it('prioritised files beyond the buffer cap: ERR_ESTARGZ_PRIORITIZE', async () => {
     await assert.rejects(build(tar, { prioritize: ['nothing/here'], prioritizeBuffer: 1000 }), { code: 'ERR_ESTARGZ_PRIORITIZE' });
   });
