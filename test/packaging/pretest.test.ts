@@ -54,6 +54,9 @@ function runner(t: { after(fn: () => void): void }, marker: object | undefined):
   mkdirSync(join(dir, 'scripts'));
   mkdirSync(join(dir, 'dist-test', 'test'), { recursive: true });
   copyFileSync(join(root, 'scripts', 'test.cjs'), join(dir, 'scripts', 'test.cjs'));
+  // The test file below is CommonJS: a package.json of its own, so that one with "type": "module"
+  // above the OS temp dir (seen: /tmp/package.json) cannot make it an ES module.
+  writeFileSync(join(dir, 'package.json'), '{"type":"commonjs"}\n');
   if (marker) writeFileSync(join(dir, 'dist-test', 'test-addon.json'), JSON.stringify(marker));
   const out = join(dir, 'env.json');
   writeFileSync(
