@@ -124,13 +124,17 @@ export class Bytes {
     return true;
   }
 
+  /** Reads until `n` bytes are buffered: false when the stream ends first. */
+  async #fillTo(n: number): Promise<boolean> {
+    while (this.#buffered < n) if (!(await this.#fill())) return false;
+    return true;
+  }
+
   /** Exactly `n` bytes, or undefined at a clean end (nothing buffered); ErrTarInvalid when cut. */
   async take(n: number, what: string): Promise<Buffer | undefined> {
-    while (this.#buffered < n) {
-      if (!(await this.#fill())) {
-        if (this.#buffered === 0) return undefined;
-        throw new ErrTarInvalid(`invalid tar stream: it ends inside ${what}`);
-      }
+    if (!(await this.#fillTo(n))) {
+      if (this.#buffered === 0) return undefined;
+      throw new ErrTarInvalid(`invalid tar stream: it ends inside ${what}`);
     }
     return this.#cut(n);
   }
@@ -145,9 +149,7 @@ export class Bytes {
    * on in pieces: the eStargz writer), or ErrTarInvalid when the stream ends first.
    */
   async takeParts(n: number, what: string): Promise<Buffer[]> {
-    while (this.#buffered < n) {
-      if (!(await this.#fill())) throw new ErrTarInvalid(`invalid tar stream: it ends inside ${what}`);
-    }
+    if (!(await this.#fillTo(n))) throw new ErrTarInvalid(`invalid tar stream: it ends inside ${what}`);
     return this.#parts(n);
   }
 
@@ -176,9 +178,13 @@ export class Bytes {
     for (let want = n; want > 0; ) {
       const first = this.#chunks[0]!;
       const k = Math.min(want, first.length);
-      parts.push(k === first.length ? first : first.subarray(0, k));
-      if (k === first.length) this.#chunks.shift();
-      else this.#chunks[0] = first.subarray(k);
+      if (k === first.length) {
+        parts.push(first);
+        this.#chunks.shift();
+      } else {
+        parts.push(first.subarray(0, k));
+        this.#chunks[0] = first.subarray(k);
+      }
       want -= k;
     }
     return parts;
