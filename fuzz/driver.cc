@@ -303,8 +303,7 @@ int main(int argc, char** argv) {
     Mulberry32 rng(12345);
     const long n = std::atol(argv[2]);
     for (long i = 0; i < n; ++i) CheckSha256Once(rng, i % 10 == 0 ? 300000 : 3000);
-    for (long i = 0; i < n; ++i) CheckSha256PairOnce(rng, i % 10 == 0 ? 300000 : 3000);
-    for (long i = 0; i < n; ++i) CheckSha256TripleOnce(rng, i % 10 == 0 ? 300000 : 3000);
+    for (long i = 0; i < 2 * n; ++i) CheckSha256SharedOnce(rng, i % 10 == 0 ? 300000 : 3000);
     std::printf("sha ok: %ld messages\n", n);
   } else if (cmd == "random" && argc == 4) {
     RandomRuns(static_cast<uint32_t>(std::strtoul(argv[2], nullptr, 0)), std::atof(argv[3]));

@@ -245,76 +245,66 @@ void CheckSha256Once(Mulberry32& rng, size_t max_len) {
   fastlayer::ForcePortableSha256(false);
 }
 
-// Sha256::UpdatePair against the reference: two messages of one length fed in the same random
-// pieces, starting at the same offset in a block (the interleaved path) or not (one after the other).
-void CheckSha256PairOnce(Mulberry32& rng, size_t max_len) {
-  const size_t n = rng.Next() % (max_len + 1);
-  const size_t skew = rng.Next() % 3 == 0 ? rng.Next() % 64 : 0;  // extra bytes before b's pairs
-  std::vector<uint8_t> a, b;
-  GenRandom(rng.Next(), n, &a);
-  GenRandom(rng.Next(), n + skew, &b);
-  const auto want_a = RefSha256(a.data(), n);
-  const auto want_b = RefSha256(b.data(), n + skew);
-  const bool portable = rng.Next() % 4 == 0;
-  fastlayer::Sha256 ha(portable), hb(portable);
-  hb.Update(b.data(), skew);
-  for (size_t pos = 0; pos < n;) {
-    const uint32_t pick = rng.Next() % 8;
-    const size_t cap = pick == 0 ? 0 : pick < 4 ? 200 : n;
-    const size_t len = std::min<size_t>(n - pos, rng.Next() % (cap + 1));
-    fastlayer::Sha256::UpdatePair(&ha, a.data() + pos, &hb, b.data() + skew + pos, len);
-    pos += len;
-  }
-  uint8_t got_a[32], got_b[32];
-  ha.Final(got_a);
-  hb.Final(got_b);
-  if (std::memcmp(got_a, want_a.data(), 32) != 0 || std::memcmp(got_b, want_b.data(), 32) != 0)
-    Fail("SHA-256 pair (%s, %zu bytes, b %zu bytes ahead): %s %s, reference %s %s", portable ? "portable" : fastlayer::Sha256Implementation(),
-         n, skew, Hex(got_a, 32).c_str(), Hex(got_b, 32).c_str(), Hex(want_a.data(), 32).c_str(), Hex(want_b.data(), 32).c_str());
-}
-
-// Sha256::UpdateTriple against the reference: a and b as in the pair check, and a third message of
-// another length fed beside them from wherever it has got to (its own offset in a block), in pieces
-// of its own between the calls, and the rest alone at the end.
-void CheckSha256TripleOnce(Mulberry32& rng, size_t max_len) {
-  const size_t n = rng.Next() % (max_len + 1);
+// Sha256::UpdateShared against the reference: n (1 to 3) streams over one message, fed in the same
+// random pieces, each having hashed a prefix of its own first (the same length for all: the shared
+// pass; or not: one after the other), and beside them another message of another length, offered
+// from wherever it has got to (its own offset in a block) and finished alone.
+void CheckSha256SharedOnce(Mulberry32& rng, size_t max_len) {
+  const size_t n = 1 + rng.Next() % 3;
+  const size_t len = rng.Next() % (max_len + 1);
   const size_t m = rng.Next() % (max_len + 1);
-  const size_t skew = rng.Next() % 3 == 0 ? rng.Next() % 64 : 0;
-  std::vector<uint8_t> a, b, c;
-  GenRandom(rng.Next(), n, &a);
-  GenRandom(rng.Next(), n + skew, &b);
-  GenRandom(rng.Next(), m, &c);
   const bool portable = rng.Next() % 4 == 0;
-  fastlayer::Sha256 ha(portable), hb(portable), hc(rng.Next() % 8 == 0 ? !portable : portable);
-  hb.Update(b.data(), skew);
-  size_t pc = 0;
-  for (size_t pos = 0; pos < n;) {
-    const uint32_t pick = rng.Next() % 8;
-    const size_t cap = pick == 0 ? 0 : pick < 4 ? 300 : n;
-    const size_t len = std::min<size_t>(n - pos, rng.Next() % (cap + 1));
-    const size_t offer = std::min<size_t>(m - pc, rng.Next() % 2 == 0 ? m - pc : rng.Next() % 400);
-    size_t taken = 0;
-    pc += fastlayer::Sha256::UpdateTriple(&ha, a.data() + pos, &hb, b.data() + skew + pos, len, &taken, &hc, c.data() + pc, offer);
-    if (pc > m || taken > len) Fail("SHA-256 triple took %zu of %zu bytes and %zu of a %zu-byte third message", taken, len, pc, m);
-    // What the triple left of a and b, paired (as eStargz goes on).
-    fastlayer::Sha256::UpdatePair(&ha, a.data() + pos + taken, &hb, b.data() + skew + pos + taken, len - taken);
-    if (rng.Next() % 4 == 0) {
-      const size_t alone = std::min<size_t>(m - pc, rng.Next() % 100);
-      hc.Update(c.data() + pc, alone);
-      pc += alone;
-    }
-    pos += len;
+  const bool with_other = rng.Next() % 4 != 0;
+  std::vector<uint8_t> msg, other;
+  GenRandom(rng.Next(), len, &msg);
+  GenRandom(rng.Next(), m, &other);
+  // Each stream's own prefix: the same length for all (usually) or one of its own.
+  const size_t skew = rng.Next() % 3 == 0 ? rng.Next() % 200 : 0;
+  std::vector<std::vector<uint8_t>> prefixes(n);
+  std::vector<fastlayer::Sha256> hs;
+  for (size_t k = 0; k < n; k++) {
+    hs.emplace_back(portable);
+    const size_t own = rng.Next() % 8 == 0 ? rng.Next() % 200 : skew;
+    GenRandom(rng.Next(), own, &prefixes[k]);
+    hs[k].Update(prefixes[k].data(), own);
   }
-  hc.Update(c.data() + pc, m - pc);
-  uint8_t got[3][32];
-  ha.Final(got[0]);
-  hb.Final(got[1]);
-  hc.Final(got[2]);
-  const std::array<uint8_t, 32> want[3] = {RefSha256(a.data(), n), RefSha256(b.data(), n + skew), RefSha256(c.data(), m)};
-  for (int i = 0; i < 3; ++i) {
-    if (std::memcmp(got[i], want[i].data(), 32) != 0)
-      Fail("SHA-256 triple (%s, %zu and %zu bytes, b %zu ahead): stream %d is %s, reference %s", portable ? "portable" : fastlayer::Sha256Implementation(),
-           n, m, skew, i, Hex(got[i], 32).c_str(), Hex(want[i].data(), 32).c_str());
+  fastlayer::Sha256 ho(rng.Next() % 8 == 0 ? !portable : portable);
+  const size_t other_skew = std::min<size_t>(m, rng.Next() % 2 == 0 ? 0 : rng.Next() % 64);
+  ho.Update(other.data(), other_skew);
+  size_t po = other_skew;
+  fastlayer::Sha256* same[3] = {&hs[0], n > 1 ? &hs[1] : nullptr, n > 2 ? &hs[2] : nullptr};
+  for (size_t pos = 0; pos < len;) {
+    const uint32_t pick = rng.Next() % 8;
+    const size_t cap = pick == 0 ? 0 : pick < 4 ? 300 : len;
+    const size_t piece = std::min<size_t>(len - pos, rng.Next() % (cap + 1));
+    const size_t offer = std::min<size_t>(m - po, rng.Next() % 2 == 0 ? m - po : rng.Next() % 400);
+    const size_t took = fastlayer::Sha256::UpdateShared(same, n, msg.data() + pos, piece, with_other ? &ho : nullptr,
+                                                        other.data() + po, offer);
+    if (took > offer || (!with_other && took != 0)) Fail("SHA-256 shared took %zu of %zu bytes offered", took, offer);
+    po += took;
+    if (rng.Next() % 4 == 0) {
+      const size_t alone = std::min<size_t>(m - po, rng.Next() % 100);
+      ho.Update(other.data() + po, alone);
+      po += alone;
+    }
+    pos += piece;
+  }
+  ho.Update(other.data() + po, m - po);
+  for (size_t k = 0; k <= n; k++) {
+    uint8_t got[32];
+    std::array<uint8_t, 32> want;
+    if (k < n) {
+      hs[k].Final(got);
+      std::vector<uint8_t> whole = prefixes[k];
+      whole.insert(whole.end(), msg.begin(), msg.end());
+      want = RefSha256(whole.data(), whole.size());
+    } else {
+      ho.Final(got);
+      want = RefSha256(other.data(), m);
+    }
+    if (std::memcmp(got, want.data(), 32) != 0)
+      Fail("SHA-256 shared (%s, %zu streams over %zu bytes, other %zu bytes): stream %zu is %s, reference %s",
+           portable ? "portable" : fastlayer::Sha256Implementation(), n, len, m, k, Hex(got, 32).c_str(), Hex(want.data(), 32).c_str());
   }
 }
 

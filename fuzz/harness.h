@@ -79,7 +79,6 @@ void RunFuzzInput(const uint8_t* data, size_t size);
 // SHA-256 of the core (default dispatch and forced portable) against the reference, with random
 // lengths and random Update splits.
 void CheckSha256Once(Mulberry32& rng, size_t max_len);
-void CheckSha256PairOnce(Mulberry32& rng, size_t max_len);
-void CheckSha256TripleOnce(Mulberry32& rng, size_t max_len);
+void CheckSha256SharedOnce(Mulberry32& rng, size_t max_len);
 
 }  // namespace reftest

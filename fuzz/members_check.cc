@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <stdexcept>
 #include <cstdio>
 #include <string>
 #include <thread>
@@ -20,6 +21,7 @@ struct Call {
   std::vector<uint8_t> in;  // the members end to end
   std::vector<size_t> sizes;
   std::vector<size_t> hash_lens;
+  std::vector<uint8_t> marks;  // FileMark per member, or empty
   std::vector<std::vector<uint8_t>> outs;
   std::vector<uint8_t> digests;
 };
@@ -60,6 +62,59 @@ Call MakeCall(Mulberry32& rng) {
   return c;
 }
 
+// Marks files of several chunks over the members of all calls in order (chosen from the member
+// count alone, so a seed's runs stay what they were): some span calls, every one ends in the run.
+void MarkFiles(std::vector<Call>* calls) {
+  size_t total = 0;
+  for (const auto& c : *calls) total += c.sizes.size();
+  std::vector<uint8_t> marks(total, fastlayer::kNoFile);
+  for (size_t i = 1; i + 1 < total;) {
+    const size_t len = std::min<size_t>(2 + i % 3, total - i);
+    if (len < 2) break;
+    marks[i] = fastlayer::kFileFirst;
+    for (size_t k = 1; k + 1 < len; k++) marks[i + k] = fastlayer::kFileMiddle;
+    marks[i + len - 1] = fastlayer::kFileLast;
+    i += len + 1;
+  }
+  size_t at = 0;
+  for (auto& c : *calls) {
+    c.marks.assign(marks.begin() + at, marks.begin() + at + c.sizes.size());
+    // Chunks before a file's last one are mostly whole blocks, as eStargz's are: the file then
+    // shares the diffID's and the chunk's pass (one in four keeps its odd length: the other path).
+    for (size_t i = 0; i < c.marks.size(); i++) {
+      const uint8_t m = c.marks[i];
+      if ((m == fastlayer::kFileFirst || m == fastlayer::kFileMiddle) && (at + i) % 4 != 0) c.hash_lens[i] -= c.hash_lens[i] % 64;
+    }
+    at += c.sizes.size();
+  }
+}
+
+// Each file's digest (the SHA-256 of its members' prefixes in order) against the reference.
+void CheckFiles(const std::vector<Call>& calls, const std::string& context) {
+  std::vector<uint8_t> file;
+  size_t files = 0;
+  for (size_t k = 0; k < calls.size(); k++) {
+    const Call& c = calls[k];
+    size_t at = 0;
+    size_t ended = 0;
+    for (size_t i = 0; i < c.marks.size(); i++) {
+      if (c.marks[i] == fastlayer::kFileFirst) file.clear();
+      if (c.marks[i] != fastlayer::kNoFile) file.insert(file.end(), c.in.begin() + at, c.in.begin() + at + std::min(c.hash_lens[i], c.sizes[i]));
+      if (c.marks[i] == fastlayer::kFileLast) {
+        const auto d = RefSha256(file.data(), file.size());
+        const size_t off = 32 * (c.sizes.size() + ended);
+        if (c.digests.size() < off + 32 || !std::equal(d.begin(), d.end(), c.digests.begin() + off))
+          Fail("%s: call %zu, the digest of the file ending at member %zu (%zu bytes)", context.c_str(), k, i, file.size());
+        ended++;
+        files++;
+      }
+      at += c.sizes[i];
+    }
+    if (c.digests.size() != 32 * (c.sizes.size() + ended)) Fail("%s: call %zu has %zu digest bytes", context.c_str(), k, c.digests.size());
+  }
+  (void)files;
+}
+
 void CheckCall(const Call& c, int level, const std::string& context) {
   size_t at = 0;
   for (size_t i = 0; i < c.sizes.size(); i++) {
@@ -75,6 +130,25 @@ void CheckCall(const Call& c, int level, const std::string& context) {
 }  // namespace
 
 void MembersRandomRuns(uint32_t seed, double seconds) {
+  // Marks that do not go on from the calls before are refused without a ticket.
+  {
+    fastlayer::MemberDigests d;
+    const std::vector<std::vector<uint8_t>> bad = {{fastlayer::kFileMiddle}, {fastlayer::kFileLast}, {fastlayer::kFileFirst, fastlayer::kNoFile},
+                                                   {fastlayer::kFileFirst, fastlayer::kFileFirst}, {4}};
+    for (const auto& m : bad) {
+      bool refused = false;
+      try {
+        d.Take(m);
+      } catch (const std::invalid_argument&) {
+        refused = true;
+      }
+      if (!refused) Fail("members: marks out of order were taken");
+    }
+    if (d.Take({fastlayer::kFileFirst}) != 0) Fail("members: a refused Take used a ticket");
+    uint8_t blob[32], diff[32];
+    d.Add(0, nullptr, 0, {});
+    if (d.Finish(nullptr, 0, blob, diff)) Fail("members: Finish succeeded with a file left open");
+  }
   Mulberry32 rng(seed);
   const auto start = std::chrono::steady_clock::now();
   auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
@@ -85,16 +159,23 @@ void MembersRandomRuns(uint32_t seed, double seconds) {
     std::vector<Call> calls(2 + rng.Next() % 4);
     for (auto& c : calls) c = MakeCall(rng);
     // One ticket skipped in some runs, as a call that failed or never ran.
-    const size_t skip = rng.Next() % 3 == 0 ? rng.Next() % calls.size() : calls.size();
+    size_t skip = rng.Next() % 3 == 0 ? rng.Next() % calls.size() : calls.size();
+    // Every third run marks files of several chunks across its calls (as eStargz's large files): all
+    // its calls hash in Add, and none is skipped (a file's digest then spans the calls).
+    const bool files = runs % 3 == 2;
+    if (files) {
+      MarkFiles(&calls);
+      skip = calls.size();
+    }
     fastlayer::MemberDigests digests;
     std::vector<uint64_t> tickets;
-    for (size_t i = 0; i < calls.size(); i++) tickets.push_back(digests.Take());
+    for (size_t i = 0; i < calls.size(); i++) tickets.push_back(digests.Take(calls[i].marks));
     const size_t helpers = rng.Next() % 4;
     // Some calls take their prefix digests in Add's pass with the diffID (as the addon does), the
     // others in GzipMembers; both must give the reference digests.
     // (Chosen without rng, so a seed's runs stay what they were.)
     std::vector<bool> in_add;
-    for (size_t i = 0; i < calls.size(); i++) in_add.push_back((i + runs) % 2 == 0);
+    for (size_t i = 0; i < calls.size(); i++) in_add.push_back(files || (i + runs) % 2 == 0);
     // Started last first, so later tickets usually finish first and must wait for their turn.
     std::vector<std::thread> threads;
     for (size_t k = calls.size(); k-- > 0;) {
@@ -105,13 +186,14 @@ void MembersRandomRuns(uint32_t seed, double seconds) {
         if (k == skip) {
           digests.Skip(tickets[k]);
         } else if (add_hashes) {
-          digests.Add(tickets[k], c.in.data(), c.sizes, c.hash_lens, c.outs, &c.digests);
+          digests.Add(tickets[k], c.in.data(), c.sizes, c.hash_lens, c.marks, c.outs, &c.digests);
         } else {
           digests.Add(tickets[k], c.in.data(), c.in.size(), c.outs);
         }
       });
     }
     for (auto& t : threads) t.join();
+    if (files) CheckFiles(calls, context);
     std::vector<uint8_t> all_in, all_out;
     for (const auto& c : calls) {
       CheckCall(c, level, context);

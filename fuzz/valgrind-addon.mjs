@@ -1,8 +1,13 @@
 // A short run of the native addon for valgrind memcheck (fuzz/run-valgrind.sh): every level and
-// mode, odd views, error paths, destroy while a call is in flight, and pipelines left to the GC.
+// mode, odd views, error paths, destroy while a call is in flight, pipelines left to the GC, and
+// eStargz members whose views only the call holds.
 // Checks its own results against node:crypto so a silent corruption also fails.
 import { createHash } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { close, closeSync, mkdtempSync, open, openSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 
 const addon = createRequire(import.meta.url)(process.argv[2]);
@@ -71,6 +76,41 @@ if (addon.sha256) {
   for (const portable of [false, true]) {
     if (addon.sha256(input, portable).toString('hex') !== sha(input)) fail(`sha256 helper (portable ${portable})`);
   }
+}
+
+// eStargz members (gzipMembers): the worker reads the views, which the call must hold though the
+// caller dropped them and collections ran before the worker started (every threadpool thread is
+// held in open() of a FIFO until then); with a MemberDigests and file marks across the calls.
+if (addon.gzipMembers && addon.MemberDigests && addon.gzipMembersFiles) {
+  const dir = mkdtempSync(join(tmpdir(), 'fastlayer-vg-'));
+  const fifo = join(dir, 'hold');
+  execFileSync('mkfifo', [fifo]);
+  const pool = Number(process.env.UV_THREADPOOL_SIZE) || 4;
+  const held = Array.from({ length: pool }, () => new Promise((resolve) => open(fifo, 'r', (err, fd) => (err ? resolve() : close(fd, () => resolve())))));
+  const digests = new addon.MemberDigests();
+  const want = [];
+  const calls = [];
+  const marks = [[0, 1], [2, 3], [1, 3]];
+  for (let i = 0; i < 3; i++) {
+    const members = [Buffer.from(input.subarray(i * 1000, i * 1000 + 300_000)), Buffer.from(input.subarray(5, 70_005))];
+    want.push(members.map((m) => sha(m)));
+    calls.push(addon.gzipMembers(1, members, members.map((m) => m.length), 2, [300_000, 64_000], digests, marks[i]));
+  }
+  globalThis.gc?.();
+  await new Promise((r) => setTimeout(r, 100));
+  globalThis.gc?.();
+  const w = openSync(fifo, 'w');
+  closeSync(w);
+  await Promise.all(held);
+  const results = await Promise.all(calls);
+  results.forEach((r, i) => {
+    let at = 0;
+    r.sizes.forEach((n, k) => {
+      if (sha(gunzipSync(r.out.subarray(at, (at += n)))) !== want[i][k]) fail(`gzipMembers call ${i} member ${k}`);
+    });
+  });
+  if (!digests.finish(Buffer.alloc(0))) fail('gzipMembers digests');
+  rmSync(dir, { recursive: true, force: true });
 }
 
 // Pipelines nobody destroys: the finalizer must free them.

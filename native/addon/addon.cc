@@ -91,6 +91,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("poolStats", Napi::Function::New(env, PoolStatsFunction, "poolStats"));
   exports.Set("gzipMembers", Napi::Function::New(env, GzipMembersFunction, "gzipMembers"));
   exports.Set("MemberDigests", MemberDigestsClass(env));
+  // gzipMembers takes file marks (its seventh argument) and returns the digests of the files they end.
+  exports.Set("gzipMembersFiles", Napi::Boolean::New(env, true));
   return exports;
 }
 

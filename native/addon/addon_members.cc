@@ -1,11 +1,20 @@
 // gzipMembers(level: 0..9, views: Uint8Array[], sizes: number[], threads: 1..16, hashLengths: number[],
-//             digests?: MemberDigests) -> Promise<{ out: Buffer, sizes: number[], digests: Buffer }>
-// The views are copied (laid end to end) before the call returns: Node-API cannot pin a backing store
-// (addon_input.h), and a copy here costs far less than the compression. sizes cut that input into
-// members (they must add up to its length). The worker compresses every member alone and the promise
-// resolves with the members end to end, the size of each, and the SHA-256 of each member's first
+//             digests?: MemberDigests, fileMarks?: number[])
+//   -> Promise<{ out: Buffer, sizes: number[], digests: Buffer }>
+// The views are laid end to end on the worker thread, which reads them there: the call holds the
+// array of views (and so the views) until it settles, and the caller must change neither the array
+// nor the views' bytes until then, nor transfer or detach their buffers (Node-API cannot pin a backing
+// store: addon_input.h). The eStargz writer passes only buffers of its own, never handed to anyone
+// (its private copy of the source's chunks, headers it made), so the main thread copies nothing. sizes
+// cut that input into members (they must add up to its length). The worker compresses every member alone and the promise
+// resolves with the members end to end (laid out on the worker: the Buffer is the worker's memory, not
+// a copy), the size of each, and the SHA-256 of each member's first
 // hashLengths[i] bytes (32 bytes each). With `digests`, the call also adds its input and its members
-// to that object's two running SHA-256 (diffID and blob) in the order the calls were made.
+// to that object's two running SHA-256 (diffID and blob) in the order the calls were made, and
+// fileMarks (one per member, FileMark of members.h: 0 none, 1 a file's first chunk, 2 a middle one,
+// 3 its last) make it hash each marked prefix into a file's digest as well: `digests` then holds, after
+// the members' 32 bytes each, one more 32 for each member marked 3. Marks that do not go on from the
+// calls before are refused (ERR_OUT_OF_RANGE) before anything is queued.
 // new MemberDigests(); .finish(tail: Uint8Array) -> { digest: Buffer, diffID: Buffer } | undefined:
 // once every call made with it has settled, the blob digest (with `tail`, the eStargz footer, after
 // the members) and the diffID; undefined when a call failed or is still running, or after the first finish.
@@ -15,6 +24,7 @@
 #include <memory>
 #include <utility>
 #include <new>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -26,6 +36,12 @@
 namespace fastlayer {
 namespace addon {
 namespace {
+
+// A view's bytes, read on the worker while the call holds the view.
+struct Span {
+  const uint8_t* data;
+  size_t len;
+};
 
 const napi_type_tag kDigestsTag = {0x6661737466696c65ULL, 0x6d656d6265727301ULL};
 
@@ -61,12 +77,15 @@ class MemberDigestsWrap : public Napi::ObjectWrap<MemberDigestsWrap> {
 
 class MembersWorker : public Napi::AsyncWorker {
  public:
-  MembersWorker(Napi::Env env, int level, std::unique_ptr<uint8_t[]> data, std::vector<size_t> sizes,
-                std::vector<size_t> hash_lens, size_t helpers, std::shared_ptr<MemberDigests> stream)
+  // `views` holds the memory of `spans` (total bytes in all) until the call settles; `ticket` is the
+  // stream's Take() for this call (0 without a stream).
+  MembersWorker(Napi::Env env, int level, Napi::Array views, std::vector<Span> spans, size_t total,
+                std::vector<size_t> sizes, std::vector<size_t> hash_lens, std::vector<uint8_t> marks, size_t helpers,
+                std::shared_ptr<MemberDigests> stream, uint64_t ticket)
       : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), level_(level),
-        data_(std::move(data)), sizes_(std::move(sizes)),
-        hash_lens_(std::move(hash_lens)), helpers_(helpers), stream_(std::move(stream)),
-        ticket_(stream_ ? stream_->Take() : 0) {}
+        views_(Napi::Persistent(views.As<Napi::Object>())), spans_(std::move(spans)), total_(total), sizes_(std::move(sizes)),
+        hash_lens_(std::move(hash_lens)), marks_(std::move(marks)), helpers_(helpers), stream_(std::move(stream)),
+        ticket_(ticket) {}
 
   // A call that never ran (its work cancelled) must still pass its turn, or later calls would wait.
   ~MembersWorker() override {
@@ -80,11 +99,27 @@ class MembersWorker : public Napi::AsyncWorker {
     executed_ = true;
     bool added = false;
     try {
+      std::unique_ptr<uint8_t[]> data(new uint8_t[total_ == 0 ? 1 : total_]);
+      size_t at = 0;
+      for (const Span& v : spans_) {
+        if (v.len > 0) std::memcpy(data.get() + at, v.data, v.len);
+        at += v.len;
+      }
       // With a MemberDigests, the chunk digests are taken in its pass over the input, with the diffID.
-      GzipMembers(level_, data_.get(), sizes_, hash_lens_, helpers_, &outs_, stream_ ? nullptr : &digests_);
+      GzipMembers(level_, data.get(), sizes_, hash_lens_, helpers_, &outs_, stream_ ? nullptr : &digests_);
       if (stream_) {
         added = true;
-        stream_->Add(ticket_, data_.get(), sizes_, hash_lens_, outs_, &digests_);
+        stream_->Add(ticket_, data.get(), sizes_, hash_lens_, marks_, outs_, &digests_);
+      }
+      // The members end to end, here rather than on the main thread.
+      for (const auto& o : outs_) out_len_ += o.size();
+      out_.reset(new uint8_t[out_len_ == 0 ? 1 : out_len_]);
+      at = 0;
+      for (auto& o : outs_) {
+        if (!o.empty()) std::memcpy(out_.get() + at, o.data(), o.size());
+        at += o.size();
+        out_sizes_.push_back(o.size());
+        std::vector<uint8_t>().swap(o);
       }
     } catch (const std::bad_alloc&) {
       error_code_ = codes::kNoMemory;
@@ -94,7 +129,6 @@ class MembersWorker : public Napi::AsyncWorker {
       error_ = e.what();
     }
     if (stream_ && !added) stream_->Skip(ticket_);
-    data_.reset();
   }
 
   void OnOK() override {
@@ -104,18 +138,13 @@ class MembersWorker : public Napi::AsyncWorker {
       if (err != nullptr) deferred_.Reject(Napi::Value(env, err));
       return;
     }
-    size_t total = 0;
-    for (const auto& o : outs_) total += o.size();
-    Napi::Buffer<uint8_t> out = Napi::Buffer<uint8_t>::New(env, total);
-    Napi::Array sizes = Napi::Array::New(env, outs_.size());
-    size_t at = 0;
-    for (size_t i = 0; i < outs_.size(); i++) {
-      if (!outs_[i].empty()) std::memcpy(out.Data() + at, outs_[i].data(), outs_[i].size());
-      at += outs_[i].size();
-      sizes.Set(static_cast<uint32_t>(i), Napi::Number::New(env, static_cast<double>(outs_[i].size())));
+    views_.Reset();
+    Napi::Array sizes = Napi::Array::New(env, out_sizes_.size());
+    for (size_t i = 0; i < out_sizes_.size(); i++) {
+      sizes.Set(static_cast<uint32_t>(i), Napi::Number::New(env, static_cast<double>(out_sizes_[i])));
     }
     Napi::Object result = Napi::Object::New(env);
-    result.Set("out", out);
+    result.Set("out", TakeOutput(env));
     result.Set("sizes", sizes);
     result.Set("digests", Napi::Buffer<uint8_t>::Copy(env, digests_.data(), digests_.size()));
     deferred_.Resolve(result);
@@ -124,16 +153,36 @@ class MembersWorker : public Napi::AsyncWorker {
   void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
 
  private:
+  // The joined members as a Buffer over the worker's memory (V8 counts its length like any Buffer's,
+  // and the finalizer frees it); copied where external buffers are refused.
+  Napi::Value TakeOutput(napi_env env) {
+    napi_value value = nullptr;
+    uint8_t* bytes = out_.get();
+    if (out_len_ > 0 &&
+        napi_create_external_buffer(env, out_len_, bytes, [](napi_env, void* data, void*) { delete[] static_cast<uint8_t*>(data); },
+                                    nullptr, &value) == napi_ok) {
+      out_.release();
+      return Napi::Value(env, value);
+    }
+    return Napi::Buffer<uint8_t>::Copy(env, bytes, out_len_);
+  }
+
   Napi::Promise::Deferred deferred_;
   const int level_;
-  std::unique_ptr<uint8_t[]> data_;
+  Napi::ObjectReference views_;
+  const std::vector<Span> spans_;
+  const size_t total_;
   const std::vector<size_t> sizes_;
   const std::vector<size_t> hash_lens_;
+  const std::vector<uint8_t> marks_;
   const size_t helpers_;
   const std::shared_ptr<MemberDigests> stream_;
   const uint64_t ticket_;
   bool executed_ = false;
   std::vector<std::vector<uint8_t>> outs_;
+  std::unique_ptr<uint8_t[]> out_;
+  size_t out_len_ = 0;
+  std::vector<size_t> out_sizes_;
   std::vector<uint8_t> digests_;
   const char* error_code_ = codes::kInternal;
   std::string error_;
@@ -170,15 +219,16 @@ Napi::Value GzipMembersFunction(const Napi::CallbackInfo& info) {
     stream = MemberDigestsWrap::Unwrap(info[5].As<Napi::Object>())->digests();
   }
   const uint32_t count = views_arg.Length();
-  std::vector<Napi::Uint8Array> views(count);
+  std::vector<Span> spans(count);
   size_t total = 0;
   for (uint32_t i = 0; i < count; i++) {
     Napi::Value v = views_arg.Get(i);
     if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
       ThrowError(env, ErrorKind::kTypeError, codes::kInvalidArgType, "fastlayer: every view must be a Uint8Array");
     }
-    views[i] = v.As<Napi::Uint8Array>();
-    total += views[i].ByteLength();
+    Napi::Uint8Array view = v.As<Napi::Uint8Array>();
+    spans[i] = {view.Data(), view.ByteLength()};
+    total += spans[i].len;
   }
   std::vector<size_t> sizes(sizes_arg.Length());
   size_t sum = 0;
@@ -203,20 +253,39 @@ Napi::Value GzipMembersFunction(const Napi::CallbackInfo& info) {
     }
     hash_lens[i] = static_cast<size_t>(d);
   }
+  std::vector<uint8_t> marks;
+  if (!info[6].IsUndefined()) {
+    if (!info[6].IsArray() || !stream) {
+      ThrowError(env, ErrorKind::kTypeError, codes::kInvalidArgType, "fastlayer: file marks must be an array, given with a MemberDigests");
+    }
+    Napi::Array marks_arg = info[6].As<Napi::Array>();
+    if (marks_arg.Length() != sizes.size()) ThrowError(env, ErrorKind::kRangeError, codes::kOutOfRange, "fastlayer: one file mark per member");
+    marks.resize(sizes.size());
+    for (uint32_t i = 0; i < marks_arg.Length(); i++) {
+      Napi::Value v = marks_arg.Get(i);
+      const double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1;
+      if (!(d == kNoFile || d == kFileFirst || d == kFileMiddle || d == kFileLast)) {
+        ThrowError(env, ErrorKind::kRangeError, codes::kOutOfRange, "fastlayer: a file mark must be 0, 1, 2 or 3");
+      }
+      marks[i] = static_cast<uint8_t>(d);
+    }
+  }
   try {
     CheckMembersLevel(level);  // a level ISA-L cannot give the reference bytes for is refused here
   } catch (const UnsupportedCpu& e) {
     ThrowError(env, ErrorKind::kError, codes::kUnsupportedCpu, e.what());
   }
-  std::unique_ptr<uint8_t[]> data(new uint8_t[total == 0 ? 1 : total]);
-  size_t at = 0;
-  for (const Napi::Uint8Array& v : views) {
-    if (v.ByteLength() > 0) std::memcpy(data.get() + at, v.Data(), v.ByteLength());
-    at += v.ByteLength();
+  // The ticket is taken here, after every other check: a call that threw never holds a turn.
+  uint64_t ticket = 0;
+  if (stream) {
+    try {
+      ticket = stream->Take(marks);
+    } catch (const std::invalid_argument& e) {
+      ThrowError(env, ErrorKind::kRangeError, codes::kOutOfRange, e.what());
+    }
   }
-  // The ticket is taken here, after every check: a call that threw never holds a turn.
-  auto* worker = new MembersWorker(env, level, std::move(data), std::move(sizes), std::move(hash_lens),
-                                   static_cast<size_t>(threads - 1), std::move(stream));
+  auto* worker = new MembersWorker(env, level, views_arg, std::move(spans), total, std::move(sizes), std::move(hash_lens),
+                                   std::move(marks), static_cast<size_t>(threads - 1), std::move(stream), ticket);
   Napi::Promise promise = worker->Promise();
   worker->Queue();
   return promise;

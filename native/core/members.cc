@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <stdexcept>
 
 #include "block_pool.h"
 #include "deflate.h"
@@ -167,8 +168,16 @@ void CheckMembersLevel(int level) {
   if ((level == 1 || level == 2) && !IsalCpuSupported()) NewIsalDeflater(level);  // throws UnsupportedCpu
 }
 
-uint64_t MemberDigests::Take() {
+uint64_t MemberDigests::Take(const std::vector<uint8_t>& marks) {
   std::lock_guard<std::mutex> lock(mu_);
+  bool open = planned_open_;
+  for (const uint8_t m : marks) {
+    // A first chunk needs no open file; a middle or last one needs one; nothing else may come between.
+    const bool ok = m == kNoFile ? !open : m == kFileFirst ? !open : (m == kFileMiddle || m == kFileLast) && open;
+    if (!ok) throw std::invalid_argument("fastlayer: a file's chunk marks are out of order");
+    open = m == kFileFirst || m == kFileMiddle;
+  }
+  planned_open_ = open;
   return issued_++;
 }
 
@@ -190,45 +199,61 @@ void MemberDigests::Add(uint64_t ticket, const uint8_t* in, size_t len, const st
 }
 
 void MemberDigests::Add(uint64_t ticket, const uint8_t* in, const std::vector<size_t>& sizes,
-                        const std::vector<size_t>& hash_lens, const std::vector<std::vector<uint8_t>>& outs,
-                        std::vector<uint8_t>* digests) {
-  digests->assign(32 * sizes.size(), 0);
+                        const std::vector<size_t>& hash_lens, const std::vector<uint8_t>& marks,
+                        const std::vector<std::vector<uint8_t>>& outs, std::vector<uint8_t>* digests) {
+  const size_t files = static_cast<size_t>(std::count(marks.begin(), marks.end(), kFileLast));
+  digests->assign(32 * (sizes.size() + files), 0);
+  uint8_t* file_digest = digests->data() + 32 * sizes.size();
   std::unique_lock<std::mutex> lock(mu_);
   turn_.wait(lock, [&] { return next_ == ticket; });
+  // Until PassTurn no other call touches the hashes: every later ticket waits above.
   lock.unlock();
   const uint8_t* p = in;
-  // The blob's bytes (outs in order) ride beside each chunk and the diffID where they can
-  // (Sha256::UpdateTriple: SHA-NI's rounds are latency bound, so a third stream costs little more);
   // out/at is how far the blob has been hashed, always in order.
   size_t out = 0;
   size_t at = 0;
   for (size_t i = 0; i < sizes.size(); i++) {
     const size_t prefix = std::min(hash_lens[i], sizes[i]);
+    const uint8_t mark = marks.empty() ? uint8_t{kNoFile} : marks[i];
+    if (mark == kFileFirst) file_ = Sha256();
     Sha256 chunk;
+    // The streams over the prefix: the diffID, the chunk, and its file where the file is at the
+    // chunk's offset within a block (a chunk size that is a multiple of 64, as every default is).
+    Sha256* same[3] = {&diff_, &chunk, &file_};
+    size_t n = 2;
+    if (mark != kNoFile) {
+      if (file_.BlockOffset() == chunk.BlockOffset()) {
+        n = 3;
+      } else {
+        file_.Update(p, prefix);
+      }
+    }
     size_t done = 0;
-    while (out < outs.size() && prefix - done >= 192) {
-      const size_t left = outs[out].size() - at;
-      if (left < 192) {
-        // Too short to ride along: hashed alone, in its turn.
-        blob_.Update(outs[out].data() + at, left);
+    while (done < prefix) {
+      // The blob's bytes ride beside the prefix where they can; a piece too short to is hashed alone,
+      // in its turn.
+      while (out < outs.size() && outs[out].size() - at < 192) {
+        blob_.Update(outs[out].data() + at, outs[out].size() - at);
         out++;
         at = 0;
-        continue;
       }
-      size_t taken = 0;
-      const size_t took = Sha256::UpdateTriple(&diff_, p + done, &chunk, p + done, prefix - done, &taken, &blob_,
-                                               outs[out].data() + at, left);
-      if (took == 0) break;  // no three-stream form here: the pair alone
-      done += taken;
-      at += took;
+      if (out == outs.size()) break;
+      const size_t left = outs[out].size() - at;
+      const size_t len = std::min(prefix - done, left);
+      at += Sha256::UpdateShared(same, n, p + done, len, &blob_, outs[out].data() + at, left);
+      done += len;
       if (at == outs[out].size()) {
         out++;
         at = 0;
       }
     }
-    Sha256::UpdatePair(&diff_, p + done, &chunk, p + done, prefix - done);
+    Sha256::UpdateShared(same, n, p + done, prefix - done, nullptr, nullptr, 0);
     diff_.Update(p + prefix, sizes[i] - prefix);
     chunk.Final(digests->data() + 32 * i);
+    if (mark == kFileLast) {
+      file_.Final(file_digest);
+      file_digest += 32;
+    }
     p += sizes[i];
   }
   for (; out < outs.size(); out++, at = 0) blob_.Update(outs[out].data() + at, outs[out].size() - at);
@@ -248,7 +273,7 @@ void MemberDigests::Skip(uint64_t ticket) {
 
 bool MemberDigests::Finish(const uint8_t* tail, size_t tail_len, uint8_t blob[32], uint8_t diff[32]) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (broken_ || finished_ || next_ != issued_) return false;
+  if (broken_ || finished_ || next_ != issued_ || planned_open_) return false;
   finished_ = true;
   blob_.Update(tail, tail_len);
   blob_.Final(blob);

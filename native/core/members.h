@@ -30,25 +30,34 @@ void GzipMembers(int level, const uint8_t* data, const std::vector<size_t>& size
 // compressor: the check before a call is queued.
 void CheckMembersLevel(int level);
 
+// Where a member's hashed prefix (an eStargz chunk) stands in a file of several chunks, whose digest
+// is the SHA-256 of its chunks in order (a file of one chunk has the chunk's digest: no mark).
+enum FileMark : uint8_t { kNoFile = 0, kFileFirst = 1, kFileMiddle = 2, kFileLast = 3 };
+
 // The SHA-256 of the inputs (the uncompressed tar: its diffID) and of the outputs (the blob) of a run
 // of GzipMembers calls taken in the order of their tickets, though the calls run at once: each call
 // takes a ticket when it is made and adds its bytes once every earlier ticket is added or skipped.
 // Thread-safe. Add waits only for calls made before it, which were queued before it and so run.
 class MemberDigests {
  public:
-  // The next ticket (on the thread that makes the calls, in their order).
-  uint64_t Take();
+  // The next ticket (on the thread that makes the calls, in their order). `marks` (empty, or one per
+  // member) are the call's file marks: they must go on from the calls before (a file's first chunk,
+  // its middle ones, its last, with no other mark between), else std::invalid_argument and no ticket.
+  uint64_t Take(const std::vector<uint8_t>& marks = {});
   // Waits for the ticket's turn, then hashes `in` into the diffID and each of `outs` into the blob.
   void Add(uint64_t ticket, const uint8_t* in, size_t len, const std::vector<std::vector<uint8_t>>& outs);
   // The same for `in` cut into members by `sizes`, writing GzipMembers' digests too (32 bytes per
-  // member, of its first hash_lens[i] bytes): each prefix is hashed in one pass with the diffID over
-  // the same bytes (Sha256::UpdatePair), where GzipMembers would read them a second time.
+  // member, of its first hash_lens[i] bytes), then one more for each member marked kFileLast (its
+  // file's digest), in member order. Each prefix is hashed in one pass with the diffID and its file
+  // over the same bytes, the blob riding beside them (Sha256::UpdateShared); marks are those given
+  // to Take.
   void Add(uint64_t ticket, const uint8_t* in, const std::vector<size_t>& sizes, const std::vector<size_t>& hash_lens,
-           const std::vector<std::vector<uint8_t>>& outs, std::vector<uint8_t>* digests);
+           const std::vector<uint8_t>& marks, const std::vector<std::vector<uint8_t>>& outs,
+           std::vector<uint8_t>* digests);
   // A call that failed or never ran: its turn passes without bytes, and Finish then refuses. Never waits.
   void Skip(uint64_t ticket);
   // Once every ticket is added: hashes `tail` into the blob and writes both digests. False (nothing
-  // written) when a ticket was skipped or is still out, or Finish already ran.
+  // written) when a ticket was skipped or is still out, a file was left unfinished, or Finish already ran.
   bool Finish(const uint8_t* tail, size_t tail_len, uint8_t blob[32], uint8_t diff[32]);
 
  private:
@@ -61,8 +70,11 @@ class MemberDigests {
   std::set<uint64_t> skipped_;
   bool broken_ = false;
   bool finished_ = false;
+  // Whether the marks taken so far leave a file open (checked in Take, on the caller's thread).
+  bool planned_open_ = false;
   Sha256 blob_;
   Sha256 diff_;
+  Sha256 file_;  // the open file's chunks so far (Add, in ticket order)
 };
 
 }  // namespace fastlayer

@@ -1,5 +1,6 @@
 #include "sha256.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
@@ -84,20 +85,19 @@ std::atomic<bool>& ForcedPortable() {
 
 struct Accelerated {
   Sha256BlockFn blocks;  // null: none on this CPU
-  Sha256BlockPairFn pairs;  // null: the two streams of UpdatePair run one after the other
-  Sha256BlockTripleFn triples;  // null: UpdateTriple leaves the third stream to its caller
+  Sha256SharedFn shared;  // null: UpdateShared hashes its streams one after the other
   const char* name;
 };
 
 // Probed once: the CPU does not change under a running process.
 const Accelerated& Best() {
   static const Accelerated best = []() -> Accelerated {
-    if (Sha256BlockFn f = sha256_detail::ShaNiBlocks()) return {f, sha256_detail::ShaNiBlockPairs(), sha256_detail::ShaNiBlockTriples(), "sha-ni"};
+    if (Sha256BlockFn f = sha256_detail::ShaNiBlocks()) return {f, sha256_detail::ShaNiShared(), "sha-ni"};
 #if FASTLAYER_HAVE_ARMV8_SHA256
     // The ARMv8 rounds are cheap next to SHA-NI's latency here: no two-stream form is kept for them.
-    if (Sha256BlockFn f = sha256_detail::ArmV8Blocks()) return {f, nullptr, nullptr, "armv8-sha2"};
+    if (Sha256BlockFn f = sha256_detail::ArmV8Blocks()) return {f, nullptr, "armv8-sha2"};
 #endif
-    return {nullptr, nullptr, nullptr, "portable"};
+    return {nullptr, nullptr, "portable"};
   }();
   return best;
 }
@@ -118,53 +118,46 @@ void ForcePortableSha256(bool on) { ForcedPortable().store(on); }
 Sha256::Sha256() : Sha256(ForcedPortable().load()) {}
 
 Sha256::Sha256(bool force_portable)
-    : blocks_(Select(force_portable)), pairs_(blocks_ == Best().blocks ? Best().pairs : nullptr),
-      triples_(blocks_ == Best().blocks ? Best().triples : nullptr) {
+    : blocks_(Select(force_portable)), shared_(blocks_ == Best().blocks ? Best().shared : nullptr) {
   std::memcpy(state_, kInitialState, sizeof(state_));
 }
 
-void Sha256::UpdatePair(Sha256* a, const uint8_t* pa, Sha256* b, const uint8_t* pb, size_t len) {
-  // Under two blocks there is too little to interleave.
-  if (a->pairs_ == nullptr || a->pairs_ != b->pairs_ || a->buf_len_ != b->buf_len_ || len < 128) {
-    a->Update(pa, len);
-    b->Update(pb, len);
-    return;
-  }
-  // Each completes its buffered block alone; then both start whole blocks at the same input offset.
-  const size_t head = a->buf_len_ == 0 ? 0 : 64 - a->buf_len_;
-  a->Update(pa, head);
-  b->Update(pb, head);
-  const size_t whole = (len - head) / 64;
-  a->pairs_(a->state_, pa + head, b->state_, pb + head, whole);
-  a->total_ += whole * 64;
-  b->total_ += whole * 64;
-  const size_t done = head + whole * 64;
-  a->Update(pa + done, len - done);
-  b->Update(pb + done, len - done);
-}
-
-size_t Sha256::UpdateTriple(Sha256* a, const uint8_t* pa, Sha256* b, const uint8_t* pb, size_t len, size_t* taken,
-                            Sha256* c, const uint8_t* pc, size_t len_c) {
-  *taken = 0;
-  if (a->triples_ == nullptr || a->triples_ != b->triples_ || a->triples_ != c->triples_ || a->buf_len_ != b->buf_len_) {
+size_t Sha256::UpdateShared(Sha256* const same[], size_t n, const uint8_t* p, size_t len, Sha256* other,
+                            const uint8_t* po, size_t len_o) {
+  const Sha256SharedFn fn = same[0]->shared_;
+  bool together = fn != nullptr && n <= 3 && len >= 128;
+  for (size_t k = 1; k < n && together; k++) together = same[k]->shared_ == fn && same[k]->buf_len_ == same[0]->buf_len_;
+  if (!together) {
+    for (size_t k = 0; k < n; k++) same[k]->Update(p, len);
     return 0;
   }
-  // Each side completes its buffered block alone (c's offset in a block is its own), then whole blocks.
-  const size_t head = a->buf_len_ == 0 ? 0 : 64 - a->buf_len_;
-  const size_t head_c = c->buf_len_ == 0 ? 0 : 64 - c->buf_len_;
-  if (len < head + 128 || len_c < head_c + 128) return 0;
-  a->Update(pa, head);
-  b->Update(pb, head);
-  c->Update(pc, head_c);
-  const size_t whole_ab = (len - head) / 64;
-  const size_t whole_c = (len_c - head_c) / 64;
-  const size_t whole = whole_ab < whole_c ? whole_ab : whole_c;
-  a->triples_(a->state_, pa + head, b->state_, pb + head, c->state_, pc + head_c, whole);
-  a->total_ += whole * 64;
-  b->total_ += whole * 64;
-  c->total_ += whole * 64;
-  *taken = head + whole * 64;
-  return head_c + whole * 64;
+  // Each completes its buffered block alone; then whole blocks at the same input offset.
+  const size_t head = same[0]->buf_len_ == 0 ? 0 : 64 - same[0]->buf_len_;
+  for (size_t k = 0; k < n; k++) same[k]->Update(p, head);
+  uint32_t* states[3];
+  for (size_t k = 0; k < n; k++) states[k] = same[k]->state_;
+  size_t whole = (len - head) / 64;
+  const uint8_t* at = p + head;
+  size_t taken_o = 0;
+  const size_t head_o = other == nullptr || other->buf_len_ == 0 ? 0 : 64 - other->buf_len_;
+  if (other != nullptr && other->shared_ == fn && len_o >= head_o + 128 && whole >= 2) {
+    // other's offset within a block is its own: it completes its buffered block alone too.
+    other->Update(po, head_o);
+    const size_t both = std::min(whole, (len_o - head_o) / 64);
+    fn(states, n, at, other->state_, po + head_o, both);
+    other->total_ += both * 64;
+    taken_o = head_o + both * 64;
+    for (size_t k = 0; k < n; k++) same[k]->total_ += both * 64;
+    at += both * 64;
+    whole -= both;
+  }
+  if (whole > 0) {
+    fn(states, n, at, nullptr, nullptr, whole);
+    for (size_t k = 0; k < n; k++) same[k]->total_ += whole * 64;
+    at += whole * 64;
+  }
+  for (size_t k = 0; k < n; k++) same[k]->Update(at, static_cast<size_t>(p + len - at));
+  return taken_o;
 }
 
 void Sha256::Update(const uint8_t* data, size_t len) {

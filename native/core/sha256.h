@@ -8,11 +8,10 @@ namespace fastlayer {
 
 // Compresses `blocks` consecutive 64-byte blocks into `state`.
 using Sha256BlockFn = void (*)(uint32_t state[8], const uint8_t* data, size_t blocks);
-// The same for two independent streams at once: `blocks` blocks of a into sa, as many of b into sb.
-using Sha256BlockPairFn = void (*)(uint32_t sa[8], const uint8_t* a, uint32_t sb[8], const uint8_t* b, size_t blocks);
-// Three streams at once.
-using Sha256BlockTripleFn = void (*)(uint32_t sa[8], const uint8_t* a, uint32_t sb[8], const uint8_t* b, uint32_t sc[8],
-                                     const uint8_t* c, size_t blocks);
+// n (1 to 3) states over the same `blocks` blocks at data, and with other_state, as many blocks at
+// `other` into it: their rounds interleaved.
+using Sha256SharedFn = void (*)(uint32_t* const states[], size_t n, const uint8_t* data, uint32_t other_state[8],
+                                const uint8_t* other, size_t blocks);
 
 class Sha256 {
  public:
@@ -25,26 +24,24 @@ class Sha256 {
   // Writes the digest; the object must not be used afterwards (except for destruction).
   void Final(uint8_t out[32]);
 
-  // The same as a->Update(pa, len) then b->Update(pb, len), in one pass where it can: SHA-NI's
-  // round instruction is bound by its latency, so two independent streams interleaved cost little
-  // more than one (eStargz hashes each chunk and the diffID over the same bytes). Needs both at the
-  // same offset within a block and on the same implementation; otherwise, and where there is no
-  // two-stream form (portable code, ARMv8), the two run one after the other.
-  static void UpdatePair(Sha256* a, const uint8_t* pa, Sha256* b, const uint8_t* pb, size_t len);
+  // The same as same[k]->Update(p, len) for each of the n (1 to 3) streams, and other->Update(po, t)
+  // for the t bytes it returns (at most len_o; other may be null), in one pass where it can. SHA-NI's
+  // round instruction is bound by its latency, so streams interleaved cost little more than one, and
+  // streams over the same bytes share their message schedule: eStargz hashes the diffID, each chunk
+  // and its file over the input, and the blob over the output. The same streams must be at one
+  // offset within a block and on one implementation, else they are hashed one after the other;
+  // other rides along as far as both sides have whole blocks (after completing its buffered one)
+  // and nothing of it is taken where there is no interleaved form (portable code, ARMv8) or under
+  // two blocks. The caller hashes what is left of other later, in order.
+  static size_t UpdateShared(Sha256* const same[], size_t n, const uint8_t* p, size_t len, Sha256* other,
+                             const uint8_t* po, size_t len_o);
 
-  // The first bytes of a and b (the same len bytes of input as UpdatePair) and of a third stream c
-  // (up to len_c bytes at pc), hashed in the same rounds as far as both have whole blocks: eStargz
-  // hashes its output (the blob) beside each chunk and the diffID. Sets *taken to the bytes of a and b
-  // taken and returns those of c; the caller goes on from there. Takes nothing (0 and 0) where there
-  // is no three-stream form, a and b are at different offsets in a block, or either side has under
-  // two whole blocks after completing its buffered one.
-  static size_t UpdateTriple(Sha256* a, const uint8_t* pa, Sha256* b, const uint8_t* pb, size_t len, size_t* taken,
-                             Sha256* c, const uint8_t* pc, size_t len_c);
+  // Bytes buffered towards the next block (the stream's offset within a block).
+  size_t BlockOffset() const { return buf_len_; }
 
  private:
   Sha256BlockFn blocks_;
-  Sha256BlockPairFn pairs_;  // null: none for blocks_
-  Sha256BlockTripleFn triples_;  // null: none for blocks_
+  Sha256SharedFn shared_;  // null: none for blocks_
   uint32_t state_[8];
   uint64_t total_ = 0;
   uint8_t buf_[64];

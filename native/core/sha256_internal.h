@@ -11,10 +11,8 @@ void PortableBlocks(uint32_t state[8], const uint8_t* data, size_t blocks);
 
 // Null when the build target or the CPU lacks the SHA extensions.
 Sha256BlockFn ShaNiBlocks();
-// Two streams interleaved, on the same condition as ShaNiBlocks().
-Sha256BlockPairFn ShaNiBlockPairs();
-// Three streams interleaved, on the same condition.
-Sha256BlockTripleFn ShaNiBlockTriples();
+// Streams over the same bytes plus one of its own, interleaved, on the same condition as ShaNiBlocks().
+Sha256SharedFn ShaNiShared();
 
 // sha256_armv8.cc is only compiled for arm64 (binding.gyp), so it is only referenced there. It needs
 // Linux (getauxval) and a compiler that lets one function use the SHA-256 intrinsics: GCC, or clang

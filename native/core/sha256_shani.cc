@@ -79,77 +79,66 @@ FASTLAYER_SHANI_TARGET void Blocks(uint32_t state[8], const uint8_t* data, size_
   Store(s, state);
 }
 
-// Blocks() for two streams, their rounds interleaved: each round depends on the one before, so one
-// stream leaves the round unit idle most of the time, and the other stream's rounds fill it.
-FASTLAYER_SHANI_TARGET void BlockPairs(uint32_t state_a[8], const uint8_t* a, uint32_t state_b[8], const uint8_t* b,
-                                       size_t blocks) {
-  State sa = Load(state_a);
-  State sb = Load(state_b);
-  for (; blocks > 0; --blocks, a += 64, b += 64) {
-    const State in_a = sa;
-    const State in_b = sb;
-    __m128i wa[4];
-    __m128i wb[4];
+// Blocks() for up to three streams over the same bytes (eStargz: the diffID, each chunk and the file
+// it is part of) and, with kOther, one stream over bytes of its own (the blob). Each round depends on
+// the one before, so one stream leaves the round unit idle most of the time and the others' rounds
+// fill it; the streams over the same bytes share one message schedule (it depends on the bytes
+// alone), so each of them costs only its rounds, and fewer registers spill.
+template <int N, bool kOther>
+FASTLAYER_SHANI_TARGET void SharedBlocks(uint32_t* const states[], const uint8_t* data, uint32_t other_state[8],
+                                         const uint8_t* other, size_t blocks) {
+  State s[N];
+  for (int k = 0; k < N; ++k) s[k] = Load(states[k]);
+  State so = kOther ? Load(other_state) : State{};
+  for (; blocks > 0; --blocks, data += 64, other += kOther ? 64 : 0) {
+    State in[N];
+    for (int k = 0; k < N; ++k) in[k] = s[k];
+    const State in_o = so;
+    __m128i w[4];
+    __m128i wo[4];
 #pragma GCC unroll 4
     for (int i = 0; i < 4; ++i) {
-      wa[i] = Words(a, i);
-      wb[i] = Words(b, i);
-      FourRounds(&sa.abef, &sa.cdgh, _mm_add_epi32(wa[i], K(i)));
-      FourRounds(&sb.abef, &sb.cdgh, _mm_add_epi32(wb[i], K(i)));
+      w[i] = Words(data, i);
+      const __m128i wk = _mm_add_epi32(w[i], K(i));
+      for (int k = 0; k < N; ++k) FourRounds(&s[k].abef, &s[k].cdgh, wk);
+      if (kOther) {
+        wo[i] = Words(other, i);
+        FourRounds(&so.abef, &so.cdgh, _mm_add_epi32(wo[i], K(i)));
+      }
     }
 #pragma GCC unroll 12
     for (int i = 4; i < 16; ++i) {
-      FourRounds(&sa.abef, &sa.cdgh, _mm_add_epi32(NextWords(wa, i), K(i)));
-      FourRounds(&sb.abef, &sb.cdgh, _mm_add_epi32(NextWords(wb, i), K(i)));
+      const __m128i wk = _mm_add_epi32(NextWords(w, i), K(i));
+      for (int k = 0; k < N; ++k) FourRounds(&s[k].abef, &s[k].cdgh, wk);
+      if (kOther) FourRounds(&so.abef, &so.cdgh, _mm_add_epi32(NextWords(wo, i), K(i)));
     }
-    sa.abef = _mm_add_epi32(sa.abef, in_a.abef);
-    sa.cdgh = _mm_add_epi32(sa.cdgh, in_a.cdgh);
-    sb.abef = _mm_add_epi32(sb.abef, in_b.abef);
-    sb.cdgh = _mm_add_epi32(sb.cdgh, in_b.cdgh);
+    for (int k = 0; k < N; ++k) {
+      s[k].abef = _mm_add_epi32(s[k].abef, in[k].abef);
+      s[k].cdgh = _mm_add_epi32(s[k].cdgh, in[k].cdgh);
+    }
+    if (kOther) {
+      so.abef = _mm_add_epi32(so.abef, in_o.abef);
+      so.cdgh = _mm_add_epi32(so.cdgh, in_o.cdgh);
+    }
   }
-  Store(sa, state_a);
-  Store(sb, state_b);
+  for (int k = 0; k < N; ++k) Store(s[k], states[k]);
+  if (kOther) Store(so, other_state);
 }
 
-// Three streams (eStargz: each chunk and the diffID over the input, the blob over the output): the
-// third fills more of the round unit's latency at the cost of some register spills.
-FASTLAYER_SHANI_TARGET void BlockTriples(uint32_t state_a[8], const uint8_t* a, uint32_t state_b[8], const uint8_t* b,
-                                         uint32_t state_c[8], const uint8_t* c, size_t blocks) {
-  State sa = Load(state_a);
-  State sb = Load(state_b);
-  State sc = Load(state_c);
-  for (; blocks > 0; --blocks, a += 64, b += 64, c += 64) {
-    const State in_a = sa;
-    const State in_b = sb;
-    const State in_c = sc;
-    __m128i wa[4];
-    __m128i wb[4];
-    __m128i wc[4];
-#pragma GCC unroll 4
-    for (int i = 0; i < 4; ++i) {
-      wa[i] = Words(a, i);
-      wb[i] = Words(b, i);
-      wc[i] = Words(c, i);
-      FourRounds(&sa.abef, &sa.cdgh, _mm_add_epi32(wa[i], K(i)));
-      FourRounds(&sb.abef, &sb.cdgh, _mm_add_epi32(wb[i], K(i)));
-      FourRounds(&sc.abef, &sc.cdgh, _mm_add_epi32(wc[i], K(i)));
-    }
-#pragma GCC unroll 12
-    for (int i = 4; i < 16; ++i) {
-      FourRounds(&sa.abef, &sa.cdgh, _mm_add_epi32(NextWords(wa, i), K(i)));
-      FourRounds(&sb.abef, &sb.cdgh, _mm_add_epi32(NextWords(wb, i), K(i)));
-      FourRounds(&sc.abef, &sc.cdgh, _mm_add_epi32(NextWords(wc, i), K(i)));
-    }
-    sa.abef = _mm_add_epi32(sa.abef, in_a.abef);
-    sa.cdgh = _mm_add_epi32(sa.cdgh, in_a.cdgh);
-    sb.abef = _mm_add_epi32(sb.abef, in_b.abef);
-    sb.cdgh = _mm_add_epi32(sb.cdgh, in_b.cdgh);
-    sc.abef = _mm_add_epi32(sc.abef, in_c.abef);
-    sc.cdgh = _mm_add_epi32(sc.cdgh, in_c.cdgh);
+// The instance for n streams over the same bytes, with or without the other stream.
+void Shared(uint32_t* const states[], size_t n, const uint8_t* data, uint32_t other_state[8], const uint8_t* other,
+            size_t blocks) {
+  const bool o = other_state != nullptr;
+  switch (n) {
+    case 1:
+      return o ? SharedBlocks<1, true>(states, data, other_state, other, blocks) : Blocks(states[0], data, blocks);
+    case 2:
+      return o ? SharedBlocks<2, true>(states, data, other_state, other, blocks)
+               : SharedBlocks<2, false>(states, data, nullptr, nullptr, blocks);
+    default:
+      return o ? SharedBlocks<3, true>(states, data, other_state, other, blocks)
+               : SharedBlocks<3, false>(states, data, nullptr, nullptr, blocks);
   }
-  Store(sa, state_a);
-  Store(sb, state_b);
-  Store(sc, state_c);
 }
 
 bool CpuHasShaNi() {
@@ -165,8 +154,7 @@ bool CpuHasShaNi() {
 }  // namespace
 
 Sha256BlockFn ShaNiBlocks() { return CpuHasShaNi() ? Blocks : nullptr; }
-Sha256BlockPairFn ShaNiBlockPairs() { return CpuHasShaNi() ? BlockPairs : nullptr; }
-Sha256BlockTripleFn ShaNiBlockTriples() { return CpuHasShaNi() ? BlockTriples : nullptr; }
+Sha256SharedFn ShaNiShared() { return CpuHasShaNi() ? Shared : nullptr; }
 
 }  // namespace sha256_detail
 }  // namespace fastlayer
@@ -176,8 +164,7 @@ Sha256BlockTripleFn ShaNiBlockTriples() { return CpuHasShaNi() ? BlockTriples : 
 namespace fastlayer {
 namespace sha256_detail {
 Sha256BlockFn ShaNiBlocks() { return nullptr; }
-Sha256BlockPairFn ShaNiBlockPairs() { return nullptr; }
-Sha256BlockTripleFn ShaNiBlockTriples() { return nullptr; }
+Sha256SharedFn ShaNiShared() { return nullptr; }
 }  // namespace sha256_detail
 }  // namespace fastlayer
 

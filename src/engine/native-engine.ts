@@ -157,7 +157,13 @@ export const nativeEngine: EngineFactory | undefined = addon ? makeFactory(addon
 export function nativeGzipMembers(): NativeAddon['gzipMembers'] {
   const fn = addon?.gzipMembers;
   if (fn === undefined) return undefined;
-  return (level, views, sizes, threads, hashLengths, stream) => calls().run(() => fn.call(addon, level, views, sizes, threads, hashLengths, stream)).result;
+  return (level, views, sizes, threads, hashLengths, stream, fileMarks) =>
+    calls().run(() => fn.call(addon, level, views, sizes, threads, hashLengths, stream, fileMarks)).result;
+}
+
+/** Whether gzipMembers takes file marks (the digests of files of several members). */
+export function nativeMembersFiles(): boolean {
+  return addon?.gzipMembersFiles === true;
 }
 
 /** A new running diffID/blob hash for gzipMembers calls, or undefined when the addon lacks it. */

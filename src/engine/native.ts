@@ -70,10 +70,18 @@ export interface NativeAddon {
    * Many independent gzip members in one worker call (eStargz, native/core/members.h): the views laid end
    * to end, cut by `sizes`; each member's bytes are a Pipeline's for that input alone. `digests`: the
    * SHA-256 of each member's first hashLengths[i] bytes, 32 bytes each. The views are read on the
-   * worker: they must not change until the promise settles. With `stream` (addons that have
-   * MemberDigests), the call's input and members are hashed into it, in call order. Absent in addons built before it.
+   * worker (the call holds the array and its views): neither may change, nor their buffers be
+   * transferred, until the promise settles, so only buffers nobody else holds are passed. `out` is
+   * the worker's memory, not a copy. With `stream` (addons that have
+   * MemberDigests), the call's input and members are hashed into it, in call order. With `fileMarks` too
+   * (addons with gzipMembersFiles; one per member: 0 none, 1 a file's first chunk, 2 a middle one, 3 its
+   * last, going on from the calls before), each marked prefix is also hashed into its file's digest,
+   * and `digests` holds one more 32 bytes per member marked 3. Absent in addons built before it.
    */
-  gzipMembers?(level: number, views: Uint8Array[], sizes: number[], threads: number, hashLengths: number[], stream?: NativeMemberDigests): Promise<{ out: Buffer; sizes: number[]; digests: Buffer }>;
+  gzipMembers?(level: number, views: Uint8Array[], sizes: number[], threads: number, hashLengths: number[], stream?: NativeMemberDigests,
+    fileMarks?: number[]): Promise<{ out: Buffer; sizes: number[]; digests: Buffer }>;
+  /** gzipMembers takes file marks. Absent in addons built before them. */
+  gzipMembersFiles?: boolean;
   /** The running diffID and blob SHA-256 of a run of gzipMembers calls. Absent in addons built before it. */
   MemberDigests?: new () => NativeMemberDigests;
   info: {

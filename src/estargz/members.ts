@@ -2,28 +2,51 @@
 // engine, members are batched: one native call (the addon's gzipMembers) compresses a batch with one
 // compressor per thread (a large member unit by unit), sparing each member an engine's setup (about
 // 0.1 ms, more than compressing a small file); the call also hashes its input (the diffID) and its
-// members (the blob digest) in call order on its worker thread, so the main thread hashes nothing.
+// members (the blob digest) in call order on its worker thread, and the files of several chunks
+// across calls, so the main thread hashes nothing.
 // Where the addon lacks gzipMembers (the js engine), or a queue is made unbatched, every member goes
 // through an engine of its own and is hashed here. Each member is a complete gzip stream of its bytes
 // alone, in the engine's unit format, so the blob never depends on batching, threads or how many
 // calls run at once.
 import { createHash, type Hash } from 'node:crypto';
 import type { EngineFactory } from '../engine/engine.js';
-import { nativeGzipMembers, nativeMemberDigests } from '../engine/native-engine.js';
+import { nativeGzipMembers, nativeMemberDigests, nativeMembersFiles } from '../engine/native-engine.js';
 import type { NativeMemberDigests } from '../engine/native.js';
 
 /** A chunk's digest, asked of the member it starts: its first `length` bytes ('sha256:...' to `set`). */
 export interface ChunkHash {
   length: number;
   set(digest: string): void;
+  /** The file of several chunks this chunk is part of (its chunks pushed in order, none between). */
+  file?: FileHash;
 }
 
-/** The digest of the first `length` bytes of a member given as parts. */
-function hashPrefix(parts: Buffer[], length: number): string {
+/** A file's digest: the SHA-256 of its chunks in order ('sha256:...' to `set` once its last is hashed). */
+export interface FileHash {
+  /** Whether this chunk is the file's first, and its last. */
+  first: boolean;
+  last: boolean;
+  set(digest: string): void;
+}
+
+/** The native file marks (native/core/members.h FileMark). */
+const enum Mark {
+  None = 0,
+  First = 1,
+  Middle = 2,
+  Last = 3,
+}
+
+const markOf = (f: FileHash | undefined): Mark => (f === undefined ? Mark.None : f.first ? Mark.First : f.last ? Mark.Last : Mark.Middle);
+
+/** The digest of the first `length` bytes of a member given as parts; `file` takes them too. */
+function hashPrefix(parts: Buffer[], length: number, file: Hash | undefined): string {
   const h = createHash('sha256');
   for (let i = 0, left = length; left > 0 && i < parts.length; i++) {
     const p = parts[i]!;
-    h.update(p.length <= left ? p : p.subarray(0, left));
+    const b = p.length <= left ? p : p.subarray(0, left);
+    h.update(b);
+    file?.update(b);
     left -= p.length;
   }
   return `sha256:${h.digest('hex')}`;
@@ -50,6 +73,8 @@ const NOTHING: Buffer[] = [];
 interface JsHashes {
   diff: Hash;
   blob: Hash;
+  /** The open file's chunks so far. */
+  file?: Hash;
 }
 
 export class MemberQueue {
@@ -74,7 +99,9 @@ export class MemberQueue {
     private readonly maxBytes: number,
     batch = true,
   ) {
-    this.#members = batch && factory.name === 'native' ? nativeGzipMembers() : undefined;
+    // Batches need the native calls to take every digest (an addon without file digests would leave
+    // the files' to the main thread: such an addon gets one engine per member instead).
+    this.#members = batch && factory.name === 'native' && nativeMembersFiles() ? nativeGzipMembers() : undefined;
     this.#native = this.#members ? nativeMemberDigests() : undefined;
     this.#js = this.#native ? undefined : { diff: createHash('sha256'), blob: createHash('sha256') };
   }
@@ -97,10 +124,18 @@ export class MemberQueue {
   }
 
   async #call(views: Buffer[], sizes: number[], hashes: (ChunkHash | undefined)[]): Promise<Done> {
-    // The chunk digests are taken on the worker threads too.
+    // The chunk and file digests are taken on the worker threads too.
     const lengths = hashes.map((h) => h?.length ?? 0);
-    const { out, sizes: outSizes, digests } = await this.#members!(this.level, views, sizes, this.threads, lengths, this.#native);
-    hashes.forEach((h, i) => h?.set(`sha256:${digests.toString('hex', 32 * i, 32 * i + 32)}`));
+    const marks = hashes.some((h) => h?.file) ? hashes.map((h) => markOf(h?.file)) : undefined;
+    const { out, sizes: outSizes, digests } = await this.#members!(this.level, views, sizes, this.threads, lengths, this.#native, marks);
+    const hex = (k: number): string => `sha256:${digests.toString('hex', 32 * k, 32 * k + 32)}`;
+    let file = hashes.length;
+    for (let i = 0; i < hashes.length; i++) {
+      const h = hashes[i];
+      h?.set(hex(i));
+      // Each file ended in this call: its digest follows the members'.
+      if (h?.file?.last) h.file.set(hex(file++));
+    }
     // The members lie end to end in `out`: handed on as one chunk, not one per member.
     return { bufs: out.length === 0 ? [] : [out], sizes: outSizes };
   }
@@ -124,7 +159,8 @@ export class MemberQueue {
   /**
    * Queues a member; returns the bytes of the members ready to hand on (waits while too many are in flight).
    * `hash`, when given, receives the digest of the member's first bytes before drain() ends. The
-   * parts must not change afterwards (the native call reads them on its worker thread).
+   * parts must not change afterwards, nor their buffers be transferred (the native call reads them on
+   * its worker thread): they are the writer's own (tar-split.ts copies the source's chunks).
    */
   push(parts: Buffer[], bytes: number, hash?: ChunkHash): Buffer[] | Promise<Buffer[]> {
     this.#count++;
@@ -138,8 +174,14 @@ export class MemberQueue {
       if (this.#batchBytes < BATCH_BYTES && this.#batchSizes.length < BATCH_MEMBERS) return NOTHING;
       this.#sendBatch();
     } else {
-      for (const p of parts) this.#js!.diff.update(p);
-      hash?.set(hashPrefix(parts, hash.length));
+      const js = this.#js!;
+      for (const p of parts) js.diff.update(p);
+      if (hash) {
+        const f = hash.file;
+        if (f?.first) js.file = createHash('sha256');
+        hash.set(hashPrefix(parts, hash.length, f ? js.file : undefined));
+        if (f?.last) f.set(`sha256:${js.file!.digest('hex')}`);
+      }
       this.#start(this.#engine(parts), bytes);
     }
     return this.#full() ? this.#wait() : NOTHING;

@@ -126,9 +126,13 @@ class Writer {
       this.#placed.push({ toc: t, member: -1 });
       return;
     }
-    // A file of one chunk has the chunk's digest: hashed once (most files are one chunk).
-    const file = e.size > this.o.chunkSize ? createHash('sha256') : undefined;
     const chunkSize = this.o.chunkSize;
+    // A file of one chunk has the chunk's digest (most files are one chunk); a larger file's digest
+    // is taken with its chunks' (on the worker threads for batched members).
+    const single = e.size <= chunkSize;
+    const set = (digest: string): void => {
+      t.digest = digest;
+    };
     for (let written = 0; written < e.size; ) {
       const closed = this.#close();
       if (closed) await closed;
@@ -139,25 +143,19 @@ class Writer {
       if (written > 0) c.chunkOffset = written;
       // As upstream: a chunk of the full size says so; the last (shorter) one runs to the end.
       if (e.size - written >= chunkSize) c.chunkSize = n;
-      // Taken with the member's compression (on the worker threads for batched members); a file of
-      // one chunk has the chunk's digest.
-      const single = e.size <= chunkSize;
       this.#hash = {
         length: n,
         set: (digest) => {
           c.chunkDigest = digest;
           if (single) t.digest = digest;
         },
+        file: single ? undefined : { first: written === 0, last: written + n === e.size, set },
       };
       this.#placed.push({ toc: c, member: this.#queue.count });
-      for (const d of data) {
-        this.#append(d);
-        file?.update(d);
-      }
+      for (const d of data) this.#append(d);
       written += n;
       this.#chunks++;
     }
-    if (file) t.digest = `sha256:${file.digest('hex')}`;
     const p = padding(pad(e.size));
     for (const b of Array.isArray(p) ? p : await p) this.#append(b);
   }

@@ -260,4 +260,40 @@ describe('eStargz members: one native call for many members gives the bytes of o
       }
     }
   });
+
+  it('chunk and file digests: files of several chunks across batches, hashed on the native calls (batched) or here (one engine per member), agree with their bytes', async (t) => {
+    const sha = (...b: Buffer[]) => {
+      const h = createHash('sha256');
+      for (const x of b) h.update(x);
+      return `sha256:${h.digest('hex')}`;
+    };
+    // Files as chunk lengths: a one-chunk file, a file of five 300 KB chunks (more than one batch of
+    // 1 MiB), a file with a chunk of odd length first, a file of two small chunks. Each member is its
+    // chunk plus 512 bytes (padding and the next headers).
+    const files = [[4000], [300 * 1024, 300 * 1024, 300 * 1024, 300 * 1024, 1000], [1001, 4096], [100, 7]];
+    const native = nativeGzipMembers() !== undefined;
+    const run = async (batch: boolean, threads: number) => {
+      const q = new MemberQueue(selectEngine(native ? 'native' : 'js', { level: 1, compression: 'gzip' }), 1, threads, 2, 1 << 30, batch);
+      const got: { chunks: string[]; file?: string }[] = files.map(() => ({ chunks: [] }));
+      let seed = 1;
+      const want = files.map((chunks, f) => {
+        const data = chunks.map((n) => semiCompressible(n, seed++));
+        return { data, chunks: data.map((d) => sha(d)), file: chunks.length > 1 ? sha(...data) : undefined, f };
+      });
+      for (const w of want) {
+        const n = w.data.length;
+        for (const [k, d] of w.data.entries()) {
+          const file = n === 1 ? undefined : { first: k === 0, last: k === n - 1, set: (v: string) => (got[w.f]!.file = v) };
+          await q.push([d, Buffer.alloc(512, k)], d.length + 512, { length: d.length, set: (v) => (got[w.f]!.chunks[k] = v), file });
+        }
+      }
+      for await (const _ of q.drain()) void _;
+      assert.deepEqual(got, want.map((w) => ({ chunks: w.chunks, ...(w.file ? { file: w.file } : {}) })), `batch ${batch}, threads ${threads}`);
+      return q.digests(Buffer.alloc(0));
+    };
+    const one = await run(false, 1);
+    if (!native) return t.skip('the native addon with gzipMembers is not loaded (the unbatched queue was checked)');
+    assert.deepEqual(await run(true, 1), one);
+    assert.deepEqual(await run(true, 4), one);
+  });
 });
