@@ -11,10 +11,17 @@
 // Peers on the same file: `pigz -L -p N` and `zstd -L -T N` (no hashing), and 'none' (read + one
 // SHA-256: the bound of any layer). Last, the push row: bench/push.js (a one-layer image pushed to a
 // local docker-registry against `skopeo copy --dest-compress-level 1`), when both tools are present.
+// eStargz (issue 23) has two stages that do not spread over the cores: the main thread (tar splitting,
+// the TOC, queueing the member calls) and the in-order hash stage (the diffID, chunk, file and blob
+// SHA-256, one member call at a time: EstargzStats.hashSeconds). From a 1-thread run (main thread busy
+// time from the event loop's utilization, process CPU) it predicts
+//   estargz(N) = bytes / max(main, hash_stage, cpu / N)
+// and prints it beside gzip's prediction at the same level and N.
 // Writes nothing; a small machine shows the model, not the goal: the predictions are predictions.
 import { spawnSync } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, createReadStream, openSync } from 'node:fs';
 import os from 'node:os';
+import { performance } from 'node:perf_hooks';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -27,6 +34,25 @@ const MiB = 1024 * 1024;
 function arg(argv, name, fallback) {
   const i = argv.indexOf(`--${name}`);
   return i >= 0 && i + 1 < argv.length ? argv[i + 1] : fallback;
+}
+
+// eStargz of the tar from a 1 MiB-read stream, threads 1: wall, process CPU, the main thread's busy
+// seconds (event-loop utilization) and the hash stage's. The second of two runs (the first warms up).
+async function estargzRun(path, level) {
+  const { estargzLayer } = await import('../dist/estargz/index.js');
+  let r;
+  for (let i = 0; i < 2; i++) {
+    const elu = performance.eventLoopUtilization();
+    const cpu = process.cpuUsage();
+    const start = process.hrtime.bigint();
+    const l = estargzLayer(createReadStream(path, { highWaterMark: MiB }), { compressionLevel: level, threads: 1, engine: 'native' });
+    await pipeline(l.stream, new Writable({ write: (_chunk, _enc, done) => done() }));
+    await l.done;
+    const wall = Number(process.hrtime.bigint() - start) / 1e9;
+    const used = process.cpuUsage(cpu);
+    r = { wall, cpu: (used.user + used.system) / 1e6, main: performance.eventLoopUtilization(elu).active / 1000, hash: l.stats.hashSeconds ?? NaN };
+  }
+  return r;
 }
 
 async function layer(addon, path, level, mode, threads) {
@@ -104,6 +130,7 @@ export async function runScaling(argv) {
   console.log(`'none' (read + SHA-256): ${none.wall.toFixed(3)} s, ${rate(none.wall)} MB/s`);
   const rows = [['engine', 'threads', 'MB/s', 'cores used', 'threads that compressed', 'input hash s (busy)', 'compress s (busy)', 'output hash s (busy)', 'wait s (hash wait)', 'predicted MB/s on N cores', 'Layer.fromFile MB/s (cores used)', 'peer MB/s']];
   const chart = [];
+  const gzipBase = new Map();
   const zstdLevels = levels.map((l) => Math.min(Math.max(l, 1), 19));
   for (const [name, mode, list] of [['gzip', 0, levels], ['zstd', 2, zstdLevels]]) {
     for (const level of list) {
@@ -112,6 +139,7 @@ export async function runScaling(argv) {
         const r = await layer(addon, corpus.path, level, mode, n);
         const s = r.stats;
         if (n === 1) base = s;
+        if (n === 1 && mode === 0) gzipBase.set(level, s);
         const hin = base.inputHashSeconds;
         const hout = base.outputHashSeconds;
         const predicted = bytes / MB / Math.max(hin, hout, (hin + hout + base.compressSeconds) / n);
@@ -134,8 +162,24 @@ export async function runScaling(argv) {
       }
     }
   }
+  // eStargz beside gzip: its two serial stages against gzip's hashes, from 1-thread costs.
+  const estargzRows = [['level', 'eStargz MB/s, 1 thread', 'CPU s', 'main thread s (busy)', 'hash stage s (busy)', ...[4, 16, 64].map((n) => `PREDICTED ${n} cores: eStargz / gzip MB/s`)]];
+  for (const level of levels) {
+    const e = await estargzRun(corpus.path, level);
+    const g = gzipBase.get(level);
+    const cells = [4, 16, 64].map((n) => {
+      const ep = bytes / MB / Math.max(e.main, e.hash, e.cpu / n);
+      const gp = g ? bytes / MB / Math.max(g.inputHashSeconds, g.outputHashSeconds, (g.inputHashSeconds + g.outputHashSeconds + g.compressSeconds) / n) : NaN;
+      chart.push([`estargz ${level}, ${n} cores, PREDICTED`, ep]);
+      return `${ep.toFixed(0)} / ${gp.toFixed(0)} (x${(ep / gp).toFixed(2)})`;
+    });
+    const busy = (x) => `${x.toFixed(2)} (${((100 * x) / e.wall).toFixed(0)}%)`;
+    estargzRows.push([String(level), rate(e.wall), e.cpu.toFixed(2), busy(e.main), busy(e.hash), ...cells]);
+  }
   rows.push(['none', '1', rate(none.wall), (none.cpu / none.wall).toFixed(2), '-', `${none.stats.inputHashSeconds.toFixed(2)}`, '-', '-', '-', '-', '-', '-']);
-  console.log(rows.map((r, i) => `| ${r.join(' | ')} |` + (i === 0 ? `\n|${r.map(() => '---').join('|')}|` : '')).join('\n'));
+  const table = (t) => t.map((r, i) => `| ${r.join(' | ')} |` + (i === 0 ? `\n|${r.map(() => '---').join('|')}|` : '')).join('\n');
+  console.log(table(rows));
+  console.log(`\neStargz (threads 1; predicted(N) = bytes / max(main thread, hash stage, CPU / N); gzip's as above):\n${table(estargzRows)}`);
   chart.push(["'none' (read + one SHA-256), measured", bytes / MB / none.wall]);
   console.log('\nMB/s (measured on this machine; PREDICTED rows are the model above, not measurements):');
   console.log(barChart(chart));

@@ -15,9 +15,11 @@
 // 3 its last) make it hash each marked prefix into a file's digest as well: `digests` then holds, after
 // the members' 32 bytes each, one more 32 for each member marked 3. Marks that do not go on from the
 // calls before are refused (ERR_OUT_OF_RANGE) before anything is queued.
-// new MemberDigests(); .finish(tail: Uint8Array) -> { digest: Buffer, diffID: Buffer } | undefined:
-// once every call made with it has settled, the blob digest (with `tail`, the eStargz footer, after
-// the members) and the diffID; undefined when a call failed or is still running, or after the first finish.
+// new MemberDigests(); .finish(tail: Uint8Array) -> { digest: Buffer, diffID: Buffer, hashSeconds: number }
+// | undefined: once every call made with it has settled, the blob digest (with `tail`, the eStargz
+// footer, after the members), the diffID, and the seconds the calls spent hashing in their turns (a
+// stage of one call at a time: MemberDigests::HashSeconds); undefined when a call failed or is still
+// running, or after the first finish.
 #include "addon_members.h"
 
 #include <cstring>
@@ -69,6 +71,7 @@ class MemberDigestsWrap : public Napi::ObjectWrap<MemberDigestsWrap> {
     Napi::Object result = Napi::Object::New(env);
     result.Set("digest", Napi::Buffer<uint8_t>::Copy(env, blob, 32));
     result.Set("diffID", Napi::Buffer<uint8_t>::Copy(env, diff, 32));
+    result.Set("hashSeconds", Napi::Number::New(env, digests_->HashSeconds()));
     return result;
   }
 

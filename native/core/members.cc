@@ -192,9 +192,12 @@ void MemberDigests::Add(uint64_t ticket, const uint8_t* in, size_t len, const st
   turn_.wait(lock, [&] { return next_ == ticket; });
   // Until PassTurn no other call touches the hashes: every later ticket waits above.
   lock.unlock();
+  const auto started = std::chrono::steady_clock::now();
   diff_.Update(in, len);
   for (const auto& o : outs) blob_.Update(o.data(), o.size());
+  const std::chrono::duration<double> took = std::chrono::steady_clock::now() - started;
   lock.lock();
+  hash_seconds_ += took.count();
   PassTurn();
 }
 
@@ -208,6 +211,7 @@ void MemberDigests::Add(uint64_t ticket, const uint8_t* in, const std::vector<si
   turn_.wait(lock, [&] { return next_ == ticket; });
   // Until PassTurn no other call touches the hashes: every later ticket waits above.
   lock.unlock();
+  const auto started = std::chrono::steady_clock::now();
   const uint8_t* p = in;
   // out/at is how far the blob has been hashed, always in order.
   size_t out = 0;
@@ -257,7 +261,9 @@ void MemberDigests::Add(uint64_t ticket, const uint8_t* in, const std::vector<si
     p += sizes[i];
   }
   for (; out < outs.size(); out++, at = 0) blob_.Update(outs[out].data() + at, outs[out].size() - at);
+  const std::chrono::duration<double> took = std::chrono::steady_clock::now() - started;
   lock.lock();
+  hash_seconds_ += took.count();
   PassTurn();
 }
 
@@ -269,6 +275,11 @@ void MemberDigests::Skip(uint64_t ticket) {
   } else if (ticket > next_) {
     skipped_.insert(ticket);
   }
+}
+
+double MemberDigests::HashSeconds() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return hash_seconds_;
 }
 
 bool MemberDigests::Finish(const uint8_t* tail, size_t tail_len, uint8_t blob[32], uint8_t diff[32]) {

@@ -5,6 +5,7 @@
 // threads that ran them: the caller's thread hashes nothing.
 #pragma once
 #include <cstddef>
+#include <chrono>
 #include <cstdint>
 #include <mutex>
 #include <set>
@@ -59,6 +60,9 @@ class MemberDigests {
   // Once every ticket is added: hashes `tail` into the blob and writes both digests. False (nothing
   // written) when a ticket was skipped or is still out, a file was left unfinished, or Finish already ran.
   bool Finish(const uint8_t* tail, size_t tail_len, uint8_t blob[32], uint8_t diff[32]);
+  // Seconds the calls spent hashing in their turns so far: the stage runs one call at a time, so it
+  // bounds a layer's throughput however many threads compress (the benchmarks' prediction).
+  double HashSeconds();
 
  private:
   void PassTurn();  // with mu_ held
@@ -70,6 +74,7 @@ class MemberDigests {
   std::set<uint64_t> skipped_;
   bool broken_ = false;
   bool finished_ = false;
+  double hash_seconds_ = 0;
   // Whether the marks taken so far leave a file open (checked in Take, on the caller's thread).
   bool planned_open_ = false;
   Sha256 blob_;

@@ -55,8 +55,11 @@ export interface NativeStats {
 }
 
 export interface NativeMemberDigests {
-  /** Once every call made with it has settled: the blob digest (with `tail` last) and the diffID; else undefined. */
-  finish(tail: Uint8Array): { digest: Buffer; diffID: Buffer } | undefined;
+  /**
+   * Once every call made with it has settled: the blob digest (with `tail` last), the diffID and the
+   * seconds the calls spent hashing in their turns (absent in older addons); else undefined.
+   */
+  finish(tail: Uint8Array): { digest: Buffer; diffID: Buffer; hashSeconds?: number } | undefined;
 }
 
 export interface NativeAddon {

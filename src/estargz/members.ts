@@ -214,16 +214,17 @@ export class MemberQueue {
 
   /**
    * Once drained: the SHA-256 ('sha256:...') of every member handed on followed by `tail` (the
-   * blob), and of every member's input (the diffID).
+   * blob), and of every member's input (the diffID); with the native calls, the seconds they spent
+   * hashing in their turns (a stage of one call at a time).
    */
-  digests(tail: Buffer): { digest: string; diffID: string } {
+  digests(tail: Buffer): { digest: string; diffID: string; hashSeconds?: number } {
     if (this.#js) {
       this.#js.blob.update(tail);
       return { digest: `sha256:${this.#js.blob.digest('hex')}`, diffID: `sha256:${this.#js.diff.digest('hex')}` };
     }
     const r = this.#native!.finish(tail);
     if (r === undefined) throw new Error('fastlayer: eStargz digests asked before every member was handed on');
-    return { digest: `sha256:${r.digest.toString('hex')}`, diffID: `sha256:${r.diffID.toString('hex')}` };
+    return { digest: `sha256:${r.digest.toString('hex')}`, diffID: `sha256:${r.diffID.toString('hex')}`, hashSeconds: r.hashSeconds };
   }
 
   /** Abandons what is in flight (their calls finish and are freed on their own). */

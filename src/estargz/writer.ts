@@ -38,6 +38,17 @@ export interface EstargzLayer {
   stream: Readable;
   /** Resolves once the stream has ended; rejects with the stream's error. */
   done: Promise<EstargzResult>;
+  /** How the work went, filled in once the stream has ended (for benchmarks; not part of the result). */
+  stats: EstargzStats;
+}
+
+export interface EstargzStats {
+  /**
+   * Seconds the in-order hash stage was busy: the diffID, chunk, file and blob SHA-256, taken on the
+   * native calls' threads one call at a time, so it bounds a layer's throughput however many threads
+   * compress. Undefined with the js engine (the main thread hashes) and until the stream has ended.
+   */
+  hashSeconds?: number;
 }
 
 /** Every entry of a 'reg' TOC entry's members: offsets are known only once the members before are. */
@@ -61,6 +72,8 @@ const RESERVED = new Set([TOC_NAME, PREFETCH_LANDMARK, NO_PREFETCH_LANDMARK]);
 
 class Writer {
   readonly #queue: MemberQueue;
+  /** EstargzStats.hashSeconds, once finished. */
+  hashSeconds: number | undefined;
   #size = 0;
   #usize = 0;
   #open: Buffer[] = [];
@@ -188,7 +201,8 @@ class Writer {
     for await (const m of this.#queue.drain()) for (const b of this.#on(m)) yield b;
     const tail = footer(tocOffset);
     // The queue hashed the members (on the native calls' threads where it could): it adds the footer.
-    const { digest, diffID } = this.#queue.digests(tail);
+    const { digest, diffID, hashSeconds } = this.#queue.digests(tail);
+    this.hashSeconds = hashSeconds;
     for (const b of this.#on(tail)) yield b;
     result({
       digest, diffID, size: this.#size,
@@ -218,7 +232,7 @@ function checkName(e: SplitEntry): SplitEntry {
   return e;
 }
 
-async function* produce(source: AsyncIterable<Uint8Array>, o: ResolvedEstargzOptions, result: (r: EstargzResult) => void): AsyncGenerator<Buffer> {
+async function* produce(source: AsyncIterable<Uint8Array>, o: ResolvedEstargzOptions, result: (r: EstargzResult) => void, stats?: EstargzStats): AsyncGenerator<Buffer> {
   const w = new Writer(o);
   const split = new TarSplitter(source);
   try {
@@ -236,7 +250,10 @@ async function* produce(source: AsyncIterable<Uint8Array>, o: ResolvedEstargzOpt
       await w.entry(e, read, read);
       for (const b of w.take()) yield b;
     }
-    yield* w.finish(landmark, result);
+    yield* w.finish(landmark, (r) => {
+      if (stats) stats.hashSeconds = w.hashSeconds;
+      result(r);
+    });
   } catch (err) {
     w.abandon();
     throw err;
@@ -315,8 +332,9 @@ export function estargzLayer(source: AsyncIterable<Uint8Array>, options?: Estarg
     reject = rej;
   });
   done.catch(() => {});
-  const stream = Readable.from(produce(source, o, resolve), { objectMode: false });
+  const stats: EstargzStats = {};
+  const stream = Readable.from(produce(source, o, resolve, stats), { objectMode: false });
   stream.on('error', reject);
   stream.on('close', () => reject(new Error('the eStargz stream was closed before it ended')));
-  return { stream, done };
+  return { stream, done, stats };
 }

@@ -8,7 +8,7 @@ import { mkdtempSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { estargzLayer, readToc, type EstargzOptions, type EstargzResult, type TocEntry } from '../../src/estargz/index.js';
+import { estargzLayer, readToc, type EstargzOptions, type EstargzResult, type EstargzStats, type TocEntry } from '../../src/estargz/index.js';
 import { FOOTER_SIZE } from '../../src/estargz/toc.js';
 import { estargzChunks } from '../../src/estargz/writer.js';
 import { tarDirectory } from '../../src/tar/directory.js';
@@ -34,10 +34,11 @@ async function* pieces(b: Buffer, size: number): AsyncGenerator<Buffer> {
   for (let i = 0; i < b.length; i += size) yield b.subarray(i, i + size);
 }
 
-async function build(source: Buffer | AsyncIterable<Uint8Array>, options?: EstargzOptions): Promise<{ blob: Buffer; r: EstargzResult }> {
+async function build(source: Buffer | AsyncIterable<Uint8Array>, options?: EstargzOptions): Promise<{ blob: Buffer; r: EstargzResult; stats: EstargzStats }> {
   const l = estargzLayer(Buffer.isBuffer(source) ? pieces(source, 65536) : source, options);
+  assert.equal(l.stats.hashSeconds, undefined, 'stats before the end');
   const blob = await collect(l.stream);
-  return { blob, r: await l.done };
+  return { blob, r: await l.done, stats: l.stats };
 }
 
 async function entries(t: Buffer): Promise<Map<string, Buffer>> {
@@ -138,6 +139,11 @@ describe('eStargz bytes depend only on the input and the options', () => {
     const js = await build(tar, { engine: 'js', chunkSize: 4096, compressionLevel: 6 });
     await verify(js.blob, js.r, tar);
     assert.equal(js.r.diffID.length, a.r.diffID.length);
+    // The in-order hash stage's busy time: the native calls' (when they ran), none with the js engine.
+    assert.equal(js.stats.hashSeconds, undefined);
+    if (nativeGzipMembers() !== undefined) {
+      assert.ok(a.stats.hashSeconds! > 0 && a.stats.hashSeconds! < 60, `hashSeconds ${a.stats.hashSeconds}`);
+    }
   });
 
   it('levels 0, 1 and 9 all verify', async () => {
@@ -289,7 +295,8 @@ describe('eStargz members: one native call for many members gives the bytes of o
       }
       for await (const _ of q.drain()) void _;
       assert.deepEqual(got, want.map((w) => ({ chunks: w.chunks, ...(w.file ? { file: w.file } : {}) })), `batch ${batch}, threads ${threads}`);
-      return q.digests(Buffer.alloc(0));
+      const { digest, diffID } = q.digests(Buffer.alloc(0));
+      return { digest, diffID };
     };
     const one = await run(false, 1);
     if (!native) return t.skip('the native addon with gzipMembers is not loaded (the unbatched queue was checked)');
