@@ -1,6 +1,6 @@
-// gzipMembers(level: 0..9, views: Uint8Array[], sizes: number[], threads: 1..16, hashLengths: number[],
-//             digests?: MemberDigests, fileMarks?: number[])
-//   -> Promise<{ out: Buffer, sizes: number[], digests: Buffer }>
+// gzipMembers(level: 0..9, views: Uint8Array[], sizes: Float64Array | number[], threads: 1..16,
+//             hashLengths: Float64Array | number[], digests?: MemberDigests, fileMarks?: Float64Array | number[])
+//   -> Promise<{ out: Buffer, sizes: Float64Array, digests: Buffer }>
 // The views are laid end to end on the worker thread, which reads them there: the call holds the
 // array of views (and so the views) until it settles, and the caller must change neither the array
 // nor the views' bytes until then, nor transfer or detach their buffers (Node-API cannot pin a backing
@@ -142,10 +142,9 @@ class MembersWorker : public Napi::AsyncWorker {
       return;
     }
     views_.Reset();
-    Napi::Array sizes = Napi::Array::New(env, out_sizes_.size());
-    for (size_t i = 0; i < out_sizes_.size(); i++) {
-      sizes.Set(static_cast<uint32_t>(i), Napi::Number::New(env, static_cast<double>(out_sizes_[i])));
-    }
+    // A Float64Array: one allocation, not a Set per member.
+    Napi::Float64Array sizes = Napi::Float64Array::New(env, out_sizes_.size());
+    for (size_t i = 0; i < out_sizes_.size(); i++) sizes[i] = static_cast<double>(out_sizes_[i]);
     Napi::Object result = Napi::Object::New(env);
     result.Set("out", TakeOutput(env));
     result.Set("sizes", sizes);
@@ -201,6 +200,31 @@ int IntArg(const Napi::CallbackInfo& info, size_t i, const char* name, int min, 
   return static_cast<int>(v);
 }
 
+// The numbers of a Float64Array (copied at once) or of an array (element by element; a non-number
+// reads as -1, which every caller refuses). False for anything else.
+bool Numbers(napi_env env, napi_value v, std::vector<double>* out) {
+  napi_typedarray_type type = napi_int8_array;
+  size_t length = 0;
+  void* data = nullptr;
+  if (napi_get_typedarray_info(env, v, &type, &length, &data, nullptr, nullptr) == napi_ok) {
+    if (type != napi_float64_array) return false;
+    const auto* d = static_cast<const double*>(data);
+    out->assign(d, d + length);
+    return true;
+  }
+  bool is_array = false;
+  if (napi_is_array(env, v, &is_array) != napi_ok || !is_array) return false;
+  uint32_t n = 0;
+  napi_get_array_length(env, v, &n);
+  out->assign(n, -1);
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value e = nullptr;
+    double d = -1;
+    if (napi_get_element(env, v, i, &e) == napi_ok && napi_get_value_double(env, e, &d) == napi_ok) (*out)[i] = d;
+  }
+  return true;
+}
+
 }  // namespace
 
 Napi::Function MemberDigestsClass(Napi::Env env) { return MemberDigestsWrap::Define(env); }
@@ -209,11 +233,8 @@ Napi::Value GzipMembersFunction(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const int level = IntArg(info, 0, "level", 0, 9);
   const int threads = IntArg(info, 3, "threads", 1, kMaxThreads);
-  if (!info[1].IsArray() || !info[2].IsArray() || !info[4].IsArray()) {
-    ThrowError(env, ErrorKind::kTypeError, codes::kInvalidArgType, "fastlayer: views, sizes and hash lengths must be arrays");
-  }
+  if (!info[1].IsArray()) ThrowError(env, ErrorKind::kTypeError, codes::kInvalidArgType, "fastlayer: views must be an array");
   Napi::Array views_arg = info[1].As<Napi::Array>();
-  Napi::Array sizes_arg = info[2].As<Napi::Array>();
   std::shared_ptr<MemberDigests> stream;
   if (!info[5].IsUndefined()) {
     if (!info[5].IsObject() || !info[5].As<Napi::Object>().CheckTypeTag(&kDigestsTag)) {
@@ -221,23 +242,29 @@ Napi::Value GzipMembersFunction(const Napi::CallbackInfo& info) {
     }
     stream = MemberDigestsWrap::Unwrap(info[5].As<Napi::Object>())->digests();
   }
+  // A batch has hundreds of views: one napi_get_typedarray_info each (it tells a Uint8Array, its
+  // length and its bytes at once) rather than node-addon-api's several calls per view.
   const uint32_t count = views_arg.Length();
   std::vector<Span> spans(count);
   size_t total = 0;
   for (uint32_t i = 0; i < count; i++) {
-    Napi::Value v = views_arg.Get(i);
-    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+    napi_value v = nullptr;
+    napi_typedarray_type type = napi_int8_array;
+    size_t length = 0;
+    void* data = nullptr;
+    if (napi_get_element(env, views_arg, i, &v) != napi_ok ||
+        napi_get_typedarray_info(env, v, &type, &length, &data, nullptr, nullptr) != napi_ok || type != napi_uint8_array) {
       ThrowError(env, ErrorKind::kTypeError, codes::kInvalidArgType, "fastlayer: every view must be a Uint8Array");
     }
-    Napi::Uint8Array view = v.As<Napi::Uint8Array>();
-    spans[i] = {view.Data(), view.ByteLength()};
-    total += spans[i].len;
+    spans[i] = {static_cast<const uint8_t*>(data), length};
+    total += length;
   }
-  std::vector<size_t> sizes(sizes_arg.Length());
+  std::vector<double> numbers;
+  if (!Numbers(env, info[2], &numbers)) ThrowError(env, ErrorKind::kTypeError, codes::kInvalidArgType, "fastlayer: sizes must be an array or a Float64Array");
+  std::vector<size_t> sizes(numbers.size());
   size_t sum = 0;
-  for (uint32_t i = 0; i < sizes_arg.Length(); i++) {
-    Napi::Value v = sizes_arg.Get(i);
-    const double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1;
+  for (size_t i = 0; i < numbers.size(); i++) {
+    const double d = numbers[i];
     if (!(d >= 0 && d <= static_cast<double>(total)) || d != static_cast<double>(static_cast<size_t>(d))) {
       ThrowError(env, ErrorKind::kRangeError, codes::kOutOfRange, "fastlayer: member sizes must be integers within the input");
     }
@@ -245,12 +272,13 @@ Napi::Value GzipMembersFunction(const Napi::CallbackInfo& info) {
     sum += sizes[i];
   }
   if (sum != total) ThrowError(env, ErrorKind::kRangeError, codes::kOutOfRange, "fastlayer: member sizes must add up to the input length");
-  Napi::Array hash_arg = info[4].As<Napi::Array>();
-  if (hash_arg.Length() != sizes.size()) ThrowError(env, ErrorKind::kRangeError, codes::kOutOfRange, "fastlayer: one hash length per member");
+  if (!Numbers(env, info[4], &numbers)) {
+    ThrowError(env, ErrorKind::kTypeError, codes::kInvalidArgType, "fastlayer: hash lengths must be an array or a Float64Array");
+  }
+  if (numbers.size() != sizes.size()) ThrowError(env, ErrorKind::kRangeError, codes::kOutOfRange, "fastlayer: one hash length per member");
   std::vector<size_t> hash_lens(sizes.size());
-  for (uint32_t i = 0; i < hash_arg.Length(); i++) {
-    Napi::Value v = hash_arg.Get(i);
-    const double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1;
+  for (size_t i = 0; i < numbers.size(); i++) {
+    const double d = numbers[i];
     if (!(d >= 0 && d <= static_cast<double>(sizes[i])) || d != static_cast<double>(static_cast<size_t>(d))) {
       ThrowError(env, ErrorKind::kRangeError, codes::kOutOfRange, "fastlayer: a hash length must be an integer within its member");
     }
@@ -258,15 +286,13 @@ Napi::Value GzipMembersFunction(const Napi::CallbackInfo& info) {
   }
   std::vector<uint8_t> marks;
   if (!info[6].IsUndefined()) {
-    if (!info[6].IsArray() || !stream) {
-      ThrowError(env, ErrorKind::kTypeError, codes::kInvalidArgType, "fastlayer: file marks must be an array, given with a MemberDigests");
+    if (!stream || !Numbers(env, info[6], &numbers)) {
+      ThrowError(env, ErrorKind::kTypeError, codes::kInvalidArgType, "fastlayer: file marks must be an array or a Float64Array, given with a MemberDigests");
     }
-    Napi::Array marks_arg = info[6].As<Napi::Array>();
-    if (marks_arg.Length() != sizes.size()) ThrowError(env, ErrorKind::kRangeError, codes::kOutOfRange, "fastlayer: one file mark per member");
+    if (numbers.size() != sizes.size()) ThrowError(env, ErrorKind::kRangeError, codes::kOutOfRange, "fastlayer: one file mark per member");
     marks.resize(sizes.size());
-    for (uint32_t i = 0; i < marks_arg.Length(); i++) {
-      Napi::Value v = marks_arg.Get(i);
-      const double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1;
+    for (size_t i = 0; i < numbers.size(); i++) {
+      const double d = numbers[i];
       if (!(d == kNoFile || d == kFileFirst || d == kFileMiddle || d == kFileLast)) {
         ThrowError(env, ErrorKind::kRangeError, codes::kOutOfRange, "fastlayer: a file mark must be 0, 1, 2 or 3");
       }

@@ -81,8 +81,8 @@ export interface NativeAddon {
    * last, going on from the calls before), each marked prefix is also hashed into its file's digest,
    * and `digests` holds one more 32 bytes per member marked 3. Absent in addons built before it.
    */
-  gzipMembers?(level: number, views: Uint8Array[], sizes: number[], threads: number, hashLengths: number[], stream?: NativeMemberDigests,
-    fileMarks?: number[]): Promise<{ out: Buffer; sizes: number[]; digests: Buffer }>;
+  gzipMembers?(level: number, views: Uint8Array[], sizes: Float64Array | number[], threads: number, hashLengths: Float64Array | number[],
+    stream?: NativeMemberDigests, fileMarks?: Float64Array | number[]): Promise<{ out: Buffer; sizes: Float64Array | number[]; digests: Buffer }>;
   /** gzipMembers takes file marks. Absent in addons built before them. */
   gzipMembersFiles?: boolean;
   /** The running diffID and blob SHA-256 of a run of gzipMembers calls. Absent in addons built before it. */

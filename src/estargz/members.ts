@@ -55,7 +55,7 @@ function hashPrefix(parts: Buffer[], length: number, file: Hash | undefined): st
 /** What a slot hands on: its members' bytes (one buffer for a batch: fewer chunks down the stream) and each member's size. */
 interface Done {
   bufs: Buffer[];
-  sizes: number[];
+  sizes: readonly number[] | Float64Array;
 }
 
 interface Slot {
@@ -124,10 +124,18 @@ export class MemberQueue {
   }
 
   async #call(views: Buffer[], sizes: number[], hashes: (ChunkHash | undefined)[]): Promise<Done> {
-    // The chunk and file digests are taken on the worker threads too.
-    const lengths = hashes.map((h) => h?.length ?? 0);
-    const marks = hashes.some((h) => h?.file) ? hashes.map((h) => markOf(h?.file)) : undefined;
-    const { out, sizes: outSizes, digests } = await this.#members!(this.level, views, sizes, this.threads, lengths, this.#native, marks);
+    // The chunk and file digests are taken on the worker threads too. Numbers go as Float64Arrays:
+    // the addon reads each at once, not element by element.
+    const n = hashes.length;
+    const lengths = new Float64Array(n);
+    let marks: Float64Array | undefined;
+    for (let i = 0; i < n; i++) {
+      const h = hashes[i];
+      if (h === undefined) continue;
+      lengths[i] = h.length;
+      if (h.file) (marks ??= new Float64Array(n))[i] = markOf(h.file);
+    }
+    const { out, sizes: outSizes, digests } = await this.#members!(this.level, views, Float64Array.from(sizes), this.threads, lengths, this.#native, marks);
     const hex = (k: number): string => `sha256:${digests.toString('hex', 32 * k, 32 * k + 32)}`;
     let file = hashes.length;
     for (let i = 0; i < hashes.length; i++) {

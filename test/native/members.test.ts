@@ -79,12 +79,21 @@ describe('gzipMembers with MemberDigests', { skip }, () => {
     assert.equal(got.digest.toString('hex'), sha(r1.out, r2.out));
   });
 
-  it('refuses a digests argument that is not a MemberDigests, and a tail that is not a Uint8Array', () => {
+  it('refuses a digests argument that is not a MemberDigests, a tail that is not a Uint8Array, and numbers or views of the wrong kind', () => {
     const a = Buffer.from('x');
     for (const bad of [{}, 1, 'digests', new Map()]) {
       assert.throws(() => addon.gzipMembers!(1, [a], [1], 1, [0], bad as never), { code: 'ERR_INVALID_ARG_TYPE' });
     }
     assert.throws(() => new addon.MemberDigests!().finish('tail' as never), { code: 'ERR_INVALID_ARG_TYPE' });
+    // Numbers as a Float64Array or an array; other typed arrays, and views that are not Uint8Arrays, are refused.
+    const b = Buffer.from('xy');
+    assert.throws(() => addon.gzipMembers!(1, [b], new Uint32Array([2]) as never, 1, [0]), { code: 'ERR_INVALID_ARG_TYPE' });
+    assert.throws(() => addon.gzipMembers!(1, [b], [2], 1, new Int32Array([0]) as never), { code: 'ERR_INVALID_ARG_TYPE' });
+    assert.throws(() => addon.gzipMembers!(1, [new Uint16Array(1) as never], [2], 1, [0]), { code: 'ERR_INVALID_ARG_TYPE' });
+    assert.throws(() => addon.gzipMembers!(1, [b], new Float64Array([3]), 1, [0]), { code: 'ERR_OUT_OF_RANGE' });
+    assert.throws(() => addon.gzipMembers!(1, [b], new Float64Array([NaN]), 1, [0]), { code: 'ERR_OUT_OF_RANGE' });
+    assert.throws(() => addon.gzipMembers!(1, [b], new Float64Array([2]), 1, new Float64Array([1.5])), { code: 'ERR_OUT_OF_RANGE' });
+    assert.throws(() => addon.gzipMembers!(1, [b], ['2'] as never, 1, [0]), { code: 'ERR_OUT_OF_RANGE' });
   });
 
   it("file marks: a file's digest is that of its chunks (the members' prefixes) in order, across calls, after the members' digests", async (t) => {
@@ -160,7 +169,7 @@ describe('gzipMembers with MemberDigests', { skip }, () => {
     const results = await Promise.all(calls);
     results.forEach((r, i) => {
       let at = 0;
-      assert.equal(sha(...r.sizes.map((n) => gunzipSync(r.out.subarray(at, (at += n))))), want[i], `call ${i}`);
+      assert.equal(sha(...Array.from(r.sizes, (n) => gunzipSync(r.out.subarray(at, (at += n))))), want[i], `call ${i}`);
     });
   });
 
