@@ -88,10 +88,12 @@ template <int N, bool kOther>
 FASTLAYER_SHANI_TARGET void SharedBlocks(uint32_t* const states[], const uint8_t* data, uint32_t other_state[8],
                                          const uint8_t* other, size_t blocks) {
   State s[N];
+#pragma GCC unroll 3
   for (int k = 0; k < N; ++k) s[k] = Load(states[k]);
   State so = kOther ? Load(other_state) : State{};
   for (; blocks > 0; --blocks, data += 64, other += kOther ? 64 : 0) {
     State in[N];
+#pragma GCC unroll 3
     for (int k = 0; k < N; ++k) in[k] = s[k];
     const State in_o = so;
     __m128i w[4];
@@ -100,6 +102,7 @@ FASTLAYER_SHANI_TARGET void SharedBlocks(uint32_t* const states[], const uint8_t
     for (int i = 0; i < 4; ++i) {
       w[i] = Words(data, i);
       const __m128i wk = _mm_add_epi32(w[i], K(i));
+#pragma GCC unroll 3
       for (int k = 0; k < N; ++k) FourRounds(&s[k].abef, &s[k].cdgh, wk);
       if (kOther) {
         wo[i] = Words(other, i);
@@ -109,9 +112,11 @@ FASTLAYER_SHANI_TARGET void SharedBlocks(uint32_t* const states[], const uint8_t
 #pragma GCC unroll 12
     for (int i = 4; i < 16; ++i) {
       const __m128i wk = _mm_add_epi32(NextWords(w, i), K(i));
+#pragma GCC unroll 3
       for (int k = 0; k < N; ++k) FourRounds(&s[k].abef, &s[k].cdgh, wk);
       if (kOther) FourRounds(&so.abef, &so.cdgh, _mm_add_epi32(NextWords(wo, i), K(i)));
     }
+#pragma GCC unroll 3
     for (int k = 0; k < N; ++k) {
       s[k].abef = _mm_add_epi32(s[k].abef, in[k].abef);
       s[k].cdgh = _mm_add_epi32(s[k].cdgh, in[k].cdgh);
@@ -121,6 +126,7 @@ FASTLAYER_SHANI_TARGET void SharedBlocks(uint32_t* const states[], const uint8_t
       so.cdgh = _mm_add_epi32(so.cdgh, in_o.cdgh);
     }
   }
+#pragma GCC unroll 3
   for (int k = 0; k < N; ++k) Store(s[k], states[k]);
   if (kOther) Store(so, other_state);
 }
