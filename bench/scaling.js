@@ -36,6 +36,11 @@ function arg(argv, name, fallback) {
   return i >= 0 && i + 1 < argv.length ? argv[i + 1] : fallback;
 }
 
+// The model above: MB/s on n cores from the 1-thread run's stage seconds (its engine stats()).
+function predictedMBps(bytes, s, n) {
+  return bytes / MB / Math.max(s.inputHashSeconds, s.outputHashSeconds, (s.inputHashSeconds + s.outputHashSeconds + s.compressSeconds) / n);
+}
+
 // The main thread's own CPU seconds so far (Linux: its schedstat), or undefined elsewhere. Not the
 // event loop's busy time: on a small machine that also counts the time the main thread waits,
 // runnable, for a core its own threadpool wake-ups gave away, which many cores would not take from it.
@@ -155,9 +160,7 @@ export async function runScaling(argv) {
         const s = r.stats;
         if (n === 1) base = s;
         if (n === 1 && mode === 0) gzipBase.set(level, s);
-        const hin = base.inputHashSeconds;
-        const hout = base.outputHashSeconds;
-        const predicted = bytes / MB / Math.max(hin, hout, (hin + hout + base.compressSeconds) / n);
+        const predicted = predictedMBps(bytes, base, n);
         const real = await fileLayer(Layer, corpus.path, level, mode === 0 ? 'gzip' : 'zstd', n);
         const busy = (x) => `${x.toFixed(2)} (${((100 * x) / r.wall).toFixed(0)}%)`;
         const tool = mode === 0 ? 'pigz' : 'zstd';
@@ -171,9 +174,7 @@ export async function runScaling(argv) {
       }
       // Past the cores measured here: the model from the 1-thread stage costs.
       for (const n of [2, 4, 8, 16, 32, 64].filter((c) => c > cores)) {
-        const p = bytes / MB / Math.max(base.inputHashSeconds, base.outputHashSeconds,
-          (base.inputHashSeconds + base.outputHashSeconds + base.compressSeconds) / n);
-        chart.push([`${name} ${level}, ${n} cores, PREDICTED`, p]);
+        chart.push([`${name} ${level}, ${n} cores, PREDICTED`, predictedMBps(bytes, base, n)]);
       }
     }
   }
@@ -184,7 +185,7 @@ export async function runScaling(argv) {
     const g = gzipBase.get(level);
     const cells = [4, 16, 64].map((n) => {
       const ep = bytes / MB / Math.max(e.main, e.hash, e.cpu / n);
-      const gp = g ? bytes / MB / Math.max(g.inputHashSeconds, g.outputHashSeconds, (g.inputHashSeconds + g.outputHashSeconds + g.compressSeconds) / n) : NaN;
+      const gp = g ? predictedMBps(bytes, g, n) : NaN;
       chart.push([`estargz ${level}, ${n} cores, PREDICTED`, ep]);
       return `${ep.toFixed(0)} / ${gp.toFixed(0)} (x${(ep / gp).toFixed(2)})`;
     });

@@ -187,18 +187,25 @@ void MemberDigests::PassTurn() {
   turn_.notify_all();
 }
 
-void MemberDigests::Add(uint64_t ticket, const uint8_t* in, size_t len, const std::vector<std::vector<uint8_t>>& outs) {
+std::chrono::steady_clock::time_point MemberDigests::AwaitTurn(uint64_t ticket) {
   std::unique_lock<std::mutex> lock(mu_);
   turn_.wait(lock, [&] { return next_ == ticket; });
-  // Until PassTurn no other call touches the hashes: every later ticket waits above.
-  lock.unlock();
-  const auto started = std::chrono::steady_clock::now();
-  diff_.Update(in, len);
-  for (const auto& o : outs) blob_.Update(o.data(), o.size());
+  // Until EndTurn no other call touches the hashes: every later ticket waits above.
+  return std::chrono::steady_clock::now();
+}
+
+void MemberDigests::EndTurn(std::chrono::steady_clock::time_point started) {
   const std::chrono::duration<double> took = std::chrono::steady_clock::now() - started;
-  lock.lock();
+  std::lock_guard<std::mutex> lock(mu_);
   hash_seconds_ += took.count();
   PassTurn();
+}
+
+void MemberDigests::Add(uint64_t ticket, const uint8_t* in, size_t len, const std::vector<std::vector<uint8_t>>& outs) {
+  const auto started = AwaitTurn(ticket);
+  diff_.Update(in, len);
+  for (const auto& o : outs) blob_.Update(o.data(), o.size());
+  EndTurn(started);
 }
 
 void MemberDigests::Add(uint64_t ticket, const uint8_t* in, const std::vector<size_t>& sizes,
@@ -207,11 +214,7 @@ void MemberDigests::Add(uint64_t ticket, const uint8_t* in, const std::vector<si
   const size_t files = static_cast<size_t>(std::count(marks.begin(), marks.end(), kFileLast));
   digests->assign(32 * (sizes.size() + files), 0);
   uint8_t* file_digest = digests->data() + 32 * sizes.size();
-  std::unique_lock<std::mutex> lock(mu_);
-  turn_.wait(lock, [&] { return next_ == ticket; });
-  // Until PassTurn no other call touches the hashes: every later ticket waits above.
-  lock.unlock();
-  const auto started = std::chrono::steady_clock::now();
+  const auto started = AwaitTurn(ticket);
   const uint8_t* p = in;
   // out/at is how far the blob has been hashed, always in order.
   size_t out = 0;
@@ -261,10 +264,7 @@ void MemberDigests::Add(uint64_t ticket, const uint8_t* in, const std::vector<si
     p += sizes[i];
   }
   for (; out < outs.size(); out++, at = 0) blob_.Update(outs[out].data() + at, outs[out].size() - at);
-  const std::chrono::duration<double> took = std::chrono::steady_clock::now() - started;
-  lock.lock();
-  hash_seconds_ += took.count();
-  PassTurn();
+  EndTurn(started);
 }
 
 void MemberDigests::Skip(uint64_t ticket) {

@@ -65,6 +65,10 @@ class MemberDigests {
   double HashSeconds();
 
  private:
+  // Waits for the ticket's turn and returns when the turn began; EndTurn adds the turn's time to
+  // HashSeconds and passes the turn on. Both Add overloads hash between the two.
+  std::chrono::steady_clock::time_point AwaitTurn(uint64_t ticket);
+  void EndTurn(std::chrono::steady_clock::time_point started);
   void PassTurn();  // with mu_ held
 
   std::mutex mu_;

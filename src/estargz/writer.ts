@@ -72,8 +72,6 @@ const RESERVED = new Set([TOC_NAME, PREFETCH_LANDMARK, NO_PREFETCH_LANDMARK]);
 
 class Writer {
   readonly #queue: MemberQueue;
-  /** EstargzStats.hashSeconds, once finished. */
-  hashSeconds: number | undefined;
   #size = 0;
   #usize = 0;
   #open: Buffer[] = [];
@@ -181,8 +179,8 @@ class Writer {
     return this.entry(e, () => [Buffer.from([LANDMARK_CONTENT])], (n) => [Buffer.alloc(n)]);
   }
 
-  /** The TOC member and the footer; returns the values once everything is handed on. */
-  async *finish(landmark: EstargzResult['landmark'], result: (r: EstargzResult) => void): AsyncGenerator<Buffer> {
+  /** The TOC member and the footer; returns the values (and fills `stats`) once everything is handed on. */
+  async *finish(landmark: EstargzResult['landmark'], result: (r: EstargzResult) => void, stats?: EstargzStats): AsyncGenerator<Buffer> {
     await this.#close();
     for (const b of this.take()) yield b;
     for await (const m of this.#queue.drain()) for (const b of this.#on(m)) yield b;
@@ -202,8 +200,8 @@ class Writer {
     const tail = footer(tocOffset);
     // The queue hashed the members (on the native calls' threads where it could): it adds the footer.
     const { digest, diffID, hashSeconds } = this.#queue.digests(tail);
-    this.hashSeconds = hashSeconds;
     for (const b of this.#on(tail)) yield b;
+    if (stats) stats.hashSeconds = hashSeconds;
     result({
       digest, diffID, size: this.#size,
       uncompressedSize: this.#usize, tocDigest: sha(json), members, entries: entries.length, chunks: this.#chunks, landmark,
@@ -250,10 +248,7 @@ async function* produce(source: AsyncIterable<Uint8Array>, o: ResolvedEstargzOpt
       await w.entry(e, read, read);
       for (const b of w.take()) yield b;
     }
-    yield* w.finish(landmark, (r) => {
-      if (stats) stats.hashSeconds = w.hashSeconds;
-      result(r);
-    });
+    yield* w.finish(landmark, result, stats);
   } catch (err) {
     w.abandon();
     throw err;
