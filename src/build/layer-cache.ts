@@ -17,6 +17,7 @@ import { isAbsolute, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { FORMAT_VERSION } from '../engine/format.js';
 import { ErrInvalidOption, ErrOptionRange, optionKeys, refuseUnknownOptions } from '../core/errors.js';
+import { isFresh, markFresh } from '../core/fresh-chunks.js';
 import { Layer } from '../layer/layer.js';
 import type { LayerOptions } from '../layer/options.js';
 import { tarDirectory } from '../tar/directory.js';
@@ -283,12 +284,15 @@ export interface CacheUse {
 export interface CachedLayerOptions extends LayerOptions, CacheUse {
   cache?: true | string | LayerCache;
 }
-/** The source's chunks, each added to `hash` as it is read. */
-async function* hashing(source: AsyncIterable<Uint8Array>, hash: Hash): AsyncGenerator<Uint8Array> {
-  for await (const chunk of source) {
-    hash.update(chunk);
-    yield chunk;
+/** The source's chunks, each added to `hash` as it is read (before it is handed on: fresh stays fresh). */
+function hashing(source: AsyncIterable<Uint8Array>, hash: Hash): AsyncGenerator<Uint8Array> {
+  async function* hashed(): AsyncGenerator<Uint8Array> {
+    for await (const chunk of source) {
+      hash.update(chunk);
+      yield chunk;
+    }
   }
+  return isFresh(source) ? markFresh(hashed()) : hashed();
 }
 
 async function sha256Of(source: AsyncIterable<Uint8Array>, signal: AbortSignal | undefined): Promise<string> {

@@ -9,6 +9,7 @@ import { Readable } from 'node:stream';
 import { selectEngine } from '../engine/engines.js';
 import { plainHeader, trailer } from '../tar/header.js';
 import { ErrTarInvalid } from '../tar/errors.js';
+import { isFresh } from '../core/fresh-chunks.js';
 import { ErrEstargzPrioritize } from './errors.js';
 import { MemberQueue, type ChunkHash } from './members.js';
 import { resolveEstargzOptions, type EstargzOptions, type ResolvedEstargzOptions } from './options.js';
@@ -230,9 +231,9 @@ function checkName(e: SplitEntry): SplitEntry {
   return e;
 }
 
-async function* produce(source: AsyncIterable<Uint8Array>, o: ResolvedEstargzOptions, result: (r: EstargzResult) => void, stats?: EstargzStats): AsyncGenerator<Buffer> {
+async function* produce(source: AsyncIterable<Uint8Array>, o: ResolvedEstargzOptions, fresh: () => boolean, result: (r: EstargzResult) => void, stats?: EstargzStats): AsyncGenerator<Buffer> {
   const w = new Writer(o);
-  const split = new TarSplitter(source);
+  const split = new TarSplitter(source, fresh);
   try {
     let landmark: EstargzResult['landmark'] = NO_PREFETCH_LANDMARK;
     if (o.prioritize.length === 0) await w.landmark(NO_PREFETCH_LANDMARK);
@@ -308,14 +309,25 @@ async function* prioritized(w: Writer, split: TarSplitter, o: ResolvedEstargzOpt
  * `yield*` has no throw(), which turns the reason into a TypeError.
  */
 export function estargzChunks(source: AsyncIterable<Uint8Array>, options: EstargzOptions | undefined, result: (r: EstargzResult) => void): AsyncGenerator<Buffer> {
-  return produce(source, resolveEstargzOptions(options), result);
+  return produce(source, resolveEstargzOptions(options), freshOf(source), result);
 }
+
+/** A source marked fresh (tarDirectory's) is never copied; any other always is. */
+const freshOf = (source: unknown): (() => boolean) => (isFresh(source) ? () => true : () => false);
 
 /**
  * An eStargz blob of a tar stream, in one pass. The blob depends only on the tar and the options
  * (level, chunk size, prioritised files): never on threads or on how the source is chunked.
  */
 export function estargzLayer(source: AsyncIterable<Uint8Array>, options?: EstargzOptions): EstargzLayer {
+  return estargzLayerOf(source, options, freshOf(source));
+}
+
+/**
+ * estargzLayer for the project's own readers (src/layer/estargz-stream.ts): `fresh()`, asked after
+ * each chunk, says whether the writer may keep that chunk without a copy (ChunkReader.freshChunks).
+ */
+export function estargzLayerOf(source: AsyncIterable<Uint8Array>, options: EstargzOptions | undefined, fresh: () => boolean): EstargzLayer {
   const o = resolveEstargzOptions(options);
   if (source === null || typeof source !== 'object' || !(Symbol.asyncIterator in source)) {
     throw new ErrTarInvalid('the eStargz source must be an async iterable of Uint8Array (a tar stream)');
@@ -328,7 +340,7 @@ export function estargzLayer(source: AsyncIterable<Uint8Array>, options?: Estarg
   });
   done.catch(() => {});
   const stats: EstargzStats = {};
-  const stream = Readable.from(produce(source, o, resolve, stats), { objectMode: false });
+  const stream = Readable.from(produce(source, o, fresh, resolve, stats), { objectMode: false });
   stream.on('error', reject);
   stream.on('close', () => reject(new Error('the eStargz stream was closed before it ended')));
   return { stream, done, stats };

@@ -110,6 +110,11 @@ export class FdReader implements ChunkReader, FileAccess {
     this.reuse = true;
   }
 
+  /** Each chunk is a new buffer until reuseBuffers() (see buffer()). */
+  freshChunks(): boolean {
+    return !this.reuse || !this.seekable;
+  }
+
   async next(): Promise<Uint8Array | null> {
     if (this.closed || this.fd === undefined || this.remaining <= 0) return this.end();
     const want = Math.min(MAX_UPDATE, this.remaining);
@@ -263,6 +268,10 @@ export class FileReader implements ChunkReader {
   async next(): Promise<Uint8Array | null> {
     const inner = await this.opened();
     return inner ? inner.next() : null;
+  }
+
+  freshChunks(): boolean {
+    return this.inner instanceof FdReader && this.inner.freshChunks();
   }
 
   // Only a regular file is read by the engine itself: a native read of a pipe or a device waits on

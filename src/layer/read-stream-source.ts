@@ -88,6 +88,11 @@ export class ReadStreamReader implements ChunkReader, FileAccess {
     return (await this.chosen()) instanceof FdReader ? this : undefined;
   }
 
+  /** Only when the file is read through a descriptor of our own (the stream itself is the caller's). */
+  freshChunks(): boolean {
+    return this.delegate instanceof FdReader && this.delegate.freshChunks();
+  }
+
   async readVia<T extends { bytesRead: number }>(read: FileRead<T>): Promise<T | null> {
     const result = await (this.delegate as FdReader).readVia(read);
     this.checkFailure();

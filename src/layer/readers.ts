@@ -6,6 +6,7 @@ import type { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { isUint8Array } from 'node:util/types';
 import { ErrInvalidChunk } from '../core/errors.js';
+import { isFresh } from '../core/fresh-chunks.js';
 
 /** Reads by the engine itself: the descriptor, where to read (-1: at its own position) and how much. */
 export type FileRead<T extends { bytesRead: number }> = (fd: number, position: number, length: number) => Promise<T>;
@@ -27,6 +28,12 @@ export interface ChunkReader {
    * of a chunk may be recycled from then on.
    */
   reuseBuffers?(): void;
+  /**
+   * Optional: whether each chunk next() returned so far is memory of its own that the reader never
+   * changes, reuses, transfers or hands to anyone else (src/core/fresh-chunks.ts), so that a consumer
+   * may keep it without a copy. Asked after next(); false or absent means copy.
+   */
+  freshChunks?(): boolean;
   /**
    * Optional, for readers of a file: lets an engine that reads files itself do the reading.
    * Resolves undefined when the source turns out not to be one; then next() reads it.
@@ -68,6 +75,11 @@ export class IterableReader implements ChunkReader {
     this.it ??= this.source[Symbol.asyncIterator]();
     const r = await this.it.next();
     return r.done ? null : checked(r.value);
+  }
+
+  /** Only the project's own iterables (tarDirectory's) say so. */
+  freshChunks(): boolean {
+    return isFresh(this.source);
   }
 
   // Only reached when the source yielded FLUSH_POINT, which only the stream forms' FeedSource can.

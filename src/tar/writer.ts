@@ -6,6 +6,7 @@
 // READ_AHEAD * INLINE_FILE + BATCH + 2 reads, whatever the tree.
 import type { Stats } from 'node:fs';
 import { ErrTarSource } from '../core/errors.js';
+import { markFresh } from '../core/fresh-chunks.js';
 import { entryHeader, padding, trailer, type Entry, type EntryType } from './header.js';
 import { DirRef, closeNow, openEntry, openRoot, readExactly, wrap, type Opened } from './fs-safe.js';
 import { resolveTarOptions, type EntryKind, type Resolved, type TarOptions } from './options.js';
@@ -143,7 +144,8 @@ export function tarDirectory(dir: string, options?: TarOptions): AsyncGenerator<
   const o = resolveTarOptions(dir, options);
   const vroot = virtualTree(o);
   const hooks = ((options as Record<symbol, unknown> | undefined)?.[kTestHooks] ?? {}) as TestHooks;
-  return produce(dir, o, vroot, hooks);
+  // Every chunk is a new buffer (or a slice of Node's pool), never written again once yielded.
+  return markFresh(produce(dir, o, vroot, hooks));
 }
 
 async function* produce(dir: string, o: Resolved, vroot: VNode, hooks: TestHooks): AsyncGenerator<Buffer> {

@@ -8,6 +8,8 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Layer } from '../../src/layer/layer.js';
+import { openSource } from '../../src/layer/source.js';
+import { FileSource } from '../../src/layer/file-source.js';
 import { tarDirectory } from '../../src/tar/directory.js';
 import { semiCompressible } from '../helpers/data.js';
 import { tempDir } from '../helpers/tree.js';
@@ -73,6 +75,36 @@ describe("Layer with compression 'estargz'", () => {
       digests.push(v.digest.toString());
     }
     assert.equal(new Set(digests).size, 1);
+  });
+
+  // What the eStargz writer keeps without a copy (src/core/fresh-chunks.ts): only chunks their reader
+  // never touches again.
+  it("the readers say which chunks are fresh: a file's (until buffers are reused) and tarDirectory's, never a caller's", async () => {
+    const bytes = await tar();
+    const file = join(tmp.path, 'fresh.tar');
+    writeFileSync(file, bytes);
+    const fresh = async (source: Parameters<typeof openSource>[0], reuse = false): Promise<boolean[]> => {
+      const r = openSource(source);
+      if (reuse) r.reuseBuffers?.();
+      const seen: boolean[] = [];
+      try {
+        while ((await r.next()) !== null) seen.push(r.freshChunks?.() === true);
+      } finally {
+        r.close();
+      }
+      return seen;
+    };
+    const every = (xs: boolean[], v: boolean) => xs.length > 0 && xs.every((x) => x === v);
+    assert.ok(every(await fresh(new FileSource(file, 0, bytes.length - 1) as never), true), 'a file');
+    assert.ok(every(await fresh(new FileSource(file, 0, bytes.length - 1) as never, true), false), 'a file whose buffers are reused');
+    assert.ok(every(await fresh(tarDirectory(join(tmp.path, 'tree'))), true), "tarDirectory's stream");
+    assert.ok(every(await fresh(createReadStream(file)), true), 'a ReadStream of a file, read through our descriptor');
+    assert.ok(every(await fresh(bytes), false), 'a Buffer');
+    assert.ok(every(await fresh(Readable.from(pieces(bytes, 4096))), false), 'a Readable');
+    async function* wrapped(): AsyncGenerator<Buffer> {
+      yield* tarDirectory(join(tmp.path, 'tree'));
+    }
+    assert.ok(every(await fresh(wrapped()), false), 'a generator over tarDirectory');
   });
 
   it('an abort mid-stream rejects done with its reason and releases the source', async () => {
