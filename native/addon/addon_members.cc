@@ -15,13 +15,15 @@
 // 3 its last) make it hash each marked prefix into a file's digest as well: `digests` then holds, after
 // the members' 32 bytes each, one more 32 for each member marked 3. Marks that do not go on from the
 // calls before are refused (ERR_OUT_OF_RANGE) before anything is queued.
-// new MemberDigests(); .finish(tail: Uint8Array) -> { digest: Buffer, diffID: Buffer, hashSeconds: number }
-// | undefined: once every call made with it has settled, the blob digest (with `tail`, the eStargz
-// footer, after the members), the diffID, and the seconds the calls spent hashing in their turns (a
-// stage of one call at a time: MemberDigests::HashSeconds); undefined when a call failed or is still
+// new MemberDigests(); .finish(tail: Uint8Array) -> { digest: Buffer, diffID: Buffer, hashSeconds,
+// inputHashSeconds, blobHashSeconds: number } | undefined: once every call made with it has settled,
+// the blob digest (with `tail`, the eStargz footer, after the members), the diffID, and the seconds
+// each of the two hash stages was busy (input, blob: each a stage of one call at a time,
+// MemberDigests::HashSeconds), hashSeconds the busier; undefined when a call failed or is still
 // running, or after the first finish.
 #include "addon_members.h"
 
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <utility>
@@ -71,7 +73,10 @@ class MemberDigestsWrap : public Napi::ObjectWrap<MemberDigestsWrap> {
     Napi::Object result = Napi::Object::New(env);
     result.Set("digest", Napi::Buffer<uint8_t>::Copy(env, blob, 32));
     result.Set("diffID", Napi::Buffer<uint8_t>::Copy(env, diff, 32));
-    result.Set("hashSeconds", Napi::Number::New(env, digests_->HashSeconds()));
+    const MemberDigests::Busy busy = digests_->HashSeconds();
+    result.Set("hashSeconds", Napi::Number::New(env, std::max(busy.input, busy.blob)));
+    result.Set("inputHashSeconds", Napi::Number::New(env, busy.input));
+    result.Set("blobHashSeconds", Napi::Number::New(env, busy.blob));
     return result;
   }
 

@@ -38,52 +38,66 @@ enum FileMark : uint8_t { kNoFile = 0, kFileFirst = 1, kFileMiddle = 2, kFileLas
 // The SHA-256 of the inputs (the uncompressed tar: its diffID) and of the outputs (the blob) of a run
 // of GzipMembers calls taken in the order of their tickets, though the calls run at once: each call
 // takes a ticket when it is made and adds its bytes once every earlier ticket is added or skipped.
+// Two stages, each in ticket order: the input (the diffID, the chunks and files over the same
+// bytes) and the blob. A call hashes its input, then its members, so while one call hashes its
+// members the next one hashes its input: the bound of a layer is the slower stage, not their sum.
 // Thread-safe. Add waits only for calls made before it, which were queued before it and so run.
 class MemberDigests {
  public:
+  // Seconds each stage was busy (wall time, in its turns): each runs one call at a time, so the
+  // busier one bounds a layer's throughput however many threads compress (the benchmarks' prediction).
+  struct Busy {
+    double input = 0;
+    double blob = 0;
+  };
+
   // The next ticket (on the thread that makes the calls, in their order). `marks` (empty, or one per
   // member) are the call's file marks: they must go on from the calls before (a file's first chunk,
   // its middle ones, its last, with no other mark between), else std::invalid_argument and no ticket.
   uint64_t Take(const std::vector<uint8_t>& marks = {});
-  // Waits for the ticket's turn, then hashes `in` into the diffID and each of `outs` into the blob.
+  // Waits for the ticket's turns, then hashes `in` into the diffID and each of `outs` into the blob.
   void Add(uint64_t ticket, const uint8_t* in, size_t len, const std::vector<std::vector<uint8_t>>& outs);
   // The same for `in` cut into members by `sizes`, writing GzipMembers' digests too (32 bytes per
   // member, of its first hash_lens[i] bytes), then one more for each member marked kFileLast (its
   // file's digest), in member order. Each prefix is hashed in one pass with the diffID and its file
-  // over the same bytes, the blob riding beside them (Sha256::UpdateShared); marks are those given
-  // to Take.
+  // over the same bytes (Sha256::UpdateShared); marks are those given to Take. Once it has begun
+  // waiting it never throws; where it throws (no memory for the digests) the ticket is skipped.
   void Add(uint64_t ticket, const uint8_t* in, const std::vector<size_t>& sizes, const std::vector<size_t>& hash_lens,
            const std::vector<uint8_t>& marks, const std::vector<std::vector<uint8_t>>& outs,
            std::vector<uint8_t>* digests);
-  // A call that failed or never ran: its turn passes without bytes, and Finish then refuses. Never waits.
+  // A call that failed or never ran: its turns pass without bytes, and Finish then refuses. Never
+  // waits. Not for a ticket Add was called with.
   void Skip(uint64_t ticket);
   // Once every ticket is added: hashes `tail` into the blob and writes both digests. False (nothing
   // written) when a ticket was skipped or is still out, a file was left unfinished, or Finish already ran.
   bool Finish(const uint8_t* tail, size_t tail_len, uint8_t blob[32], uint8_t diff[32]);
-  // Seconds the calls spent hashing in their turns so far: the stage runs one call at a time, so it
-  // bounds a layer's throughput however many threads compress (the benchmarks' prediction).
-  double HashSeconds();
+  Busy HashSeconds();
 
  private:
-  // Waits for the ticket's turn and returns when the turn began; EndTurn adds the turn's time to
-  // HashSeconds and passes the turn on. Both Add overloads hash between the two.
-  std::chrono::steady_clock::time_point AwaitTurn(uint64_t ticket);
-  void EndTurn(std::chrono::steady_clock::time_point started);
-  void PassTurn();  // with mu_ held
+  // One stage's turns: the ticket whose turn it is, those skipped ahead, its busy seconds.
+  struct Stage {
+    uint64_t next = 0;
+    std::set<uint64_t> skipped;
+    double seconds = 0;
+  };
+  // Waits for the ticket's turn at `stage` and returns when the turn began; EndTurn adds the turn's
+  // time to the stage and passes the turn on. The Add overloads hash between the two.
+  std::chrono::steady_clock::time_point AwaitTurn(Stage* stage, uint64_t ticket);
+  void EndTurn(Stage* stage, std::chrono::steady_clock::time_point started);
+  void PassTurn(Stage* stage);  // with mu_ held
 
   std::mutex mu_;
   CondVar turn_;
   uint64_t issued_ = 0;
-  uint64_t next_ = 0;
-  std::set<uint64_t> skipped_;
+  Stage input_;
+  Stage output_;
   bool broken_ = false;
   bool finished_ = false;
-  double hash_seconds_ = 0;
   // Whether the marks taken so far leave a file open (checked in Take, on the caller's thread).
   bool planned_open_ = false;
-  Sha256 blob_;
-  Sha256 diff_;
-  Sha256 file_;  // the open file's chunks so far (Add, in ticket order)
+  Sha256 blob_;  // the output stage's
+  Sha256 diff_;  // the input stage's, with file_
+  Sha256 file_;  // the open file's chunks so far (in ticket order)
 };
 
 }  // namespace fastlayer

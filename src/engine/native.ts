@@ -57,9 +57,10 @@ export interface NativeStats {
 export interface NativeMemberDigests {
   /**
    * Once every call made with it has settled: the blob digest (with `tail` last), the diffID and the
-   * seconds the calls spent hashing in their turns (absent in older addons); else undefined.
+   * seconds each of the two in-order stages was busy (input: diffID, chunks, files; blob), with
+   * hashSeconds the busier (absent in older addons; an addon of one stage gives hashSeconds only); else undefined.
    */
-  finish(tail: Uint8Array): { digest: Buffer; diffID: Buffer; hashSeconds?: number } | undefined;
+  finish(tail: Uint8Array): { digest: Buffer; diffID: Buffer; hashSeconds?: number; inputHashSeconds?: number; blobHashSeconds?: number } | undefined;
 }
 
 export interface NativeAddon {

@@ -63,6 +63,13 @@ interface Slot {
   bytes: number;
 }
 
+/** The native calls' hash stages, busy seconds (EstargzStats). */
+export interface EstargzHashStats {
+  hashSeconds?: number | undefined;
+  inputHashSeconds?: number | undefined;
+  blobHashSeconds?: number | undefined;
+}
+
 /** A batch is sent once it holds this many bytes or members. */
 const BATCH_BYTES = 1024 * 1024;
 const BATCH_MEMBERS = 512;
@@ -222,17 +229,18 @@ export class MemberQueue {
 
   /**
    * Once drained: the SHA-256 ('sha256:...') of every member handed on followed by `tail` (the
-   * blob), and of every member's input (the diffID); with the native calls, the seconds they spent
-   * hashing in their turns (a stage of one call at a time).
+   * blob), and of every member's input (the diffID); with the native calls, the seconds their two
+   * hash stages were busy (each a stage of one call at a time).
    */
-  digests(tail: Buffer): { digest: string; diffID: string; hashSeconds?: number } {
+  digests(tail: Buffer): { digest: string; diffID: string; stats?: EstargzHashStats } {
     if (this.#js) {
       this.#js.blob.update(tail);
       return { digest: `sha256:${this.#js.blob.digest('hex')}`, diffID: `sha256:${this.#js.diff.digest('hex')}` };
     }
     const r = this.#native!.finish(tail);
     if (r === undefined) throw new Error('fastlayer: eStargz digests asked before every member was handed on');
-    return { digest: `sha256:${r.digest.toString('hex')}`, diffID: `sha256:${r.diffID.toString('hex')}`, hashSeconds: r.hashSeconds };
+    const { hashSeconds, inputHashSeconds, blobHashSeconds } = r;
+    return { digest: `sha256:${r.digest.toString('hex')}`, diffID: `sha256:${r.diffID.toString('hex')}`, stats: { hashSeconds, inputHashSeconds, blobHashSeconds } };
   }
 
   /** Abandons what is in flight (their calls finish and are freed on their own). */

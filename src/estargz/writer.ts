@@ -45,11 +45,17 @@ export interface EstargzLayer {
 
 export interface EstargzStats {
   /**
-   * Seconds the in-order hash stage was busy: the diffID, chunk, file and blob SHA-256, taken on the
-   * native calls' threads one call at a time, so it bounds a layer's throughput however many threads
-   * compress. Undefined with the js engine (the main thread hashes) and until the stream has ended.
+   * Seconds the busier of the two in-order hash stages was busy. The native calls hash on their
+   * threads in two stages, each one call at a time: the input (the diffID, chunk and file SHA-256)
+   * and the blob; while a call hashes its members the next hashes its input, so the busier stage bounds
+   * a layer's throughput however many threads compress. Undefined with the js engine (the main
+   * thread hashes) and until the stream has ended.
    */
   hashSeconds?: number;
+  /** The input stage's busy seconds (native engine). */
+  inputHashSeconds?: number;
+  /** The blob stage's busy seconds (native engine). */
+  blobHashSeconds?: number;
 }
 
 /** Every entry of a 'reg' TOC entry's members: offsets are known only once the members before are. */
@@ -200,9 +206,9 @@ class Writer {
     for await (const m of this.#queue.drain()) for (const b of this.#on(m)) yield b;
     const tail = footer(tocOffset);
     // The queue hashed the members (on the native calls' threads where it could): it adds the footer.
-    const { digest, diffID, hashSeconds } = this.#queue.digests(tail);
+    const { digest, diffID, stats: hashStats } = this.#queue.digests(tail);
     for (const b of this.#on(tail)) yield b;
-    if (stats) stats.hashSeconds = hashSeconds;
+    if (stats && hashStats) Object.assign(stats, hashStats);
     result({
       digest, diffID, size: this.#size,
       uncompressedSize: this.#usize, tocDigest: sha(json), members, entries: entries.length, chunks: this.#chunks, landmark,
