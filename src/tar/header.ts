@@ -263,18 +263,17 @@ export function isZeroBlock(block: Buffer): boolean {
  */
 export function decodeHeader(block: Buffer): RawHeader {
   const stored = decodeNumber(block, 148, 8);
-  // The checksum field counts as 8 spaces. The signed sum is the unsigned one less 256 for each
-  // byte over 127: one pass, no branch per byte on the field's position.
+  // The checksum field counts as 8 spaces. Two plain loops around the field (no branch per byte on
+  // the position); the historical signed sum (the unsigned one less 256 for each byte over 127) only
+  // where the unsigned one does not match, as almost every writer's does.
   let unsigned = 8 * 32;
-  let high = 0;
-  for (let i = 0; i < BLOCK; i++) {
-    if (i === 148) i = 156;
-    const b = block[i]!;
-    unsigned += b;
-    high += b >>> 7;
+  for (let i = 0; i < 148; i++) unsigned += block[i]!;
+  for (let i = 156; i < BLOCK; i++) unsigned += block[i]!;
+  if (stored !== unsigned) {
+    let high = 0;
+    for (let i = 0; i < BLOCK; i++) if ((i < 148 || i >= 156) && block[i]! > 127) high++;
+    if (stored === undefined || stored !== unsigned - 256 * high) throw new ErrTarInvalid('a wrong header checksum');
   }
-  const signed = unsigned - 256 * high;
-  if (stored === undefined || (stored !== unsigned && stored !== signed)) throw new ErrTarInvalid('a wrong header checksum');
   const size = decodeNumber(block, 124, 12);
   if (size === undefined) throw new ErrTarInvalid('a size that is not a number');
   // ustar (POSIX) has a prefix field; GNU's magic ("ustar  ") uses those bytes for other things.
