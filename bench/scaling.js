@@ -14,7 +14,7 @@
 // eStargz (issue 23) has stages that do not spread over the cores: the main thread (tar splitting,
 // the TOC, queueing the member calls) and two in-order hash stages, each one member call at a time
 // (the input: diffID, chunk and file SHA-256; the blob), which run at once on different calls
-// (EstargzStats.inputHashSeconds and blobHashSeconds, their wall time; hashSeconds the busier). From
+// (EstargzStats.inputHashSeconds and blobHashSeconds, their CPU time; hashSeconds the busier). From
 // a 1-thread run (the main thread's CPU time, process CPU) it predicts
 //   estargz(N) = bytes / max(main, input_hash, blob_hash, cpu / N)
 // and prints it beside gzip's prediction at the same level and N. The tar is read as Layer.fromFile

@@ -3,9 +3,13 @@
 #include <isa-l.h>
 
 #include <algorithm>
+#include <chrono>
 #include <initializer_list>
 #include <memory>
 #include <stdexcept>
+#if defined(__unix__) || defined(__APPLE__)
+#include <time.h>
+#endif
 
 #include "block_pool.h"
 #include "deflate.h"
@@ -14,6 +18,17 @@
 
 namespace fastlayer {
 namespace {
+
+// The calling thread's CPU seconds, where the system tells them (else the steady clock's): a stage's
+// turn is counted by what it costs, not by how long a small machine kept its thread waiting for a
+// core (which many cores would not).
+double ThreadSeconds() {
+#if defined(CLOCK_THREAD_CPUTIME_ID)
+  timespec ts;
+  if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) == 0) return static_cast<double>(ts.tv_sec) + ts.tv_nsec * 1e-9;
+#endif
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
 
 void PutLe32(uint32_t v, std::vector<uint8_t>* out) {
   for (int i = 0; i < 4; i++) out->push_back(static_cast<uint8_t>(v >> (8 * i)));
@@ -190,17 +205,19 @@ void MemberDigests::PassTurn(Stage* stage) {
   turn_.notify_all();
 }
 
-std::chrono::steady_clock::time_point MemberDigests::AwaitTurn(Stage* stage, uint64_t ticket) {
-  std::unique_lock<std::mutex> lock(mu_);
-  turn_.wait(lock, [&] { return stage->next == ticket; });
+double MemberDigests::AwaitTurn(Stage* stage, uint64_t ticket) {
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    turn_.wait(lock, [&] { return stage->next == ticket; });
+  }
   // Until EndTurn no other call touches this stage's hashes: every later ticket waits above.
-  return std::chrono::steady_clock::now();
+  return ThreadSeconds();
 }
 
-void MemberDigests::EndTurn(Stage* stage, std::chrono::steady_clock::time_point started) {
-  const std::chrono::duration<double> took = std::chrono::steady_clock::now() - started;
+void MemberDigests::EndTurn(Stage* stage, double started) {
+  const double took = ThreadSeconds() - started;
   std::lock_guard<std::mutex> lock(mu_);
-  stage->seconds += took.count();
+  stage->seconds += took;
   PassTurn(stage);
 }
 

@@ -5,7 +5,6 @@
 // threads that ran them: the caller's thread hashes nothing.
 #pragma once
 #include <cstddef>
-#include <chrono>
 #include <cstdint>
 #include <mutex>
 #include <set>
@@ -44,8 +43,9 @@ enum FileMark : uint8_t { kNoFile = 0, kFileFirst = 1, kFileMiddle = 2, kFileLas
 // Thread-safe. Add waits only for calls made before it, which were queued before it and so run.
 class MemberDigests {
  public:
-  // Seconds each stage was busy (wall time, in its turns): each runs one call at a time, so the
-  // busier one bounds a layer's throughput however many threads compress (the benchmarks' prediction).
+  // Seconds each stage was busy (the CPU time of its turns, members.cc ThreadSeconds): each runs one
+  // call at a time, so the busier one bounds a layer's throughput however many threads compress (the
+  // benchmarks' prediction).
   struct Busy {
     double input = 0;
     double blob = 0;
@@ -80,10 +80,10 @@ class MemberDigests {
     std::set<uint64_t> skipped;
     double seconds = 0;
   };
-  // Waits for the ticket's turn at `stage` and returns when the turn began; EndTurn adds the turn's
-  // time to the stage and passes the turn on. The Add overloads hash between the two.
-  std::chrono::steady_clock::time_point AwaitTurn(Stage* stage, uint64_t ticket);
-  void EndTurn(Stage* stage, std::chrono::steady_clock::time_point started);
+  // Waits for the ticket's turn at `stage` and returns the thread's CPU seconds then; EndTurn adds
+  // the turn's to the stage and passes the turn on. The Add overloads hash between the two.
+  double AwaitTurn(Stage* stage, uint64_t ticket);
+  void EndTurn(Stage* stage, double started);
   void PassTurn(Stage* stage);  // with mu_ held
 
   std::mutex mu_;

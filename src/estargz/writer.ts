@@ -45,7 +45,7 @@ export interface EstargzLayer {
 
 export interface EstargzStats {
   /**
-   * Seconds the busier of the two in-order hash stages was busy. The native calls hash on their
+   * CPU seconds of the busier of the two in-order hash stages. The native calls hash on their
    * threads in two stages, each one call at a time: the input (the diffID, chunk and file SHA-256)
    * and the blob; while a call hashes its members the next hashes its input, so the busier stage bounds
    * a layer's throughput however many threads compress. Undefined with the js engine (the main
