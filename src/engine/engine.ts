@@ -46,6 +46,8 @@ export interface Engine {
    * JavaScript. bytesRead < length only at the end of the file.
    */
   readFile?(fd: number, position: number, length: number): Promise<{ output: Uint8Array; bytesRead: number }>;
+  /** Optional, with readFile: the bytes the engine asks for per readFile() call (default 1 MiB). */
+  readonly readLength?: number;
   /**
    * Optional: a flush point (zlib's Z_SYNC_FLUSH). The output so far, with the one returned, decodes
    * to every byte consumed so far; the units after it are cut from this point, so the bytes (and the

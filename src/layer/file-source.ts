@@ -92,9 +92,9 @@ export class FdReader implements ChunkReader, FileAccess {
     return this.seekable;
   }
 
-  async readVia<T extends { bytesRead: number }>(readFile: FileRead<T>): Promise<T | null> {
+  async readVia<T extends { bytesRead: number }>(readFile: FileRead<T>, length = MAX_UPDATE): Promise<T | null> {
     if (this.closed || this.fd === undefined || this.remaining <= 0) return this.end();
-    const want = Math.min(MAX_UPDATE, this.remaining);
+    const want = Math.min(length, this.remaining);
     const pending = readFile(this.fd, this.seekable ? this.position : -1, want);
     this.reading = pending.catch(ignore);
     const result = await pending;

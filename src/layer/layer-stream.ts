@@ -141,7 +141,7 @@ export class LayerStream extends Readable {
   }
 
   private async directStep(file: FileAccess): Promise<Step | null> {
-    const result = await file.readVia((fd, position, length) => this.engine.readFile!(fd, position, length));
+    const result = await file.readVia((fd, position, length) => this.engine.readFile!(fd, position, length), this.engine.readLength);
     if (result === null || this.destroyed) return null;
     return { input: [], output: result.output };
   }

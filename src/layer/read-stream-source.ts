@@ -93,8 +93,8 @@ export class ReadStreamReader implements ChunkReader, FileAccess {
     return this.delegate instanceof FdReader && this.delegate.freshChunks();
   }
 
-  async readVia<T extends { bytesRead: number }>(read: FileRead<T>): Promise<T | null> {
-    const result = await (this.delegate as FdReader).readVia(read);
+  async readVia<T extends { bytesRead: number }>(read: FileRead<T>, length?: number): Promise<T | null> {
+    const result = await (this.delegate as FdReader).readVia(read, length);
     this.checkFailure();
     return result;
   }

@@ -13,8 +13,11 @@ export type FileRead<T extends { bytesRead: number }> = (fd: number, position: n
 
 /** What a reader of a file offers an engine that can read files itself (the native one). */
 export interface FileAccess {
-  /** Runs `read` as the reader's next read; null once the range is exhausted or the reader closed. */
-  readVia<T extends { bytesRead: number }>(read: FileRead<T>): Promise<T | null>;
+  /**
+   * Runs `read` as the reader's next read, of up to `length` bytes (default: MAX_UPDATE, 1 MiB); null
+   * once the range is exhausted or the reader closed.
+   */
+  readVia<T extends { bytesRead: number }>(read: FileRead<T>, length?: number): Promise<T | null>;
 }
 
 export interface ChunkReader {

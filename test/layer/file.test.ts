@@ -12,6 +12,8 @@ import { join } from 'node:path';
 import { once } from 'node:events';
 import { MAX_UPDATE } from '../../src/layer/coalesce.js';
 import { Layer } from '../../src/layer/layer.js';
+import { FdReader } from '../../src/layer/file-source.js';
+import { ONE_THREAD_READ_LENGTH, nativeEngine } from '../../src/engine/native-engine.js';
 import { assertLayer, collect, compress, engines, sha256 } from '../helpers/layer.js';
 import { semiCompressible } from '../helpers/data.js';
 
@@ -251,6 +253,40 @@ for (const engine of engines) {
     });
   });
 }
+
+describe('Layer.fromFile read lengths (native engine)', () => {
+  // On one thread each readFile() round trip leaves the thread idle: the engine asks for
+  // ONE_THREAD_READ_LENGTH per call there, 1 MiB with helpers. The bytes never depend on it.
+  it('one thread reads the file in 4 MiB calls, helpers in 1 MiB calls; the same layer either way', { skip: nativeEngine === undefined && 'no native engine' }, async () => {
+    const input = semiCompressible(9 * MAX_UPDATE + 777, 5);
+    const path = file(input);
+    const seen: (number | undefined)[] = [];
+    const proto = FdReader.prototype;
+    const readVia = proto.readVia;
+    proto.readVia = function (this: FdReader, read, length) {
+      seen.push(length);
+      return readVia.call(this, read, length);
+    } as typeof readVia;
+    const digests: string[] = [];
+    const lengths: (number | undefined)[][] = [];
+    try {
+      for (const threads of [1, 2]) {
+        seen.length = 0;
+        const layer = Layer.fromFile(path, { engine: 'native', threads });
+        const out = await collect(layer.compressed());
+        await layer.done;
+        assertLayer(layer, out, input);
+        digests.push(layer.digest().toString());
+        lengths.push([...new Set(seen)]);
+      }
+    } finally {
+      proto.readVia = readVia;
+    }
+    assert.deepEqual(lengths, [[ONE_THREAD_READ_LENGTH], [undefined]]);
+    assert.equal(ONE_THREAD_READ_LENGTH, 4 * MAX_UPDATE);
+    assert.equal(digests[0], digests[1]);
+  });
+});
 
 describe('Layer.fromFile arguments', () => {
   it('rejects a non-path with ERR_INVALID_SOURCE and bad ranges with option errors', () => {
