@@ -63,10 +63,19 @@ interface Slot {
   bytes: number;
 }
 
-/** The native calls' hash stages, busy seconds (EstargzStats). */
-export interface EstargzHashStats {
+/** How an eStargz layer's work went (EstargzLayer.stats): the native calls' hash stages. */
+export interface EstargzStats {
+  /**
+   * CPU seconds of the busier of the two in-order hash stages. The native calls hash on their
+   * threads in two stages, each one call at a time: the input (the diffID, chunk and file SHA-256)
+   * and the blob; while a call hashes its members the next hashes its input, so the busier stage bounds
+   * a layer's throughput however many threads compress. Undefined with the js engine (the main
+   * thread hashes) and until the stream has ended.
+   */
   hashSeconds?: number | undefined;
+  /** The input stage's busy seconds (native engine). */
   inputHashSeconds?: number | undefined;
+  /** The blob stage's busy seconds (native engine). */
   blobHashSeconds?: number | undefined;
 }
 
@@ -234,7 +243,7 @@ export class MemberQueue {
    * blob), and of every member's input (the diffID); with the native calls, the seconds their two
    * hash stages were busy (each a stage of one call at a time).
    */
-  digests(tail: Buffer): { digest: string; diffID: string; stats?: EstargzHashStats } {
+  digests(tail: Buffer): { digest: string; diffID: string; stats?: EstargzStats } {
     if (this.#js) {
       this.#js.blob.update(tail);
       return { digest: `sha256:${this.#js.blob.digest('hex')}`, diffID: `sha256:${this.#js.diff.digest('hex')}` };

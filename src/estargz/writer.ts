@@ -11,7 +11,9 @@ import { plainHeader, trailer } from '../tar/header.js';
 import { ErrTarInvalid } from '../tar/errors.js';
 import { isFresh } from '../core/fresh-chunks.js';
 import { ErrEstargzPrioritize } from './errors.js';
-import { MemberQueue, type ChunkHash } from './members.js';
+import { MemberQueue, type ChunkHash, type EstargzStats } from './members.js';
+
+export type { EstargzStats } from './members.js';
 import { resolveEstargzOptions, type EstargzOptions, type ResolvedEstargzOptions } from './options.js';
 import { TarSplitter, type SplitEntry } from './tar-split.js';
 import { pad } from '../tar/reader.js';
@@ -41,21 +43,6 @@ export interface EstargzLayer {
   done: Promise<EstargzResult>;
   /** How the work went, filled in once the stream has ended (for benchmarks; not part of the result). */
   stats: EstargzStats;
-}
-
-export interface EstargzStats {
-  /**
-   * CPU seconds of the busier of the two in-order hash stages. The native calls hash on their
-   * threads in two stages, each one call at a time: the input (the diffID, chunk and file SHA-256)
-   * and the blob; while a call hashes its members the next hashes its input, so the busier stage bounds
-   * a layer's throughput however many threads compress. Undefined with the js engine (the main
-   * thread hashes) and until the stream has ended.
-   */
-  hashSeconds?: number;
-  /** The input stage's busy seconds (native engine). */
-  inputHashSeconds?: number;
-  /** The blob stage's busy seconds (native engine). */
-  blobHashSeconds?: number;
 }
 
 /** Every entry of a 'reg' TOC entry's members: offsets are known only once the members before are. */
