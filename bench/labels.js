@@ -19,7 +19,7 @@ export const ENGINE_NOTES = {
   stream: 'the same ReadStream behind an async generator, so that the layer sees just a stream of 64 KiB chunks, as from a tar generator or a socket',
   js: '`new Layer(fs.createReadStream(file), { engine: \'js\' })`: node:zlib and node:crypto',
   naive: '`fs.createReadStream` -> SHA-256 tap -> `zlib.createGzip` -> SHA-256 tap and byte count (what image builders do today)',
-  c: "the addon's C++ core (`fastlayer::Pipeline`) on one thread in a small C++ program reading 1 MiB per `read()`, no Node: the single-threaded limit, which the issue's 90 % goal refers to",
+  c: "the addon's C++ core (`fastlayer::Pipeline`) on one thread in a small C++ program reading 1 MiB per `read()` into a page-aligned buffer, no Node: the single-threaded limit, which the issue's 90 % goal refers to",
   cthreads: 'the same C++ program with the pipeline on as many threads as the native row: the limit of the same core with helper threads',
   pigz: '`sha256sum FILE`, then `pigz` on all cores with its output hashed: two passes over the input',
 };

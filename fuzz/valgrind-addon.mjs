@@ -1,10 +1,10 @@
 // A short run of the native addon for valgrind memcheck (fuzz/run-valgrind.sh): every level and
-// mode, odd views, error paths, destroy while a call is in flight, pipelines left to the GC, and
-// eStargz members whose views only the call holds.
+// mode, odd views, error paths, destroy while a call is in flight, pipelines left to the GC, eStargz
+// members whose views only the call holds, and files read by the worker in pieces.
 // Checks its own results against node:crypto so a silent corruption also fails.
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { close, closeSync, mkdtempSync, open, openSync, rmSync } from 'node:fs';
+import { close, closeSync, mkdtempSync, open, openSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -111,6 +111,36 @@ if (addon.gzipMembers && addon.MemberDigests && addon.gzipMembersFiles) {
   });
   if (!digests.finish(Buffer.alloc(0))) fail('gzipMembers digests');
   rmSync(dir, { recursive: true, force: true });
+}
+
+// readFile: a call longer than its 1 MiB read piece, from an odd position (the piece lands at that
+// offset in the page-aligned buffer), an update() in between that grows the buffer, and the end of
+// the file inside a call.
+{
+  const dir = mkdtempSync(join(tmpdir(), 'fastlayer-vg-read-'));
+  const big = Buffer.concat([input, input, input, input.subarray(0, 77)]);
+  const file = join(dir, 'big');
+  writeFileSync(file, big);
+  const fd = openSync(file, 'r');
+  const start = 4093;
+  const p = new addon.Pipeline(1, 0);
+  const parts = [];
+  let at = start;
+  const first = await p.readFile(fd, at, 1_200_000);
+  parts.push(first.out);
+  at += first.bytesRead;
+  parts.push(await p.update(big.subarray(at, at + 300_000)));
+  at += 300_000;
+  const last = await p.readFile(fd, at, 4 * 1024 * 1024);
+  parts.push(last.out);
+  at += last.bytesRead;
+  const r = await p.finish();
+  parts.push(r.out);
+  closeSync(fd);
+  rmSync(dir, { recursive: true, force: true });
+  if (at !== big.length) fail(`readFile read ${at - start} bytes of ${big.length - start}`);
+  if (r.diffID.toString('hex') !== sha(big.subarray(start))) fail('readFile diffID');
+  if (!gunzipSync(Buffer.concat(parts)).equals(big.subarray(start))) fail('readFile round trip');
 }
 
 // Pipelines nobody destroys: the finalizer must free them.

@@ -7,12 +7,13 @@ namespace addon {
 
 void InputBuffer::Reserve(size_t n) {
   length_ = 0;
-  if (n <= capacity_) return;
+  offset_ = 0;
+  if (n <= room()) return;
   // The old contents are not needed, so they go first: the peak is the new size only.
   data_.reset();
   capacity_ = 0;
-  data_.reset(new uint8_t[n]);
-  capacity_ = n;
+  data_.reset(static_cast<uint8_t*>(::operator new[](n + kPage, std::align_val_t(kPage))));
+  capacity_ = n + kPage;
 }
 
 void InputBuffer::Fill(const std::vector<ByteView>& views) {

@@ -1,5 +1,6 @@
 #include "addon_pipeline.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <functional>
@@ -17,8 +18,13 @@ namespace {
 
 std::string Bound(double d) { return std::to_string(static_cast<int64_t>(d)); }
 
-// Bounds one readFile() call's buffer, and so its memory; the engine asks for 1 MiB.
+// Bounds one readFile() call's length (the engine asks for 1 MiB, 4 MiB on one thread).
 constexpr int kMaxReadLength = 64 * 1024 * 1024;
+// A readFile() call reads and compresses pieces of at most this size in turn, as the C baseline's
+// loop does: each piece is still in the cache when it is hashed and compressed, and the input buffer
+// stays this size however long the call (4 MiB on one thread: 3 MiB less than one read, and no
+// slower in paired runs).
+constexpr size_t kReadPiece = 1024 * 1024;
 constexpr double kMaxSafeInteger = 9007199254740991.0;
 
 // An integer argument in [min, max]: TypeError when not a number, RangeError otherwise.
@@ -145,7 +151,8 @@ Napi::Value PipelineWrap::ReadFile(const Napi::CallbackInfo& info) {
     return RejectedPromise(env, e.Value());
   }
   if (napi_value error = StateError(env)) return RejectedPromise(env, error);
-  if (napi_value error = PrepareInput(env, [&](InputBuffer& in) { in.Reserve(static_cast<size_t>(length)); },
+  const size_t room = std::min(static_cast<size_t>(length), kReadPiece);
+  if (napi_value error = PrepareInput(env, [&](InputBuffer& in) { in.Reserve(room); },
                                       "fastlayer: out of memory while reserving the read buffer")) {
     return RejectedPromise(env, error);
   }

@@ -27,7 +27,7 @@ class PipelineWorker : public Napi::AsyncWorker {
   PipelineWorker(Napi::Env env, Op op, Napi::Object owner, PipelineWrap* wrap,
                  std::shared_ptr<Pipeline> core, std::shared_ptr<InputBuffer> input,
                  napi_deferred deferred);
-  // For kReadFile: what Execute() reads into the input buffer (reserved for `length` bytes) first.
+  // For kReadFile: the part of the file Execute() reads, piece by piece, into the input buffer.
   void SetFileRead(int fd, int64_t position, size_t length);
   ~PipelineWorker() override;
 
@@ -38,8 +38,11 @@ class PipelineWorker : public Napi::AsyncWorker {
   void OnOK() override;
 
  private:
-  // Fills the input from the file (until `length` bytes or the end); false after recording an error.
-  bool ReadFile();
+  // Reads the file in pieces of the input buffer's size (until `length` bytes or the end), each
+  // given to the core as soon as it is read; false after recording an error.
+  bool ReadFileAndUpdate();
+  // Fills the input with up to `want` bytes from the file; false after recording an error.
+  bool ReadPiece(size_t want, size_t* filled);
   napi_value MakeUpdateResult(napi_env env);
   napi_value MakeReadFileResult(napi_env env, size_t bytes_read);
   napi_value MakeFinishResult(napi_env env);
@@ -53,6 +56,8 @@ class PipelineWorker : public Napi::AsyncWorker {
   int fd_ = -1;
   int64_t position_ = 0;
   size_t read_length_ = 0;
+  // Bytes read (and given to the core) so far by a kReadFile call.
+  size_t bytes_read_ = 0;
   // An I/O error's libuv name (EIO, EBADF, ...), used as its code like Node's fs errors do.
   std::string read_error_;
 

@@ -35,8 +35,9 @@ function destroyedWhileQueued(): Error {
 /**
  * Bytes per readFile() call on one thread. Each call's round trip (the worker's result to the main
  * thread, the next call back to a worker) leaves a lone thread idle, about a tenth of its time at 1
- * MiB per call on 2 vCPUs; four times fewer calls win that back (a tenth less CPU too) for 3 MiB more
- * input per layer. With helpers the round trip overlaps their work: 1 MiB, as measured no slower.
+ * MiB per call on 2 vCPUs; four times fewer calls win that back (a tenth less CPU too). The addon
+ * still reads and compresses a call in 1 MiB pieces, so its input buffer stays 1 MiB. With helpers
+ * the round trip overlaps their work: 1 MiB, as measured no slower.
  */
 export const ONE_THREAD_READ_LENGTH = 4 * 1024 * 1024;
 

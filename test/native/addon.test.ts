@@ -333,6 +333,66 @@ describe('native addon', () => {
         }
       });
 
+      // A call reads 1 MiB pieces into a page-aligned buffer, each at its file position's offset in
+      // a page (native/addon/addon_input.h): calls longer than a piece, odd starts, a file that ends
+      // on a piece boundary, and update() calls in between (which fill the same buffer at offset 0)
+      // must all give the bytes of one update() with everything.
+      it('a call longer than its 1 MiB read piece, from any position, gives the same bytes', async () => {
+        const MiB = 1024 * 1024;
+        const input = semiCompressible(4 * MiB + 4093, 9);
+        const file = join(dir, 'pieces');
+        writeFileSync(file, input);
+        for (const [start, lengths] of [
+          [0, [4 * MiB]],
+          [4093, [MiB + 3, 2 * MiB + 5, 4 * MiB]],
+          [4095, [3 * MiB, 64 * 1024 * 1024]],
+          [1, [MiB - 1, MiB]],
+          [4093, [4 * MiB]],
+        ] as const) {
+          const expected = await run(6, [input.subarray(start)]);
+          const fd = openSync(file, 'r');
+          try {
+            const p = new addon.Pipeline(6, GZIP);
+            const parts: Buffer[] = [];
+            let position = start;
+            for (let i = 0; position < input.length; i++) {
+              const length = lengths[Math.min(i, lengths.length - 1)];
+              if (i === 1) {
+                // update() in between, with more bytes than a piece: the buffer grows and is
+                // filled from its start; the next read takes it at its own offset again.
+                const between = input.subarray(position, Math.min(input.length, position + MiB + 4097));
+                parts.push(await p.update([between]));
+                position += between.length;
+                continue;
+              }
+              const { out, bytesRead } = await p.readFile(fd, position, length);
+              parts.push(out);
+              assert.equal(bytesRead, Math.min(length, input.length - position), `read at ${position}`);
+              position += bytesRead;
+            }
+            const r = await p.finish();
+            parts.push(r.out);
+            assert.deepEqual(Buffer.concat(parts), expected.out, `start ${start}`);
+            assert.equal(r.diffID.toString('hex'), expected.diffID);
+            assert.equal(r.digest.toString('hex'), expected.digest);
+          } finally {
+            closeSync(fd);
+          }
+        }
+        // A file that ends exactly on a piece boundary: the call stops at the end, short.
+        const whole = join(dir, 'whole');
+        writeFileSync(whole, input.subarray(0, 2 * MiB));
+        const fd = openSync(whole, 'r');
+        try {
+          const p = new addon.Pipeline(1, GZIP);
+          const { bytesRead } = await p.readFile(fd, 0, 4 * MiB);
+          assert.equal(bytesRead, 2 * MiB);
+          assert.equal((await p.finish()).diffID.toString('hex'), sha256hex(input.subarray(0, 2 * MiB)));
+        } finally {
+          closeSync(fd);
+        }
+      });
+
       it('position -1 reads where the descriptor stands', async () => {
         const file = join(dir, 'seq');
         writeFileSync(file, 'abcdefgh');
