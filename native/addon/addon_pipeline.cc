@@ -21,9 +21,8 @@ std::string Bound(double d) { return std::to_string(static_cast<int64_t>(d)); }
 // Bounds one readFile() call's length (the engine asks for 1 MiB, 4 MiB on one thread).
 constexpr int kMaxReadLength = 64 * 1024 * 1024;
 // A readFile() call reads and compresses pieces of at most this size in turn, as the C baseline's
-// loop does: each piece is still in the cache when it is hashed and compressed, and the input buffer
-// stays this size however long the call (4 MiB on one thread: 3 MiB less than one read, and no
-// slower in paired runs).
+// loop does, so the input buffer stays this size however long the call (4 MiB calls on one thread:
+// 3 MiB less than one read per call, and no slower in paired runs).
 constexpr size_t kReadPiece = 1024 * 1024;
 constexpr double kMaxSafeInteger = 9007199254740991.0;
 

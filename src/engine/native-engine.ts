@@ -41,6 +41,14 @@ function destroyedWhileQueued(): Error {
  */
 export const ONE_THREAD_READ_LENGTH = 4 * 1024 * 1024;
 
+/**
+ * Whether the addon's pipeline runs on its calling thread alone: `threads` 1, and also compression
+ * 'none' and gzip level 0 whatever `threads` says (native/core/pipeline.h: copying is all they do).
+ */
+export function onOneThread({ threads, compression, level }: EngineOptions): boolean {
+  return (threads ?? 1) === 1 || compression === 'none' || (compression === 'gzip' && level === 0);
+}
+
 class NativeEngine implements Engine {
   private readonly pipeline: NativePipeline;
   readonly readLength: number | undefined;
@@ -54,7 +62,7 @@ class NativeEngine implements Engine {
     // (ERR_FASTLAYER_UNSUPPORTED_CPU).
     const mode = options.compression === 'none' ? MODE_NONE : options.compression === 'zstd' ? MODE_ZSTD : MODE_GZIP;
     this.pipeline = new addon.Pipeline(options.level, mode, options.threads ?? 1);
-    this.readLength = (options.threads ?? 1) === 1 ? ONE_THREAD_READ_LENGTH : undefined;
+    this.readLength = onOneThread(options) ? ONE_THREAD_READ_LENGTH : undefined;
   }
 
   async update(input: EngineInput): Promise<Uint8Array> {

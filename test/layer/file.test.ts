@@ -13,7 +13,8 @@ import { once } from 'node:events';
 import { MAX_UPDATE } from '../../src/layer/coalesce.js';
 import { Layer } from '../../src/layer/layer.js';
 import { FdReader } from '../../src/layer/file-source.js';
-import { ONE_THREAD_READ_LENGTH, nativeEngine } from '../../src/engine/native-engine.js';
+import { ONE_THREAD_READ_LENGTH, nativeEngine, onOneThread } from '../../src/engine/native-engine.js';
+import type { EngineOptions } from '../../src/engine/engine.js';
 import { assertLayer, collect, compress, engines, sha256 } from '../helpers/layer.js';
 import { semiCompressible } from '../helpers/data.js';
 
@@ -257,10 +258,11 @@ for (const engine of engines) {
 }
 
 describe('Layer.fromFile read lengths (native engine)', () => {
-  // On one thread each readFile() round trip leaves the thread idle: the engine asks for
-  // ONE_THREAD_READ_LENGTH per call there, 1 MiB with helpers. The bytes never depend on it.
-  // FASTLAYER_THREADS (CI runs this file with 1) and the process's thread budget decide the engine's
-  // threads, not the option alone: the lengths expected follow the threads the engine was made with.
+  // Where the pipeline runs on one thread each readFile() round trip leaves it idle: the engine asks
+  // for ONE_THREAD_READ_LENGTH per call there (threads 1, compression 'none', gzip level 0), 1 MiB
+  // with helpers. The bytes never depend on it. FASTLAYER_THREADS (CI runs this file with 1) and the
+  // process's thread budget decide the engine's threads, not the option alone: the lengths expected
+  // follow the options the engine was made with.
   it('one thread reads the file in 4 MiB calls, helpers in 1 MiB calls; the same layer either way', { skip: nativeEngine === undefined && 'no native engine' }, async () => {
     const input = semiCompressible(9 * MAX_UPDATE + 777, 5);
     const path = file(input);
@@ -273,33 +275,44 @@ describe('Layer.fromFile read lengths (native engine)', () => {
     } as typeof readVia;
     const factory = nativeEngine!;
     const create = factory.create;
-    let made: number | undefined;
+    let made: EngineOptions | undefined;
     factory.create = (options) => {
-      made = options.threads;
+      made = options;
       return create(options);
     };
-    const digests: string[] = [];
+    const digests = new Map<string, string[]>();
     const lengths: (number | undefined)[][] = [];
     const expected: (number | undefined)[][] = [];
+    const configs = [
+      { threads: 1 },
+      { threads: 2 },
+      { threads: 2, compression: 'none' as const },
+      { threads: 2, compressionLevel: 0 },
+      { threads: 1, compressionLevel: 0 },
+    ];
     try {
-      for (const threads of [1, 2]) {
+      for (const options of configs) {
         seen.length = 0;
-        const layer = Layer.fromFile(path, { engine: 'native', threads });
+        const layer = Layer.fromFile(path, { engine: 'native', ...options });
         const out = await collect(layer.compressed());
         await layer.done;
-        assertLayer(layer, out, input);
-        digests.push(layer.digest().toString());
+        if (options.compression === 'none') assert.ok(out.equals(input));
+        else assertLayer(layer, out, input);
+        const key = `${options.compression ?? 'gzip'}/${options.compressionLevel ?? 1}`;
+        digests.set(key, [...(digests.get(key) ?? []), layer.digest().toString()]);
         lengths.push([...new Set(seen)]);
-        expected.push([made === 1 ? ONE_THREAD_READ_LENGTH : undefined]);
+        expected.push([onOneThread(made!) ? ONE_THREAD_READ_LENGTH : undefined]);
       }
     } finally {
       proto.readVia = readVia;
       factory.create = create;
     }
     assert.deepEqual(lengths, expected);
-    if (process.env.FASTLAYER_THREADS === undefined) assert.deepEqual(expected, [[ONE_THREAD_READ_LENGTH], [undefined]]);
+    const one = [ONE_THREAD_READ_LENGTH];
+    if (process.env.FASTLAYER_THREADS === undefined) assert.deepEqual(expected, [one, [undefined], one, one, one]);
+    else assert.deepEqual(expected.slice(2), [one, one, one]);
     assert.equal(ONE_THREAD_READ_LENGTH, 4 * MAX_UPDATE);
-    assert.equal(digests[0], digests[1]);
+    for (const [key, list] of digests) assert.equal(new Set(list).size, 1, `${key}: the threads changed the bytes`);
   });
 });
 
