@@ -355,8 +355,8 @@ describe('native addon', () => {
             const p = new addon.Pipeline(6, GZIP);
             const parts: Buffer[] = [];
             let position = start;
+            let reads = 0;
             for (let i = 0; position < input.length; i++) {
-              const length = lengths[Math.min(i, lengths.length - 1)];
               if (i === 1) {
                 // update() in between, with more bytes than a piece: the buffer grows and is
                 // filled from its start; the next read takes it at its own offset again.
@@ -365,6 +365,8 @@ describe('native addon', () => {
                 position += between.length;
                 continue;
               }
+              // The call lengths in turn (the last one repeats), the update() between them aside.
+              const length = lengths[Math.min(reads++, lengths.length - 1)];
               const { out, bytesRead } = await p.readFile(fd, position, length);
               parts.push(out);
               assert.equal(bytesRead, Math.min(length, input.length - position), `read at ${position}`);
