@@ -9,11 +9,11 @@
 // again (ftruncate), so no blob is listed twice. The archive is built under a temp name beside the
 // target and renamed at the end: a failed run leaves nothing under the final name. To a stream (a pipe,
 // stdout) the archive is staged in a temp file first, since a pipe cannot be seeked back into.
-import { createReadStream } from 'node:fs';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
+import { finished } from 'node:stream/promises';
 import type { Writable } from 'node:stream';
 import { ErrInvalidOption, optionKeys, refuseUnknownOptions } from '../core/errors.js';
 import type { Image, ImageIndex } from '../image/image.js';
@@ -203,10 +203,45 @@ export async function writeArchive(image: Image | ImageIndex, target: string | W
   const staged = join(tmpdir(), `fastlayer-archive-${process.pid}-${Date.now()}-${Math.random().toString(16).slice(2)}.tar`);
   try {
     const result = await writeImage(image, new ArchiveWriter(staged, archiveOptions), rest);
-    const out = typeof target === 'string' ? (await import('node:fs')).createWriteStream(target, { flags: 'w' }) : target;
-    await pipeline(createReadStream(staged), out, { end: typeof target === 'string' });
+    if (typeof target === 'string') {
+      // A special file (a FIFO, a device): written and ended like any stream, then closed.
+      const out = createWriteStream(target, { flags: 'w' });
+      await copyInto(staged, out, rest.signal);
+      out.end();
+      await finished(out);
+    } else {
+      await copyInto(staged, target, rest.signal);
+    }
     return result;
   } finally {
     await unlink(staged).catch(() => undefined);
   }
 }
+
+/**
+ * Copies the staged archive into `out` without ending it, each piece once `out` has taken the one
+ * before (its write callback). When this resolves, no byte of the archive waits in `out`'s buffer:
+ * a caller may exit at once. (A pipeline with `end: false` resolves when the file is read, with up to
+ * a highWaterMark of it still queued in `out`; a CLI that then exited cut its standard output short.)
+ */
+async function copyInto(path: string, out: Writable, signal: AbortSignal | undefined): Promise<void> {
+  let failure: { error: unknown } | undefined;
+  const onError = (error: unknown): void => {
+    failure ??= { error };
+  };
+  out.on('error', onError);
+  try {
+    for await (const piece of createReadStream(path, { highWaterMark: COPY_PIECE, ...(signal ? { signal } : {}) }) as AsyncIterable<Buffer>) {
+      if (failure) throw failure.error;
+      await new Promise<void>((resolve, reject) => {
+        out.write(piece, (err) => (err ? reject(err) : resolve()));
+      });
+    }
+    if (failure) throw failure.error;
+  } finally {
+    out.off('error', onError);
+  }
+}
+
+/** Pieces of the staged archive written to a stream: 1 MiB, as large as a pipe's reader takes well. */
+const COPY_PIECE = 1024 * 1024;

@@ -14,7 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Writable } from 'node:stream';
 import { ErrCliOutput, reason } from './errors.js';
 import { trackTemporary, untrackTemporary } from './interrupt.js';
-import { stdoutSink } from './stdio.js';
+import { drainSink, stdoutSink } from './stdio.js';
 
 /** Identity of a file or directory: equal identities are the same object whatever the path. */
 export interface Identity {
@@ -143,7 +143,10 @@ async function openStdout(guards: readonly Protected[]): Promise<Output> {
   }
   if (process.stdout.isTTY) throw new ErrCliOutput('refusing to write binary data to a terminal: redirect standard output or use -o FILE');
   for (const guard of guards) await checkStdout(st, guard);
-  return { stream: stdoutSink(), name: 'standard output', isStdout: true, commit: async () => {}, discard: async () => {} };
+  const stream = stdoutSink();
+  // commit() ends the sink (never stdout itself) and waits until stdout has taken its last byte: the
+  // bin exits right after, and bytes still queued in the sink would be lost.
+  return { stream, name: 'standard output', isStdout: true, commit: () => drainSink(stream), discard: async () => {} };
 }
 
 async function checkStdout(st: Stats, guard: Protected): Promise<void> {

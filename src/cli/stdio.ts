@@ -2,6 +2,7 @@
 // failing stdout (`>/dev/full`, a reader that went away) surfaces as one coded error where it
 // happened instead of an unhandled 'error' event, and nothing is lost when the process exits.
 import { Writable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import { ErrCliOutput, ErrCliStdoutClosed, reason } from './errors.js';
 
 function ignore(): void {}
@@ -49,4 +50,13 @@ export function stdoutSink(): Writable {
       process.stdout.write(chunk, (err) => done(err ? stdoutError(err) : undefined));
     },
   });
+}
+
+/**
+ * Ends a stdoutSink (if its writer has not) and resolves once every write it took has been taken by
+ * stdout in turn, so the process may exit without losing any; a failed write rejects, coded.
+ */
+export async function drainSink(sink: Writable): Promise<void> {
+  if (!sink.writableEnded) sink.end();
+  await finished(sink, { readable: false });
 }

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
+import { PassThrough, Writable } from 'node:stream';
 import { pack } from 'tar-stream';
 import { Layer } from '../../src/layer/layer.js';
 import { tarDirectory } from '../../src/tar/directory.js';
@@ -18,6 +18,7 @@ import { loadBase } from '../../src/build/base.js';
 import { OCI_LAYER_UNCOMPRESSED } from '../../src/core/media-types.js';
 import { listTar, makeTree, tempDir, which, type TarEntry } from '../helpers/image.js';
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from '../helpers/data.js';
 
 const sha = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
@@ -168,6 +169,31 @@ describe('image archives', () => {
     out.on('data', (c: Buffer) => chunks.push(c));
     await writeArchive(build(), out, { names: ['app:1'] });
     assert.ok(Buffer.concat(chunks).equals(readFileSync(join(tmp.path, 'a.tar'))));
+  });
+
+  it('to a slow stream: when the promise resolves the stream has taken every byte (hazard: bytes left queued in it, lost by a caller that exits)', async () => {
+    // A consumer that takes each write 2 ms later, never ending: what it took when writeArchive
+    // resolved is all a process that exits then would have sent.
+    const taken: Buffer[] = [];
+    const out = new Writable({
+      highWaterMark: 4 * 1024 * 1024,
+      write(chunk: Buffer, _encoding, done) {
+        setTimeout(() => {
+          taken.push(chunk);
+          done();
+        }, 2);
+      },
+    });
+    const big = join(tmp.path, 'big');
+    mkdirSync(big);
+    writeFileSync(join(big, 'data.bin'), randomBytes(3 * 1024 * 1024, 7));
+    const file = join(tmp.path, 'big.tar');
+    await writeArchive(new Image({ layers: [dirLayer(big)] }), file);
+    await writeArchive(new Image({ layers: [dirLayer(big)] }), out);
+    const whole = readFileSync(file);
+    assert.equal(Buffer.concat(taken).length, whole.length, 'nothing still queued in the stream');
+    assert.ok(Buffer.concat(taken).equals(whole));
+    assert.equal(out.writableEnded, false, 'the stream stays open for its owner');
   });
 
   it('a failed build leaves nothing under the final name, no temp file, and an existing file untouched', async () => {

@@ -92,6 +92,29 @@ describe('fastlayer image (archives and layouts)', { skip: binMissing() }, () =>
     assert.equal(sha256(piped.stdout), sha256(readFileSync(a)));
   });
 
+  it('a slow reader of standard output gets the whole archive (hazard: the bin exited with bytes still queued for stdout)', async () => {
+    const slowSrc = join(tmp.path, 'slow-reader');
+    mkdirSync(slowSrc);
+    writeFileSync(join(slowSrc, 'data.bin'), randomBytes(3 * 1024 * 1024, 5));
+    const file = join(out, 'slowSrc.tar');
+    assert.equal(cli(['image', '--layer', slowSrc, '--tag', 'app:1', '-q', '--output', file]).status, 0);
+    const child = spawn(process.execPath, [BIN, 'image', '--layer', slowSrc, '--tag', 'app:1', '-q', '--output', '-'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = once(child, 'close');
+    const taken: Buffer[] = [];
+    // A pipe's reader slower than the bin reads its staged archive: each piece taken 2 ms late.
+    for await (const piece of child.stdout as AsyncIterable<Buffer>) {
+      taken.push(piece);
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    const [status] = await exited as [number | null];
+    assert.equal(status, 0, stderr);
+    const whole = readFileSync(file);
+    assert.equal(Buffer.concat(taken).length, whole.length, 'every byte reached standard output');
+    assert.equal(sha256(Buffer.concat(taken)), sha256(whole));
+  });
+
   it('--oci-dir writes a layout skopeo reads (oci:), --platform sets the platform', (t) => {
     const dir = join(out, 'layout');
     const r = cli(['image', '--layer', src, '--tag', 'app:3', '--oci-dir', dir, '--platform', 'linux/arm64', '--json']);

@@ -3,6 +3,9 @@ import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { openOutput } from '../../src/cli/output.js';
 import { tempDir } from '../helpers/tree.js';
 import { temporaries } from '../helpers/cli.js';
@@ -25,6 +28,31 @@ describe('openOutput', () => {
     await out.commit();
     assert.equal(readFileSync(target, 'utf8'), 'header-1 data');
     assert.deepEqual(temporaries(tmp.path), []);
+  });
+
+  it('standard output: commit() resolves once stdout has taken every byte written (hazard: the bin exits with bytes still queued)', async () => {
+    // A child writes 4 MiB without waiting, commits and exits at once; this reader takes each piece
+    // 2 ms late, so most of it is still queued when the writes return.
+    const module = fileURLToPath(new URL('../../src/cli/output.js', import.meta.url));
+    const script = `const { openOutput } = await import(${JSON.stringify(pathToFileURL(module).href)});
+      const o = await openOutput('-', [], new AbortController().signal);
+      for (let i = 0; i < 8; i++) o.stream.write(Buffer.alloc(512 * 1024, 97 + i));
+      await o.commit();
+      process.exit(0);`;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const closed = once(child, 'close');
+    const taken: Buffer[] = [];
+    for await (const piece of child.stdout as AsyncIterable<Buffer>) {
+      taken.push(piece);
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    const [status] = await closed as [number | null];
+    assert.equal(status, 0, stderr);
+    const all = Buffer.concat(taken);
+    assert.equal(all.length, 4 * 1024 * 1024, 'every byte reached standard output');
+    for (let i = 0; i < 8; i++) assert.equal(all[i * 512 * 1024 + 1000], 97 + i, `piece ${i} in order`);
   });
 
   it('discard removes only its temporary file: the previous content stays', async () => {
