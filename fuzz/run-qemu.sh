@@ -15,7 +15,10 @@ cpus=("$@")
 [ ${#cpus[@]} -gt 0 ] || cpus=(Nehalem Haswell-noTSX qemu64)
 # qemu warns about host-only CPUID bits it cannot emulate (pcid, x2apic, ...): noise, not failures.
 quiet() { grep -v "TCG doesn't support requested feature" >&2 || true; }
-for cpu in "${cpus[@]}"; do
+# One CPU model's checks; its output goes to the caller's redirection.
+check_cpu() {
+  local cpu=$1
+  local q got want scope refused inputs
   q=(nice -n 10 qemu-x86_64 -cpu "$cpu" "$d")
   "${q[@]}" selftest 2> >(quiet)
   "${q[@]}" sha 100 2> >(quiet)
@@ -27,7 +30,7 @@ for cpu in "${cpus[@]}"; do
     refused=$(grep -c '"[12]": { "refused": "unsupported-cpu" }' "$got")
     # Inputs marked zstdOnly have no gzip levels to refuse.
     inputs=$(( $(grep -c '"diffID"' "$table") - $(grep -c '"zstdOnly": true' "$table" || true) ))
-    [ "$refused" -eq $((2 * inputs)) ] || { echo "qemu -cpu $cpu: refused $refused results, expected $((2 * inputs))" >&2; exit 1; }
+    [ "$refused" -eq $((2 * inputs)) ] || { echo "qemu -cpu $cpu: refused $refused results, expected $((2 * inputs))" >&2; return 1; }
     echo "qemu -cpu $cpu: levels 1-2 refused (ERR_FASTLAYER_UNSUPPORTED_CPU) for all $inputs inputs"
     want="$root/.cache/fuzz/vectors-expected-$cpu.json"
     scope="every result except levels 1-2"
@@ -42,6 +45,21 @@ for cpu in "${cpus[@]}"; do
   else
     diff -u "$want" "$got" | head -40
     echo "qemu -cpu $cpu: vector table DIFFERS" >&2
-    exit 1
+    return 1
   fi
+}
+# The models run side by side (each is one emulated thread, CPU-bound), each into its own log, printed
+# in order once all are done: on 2 vCPUs, 82 s against 147 s one after another (2026-12-07).
+logs=$(mktemp -d)
+trap 'rm -rf "$logs"' EXIT
+pids=()
+for cpu in "${cpus[@]}"; do
+  check_cpu "$cpu" > "$logs/$cpu.log" 2>&1 &
+  pids+=($!)
 done
+failed=0
+for k in "${!cpus[@]}"; do
+  wait "${pids[$k]}" || { failed=1; echo "qemu -cpu ${cpus[$k]}: FAILED" >&2; }
+  cat "$logs/${cpus[$k]}.log"
+done
+exit $failed
