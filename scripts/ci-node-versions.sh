@@ -8,23 +8,26 @@
 # subject does not depend on the Node version and runs the long memory tests on the newest version only,
 # and step 2 runs the tests of the addon, the loader and the vector table. --full runs everything in both,
 # one file at a time.
-# Needs the compiled TypeScript (npm run build:ts && npm run build:test, done here) and, for step 2,
+# Needs the compiled TypeScript (npm run build:ts && npm run build:test, done here unless --no-build
+# says dist/ and dist-test/ are already built from this tree, as .ci/run's npm test built them) and, for step 2,
 # the source build's packages (g++ make python3 pkg-config libisal-dev zlib1g-dev).
-# usage: scripts/ci-node-versions.sh [--full | --smoke] [--no-source] [MAJOR...]
+# usage: scripts/ci-node-versions.sh [--full | --smoke] [--no-source] [--no-build] [MAJOR...]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 full=0
 smoke=0
 source_build=1
+build=1
 versions=()
 for arg in "$@"; do
   case $arg in
     --full) full=1 ;;
     --smoke) smoke=1 ;;
     --no-source) source_build=0 ;;
+    --no-build) build=0 ;;
     [0-9]*) versions+=("$arg") ;;
-    *) echo "usage: scripts/ci-node-versions.sh [--full | --smoke] [--no-source] [MAJOR...]" >&2; exit 2 ;;
+    *) echo "usage: scripts/ci-node-versions.sh [--full | --smoke] [--no-source] [--no-build] [MAJOR...]" >&2; exit 2 ;;
   esac
 done
 [[ ${#versions[@]} -gt 0 ]] || versions=(22 24 26)
@@ -79,9 +82,14 @@ source_tests() {
   if ((full)); then all_tests; else ls dist-test/test/{native/*,packaging/loader,engine/vectors,perf/addon}.test.js; fi
 }
 
-echo "=== compile the TypeScript and the tests (with $(node --version))"
-npm run build:ts --silent
-npm run build:test --silent
+if ((build)); then
+  echo "=== compile the TypeScript and the tests (with $(node --version))"
+  npm run build:ts --silent
+  npm run build:test --silent
+elif [[ ! -f dist/index.js || ! -d dist-test/test ]]; then
+  echo "ci-node-versions: --no-build, but dist/ or dist-test/ is missing: npm run build:ts && npm run build:test" >&2
+  exit 2
+fi
 
 summary=()
 for major in "${versions[@]}"; do
