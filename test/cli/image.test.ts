@@ -11,7 +11,7 @@ import { gzipSync } from 'node:zlib';
 import { randomBytes } from '../helpers/data.js';
 import { tempDir } from '../helpers/tree.js';
 import { sha256 } from '../helpers/layer.js';
-import { BIN, binMissing, oneErrorLine, runCli, temporaries } from '../helpers/cli.js';
+import { BIN, binMissing, oneErrorLine, runCli, runSlowlyRead, temporaries } from '../helpers/cli.js';
 import { openOutput } from '../../src/cli/output.js';
 
 function skopeoMissing(): string | undefined {
@@ -98,21 +98,11 @@ describe('fastlayer image (archives and layouts)', { skip: binMissing() }, () =>
     writeFileSync(join(slowSrc, 'data.bin'), randomBytes(3 * 1024 * 1024, 5));
     const file = join(out, 'slowSrc.tar');
     assert.equal(cli(['image', '--layer', slowSrc, '--tag', 'app:1', '-q', '--output', file]).status, 0);
-    const child = spawn(process.execPath, [BIN, 'image', '--layer', slowSrc, '--tag', 'app:1', '-q', '--output', '-'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const exited = once(child, 'close');
-    const taken: Buffer[] = [];
-    // A pipe's reader slower than the bin reads its staged archive: each piece taken 2 ms late.
-    for await (const piece of child.stdout as AsyncIterable<Buffer>) {
-      taken.push(piece);
-      await new Promise((resolve) => setTimeout(resolve, 2));
-    }
-    const [status] = await exited as [number | null];
-    assert.equal(status, 0, stderr);
+    const piped = await runSlowlyRead([BIN, 'image', '--layer', slowSrc, '--tag', 'app:1', '-q', '--output', '-'], env);
+    assert.equal(piped.status, 0, piped.stderr);
     const whole = readFileSync(file);
-    assert.equal(Buffer.concat(taken).length, whole.length, 'every byte reached standard output');
-    assert.equal(sha256(Buffer.concat(taken)), sha256(whole));
+    assert.equal(piped.stdout.length, whole.length, 'every byte reached standard output');
+    assert.equal(sha256(piped.stdout), sha256(whole));
   });
 
   it('--oci-dir writes a layout skopeo reads (oci:), --platform sets the platform', (t) => {

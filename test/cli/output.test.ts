@@ -3,12 +3,10 @@ import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { openOutput } from '../../src/cli/output.js';
 import { tempDir } from '../helpers/tree.js';
-import { temporaries } from '../helpers/cli.js';
+import { runSlowlyRead, temporaries } from '../helpers/cli.js';
 
 const write = (s: NodeJS.WritableStream, data: string) => new Promise<void>((resolve, reject) => s.write(data, (err) => (err ? reject(err) : resolve())));
 
@@ -39,18 +37,9 @@ describe('openOutput', () => {
       for (let i = 0; i < 8; i++) o.stream.write(Buffer.alloc(512 * 1024, 97 + i));
       await o.commit();
       process.exit(0);`;
-    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const closed = once(child, 'close');
-    const taken: Buffer[] = [];
-    for await (const piece of child.stdout as AsyncIterable<Buffer>) {
-      taken.push(piece);
-      await new Promise((resolve) => setTimeout(resolve, 2));
-    }
-    const [status] = await closed as [number | null];
-    assert.equal(status, 0, stderr);
-    const all = Buffer.concat(taken);
+    const run = await runSlowlyRead(['--input-type=module', '-e', script]);
+    assert.equal(run.status, 0, run.stderr);
+    const all = run.stdout;
     assert.equal(all.length, 4 * 1024 * 1024, 'every byte reached standard output');
     for (let i = 0; i < 8; i++) assert.equal(all[i * 512 * 1024 + 1000], 97 + i, `piece ${i} in order`);
   });

@@ -80,6 +80,27 @@ export function runCliAsync(args: string[], env: NodeJS.ProcessEnv = process.env
   });
 }
 
+/**
+ * Runs node with `args`, reading its standard output as a slow pipe's reader would: each piece taken
+ * 2 ms late, so the child's writes outrun the reader and queue. What a process that exits with bytes
+ * still queued loses is missing from `stdout`.
+ */
+export async function runSlowlyRead(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ status: number | null; stdout: Buffer; stderr: string }> {
+  const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const closed = new Promise<number | null>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (status) => resolve(status));
+  });
+  const taken: Buffer[] = [];
+  for await (const piece of child.stdout as AsyncIterable<Buffer>) {
+    taken.push(piece);
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+  return { status: await closed, stdout: Buffer.concat(taken), stderr };
+}
+
 /** Starts the bin without waiting; the caller owns the child. */
 export function startCli(args: string[], stdio: StdioOptions = ['ignore', 'pipe', 'pipe']) {
   return spawn(process.execPath, [BIN, ...args], { stdio });
