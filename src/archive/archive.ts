@@ -13,7 +13,7 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { finished } from 'node:stream/promises';
+import { pipeline } from 'node:stream/promises';
 import type { Writable } from 'node:stream';
 import { ErrInvalidOption, optionKeys, refuseUnknownOptions } from '../core/errors.js';
 import type { Image, ImageIndex } from '../image/image.js';
@@ -203,15 +203,9 @@ export async function writeArchive(image: Image | ImageIndex, target: string | W
   const staged = join(tmpdir(), `fastlayer-archive-${process.pid}-${Date.now()}-${Math.random().toString(16).slice(2)}.tar`);
   try {
     const result = await writeImage(image, new ArchiveWriter(staged, archiveOptions), rest);
-    if (typeof target === 'string') {
-      // A special file (a FIFO, a device): written and ended like any stream, then closed.
-      const out = createWriteStream(target, { flags: 'w' });
-      await copyInto(staged, out, rest.signal);
-      out.end();
-      await finished(out);
-    } else {
-      await copyInto(staged, target, rest.signal);
-    }
+    // A special file (a FIFO, a device) is ours to end: a pipeline ends it and waits for its finish.
+    if (typeof target === 'string') await pipeline(createReadStream(staged), createWriteStream(target, { flags: 'w' }));
+    else await copyInto(staged, target, rest.signal);
     return result;
   } finally {
     await unlink(staged).catch(() => undefined);

@@ -96,7 +96,7 @@ describe('fastlayer image (archives and layouts)', { skip: binMissing() }, () =>
     const slowSrc = join(tmp.path, 'slow-reader');
     mkdirSync(slowSrc);
     writeFileSync(join(slowSrc, 'data.bin'), randomBytes(3 * 1024 * 1024, 5));
-    const file = join(out, 'slowSrc.tar');
+    const file = join(out, 'slow-reader.tar');
     assert.equal(cli(['image', '--layer', slowSrc, '--tag', 'app:1', '-q', '--output', file]).status, 0);
     const piped = await runSlowlyRead([BIN, 'image', '--layer', slowSrc, '--tag', 'app:1', '-q', '--output', '-'], env);
     assert.equal(piped.status, 0, piped.stderr);
