@@ -92,6 +92,9 @@ PipelineWrap::PipelineWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Pi
     ThrowError(env, ErrorKind::kError, codes::kNoMemory, "fastlayer: out of memory");
   }
   AddOutputUser();
+  // Before any call: stats().hashThreads then tells JavaScript at once whether the core gave this
+  // pipeline helpers (Pipeline::Pipeline decides; the engine picks its read length by it).
+  stats_ = core_->Stats();
   core_bytes_ = 0;
   // Not Napi::MemoryManagement: it throws on failure, after AddOutputUser() and with no Finalize()
   // to balance it.

@@ -37,9 +37,10 @@ class PipelineWrap : public Napi::ObjectWrap<PipelineWrap> {
   // flush(): a sync flush point (Pipeline::Flush); resolves with the bytes, like update().
   Napi::Value Flush(const Napi::CallbackInfo& info);
   Napi::Value Finish(const Napi::CallbackInfo& info);
-  // stats(): { units, inputHashSeconds, compressSeconds, outputHashSeconds, waitSeconds } as of the
-  // last call completed (engine_stats.h); units[k] is the count compressed by thread k (0: the
-  // caller's thread, that is the call's libuv worker; 1..: pool threads).
+  // stats(): { units, inputHashSeconds, compressSeconds, outputHashSeconds, waitSeconds, ... } as of
+  // the last call completed (engine_stats.h; hashThreads is known from construction); units[k] is
+  // the count compressed by thread k (0: the caller's thread, that is the call's libuv worker; 1..:
+  // pool threads).
   Napi::Value Stats(const Napi::CallbackInfo& info);
   void Destroy(const Napi::CallbackInfo& info);
   // setConsumerSlow(slow): whether the consumer of the outputs is behind (addon_output.h); affects

@@ -20,7 +20,10 @@ struct EngineStats {
   double output_hash_s = 0;  // appending the output in order and its SHA-256
   double wait_s = 0;         // the calling thread waiting for a unit a pool thread still compresses
   double hash_wait_s = 0;    // the calling thread waiting for a hash thread (its queue full, or the end)
-  bool hash_threads = false; // the two hashes run on threads of their own
+  // Set at construction. True: the two hashes run on threads of their own, and units or frames go
+  // to helpers (threads > 1, gzip levels 1-9 or zstd). False: the whole pipeline runs on its
+  // calling thread, whatever `threads` said.
+  bool hash_threads = false;
 };
 
 }  // namespace fastlayer

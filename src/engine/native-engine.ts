@@ -41,14 +41,6 @@ function destroyedWhileQueued(): Error {
  */
 export const ONE_THREAD_READ_LENGTH = 4 * 1024 * 1024;
 
-/**
- * Whether the addon's pipeline runs on its calling thread alone: `threads` 1, and also compression
- * 'none' and gzip level 0 whatever `threads` says (native/core/pipeline.h: copying is all they do).
- */
-export function onOneThread({ threads, compression, level }: EngineOptions): boolean {
-  return (threads ?? 1) === 1 || compression === 'none' || (compression === 'gzip' && level === 0);
-}
-
 class NativeEngine implements Engine {
   private readonly pipeline: NativePipeline;
   readonly readLength: number | undefined;
@@ -62,7 +54,10 @@ class NativeEngine implements Engine {
     // (ERR_FASTLAYER_UNSUPPORTED_CPU).
     const mode = options.compression === 'none' ? MODE_NONE : options.compression === 'zstd' ? MODE_ZSTD : MODE_GZIP;
     this.pipeline = new addon.Pipeline(options.level, mode, options.threads ?? 1);
-    this.readLength = onOneThread(options) ? ONE_THREAD_READ_LENGTH : undefined;
+    // The core decides whether the pipeline gets helpers (`threads` 1 never; 'none' and gzip level 0
+    // never either: copying is all they do) and the addon says so from construction. An addon too
+    // old to say gets the default length, which is slower on one thread but gives the same bytes.
+    this.readLength = this.pipeline.stats?.().hashThreads === false ? ONE_THREAD_READ_LENGTH : undefined;
   }
 
   async update(input: EngineInput): Promise<Uint8Array> {

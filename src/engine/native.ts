@@ -50,7 +50,11 @@ export interface NativeStats {
   waitSeconds: number;
   /** Seconds the calling thread waited for the hash threads (absent in older addons). */
   hashWaitSeconds?: number;
-  /** True when the two hashes run on threads of their own (threads > 1; absent in older addons). */
+  /**
+   * Known from construction: true when the two hashes run on threads of their own and units go to
+   * helpers (threads > 1, gzip levels 1-9 or zstd); false when the whole pipeline runs on its
+   * calling thread (absent in older addons).
+   */
   hashThreads?: boolean;
 }
 

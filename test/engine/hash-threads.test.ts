@@ -70,6 +70,27 @@ describe('hashes on their own threads', { skip }, () => {
     });
   }
 
+  // The engine picks its file read length by this before its first call (src/engine/native-engine.ts):
+  // a pipeline that said false there and then hashed on threads (or the reverse) would be read in the
+  // wrong call size for its whole life.
+  it('stats().hashThreads is known before any call, and is what the calls then do', async () => {
+    const NONE = 1;
+    const cases = [
+      [GZIP, 1, 1, false], [GZIP, 1, 2, true], [GZIP, 6, 64, true], [GZIP, 0, 1, false], [GZIP, 0, 8, false],
+      [NONE, 0, 1, false], [NONE, 0, 8, false], [ZSTD, 3, 1, false], [ZSTD, 3, 2, true],
+    ] as const;
+    for (const [mode, level, threads, expected] of cases) {
+      const what = `mode ${mode}, level ${level}, threads ${threads}`;
+      const p = new addon.Pipeline(level, mode, threads);
+      assert.equal(p.stats!().hashThreads, expected, `${what}: before any call`);
+      const r = await run(p, data.subarray(0, 3 * 1024 * KiB), [1024 * KiB]);
+      assert.equal(r.stats.hashThreads, expected, `${what}: after the calls`);
+      // zstd's frames are 8 MiB, so 3 MiB is one last frame, compressed by its caller either way.
+      const helped = r.stats.units.slice(1).some((n) => n > 0);
+      if (mode !== ZSTD || !expected) assert.equal(helped, expected, `${what}: units on helpers`);
+    }
+  });
+
   it('empty input and a flush before any byte: the empty digests, on hash threads', async () => {
     for (const [mode, level] of [[GZIP, 6], [ZSTD, 3]] as const) {
       const one = await run(new addon.Pipeline(level, mode, 1), Buffer.alloc(0), [1], new Set());
