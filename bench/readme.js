@@ -184,6 +184,10 @@ export function renderSection(report, source) {
     `${m.os}, Node ${m.node}. MB/s = 10^6 bytes of *input* per second, median of ${report.runs} run(s), each`,
     'measurement in its own process with the input file in the page cache; the runs of all pipelines are',
     `interleaved. Node pipelines read with \`fs.createReadStream\` (${report.readSize / 1024} KiB chunks).`,
+    // Reports written before the runs carried their round give the ratio of the two medians.
+    ...(report.results?.[0]?.runs?.[0]?.round !== undefined
+      ? ['Each ratio ("vs naive", "vs C") is the median of the ratios of the runs of one round (each round runs every pipeline once, back to back).']
+      : []),
     ...(report.nativeThreads ? [`The native rows use ${report.nativeThreads} thread(s), the default of a Layer on this machine; ` +
       '"1 thread" and "C baseline, same threads" separate what the threads bring from what Node costs.'] : []),
     ...(report.cBaseline?.skipped ? [`The C baseline rows are missing: ${report.cBaseline.skipped}.`] : []),

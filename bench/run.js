@@ -201,7 +201,7 @@ for (const corpus of corpora) {
       rec.engine ??= result.engine;
       if (pass.timed) {
         const mbps = result.bytesIn / result.seconds / MB;
-        rec.runs.push({ seconds: result.seconds, mbps, cpuSeconds: result.cpuSeconds ?? null, maxRSSKiB: result.maxRSSKiB });
+        rec.runs.push({ round: p, seconds: result.seconds, mbps, cpuSeconds: result.cpuSeconds ?? null, maxRSSKiB: result.maxRSSKiB });
       }
       log(`${pass.timed ? `run ${p}/${options.runs}` : 'check'}  ${label}: ` +
         `${fmtRate(result.bytesIn / result.seconds / MB)} MB/s, ${fmt((result.size / result.bytesIn) * 100)} %`);
@@ -255,13 +255,19 @@ for (const corpus of corpora) {
   }
 }
 const find = (corpus, engine, level) => results.find((r) => r.corpus === corpus && r.engine === engine && r.level === level);
+// a's speed over b's: the median of the ratios of the runs of one round (each round runs every
+// pipeline once, back to back), so a drift in the machine's speed between rounds cancels out; the
+// ratio of the two medians where no round has both.
+function ratio(a, b) {
+  if (!b) return null;
+  const rounds = new Map(b.runs.map((r) => [r.round, r.mbps]));
+  const paired = a.runs.filter((r) => rounds.has(r.round)).map((r) => r.mbps / rounds.get(r.round));
+  return paired.length > 0 ? median(paired) : a.mbps.median / b.mbps.median;
+}
 for (const r of results) {
-  const naive = find(r.corpus, 'naive', r.level);
-  r.vsNaive = naive ? r.mbps.median / naive.mbps.median : null;
-  const c = find(r.corpus, 'c', r.level);
-  r.vsC = c ? r.mbps.median / c.mbps.median : null;
-  const cThreads = find(r.corpus, 'cthreads', r.level);
-  r.vsCThreads = cThreads ? r.mbps.median / cThreads.mbps.median : null;
+  r.vsNaive = ratio(r, find(r.corpus, 'naive', r.level));
+  r.vsC = ratio(r, find(r.corpus, 'c', r.level));
+  r.vsCThreads = ratio(r, find(r.corpus, 'cthreads', r.level));
 }
 
 function target(name, value, goal) {
@@ -300,7 +306,7 @@ function printReport() {
 printTable();
 console.log(`\nMB = 10^6 bytes of input per second; ${options.quick ? '1 run (--quick)' : `median of ${options.runs} runs`}; ` +
   `MB/CPU-s = input per CPU-second of all threads (median); peak RSS of the measuring process;\n` +
-  `"x naive" = speed / naive Node pipeline at the same level; "of C" = speed / C baseline at the same level.`);
+  `"x naive" = speed / naive Node pipeline, "of C" = speed / C baseline, at the same level: the median of the ratios within each round.`);
 if (cBaseline?.skipped) console.log(`Note: ${cBaseline.skipped}, so the C baseline rows and "of C" are missing.`);
 console.log('\nTargets (reported, never asserted):');
 for (const t of targets) {
