@@ -85,9 +85,10 @@ describe('hashes on their own threads', { skip }, () => {
       assert.equal(p.stats!().hashThreads, expected, `${what}: before any call`);
       const r = await run(p, data.subarray(0, 3 * 1024 * KiB), [1024 * KiB]);
       assert.equal(r.stats.hashThreads, expected, `${what}: after the calls`);
-      // zstd's frames are 8 MiB, so 3 MiB is one last frame, compressed by its caller either way.
-      const helped = r.stats.units.slice(1).some((n) => n > 0);
-      if (mode !== ZSTD || !expected) assert.equal(helped, expected, `${what}: units on helpers`);
+      // Without helpers no pool thread may compress a unit. With them, whether one does depends on
+      // the scheduler (the calling thread takes units too, and on a busy machine it may take them
+      // all), so only the acceptance test of many threads (thread-counts.test.ts) counts them.
+      if (!expected) assert.ok(r.stats.units.slice(1).every((n) => n === 0), `${what}: units on helpers`);
     }
   });
 
