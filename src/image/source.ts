@@ -73,11 +73,42 @@ export function checkDescriptor(value: unknown, what: string, fail: Fail): Descr
   if (typeof v.digest !== 'string' || !DIGEST_PATTERN.test(v.digest)) throw fail(`${what}: unsupported digest ${JSON.stringify(v.digest)} (not sha256:<64 lowercase hex>)`);
   if (typeof v.size !== 'number' || !Number.isSafeInteger(v.size) || v.size < 0) throw fail(`${what}: descriptor size is not a non-negative integer`);
   const d: Descriptor = { mediaType: v.mediaType, digest: v.digest, size: v.size };
-  if (v.annotations !== null && typeof v.annotations === 'object') d.annotations = v.annotations as Record<string, string>;
-  if (v.platform !== null && typeof v.platform === 'object') d.platform = v.platform as Platform;
+  // Absent or null: none. Anything else is read by name matching (names.ts) and platform choice, so
+  // it must have the OCI types (annotations a map of string to string, platform's os and architecture
+  // strings), or a number where a string belongs would be a TypeError there instead of this error.
+  if (v.annotations !== undefined && v.annotations !== null) d.annotations = checkAnnotations(v.annotations, what, fail);
+  if (v.platform !== undefined && v.platform !== null) d.platform = checkPlatform(v.platform, what, fail);
   if (typeof v.artifactType === 'string' && v.artifactType.length <= 255) d.artifactType = v.artifactType;
   if (Array.isArray(v.urls) && v.urls.every((u) => typeof u === 'string')) d.urls = [...(v.urls as string[])];
   return d;
+}
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+function checkAnnotations(value: unknown, what: string, fail: Fail): Record<string, string> {
+  if (!isPlainObject(value)) throw fail(`${what}: descriptor annotations are not an object`);
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(value)) {
+    if (typeof v !== 'string') throw fail(`${what}: annotation ${JSON.stringify(k)} is not a string`);
+    // defineProperty: a key "__proto__" stays an annotation, not the object's prototype.
+    Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
+  }
+  return out;
+}
+
+/** A descriptor's platform: os and architecture strings; variant and os.version strings, os.features strings, when present. */
+function checkPlatform(value: unknown, what: string, fail: Fail): Platform {
+  if (!isPlainObject(value)) throw fail(`${what}: descriptor platform is not an object`);
+  if (typeof value.os !== 'string' || typeof value.architecture !== 'string') throw fail(`${what}: descriptor platform without string os and architecture`);
+  for (const key of ['variant', 'os.version'] as const) {
+    if (value[key] !== undefined && typeof value[key] !== 'string') throw fail(`${what}: descriptor platform ${key} is not a string`);
+  }
+  const features = value['os.features'];
+  if (features !== undefined && !(Array.isArray(features) && features.every((f) => typeof f === 'string'))) {
+    throw fail(`${what}: descriptor platform os.features is not an array of strings`);
+  }
+  // A copy with every member kept (what a copy writes is the source's bytes; this is what is matched and shown).
+  return { ...value, ...(Array.isArray(features) ? { 'os.features': [...(features as string[])] } : {}) } as unknown as Platform;
 }
 
 function list(value: unknown, name: 'manifests' | 'layers', what: string, fail: Fail): Descriptor[] {
