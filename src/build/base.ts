@@ -13,7 +13,7 @@ import { OCI_LAYER_UNCOMPRESSED } from '../core/media-types.js';
 import { openStore, type LayoutStore, type StoreErrors } from '../layout/store.js';
 import { storeSource, type SourceErrors } from '../layout/source.js';
 import { dockerSaveSource, readDockerSave } from '../layout/docker-save.js';
-import { checkDescriptor, type ImageSource } from '../image/source.js';
+import { parseIndex, parseManifest, type ImageSource } from '../image/source.js';
 import { registryBase } from '../registry/base.js';
 import type { RegistryOptions } from '../registry/client.js';
 import { resolveBaseSource } from '../image/base-source.js';
@@ -51,35 +51,32 @@ const STORE_ERRORS: StoreErrors = {
   unsafe: (where, name) => new ErrUnsafeArchivePath(where, name),
 };
 
-async function json(store: LayoutStore, name: string): Promise<Record<string, unknown>> {
-  const bytes = await store.read(name, MAX_JSON);
-  try {
-    const v = parseJSON(bytes);
-    if (typeof v !== 'object' || v === null) throw new Error('not an object');
-    return v as Record<string, unknown>;
-  } catch (err) {
-    throw new ErrBaseImage(`${store.where}: ${name} is not valid JSON: ${(err as Error).message}`, err);
-  }
-}
-
 const SOURCE_ERRORS: SourceErrors = { invalid: STORE_ERRORS.invalid, missing: (message) => new ErrBaseImage(message) };
 
-function document(bytes: Buffer, where: string, d: Descriptor): Record<string, unknown> {
-  try {
-    return parseJSON(bytes) as Record<string, unknown>;
-  } catch (err) {
-    throw new ErrBaseImage(`${where}: ${d.digest} is not valid JSON: ${(err as Error).message}`, err);
-  }
+// index.json, indexes and manifests are read by source.ts's parsers, as every other reader of images
+// reads them: a document that is JSON but not an object (null, an array, a number), a missing list
+// or a malformed descriptor is ERR_BASE_IMAGE naming the document, never a TypeError further on.
+const fail = (message: string): ErrBaseImage => new ErrBaseImage(message);
+
+/** The entries of an index of the source, read through it (digest and size checked). */
+async function childIndex(source: ImageSource, d: Descriptor): Promise<Descriptor[]> {
+  return parseIndex((await source.manifest(d)).bytes, `${source.where}: index ${d.digest}`, fail);
 }
 
-/** A manifest or index of the layout, read through its ImageSource (digest and size checked). */
-async function verified(source: ImageSource, d: Descriptor): Promise<Record<string, unknown>> {
-  return document((await source.manifest(d)).bytes, source.where, d);
+/** The config: canonical JSON's reader (the config is written again), and an object. */
+function configDocument(bytes: Buffer, where: string, d: Descriptor): ConfigJSON {
+  let value: unknown;
+  try {
+    value = parseJSON(bytes);
+  } catch (err) {
+    throw new ErrBaseImage(`${where}: config ${d.digest} is not valid JSON: ${(err as Error).message}`, err);
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new ErrBaseImage(`${where}: config ${d.digest} is not a JSON object`);
+  return value as ConfigJSON;
 }
 
 /** The config, read through the ImageSource's blob (bounded, verified as it streams). */
-async function verifiedConfig(source: ImageSource, d: Descriptor): Promise<Record<string, unknown>> {
-  const checked = checkDescriptor(d, `${source.where}: config descriptor`, SOURCE_ERRORS.invalid);
+async function verifiedConfig(source: ImageSource, checked: Descriptor): Promise<ConfigJSON> {
   if (checked.size > MAX_JSON) throw new ErrBaseImage(`${source.where}: config ${checked.digest} is larger than ${MAX_JSON} bytes`);
   const chunks: Buffer[] = [];
   try {
@@ -88,7 +85,7 @@ async function verifiedConfig(source: ImageSource, d: Descriptor): Promise<Recor
     if (err instanceof ErrDigestMismatch) throw new ErrBaseImage(`${source.where}: ${err.message}`, err);
     throw err;
   }
-  return document(Buffer.concat(chunks), source.where, checked);
+  return configDocument(Buffer.concat(chunks), source.where, checked);
 }
 
 function pickOne<T>(items: T[], source: string, what: string, describe: (t: T) => string): T {
@@ -144,15 +141,16 @@ function layerBlobs(layers: BaseLayer[], o: BaseOptions, mode: 'compress' | 'kee
 /** The base image manifest `d` of `source` names: its config, and its layers as blobs of the source. */
 async function fromManifest(source: ImageSource, d: Descriptor, o: BaseOptions, opts: ReturnType<typeof checkOptions>): Promise<BaseImage> {
   if (!isManifestType(d.mediaType)) throw new ErrBaseImage(`${source.where}: unsupported manifest type ${d.mediaType}`);
-  const manifest = await verified(source, d);
-  const config = await verifiedConfig(source, manifest.config as Descriptor);
+  // Every descriptor checked here (config and layers), before any is read.
+  const manifest = parseManifest((await source.manifest(d)).bytes, `${source.where}: manifest ${d.digest}`, fail);
+  const config = await verifiedConfig(source, manifest.config);
   const ids = diffIDs(config, source.where);
-  const layers = (Array.isArray(manifest.layers) ? manifest.layers : []) as Descriptor[];
+  const { layers } = manifest;
   if (layers.length !== ids.length) throw new ErrBaseImage(`${source.where}: ${layers.length} layers but ${ids.length} diff_ids`);
   const list: BaseLayer[] = [];
   for (const [i, l] of layers.entries()) {
-    // The source checks the descriptor, that the blob is there and its size (ERR_BASE_IMAGE otherwise).
-    const blob = await source.blob(checkDescriptor(l, `${source.where}: layer ${i}`, SOURCE_ERRORS.invalid));
+    // The source checks that the blob is there and its size (ERR_BASE_IMAGE otherwise).
+    const blob = await source.blob(l);
     // An uncompressed layer's digest is its diff_id; one that says otherwise cannot be both.
     if (isUncompressedLayer(l.mediaType) && l.digest !== ids[i]) throw new ErrDigestMismatch(`diff_id ${ids[i]!}`, `layer digest ${l.digest}`, `${source.where}: uncompressed layer ${i}`);
     list.push({ blob, diffID: ids[i]! });
@@ -164,14 +162,12 @@ async function fromOci(store: LayoutStore, o: BaseOptions, opts: ReturnType<type
   // index.json's image is chosen by names.ts's rule (several names of one image are one image); the
   // platform from an index here; the documents below it through the source.
   const source = storeSource(store, undefined, SOURCE_ERRORS);
-  const index = await json(store, 'index.json');
-  const entries = (Array.isArray(index.manifests) ? index.manifests : []).map((d, i) => checkDescriptor(d, `${store.where}: index.json manifest ${i}`, SOURCE_ERRORS.invalid));
+  const entries = parseIndex(await store.read('index.json', MAX_JSON), `${store.where}: index.json`, fail);
   const candidates = namedEntries(entries, o.name);
   let d = pickOne(candidates, store.where, o.name === undefined ? 'images in index.json' : `images named ${o.name}`, (e) => e.annotations?.[CONTAINERD_NAME] ?? e.annotations?.[REF_NAME] ?? e.digest);
   for (let depth = 0; isIndexType(d.mediaType); depth++) {
     if (depth > 4) throw new ErrBaseImage(`${store.where}: indexes nested too deep`);
-    const child = await verified(source, d);
-    const list = (Array.isArray(child.manifests) ? child.manifests : []) as Descriptor[];
+    const list = await childIndex(source, d);
     const match = list.filter((m) => platformMatches(m.platform, opts.platform));
     if (match.length === 0) {
       throw new ErrBaseImage(`${store.where}: no image for ${formatPlatform(opts.platform)} (has ${list.map((m) => (m.platform ? formatPlatform(m.platform) : 'unknown')).join(', ')})`);

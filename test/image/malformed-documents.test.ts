@@ -13,6 +13,7 @@ import { checkDescriptor } from '../../src/image/source.js';
 import { tempDir } from '../helpers/tree.js';
 
 const sha = (b: Buffer | string): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 const OCI_CONFIG = 'application/vnd.oci.image.config.v1+json';
 const AMD64 = { os: 'linux', architecture: 'amd64' };
@@ -44,6 +45,55 @@ async function refused(p: Promise<unknown>, code: string, names: string, what: s
     return true;
   }, what);
 }
+
+const NOT_OBJECTS: [string, string][] = [['null', 'null'], ['an array', '[]'], ['a number', '5']];
+
+describe('base images: well-formed JSON of the wrong shape is ERR_BASE_IMAGE naming the document', () => {
+  it('index.json, a child index, a manifest or a config that is null, an array or a number', async () => {
+    for (const [what, json] of NOT_OBJECTS) {
+      const l = layout();
+      try {
+        // index.json itself.
+        l.index(json);
+        await refused(loadBase(l.dir), 'ERR_BASE_IMAGE', 'index.json', `index.json ${what}`);
+        // A child index.
+        const child = l.blob(json, OCI_INDEX);
+        l.index([child]);
+        await refused(loadBase(l.dir), 'ERR_BASE_IMAGE', child.digest as string, `child index ${what}`);
+        // A manifest.
+        const manifest = l.blob(json, OCI_MANIFEST);
+        l.index([manifest]);
+        await refused(loadBase(l.dir), 'ERR_BASE_IMAGE', manifest.digest as string, `manifest ${what}`);
+        // A config.
+        const config = l.blob(json, OCI_CONFIG);
+        l.index([l.blob({ schemaVersion: 2, mediaType: OCI_MANIFEST, config, layers: [] }, OCI_MANIFEST)]);
+        await refused(loadBase(l.dir), 'ERR_BASE_IMAGE', config.digest as string, `config ${what}`);
+      } finally {
+        l.remove();
+      }
+    }
+  });
+
+  it('a child index whose entries are null, or whose entry has a platform of the wrong types', async () => {
+    const l = layout();
+    try {
+      const cases: [string, unknown[]][] = [
+        ['a null entry', [null]],
+        ['a number entry', [5]],
+        ['os a number', [{ ...l.blob('{}', OCI_MANIFEST), platform: { os: 5, architecture: 'amd64' } }]],
+        ['platform a string', [{ ...l.blob('{}', OCI_MANIFEST), platform: 'linux/amd64' }]],
+        ['variant a number', [{ ...l.blob('{}', OCI_MANIFEST), platform: { ...AMD64, variant: 8 } }]],
+      ];
+      for (const [what, manifests] of cases) {
+        const child = l.blob({ schemaVersion: 2, mediaType: OCI_INDEX, manifests }, OCI_INDEX);
+        l.index([child]);
+        await refused(loadBase(l.dir), 'ERR_BASE_IMAGE', child.digest as string, what);
+      }
+    } finally {
+      l.remove();
+    }
+  });
+});
 
 describe('descriptors: annotations and platform have the OCI types, or the source\'s error', () => {
   const fail = (message: string): Error => Object.assign(new Error(message), { code: 'ERR_TEST' });
