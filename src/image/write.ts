@@ -144,7 +144,8 @@ export async function writeImage(top: ImageSource, destination: Destination, opt
 /**
  * An ImageSource: first the blobs it must produce (a built image's layers: streaming ones passed
  * once, straight in), then, depth first, each image's other blobs (a digest once; skipped when the
- * destination has it), its config, its manifest; an index after its children. Manifests are the
+ * destination has it), its config, its manifest; an index after its children; each manifest and
+ * index once, however often the indexes list it. Manifests are the
  * source's bytes. For a built image this is the order streaming forces: every layer, then each
  * config (which needs the diffIDs), each manifest (which needs the digests), the index.
  */
@@ -160,8 +161,18 @@ async function writeSource(source: ImageSource, destination: Destination, signal
     }
   }
   const images: WrittenImage[] = [];
+  // Each manifest and index is read, written and listed in `images` once, as each blob is: an index
+  // that lists a child index N times, which lists a manifest N times, was N^depth visits (each a
+  // read, a hash and, to a registry, a PUT): about 10^8 from two small blobs at 10,000 entries and 4
+  // levels. A manifest is written before the index that lists it returns, so a repeat is already
+  // in place: children still come before their parents. The key is the whole descriptor's identity
+  // (a digest listed with another media type or size is checked and written as it says).
+  const visited = new Map<string, ManifestBlob>();
   const visit = async (d: Descriptor, depth: number): Promise<ManifestBlob> => {
     if (depth > MAX_INDEX_DEPTH) throw source.invalid(`${source.where}: indexes nested deeper than ${MAX_INDEX_DEPTH} levels`);
+    const key = `${d.mediaType} ${d.digest} ${d.size}`;
+    const seen = visited.get(key);
+    if (seen !== undefined) return seen;
     check(signal);
     const manifest = await source.manifest(d);
     if (isIndexType(manifest.descriptor.mediaType)) {
@@ -178,6 +189,7 @@ async function writeSource(source: ImageSource, destination: Destination, signal
     check(signal);
     await destination.writeManifest(manifest, signal);
     onProgress?.({ type: 'manifest', digest: manifest.descriptor.digest, mediaType: manifest.descriptor.mediaType });
+    visited.set(key, manifest);
     return manifest;
   };
   const final = await visit(await source.top(), 0);

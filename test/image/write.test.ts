@@ -7,6 +7,7 @@ import { Layer } from '../../src/layer/layer.js';
 import { Image, ImageIndex } from '../../src/image/image.js';
 import { writeImage } from '../../src/image/write.js';
 import type { Blob, Descriptor, Destination, KnownBlob, ManifestBlob } from '../../src/image/types.js';
+import type { ImageSource } from '../../src/image/source.js';
 import { sha256 } from '../../src/image/json.js';
 
 class Recorder implements Destination {
@@ -94,5 +95,55 @@ describe('writeImage', () => {
     await assert.rejects(writeImage(new Image({ layers: [layer(6)] }), dest, { signal: ac.signal }), /cancelled/);
     assert.deepEqual(dest.log, []);
     assert.match(String(dest.aborted), /cancelled/);
+  });
+});
+
+describe('writeImage: an index tree that lists the same documents many times', () => {
+  const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
+  const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
+  const descriptorOf = (bytes: Buffer, mediaType: string): Descriptor => ({ mediaType, digest: sha256(bytes), size: bytes.length });
+
+  /** An in-memory source of `docs` (JSON documents by digest) that counts each manifest() read. */
+  function countingSource(top: Descriptor, docs: Map<string, Buffer>): ImageSource & { reads: Map<string, number> } {
+    const reads = new Map<string, number>();
+    return {
+      where: 'memory',
+      reads,
+      top: async () => top,
+      async manifest(d) {
+        reads.set(d.digest, (reads.get(d.digest) ?? 0) + 1);
+        return { descriptor: d, bytes: docs.get(d.digest)! };
+      },
+      async blob(d) {
+        const bytes = docs.get(d.digest)!;
+        return { kind: 'known', descriptor: d, open: () => Readable.from([bytes]) };
+      },
+      invalid: (m) => new Error(m),
+      missing: (m) => new Error(m),
+    };
+  }
+
+  it('each manifest and index is read and written once, children before parents (30x30 repeats were 900 visits)', async () => {
+    const docs = new Map<string, Buffer>();
+    const put = (value: unknown, mediaType: string): Descriptor => {
+      const bytes = Buffer.isBuffer(value) ? value : Buffer.from(JSON.stringify(value));
+      docs.set(sha256(bytes), bytes);
+      return descriptorOf(bytes, mediaType);
+    };
+    const config = put({ os: 'linux', architecture: 'amd64', rootfs: { type: 'layers', diff_ids: [] } }, 'application/vnd.oci.image.config.v1+json');
+    const image = (n: number): Descriptor => put({ schemaVersion: 2, mediaType: OCI_MANIFEST, config, layers: [put(Buffer.from(`layer ${n}`), 'application/vnd.oci.image.layer.v1.tar')] }, OCI_MANIFEST);
+    const a = image(1);
+    const b = image(2);
+    const x = put({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: Array.from({ length: 30 }, () => a) }, OCI_INDEX);
+    const y = put({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [a, b] }, OCI_INDEX);
+    const top = put({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [...Array.from({ length: 30 }, () => x), y] }, OCI_INDEX);
+    const source = countingSource(top, docs);
+    const dest = new Recorder(2);
+    const written: string[] = [];
+    const r = await writeImage(source, dest, { onProgress: (e) => e.type === 'manifest' && written.push(e.digest) });
+    assert.deepEqual(written, [a.digest, x.digest, b.digest, y.digest, top.digest], 'each once, every child before the index that lists it');
+    assert.deepEqual([...source.reads.values()], [1, 1, 1, 1, 1], 'each document read once');
+    assert.deepEqual(dest.log, ['blob layer', 'blob config', 'manifest image', 'manifest index', 'blob layer', 'manifest image', 'manifest index', 'manifest index', 'commit ']);
+    assert.deepEqual(r.images.map((i) => i.manifest.digest), [a.digest, b.digest], 'each image listed once');
   });
 });
