@@ -257,7 +257,8 @@ export const pad = (n: number): number => (BLOCK - (n % BLOCK)) % BLOCK;
  * The entries of a tar stream, in order, decoded by header.ts (the decoder every archive reader of
  * the project uses: PAX path, linkpath, size, uid, gid, uname, gname; GNU long names; base-256).
  * Each entry's name and link target are checked first (ErrTarUnsafeEntry); a malformed or truncated
- * stream rejects with ErrTarInvalid, also from inside an entry's body.
+ * stream rejects with ErrTarInvalid, also from inside an entry's body, and so does one that ends
+ * without its end-of-archive block (a stream cut at an entry boundary) or is empty.
  */
 export async function* readTar(source: Readable | AsyncIterable<Uint8Array> | Uint8Array, options: ReadTarOptions = {}): AsyncGenerator<TarEntry> {
   if (typeof options !== 'object' || options === null) throw new ErrInvalidOption('options', 'an object', options);
@@ -265,11 +266,18 @@ export async function* readTar(source: Readable | AsyncIterable<Uint8Array> | Ui
   const it = (input as AsyncIterable<unknown>)[Symbol.asyncIterator]();
   const bytes = new Bytes(it);
   const pending: Pending = {};
+  let blocks = 0;
   try {
     for (;;) {
       const block = await bytes.take(BLOCK, 'a header');
-      // A stream that simply stops at an entry boundary is accepted, as tar-stream did.
-      if (block === undefined || isZeroBlock(block)) {
+      // A stream that stops at an entry boundary without its end-of-archive block is a truncated copy
+      // as likely as a complete one (a cut download, a full disk): refused, as indexTar and TarCheck
+      // refuse it, so that no caller takes part of a layer for all of it. Empty is no archive at all.
+      if (block === undefined) {
+        throw new ErrTarInvalid(blocks === 0 ? 'invalid tar stream: it is empty (not a tar archive)' : 'invalid tar stream: it ends without its end-of-archive block (truncated?)');
+      }
+      blocks++;
+      if (isZeroBlock(block)) {
         if (hasPending(pending)) throw new ErrTarInvalid('invalid tar stream: an extended header has no entry after it');
         break;
       }

@@ -90,6 +90,20 @@ describe('readTar', () => {
     await assert.rejects(readAll(tar.subarray(0, 1500)), (e) => e instanceof ErrTarInvalid && e.code === 'ERR_TAR_INVALID');
   });
 
+  it('a stream cut exactly at an entry boundary (no end-of-archive block), or empty, is ERR_TAR_INVALID, not its first entries', async () => {
+    const a = entry('a.txt', '0', {}, Buffer.alloc(100, 1));
+    const b = entry('b.txt', '0', {}, Buffer.alloc(100, 2));
+    const whole = tarOf(a, b);
+    const invalid = (what: RegExp) => (e: unknown) => e instanceof ErrTarInvalid && e.code === 'ERR_TAR_INVALID' && what.test(e.message);
+    // Cut after a.txt (1024 bytes: header and padded data), after b.txt, and before anything.
+    await assert.rejects(readAll(whole.subarray(0, a.length)), invalid(/without its end-of-archive block/), 'cut after the first entry');
+    await assert.rejects(readAll(whole.subarray(0, a.length + b.length)), invalid(/without its end-of-archive block/), 'cut after the last entry');
+    await assert.rejects(readAll(Buffer.alloc(0)), invalid(/empty/), 'empty');
+    // One zero block ends an archive (as indexTar reads it); so do the usual two.
+    assert.deepEqual((await readAll(whole.subarray(0, a.length + b.length + 512))).map((e) => e.header.name), ['a.txt', 'b.txt']);
+    assert.deepEqual((await readAll(whole)).map((e) => e.header.name), ['a.txt', 'b.txt']);
+  });
+
   it('checkEntry normalises names for callers that parse tar themselves', () => {
     assert.deepEqual(checkEntry({ name: './usr//bin/', type: 'directory' }), { name: 'usr/bin' });
     assert.throws(() => checkEntry({ name: 'x', type: 'link', linkname: '' }), unsafe);
