@@ -78,8 +78,16 @@ export function checkDescriptor(value: unknown, what: string, fail: Fail): Descr
   // strings), or a number where a string belongs would be a TypeError there instead of this error.
   if (v.annotations !== undefined && v.annotations !== null) d.annotations = checkAnnotations(v.annotations, what, fail);
   if (v.platform !== undefined && v.platform !== null) d.platform = checkPlatform(v.platform, what, fail);
-  if (typeof v.artifactType === 'string' && v.artifactType.length <= 255) d.artifactType = v.artifactType;
-  if (Array.isArray(v.urls) && v.urls.every((u) => typeof u === 'string')) d.urls = [...(v.urls as string[])];
+  // Dropped quietly, a malformed artifactType would make a referrer (an SBOM beside the image) look
+  // like an image to name matching (names.ts), and malformed urls would vanish from a copy.
+  if (v.artifactType !== undefined && v.artifactType !== null) {
+    if (typeof v.artifactType !== 'string' || v.artifactType.length > 255) throw fail(`${what}: descriptor artifactType is not a media type string`);
+    d.artifactType = v.artifactType;
+  }
+  if (v.urls !== undefined && v.urls !== null) {
+    if (!Array.isArray(v.urls) || !v.urls.every((u) => typeof u === 'string')) throw fail(`${what}: descriptor urls are not an array of strings`);
+    d.urls = [...(v.urls as string[])];
+  }
   return d;
 }
 

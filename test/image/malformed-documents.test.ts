@@ -111,6 +111,10 @@ describe('descriptors: annotations and platform have the OCI types, or the sourc
       ['os.version a number', { platform: { ...AMD64, 'os.version': 10 } }],
       ['os.features a string', { platform: { ...AMD64, 'os.features': 'sse4' } }],
       ['os.features with a number', { platform: { ...AMD64, 'os.features': ['a', 1] } }],
+      ['artifactType a number', { artifactType: 5 }],
+      ['artifactType too long', { artifactType: `application/${'x'.repeat(255)}` }],
+      ['urls a string', { urls: 'https://example.com/blob' }],
+      ['urls with a number', { urls: ['https://example.com/blob', 1] }],
     ];
     for (const [what, extra] of bad) {
       assert.throws(() => checkDescriptor({ ...base, ...extra }, 'index.json manifest 0', fail), (err: Error & { code?: string }) => {
@@ -125,6 +129,9 @@ describe('descriptors: annotations and platform have the OCI types, or the sourc
     assert.deepEqual(d.platform, platform);
     assert.equal(Object.getOwnPropertyDescriptor(d.annotations, '__proto__')?.value, 'p');
     assert.equal(checkDescriptor({ ...base, annotations: null, platform: null }, 'd', fail).annotations, undefined);
+    const referrer = checkDescriptor({ ...base, artifactType: 'application/spdx+json', urls: ['https://example.com/b'] }, 'd', fail);
+    assert.equal(referrer.artifactType, 'application/spdx+json');
+    assert.deepEqual(referrer.urls, ['https://example.com/b']);
   });
 
   it('choosing by name with a numeric ref.name is ERR_BASE_IMAGE / ERR_LAYOUT_INVALID, not "endsWith is not a function"', async () => {
