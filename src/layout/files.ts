@@ -1,7 +1,19 @@
-// Small file helpers for outputs: unique temp names beside the target, atomic replace.
+// Small file helpers for outputs: unique temp names beside the target, atomic replace, and the
+// errors with which the layout writer reads what an existing layout already holds.
 import { randomBytes } from 'node:crypto';
 import { open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { ErrLayout } from '../image/errors.js';
+import type { StoreErrors } from './store.js';
+
+/**
+ * What the writer finds in a layout it adds to (a symlinked index.json, a FIFO lock) makes it unable
+ * to write that layout: ERR_IMAGE_LAYOUT, as its other refusals, through the reader's own safe opens.
+ */
+export const WRITER_ERRORS: StoreErrors = {
+  invalid: (message, cause) => new ErrLayout(message, cause),
+  unsafe: (where, name) => new ErrLayout(`${where}: unsafe name ${JSON.stringify(name)}`),
+};
 
 export function tempName(target: string): string {
   return join(dirname(target), `.${basename(target)}.fastlayer-${process.pid}-${randomBytes(6).toString('hex')}.tmp`);

@@ -7,16 +7,25 @@
 // ever sees an empty lock. A lock is broken only when it names this host and its process is gone
 // (a writer that crashed): a lock of another host (a shared file system) or of a live process is
 // waited for, up to a time limit, then reported with the lock's path so that a person can remove it.
+// Anything else under the lock's name (a symlink, a directory, a FIFO, a file larger than a lock) was
+// not written by fastlayer and is never broken: it is reported at once, and nothing is read through it.
 import { hostname } from 'node:os';
-import { link, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { basename, dirname } from 'node:path';
+import { link, rename, unlink, writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ErrLayout } from '../image/errors.js';
-import { tempName, writeAtomic } from './files.js';
+import { tempName, writeAtomic, WRITER_ERRORS } from './files.js';
+import { readInside } from './store.js';
 
 export const LOCK_NAME = 'index.json.lock';
 
 /** How long a writer waits for another's lock before it fails (index updates take milliseconds). */
 export const LOCK_WAIT_MS = 30_000;
+
+/** A lock's text is `fastlayer PID HOST\n`: a host name is at most 255 bytes. */
+const LOCK_CAP = 512;
+
+const LOCK_TEXT = /^fastlayer (\d+) ([^\n]*)\n$/;
 
 function ownText(): string {
   return `fastlayer ${process.pid} ${hostname()}\n`;
@@ -24,7 +33,7 @@ function ownText(): string {
 
 /** True when `text` names a process of this host that no longer exists. */
 function stale(text: string): boolean {
-  const m = /^fastlayer (\d+) (.*)\n$/.exec(text);
+  const m = LOCK_TEXT.exec(text);
   if (!m || m[2] !== hostname()) return false;
   const pid = Number(m[1]);
   if (pid === process.pid) return false;
@@ -37,13 +46,14 @@ function stale(text: string): boolean {
   }
 }
 
+/** The lock's text; undefined when absent; ErrLayout when it is not a small regular file (never followed, never blocks). */
 async function readLock(path: string): Promise<string | undefined> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
+  return (await readInside(dirname(path), basename(path), LOCK_CAP, WRITER_ERRORS))?.toString('utf8');
+}
+
+/** Who holds the lock, for the message: only a lock's own text is repeated, not arbitrary bytes. */
+function holder(text: string): string {
+  return LOCK_TEXT.test(text) ? text.trim() : 'a file that is not a fastlayer lock';
 }
 
 /**
@@ -58,7 +68,8 @@ async function breakStale(path: string, seen: string): Promise<void> {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
     throw err;
   }
-  const moved = await readLock(aside);
+  // Unreadable now (replaced by something odd): not the stale lock seen, so it goes back too.
+  const moved = await readLock(aside).catch(() => undefined);
   if (moved !== seen) await link(aside, path).catch(() => undefined);
   await unlink(aside).catch(() => undefined);
 }
@@ -91,14 +102,14 @@ export async function lockLayout(dir: string, signal?: AbortSignal, waitMs = LOC
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new ErrLayout(`${path}: cannot take the lock: ${(err as Error).message}`, err);
       }
+      // Every way round the loop passes the time limit and a pause: a lock that vanishes or is
+      // broken over and over must not spin at full speed, nor past waitMs (abort() has no signal).
       const held = await readLock(path);
-      if (held === undefined) continue;
-      if (stale(held)) {
-        await breakStale(path, held);
-        continue;
-      }
+      const broken = held !== undefined && stale(held);
+      if (broken) await breakStale(path, held);
       if (Date.now() - started > waitMs) {
-        throw new ErrLayout(`${dir}: index.json is locked by another writer (${held.trim()}); if none is running, remove ${path}`);
+        const who = held === undefined || broken ? 'writers that keep taking it' : holder(held);
+        throw new ErrLayout(`${dir}: index.json is locked by another writer (${who}); if none is running, remove ${path}`);
       }
       await sleep(pause, undefined, signal ? { signal } : {});
       pause = Math.min(pause * 2, 100);

@@ -158,6 +158,26 @@ async function openInside(dir: string, name: string, errors: StoreErrors): Promi
   }
 }
 
+/**
+ * The bytes of the small file `name` inside `dir` (at most `cap`), opened as every read of a
+ * directory store is; undefined when absent. The layout writer reads index.json, oci-layout and its
+ * lock with it (a missing one is normal there).
+ */
+export async function readInside(dir: string, name: string, cap: number, errors: StoreErrors = LAYOUT_ERRORS): Promise<Buffer | undefined> {
+  const f = await openInside(dir, checked(dir, name, errors), errors);
+  if (!f) return undefined;
+  try {
+    if (f.size > cap) throw errors.invalid(`${name} in ${dir} is larger than ${cap} bytes`);
+    const chunks: Uint8Array[] = [];
+    for await (const c of readFd(f.fd, 0, cap + 1)) chunks.push(c);
+    const bytes = Buffer.concat(chunks);
+    if (bytes.length > cap) throw errors.invalid(`${name} in ${dir} is larger than ${cap} bytes`);
+    return bytes;
+  } finally {
+    closeNow(f.fd);
+  }
+}
+
 export function directoryStore(dir: string, errors: StoreErrors = LAYOUT_ERRORS): LayoutStore {
   const must = async (name: string): Promise<{ fd: number; size: number }> => {
     const f = await openInside(dir, checked(dir, name, errors), errors);
@@ -167,17 +187,9 @@ export function directoryStore(dir: string, errors: StoreErrors = LAYOUT_ERRORS)
   return {
     where: dir,
     async read(name, cap) {
-      const f = await must(name);
-      try {
-        if (f.size > cap) throw errors.invalid(`${name} in ${dir} is larger than ${cap} bytes`);
-        const chunks: Uint8Array[] = [];
-        for await (const c of readFd(f.fd, 0, cap + 1)) chunks.push(c);
-        const bytes = Buffer.concat(chunks);
-        if (bytes.length > cap) throw errors.invalid(`${name} in ${dir} is larger than ${cap} bytes`);
-        return bytes;
-      } finally {
-        closeNow(f.fd);
-      }
+      const bytes = await readInside(dir, name, cap, errors);
+      if (!bytes) throw errors.invalid(`${dir} holds no ${name}`);
+      return bytes;
     },
     async size(name) {
       const f = await openInside(dir, checked(dir, name, errors), errors);
