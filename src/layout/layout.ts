@@ -4,8 +4,10 @@
 // never lists a blob the directory does not hold. Existing layouts are added to (entries with the
 // same names replaced), index.json under a lock (lock.ts) so that concurrent writers keep
 // each other's tags. abort() removes only the files and folders this writer created.
-import { mkdir, open, readdir, readFile, rename, rmdir, stat, unlink } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
+// What an existing layout holds is untrusted: blobs/ and blobs/sha256/ must be real directories (a
+// symlink there would put every blob outside the layout), index.json, oci-layout and manifests are
+// read through the reader's safe opens (store.ts: no symlink, no FIFO, bounded).
+import { lstat, mkdir, open, readdir, rename, rmdir, stat, unlink } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { ErrInvalidOption, ErrOptionRange, optionKeys, refuseUnknownOptions } from '../core/errors.js';
 import { ErrLayout } from '../image/errors.js';
@@ -15,7 +17,9 @@ import { canonicalJSON } from '../image/json.js';
 import type { Blob, Descriptor, Destination, ManifestBlob } from '../image/types.js';
 import { writeImage, type WriteOptions, type WriteResult, WRITE_OPTION_KEYS } from '../image/write.js';
 import { copyBlob } from './copy.js';
-import { tempName, writeAtomic } from './files.js';
+import { tempName, writeAtomic, WRITER_ERRORS } from './files.js';
+import { directoryStore, readInside } from './store.js';
+import { MANIFEST_CAP } from '../image/source.js';
 import { LOCK_NAME, lockLayout } from './lock.js';
 import { CONTAINERD_NAME, REF_NAME, indexEntries } from '../image/names.js';
 import { isDigest } from '../core/hash.js';
@@ -23,6 +27,9 @@ import { referrerEntry } from '../image/referrer.js';
 
 export const OCI_LAYOUT_FILE = 'oci-layout';
 export const OCI_LAYOUT_VERSION = '1.0.0';
+
+/** `{"imageLayoutVersion":"1.0.0"}` is 30 bytes: anything much larger is not an oci-layout file. */
+const OCI_LAYOUT_CAP = 4096;
 
 export interface LayoutOptions {
   /** Streaming layers written at once (default 2). */
@@ -67,6 +74,20 @@ export class OciLayout implements Destination {
     return join(this.dir, 'blobs', 'sha256', hexOf(digest));
   }
 
+  /** The blob's name relative to the layout, for the safe reads of store.ts. */
+  #blobName(digest: string): string {
+    return `blobs/sha256/${hexOf(digest)}`;
+  }
+
+  /** Creates `path` if absent; refuses anything there that is not a real directory (lstat: no symlink). */
+  async #directory(path: string): Promise<void> {
+    await this.#mkdir(path);
+    const st = await lstat(path);
+    if (!st.isDirectory()) {
+      throw new ErrLayout(`${path} is ${st.isSymbolicLink() ? 'a symlink' : 'not a directory'}: refusing to write blobs through it`);
+    }
+  }
+
   async #mkdir(path: string): Promise<void> {
     try {
       await mkdir(path);
@@ -86,19 +107,21 @@ export class OciLayout implements Destination {
       }
       if (entries === undefined) await this.#mkdir(this.dir);
       else if (entries.includes(OCI_LAYOUT_FILE)) {
-        const text = await readFile(join(this.dir, OCI_LAYOUT_FILE), 'utf8');
+        const bytes = await readInside(this.dir, OCI_LAYOUT_FILE, OCI_LAYOUT_CAP, WRITER_ERRORS);
         let version: unknown;
         try {
-          version = (JSON.parse(text) as { imageLayoutVersion?: unknown }).imageLayoutVersion;
+          version = (JSON.parse(bytes?.toString('utf8') ?? '') as { imageLayoutVersion?: unknown }).imageLayoutVersion;
         } catch {
           version = undefined;
         }
-        if (version !== OCI_LAYOUT_VERSION) throw new ErrLayout(`${this.dir}: oci-layout version ${JSON.stringify(version)} is not ${OCI_LAYOUT_VERSION}`);
+        // Only a short version string is repeated: not whatever bytes the file holds.
+        const shown = typeof version === 'string' && version.length <= 32 ? JSON.stringify(version) : 'missing or unreadable';
+        if (version !== OCI_LAYOUT_VERSION) throw new ErrLayout(`${this.dir}: oci-layout version ${shown} is not ${OCI_LAYOUT_VERSION}`);
       } else if (!entries.every(beingCreated)) {
         throw new ErrLayout(`${this.dir} is a non-empty directory without oci-layout: refusing to write an image layout into it`);
       }
-      await this.#mkdir(join(this.dir, 'blobs'));
-      await this.#mkdir(join(this.dir, 'blobs', 'sha256'));
+      await this.#directory(join(this.dir, 'blobs'));
+      await this.#directory(join(this.dir, 'blobs', 'sha256'));
     })();
     return this.#ready;
   }
@@ -196,27 +219,29 @@ export class OciLayout implements Destination {
     });
     // A blob this image shares with another writer's may have been removed by that writer's abort
     // (before it took the lock): then the index would list an incomplete image.
-    const missing = [...(await this.#reachable([top.descriptor, ...this.#referrers]))].filter((hex) => !existsSync(join(this.dir, 'blobs', 'sha256', hex)));
-    if (missing.length > 0) throw new ErrLayout(`${this.dir}: blob sha256:${missing[0]} of this image was removed by another writer while it was written; run again`);
+    const store = directoryStore(this.dir, WRITER_ERRORS);
+    const missing: string[] = [];
+    for (const hex of await this.#reachable([top.descriptor, ...this.#referrers])) {
+      // A regular file only: a symlink or FIFO put there meanwhile is not the blob.
+      if ((await store.size(`blobs/sha256/${hex}`).catch(() => undefined)) === undefined) missing.push(hex);
+    }
+    if (missing.length > 0) throw new ErrLayout(`${this.dir}: blob sha256:${missing[0]} of this image was removed (or replaced by something not a regular file) by another writer while it was written; run again`);
     const index = { schemaVersion: 2, mediaType: OCI_INDEX, manifests: [...kept, ...added, ...this.#referrers] };
     await writeAtomic(join(this.dir, 'index.json'), canonicalJSON(index));
   }
 
   async #existingEntries(): Promise<Descriptor[]> {
-    let text: string;
+    const bytes = await readInside(this.dir, 'index.json', MANIFEST_CAP, WRITER_ERRORS);
+    if (bytes === undefined) return [];
+    let parsed: { manifests?: unknown };
     try {
-      text = await readFile(join(this.dir, 'index.json'), 'utf8');
+      parsed = JSON.parse(bytes.toString('utf8')) as typeof parsed;
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-      throw new ErrLayout(`${this.dir}/index.json: ${(err as Error).message}`, err);
+      // JSON.parse quotes the text it failed on: the cause keeps it, the message does not.
+      throw new ErrLayout(`${this.dir}/index.json is not an OCI index: not valid JSON`, err);
     }
-    try {
-      const parsed = JSON.parse(text) as { manifests?: unknown };
-      if (!Array.isArray(parsed.manifests)) throw new Error('no manifests array');
-      return parsed.manifests as Descriptor[];
-    } catch (err) {
-      throw new ErrLayout(`${this.dir}/index.json is not an OCI index: ${(err as Error).message}`, err);
-    }
+    if (!Array.isArray(parsed?.manifests)) throw new ErrLayout(`${this.dir}/index.json is not an OCI index: no manifests array`);
+    return parsed.manifests as Descriptor[];
   }
 
   /**
@@ -234,7 +259,9 @@ export class OciLayout implements Destination {
       if (!isIndexType(d.mediaType) && !isManifestType(d.mediaType)) continue;
       let doc: { manifests?: unknown; config?: unknown; layers?: unknown };
       try {
-        doc = JSON.parse(await readFile(this.blobPath(d.digest), 'utf8')) as typeof doc;
+        const bytes = await readInside(this.dir, this.#blobName(d.digest), MANIFEST_CAP, WRITER_ERRORS);
+        if (bytes === undefined) continue;
+        doc = JSON.parse(bytes.toString('utf8')) as typeof doc;
       } catch {
         continue;
       }

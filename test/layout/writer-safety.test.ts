@@ -1,16 +1,141 @@
 // The OCI layout writer adding to a layout someone else prepared: what is already there is hostile.
-// Its lock file is read without following a symlink, without blocking on a FIFO and only up to a cap.
+// A symlinked blobs/ must not carry the blobs outside; index.json, oci-layout, the lock and manifest
+// blobs are read without following a symlink, without blocking on a FIFO and only up to a cap.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { lstatSync, mkdirSync, symlinkSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { lstatSync, mkdirSync, readdirSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Image } from '../../src/image/image.js';
+import { OciLayout, writeLayout } from '../../src/layout/layout.js';
 import { LOCK_NAME, lockLayout } from '../../src/layout/lock.js';
+import { Layer } from '../../src/layer/layer.js';
+import { BIN, binMissing } from '../helpers/cli.js';
 import { tempDir } from '../helpers/tree.js';
+
+const LAYOUT = '{"imageLayoutVersion":"1.0.0"}';
+
+function image(fill = 5): Image {
+  return new Image({ layers: [new Layer(Buffer.alloc(30_000, fill))] });
+}
+
+/** An existing, empty layout: oci-layout and an index.json without entries. */
+function emptyLayout(dir: string): void {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'oci-layout'), LAYOUT);
+  writeFileSync(join(dir, 'index.json'), '{"schemaVersion":2,"manifests":[]}');
+}
 
 function isLayoutError(err: NodeJS.ErrnoException): boolean {
   assert.equal(err.code, 'ERR_IMAGE_LAYOUT', err.message);
   return true;
 }
+
+describe('OCI layout writer: an existing layout is untrusted', () => {
+  for (const link of ['blobs', 'blobs/sha256']) {
+    it(`hazard: a symlinked ${link}/ directory is refused, nothing written outside the layout`, async () => {
+      const tmp = tempDir();
+      try {
+        const dir = join(tmp.path, 'layout');
+        const outside = join(tmp.path, 'outside');
+        mkdirSync(outside);
+        emptyLayout(dir);
+        if (link === 'blobs/sha256') mkdirSync(join(dir, 'blobs'));
+        symlinkSync(outside, join(dir, link));
+        await assert.rejects(writeLayout(image(), dir, { names: ['app:1'] }), isLayoutError);
+        assert.deepEqual(readdirSync(outside), []);
+      } finally {
+        tmp.remove();
+      }
+    });
+  }
+
+  for (const name of ['index.json', 'oci-layout']) {
+    it(`hazard: ${name} symlinked to a file outside is not read, and none of its bytes reach the message`, async () => {
+      const tmp = tempDir();
+      try {
+        const dir = join(tmp.path, 'layout');
+        emptyLayout(dir);
+        const secret = join(tmp.path, 'secret');
+        // Valid for the old reader: oci-layout's version, then a secret index.json would echo.
+        writeFileSync(secret, name === 'oci-layout' ? LAYOUT : 'SECRET-root:x:0:0');
+        unlinkSync(join(dir, name));
+        symlinkSync(secret, join(dir, name));
+        await assert.rejects(writeLayout(image(), dir, { names: ['app:1'] }), (err: NodeJS.ErrnoException) => {
+          assert.doesNotMatch(err.message, /SECRET/);
+          assert.match(err.message, /symlink/);
+          return isLayoutError(err);
+        });
+      } finally {
+        tmp.remove();
+      }
+    });
+  }
+
+  it('hazard: an index.json larger than the manifest cap is refused, not read whole', async () => {
+    const tmp = tempDir();
+    try {
+      const dir = join(tmp.path, 'layout');
+      emptyLayout(dir);
+      writeFileSync(join(dir, 'index.json'), `{"schemaVersion":2,"manifests":[],"pad":"${'x'.repeat(5 * 1024 * 1024)}"}`);
+      await assert.rejects(writeLayout(image(), dir, { names: ['app:1'] }), (err: NodeJS.ErrnoException) => {
+        assert.match(err.message, /larger than/);
+        return isLayoutError(err);
+      });
+    } finally {
+      tmp.remove();
+    }
+  });
+
+  it('hazard: a FIFO as index.json, oci-layout or the lock fails at once with a coded error, never hangs', { skip: binMissing() }, () => {
+    const tmp = tempDir();
+    try {
+      const src = join(tmp.path, 'src');
+      mkdirSync(src);
+      writeFileSync(join(src, 'a.txt'), 'a\n');
+      for (const name of ['index.json', 'oci-layout', LOCK_NAME]) {
+        const dir = join(tmp.path, name);
+        emptyLayout(dir);
+        rmSync(join(dir, name), { force: true });
+        assert.equal(spawnSync('mkfifo', [join(dir, name)]).status, 0);
+        // The old reader blocked in a thread on the FIFO: only SIGKILL ended it.
+        const r = spawnSync(process.execPath, [BIN, 'image', '--layer', src, '--tag', 'app:1', '--oci-dir', dir, '--quiet'], { encoding: 'utf8', timeout: 20_000, killSignal: 'SIGKILL' });
+        assert.equal(r.signal, null, `${name}: still running after 20 s`);
+        assert.equal(r.status, 1, r.stderr);
+        assert.match(r.stderr, /not a regular file/, r.stderr);
+      }
+    } finally {
+      tmp.remove();
+    }
+  });
+
+  it('hazard: abort does not read a manifest blob through a symlink (to a file outside, or /dev/zero)', async () => {
+    const tmp = tempDir();
+    try {
+      const dir = join(tmp.path, 'layout');
+      const a = new OciLayout(dir);
+      const mine = await a.writeBlob({ kind: 'streaming', layer: new Layer(Buffer.alloc(1000, 9)) });
+      // An index entry whose manifest, outside the layout, claims the blob this writer created.
+      const fake = 'sha256:' + 'ab'.repeat(32);
+      const outside = join(tmp.path, 'manifest.json');
+      writeFileSync(outside, JSON.stringify({ schemaVersion: 2, layers: [mine] }));
+      symlinkSync(outside, a.blobPath(fake));
+      writeFileSync(join(dir, 'oci-layout'), LAYOUT);
+      writeFileSync(join(dir, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: fake, size: 100 }] }));
+      await a.abort();
+      assert.throws(() => statSync(a.blobPath(mine.digest)), 'what only the outside file claimed is removed');
+      // The same through /dev/zero: an unbounded read of zeros, now refused at once.
+      const b = new OciLayout(dir);
+      await b.writeBlob({ kind: 'streaming', layer: new Layer(Buffer.alloc(1000, 8)) });
+      spawnSync('ln', ['-sf', '/dev/zero', a.blobPath(fake)]);
+      const started = Date.now();
+      await b.abort();
+      assert.ok(Date.now() - started < 5_000);
+    } finally {
+      tmp.remove();
+    }
+  });
+});
 
 describe('OCI layout writer: odd lock files', () => {
   it('hazard: a dangling symlink as the lock fails with a coded error at once, no busy loop past the wait limit', async () => {
