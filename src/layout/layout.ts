@@ -6,7 +6,8 @@
 // each other's tags. abort() removes only the files and folders this writer created.
 // What an existing layout holds is untrusted: blobs/ and blobs/sha256/ must be real directories (a
 // symlink there would put every blob outside the layout), index.json, oci-layout and manifests are
-// read through the reader's safe opens (store.ts: no symlink, no FIFO, bounded).
+// read through the reader's safe opens (store.ts: no symlink, no FIFO, bounded), and a blob already
+// there counts only when it is a regular file whose bytes hash to its name.
 import { lstat, mkdir, open, readdir, rename, rmdir, stat, unlink } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { ErrInvalidOption, ErrOptionRange, optionKeys, refuseUnknownOptions } from '../core/errors.js';
@@ -126,14 +127,36 @@ export class OciLayout implements Destination {
     return this.#ready;
   }
 
+  /**
+   * Whether the layout holds the blob: a regular file (not a symlink, FIFO or device) of its size
+   * whose bytes hash to its digest. A wrong file of the right size would otherwise be kept and the
+   * layout left corrupt; anything else under the name is false, so the blob is written over it.
+   */
   async has(d: Descriptor): Promise<boolean> {
     await this.#prepare();
     try {
-      const st = await stat(this.blobPath(d.digest));
-      return st.isFile() && st.size === d.size;
+      const store = directoryStore(this.dir, WRITER_ERRORS);
+      const name = this.#blobName(d.digest);
+      if ((await store.size(name)) !== d.size) return false;
+      for await (const chunk of store.open(name, d)) void chunk;
+      return true;
     } catch {
       return false;
     }
+  }
+
+  /**
+   * Renames `tmp` (bytes just written and verified) to `target`, atomically replacing whatever has()
+   * refused there. Only a name that did not exist is this writer's to remove on abort.
+   */
+  async #place(tmp: string, target: string): Promise<void> {
+    const existed = await lstat(target).then(() => true, () => false);
+    try {
+      await rename(tmp, target);
+    } catch (err) {
+      throw new ErrLayout(`${target}: cannot replace what is there: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, err);
+    }
+    if (!existed) this.#createdFiles.add(target);
   }
 
   /** Writes bytes to a temp file beside the blobs, then renames it to the digest it turned out to have. */
@@ -151,10 +174,7 @@ export class OciLayout implements Destination {
       }
       const target = this.blobPath(d.digest);
       if (await this.has(d)) await unlink(tmp);
-      else {
-        await rename(tmp, target);
-        this.#createdFiles.add(target);
-      }
+      else await this.#place(tmp, target);
       return d;
     } catch (err) {
       await unlink(tmp).catch(() => undefined);
@@ -168,8 +188,15 @@ export class OciLayout implements Destination {
     await this.#prepare();
     if (await this.has(m.descriptor)) return;
     const target = this.blobPath(m.descriptor.digest);
-    await writeAtomic(target, m.bytes);
-    this.#createdFiles.add(target);
+    const tmp = tempName(target);
+    this.#temps.add(tmp);
+    try {
+      await writeAtomic(tmp, m.bytes);
+      await this.#place(tmp, target);
+    } finally {
+      await unlink(tmp).catch(() => undefined);
+      this.#temps.delete(tmp);
+    }
   }
 
   /**

@@ -1,10 +1,12 @@
 // The OCI layout writer adding to a layout someone else prepared: what is already there is hostile.
 // A symlinked blobs/ must not carry the blobs outside; index.json, oci-layout, the lock and manifest
-// blobs are read without following a symlink, without blocking on a FIFO and only up to a cap.
+// blobs are read without following a symlink, without blocking on a FIFO and only up to a cap; a
+// blob already there counts only when its bytes are it.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { lstatSync, mkdirSync, readdirSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Image } from '../../src/image/image.js';
 import { OciLayout, writeLayout } from '../../src/layout/layout.js';
@@ -29,6 +31,16 @@ function emptyLayout(dir: string): void {
 function isLayoutError(err: NodeJS.ErrnoException): boolean {
   assert.equal(err.code, 'ERR_IMAGE_LAYOUT', err.message);
   return true;
+}
+
+function sha256File(path: string): string {
+  return `sha256:${createHash('sha256').update(readFileSync(path)).digest('hex')}`;
+}
+
+/** The layer descriptor of the image `digest` in `dir`. */
+function layerOf(dir: string, digest: string): { digest: string; size: number } {
+  const manifest = JSON.parse(readFileSync(join(dir, 'blobs', 'sha256', digest.slice(7)), 'utf8')) as { layers: { digest: string; size: number }[] };
+  return manifest.layers[0]!;
 }
 
 describe('OCI layout writer: an existing layout is untrusted', () => {
@@ -131,6 +143,32 @@ describe('OCI layout writer: an existing layout is untrusted', () => {
       const started = Date.now();
       await b.abort();
       assert.ok(Date.now() - started < 5_000);
+    } finally {
+      tmp.remove();
+    }
+  });
+
+  it('hazard: a wrong blob of the right size, or a symlink to one, is replaced with the real bytes; a correct one is kept as it is', async () => {
+    const tmp = tempDir();
+    try {
+      const dir = join(tmp.path, 'layout');
+      const first = await writeLayout(image(), dir, { names: ['app:1'] });
+      const layer = layerOf(dir, first.digest);
+      const path = join(dir, 'blobs', 'sha256', layer.digest.slice(7));
+      const manifest = join(dir, 'blobs', 'sha256', first.digest.slice(7));
+      const kept = statSync(manifest).ino;
+      writeFileSync(path, Buffer.alloc(layer.size));
+      assert.equal((await writeLayout(image(), dir, { names: ['app:2'] })).digest, first.digest, 'the same image again');
+      assert.equal(sha256File(path), layer.digest, 'the zeros were replaced');
+      assert.equal(statSync(manifest).ino, kept, 'a correct blob is not rewritten');
+      // A symlink to a file of the right size outside: replaced by the blob, the file left alone.
+      const outside = join(tmp.path, 'same-size');
+      writeFileSync(outside, Buffer.alloc(layer.size, 1));
+      spawnSync('ln', ['-sf', outside, path]);
+      await writeLayout(image(), dir, { names: ['app:3'] });
+      assert.ok(lstatSync(path).isFile(), 'a regular file now');
+      assert.equal(sha256File(path), layer.digest);
+      assert.deepEqual(readFileSync(outside), Buffer.alloc(layer.size, 1));
     } finally {
       tmp.remove();
     }
