@@ -4,7 +4,7 @@
 // sockets, standard output) are written in place and never removed. An output that is the input,
 // or lies inside the input directory, is refused before anything is opened.
 import * as fs from 'node:fs';
-import { access, open, rename, stat, lstat, realpath, unlink } from 'node:fs/promises';
+import { access, open, readlink, rename, stat, lstat, realpath, unlink } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -12,7 +12,7 @@ import net from 'node:net';
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Writable } from 'node:stream';
-import { ErrCliOutput, reason } from './errors.js';
+import { ErrCliOutput, ErrCliUsage, reason } from './errors.js';
 import { trackTemporary, untrackTemporary } from './interrupt.js';
 import { drainSink, stdoutSink } from './stdio.js';
 
@@ -51,9 +51,48 @@ export interface Output {
 const same = (a: Identity | undefined, b: Identity): boolean => a !== undefined && a.dev === b.dev && a.ino === b.ino;
 
 /** Paths that name this process's standard output. */
-function isStdoutAlias(target: string): boolean {
+export function isStdoutAlias(target: string): boolean {
   return target === '-' || target === '/dev/stdout' || target === '/dev/fd/1' ||
     target === '/proc/self/fd/1' || target === `/proc/${process.pid}/fd/1`;
+}
+
+/** /dev/stdin, /dev/stderr, /dev/fd/N, /proc/(self|thread-self|PID)[/task/TID]/fd/N, as an absolute path. */
+const DESCRIPTOR = /^\/(?:dev\/(?:std(?:in|out|err)|fd\/[0-9]+)|proc\/(?:self|thread-self|[0-9]+)(?:\/task\/[0-9]+)?\/fd\/[0-9]+)$/;
+
+/** Paths spelled as a descriptor of a process (standard error, /dev/fd/N...); the stdout names too. */
+export function isDescriptorAlias(target: string): boolean {
+  return DESCRIPTOR.test(resolve(target));
+}
+
+/**
+ * Refuses an output path that names a process's descriptor, spelled so or reached through symbolic
+ * links (a link to /dev/stderr, which links to /proc/self/fd/2). Such a path is a magic link to
+ * whatever the descriptor holds: followed to a regular file (the log that 2>> appends to), that file
+ * would be replaced by the rename and its content lost. Standard output has its own names (handled
+ * before this); any other descriptor is a usage error. Each hop's directory is resolved first, so
+ * /dev/fd/2 is caught as /proc/PID/fd/2; the walk stops at the first name that is not a link.
+ */
+async function refuseDescriptor(target: string): Promise<void> {
+  let hop = resolve(target);
+  for (let links = 0; links <= 40; links++) {
+    let full: string;
+    try {
+      full = join(await realpath(dirname(hop)), basename(hop));
+    } catch {
+      return; // A missing directory: opening the output reports it.
+    }
+    if (DESCRIPTOR.test(full)) {
+      const via = full === resolve(target) ? '' : ` (it leads to ${full})`;
+      throw new ErrCliUsage(`cannot write ${target}${via}: it names a descriptor of a process, not a file (standard output is -)`);
+    }
+    let next: string;
+    try {
+      next = await readlink(full);
+    } catch {
+      return; // Not a symbolic link (or missing): the end of the chain.
+    }
+    hop = resolve(dirname(full), next);
+  }
 }
 
 async function statOrUndefined(path: string, follow: boolean): Promise<Stats | undefined> {
@@ -113,6 +152,7 @@ export async function openOutput(target: string, guard: Protected | readonly Pro
   const guards: readonly Protected[] = Array.isArray(guard) ? guard : [guard as Protected];
   if (target === '') throw new ErrCliOutput('the output path is empty');
   if (isStdoutAlias(target)) return openStdout(guards);
+  await refuseDescriptor(target);
   const path = resolve(target);
   const st = await statOrUndefined(path, true);
   if (st === undefined) {

@@ -9,7 +9,7 @@ import { resolve } from 'node:path';
 import { Reference } from '../image/reference.js';
 import { stringOption, type Args, type OptionTable } from './command.js';
 import { ErrCliUsage } from './errors.js';
-import { openOutput, type Output, type Protected } from './output.js';
+import { isDescriptorAlias, isStdoutAlias, openOutput, type Output, type Protected } from './output.js';
 
 export const PIPELINE_OPTIONS: OptionTable = {
   'digest-file': { type: 'string', value: 'FILE', help: 'on success, write the digest of the image (or index) to FILE' },
@@ -19,11 +19,6 @@ export const PIPELINE_OPTIONS: OptionTable = {
 
 const FLAGS = ['digest-file', 'image-refs', 'metadata-file'] as const;
 type Flag = (typeof FLAGS)[number];
-
-/** Paths that are this process's standard streams: these files are for other steps, not the log. */
-function isStandardStream(path: string): boolean {
-  return path === '-' || /^\/dev\/(stdout|stderr|fd\/[12])$/.test(path) || /^\/proc\/(self|[0-9]+)\/fd\/[12]$/.test(path);
-}
 
 /**
  * The pipeline files a command was asked for, checked as usage (exit 2): not empty, not a standard
@@ -37,7 +32,9 @@ export function pipelinePaths(args: Args, command: string, taken: readonly strin
     const path = stringOption(args, name);
     if (path === undefined) continue;
     if (path === '') throw new ErrCliUsage(`--${name} needs a file`, command);
-    if (isStandardStream(path)) throw new ErrCliUsage(`--${name} needs a file, not standard output or error (use --json for standard output)`, command);
+    // These files are for other steps, not the log: no standard stream, nor any other descriptor (a
+    // link chain to one is refused when the file is opened).
+    if (isStdoutAlias(path) || isDescriptorAlias(path)) throw new ErrCliUsage(`--${name} needs a file, not standard output, error or another descriptor (use --json for standard output)`, command);
     const other = seen.get(resolve(path));
     if (other !== undefined) throw new ErrCliUsage(`--${name} names the same file as ${other}`, command);
     seen.set(resolve(path), `--${name}`);

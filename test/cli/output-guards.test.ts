@@ -1,0 +1,75 @@
+// Hazards of output paths that are not plain files the user named: descriptors of the process
+// (standard error, /dev/fd/N), the source of copy or push, a cache inside a layer; and write failures
+// of the image commands' outputs, which must be coded errors naming the output.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { tempDir } from '../helpers/tree.js';
+import { BIN, binMissing } from '../helpers/cli.js';
+
+/** Runs the CLI with standard error appended to `log`, as `2>>log` does. */
+function withStderrTo(log: string, args: string[]): number | null {
+  const fd = openSync(log, 'a');
+  try {
+    return spawnSync(process.execPath, [BIN, ...args], { stdio: ['ignore', 'ignore', fd], timeout: 120_000 }).status;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+describe('fastlayer output guards', { skip: binMissing() }, () => {
+  const tmp = tempDir();
+  const app = join(tmp.path, 'app');
+  before(() => {
+    mkdirSync(app);
+    writeFileSync(join(app, 'data.bin'), randomBytes(300_000));
+  });
+  after(() => tmp.remove());
+
+  for (const [label, target] of [
+    ['/dev/stderr', () => '/dev/stderr'],
+    ['/dev/fd/2', () => '/dev/fd/2'],
+    ['/proc/self/fd/2', () => '/proc/self/fd/2'],
+    ['a symlink to /dev/stderr', () => {
+      const link = join(tmp.path, 'to-stderr');
+      if (!existsSync(link)) symlinkSync('/dev/stderr', link);
+      return link;
+    }],
+  ] as const) {
+    it(`hazard: -o ${label} never replaces the file behind standard error`, () => {
+      const log = join(tmp.path, 'build.log');
+      writeFileSync(log, 'line\n');
+      assert.equal(withStderrTo(log, ['layer', app, '--compression', 'none', '-o', target(), '-q']), 2);
+      const text = readFileSync(log, 'utf8');
+      assert.ok(text.startsWith('line\n'), 'the log keeps its lines');
+      assert.match(text, /descriptor of a process/);
+    });
+  }
+
+  it('hazard: --digest-file through a symlink to /dev/stderr never replaces the log', () => {
+    const log = join(tmp.path, 'digest.log');
+    writeFileSync(log, 'line\n');
+    const link = join(tmp.path, 'digest-link');
+    symlinkSync('/dev/stderr', link);
+    assert.equal(withStderrTo(log, ['image', '--layer', app, '--tag', 'x:1', '-o', join(tmp.path, 'd.tar'), '--digest-file', link, '-q']), 2);
+    assert.ok(readFileSync(log, 'utf8').startsWith('line\n'));
+    assert.ok(!existsSync(join(tmp.path, 'd.tar')));
+  });
+
+  it('hazard: -o /dev/stdin never replaces the file standard input reads', () => {
+    const input = join(tmp.path, 'stdin.txt');
+    writeFileSync(input, 'keep me\n');
+    const fd = openSync(input, 'r');
+    try {
+      const r = spawnSync(process.execPath, [BIN, 'layer', app, '-o', '/dev/stdin'], { stdio: [fd, 'ignore', 'pipe'] });
+      assert.equal(r.status, 2, r.stderr.toString());
+    } finally {
+      closeSync(fd);
+    }
+    assert.equal(readFileSync(input, 'utf8'), 'keep me\n');
+  });
+
+});
