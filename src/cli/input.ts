@@ -144,6 +144,19 @@ export function openInput(path: string): Input {
   return streamInput(path, 'device', st, fs.createReadStream('', { fd, highWaterMark: 1024 * 1024 }));
 }
 
+/**
+ * What outputs must not clobber for the input at `path` (an archive file, a layout directory): opened
+ * to identify it by device and inode, then closed. Throws ErrCliInput when it cannot be read.
+ */
+export function inputGuard(path: string): Protected {
+  const input = openInput(path);
+  try {
+    return input.guard();
+  } finally {
+    input.close();
+  }
+}
+
 const BLOCK = 512;
 const SCAN_BATCH = 32;
 

@@ -4,11 +4,11 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { tempDir } from '../helpers/tree.js';
-import { BIN, binMissing } from '../helpers/cli.js';
+import { BIN, binMissing, oneErrorLine, runCli } from '../helpers/cli.js';
 
 /** Runs the CLI with standard error appended to `log`, as `2>>log` does. */
 function withStderrTo(log: string, args: string[]): number | null {
@@ -23,11 +23,19 @@ function withStderrTo(log: string, args: string[]): number | null {
 describe('fastlayer output guards', { skip: binMissing() }, () => {
   const tmp = tempDir();
   const app = join(tmp.path, 'app');
+  const archive = join(tmp.path, 'img.tar');
+  const layout = join(tmp.path, 'layout');
+  let archiveBytes: Buffer;
   before(() => {
     mkdirSync(app);
     writeFileSync(join(app, 'data.bin'), randomBytes(300_000));
+    assert.equal(runCli(['image', '--layer', app, '--tag', 'x:1', '--compression', 'none', '-o', archive, '-q']).status, 0);
+    assert.equal(runCli(['copy', `archive:${archive}`, `oci-layout:${layout}`, '-q']).status, 0);
+    archiveBytes = readFileSync(archive);
   });
   after(() => tmp.remove());
+
+  const intact = (): void => assert.ok(readFileSync(archive).equals(archiveBytes), 'the source archive is untouched');
 
   for (const [label, target] of [
     ['/dev/stderr', () => '/dev/stderr'],
@@ -70,6 +78,31 @@ describe('fastlayer output guards', { skip: binMissing() }, () => {
       closeSync(fd);
     }
     assert.equal(readFileSync(input, 'utf8'), 'keep me\n');
+  });
+
+  it('hazard: copy --digest-file naming the source archive leaves the archive intact', () => {
+    const r = runCli(['copy', `archive:${archive}`, `oci-layout:${join(tmp.path, 'x')}`, '--digest-file', archive]);
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(oneErrorLine(r.stderr) ?? r.stderr, /it is the input/);
+    intact();
+  });
+
+  it('hazard: copy never writes a pipeline file or the archive inside the source layout', () => {
+    const digestFile = join(layout, 'digest.txt');
+    let r = runCli(['copy', `oci-layout:${layout}`, `oci-layout:${join(tmp.path, 'y')}`, '--digest-file', digestFile]);
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(oneErrorLine(r.stderr) ?? r.stderr, /inside the input directory/);
+    r = runCli(['copy', `oci-layout:${layout}`, `archive:${join(layout, 'out.tar')}`]);
+    assert.equal(r.status, 1, r.stderr);
+    assert.deepEqual(readdirSync(layout).sort(), ['blobs', 'index.json', 'oci-layout']);
+  });
+
+  it('hazard: push --digest-file naming the source archive leaves the archive intact', () => {
+    // Refused before the registry (none listens there) is asked anything.
+    const r = runCli(['push', archive, '127.0.0.1:9/x:1', '--digest-file', archive]);
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(oneErrorLine(r.stderr) ?? r.stderr, /it is the input/);
+    intact();
   });
 
 });

@@ -8,6 +8,7 @@ import { copyImage, localNames, platforms, parseCopyEndpoint, type CopyEndpoint,
 import type { Credentials } from '../../registry/credentials.js';
 import { REPORT_OPTIONS, listOption, progressBoard, stringOption, type Args, type Command, type Context } from '../command.js';
 import { ErrCliUsage } from '../errors.js';
+import { inputGuard } from '../input.js';
 import { openOutput, type Output } from '../output.js';
 import { writeInto } from '../archive-output.js';
 import { pushTagNames } from '../push-tags.js';
@@ -68,7 +69,9 @@ async function run(args: Args, context: Context): Promise<number> {
   // Into a layout or archive the only registry is SRC's: --creds are for it (as for pull).
   const sourceCreds = srcCreds ?? (to.kind === 'registry' ? undefined : registry.credentials);
   const options: CopyOptions = { ...registry, ...(sourceCreds ? { sourceCredentials: sourceCreds } : {}), ...(platform === undefined ? {} : { platform }) };
-  const pipeline = await PipelineOutputs.open(pipelineFiles, [], context.signal);
+  // A local SRC (an archive, a layout directory) is an input: no output may replace it or land in it.
+  const guards = from.kind === 'registry' ? [] : [inputGuard(from.path)];
+  const pipeline = await PipelineOutputs.open(pipelineFiles, guards, context.signal);
   const board = progressBoard(args);
   let output: Output | undefined;
   const { value: result, seconds } = await reported(context, pipeline, board, async (): Promise<CopyResult> => {
@@ -76,7 +79,7 @@ async function run(args: Args, context: Context): Promise<number> {
     if (to.kind === 'registry') {
       result = await copyImage(from, to, { ...options, names: tags, onProgress: new BlobLines(board, NAME).onProgress });
     } else if (to.kind === 'archive') {
-      const opened = await openOutput(to.path, [], context.signal);
+      const opened = await openOutput(to.path, guards, context.signal);
       output = opened;
       if (!opened.file) throw new ErrCliUsage('DST needs a regular file: an archive is written back into as it grows', NAME);
       result = await writeInto(opened.file.path, (path) => copyImage(from, new Counted(new ArchiveWriter(path), board), { ...options, names }));

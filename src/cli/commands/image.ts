@@ -21,7 +21,7 @@ import {
 } from '../command.js';
 import { ErrCliInput, ErrCliUsage } from '../errors.js';
 import { escapeControls } from '../escape.js';
-import { isStdinAlias, openInput } from '../input.js';
+import { inputGuard, isStdinAlias, openInput } from '../input.js';
 import { openOutput, refuseDirectoryInside, type Output, type Protected } from '../output.js';
 import { printResult, resultJSON, type Written } from '../image-report.js';
 import { PIPELINE_OPTIONS, PipelineOutputs, pipelinePaths } from '../pipeline-outputs.js';
@@ -252,14 +252,7 @@ function inputGuards(spec: Omit<BuildSpec, 'output' | 'ociDir'>, base: ResolvedB
       input.close();
     }
   }
-  if (base?.kind === 'local') {
-    const input = openInput(base.path);
-    try {
-      guards.push(input.guard());
-    } finally {
-      input.close();
-    }
-  }
+  if (base?.kind === 'local') guards.push(inputGuard(base.path));
   return guards;
 }
 

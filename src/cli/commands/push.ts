@@ -8,6 +8,7 @@ import { REPORT_OPTIONS, listOption, progressBoard, stringOption, type Args, typ
 import { ErrCliInput, ErrCliUsage, reason } from '../errors.js';
 import { pushTagNames } from '../push-tags.js';
 import { BlobLines, REGISTRY_OPTIONS, registryOptions } from '../registry-flags.js';
+import { inputGuard } from '../input.js';
 import { reported, summary } from '../reported.js';
 import { PIPELINE_OPTIONS, PipelineOutputs, pipelinePaths } from '../pipeline-outputs.js';
 
@@ -35,7 +36,8 @@ async function run(args: Args, context: Context): Promise<number> {
     throw new ErrCliInput(`cannot read ${src}: ${reason(err)}`, err);
   }
   if (!st.isDirectory() && !st.isFile()) throw new ErrCliInput(`cannot push ${src}: it is neither an OCI layout directory nor an archive file`);
-  const pipeline = await PipelineOutputs.open(pipelineFiles, [], context.signal);
+  // SRC is an input: no pipeline file may replace the archive or land in the layout directory.
+  const pipeline = await PipelineOutputs.open(pipelineFiles, [inputGuard(src)], context.signal);
   const board = progressBoard(args);
   const lines = new BlobLines(board, 'push');
   const { value: descriptor, seconds } = await reported(context, pipeline, board, () => {
