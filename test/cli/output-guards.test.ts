@@ -105,4 +105,11 @@ describe('fastlayer output guards', { skip: binMissing() }, () => {
     intact();
   });
 
+  it('hazard: --layer-cache-dir inside a --layer directory is refused, nothing written there', () => {
+    const r = runCli(['image', '--layer', app, '--tag', 'x:1', '--layer-cache-dir', join(app, '.cache'), '-o', join(tmp.path, 'c.tar')]);
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /--layer-cache-dir: .*inside the input directory/);
+    assert.deepEqual(readdirSync(app), ['data.bin']);
+  });
+
 });

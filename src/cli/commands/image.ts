@@ -19,7 +19,7 @@ import {
   REPORT_OPTIONS, choiceOption, defaultMtimeArg, flag, integerOption, listOption, progressBoard, stringOption,
   type Args, type Command, type Context,
 } from '../command.js';
-import { ErrCliInput, ErrCliUsage } from '../errors.js';
+import { ErrCliInput, ErrCliOutput, ErrCliUsage } from '../errors.js';
 import { escapeControls } from '../escape.js';
 import { inputGuard, isStdinAlias, openInput } from '../input.js';
 import { openOutput, refuseDirectoryInside, type Output, type Protected } from '../output.js';
@@ -256,6 +256,20 @@ function inputGuards(spec: Omit<BuildSpec, 'output' | 'ociDir'>, base: ResolvedB
   return guards;
 }
 
+/**
+ * The cache writes its entries as the layers are made: inside a --layer directory they would become
+ * part of that layer (and of its digest, a new one each run). Refused as --oci-dir is there, but as a
+ * usage error: the flag's value is what is wrong, and nothing has been read yet.
+ */
+async function refuseCacheInside(dir: string, guards: readonly Protected[]): Promise<void> {
+  try {
+    await refuseDirectoryInside(dir, guards);
+  } catch (err) {
+    if (err instanceof ErrCliOutput) throw usage(`--layer-cache-dir: ${err.message}`);
+    throw err;
+  }
+}
+
 function blobLogger(board: ProgressBoard): (e: WriteProgress) => void {
   return (e) => {
     if (!board.enabled || e.type !== 'blob') return;
@@ -328,6 +342,7 @@ export async function runImage(args: Args, context: Context, how?: ImageRun): Pr
   // Which base: a prefix, else an existing path, else a reference (base-source.ts); neither is exit 2.
   const base = spec.base === undefined ? undefined : checked('base', () => resolveBaseSource(spec.base!));
   const guards = inputGuards(spec, base);
+  if (typeof spec.layerCache === 'string') await refuseCacheInside(spec.layerCache, guards);
   // One set of registry flags for the push and a registry base. Credentials given on the command line
   // are the push registry's: a base in another registry gets none of them (its own come from the
   // Docker config), so a password never reaches a registry it was not given for.
