@@ -228,12 +228,18 @@ async function copyInto(path: string, out: Writable, signal: AbortSignal | undef
     for await (const piece of createReadStream(path, { highWaterMark: COPY_PIECE, ...(signal ? { signal } : {}) }) as AsyncIterable<Buffer>) {
       if (failure) throw failure.error;
       await new Promise<void>((resolve, reject) => {
-        out.write(piece, (err) => (err ? reject(err) : resolve()));
+        out.write(piece, (err) => {
+          if (!err) return resolve();
+          onError(err);
+          reject(err);
+        });
       });
     }
     if (failure) throw failure.error;
   } finally {
-    out.off('error', onError);
+    // A failed write emits 'error' after its callback: the listener stays to take it, else that
+    // event would be unhandled and end the process with a stack trace instead of the coded error.
+    if (!failure) out.off('error', onError);
   }
 }
 

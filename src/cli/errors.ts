@@ -66,6 +66,35 @@ export class ErrCliInterrupted extends CliError {
   }
 }
 
+// System calls that only writing an output makes: reading an input (a layer directory, a source
+// archive) never fails in one of them.
+const WRITE_CALLS = new Set(['write', 'writev', 'pwrite', 'fsync', 'fdatasync', 'ftruncate', 'close', 'rename']);
+// Errors that only a write can have, whatever the call (a full disk may refuse the open or the mkdir).
+const WRITE_CODES = new Set(['ENOSPC', 'EDQUOT', 'EFBIG', 'EROFS']);
+
+/**
+ * A system call's failure while writing the output `name` (a full disk, a file too large, an I/O
+ * error) as an ErrCliOutput naming it; undefined for anything else, which is left as it is: a coded
+ * error already says what failed, and a read or network failure is not the output's. `alsoCalls`:
+ * calls that are writes for this output only (connect, for a socket output).
+ */
+export function writeFailure(err: unknown, name: string, alsoCalls: readonly string[] = []): ErrCliOutput | undefined {
+  if (err instanceof FastlayerError || !(err instanceof Error)) return undefined;
+  const { syscall, code } = err as NodeJS.ErrnoException;
+  if (typeof syscall !== 'string') return undefined;
+  if (!WRITE_CALLS.has(syscall) && !alsoCalls.includes(syscall) && !WRITE_CODES.has(code ?? '')) return undefined;
+  return new ErrCliOutput(`cannot write ${name}: ${reason(err)}`, err);
+}
+
+/** Runs `work`, which writes the output `name`; a failed write becomes writeFailure's coded error. */
+export async function writing<T>(name: string, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    throw writeFailure(err, name) ?? err;
+  }
+}
+
 /** "no such file or directory" out of Node's "ENOENT: no such file or directory, open '/x'". */
 export function reason(err: unknown): string {
   if (!(err instanceof Error)) return String(err);

@@ -8,7 +8,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, 
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { tempDir } from '../helpers/tree.js';
-import { BIN, binMissing, oneErrorLine, runCli } from '../helpers/cli.js';
+import { BIN, binMissing, oneErrorLine, runCli, type Result } from '../helpers/cli.js';
 
 /** Runs the CLI with standard error appended to `log`, as `2>>log` does. */
 function withStderrTo(log: string, args: string[]): number | null {
@@ -20,6 +20,12 @@ function withStderrTo(log: string, args: string[]): number | null {
   }
 }
 
+/** Runs the CLI with files limited to `kib` KiB (RLIMIT_FSIZE): a longer write fails with EFBIG, as root too. */
+function limited(kib: number, args: string[]): Result {
+  const r = spawnSync('sh', ['-c', `ulimit -f ${kib * 2} && exec "$0" "$@"`, process.execPath, BIN, ...args], { encoding: 'buffer', timeout: 120_000 });
+  return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr.toString() };
+}
+
 describe('fastlayer output guards', { skip: binMissing() }, () => {
   const tmp = tempDir();
   const app = join(tmp.path, 'app');
@@ -28,6 +34,7 @@ describe('fastlayer output guards', { skip: binMissing() }, () => {
   let archiveBytes: Buffer;
   before(() => {
     mkdirSync(app);
+    // Larger than the file size limit of the write failure tests.
     writeFileSync(join(app, 'data.bin'), randomBytes(300_000));
     assert.equal(runCli(['image', '--layer', app, '--tag', 'x:1', '--compression', 'none', '-o', archive, '-q']).status, 0);
     assert.equal(runCli(['copy', `archive:${archive}`, `oci-layout:${layout}`, '-q']).status, 0);
@@ -112,4 +119,27 @@ describe('fastlayer output guards', { skip: binMissing() }, () => {
     assert.deepEqual(readdirSync(app), ['data.bin']);
   });
 
+  it('hazard: a full device as image -o is a coded error naming it, not a crash', () => {
+    const r = runCli(['image', '--layer', app, '--tag', 'x:1', '-o', '/dev/full']);
+    assert.equal(r.status, 1);
+    assert.equal(oneErrorLine(r.stderr), 'fastlayer: cannot write /dev/full: no space left on device');
+  });
+
+  for (const [label, args] of [
+    ['copy to an archive', (out: string) => ['copy', `archive:${archive}`, `archive:${out}.tar`]],
+    ['copy to a layout', (out: string) => ['copy', `archive:${archive}`, `oci-layout:${out}`]],
+    ['image --output', (out: string) => ['image', '--layer', app, '--tag', 'x:1', '--compression', 'none', '--no-layer-cache', '-o', `${out}.tar`]],
+    ['image --oci-dir', (out: string) => ['image', '--layer', app, '--tag', 'x:1', '--compression', 'none', '--no-layer-cache', '--oci-dir', out]],
+  ] as const) {
+    it(`hazard: a failed write of ${label} is a coded error naming the output`, () => {
+      const dir = join(tmp.path, `full-${label.replace(/\W+/g, '-')}`);
+      mkdirSync(dir);
+      const out = join(dir, 'out');
+      const r = limited(64, args(out));
+      assert.equal(r.status, 1, r.stderr);
+      const isArchive = label.endsWith('archive') || label.endsWith('--output');
+      assert.equal(oneErrorLine(r.stderr), `fastlayer: cannot write ${isArchive ? `${out}.tar` : out}: file too large`);
+      if (isArchive) assert.deepEqual(readdirSync(dir), [], 'no archive, no temporary file');
+    });
+  }
 });

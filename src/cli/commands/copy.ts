@@ -7,7 +7,7 @@ import { OciLayout } from '../../layout/layout.js';
 import { copyImage, localNames, platforms, parseCopyEndpoint, type CopyEndpoint, type CopyOptions, type CopyResult } from '../../registry/copy.js';
 import type { Credentials } from '../../registry/credentials.js';
 import { REPORT_OPTIONS, listOption, progressBoard, stringOption, type Args, type Command, type Context } from '../command.js';
-import { ErrCliUsage } from '../errors.js';
+import { ErrCliUsage, writing } from '../errors.js';
 import { inputGuard } from '../input.js';
 import { openOutput, type Output } from '../output.js';
 import { writeInto } from '../archive-output.js';
@@ -82,11 +82,15 @@ async function run(args: Args, context: Context): Promise<number> {
       const opened = await openOutput(to.path, guards, context.signal);
       output = opened;
       if (!opened.file) throw new ErrCliUsage('DST needs a regular file: an archive is written back into as it grows', NAME);
-      result = await writeInto(opened.file.path, (path) => copyImage(from, new Counted(new ArchiveWriter(path), board), { ...options, names }));
+      const temp = opened.file.path;
+      result = await writing(opened.name, async () => {
+        const r = await writeInto(temp, (path) => copyImage(from, new Counted(new ArchiveWriter(path), board), { ...options, names }));
+        await opened.commit();
+        return r;
+      });
     } else {
-      result = await copyImage(from, new Counted(new OciLayout(to.path), board), { ...options, names });
+      result = await writing(to.path, () => copyImage(from, new Counted(new OciLayout(to.path), board), { ...options, names }));
     }
-    await output?.commit();
     return result;
   }, async () => { await output?.discard(); });
   const d = result.descriptor;

@@ -19,7 +19,7 @@ import {
   REPORT_OPTIONS, choiceOption, defaultMtimeArg, flag, integerOption, listOption, progressBoard, stringOption,
   type Args, type Command, type Context,
 } from '../command.js';
-import { ErrCliInput, ErrCliOutput, ErrCliUsage } from '../errors.js';
+import { ErrCliInput, ErrCliOutput, ErrCliUsage, writing } from '../errors.js';
 import { escapeControls } from '../escape.js';
 import { inputGuard, isStdinAlias, openInput } from '../input.js';
 import { openOutput, refuseDirectoryInside, type Output, type Protected } from '../output.js';
@@ -284,10 +284,13 @@ async function toArchive(spec: BuildSpec, path: string, guards: Protected[], con
     // A regular file: the archive writer builds it beside our temporary file and renames it over
     // that, and commit() renames the temporary file over the target. Anything else (stdout, a pipe,
     // a device) cannot be seeked back into: buildImage stages the archive and copies it there.
-    const result = output.file
-      ? await writeInto(output.file.path, (path) => buildImage({ ...spec, output: path }))
-      : await buildImage({ ...spec, output: output.stream as Writable });
-    await output.commit();
+    const result = await writing(output.name, async () => {
+      const r = output.file
+        ? await writeInto(output.file.path, (path) => buildImage({ ...spec, output: path }))
+        : await buildImage({ ...spec, output: output.stream as Writable });
+      await output.commit();
+      return r;
+    });
     return { result, name: output.name };
   } catch (err) {
     await output.discard();
@@ -374,7 +377,7 @@ export async function runImage(args: Args, context: Context, how?: ImageRun): Pr
       written = { kind: 'archive', target: r.name };
     } else if (where.kind === 'oci-dir') {
       await refuseDirectoryInside(where.path, guards);
-      result = await buildImage({ ...full, ociDir: where.path });
+      result = await writing(where.path, () => buildImage({ ...full, ociDir: where.path }));
       written = { kind: 'oci-dir', target: where.path };
     } else {
       result = await toRegistry(full, where.ref, options!, board);

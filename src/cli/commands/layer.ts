@@ -11,7 +11,7 @@ import {
   REPORT_OPTIONS, choiceOption, defaultMtimeArg, flag, integerOption, listOption, progressBoard, stringOption,
   type Args, type Command, type Context,
 } from '../command.js';
-import { CliError, ErrCliInput, ErrCliOutput, ErrCliUsage, reason } from '../errors.js';
+import { CliError, ErrCliInput, ErrCliUsage, reason, writeFailure } from '../errors.js';
 import { escapeLine } from '../escape.js';
 import { estimateTarSize, openInput, type Input } from '../input.js';
 import { openOutput, type Output } from '../output.js';
@@ -129,8 +129,6 @@ function discardSink(): Writable {
   return new Writable({ highWaterMark: 1024 * 1024, write: (_chunk, _encoding, done) => done() });
 }
 
-const WRITE_CALLS = new Set(['write', 'writev', 'fsync', 'close', 'rename', 'connect']);
-
 /** Turns what failed while streaming into one clear error naming the input or the output. */
 function explain(err: unknown, input: Input, output: Output | undefined, signal: AbortSignal): unknown {
   if (signal.aborted) return signal.reason;
@@ -139,7 +137,8 @@ function explain(err: unknown, input: Input, output: Output | undefined, signal:
   // nothing; the system call that failed does.
   const call = (err as NodeJS.ErrnoException | null)?.syscall;
   if (typeof call !== 'string') return err;
-  if (output && WRITE_CALLS.has(call)) return new ErrCliOutput(`cannot write ${output.name}: ${reason(err)}`, err);
+  const failed = output && writeFailure(err, output.name, ['connect']);
+  if (failed) return failed;
   return new ErrCliInput(`cannot read ${input.label}: ${reason(err)}`, err);
 }
 

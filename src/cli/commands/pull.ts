@@ -9,7 +9,7 @@ import type { Blob, Descriptor, Destination, ManifestBlob } from '../../image/ty
 import { pullToDestination } from '../../registry/pull.js';
 import { Transform } from 'node:stream';
 import { REPORT_OPTIONS, progressBoard, stringOption, type Args, type Command, type Context } from '../command.js';
-import { ErrCliUsage } from '../errors.js';
+import { ErrCliUsage, writing } from '../errors.js';
 import { openOutput, type Output } from '../output.js';
 import { writeInto } from '../archive-output.js';
 import type { ProgressBoard } from '../progress.js';
@@ -103,11 +103,15 @@ async function run(args: Args, context: Context): Promise<number> {
       if (!opened.file) throw new ErrCliUsage('--output needs a regular file: an archive is written back into as it grows', NAME);
       // The archive writer builds the archive beside our temporary file and renames it over it;
       // commit() then renames that over the target.
-      manifest = await writeInto(opened.file.path, (path) => pullToDestination(ref, new Counted(new ArchiveWriter(path), board), options));
+      const temp = opened.file.path;
+      manifest = await writing(opened.name, async () => {
+        const m = await writeInto(temp, (path) => pullToDestination(ref, new Counted(new ArchiveWriter(path), board), options));
+        await opened.commit();
+        return m;
+      });
     } else {
-      manifest = await pullToDestination(ref, new Counted(new OciLayout(ociDir!), board), options);
+      manifest = await writing(ociDir!, () => pullToDestination(ref, new Counted(new OciLayout(ociDir!), board), options));
     }
-    await output?.commit();
     return manifest;
   }, async () => { await output?.discard(); });
   const d = manifest.descriptor;
