@@ -19,6 +19,7 @@ import { ErrInvalidOption, optionKeys, refuseUnknownOptions } from '../core/erro
 import type { Image, ImageIndex } from '../image/image.js';
 import { canonicalJSON } from '../image/json.js';
 import { isManifestType, OCI_INDEX } from '../core/media-types.js';
+import { trackTemporary, untrackTemporary } from '../core/temporaries.js';
 import type { Blob, Descriptor, Destination, ManifestBlob } from '../image/types.js';
 import { writeImage, type WriteOptions, type WriteResult, WRITE_OPTION_KEYS } from '../image/write.js';
 import { copyBlob } from '../layout/copy.js';
@@ -69,6 +70,8 @@ export class ArchiveWriter implements Destination {
     if (this.#closed) throw new Error('archive already committed or aborted');
     this.#opening ??= (async () => {
       const fh = await open(this.#tmp, 'wx', 0o644);
+      // Recorded for an interrupted process, which ends before abort() can remove it.
+      trackTemporary(this.#tmp);
       this.#fh = fh;
       await this.#append(fh, Buffer.concat([tarHeader('blobs/', 0, '5', this.#mtime), tarHeader('blobs/sha256/', 0, '5', this.#mtime)]));
       return fh;
@@ -173,6 +176,7 @@ export class ArchiveWriter implements Destination {
     this.#closed = true;
     this.#fh = undefined;
     await rename(this.#tmp, this.path);
+    untrackTemporary(this.#tmp);
   }
 
   async abort(): Promise<void> {
@@ -181,6 +185,7 @@ export class ArchiveWriter implements Destination {
     this.#fh = undefined;
     if (fh) await fh.close().catch(() => undefined);
     if (this.#opening) await unlink(this.#tmp).catch(() => undefined);
+    untrackTemporary(this.#tmp);
   }
 }
 
@@ -201,6 +206,9 @@ export async function writeArchive(image: Image | ImageIndex, target: string | W
     throw new ErrInvalidOption('target', 'a file path or a writable stream', target);
   }
   const staged = join(tmpdir(), `fastlayer-archive-${process.pid}-${Date.now()}-${Math.random().toString(16).slice(2)}.tar`);
+  // Recorded before it exists (the archive's rename creates it): an interrupt that ends the process
+  // during the copy would otherwise leave the whole archive under the temp directory.
+  trackTemporary(staged);
   try {
     const result = await writeImage(image, new ArchiveWriter(staged, archiveOptions), rest);
     // A special file (a FIFO, a device) is ours to end: a pipeline ends it and waits for its finish.
@@ -209,6 +217,7 @@ export async function writeArchive(image: Image | ImageIndex, target: string | W
     return result;
   } finally {
     await unlink(staged).catch(() => undefined);
+    untrackTemporary(staged);
   }
 }
 

@@ -2,31 +2,11 @@
 // their own outputs); the process then exits 128+n. Temporary files are also removed synchronously
 // on a second signal, when the run does not wind down in time, and at exit whatever the path: a
 // temporary file never outlives the process that made it.
-import { unlinkSync } from 'node:fs';
+import { removeTemporaries } from '../core/temporaries.js';
 import { ErrCliInterrupted } from './errors.js';
 
-const temporaries = new Set<string>();
-
-/** Remembers a temporary file this process created, to remove it if the process ends early. */
-export function trackTemporary(path: string): void {
-  temporaries.add(path);
-}
-
-/** The temporary file was renamed into place or removed: nothing to clean up anymore. */
-export function untrackTemporary(path: string): void {
-  temporaries.delete(path);
-}
-
-function removeTemporaries(): void {
-  for (const path of temporaries) {
-    try {
-      unlinkSync(path);
-    } catch {
-      // Already gone: nothing of ours to remove.
-    }
-    temporaries.delete(path);
-  }
-}
+// The record itself lives in core, where the library's writers (archive.ts) add to it too.
+export { trackTemporary, untrackTemporary } from '../core/temporaries.js';
 
 const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 /** Time the run gets to clean up after the first signal before the process is ended anyway. */
