@@ -3,12 +3,14 @@
 // of the image commands' outputs, which must be coded errors naming the output.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { tempDir } from '../helpers/tree.js';
 import { BIN, binMissing, oneErrorLine, runCli, type Result } from '../helpers/cli.js';
+import { oneImageRegistry } from '../helpers/one-image-registry.js';
 
 /** Runs the CLI with standard error appended to `log`, as `2>>log` does. */
 function withStderrTo(log: string, args: string[]): number | null {
@@ -142,4 +144,23 @@ describe('fastlayer output guards', { skip: binMissing() }, () => {
       if (isArchive) assert.deepEqual(readdirSync(dir), [], 'no archive, no temporary file');
     });
   }
+
+  it('hazard: a failed write of pull --output is a coded error naming the output', async () => {
+    const registry = await oneImageRegistry({ stall: false });
+    try {
+      const dir = join(tmp.path, 'full-pull');
+      mkdirSync(dir);
+      const out = join(dir, 'out.tar');
+      // Asynchronous: the registry answers from this process.
+      const child = spawn('sh', ['-c', 'ulimit -f 128 && exec "$0" "$@"', process.execPath, BIN, 'pull', `${registry.host}/one:1`, '-o', out], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+      const [code] = await once(child, 'exit');
+      assert.equal(code, 1, stderr);
+      assert.equal(oneErrorLine(stderr), `fastlayer: cannot write ${out}: file too large`);
+      assert.deepEqual(readdirSync(dir), [], 'no archive, no temporary file');
+    } finally {
+      registry.close();
+    }
+  });
 });
