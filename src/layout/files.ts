@@ -5,6 +5,7 @@ import { open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { ErrLayout } from '../image/errors.js';
 import type { StoreErrors } from './store.js';
+import { trackTemporary, untrackTemporary } from '../core/temporaries.js';
 
 /**
  * What the writer finds in a layout it adds to (a symlinked index.json, a FIFO lock) makes it unable
@@ -23,19 +24,25 @@ export function tempName(target: string): string {
 export async function writeAtomic(target: string, bytes: Uint8Array): Promise<void> {
   const tmp = tempName(target);
   const fh = await open(tmp, 'wx', 0o644);
+  // Recorded so that a process ended by a second signal leaves no temp behind (src/core/temporaries.ts).
+  trackTemporary(tmp);
   try {
-    await fh.writeFile(bytes);
-    await fh.sync();
-  } catch (err) {
-    await fh.close().catch(() => undefined);
-    await unlink(tmp).catch(() => undefined);
-    throw err;
-  }
-  await fh.close();
-  try {
-    await rename(tmp, target);
-  } catch (err) {
-    await unlink(tmp).catch(() => undefined);
-    throw err;
+    try {
+      await fh.writeFile(bytes);
+      await fh.sync();
+    } catch (err) {
+      await fh.close().catch(() => undefined);
+      await unlink(tmp).catch(() => undefined);
+      throw err;
+    }
+    await fh.close();
+    try {
+      await rename(tmp, target);
+    } catch (err) {
+      await unlink(tmp).catch(() => undefined);
+      throw err;
+    }
+  } finally {
+    untrackTemporary(tmp);
   }
 }

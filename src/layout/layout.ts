@@ -19,6 +19,7 @@ import type { Blob, Descriptor, Destination, ManifestBlob } from '../image/types
 import { writeImage, type WriteOptions, type WriteResult, WRITE_OPTION_KEYS } from '../image/write.js';
 import { copyBlob } from './copy.js';
 import { tempName, writeAtomic, WRITER_ERRORS } from './files.js';
+import { trackTemporary, untrackTemporary } from '../core/temporaries.js';
 import { directoryStore, readInside } from './store.js';
 import { MANIFEST_CAP } from '../image/source.js';
 import { LOCK_NAME, lockLayout } from './lock.js';
@@ -166,6 +167,8 @@ export class OciLayout implements Destination {
     this.#temps.add(tmp);
     try {
       const fh = await open(tmp, 'wx', 0o644);
+      // Only once it is ours: a second signal's cleanup (src/core/temporaries.ts) removes it.
+      trackTemporary(tmp);
       let d: Descriptor;
       try {
         d = await copyBlob(blob, fh, 0, signal);
@@ -181,6 +184,7 @@ export class OciLayout implements Destination {
       throw err;
     } finally {
       this.#temps.delete(tmp);
+      untrackTemporary(tmp);
     }
   }
 
@@ -190,12 +194,14 @@ export class OciLayout implements Destination {
     const target = this.blobPath(m.descriptor.digest);
     const tmp = tempName(target);
     this.#temps.add(tmp);
+    trackTemporary(tmp);
     try {
       await writeAtomic(tmp, m.bytes);
       await this.#place(tmp, target);
     } finally {
       await unlink(tmp).catch(() => undefined);
       this.#temps.delete(tmp);
+      untrackTemporary(tmp);
     }
   }
 

@@ -15,6 +15,7 @@ import { link, rename, unlink, writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ErrLayout } from '../image/errors.js';
 import { tempName, writeAtomic, WRITER_ERRORS } from './files.js';
+import { trackTemporary, untrackTemporary } from '../core/temporaries.js';
 import { readInside } from './store.js';
 
 export const LOCK_NAME = 'index.json.lock';
@@ -90,6 +91,8 @@ export async function lockLayout(dir: string, signal?: AbortSignal, waitMs = LOC
   const path = `${dir}/${LOCK_NAME}`;
   const text = ownText();
   const mine = tempName(path);
+  // Recorded for a process ended by a second signal, as every temp (src/core/temporaries.ts).
+  trackTemporary(mine);
   await writeAtomic(mine, Buffer.from(text));
   const started = Date.now();
   let pause = 5;
@@ -116,6 +119,7 @@ export async function lockLayout(dir: string, signal?: AbortSignal, waitMs = LOC
     }
   } finally {
     await unlink(mine).catch(() => undefined);
+    untrackTemporary(mine);
   }
   return async () => {
     // Ours only: a lock that is not (broken by mistake and retaken) is left to its owner.

@@ -8,10 +8,12 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { Image } from '../../src/image/image.js';
 import { OciLayout, writeLayout } from '../../src/layout/layout.js';
 import { LOCK_NAME, lockLayout } from '../../src/layout/lock.js';
 import { Layer } from '../../src/layer/layer.js';
+import { removeTemporaries } from '../../src/core/temporaries.js';
 import { BIN, binMissing } from '../helpers/cli.js';
 import { tempDir } from '../helpers/tree.js';
 
@@ -201,6 +203,44 @@ describe('OCI layout writer: odd lock files', () => {
       await assert.rejects(lockLayout(tmp.path, undefined, 100), isLayoutError);
     } finally {
       tmp.remove();
+    }
+  });
+});
+
+describe('hazard: a process ended by a second signal leaves no blob temp in the layout', () => {
+  // The CLI's handler for a second Ctrl-C removes, synchronously, the temps recorded in
+  // src/core/temporaries.ts and exits; the writer's own async cleanup never runs then. A blob
+  // being written must be among them.
+  it('the temp of a blob still being written is recorded, and removeTemporaries() takes it away', async () => {
+    const t = tempDir('fastlayer-layout-temps-');
+    const dir = join(t.path, 'layout');
+    const blobs = join(dir, 'blobs', 'sha256');
+    let release!: () => void;
+    const stalled = new Promise<void>((resolve) => (release = resolve));
+    const bytes = Buffer.alloc(100_000, 7);
+    const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+    const blob = {
+      kind: 'known' as const,
+      descriptor: { mediaType: 'application/vnd.oci.image.layer.v1.tar', digest, size: bytes.length },
+      open: () => Readable.from((async function* () {
+        yield bytes.subarray(0, 50_000);
+        await stalled;
+        yield bytes.subarray(50_000);
+      })()),
+    };
+    const layout = new OciLayout(dir);
+    const writing = layout.writeBlob(blob).then(() => undefined, (err: unknown) => err);
+    try {
+      const temps = (): string[] => (readdirSync(blobs, { withFileTypes: true }).filter((e) => e.name.endsWith('.tmp')).map((e) => e.name));
+      for (let i = 0; i < 200 && !(statSync(blobs, { throwIfNoEntry: false }) && temps().length > 0); i++) await new Promise((r) => setTimeout(r, 10));
+      assert.equal(temps().length, 1, 'the blob is being written under a temporary name');
+      removeTemporaries();
+      assert.deepEqual(temps(), [], 'the temp was recorded for the second-signal cleanup');
+    } finally {
+      release();
+      await writing;
+      await layout.abort();
+      t.remove();
     }
   });
 });
