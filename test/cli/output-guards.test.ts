@@ -121,6 +121,22 @@ describe('fastlayer output guards', { skip: binMissing() }, () => {
     assert.deepEqual(readdirSync(app), ['data.bin']);
   });
 
+  it('hazard: the default layer cache inside a --layer directory is left off, so runs give one digest', () => {
+    // XDG_CACHE_HOME inside the layer: as --layer ~ with the default ~/.cache/fastlayer.
+    const tree = join(tmp.path, 'home');
+    mkdirSync(tree);
+    writeFileSync(join(tree, 'f.txt'), 'x');
+    const env = { ...process.env, XDG_CACHE_HOME: join(tree, '.cache') };
+    const digests = [1, 2].map((i) => {
+      const r = runCli(['image', '--layer', tree, '--tag', 'x:1', '--compression', 'none', '--json', '-o', join(tmp.path, `home${i}.tar`)], { env });
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stderr, /layer cache .* is inside an input; building without it/);
+      return (JSON.parse(r.stdout.toString()) as { digest: string }).digest;
+    });
+    assert.deepEqual(readdirSync(tree), ['f.txt'], 'no cache entry written into the layer');
+    assert.equal(digests[0], digests[1]);
+  });
+
   it('hazard: a full device as image -o is a coded error naming it, not a crash', () => {
     const r = runCli(['image', '--layer', app, '--tag', 'x:1', '-o', '/dev/full']);
     assert.equal(r.status, 1);

@@ -25,6 +25,7 @@ import { inputGuard, isStdinAlias, openInput } from '../input.js';
 import { openOutput, refuseDirectoryInside, type Output, type Protected } from '../output.js';
 import { printResult, resultJSON, type Written } from '../image-report.js';
 import { PIPELINE_OPTIONS, PipelineOutputs, pipelinePaths } from '../pipeline-outputs.js';
+import { defaultLayerCacheDir } from '../../build/layer-cache.js';
 import { pushTagNames } from '../push-tags.js';
 import { writeInto } from '../archive-output.js';
 import type { ProgressBoard } from '../progress.js';
@@ -270,6 +271,17 @@ async function refuseCacheInside(dir: string, guards: readonly Protected[]): Pro
   }
 }
 
+/** Whether `dir` (existing or not) is an input or lies inside an input directory. */
+async function isInsideInput(dir: string, guards: readonly Protected[]): Promise<boolean> {
+  try {
+    await refuseDirectoryInside(dir, guards);
+    return false;
+  } catch (err) {
+    if (err instanceof ErrCliOutput) return true;
+    throw err;
+  }
+}
+
 function blobLogger(board: ProgressBoard): (e: WriteProgress) => void {
   return (e) => {
     if (!board.enabled || e.type !== 'blob') return;
@@ -346,6 +358,11 @@ export async function runImage(args: Args, context: Context, how?: ImageRun): Pr
   const base = spec.base === undefined ? undefined : checked('base', () => resolveBaseSource(spec.base!));
   const guards = inputGuards(spec, base);
   if (typeof spec.layerCache === 'string') await refuseCacheInside(spec.layerCache, guards);
+  // The default cache inside a --layer directory (--layer ~, --layer /) would put its entries into
+  // that layer, a new digest each run: it is left off then, with a note, rather than refusing a
+  // command that asked for nothing wrong.
+  const cacheInInput = spec.layerCache === true && await isInsideInput(defaultLayerCacheDir(), guards);
+  if (cacheInInput) spec.layerCache = false;
   // One set of registry flags for the push and a registry base. Credentials given on the command line
   // are the push registry's: a base in another registry gets none of them (its own come from the
   // Docker config), so a password never reaches a registry it was not given for.
@@ -360,6 +377,7 @@ export async function runImage(args: Args, context: Context, how?: ImageRun): Pr
   const pipelineFiles = pipelinePaths(args, NAME, where.kind === 'archive' ? [where.path] : []);
   const pipeline = await PipelineOutputs.open(pipelineFiles, guards, context.signal);
   const board = progressBoard(args);
+  if (cacheInInput) board.log(`fastlayer: note: the layer cache (${defaultLayerCacheDir()}) is inside an input; building without it (--layer-cache-dir DIR puts it elsewhere)\n`);
   const full: BuildSpec = {
     ...spec,
     ...(base?.kind === 'registry' ? { base: `docker://${base.reference.toString()}`, baseOptions } : {}),
