@@ -20,28 +20,36 @@ export function tempName(target: string): string {
   return join(dirname(target), `.${basename(target)}.fastlayer-${process.pid}-${randomBytes(6).toString('hex')}.tmp`);
 }
 
-/** Writes `bytes` to `target` through a temp file and a rename, so readers see old or new, never half. */
-export async function writeAtomic(target: string, bytes: Uint8Array): Promise<void> {
+/**
+ * Writes `bytes`, synced, to a new temp file beside `target` and returns its path: the caller renames
+ * it into place or removes it (and then calls untrackTemporary). It is recorded so that a process
+ * ended by a second signal leaves no temp behind (src/core/temporaries.ts); on failure it is removed.
+ */
+export async function writeTemp(target: string, bytes: Uint8Array): Promise<string> {
   const tmp = tempName(target);
   const fh = await open(tmp, 'wx', 0o644);
-  // Recorded so that a process ended by a second signal leaves no temp behind (src/core/temporaries.ts).
   trackTemporary(tmp);
   try {
-    try {
-      await fh.writeFile(bytes);
-      await fh.sync();
-    } catch (err) {
-      await fh.close().catch(() => undefined);
-      await unlink(tmp).catch(() => undefined);
-      throw err;
-    }
-    await fh.close();
-    try {
-      await rename(tmp, target);
-    } catch (err) {
-      await unlink(tmp).catch(() => undefined);
-      throw err;
-    }
+    await fh.writeFile(bytes);
+    await fh.sync();
+  } catch (err) {
+    await fh.close().catch(() => undefined);
+    await unlink(tmp).catch(() => undefined);
+    untrackTemporary(tmp);
+    throw err;
+  }
+  await fh.close();
+  return tmp;
+}
+
+/** Writes `bytes` to `target` through a temp file and a rename, so readers see old or new, never half. */
+export async function writeAtomic(target: string, bytes: Uint8Array): Promise<void> {
+  const tmp = await writeTemp(target, bytes);
+  try {
+    await rename(tmp, target);
+  } catch (err) {
+    await unlink(tmp).catch(() => undefined);
+    throw err;
   } finally {
     untrackTemporary(tmp);
   }

@@ -18,7 +18,7 @@ import { canonicalJSON } from '../image/json.js';
 import type { Blob, Descriptor, Destination, ManifestBlob } from '../image/types.js';
 import { writeImage, type WriteOptions, type WriteResult, WRITE_OPTION_KEYS } from '../image/write.js';
 import { copyBlob } from './copy.js';
-import { tempName, writeAtomic, WRITER_ERRORS } from './files.js';
+import { tempName, writeAtomic, writeTemp, WRITER_ERRORS } from './files.js';
 import { trackTemporary, untrackTemporary } from '../core/temporaries.js';
 import { directoryStore, readInside } from './store.js';
 import { MANIFEST_CAP } from '../image/source.js';
@@ -192,11 +192,9 @@ export class OciLayout implements Destination {
     await this.#prepare();
     if (await this.has(m.descriptor)) return;
     const target = this.blobPath(m.descriptor.digest);
-    const tmp = tempName(target);
+    const tmp = await writeTemp(target, m.bytes);
     this.#temps.add(tmp);
-    trackTemporary(tmp);
     try {
-      await writeAtomic(tmp, m.bytes);
       await this.#place(tmp, target);
     } finally {
       await unlink(tmp).catch(() => undefined);

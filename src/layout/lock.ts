@@ -14,8 +14,8 @@ import { basename, dirname } from 'node:path';
 import { link, rename, unlink, writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ErrLayout } from '../image/errors.js';
-import { tempName, writeAtomic, WRITER_ERRORS } from './files.js';
-import { trackTemporary, untrackTemporary } from '../core/temporaries.js';
+import { tempName, writeTemp, WRITER_ERRORS } from './files.js';
+import { untrackTemporary } from '../core/temporaries.js';
 import { readInside } from './store.js';
 
 export const LOCK_NAME = 'index.json.lock';
@@ -90,10 +90,8 @@ async function create(mine: string, path: string, text: string): Promise<void> {
 export async function lockLayout(dir: string, signal?: AbortSignal, waitMs = LOCK_WAIT_MS): Promise<() => Promise<void>> {
   const path = `${dir}/${LOCK_NAME}`;
   const text = ownText();
-  const mine = tempName(path);
-  // Recorded for a process ended by a second signal, as every temp (src/core/temporaries.ts).
-  trackTemporary(mine);
-  await writeAtomic(mine, Buffer.from(text));
+  // Complete before it is linked as the lock, so that no reader ever sees an empty lock.
+  const mine = await writeTemp(path, Buffer.from(text));
   const started = Date.now();
   let pause = 5;
   try {
