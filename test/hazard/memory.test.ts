@@ -115,11 +115,13 @@ function trackedMiB(): number {
 }
 
 const engines = availableEngines().map((e) => e.name);
+/** 200 MB layers per engine: one warm-up run, then 4 (native) or 2 (js) compared. */
+const bigRuns = (engine: string): number => (engine === 'native' ? 5 : 3);
 const which = childScenario();
 if (which) {
   const [what, engine] = which.split('|') as [string, EngineName];
   if (what === 'small') await smallLayers(engine, engine === 'native' ? 10_000 : 3_000);
-  else if (what === 'big') await bigLayers(engine, engine === 'native' ? 4 : 2, 200 * 1000 * 1000);
+  else if (what === 'big') await bigLayers(engine, bigRuns(engine), 200 * 1000 * 1000);
   else if (what === 'zstd') await zstdFramesAbandoned(6, 10);
   else await destroyedMidStream(engine, 8, engine === 'native' ? 100 : 40);
 } else {
@@ -135,7 +137,7 @@ if (which) {
         assert.ok(growth < 16, `RSS grew by ${growth} MiB after warm-up: ${rss.join(' ')}`);
       });
 
-      const runs = engine === 'native' ? 4 : 2;
+      const runs = bigRuns(engine);
       test(`${engine}: 200 MB layers ${runs} times, bounded peak and flat RSS`, async (t) => {
         const r = await runChild(import.meta.url, `big|${engine}`, { execArgv: ['--expose-gc'], timeoutMs: 150_000 });
         assertChildOk(r, '200 MB layers');
@@ -143,8 +145,11 @@ if (which) {
         t.diagnostic(`RSS baseline ${baseline} MiB, peak ${peak} MiB, after each run ${after.join(' ')}`);
         // Holding the input or the output of a whole layer would take 200 MB and more.
         assert.ok(peak - baseline < 128, `a 200 MB layer needed ${peak - baseline} MiB above the baseline`);
-        const growth = after[after.length - 1]! - after[0]!;
-        assert.ok(growth < 16, `RSS grew by ${growth} MiB from run to run: ${after.join(' ')}`);
+        // The first run is warm-up: malloc's arenas may step up once, after it or after the next
+        // (Node 26, js engine: 136 154 in one CI run, 154 155 in another). The runs after it give as
+        // many run-to-run intervals as before the warm-up run was added (3 native, 1 js).
+        const growth = after[after.length - 1]! - after[1]!;
+        assert.ok(growth < 16, `RSS grew by ${growth} MiB from run to run after the first: ${after.join(' ')}`);
       });
 
       test(`${engine}: layers destroyed mid-stream by the hundred, RSS flat`, async (t) => {
