@@ -5,7 +5,9 @@
 #   fuzz/build.sh asan    driver with ASan + UBSan (clang), aborting on the first report
 #   fuzz/build.sh plain   driver -O2 for the x86-64 baseline (runs under qemu -cpu Nehalem and valgrind;
 #                         DWARF 4 because valgrind 3.19 cannot read clang 14's default DWARF 5)
-#   fuzz/build.sh tsan    driver with ThreadSanitizer (clang): the helper threads of block_pool.cc
+#   fuzz/build.sh tsan    driver with ThreadSanitizer (clang): the helper threads of block_pool.cc; and
+#                         call_order_check, the addon's order of calls (native/addon/addon_call_order.h,
+#                         std only) served by several threads
 #   fuzz/build.sh fuzz    libFuzzer target with ASan + UBSan
 #   fuzz/build.sh arm64   driver -O2 cross-built for aarch64 (baseline armv8-a) against the static ISA-L,
 #                         zlib and zstd of scripts/build-isal-arm64.sh; runs under qemu-aarch64
@@ -33,7 +35,9 @@ support=("$root/fuzz/harness.cc" "$root/fuzz/ref_format.cc" "$root/fuzz/vectors.
 case "$variant" in
   asan) "$cxx" "${common[@]}" "${san[@]}" "${core[@]}" "${support[@]}" "$root/fuzz/driver.cc" "${libs[@]}" -o "$out/driver" ;;
   tsan) "$cxx" "${common[@]}" -O1 -g -fno-omit-frame-pointer -fsanitize=thread "${core[@]}" "${support[@]}" \
-          "$root/fuzz/driver.cc" "${libs[@]}" -o "$out/driver" ;;
+          "$root/fuzz/driver.cc" "${libs[@]}" -o "$out/driver"
+        "$cxx" -std=c++17 -pthread -Wall -Wextra -O1 -g -fno-omit-frame-pointer -fsanitize=thread \
+          -I"$root/native/addon" "$root/fuzz/call_order_check.cc" -o "$out/call_order_check" ;;
   plain) "$cxx" "${common[@]}" -O2 -gdwarf-4 -DFASTLAYER_ADDRESS_PROBE "${core[@]}" "${support[@]}" \
            "$root/fuzz/address_probe.cc" "$root/fuzz/driver.cc" "${libs[@]}" -o "$out/driver" ;;
   arm64)

@@ -2,7 +2,8 @@
 # The C++ core under ASan + UBSan: reference self-test, SHA-256 paths, the fuzz regressions and seeds,
 # the vector inputs, then random inputs/levels/chunkings for SECONDS (default 40); then the same random
 # driver under ThreadSanitizer for a quarter of SECONDS (every case also runs on 2-4 threads); zstd mode
-# in both (driver zstd), and eStargz members with their in-order digests (driver members).
+# in both (driver zstd), and eStargz members with their in-order digests (driver members); and the
+# addon's order of calls under ThreadSanitizer (call_order_check).
 #   fuzz/run-sanitizers.sh [SECONDS] [SEED]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -30,4 +31,6 @@ export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
 "$root/.cache/fuzz/tsan/driver" random "$seed" $(( (seconds + 3) / 4 ))
 "$root/.cache/fuzz/tsan/driver" zstd "$seed" $(( (seconds + 7) / 8 ))
 "$root/.cache/fuzz/tsan/driver" members "$seed" $(( (seconds + 7) / 8 ))
+# The addon's order of calls (a readFile() queued behind the one in flight), served by 1-4 threads.
+"$root/.cache/fuzz/tsan/call_order_check" 3000 "$seed"
 echo "ThreadSanitizer ok"

@@ -143,6 +143,48 @@ if (addon.gzipMembers && addon.MemberDigests && addon.gzipMembersFiles) {
   if (!gunzipSync(Buffer.concat(parts)).equals(big.subarray(start))) fail('readFile round trip');
 }
 
+// Queued reads (native/addon/addon_call_order.h): each readFile() made with `continues` while the
+// one before it is in flight, on one thread and on three; a pipeline destroyed with a read running
+// and one queued behind it; a continuing read after the end of the file, which reads nothing.
+{
+  const dir = mkdtempSync(join(tmpdir(), 'fastlayer-vg-queued-'));
+  const big = Buffer.concat([input, input, input, input.subarray(0, 77)]);
+  const file = join(dir, 'big');
+  writeFileSync(file, big);
+  const fd = openSync(file, 'r');
+  const length = 700_000;
+  for (const threads of [1, 3]) {
+    const p = new addon.Pipeline(1, 0, threads);
+    const parts = [];
+    let current = p.readFile(fd, 0, length);
+    for (let at = length; ; at += length) {
+      const next = p.readFile(fd, at, length, true);
+      const r = await current;
+      parts.push(r.out);
+      if (r.bytesRead < length) {
+        const after = await next;
+        if (after.bytesRead !== 0) fail('queued read after the end');
+        break;
+      }
+      current = next;
+    }
+    const r = await p.finish();
+    parts.push(r.out);
+    if (r.diffID.toString('hex') !== sha(big)) fail(`queued reads diffID, threads ${threads}`);
+    if (!gunzipSync(Buffer.concat(parts)).equals(big)) fail(`queued reads round trip, threads ${threads}`);
+  }
+  const d = new addon.Pipeline(6, 0);
+  const running = d.readFile(fd, 0, length);
+  const queued = d.readFile(fd, length, length, true);
+  d.destroy();
+  for (const r of await Promise.allSettled([running, queued])) {
+    if (r.status !== 'rejected') fail('a call of a destroyed pipeline resolved');
+    else if (r.reason.code !== 'ERR_FASTLAYER_DESTROYED') fail(`destroyed: ${r.reason.code}`);
+  }
+  closeSync(fd);
+  rmSync(dir, { recursive: true, force: true });
+}
+
 // Pipelines nobody destroys: the finalizer must free them.
 for (let i = 0; i < 20; i++) {
   // Every fifth one is zstd, holding gathered input when it is lost.

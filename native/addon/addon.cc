@@ -47,6 +47,9 @@ Napi::Object MakeInfo(Napi::Env env) {
   info.Set("sha256", Sha256Implementation());
   info.Set("fingerprint", FASTLAYER_FINGERPRINT);
   info.Set("maxThreads", Napi::Number::New(env, kMaxThreads));
+  // A readFile() that continues the one in flight may be made before that one resolves
+  // (addon_call_order.h).
+  info.Set("queuedReads", Napi::Boolean::New(env, true));
   info.Freeze();
   return info;
 }

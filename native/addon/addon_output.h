@@ -16,6 +16,8 @@
 //   the caller, and the freed blocks kept for reuse are bounded in bytes.
 // Both the scratch vectors and the free blocks are shared by all pipelines of the process, so an
 // idle or paused pipeline holds neither, and the last pipeline to go gives them back.
+// A pipeline on one thread uses no blocks: the main thread, idle beside it, copies each output out
+// of the call's scratch vector into an ordinary Buffer (PipelineWrap::copy_outputs_).
 // Allocation only: nothing here changes the bytes.
 #pragma once
 #include <cstddef>

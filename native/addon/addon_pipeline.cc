@@ -86,6 +86,7 @@ PipelineWrap::PipelineWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Pi
   try {
     core_ = std::make_shared<Pipeline>(level, static_cast<Mode>(mode), threads);
     input_ = std::make_shared<InputBuffer>();
+    order_ = std::make_shared<CallOrder>();
   } catch (const UnsupportedCpu& e) {
     ThrowError(env, ErrorKind::kError, codes::kUnsupportedCpu, e.what());
   } catch (const std::bad_alloc&) {
@@ -95,6 +96,7 @@ PipelineWrap::PipelineWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Pi
   // Before any call: stats().hashThreads then tells JavaScript at once whether the core gave this
   // pipeline helpers (Pipeline::Pipeline decides; the engine picks its read length by it).
   stats_ = core_->Stats();
+  copy_outputs_ = !stats_.hash_threads;
   core_bytes_ = 0;
   // Not Napi::MemoryManagement: it throws on failure, after AddOutputUser() and with no Finalize()
   // to balance it.
@@ -102,7 +104,7 @@ PipelineWrap::PipelineWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Pi
   core_bytes_ = external_bytes_;
 }
 
-napi_value PipelineWrap::StateError(napi_env env) const {
+napi_value PipelineWrap::StateError(napi_env env, bool queued_read) const {
   if (destroyed_) {
     return MakeError(env, ErrorKind::kError, codes::kDestroyed,
                      "fastlayer: the pipeline has been destroyed");
@@ -111,7 +113,7 @@ napi_value PipelineWrap::StateError(napi_env env) const {
     return MakeError(env, ErrorKind::kError, codes::kFinished,
                      "fastlayer: the pipeline has already finished");
   }
-  if (busy_) {
+  if (in_flight_ > 0 && !queued_read) {
     return MakeError(env, ErrorKind::kError, codes::kBusy,
                      "fastlayer: another update(), readFile(), flush() or finish() call is still in flight");
   }
@@ -133,7 +135,7 @@ Napi::Value PipelineWrap::Update(const Napi::CallbackInfo& info) {
   if (napi_value error = StateError(env)) return RejectedPromise(env, error);
   // Copied here, on the main thread, so nothing JavaScript does to the views later (detaching,
   // transferring, writing) can reach the worker thread: Node-API cannot pin a backing store.
-  if (napi_value error = PrepareInput(env, [&](InputBuffer& in) { in.Fill(views); },
+  if (napi_value error = PrepareInput(env, *input_, [&](InputBuffer& in) { in.Fill(views); },
                                       "fastlayer: out of memory while copying the input")) {
     return RejectedPromise(env, error);
   }
@@ -145,36 +147,70 @@ Napi::Value PipelineWrap::ReadFile(const Napi::CallbackInfo& info) {
   int fd = 0;
   double position = 0;
   int length = 0;
+  bool continues = false;
   try {
     fd = IntegerArg(info, 0, "fd", 0, INT32_MAX);
     position = SafeIntegerArg(info, 1, "position", -1, kMaxSafeInteger);
     length = IntegerArg(info, 2, "length", 1, kMaxReadLength);
+    continues = info[3].IsBoolean() && info[3].As<Napi::Boolean>().Value();
   } catch (const Napi::Error& e) {
     return RejectedPromise(env, e.Value());
   }
-  if (napi_value error = StateError(env)) return RejectedPromise(env, error);
+  // A continuing read starts where the last call, a readFile() of the same descriptor at a known
+  // position, ended: the worker then knows that nothing follows a read that reached the end.
+  if (continues && !(last_read_ && fd == read_fd_ && position >= 0 && position == read_end_)) {
+    return RejectedPromise(env, MakeError(env, ErrorKind::kRangeError, codes::kOutOfRange,
+                                          "fastlayer: a continuing readFile() must read the same fd from where the last call, a readFile(), ended"));
+  }
+  // It may be queued behind the one call in flight, which it continues; anything else waits.
+  const bool queued = continues && in_flight_ == 1;
+  if (napi_value error = StateError(env, queued)) return RejectedPromise(env, error);
+  std::shared_ptr<InputBuffer> buffer = input_;
+  if (queued) {
+    if (spare_ == nullptr) {
+      try {
+        spare_ = std::make_shared<InputBuffer>();
+      } catch (const std::bad_alloc&) {
+        return RejectedPromise(env, MakeError(env, ErrorKind::kError, codes::kNoMemory, "fastlayer: out of memory"));
+      }
+    }
+    // The call in flight reads into the buffer of the last read made.
+    if (last_read_input_ == input_.get()) buffer = spare_;
+  }
   const size_t room = std::min(static_cast<size_t>(length), kReadPiece);
-  if (napi_value error = PrepareInput(env, [&](InputBuffer& in) { in.Reserve(room); },
+  if (napi_value error = PrepareInput(env, *buffer, [&](InputBuffer& in) { in.Reserve(room); },
                                       "fastlayer: out of memory while reserving the read buffer")) {
     return RejectedPromise(env, error);
   }
-  return Start(env, info.This().As<Napi::Object>(), PipelineWorker::Op::kReadFile,
-               [&](PipelineWorker* worker) {
-                 worker->SetFileRead(fd, static_cast<int64_t>(position), static_cast<size_t>(length));
-               });
+  const int before = in_flight_;
+  Napi::Value promise = Start(env, info.This().As<Napi::Object>(), PipelineWorker::Op::kReadFile,
+                             [&](PipelineWorker* worker) {
+                               worker->SetInput(buffer);
+                               worker->SetFileRead(fd, static_cast<int64_t>(position),
+                                                   static_cast<size_t>(length), continues);
+                             });
+  if (in_flight_ > before) {
+    // It was queued (one that could not be leaves in_flight_ as it was; Start() cleared last_read_).
+    last_read_ = true;
+    read_fd_ = fd;
+    read_end_ = position < 0 ? -1 : position + length;
+    last_read_input_ = buffer.get();
+  }
+  return promise;
 }
 
-napi_value PipelineWrap::PrepareInput(napi_env env, const std::function<void(InputBuffer&)>& prepare,
+napi_value PipelineWrap::PrepareInput(napi_env env, InputBuffer& input,
+                                      const std::function<void(InputBuffer&)>& prepare,
                                       const char* out_of_memory) {
-  const size_t before = input_->capacity();
+  const size_t before = input.capacity();
   try {
-    prepare(*input_);
+    prepare(input);
   } catch (const std::bad_alloc&) {
     // The buffer is left empty, with capacity 0 (InputBuffer's contract).
     AdjustExternal(env, -static_cast<int64_t>(before));
     return MakeError(env, ErrorKind::kError, codes::kNoMemory, out_of_memory);
   }
-  AdjustExternal(env, static_cast<int64_t>(input_->capacity()) - static_cast<int64_t>(before));
+  AdjustExternal(env, static_cast<int64_t>(input.capacity()) - static_cast<int64_t>(before));
   return nullptr;
 }
 
@@ -205,8 +241,12 @@ Napi::Value PipelineWrap::Start(Napi::Env env, Napi::Object self, PipelineWorker
                                 op == PipelineWorker::Op::kUpdate || op == PipelineWorker::Op::kReadFile ? input_ : nullptr,
                                 deferred);
     if (setup) setup(worker);
+    if (copy_outputs_) worker->CopyOutputOnMainThread();
+    // The ticket right before the call is queued: a worker deleted without running gives it back.
+    worker->SetOrder(order_, order_->Take());
     worker->Queue();
-    busy_ = true;
+    in_flight_++;
+    last_read_ = false;
     return Napi::Value(env, promise);
   } catch (const Napi::Error& e) {
     error = e.Value();
@@ -221,8 +261,10 @@ Napi::Value PipelineWrap::Start(Napi::Env env, Napi::Object self, PipelineWorker
 }
 
 void PipelineWrap::CallCompleted(napi_env env, bool failed) {
-  busy_ = false;
+  in_flight_--;
   if (failed) failed_ = true;
+  // The core is read only when no call runs it: a queued read may have started already.
+  if (in_flight_ > 0) return;
   // A call on several threads keeps per-unit outputs for the next one: the core grew.
   if (core_ != nullptr) {
     stats_ = core_->Stats();
@@ -257,6 +299,8 @@ void PipelineWrap::SetConsumerSlow(const Napi::CallbackInfo& info) {
 void PipelineWrap::Destroy(const Napi::CallbackInfo& info) {
   if (destroyed_) return;
   destroyed_ = true;
+  // A queued read that has not started skips its work.
+  if (order_ != nullptr) order_->Cancel();
   ReleaseCore(info.Env());
 }
 
@@ -268,6 +312,7 @@ void PipelineWrap::ReleaseCore(napi_env env) {
   // A call in flight holds its own reference: the state goes when that call completes.
   core_.reset();
   input_.reset();
+  spare_.reset();
   if (external_bytes_ != 0) {
     int64_t ignored;
     napi_adjust_external_memory(env, -external_bytes_, &ignored);
@@ -276,9 +321,10 @@ void PipelineWrap::ReleaseCore(napi_env env) {
 }
 
 void PipelineWrap::ReleaseInput(napi_env env) {
-  if (input_ == nullptr) return;
-  AdjustExternal(env, -static_cast<int64_t>(input_->capacity()));
+  if (input_ != nullptr) AdjustExternal(env, -static_cast<int64_t>(input_->capacity()));
+  if (spare_ != nullptr) AdjustExternal(env, -static_cast<int64_t>(spare_->capacity()));
   input_.reset();
+  spare_.reset();
 }
 
 void PipelineWrap::AdjustExternal(napi_env env, int64_t change) {

@@ -72,14 +72,21 @@ PipelineWorker::PipelineWorker(Napi::Env env, Op op, Napi::Object owner, Pipelin
       deferred_(deferred) {}
 
 PipelineWorker::~PipelineWorker() {
+  if (order_ != nullptr && !executed_) order_->Abandon(ticket_);
   if (block_ != nullptr) ReleaseOutput(block_);
   ReturnScratch(std::move(out_));
 }
 
-void PipelineWorker::SetFileRead(int fd, int64_t position, size_t length) {
+void PipelineWorker::SetFileRead(int fd, int64_t position, size_t length, bool continues) {
   fd_ = fd;
   position_ = position;
   read_length_ = length;
+  continues_ = continues;
+}
+
+void PipelineWorker::SetOrder(std::shared_ptr<CallOrder> order, uint64_t ticket) {
+  order_ = std::move(order);
+  ticket_ = ticket;
 }
 
 bool PipelineWorker::ReadPiece(size_t want, size_t* filled) {
@@ -126,6 +133,25 @@ bool PipelineWorker::ReadFileAndUpdate() {
 }
 
 void PipelineWorker::Execute() {
+  executed_ = true;
+  const CallOrder::Turn turn = order_->Wait(ticket_);
+  bool ended = false;
+  if (turn.failed) {
+    error_code_ = codes::kFailed;
+    error_message_ = "fastlayer: an earlier call failed; the pipeline cannot continue";
+  } else if (turn.cancelled) {
+    // OnOK rejects it as destroyed; the core's state no longer matters.
+  } else {
+    // A read continuing one that reached the end of the file has nothing after it: the caller made
+    // it before it knew, and bytes appended since then are not what it asked for.
+    if (continues_ && turn.read_short) ended = true;
+    if (ended) read_length_ = 0;
+    Run();
+  }
+  order_->Done(error_code_ != nullptr, op_ == Op::kReadFile && (ended || bytes_read_ < read_length_));
+}
+
+void PipelineWorker::Run() {
   try {
     out_ = BorrowScratch();
     if (op_ != Op::kFinish) {
@@ -137,7 +163,7 @@ void PipelineWorker::Execute() {
       } else {
         core_->Update(input_->data(), input_->length(), &out_);
       }
-      if (out_.size() >= kBlockMinimum) {
+      if (!copy_out_ && out_.size() >= kBlockMinimum) {
         block_ = AllocateOutput(out_.size());
         std::memcpy(block_->base, out_.data(), out_.size());
       }

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "addon_call_order.h"
 #include "addon_input.h"
 #include "addon_output.h"
 #include "addon_view.h"
@@ -28,7 +29,16 @@ class PipelineWorker : public Napi::AsyncWorker {
                  std::shared_ptr<Pipeline> core, std::shared_ptr<InputBuffer> input,
                  napi_deferred deferred);
   // For kReadFile: the part of the file Execute() reads, piece by piece, into the input buffer.
-  void SetFileRead(int fd, int64_t position, size_t length);
+  // `continues`: it continues the call before it, a readFile() of the same fd, and reads nothing
+  // when that one reached the end of the file.
+  void SetFileRead(int fd, int64_t position, size_t length, bool continues);
+  // For kReadFile: the buffer it reads into, when not the one given at construction.
+  void SetInput(std::shared_ptr<InputBuffer> input) { input_ = std::move(input); }
+  // Every call: its place in the pipeline's order (taken right before it is queued).
+  void SetOrder(std::shared_ptr<CallOrder> order, uint64_t ticket);
+  // The output goes to JavaScript as a copy made on the main thread (OnOK), never as a block: see
+  // PipelineWrap::copy_outputs_.
+  void CopyOutputOnMainThread() { copy_out_ = true; }
   ~PipelineWorker() override;
 
  protected:
@@ -38,6 +48,8 @@ class PipelineWorker : public Napi::AsyncWorker {
   void OnOK() override;
 
  private:
+  // The call's work on the core, once its turn has come.
+  void Run();
   // Reads the file in pieces of the input buffer's size (until `length` bytes or the end), each
   // given to the core as soon as it is read; false after recording an error.
   bool ReadFileAndUpdate();
@@ -56,6 +68,12 @@ class PipelineWorker : public Napi::AsyncWorker {
   int fd_ = -1;
   int64_t position_ = 0;
   size_t read_length_ = 0;
+  bool continues_ = false;
+  std::shared_ptr<CallOrder> order_;
+  uint64_t ticket_ = 0;
+  // Whether Execute() ran (and so gave its ticket back), or libuv cancelled the call before it started.
+  bool executed_ = false;
+  bool copy_out_ = false;
   // Bytes read (and given to the core) so far by a kReadFile call.
   size_t bytes_read_ = 0;
   // An I/O error's libuv name (EIO, EBADF, ...), used as its code like Node's fs errors do.

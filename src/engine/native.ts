@@ -18,9 +18,12 @@ export interface NativePipeline {
   /**
    * Like update(), with up to `length` bytes that the worker thread reads from `fd` at `position`
    * (-1: at the descriptor's current position). bytesRead < length only at the end of the file.
-   * Read errors reject with the libuv code (EIO, EBADF, ...).
+   * Read errors reject with the libuv code (EIO, EBADF, ...). With `continues` (info.queuedReads) it
+   * must start where the last call, a readFile() of the same fd, ended (else ERR_OUT_OF_RANGE); it
+   * reads nothing when that one reached the end of the file, and may be made while that one is in
+   * flight: it is queued behind it and runs the moment it is done.
    */
-  readFile(fd: number, position: number, length: number): Promise<{ out: Buffer; bytesRead: number }>;
+  readFile(fd: number, position: number, length: number, continues?: boolean): Promise<{ out: Buffer; bytesRead: number }>;
   /**
    * A sync flush point: resolves with the bytes that make the output so far decode to all input so
    * far (gzip: the header and the partial unit; zstd: the current frame, ended early). Absent in
@@ -104,6 +107,8 @@ export interface NativeAddon {
     sha256: string;
     fingerprint: string;
     maxThreads: number;
+    /** A readFile() continuing the one in flight may be queued behind it (absent in older addons). */
+    queuedReads?: boolean;
   };
 }
 
