@@ -2,7 +2,9 @@
 // Stress: terminates N worker_threads that stream native layers, at varied moments: before the first
 // chunk, while an update() call is in flight, between two calls, while finish() is in flight; with
 // threads 1 and 4, several workers at once; some layers are zstd with full frames compressing in the
-// background on the pool when the worker dies (they are abandoned, never waited for). The main thread never loads the addon, so every worker
+// background on the pool when the worker dies (they are abandoned, never waited for); some read a file
+// on one thread, each readFile() queued behind the one in flight (native/addon/addon_call_order.h), so
+// a worker dies with one call running and one waiting for it. The main thread never loads the addon, so every worker
 // loads it into a fresh environment and its termination tears that environment down under the
 // addon (the case where napi_create_promise fails and node-addon-api used to throw out of a
 // Node-API callback: `terminate called after throwing an instance of 'Napi::Error'`, SIGABRT).
@@ -11,13 +13,16 @@
 //
 // Needs `npm run build` (reads dist/). Exits 0 and prints one `STRESS-REPORT {json}` line when every
 // worker was terminated without the process crashing; a crash shows as a signal / exit code 134.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 
 const PHASES = ['start', 'update', 'between', 'finish'];
 const dist = new URL('../dist/', import.meta.url);
 
 async function workerBody() {
-  const { phase, threads, zstd } = workerData;
+  const { phase, threads, zstd, file } = workerData;
   const { Layer } = await import(new URL('layer/layer.js', dist).href);
   const { availableEngines } = await import(new URL('engine/engines.js', dist).href);
   const factory = availableEngines()[0];
@@ -46,7 +51,17 @@ async function workerBody() {
           return p;
         },
         destroy: () => engine.destroy(),
-        readFile: undefined,
+        // Streams are fed by update(); a file is read by the engine itself, two calls at a time.
+        readFile: file
+          ? (fd, position, length, continues) => {
+              const p = engine.readFile(fd, position, length, continues);
+              tell('update');
+              p.then(() => tell('between'), () => {});
+              return p;
+            }
+          : undefined,
+        readLength: engine.readLength,
+        readAhead: engine.readAhead,
       };
     };
   }
@@ -60,7 +75,10 @@ async function workerBody() {
   }
   const options = zstd ? { compression: 'zstd', compressionLevel: 1 } : { compressionLevel: 1 };
   for (;;) {
-    const layer = new Layer(source(), { engine: factory.name, ...options, threads });
+    if (file) tell('start');
+    const layer = file
+      ? Layer.fromFile(file, { engine: factory.name, compressionLevel: 1, threads })
+      : new Layer(source(), { engine: factory.name, ...options, threads });
     for await (const _ of layer.compressed()) void _;
     await layer.done;
     // A slower phase never came (js engine, unobservable factory): say so anyway, once.
@@ -78,6 +96,13 @@ async function main() {
   const self = new URL(import.meta.url);
   const byPhase = Object.fromEntries(PHASES.map((p) => [p, 0]));
   let zstdWorkers = 0;
+  let fileWorkers = 0;
+  // 12 MiB: three 4 MiB reads on one thread, each next one queued behind the one in flight.
+  const dir = mkdtempSync(join(tmpdir(), 'fastlayer-stress-'));
+  const file = join(dir, 'input');
+  const bytes = Buffer.alloc(12 * 1024 * 1024);
+  for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 31 + (i >> 7)) & 0x3f;
+  writeFileSync(file, bytes);
   const failures = [];
   let started = 0;
   let terminated = 0;
@@ -86,9 +111,10 @@ async function main() {
     const phase = PHASES[i % PHASES.length];
     const threads = (i >> 2) % 2 === 0 ? 1 : 4;
     const zstd = threads === 4 && (i >> 3) % 2 === 1;
+    const fromFile = threads === 1 && (i >> 3) % 2 === 1;
     // 0: at once; 1: after a turn of the loop; 2+: a few ms later (into the next call or the teardown).
     const wait = i % 5;
-    const w = new Worker(self, { workerData: { phase, threads, zstd } });
+    const w = new Worker(self, { workerData: { phase, threads, zstd, file: fromFile ? file : undefined } });
     await new Promise((resolve) => {
       w.once('message', resolve);
       w.once('error', (err) => {
@@ -102,13 +128,15 @@ async function main() {
     await w.terminate();
     byPhase[phase]++;
     if (zstd) zstdWorkers++;
+    if (fromFile) fileWorkers++;
     terminated++;
   };
   const lanes = Array.from({ length: Math.min(concurrency, total) }, async () => {
     while (started < total) await one();
   });
   await Promise.all(lanes);
-  process.stdout.write(`STRESS-REPORT ${JSON.stringify({ terminated, byPhase, zstdWorkers, failures: failures.slice(0, 5) })}\n`);
+  rmSync(dir, { recursive: true, force: true });
+  process.stdout.write(`STRESS-REPORT ${JSON.stringify({ terminated, byPhase, zstdWorkers, fileWorkers, failures: failures.slice(0, 5) })}\n`);
   if (failures.length > 0) process.exitCode = 1;
 }
 

@@ -45,9 +45,15 @@ export interface Engine {
    * (at `position`, or at its current position when -1), sparing the bytes a trip through
    * JavaScript. bytesRead < length only at the end of the file.
    */
-  readFile?(fd: number, position: number, length: number): Promise<{ output: Uint8Array; bytesRead: number }>;
+  readFile?(fd: number, position: number, length: number, continues?: boolean): Promise<{ output: Uint8Array; bytesRead: number }>;
   /** Optional, with readFile: the bytes the engine asks for per readFile() call (default 1 MiB). */
   readonly readLength?: number;
+  /**
+   * Optional, with readFile: true when the next readFile() may be made before the one in flight
+   * resolves, with `continues` (the same fd, from where that one's range ends): it then reads
+   * nothing if that one reached the end of the file.
+   */
+  readonly readAhead?: boolean;
   /**
    * Optional: a flush point (zlib's Z_SYNC_FLUSH). The output so far, with the one returned, decodes
    * to every byte consumed so far; the units after it are cut from this point, so the bytes (and the

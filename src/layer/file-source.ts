@@ -48,6 +48,12 @@ export function fileSource(path: unknown, options: unknown): { source: FileSourc
 
 function ignore(): void {}
 
+/** A promise kept for a later call, which may never come: its failure is not an unhandled rejection. */
+function settledLater<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(ignore);
+  return promise;
+}
+
 const read = (fd: number, buffer: Buffer, offset: number, length: number, position: number | null) =>
   new Promise<number>((resolve, reject) =>
     fs.read(fd, buffer, offset, length, position, (err, n) => (err ? reject(err) : resolve(n))));
@@ -75,6 +81,8 @@ export class FdReader implements ChunkReader, FileAccess {
   private turn = 0;
   private closed = false;
   private reading: Promise<unknown> | undefined;
+  /** The read made ahead (readVia with `ahead`): where it starts, how much it asked for, its result. */
+  private next_: { position: number; want: number; result: Promise<unknown> } | undefined;
 
   constructor(
     private fd: number | undefined,
@@ -92,17 +100,35 @@ export class FdReader implements ChunkReader, FileAccess {
     return this.seekable;
   }
 
-  async readVia<T extends { bytesRead: number }>(readFile: FileRead<T>, length = MAX_UPDATE): Promise<T | null> {
+  async readVia<T extends { bytesRead: number }>(readFile: FileRead<T>, length = MAX_UPDATE, ahead = false): Promise<T | null> {
     if (this.closed || this.fd === undefined || this.remaining <= 0) return this.end();
     const want = Math.min(length, this.remaining);
-    const pending = readFile(this.fd, this.seekable ? this.position : -1, want);
-    this.reading = pending.catch(ignore);
+    const next = this.next_;
+    this.next_ = undefined;
+    // The read made ahead by the previous call is this one whenever the range goes on as expected.
+    const pending =
+      next !== undefined && next.position === this.position && next.want === want
+        ? (next.result as Promise<T>)
+        : readFile(this.fd, this.seekable ? this.position : -1, want, false);
+    if (ahead && this.seekable && this.remaining > want) {
+      // It continues this one: it reads nothing if this one reaches the end of the file first.
+      const position = this.position + want;
+      const nextWant = Math.min(length, this.remaining - want);
+      this.next_ = { position, want: nextWant, result: settledLater(readFile(this.fd, position, nextWant, true)) };
+    }
+    // The descriptor stays open until every read made with it has settled (close()).
+    this.reading = Promise.allSettled([pending, this.next_?.result]);
     const result = await pending;
-    this.reading = undefined;
     if (this.closed) return null;
     this.position += result.bytesRead;
     // The engine reads until `want` bytes or the end of the file.
     this.remaining = result.bytesRead < want ? 0 : this.remaining - result.bytesRead;
+    if (this.remaining === 0 && this.next_ !== undefined) {
+      // Made before this one reached the end: it read nothing, and the engine takes no other call
+      // while it is in flight.
+      await this.next_.result.catch(ignore);
+      this.next_ = undefined;
+    }
     return result;
   }
 

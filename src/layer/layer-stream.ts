@@ -141,7 +141,11 @@ export class LayerStream extends Readable {
   }
 
   private async directStep(file: FileAccess): Promise<Step | null> {
-    const result = await file.readVia((fd, position, length) => this.engine.readFile!(fd, position, length), this.engine.readLength);
+    const result = await file.readVia(
+      (fd, position, length, continues) => this.engine.readFile!(fd, position, length, continues),
+      this.engine.readLength,
+      this.engine.readAhead === true,
+    );
     if (result === null || this.destroyed) return null;
     return { input: [], output: result.output };
   }

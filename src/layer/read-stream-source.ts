@@ -93,8 +93,8 @@ export class ReadStreamReader implements ChunkReader, FileAccess {
     return this.delegate instanceof FdReader && this.delegate.freshChunks();
   }
 
-  async readVia<T extends { bytesRead: number }>(read: FileRead<T>, length?: number): Promise<T | null> {
-    const result = await (this.delegate as FdReader).readVia(read, length);
+  async readVia<T extends { bytesRead: number }>(read: FileRead<T>, length?: number, ahead?: boolean): Promise<T | null> {
+    const result = await (this.delegate as FdReader).readVia(read, length, ahead);
     this.checkFailure();
     return result;
   }

@@ -9,15 +9,18 @@ import { ErrInvalidChunk } from '../core/errors.js';
 import { isFresh } from '../core/fresh-chunks.js';
 
 /** Reads by the engine itself: the descriptor, where to read (-1: at its own position) and how much. */
-export type FileRead<T extends { bytesRead: number }> = (fd: number, position: number, length: number) => Promise<T>;
+/** `continues`: the read starts where the one before it ends, and may be made before that one settles. */
+export type FileRead<T extends { bytesRead: number }> = (fd: number, position: number, length: number, continues: boolean) => Promise<T>;
 
 /** What a reader of a file offers an engine that can read files itself (the native one). */
 export interface FileAccess {
   /**
    * Runs `read` as the reader's next read, of up to `length` bytes (default: MAX_UPDATE, 1 MiB); null
-   * once the range is exhausted or the reader closed.
+   * once the range is exhausted or the reader closed. `ahead`: the read after it is made at once,
+   * with `continues`, so that it is already queued when this one ends (the native engine on one
+   * thread); each call then passes the same `read` and `length`.
    */
-  readVia<T extends { bytesRead: number }>(read: FileRead<T>, length?: number): Promise<T | null>;
+  readVia<T extends { bytesRead: number }>(read: FileRead<T>, length?: number, ahead?: boolean): Promise<T | null>;
 }
 
 export interface ChunkReader {

@@ -159,6 +159,8 @@ if (!isMainThread) {
       const report = JSON.parse(line.slice('STRESS-REPORT '.length));
       assert.equal(report.terminated, 240);
       assert.deepEqual(report.byPhase, { start: 60, update: 60, between: 60, finish: 60 });
+      // A quarter read a file on one thread: a readFile() running and one queued behind it.
+      assert.equal(report.fileWorkers, 60);
       assert.deepEqual(report.failures, []);
     });
 

@@ -259,19 +259,20 @@ for (const engine of engines) {
 
 describe('Layer.fromFile read lengths (native engine)', () => {
   // Where the pipeline runs on one thread each readFile() round trip leaves it idle: the engine asks
-  // for ONE_THREAD_READ_LENGTH per call there (threads 1, compression 'none', gzip level 0), 1 MiB
-  // with helpers. The bytes never depend on it. FASTLAYER_THREADS (CI runs this file with 1) and the
+  // for ONE_THREAD_READ_LENGTH per call there (threads 1, compression 'none', gzip level 0), and
+  // queues each next read behind the one in flight (readAhead); 1 MiB, one call at a time, with
+  // helpers. The bytes never depend on it. FASTLAYER_THREADS (CI runs this file with 1) and the
   // process's thread budget decide the engine's threads, not the option alone: the lengths expected
   // follow the options the engine was made with.
   it('one thread reads the file in 4 MiB calls, helpers in 1 MiB calls; the same layer either way', { skip: nativeEngine === undefined && 'no native engine' }, async () => {
     const input = semiCompressible(9 * MAX_UPDATE + 777, 5);
     const path = file(input);
-    const seen: (number | undefined)[] = [];
+    const seen: string[] = [];
     const proto = FdReader.prototype;
     const readVia = proto.readVia;
-    proto.readVia = function (this: FdReader, read, length) {
-      seen.push(length);
-      return readVia.call(this, read, length);
+    proto.readVia = function (this: FdReader, read, length, ahead) {
+      seen.push(`${length} ahead ${ahead}`);
+      return readVia.call(this, read, length, ahead);
     } as typeof readVia;
     const factory = nativeEngine!;
     const create = factory.create;
@@ -281,8 +282,8 @@ describe('Layer.fromFile read lengths (native engine)', () => {
       return create(options);
     };
     const digests = new Map<string, string[]>();
-    const lengths: (number | undefined)[][] = [];
-    const expected: (number | undefined)[][] = [];
+    const lengths: string[][] = [];
+    const expected: string[][] = [];
     const configs = [
       { threads: 1 },
       { threads: 2 },
@@ -304,15 +305,16 @@ describe('Layer.fromFile read lengths (native engine)', () => {
         // The rule, stated here on its own: the engine takes it from the addon (stats().hashThreads).
         const { threads = 1, compression, level } = made!;
         const oneThread = threads === 1 || compression === 'none' || (compression === 'gzip' && level === 0);
-        expected.push([oneThread ? ONE_THREAD_READ_LENGTH : undefined]);
+        // One thread also makes each next read before the one in flight settles (queued reads).
+        expected.push([oneThread ? `${ONE_THREAD_READ_LENGTH} ahead true` : 'undefined ahead false']);
       }
     } finally {
       proto.readVia = readVia;
       factory.create = create;
     }
     assert.deepEqual(lengths, expected);
-    const one = [ONE_THREAD_READ_LENGTH];
-    if (process.env.FASTLAYER_THREADS === undefined) assert.deepEqual(expected, [one, [undefined], one, one, one]);
+    const one = [`${ONE_THREAD_READ_LENGTH} ahead true`];
+    if (process.env.FASTLAYER_THREADS === undefined) assert.deepEqual(expected, [one, ['undefined ahead false'], one, one, one]);
     else assert.deepEqual(expected.slice(2), [one, one, one]);
     assert.equal(ONE_THREAD_READ_LENGTH, 4 * MAX_UPDATE);
     for (const [key, list] of digests) assert.equal(new Set(list).size, 1, `${key}: the threads changed the bytes`);
