@@ -45,12 +45,38 @@ function hexOf(digest: string): string {
   return digest.slice(7);
 }
 
+/** A temp file of ours (files.ts: tempName). */
+const TEMP_NAME = /^\..+\.fastlayer-\d+-[0-9a-f]+\.tmp$/;
+
 /**
  * What a directory holds while another writer is creating a layout in it (its oci-layout is written
  * at commit): blobs/, the index lock, temp files. Such a directory is joined, not refused.
  */
 function beingCreated(name: string): boolean {
-  return name === 'blobs' || name === LOCK_NAME || /^\..+\.fastlayer-\d+-[0-9a-f]+\.tmp$/.test(name);
+  return name === 'blobs' || name === LOCK_NAME || TEMP_NAME.test(name);
+}
+
+/**
+ * Whether `dir`'s blobs/ (if any) holds only what a layout writer puts there: sha256/, and in it blobs
+ * named by their digest and temp files. A folder of the user's that happens to be called blobs (a
+ * project's assets) is not a layout being created: writing into it could replace a file whose name
+ * looks like a digest.
+ */
+async function blobsBeingCreated(dir: string): Promise<boolean> {
+  const names = async (path: string): Promise<string[] | undefined> => {
+    try {
+      return await readdir(path);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return [];
+      if (code === 'ENOTDIR') return undefined;
+      throw new ErrLayout(`${path}: ${(err as Error).message}`, err);
+    }
+  };
+  const blobs = await names(join(dir, 'blobs'));
+  if (blobs === undefined || !blobs.every((n) => n === 'sha256')) return false;
+  const sha256 = await names(join(dir, 'blobs', 'sha256'));
+  return sha256 !== undefined && sha256.every((n) => /^[0-9a-f]{64}$/.test(n) || TEMP_NAME.test(n));
 }
 
 export class OciLayout implements Destination {
@@ -119,7 +145,7 @@ export class OciLayout implements Destination {
         // Only a short version string is repeated: not whatever bytes the file holds.
         const shown = typeof version === 'string' && version.length <= 32 ? JSON.stringify(version) : 'missing or unreadable';
         if (version !== OCI_LAYOUT_VERSION) throw new ErrLayout(`${this.dir}: oci-layout version ${shown} is not ${OCI_LAYOUT_VERSION}`);
-      } else if (!entries.every(beingCreated)) {
+      } else if (!entries.every(beingCreated) || !(await blobsBeingCreated(this.dir))) {
         throw new ErrLayout(`${this.dir} is a non-empty directory without oci-layout: refusing to write an image layout into it`);
       }
       await this.#directory(join(this.dir, 'blobs'));

@@ -46,6 +46,55 @@ function layerOf(dir: string, digest: string): { digest: string; size: number } 
 }
 
 describe('OCI layout writer: an existing layout is untrusted', () => {
+  it('hazard: a directory whose only entry is a blobs/ folder of the user\'s is refused and left as it was', async () => {
+    const tmp = tempDir();
+    try {
+      // A project's assets folder called blobs: joined as a layout being created, it would get
+      // sha256/ and the blobs, and the directory an oci-layout and an index.json, mixed with the
+      // user's files. (blobs/sha256/ with files named by digest is what another writer leaves there
+      // while it creates a layout: that is joined, the next test.)
+      for (const [name, files] of [
+        ['assets', { 'blobs/logo.png': 'png' }],
+        ['assets-in-sha256', { 'blobs/sha256/logo.png': 'png' }],
+        ['other-algorithm', { [`blobs/sha512/${'a'.repeat(128)}`]: 'mine' }],
+        ['file', { blobs: 'a file, not a folder' }],
+      ] as const) {
+        const dir = join(tmp.path, name);
+        for (const [rel, text] of Object.entries(files)) {
+          mkdirSync(join(dir, rel, '..'), { recursive: true });
+          writeFileSync(join(dir, rel), text);
+        }
+        await assert.rejects(writeLayout(image(), dir, { names: ['app:1'] }), (err: NodeJS.ErrnoException) => {
+          assert.equal(err.code, 'ERR_IMAGE_LAYOUT');
+          assert.match(err.message, /non-empty directory without oci-layout/);
+          return true;
+        });
+        for (const [rel, text] of Object.entries(files)) assert.equal(readFileSync(join(dir, rel), 'utf8'), text, `${name}: ${rel}`);
+        assert.deepEqual(readdirSync(dir), ['blobs'], name);
+      }
+    } finally {
+      tmp.remove();
+    }
+  });
+
+  it('a layout another writer is creating (blobs named by digest, temp files, the lock) is joined', async () => {
+    const tmp = tempDir();
+    try {
+      const dir = join(tmp.path, 'creating');
+      const other = Buffer.from('a blob another writer has placed');
+      const otherHex = createHash('sha256').update(other).digest('hex');
+      mkdirSync(join(dir, 'blobs', 'sha256'), { recursive: true });
+      writeFileSync(join(dir, 'blobs', 'sha256', otherHex), other);
+      writeFileSync(join(dir, 'blobs', 'sha256', '.blob.fastlayer-12345-0a1b2c3d4e5f.tmp'), 'half');
+      const result = await writeLayout(image(), dir, { names: ['app:1'] });
+      assert.ok(statSync(join(dir, 'oci-layout')).isFile());
+      assert.ok(readFileSync(join(dir, 'blobs', 'sha256', otherHex)).equals(other));
+      assert.ok(statSync(join(dir, 'blobs', 'sha256', result.digest.slice(7))).isFile());
+    } finally {
+      tmp.remove();
+    }
+  });
+
   for (const link of ['blobs', 'blobs/sha256']) {
     it(`hazard: a symlinked ${link}/ directory is refused, nothing written outside the layout`, async () => {
       const tmp = tempDir();
