@@ -37,7 +37,7 @@ case "$variant" in
   tsan) "$cxx" "${common[@]}" -O1 -g -fno-omit-frame-pointer -fsanitize=thread "${core[@]}" "${support[@]}" \
           "$root/fuzz/driver.cc" "${libs[@]}" -o "$out/driver"
         "$cxx" -std=c++17 -pthread -Wall -Wextra -O1 -g -fno-omit-frame-pointer -fsanitize=thread \
-          -I"$root/native/addon" "$root/fuzz/call_order_check.cc" -o "$out/call_order_check" ;;
+          -I"$root/native/addon" -I"$native" "$root/fuzz/call_order_check.cc" -o "$out/call_order_check" ;;
   plain) "$cxx" "${common[@]}" -O2 -gdwarf-4 -DFASTLAYER_ADDRESS_PROBE "${core[@]}" "${support[@]}" \
            "$root/fuzz/address_probe.cc" "$root/fuzz/driver.cc" "${libs[@]}" -o "$out/driver" ;;
   arm64)

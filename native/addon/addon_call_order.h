@@ -5,10 +5,12 @@
 // they were made, whichever libuv threads pick them up; every call takes a ticket, so the order holds
 // for all of them, not only for reads.
 #pragma once
-#include <condition_variable>
 #include <cstdint>
 #include <mutex>
 #include <vector>
+
+// Not std::condition_variable: its wait() binds to GLIBCXX_3.4.30 with GCC 12 (cond_var.h).
+#include "cond_var.h"
 
 namespace fastlayer {
 namespace addon {
@@ -87,7 +89,7 @@ class CallOrder {
   }
 
   std::mutex mutex_;
-  std::condition_variable turn_;
+  CondVar turn_;
   uint64_t next_ticket_ = 0;
   uint64_t serving_ = 0;
   bool failed_ = false;
