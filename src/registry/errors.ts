@@ -202,14 +202,18 @@ export function describeCause(cause: unknown): string {
 
 /**
  * The secrets this process has sent (passwords, their Basic forms, identity and registry tokens), so
- * that a server echoing them in an error body cannot put them into a message or `--json` output. Short
- * values are not kept (they would mask ordinary words); the set is bounded, oldest dropped first.
+ * that a server echoing them in an error body cannot put them into a message or `--json` output. Only
+ * values of one or two characters are not kept: masking them would cut every word apart, and such a
+ * password is no secret anyway. Three characters and more are masked wherever they appear, even
+ * inside other words (a short password then makes some messages harder to read, never leaks). The
+ * set is bounded, oldest dropped first.
  */
 const secrets = new Set<string>();
 const MAX_SECRETS = 256;
+const MIN_SECRET = 3;
 
 export function rememberSecret(value: string | undefined): void {
-  if (value === undefined || value.length < 6 || secrets.has(value)) return;
+  if (value === undefined || value.length < MIN_SECRET || secrets.has(value)) return;
   if (secrets.size >= MAX_SECRETS) secrets.delete(secrets.values().next().value!);
   secrets.add(value);
 }
@@ -231,6 +235,17 @@ function scrubJson(value: unknown, depth = 0): unknown {
   return out;
 }
 
+/**
+ * An error entry's `code` as the distribution spec spells codes (BLOB_UNKNOWN, DENIED: letters,
+ * digits, `_`, `.`, `-`, at most 64), else UNKNOWN. The code is shown as it is (in messages, in
+ * `errors[].code`, in `--json`), so free text there, or a secret the server echoed in it, is
+ * never repeated.
+ */
+function errorCode(code: unknown): string {
+  if (typeof code !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(code)) return 'UNKNOWN';
+  return scrub(code) === code ? code : 'UNKNOWN';
+}
+
 export function decodeErrors(text: string): RegistryErrorDetail[] {
   let parsed: unknown;
   try {
@@ -245,7 +260,7 @@ export function decodeErrors(text: string): RegistryErrorDetail[] {
     if (e === null || typeof e !== 'object') continue;
     const { code, message, detail } = e as Record<string, unknown>;
     out.push({
-      code: typeof code === 'string' ? code.slice(0, 64) : 'UNKNOWN',
+      code: errorCode(code),
       message: typeof message === 'string' ? scrub(message).slice(0, 500) : '',
       ...(detail === undefined ? {} : { detail: scrubJson(detail) }),
     });

@@ -5,6 +5,7 @@
 // hand-written one on 127.0.0.x (127.0.0.2 and up play "another host"); nothing leaves loopback.
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { inspect } from 'node:util';
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -543,6 +544,29 @@ describe('errors name the registry and the blob', () => {
       assert.match(seen[1]!, /"echoed":"you sent Basic <redacted>/);
     } finally {
       await Promise.all([realm.close(), basicEcho.close(), bearerEcho.close()]);
+    }
+  });
+
+  it('hazard: a password echoed in an error entry\'s code, or a short password echoed anywhere, never reaches a message or JSON', async () => {
+    for (const password of [PASSWORD, 'pw1Q3', 'q7z']) {
+      const registry = await fake('127.0.0.1', (req, res) => {
+        const auth = req.headers.authorization;
+        if (!auth) return void res.writeHead(401, { 'www-authenticate': 'Basic realm="r"' }).end();
+        const sent = Buffer.from(auth.replace(/^Basic /, ''), 'base64').toString().split(':')[1];
+        res.writeHead(403, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ errors: [{ code: `DENIED_${sent}`, message: `bad password ${sent}` }, { code: sent, message: 'x' }, { code: `free text: ${sent}` }] }));
+      });
+      try {
+        await assert.rejects(pull(`${registry.host}/app:v1`, { credentials: { username: USER, password }, retryDelay: 1 }), (err: unknown) => {
+          const text = `${String(err)} ${(err as Error).stack} ${inspect(err, { showHidden: true, depth: 9 })} ${JSON.stringify(err)}`;
+          assert.ok(!text.includes(password), `${password} in: ${text}`);
+          // Codes that are not the spec's shape, or carry a secret, read UNKNOWN.
+          assert.deepEqual((err as ErrRegistry).errors?.map((e) => e.code), ['UNKNOWN', 'UNKNOWN', 'UNKNOWN'], text);
+          return true;
+        });
+      } finally {
+        await registry.close();
+      }
     }
   });
 
