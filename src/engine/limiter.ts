@@ -59,6 +59,11 @@ export class Limiter {
     return { running: this.running, queued: this.queue.size };
   }
 
+  /** Calls that would start at once now: the free slots, or 0 while calls are waiting. */
+  get room(): number {
+    return this.queue.size > 0 ? 0 : this.capacity - this.running;
+  }
+
   /**
    * Runs `call` once fewer than `capacity` calls are in flight, after every call queued before it.
    * The slot is released when the promise `call` returns settles, or when `call` throws.

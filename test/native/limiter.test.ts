@@ -73,6 +73,25 @@ describe('limiter: queueing', () => {
     assert.deepEqual(limiter.stats, { running: 0, queued: 0 });
   });
 
+  it('room is the free slots, and none while calls wait', async () => {
+    const limiter = new Limiter(3);
+    assert.equal(limiter.room, 3);
+    const gates = Array.from({ length: 4 }, () => deferred());
+    const tickets = gates.map((g) => limiter.run(() => g.promise));
+    assert.deepEqual([limiter.room, limiter.stats.queued], [0, 1]);
+    gates[0]!.resolve();
+    await tickets[0]!.result;
+    await tick();
+    // The queued call took the freed slot.
+    assert.deepEqual([limiter.room, limiter.stats.queued], [0, 0]);
+    gates[1]!.resolve();
+    await tickets[1]!.result;
+    assert.equal(limiter.room, 1);
+    for (const g of gates) g.resolve();
+    await Promise.all(tickets.map((t) => t.result));
+    assert.equal(limiter.room, 3);
+  });
+
   it('a call that rejects or throws releases its slot and passes its error on', async () => {
     const limiter = new Limiter(1);
     const boom = new Error('boom');
@@ -130,6 +149,28 @@ describe('native engine: calls share the process-wide limiter', { skip: !nativeE
     const after = nativeEngine!.create({ level: 1, compression: 'gzip' });
     await after.update(input);
     assert.equal((await after.finish()).size > 0, true);
+  });
+
+  it('a one-thread engine reads ahead only while two slots are free: a queued read would hold one idle', async () => {
+    const { capacity } = nativeCallStats();
+    const one = nativeEngine!.create({ level: 1, compression: 'gzip', threads: 1 });
+    const two = nativeEngine!.create({ level: 1, compression: 'gzip', threads: 2 });
+    assert.equal(two.readAhead, false, 'helpers: never');
+    assert.equal(one.readAhead, capacity >= 2);
+    // Other layers' calls hold all slots but one, then all, then wait.
+    const input = semiCompressible(4 * 1024 * 1024, 5);
+    const busy = Array.from({ length: capacity + 1 }, () => nativeEngine!.create({ level: 9, compression: 'gzip' }));
+    const calls: Promise<unknown>[] = [];
+    for (const [i, e] of busy.entries()) {
+      calls.push(e.update(input));
+      const free = capacity - Math.min(i + 1, capacity);
+      assert.equal(one.readAhead, free >= 2 && i + 1 <= capacity, `${i + 1} calls made, ${free} slots free`);
+    }
+    await Promise.all(calls);
+    await Promise.all(busy.map((e) => e.finish()));
+    assert.equal(one.readAhead, capacity >= 2, 'all slots free again');
+    one.destroy();
+    two.destroy();
   });
 
   it('calls beyond the limit wait and then complete with the same values as alone', async () => {
