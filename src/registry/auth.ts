@@ -96,6 +96,11 @@ export class Authenticator {
     if (url.protocol !== 'https:' && !(url.protocol === 'http:' && (this.#options.insecure || isLoopback(url.host)))) {
       throw new ErrRegistryProtocol(`${this.registry}: token realm ${redactUrl(url)} is not https; refusing to send credentials`, { status: 401 });
     }
+    // A registry elsewhere naming this machine as its token server would have the credentials sent to
+    // a local service (and its answers taken for tokens): only a loopback registry may.
+    if (isLoopback(url.host) && !isLoopback(this.registry)) {
+      throw new ErrRegistryProtocol(`${this.registry}: token realm ${redactUrl(url)} is on this machine; refusing to send credentials there`, { status: 401 });
+    }
     // User-info in the realm would be credentials the registry chose, sent along with ours.
     if (url.username !== '' || url.password !== '') {
       throw new ErrRegistryProtocol(`${this.registry}: token realm ${redactUrl(url)} carries user-info; refusing to send credentials`, { status: 401 });
@@ -165,8 +170,9 @@ export class Authenticator {
       }
       init = { method: 'GET', headers };
     }
-    // A token server that redirects could take the credentials elsewhere: redirects are refused.
-    init.redirect = 'error';
+    // A token server that redirects could take the credentials elsewhere: redirects are refused
+    // (manual, so that the refusal is a protocol error at once, not a network failure retried).
+    init.redirect = 'manual';
     if (signal) init.signal = signal;
     let res: Response | undefined;
     let lastError: unknown;
@@ -184,6 +190,10 @@ export class Authenticator {
       }
     }
     const where = `token server ${redactUrl(realm)} for ${this.registry}`;
+    if (res !== undefined && res.status >= 300 && res.status < 400) {
+      await res.body?.cancel().catch(() => {});
+      throw new ErrRegistryProtocol(`${where} answered HTTP ${res.status}, a redirect: refused (credentials go to the token server named by the registry only)`, { status: res.status });
+    }
     if (res === undefined) {
       if (lastError instanceof ErrRegistryTimeout) throw new ErrRegistryTimeout(`${lastError.message} (3 attempts)`, { cause: lastError });
       throw new ErrRegistryUnavailable(`${where}: ${describeCause(lastError)}`, { cause: lastError });

@@ -18,9 +18,12 @@ export function sameOrigin(a: URL, b: URL): boolean {
 /**
  * Checks a URL a response pointed to (a redirect's or an upload's Location) before any request goes
  * there: http(s) only, no user-info (a server could use it to make the client send credentials it
- * chose), and no step down from https to plain http unless the registry is `insecure` or the target is
- * loopback (both of which use plain http anyway). Whether credentials go along is decided per request by
- * `sameOrigin`, so an allowed step to another scheme or port still carries none.
+ * chose), never from a registry elsewhere to this machine's loopback (a remote registry could
+ * otherwise make the client send requests, uploads with the user's layers included, to local services
+ * no one asked it to reach), and no step down from https to plain http unless the registry is
+ * `insecure` or both ends are loopback (which uses plain http anyway). Whether credentials go along is
+ * decided per request by `sameOrigin`, so an allowed step to another scheme or port still carries none.
+ * (A host name that resolves to a loopback address is not caught: the check is by name, before DNS.)
  */
 export function checkNextUrl(from: URL, next: URL, insecure: boolean, what: string): URL {
   if (next.protocol !== 'https:' && next.protocol !== 'http:') {
@@ -28,6 +31,9 @@ export function checkNextUrl(from: URL, next: URL, insecure: boolean, what: stri
   }
   if (next.username !== '' || next.password !== '') {
     throw new ErrRegistryProtocol(`${what} to ${redactUrl(next)} refused: the URL carries user-info`);
+  }
+  if (isLoopback(next.host) && !isLoopback(from.host)) {
+    throw new ErrRegistryProtocol(`${what} from ${from.host} to this machine (${redactUrl(next)}) refused`);
   }
   if (from.protocol === 'https:' && next.protocol === 'http:' && !insecure && !isLoopback(next.host)) {
     throw new ErrRegistryProtocol(`${what} from https to plain http (${redactUrl(next)}) refused`);

@@ -99,7 +99,10 @@ class RemoteBody extends Readable {
     const url = transport.url(`${repository}/blobs/${digest}`);
     const signal = anySignal(this.#signal, this.#abort.signal);
     const res = await transport.request({ method: 'GET', url, scopes: [pullScope(repository)], signal }, [200], `getting blob ${digest} from ${repository}`);
-    const length = Number(res.headers.get('content-length') ?? NaN);
+    // A Content-Length of encoded bytes (a proxy that compressed anyway, fetch decodes) says nothing of
+    // the blob's size: the bytes are still counted and hashed as they come.
+    const encoded = !/^(identity)?$/i.test((res.headers.get('content-encoding') ?? '').trim());
+    const length = encoded ? NaN : Number(res.headers.get('content-length') ?? NaN);
     if (Number.isFinite(length) && length !== size) {
       await res.body?.cancel().catch(() => {});
       throw length > size

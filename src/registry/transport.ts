@@ -185,7 +185,9 @@ export class Transport {
       // Credentials go to the registry's own origin only (scheme, host and port): not to another host or
       // port a redirect or an upload Location names (a CDN, a presigned URL), nor over plain http to an
       // https registry's host.
-      const headers: Record<string, string> = { 'user-agent': this.#userAgent, ...spec.headers };
+      // identity: digests and sizes are of the bytes as stored. fetch asks for gzip and deflate by
+      // default, and a compressing proxy that honours that sends a Content-Length of the encoded bytes.
+      const headers: Record<string, string> = { 'user-agent': this.#userAgent, 'accept-encoding': 'identity', ...spec.headers };
       if (authorization !== undefined && sameOrigin(url, this.base)) headers.authorization = authorization;
       const init: RequestInit & { duplex?: 'half' } = { method, headers, redirect: 'manual' };
       if (spec.signal) init.signal = spec.signal;

@@ -249,6 +249,23 @@ describe('Bearer tokens from a token server (docker-registry auth: token)', { sk
   });
 });
 
+describe('Authenticator: Bearer realms', () => {
+  it('hazard: a registry elsewhere cannot name this machine as its token server; a loopback registry can', async () => {
+    for (const realm of ['http://127.0.0.1:8080/token', 'https://localhost/token', 'http://[::1]:9000/token']) {
+      const auth = new Authenticator('reg.example', { credentials: { username: 'alice', password: 'secret' } });
+      await assert.rejects(auth.challenge(`Bearer realm="${realm}",service="r"`, ['repository:app:pull'], undefined), (err: unknown) => {
+        assert.equal((err as ErrRegistry).code, 'ERR_REGISTRY_PROTOCOL');
+        assert.match((err as Error).message, /is on this machine; refusing to send credentials/);
+        return true;
+      });
+    }
+    const local = new Authenticator('127.0.0.1:5000', { credentials: { username: 'alice', password: 'secret' } });
+    assert.equal(await local.challenge('Bearer realm="http://127.0.0.1:5001/token",service="r"', ['repository:app:pull'], undefined), true);
+    const remote = new Authenticator('reg.example', { credentials: { username: 'alice', password: 'secret' } });
+    assert.equal(await remote.challenge('Bearer realm="https://auth.example/token",service="r"', ['repository:app:pull'], undefined), true);
+  });
+});
+
 describe('Authenticator: Basic challenges', () => {
   it('every request that went out anonymously retries after a Basic 401, not only the first (concurrent HEADs); refused credentials do not', async () => {
     const auth = new Authenticator('reg.example', { credentials: { username: 'alice', password: 'secret' } });

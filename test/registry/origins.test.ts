@@ -134,7 +134,7 @@ describe('origin rules', () => {
     assert.equal(originOf(new URL('https://user:pw@r.example:443/p?q#f')), 'https://r.example');
   });
 
-  it('a next URL is refused when it steps down from https to http (unless insecure), carries user-info or is not http(s)', () => {
+  it('a next URL is refused when it steps down from https to http (unless insecure), carries user-info, is not http(s), or leads from elsewhere to loopback', () => {
     const from = new URL('https://r.example/v2/app/blobs/uploads/');
     const refused = (next: string, insecure = false) =>
       assert.throws(() => checkNextUrl(from, new URL(next, from), insecure, 'redirect'), (err: unknown) => {
@@ -151,7 +151,15 @@ describe('origin rules', () => {
     for (const scheme of ['ftp://r.example/x', 'file:///etc/passwd', 'data:text/plain,x', 'javascript:alert(1)', 'ws://r.example/']) refused(scheme);
     assert.equal(checkNextUrl(from, new URL('http://r.example/v2/'), true, 'redirect').href, 'http://r.example/v2/', 'insecure allows http');
     assert.equal(checkNextUrl(new URL('http://r.example/'), new URL('https://r.example/v2/'), false, 'redirect').protocol, 'https:');
-    assert.equal(checkNextUrl(from, new URL('http://127.0.0.1:5000/x'), false, 'redirect').host, '127.0.0.1:5000', 'loopback is plain http anyway');
+    // A registry elsewhere never sends the client to this machine's services, by any scheme.
+    for (const local of ['http://127.0.0.1:5000/x', 'https://localhost:8443/x', 'http://[::1]:2375/containers/create', 'http://127.9.9.9/']) {
+      refused(local);
+      refused(local, true);
+    }
+    // A loopback registry (a port-forward) may send it to another loopback port, plain http included.
+    const local = new URL('https://127.0.0.1:5000/v2/app/blobs/x');
+    assert.equal(checkNextUrl(local, new URL('http://127.0.0.1:5001/x'), false, 'redirect').host, '127.0.0.1:5001', 'loopback to loopback');
+    assert.equal(checkNextUrl(local, new URL('https://cdn.example/x'), false, 'redirect').host, 'cdn.example', 'loopback to elsewhere');
   });
 
   it('an upload Location may be relative, scheme-relative or on another host, but never an https to http step or user-info', () => {
