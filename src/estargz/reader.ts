@@ -27,9 +27,11 @@ export async function readToc(read: (offset: number, length: number) => Promise<
   const tocOffset = parseFooter(await read(size - FOOTER_SIZE, FOOTER_SIZE));
   const length = size - FOOTER_SIZE - tocOffset;
   if (length <= 0 || length > MAX_TOC) throw new ErrEstargzInvalid(`the TOC offset ${tocOffset} is outside the blob`);
+  // Read outside the try: a failure of `read` (a registry's, a file's) keeps its own error and code.
+  const member = await read(tocOffset, length);
   let tar: Buffer;
   try {
-    tar = gunzipSync(await read(tocOffset, length), { maxOutputLength: MAX_TOC });
+    tar = gunzipSync(member, { maxOutputLength: MAX_TOC });
   } catch (err) {
     throw new ErrEstargzInvalid(`the TOC member does not inflate: ${(err as Error).message}`, err);
   }

@@ -78,3 +78,40 @@ export async function readBounded(res: Response, cap: number, what: string): Pro
   }
   return Buffer.concat(chunks, total);
 }
+
+/**
+ * The bytes of a body from `offset`, `length` of them: those before are read and dropped as they come,
+ * and the rest of the body is cancelled once the range is in, so no more than `length` bytes are held
+ * and no more of the body is read than the range's end (a registry answering a Range request with the
+ * whole blob). `delivered` counts the bytes read: when the body ends first, `bytes` is short and the
+ * caller says what that means. A read failure is ERR_REGISTRY_UNAVAILABLE, as in readBounded.
+ */
+export async function readSlice(res: Response, offset: number, length: number, what: string): Promise<{ bytes: Buffer; delivered: number }> {
+  if (res.body === null) return { bytes: Buffer.alloc(0), delivered: 0 };
+  const end = offset + length;
+  const chunks: Buffer[] = [];
+  let kept = 0;
+  let delivered = 0;
+  const reader = res.body.getReader();
+  while (delivered < end) {
+    let step: Awaited<ReturnType<ReadableStreamDefaultReader<Uint8Array>["read"]>>;
+    try {
+      step = await reader.read();
+    } catch (err) {
+      if (!(err instanceof TypeError)) throw err;
+      throw new ErrRegistryUnavailable(`${what}: the body failed while read: ${describeCause(err)}`, { cause: err, status: res.status });
+    }
+    if (step.done) return { bytes: Buffer.concat(chunks, kept), delivered };
+    const value = step.value;
+    const from = Math.max(offset - delivered, 0);
+    const to = Math.min(end - delivered, value.byteLength);
+    delivered += value.byteLength;
+    if (from < to) {
+      // A copy: a small range is not left holding its whole chunk.
+      chunks.push(Buffer.from(value.subarray(from, to)));
+      kept += to - from;
+    }
+  }
+  await reader.cancel().catch(() => {});
+  return { bytes: Buffer.concat(chunks, kept), delivered };
+}

@@ -1,10 +1,11 @@
 // Part of a blob, by an HTTP Range request: what `fastlayer inspect` reads of an eStargz layer (its
 // footer, then its TOC) without downloading the rest. A registry that answers 206 sends only the
-// range; one that ignores Range (200) sends the blob from its start, read only as far as the range
-// ends. Bytes read this way are not verified against the blob's digest: the caller checks them
-// (the TOC against the digest its annotation names).
+// range; one that ignores Range (200) sends the blob from its start: that body is read as it comes,
+// the bytes before the range dropped, and cancelled once the range is in (only the range is held, and
+// a layer of gigabytes is not downloaded for its TOC). Bytes read this way are not verified against
+// the blob's digest: the caller checks them (the TOC against the digest its annotation names).
 import { anySignal, pullScope, type Repository } from './client.js';
-import { readBounded, readCapped } from './body.js';
+import { readBounded, readSlice } from './body.js';
 import { ErrRegistryProtocol } from './errors.js';
 
 /** `length` bytes of blob `digest` from `offset` (the range must lie inside the blob's `size`). */
@@ -16,9 +17,9 @@ export async function readBlobRange(repo: Repository, digest: string, offset: nu
   const headers = { range: `bytes=${offset}-${offset + length - 1}` };
   const res = await transport.request({ method: 'GET', url, headers, scopes: [pullScope(repository)], signal: anySignal(signal) }, [200, 206], `getting ${what}`);
   if (res.status === 200) {
-    const head = await readCapped(res, offset + length);
-    if (head.length !== offset + length) throw new ErrRegistryProtocol(`${what}: the blob ended after ${head.length} bytes`, { status: 200 });
-    return head.subarray(offset);
+    const { bytes, delivered } = await readSlice(res, offset, length, `getting ${what}`);
+    if (bytes.length !== length) throw new ErrRegistryProtocol(`${what}: the blob ended after ${delivered} bytes`, { status: 200 });
+    return bytes;
   }
   const range = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(res.headers.get('content-range') ?? '');
   if (!range || Number(range[1]) !== offset || Number(range[2]) !== offset + length - 1) {

@@ -141,6 +141,32 @@ describe('fastlayer image --compression estargz --push, inspect by ranges', { sk
     }
     assert.ok(bytes < layer.size / 10, `${bytes} of ${layer.size} bytes read`);
   });
+  it('inspect through a proxy that drops Range (the registry answers 200 with the whole blob and its Content-Length) still summarises the TOC', async () => {
+    const push = await runCliAsync(['image', '--layer', `${src}:/app`, '--compression', 'estargz', '--no-layer-cache', '--push', `${registry.host}/e/norange:1`, '--quiet', '--json'], env);
+    assert.equal(push.status, 0, push.stderr);
+    const res = await fetch(`http://${registry.host}/v2/e/norange/manifests/1`, { headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } });
+    const layer = ((await res.json()) as { layers: { digest: string; size: number; annotations?: Record<string, string> }[] }).layers[0]!;
+    const seen: { range: string | undefined; status: number; length: unknown }[] = [];
+    const proxy = await startProxy(registry.port, {
+      intercept: ({ req }) => {
+        if (req.url?.includes(`/blobs/${layer.digest}`)) delete req.headers.range;
+        return false;
+      },
+      headers: (req, status, headers) => {
+        if (req.url?.includes(`/blobs/${layer.digest}`)) seen.push({ range: req.headers.range, status, length: headers['content-length'] });
+      },
+    });
+    try {
+      const r = await runCliAsync(['inspect', `${proxy.host}/e/norange:1`, '--json'], env);
+      assert.equal(r.status, 0, r.stderr);
+      const summary = (JSON.parse(r.stdout) as { estargz: Summary[] }).estargz[0]!;
+      assert.equal(summary.tocDigest, layer.annotations![TOC]);
+    } finally {
+      await proxy.close();
+    }
+    // The footer, then the TOC, both answered with the whole blob.
+    assert.deepEqual(seen, [0, 1].map(() => ({ range: undefined, status: 200, length: String(layer.size) })));
+  });
   it('--layer-cache-dir: a second push of the unchanged tree uploads no layer bytes and gives the same image (annotations kept)', async () => {
     const cacheDir = join(tmp.path, 'push-cache');
     const args = ['image', '--layer', `${src}:/app`, '--compression', 'estargz', '--json', '--layer-cache-dir', cacheDir];
