@@ -1,8 +1,8 @@
 // Part of a blob, by an HTTP Range request: what `fastlayer inspect` reads of an eStargz layer (its
 // footer, then its TOC) without downloading the rest. A registry that answers 206 sends only the
 // range; one that ignores Range (200) sends the blob from its start: that body is read as it comes,
-// the bytes before the range dropped, and cancelled once the range is in (only the range is held, and
-// a layer of gigabytes is not downloaded for its TOC). Bytes read this way are not verified against
+// the bytes before the range dropped as they arrive (downloaded still, but never held), and cancelled
+// once the range is in. Bytes read this way are not verified against
 // the blob's digest: the caller checks them (the TOC against the digest its annotation names).
 import { anySignal, pullScope, type Repository } from './client.js';
 import { readBounded, readSlice } from './body.js';
