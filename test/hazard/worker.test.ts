@@ -171,8 +171,13 @@ if (!isMainThread) {
     });
 
     test('an uncaught exception while calls are in flight exits with code 1 and the error, not a crash', async () => {
-      const r = await runChild(import.meta.url, 'uncaught exception while calls are in flight');
-      assert.ok(!r.timedOut, 'child hung');
+      let r = await runChild(import.meta.url, 'uncaught exception while calls are in flight');
+      // Node 26 itself hangs now and then in this exit (about 1 in 30, at the commit before queued
+      // reads too): the main thread joins a V8 platform worker that waits on its condition variable
+      // (gdb: pthread_join of node-V8Worker, that thread in absl::CondVar::WaitCommon). One more try
+      // tells that apart from a hang of ours, which would come again.
+      if (r.timedOut) r = await runChild(import.meta.url, 'uncaught exception while calls are in flight');
+      assert.ok(!r.timedOut, 'child hung twice');
       assert.equal(r.signal, null, `child died of ${r.signal}: ${r.stderr}`);
       assert.equal(r.code, 1);
       assert.match(r.stderr, /deliberate uncaught exception/);
