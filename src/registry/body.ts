@@ -59,14 +59,7 @@ export async function readBounded(res: Response, cap: number, what: string): Pro
   let total = 0;
   const reader = res.body.getReader();
   for (;;) {
-    let step: Awaited<ReturnType<ReadableStreamDefaultReader<Uint8Array>["read"]>>;
-    try {
-      step = await reader.read();
-    } catch (err) {
-      // undici's own read failures are TypeErrors ("terminated"); an abort's reason passes unchanged.
-      if (!(err instanceof TypeError)) throw err;
-      throw new ErrRegistryUnavailable(`${what}: the body failed while read: ${describeCause(err)}`, { cause: err, status: res.status });
-    }
+    const step = await readStep(reader, res, what);
     if (step.done) break;
     const value = step.value;
     total += value.byteLength;
@@ -77,6 +70,19 @@ export async function readBounded(res: Response, cap: number, what: string): Pro
     chunks.push(Buffer.from(value.buffer, value.byteOffset, value.byteLength));
   }
   return Buffer.concat(chunks, total);
+}
+
+/**
+ * The next chunk of a body. undici's own read failures are TypeErrors ("terminated"): they become
+ * ERR_REGISTRY_UNAVAILABLE; an abort's reason passes unchanged.
+ */
+async function readStep(reader: ReadableStreamDefaultReader<Uint8Array>, res: Response, what: string): Promise<Awaited<ReturnType<ReadableStreamDefaultReader<Uint8Array>["read"]>>> {
+  try {
+    return await reader.read();
+  } catch (err) {
+    if (!(err instanceof TypeError)) throw err;
+    throw new ErrRegistryUnavailable(`${what}: the body failed while read: ${describeCause(err)}`, { cause: err, status: res.status });
+  }
 }
 
 /**
@@ -94,13 +100,7 @@ export async function readSlice(res: Response, offset: number, length: number, w
   let delivered = 0;
   const reader = res.body.getReader();
   while (delivered < end) {
-    let step: Awaited<ReturnType<ReadableStreamDefaultReader<Uint8Array>["read"]>>;
-    try {
-      step = await reader.read();
-    } catch (err) {
-      if (!(err instanceof TypeError)) throw err;
-      throw new ErrRegistryUnavailable(`${what}: the body failed while read: ${describeCause(err)}`, { cause: err, status: res.status });
-    }
+    const step = await readStep(reader, res, what);
     if (step.done) return { bytes: Buffer.concat(chunks, kept), delivered };
     const value = step.value;
     const from = Math.max(offset - delivered, 0);
