@@ -2,7 +2,7 @@
 // the challenge's realm (one token per scope set, refreshed before it expires and when rejected).
 // Credentials come from options or from the Docker config (credentials.ts). Secrets live only in this
 // object's private fields and in Authorization headers; no message built here includes them.
-import { isLoopback } from './hosts.js';
+import { isLoopback, reachesThisMachine, type Lookup } from './hosts.js';
 import { ERROR_BODY_CAP, readBounded, readCapped } from './body.js';
 import { resolveTimeouts, timedFetch, type TimeoutOption, type Timeouts } from './timeouts.js';
 import { resolveCredentials, type Credentials } from './credentials.js';
@@ -27,6 +27,8 @@ export interface AuthOptions {
   insecure?: boolean;
   /** Headers and idle timeouts of token requests, as for the registry's own (see timeouts.ts). */
   timeout?: TimeoutOption;
+  /** Resolves host names for the token realm's local-address check (see TransportOptions.lookup). */
+  lookup?: Lookup;
 }
 
 interface Token {
@@ -98,7 +100,9 @@ export class Authenticator {
     }
     // A registry elsewhere naming this machine as its token server would have the credentials sent to
     // a local service (and its answers taken for tokens): only a loopback registry may.
-    if (isLoopback(url.host) && !isLoopback(this.registry)) {
+    // By name, or by a name that resolves there (hosts.ts).
+    const lookup = this.#options.lookup;
+    if ((await reachesThisMachine(url.hostname, lookup)) && !(await reachesThisMachine(this.registry, lookup))) {
       throw new ErrRegistryProtocol(`${this.registry}: token realm ${redactUrl(url)} is on this machine; refusing to send credentials there`, { status: 401 });
     }
     // User-info in the realm would be credentials the registry chose, sent along with ours.

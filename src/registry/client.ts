@@ -4,7 +4,8 @@ import { Reference } from '../image/reference.js';
 import { Authenticator, type AuthOptions } from './auth.js';
 import { Transport, type TransportOptions } from './transport.js';
 
-export interface RegistryOptions extends TransportOptions, AuthOptions {
+// `lookup` is for tests of the local-address check (hosts.ts), not an option of the public calls.
+export interface RegistryOptions extends Omit<TransportOptions, 'lookup'>, Omit<AuthOptions, 'lookup'> {
   /** Cancels every request of the operation. */
   signal?: AbortSignal;
 }

@@ -4,7 +4,7 @@
 // origin is read as the registry's challenge. A redirect or an upload Location may name any URL; those
 // that could not be followed safely (another scheme, user-info, https to plain http) are refused here.
 import { ErrRegistryProtocol, redactUrl } from './errors.js';
-import { isLoopback } from './hosts.js';
+import { isLoopback, namesThisMachine } from './hosts.js';
 
 /** `scheme://host[:port]` of a URL, the unit credentials are bound to. */
 export function originOf(url: URL): string {
@@ -18,12 +18,13 @@ export function sameOrigin(a: URL, b: URL): boolean {
 /**
  * Checks a URL a response pointed to (a redirect's or an upload's Location) before any request goes
  * there: http(s) only, no user-info (a server could use it to make the client send credentials it
- * chose), never from a registry elsewhere to this machine's loopback (a remote registry could
+ * chose), never from a registry elsewhere to this machine or its link (a remote registry could
  * otherwise make the client send requests, uploads with the user's layers included, to local services
  * no one asked it to reach), and no step down from https to plain http unless the registry is
  * `insecure` or both ends are loopback (which uses plain http anyway). Whether credentials go along is
  * decided per request by `sameOrigin`, so an allowed step to another scheme or port still carries none.
- * (A host name that resolves to a loopback address is not caught: the check is by name, before DNS.)
+ * This check is by name (loopback, unspecified and link-local addresses, localhost); the transport
+ * also refuses a name that resolves to this machine before it sends anything there (hosts.ts).
  */
 export function checkNextUrl(from: URL, next: URL, insecure: boolean, what: string): URL {
   if (next.protocol !== 'https:' && next.protocol !== 'http:') {
@@ -32,7 +33,7 @@ export function checkNextUrl(from: URL, next: URL, insecure: boolean, what: stri
   if (next.username !== '' || next.password !== '') {
     throw new ErrRegistryProtocol(`${what} to ${redactUrl(next)} refused: the URL carries user-info`);
   }
-  if (isLoopback(next.host) && !isLoopback(from.host)) {
+  if (namesThisMachine(next.host) && !namesThisMachine(from.host)) {
     throw new ErrRegistryProtocol(`${what} from ${from.host} to this machine (${redactUrl(next)}) refused`);
   }
   if (from.protocol === 'https:' && next.protocol === 'http:' && !insecure && !isLoopback(next.host)) {

@@ -22,7 +22,7 @@ import {
   type RegistryErrorDetail,
   decodeErrors,
 } from './errors.js';
-import { isLoopback } from './hosts.js';
+import { isLoopback, reachesThisMachine, type Lookup } from './hosts.js';
 import { ERROR_BODY_CAP, drain, readBounded } from './body.js';
 import { checkNextUrl, originOf, sameOrigin } from './origin.js';
 import { resolveTimeouts, timedFetch, type TimeoutOption, type Timeouts } from './timeouts.js';
@@ -39,6 +39,11 @@ export interface TransportOptions {
   userAgent?: string;
   /** Headers and idle timeouts in ms (default 30000 and 60000); a number sets both. See timeouts.ts. */
   timeout?: TimeoutOption;
+  /**
+   * Resolves host names for the check that a registry elsewhere never sends requests to this machine
+   * or its link (see hosts.ts); default: the system's getaddrinfo, as fetch uses. Tests replace it.
+   */
+  lookup?: Lookup;
 }
 
 /** A request body: bytes (replayable), a factory (replayable: called again per attempt) or a single-use stream. */
@@ -70,6 +75,7 @@ export class Transport {
   readonly #delay: number;
   readonly #userAgent: string;
   readonly #timeouts: Timeouts;
+  readonly #lookup: Lookup | undefined;
 
   constructor(host: string, auth: Authenticator, options: TransportOptions = {}) {
     this.host = host;
@@ -81,6 +87,7 @@ export class Transport {
     this.#delay = options.retryDelay ?? 200;
     this.#userAgent = options.userAgent ?? 'fastlayer';
     this.#timeouts = resolveTimeouts(options.timeout);
+    this.#lookup = options.lookup;
   }
 
   /** `/v2/<path>` on this registry. */
@@ -201,6 +208,7 @@ export class Transport {
           init.redirect = 'error';
         }
       }
+      if (url.hostname !== this.base.hostname) await this.#refuseThisMachine(url, method);
       const res = await timedFetch(url, init, this.#timeouts, `${method} ${redactUrl(url)}`);
       if (![301, 302, 303, 307, 308].includes(res.status)) return { res, url };
       const location = res.headers.get('location');
@@ -223,6 +231,17 @@ export class Transport {
       }
       url = next;
     }
+  }
+
+  /**
+   * An upload Location or a redirect on another host: checkNextUrl refused this machine by name; here
+   * a name that resolves to it (`127.0.0.1.nip.io`, an /etc/hosts alias) is refused too, unless the
+   * registry is on this machine as well.
+   */
+  async #refuseThisMachine(url: URL, method: string): Promise<void> {
+    if (!(await reachesThisMachine(url.hostname, this.#lookup))) return;
+    if (await reachesThisMachine(this.base.hostname, this.#lookup)) return;
+    throw new ErrRegistryProtocol(`${method} ${redactUrl(url)} refused: ${url.hostname} is this machine or its link, and the registry ${this.host} is not`);
   }
 
   async #backoff(attempt: number, signal: AbortSignal | undefined, retryAfter?: string | null): Promise<void> {
