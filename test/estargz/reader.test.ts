@@ -2,23 +2,23 @@
 // footer and the TOC by range requests. A registry that ignores Range (200, the whole blob) still
 // gives the TOC; a failure of the read itself keeps its own error and code, and only a TOC that does
 // not inflate or check out is ERR_ESTARGZ_INVALID.
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createServer as createNetServer, type Server as NetServer } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { estargzLayer, readToc, type EstargzResult } from '../../src/estargz/index.js';
 import { FOOTER_SIZE } from '../../src/estargz/toc.js';
 import { entryHeader, padding, trailer } from '../../src/tar/header.js';
 import { connect, type RegistryOptions } from '../../src/registry/client.js';
 import { readBlobRange } from '../../src/registry/range.js';
 import { semiCompressible } from '../helpers/data.js';
+import { testServers } from '../helpers/http-servers.js';
 
 const GUARD = { timeout: 30_000 };
 const options: RegistryOptions = { credentials: null, retries: 0, retryDelay: 5, timeout: 5000 };
 
 let blob: Buffer;
 let result: EstargzResult;
-const servers: (Server | NetServer)[] = [];
+const { http: serve, raw } = testServers();
 
 before(async () => {
   const parts: Buffer[] = [];
@@ -34,20 +34,6 @@ before(async () => {
   blob = Buffer.concat(chunks);
   result = await l.done;
 });
-after(() => {
-  for (const s of servers) {
-    (s as Server).closeAllConnections?.();
-    s.close();
-  }
-});
-
-async function serve(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<string> {
-  const server = createServer(handler);
-  servers.push(server);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return `127.0.0.1:${(server.address() as { port: number }).port}`;
-}
-
 /** The range a request asks for, or undefined. */
 function rangeOf(req: IncomingMessage): [number, number] | undefined {
   const m = /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? '');
@@ -102,7 +88,7 @@ describe('readToc through readBlobRange', () => {
   });
 
   it('a TOC body cut off by the connection keeps ERR_REGISTRY_UNAVAILABLE, not ERR_ESTARGZ_INVALID', GUARD, async () => {
-    const server = createNetServer((socket) => {
+    const host = await raw((socket) => {
       socket.on('error', () => {});
       let head = '';
       socket.on('data', (b: Buffer) => {
@@ -116,9 +102,6 @@ describe('readToc through readBlobRange', () => {
         else socket.end(blob.subarray(s, s + Math.floor((e - s + 1) / 2)));
       });
     });
-    servers.push(server);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const host = `127.0.0.1:${(server.address() as { port: number }).port}`;
     await assert.rejects(tocOf(host), { code: 'ERR_REGISTRY_UNAVAILABLE' });
   });
 

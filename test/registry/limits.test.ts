@@ -3,12 +3,12 @@
 // read is bounded while it is read, and every wait has a timeout that is retried like a dropped
 // connection and ends in a coded error. Caps are asserted by the bytes a server managed to hand to its
 // socket (not by RSS); timeouts are short (a few hundred ms) and asserted by outcome, never by duration.
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { inspect } from 'node:util';
@@ -20,28 +20,13 @@ import { RegistryDestination } from '../../src/registry/destination.js';
 import type { RegistryOptions } from '../../src/registry/client.js';
 import { BIN, binMissing } from '../helpers/cli.js';
 import { tempDir } from '../helpers/tree.js';
+import { testServers, writeWhileOpen, type Handler } from '../helpers/http-servers.js';
 
-type Handler = (req: IncomingMessage, res: ServerResponse) => void;
-
-const servers: (Server | NetServer)[] = [];
-after(() => {
-  for (const s of servers) {
-    (s as Server).closeAllConnections?.();
-    s.close();
-  }
-});
-
-/** An HTTP server on `address` (127.0.0.1 by default); resolves with `host:port`. */
-async function serve(handler: Handler, address = '127.0.0.1'): Promise<string> {
-  const server = createServer(handler);
-  servers.push(server);
-  await new Promise<void>((resolve) => server.listen(0, address, resolve));
-  return `${address}:${(server.address() as { port: number }).port}`;
-}
+const { http: serve, raw } = testServers();
 
 /** A raw TCP server answering each request head with `answer` (for bodies that lie about their length). */
-async function serveRaw(answer: (socket: Socket, head: string) => void): Promise<string> {
-  const server = createNetServer((socket) => {
+function serveRaw(answer: (socket: Socket, head: string) => void): Promise<string> {
+  return raw((socket) => {
     let head = '';
     socket.on('error', () => {});
     socket.on('data', (b: Buffer) => {
@@ -54,9 +39,6 @@ async function serveRaw(answer: (socket: Socket, head: string) => void): Promise
       }
     });
   });
-  servers.push(server);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return `127.0.0.1:${(server.address() as { port: number }).port}`;
 }
 
 const MiB = 1024 * 1024;
@@ -71,31 +53,8 @@ const SOCKET_SLACK = 32 * MiB;
  */
 async function pour(res: ServerResponse, first = ''): Promise<number> {
   const chunk = Buffer.alloc(64 * 1024, 0x61);
-  let sent = 0;
-  let closed = false;
-  res.on('close', () => (closed = true));
-  res.on('error', () => {});
-  if (first) {
-    res.write(first);
-    sent += first.length;
-  }
-  while (!closed && sent < POUR_LIMIT) {
-    const ok = res.write(chunk);
-    sent += chunk.length;
-    if (!ok) {
-      await new Promise<void>((resolve) => {
-        const go = (): void => {
-          res.off('drain', go);
-          res.off('close', go);
-          resolve();
-        };
-        res.on('drain', go);
-        res.on('close', go);
-      });
-    }
-  }
-  res.end();
-  return sent;
+  const sent = await writeWhileOpen(res, (n) => (n === 0 && first ? Buffer.from(first) : n < POUR_LIMIT ? chunk : undefined));
+  return sent.bytes;
 }
 
 /** Per-request byte counts of `pour`, to check after the client gave up. */

@@ -4,15 +4,13 @@
 // replaced here (`lookup`), so no test depends on DNS; the servers listen on this machine only.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type RequestListener } from 'node:http';
-import { once } from 'node:events';
 import { networkInterfaces } from 'node:os';
-import type { AddressInfo } from 'node:net';
 import { Authenticator } from '../../src/registry/auth.js';
 import type { ErrRegistry } from '../../src/registry/errors.js';
 import { isLocalAddress, isLoopback, namesThisMachine, reachesThisMachine, type Lookup } from '../../src/registry/hosts.js';
 import { checkNextUrl } from '../../src/registry/origin.js';
 import { Transport } from '../../src/registry/transport.js';
+import { testServers, type Handler } from '../helpers/http-servers.js';
 
 /** A resolver that knows only the names given. */
 function resolver(names: Record<string, string[]>): Lookup & { asked: string[] } {
@@ -26,16 +24,16 @@ function resolver(names: Record<string, string[]>): Lookup & { asked: string[] }
   return Object.assign(lookup, { asked });
 }
 
-async function serve(host: string, handler: RequestListener) {
+const { http } = testServers();
+
+/** A server on `address` that lists the requests it got. */
+async function serve(address: string, handler: Handler) {
   const hits: string[] = [];
-  const server = createServer((req, res) => {
+  const host = await http((req, res) => {
     hits.push(`${req.method} ${req.url}`);
     handler(req, res);
-  });
-  server.listen(0, host);
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  return { hits, port, host: `${host}:${port}`, close: () => new Promise<void>((r) => server.close(() => r())) };
+  }, address);
+  return { hits, host, port: Number(host.slice(host.lastIndexOf(':') + 1)) };
 }
 
 /** An address of this machine that is not loopback: the "registry elsewhere" listens there. */
@@ -121,35 +119,27 @@ describe('hazard: names that resolve to this machine', () => {
       if (req.method === 'POST') return void res.writeHead(202, { location: target, 'content-length': '0' }).end();
       res.writeHead(307, { location: target }).end();
     });
-    try {
-      const transport = new Transport(registry.host, new Authenticator(registry.host, { credentials: null, lookup }), { insecure: true, retries: 0, lookup });
-      for (const t of [`http://alias.test:${service.port}/v2/app/blobs/x`, 'http://metadata.test/latest/meta-data/']) {
-        target = t;
-        const blob = { method: 'GET' as const, url: transport.url('app/blobs/sha256:00'), scopes: [] };
-        await assert.rejects(transport.request(blob, [200], 'blob GET'), refusedProtocol);
-        // The upload's next request goes to the Location the registry gave.
-        const upload = { method: 'PATCH' as const, url: new URL(t), body: new Uint8Array(4), scopes: [] };
-        await assert.rejects(transport.request(upload, [202], 'blob upload'), refusedProtocol);
-      }
-      assert.deepEqual(service.hits, [], 'nothing reached the local service');
-      assert.ok(registry.hits.length >= 2, 'the registry itself was asked');
-    } finally {
-      await Promise.all([service.close(), registry.close()]);
+    const transport = new Transport(registry.host, new Authenticator(registry.host, { credentials: null, lookup }), { insecure: true, retries: 0, lookup });
+    for (const t of [`http://alias.test:${service.port}/v2/app/blobs/x`, 'http://metadata.test/latest/meta-data/']) {
+      target = t;
+      const blob = { method: 'GET' as const, url: transport.url('app/blobs/sha256:00'), scopes: [] };
+      await assert.rejects(transport.request(blob, [200], 'blob GET'), refusedProtocol);
+      // The upload's next request goes to the Location the registry gave.
+      const upload = { method: 'PATCH' as const, url: new URL(t), body: new Uint8Array(4), scopes: [] };
+      await assert.rejects(transport.request(upload, [202], 'blob upload'), refusedProtocol);
     }
+    assert.deepEqual(service.hits, [], 'nothing reached the local service');
+    assert.ok(registry.hits.length >= 2, 'the registry itself was asked');
   });
 
   it('a registry on this machine may send the client to another local name (a port-forward)', async () => {
     const service = await serve('127.0.0.1', (_req, res) => void res.writeHead(200, { 'content-length': '2' }).end('ok'));
     const registry = await serve('127.0.0.1', (_req, res) => void res.writeHead(307, { location: `http://localhost:${service.port}/blob` }).end());
-    try {
-      const lookup = resolver({});
-      const transport = new Transport(registry.host, new Authenticator(registry.host, { credentials: null, lookup }), { lookup });
-      const res = await transport.request({ method: 'GET', url: transport.url('app/blobs/sha256:00'), scopes: [] }, [200], 'blob GET');
-      assert.equal(await res.text(), 'ok');
-      assert.deepEqual(service.hits, ['GET /blob']);
-      assert.deepEqual(lookup.asked, [], 'names of this machine need no lookup');
-    } finally {
-      await Promise.all([service.close(), registry.close()]);
-    }
+    const lookup = resolver({});
+    const transport = new Transport(registry.host, new Authenticator(registry.host, { credentials: null, lookup }), { lookup });
+    const res = await transport.request({ method: 'GET', url: transport.url('app/blobs/sha256:00'), scopes: [] }, [200], 'blob GET');
+    assert.equal(await res.text(), 'ok');
+    assert.deepEqual(service.hits, ['GET /blob']);
+    assert.deepEqual(lookup.asked, [], 'names of this machine need no lookup');
   });
 });

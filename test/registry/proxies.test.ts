@@ -2,32 +2,17 @@
 // server that answers with a redirect. Hazards: a correct blob refused because the Content-Length was
 // of the encoded bytes; a redirect of the token request retried as a network failure instead of
 // refused at once.
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { pull, pullToDestination } from '../../src/registry/pull.js';
 import { OciLayout } from '../../src/layout/layout.js';
 import { tempDir } from '../helpers/tree.js';
+import { testServers } from '../helpers/http-servers.js';
 
-type Handler = (req: IncomingMessage, res: ServerResponse) => void;
-
-const servers: Server[] = [];
-after(() => {
-  for (const s of servers) {
-    s.closeAllConnections();
-    s.close();
-  }
-});
-
-async function serve(handler: Handler): Promise<string> {
-  const server = createServer(handler);
-  servers.push(server);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return `127.0.0.1:${(server.address() as { port: number }).port}`;
-}
+const { http: serve } = testServers();
 
 const digest = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 

@@ -2,12 +2,12 @@
 // TOC with, against registries on loopback: one that answers 206 with the range, and one that ignores
 // Range and answers 200 with the whole blob. The 200 body is read as it comes and cancelled once the
 // range is in: asserted by the bytes the server managed to hand to its socket, never by memory.
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createServer as createNetServer, type Server as NetServer } from 'node:net';
+import type { ServerResponse } from 'node:http';
 import { connect, type RegistryOptions } from '../../src/registry/client.js';
 import { readBlobRange } from '../../src/registry/range.js';
+import { testServers, writeWhileOpen, type Sent } from '../helpers/http-servers.js';
 
 const MiB = 1024 * 1024;
 /** The whole blob a registry that ignores Range offers: far more than loopback buffers hold. */
@@ -18,20 +18,7 @@ const GUARD = { timeout: 30_000 };
 const options: RegistryOptions = { credentials: null, retries: 0, retryDelay: 5, timeout: 5000 };
 const DIGEST = `sha256:${'ab'.repeat(32)}`;
 
-const servers: (Server | NetServer)[] = [];
-after(() => {
-  for (const s of servers) {
-    (s as Server).closeAllConnections?.();
-    s.close();
-  }
-});
-
-async function serve(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<string> {
-  const server = createServer(handler);
-  servers.push(server);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return `127.0.0.1:${(server.address() as { port: number }).port}`;
-}
+const { http: serve, raw } = testServers();
 
 /** Byte `i` of the test blob: each 4-byte word holds its own index, so a slice read from the wrong offset shows. */
 function blobBytes(from: number, to: number): Buffer {
@@ -41,42 +28,10 @@ function blobBytes(from: number, to: number): Buffer {
   return words.subarray(from - start, from - start + (to - from));
 }
 
-interface Sent {
-  /** Bytes handed to the socket. */
-  bytes: number;
-  /** Whether the whole body was written before the connection closed. */
-  finished: boolean;
-}
-
-/**
- * Writes the whole test blob as a 200 (Content-Length set, or chunked) in 64 KiB pieces, waiting for
- * the socket to drain, until the body is done or the client goes away.
- */
-async function pourBlob(res: ServerResponse, contentLength: boolean): Promise<Sent> {
+/** Writes the whole test blob as a 200 (Content-Length set, or chunked) in 64 KiB pieces. */
+function pourBlob(res: ServerResponse, contentLength: boolean): Promise<Sent> {
   res.writeHead(200, { 'content-type': 'application/octet-stream', ...(contentLength ? { 'content-length': String(BLOB_SIZE) } : {}) });
-  let closed = false;
-  res.on('close', () => (closed = true));
-  res.on('error', () => {});
-  let sent = 0;
-  while (!closed && sent < BLOB_SIZE) {
-    const n = Math.min(64 * 1024, BLOB_SIZE - sent);
-    const ok = res.write(blobBytes(sent, sent + n));
-    sent += n;
-    if (!ok) {
-      await new Promise<void>((resolve) => {
-        const go = (): void => {
-          res.off('drain', go);
-          res.off('close', go);
-          resolve();
-        };
-        res.on('drain', go);
-        res.on('close', go);
-      });
-    }
-  }
-  const finished = !closed && sent === BLOB_SIZE;
-  res.end();
-  return { bytes: sent, finished };
+  return writeWhileOpen(res, (sent) => (sent < BLOB_SIZE ? blobBytes(sent, Math.min(sent + 64 * 1024, BLOB_SIZE)) : undefined));
 }
 
 async function rejection(p: Promise<unknown>): Promise<Error & { code?: string; status?: number }> {
@@ -137,16 +92,13 @@ describe('a registry that ignores Range and answers 200 with the whole blob', ()
   });
 
   it('a 200 body cut off before its Content-Length (connection closed) is ERR_REGISTRY_UNAVAILABLE, not a short or empty read', GUARD, async () => {
-    const server = createNetServer((socket) => {
+    const host = await raw((socket) => {
       socket.on('error', () => {});
       socket.once('data', () => {
         socket.write(`HTTP/1.1 200 OK\r\ncontent-length: ${10 * MiB}\r\n\r\n`);
         socket.end(blobBytes(0, 1000));
       });
     });
-    servers.push(server);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const host = `127.0.0.1:${(server.address() as { port: number }).port}`;
     const err = await rejection(readBlobRange(connect(`${host}/app:1`, options), DIGEST, 500_000, 1000));
     assert.equal(err.code, 'ERR_REGISTRY_UNAVAILABLE', err.message);
   });
