@@ -48,10 +48,16 @@ export interface LayerSpec extends DirectoryLayerOptions {
   whiteouts?: readonly string[];
   /** Image directories whose content from the layers below this layer hides (`.wh..wh..opq`). */
   opaqueDirs?: readonly string[];
+  /**
+   * Only the paths of DIR these patterns match (.dockerignore syntax, without '!'), with everything
+   * below them; `exclude` and the .dockerignore then leave paths out of those, and no '!' line of
+   * theirs takes back a path these leave out (tarDirectory `include`). Default: every path.
+   */
+  include?: readonly string[];
 }
 
 const LAYER_SPEC_KEYS = optionKeys<LayerSpec>({
-  dir: true, dest: true, whiteouts: true, opaqueDirs: true,
+  dir: true, dest: true, whiteouts: true, opaqueDirs: true, include: true,
   exclude: true, dockerignore: true, mtime: true, owner: true, mode: true, xattrs: true, keepWhiteoutFiles: true,
 });
 
@@ -160,6 +166,8 @@ export interface DirectoryLayer {
   root: string;
   /** The .dockerignore patterns the tar leaves out (the file's lines, then the options'). */
   exclude: readonly string[];
+  /** The layer's `include` patterns (empty: every path), applied beside `exclude`. */
+  include: readonly string[];
   /** A fresh tar stream of the same tree and options, per call (a layer cache reads the tree twice). */
   open: () => AsyncGenerator<Buffer>;
 }
@@ -184,6 +192,7 @@ export async function directoryLayer(
   else if (typeof di === 'string' && di !== '') ignoreLines = await readDockerignore(di, false);
   else if (di !== false) throw new ErrInvalidOption(`${where}.dockerignore`, 'a boolean or a path', di);
   const exclude = [...(ignoreLines ?? []), ...patterns('exclude', defaults.exclude), ...patterns(`${where}.exclude`, layer.exclude)];
+  const include = patterns(`${where}.include`, layer.include);
 
   const mtime = layer.mtime ?? defaults.mtime;
   const owner = layer.owner ?? defaults.owner;
@@ -193,6 +202,7 @@ export async function directoryLayer(
   const options: TarOptions = {
     ...(dest === '/' ? {} : { prefix: dest }),
     ...(exclude.length === 0 ? {} : { exclude }),
+    ...(include.length === 0 ? {} : { include }),
     mtime: mtime === undefined ? defaultMtime() : parseMtimeArg(mtime, layer.mtime === undefined ? 'mtime' : `${where}.mtime`),
     ...(owner === undefined ? {} : parseOwnerArg(owner, layer.owner === undefined ? 'owner' : `${where}.owner`)),
     ...(mode === undefined ? {} : { mode }),
@@ -203,5 +213,5 @@ export async function directoryLayer(
     ...(onSkip === undefined ? {} : { onSkip }),
   };
   // tarDirectory checks the rest at the call (owner ids, mtime values, whiteout conflicts).
-  return { tar: tarDirectory(dir, options), dest, root: dir, exclude, open: () => tarDirectory(dir, options) };
+  return { tar: tarDirectory(dir, options), dest, root: dir, exclude, include, open: () => tarDirectory(dir, options) };
 }

@@ -86,10 +86,12 @@ export function nodeCommand(pkg: Readonly<Record<string, unknown>>): string[] | 
 
 /** The two directory layers of a project at `dir`, under `appDir`. */
 export function nodeLayers(dir: string, appDir: string): [LayerSpec, LayerSpec] {
-  // Docker's rules: `*` leaves out every top-level entry, each `!NAME` takes one back (node_modules
-  // with everything below it). The project's .dockerignore is not read here: a `node_modules` line
+  // `include` takes the top-level dependency files (node_modules with everything below it); the
+  // build's `exclude` then leaves paths out of them. It is not an exclude list of its own ('*', then
+  // '!node_modules'): the last match wins there, so its '!' lines took back what the user excluded
+  // (node_modules/**/.env). The project's .dockerignore is not read here: a `node_modules` line
   // there is meant for `docker build`, which installs dependencies itself.
-  const dependencies: LayerSpec = { dir, dest: appDir, dockerignore: false, exclude: ['*', ...DEPENDENCY_FILES.map((f) => `!${f}`)] };
+  const dependencies: LayerSpec = { dir, dest: appDir, dockerignore: false, include: [...DEPENDENCY_FILES] };
   // Layer patterns come after .dockerignore's, and the last match wins: a `!node_modules` there does
   // not put the dependencies back into this layer.
   const app: LayerSpec = { dir, dest: appDir, exclude: [...APP_EXCLUDED] };

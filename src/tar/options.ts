@@ -2,7 +2,7 @@
 // and writer apply: which mtime an entry gets, which owner, which mode, which paths are left out.
 import { readFileSync } from 'node:fs';
 import { ErrInvalidOption, ErrOptionRange, ErrTarSource, optionKeys, refuseUnknownOptions } from '../core/errors.js';
-import { dockerignoreLines, dockerignoreMatcher } from './patterns.js';
+import { dockerignoreLines, dockerignoreMatcher, includeMatcher, type Matcher } from './patterns.js';
 
 /** Kinds of entries the walker meets. */
 export type EntryKind = 'file' | 'directory' | 'symlink' | 'hardlink' | 'fifo' | 'character-device' | 'block-device';
@@ -39,6 +39,12 @@ export interface TarOptions {
   exclude?: readonly string[];
   /** Path of a .dockerignore file whose patterns are added to `exclude` (read once, at the call). */
   dockerignore?: string;
+  /**
+   * Only the paths these patterns match (.dockerignore syntax, no '!'), with everything below them;
+   * `exclude` and `dockerignore` then leave paths out of those, and no '!' there can take back a
+   * path these leave out. Default: every path.
+   */
+  include?: readonly string[];
   /**
    * Mode overrides: a map from relative path to mode, or a function returning the mode to write
    * (undefined keeps the one on disk).
@@ -136,7 +142,7 @@ function stringList(name: string, value: unknown): string[] {
 }
 
 const TAR_KEYS = optionKeys<TarOptions>({
-  onSkip: true, mtime: true, owner: true, keepOwner: true, prefix: true, exclude: true, dockerignore: true,
+  onSkip: true, mtime: true, owner: true, keepOwner: true, prefix: true, exclude: true, dockerignore: true, include: true,
   mode: true, whiteouts: true, opaqueDirs: true, xattrs: true, keepWhiteoutFiles: true,
 });
 
@@ -196,7 +202,7 @@ export function resolveTarOptions(dir: unknown, options: unknown): Resolved {
       throw new ErrTarSource(`cannot read ${o.dockerignore}: ${(err as Error).message}`, err);
     }
   }
-  const matcher = dockerignoreMatcher(patterns, 'exclude');
+  const matcher = combined(dockerignoreMatcher(patterns, 'exclude'), includeMatcher(stringList('include', o.include), 'include'));
   return {
     onSkip: o.onSkip ?? (() => {}),
     mtime,
@@ -204,11 +210,17 @@ export function resolveTarOptions(dir: unknown, options: unknown): Resolved {
     owner,
     mode,
     prefix: Buffer.from(prefix === '' ? '' : `${prefix}/`),
-    excluded: matcher ? (rel) => matcher.excluded(rel) : undefined,
+    excluded: matcher?.excluded,
     reincludes: matcher?.reincludes ?? false,
     whiteouts: stringList('whiteouts', o.whiteouts).map((p) => cleanImagePath('whiteouts', p)),
     opaqueDirs: stringList('opaqueDirs', o.opaqueDirs).map((p) => cleanImagePath('opaqueDirs', p)),
     xattrs: o.xattrs === true,
     keepWhiteoutFiles: o.keepWhiteoutFiles === true,
   };
+}
+
+/** A path is left out when either matcher leaves it out (see includeMatcher). */
+function combined(exclude: Matcher | undefined, include: Matcher | undefined): Matcher | undefined {
+  if (exclude === undefined || include === undefined) return exclude ?? include;
+  return { reincludes: true, excluded: (rel) => include.excluded(rel) || exclude.excluded(rel) };
 }

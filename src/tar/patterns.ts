@@ -633,3 +633,24 @@ export function dockerignoreMatcher(lines: readonly string[], option = 'exclude'
     },
   };
 }
+
+/**
+ * The matcher of `include` patterns (the same syntax, without '!'): a path is left out unless a
+ * pattern matches it or one of its parents. Directories on the way to an included path are walked
+ * (and written only when something below them is included). Undefined when no line is a pattern.
+ * It is applied beside the exclude matcher, not merged into its list, so that no exclude line, '!'
+ * ones included, can take back a path the include patterns leave out, and no include pattern can
+ * take back a path an exclude line leaves out.
+ */
+export function includeMatcher(lines: readonly string[], option = 'include'): Matcher | undefined {
+  const kept: string[] = [];
+  for (const line of lines) {
+    const read = readLine(line);
+    if (read === undefined) continue;
+    if (read.startsWith('!')) throw new ErrOptionRange(option, "patterns without '!' (leave paths out with exclude)", line);
+    kept.push(`!${read}`);
+  }
+  if (kept.length === 0) return undefined;
+  const matcher = dockerignoreMatcher(['**', ...kept], option)!;
+  return { reincludes: true, excluded: (rel) => matcher.excluded(rel) };
+}

@@ -112,4 +112,21 @@ describe('buildNodeImage', () => {
     await assert.rejects(buildNodeImage({ dir: dir2, tags: ['x:1'], ociDir: join(tmp.path, 'h4'), appDir: 'app' }), { code: 'ERR_OPTION_OUT_OF_RANGE' });
     assert.throws(() => readFileSync(join(tmp.path, 'h2', 'index.json')), { code: 'ENOENT' });
   });
+
+  it('hazard: the build`s exclude leaves paths out of the dependency layer too, and no `!` there puts other files into it', async () => {
+    const dir = join(tmp.path, 'excluded');
+    project(dir);
+    mkdirSync(join(dir, 'node_modules', '.cache'), { recursive: true });
+    writeFileSync(join(dir, 'node_modules', '.cache', 'big.bin'), 'cached build output\n');
+    writeFileSync(join(dir, 'node_modules', 'dep', '.env'), 'AWS_SECRET_ACCESS_KEY=hunter2\n');
+    const out = join(tmp.path, 'oci-excluded');
+    // `!lib` takes lib back in the application layer only: the dependency layer never holds code.
+    await buildNodeImage({ dir, tags: ['app:1'], ociDir: out, exclude: ['node_modules/.cache', '**/.env', 'package-lock.json', '!lib'] });
+    const built = await readLayout(out);
+    assert.deepEqual(names(built.layers[0]!), [
+      'app', 'app/node_modules', 'app/node_modules/dep', 'app/node_modules/dep/lib', 'app/node_modules/dep/lib/index.js',
+      'app/node_modules/dep/package.json', 'app/package.json',
+    ]);
+    assert.deepEqual(names(built.layers[1]!), ['app', 'app/.dockerignore', 'app/lib', 'app/lib/index.js', 'app/server.js']);
+  });
 });

@@ -171,6 +171,17 @@ describe('.dockerignore through tarDirectory, buildImage and the CLI', () => {
     assert.deepEqual(await names(src, { dockerignore: join(tmp.path, 'ignore') }), EXPECTED);
   });
 
+  it('include takes only what its patterns match, with their parents; exclude leaves paths out of that and no ! line takes others back', async () => {
+    assert.deepEqual(await names(src, { include: ['keep', 'secret/deep/keep.me', '*.md'] }),
+      ['README.md', 'keep/', 'keep/KEEP.txt', 'keep/keep.txt', 'readme.md', 'secret/', 'secret/deep/', 'secret/deep/keep.me']);
+    // The order of the lists does not matter: include and exclude both have to keep a path.
+    assert.deepEqual(await names(src, { include: ['keep', 'secret'], exclude: ['keep/keep.txt', '!README.md', 'secret/top', '!foo'] }),
+      ['keep/', 'keep/KEEP.txt', 'secret/', 'secret/deep/', 'secret/deep/keep.me', 'secret/deep/other']);
+    assert.deepEqual(await names(src, { include: ['nothing-matches'] }), []);
+    assert.throws(() => tarDirectory(src, { include: ['!keep'] }), (err: unknown) => err instanceof ErrOptionRange && /include/.test((err as Error).message));
+    assert.throws(() => tarDirectory(src, { include: ['[z-a]'] }), ErrOptionRange);
+  });
+
   it('a symlink whose name does not match stays, and is not followed into an excluded directory', async () => {
     const got = await names(src, { exclude: ['secret'] });
     assert.ok(got.includes('linkdir') && got.includes('link-readme'));
