@@ -11,7 +11,7 @@
 import { createHash, randomBytes, type Hash } from 'node:crypto';
 import { ESTARGZ_LAYOUT_VERSION } from '../estargz/toc.js';
 import { constants } from 'node:fs';
-import { mkdir, open, readdir, rename, stat, unlink, utimes, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, open, readdir, rename, unlink, utimes, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -64,6 +64,9 @@ const MAX_ENTRY_BYTES = 16 * 1024;
 const ENTRY_VERSION = 1;
 /** Temp files older than this are leftovers of a killed writer. */
 const STALE_TEMP_MS = 60 * 60 * 1000;
+/** An entry's file name, and the temp name set() writes it under first (`ENTRY.PID.RANDOM.tmp`). */
+const ENTRY_NAME = /^[0-9a-f]{64}\.json$/;
+const TEMP_NAME = /^[0-9a-f]{64}\.json\.\d+\.[0-9a-f]{12}\.tmp$/;
 
 /** `$XDG_CACHE_HOME/fastlayer/layers` when XDG_CACHE_HOME is absolute, else `~/.cache/fastlayer/layers`. */
 export function defaultLayerCacheDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -221,12 +224,14 @@ export class LayerCache {
     const entries: { path: string; mtime: number }[] = [];
     for (const name of names) {
       const path = join(this.dir, name);
-      if (name.endsWith('.tmp')) {
-        const st = await stat(path).catch(() => undefined);
-        if (st && now - st.mtimeMs > STALE_TEMP_MS) await unlink(path).catch(() => {});
-      } else if (/^[0-9a-f]{64}\.json$/.test(name) && names.length > this.maxEntries) {
-        const st = await stat(path).catch(() => undefined);
-        if (st) entries.push({ path, mtime: st.mtimeMs });
+      // Only names set() makes, and only regular files: the directory may be one the user named
+      // (`--layer-cache-dir /tmp`), where other programs' `*.tmp` and `*.json` files live.
+      if (TEMP_NAME.test(name)) {
+        const st = await lstat(path).catch(() => undefined);
+        if (st?.isFile() && now - st.mtimeMs > STALE_TEMP_MS) await unlink(path).catch(() => {});
+      } else if (ENTRY_NAME.test(name) && names.length > this.maxEntries) {
+        const st = await lstat(path).catch(() => undefined);
+        if (st?.isFile()) entries.push({ path, mtime: st.mtimeMs });
       }
     }
     if (entries.length <= this.maxEntries) return;

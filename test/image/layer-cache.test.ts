@@ -4,7 +4,7 @@
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync, rmSync, existsSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, symlinkSync, utimesSync, writeFileSync, rmSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Layer } from '../../src/layer/layer.js';
 import { nativeEngine } from '../../src/engine/native-engine.js';
@@ -187,6 +187,27 @@ describe('layer cache', () => {
     assert.equal(await cache.get(key(0)), undefined, 'the oldest is gone');
     assert.throws(() => new LayerCache(cacheDir(), { maxEntries: 0 }), { code: 'ERR_OPTION_OUT_OF_RANGE' });
     await assert.rejects(cache.set(key(1), { digest: 'md5:x', size: 1 }), { code: 'ERR_INVALID_OPTION' });
+  });
+
+  it('hazard: a cache in a shared directory (--layer-cache-dir /tmp) removes only its own stale temp files and entries', async () => {
+    const dir = cacheDir();
+    mkdirSync(dir, { recursive: true });
+    const entryName = `${'e'.repeat(64)}.json`;
+    const ours = `${entryName}.4242.0123456789ab.tmp`;
+    const theirs = ['thesis-draft.tmp', 'db-dump.tmp', `${entryName}.tmp`, `${'e'.repeat(64)}.json.1.x.tmp`, 'notes.json'];
+    for (const name of [ours, ...theirs]) writeFileSync(join(dir, name), 'data');
+    // A temp-named directory and a temp-named symlink: not files set() writes.
+    mkdirSync(join(dir, `${entryName}.7.aaaaaaaaaaaa.tmp`));
+    symlinkSync(join(dir, 'notes.json'), join(dir, `${entryName}.8.bbbbbbbbbbbb.tmp`));
+    const old = new Date(Date.now() - 3 * 60 * 60 * 1000);
+    for (const name of readdirSync(dir)) utimesSync(join(dir, name), old, old);
+    const cache = new LayerCache(dir, { maxEntries: 5 });
+    const key: LayerCacheKey = { diffID: `sha256:${'1'.repeat(64)}`, compression: 'gzip', level: 1, mediaType: 'm', format: 1, engine: 'js', details: {} };
+    await cache.set(key, { digest: `sha256:${'c'.repeat(64)}`, size: 1 });
+    const left = readdirSync(dir);
+    assert.ok(!left.includes(ours), 'a stale temp file of the cache is removed');
+    for (const name of [...theirs, `${entryName}.7.aaaaaaaaaaaa.tmp`, `${entryName}.8.bbbbbbbbbbbb.tmp`]) assert.ok(left.includes(name), `${name} is left alone`);
+    assert.equal(readFileSync(join(dir, 'thesis-draft.tmp'), 'utf8'), 'data');
   });
 
   it('a cache directory that cannot be written is skipped: the layer still works', async () => {
