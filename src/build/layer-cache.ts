@@ -206,6 +206,11 @@ export class LayerCache {
     await this.#prune().catch(() => {});
   }
 
+  /** Removes the entry of `key` (one the bytes made again proved wrong); failures are ignored. */
+  async forget(key: LayerCacheKey): Promise<void> {
+    await unlink(this.#path(key)).catch(() => {});
+  }
+
   /** A write in flight, that settled() waits for. Its failure is never a build's failure. */
   track(write: Promise<void>): void {
     const p = write.catch(() => {}).finally(() => this.#pending.delete(p));
@@ -348,7 +353,18 @@ export async function cachedLayer(openTar: () => AsyncIterable<Uint8Array>, opti
         descriptor,
         diffID: hit.diffID ?? diffID,
         ...(origin === undefined ? {} : { origin }),
-        open: (): Readable => new Layer(openTar(), layerOptions).compressed(),
+        open: (): Readable => {
+          const again = new Layer(openTar(), layerOptions);
+          // The destination fails this write on the mismatch. An entry of this directory that the same
+          // tar (same diffID) compresses differently is wrong: removed, so the next build makes the
+          // layer again instead of failing the same way each time. A changed tree leaves it be.
+          if (local !== undefined && cache !== undefined && !estargz) {
+            again.done.then((v) => {
+              if (v.diffID.toString() === diffID && (v.digest.toString() !== hit.digest || v.size !== hit.size)) cache.track(cache.forget(key));
+            }, () => {});
+          }
+          return again.compressed();
+        },
       };
       return blob;
     }

@@ -176,6 +176,25 @@ describe('layer cache', () => {
     const out = join(tmp.path, `layout${++n}`);
     await assert.rejects(writeLayout(new Image({ layers: [blob] }), out, { names: ['x/y:1'] }), { code: 'ERR_DIGEST_MISMATCH' });
     assert.ok(!existsSync(join(out, 'index.json')) || !readFileSync(join(out, 'index.json'), 'utf8').includes('x/y'), 'no name points at the image');
+    await cache.settled();
+    assert.equal(entries(cache.dir).length, 1, 'the entry of the unchanged tree is not the wrong one: it stays');
+  });
+
+  it('hazard: a well-formed but wrong entry fails one write, is removed, and the next build makes the layer again', async () => {
+    const dir = tree();
+    const cache = new LayerCache(cacheDir());
+    const first = await prime(dir, cache);
+    const [name] = entries(cache.dir);
+    const path = join(cache.dir, name!);
+    writeFileSync(path, readFileSync(path, 'utf8').replace(first.digest, `sha256:${'d'.repeat(64)}`));
+    const blob = await cachedDirectoryLayer(dir, { mtime: 0 }, { compressionLevel: 1, cache });
+    assert.equal(blob.kind === 'known' && blob.descriptor.digest, `sha256:${'d'.repeat(64)}`, 'the wrong entry is a hit');
+    await assert.rejects(writeLayout(new Image({ layers: [blob] }), join(tmp.path, `layout${++n}`), { names: ['x/y:1'] }), { code: 'ERR_DIGEST_MISMATCH' });
+    await cache.settled();
+    assert.deepEqual(entries(cache.dir), [], 'the wrong entry is gone');
+    const again = await cachedDirectoryLayer(dir, { mtime: 0 }, { compressionLevel: 1, cache });
+    assert.equal(again.kind, 'streaming', 'a miss: the layer is made again');
+    assert.equal((await drain(again)).digest, first.digest);
   });
 
   it('stays bounded: beyond maxEntries the least recently used entries are removed', async () => {
