@@ -75,13 +75,6 @@ interface Walk {
   pending: Item[];
 }
 
-/** Every item of the archive in order. The root directory's descriptor is the caller's. */
-export async function* walk(root: DirRef, o: Resolved, vroot: VNode, hooks: TestHooks = {}, xattrs?: XattrReader): AsyncGenerator<Item> {
-  const w: Walk = { o, hooks, root, pending: [], xattrs };
-  if (vroot.mount) yield* level(w, root, Buffer.alloc(0), Buffer.alloc(0), vroot);
-  else yield* level(w, undefined, Buffer.alloc(0), Buffer.alloc(0), vroot);
-}
-
 /** Subdirectories opened and listed ahead of the walk at each level: hides the latency of each. */
 const PREFETCH = 4;
 
@@ -89,6 +82,161 @@ interface Listed2 {
   child: DirRef;
   listing: Awaited<ReturnType<typeof list>>;
   xattrs?: Map<string, Buffer> | undefined;
+}
+
+/** A name of a directory, real, virtual or both, with what the walk decided about it. */
+interface Named {
+  name: Buffer;
+  dtype?: Dtype | undefined;
+  virtual?: VNode | 'marker' | undefined;
+  descend: boolean;
+  isExcluded: boolean;
+  relPath: Buffer | undefined;
+}
+
+/**
+ * One directory of the current path: the walk keeps these on an explicit stack, not in nested
+ * generators, so that neither the call stack nor the cost of passing an item up grows with depth.
+ */
+interface Frame {
+  /** The opened directory, or undefined for a virtual one. */
+  dir: DirRef | undefined;
+  /** Path relative to the root ('' or ending with '/'), and layer path ('' or ending with '/'). */
+  rel: Buffer;
+  layer: Buffer;
+  vnode: VNode | undefined;
+  /** The listing when it was made ahead (a subdirectory); else listed when the frame is entered. */
+  listed: Listed2['listing'] | undefined;
+  /** Real and virtual names merged and sorted: set when the frame is entered. */
+  sorted: Named[] | undefined;
+  /** Indices in `sorted` of the subdirectories to descend into. */
+  subdirs: number[];
+  /** Subdirectories opened and listed ahead, by index in `sorted`. */
+  ahead: Map<number, Promise<Listed2>>;
+  /** Subdirectories prefetched so far, and the position of the current one, in `subdirs`. */
+  next: number;
+  position: number;
+  /** The entry of `sorted` to take next. */
+  index: number;
+  /** The directory this frame holds a reference on, released when it is left (not the root's). */
+  owned: DirRef | undefined;
+  /** An excluded directory: w.pending's length just after its own item was put there. */
+  mark: number | undefined;
+}
+
+const EMPTY = Buffer.alloc(0);
+const SLASH = Buffer.from('/');
+
+function frame(dir: DirRef | undefined, rel: Buffer, layer: Buffer, vnode: VNode | undefined, listed?: Listed2['listing'], owned?: DirRef): Frame {
+  return { dir, rel, layer, vnode, listed, sorted: undefined, subdirs: [], ahead: new Map(), next: 0, position: 0, index: 0, owned, mark: undefined };
+}
+
+/**
+ * Every item of the archive in order: a depth-first walk without recursion, so any depth takes the
+ * same call stack and an item costs the same at any depth. Each level of the current path holds its
+ * directory's descriptor and listing: a tree deeper than the open-files limit fails with
+ * ERR_TAR_SOURCE (EMFILE) naming the directory. The root directory's descriptor is the caller's.
+ */
+export async function* walk(root: DirRef, o: Resolved, vroot: VNode, hooks: TestHooks = {}, xattrs?: XattrReader): AsyncGenerator<Item> {
+  const w: Walk = { o, hooks, root, pending: [], xattrs };
+  const stack: Frame[] = [frame(vroot.mount ? root : undefined, EMPTY, EMPTY, vroot)];
+  try {
+    while (stack.length > 0) {
+      const f = stack[stack.length - 1]!;
+      const sorted = f.sorted ?? (await enter(w, f));
+      if (f.index >= sorted.length) {
+        stack.pop();
+        // Nothing below was included: the excluded directory stays out.
+        if (f.mark !== undefined && w.pending.length >= f.mark) w.pending.length = f.mark - 1;
+        release(f);
+        continue;
+      }
+      const index = f.index++;
+      const { name, dtype, virtual, descend, isExcluded, relPath } = sorted[index]!;
+      const dir = f.dir;
+      const layerName = Buffer.concat([f.layer, name]);
+      if (virtual === 'marker') {
+        if (dtype !== undefined) throw new ErrTarSource(`fastlayer: ${layerName.toString()} is both a whiteout marker and an entry of the directory`);
+        if (w.pending.length > 0) for (const item of w.pending.splice(0)) yield item;
+        yield { kind: 'marker', name: layerName };
+        continue;
+      }
+      if (dtype === undefined || !dir) {
+        // A virtual directory only: a parent of the prefix or of a whiteout.
+        const node = virtual!;
+        const dirName = Buffer.concat([layerName, SLASH]);
+        if (w.pending.length > 0) for (const item of w.pending.splice(0)) yield item;
+        const xattrs = node.mount ? await w.xattrs?.read(w.root.fd) : undefined;
+        yield { kind: 'dir', name: dirName, rel: '', st: node.mount ? w.root.st : undefined, xattrs };
+        stack.push(frame(node.mount ? w.root : undefined, EMPTY, dirName, node));
+        continue;
+      }
+      const relString = relPath!.toString();
+      const display = join(w.root.display, relPath!);
+      if (virtual && dtype !== 'dir') throw new ErrTarSource(`fastlayer: ${display.toString()} is not a directory, but the layer puts entries under it`);
+      if (dtype === 'dir') {
+        if (!descend) continue;
+        prefetch(w, f, f.position + PREFETCH);
+        f.position++;
+        const pending = f.ahead.get(index)!;
+        f.ahead.delete(index);
+        const { child, listing, xattrs } = await pending;
+        // On the stack before anything is yielded: released with it, whatever ends the walk.
+        const dirName = Buffer.concat([layerName, SLASH]);
+        const sub = frame(child, Buffer.concat([relPath!, SLASH]), dirName, virtual as VNode | undefined, listing, child);
+        stack.push(sub);
+        const item: Item = { kind: 'dir', name: dirName, rel: relString, st: child.st, xattrs };
+        if (isExcluded) {
+          w.pending.push(item);
+          sub.mark = w.pending.length;
+        } else {
+          if (w.pending.length > 0) for (const it of w.pending.splice(0)) yield it;
+          yield item;
+        }
+        continue;
+      }
+      if (isExcluded) continue;
+      await w.hooks.beforeOpen?.(relString, dtype);
+      if (w.pending.length > 0) for (const item of w.pending.splice(0)) yield item;
+      yield { kind: 'entry', name: layerName, rel: relString, parent: dir.acquire(), base: name, dtype, display };
+    }
+  } finally {
+    // Abandoned (failure or early return): from the deepest level up, what each opened.
+    for (let i = stack.length - 1; i >= 0; i--) release(stack[i]!);
+  }
+}
+
+/** Lists the frame's directory if it was not listed ahead, and merges and sorts its names. */
+async function enter(w: Walk, f: Frame): Promise<Named[]> {
+  const dir = f.dir;
+  let real: Listed2['listing'] = f.listed ?? [];
+  if (!f.listed && dir) {
+    try {
+      real = await list(dir);
+    } catch (err) {
+      throw wrap(dir.display, err);
+    }
+  }
+  f.listed = undefined;
+  const names = new Map<string, { name: Buffer; dtype?: Dtype; virtual?: VNode | 'marker' }>();
+  for (const r of real) names.set(key(r.name), { name: r.name, dtype: r.dtype });
+  for (const [k, v] of f.vnode?.children ?? []) {
+    const seen = names.get(k);
+    if (seen) seen.virtual = v;
+    else names.set(k, { name: Buffer.from(k, 'latin1'), virtual: v });
+  }
+  const sorted: Named[] = [...names.values()]
+    .sort((a, b) => Buffer.compare(a.name, b.name))
+    .map((e) => {
+      if (e.dtype === undefined || !dir || e.virtual === 'marker') return { ...e, descend: false, isExcluded: false, relPath: undefined };
+      const relPath = join(f.rel, e.name);
+      const isExcluded = w.o.excluded ? w.o.excluded(relPath) : false;
+      const descend = e.dtype === 'dir' && !(isExcluded && !w.o.reincludes && !e.virtual);
+      return { ...e, descend, isExcluded, relPath };
+    });
+  f.subdirs = sorted.flatMap((e, i) => (e.descend ? [i] : []));
+  f.sorted = sorted;
+  return sorted;
 }
 
 async function openAndList(w: Walk, dir: DirRef, name: Buffer, display: Buffer, rel: string): Promise<Listed2> {
@@ -114,105 +262,22 @@ async function openAndList(w: Walk, dir: DirRef, name: Buffer, display: Buffer, 
 
 const ignore = () => {};
 
-async function* level(
-  w: Walk, dir: DirRef | undefined, rel: Buffer, layer: Buffer, vnode: VNode | undefined, listed?: Listed2['listing'],
-): AsyncGenerator<Item> {
-  let real: Listed2['listing'] = listed ?? [];
-  if (!listed && dir) {
-    try {
-      real = await list(dir);
-    } catch (err) {
-      throw wrap(dir.display, err);
-    }
-  }
-  const names = new Map<string, { name: Buffer; dtype?: Dtype; virtual?: VNode | 'marker' }>();
-  for (const r of real) names.set(key(r.name), { name: r.name, dtype: r.dtype });
-  for (const [k, v] of vnode?.children ?? []) {
-    const seen = names.get(k);
-    if (seen) seen.virtual = v;
-    else names.set(k, { name: Buffer.from(k, 'latin1'), virtual: v });
-  }
-  const sorted = [...names.values()]
-    .sort((a, b) => Buffer.compare(a.name, b.name))
-    .map((e) => {
-      if (e.dtype === undefined || !dir || e.virtual === 'marker') return { ...e, descend: false, isExcluded: false, relPath: undefined };
-      const relPath = join(rel, e.name);
-      const isExcluded = w.o.excluded ? w.o.excluded(relPath) : false;
-      const descend = e.dtype === 'dir' && !(isExcluded && !w.o.reincludes && !e.virtual);
-      return { ...e, descend, isExcluded, relPath };
-    });
-  const subdirs = sorted.flatMap((e, i) => (e.descend ? [i] : []));
-  const ahead = new Map<number, Promise<Listed2>>();
-  let next = 0;
-  let position = 0; // of the current subdirectory in `subdirs`
-  const prefetch = (upTo: number) => {
-    for (; next < subdirs.length && next <= upTo; next++) {
-      const i = subdirs[next]!;
-      const e = sorted[i]!;
-      const p = openAndList(w, dir!, e.name, join(w.root.display, e.relPath!), e.relPath!.toString());
-      p.catch(ignore); // awaited in order below
-      ahead.set(i, p);
-    }
-  };
-
-  try {
-    for (let index = 0; index < sorted.length; index++) {
-      const { name, dtype, virtual, descend, isExcluded, relPath } = sorted[index]!;
-      const layerName = Buffer.concat([layer, name]);
-      if (virtual === 'marker') {
-        if (dtype !== undefined) throw new ErrTarSource(`fastlayer: ${layerName.toString()} is both a whiteout marker and an entry of the directory`);
-        yield* flush(w);
-        yield { kind: 'marker', name: layerName };
-        continue;
-      }
-      if (dtype === undefined || !dir) {
-        // A virtual directory only: a parent of the prefix or of a whiteout.
-        const node = virtual!;
-        const dirName = Buffer.concat([layerName, Buffer.from('/')]);
-        yield* flush(w);
-        const xattrs = node.mount ? await w.xattrs?.read(w.root.fd) : undefined;
-        yield { kind: 'dir', name: dirName, rel: '', st: node.mount ? w.root.st : undefined, xattrs };
-        yield* level(w, node.mount ? w.root : undefined, Buffer.alloc(0), dirName, node);
-        continue;
-      }
-      const relString = relPath!.toString();
-      const display = join(w.root.display, relPath!);
-      if (virtual && dtype !== 'dir') throw new ErrTarSource(`fastlayer: ${display.toString()} is not a directory, but the layer puts entries under it`);
-      if (dtype === 'dir') {
-        if (!descend) continue;
-        prefetch(position + PREFETCH);
-        position++;
-        const pending = ahead.get(index)!;
-        ahead.delete(index);
-        const { child, listing, xattrs } = await pending;
-        try {
-          const item: Item = { kind: 'dir', name: Buffer.concat([layerName, Buffer.from('/')]), rel: relString, st: child.st, xattrs };
-          if (isExcluded) w.pending.push(item);
-          else {
-            yield* flush(w);
-            yield item;
-          }
-          const mark = w.pending.length;
-          yield* level(w, child, Buffer.concat([relPath!, Buffer.from('/')]), Buffer.concat([layerName, Buffer.from('/')]), virtual as VNode | undefined, listing);
-          // Nothing below was included: the excluded directory stays out.
-          if (isExcluded && w.pending.length >= mark) w.pending.length = mark - 1;
-        } finally {
-          child.release();
-        }
-        continue;
-      }
-      if (isExcluded) continue;
-      await w.hooks.beforeOpen?.(relString, dtype);
-      yield* flush(w);
-      yield { kind: 'entry', name: layerName, rel: relString, parent: dir.acquire(), base: name, dtype, display };
-    }
-  } finally {
-    // Abandoned (failure or early return): release what was opened ahead.
-    for (const p of ahead.values()) p.then(({ child }) => child.release(), ignore);
+/** Opens and lists the frame's subdirectories up to position `upTo` of `subdirs`, not yet awaited. */
+function prefetch(w: Walk, f: Frame, upTo: number): void {
+  const sorted = f.sorted!;
+  for (; f.next < f.subdirs.length && f.next <= upTo; f.next++) {
+    const i = f.subdirs[f.next]!;
+    const e = sorted[i]!;
+    const p = openAndList(w, f.dir!, e.name, join(w.root.display, e.relPath!), e.relPath!.toString());
+    p.catch(ignore); // awaited in order by the walk
+    f.ahead.set(i, p);
   }
 }
 
-function* flush(w: Walk): Generator<Item> {
-  if (w.pending.length === 0) return;
-  for (const item of w.pending.splice(0)) yield item;
+/** Leaves a frame: what was opened ahead of the walk (unused when it is abandoned), then its directory. */
+function release(f: Frame): void {
+  for (const p of f.ahead.values()) p.then(({ child }) => child.release(), ignore);
+  f.ahead.clear();
+  f.owned?.release();
+  f.owned = undefined;
 }
