@@ -231,8 +231,16 @@ async function* produce(dir: string, o: Resolved, vroot: VNode, hooks: TestHooks
           }
         } else {
           add(entryHeader({ ...base, size: st.size }));
-          yield take();
-          yield* fileBody(opened.fd, st.size, item.display);
+          // fileBody closes the descriptor once it runs; a consumer that stops at the header's
+          // yield never starts it, and the entry has already left the queue the finally below closes.
+          let started = false;
+          try {
+            yield take();
+            started = true;
+            yield* fileBody(opened.fd, st.size, item.display);
+          } finally {
+            if (!started) closeNow(opened.fd);
+          }
         }
       }
       if (batched >= BATCH) yield take();
