@@ -116,7 +116,7 @@ describe('tarDirectory options', () => {
     assert.throws(() => tarDirectory(src, { mode: { x: 0o10000 } }), (e) => e instanceof ErrOptionRange);
     assert.throws(() => tarDirectory(src, { exclude: 'x' as never }), (e) => e instanceof ErrInvalidOption);
     assert.throws(() => tarDirectory(src, { whiteouts: ['/'] }), (e) => e instanceof ErrOptionRange);
-    assert.throws(() => tarDirectory(src, { whiteouts: ['a/b'], opaqueDirs: ['a/.wh.b'] }), (e) => e instanceof ErrOptionRange);
+    assert.throws(() => tarDirectory(src, { whiteouts: ['a/b'], opaqueDirs: ['a/.wh.b'], keepWhiteoutFiles: true }), (e) => e instanceof ErrOptionRange && /not also parents/.test(e.message));
     assert.throws(() => tarDirectory(src, { whiteouts: ['x', 'x'] }), (e) => e instanceof ErrOptionRange);
   });
 });
@@ -230,5 +230,20 @@ describe('entries of the tree named .wh.* (whiteouts to every image tool)', () =
       assert.equal(kept.length, 3, `${kind}: ${kept.join(' ')}`);
     }
     assert.throws(() => tarDirectory(tmp.path, { keepWhiteoutFiles: 'yes' as unknown as boolean }), (e) => e instanceof ErrInvalidOption);
+  });
+
+  it('hazard: a directory the layer makes named .wh.* (prefix, parent of a whiteout, opaque directory) is refused at the call; keepWhiteoutFiles writes it', async () => {
+    const dir = join(tmp.path, 'plain');
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(join(dir, 'f'), 'x\n');
+    for (const [options, option] of [
+      [{ prefix: '/.wh.etc' }, 'prefix'], [{ prefix: 'app/.wh.x/' }, 'prefix'], [{ prefix: '/.wh..wh..opq' }, 'prefix'],
+      [{ whiteouts: ['/.wh.etc/passwd'] }, 'whiteouts'], [{ opaqueDirs: ['/var/.wh.cache'] }, 'opaqueDirs'],
+    ] as [TarOptions, string][]) {
+      assert.throws(() => tarDirectory(dir, options), (e: Error & { code?: string }) => e instanceof ErrOptionRange && e.message.includes(`"${option}"`) && /\.wh\.\*.*whiteout/.test(e.message), JSON.stringify(options));
+    }
+    // '.wh' and 'x.wh.y' are not whiteout names; the whiteout markers the layer adds are still written.
+    assert.deepEqual(names(await list(dir, { prefix: '/.wh/x.wh.y', whiteouts: ['/etc/.wh.a'] })), ['.wh/', '.wh/x.wh.y/', '.wh/x.wh.y/f', 'etc/', 'etc/.wh..wh.a']);
+    assert.deepEqual(names(await list(dir, { prefix: '/.wh.etc', keepWhiteoutFiles: true })), ['.wh.etc/', '.wh.etc/f']);
   });
 });
