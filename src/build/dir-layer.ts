@@ -9,6 +9,7 @@ import { ErrInvalidOption, ErrOptionRange, ErrTarSource, optionKeys, refuseUnkno
 import { tarDirectory } from '../tar/directory.js';
 import { sourceDateEpoch, type MtimePolicy, type TarOptions } from '../tar/options.js';
 import { dockerignoreLines } from '../tar/patterns.js';
+import { WHITEOUT_PREFIX, whiteoutDirectory } from '../tar/walker.js';
 
 /** Options of a directory layer. On BuildSpec they apply to every layer; a LayerSpec's own win. */
 export interface DirectoryLayerOptions {
@@ -112,12 +113,17 @@ export function parseOwnerArg(value: string | { uid: number; gid: number }, name
   return { owner: { uid, gid } };
 }
 
-/** DEST of `DIR:DEST`: absolute, no '..' or NUL. Returns the clean form ('/app'), '/' for the root. */
-export function cleanDest(name: string, value: unknown): string {
+/**
+ * DEST of `DIR:DEST`: absolute, no '..' or NUL, and no component named `.wh.*` unless
+ * `keepWhiteoutFiles` (the layer's directories there would be whiteouts to every image tool:
+ * `/.wh.etc` deletes the lower /etc). Returns the clean form ('/app'), '/' for the root.
+ */
+export function cleanDest(name: string, value: unknown, keepWhiteoutFiles = false): string {
   if (typeof value !== 'string') throw new ErrInvalidOption(name, 'an absolute image path string', value);
   if (!value.startsWith('/')) throw new ErrOptionRange(name, 'an absolute image path (starting with /)', value);
   const parts = value.split('/').filter((p) => p !== '' && p !== '.');
   if (parts.includes('..') || value.includes('\0')) throw new ErrOptionRange(name, "an image path without '..' or NUL", value);
+  if (!keepWhiteoutFiles && parts.some((p) => p.startsWith(WHITEOUT_PREFIX))) throw whiteoutDirectory(name, value);
   return `/${parts.join('/')}`;
 }
 
@@ -184,7 +190,8 @@ export async function directoryLayer(
   refuseUnknownOptions(layer, LAYER_SPEC_KEYS, 'a directory layer', `${where}.`);
   const dir = layer.dir;
   if (typeof dir !== 'string' || dir === '' || dir.includes('\0')) throw new ErrInvalidOption(`${where}.dir`, 'a non-empty path string', dir);
-  const dest = layer.dest === undefined ? '/' : cleanDest(`${where}.dest`, layer.dest);
+  const keepWhiteoutFiles = layer.keepWhiteoutFiles ?? defaults.keepWhiteoutFiles;
+  const dest = layer.dest === undefined ? '/' : cleanDest(`${where}.dest`, layer.dest, keepWhiteoutFiles === true);
 
   const di = layer.dockerignore ?? defaults.dockerignore ?? true;
   let ignoreLines: string[] | undefined;
@@ -198,7 +205,6 @@ export async function directoryLayer(
   const owner = layer.owner ?? defaults.owner;
   const mode = layer.mode ?? defaults.mode;
   const xattrs = layer.xattrs ?? defaults.xattrs;
-  const keepWhiteoutFiles = layer.keepWhiteoutFiles ?? defaults.keepWhiteoutFiles;
   const options: TarOptions = {
     ...(dest === '/' ? {} : { prefix: dest }),
     ...(exclude.length === 0 ? {} : { exclude }),

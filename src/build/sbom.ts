@@ -143,6 +143,50 @@ export function integrityChecksums(integrity: string, what: string): Checksum[] 
   return out;
 }
 
+/** Query parameters that carry credentials: tokens, signatures of presigned URLs (S3, GCS, Azure SAS), keys. */
+const CREDENTIAL_PARAM = /token|auth|secret|passw|pwd|key|sig|credential|session|jwt|bearer|cookie/i;
+/** An npm access token (npm_ + 36 characters), wherever it appears as a parameter value. */
+const NPM_TOKEN = /\bnpms?_[A-Za-z0-9]{36,48}\b/;
+
+/**
+ * A lockfile URL (`resolved`) as the SBOM may carry it, or undefined when it is no absolute URL (a
+ * local path, `file:`) or cannot be parsed (NOASSERTION then). The document is pushed to a registry
+ * (an OCI referrer) even when the lockfile itself stays out of the image, so what authenticated the
+ * download must not travel with it: user-info is dropped (`https://ci-bot:TOKEN@host/a.tgz`, and
+ * `git+https://TOKEN@github.com/...` where the token is the user name; so `git+ssh://git@host/...`
+ * loses its `git@` too), and so are query parameters named like a credential (`_authToken`,
+ * `X-Amz-Signature`, `sig`, ...) or holding an npm token. The rest, the fragment included (a git
+ * commit), is kept, in WHATWG URL serialization.
+ */
+export function publicUrl(value: string): string | undefined {
+  if (!/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(value)) return undefined;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return undefined;
+  }
+  url.username = '';
+  url.password = '';
+  if (url.search !== '') {
+    const params = new URLSearchParams(url.search);
+    const secret = [...params].filter(([k, v]) => CREDENTIAL_PARAM.test(k) || NPM_TOKEN.test(v)).map(([k]) => k);
+    if (secret.length > 0) {
+      for (const k of secret) params.delete(k);
+      url.search = params.toString();
+    }
+  }
+  return url.href;
+}
+
+/**
+ * A version from the lockfile or a manifest. npm writes semver there, but a version written as a URL
+ * (`git+https://TOKEN@host/r.git#sha`, as npm 6 did) is cleaned as publicUrl, or left out.
+ */
+function versionOf(value: string): string | undefined {
+  return /^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(value) ? publicUrl(value) : value;
+}
+
 /** A license value SPDX can carry as an expression, else undefined (NOASSERTION). */
 function licenseOf(pkg: unknown): string | undefined {
   if (typeof pkg !== 'object' || pkg === null) return undefined;
@@ -233,7 +277,7 @@ export async function generateSbom(dir: string, options: SbomOptions = {}): Prom
   const packages = lock.packages as Record<string, unknown>;
   const top = (typeof packages[''] === 'object' && packages[''] !== null ? packages[''] : lock) as Record<string, unknown>;
   const rootName = typeof top.name === 'string' && top.name !== '' ? top.name : typeof lock.name === 'string' && lock.name !== '' ? lock.name : 'project';
-  const rootVersion = typeof top.version === 'string' ? top.version : undefined;
+  const rootVersion = typeof top.version === 'string' ? versionOf(top.version) : undefined;
   const installed = await realpath(join(root, 'node_modules')).then(() => true, () => false);
 
   const byId = new Map<string, SpdxPackage>();
@@ -246,7 +290,7 @@ export async function generateSbom(dir: string, options: SbomOptions = {}): Prom
     if (e.link === true) continue;
     const name = typeof e.name === 'string' && e.name !== '' ? e.name : packageNameOf(key);
     if (name === undefined) continue;
-    const version = typeof e.version === 'string' && e.version !== '' ? e.version : undefined;
+    const version = typeof e.version === 'string' && e.version !== '' ? versionOf(e.version) : undefined;
     const manifest = await installedManifest(root, key);
     if (manifest === 'absent' && installed && (e.dev === true || e.optional === true || e.devOptional === true)) continue;
     const id = spdxId('npm', name, version);
@@ -255,8 +299,9 @@ export async function generateSbom(dir: string, options: SbomOptions = {}): Prom
       SPDXID: id,
       name,
       ...(version === undefined ? {} : { versionInfo: version }),
-      // A URL (or git+ URL) where npm got it; a local path is no location another reader can use.
-      downloadLocation: typeof e.resolved === 'string' && /^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(e.resolved) ? e.resolved : 'NOASSERTION',
+      // A URL (or git+ URL) where npm got it, credentials taken out; a local path is no location
+      // another reader can use.
+      downloadLocation: (typeof e.resolved === 'string' ? publicUrl(e.resolved) : undefined) ?? 'NOASSERTION',
       filesAnalyzed: false,
       licenseConcluded: 'NOASSERTION',
       licenseDeclared: licenseOf(manifest) ?? 'NOASSERTION',

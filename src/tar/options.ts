@@ -86,6 +86,12 @@ export interface Resolved {
   keepWhiteoutFiles: boolean;
 }
 
+/**
+ * A time in whole seconds (a number is rounded down). Bounded by what the tar header encoder writes
+ * (entryHeader: a safe integer, in a PAX record past 11 octal digits or before 1970), so that a time
+ * out of range is refused here at the call, not as ErrTarSource once the stream is running. A valid
+ * Date is always within (±8.64e12 s).
+ */
 function seconds(name: string, value: unknown): number {
   if (value instanceof Date) {
     const t = value.getTime();
@@ -93,8 +99,9 @@ function seconds(name: string, value: unknown): number {
     return Math.floor(t / 1000);
   }
   if (typeof value !== 'number') throw new ErrInvalidOption(name, 'a number of seconds or a Date', value);
-  if (!Number.isFinite(value)) throw new ErrOptionRange(name, 'a finite number of seconds', value);
-  return Math.floor(value);
+  const s = Math.floor(value);
+  if (!Number.isSafeInteger(s)) throw new ErrOptionRange(name, 'a number of seconds from -(2^53 - 1) to 2^53 - 1 (what a tar header holds)', value);
+  return s;
 }
 
 /**
@@ -121,9 +128,13 @@ function mtimePolicy(value: unknown): { mtime: (s: number) => number; synthetic:
   return { mtime: () => fixed, synthetic: fixed };
 }
 
+/**
+ * A uid or gid: an integer 0 <= id < 2^32, as the string form ('UID:GID', parseOwnerArg) allows. No
+ * Linux id is wider, and GNU tar refuses a PAX uid/gid record past 2^32 - 1 (the archive fails).
+ */
 function id(name: string, value: unknown): number {
   if (typeof value !== 'number') throw new ErrInvalidOption(name, 'a number', value);
-  if (!Number.isSafeInteger(value) || value < 0) throw new ErrOptionRange(name, 'an integer >= 0', value);
+  if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) throw new ErrOptionRange(name, 'an integer 0 <= id < 2^32', value);
   return value;
 }
 

@@ -34,6 +34,25 @@ export function decodeName(bytes: Buffer): string {
   return out;
 }
 
+/** The bytes of a name decodeName gave: its inverse (U+DC80..U+DCFF alone are raw bytes again). */
+export function encodeName(name: string): Buffer {
+  if (!/[\udc80-\udcff]/.test(name)) return Buffer.from(name, 'utf8');
+  const parts: Buffer[] = [];
+  let from = 0;
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    // A lone low surrogate: decodeName never pairs one with a high surrogate before it.
+    if (c >= 0xdc80 && c <= 0xdcff && !(i > 0 && name.charCodeAt(i - 1) >= 0xd800 && name.charCodeAt(i - 1) <= 0xdbff)) {
+      parts.push(Buffer.from(name.slice(from, i), 'utf8'), Buffer.from([c - 0xdc00]));
+      from = i + 1;
+    }
+  }
+  parts.push(Buffer.from(name.slice(from), 'utf8'));
+  return Buffer.concat(parts);
+}
+
+const endsWithBytes = (b: Buffer, suffix: Buffer) => b.length >= suffix.length && b.subarray(b.length - suffix.length).equals(suffix);
+
 /** Length of the valid UTF-8 sequence at bytes[i], or 0 (overlong forms and surrogates are invalid). */
 function utf8Length(b: Buffer, i: number): number {
   const c = b[i]!;
@@ -165,6 +184,11 @@ interface Pattern {
   text: string;
   kind: Kind;
   re: ((path: string) => boolean) | undefined;
+  /**
+   * For a suffix test whose suffix starts inside a character: its bytes, compared with the path's
+   * bytes (Docker takes `cleanedPattern[2:]`, two bytes, so '\uFEFF**x' leaves the BOM's last byte).
+   */
+  suffixBytes: Buffer | undefined;
 }
 
 const REGEXP_ESCAPED = new Set(['.', '+', '(', ')', '|', '{', '}', '$']);
@@ -174,7 +198,10 @@ const REGEXP_ESCAPED = new Set(['.', '+', '(', ')', '|', '{', '}', '$']);
  * takes instead of it for the simple forms (exact, 'a**' prefix, '**a' suffix).
  */
 function goRegexp(text: string): { kind: Kind; source: string } {
-  const cps = [...text];
+  // Docker reads the pattern with Go's text/scanner, whose first Peek skips one byte order mark at
+  // the start of the text: '\uFEFF*.pem' is '^[^/]*\.pem$'. Only the expression loses it: the
+  // exact, prefix and suffix tests compare the cleaned text, BOM included (see matchOne).
+  const cps = [...(text.startsWith('\uFEFF') ? text.slice(1) : text)];
   let source = '^';
   let kind: Kind = 'exact';
   for (let i = 0, at = 0; at < cps.length; i++) {
@@ -577,7 +604,15 @@ function compile(option: string, raw: string, line: string): Pattern | undefined
       throw bad(option, line, err instanceof GoSyntax ? err.message : 'an expression Go cannot compile');
     }
   }
-  return { exclusion, text: p, kind, re };
+  let suffixBytes: Buffer | undefined;
+  if (kind === 'suffix') {
+    // Docker strips the leading '**' by byte offset (cleanedPattern[2:]), which is two characters
+    // unless a BOM stands first (goRegexp skips it): then the suffix starts with the BOM's last
+    // byte, a UTF-8 continuation byte, and only a byte comparison gives Docker's answer.
+    const bytes = encodeName(p).subarray(2);
+    if (bytes.length > 0 && (bytes[0]! & 0xc0) === 0x80) suffixBytes = bytes;
+  }
+  return { exclusion, text: p, kind, re, suffixBytes };
 }
 
 function matchOne(p: Pattern, path: string): boolean {
@@ -587,6 +622,8 @@ function matchOne(p: Pattern, path: string): boolean {
     case 'prefix':
       return path.startsWith(p.text.slice(0, -2));
     case 'suffix': {
+      // Its first byte is a continuation byte, not '/': only the first of Docker's two tests applies.
+      if (p.suffixBytes) return endsWithBytes(encodeName(path), p.suffixBytes);
       const suffix = p.text.slice(2);
       return path.endsWith(suffix) || (suffix.startsWith('/') && path === suffix.slice(1));
     }

@@ -45,14 +45,22 @@ function vchild(node: VNode, name: string): VNode {
   return created;
 }
 
-/** The entries the layer adds besides the tree; checked at the call (ErrOptionRange). */
+/**
+ * The entries the layer adds besides the tree; checked at the call (ErrOptionRange). A directory the
+ * layer makes (the prefix and its parents, the parents of whiteouts, opaque directories) named `.wh.*`
+ * is refused unless keepWhiteoutFiles, as a tree's own one is: every image tool reads that name as a
+ * whiteout, so `prefix: '/.wh.etc'` would delete the lower /etc and its files would not be extracted.
+ */
 export function virtualTree(o: Resolved): VNode {
   const root: VNode = { children: new Map() };
-  const at = (path: string) => path.split('/').filter((p) => p !== '').reduce(vchild, root);
+  const at = (path: string, option: string) => path.split('/').filter((p) => p !== '').reduce((node, name) => {
+    if (!o.keepWhiteoutFiles && name.startsWith(WHITEOUT_PREFIX)) throw whiteoutDirectory(option, `/${path.replace(/\/$/, '')}`);
+    return vchild(node, name);
+  }, root);
   const prefix = o.prefix.toString();
-  at(prefix).mount = true;
-  const marker = (dir: string, name: string) => {
-    const node = at(dir);
+  at(prefix, 'prefix').mount = true;
+  const marker = (dir: string, name: string, option: string) => {
+    const node = at(dir, option);
     const k = key(Buffer.from(name));
     if (node.children.get(k) !== undefined) throw new ErrOptionRange('whiteouts', `paths that are not also parents of other entries or listed twice (${name})`, name);
     node.children.set(k, 'marker');
@@ -60,10 +68,15 @@ export function virtualTree(o: Resolved): VNode {
   for (const path of o.whiteouts) {
     if (path === '') throw new ErrOptionRange('whiteouts', 'paths below the root', '/');
     const cut = path.lastIndexOf('/');
-    marker(path.slice(0, cut + 1), WHITEOUT_PREFIX + path.slice(cut + 1));
+    marker(path.slice(0, cut + 1), WHITEOUT_PREFIX + path.slice(cut + 1), 'whiteouts');
   }
-  for (const path of o.opaqueDirs) marker(path, OPAQUE);
+  for (const path of o.opaqueDirs) marker(path, OPAQUE, 'opaqueDirs');
   return root;
+}
+
+/** An image path with a directory named `.wh.*` where keepWhiteoutFiles is not set (DEST, prefix). */
+export function whiteoutDirectory(option: string, path: string): ErrOptionRange {
+  return new ErrOptionRange(option, `an image path without a directory named ${WHITEOUT_PREFIX}* (a whiteout to every image tool: it would delete a path of the layers below and not be extracted), or keepWhiteoutFiles: true`, path);
 }
 
 interface Walk {

@@ -103,7 +103,11 @@ const mtimeOf = (st: Stats) => Math.floor(st.mtimeMs / 1000);
 
 const WH = Buffer.from(WHITEOUT_PREFIX);
 
-/** A file or directory of the tree itself (not a marker the layer adds) whose name makes it a whiteout. */
+/**
+ * A file or directory of the tree itself (not a marker the layer adds) whose name makes it a whiteout.
+ * The directories the layer makes (virtual ones, and the mount directory named by the prefix) are
+ * checked at the call instead, by virtualTree.
+ */
 function whiteoutNamed(item: Item): boolean {
   if (item.kind === 'entry') return item.base.subarray(0, WH.length).equals(WH);
   if (item.kind !== 'dir' || item.st === undefined || item.rel === '') return false;

@@ -144,6 +144,38 @@ describe('generateSbom: SPDX 2.3 from package-lock.json', () => {
     await assert.rejects(generateSbom(linked.path), (e: unknown) => e instanceof ErrSbomLockfile && e.reason === 'symlink');
   });
 
+  it('hazard: credentials in a resolved URL (user-info, a token parameter) stay out of the document, which is pushed to a registry', async () => {
+    const SECRETS = ['glpat-SECRETTOKEN', 'ghp_SECRET', 'hunter2', 'AKIASECRET', 'SIGSECRET', `npm_${'a'.repeat(36)}`];
+    const dir = project(3, {
+      'node_modules/a': { version: '1.0.0', resolved: 'https://ci-bot:glpat-SECRETTOKEN@npm.corp.example/a/-/a-1.0.0.tgz' },
+      'node_modules/b': { version: '1.0.0', resolved: 'git+https://ghp_SECRET@github.com/org/b.git#0123456789abcdef0123456789abcdef01234567' },
+      'node_modules/c': { version: '1.0.0', resolved: 'git+ssh://deploy:hunter2@git.corp.example/org/c.git#v1' },
+      'node_modules/d': { version: '1.0.0', resolved: 'https://bucket.s3.example/d-1.0.0.tgz?X-Amz-Credential=AKIASECRET&X-Amz-Signature=SIGSECRET&part=1' },
+      'node_modules/e': { version: '1.0.0', resolved: `https://npm.corp.example/e.tgz?t=npm_${'a'.repeat(36)}` },
+      'node_modules/f': { version: '1.0.0', resolved: 'https://user:pw@exa mple/f.tgz' },
+      'node_modules/g': { version: 'git+https://hunter2@github.com/org/g.git#abc', resolved: 'git+ssh://git@github.com/org/g.git#abc' },
+      'node_modules/h': { version: '1.0.0', resolved: 'https://npm.corp.example/h.tgz?_authToken=hunter2&a=2#f' },
+      'node_modules/i': { version: '1.0.0', resolved: 'file:../local/i' },
+    });
+    const { document: doc, bytes } = await generateSbom(dir);
+    assert.deepEqual(validateSchema(SCHEMA, doc), []);
+    for (const s of SECRETS) assert.ok(!bytes.includes(s), `${s} is not in the SBOM`);
+    const pkgs = byName(doc);
+    assert.equal(pkgs.get('a')!.downloadLocation, 'https://npm.corp.example/a/-/a-1.0.0.tgz');
+    assert.equal(pkgs.get('b')!.downloadLocation, 'git+https://github.com/org/b.git#0123456789abcdef0123456789abcdef01234567');
+    assert.equal(pkgs.get('c')!.downloadLocation, 'git+ssh://git.corp.example/org/c.git#v1');
+    assert.equal(pkgs.get('d')!.downloadLocation, 'https://bucket.s3.example/d-1.0.0.tgz?part=1');
+    assert.equal(pkgs.get('e')!.downloadLocation, 'https://npm.corp.example/e.tgz');
+    assert.equal(pkgs.get('f')!.downloadLocation, 'NOASSERTION', 'a URL that does not parse');
+    assert.equal(pkgs.get('g')!.downloadLocation, 'git+ssh://github.com/org/g.git#abc');
+    assert.equal(pkgs.get('g')!.versionInfo, 'git+https://github.com/org/g.git#abc', 'a version written as a URL is cleaned the same way');
+    assert.equal(pkgs.get('g')!.externalRefs![0]!.referenceLocator, `pkg:npm/g@${encodeURIComponent('git+https://github.com/org/g.git#abc')}`);
+    assert.equal(pkgs.get('h')!.downloadLocation, 'https://npm.corp.example/h.tgz?a=2#f', 'other parameters and the fragment kept');
+    // Unchanged: a registry URL; what is no URL stays NOASSERTION.
+    assert.equal(pkgs.get('express')!.downloadLocation, 'https://registry.npmjs.org/express/-/express-4.19.2.tgz');
+    assert.equal(pkgs.get('i')!.downloadLocation, 'NOASSERTION');
+  });
+
   it('the helpers: names from keys, purls, SRI strings with several hashes', () => {
     assert.equal(packageNameOf('node_modules/@s/a/node_modules/b'), 'b');
     assert.equal(packageNameOf('node_modules/@s/a'), '@s/a');

@@ -125,4 +125,11 @@ describe('directory flags', () => {
     assert.deepEqual(parse({}), {});
     assert.throws(() => parse({ prefix: 'a/../b' }), { code: 'ERR_CLI_USAGE' });
   });
+
+  it('hazard: a --prefix with a directory named .wh.* is a usage error (it would delete that lower path)', () => {
+    const parse = (values: Record<string, string | string[]>) => parseDirectoryFlags({ values, positionals: [] });
+    assert.throws(() => parse({ prefix: '/.wh.etc' }), { code: 'ERR_CLI_USAGE', message: /--prefix.*\.wh\.\*/ });
+    assert.throws(() => parse({ prefix: '/app/.wh.x/y' }), { code: 'ERR_CLI_USAGE' });
+    assert.deepEqual(parse({ prefix: '/.wh/x.wh.y' }), { prefix: '/.wh/x.wh.y' });
+  });
 });

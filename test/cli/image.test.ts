@@ -303,6 +303,16 @@ describe('fastlayer image (archives and layouts)', { skip: binMissing() }, () =>
     assert.deepEqual(readdirSync(src).sort(), before);
   });
 
+  it('hazard: --layer DIR:DEST with a DEST component named .wh.* is a usage error (it would delete that lower path), nothing written', () => {
+    for (const dest of ['/.wh.etc', '/app/.wh.x']) {
+      const layout = join(out, `wh-dest-${dest.length}`);
+      const r = cli(['image', '--layer', `${src}:${dest}`, '--tag', 'app:1', '--oci-dir', layout]);
+      assert.equal(r.status, 2, `${dest}: ${r.stderr}`);
+      assert.match(oneErrorLine(r.stderr) ?? '', /--layer: .*\.wh\.\*.*whiteout/);
+      assert.equal(existsSync(layout), false);
+    }
+  });
+
   it('hazard: a replaced archive keeps its permission bits (a private 0600 file stays private)', () => {
     const archive = join(out, 'private.tar');
     writeFileSync(archive, 'old', { mode: 0o600 });

@@ -255,6 +255,19 @@ describe('buildImage directory options (DIR:/DEST, exclude, .dockerignore, mtime
     assert.deepEqual(namesOf(kept[0]!), ['etc/', 'etc/.wh.passwd', 'etc/motd']);
   });
 
+  it('hazard: a DEST with a component named .wh.* (every image tool reads it as a whiteout) is refused before anything is written; keepWhiteoutFiles: built', async () => {
+    const dir = join(tmp.path, 'dest-wh');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'f'), 'x\n');
+    for (const layer of [`${dir}:/.wh.etc`, { dir, dest: '/app/.wh.x/sub' }]) {
+      const target = out();
+      await assert.rejects(buildImage({ layers: [layer], tags: ['t:1'], ociDir: target }), { code: 'ERR_OPTION_OUT_OF_RANGE', message: /layers\[0\]\.dest.*\.wh\.\*.*whiteout/ });
+      assert.ok(!existsSync(target), 'nothing written');
+    }
+    const { layers: kept } = await built(out(), { layers: [{ dir, dest: '/.wh.etc', keepWhiteoutFiles: true }] });
+    assert.deepEqual(namesOf(kept[0]!), ['.wh.etc/', '.wh.etc/f']);
+  });
+
   it('onSkip hears of a socket the layer cannot hold', async () => {
     const dir = join(tmp.path, 'sock');
     mkdirSync(dir);

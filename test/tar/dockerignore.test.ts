@@ -88,6 +88,26 @@ const FORMS: Case[] = [
   [['*.md', '!README*.md', 'README-secret.md'], 'README-secret.md', true],
 ];
 
+// A pattern whose cleaned text starts with U+FEFF (a later line of a .dockerignore, an `exclude`
+// value): Go's text/scanner skips that byte order mark when patternmatcher turns the pattern into an
+// expression, but the exact, prefix and suffix tests compare the text BOM included, and the suffix
+// test strips its '**' by byte offset (two bytes: the BOM's first two), so '\uFEFF**a' wants a path
+// ending in the BOM's last byte 0xBF then '**a' ('¿' is C2 BF). Each checked with moby/patternmatcher
+// (MatchesOrParentMatches, patterns read by ignorefile.ReadAll after a first comment line).
+const BOM_TABLE: Case[] = [
+  ['\ufeff*.pem', 'key.pem', true], ['\ufeff*.pem', 'dir/key.pem', false], ['\ufeff*.pem', '\ufeffkey.pem', true],
+  ['\ufeff**/*.pem', 'dir/key.pem', true], ['\ufeff[^a]', '\ufeff', true], ['\ufeff[^a]', 'b', true], ['\ufeff?', 'b', true],
+  ['/\ufeff*.pem', 'key.pem', true], ['./\ufeff*.pem', 'key.pem', true], [['*', '!\ufeff*.pem'], 'key.pem', false],
+  ['!\ufeff*.pem', 'key.pem', false], ['\ufeff\ufeff*', 'x', false], ['\ufeff\ufeff*', '\ufeffx', true],
+  ['a/\ufeff*.pem', 'a/key.pem', false],
+  // exact and prefix: the text, BOM included
+  ['\ufeffsecret', 'secret', false], ['\ufeffsecret', '\ufeffsecret', true], ['\ufeffa/**', 'a/x', false], ['\ufeffa/**', '\ufeffa/x', true],
+  // suffix: bytes from offset 2
+  ['\ufeff**a', 'a', false], ['\ufeff**a', '¿**a', true], ['\ufeff**a', 'ÿ**a', true], ['\ufeff**a', 'x\ufeff**a', true],
+  ['\ufeff**a', '\ufeff**a', true], ['\ufeff**a', 'é**a', false], ['\ufeff**a', '**a', false], ['\ufeff**a', 'dir/¿**a', true],
+  ['\ufeff**/a', 'a', false], ['\ufeff**/a', 'x/a', false], ['\ufeff**/a', '¿**/a', true], ['\ufeff**', '¿', false], ['\ufeff**', '¿**', true],
+];
+
 describe(".dockerignore matching: Docker's decisions", () => {
   it(`agrees with Docker's own test table (${DOCKER_TABLE.length} cases from moby/patternmatcher)`, () => {
     const wrong = DOCKER_TABLE.filter(([p, path, want]) => excluded(typeof p === 'string' ? [p] : p, path) !== want);
@@ -111,6 +131,18 @@ describe(".dockerignore matching: Docker's decisions", () => {
     assert.equal(ex('d'), false);
     assert.equal(ex('last'), true);
     assert.equal(dockerignoreMatcher(['\u0085x\u00a0'])!.excluded(Buffer.from('x')), true, "Go's TrimSpace: U+0085 and U+00A0 are spaces");
+  });
+
+  it(`hazard: a pattern that starts with a byte order mark matches as Docker's (${BOM_TABLE.length} cases from moby/patternmatcher)`, () => {
+    const wrong = BOM_TABLE.filter(([p, path, want]) => excluded(typeof p === 'string' ? [p] : p, path) !== want);
+    assert.deepEqual(wrong, []);
+    // The reviewer's case: two files put together, the second saved with a BOM. Docker leaves key.pem out.
+    const m = dockerignoreMatcher(dockerignoreLines(Buffer.from('# base rules\nnode_modules\n\ufeff*.pem\n')))!;
+    assert.equal(m.excluded(Buffer.from('key.pem')), true);
+    assert.equal(m.excluded(Buffer.from('app.js')), false);
+    // The suffix test on bytes: a name that is not UTF-8, ending in the byte 0xBF then '**a'.
+    assert.equal(excluded(['\ufeff**a'], Buffer.from([0x78, 0xbf, 0x2a, 0x2a, 0x61])), true);
+    assert.equal(excluded(['\ufeff**a'], Buffer.from([0x78, 0xbe, 0x2a, 0x2a, 0x61])), false);
   });
 
   it('refuses what Docker refuses, with a coded error naming the pattern (no TypeError, nothing silently ignored)', () => {

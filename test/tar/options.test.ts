@@ -11,6 +11,7 @@ import { readTar, type TarHeader } from '../../src/tar/reader.js';
 import { Layer } from '../../src/layer/layer.js';
 import { ErrOptionRange, ErrInvalidOption } from '../../src/core/errors.js';
 import { tempDir } from '../helpers/tree.js';
+import { parseOwnerArg } from '../../src/build/dir-layer.js';
 
 async function list(dir: string, options: TarOptions): Promise<TarHeader[]> {
   const out: TarHeader[] = [];
@@ -116,10 +117,57 @@ describe('tarDirectory options', () => {
     assert.throws(() => tarDirectory(src, { mode: { x: 0o10000 } }), (e) => e instanceof ErrOptionRange);
     assert.throws(() => tarDirectory(src, { exclude: 'x' as never }), (e) => e instanceof ErrInvalidOption);
     assert.throws(() => tarDirectory(src, { whiteouts: ['/'] }), (e) => e instanceof ErrOptionRange);
-    assert.throws(() => tarDirectory(src, { whiteouts: ['a/b'], opaqueDirs: ['a/.wh.b'] }), (e) => e instanceof ErrOptionRange);
+    assert.throws(() => tarDirectory(src, { whiteouts: ['a/b'], opaqueDirs: ['a/.wh.b'], keepWhiteoutFiles: true }), (e) => e instanceof ErrOptionRange && /not also parents/.test(e.message));
     assert.throws(() => tarDirectory(src, { whiteouts: ['x', 'x'] }), (e) => e instanceof ErrOptionRange);
   });
 });
+
+describe('tarDirectory option values within what the header holds', () => {
+  const tmp = tempDir('fastlayer-tar-bounds-');
+  after(() => tmp.remove());
+
+  it('hazard: an owner id of 2^32 or more, or an mtime past a safe integer, is refused at the call (not a PAX uid GNU tar rejects, not ERR_TAR_SOURCE mid-stream)', async () => {
+    const dir = join(tmp.path, 'd');
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(join(dir, 'f'), 'x\n');
+    const refused = (options: TarOptions, option: string) => assert.throws(() => tarDirectory(dir, options),
+      (e: Error & { code?: string }) => e instanceof ErrOptionRange && e.code === 'ERR_OPTION_OUT_OF_RANGE' && e.message.includes(`"${option}"`), JSON.stringify(options));
+    // Ids: the object form as the string form ('UID:GID' below 2^32), so parseOwnerArg's object passes the same check.
+    refused({ owner: { uid: 2 ** 32, gid: 0 } }, 'owner.uid');
+    refused({ owner: { uid: 2 ** 40, gid: 0 } }, 'owner.uid');
+    refused({ owner: { uid: 0, gid: 2 ** 53 - 1 } }, 'owner.gid');
+    refused({ owner: { uid: 1.5, gid: 0 } }, 'owner.uid');
+    refused({ ...parseOwnerArg({ uid: 2 ** 40, gid: 0 }) }, 'owner.uid');
+    assert.throws(() => parseOwnerArg('4294967296:0'), { code: 'ERR_OPTION_OUT_OF_RANGE' });
+    // Times: the header holds a safe integer of seconds (PAX past 11 octal digits or before 1970).
+    refused({ mtime: 1e300 }, 'mtime');
+    refused({ mtime: -1e300 }, 'mtime');
+    refused({ mtime: 2 ** 53 }, 'mtime');
+    refused({ mtime: Number.POSITIVE_INFINITY }, 'mtime');
+    refused({ mtime: { clamp: 1e300 } }, 'mtime.clamp');
+    refused({ mtime: { clamp: -1e300 } }, 'mtime.clamp');
+    // The largest of each still makes an archive (the times in PAX mtime records).
+    const hs = await list(dir, { owner: { uid: 2 ** 32 - 1, gid: 2 ** 32 - 1 }, mtime: 2 ** 53 - 1 });
+    assert.deepEqual(hs.map((h) => [h.name, h.uid, h.gid, h.pax?.mtime]), [['f', 2 ** 32 - 1, 2 ** 32 - 1, String(2 ** 53 - 1)]]);
+    for (const mtime of [-(2 ** 53 - 1), { clamp: -(2 ** 53 - 1) }]) {
+      const old = await list(dir, { mtime, prefix: '/p' });
+      assert.deepEqual(old.map((h) => h.pax?.mtime), [String(-(2 ** 53 - 1)), String(-(2 ** 53 - 1))]);
+    }
+    if (spawnSync('tar', ['--version']).status === 0) {
+      const file = join(tmp.path, 'max.tar');
+      fs.writeFileSync(file, Buffer.concat(await collectTar(dir, { owner: { uid: 2 ** 32 - 1, gid: 0 }, mtime: 0 })));
+      const r = spawnSync('tar', ['--numeric-owner', '-tvf', file], { encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stdout, /4294967295\/0/);
+    }
+  });
+});
+
+async function collectTar(dir: string, options: TarOptions): Promise<Buffer[]> {
+  const out: Buffer[] = [];
+  for await (const c of tarDirectory(dir, options)) out.push(c);
+  return out;
+}
 
 describe('tarDirectory exclude patterns (.dockerignore semantics)', () => {
   const tmp = tempDir();
@@ -230,5 +278,20 @@ describe('entries of the tree named .wh.* (whiteouts to every image tool)', () =
       assert.equal(kept.length, 3, `${kind}: ${kept.join(' ')}`);
     }
     assert.throws(() => tarDirectory(tmp.path, { keepWhiteoutFiles: 'yes' as unknown as boolean }), (e) => e instanceof ErrInvalidOption);
+  });
+
+  it('hazard: a directory the layer makes named .wh.* (prefix, parent of a whiteout, opaque directory) is refused at the call; keepWhiteoutFiles writes it', async () => {
+    const dir = join(tmp.path, 'plain');
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(join(dir, 'f'), 'x\n');
+    for (const [options, option] of [
+      [{ prefix: '/.wh.etc' }, 'prefix'], [{ prefix: 'app/.wh.x/' }, 'prefix'], [{ prefix: '/.wh..wh..opq' }, 'prefix'],
+      [{ whiteouts: ['/.wh.etc/passwd'] }, 'whiteouts'], [{ opaqueDirs: ['/var/.wh.cache'] }, 'opaqueDirs'],
+    ] as [TarOptions, string][]) {
+      assert.throws(() => tarDirectory(dir, options), (e: Error & { code?: string }) => e instanceof ErrOptionRange && e.message.includes(`"${option}"`) && /\.wh\.\*.*whiteout/.test(e.message), JSON.stringify(options));
+    }
+    // '.wh' and 'x.wh.y' are not whiteout names; the whiteout markers the layer adds are still written.
+    assert.deepEqual(names(await list(dir, { prefix: '/.wh/x.wh.y', whiteouts: ['/etc/.wh.a'] })), ['.wh/', '.wh/x.wh.y/', '.wh/x.wh.y/f', 'etc/', 'etc/.wh..wh.a']);
+    assert.deepEqual(names(await list(dir, { prefix: '/.wh.etc', keepWhiteoutFiles: true })), ['.wh.etc/', '.wh.etc/f']);
   });
 });

@@ -61,6 +61,8 @@ export function parseDirectoryFlags(args: Args): DirectoryFlags {
   const prefix = stringOption(args, 'prefix');
   if (prefix !== undefined) {
     if (prefix === '' || prefix.split('/').includes('..')) throw usage(`--prefix must be a path inside the image without '..', got "${prefix}"`);
+    // A directory named .wh.* is a whiteout to every image tool: '/.wh.etc' would delete the lower /etc.
+    if (prefix.split('/').some((p) => p.startsWith('.wh.'))) throw usage(`--prefix must not hold a directory named .wh.* (a whiteout to every image tool), got "${prefix}"`);
     flags.prefix = prefix;
   }
   const exclude = listOption(args, 'exclude');
