@@ -173,26 +173,30 @@ export class Layer {
     this.#reader = undefined;
     // Failed before the stream existed (aborted): the consumer still sees the cause on the stream.
     if (this.#failure) return failedStream(this.#failure.cause);
-    // eStargz members compress on the same budget's threads as engine units do.
-    const threads = this.#takeThreads();
-    if (this.estargz !== undefined) {
-      const o = { ...this.estargz, prioritize: [...this.estargz.prioritize], level: this.compressionLevel, threads, engine: this.engine.name };
-      this.#stream = estargzStream(reader, o, (r) => this.#completeEstargz(r), (cause) => this.#fail(cause));
-      return this.#stream;
-    }
-    let engine: Engine;
+    // From here the layer is consumed: whatever fails before its stream exists (the thread budget, an
+    // engine or the eStargz writer that cannot start) closes the source, rejects `done` and fails the
+    // stream returned, so that `done` always settles and the source is always let go.
+    let engine: Engine | undefined;
     try {
+      // eStargz members compress on the same budget's threads as engine units do.
+      const threads = this.#takeThreads();
+      if (this.estargz !== undefined) {
+        const o = { ...this.estargz, prioritize: [...this.estargz.prioritize], level: this.compressionLevel, threads, engine: this.engine.name };
+        this.#stream = estargzStream(reader, o, (r) => this.#completeEstargz(r), (cause) => this.#fail(cause));
+        return this.#stream;
+      }
       engine = this.#factory.create({ level: this.compressionLevel, compression: this.compression as Compression, threads });
+      this.#stream = new LayerStream(reader, engine, kind, {
+        complete: (result) => this.#complete(result),
+        fail: (cause) => this.#fail(cause),
+      });
+      return this.#stream;
     } catch (err) {
-      reader.close();
       this.#fail(err);
+      reader.close();
+      engine?.destroy();
       return failedStream(err);
     }
-    this.#stream = new LayerStream(reader, engine, kind, {
-      complete: (result) => this.#complete(result),
-      fail: (cause) => this.#fail(cause),
-    });
-    return this.#stream;
   }
 
   // A standalone layer takes its threads from the process's budget as its engine starts, and gives
