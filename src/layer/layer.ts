@@ -64,7 +64,12 @@ export class Layer {
   readonly compression: LayerCompression;
   /** The eStargz options of an 'estargz' layer (every field resolved); undefined otherwise. */
   readonly estargz: Readonly<ResolvedEstargzLayerOptions> | undefined;
-  /** Threads the layer compresses on at once (the bytes do not depend on it). */
+  /**
+   * The `threads` option as resolved (given, or its default): the most threads the layer may
+   * compress on at once, i.e. what it asks for. What it gets is decided when its stream opens, by the
+   * process's thread budget (fewer when fewer are free), and is not reported here. The bytes do not
+   * depend on either.
+   */
   readonly threads: number;
   /** Resolves with the values once the stream was fully produced; rejects with the cause otherwise. */
   readonly done: Promise<LayerValues>;

@@ -129,6 +129,17 @@ if (childScenario() === 'env-wrong-after-new') {
       assert.equal(budget.stats.inUse, 0, 'failed');
     });
 
+    it('layer.threads stays the threads asked for (docs/API.md), whatever the budget grants', async () => {
+      fresh(2);
+      const layer = new Layer(source(), { compressionLevel: 1, threads: 8 });
+      const stream = layer.compressed();
+      assert.equal(budget.stats.inUse, 2, 'granted 2 of the 8 asked for');
+      assert.equal(layer.threads, 8);
+      await pipeline(stream, sink());
+      await layer.done;
+      assert.equal(layer.threads, 8);
+    });
+
     it('a layer whose threads writeImage granted (capThreads) takes nothing more', async () => {
       fresh(4);
       const layer = new Layer(source(), { compressionLevel: 1, threads: 3 });
