@@ -10,6 +10,7 @@ import { selectEngine } from '../engine/engines.js';
 import { plainHeader, trailer } from '../tar/header.js';
 import { ErrTarInvalid } from '../tar/errors.js';
 import { isFresh } from '../core/fresh-chunks.js';
+import { ErrDestroyed } from '../core/errors.js';
 import { ErrEstargzPrioritize } from './errors.js';
 import { MemberQueue, type ChunkHash, type EstargzStats } from './members.js';
 
@@ -335,6 +336,8 @@ export function estargzLayerOf(source: AsyncIterable<Uint8Array>, options: Estar
   const stats: EstargzStats = {};
   const stream = Readable.from(produce(source, o, fresh, resolve, stats), { objectMode: false });
   stream.on('error', reject);
-  stream.on('close', () => reject(new Error('the eStargz stream was closed before it ended')));
+  // Destroyed without an error before it ended (an error came first through 'error'): the same
+  // coded error as any layer stream destroyed early.
+  stream.on('close', () => reject(new ErrDestroyed()));
   return { stream, done, stats };
 }

@@ -264,7 +264,7 @@ export async function fileReaderFor(fd: number, start: number, end: number): Pro
   const seekable = stats.isFile();
   if (!seekable && start > 0) {
     fs.close(fd, ignore);
-    throw new RangeError(`fastlayer: cannot start at byte ${start} of a file that does not seek (a pipe or device)`);
+    throw new ErrOptionRange('start', '0 for a file that does not seek (a pipe or device)', start);
   }
   if (stats.isFIFO() || stats.isSocket()) {
     try {

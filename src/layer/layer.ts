@@ -64,7 +64,12 @@ export class Layer {
   readonly compression: LayerCompression;
   /** The eStargz options of an 'estargz' layer (every field resolved); undefined otherwise. */
   readonly estargz: Readonly<ResolvedEstargzLayerOptions> | undefined;
-  /** Threads the layer compresses on at once (the bytes do not depend on it). */
+  /**
+   * The `threads` option as resolved (given, or its default): the most threads the layer may
+   * compress on at once, i.e. what it asks for. What it gets is decided when its stream opens, by the
+   * process's thread budget (fewer when fewer are free), and is not reported here. The bytes do not
+   * depend on either.
+   */
   readonly threads: number;
   /** Resolves with the values once the stream was fully produced; rejects with the cause otherwise. */
   readonly done: Promise<LayerValues>;
@@ -173,26 +178,30 @@ export class Layer {
     this.#reader = undefined;
     // Failed before the stream existed (aborted): the consumer still sees the cause on the stream.
     if (this.#failure) return failedStream(this.#failure.cause);
-    // eStargz members compress on the same budget's threads as engine units do.
-    const threads = this.#takeThreads();
-    if (this.estargz !== undefined) {
-      const o = { ...this.estargz, prioritize: [...this.estargz.prioritize], level: this.compressionLevel, threads, engine: this.engine.name };
-      this.#stream = estargzStream(reader, o, (r) => this.#completeEstargz(r), (cause) => this.#fail(cause));
-      return this.#stream;
-    }
-    let engine: Engine;
+    // From here the layer is consumed: whatever fails before its stream exists (the thread budget, an
+    // engine or the eStargz writer that cannot start) closes the source, rejects `done` and fails the
+    // stream returned, so that `done` always settles and the source is always let go.
+    let engine: Engine | undefined;
     try {
+      // eStargz members compress on the same budget's threads as engine units do.
+      const threads = this.#takeThreads();
+      if (this.estargz !== undefined) {
+        const o = { ...this.estargz, prioritize: [...this.estargz.prioritize], level: this.compressionLevel, threads, engine: this.engine.name };
+        this.#stream = estargzStream(reader, o, (r) => this.#completeEstargz(r), (cause) => this.#fail(cause));
+        return this.#stream;
+      }
       engine = this.#factory.create({ level: this.compressionLevel, compression: this.compression as Compression, threads });
+      this.#stream = new LayerStream(reader, engine, kind, {
+        complete: (result) => this.#complete(result),
+        fail: (cause) => this.#fail(cause),
+      });
+      return this.#stream;
     } catch (err) {
-      reader.close();
       this.#fail(err);
+      reader.close();
+      engine?.destroy();
       return failedStream(err);
     }
-    this.#stream = new LayerStream(reader, engine, kind, {
-      complete: (result) => this.#complete(result),
-      fail: (cause) => this.#fail(cause),
-    });
-    return this.#stream;
   }
 
   // A standalone layer takes its threads from the process's budget as its engine starts, and gives

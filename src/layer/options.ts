@@ -6,6 +6,7 @@ import { availableParallelism } from 'node:os';
 import { ErrInvalidOption, ErrOptionRange, optionKeys, refuseUnknownOptions } from '../core/errors.js';
 import { DOCKER_LAYER_GZIP, OCI_LAYER_UNCOMPRESSED, OCI_LAYER_ZSTD } from '../core/media-types.js';
 import { MAX_ESTARGZ_THREADS, resolveEstargzOptions, type EstargzOptions } from '../estargz/options.js';
+import { budgetCapacity } from '../engine/budget.js';
 
 /** What a Layer compresses to: an engine's compression, or eStargz (a gzip layer in the eStargz layout). */
 export type LayerCompression = Compression | 'estargz';
@@ -144,6 +145,9 @@ export function resolveOptions(options: unknown): ResolvedOptions {
   if (!Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS) {
     throw new ErrOptionRange('threads', `an integer from 1 to ${MAX_THREADS}`, threads);
   }
+  // FASTLAYER_THREADS also sizes the process's thread budget, which a layer first reads when its
+  // stream opens: a wrong value is refused here, at construction, even when `threads` is given.
+  budgetCapacity();
 
   const estargz = compression === 'estargz' ? resolveEstargz(o.estargz, level, threads, engine as EngineName | undefined) : undefined;
   return { level, mediaType, compression, estargz, signal, engine, threads };

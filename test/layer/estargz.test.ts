@@ -11,6 +11,8 @@ import { Layer } from '../../src/layer/layer.js';
 import { openSource } from '../../src/layer/source.js';
 import { FileSource } from '../../src/layer/file-source.js';
 import { tarDirectory } from '../../src/tar/directory.js';
+import { estargzLayer } from '../../src/estargz/writer.js';
+import { ErrDestroyed } from '../../src/core/errors.js';
 import { semiCompressible } from '../helpers/data.js';
 import { tempDir } from '../helpers/tree.js';
 
@@ -134,5 +136,27 @@ describe("Layer with compression 'estargz'", () => {
     for (let i = 0; i < 30 && !slow.released(); i++) await sleep(10);
     assert.ok(slow.released(), 'the source generator was closed');
     assert.throws(() => layer.compressed(), { code: 'ERR_LAYER_CONSUMED' });
+  });
+
+  it('hazard: destroyed early without an error, done rejects with ErrDestroyed (a coded error), as for any layer', async () => {
+    const bytes = await tar();
+    const destroyed = (err: unknown) => {
+      assert.ok(err instanceof ErrDestroyed, `ErrDestroyed, not ${String(err)}`);
+      assert.equal(err.code, 'ERR_LAYER_DESTROYED');
+      return true;
+    };
+    // Before a byte was read, and after the first.
+    for (const early of [false, true]) {
+      const layer = new Layer(slowSource(bytes).pieces, OPTIONS);
+      const stream = layer.compressed();
+      if (early) await new Promise<void>((resolve) => stream.once('data', () => resolve()));
+      stream.destroy();
+      await assert.rejects(layer.done, destroyed);
+      // The writer on its own (estargzLayer) says the same.
+      const writer = estargzLayer(slowSource(bytes).pieces, { chunkSize: 8192 });
+      if (early) await new Promise<void>((resolve) => writer.stream.once('data', () => resolve()));
+      writer.stream.destroy();
+      await assert.rejects(writer.done, destroyed);
+    }
   });
 });

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { once } from 'node:events';
 import { MAX_UPDATE } from '../../src/layer/coalesce.js';
 import { Layer } from '../../src/layer/layer.js';
+import { FastlayerError, type ErrOptionRange } from '../../src/core/errors.js';
 import { FdReader } from '../../src/layer/file-source.js';
 import { ONE_THREAD_READ_LENGTH, nativeEngine } from '../../src/engine/native-engine.js';
 import type { EngineOptions } from '../../src/engine/engine.js';
@@ -227,6 +228,26 @@ for (const engine of engines) {
       await rejectsCode(collect(layer.compressed()), 'EISDIR');
     });
 
+    it('hazard: a start offset on a device that cannot seek fails the stream and done with a coded error', { skip: !fs.existsSync('/dev/zero') && 'no /dev/zero' }, async () => {
+      const before = openOn('/dev/zero');
+      const layer = Layer.fromFile('/dev/zero', { engine: engine.name, start: 5, end: 10 });
+      const coded = (err: unknown) => {
+        assert.ok(err instanceof FastlayerError, `a fastlayer error: ${String(err)}`);
+        assert.ok(err instanceof RangeError);
+        assert.equal((err as ErrOptionRange).code, 'ERR_OPTION_OUT_OF_RANGE');
+        assert.match((err as Error).message, /"start".*does not seek.*got number 5/);
+        return true;
+      };
+      await assert.rejects(collect(layer.compressed()), coded);
+      await assert.rejects(layer.done, coded);
+      // fs.close() of the refused descriptor completes on the threadpool.
+      for (let i = 0; i < 50 && openOn('/dev/zero') > before; i++) await new Promise((r) => setTimeout(r, 10));
+      assert.ok(openOn('/dev/zero') <= before, 'the device is closed again');
+      // From 0 it is read in order (10 bytes of zeros).
+      const zero = Layer.fromFile('/dev/zero', { engine: engine.name, end: 9 });
+      assertLayer(zero, await collect(zero.compressed()), new Uint8Array(10));
+    });
+
     it('a FIFO is read in order (it cannot seek); a start offset on it is refused', async () => {
       const fifo = join(dir, `fifo${counter++}`);
       execFileSync('mkfifo', [fifo]);
@@ -244,7 +265,7 @@ for (const engine of engines) {
       w2.on('error', () => {});
       w2.end('x');
       const offset = Layer.fromFile(other, { engine: engine.name, start: 1 });
-      await assert.rejects(collect(offset.compressed()), RangeError);
+      await assert.rejects(collect(offset.compressed()), { name: 'ErrOptionRange', code: 'ERR_OPTION_OUT_OF_RANGE' });
       // The writer's open blocks in the threadpool until a reader opens the FIFO, which the refused
       // layer may never have done: a blocked open keeps the process from exiting (seen in CI: the
       // file hung after its last test). A reader of our own releases it.
