@@ -343,6 +343,20 @@ describe('readTar (streams) decodes the same records', () => {
     ]);
   });
 
+  it('hazard: a PAX mtime (before 1970, past 11 octal digits, with a fraction) is the entry`s time, not the ustar field`s 0', async () => {
+    const times: [string, number][] = [['-1000000000', -1000000000], ['99999999999', 99999999999], ['1700000000.999999999', 1700000000], ['-1.5', -2], ['0', 0]];
+    const tar = Buffer.concat([...times.map(([v], i) => Buffer.concat([pax([['mtime', v]]), file(`f${i}`, 'x')])), END]);
+    const got: number[] = [];
+    for await (const e of readTar(tar)) {
+      got.push(e.header.mtime.getTime() / 1000);
+      for await (const c of e.body) void c;
+    }
+    assert.deepEqual(got, times.map(([, t]) => t));
+    for (const bad of ['', 'x', '1e9', '--1', '99999999999999', '0x10']) {
+      await assert.rejects(entries(Buffer.concat([pax([['mtime', bad]]), file('f', 'x'), END])), { code: 'ERR_TAR_INVALID' }, bad);
+    }
+  });
+
   it('a 9 GiB PAX size is the entry size; a stream that stops inside it is ERR_TAR_INVALID', async () => {
     const it = readTar(Buffer.concat([pax([['size', String(NINE_GIB)]]), block('big', '0', 0), Buffer.alloc(4096, 1)]))[Symbol.asyncIterator]();
     const first = await it.next();
