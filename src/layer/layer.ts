@@ -205,7 +205,7 @@ export class Layer {
   }
 
   // A standalone layer takes its threads from the process's budget as its engine starts, and gives
-  // them back when it ends, fails or is destroyed (#settle), or is collected unfinished. It never
+  // them back when it ends, fails or is destroyed (#releaseThreads), or is collected unfinished. It never
   // waits for them (the budget's tryAcquire says why): when none is free it compresses on one thread,
   // its calling thread, outside the budget.
   #takeThreads(): number {
