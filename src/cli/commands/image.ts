@@ -22,7 +22,7 @@ import {
 import { ErrCliInput, ErrCliOutput, ErrCliUsage, writing } from '../errors.js';
 import { escapeControls } from '../escape.js';
 import { inputGuard, isStdinAlias, openInput } from '../input.js';
-import { openOutput, refuseDirectoryInside, type Output, type Protected } from '../output.js';
+import { openOutput, refuseDirectoryInside, refuseStdoutTwice, type Output, type Protected } from '../output.js';
 import { printResult, resultJSON, type Written } from '../image-report.js';
 import { PIPELINE_OPTIONS, PipelineOutputs, pipelinePaths } from '../pipeline-outputs.js';
 import { defaultLayerCacheDir } from '../../build/layer-cache.js';
@@ -351,9 +351,7 @@ export async function runImage(args: Args, context: Context, how?: ImageRun): Pr
   if (where.kind === 'registry') pushTagNames(where.ref, tags, NAME);
   else for (const t of tags) checked('tag', () => Reference.parse(t));
   const json = flag(args, 'json');
-  if (json && where.kind === 'archive' && (where.path === '-' || where.path === '/dev/stdout')) {
-    throw usage('--json and --output - both want standard output: write the archive to a file');
-  }
+  if (json && where.kind === 'archive') await refuseStdoutTwice('--output', where.path, 'the archive', NAME);
   // Which base: a prefix, else an existing path, else a reference (base-source.ts); neither is exit 2.
   const base = spec.base === undefined ? undefined : checked('base', () => resolveBaseSource(spec.base!));
   const guards = inputGuards(spec, base);
