@@ -285,6 +285,76 @@ describe('bad flag values are usage errors (exit 2) naming the flag', { skip: bi
     });
   }
 
+  // The registry flags' values are checked when no registry is involved too (image --output, node
+  // --oci-dir, inspect of a layout), before anything is read or written.
+  const registryFlagCases: [string, string[], RegExp][] = [
+    ['--timeout=0', ['--timeout=0'], /--timeout must be a number of seconds/],
+    ['--timeout=abc', ['--timeout=abc'], /--timeout must be a number of seconds/],
+    ['--timeout=-5', ['--timeout=-5'], /--timeout must be a number of seconds/],
+    ['--creds=nocolon', ['--creds=nocolon'], /--creds must be USER:PASSWORD/],
+    ['--creds with --username', ['--creds=u:p', '--username=u', '--password-stdin'], /give --creds or --username with --password-stdin, not both/],
+    ['--username without --password-stdin', ['--username=u'], /--username goes with --password-stdin/],
+    ['--password-stdin without --username', ['--password-stdin'], /--password-stdin needs --username/],
+  ];
+  for (const [what, extra, message] of registryFlagCases) {
+    it(`hazard: image --output, node --oci-dir and inspect of a layout refuse ${what} (exit 2, nothing written)`, () => {
+      const tmp = tempDir();
+      try {
+        const src = join(tmp.path, 'src');
+        mkdirSync(src);
+        writeFileSync(join(src, 'package.json'), '{"name":"app","version":"1.0.0","main":"index.js"}');
+        writeFileSync(join(src, 'index.js'), '');
+        const layout = join(tmp.path, 'layout');
+        hostileLayout(layout);
+        for (const [command, args] of [
+          ['image', ['image', '--layer', src, '--tag', 'app:1', '--no-layer-cache', '--output', join(tmp.path, 'out.tar'), ...extra]],
+          ['node', ['node', src, '--tag', 'app:1', '--no-layer-cache', '--oci-dir', join(tmp.path, 'out'), ...extra]],
+          ['inspect', ['inspect', layout, ...extra]],
+        ] as const) {
+          // Standard input holds a password, which no check may read.
+          const r = runCli([...args], { input: Buffer.from('secret\n') });
+          assert.equal(r.status, 2, `${command}: ${r.stderr}`);
+          const line = oneErrorLine(r.stderr);
+          assert.ok(line, r.stderr);
+          assert.match(line, message);
+          assert.match(line, new RegExp(`\\(see 'fastlayer help ${command}'\\)$`));
+          assert.equal(r.stdout.length, 0);
+        }
+        assert.equal(existsSync(join(tmp.path, 'out.tar')), false, 'nothing written');
+        assert.equal(existsSync(join(tmp.path, 'out')), false, 'nothing written');
+      } finally {
+        tmp.remove();
+      }
+    });
+  }
+
+  it('hazard: image --base - refuses --password-stdin whether or not a registry is involved', () => {
+    const tmp = tempDir();
+    try {
+      const r = runCli(['image', '--base', '-', '--tag', 'app:1', '--output', join(tmp.path, 'out.tar'), '--username', 'u', '--password-stdin'], { input: Buffer.alloc(0) });
+      assert.equal(r.status, 2, r.stderr);
+      assert.match(oneErrorLine(r.stderr) ?? r.stderr, /--password-stdin: standard input is already the input of this command/);
+      assert.equal(existsSync(join(tmp.path, 'out.tar')), false);
+    } finally {
+      tmp.remove();
+    }
+  });
+
+  it('image --output with a good --username --password-stdin reads no password (no registry is used)', () => {
+    const tmp = tempDir();
+    try {
+      const src = join(tmp.path, 'src');
+      mkdirSync(src);
+      writeFileSync(join(src, 'f'), 'x');
+      // An empty standard input would be a usage error if the password were read.
+      const r = runCli(['image', '--layer', src, '--tag', 'app:1', '--no-layer-cache', '--output', join(tmp.path, 'out.tar'), '-q', '--timeout', '5', '--username', 'u', '--password-stdin'], { input: Buffer.alloc(0) });
+      assert.equal(r.status, 0, r.stderr);
+      assert.ok(existsSync(join(tmp.path, 'out.tar')));
+    } finally {
+      tmp.remove();
+    }
+  });
+
   for (const [flagName, value] of [['mtime', 'yesterday'], ['owner', 'root']]) {
     it(`layer --${flagName} ${value} agrees with image (exit 2, hint)`, () => {
       const tmp = tempDir();
