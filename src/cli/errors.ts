@@ -1,6 +1,8 @@
 // Errors of the command line. Each carries a stable code and the exit status it ends the process
-// with; main.ts prints any error as one line `fastlayer: ...` (the stack only with --debug).
+// with; main.ts prints any error as one line `fastlayer: ...` (describeError; the stack only with
+// --debug, stackOf), its text escaped (escape.ts).
 import { FastlayerError } from '../core/errors.js';
+import { escapeControls, escapeLines } from './escape.js';
 
 /** Exit statuses (documented in docs/CLI.md). */
 export const EXIT_OK = 0;
@@ -103,9 +105,61 @@ export function reason(err: unknown): string {
     const m = /^[A-Z0-9_]+: (.*?), /.exec(e.message);
     if (m) return m[1]!;
   }
-  return oneLine(e.message);
+  // Left as it is: main.ts escapes the whole line it goes into, a newline (of a path) as \x0a.
+  return e.message;
 }
 
-export function oneLine(text: string): string {
-  return text.replace(/\s*\n\s*/g, ' ').trim();
+/**
+ * The one line printed for an error. Its text may be a registry's or hold file names: escaped whole,
+ * so a newline in a path prints as \x0a (docs/CLI.md, "Text from outside") and nothing after it can
+ * pass for a line of its own. fastlayer's own messages are one line each.
+ */
+export function describeError(err: unknown): string {
+  if (err instanceof ErrCliUsage) {
+    return `fastlayer: ${escapeControls(err.message)} (see 'fastlayer help${err.command ? ` ${err.command}` : ''}')`;
+  }
+  if (err instanceof Error) return `fastlayer: ${escapeControls(err.message)}`;
+  return `fastlayer: ${escapeControls(String(err))}`;
+}
+
+/** V8's first stack line before the message: `Name: ` or `TypeError [ERR_X]: `, one colon. */
+const STACK_HEAD = /^[^:\n]*: $/;
+/** A frame line of a V8 stack. */
+const FRAME = /^ {4}at /;
+
+/**
+ * One error of the --debug stack: its `Name: message` line with the message escaped whole (a newline
+ * in it is \x0a: it may hold a file name), then the stack's own frame lines, each escaped.
+ */
+function stackEntry(e: unknown): string {
+  if (!(e instanceof Error)) return escapeControls(String(e));
+  const { stack, message } = e;
+  if (typeof stack !== 'string') return escapeControls(`${e.name}: ${message}`);
+  let head: string;
+  let frames: string;
+  const at = message === '' ? -1 : stack.indexOf(message);
+  if (message === '') {
+    const nl = stack.indexOf('\n');
+    [head, frames] = nl < 0 ? [stack, ''] : [stack.slice(0, nl), stack.slice(nl)];
+  } else if (at >= 0 && STACK_HEAD.test(stack.slice(0, at))) {
+    [head, frames] = [stack.slice(0, at + message.length), stack.slice(at + message.length)];
+  } else {
+    // The message was changed after the stack was taken: the frames are the stack's last lines that
+    // are frames; everything before them is its first line, escaped whole.
+    const lines = stack.split('\n');
+    let first = lines.length;
+    while (first > 1 && FRAME.test(lines[first - 1]!)) first--;
+    [head, frames] = [lines.slice(0, first).join('\n'), lines.slice(first).map((l) => `\n${l}`).join('')];
+  }
+  return `${escapeControls(head)}${escapeLines(frames)}`;
+}
+
+/** --debug: each error of the cause chain (at most 8), its message on one line, then its frames. */
+export function stackOf(err: unknown): string {
+  const parts: string[] = [];
+  for (let e: unknown = err, depth = 0; e !== undefined && depth < 8; e = (e as { cause?: unknown }).cause, depth++) {
+    parts.push(`${depth > 0 ? 'caused by: ' : ''}${stackEntry(e)}`);
+    if (!(e instanceof Error)) break;
+  }
+  return `${parts.join('\n')}\n`;
 }

@@ -4,8 +4,7 @@
 import { existsSync } from 'node:fs';
 import { flag, formatHelp, parseCommandArgs, type CommandEntry } from './command.js';
 import { commands, defaultCommand, findCommand } from './commands.js';
-import { CliError, ErrCliUsage, EXIT_FAILURE, oneLine } from './errors.js';
-import { escapeControls, escapeLines } from './escape.js';
+import { CliError, describeError, ErrCliUsage, EXIT_FAILURE, stackOf } from './errors.js';
 import { installInterrupt } from './interrupt.js';
 import { installStdio, writeStderr, writeStdout } from './stdio.js';
 
@@ -23,24 +22,6 @@ function pick(argv: readonly string[]): { entry: CommandEntry; rest: readonly st
     }
   }
   return { entry: findCommand(defaultCommand)!, rest: argv };
-}
-
-/** The one line printed for an error; its text may be a registry's or hold file names: escaped. */
-function describeError(err: unknown): string {
-  if (err instanceof ErrCliUsage) {
-    return `fastlayer: ${escapeControls(oneLine(err.message))} (see 'fastlayer help${err.command ? ` ${err.command}` : ''}')`;
-  }
-  if (err instanceof Error) return `fastlayer: ${escapeControls(oneLine(err.message))}`;
-  return `fastlayer: ${escapeControls(oneLine(String(err)))}`;
-}
-
-function stackOf(err: unknown): string {
-  const parts: string[] = [];
-  for (let e: unknown = err, depth = 0; e !== undefined && depth < 8; e = (e as { cause?: unknown }).cause, depth++) {
-    parts.push(`${depth > 0 ? 'caused by: ' : ''}${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
-    if (!(e instanceof Error)) break;
-  }
-  return `${escapeLines(parts.join('\n'))}\n`;
 }
 
 async function report(err: unknown, debug: boolean): Promise<number> {

@@ -56,6 +56,39 @@ export function isStdoutAlias(target: string): boolean {
     target === '/proc/self/fd/1' || target === `/proc/${process.pid}/fd/1`;
 }
 
+/**
+ * Whether `target` is the file standard output already is (`-o out.tar > out.tar`, a FIFO named and
+ * redirected to), by device and inode as the input guards compare. A character device is never
+ * counted (`-o /dev/null >/dev/null` mixes nothing anyone reads); neither is a path that cannot be
+ * stat'ed (opening the output reports it).
+ */
+async function isStdoutFile(target: string): Promise<boolean> {
+  let out: Stats;
+  let st: Stats;
+  try {
+    out = fs.fstatSync(1);
+    st = await stat(target);
+  } catch {
+    return false;
+  }
+  return !out.isCharacterDevice() && same(out, st);
+}
+
+/**
+ * The one test of "the output `target` and another writer of standard output (--json) would share
+ * it": a name of standard output (isStdoutAlias, which openOutput writes to stdout), or the file
+ * standard output is redirected to (isStdoutFile). A usage error naming `option`, `target` and
+ * `what` is written there; nothing else happens. `layer -o` and `image --output` call it with --json.
+ */
+export async function refuseStdoutTwice(option: string, target: string, what: string, command: string): Promise<void> {
+  if (isStdoutAlias(target)) {
+    throw new ErrCliUsage(`--json and ${option} ${target} both want standard output: write ${what} to a file`, command);
+  }
+  if (await isStdoutFile(target)) {
+    throw new ErrCliUsage(`--json and ${option} ${target} both want standard output (it is the file standard output goes to): write ${what} to another file`, command);
+  }
+}
+
 /** /dev/stdin, /dev/stderr, /dev/fd/N, /proc/(self|thread-self|PID)[/task/TID]/fd/N, as an absolute path. */
 const DESCRIPTOR = /^\/(?:dev\/(?:std(?:in|out|err)|fd\/[0-9]+)|proc\/(?:self|thread-self|[0-9]+)(?:\/task\/[0-9]+)?\/fd\/[0-9]+)$/;
 

@@ -61,14 +61,19 @@ interface State {
 
 const units = ['B', 'kB', 'MB', 'GB', 'TB'];
 
+/**
+ * `n` bytes for people: whole bytes under 1000 (a rate is a float: 305.84 B/s is `306 B`), else one
+ * decimal of kB, MB... A value that rounds up to 1000 takes the next unit (999.6 is `1.0 kB`).
+ */
 export function formatBytes(n: number): string {
+  const shown = (v: number, i: number): number => (i === 0 ? Math.round(v) : Number(v.toFixed(1)));
   let i = 0;
   let v = n;
-  while (v >= 1000 && i < units.length - 1) {
+  while (shown(v, i) >= 1000 && i < units.length - 1) {
     v /= 1000;
     i++;
   }
-  return i === 0 ? `${v} B` : `${v.toFixed(1)} ${units[i]}`;
+  return i === 0 ? `${Math.round(v)} B` : `${v.toFixed(1)} ${units[i]}`;
 }
 
 function formatDuration(seconds: number): string {

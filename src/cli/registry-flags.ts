@@ -57,16 +57,28 @@ async function readPassword(command: string): Promise<string> {
   return password;
 }
 
+/** The registry flags, checked: everything registryOptions needs except a password still on stdin. */
+export interface RegistryFlags {
+  insecure: boolean;
+  /** --timeout, in ms. */
+  timeout?: number;
+  /** --creds. */
+  credentials?: { username: string; password: string };
+  /** --username with --password-stdin: the password is read from standard input when a registry is used. */
+  stdinUser?: string;
+}
+
 /**
- * The RegistryOptions of --insecure and the credentials flags (the Docker config is read by the
- * registry API when none is given). `stdinTaken`: the command reads its input from standard input,
- * so --password-stdin cannot.
+ * Checks the values of the registry flags (--timeout, --creds, --username, --password-stdin) and how
+ * they go together: a usage error naming the flag, or what registryOptions will use. Reads nothing:
+ * every command that declares the flags calls it before anything is read or written, whether or not
+ * a registry turns out to be involved (`image --output` with a local base uses none). `stdinTaken`: the
+ * command reads its input from standard input, so --password-stdin cannot.
  */
-export async function registryOptions(args: Args, command: string, signal: AbortSignal, stdinTaken = false): Promise<RegistryOptions> {
-  const options: RegistryOptions = { signal };
-  if (flag(args, 'insecure')) options.insecure = true;
+export function checkRegistryFlags(args: Args, command: string, stdinTaken = false): RegistryFlags {
+  const flags: RegistryFlags = { insecure: flag(args, 'insecure') };
   const timeout = timeoutOption(args, command);
-  if (timeout !== undefined) options.timeout = timeout;
+  if (timeout !== undefined) flags.timeout = timeout;
   const creds = stringOption(args, 'creds');
   const username = stringOption(args, 'username');
   const fromStdin = flag(args, 'password-stdin');
@@ -77,13 +89,28 @@ export async function registryOptions(args: Args, command: string, signal: Abort
     const colon = creds.indexOf(':');
     // The value is never quoted back: it holds a password.
     if (colon <= 0) throw new ErrCliUsage('--creds must be USER:PASSWORD', command);
-    options.credentials = { username: creds.slice(0, colon), password: creds.slice(colon + 1) };
+    flags.credentials = { username: creds.slice(0, colon), password: creds.slice(colon + 1) };
   } else if (fromStdin || username !== undefined) {
     if (!fromStdin) throw new ErrCliUsage('--username goes with --password-stdin (or use --creds USER:PASSWORD)', command);
     if (username === undefined || username === '') throw new ErrCliUsage('--password-stdin needs --username', command);
     if (stdinTaken) throw new ErrCliUsage('--password-stdin: standard input is already the input of this command', command);
-    options.credentials = { username, password: await readPassword(command) };
+    flags.stdinUser = username;
   }
+  return flags;
+}
+
+/**
+ * The RegistryOptions of --insecure and the credentials flags (the Docker config is read by the
+ * registry API when none is given), checked by checkRegistryFlags; with --password-stdin the password
+ * is read here, so only a command that uses a registry reads it.
+ */
+export async function registryOptions(args: Args, command: string, signal: AbortSignal, stdinTaken = false): Promise<RegistryOptions> {
+  const flags = checkRegistryFlags(args, command, stdinTaken);
+  const options: RegistryOptions = { signal };
+  if (flags.insecure) options.insecure = true;
+  if (flags.timeout !== undefined) options.timeout = flags.timeout;
+  if (flags.credentials !== undefined) options.credentials = flags.credentials;
+  else if (flags.stdinUser !== undefined) options.credentials = { username: flags.stdinUser, password: await readPassword(command) };
   return options;
 }
 

@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { escapeControls, escapeLine } from '../../src/cli/escape.js';
+import { ErrCliInput, describeError, stackOf } from '../../src/cli/errors.js';
 import { ProgressBoard } from '../../src/cli/progress.js';
 import { sha256 } from '../../src/image/json.js';
 import { binMissing, oneErrorLine, runCli, startCli } from '../helpers/cli.js';
@@ -150,6 +151,73 @@ describe('error lines with text from outside', { skip: binMissing() }, () => {
     }
   });
 
+  it('hazard: a newline in a file name prints as \\x0a in the error line, not as a space', () => {
+    const tmp = tempDir();
+    try {
+      const r = runCli(['layer', join(tmp.path, 'a\nb')]);
+      assert.equal(r.status, 1, r.stderr);
+      const line = oneErrorLine(r.stderr);
+      assert.ok(line, JSON.stringify(r.stderr));
+      assert.ok(line.includes('a\\x0ab: no such file or directory'), line);
+    } finally {
+      tmp.remove();
+    }
+  });
+
+  it('hazard: --debug prints no part of a file name as a line of its own', () => {
+    const tmp = tempDir();
+    try {
+      const forged = 'fastlayer: layer written, digest sha256:0000 (forged)';
+      const r = runCli(['layer', join(tmp.path, `missing\n${forged}\n    at forged (frame.js:1:1)`), '--debug']);
+      assert.equal(r.status, 1, r.stderr);
+      const lines = r.stderr.split('\n').filter((l) => l !== '');
+      for (const line of lines) assert.doesNotMatch(line, UNSAFE, JSON.stringify(line));
+      // The error line, the error's stack line, its cause's (Node's ENOENT) line: each on one line.
+      assert.equal(lines.filter((l) => l.includes(forged)).length, 3, r.stderr);
+      assert.ok(lines[0]!.startsWith('fastlayer: cannot read ') && lines[0]!.includes(`missing\\x0a${forged}\\x0a    at forged`), lines[0]);
+      assert.ok(lines[1]!.startsWith('ErrCliInput: cannot read ') && lines[1]!.includes(`missing\\x0a${forged}`), lines[1]);
+      assert.equal(lines.filter((l) => l.startsWith('fastlayer: ')).length, 1, r.stderr);
+      assert.ok(!lines.some((l) => l.startsWith('    at forged')), r.stderr);
+      // The rest: the stack's own frames, and the cause (Node's ENOENT) on one line too.
+      const rest = lines.slice(2);
+      assert.ok(rest.length > 0 && rest.every((l) => /^ {4}at /.test(l) || l.startsWith('caused by: Error: ENOENT: ')), r.stderr);
+      assert.equal(rest.filter((l) => l.startsWith('caused by: ')).length, 1, r.stderr);
+    } finally {
+      tmp.remove();
+    }
+  });
+
+  it("hazard: stackOf keeps each error's message on one line, the frames on theirs (causes, strings, a message changed later)", () => {
+    const forged = 'x\nfastlayer: forged\r\x1b[2J';
+    const cause = new Error(`cause ${forged}`);
+    const err = new ErrCliInput(`cannot read ${forged}`, cause);
+    const text = stackOf(err);
+    assert.ok(text.endsWith('\n'));
+    const lines = text.slice(0, -1).split('\n');
+    assert.equal(lines[0], 'ErrCliInput: cannot read x\\x0afastlayer: forged\\x0d\\x1b[2J');
+    const caused = lines.findIndex((l) => l.startsWith('caused by: '));
+    assert.equal(lines[caused], 'caused by: Error: cause x\\x0afastlayer: forged\\x0d\\x1b[2J');
+    for (const [i, line] of lines.entries()) {
+      if (i !== 0 && i !== caused) assert.match(line, /^ {4}at /, line);
+      assert.doesNotMatch(line, UNSAFE, line);
+    }
+    // A message set after the stack was taken (the stack holds the first one), and a cause that is not an Error.
+    const changed = new Error('first\nfastlayer: forged');
+    assert.ok(changed.stack); // V8 writes the stack's first line when it is first read.
+    changed.message = 'second';
+    const chained = new Error('top', { cause: changed });
+    (changed as { cause?: unknown }).cause = 'a string\nfastlayer: forged too';
+    const more = stackOf(chained).slice(0, -1).split('\n');
+    assert.ok(more.includes('caused by: Error: first\\x0afastlayer: forged'), more.join('\n'));
+    assert.ok(more.includes('caused by: a string\\x0afastlayer: forged too'), more.join('\n'));
+    assert.ok(!more.some((l) => l.startsWith('fastlayer: ')), more.join('\n'));
+  });
+
+  it('hazard: describeError escapes the whole message: newlines as \\x0a, one line', () => {
+    assert.equal(describeError(new ErrCliInput('cannot read a\nb: no such file or directory')), 'fastlayer: cannot read a\\x0ab: no such file or directory');
+    assert.equal(describeError('plain\nstring'), 'fastlayer: plain\\x0astring');
+  });
+
   it("a registry's error message with ESC, CR and a newline is escaped, on one line (inspect, pull)", async () => {
     const message = 'gone\x1b]0;pwned\x07\x1b[2J\r\nfastlayer: forged \u202eline';
     const server = createServer((req, res) => {
@@ -216,6 +284,76 @@ describe('bad flag values are usage errors (exit 2) naming the flag', { skip: bi
       }
     });
   }
+
+  // The registry flags' values are checked when no registry is involved too (image --output, node
+  // --oci-dir, inspect of a layout), before anything is read or written.
+  const registryFlagCases: [string, string[], RegExp][] = [
+    ['--timeout=0', ['--timeout=0'], /--timeout must be a number of seconds/],
+    ['--timeout=abc', ['--timeout=abc'], /--timeout must be a number of seconds/],
+    ['--timeout=-5', ['--timeout=-5'], /--timeout must be a number of seconds/],
+    ['--creds=nocolon', ['--creds=nocolon'], /--creds must be USER:PASSWORD/],
+    ['--creds with --username', ['--creds=u:p', '--username=u', '--password-stdin'], /give --creds or --username with --password-stdin, not both/],
+    ['--username without --password-stdin', ['--username=u'], /--username goes with --password-stdin/],
+    ['--password-stdin without --username', ['--password-stdin'], /--password-stdin needs --username/],
+  ];
+  for (const [what, extra, message] of registryFlagCases) {
+    it(`hazard: image --output, node --oci-dir and inspect of a layout refuse ${what} (exit 2, nothing written)`, () => {
+      const tmp = tempDir();
+      try {
+        const src = join(tmp.path, 'src');
+        mkdirSync(src);
+        writeFileSync(join(src, 'package.json'), '{"name":"app","version":"1.0.0","main":"index.js"}');
+        writeFileSync(join(src, 'index.js'), '');
+        const layout = join(tmp.path, 'layout');
+        hostileLayout(layout);
+        for (const [command, args] of [
+          ['image', ['image', '--layer', src, '--tag', 'app:1', '--no-layer-cache', '--output', join(tmp.path, 'out.tar'), ...extra]],
+          ['node', ['node', src, '--tag', 'app:1', '--no-layer-cache', '--oci-dir', join(tmp.path, 'out'), ...extra]],
+          ['inspect', ['inspect', layout, ...extra]],
+        ] as const) {
+          // Standard input holds a password, which no check may read.
+          const r = runCli([...args], { input: Buffer.from('secret\n') });
+          assert.equal(r.status, 2, `${command}: ${r.stderr}`);
+          const line = oneErrorLine(r.stderr);
+          assert.ok(line, r.stderr);
+          assert.match(line, message);
+          assert.match(line, new RegExp(`\\(see 'fastlayer help ${command}'\\)$`));
+          assert.equal(r.stdout.length, 0);
+        }
+        assert.equal(existsSync(join(tmp.path, 'out.tar')), false, 'nothing written');
+        assert.equal(existsSync(join(tmp.path, 'out')), false, 'nothing written');
+      } finally {
+        tmp.remove();
+      }
+    });
+  }
+
+  it('hazard: image --base - refuses --password-stdin whether or not a registry is involved', () => {
+    const tmp = tempDir();
+    try {
+      const r = runCli(['image', '--base', '-', '--tag', 'app:1', '--output', join(tmp.path, 'out.tar'), '--username', 'u', '--password-stdin'], { input: Buffer.alloc(0) });
+      assert.equal(r.status, 2, r.stderr);
+      assert.match(oneErrorLine(r.stderr) ?? r.stderr, /--password-stdin: standard input is already the input of this command/);
+      assert.equal(existsSync(join(tmp.path, 'out.tar')), false);
+    } finally {
+      tmp.remove();
+    }
+  });
+
+  it('image --output with a good --username --password-stdin reads no password (no registry is used)', () => {
+    const tmp = tempDir();
+    try {
+      const src = join(tmp.path, 'src');
+      mkdirSync(src);
+      writeFileSync(join(src, 'f'), 'x');
+      // An empty standard input would be a usage error if the password were read.
+      const r = runCli(['image', '--layer', src, '--tag', 'app:1', '--no-layer-cache', '--output', join(tmp.path, 'out.tar'), '-q', '--timeout', '5', '--username', 'u', '--password-stdin'], { input: Buffer.alloc(0) });
+      assert.equal(r.status, 0, r.stderr);
+      assert.ok(existsSync(join(tmp.path, 'out.tar')));
+    } finally {
+      tmp.remove();
+    }
+  });
 
   for (const [flagName, value] of [['mtime', 'yesterday'], ['owner', 'root']]) {
     it(`layer --${flagName} ${value} agrees with image (exit 2, hint)`, () => {

@@ -137,6 +137,64 @@ describe('fastlayer output guards', { skip: binMissing() }, () => {
     assert.equal(digests[0], digests[1]);
   });
 
+  // --json and the output both on standard output: stdout would hold the bytes and the JSON.
+  for (const name of ['/dev/fd/1', '/proc/self/fd/1', '/proc/PID/fd/1']) {
+    for (const [command, args] of [
+      ['layer -o', (o: string) => ['layer', app, '--compression', 'none', '-o', o, '--json']],
+      ['image --output', (o: string) => ['image', '--layer', app, '--tag', 'x:1', '--compression', 'none', '--no-layer-cache', '--output', o, '--json']],
+    ] as const) {
+      it(`hazard: ${command} ${name} with --json is a usage error, as with -`, () => {
+        // /proc/PID/fd/1 with the bin's own PID: the shell's, which exec keeps.
+        const r = name.includes('PID')
+          ? (() => {
+            const x = spawnSync('sh', ['-c', 'exec "$0" "$@" "/proc/$$/fd/1" --json', process.execPath, BIN, ...args('').slice(0, -2)], { encoding: 'buffer', timeout: 120_000 });
+            return { status: x.status, stdout: x.stdout, stderr: x.stderr.toString() };
+          })()
+          : runCli([...args(name)]);
+        assert.equal(r.status, 2, r.stderr);
+        assert.equal(r.stdout.length, 0, 'nothing on standard output');
+        assert.match(oneErrorLine(r.stderr) ?? r.stderr, /--json and (-o|--output) \S+ both want standard output/);
+      });
+    }
+  }
+
+  for (const [command, args] of [
+    ['layer -o', (o: string) => ['layer', app, '--compression', 'none', '-o', o, '--json']],
+    ['image --output', (o: string) => ['image', '--layer', app, '--tag', 'x:1', '--compression', 'none', '--no-layer-cache', '--output', o, '--json']],
+  ] as const) {
+    it(`hazard: ${command} FILE with --json and standard output redirected to FILE is a usage error`, () => {
+      const out = join(tmp.path, `same-${command.replace(/\W+/g, '-')}`);
+      const fd = openSync(out, 'w');
+      let r;
+      try {
+        r = spawnSync(process.execPath, [BIN, ...args(out)], { stdio: ['ignore', fd, 'pipe'], timeout: 120_000 });
+      } finally {
+        closeSync(fd);
+      }
+      assert.equal(r.status, 2, r.stderr.toString());
+      assert.match(oneErrorLine(r.stderr.toString()) ?? '', /both want standard output \(it is the file standard output goes to\)/);
+      assert.equal(readFileSync(out).length, 0, 'nothing written to it');
+    });
+  }
+
+  it('--json with -o /dev/null and standard output /dev/null is fine (a device is not shared output)', () => {
+    const r = spawnSync(process.execPath, [BIN, 'layer', app, '--compression', 'none', '-o', '/dev/null', '--json'], { stdio: ['ignore', 'ignore', 'pipe'], timeout: 120_000 });
+    assert.equal(r.status, 0, r.stderr.toString());
+  });
+
+  for (const [command, args, message] of [
+    ['pull --output', (o: string) => ['pull', '127.0.0.1:9/x:1', '--output', o], /--output needs a file: an archive is written back into/],
+    ['copy DST', (o: string) => ['copy', `archive:${archive}`, `archive:${o}`], /DST needs a file: an archive is written back into/],
+  ] as const) {
+    it(`hazard: ${command} /dev/fd/1 is refused as - is, before anything is opened`, () => {
+      for (const name of ['-', '/dev/stdout', '/dev/fd/1', '/proc/self/fd/1']) {
+        const r = runCli([...args(name)]);
+        assert.equal(r.status, 2, r.stderr);
+        assert.match(oneErrorLine(r.stderr) ?? r.stderr, message, name);
+      }
+    });
+  }
+
   it('hazard: a full device as image -o is a coded error naming it, not a crash', () => {
     const r = runCli(['image', '--layer', app, '--tag', 'x:1', '-o', '/dev/full']);
     assert.equal(r.status, 1);

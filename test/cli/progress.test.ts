@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { ProgressBoard, progressMode, renderLine } from '../../src/cli/progress.js';
+import { ProgressBoard, endLine, formatBytes, progressMode, renderLine } from '../../src/cli/progress.js';
 import { manyFiles, tempDir } from '../helpers/tree.js';
 import { BIN, binMissing, hasTool, runCli } from '../helpers/cli.js';
 
@@ -21,6 +21,26 @@ class Sink {
     return this.writes.join('');
   }
 }
+
+describe('formatBytes', () => {
+  it('hazard: a rate under 1000 B/s is whole bytes, not every digit of the float', () => {
+    assert.equal(formatBytes(305.84375665847335), '306 B');
+    assert.equal(formatBytes(0), '0 B');
+    assert.equal(formatBytes(999.4), '999 B');
+    const s = { label: 'small.txt', started: 0, ended: 7, done: 5, total: 5, note: undefined };
+    assert.match(endLine(s), /  714 B\/s  /);
+    assert.match(renderLine(s, 7), /  714 B\/s  /);
+  });
+
+  it('a value that rounds to 1000 takes the next unit; larger ones keep one decimal', () => {
+    assert.equal(formatBytes(999.6), '1.0 kB');
+    assert.equal(formatBytes(1000), '1.0 kB');
+    assert.equal(formatBytes(123_456), '123.5 kB');
+    assert.equal(formatBytes(999_960), '1.0 MB');
+    assert.equal(formatBytes(2.5e12), '2.5 TB');
+    assert.equal(formatBytes(5e15), '5000.0 TB');
+  });
+});
 
 describe('ProgressBoard', () => {
   it('draws at once, then at most once per 100 ms tick however many updates come', (t) => {

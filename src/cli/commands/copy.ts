@@ -9,7 +9,7 @@ import type { Credentials } from '../../registry/credentials.js';
 import { REPORT_OPTIONS, listOption, progressBoard, stringOption, type Args, type Command, type Context } from '../command.js';
 import { ErrCliUsage, writing } from '../errors.js';
 import { inputGuard } from '../input.js';
-import { openOutput, type Output } from '../output.js';
+import { isStdoutAlias, openOutput, type Output } from '../output.js';
 import { writeInto } from '../archive-output.js';
 import { pushTagNames } from '../push-tags.js';
 import { BlobLines, REGISTRY_OPTIONS, registryOptions } from '../registry-flags.js';
@@ -62,7 +62,7 @@ async function run(args: Args, context: Context): Promise<number> {
   }
   if (from.kind === 'archive' && to.kind === 'archive' && resolve(from.path) === resolve(to.path)) throw new ErrCliUsage('SRC and DST are the same archive', NAME);
   const archivePath = to.kind === 'archive' ? to.path : undefined;
-  if (archivePath === '-' || archivePath === '/dev/stdout') throw new ErrCliUsage('DST needs a file: an archive is written back into as it grows', NAME);
+  if (archivePath !== undefined && isStdoutAlias(archivePath)) throw new ErrCliUsage('DST needs a file: an archive is written back into as it grows', NAME);
   const pipelineFiles = pipelinePaths(args, NAME, archivePath === undefined ? [] : [archivePath]);
   const srcCreds = sourceCredentials(args);
   const registry = await registryOptions(args, NAME, context.signal);

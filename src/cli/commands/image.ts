@@ -22,14 +22,14 @@ import {
 import { ErrCliInput, ErrCliOutput, ErrCliUsage, writing } from '../errors.js';
 import { escapeControls } from '../escape.js';
 import { inputGuard, isStdinAlias, openInput } from '../input.js';
-import { openOutput, refuseDirectoryInside, type Output, type Protected } from '../output.js';
+import { openOutput, refuseDirectoryInside, refuseStdoutTwice, type Output, type Protected } from '../output.js';
 import { printResult, resultJSON, type Written } from '../image-report.js';
 import { PIPELINE_OPTIONS, PipelineOutputs, pipelinePaths } from '../pipeline-outputs.js';
 import { defaultLayerCacheDir } from '../../build/layer-cache.js';
 import { pushTagNames } from '../push-tags.js';
 import { writeInto } from '../archive-output.js';
 import type { ProgressBoard } from '../progress.js';
-import { BlobLines, REGISTRY_OPTIONS, registryOptions } from '../registry-flags.js';
+import { BlobLines, REGISTRY_OPTIONS, checkRegistryFlags, registryOptions } from '../registry-flags.js';
 import { writeStderr } from '../stdio.js';
 import { reported } from '../reported.js';
 
@@ -351,11 +351,13 @@ export async function runImage(args: Args, context: Context, how?: ImageRun): Pr
   if (where.kind === 'registry') pushTagNames(where.ref, tags, NAME);
   else for (const t of tags) checked('tag', () => Reference.parse(t));
   const json = flag(args, 'json');
-  if (json && where.kind === 'archive' && (where.path === '-' || where.path === '/dev/stdout')) {
-    throw usage('--json and --output - both want standard output: write the archive to a file');
-  }
+  if (json && where.kind === 'archive') await refuseStdoutTwice('--output', where.path, 'the archive', NAME);
   // Which base: a prefix, else an existing path, else a reference (base-source.ts); neither is exit 2.
   const base = spec.base === undefined ? undefined : checked('base', () => resolveBaseSource(spec.base!));
+  // The registry flags' values are checked whether or not a registry is involved (a bad --timeout is
+  // exit 2 with --output too); the password on stdin is read only for a registry, below.
+  const stdinTaken = base?.kind === 'local' && isStdinAlias(base.path);
+  checkRegistryFlags(args, NAME, stdinTaken);
   const guards = inputGuards(spec, base);
   if (typeof spec.layerCache === 'string') await refuseCacheInside(spec.layerCache, guards);
   // The default cache inside a --layer directory (--layer ~, --layer /) would put its entries into
@@ -367,7 +369,7 @@ export async function runImage(args: Args, context: Context, how?: ImageRun): Pr
   // are the push registry's: a base in another registry gets none of them (its own come from the
   // Docker config), so a password never reaches a registry it was not given for.
   const wantsRegistry = where.kind === 'registry' || base?.kind === 'registry';
-  const options = wantsRegistry ? await registryOptions(args, NAME, context.signal, base?.kind === 'local' && isStdinAlias(base.path)) : undefined;
+  const options = wantsRegistry ? await registryOptions(args, NAME, context.signal, stdinTaken) : undefined;
   const baseOptions: BuildSpec['baseOptions'] = {};
   if (base?.kind === 'registry' && options) {
     const foreign = where.kind === 'registry' && where.ref.registry !== base.reference.registry;

@@ -19,7 +19,7 @@ import { REPORT_OPTIONS, flag, stringOption, type Args, type Command, type Conte
 import { ErrCliInput, ErrCliUsage } from '../errors.js';
 import { escapeControls } from '../escape.js';
 import { formatBytes } from '../progress.js';
-import { REGISTRY_OPTIONS, registryOptions } from '../registry-flags.js';
+import { REGISTRY_OPTIONS, checkRegistryFlags, registryOptions } from '../registry-flags.js';
 import { writeStdout } from '../stdio.js';
 import { CONTAINERD_NAME as IMAGE_NAME, isNamed, REF_NAME } from '../../image/names.js';
 import { readBlobRange } from '../../registry/range.js';
@@ -236,6 +236,8 @@ async function run(args: Args, context: Context): Promise<number> {
   } catch (err) {
     throw new ErrCliUsage(`--platform: ${(err as Error).message}`, NAME);
   }
+  // Checked for a local SRC too (a bad --timeout is exit 2 either way); a password is read only for a registry.
+  checkRegistryFlags(args, NAME);
   let result: Inspected;
   const st = src.startsWith('docker://') ? undefined : statSync(src, { throwIfNoEntry: false });
   if (st) {

@@ -14,7 +14,7 @@ import {
 import { CliError, ErrCliInput, ErrCliUsage, reason, writeFailure } from '../errors.js';
 import { escapeLine } from '../escape.js';
 import { estimateTarSize, openInput, type Input } from '../input.js';
-import { openOutput, type Output } from '../output.js';
+import { openOutput, refuseStdoutTwice, type Output } from '../output.js';
 import type { ProgressBoard } from '../progress.js';
 import { writeStderr, writeStdout } from '../stdio.js';
 import { ESTARGZ_OPTIONS, estargzFlags } from '../estargz-layer.js';
@@ -125,8 +125,6 @@ export function levelOption(args: Args, compression: LayerCompression | undefine
     : integerOption(args, 'level', 0, 9, command);
 }
 
-const isStdoutTarget = (o: string | undefined): boolean => o === '-' || o === '/dev/stdout';
-
 function discardSink(): Writable {
   return new Writable({ highWaterMark: 1024 * 1024, write: (_chunk, _encoding, done) => done() });
 }
@@ -180,7 +178,7 @@ async function run(args: Args, context: Context): Promise<number> {
   const outputPath = stringOption(args, 'output');
   const json = flag(args, 'json');
   const quiet = flag(args, 'quiet');
-  if (json && isStdoutTarget(outputPath)) throw usage('--json and -o - both want standard output: write the layer to a file');
+  if (json && outputPath !== undefined) await refuseStdoutTwice('-o', outputPath, 'the layer', NAME);
   const flags = parseDirectoryFlags(args);
   const inputPath = args.positionals[0] ?? defaultDirs().find((d) => existsSync(d));
   if (inputPath === undefined) throw usage(`no input given, and none of ${defaultDirs().join(', ')} exists`);

@@ -10,7 +10,7 @@ import { pullToDestination } from '../../registry/pull.js';
 import { Transform } from 'node:stream';
 import { REPORT_OPTIONS, progressBoard, stringOption, type Args, type Command, type Context } from '../command.js';
 import { ErrCliUsage, writing } from '../errors.js';
-import { openOutput, type Output } from '../output.js';
+import { isStdoutAlias, openOutput, type Output } from '../output.js';
 import { writeInto } from '../archive-output.js';
 import type { ProgressBoard } from '../progress.js';
 import { REGISTRY_OPTIONS, registryOptions } from '../registry-flags.js';
@@ -81,7 +81,7 @@ async function run(args: Args, context: Context): Promise<number> {
   const outputPath = stringOption(args, 'output');
   const ociDir = stringOption(args, 'oci-dir');
   if ((outputPath === undefined) === (ociDir === undefined)) throw new ErrCliUsage('give exactly one of --output FILE.tar and --oci-dir DIR', NAME);
-  if (outputPath === '-' || outputPath === '/dev/stdout') throw new ErrCliUsage('--output needs a file: an archive is written back into as it grows', NAME);
+  if (outputPath !== undefined && isStdoutAlias(outputPath)) throw new ErrCliUsage('--output needs a file: an archive is written back into as it grows', NAME);
   if (ociDir === '') throw new ErrCliUsage('--oci-dir needs a directory', NAME);
   const platformText = stringOption(args, 'platform');
   let platform;
