@@ -87,11 +87,13 @@ export interface Resolved {
 }
 
 /**
- * A time in whole seconds (a number is rounded down). Bounded by what the tar header encoder writes
- * (entryHeader: a safe integer, in a PAX record past 11 octal digits or before 1970), so that a time
- * out of range is refused here at the call, not as ErrTarSource once the stream is running. A valid
- * Date is always within (±8.64e12 s).
+ * A time in whole seconds (a number is rounded down), within what a Date holds (±8.64e12 s, the
+ * range every reader of the project, readTar's Date included, gives back; entryHeader writes it in a
+ * PAX record past 11 octal digits or before 1970), so that a time out of range is refused here at the
+ * call, not as ErrTarSource once the stream is running. A valid Date is always within.
  */
+const MAX_SECONDS = 8.64e12;
+
 function seconds(name: string, value: unknown): number {
   if (value instanceof Date) {
     const t = value.getTime();
@@ -100,7 +102,7 @@ function seconds(name: string, value: unknown): number {
   }
   if (typeof value !== 'number') throw new ErrInvalidOption(name, 'a number of seconds or a Date', value);
   const s = Math.floor(value);
-  if (!Number.isSafeInteger(s)) throw new ErrOptionRange(name, 'a number of seconds from -(2^53 - 1) to 2^53 - 1 (what a tar header holds)', value);
+  if (!(Math.abs(s) <= MAX_SECONDS)) throw new ErrOptionRange(name, 'a number of seconds from -8.64e12 to 8.64e12 (what a Date holds)', value);
   return s;
 }
 

@@ -139,19 +139,21 @@ describe('tarDirectory option values within what the header holds', () => {
     refused({ owner: { uid: 1.5, gid: 0 } }, 'owner.uid');
     refused({ ...parseOwnerArg({ uid: 2 ** 40, gid: 0 }) }, 'owner.uid');
     assert.throws(() => parseOwnerArg('4294967296:0'), { code: 'ERR_OPTION_OUT_OF_RANGE' });
-    // Times: the header holds a safe integer of seconds (PAX past 11 octal digits or before 1970).
+    // Times: what a Date holds, ±8.64e12 s (PAX past 11 octal digits or before 1970), so readTar reads them back.
     refused({ mtime: 1e300 }, 'mtime');
     refused({ mtime: -1e300 }, 'mtime');
     refused({ mtime: 2 ** 53 }, 'mtime');
+    refused({ mtime: 8.64e12 + 1 }, 'mtime');
+    refused({ mtime: -8.64e12 - 1 }, 'mtime');
     refused({ mtime: Number.POSITIVE_INFINITY }, 'mtime');
     refused({ mtime: { clamp: 1e300 } }, 'mtime.clamp');
     refused({ mtime: { clamp: -1e300 } }, 'mtime.clamp');
     // The largest of each still makes an archive (the times in PAX mtime records).
-    const hs = await list(dir, { owner: { uid: 2 ** 32 - 1, gid: 2 ** 32 - 1 }, mtime: 2 ** 53 - 1 });
-    assert.deepEqual(hs.map((h) => [h.name, h.uid, h.gid, h.pax?.mtime]), [['f', 2 ** 32 - 1, 2 ** 32 - 1, String(2 ** 53 - 1)]]);
-    for (const mtime of [-(2 ** 53 - 1), { clamp: -(2 ** 53 - 1) }]) {
+    const hs = await list(dir, { owner: { uid: 2 ** 32 - 1, gid: 2 ** 32 - 1 }, mtime: 8.64e12 });
+    assert.deepEqual(hs.map((h) => [h.name, h.uid, h.gid, h.pax?.mtime]), [['f', 2 ** 32 - 1, 2 ** 32 - 1, String(8.64e12)]]);
+    for (const mtime of [-8.64e12, { clamp: -8.64e12 }]) {
       const old = await list(dir, { mtime, prefix: '/p' });
-      assert.deepEqual(old.map((h) => h.pax?.mtime), [String(-(2 ** 53 - 1)), String(-(2 ** 53 - 1))]);
+      assert.deepEqual(old.map((h) => h.pax?.mtime), [String(-8.64e12), String(-8.64e12)]);
     }
     if (spawnSync('tar', ['--version']).status === 0) {
       const file = join(tmp.path, 'max.tar');
