@@ -8,8 +8,9 @@ import { join } from 'node:path';
 import { ErrInvalidOption, ErrOptionRange, ErrTarSource, optionKeys, refuseUnknownOptions } from '../core/errors.js';
 import { tarDirectory } from '../tar/directory.js';
 import { sourceDateEpoch, type MtimePolicy, type TarOptions } from '../tar/options.js';
+import { MAX_MTIME_SECONDS } from '../tar/header.js';
 import { dockerignoreLines } from '../tar/patterns.js';
-import { WHITEOUT_PREFIX, whiteoutDirectory } from '../tar/walker.js';
+import { hasWhiteoutComponent, whiteoutDirectory } from '../tar/walker.js';
 
 /** Options of a directory layer. On BuildSpec they apply to every layer; a LayerSpec's own win. */
 export interface DirectoryLayerOptions {
@@ -70,7 +71,7 @@ const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}
 function time(name: string, text: string): number | Date {
   if (/^\d+$/.test(text)) {
     const n = Number(text);
-    if (!Number.isSafeInteger(n)) throw new ErrOptionRange(name, 'whole seconds since the epoch', text);
+    if (!(n <= MAX_MTIME_SECONDS)) throw new ErrOptionRange(name, 'whole seconds since the epoch, up to 8.64e12', text);
     return n;
   }
   const ms = RFC3339.test(text) ? Date.parse(text) : Number.NaN;
@@ -95,7 +96,8 @@ export function parseMtimeArg(value: MtimePolicy | string, name = 'mtime'): Mtim
   if (value.startsWith('clamp:')) return { clamp: time(name, value.slice(6)) };
   try {
     return time(name, value);
-  } catch {
+  } catch (err) {
+    if (/^\d+$/.test(value)) throw err; // seconds out of range: that error says so
     throw new ErrOptionRange(name, "'keep', seconds, an RFC 3339 time or clamp:TIME", value);
   }
 }
@@ -123,7 +125,7 @@ export function cleanDest(name: string, value: unknown, keepWhiteoutFiles = fals
   if (!value.startsWith('/')) throw new ErrOptionRange(name, 'an absolute image path (starting with /)', value);
   const parts = value.split('/').filter((p) => p !== '' && p !== '.');
   if (parts.includes('..') || value.includes('\0')) throw new ErrOptionRange(name, "an image path without '..' or NUL", value);
-  if (!keepWhiteoutFiles && parts.some((p) => p.startsWith(WHITEOUT_PREFIX))) throw whiteoutDirectory(name, value);
+  if (!keepWhiteoutFiles && hasWhiteoutComponent(value)) throw whiteoutDirectory(name, value);
   return `/${parts.join('/')}`;
 }
 

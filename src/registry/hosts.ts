@@ -17,19 +17,24 @@ function bareHost(host: string): string {
   return h.replace(/\.$/, '');
 }
 
+/** Instance metadata services outside link-local (AWS's IPv6 one is an ordinary private address). */
+const AWS_METADATA_V6 = 'fd00:ec2::254';
+const ALIBABA_METADATA = '100.100.100.200';
+
 /**
  * An address on this machine or its link: loopback (127/8, ::1), unspecified (0/8 and ::, which
  * Linux connects to this machine) and link-local (169.254/16, where clouds serve instance metadata and
- * credentials, and fe80::/10), IPv4-mapped IPv6 forms included.
+ * credentials, and fe80::/10), IPv4-mapped IPv6 forms included; and the two metadata services that
+ * are not link-local, AWS's fd00:ec2::254 and Alibaba Cloud's 100.100.100.200.
  */
 export function isLocalAddress(address: string): boolean {
   const a = bareHost(address);
   if (isIP(a) === 4) {
     const [x, y] = a.split('.').map(Number) as [number, number];
-    return x === 127 || x === 0 || (x === 169 && y === 254);
+    return x === 127 || x === 0 || (x === 169 && y === 254) || a === ALIBABA_METADATA;
   }
   if (isIP(a) !== 6) return false;
-  if (a === '::1' || a === '::') return true;
+  if (a === '::1' || a === '::' || a === AWS_METADATA_V6) return true;
   if (/^fe[89ab][0-9a-f]:/.test(a)) return true;
   // ::ffff:a.b.c.d, or the hex form URL gives it: ::ffff:7f00:1.
   const mapped = /^::ffff:(?:(\d+\.\d+\.\d+\.\d+)|([0-9a-f]{1,4}):([0-9a-f]{1,4}))$/.exec(a);
@@ -56,7 +61,8 @@ const cache = new Map<string, { local: boolean; until: number }>();
 
 /**
  * Whether a host is this machine or its link, by name or by any address its name resolves to. A name
- * that does not resolve is not local (the request then fails on its own). Answers are kept 30 s, so a
+ * that does not resolve is not local (the request then fails on its own), and that answer is not
+ * kept. Answers are kept 30 s, so a
  * pull's redirects to one CDN cost one lookup. This closes names such as `127.0.0.1.nip.io` or an
  * /etc/hosts alias; a DNS server that answers differently for fetch's own lookup moments later (DNS
  * rebinding) is not caught: that needs checks at connect time, which Node's fetch does not offer.
@@ -68,11 +74,13 @@ export async function reachesThisMachine(host: string, lookup: Lookup = systemLo
   const now = Date.now();
   const hit = lookup === systemLookup ? cache.get(h) : undefined;
   if (hit !== undefined && hit.until > now) return hit.local;
-  let local = false;
+  let local: boolean;
   try {
     local = (await lookup(h)).some(isLocalAddress);
   } catch {
-    local = false;
+    // Not kept: a server that fails this lookup and answers fetch's with 127.0.0.1 would otherwise
+    // have 30 s in which the name passes without being asked again.
+    return false;
   }
   if (lookup === systemLookup) {
     if (cache.size >= MAX_CACHED) cache.clear();

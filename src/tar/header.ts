@@ -354,8 +354,8 @@ export function absorb(pending: Pending, type: string, data: Buffer): void {
 /** Types whose header never has data after it, whatever the size field says (as Go reads them). */
 const HEADER_ONLY = new Set(['1', '2', '3', '4', '5', '6']);
 
-/** The largest time in seconds a Date holds (8.64e15 ms). */
-const MAX_DATE_SECONDS = 8.64e12;
+/** The largest time in seconds a Date holds (8.64e15 ms): the bound of every time the tar code takes or gives. */
+export const MAX_MTIME_SECONDS = 8.64e12;
 
 /**
  * The entry `h` with the pending records applied (PAX path, linkpath, size, uid, gid, uname, gname,
@@ -380,14 +380,16 @@ export function applyPending(pending: Pending, h: RawHeader): RawHeader & { pax?
     out.uid = number('uid') ?? out.uid;
     out.gid = number('gid') ?? out.gid;
     // Seconds, negative or past 11 octal digits, with an optional fraction (GNU tar writes
-    // nanoseconds): whole seconds are kept, as the ustar field holds them. A Date must hold the result.
+    // nanoseconds): whole seconds are kept, as the ustar field holds them. A time past what a Date
+    // holds (a file's own time on tmpfs or btrfs may be: Go reads any int64) is clamped to that
+    // range, not refused; only a record that is not a number is.
     const mtime = pax.get('mtime');
     if (mtime !== undefined) {
       // Floor by the digits: Number('1700000000.999999999') rounds up to the next second.
-      const m = /^(-?)([0-9]{1,15})(?:\.([0-9]*))?$/.exec(mtime);
-      const seconds = m === null ? NaN : m[1] === '-' ? -Number(m[2]) - (/[1-9]/.test(m[3] ?? '') ? 1 : 0) : Number(m[2]);
-      if (!(Math.abs(seconds) <= MAX_DATE_SECONDS)) throw new ErrTarInvalid(`the PAX mtime record of ${JSON.stringify(out.name)} is not a time: ${JSON.stringify(mtime)}`);
-      out.mtime = seconds;
+      const m = /^(-?)([0-9]{1,30})(?:\.([0-9]*))?$/.exec(mtime);
+      if (m === null) throw new ErrTarInvalid(`the PAX mtime record of ${JSON.stringify(out.name)} is not a time: ${JSON.stringify(mtime)}`);
+      const seconds = m[1] === '-' ? -Number(m[2]) - (/[1-9]/.test(m[3] ?? '') ? 1 : 0) : Number(m[2]);
+      out.mtime = Math.max(-MAX_MTIME_SECONDS, Math.min(MAX_MTIME_SECONDS, seconds));
     }
     out.uname = pax.get('uname') ?? out.uname;
     out.gname = pax.get('gname') ?? out.gname;

@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { ErrInvalidOption, ErrOptionRange, ErrTarSource, optionKeys, refuseUnknownOptions } from '../core/errors.js';
 import { dockerignoreLines, dockerignoreMatcher, includeMatcher, type Matcher } from './patterns.js';
+import { MAX_MTIME_SECONDS } from './header.js';
 
 /** Kinds of entries the walker meets. */
 export type EntryKind = 'file' | 'directory' | 'symlink' | 'hardlink' | 'fifo' | 'character-device' | 'block-device';
@@ -92,8 +93,6 @@ export interface Resolved {
  * PAX record past 11 octal digits or before 1970), so that a time out of range is refused here at the
  * call, not as ErrTarSource once the stream is running. A valid Date is always within.
  */
-const MAX_SECONDS = 8.64e12;
-
 function seconds(name: string, value: unknown): number {
   if (value instanceof Date) {
     const t = value.getTime();
@@ -102,7 +101,7 @@ function seconds(name: string, value: unknown): number {
   }
   if (typeof value !== 'number') throw new ErrInvalidOption(name, 'a number of seconds or a Date', value);
   const s = Math.floor(value);
-  if (!(Math.abs(s) <= MAX_SECONDS)) throw new ErrOptionRange(name, 'a number of seconds from -8.64e12 to 8.64e12 (what a Date holds)', value);
+  if (!(Math.abs(s) <= MAX_MTIME_SECONDS)) throw new ErrOptionRange(name, 'a number of seconds from -8.64e12 to 8.64e12 (what a Date holds)', value);
   return s;
 }
 
@@ -113,7 +112,7 @@ function seconds(name: string, value: unknown): number {
 export function sourceDateEpoch(env: NodeJS.ProcessEnv = process.env): number | undefined {
   const raw = env.SOURCE_DATE_EPOCH;
   if (raw === undefined || raw === '') return undefined;
-  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(Number(raw))) throw new ErrOptionRange('SOURCE_DATE_EPOCH (environment variable)', 'a non-negative decimal integer of seconds', raw);
+  if (!/^\d+$/.test(raw) || !(Number(raw) <= MAX_MTIME_SECONDS)) throw new ErrOptionRange('SOURCE_DATE_EPOCH (environment variable)', 'a non-negative decimal integer of seconds up to 8.64e12', raw);
   return Number(raw);
 }
 

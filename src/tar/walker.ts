@@ -53,10 +53,10 @@ function vchild(node: VNode, name: string): VNode {
  */
 export function virtualTree(o: Resolved): VNode {
   const root: VNode = { children: new Map() };
-  const at = (path: string, option: string) => path.split('/').filter((p) => p !== '').reduce((node, name) => {
-    if (!o.keepWhiteoutFiles && name.startsWith(WHITEOUT_PREFIX)) throw whiteoutDirectory(option, `/${path.replace(/\/$/, '')}`);
-    return vchild(node, name);
-  }, root);
+  const at = (path: string, option: string) => {
+    if (!o.keepWhiteoutFiles && hasWhiteoutComponent(path)) throw whiteoutDirectory(option, `/${path.replace(/\/$/, '')}`);
+    return path.split('/').filter((p) => p !== '').reduce(vchild, root);
+  };
   const prefix = o.prefix.toString();
   at(prefix, 'prefix').mount = true;
   const marker = (dir: string, name: string, option: string) => {
@@ -72,6 +72,11 @@ export function virtualTree(o: Resolved): VNode {
   }
   for (const path of o.opaqueDirs) marker(path, OPAQUE, 'opaqueDirs');
   return root;
+}
+
+/** Whether an image path ('/'-separated) has a component named `.wh.*`: the one test of DEST, prefix and --prefix. */
+export function hasWhiteoutComponent(path: string): boolean {
+  return path.split('/').some((p) => p.startsWith(WHITEOUT_PREFIX));
 }
 
 /** An image path with a directory named `.wh.*` where keepWhiteoutFiles is not set (DEST, prefix). */

@@ -355,6 +355,45 @@ describe('bad flag values are usage errors (exit 2) naming the flag', { skip: bi
     }
   });
 
+  it('hazard: a time past what a Date holds (--mtime, clamp:, SOURCE_DATE_EPOCH) is a usage error of layer and image, not a failure naming a library option', () => {
+    const tmp = tempDir();
+    try {
+      const src = join(tmp.path, 'src');
+      mkdirSync(src);
+      writeFileSync(join(src, 'f'), 'x');
+      const commands = [['layer', src, '-o', join(tmp.path, 'x.tar.gz')], ['image', '--layer', src, '--tag', 'a:1', '--no-layer-cache', '--output', join(tmp.path, 'x.tar')]];
+      for (const command of commands) {
+        for (const [extra, env] of [[['--mtime', '9000000000000'], {}], [['--mtime', 'clamp:9000000000000'], {}], [[], { SOURCE_DATE_EPOCH: '9000000000000' }]] as const) {
+          const r = runCli([...command, ...extra], { env: { ...process.env, ...env } });
+          assert.equal(r.status, 2, `${command[0]} ${extra.join(' ')} ${JSON.stringify(env)}: ${r.stderr}`);
+          assert.match(oneErrorLine(r.stderr) ?? '', /(--mtime|SOURCE_DATE_EPOCH)/);
+        }
+      }
+      assert.ok(!existsSync(join(tmp.path, 'x.tar')) && !existsSync(join(tmp.path, 'x.tar.gz')), 'nothing written');
+    } finally {
+      tmp.remove();
+    }
+  });
+
+  it('hazard: copy between local formats with a good --username --password-stdin reads no password', () => {
+    const tmp = tempDir();
+    try {
+      const src = join(tmp.path, 'src');
+      mkdirSync(src);
+      writeFileSync(join(src, 'f'), 'x');
+      const archive = join(tmp.path, 'a.tar');
+      assert.equal(runCli(['image', '--layer', src, '--tag', 'app:1', '--no-layer-cache', '--output', archive, '-q']).status, 0);
+      // An empty standard input would be a usage error if the password were read.
+      const r = runCli(['copy', `archive:${archive}`, `oci-layout:${join(tmp.path, 'layout')}`, '-q', '--username', 'u', '--password-stdin'], { input: Buffer.alloc(0) });
+      assert.equal(r.status, 0, r.stderr);
+      assert.ok(existsSync(join(tmp.path, 'layout', 'index.json')));
+      const bad = runCli(['copy', `archive:${archive}`, `oci-layout:${join(tmp.path, 'layout2')}`, '--timeout', 'abc']);
+      assert.equal(bad.status, 2, 'the flags are still checked');
+    } finally {
+      tmp.remove();
+    }
+  });
+
   for (const [flagName, value] of [['mtime', 'yesterday'], ['owner', 'root']]) {
     it(`layer --${flagName} ${value} agrees with image (exit 2, hint)`, () => {
       const tmp = tempDir();

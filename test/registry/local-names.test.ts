@@ -10,6 +10,7 @@ import type { ErrRegistry } from '../../src/registry/errors.js';
 import { isLocalAddress, isLoopback, namesThisMachine, reachesThisMachine, type Lookup } from '../../src/registry/hosts.js';
 import { checkNextUrl } from '../../src/registry/origin.js';
 import { Transport } from '../../src/registry/transport.js';
+import { location } from '../../src/registry/upload.js';
 import { testServers, type Handler } from '../helpers/http-servers.js';
 
 /** A resolver that knows only the names given. */
@@ -52,10 +53,10 @@ const refusedProtocol = (err: unknown) => {
 
 describe('hosts: this machine or its link, by address and by name', () => {
   it('addresses: loopback, unspecified and link-local, IPv4-mapped forms included; others are not', () => {
-    const local = ['127.0.0.1', '127.255.0.9', '0.0.0.0', '0.1.2.3', '169.254.169.254', '::1', '::', 'fe80::1', 'FEBF::1',
+    const local = ['127.0.0.1', '127.255.0.9', '0.0.0.0', '0.1.2.3', '169.254.169.254', '100.100.100.200', 'fd00:ec2::254', '::1', '::', 'fe80::1', 'FEBF::1',
       '::ffff:127.0.0.1', '::ffff:7f00:1', '::ffff:a9fe:a9fe', '::ffff:0.0.0.0', '[::1]', '[::ffff:7f00:1]'];
     for (const a of local) assert.equal(isLocalAddress(a), true, a);
-    const outside = ['10.0.0.1', '192.168.1.1', '169.253.0.1', '128.0.0.1', '8.8.8.8', 'fd00::2', 'fec0::1', '2001:db8::1',
+    const outside = ['10.0.0.1', '192.168.1.1', '169.253.0.1', '100.100.100.201', 'fd00:ec2::253', '128.0.0.1', '8.8.8.8', 'fd00::2', 'fec0::1', '2001:db8::1',
       '::ffff:8.8.8.8', '::ffff:808:808', 'localhost', 'example.com', ''];
     for (const a of outside) assert.equal(isLocalAddress(a), false, a);
   });
@@ -124,12 +125,16 @@ describe('hazard: names that resolve to this machine', () => {
       target = t;
       const blob = { method: 'GET' as const, url: transport.url('app/blobs/sha256:00'), scopes: [] };
       await assert.rejects(transport.request(blob, [200], 'blob GET'), refusedProtocol);
-      // The upload's next request goes to the Location the registry gave.
-      const upload = { method: 'PATCH' as const, url: new URL(t), body: new Uint8Array(4), scopes: [] };
+      // The upload session's POST is answered with a Location (checked by name in upload.ts), and the
+      // next request goes there.
+      const opened = { method: 'POST' as const, url: transport.url('app/blobs/uploads/'), scopes: [] };
+      const session = location(await transport.request(opened, [202], 'upload POST'), opened.url, true);
+      assert.equal(session.href, t);
+      const upload = { method: 'PATCH' as const, url: session, body: new Uint8Array(4), scopes: [] };
       await assert.rejects(transport.request(upload, [202], 'blob upload'), refusedProtocol);
     }
     assert.deepEqual(service.hits, [], 'nothing reached the local service');
-    assert.ok(registry.hits.length >= 2, 'the registry itself was asked');
+    assert.ok(registry.hits.filter((h) => h.startsWith('POST')).length === 2 && registry.hits.length >= 4, 'the registry itself was asked');
   });
 
   it('a registry on this machine may send the client to another local name (a port-forward)', async () => {

@@ -126,7 +126,7 @@ describe('tarDirectory option values within what the header holds', () => {
   const tmp = tempDir('fastlayer-tar-bounds-');
   after(() => tmp.remove());
 
-  it('hazard: an owner id of 2^32 or more, or an mtime past a safe integer, is refused at the call (not a PAX uid GNU tar rejects, not ERR_TAR_SOURCE mid-stream)', async () => {
+  it('hazard: an owner id of 2^32 or more, or an mtime past what a Date holds (±8.64e12 s), is refused at the call (not a PAX uid GNU tar rejects, not ERR_TAR_SOURCE mid-stream)', async () => {
     const dir = join(tmp.path, 'd');
     fs.mkdirSync(dir, { recursive: true });
     fs.writeFileSync(join(dir, 'f'), 'x\n');

@@ -7,6 +7,8 @@ import { Writable } from 'node:stream';
 import { Layer } from '../../layer/layer.js';
 import { cliDefaultThreads, MAX_THREADS, ZSTD_MAX_LEVEL, ZSTD_MIN_LEVEL, type LayerCompression, type LayerOptions } from '../../layer/options.js';
 import type { TarOptions } from '../../tar/directory.js';
+import { MAX_MTIME_SECONDS } from '../../tar/header.js';
+import { hasWhiteoutComponent } from '../../tar/walker.js';
 import {
   REPORT_OPTIONS, choiceOption, defaultMtimeArg, flag, integerOption, listOption, progressBoard, stringOption,
   type Args, type Command, type Context,
@@ -62,7 +64,7 @@ export function parseDirectoryFlags(args: Args): DirectoryFlags {
   if (prefix !== undefined) {
     if (prefix === '' || prefix.split('/').includes('..')) throw usage(`--prefix must be a path inside the image without '..', got "${prefix}"`);
     // A directory named .wh.* is a whiteout to every image tool: '/.wh.etc' would delete the lower /etc.
-    if (prefix.split('/').some((p) => p.startsWith('.wh.'))) throw usage(`--prefix must not hold a directory named .wh.* (a whiteout to every image tool), got "${prefix}"`);
+    if (hasWhiteoutComponent(prefix)) throw usage(`--prefix must not hold a directory named .wh.* (a whiteout to every image tool), got "${prefix}"`);
     flags.prefix = prefix;
   }
   const exclude = listOption(args, 'exclude');
@@ -75,7 +77,7 @@ export function parseDirectoryFlags(args: Args): DirectoryFlags {
     const clamp = mtime.startsWith('clamp:');
     const seconds = parseTime(clamp ? mtime.slice(6) : mtime);
     if (mtime === 'keep') flags.mtime = 'keep';
-    else if (seconds !== undefined && Number.isSafeInteger(seconds)) flags.mtime = clamp ? { clamp: seconds } : seconds;
+    else if (seconds !== undefined && Number.isSafeInteger(seconds) && Math.abs(seconds) <= MAX_MTIME_SECONDS) flags.mtime = clamp ? { clamp: seconds } : seconds;
     else throw usage(`--mtime must be keep, a Unix time in seconds, a date (2024-01-31T00:00:00Z) or clamp:TIME, got "${mtime}"`);
   }
   const owner = stringOption(args, 'owner');
