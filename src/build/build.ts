@@ -29,7 +29,7 @@ import { writeImage, type WriteProgress, type WriteResult } from '../image/write
 import { lstat, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { cleanName } from '../estargz/options.js';
-import { dockerignoreMatcher, includeMatcher } from '../tar/patterns.js';
+import { layerMatcher } from '../tar/patterns.js';
 import { tarFileLayer } from '../image/tar-layer.js';
 import type { ReferrerContent } from '../image/referrer.js';
 import { generateSbom, SPDX_MEDIA_TYPE, type SbomOptions } from './sbom.js';
@@ -263,15 +263,14 @@ async function ownPrioritized(dir: DirectoryLayer, options: LayerOptions): Promi
   const wanted = options.estargz?.prioritize;
   if (options.compression !== 'estargz' || wanted === undefined || wanted.length === 0) return options;
   const under = dir.dest === '/' ? '' : `${dir.dest.slice(1)}/`;
-  const matcher = dockerignoreMatcher(dir.exclude);
-  const included = includeMatcher(dir.include);
+  const matcher = layerMatcher(dir.exclude, dir.include);
   const own: string[] = [];
   for (const name of wanted) {
     const clean = cleanName(name);
     if (!clean.startsWith(under)) continue;
     const rel = clean.slice(under.length);
     // In the tree and not left out of the tar (the dependency layer of `fastlayer node` excludes the code).
-    if (matcher?.excluded(rel) || included?.excluded(rel)) continue;
+    if (matcher?.excluded(rel)) continue;
     const st = await lstat(join(dir.root, rel)).catch(() => undefined);
     if (st !== undefined) own.push(name);
   }

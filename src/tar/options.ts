@@ -2,7 +2,7 @@
 // and writer apply: which mtime an entry gets, which owner, which mode, which paths are left out.
 import { readFileSync } from 'node:fs';
 import { ErrInvalidOption, ErrOptionRange, ErrTarSource, optionKeys, refuseUnknownOptions } from '../core/errors.js';
-import { dockerignoreLines, dockerignoreMatcher, includeMatcher, type Matcher } from './patterns.js';
+import { dockerignoreLines, layerMatcher } from './patterns.js';
 import { MAX_MTIME_SECONDS } from './header.js';
 
 /** Kinds of entries the walker meets. */
@@ -214,7 +214,7 @@ export function resolveTarOptions(dir: unknown, options: unknown): Resolved {
       throw new ErrTarSource(`cannot read ${o.dockerignore}: ${(err as Error).message}`, err);
     }
   }
-  const matcher = combined(dockerignoreMatcher(patterns, 'exclude'), includeMatcher(stringList('include', o.include), 'include'));
+  const matcher = layerMatcher(patterns, stringList('include', o.include));
   return {
     onSkip: o.onSkip ?? (() => {}),
     mtime,
@@ -229,10 +229,4 @@ export function resolveTarOptions(dir: unknown, options: unknown): Resolved {
     xattrs: o.xattrs === true,
     keepWhiteoutFiles: o.keepWhiteoutFiles === true,
   };
-}
-
-/** A path is left out when either matcher leaves it out (see includeMatcher). */
-function combined(exclude: Matcher | undefined, include: Matcher | undefined): Matcher | undefined {
-  if (exclude === undefined || include === undefined) return exclude ?? include;
-  return { reincludes: true, excluded: (rel) => include.excluded(rel) || exclude.excluded(rel) };
 }

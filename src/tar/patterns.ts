@@ -688,6 +688,17 @@ export function includeMatcher(lines: readonly string[], option = 'include'): Ma
     kept.push(`!${read}`);
   }
   if (kept.length === 0) return undefined;
-  const matcher = dockerignoreMatcher(['**', ...kept], option)!;
-  return { reincludes: true, excluded: (rel) => matcher.excluded(rel) };
+  return dockerignoreMatcher(['**', ...kept], option);
+}
+
+/**
+ * The paths a layer leaves out: those its exclude lines (.dockerignore's included) leave out, and
+ * those its include patterns do not take (includeMatcher). Undefined when there are neither. The one
+ * decision of the tar walk and of anything that must agree with it (buildImage's eStargz prioritize).
+ */
+export function layerMatcher(exclude: readonly string[], include: readonly string[]): Matcher | undefined {
+  const ex = dockerignoreMatcher(exclude, 'exclude');
+  const inc = includeMatcher(include, 'include');
+  if (ex === undefined || inc === undefined) return ex ?? inc;
+  return { reincludes: true, excluded: (rel) => inc.excluded(rel) || ex.excluded(rel) };
 }
