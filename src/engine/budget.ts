@@ -124,18 +124,23 @@ export class ThreadBudget {
 }
 
 /**
- * The budget's size: FASTLAYER_THREADS when set (1 to 64: the same variable sets a layer's default
- * threads, so one number says how many cores fastlayer may use), else the available cores, capped
- * at 64. ErrOptionRange for another value.
+ * FASTLAYER_THREADS (1 to 64), or undefined when it is unset or empty; ErrOptionRange for another
+ * value. One number says how many cores fastlayer may use: it sizes the budget and is a layer's
+ * default `threads` (layer/options.ts), and this is where it is read for both.
  */
-export function budgetCapacity(env: NodeJS.ProcessEnv = process.env): number {
+export function envThreads(env: NodeJS.ProcessEnv = process.env): number | undefined {
   const value = env.FASTLAYER_THREADS;
-  if (value === undefined || value === '') return Math.max(1, Math.min(MAX_BUDGET, availableParallelism()));
+  if (value === undefined || value === '') return undefined;
   const n = Number(value);
   if (!/^\s*\d+\s*$/.test(value) || n < 1 || n > MAX_BUDGET) {
     throw new ErrOptionRange('FASTLAYER_THREADS (environment variable)', `an integer from 1 to ${MAX_BUDGET} or empty`, value);
   }
   return n;
+}
+
+/** The budget's size: FASTLAYER_THREADS when set, else the available cores, capped at 64. */
+export function budgetCapacity(env: NodeJS.ProcessEnv = process.env): number {
+  return envThreads(env) ?? Math.max(1, Math.min(MAX_BUDGET, availableParallelism()));
 }
 
 let current: ThreadBudget | undefined;

@@ -6,7 +6,7 @@ import { availableParallelism } from 'node:os';
 import { ErrInvalidOption, ErrOptionRange, optionKeys, refuseUnknownOptions } from '../core/errors.js';
 import { DOCKER_LAYER_GZIP, OCI_LAYER_UNCOMPRESSED, OCI_LAYER_ZSTD } from '../core/media-types.js';
 import { MAX_ESTARGZ_THREADS, resolveEstargzOptions, type EstargzOptions } from '../estargz/options.js';
-import { budgetCapacity } from '../engine/budget.js';
+import { envThreads } from '../engine/budget.js';
 
 /** What a Layer compresses to: an engine's compression, or eStargz (a gzip layer in the eStargz layout). */
 export type LayerCompression = Compression | 'estargz';
@@ -77,19 +77,7 @@ const DEFAULT_THREADS_CAP = 4;
 
 /** The CLI's default: FASTLAYER_THREADS if set, else every available core, up to MAX_THREADS. */
 export function cliDefaultThreads(): number {
-  const value = process.env.FASTLAYER_THREADS;
-  if (value !== undefined && value !== '') return defaultThreads();
-  return Math.min(availableParallelism(), MAX_THREADS);
-}
-
-function defaultThreads(): number {
-  const value = process.env.FASTLAYER_THREADS;
-  if (value === undefined || value === '') return Math.min(availableParallelism(), DEFAULT_THREADS_CAP);
-  const n = Number(value);
-  if (!/^\d+$/.test(value.trim()) || n < 1 || n > MAX_THREADS) {
-    throw new ErrOptionRange('FASTLAYER_THREADS (environment variable)', `an integer from 1 to ${MAX_THREADS} or empty`, value);
-  }
-  return n;
+  return envThreads() ?? Math.min(availableParallelism(), MAX_THREADS);
 }
 
 function isAbortSignal(value: unknown): value is AbortSignal {
@@ -140,14 +128,14 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     if (engine !== 'native' && engine !== 'js') throw new ErrOptionRange('engine', "'native' or 'js'", engine);
   }
 
-  const threads = o.threads ?? defaultThreads();
+  // FASTLAYER_THREADS also sizes the process's thread budget, which a layer first reads when its
+  // stream opens: it is read (a wrong value refused) here, at construction, even when `threads` is given.
+  const fromEnv = envThreads();
+  const threads = o.threads ?? fromEnv ?? Math.min(availableParallelism(), DEFAULT_THREADS_CAP);
   if (typeof threads !== 'number') throw new ErrInvalidOption('threads', 'a number', threads);
   if (!Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS) {
     throw new ErrOptionRange('threads', `an integer from 1 to ${MAX_THREADS}`, threads);
   }
-  // FASTLAYER_THREADS also sizes the process's thread budget, which a layer first reads when its
-  // stream opens: a wrong value is refused here, at construction, even when `threads` is given.
-  budgetCapacity();
 
   const estargz = compression === 'estargz' ? resolveEstargz(o.estargz, level, threads, engine as EngineName | undefined) : undefined;
   return { level, mediaType, compression, estargz, signal, engine, threads };
