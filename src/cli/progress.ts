@@ -73,7 +73,7 @@ export function formatBytes(n: number): string {
     v /= 1000;
     i++;
   }
-  return i === 0 ? `${Math.round(v)} B` : `${v.toFixed(1)} ${units[i]}`;
+  return i === 0 ? `${shown(v, 0)} B` : `${v.toFixed(1)} ${units[i]}`;
 }
 
 function formatDuration(seconds: number): string {

@@ -105,7 +105,11 @@ export function checkRegistryFlags(args: Args, command: string, stdinTaken = fal
  * is read here, so only a command that uses a registry reads it.
  */
 export async function registryOptions(args: Args, command: string, signal: AbortSignal, stdinTaken = false): Promise<RegistryOptions> {
-  const flags = checkRegistryFlags(args, command, stdinTaken);
+  return registryOptionsOf(checkRegistryFlags(args, command, stdinTaken), command, signal);
+}
+
+/** registryOptions of flags checkRegistryFlags already gave (a command that checked them up front). */
+export async function registryOptionsOf(flags: RegistryFlags, command: string, signal: AbortSignal): Promise<RegistryOptions> {
   const options: RegistryOptions = { signal };
   if (flags.insecure) options.insecure = true;
   if (flags.timeout !== undefined) options.timeout = flags.timeout;

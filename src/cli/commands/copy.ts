@@ -12,7 +12,7 @@ import { inputGuard } from '../input.js';
 import { isStdoutAlias, openOutput, type Output } from '../output.js';
 import { writeInto } from '../archive-output.js';
 import { pushTagNames } from '../push-tags.js';
-import { BlobLines, REGISTRY_OPTIONS, registryOptions, checkRegistryFlags } from '../registry-flags.js';
+import { BlobLines, REGISTRY_OPTIONS, checkRegistryFlags, registryOptionsOf } from '../registry-flags.js';
 import { reported, summary } from '../reported.js';
 import { PIPELINE_OPTIONS, PipelineOutputs, pipelinePaths } from '../pipeline-outputs.js';
 import { Counted } from './pull.js';
@@ -66,7 +66,8 @@ async function run(args: Args, context: Context): Promise<number> {
   const pipelineFiles = pipelinePaths(args, NAME, archivePath === undefined ? [] : [archivePath]);
   const srcCreds = sourceCredentials(args);
   // The flags are checked either way; a password on stdin is read only when a registry is involved.
-  const registry = from.kind === 'registry' || to.kind === 'registry' ? await registryOptions(args, NAME, context.signal) : (checkRegistryFlags(args, NAME), {});
+  const flags = checkRegistryFlags(args, NAME);
+  const registry = from.kind === 'registry' || to.kind === 'registry' ? await registryOptionsOf(flags, NAME, context.signal) : {};
   // Into a layout or archive the only registry is SRC's: --creds are for it (as for pull).
   const sourceCreds = srcCreds ?? (to.kind === 'registry' ? undefined : registry.credentials);
   const options: CopyOptions = { ...registry, ...(sourceCreds ? { sourceCredentials: sourceCreds } : {}), ...(platform === undefined ? {} : { platform }) };

@@ -29,7 +29,7 @@ import { defaultLayerCacheDir } from '../../build/layer-cache.js';
 import { pushTagNames } from '../push-tags.js';
 import { writeInto } from '../archive-output.js';
 import type { ProgressBoard } from '../progress.js';
-import { BlobLines, REGISTRY_OPTIONS, checkRegistryFlags, registryOptions } from '../registry-flags.js';
+import { BlobLines, REGISTRY_OPTIONS, checkRegistryFlags, registryOptionsOf } from '../registry-flags.js';
 import { writeStderr } from '../stdio.js';
 import { reported } from '../reported.js';
 
@@ -357,7 +357,7 @@ export async function runImage(args: Args, context: Context, how?: ImageRun): Pr
   // The registry flags' values are checked whether or not a registry is involved (a bad --timeout is
   // exit 2 with --output too); the password on stdin is read only for a registry, below.
   const stdinTaken = base?.kind === 'local' && isStdinAlias(base.path);
-  checkRegistryFlags(args, NAME, stdinTaken);
+  const registryFlags = checkRegistryFlags(args, NAME, stdinTaken);
   const guards = inputGuards(spec, base);
   if (typeof spec.layerCache === 'string') await refuseCacheInside(spec.layerCache, guards);
   // The default cache inside a --layer directory (--layer ~, --layer /) would put its entries into
@@ -369,7 +369,7 @@ export async function runImage(args: Args, context: Context, how?: ImageRun): Pr
   // are the push registry's: a base in another registry gets none of them (its own come from the
   // Docker config), so a password never reaches a registry it was not given for.
   const wantsRegistry = where.kind === 'registry' || base?.kind === 'registry';
-  const options = wantsRegistry ? await registryOptions(args, NAME, context.signal, stdinTaken) : undefined;
+  const options = wantsRegistry ? await registryOptionsOf(registryFlags, NAME, context.signal) : undefined;
   const baseOptions: BuildSpec['baseOptions'] = {};
   if (base?.kind === 'registry' && options) {
     const foreign = where.kind === 'registry' && where.ref.registry !== base.reference.registry;
