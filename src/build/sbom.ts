@@ -143,6 +143,8 @@ export function integrityChecksums(integrity: string, what: string): Checksum[] 
   return out;
 }
 
+/** An absolute URL with an authority (`https://`, `git+ssh://`): what a location or a URL-shaped version is. */
+const ABSOLUTE_URL = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//;
 /** Query parameters that carry credentials: tokens, signatures of presigned URLs (S3, GCS, Azure SAS), keys. */
 const CREDENTIAL_PARAM = /token|auth|secret|passw|pwd|key|sig|credential|session|jwt|bearer|cookie/i;
 /** An npm access token (npm_ + 36 characters), wherever it appears as a parameter value. */
@@ -159,7 +161,7 @@ const NPM_TOKEN = /\bnpms?_[A-Za-z0-9]{36,48}\b/;
  * commit), is kept, in WHATWG URL serialization.
  */
 export function publicUrl(value: string): string | undefined {
-  if (!/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(value)) return undefined;
+  if (!ABSOLUTE_URL.test(value)) return undefined;
   let url: URL;
   try {
     url = new URL(value);
@@ -184,7 +186,7 @@ export function publicUrl(value: string): string | undefined {
  * (`git+https://TOKEN@host/r.git#sha`, as npm 6 did) is cleaned as publicUrl, or left out.
  */
 function versionOf(value: string): string | undefined {
-  return /^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(value) ? publicUrl(value) : value;
+  return ABSOLUTE_URL.test(value) ? publicUrl(value) : value;
 }
 
 /** A license value SPDX can carry as an expression, else undefined (NOASSERTION). */

@@ -62,10 +62,10 @@ const cache = new Map<string, { local: boolean; until: number }>();
 /**
  * Whether a host is this machine or its link, by name or by any address its name resolves to. A name
  * that does not resolve is not local (the request then fails on its own), and that answer is not
- * kept. Answers are kept 30 s, so a
- * pull's redirects to one CDN cost one lookup. This closes names such as `127.0.0.1.nip.io` or an
- * /etc/hosts alias; a DNS server that answers differently for fetch's own lookup moments later (DNS
- * rebinding) is not caught: that needs checks at connect time, which Node's fetch does not offer.
+ * kept; other answers are kept 30 s, so a pull's redirects to one CDN cost one lookup. This closes
+ * names such as `127.0.0.1.nip.io` or an /etc/hosts alias; a DNS server that answers differently for
+ * fetch's own lookup moments later (DNS rebinding) is not caught: that needs checks at connect time,
+ * which Node's fetch does not offer.
  */
 export async function reachesThisMachine(host: string, lookup: Lookup = systemLookup): Promise<boolean> {
   const h = bareHost(host);
