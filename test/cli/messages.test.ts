@@ -56,6 +56,19 @@ describe('progress messages', () => {
   });
 });
 
+/** Runs `body` with a temp directory holding `src/f` (a one-file tree for --layer), removed after. */
+function withTree(body: (tmp: { path: string }, src: string) => void): void {
+  const tmp = tempDir();
+  try {
+    const src = join(tmp.path, 'src');
+    mkdirSync(src);
+    writeFileSync(join(src, 'f'), 'x');
+    body(tmp, src);
+  } finally {
+    tmp.remove();
+  }
+}
+
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 const OCI_CONFIG = 'application/vnd.oci.image.config.v1+json';
 const HOSTILE = {
@@ -264,11 +277,7 @@ describe('bad flag values are usage errors (exit 2) naming the flag', { skip: bi
   ];
   for (const [what, extra, message] of cases) {
     it(what, () => {
-      const tmp = tempDir();
-      try {
-        const src = join(tmp.path, 'src');
-        mkdirSync(src);
-        writeFileSync(join(src, 'f'), 'x');
+      withTree((tmp, src) => {
         const out = join(tmp.path, 'out');
         const args = extra.map((a) => a.replace('LAYER', src));
         const r = runCli(['image', ...(args[0] === '--layer' ? [] : ['--layer', src]), '--tag', 'app:1', '--oci-dir', out, ...args]);
@@ -279,9 +288,7 @@ describe('bad flag values are usage errors (exit 2) naming the flag', { skip: bi
         assert.match(line, /\(see 'fastlayer help image'\)$/);
         assert.doesNotMatch(line, /"images"/);
         assert.equal(existsSync(out), false, 'nothing written');
-      } finally {
-        tmp.remove();
-      }
+      });
     });
   }
 
@@ -341,26 +348,16 @@ describe('bad flag values are usage errors (exit 2) naming the flag', { skip: bi
   });
 
   it('image --output with a good --username --password-stdin reads no password (no registry is used)', () => {
-    const tmp = tempDir();
-    try {
-      const src = join(tmp.path, 'src');
-      mkdirSync(src);
-      writeFileSync(join(src, 'f'), 'x');
+    withTree((tmp, src) => {
       // An empty standard input would be a usage error if the password were read.
       const r = runCli(['image', '--layer', src, '--tag', 'app:1', '--no-layer-cache', '--output', join(tmp.path, 'out.tar'), '-q', '--timeout', '5', '--username', 'u', '--password-stdin'], { input: Buffer.alloc(0) });
       assert.equal(r.status, 0, r.stderr);
       assert.ok(existsSync(join(tmp.path, 'out.tar')));
-    } finally {
-      tmp.remove();
-    }
+    });
   });
 
   it('hazard: a time past what a Date holds (--mtime, clamp:, SOURCE_DATE_EPOCH) is a usage error of layer and image, not a failure naming a library option', () => {
-    const tmp = tempDir();
-    try {
-      const src = join(tmp.path, 'src');
-      mkdirSync(src);
-      writeFileSync(join(src, 'f'), 'x');
+    withTree((tmp, src) => {
       const commands = [['layer', src, '-o', join(tmp.path, 'x.tar.gz')], ['image', '--layer', src, '--tag', 'a:1', '--no-layer-cache', '--output', join(tmp.path, 'x.tar')]];
       for (const command of commands) {
         for (const [extra, env] of [[['--mtime', '9000000000000'], {}], [['--mtime', 'clamp:9000000000000'], {}], [[], { SOURCE_DATE_EPOCH: '9000000000000' }]] as const) {
@@ -370,17 +367,11 @@ describe('bad flag values are usage errors (exit 2) naming the flag', { skip: bi
         }
       }
       assert.ok(!existsSync(join(tmp.path, 'x.tar')) && !existsSync(join(tmp.path, 'x.tar.gz')), 'nothing written');
-    } finally {
-      tmp.remove();
-    }
+    });
   });
 
   it('hazard: copy between local formats with a good --username --password-stdin reads no password', () => {
-    const tmp = tempDir();
-    try {
-      const src = join(tmp.path, 'src');
-      mkdirSync(src);
-      writeFileSync(join(src, 'f'), 'x');
+    withTree((tmp, src) => {
       const archive = join(tmp.path, 'a.tar');
       assert.equal(runCli(['image', '--layer', src, '--tag', 'app:1', '--no-layer-cache', '--output', archive, '-q']).status, 0);
       // An empty standard input would be a usage error if the password were read.
@@ -389,9 +380,7 @@ describe('bad flag values are usage errors (exit 2) naming the flag', { skip: bi
       assert.ok(existsSync(join(tmp.path, 'layout', 'index.json')));
       const bad = runCli(['copy', `archive:${archive}`, `oci-layout:${join(tmp.path, 'layout2')}`, '--timeout', 'abc']);
       assert.equal(bad.status, 2, 'the flags are still checked');
-    } finally {
-      tmp.remove();
-    }
+    });
   });
 
   for (const [flagName, value] of [['mtime', 'yesterday'], ['owner', 'root']]) {

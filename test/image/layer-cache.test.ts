@@ -55,6 +55,15 @@ async function prime(dir: string, cache: LayerCache, level = 1): Promise<{ diges
   return { ...got, diffID: v.diffID.toString() };
 }
 
+/** A fresh tree primed into a fresh cache, and the path of its one entry file (to corrupt). */
+async function primedEntry(): Promise<{ dir: string; cache: LayerCache; first: Awaited<ReturnType<typeof prime>>; path: string }> {
+  const dir = tree();
+  const cache = new LayerCache(cacheDir());
+  const first = await prime(dir, cache);
+  const [name] = entries(cache.dir);
+  return { dir, cache, first, path: join(cache.dir, name!) };
+}
+
 function entries(dir: string): string[] {
   return existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.json')) : [];
 }
@@ -112,11 +121,7 @@ describe('layer cache', () => {
   });
 
   it('hazard: corrupt, foreign, truncated or mis-named cache files are misses, not crashes, and are replaced', async () => {
-    const dir = tree();
-    const cache = new LayerCache(cacheDir());
-    const first = await prime(dir, cache);
-    const [name] = entries(cache.dir);
-    const path = join(cache.dir, name!);
+    const { dir, cache, first, path } = await primedEntry();
     const good = readFileSync(path, 'utf8');
     const other = JSON.parse(good) as { key: unknown[] };
     other.key[2] = 5;
@@ -181,11 +186,7 @@ describe('layer cache', () => {
   });
 
   it('hazard: a well-formed but wrong entry fails one write, is removed, and the next build makes the layer again', async () => {
-    const dir = tree();
-    const cache = new LayerCache(cacheDir());
-    const first = await prime(dir, cache);
-    const [name] = entries(cache.dir);
-    const path = join(cache.dir, name!);
+    const { dir, cache, first, path } = await primedEntry();
     writeFileSync(path, readFileSync(path, 'utf8').replace(first.digest, `sha256:${'d'.repeat(64)}`));
     const blob = await cachedDirectoryLayer(dir, { mtime: 0 }, { compressionLevel: 1, cache });
     assert.equal(blob.kind === 'known' && blob.descriptor.digest, `sha256:${'d'.repeat(64)}`, 'the wrong entry is a hit');
