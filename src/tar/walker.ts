@@ -81,7 +81,7 @@ export function hasWhiteoutComponent(path: string): boolean {
 
 /** An image path with a directory named `.wh.*` where keepWhiteoutFiles is not set (DEST, prefix). */
 export function whiteoutDirectory(option: string, path: string): ErrOptionRange {
-  return new ErrOptionRange(option, `an image path without a directory named ${WHITEOUT_PREFIX}* (a whiteout to every image tool: it would delete a path of the layers below and not be extracted; the library's keepWhiteoutFiles: true allows it)`, path);
+  return new ErrOptionRange(option, `an image path without a directory named ${WHITEOUT_PREFIX}* (a whiteout to every image tool: it would delete a path of the layers below and not be extracted; keepWhiteoutFiles: true, the CLI's --keep-whiteout-files, allows it)`, path);
 }
 
 interface Walk {

@@ -195,7 +195,7 @@ async function* produce(dir: string, o: Resolved, vroot: VNode, hooks: TestHooks
       const { item } = q;
       if (!o.keepWhiteoutFiles && whiteoutNamed(item)) {
         const path = item.kind === 'entry' ? item.display.toString() : `${rootPath.toString()}/${(item as { rel: string }).rel}`;
-        throw new ErrTarSource(`${path}: an entry named ${WHITEOUT_PREFIX}* is a whiteout to every image tool (it would delete a path of the layers below and not be extracted); rename or exclude it (the library's keepWhiteoutFiles: true writes it as it is)`);
+        throw new ErrTarSource(`${path}: an entry named ${WHITEOUT_PREFIX}* is a whiteout to every image tool (it would delete a path of the layers below and not be extracted); rename or exclude it (keepWhiteoutFiles: true, the CLI's --keep-whiteout-files, writes it as it is)`);
       }
       if (item.kind === 'marker') {
         add(entryHeader({ name: item.name, type: '0', mode: 0, size: 0, mtime: o.syntheticMtime, ...o.owner(0, 0) }));

@@ -11,6 +11,7 @@ import { gzipSync } from 'node:zlib';
 import { randomBytes } from '../helpers/data.js';
 import { tempDir } from '../helpers/tree.js';
 import { sha256 } from '../helpers/layer.js';
+import { listLayer } from '../helpers/image.js';
 import { BIN, binMissing, oneErrorLine, runCli, runSlowlyRead, temporaries } from '../helpers/cli.js';
 import { openOutput } from '../../src/cli/output.js';
 
@@ -311,6 +312,23 @@ describe('fastlayer image (archives and layouts)', { skip: binMissing() }, () =>
       assert.match(oneErrorLine(r.stderr) ?? '', /--layer: .*\.wh\.\*.*whiteout/);
       assert.equal(existsSync(layout), false);
     }
+  });
+
+  it('--keep-whiteout-files writes a .wh.* entry and a .wh.* DEST as they are (refused without it)', async () => {
+    const wh = join(tmp.path, 'wh-src');
+    mkdirSync(wh);
+    writeFileSync(join(wh, '.wh.gone'), '');
+    writeFileSync(join(wh, 'kept.txt'), 'kept\n');
+    const refused = cli(['image', '--layer', wh, '--tag', 'app:1', '--oci-dir', join(out, 'wh-refused')]);
+    assert.equal(refused.status, 1, refused.stderr);
+    assert.match(oneErrorLine(refused.stderr) ?? '', /\.wh\.gone.*--keep-whiteout-files/);
+    const layout = join(out, 'wh-kept');
+    const r = cli(['image', '--layer', wh, '--layer', `${src2}:/.wh.etc`, '--keep-whiteout-files', '--tag', 'app:1', '--oci-dir', layout, '--json']);
+    assert.equal(r.status, 0, r.stderr);
+    const j = JSON.parse(r.stdout.toString()) as ImageJSON;
+    const [first, second] = j.images[0]!.layers.map((l) => join(layout, 'blobs', 'sha256', l.digest.slice('sha256:'.length)));
+    assert.deepEqual((await listLayer(first!)).map((e) => e.name).sort(), ['.wh.gone', 'kept.txt']);
+    assert.ok((await listLayer(second!)).some((e) => e.name === '.wh.etc/etc/app.conf'), 'the DEST is written as given');
   });
 
   it('hazard: a replaced archive keeps its permission bits (a private 0600 file stays private)', () => {

@@ -10,7 +10,8 @@ import { tarDirectory } from '../../src/tar/directory.js';
 import { defaultMtime } from '../../src/build/dir-layer.js';
 import { collect, engines, sha256 } from '../helpers/layer.js';
 import { manyFiles, tempDir } from '../helpers/tree.js';
-import { binMissing, hasTool, runCli } from '../helpers/cli.js';
+import { binMissing, hasTool, oneErrorLine, runCli } from '../helpers/cli.js';
+import { listLayer } from '../helpers/image.js';
 
 const DOCKER_GZIP = 'application/vnd.docker.image.rootfs.diff.tar.gzip';
 
@@ -110,6 +111,23 @@ describe('fastlayer layer', { skip: binMissing() }, () => {
     const plain = spawnSync('zstd', ['-dc', output], { maxBuffer: 1 << 30 });
     assert.equal(plain.status, 0, plain.stderr.toString());
     assert.equal(`sha256:${sha256(plain.stdout)}`, d.diffID, 'zstd -dc | sha256sum is the diffID');
+  });
+
+  it('--keep-whiteout-files writes .wh.* entries and a .wh.* --prefix as they are; without it they are refused, nothing written', async () => {
+    const wh = join(tmp.path, 'wh-tree');
+    mkdirSync(wh);
+    writeFileSync(join(wh, '.wh.gone'), '');
+    const refused = join(tmp.path, 'wh-refused.tar.gz');
+    for (const args of [[wh], [dir, '--prefix', '/.wh.etc']]) {
+      const r = runCli(['layer', ...args, '-o', refused]);
+      assert.notEqual(r.status, 0, `${args.join(' ')}: refused`);
+      assert.match(oneErrorLine(r.stderr) ?? '', /--keep-whiteout-files/);
+      assert.equal(existsSync(refused), false);
+    }
+    const output = join(tmp.path, 'wh.tar.gz');
+    const r = runCli(['layer', wh, '--keep-whiteout-files', '--prefix', '/.wh.opt', '-o', output]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual((await listLayer(output)).map((e) => e.name), ['.wh.opt', '.wh.opt/.wh.gone']);
   });
 
   it('keeps the bare form: fastlayer DIR is fastlayer layer DIR', () => {

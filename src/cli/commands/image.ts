@@ -54,13 +54,13 @@ function checked<T>(flagName: string, parse: () => T): T {
  * DIR[:DEST] with DEST checked as buildImage will (absolute, no '..'), so a bad one is exit 2. A
  * path that is a regular file is a tar layer (FILE.tar, .tar.gz, .tar.zst: told by content, not name).
  */
-function layerArg(arg: string): LayerSpec | TarLayerSpec {
+function layerArg(arg: string, keepWhiteoutFiles: boolean): LayerSpec | TarLayerSpec {
   const layer = parseLayerArg(arg);
   if (statSync(layer.dir, { throwIfNoEntry: false })?.isFile()) {
     if (layer.dest !== undefined) throw new Error(`${layer.dir} is a tar file: its entries keep their own paths (no :DEST)`);
     return { tar: layer.dir };
   }
-  if (layer.dest !== undefined) cleanDest('layer', layer.dest);
+  if (layer.dest !== undefined) cleanDest('layer', layer.dest, keepWhiteoutFiles);
   return layer;
 }
 
@@ -142,7 +142,9 @@ export function imageSpec(args: Args, layersGiven = true): Omit<BuildSpec, 'outp
   const layers = listOption(args, 'layer');
   const base = stringOption(args, 'base');
   if (layersGiven && layers.length === 0 && base === undefined) throw usage('give at least one --layer DIR[:DEST] or a --base');
-  const spec: Omit<BuildSpec, 'output' | 'ociDir'> & Record<string, unknown> = { layers: layers.map((l) => checked('layer', () => layerArg(l))), tags: [] };
+  const keepWhiteoutFiles = flag(args, 'keep-whiteout-files');
+  const spec: Omit<BuildSpec, 'output' | 'ociDir'> & Record<string, unknown> = { layers: layers.map((l) => checked('layer', () => layerArg(l, keepWhiteoutFiles))), tags: [] };
+  if (keepWhiteoutFiles) spec['keepWhiteoutFiles'] = true;
   if (base !== undefined) spec.base = base;
   for (const name of ['entrypoint', 'cmd'] as const) {
     const v = stringOption(args, name);
@@ -471,6 +473,7 @@ export const imageCommand: Command = {
     mtime: { type: 'string', value: 'keep|TIME|clamp:TIME', help: 'entry times of the directory layers (default: clamp to SOURCE_DATE_EPOCH when set, else 0); keep: the files\' own' },
     sbom: { type: 'string', value: 'DIR', help: 'attach an SPDX SBOM of the Node project DIR (its package-lock.json, v2 or v3) as an OCI referrer' },
     owner: { type: 'string', value: 'UID:GID', help: 'owner recorded in the directory layers (default 0:0)' },
+    'keep-whiteout-files': { type: 'boolean', help: 'write entries named .wh.* in the directory layers (and a .wh.* DEST) as they are: whiteouts that delete paths of the layers below; refused by default' },
     'layer-cache': { type: 'boolean', help: 'remember layer digests (~/.cache/fastlayer/layers; the default): an unchanged --layer is not uploaded again' },
     'layer-cache-dir': { type: 'string', value: 'DIR', help: 'layer cache directory (default ~/.cache/fastlayer/layers)' },
     'no-layer-cache': { type: 'boolean', help: 'no layer cache: every directory layer is compressed and sent' },

@@ -49,6 +49,8 @@ export interface DirectoryFlags {
   exclude?: string[];
   mtime?: MtimeOption;
   owner?: { uid: number; gid: number };
+  /** --keep-whiteout-files: `.wh.*` entries (and a `.wh.*` --prefix) written as they are, on purpose. */
+  keepWhiteoutFiles?: boolean;
 }
 
 function parseTime(text: string): number | undefined {
@@ -60,11 +62,12 @@ function parseTime(text: string): number | undefined {
 
 export function parseDirectoryFlags(args: Args): DirectoryFlags {
   const flags: DirectoryFlags = {};
+  if (flag(args, 'keep-whiteout-files')) flags.keepWhiteoutFiles = true;
   const prefix = stringOption(args, 'prefix');
   if (prefix !== undefined) {
     if (prefix === '' || prefix.split('/').includes('..')) throw usage(`--prefix must be a path inside the image without '..', got "${prefix}"`);
     // A directory named .wh.* is a whiteout to every image tool: '/.wh.etc' would delete the lower /etc.
-    if (hasWhiteoutComponent(prefix)) throw usage(`--prefix must not hold a directory named .wh.* (a whiteout to every image tool), got "${prefix}"`);
+    if (!flags.keepWhiteoutFiles && hasWhiteoutComponent(prefix)) throw usage(`--prefix must not hold a directory named .wh.* (a whiteout to every image tool; --keep-whiteout-files writes it on purpose), got "${prefix}"`);
     flags.prefix = prefix;
   }
   const exclude = listOption(args, 'exclude');
@@ -270,6 +273,7 @@ export const layerCommand: Command = {
     exclude: { type: 'string', multiple: true, value: 'PATTERN', help: 'directories: leave out paths matching PATTERN (.dockerignore syntax)' },
     mtime: { type: 'string', value: 'keep|TIME|clamp:TIME', help: 'directories: entry times (TIME: Unix seconds or an ISO date; default: clamp to SOURCE_DATE_EPOCH when set, else 0)' },
     owner: { type: 'string', value: 'UID:GID', help: 'directories: owner to record (default 0:0)' },
+    'keep-whiteout-files': { type: 'boolean', help: 'directories: write entries named .wh.* as they are (whiteouts: they delete paths of the layers below); refused by default' },
     ...REPORT_OPTIONS,
   },
   run,
