@@ -91,7 +91,7 @@ async function verifiedConfig(source: ImageSource, checked: Descriptor): Promise
 function pickOne<T>(items: T[], source: string, what: string, describe: (t: T) => string): T {
   if (items.length === 1) return items[0]!;
   if (items.length === 0) throw new ErrBaseImage(`${source}: no ${what}`);
-  throw new ErrBaseImage(`${source}: several ${what} (${items.map(describe).join(', ')}); choose one with the name option`);
+  throw new ErrBaseImage(`${source}: several ${what} (${items.map(describe).join(', ')}); choose one with the name option (the CLI's --base-name)`);
 }
 
 function checkOptions(options: BaseOptions): Required<Pick<BaseOptions, 'uncompressed'>> & { platform: Platform; explicit: boolean } {

@@ -331,6 +331,31 @@ describe('fastlayer image (archives and layouts)', { skip: binMissing() }, () =>
     assert.ok((await listLayer(second!)).some((e) => e.name === '.wh.etc/etc/app.conf'), 'the DEST is written as given');
   });
 
+  it('--base-name chooses the base among the images of a layout; without it the error names the flag', async () => {
+    const two = join(out, 'two-images');
+    for (const [dir, tag] of [[src, 'a:1'], [src2, 'b:1']] as const) {
+      const r = cli(['image', '--layer', dir, '--tag', tag, '--oci-dir', two, '-q']);
+      assert.equal(r.status, 0, r.stderr);
+    }
+    const unnamed = cli(['image', '--layer', src, '--base', two, '--tag', 'c:1', '--oci-dir', join(out, 'c-unnamed')]);
+    assert.equal(unnamed.status, 1, unnamed.stderr);
+    assert.match(oneErrorLine(unnamed.stderr) ?? '', /several images.*--base-name/);
+    const layout = join(out, 'c-on-b');
+    const r = cli(['image', '--layer', src, '--base', two, '--base-name', 'b:1', '--tag', 'c:1', '--oci-dir', layout, '--json']);
+    assert.equal(r.status, 0, r.stderr);
+    const j = JSON.parse(r.stdout.toString()) as ImageJSON;
+    const [baseLayer] = j.images[0]!.layers.map((l) => join(layout, 'blobs', 'sha256', l.digest.slice('sha256:'.length)));
+    assert.ok((await listLayer(baseLayer!)).some((e) => e.name === 'etc/app.conf'), 'the base is b:1 (src2), not a:1');
+    for (const [args, message] of [
+      [['--base-name', 'b:1'], /--base-name goes with --base/],
+      [['--base', 'docker://registry.example/x:1', '--base-name', 'b:1'], /--base-name is for a layout or archive base/],
+    ] as const) {
+      const bad = cli(['image', '--layer', src, ...args, '--tag', 'c:1', '--oci-dir', join(out, 'c-bad')]);
+      assert.equal(bad.status, 2, bad.stderr);
+      assert.match(oneErrorLine(bad.stderr) ?? '', message);
+    }
+  });
+
   it('hazard: a replaced archive keeps its permission bits (a private 0600 file stays private)', () => {
     const archive = join(out, 'private.tar');
     writeFileSync(archive, 'old', { mode: 0o600 });

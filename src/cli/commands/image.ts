@@ -146,6 +146,14 @@ export function imageSpec(args: Args, layersGiven = true): Omit<BuildSpec, 'outp
   const spec: Omit<BuildSpec, 'output' | 'ociDir'> & Record<string, unknown> = { layers: layers.map((l) => checked('layer', () => layerArg(l, keepWhiteoutFiles))), tags: [] };
   if (keepWhiteoutFiles) spec['keepWhiteoutFiles'] = true;
   if (base !== undefined) spec.base = base;
+  // A layout or archive holding several images: which one is the base (loadBase's `name`).
+  const baseName = stringOption(args, 'base-name');
+  if (baseName !== undefined) {
+    if (base === undefined) throw usage('--base-name goes with --base');
+    if (baseName === '') throw usage('--base-name needs a name (a tag or NAME:TAG listed in the base)');
+    if (checked('base', () => resolveBaseSource(base)).kind === 'registry') throw usage(`--base-name is for a layout or archive base: ${base} names a registry image (its reference names the image)`);
+    spec.baseOptions = { name: baseName };
+  }
   for (const name of ['entrypoint', 'cmd'] as const) {
     const v = stringOption(args, name);
     if (v !== undefined) spec[name] = checked(name, () => parseCommand(name, v));
@@ -372,7 +380,7 @@ export async function runImage(args: Args, context: Context, how?: ImageRun): Pr
   // Docker config), so a password never reaches a registry it was not given for.
   const wantsRegistry = where.kind === 'registry' || base?.kind === 'registry';
   const options = wantsRegistry ? await registryOptionsOf(registryFlags, NAME, context.signal) : undefined;
-  const baseOptions: BuildSpec['baseOptions'] = {};
+  const baseOptions: BuildSpec['baseOptions'] = { ...spec.baseOptions };
   if (base?.kind === 'registry' && options) {
     const foreign = where.kind === 'registry' && where.ref.registry !== base.reference.registry;
     const { credentials, ...rest } = options;
@@ -442,6 +450,7 @@ export const imageCommand: Command = {
   options: {
     layer: { type: 'string', multiple: true, value: 'DIR[:DEST]|FILE.tar', help: 'a directory layer, in order (DEST: where it goes in the image), or a tar file (.tar, .tar.gz, .tar.zst)' },
     base: { type: 'string', value: 'SRC', help: 'base image: OCI layout directory, OCI archive, docker-save archive or registry image (docker://REF, oci-layout:DIR, archive:FILE to be explicit)' },
+    'base-name': { type: 'string', value: 'NAME', help: 'the image of a --base layout or archive that holds several (a tag, or NAME:TAG as listed there)' },
     entrypoint: { type: 'string', value: 'JSON|STRING', help: 'entrypoint: a JSON array, or one argument' },
     cmd: { type: 'string', value: 'JSON|STRING', help: 'command: a JSON array, or one argument' },
     env: { type: 'string', multiple: true, value: 'K=V', help: 'environment variable' },
