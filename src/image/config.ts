@@ -2,6 +2,7 @@
 // needs to start a container from the layers, plus their diffIDs and history. Inherits a base image's
 // config the way a Dockerfile's FROM does, and serialises canonically (json.ts).
 import { ErrInvalidOption, ErrOptionRange } from '../core/errors.js';
+import { parseRfc3339, RFC3339_EXPECTED } from '../core/time.js';
 import { sourceDateEpoch } from '../tar/options.js';
 import type { Platform } from './types.js';
 
@@ -72,8 +73,11 @@ export function resolveCreated(created: Date | string | number | undefined, env 
   else if (typeof created === 'number') {
     if (!Number.isInteger(created) || created < 0) throw new ErrOptionRange('created', 'whole seconds since the epoch, >= 0', created);
     ms = created * 1000;
-  } else if (typeof created === 'string') ms = Date.parse(created);
-  else throw new ErrInvalidOption('created', 'a Date, an RFC 3339 string or seconds since the epoch', created);
+  } else if (typeof created === 'string') {
+    // Not Date.parse: it reads a time without a zone in host local time (another digest per TZ).
+    ms = parseRfc3339(created);
+    if (Number.isNaN(ms)) throw new ErrOptionRange('created', RFC3339_EXPECTED, created);
+  } else throw new ErrInvalidOption('created', 'a Date, an RFC 3339 string or seconds since the epoch', created);
   if (!Number.isFinite(ms) || ms < 0 || ms > 253402300799000) throw new ErrOptionRange('created', 'a time from 1970 to 9999', created);
   const iso = new Date(ms).toISOString();
   return iso.endsWith('.000Z') ? `${iso.slice(0, -5)}Z` : iso;
