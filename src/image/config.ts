@@ -32,8 +32,12 @@ export interface ConfigOptions {
   cmd?: string[] | null;
   /** `KEY=VALUE` strings or a record; a key already set (by the base) is replaced in place. */
   env?: readonly string[] | Readonly<Record<string, string>>;
-  /** The working directory (Dockerfile WORKDIR, `--workdir`): absolute, as runtimes require. */
+  /**
+   * The working directory (Dockerfile WORKDIR, `--workdir`): absolute, as runtimes require; a
+   * relative or empty one is ErrOptionRange (`/` resets a base's).
+   */
   workdir?: string;
+  /** USER: a name or UID[:GID]; empty is ErrOptionRange (`0` resets a base's to root). */
   user?: string;
   /** Merged over the base's labels. */
   labels?: Readonly<Record<string, string>>;
@@ -135,6 +139,24 @@ function port(value: string): string {
   return value.includes('/') ? value : `${value}/tcp`;
 }
 
+/**
+ * WORKDIR: absolute, as runtimes require (runc: "Cwd must be an absolute path"), so an image that
+ * could not start is refused here. Empty is refused too, not read as "unset": it is what an unset
+ * shell variable gives, and `/` (the runtimes' default) says the same on purpose.
+ */
+function workdir(value: unknown): string {
+  const dir = text('workdir', value);
+  if (!dir.startsWith('/')) throw new ErrOptionRange('workdir', 'an absolute container path like /app', value);
+  return dir;
+}
+
+/** USER: empty is refused, not "unset": from an unset variable it would silently mean root. */
+function user(value: unknown): string {
+  const name = text('user', value);
+  if (name === '') throw new ErrOptionRange('user', 'a user name or UID[:GID] (0 for root)', value);
+  return name;
+}
+
 /** A volume is a path in the container: absolute, without NUL. */
 function volume(value: string): string {
   if (!value.startsWith('/') || value.includes('\0')) throw new ErrOptionRange('volumes', 'absolute container paths like /data', value);
@@ -170,8 +192,8 @@ export function containerConfig(base: unknown, o: ConfigOptions): Record<string,
   }
   if (o.cmd !== undefined) c.Cmd = o.cmd === null ? undefined : strings('cmd', o.cmd);
   if (o.env !== undefined) c.Env = mergeEnv(c.Env, envPairs(o.env));
-  if (o.workdir !== undefined) c.WorkingDir = text('workdir', o.workdir);
-  if (o.user !== undefined) c.User = text('user', o.user);
+  if (o.workdir !== undefined) c.WorkingDir = workdir(o.workdir);
+  if (o.user !== undefined) c.User = user(o.user);
   if (o.labels !== undefined) {
     const merged = { ...(c.Labels && typeof c.Labels === 'object' ? (c.Labels as Record<string, string>) : {}), ...record('labels', o.labels) };
     c.Labels = merged;

@@ -130,6 +130,10 @@ describe('fastlayer image: reproducible by default, config flags', { skip: binMi
       [['--expose', '80/icmp'], /--expose/],
       [['--expose', 'http'], /--expose/],
       [['--volume', 'data'], /--volume/],
+      // hazard: a relative --workdir gave an image runc cannot start; an empty --user meant root.
+      [['--workdir', 'app'], /--workdir: .*absolute/],
+      [['--workdir', ''], /--workdir/],
+      [['--user', ''], /--user/],
       [['--stop-signal', 'stop please'], /--stop-signal/],
       [['--annotation', 'novalue'], /--annotation/],
       [['--annotation', 'a=1', '--format', 'docker'], /--annotation needs --format oci/],

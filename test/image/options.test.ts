@@ -156,6 +156,10 @@ describe('buildImage config options are the Image options, wired through', () =>
       [{ exposedPorts: ['80/icmp'] }, 'ERR_OPTION_OUT_OF_RANGE'],
       [{ exposedPorts: '80' }, 'ERR_INVALID_OPTION'],
       [{ volumes: ['data'] }, 'ERR_OPTION_OUT_OF_RANGE'],
+      // hazard: a relative WORKDIR gave an image runc cannot start ("Cwd must be an absolute path").
+      [{ workdir: 'app' }, 'ERR_OPTION_OUT_OF_RANGE'],
+      [{ workdir: '' }, 'ERR_OPTION_OUT_OF_RANGE'],
+      [{ user: '' }, 'ERR_OPTION_OUT_OF_RANGE'],
       [{ stopSignal: 15 }, 'ERR_OPTION_OUT_OF_RANGE'],
       [{ annotations: 'a=1' }, 'ERR_INVALID_OPTION'],
       [{ annotations: ['a'] }, 'ERR_OPTION_OUT_OF_RANGE'],

@@ -157,9 +157,9 @@ export function imageSpec(args: Args, layersGiven = true): Omit<BuildSpec, 'outp
   const labels = pairsOption(args, 'label');
   if (labels.length > 0) spec.labels = labels;
   const workdir = stringOption(args, 'workdir');
-  if (workdir !== undefined) spec.workdir = workdir;
+  if (workdir !== undefined) spec.workdir = checked('workdir', () => containerConfig(undefined, { workdir }).WorkingDir as string);
   const user = stringOption(args, 'user');
-  if (user !== undefined) spec.user = user;
+  if (user !== undefined) spec.user = checked('user', () => containerConfig(undefined, { user }).User as string);
   configFlags(args, spec);
   const platform = stringOption(args, 'platform');
   if (platform !== undefined) {
