@@ -4,6 +4,7 @@
 import { ErrInvalidOption, ErrOptionRange } from '../core/errors.js';
 import { parseRfc3339, RFC3339_EXPECTED } from '../core/time.js';
 import { sourceDateEpoch } from '../tar/options.js';
+import { baseHistory, type HistoryEntry } from './history.js';
 import type { Platform } from './types.js';
 
 export interface Healthcheck {
@@ -17,13 +18,7 @@ export interface Healthcheck {
   retries?: number;
 }
 
-export interface HistoryEntry {
-  created?: string;
-  created_by?: string;
-  author?: string;
-  comment?: string;
-  empty_layer?: boolean;
-}
+export type { HistoryEntry };
 
 /** What a user sets on an image (Dockerfile instructions, crane mutate flags). */
 export interface ConfigOptions {
@@ -61,7 +56,7 @@ export interface ConfigInput {
   author?: string;
   /** Every layer's diffID, base layers first. */
   diffIDs: readonly string[];
-  /** One entry per added layer (base history is kept in front of them). */
+  /** One entry per added layer (the base's history, made to match its layers, is kept in front). */
   history: readonly HistoryEntry[];
 }
 
@@ -212,8 +207,10 @@ export function containerConfig(base: unknown, o: ConfigOptions): Record<string,
 /** The whole config document (to be serialised with canonicalJSON). */
 export function imageConfig(input: ConfigInput): ConfigJSON {
   const base = input.base ?? {};
-  const baseHistory = Array.isArray(base.history) ? (base.history as HistoryEntry[]) : [];
-  const history = [...baseHistory, ...input.history.map((h) => ({ ...h, created: h.created ?? input.created }))];
+  // The base's layer count is its rootfs.diff_ids' (every base loader checks it against its manifest).
+  const baseIDs = (base.rootfs as { diff_ids?: unknown } | undefined)?.diff_ids;
+  const baseLayers = Array.isArray(baseIDs) ? baseIDs.length : 0;
+  const history = [...baseHistory(base.history, baseLayers), ...input.history.map((h) => ({ ...h, created: h.created ?? input.created }))];
   const out: ConfigJSON = {
     ...base,
     created: input.created,
