@@ -6,6 +6,7 @@ import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ErrInvalidOption, ErrOptionRange, ErrTarSource, optionKeys, refuseUnknownOptions } from '../core/errors.js';
+import { parseRfc3339 } from '../core/time.js';
 import { tarDirectory } from '../tar/directory.js';
 import { sourceDateEpoch, type MtimePolicy, type TarOptions } from '../tar/options.js';
 import { MAX_MTIME_SECONDS } from '../tar/header.js';
@@ -66,15 +67,13 @@ const LAYER_SPEC_KEYS = optionKeys<LayerSpec>({
 /** A .dockerignore larger than this is not a list of patterns: refused rather than read whole. */
 const MAX_DOCKERIGNORE = 1024 * 1024;
 
-const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
-
 function time(name: string, text: string): number | Date {
   if (/^\d+$/.test(text)) {
     const n = Number(text);
     if (!(n <= MAX_MTIME_SECONDS)) throw new ErrOptionRange(name, 'whole seconds since the epoch, up to 8.64e12', text);
     return n;
   }
-  const ms = RFC3339.test(text) ? Date.parse(text) : Number.NaN;
+  const ms = parseRfc3339(text);
   if (!Number.isFinite(ms) || ms < 0) throw new ErrOptionRange(name, 'seconds since the epoch or an RFC 3339 time from 1970', text);
   return new Date(ms);
 }

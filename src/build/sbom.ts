@@ -8,6 +8,7 @@ import { open, realpath } from 'node:fs/promises';
 import { join, sep } from 'node:path';
 import { createHash } from 'node:crypto';
 import { ErrInvalidOption, ErrOptionRange } from '../core/errors.js';
+import { parseRfc3339, RFC3339_EXPECTED } from '../core/time.js';
 import { canonicalJSON, parseJSON } from '../image/json.js';
 import { ErrSbomLockfile } from './errors.js';
 
@@ -15,7 +16,8 @@ export const SPDX_MEDIA_TYPE = 'application/spdx+json';
 
 export interface SbomOptions {
   /**
-   * creationInfo.created (SPDX requires one): a Date, or an ISO time. Default: SOURCE_DATE_EPOCH
+   * creationInfo.created (SPDX requires one): a Date, or an RFC 3339 time with a zone (Z or an
+   * offset; one without is refused: it would be host local time). Default: SOURCE_DATE_EPOCH
    * when set, else 1970-01-01T00:00:00Z, so that the same lockfile gives the same document (and
    * the same referrer digest) on every run; the wall clock would make each build's SBOM new.
    */
@@ -233,9 +235,10 @@ async function installedManifest(root: string, key: string): Promise<unknown> {
 function createdTime(option: SbomOptions['created']): string {
   let date: Date;
   if (option !== undefined) {
-    if (typeof option !== 'string' && !(option instanceof Date)) throw new ErrInvalidOption('created', 'a Date or an ISO time string', option);
-    date = new Date(option);
-    if (Number.isNaN(date.getTime())) throw new ErrOptionRange('created', 'a valid time', option);
+    if (typeof option !== 'string' && !(option instanceof Date)) throw new ErrInvalidOption('created', 'a Date or an RFC 3339 time string', option);
+    // Not new Date(string): it reads a time without a zone in host local time (another SBOM per TZ).
+    date = new Date(typeof option === 'string' ? parseRfc3339(option) : option.getTime());
+    if (Number.isNaN(date.getTime())) throw new ErrOptionRange('created', typeof option === 'string' ? RFC3339_EXPECTED : 'a valid Date', option);
   } else {
     const epoch = process.env.SOURCE_DATE_EPOCH;
     if (epoch === undefined || epoch === '') date = new Date(0);

@@ -2,7 +2,9 @@
 // needs to start a container from the layers, plus their diffIDs and history. Inherits a base image's
 // config the way a Dockerfile's FROM does, and serialises canonically (json.ts).
 import { ErrInvalidOption, ErrOptionRange } from '../core/errors.js';
+import { parseRfc3339, RFC3339_EXPECTED } from '../core/time.js';
 import { sourceDateEpoch } from '../tar/options.js';
+import { baseHistory, type HistoryEntry } from './history.js';
 import type { Platform } from './types.js';
 
 export interface Healthcheck {
@@ -16,13 +18,7 @@ export interface Healthcheck {
   retries?: number;
 }
 
-export interface HistoryEntry {
-  created?: string;
-  created_by?: string;
-  author?: string;
-  comment?: string;
-  empty_layer?: boolean;
-}
+export type { HistoryEntry };
 
 /** What a user sets on an image (Dockerfile instructions, crane mutate flags). */
 export interface ConfigOptions {
@@ -31,8 +27,12 @@ export interface ConfigOptions {
   cmd?: string[] | null;
   /** `KEY=VALUE` strings or a record; a key already set (by the base) is replaced in place. */
   env?: readonly string[] | Readonly<Record<string, string>>;
-  /** The working directory (Dockerfile WORKDIR, `--workdir`): absolute, as runtimes require. */
+  /**
+   * The working directory (Dockerfile WORKDIR, `--workdir`): absolute, as runtimes require; a
+   * relative or empty one is ErrOptionRange (`/` resets a base's).
+   */
   workdir?: string;
+  /** USER: a name or UID[:GID]; empty is ErrOptionRange (`0` resets a base's to root). */
   user?: string;
   /** Merged over the base's labels. */
   labels?: Readonly<Record<string, string>>;
@@ -56,7 +56,7 @@ export interface ConfigInput {
   author?: string;
   /** Every layer's diffID, base layers first. */
   diffIDs: readonly string[];
-  /** One entry per added layer (base history is kept in front of them). */
+  /** One entry per added layer (the base's history, made to match its layers, is kept in front). */
   history: readonly HistoryEntry[];
 }
 
@@ -72,8 +72,11 @@ export function resolveCreated(created: Date | string | number | undefined, env 
   else if (typeof created === 'number') {
     if (!Number.isInteger(created) || created < 0) throw new ErrOptionRange('created', 'whole seconds since the epoch, >= 0', created);
     ms = created * 1000;
-  } else if (typeof created === 'string') ms = Date.parse(created);
-  else throw new ErrInvalidOption('created', 'a Date, an RFC 3339 string or seconds since the epoch', created);
+  } else if (typeof created === 'string') {
+    // Not Date.parse: it reads a time without a zone in host local time (another digest per TZ).
+    ms = parseRfc3339(created);
+    if (Number.isNaN(ms)) throw new ErrOptionRange('created', RFC3339_EXPECTED, created);
+  } else throw new ErrInvalidOption('created', 'a Date, an RFC 3339 string or seconds since the epoch', created);
   if (!Number.isFinite(ms) || ms < 0 || ms > 253402300799000) throw new ErrOptionRange('created', 'a time from 1970 to 9999', created);
   const iso = new Date(ms).toISOString();
   return iso.endsWith('.000Z') ? `${iso.slice(0, -5)}Z` : iso;
@@ -131,6 +134,24 @@ function port(value: string): string {
   return value.includes('/') ? value : `${value}/tcp`;
 }
 
+/**
+ * WORKDIR: absolute, as runtimes require (runc: "Cwd must be an absolute path"), so an image that
+ * could not start is refused here. Empty is refused too, not read as "unset": it is what an unset
+ * shell variable gives, and `/` (the runtimes' default) says the same on purpose.
+ */
+function workdir(value: unknown): string {
+  const dir = text('workdir', value);
+  if (!dir.startsWith('/')) throw new ErrOptionRange('workdir', 'an absolute container path like /app', value);
+  return dir;
+}
+
+/** USER: empty is refused, not "unset": from an unset variable it would silently mean root. */
+function user(value: unknown): string {
+  const name = text('user', value);
+  if (name === '') throw new ErrOptionRange('user', 'a user name or UID[:GID] (0 for root)', value);
+  return name;
+}
+
 /** A volume is a path in the container: absolute, without NUL. */
 function volume(value: string): string {
   if (!value.startsWith('/') || value.includes('\0')) throw new ErrOptionRange('volumes', 'absolute container paths like /data', value);
@@ -166,8 +187,8 @@ export function containerConfig(base: unknown, o: ConfigOptions): Record<string,
   }
   if (o.cmd !== undefined) c.Cmd = o.cmd === null ? undefined : strings('cmd', o.cmd);
   if (o.env !== undefined) c.Env = mergeEnv(c.Env, envPairs(o.env));
-  if (o.workdir !== undefined) c.WorkingDir = text('workdir', o.workdir);
-  if (o.user !== undefined) c.User = text('user', o.user);
+  if (o.workdir !== undefined) c.WorkingDir = workdir(o.workdir);
+  if (o.user !== undefined) c.User = user(o.user);
   if (o.labels !== undefined) {
     const merged = { ...(c.Labels && typeof c.Labels === 'object' ? (c.Labels as Record<string, string>) : {}), ...record('labels', o.labels) };
     c.Labels = merged;
@@ -186,8 +207,10 @@ export function containerConfig(base: unknown, o: ConfigOptions): Record<string,
 /** The whole config document (to be serialised with canonicalJSON). */
 export function imageConfig(input: ConfigInput): ConfigJSON {
   const base = input.base ?? {};
-  const baseHistory = Array.isArray(base.history) ? (base.history as HistoryEntry[]) : [];
-  const history = [...baseHistory, ...input.history.map((h) => ({ ...h, created: h.created ?? input.created }))];
+  // The base's layer count is its rootfs.diff_ids' (every base loader checks it against its manifest).
+  const baseIDs = (base.rootfs as { diff_ids?: unknown } | undefined)?.diff_ids;
+  const baseLayers = Array.isArray(baseIDs) ? baseIDs.length : 0;
+  const history = [...baseHistory(base.history, baseLayers), ...input.history.map((h) => ({ ...h, created: h.created ?? input.created }))];
   const out: ConfigJSON = {
     ...base,
     created: input.created,

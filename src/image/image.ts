@@ -7,6 +7,7 @@ import { ErrInvalidOption, ErrOptionRange, optionKeys, refuseUnknownOptions } fr
 import { ErrImageFormat } from './errors.js';
 import { BuiltSource, type BuiltParts } from './built-source.js';
 import { containerConfig, imageConfig, resolveCreated, type ConfigJSON, type ConfigOptions, type HistoryEntry } from './config.js';
+import { addedHistory } from './history.js';
 import { layerMediaType, type ImageFormat } from './manifest.js';
 import { formatPlatform, parsePlatform } from './platform.js';
 import type { Blob, Platform } from './types.js';
@@ -123,7 +124,7 @@ export class Image extends BuiltSource {
       const entry = input && typeof input === 'object' && 'layer' in input && !(input instanceof Layer) && (input as { kind?: unknown }).kind === undefined
         ? (input as { layer: Layer | Blob; history?: HistoryEntry })
         : { layer: input as Layer | Blob };
-      list.push({ blob: toBlob(entry.layer, `layers[${i}]`), history: entry.history, fromBase: false });
+      list.push({ blob: toBlob(entry.layer, `layers[${i}]`), history: addedHistory(entry.history, `layers[${i}].history`), fromBase: false });
     });
     // Refuse now what the manifest could not list (Docker format and zstd, say), before any I/O.
     for (const l of list) layerMediaType(mediaTypeOf(l.blob), this.format);

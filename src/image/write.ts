@@ -150,13 +150,25 @@ export async function writeImage(top: ImageSource, destination: Destination, opt
  * config (which needs the diffIDs), each manifest (which needs the digests), the index.
  */
 async function writeSource(source: ImageSource, destination: Destination, signal: AbortSignal | undefined, onProgress: WriteOptions['onProgress']): Promise<{ final: ManifestBlob; images: WrittenImage[] }> {
-  const done = new Set<string>();
+  // Each blob written once, keyed by digest, with the size and the manifest that first listed it: a
+  // later descriptor of the same digest with another size is refused as a wrong-size blob is (it was
+  // skipped as written, and the copy was a layout that fastlayer itself then refused to read).
+  const done = new Map<string, { size: number; by: string }>();
+  const fresh = (d: Descriptor, by: string): boolean => {
+    const seen = done.get(d.digest);
+    if (seen === undefined) {
+      done.set(d.digest, { size: d.size, by });
+      return true;
+    }
+    if (seen.size !== d.size) throw source.invalid(`${source.where}: blob ${d.digest} is listed with ${seen.size} bytes by ${seen.by} and with ${d.size} bytes by ${by}`);
+    return false;
+  };
   // The diffIDs of the produced layers; a read image's are in its config, not read when the destination has it.
   const diffIDs = new Map<string, string>();
   if (typeof source.produce === 'function') {
     const produced = await writeLayers(source.produce(), destination, signal, onProgress);
     for (const { descriptor, diffID } of produced) {
-      done.add(descriptor.digest);
+      fresh(descriptor, 'a layer built here');
       diffIDs.set(descriptor.digest, diffID);
     }
   }
@@ -180,9 +192,10 @@ async function writeSource(source: ImageSource, destination: Destination, signal
     } else {
       const { config, layers } = manifestParts(source, manifest);
       // The layers, then the config, as for a built image.
-      const fresh = layers.filter((l) => !done.has(l.digest) && done.add(l.digest));
-      await pool(fresh.length, destination.concurrency, async (i) => writeKnownBlob(await source.blob(fresh[i]!), destination, signal, onProgress));
-      if (!done.has(config.digest) && done.add(config.digest)) await writeKnownBlob(await source.blob(config), destination, signal, onProgress);
+      const by = `manifest ${manifest.descriptor.digest}`;
+      const toWrite = layers.filter((l) => fresh(l, by));
+      await pool(toWrite.length, destination.concurrency, async (i) => writeKnownBlob(await source.blob(toWrite[i]!), destination, signal, onProgress));
+      if (fresh(config, by)) await writeKnownBlob(await source.blob(config), destination, signal, onProgress);
       const ids = layers.map((l) => diffIDs.get(l.digest));
       images.push({ manifest: manifest.descriptor, config, layers, diffIDs: ids.every((id) => id !== undefined) ? ids : [] });
     }

@@ -97,6 +97,10 @@ describe('generateSbom: SPDX 2.3 from package-lock.json', () => {
       assert.match(a.document.documentNamespace as string, /^https:\/\/spdx\.org\/spdxdocs\/fastlayer\/demo-app-[0-9a-f]{64}$/);
       const d = await generateSbom(dir, { created: '2024-01-02T03:04:05.678Z' });
       assert.equal((d.document.creationInfo as { created: string }).created, '2024-01-02T03:04:05Z');
+      const e = await generateSbom(dir, { created: '2024-01-02T04:04:05+01:00' });
+      assert.equal((e.document.creationInfo as { created: string }).created, '2024-01-02T03:04:05Z');
+      // hazard: new Date() read a time without a zone in host local time: another SBOM per TZ.
+      await assert.rejects(generateSbom(dir, { created: '2024-01-02T03:04:05' }), { code: 'ERR_OPTION_OUT_OF_RANGE' });
       // Packages sorted whatever order the lockfile lists them in.
       const names = (a.document.packages as Pkg[]).slice(1).map((p) => p.SPDXID);
       assert.deepEqual(names, [...names].sort());

@@ -67,6 +67,33 @@ describe('image config', () => {
     assert.equal(c.created, '1970-01-02T00:00:00Z');
   });
 
+  it('hazard: a base history with fewer non-empty entries than layers is padded, so readers pair entries and layers right', () => {
+    const layer = new Layer(Buffer.from('x'));
+    const threeLayers = { ...base, config: { ...base.config, rootfs: { type: 'layers', diff_ids: [D2, D2, D2] } } };
+    const history = (h: unknown[]) => new Image({ base: { ...threeLayers, config: { ...threeLayers.config, history: h } }, layers: [{ layer, history: { created_by: 'mine' } }], created: 0 })
+      .configJSON([D2, D2, D2, D1]).history as Record<string, unknown>[];
+    const mine = { created: '1970-01-01T00:00:00Z', created_by: 'mine' };
+    // One entry for three layers: podman history credited the second base layer to ours.
+    assert.deepEqual(history([{ created_by: 'a' }, { created_by: 'ENV', empty_layer: true }]), [{ created_by: 'a' }, { created_by: 'ENV', empty_layer: true }, {}, {}, mine]);
+    assert.deepEqual(history([]), [{}, {}, {}, mine], 'none at all');
+    const exact = [{ created_by: 'a' }, { created_by: 'b' }, { created_by: 'ENV', empty_layer: true }, { created_by: 'c' }];
+    assert.deepEqual(history(exact), [...exact, mine], 'a history that matches is kept as it is');
+    // More non-empty entries than layers: the first extras are marked empty, as BuildKit does.
+    assert.deepEqual(history([{ created_by: 'a' }, { created_by: 'b' }, { created_by: 'c' }, { created_by: 'd' }]),
+      [{ created_by: 'a', empty_layer: true }, { created_by: 'b' }, { created_by: 'c' }, { created_by: 'd' }, mine]);
+  });
+
+  it('hazard: a history entry given for an added layer cannot mark it empty_layer; other shapes are refused', () => {
+    const layer = new Layer(Buffer.from('x'));
+    assert.throws(() => new Image({ layers: [{ layer, history: { created_by: 'COPY', empty_layer: true } }] }), { code: 'ERR_OPTION_OUT_OF_RANGE', message: /layers\[0\]\.history\.empty_layer/ });
+    assert.throws(() => new Image({ layers: [{ layer, history: 'COPY' as never }] }), { code: 'ERR_INVALID_OPTION' });
+    assert.throws(() => new Image({ layers: [{ layer, history: { created_by: 1 } as never }] }), { code: 'ERR_INVALID_OPTION' });
+    const given = { created_by: 'COPY', empty_layer: false };
+    const image = new Image({ layers: [{ layer, history: given }], created: 0 });
+    given.created_by = 'changed later';
+    assert.deepEqual(image.configJSON([D1]).history, [{ created: '1970-01-01T00:00:00Z', created_by: 'COPY', empty_layer: false }]);
+  });
+
   it('takes created from SOURCE_DATE_EPOCH, else the epoch, unless given', () => {
     assert.equal(resolveCreated(undefined, {}), '1970-01-01T00:00:00Z');
     assert.equal(resolveCreated(undefined, { SOURCE_DATE_EPOCH: '1700000000' }), '2023-11-14T22:13:20Z');

@@ -156,11 +156,18 @@ describe('buildImage config options are the Image options, wired through', () =>
       [{ exposedPorts: ['80/icmp'] }, 'ERR_OPTION_OUT_OF_RANGE'],
       [{ exposedPorts: '80' }, 'ERR_INVALID_OPTION'],
       [{ volumes: ['data'] }, 'ERR_OPTION_OUT_OF_RANGE'],
+      // hazard: a relative WORKDIR gave an image runc cannot start ("Cwd must be an absolute path").
+      [{ workdir: 'app' }, 'ERR_OPTION_OUT_OF_RANGE'],
+      [{ workdir: '' }, 'ERR_OPTION_OUT_OF_RANGE'],
+      [{ user: '' }, 'ERR_OPTION_OUT_OF_RANGE'],
       [{ stopSignal: 15 }, 'ERR_OPTION_OUT_OF_RANGE'],
       [{ annotations: 'a=1' }, 'ERR_INVALID_OPTION'],
       [{ annotations: ['a'] }, 'ERR_OPTION_OUT_OF_RANGE'],
       [{ annotations: ['a=1'], format: 'docker' }, 'ERR_IMAGE_FORMAT'],
       [{ created: 'soon' }, 'ERR_OPTION_OUT_OF_RANGE'],
+      // hazard: no zone is host local time to Date.parse, so the digest depended on TZ.
+      [{ created: '2024-01-31T00:00:00' }, 'ERR_OPTION_OUT_OF_RANGE'],
+      [{ created: '2024-02-30T00:00:00Z' }, 'ERR_OPTION_OUT_OF_RANGE'],
     ];
     for (const [extra, code] of cases) {
       await assert.rejects(buildImage({ layers: [dir], tags: ['a:1'], output: out, ...extra } as never), { code }, JSON.stringify(extra));

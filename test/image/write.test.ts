@@ -146,4 +146,28 @@ describe('writeImage: an index tree that lists the same documents many times', (
     assert.deepEqual(dest.log, ['blob layer', 'blob config', 'manifest image', 'manifest index', 'blob layer', 'manifest image', 'manifest index', 'manifest index', 'commit ']);
     assert.deepEqual(r.images.map((i) => i.manifest.digest), [a.digest, b.digest], 'each image listed once');
   });
+
+  it('hazard: a blob a later manifest lists with another size is refused, as a wrong-size blob is (it was skipped as written)', async () => {
+    const docs = new Map<string, Buffer>();
+    const put = (value: unknown, mediaType: string): Descriptor => {
+      const bytes = Buffer.isBuffer(value) ? value : Buffer.from(JSON.stringify(value));
+      docs.set(sha256(bytes), bytes);
+      return descriptorOf(bytes, mediaType);
+    };
+    const config = put({ os: 'linux', architecture: 'amd64', rootfs: { type: 'layers', diff_ids: [] } }, 'application/vnd.oci.image.config.v1+json');
+    const shared = put(Buffer.from('the same layer'), 'application/vnd.oci.image.layer.v1.tar');
+    const a = put({ schemaVersion: 2, mediaType: OCI_MANIFEST, config, layers: [shared] }, OCI_MANIFEST);
+    const b = put({ schemaVersion: 2, mediaType: OCI_MANIFEST, config, layers: [{ ...shared, size: shared.size + 7 }] }, OCI_MANIFEST);
+    const top = put({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [a, b] }, OCI_INDEX);
+    const dest = new Recorder(2);
+    const message = new RegExp(`blob ${shared.digest} is listed with ${shared.size} bytes by manifest ${a.digest} and with ${shared.size + 7} bytes by manifest ${b.digest}`);
+    await assert.rejects(writeImage(countingSource(top, docs), dest), { message });
+    assert.ok(!dest.log.some((l) => l.startsWith('commit')), 'nothing committed');
+    assert.ok(dest.aborted !== undefined, 'the destination aborted');
+    // The same digest and size twice is one blob, written once.
+    const c = put({ schemaVersion: 2, mediaType: OCI_MANIFEST, config, layers: [shared, shared] }, OCI_MANIFEST);
+    const ok = new Recorder(2);
+    await writeImage(countingSource(put({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [a, c] }, OCI_INDEX), docs), ok);
+    assert.equal(ok.log.filter((l) => l === 'blob layer').length, 1);
+  });
 });

@@ -13,6 +13,7 @@ import { cliDefaultThreads, MAX_THREADS } from '../../layer/options.js';
 import { resolveBaseSource, type ResolvedBase } from '../../image/base-source.js';
 import type { RegistryOptions } from '../../registry/client.js';
 import { containerConfig, resolveCreated, type Healthcheck } from '../../image/config.js';
+import { parseRfc3339 } from '../../core/time.js';
 import { LAYER_COMPRESSIONS, levelOption } from './layer.js';
 import { ESTARGZ_OPTIONS, estargzFlags } from '../estargz-layer.js';
 import {
@@ -127,10 +128,11 @@ function configFlags(args: Args, spec: Omit<BuildSpec, 'output' | 'ociDir'>): vo
   if (author !== undefined) spec.author = author;
   const created = stringOption(args, 'created');
   if (created !== undefined) {
-    // Unix seconds or an RFC 3339 time, as --mtime takes them.
+    // Unix seconds or an RFC 3339 time with a zone, as --mtime takes them: without one it would be
+    // the host's local time, and the image digest would depend on TZ.
     const value = /^[0-9]+$/.test(created) ? Number(created) : created;
+    if (typeof value === 'string' && Number.isNaN(parseRfc3339(value))) throw usage(`--created must be Unix seconds or an RFC 3339 time with a zone (2024-01-31T00:00:00Z or +01:00), got "${created}"`);
     checked('created', () => resolveCreated(value));
-    if (typeof value === 'string' && !/^\d{4}-\d{2}-\d{2}T/.test(value)) throw usage(`--created must be Unix seconds or an RFC 3339 time (2024-01-31T00:00:00Z), got "${created}"`);
     spec.created = value;
   }
   const healthcheck = healthcheckFlags(args);
@@ -163,9 +165,9 @@ export function imageSpec(args: Args, layersGiven = true): Omit<BuildSpec, 'outp
   const labels = pairsOption(args, 'label');
   if (labels.length > 0) spec.labels = labels;
   const workdir = stringOption(args, 'workdir');
-  if (workdir !== undefined) spec.workdir = workdir;
+  if (workdir !== undefined) spec.workdir = checked('workdir', () => containerConfig(undefined, { workdir }).WorkingDir as string);
   const user = stringOption(args, 'user');
-  if (user !== undefined) spec.user = user;
+  if (user !== undefined) spec.user = checked('user', () => containerConfig(undefined, { user }).User as string);
   configFlags(args, spec);
   const platform = stringOption(args, 'platform');
   if (platform !== undefined) {
@@ -462,7 +464,7 @@ export const imageCommand: Command = {
     'stop-signal': { type: 'string', value: 'SIG', help: 'signal that stops the container (SIGTERM, SIGINT, 15)' },
     annotation: { type: 'string', multiple: true, value: 'K=V', help: 'manifest annotation (and the index\'s, with several platforms); needs --format oci' },
     author: { type: 'string', value: 'AUTHOR', help: 'the config\'s author' },
-    created: { type: 'string', value: 'TIME', help: 'the config\'s created time: Unix seconds or RFC 3339 (default: SOURCE_DATE_EPOCH, else 1970)' },
+    created: { type: 'string', value: 'TIME', help: 'the config\'s created time: Unix seconds or RFC 3339 with Z or an offset (default: SOURCE_DATE_EPOCH, else 1970)' },
     'health-cmd': { type: 'string', value: 'JSON|STRING|none', help: 'healthcheck: a JSON array (exec form), a shell command, or none to turn the base\'s off' },
     'health-interval': { type: 'string', value: 'DURATION', help: 'time between healthchecks (30s, 1m30s)' },
     'health-timeout': { type: 'string', value: 'DURATION', help: 'time a healthcheck may take' },
