@@ -74,6 +74,13 @@ function toBase(value: BaseImage | BaseSource | undefined): BaseImage | undefine
   return base;
 }
 
+/** A base's layers: an array of blobs, or the base is refused here rather than with a TypeError further on. */
+function baseLayers(base: BaseImage): Blob[] {
+  const blobs: unknown = base.layers();
+  if (!Array.isArray(blobs)) throw new ErrInvalidOption('base', 'a base image whose layers() returns an array of blobs', blobs);
+  return blobs.map((b, i) => toBlob(b as Blob, `base layers()[${i}]`));
+}
+
 function mediaTypeOf(blob: Blob): string {
   return blob.kind === 'streaming' ? blob.layer.mediaType() : blob.descriptor.mediaType;
 }
@@ -118,7 +125,7 @@ export class Image extends BuiltSource {
     if (author !== undefined && typeof author !== 'string') throw new ErrInvalidOption('author', 'a string', author);
     this.#author = author;
     if (!Array.isArray(layers)) throw new ErrInvalidOption('layers', 'an array', layers);
-    const list: ImageLayer[] = base ? base.layers().map((blob) => ({ blob, fromBase: true })) : [];
+    const list: ImageLayer[] = base ? baseLayers(base).map((blob) => ({ blob, fromBase: true })) : [];
     layers.forEach((input: LayerInput, i: number) => {
       const entry = input && typeof input === 'object' && 'layer' in input && !(input instanceof Layer) && (input as { kind?: unknown }).kind === undefined
         ? (input as { layer: Layer | Blob; history?: HistoryEntry })

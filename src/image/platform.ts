@@ -12,10 +12,17 @@ export function parsePlatform(value: string | Platform): Platform {
     if (value.variant !== undefined && (typeof value.variant !== 'string' || !PART.test(value.variant))) {
       throw new ErrOptionRange('platform.variant', 'a lowercase word', value.variant);
     }
+    // Checked, not converted: String({}) or [...'sse4'] would be written into the config as if meant.
+    const version: unknown = value['os.version'];
+    if (version !== undefined && typeof version !== 'string') throw new ErrInvalidOption('platform.os.version', 'a string', version);
+    const features: unknown = value['os.features'];
+    if (features !== undefined && !(Array.isArray(features) && features.every((f) => typeof f === 'string'))) {
+      throw new ErrInvalidOption('platform.os.features', 'an array of strings', features);
+    }
     const out: Platform = { architecture: value.architecture, os: value.os };
     if (value.variant) out.variant = value.variant;
-    if (value['os.version'] !== undefined) out['os.version'] = String(value['os.version']);
-    if (value['os.features'] !== undefined) out['os.features'] = [...value['os.features']].map(String);
+    if (version !== undefined) out['os.version'] = version;
+    if (features !== undefined) out['os.features'] = [...(features as string[])];
     return out;
   }
   if (typeof value !== 'string') throw new ErrInvalidOption('platform', 'an "os/arch[/variant]" string or a platform object', value);
