@@ -8,7 +8,7 @@ import { ErrImageFormat } from './errors.js';
 import { BuiltSource, type BuiltParts } from './built-source.js';
 import { containerConfig, imageConfig, resolveCreated, type ConfigJSON, type ConfigOptions, type HistoryEntry } from './config.js';
 import { layerMediaType, type ImageFormat } from './manifest.js';
-import { formatPlatform, parsePlatform } from './platform.js';
+import { describePlatform, parsePlatform, platformKey } from './platform.js';
 import type { Blob, Platform } from './types.js';
 
 /** A base image as base.ts loads it. */
@@ -155,7 +155,7 @@ export class Image extends BuiltSource {
   }
 
   override toString(): string {
-    return `Image(${formatPlatform(this.platform)}, ${this.layers.length} layers, ${this.format})`;
+    return `Image(${describePlatform(this.platform)}, ${this.layers.length} layers, ${this.format})`;
   }
 
   // ---- ImageSource (built-source.ts)
@@ -184,11 +184,13 @@ export class ImageIndex extends BuiltSource {
     if (!Array.isArray(images) || images.length === 0 || !images.every((i) => i instanceof Image)) {
       throw new ErrInvalidOption('images', 'a non-empty array of Image', images);
     }
+    // One image per platform as a puller tells them apart: linux/arm64 and linux/arm64/v8 are one,
+    // two Windows images of different os.version are two (an index per Windows release is common).
     const seen = new Set<string>();
     for (const image of images) {
-      const p = formatPlatform(image.platform);
-      if (seen.has(p)) throw new ErrOptionRange('images', 'one image per platform', p);
-      seen.add(p);
+      const key = platformKey(image.platform);
+      if (seen.has(key)) throw new ErrOptionRange('images', 'one image per platform', describePlatform(image.platform));
+      seen.add(key);
       if (image.format !== images[0]!.format) throw new ErrOptionRange('images', 'images of one manifest format', image.format);
     }
     refuseUnknownOptions(options, INDEX_KNOWN, 'new ImageIndex()');
@@ -203,7 +205,7 @@ export class ImageIndex extends BuiltSource {
   // ---- ImageSource (built-source.ts)
 
   get where(): string {
-    return `ImageIndex(${this.images.map((i) => formatPlatform(i.platform)).join(', ')}, ${this.format})`;
+    return `ImageIndex(${this.images.map((i) => describePlatform(i.platform)).join(', ')}, ${this.format})`;
   }
 
   protected builtParts(): BuiltParts {

@@ -1,11 +1,20 @@
 // Platforms: what parsePlatform accepts (checked types, never converted), which image of an index a
 // wanted platform picks (containerd's defaults, os.version by build), and what the built config says
 // when a base gives the platform (its variant, os.version and os.features kept).
-import { describe, it } from 'node:test';
+import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
-import { Image } from '../../src/image/image.js';
-import { parsePlatform } from '../../src/image/platform.js';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Image, ImageIndex } from '../../src/image/image.js';
+import { parsePlatform, pickPlatform, platformMatches } from '../../src/image/platform.js';
+import { selectPlatforms } from '../../src/image/source.js';
+import { Layer } from '../../src/layer/layer.js';
+import { tarDirectory } from '../../src/tar/directory.js';
+import { writeLayout } from '../../src/layout/layout.js';
+import { layoutSource } from '../../src/layout/source.js';
+import { loadBase } from '../../src/build/base.js';
+import { tempDir } from '../helpers/tree.js';
 import { OCI_LAYER_GZIP } from '../../src/core/media-types.js';
 import type { BaseImage } from '../../src/image/image.js';
 import type { KnownBlob, Platform } from '../../src/image/types.js';
@@ -35,5 +44,60 @@ describe('parsePlatform', () => {
     for (const layers of [() => null, () => 'x', () => [null]]) {
       assert.throws(() => new Image({ base: baseOf(AMD64, layers) }), { code: 'ERR_INVALID_OPTION', message: /base/ });
     }
+  });
+});
+
+const WIN = { os: 'windows', architecture: 'amd64' };
+const p = (s: string, extra: Partial<Platform> = {}): Platform => ({ ...parsePlatform(s), ...extra });
+
+describe('which image of an index a platform picks', () => {
+  it('hazard: linux/arm means arm/v7 (containerd\'s default), never the first arm image (v6)', () => {
+    const children = [p('linux/amd64'), p('linux/arm/v6'), p('linux/arm/v7'), p('linux/arm64/v8')].map((platform) => ({ platform }));
+    assert.equal(pickPlatform(children, p('linux/arm')), 2);
+    assert.equal(pickPlatform(children, p('linux/arm64')), 3);
+    assert.equal(pickPlatform(children, p('linux/arm/v6')), 1);
+    assert.equal(pickPlatform([{ platform: p('linux/arm/v6') }], p('linux/arm')), -1);
+    // An arm image without a variant is v7 too; arm64's v8 and amd64's v1 are their defaults.
+    assert.ok(platformMatches(p('linux/arm'), p('linux/arm/v7')));
+    assert.ok(platformMatches(p('linux/arm64'), p('linux/arm64/v8')) && platformMatches(p('linux/arm64/v8'), p('linux/arm64')));
+    assert.ok(platformMatches(p('linux/amd64/v1'), p('linux/amd64')) && platformMatches(p('linux/amd64'), p('linux/amd64/v1')));
+    assert.ok(!platformMatches(p('linux/amd64/v3'), p('linux/amd64')));
+  });
+
+  it('hazard: a wanted os.version picks an image of that Windows build (major.minor.build), the exact one first', () => {
+    const children = ['10.0.17763.5329', '10.0.20348.1000', '10.0.20348.2227'].map((v) => ({ platform: { ...WIN, 'os.version': v } }));
+    assert.equal(pickPlatform(children, { ...WIN, 'os.version': '10.0.20348.2227' }), 2);
+    assert.equal(pickPlatform(children, { ...WIN, 'os.version': '10.0.20348.9' }), 1);
+    assert.equal(pickPlatform(children, { ...WIN, 'os.version': '10.0.20348' }), 1);
+    assert.equal(pickPlatform(children, { ...WIN, 'os.version': '10.0.26100.1' }), -1);
+    assert.equal(pickPlatform(children, WIN), 0, 'no os.version wanted: the first');
+    assert.ok(!platformMatches(WIN, { ...WIN, 'os.version': '10.0.17763.1' }), 'an image without os.version is not of a wanted build');
+  });
+
+  it('hazard: an index holds Windows images that differ in os.version only; linux/arm64 and linux/arm64/v8 are one platform', () => {
+    const win = (v: string) => new Image({ platform: { ...WIN, 'os.version': v } });
+    assert.equal(new ImageIndex([win('10.0.17763.5329'), win('10.0.20348.2227')]).images.length, 2);
+    assert.throws(() => new ImageIndex([win('10.0.17763.5329'), win('10.0.17763.5329')]), { code: 'ERR_OPTION_OUT_OF_RANGE' });
+    assert.throws(() => new ImageIndex([new Image({ platform: 'linux/arm64' }), new Image({ platform: 'linux/arm64/v8' })]), { code: 'ERR_OPTION_OUT_OF_RANGE' });
+    assert.throws(() => new ImageIndex([new Image({ platform: 'linux/arm' }), new Image({ platform: 'linux/arm/v7' })]), { code: 'ERR_OPTION_OUT_OF_RANGE' });
+  });
+
+  it('hazard: selectPlatforms picks by os.version, loadBase by arm\'s default variant', async () => {
+    const tmp = tempDir('fastlayer-platform-');
+    after(() => tmp.remove());
+    const ctx = join(tmp.path, 'ctx');
+    mkdirSync(ctx);
+    writeFileSync(join(ctx, 'f'), 'x');
+    const mk = (platform: Platform) => new Image({ layers: [new Layer(tarDirectory(ctx))], platform, env: [`P=${JSON.stringify(platform)}`] });
+    const win = join(tmp.path, 'win');
+    const w17763 = { ...WIN, 'os.version': '10.0.17763.5329' };
+    const w20348 = { ...WIN, 'os.version': '10.0.20348.2227' };
+    await writeLayout(new ImageIndex([mk(w17763), mk(w20348)]), win, { names: ['win:1'] });
+    const want = { ...WIN, 'os.version': '10.0.20348.2227' };
+    assert.deepEqual((await (await selectPlatforms(await layoutSource(win), [want])).top()).platform, w20348);
+    await assert.rejects(loadBase(win, { platform: { ...WIN, 'os.version': '10.0.26100.1' } }), { code: 'ERR_BASE_IMAGE', message: /os\.version 10\.0\.26100\.1/ });
+    const multi = join(tmp.path, 'multi');
+    await writeLayout(new ImageIndex(['linux/amd64', 'linux/arm/v6', 'linux/arm/v7', 'linux/arm64/v8'].map((s) => mk(p(s)))), multi, { names: ['multi:1'] });
+    assert.deepEqual((await loadBase(multi, { platform: 'linux/arm' })).config.config, { Env: [`P=${JSON.stringify(p('linux/arm/v7'))}`] });
   });
 });
