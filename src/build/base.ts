@@ -23,7 +23,7 @@ import { ErrDigestMismatch } from '../core/errors.js';
 import { parseJSON } from '../image/json.js';
 import type { BaseImage } from '../image/image.js';
 import { isIndexType, isManifestType, isUncompressedLayer } from '../core/media-types.js';
-import { describePlatform, parsePlatform, pickPlatform, platformMatches } from '../image/platform.js';
+import { configPlatform, describePlatform, parsePlatform, pickPlatform, platformMatches } from '../image/platform.js';
 import { CONTAINERD_NAME, namedEntries, REF_NAME } from '../image/names.js';
 import type { Blob, Descriptor, KnownBlob, Platform } from '../image/types.js';
 import { DIGEST_PATTERN as DIGEST } from '../core/hash.js';
@@ -108,11 +108,12 @@ function diffIDs(config: ConfigJSON, source: string): string[] {
   return ids as string[];
 }
 
-function platformOf(config: ConfigJSON, source: string): Platform {
+/** The base's whole platform (os.version and os.features too), from its config and its index entry. */
+function platformOf(config: ConfigJSON, source: string, listed: Platform | undefined): Platform {
   try {
-    return parsePlatform({ os: config.os as string, architecture: config.architecture as string, variant: config.variant as string | undefined });
+    return configPlatform(config, listed);
   } catch (err) {
-    throw new ErrBaseImage(`${source}: config has no valid os/architecture`, err);
+    throw new ErrBaseImage(`${source}: config has no valid platform (os/architecture, variant, os.version, os.features)`, err);
   }
 }
 
@@ -155,7 +156,7 @@ async function fromManifest(source: ImageSource, d: Descriptor, o: BaseOptions, 
     if (isUncompressedLayer(l.mediaType) && l.digest !== ids[i]) throw new ErrDigestMismatch(`diff_id ${ids[i]!}`, `layer digest ${l.digest}`, `${source.where}: uncompressed layer ${i}`);
     list.push({ blob, diffID: ids[i]! });
   }
-  return { config, platform: platformOf(config, source.where), source: source.where, layers: layerBlobs(list, o, opts.uncompressed) };
+  return { config, platform: platformOf(config, source.where, d.platform), source: source.where, layers: layerBlobs(list, o, opts.uncompressed) };
 }
 
 async function fromOci(store: LayoutStore, o: BaseOptions, opts: ReturnType<typeof checkOptions>): Promise<BaseImage> {

@@ -40,6 +40,24 @@ export function formatPlatform(p: Platform): string {
   return `${p.os}/${p.architecture}${p.variant ? `/${p.variant}` : ''}`;
 }
 
+const FIELDS = ['variant', 'os.version', 'os.features'] as const;
+
+/**
+ * The platform an image config says: os, architecture, variant, os.version and os.features (null as
+ * absent), each field the config leaves out taken from `listed`, the platform its index entry lists,
+ * when that entry is of the same os and architecture (Docker Hub's configs often lack the variant
+ * their index names). The config wins where both have one: it describes the layers.
+ */
+export function configPlatform(config: Readonly<Record<string, unknown>>, listed?: Platform): Platform {
+  const value: Record<string, unknown> = { os: config.os, architecture: config.architecture };
+  const same = listed !== undefined && listed.os === config.os && listed.architecture === config.architecture;
+  for (const k of FIELDS) {
+    const v = config[k] ?? (same ? listed[k] : undefined);
+    if (v !== undefined && v !== null) value[k] = v;
+  }
+  return parsePlatform(value as unknown as Platform);
+}
+
 /** formatPlatform with the os.version when there is one: for messages, where two Windows images must differ. */
 export function describePlatform(p: Platform): string {
   return p['os.version'] ? `${formatPlatform(p)} (os.version ${p['os.version']})` : formatPlatform(p);

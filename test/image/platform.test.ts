@@ -4,7 +4,8 @@
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Image, ImageIndex } from '../../src/image/image.js';
 import { parsePlatform, pickPlatform, platformMatches } from '../../src/image/platform.js';
@@ -14,6 +15,7 @@ import { tarDirectory } from '../../src/tar/directory.js';
 import { writeLayout } from '../../src/layout/layout.js';
 import { layoutSource } from '../../src/layout/source.js';
 import { loadBase } from '../../src/build/base.js';
+import { pulledBase } from '../../src/registry/pulled-base.js';
 import { tempDir } from '../helpers/tree.js';
 import { OCI_LAYER_GZIP } from '../../src/core/media-types.js';
 import type { BaseImage } from '../../src/image/image.js';
@@ -82,7 +84,7 @@ describe('which image of an index a platform picks', () => {
     assert.throws(() => new ImageIndex([new Image({ platform: 'linux/arm' }), new Image({ platform: 'linux/arm/v7' })]), { code: 'ERR_OPTION_OUT_OF_RANGE' });
   });
 
-  it('hazard: selectPlatforms picks by os.version, loadBase by arm\'s default variant', async () => {
+  it('hazard: loadBase and selectPlatforms pick by os.version, loadBase by arm\'s default variant', async () => {
     const tmp = tempDir('fastlayer-platform-');
     after(() => tmp.remove());
     const ctx = join(tmp.path, 'ctx');
@@ -94,10 +96,88 @@ describe('which image of an index a platform picks', () => {
     const w20348 = { ...WIN, 'os.version': '10.0.20348.2227' };
     await writeLayout(new ImageIndex([mk(w17763), mk(w20348)]), win, { names: ['win:1'] });
     const want = { ...WIN, 'os.version': '10.0.20348.2227' };
+    assert.deepEqual((await loadBase(win, { platform: want })).config.config, { Env: [`P=${JSON.stringify(w20348)}`] });
     assert.deepEqual((await (await selectPlatforms(await layoutSource(win), [want])).top()).platform, w20348);
     await assert.rejects(loadBase(win, { platform: { ...WIN, 'os.version': '10.0.26100.1' } }), { code: 'ERR_BASE_IMAGE', message: /os\.version 10\.0\.26100\.1/ });
     const multi = join(tmp.path, 'multi');
     await writeLayout(new ImageIndex(['linux/amd64', 'linux/arm/v6', 'linux/arm/v7', 'linux/arm64/v8'].map((s) => mk(p(s)))), multi, { names: ['multi:1'] });
     assert.deepEqual((await loadBase(multi, { platform: 'linux/arm' })).config.config, { Env: [`P=${JSON.stringify(p('linux/arm/v7'))}`] });
+  });
+});
+
+const sha = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+
+/** An OCI layout whose index lists one image per `[config, listed platform]`, each with one empty layer. */
+function layoutOf(dir: string, images: [Record<string, unknown>, Platform][]): void {
+  mkdirSync(join(dir, 'blobs', 'sha256'), { recursive: true });
+  const put = (mediaType: string, b: Buffer) => {
+    writeFileSync(join(dir, 'blobs', 'sha256', sha(b).slice(7)), b);
+    return { mediaType, digest: sha(b), size: b.length };
+  };
+  const layer = Buffer.alloc(1024);
+  const manifests = images.map(([config, platform]) => {
+    const c = put('application/vnd.oci.image.config.v1+json', Buffer.from(JSON.stringify({ ...config, rootfs: { type: 'layers', diff_ids: [sha(layer)] } })));
+    const l = put('application/vnd.oci.image.layer.v1.tar', layer);
+    return { ...put('application/vnd.oci.image.manifest.v1+json', Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: c, layers: [l] }))), platform };
+  });
+  const index = put('application/vnd.oci.image.index.v1+json', Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests })));
+  writeFileSync(join(dir, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
+  writeFileSync(join(dir, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [index] }));
+}
+
+/** The config a layout's only (top) image has, and its index entry's platform when the top is an index. */
+function written(dir: string): { config: Record<string, unknown>; listed?: Platform } {
+  const blob = (d: string) => JSON.parse(readFileSync(join(dir, 'blobs', 'sha256', d.slice(7)), 'utf8'));
+  let d = JSON.parse(readFileSync(join(dir, 'index.json'), 'utf8')).manifests[0];
+  let doc = blob(d.digest);
+  if (doc.manifests) {
+    d = doc.manifests[0];
+    doc = blob(d.digest);
+  }
+  return { config: blob(doc.config.digest), listed: d.platform };
+}
+
+/** A config's bytes as pull() would have them, for pulledBase without layers. */
+const noLayers = (config: Record<string, unknown>): Buffer => Buffer.from(JSON.stringify({ ...config, rootfs: { type: 'layers', diff_ids: [] } }));
+
+describe('a base\'s platform is its whole platform', () => {
+  const WIN_BASE = { ...WIN, 'os.version': '10.0.17763.1234', 'os.features': ['win32k'] };
+
+  it('hazard: os.version and os.features of a base reach the built config (loadBase, a pulled image, a BaseImage made by hand)', async () => {
+    const tmp = tempDir('fastlayer-platform-');
+    after(() => tmp.remove());
+    const ctx = join(tmp.path, 'ctx');
+    mkdirSync(ctx);
+    writeFileSync(join(ctx, 'f'), 'x');
+    const dir = join(tmp.path, 'winbase');
+    await writeLayout(new Image({ layers: [new Layer(tarDirectory(ctx))], platform: WIN_BASE }), dir, { names: ['winbase:1'] });
+    const base = await loadBase(dir);
+    assert.deepEqual(base.platform, WIN_BASE);
+    const out = join(tmp.path, 'out');
+    await writeLayout(new Image({ base, layers: [new Layer(tarDirectory(ctx))] }), out, { names: ['out:1'] });
+    const { config } = written(out);
+    assert.deepEqual([config.os, config.architecture, config['os.version'], config['os.features']], ['windows', 'amd64', '10.0.17763.1234', ['win32k']]);
+    // pull()'s base: the same fields from the config bytes.
+    assert.deepEqual(pulledBase({ source: 'reg/win:1', configBytes: noLayers(base.config), layers: [] }).platform, WIN_BASE);
+    // A BaseImage whose platform names only os and architecture: the config's values are kept.
+    const hand = { ...baseOf(WIN), config: { ...baseOf(WIN).config, 'os.version': '10.0.17763.1234', 'os.features': ['win32k'] } };
+    const json = new Image({ base: hand }).configJSON([D2]);
+    assert.deepEqual([json['os.version'], json['os.features']], ['10.0.17763.1234', ['win32k']]);
+  });
+
+  it('hazard: a variant only the index entry names (the config lacks it) is the base\'s, and the built image\'s', async () => {
+    const tmp = tempDir('fastlayer-platform-');
+    after(() => tmp.remove());
+    const dir = join(tmp.path, 'arm');
+    layoutOf(dir, [[{ os: 'linux', architecture: 'arm', config: {} }, p('linux/arm/v6')], [{ os: 'linux', architecture: 'arm64', config: {} }, p('linux/arm64/v8')]]);
+    const v6 = await loadBase(dir, { platform: 'linux/arm/v6' });
+    assert.deepEqual(v6.platform, p('linux/arm/v6'));
+    assert.deepEqual((await loadBase(dir, { platform: 'linux/arm64' })).platform, p('linux/arm64/v8'));
+    const out = join(tmp.path, 'out');
+    await writeLayout(new ImageIndex([new Image({ base: v6 })]), out, { names: ['out:1'] });
+    const { config, listed } = written(out);
+    assert.equal(config.variant, 'v6');
+    assert.deepEqual(listed, p('linux/arm/v6'));
+    assert.deepEqual(pulledBase({ source: 'reg/arm:1', configBytes: noLayers(v6.config), layers: [], listed: p('linux/arm/v6') }).platform, p('linux/arm/v6'));
   });
 });
