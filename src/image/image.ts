@@ -4,11 +4,11 @@
 // (source.ts) whose documents exist once their streaming layers were produced (built-source.ts).
 import { Layer } from '../layer/layer.js';
 import { ErrInvalidOption, ErrOptionRange, optionKeys, refuseUnknownOptions } from '../core/errors.js';
-import { ErrImageFormat } from './errors.js';
+import { ErrBaseImage, ErrImageFormat } from './errors.js';
 import { BuiltSource, type BuiltParts } from './built-source.js';
 import { containerConfig, imageConfig, resolveCreated, type ConfigJSON, type ConfigOptions, type HistoryEntry } from './config.js';
 import { layerMediaType, type ImageFormat } from './manifest.js';
-import { describePlatform, parsePlatform, platformKey } from './platform.js';
+import { describePlatform, parsePlatform, platformKey, platformMatches } from './platform.js';
 import type { Blob, Platform } from './types.js';
 
 /** A base image as base.ts loads it. */
@@ -33,7 +33,11 @@ export interface ImageOptions extends ConfigOptions {
   base?: BaseImage | BaseSource;
   /** Added on top of the base's layers, in order. */
   layers?: readonly LayerInput[];
-  /** Default: the base's platform, else linux/amd64 (never the host's: output must not depend on it). */
+  /**
+   * Without a base: default linux/amd64 (never the host's: output must not depend on it). With one,
+   * the image's platform is the base's (its variant, os.version, os.features); a platform given
+   * must match it (platformMatches) or the constructor throws ERR_BASE_IMAGE.
+   */
   platform?: string | Platform;
   /** Default: SOURCE_DATE_EPOCH, else 1970-01-01T00:00:00Z. */
   created?: Date | string | number;
@@ -72,6 +76,27 @@ function toBase(value: BaseImage | BaseSource | undefined): BaseImage | undefine
     throw new ErrInvalidOption('base', 'a base image (loadBase) or a pulled image (pull)', value);
   }
   return base;
+}
+
+/**
+ * The image's platform: a base's own, whole (its layers are of that platform only, so a `platform`
+ * option saying another would write a config that lies about them, and one saying less, `linux/arm`
+ * for an arm/v6 base, would drop the variant a puller chooses by); else the option, else linux/amd64.
+ */
+function platformOf(base: BaseImage | undefined, given: string | Platform | undefined): Platform {
+  const wanted = given === undefined ? undefined : parsePlatform(given);
+  if (!base) return wanted ?? parsePlatform('linux/amd64');
+  let own: Platform;
+  try {
+    own = parsePlatform(base.platform);
+  } catch {
+    // Named as the base's: the caller's `platform` option is not the one at fault.
+    throw new ErrInvalidOption('base.platform', 'a platform object with os and architecture', base.platform);
+  }
+  if (wanted && !platformMatches(own, wanted)) {
+    throw new ErrBaseImage(`${base.source}: the base image is ${describePlatform(own)}, not ${describePlatform(wanted)}`);
+  }
+  return own;
 }
 
 /** A base's layers: an array of blobs, or the base is refused here rather than with a TypeError further on. */
@@ -116,7 +141,7 @@ export class Image extends BuiltSource {
     this.format = format(fmt);
     const base = toBase(given);
     this.base = base;
-    this.platform = parsePlatform(platform ?? base?.platform ?? 'linux/amd64');
+    this.platform = platformOf(base, platform);
     this.created = resolveCreated(created);
     this.annotations = annotations(ann, 'annotations');
     if (this.format === 'docker' && this.annotations && Object.keys(this.annotations).length > 0) {

@@ -15,6 +15,7 @@ import { tarDirectory } from '../../src/tar/directory.js';
 import { writeLayout } from '../../src/layout/layout.js';
 import { layoutSource } from '../../src/layout/source.js';
 import { loadBase } from '../../src/build/base.js';
+import { buildImage } from '../../src/build/build.js';
 import { pulledBase } from '../../src/registry/pulled-base.js';
 import { tempDir } from '../helpers/tree.js';
 import { OCI_LAYER_GZIP } from '../../src/core/media-types.js';
@@ -179,5 +180,39 @@ describe('a base\'s platform is its whole platform', () => {
     assert.equal(config.variant, 'v6');
     assert.deepEqual(listed, p('linux/arm/v6'));
     assert.deepEqual(pulledBase({ source: 'reg/arm:1', configBytes: noLayers(v6.config), layers: [], listed: p('linux/arm/v6') }).platform, p('linux/arm/v6'));
+  });
+});
+
+describe('an image on a base is of the base\'s platform', () => {
+  it('hazard: a platform option that does not match the base is ERR_BASE_IMAGE, not a config that lies about the layers', () => {
+    assert.throws(() => new Image({ base: baseOf(p('linux/amd64')), platform: 'linux/arm64' }), { code: 'ERR_BASE_IMAGE', message: /linux\/amd64, not linux\/arm64/ });
+    assert.throws(() => new Image({ base: baseOf(p('linux/arm/v6')), platform: 'linux/arm' }), { code: 'ERR_BASE_IMAGE' });
+    assert.throws(() => new Image({ base: baseOf({ ...WIN, 'os.version': '10.0.17763.1' }), platform: { ...WIN, 'os.version': '10.0.20348.1' } }), { code: 'ERR_BASE_IMAGE' });
+    assert.throws(() => new Image({ base: { ...baseOf(AMD64), platform: null as unknown as Platform } }), { code: 'ERR_INVALID_OPTION', message: /base\.platform/ });
+  });
+
+  it('hazard: a platform option saying less than the base (no variant, no os.version) gives the base\'s whole platform', () => {
+    const v7 = new Image({ base: baseOf(p('linux/arm/v7')), platform: 'linux/arm' });
+    assert.deepEqual(v7.platform, p('linux/arm/v7'));
+    assert.equal(v7.configJSON([D2]).variant, 'v7');
+    const win = { ...WIN, 'os.version': '10.0.17763.1', 'os.features': ['win32k'] };
+    assert.deepEqual(new Image({ base: baseOf(win), platform: 'windows/amd64' }).platform, win);
+    assert.deepEqual(new Image({ base: baseOf(p('linux/arm64/v8')), platform: 'linux/arm64' }).platform, p('linux/arm64/v8'));
+  });
+
+  it('hazard: --platform linux/arm,linux/arm64 on a multi-platform base: arm/v7 and arm64/v8 in the index and the configs', async () => {
+    const tmp = tempDir('fastlayer-platform-');
+    after(() => tmp.remove());
+    const ctx = join(tmp.path, 'ctx');
+    mkdirSync(ctx);
+    writeFileSync(join(ctx, 'f'), 'x');
+    const multi = join(tmp.path, 'multi');
+    await buildImage({ layers: [ctx], platform: 'linux/amd64,linux/arm/v6,linux/arm/v7,linux/arm64/v8', tags: ['multi:1'], ociDir: multi });
+    const out = join(tmp.path, 'out');
+    const r = await buildImage({ layers: [ctx], base: multi, platform: 'linux/arm,linux/arm64', tags: ['out:1'], ociDir: out });
+    const blob = (d: string) => JSON.parse(readFileSync(join(out, 'blobs', 'sha256', d.slice(7)), 'utf8'));
+    const listed = blob(r.digest).manifests.map((m: { platform: Platform }) => m.platform);
+    assert.deepEqual(listed, [p('linux/arm/v7'), p('linux/arm64/v8')]);
+    assert.deepEqual(r.images.map((i) => blob(i.config.digest).variant), ['v7', 'v8']);
   });
 });
