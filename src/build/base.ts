@@ -23,7 +23,7 @@ import { ErrDigestMismatch } from '../core/errors.js';
 import { parseJSON } from '../image/json.js';
 import type { BaseImage } from '../image/image.js';
 import { isIndexType, isManifestType, isUncompressedLayer } from '../core/media-types.js';
-import { formatPlatform, parsePlatform, platformMatches } from '../image/platform.js';
+import { configPlatform, describePlatform, parsePlatform, pickPlatform, platformMatches } from '../image/platform.js';
 import { CONTAINERD_NAME, namedEntries, REF_NAME } from '../image/names.js';
 import type { Blob, Descriptor, KnownBlob, Platform } from '../image/types.js';
 import { DIGEST_PATTERN as DIGEST } from '../core/hash.js';
@@ -108,11 +108,12 @@ function diffIDs(config: ConfigJSON, source: string): string[] {
   return ids as string[];
 }
 
-function platformOf(config: ConfigJSON, source: string): Platform {
+/** The base's whole platform (os.version and os.features too), from its config and its index entry. */
+function platformOf(config: ConfigJSON, source: string, listed: Platform | undefined): Platform {
   try {
-    return parsePlatform({ os: config.os as string, architecture: config.architecture as string, variant: config.variant as string | undefined });
+    return configPlatform(config, listed);
   } catch (err) {
-    throw new ErrBaseImage(`${source}: config has no valid os/architecture`, err);
+    throw new ErrBaseImage(`${source}: config has no valid platform (os/architecture, variant, os.version, os.features)`, err);
   }
 }
 
@@ -155,7 +156,7 @@ async function fromManifest(source: ImageSource, d: Descriptor, o: BaseOptions, 
     if (isUncompressedLayer(l.mediaType) && l.digest !== ids[i]) throw new ErrDigestMismatch(`diff_id ${ids[i]!}`, `layer digest ${l.digest}`, `${source.where}: uncompressed layer ${i}`);
     list.push({ blob, diffID: ids[i]! });
   }
-  return { config, platform: platformOf(config, source.where), source: source.where, layers: layerBlobs(list, o, opts.uncompressed) };
+  return { config, platform: platformOf(config, source.where, d.platform), source: source.where, layers: layerBlobs(list, o, opts.uncompressed) };
 }
 
 async function fromOci(store: LayoutStore, o: BaseOptions, opts: ReturnType<typeof checkOptions>): Promise<BaseImage> {
@@ -168,11 +169,11 @@ async function fromOci(store: LayoutStore, o: BaseOptions, opts: ReturnType<type
   for (let depth = 0; isIndexType(d.mediaType); depth++) {
     if (depth > 4) throw new ErrBaseImage(`${store.where}: indexes nested too deep`);
     const list = await childIndex(source, d);
-    const match = list.filter((m) => platformMatches(m.platform, opts.platform));
-    if (match.length === 0) {
-      throw new ErrBaseImage(`${store.where}: no image for ${formatPlatform(opts.platform)} (has ${list.map((m) => (m.platform ? formatPlatform(m.platform) : 'unknown')).join(', ')})`);
+    const i = pickPlatform(list, opts.platform);
+    if (i < 0) {
+      throw new ErrBaseImage(`${store.where}: no image for ${describePlatform(opts.platform)} (has ${list.map((m) => (m.platform ? describePlatform(m.platform) : 'unknown')).join(', ')})`);
     }
-    d = match[0]!;
+    d = list[i]!;
   }
   return fromManifest(source, d, o, opts);
 }
@@ -208,7 +209,7 @@ async function loadLocal(source: string, options: BaseOptions, opts: ReturnType<
   if (base) {
     // A single-platform base asked for another platform would give an image whose config lies.
     if (opts.explicit && !platformMatches(base.platform, opts.platform)) {
-      throw new ErrBaseImage(`${source}: the base image is ${formatPlatform(base.platform)}, not ${formatPlatform(opts.platform)}`);
+      throw new ErrBaseImage(`${source}: the base image is ${describePlatform(base.platform)}, not ${describePlatform(opts.platform)}`);
     }
     return base;
   }

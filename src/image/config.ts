@@ -211,14 +211,19 @@ export function imageConfig(input: ConfigInput): ConfigJSON {
   const baseIDs = (base.rootfs as { diff_ids?: unknown } | undefined)?.diff_ids;
   const baseLayers = Array.isArray(baseIDs) ? baseIDs.length : 0;
   const history = [...baseHistory(base.history, baseLayers), ...input.history.map((h) => ({ ...h, created: h.created ?? input.created }))];
+  // On its base's platform, a field the image's platform leaves out keeps the base config's value (a
+  // BaseImage made by hand may give only os and architecture): the layers are the base's, so is their
+  // Windows build. On another platform, nothing of the base's platform is written.
+  const own = base.os === input.platform.os && base.architecture === input.platform.architecture;
+  const field = <K extends 'variant' | 'os.version' | 'os.features'>(k: K): unknown => input.platform[k] ?? (own ? base[k] ?? undefined : undefined);
   const out: ConfigJSON = {
     ...base,
     created: input.created,
     architecture: input.platform.architecture,
     os: input.platform.os,
-    variant: input.platform.variant,
-    'os.version': input.platform['os.version'],
-    'os.features': input.platform['os.features'],
+    variant: field('variant'),
+    'os.version': field('os.version'),
+    'os.features': field('os.features'),
     config: containerConfig(base.config, input.options),
     rootfs: { type: 'layers', diff_ids: [...input.diffIDs] },
     history: history.length === 0 ? undefined : history,

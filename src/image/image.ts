@@ -4,12 +4,12 @@
 // (source.ts) whose documents exist once their streaming layers were produced (built-source.ts).
 import { Layer } from '../layer/layer.js';
 import { ErrInvalidOption, ErrOptionRange, optionKeys, refuseUnknownOptions } from '../core/errors.js';
-import { ErrImageFormat } from './errors.js';
+import { ErrBaseImage, ErrImageFormat } from './errors.js';
 import { BuiltSource, type BuiltParts } from './built-source.js';
 import { containerConfig, imageConfig, resolveCreated, type ConfigJSON, type ConfigOptions, type HistoryEntry } from './config.js';
 import { addedHistory } from './history.js';
 import { layerMediaType, type ImageFormat } from './manifest.js';
-import { formatPlatform, parsePlatform } from './platform.js';
+import { describePlatform, parsePlatform, platformKey, platformMatches } from './platform.js';
 import type { Blob, Platform } from './types.js';
 
 /** A base image as base.ts loads it. */
@@ -34,7 +34,11 @@ export interface ImageOptions extends ConfigOptions {
   base?: BaseImage | BaseSource;
   /** Added on top of the base's layers, in order. */
   layers?: readonly LayerInput[];
-  /** Default: the base's platform, else linux/amd64 (never the host's: output must not depend on it). */
+  /**
+   * Without a base: default linux/amd64 (never the host's: output must not depend on it). With one,
+   * the image's platform is the base's (its variant, os.version, os.features); a platform given
+   * must match it (platformMatches) or the constructor throws ERR_BASE_IMAGE.
+   */
   platform?: string | Platform;
   /** Default: SOURCE_DATE_EPOCH, else 1970-01-01T00:00:00Z. */
   created?: Date | string | number;
@@ -75,6 +79,34 @@ function toBase(value: BaseImage | BaseSource | undefined): BaseImage | undefine
   return base;
 }
 
+/**
+ * The image's platform: a base's own, whole (its layers are of that platform only, so a `platform`
+ * option saying another would write a config that lies about them, and one saying less, `linux/arm`
+ * for an arm/v6 base, would drop the variant a puller chooses by); else the option, else linux/amd64.
+ */
+function platformOf(base: BaseImage | undefined, given: string | Platform | undefined): Platform {
+  const wanted = given === undefined ? undefined : parsePlatform(given);
+  if (!base) return wanted ?? parsePlatform('linux/amd64');
+  let own: Platform;
+  try {
+    own = parsePlatform(base.platform);
+  } catch {
+    // Named as the base's: the caller's `platform` option is not the one at fault.
+    throw new ErrInvalidOption('base.platform', 'a platform object with os and architecture', base.platform);
+  }
+  if (wanted && !platformMatches(own, wanted)) {
+    throw new ErrBaseImage(`${base.source}: the base image is ${describePlatform(own)}, not ${describePlatform(wanted)}`);
+  }
+  return own;
+}
+
+/** A base's layers: an array of blobs, or the base is refused here rather than with a TypeError further on. */
+function baseLayers(base: BaseImage): Blob[] {
+  const blobs: unknown = base.layers();
+  if (!Array.isArray(blobs)) throw new ErrInvalidOption('base', 'a base image whose layers() returns an array of blobs', blobs);
+  return blobs.map((b, i) => toBlob(b as Blob, `base layers()[${i}]`));
+}
+
 function mediaTypeOf(blob: Blob): string {
   return blob.kind === 'streaming' ? blob.layer.mediaType() : blob.descriptor.mediaType;
 }
@@ -110,7 +142,7 @@ export class Image extends BuiltSource {
     this.format = format(fmt);
     const base = toBase(given);
     this.base = base;
-    this.platform = parsePlatform(platform ?? base?.platform ?? 'linux/amd64');
+    this.platform = platformOf(base, platform);
     this.created = resolveCreated(created);
     this.annotations = annotations(ann, 'annotations');
     if (this.format === 'docker' && this.annotations && Object.keys(this.annotations).length > 0) {
@@ -119,7 +151,7 @@ export class Image extends BuiltSource {
     if (author !== undefined && typeof author !== 'string') throw new ErrInvalidOption('author', 'a string', author);
     this.#author = author;
     if (!Array.isArray(layers)) throw new ErrInvalidOption('layers', 'an array', layers);
-    const list: ImageLayer[] = base ? base.layers().map((blob) => ({ blob, fromBase: true })) : [];
+    const list: ImageLayer[] = base ? baseLayers(base).map((blob) => ({ blob, fromBase: true })) : [];
     layers.forEach((input: LayerInput, i: number) => {
       const entry = input && typeof input === 'object' && 'layer' in input && !(input instanceof Layer) && (input as { kind?: unknown }).kind === undefined
         ? (input as { layer: Layer | Blob; history?: HistoryEntry })
@@ -149,7 +181,7 @@ export class Image extends BuiltSource {
   }
 
   override toString(): string {
-    return `Image(${formatPlatform(this.platform)}, ${this.layers.length} layers, ${this.format})`;
+    return `Image(${describePlatform(this.platform)}, ${this.layers.length} layers, ${this.format})`;
   }
 
   // ---- ImageSource (built-source.ts)
@@ -178,11 +210,13 @@ export class ImageIndex extends BuiltSource {
     if (!Array.isArray(images) || images.length === 0 || !images.every((i) => i instanceof Image)) {
       throw new ErrInvalidOption('images', 'a non-empty array of Image', images);
     }
+    // One image per platform as a puller tells them apart: linux/arm64 and linux/arm64/v8 are one,
+    // two Windows images of different os.version are two (an index per Windows release is common).
     const seen = new Set<string>();
     for (const image of images) {
-      const p = formatPlatform(image.platform);
-      if (seen.has(p)) throw new ErrOptionRange('images', 'one image per platform', p);
-      seen.add(p);
+      const key = platformKey(image.platform);
+      if (seen.has(key)) throw new ErrOptionRange('images', 'one image per platform', describePlatform(image.platform));
+      seen.add(key);
       if (image.format !== images[0]!.format) throw new ErrOptionRange('images', 'images of one manifest format', image.format);
     }
     refuseUnknownOptions(options, INDEX_KNOWN, 'new ImageIndex()');
@@ -197,7 +231,7 @@ export class ImageIndex extends BuiltSource {
   // ---- ImageSource (built-source.ts)
 
   get where(): string {
-    return `ImageIndex(${this.images.map((i) => formatPlatform(i.platform)).join(', ')}, ${this.format})`;
+    return `ImageIndex(${this.images.map((i) => describePlatform(i.platform)).join(', ')}, ${this.format})`;
   }
 
   protected builtParts(): BuiltParts {

@@ -1,4 +1,5 @@
-// Platforms as `os/arch[/variant]` strings (what --platform takes) and as OCI objects.
+// Platforms as `os/arch[/variant]` strings (what --platform takes) and as OCI objects, and the one
+// rule for which image of an index a wanted platform picks.
 import { ErrInvalidOption, ErrOptionRange } from '../core/errors.js';
 import type { Platform } from './types.js';
 
@@ -12,10 +13,17 @@ export function parsePlatform(value: string | Platform): Platform {
     if (value.variant !== undefined && (typeof value.variant !== 'string' || !PART.test(value.variant))) {
       throw new ErrOptionRange('platform.variant', 'a lowercase word', value.variant);
     }
+    // Checked, not converted: String({}) or [...'sse4'] would be written into the config as if meant.
+    const version: unknown = value['os.version'];
+    if (version !== undefined && typeof version !== 'string') throw new ErrInvalidOption('platform.os.version', 'a string', version);
+    const features: unknown = value['os.features'];
+    if (features !== undefined && !(Array.isArray(features) && features.every((f) => typeof f === 'string'))) {
+      throw new ErrInvalidOption('platform.os.features', 'an array of strings', features);
+    }
     const out: Platform = { architecture: value.architecture, os: value.os };
     if (value.variant) out.variant = value.variant;
-    if (value['os.version'] !== undefined) out['os.version'] = String(value['os.version']);
-    if (value['os.features'] !== undefined) out['os.features'] = [...value['os.features']].map(String);
+    if (version !== undefined) out['os.version'] = version;
+    if (features !== undefined) out['os.features'] = [...(features as string[])];
     return out;
   }
   if (typeof value !== 'string') throw new ErrInvalidOption('platform', 'an "os/arch[/variant]" string or a platform object', value);
@@ -32,10 +40,75 @@ export function formatPlatform(p: Platform): string {
   return `${p.os}/${p.architecture}${p.variant ? `/${p.variant}` : ''}`;
 }
 
-/** Whether `have` satisfies `want` (a missing variant in `want` matches any, arm64's v8 is its default). */
+const FIELDS = ['variant', 'os.version', 'os.features'] as const;
+
+/**
+ * The platform an image config says: os, architecture, variant, os.version and os.features (null as
+ * absent), each field the config leaves out taken from `listed`, the platform its index entry lists,
+ * when that entry is of the same os and architecture (Docker Hub's configs often lack the variant
+ * their index names). The config wins where both have one: it describes the layers.
+ */
+export function configPlatform(config: Readonly<Record<string, unknown>>, listed?: Platform): Platform {
+  const value: Record<string, unknown> = { os: config.os, architecture: config.architecture };
+  const same = listed !== undefined && listed.os === config.os && listed.architecture === config.architecture;
+  for (const k of FIELDS) {
+    const v = config[k] ?? (same ? listed[k] : undefined);
+    if (v !== undefined && v !== null) value[k] = v;
+  }
+  return parsePlatform(value as unknown as Platform);
+}
+
+/** formatPlatform with the os.version when there is one: for messages, where two Windows images must differ. */
+export function describePlatform(p: Platform): string {
+  return p['os.version'] ? `${formatPlatform(p)} (os.version ${p['os.version']})` : formatPlatform(p);
+}
+
+/** What one platform is for matching and for "one image per platform": os, architecture, normal variant, os.version. */
+export function platformKey(p: Platform): string {
+  return `${p.os}/${p.architecture}/${normalVariant(p) ?? ''}/${p['os.version'] ?? ''}`;
+}
+
+/**
+ * The variant with the defaults containerd's platforms package assumes: arm without one is v7
+ * (what `linux/arm` means to Docker and containerd, so it never picks a v6 image), arm64 is v8 with
+ * or without it, and amd64's v1 is plain amd64. Other variants compare as written.
+ */
+function normalVariant(p: Platform): string | undefined {
+  const v = p.variant || undefined;
+  if (p.architecture === 'arm') return v ?? 'v7';
+  if (p.architecture === 'arm64') return v === undefined || v === 'v8' || v === 'v8.0' ? 'v8' : v;
+  if (p.architecture === 'amd64') return v === 'v1' ? undefined : v;
+  return v;
+}
+
+/**
+ * Whether an image of os.version `have` runs where `want` is asked for: the same build, i.e. the
+ * first three parts (major.minor.build) of `want` equal `have`'s, as containerd and Docker compare
+ * Windows versions (10.0.20348.2227 takes any 10.0.20348.x image, never a 10.0.17763 one). A want of
+ * fewer parts compares those it has.
+ */
+function sameBuild(have: string | undefined, want: string): boolean {
+  if (have === undefined) return false;
+  const h = have.split('.');
+  return want.split('.').slice(0, 3).every((part, i) => h[i] === part);
+}
+
+/**
+ * Whether `have` satisfies `want`: os and architecture equal, variants equal once normalised
+ * (normalVariant), and, when `want` has an os.version, the same build (sameBuild). os.features are
+ * not compared (containerd does not either).
+ */
 export function platformMatches(have: Platform | undefined, want: Platform): boolean {
   if (!have || have.os !== want.os || have.architecture !== want.architecture) return false;
-  if (!want.variant) return true;
-  const hv = have.variant ?? (have.architecture === 'arm64' ? 'v8' : undefined);
-  return hv === want.variant;
+  if (normalVariant(have) !== normalVariant(want)) return false;
+  return !want['os.version'] || sameBuild(have['os.version'], want['os.version']);
+}
+
+/**
+ * The index of the entry of `entries` that `want` picks, -1 for none: the first that matches, one
+ * whose os.version equals the wanted one exactly before one of the same build only.
+ */
+export function pickPlatform(entries: readonly { platform?: Platform | undefined }[], want: Platform): number {
+  const exact = want['os.version'] ? entries.findIndex((e) => platformMatches(e.platform, want) && e.platform!['os.version'] === want['os.version']) : -1;
+  return exact >= 0 ? exact : entries.findIndex((e) => platformMatches(e.platform, want));
 }

@@ -10,7 +10,7 @@
 // writeImage (write.ts) writes any of them.
 import { sha256 } from '../core/hash.js';
 import { isIndexType } from '../core/media-types.js';
-import { formatPlatform, platformMatches } from './platform.js';
+import { describePlatform, pickPlatform } from './platform.js';
 import type { Blob, Descriptor, KnownBlob, ManifestBlob, Platform } from './types.js';
 import { DIGEST_PATTERN } from '../core/hash.js';
 
@@ -161,10 +161,10 @@ export async function selectPlatforms(source: ImageSource, wanted: 'all' | reado
   const children = indexEntries(source, top);
   const keep = new Set<number>();
   for (const want of wanted) {
-    const i = children.findIndex((d) => platformMatches(d.platform, want));
+    const i = pickPlatform(children, want);
     if (i < 0) {
-      const have = children.map((d) => (d.platform ? formatPlatform(d.platform) : '?')).join(', ');
-      throw source.missing(`${source.where} has no image for ${formatPlatform(want)} (it has: ${have})`);
+      const have = children.map((d) => (d.platform ? describePlatform(d.platform) : '?')).join(', ');
+      throw source.missing(`${source.where} has no image for ${describePlatform(want)} (it has: ${have})`);
     }
     keep.add(i);
   }

@@ -4,7 +4,7 @@
 // them and never downloads one.
 import { ErrBaseImage } from '../image/errors.js';
 import type { BaseImage } from '../image/image.js';
-import { formatPlatform, parsePlatform, platformMatches } from '../image/platform.js';
+import { describePlatform, parsePlatform, platformMatches } from '../image/platform.js';
 import type { Reference } from '../image/reference.js';
 import type { Platform } from '../image/types.js';
 import type { RegistryOptions } from './client.js';
@@ -23,7 +23,7 @@ export async function registryBase(ref: string | Reference, options: RegistryBas
   const base = pulled.asBase();
   // A single-platform base asked for another platform would give an image whose config lies.
   if (options.platform !== undefined && !platformMatches(base.platform, want)) {
-    throw new ErrBaseImage(`${base.source}: the base image is ${formatPlatform(base.platform)}, not ${formatPlatform(want)}`);
+    throw new ErrBaseImage(`${base.source}: the base image is ${describePlatform(base.platform)}, not ${describePlatform(want)}`);
   }
   return base;
 }

@@ -61,11 +61,13 @@ export async function pull(ref: string | Reference, options: PullOptions = {}): 
   const top = await source.manifest(await source.top());
   const index = isIndexType(top.descriptor.mediaType) ? top : undefined;
   let manifest = top;
+  let listed: Platform | undefined;
   if (index) {
     const chosen = await selectPlatforms(source, [want]);
     const d = await chosen.top();
     if (isIndexType(d.mediaType)) throw new ErrRegistryNotFound(`${d.digest} is a nested index; choose one of its images by digest`);
     manifest = await chosen.manifest(d);
+    listed = d.platform;
   }
   const parsed = manifestParts(source, manifest);
   const blob = (d: (typeof parsed)['config']): KnownBlob => remoteBlob(repo, d, options.signal);
@@ -90,7 +92,7 @@ export async function pull(ref: string | Reference, options: PullOptions = {}): 
     config,
     layers: parsed.layers.map(blob),
     ...(index ? { index } : {}),
-    asBase: () => pulledBase({ source: where, configBytes, configProblem, layers: baseLayers }),
+    asBase: () => pulledBase({ source: where, configBytes, configProblem, layers: baseLayers, listed }),
   };
 }
 

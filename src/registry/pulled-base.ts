@@ -6,8 +6,8 @@ import { ErrBaseImage } from '../image/errors.js';
 import { ErrDigestMismatch } from '../core/errors.js';
 import type { BaseImage } from '../image/image.js';
 import { parseJSON } from '../image/json.js';
-import { parsePlatform } from '../image/platform.js';
-import type { KnownBlob } from '../image/types.js';
+import { configPlatform } from '../image/platform.js';
+import type { KnownBlob, Platform } from '../image/types.js';
 import { DIGEST_PATTERN as DIGEST } from '../core/hash.js';
 import { isUncompressedLayer } from '../core/media-types.js';
 
@@ -20,6 +20,8 @@ export interface PulledParts {
   /** Why there are no config bytes. */
   readonly configProblem?: string | undefined;
   readonly layers: readonly KnownBlob[];
+  /** The platform the index entry of the image lists, when it was chosen from an index. */
+  readonly listed?: Platform | undefined;
 }
 
 export function pulledBase(parts: PulledParts): BaseImage {
@@ -38,9 +40,10 @@ export function pulledBase(parts: PulledParts): BaseImage {
   if (ids.length !== parts.layers.length) throw new ErrBaseImage(`${source}: ${parts.layers.length} layers but ${ids.length} diff_ids`);
   let platform;
   try {
-    platform = parsePlatform({ os: config.os as string, architecture: config.architecture as string, variant: config.variant as string | undefined });
+    // The whole platform (os.version and os.features too): the new image's config and index entry say it.
+    platform = configPlatform(config, parts.listed);
   } catch (err) {
-    throw new ErrBaseImage(`${source}: config has no valid os/architecture`, err);
+    throw new ErrBaseImage(`${source}: config has no valid platform (os/architecture, variant, os.version, os.features)`, err);
   }
   const layers = parts.layers.map((l, i): KnownBlob => {
     const diffID = ids[i] as string;

@@ -271,6 +271,7 @@ describe('bad flag values are usage errors (exit 2) naming the flag', { skip: bi
     ['image --layer DIR:/a/../../x', ['--layer', 'LAYER:/a/../../x'], /--layer/],
     ['image duplicate --platform', ['--platform', 'linux/amd64,linux/amd64'], /--platform lists linux\/amd64 twice/],
     ['image duplicate --platform (spaces, arm64)', ['--platform', 'linux/arm64, linux/amd64 ,linux/arm64'], /--platform lists linux\/arm64 twice/],
+    ['hazard: image duplicate --platform by its default variant (linux/arm is arm/v7)', ['--platform', 'linux/arm,linux/arm/v7'], /--platform lists linux\/arm\/v7 twice/],
     ['image --level 99', ['--level', '99'], /--level/],
     ['image --threads 0', ['--threads', '0'], /--threads/],
     ['image --compression lz4', ['--compression', 'lz4'], /--compression/],

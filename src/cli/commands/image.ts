@@ -5,7 +5,7 @@ import { statSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { buildImage, parseCommand, parseLayerArg, type BuildSpec, type LayerSpec, type TarLayerSpec } from '../../build/build.js';
 import { cleanDest, parseMtimeArg, parseOwnerArg } from '../../build/dir-layer.js';
-import { formatPlatform, parsePlatform } from '../../image/platform.js';
+import { formatPlatform, parsePlatform, platformKey } from '../../image/platform.js';
 import { Reference } from '../../image/reference.js';
 import type { WriteProgress, WriteResult } from '../../image/write.js';
 import { RegistryDestination } from '../../registry/destination.js';
@@ -173,11 +173,12 @@ export function imageSpec(args: Args, layersGiven = true): Omit<BuildSpec, 'outp
   if (platform !== undefined) {
     // A platform listed twice would make an index of two images for one platform: buildImage
     // refuses that too, but in the words of its own option ("images"), so the flag says it here.
+    // One platform by the index's rule (platformKey): linux/arm and linux/arm/v7 are one.
     const seen = new Set<string>();
     for (const p of platform.split(',')) {
-      const name = formatPlatform(checked('platform', () => parsePlatform(p.trim())));
-      if (seen.has(name)) throw usage(`--platform lists ${name} twice: give each platform once`);
-      seen.add(name);
+      const parsed = checked('platform', () => parsePlatform(p.trim()));
+      if (seen.has(platformKey(parsed))) throw usage(`--platform lists ${formatPlatform(parsed)} twice: give each platform once`);
+      seen.add(platformKey(parsed));
     }
     spec.platform = platform;
   }

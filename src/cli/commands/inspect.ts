@@ -3,7 +3,7 @@
 // local (a directory: an OCI layout; a file: an archive tar); anything else is a registry reference.
 import { statSync } from 'node:fs';
 import { Reference } from '../../image/reference.js';
-import { parsePlatform, platformMatches, formatPlatform } from '../../image/platform.js';
+import { parsePlatform, pickPlatform, formatPlatform, describePlatform } from '../../image/platform.js';
 import type { Descriptor, Platform } from '../../image/types.js';
 import { MANIFEST_CAP } from '../../registry/manifest.js';
 import { isIndexType, OCI_MANIFEST } from '../../core/media-types.js';
@@ -92,9 +92,9 @@ async function readConfig(store: LayoutStore, d: Descriptor): Promise<Document> 
 
 function choosePlatform(children: Descriptor[], want: Platform | undefined, what: string): Descriptor {
   const target = want ?? defaultPlatform();
-  const found = children.find((c) => platformMatches(c.platform, target)) ?? (want === undefined ? children[0] : undefined);
+  const found = children[pickPlatform(children, target)] ?? (want === undefined ? children[0] : undefined);
   if (!found) {
-    throw new ErrCliInput(`${what} has no image for ${formatPlatform(target)} (it has: ${children.map((c) => (c.platform ? formatPlatform(c.platform) : '?')).join(', ')})`);
+    throw new ErrCliInput(`${what} has no image for ${describePlatform(target)} (it has: ${children.map((c) => (c.platform ? describePlatform(c.platform) : '?')).join(', ')})`);
   }
   return found;
 }
