@@ -150,10 +150,10 @@ export class RegistryLayerCache {
     this.#updates.set(layerCacheKeyId(key), { digest: entry.digest, size: entry.size, ...extras, time: Date.now(), ...(repository === undefined ? {} : { repository }) });
   }
 
-  /** Whether `repository` of this cache's registry holds `digest` (for a mount from there). */
-  async holds(repository: string, digest: string): Promise<boolean> {
+  /** Whether `repository` of this cache's registry holds the blob, with its size (for a mount from there). */
+  async holds(repository: string, descriptor: { digest: string; size: number }): Promise<boolean> {
     const ctx = { ...this.#ctx(false), repository };
-    return blobExists(ctx, digest, [pullScope(repository)]).catch(() => false);
+    return blobExists(ctx, descriptor, [pullScope(repository)]).catch(() => false);
   }
 
   /** The registry host the cache lives in, as references name it. */
