@@ -14,7 +14,7 @@ import { constants } from 'node:fs';
 import { lstat, mkdir, open, readdir, rename, unlink, utimes, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { FORMAT_VERSION } from '../engine/format.js';
 import { ErrInvalidOption, ErrOptionRange, optionKeys, refuseUnknownOptions } from '../core/errors.js';
 import { isFresh, markFresh } from '../core/fresh-chunks.js';
@@ -355,15 +355,14 @@ export async function cachedLayer(openTar: () => AsyncIterable<Uint8Array>, opti
         ...(origin === undefined ? {} : { origin }),
         open: (): Readable => {
           const again = new Layer(openTar(), layerOptions);
-          // The destination fails this write on the mismatch. An entry of this directory that the same
-          // tar (same diffID) compresses differently is wrong: removed, so the next build makes the
-          // layer again instead of failing the same way each time. A changed tree leaves it be.
-          if (local !== undefined && cache !== undefined && !estargz) {
-            again.done.then((v) => {
-              if (v.diffID.toString() === diffID && (v.digest.toString() !== hit.digest || v.size !== hit.size)) cache.track(cache.forget(key));
-            }, () => {});
-          }
-          return again.compressed();
+          if (cache === undefined) return again.compressed();
+          // The destination fails this write on the mismatch (verify.ts). An entry that the same tar
+          // (hashed again: the key's diffID) does not give is wrong: removed, so the next build makes
+          // the layer again instead of failing the same way each time. A changed tree leaves it be.
+          return onMismatch(again, descriptor, () => {
+            const unchanged = sha256Of(openTar(), undefined).then((d) => d === diffID, () => false);
+            cache.track(unchanged.then((same) => (same ? cache.forget(key) : undefined)));
+          });
         },
       };
       return blob;
@@ -385,6 +384,32 @@ export async function cachedLayer(openTar: () => AsyncIterable<Uint8Array>, opti
     () => {},
   );
   return { kind: 'streaming', layer };
+}
+
+/**
+ * `layer`'s compressed bytes, calling `mismatch` once they prove not to be `expected`'s: more bytes
+ * than its size (seen here, because the destination's check fails the write at the first extra byte,
+ * so the layer never completes), or a completed layer of another size or digest.
+ */
+function onMismatch(layer: Layer, expected: { digest: string; size: number }, mismatch: () => void): Readable {
+  let told = false;
+  const once = (): void => {
+    if (!told) mismatch();
+    told = true;
+  };
+  layer.done.then((v) => {
+    if (v.digest.toString() !== expected.digest || v.size !== expected.size) once();
+  }, () => {});
+  const source = layer.compressed();
+  async function* counted(): AsyncGenerator<Uint8Array> {
+    let seen = 0;
+    for await (const chunk of source as AsyncIterable<Uint8Array>) {
+      seen += chunk.byteLength;
+      if (seen > expected.size) once();
+      yield chunk;
+    }
+  }
+  return Readable.from(counted(), { objectMode: false, highWaterMark: source.readableHighWaterMark });
 }
 
 /** cachedLayer of `tarDirectory(dir, tarOptions)`. */
