@@ -207,6 +207,24 @@ describe('--cache-repo: the layer cache in a registry (docker-registry)', { skip
     assert.equal([c.get(fakeKey(1)), c.get(fakeKey(2))].filter((e) => e !== undefined).length, 1, 'one of the two oldest was dropped');
   });
 
+  it('hazard: a tag whose document blob was deleted is an empty cache, not an error, and the next save repairs it', async () => {
+    const repo = `${served.proxy.host}/team/cache-gone`;
+    const w = new RegistryLayerCache(repo);
+    w.record(fakeKey(8), { digest: digestOf(8), size: 8 });
+    await w.save();
+    const manifest = (await (await fetch(`http://${served.registry.host}/v2/team/cache-gone/manifests/${CACHE_TAG}`, { headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } })).json()) as { layers: { digest: string }[] };
+    const del = await fetch(`http://${served.registry.host}/v2/team/cache-gone/blobs/${manifest.layers[0]!.digest}`, { method: 'DELETE' });
+    assert.equal(del.status, 202);
+    const r = new RegistryLayerCache(repo);
+    await r.load();
+    assert.equal(r.size, 0);
+    r.record(fakeKey(9), { digest: digestOf(9), size: 9 });
+    await r.save();
+    const c = new RegistryLayerCache(repo);
+    await c.load();
+    assert.equal(c.get(fakeKey(9))?.digest, digestOf(9), 'the document was written again');
+  });
+
   it('a corrupt or foreign document under the tag is an empty cache, not an error', async () => {
     const repo = `${served.proxy.host}/team/cache-foreign`;
     const w = new RegistryLayerCache(repo);
