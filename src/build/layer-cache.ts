@@ -68,6 +68,15 @@ const STALE_TEMP_MS = 60 * 60 * 1000;
 const ENTRY_NAME = /^[0-9a-f]{64}\.json$/;
 const TEMP_NAME = /^[0-9a-f]{64}\.json\.\d+\.[0-9a-f]{12}\.tmp$/;
 
+/**
+ * Whether a file of the cache directory is this user's. Another user's entry is a miss, never read nor
+ * removed: in a directory others can write (`/tmp`) it may be planted, with a wrong size that would fail
+ * every build. Where there are no uids (Windows: no getuid), every file counts.
+ */
+function ours(uid: number): boolean {
+  return typeof process.getuid !== 'function' || uid === process.getuid();
+}
+
 /** `$XDG_CACHE_HOME/fastlayer/layers` when XDG_CACHE_HOME is absolute, else `~/.cache/fastlayer/layers`. */
 export function defaultLayerCacheDir(env: NodeJS.ProcessEnv = process.env): string {
   const xdg = env.XDG_CACHE_HOME;
@@ -141,7 +150,7 @@ function entryFields(entry: LayerCacheEntry): LayerCacheEntry {
  * The cache directory: one small JSON file per key, named by the SHA-256 of the canonical key, which it
  * also holds in full (a file under the wrong name is a miss). Written to a temp file and renamed, so a
  * reader sees a whole entry or none; concurrent writers of one key write the same bytes. Unreadable,
- * foreign or corrupt files are misses, never errors: the cache only ever saves work. A cache that
+ * foreign (another user's included) or corrupt files are misses, never errors: the cache only ever saves work. A cache that
  * cannot be written (read-only, full disk) is skipped silently for the same reason.
  */
 export class LayerCache {
@@ -171,7 +180,7 @@ export class LayerCache {
       const fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
       try {
         const st = await fh.stat();
-        if (!st.isFile() || st.size > MAX_ENTRY_BYTES) return undefined;
+        if (!st.isFile() || st.size > MAX_ENTRY_BYTES || !ours(st.uid)) return undefined;
         text = await fh.readFile({ encoding: 'utf8' });
       } finally {
         await fh.close();
@@ -236,7 +245,7 @@ export class LayerCache {
         if (st?.isFile() && now - st.mtimeMs > STALE_TEMP_MS) await unlink(path).catch(() => {});
       } else if (ENTRY_NAME.test(name) && names.length > this.maxEntries) {
         const st = await lstat(path).catch(() => undefined);
-        if (st?.isFile()) entries.push({ path, mtime: st.mtimeMs });
+        if (st?.isFile() && ours(st.uid)) entries.push({ path, mtime: st.mtimeMs });
       }
     }
     if (entries.length <= this.maxEntries) return;
