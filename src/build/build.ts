@@ -350,10 +350,15 @@ export async function buildImage(spec: BuildSpec): Promise<WriteResult> {
   const images = platforms.map((platform, i) => new Image({ ...config, base: bases[i], layers, platform }));
   const image = images.length === 1 ? images[0]! : new ImageIndex(images, { annotations });
   const options = { names, signal: spec.signal, onProgress: spec.onProgress, ...(referrers.length > 0 ? { referrers } : {}) };
-  const result = await (prepared.destination !== undefined
-    ? writeImage(image, prepared.destination, options)
-    : spec.ociDir !== undefined ? writeLayout(image, spec.ociDir, options) : writeArchive(image, spec.output!, options));
-  await cache?.settled();
+  let result;
+  try {
+    result = await (prepared.destination !== undefined
+      ? writeImage(image, prepared.destination, options)
+      : spec.ociDir !== undefined ? writeLayout(image, spec.ociDir, options) : writeArchive(image, spec.output!, options));
+  } finally {
+    // Also after a failed write: the removal of an entry it proved wrong must be done before the CLI exits.
+    await cache?.settled();
+  }
   await prepared.finish();
   return result;
 }

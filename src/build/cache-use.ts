@@ -1,5 +1,6 @@
 // How buildImage uses the layer caches with a destination it can ask: every hit is HEAD-checked in the
-// destination before it is used (a stale entry is compressed again, never referenced), a hit whose
+// destination before it is used, digest and size (a stale entry, or one whose size is not the blob's
+// Content-Length, is compressed again, never referenced), a hit whose
 // blob lives in another repository of the same registry is mounted from there, and the registry cache
 // (registry-cache.ts) is read before the layers are hashed and written after the image is committed.
 import type { Blob, Descriptor, Destination, ManifestBlob } from '../image/types.js';
@@ -66,7 +67,7 @@ export async function prepareCache(spec: CacheSpec): Promise<PreparedCache> {
       // Mounted by the destination (uploadKnown) from the repository the entry names, once seen there.
       if (origin === undefined || shared === undefined || target === undefined) return false;
       if (origin.registry !== target.registry || origin.repository === target.repository) return false;
-      return shared.holds(origin.repository, descriptor.digest);
+      return shared.holds(origin.repository, descriptor);
     },
   };
   return {

@@ -14,7 +14,7 @@ import { constants } from 'node:fs';
 import { lstat, mkdir, open, readdir, rename, unlink, utimes, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { FORMAT_VERSION } from '../engine/format.js';
 import { ErrInvalidOption, ErrOptionRange, optionKeys, refuseUnknownOptions } from '../core/errors.js';
 import { isFresh, markFresh } from '../core/fresh-chunks.js';
@@ -67,6 +67,15 @@ const STALE_TEMP_MS = 60 * 60 * 1000;
 /** An entry's file name, and the temp name set() writes it under first (`ENTRY.PID.RANDOM.tmp`). */
 const ENTRY_NAME = /^[0-9a-f]{64}\.json$/;
 const TEMP_NAME = /^[0-9a-f]{64}\.json\.\d+\.[0-9a-f]{12}\.tmp$/;
+
+/**
+ * Whether a file of the cache directory is this user's. Another user's entry is a miss, never read nor
+ * removed: in a directory others can write (`/tmp`) it may be planted, with a wrong size that would fail
+ * every build. Where there are no uids (Windows: no getuid), every file counts.
+ */
+function ours(uid: number): boolean {
+  return typeof process.getuid !== 'function' || uid === process.getuid();
+}
 
 /** `$XDG_CACHE_HOME/fastlayer/layers` when XDG_CACHE_HOME is absolute, else `~/.cache/fastlayer/layers`. */
 export function defaultLayerCacheDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -141,7 +150,7 @@ function entryFields(entry: LayerCacheEntry): LayerCacheEntry {
  * The cache directory: one small JSON file per key, named by the SHA-256 of the canonical key, which it
  * also holds in full (a file under the wrong name is a miss). Written to a temp file and renamed, so a
  * reader sees a whole entry or none; concurrent writers of one key write the same bytes. Unreadable,
- * foreign or corrupt files are misses, never errors: the cache only ever saves work. A cache that
+ * foreign (another user's included) or corrupt files are misses, never errors: the cache only ever saves work. A cache that
  * cannot be written (read-only, full disk) is skipped silently for the same reason.
  */
 export class LayerCache {
@@ -171,7 +180,7 @@ export class LayerCache {
       const fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
       try {
         const st = await fh.stat();
-        if (!st.isFile() || st.size > MAX_ENTRY_BYTES) return undefined;
+        if (!st.isFile() || st.size > MAX_ENTRY_BYTES || !ours(st.uid)) return undefined;
         text = await fh.readFile({ encoding: 'utf8' });
       } finally {
         await fh.close();
@@ -236,7 +245,7 @@ export class LayerCache {
         if (st?.isFile() && now - st.mtimeMs > STALE_TEMP_MS) await unlink(path).catch(() => {});
       } else if (ENTRY_NAME.test(name) && names.length > this.maxEntries) {
         const st = await lstat(path).catch(() => undefined);
-        if (st?.isFile()) entries.push({ path, mtime: st.mtimeMs });
+        if (st?.isFile() && ours(st.uid)) entries.push({ path, mtime: st.mtimeMs });
       }
     }
     if (entries.length <= this.maxEntries) return;
@@ -355,15 +364,14 @@ export async function cachedLayer(openTar: () => AsyncIterable<Uint8Array>, opti
         ...(origin === undefined ? {} : { origin }),
         open: (): Readable => {
           const again = new Layer(openTar(), layerOptions);
-          // The destination fails this write on the mismatch. An entry of this directory that the same
-          // tar (same diffID) compresses differently is wrong: removed, so the next build makes the
-          // layer again instead of failing the same way each time. A changed tree leaves it be.
-          if (local !== undefined && cache !== undefined && !estargz) {
-            again.done.then((v) => {
-              if (v.diffID.toString() === diffID && (v.digest.toString() !== hit.digest || v.size !== hit.size)) cache.track(cache.forget(key));
-            }, () => {});
-          }
-          return again.compressed();
+          if (cache === undefined) return again.compressed();
+          // The destination fails this write on the mismatch (verify.ts). An entry that the same tar
+          // (hashed again: the key's diffID) does not give is wrong: removed, so the next build makes
+          // the layer again instead of failing the same way each time. A changed tree leaves it be.
+          return onMismatch(again, descriptor, () => {
+            const unchanged = sha256Of(openTar(), undefined).then((d) => d === diffID, () => false);
+            cache.track(unchanged.then((same) => (same ? cache.forget(key) : undefined)));
+          });
         },
       };
       return blob;
@@ -385,6 +393,32 @@ export async function cachedLayer(openTar: () => AsyncIterable<Uint8Array>, opti
     () => {},
   );
   return { kind: 'streaming', layer };
+}
+
+/**
+ * `layer`'s compressed bytes, calling `mismatch` once they prove not to be `expected`'s: more bytes
+ * than its size (seen here, because the destination's check fails the write at the first extra byte,
+ * so the layer never completes), or a completed layer of another size or digest.
+ */
+function onMismatch(layer: Layer, expected: { digest: string; size: number }, mismatch: () => void): Readable {
+  let told = false;
+  const once = (): void => {
+    if (!told) mismatch();
+    told = true;
+  };
+  layer.done.then((v) => {
+    if (v.digest.toString() !== expected.digest || v.size !== expected.size) once();
+  }, () => {});
+  const source = layer.compressed();
+  async function* counted(): AsyncGenerator<Uint8Array> {
+    let seen = 0;
+    for await (const chunk of source as AsyncIterable<Uint8Array>) {
+      seen += chunk.byteLength;
+      if (seen > expected.size) once();
+      yield chunk;
+    }
+  }
+  return Readable.from(counted(), { objectMode: false, highWaterMark: source.readableHighWaterMark });
 }
 
 /** cachedLayer of `tarDirectory(dir, tarOptions)`. */

@@ -98,7 +98,7 @@ export class RegistryLayerCache {
     return { transport, registry, repository, scopes: [write ? pushScope(repository) : pullScope(repository)], signal: this.#signal };
   }
 
-  /** The document under the tag; empty when the tag or repository does not exist yet, or it is not ours. */
+  /** The document under the tag; empty when the tag, its blob or the repository does not exist, or it is not ours. */
   async #fetch(write: boolean): Promise<Map<string, RegistryLayerCacheEntry>> {
     const ctx = this.#ctx(write);
     let manifest;
@@ -118,7 +118,15 @@ export class RegistryLayerCache {
     if (parsed.artifactType !== CACHE_TYPE || layer?.mediaType !== CACHE_TYPE || typeof layer.digest !== 'string' || !DIGEST.test(layer.digest)) return new Map();
     if (typeof layer.size !== 'number' || layer.size > MAX_DOCUMENT_BYTES) return new Map();
     const url = ctx.transport.url(`${ctx.repository}/blobs/${layer.digest}`);
-    const res = await ctx.transport.request({ method: 'GET', url, scopes: ctx.scopes, signal: ctx.signal }, [200], `getting the layer cache ${layer.digest} from ${ctx.repository}`);
+    let res: Response;
+    try {
+      res = await ctx.transport.request({ method: 'GET', url, scopes: ctx.scopes, signal: ctx.signal }, [200], `getting the layer cache ${layer.digest} from ${ctx.repository}`);
+    } catch (err) {
+      // A tag left pointing at a deleted blob: an empty cache, as a missing tag is, so the next save
+      // replaces it (an error here would warn on every run and never be repaired).
+      if ((err as { code?: string }).code === 'ERR_REGISTRY_NOT_FOUND') return new Map();
+      throw err;
+    }
     const bytes = await readBounded(res, MAX_DOCUMENT_BYTES, `layer cache ${layer.digest}`);
     // A document that is not the blob it is named by is not trusted at all.
     if (sha256(bytes) !== layer.digest) return new Map();
@@ -150,10 +158,10 @@ export class RegistryLayerCache {
     this.#updates.set(layerCacheKeyId(key), { digest: entry.digest, size: entry.size, ...extras, time: Date.now(), ...(repository === undefined ? {} : { repository }) });
   }
 
-  /** Whether `repository` of this cache's registry holds `digest` (for a mount from there). */
-  async holds(repository: string, digest: string): Promise<boolean> {
+  /** Whether `repository` of this cache's registry holds the blob, with its size (for a mount from there). */
+  async holds(repository: string, descriptor: { digest: string; size: number }): Promise<boolean> {
     const ctx = { ...this.#ctx(false), repository };
-    return blobExists(ctx, digest, [pullScope(repository)]).catch(() => false);
+    return blobExists(ctx, descriptor, [pullScope(repository)]).catch(() => false);
   }
 
   /** The registry host the cache lives in, as references name it. */

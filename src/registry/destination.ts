@@ -79,7 +79,7 @@ export class RegistryDestination implements Destination {
   }
 
   async has(descriptor: Descriptor): Promise<boolean> {
-    const found = await blobExists(this.#ctx(), descriptor.digest);
+    const found = await blobExists(this.#ctx(), descriptor);
     if (!found) this.#absent.add(descriptor.digest);
     // A blob the registry holds is never written: this is its only progress event.
     else this.#options.onProgress?.({ digest: descriptor.digest, mediaType: descriptor.mediaType, bytes: 0, total: descriptor.size, state: 'exists', id: ++this.#ids });

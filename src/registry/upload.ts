@@ -2,7 +2,8 @@
 // as they are produced (no length), PUT `digest=` closes it once the digest is known. Chunked: PATCHes
 // with `Content-Range: start-end` and a length, each one held in memory so it can be sent again, with
 // the offset recovered from the upload URL after a 416. Known blobs are HEAD-checked, mounted from
-// another repository when their origin is known, and otherwise uploaded with a replayable body.
+// another repository when their origin is known, and otherwise uploaded with a replayable body. A
+// registry's copy counts only with the descriptor's size (its HEAD's Content-Length).
 import { verifyBytes, type Mismatch } from '../core/verify.js';
 import type { Readable } from 'node:stream';
 import type { KnownBlob } from '../image/types.js';
@@ -38,14 +39,36 @@ interface Session {
   minChunk: number;
 }
 
-export async function blobExists(ctx: UploadContext, digest: string, scopes = ctx.scopes): Promise<boolean> {
+/**
+ * A HEAD of a blob: undefined when the registry lacks it (404), else the length its Content-Length
+ * announces (undefined when it sent none, or none that is a byte count).
+ */
+export async function headBlob(ctx: UploadContext, digest: string, scopes = ctx.scopes): Promise<{ length: number | undefined } | undefined> {
   const url = ctx.transport.url(`${ctx.repository}/blobs/${digest}`);
   const spec = { method: 'HEAD' as const, url, scopes, signal: ctx.signal };
   const res = await ctx.transport.send(spec);
   await drain(res);
-  if (res.status === 200) return true;
-  if (res.status === 404) return false;
-  throw await errorFor(res.status, { ...spec, what: `checking blob ${digest} in ${ctx.repository}` }, res);
+  if (res.status === 404) return undefined;
+  if (res.status !== 200) throw await errorFor(res.status, { ...spec, what: `checking blob ${digest} in ${ctx.repository}` }, res);
+  const header = res.headers.get('content-length');
+  const length = header !== null && /^\d+$/.test(header.trim()) ? Number(header.trim()) : undefined;
+  return { length: length !== undefined && Number.isSafeInteger(length) ? length : undefined };
+}
+
+/**
+ * Whether the registry holds the blob `descriptor` names: its digest, with a Content-Length equal to
+ * the descriptor's size. A copy of another length, or of a length not announced, is not proof that
+ * the descriptor is right (a layer cache's entry may hold a wrong size, and the manifest would list
+ * it): the blob is then treated as absent, and its bytes, sent again, are checked against it.
+ */
+export async function blobExists(ctx: UploadContext, descriptor: { digest: string; size: number }, scopes = ctx.scopes): Promise<boolean> {
+  const head = await headBlob(ctx, descriptor.digest, scopes);
+  return head !== undefined && head.length === descriptor.size;
+}
+
+/** A known blob the registry holds with another length: its descriptor's size is wrong. */
+function sizeMismatch(ctx: UploadContext, descriptor: { digest: string; size: number }, length: number, status: number): Error {
+  return registryDigestMismatch(`${ctx.repository} on ${ctx.registry} holds blob ${descriptor.digest} with ${length} bytes, its descriptor says ${descriptor.size}`, { status });
 }
 
 /**
@@ -303,7 +326,13 @@ export async function uploadKnown(
   checked = false,
 ): Promise<UploadResult> {
   const { digest, size } = blob.descriptor;
-  if (!checked && (await blobExists(ctx, digest))) return 'exists';
+  // Skipped only when the registry shows the descriptor's size; a HEAD without a length uploads the
+  // bytes, which are checked against the descriptor while they are sent.
+  if (!checked) {
+    const head = await headBlob(ctx, digest);
+    if (head?.length === size) return 'exists';
+    if (head?.length !== undefined) throw sizeMismatch(ctx, blob.descriptor, head.length, 200);
+  }
   let session: Session | undefined;
   const origin = blob.origin;
   if (origin && origin.registry === ctx.registry && origin.repository !== ctx.repository) {
@@ -318,9 +347,13 @@ export async function uploadKnown(
     if (opened && !opened.session) {
       const mounted = opened.res.headers.get('docker-content-digest');
       if (mounted !== null && mounted !== digest) throw registryDigestMismatch(`mount of ${digest} created ${mounted}`, { status: 201 });
-      return 'mounted';
+      // A 201 carries no length: one HEAD shows the size the manifest will list. Without a length (or
+      // with the blob not found there after all) the bytes are uploaded and checked as they are sent.
+      const head = await headBlob(ctx, digest);
+      if (head?.length === size) return 'mounted';
+      if (head?.length !== undefined) throw sizeMismatch(ctx, blob.descriptor, head.length, 200);
     }
-    // 202: the registry opened an upload instead; it is used for the upload.
+    // 202: the registry opened an upload instead; it is used for the upload (none: a new session).
     session = opened?.session;
   }
   for (let attempt = 0; ; attempt++) {

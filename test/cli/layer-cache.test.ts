@@ -2,7 +2,7 @@
 // and --cache-repo: a second runner with an empty local cache pushes an unchanged tree without uploads.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { binMissing, runCli, runCliAsync } from '../helpers/cli.js';
 import { randomBytes } from '../helpers/data.js';
@@ -41,6 +41,25 @@ describe('fastlayer image: the layer cache', { skip: binMissing() }, () => {
     const c = runCli(['image', '--layer', src, '--push', 'reg.example/team/app', '--cache-repo', 'reg.example/team/cache:v1'], { env: env('u') });
     assert.equal(c.status, 2, c.stderr);
     assert.match(c.stderr, /without a tag or digest/);
+  });
+
+  it('hazard: an entry whose size is smaller than the blob fails one --oci-dir build, which removes it; the next one succeeds', () => {
+    const cache = join(tmp.path, 'small-entry');
+    // Large enough that the layer is still being compressed when the write fails at the extra byte.
+    const big = join(tmp.path, 'big');
+    mkdirSync(big, { recursive: true });
+    writeFileSync(join(big, 'bin'), randomBytes(8_000_000, 6));
+    const run = (out: string) => runCli(['image', '--layer', big, '--tag', 'a:1', '--oci-dir', join(tmp.path, out), '--layer-cache-dir', cache], { env: env('u') });
+    assert.equal(run('small-1').status, 0);
+    const [name] = readdirSync(cache).filter((n) => n.endsWith('.json'));
+    const entry = JSON.parse(readFileSync(join(cache, name!), 'utf8')) as { size: number };
+    writeFileSync(join(cache, name!), JSON.stringify({ ...entry, size: 100 }));
+    const failed = run('small-2');
+    assert.notEqual(failed.status, 0);
+    assert.match(failed.stderr, /does not match its descriptor/);
+    assert.deepEqual(readdirSync(cache).filter((n) => n.endsWith('.json')), [], 'removed before the CLI exited');
+    const again = run('small-3');
+    assert.equal(again.status, 0, again.stderr);
   });
 
   describe('--cache-repo (docker-registry)', { skip: registryMissing() }, () => {

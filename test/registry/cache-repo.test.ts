@@ -136,6 +136,43 @@ describe('--cache-repo: the layer cache in a registry (docker-registry)', { skip
     assert.deepEqual(entries.sort(), layers.map((l) => l.digest).sort(), 'the stale entries were replaced by the right ones');
   });
 
+  it('hazard: a local entry with the right digest but another size is not used: the manifest lists the real size', async () => {
+    const tree = join(tmp.path, 'wrong-size-local');
+    writeTree(tree, randomBytes(600_000, 73), semiCompressible(600_000, 74));
+    const first = await push(tree, 'team/size-a', undefined);
+    const cache = new LayerCache(first.localCache);
+    const real = first.result.images[0]!.layers;
+    for (const key of localKeys(first.localCache)) {
+      const e = (await cache.get(key))!;
+      await cache.set(key, { digest: e.digest, size: e.size + 1000 });
+    }
+    const again = await push(tree, 'team/size-a', undefined, first.localCache);
+    assert.equal(again.result.digest, first.result.digest, 'the same manifest: the real sizes');
+    assert.deepEqual(again.result.images[0]!.layers.map((l) => l.size), real.map((l) => l.size));
+    const sizes = await Promise.all(localKeys(first.localCache).map(async (k) => (await cache.get(k))!.size));
+    assert.deepEqual(sizes.sort(), real.map((l) => l.size).sort(), 'the wrong entries were replaced');
+  });
+
+  it('hazard: a shared entry with the right digest but another size is neither mounted nor used', async () => {
+    const tree = join(tmp.path, 'wrong-size-shared');
+    writeTree(tree, randomBytes(600_000, 75), semiCompressible(600_000, 76));
+    const first = await push(tree, 'team/size-one', 'team/cache-size');
+    const poisoned = new RegistryLayerCache(`${served.proxy.host}/team/cache-size`);
+    await poisoned.load();
+    for (const key of localKeys(first.localCache)) {
+      const e = poisoned.get(key)!;
+      poisoned.record(key, { digest: e.digest, size: e.size + 1000 }, 'team/size-one');
+    }
+    await poisoned.save();
+    const other = await push(tree, 'team/size-two', 'team/cache-size');
+    assert.equal(other.result.digest, first.result.digest, 'the real sizes in the manifest');
+    assert.deepEqual(other.uploads.filter((r) => r.path.includes('mount=')), [], 'nothing mounted on the word of a wrong entry');
+    const fixed = new RegistryLayerCache(`${served.proxy.host}/team/cache-size`);
+    await fixed.load();
+    const real = first.result.images[0]!.layers.map((l) => l.size).sort();
+    assert.deepEqual(localKeys(first.localCache).map((k) => fixed.get(k)!.size).sort(), real, 'the shared entries were corrected');
+  });
+
   it('two writers that read the same document and write one after the other keep both entries', async () => {
     const repo = `${served.proxy.host}/team/cache-merge`;
     const a = new RegistryLayerCache(repo);
@@ -168,6 +205,24 @@ describe('--cache-repo: the layer cache in a registry (docker-registry)', { skip
     assert.equal(c.get(fakeKey(3))?.digest, digestOf(3));
     assert.equal(c.get(fakeKey(4))?.digest, digestOf(4));
     assert.equal([c.get(fakeKey(1)), c.get(fakeKey(2))].filter((e) => e !== undefined).length, 1, 'one of the two oldest was dropped');
+  });
+
+  it('hazard: a tag whose document blob was deleted is an empty cache, not an error, and the next save repairs it', async () => {
+    const repo = `${served.proxy.host}/team/cache-gone`;
+    const w = new RegistryLayerCache(repo);
+    w.record(fakeKey(8), { digest: digestOf(8), size: 8 });
+    await w.save();
+    const manifest = (await (await fetch(`http://${served.registry.host}/v2/team/cache-gone/manifests/${CACHE_TAG}`, { headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } })).json()) as { layers: { digest: string }[] };
+    const del = await fetch(`http://${served.registry.host}/v2/team/cache-gone/blobs/${manifest.layers[0]!.digest}`, { method: 'DELETE' });
+    assert.equal(del.status, 202);
+    const r = new RegistryLayerCache(repo);
+    await r.load();
+    assert.equal(r.size, 0);
+    r.record(fakeKey(9), { digest: digestOf(9), size: 9 });
+    await r.save();
+    const c = new RegistryLayerCache(repo);
+    await c.load();
+    assert.equal(c.get(fakeKey(9))?.digest, digestOf(9), 'the document was written again');
   });
 
   it('a corrupt or foreign document under the tag is an empty cache, not an error', async () => {
