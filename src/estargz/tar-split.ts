@@ -27,6 +27,8 @@ async function* copied(source: AsyncIterable<Uint8Array>, fresh: () => boolean):
 export class TarSplitter {
   readonly #bytes: Bytes;
   readonly #pending: Pending = {};
+  /** Whether any block was read: an empty stream is no archive at all (readTar's wording). */
+  #started = false;
 
   constructor(source: AsyncIterable<Uint8Array>, fresh: () => boolean) {
     this.#bytes = new Bytes(copied(source, fresh)[Symbol.asyncIterator]());
@@ -48,12 +50,20 @@ export class TarSplitter {
     return b;
   }
 
-  /** The next entry, or undefined at the end-of-archive block (or a clean end of the stream). */
+  /**
+   * The next entry, or undefined at the end-of-archive block. A stream that stops at an entry boundary
+   * without that block is refused, as readTar refuses it: a cut download or a full disk would
+   * otherwise become a complete-looking layer that silently lacks the rest.
+   */
   async next(): Promise<SplitEntry | undefined> {
     const raw: Buffer[] = [];
     for (;;) {
       const block = this.#bytes.takeBuffered(BLOCK) ?? (await this.#bytes.take(BLOCK, 'a header'));
-      if (block === undefined || isZeroBlock(block)) {
+      if (block === undefined) {
+        throw new ErrTarInvalid(this.#started ? 'invalid tar stream: it ends without its end-of-archive block (truncated?)' : 'invalid tar stream: it is empty (not a tar archive)');
+      }
+      this.#started = true;
+      if (isZeroBlock(block)) {
         if (hasPending(this.#pending) || raw.length > 0) throw new ErrTarInvalid('invalid tar stream: an extended header has no entry after it');
         // Whatever follows the end-of-archive block is not part of the archive.
         await this.#bytes.drain();
