@@ -1,6 +1,7 @@
 // The eStargz table of contents (stargz.index.json) and the 51-byte footer, as the eStargz spec
 // (estargz.md in stargz-snapshotter) specifies them. The footer is an empty gzip member whose extra field carries the
 // TOC's offset, so a reader finds the TOC from the blob's last 51 bytes alone.
+import { ErrTarInvalid } from '../tar/errors.js';
 import { ErrEstargzInvalid } from './errors.js';
 import type { SplitEntry } from './tar-split.js';
 
@@ -16,6 +17,15 @@ export const FOOTER_SIZE = 51;
  */
 export const ESTARGZ_LAYOUT_VERSION = 1;
 const XATTR = 'SCHILY.xattr.';
+
+/** The tar's own entries that would shadow the layer's TOC or landmarks: refused. */
+const RESERVED = new Set([TOC_NAME, PREFETCH_LANDMARK, NO_PREFETCH_LANDMARK]);
+
+/** The entry, or ErrTarInvalid when its name is one the format reserves. */
+export function checkName(e: SplitEntry): SplitEntry {
+  if (RESERVED.has(e.name)) throw new ErrTarInvalid(`invalid tar stream for eStargz: the entry name ${JSON.stringify(e.name)} is reserved by the format`);
+  return e;
+}
 
 /** One TOC entry; field names and omissions follow upstream's JSON (`omitempty`). */
 export interface TocEntry {
