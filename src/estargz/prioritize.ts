@@ -24,8 +24,47 @@ interface Held {
 }
 
 /**
- * The prioritised files first (with the directories above them that came before), then every
- * `.prefetch.landmark`, then every entry held meanwhile in its order. Reads only until the last listed file is seen.
+ * The held entries that `e` needs before it, taken out of `held` in their order (the tar's): the
+ * directories above it and, for a hard link, its target, with what those need in turn (a link to a
+ * link, the target's directories). A link moved ahead of its target cannot be unpacked ("link: no
+ * such file"); a target not held was written already (or is not in the tar). Every held entry of the
+ * target's name moves, so the one the link gets stays the last. A work list over the held entries by
+ * name, not recursion or a scan per entry: a hostile chain of links is as long as the held entries.
+ */
+function takeNeeded(held: Held[], e: SplitEntry): Held[] {
+  if (held.length === 0) return [];
+  const byName = new Map<string, Held[]>();
+  for (const h of held) {
+    const same = byName.get(h.entry.name);
+    if (same) same.push(h);
+    else byName.set(h.entry.name, [h]);
+  }
+  const take = new Set<Held>();
+  const todo = [e];
+  const add = (name: string, directory: boolean): void => {
+    for (const h of byName.get(name) ?? []) {
+      if (take.has(h) || (directory && h.entry.type !== 'directory')) continue;
+      take.add(h);
+      todo.push(h.entry);
+    }
+  };
+  for (let x = todo.pop(); x !== undefined; x = todo.pop()) {
+    // Names are normalised (no '.', '..' or empty components): each prefix up to a '/' is a directory above.
+    for (let at = x.name.lastIndexOf('/'); at > 0; at = x.name.lastIndexOf('/', at - 1)) add(x.name.slice(0, at), true);
+    if (x.type === 'link' && x.linkname !== undefined) add(x.linkname, false);
+  }
+  if (take.size === 0) return [];
+  const out = held.filter((h) => take.has(h));
+  let kept = 0;
+  for (const h of held) if (!take.has(h)) held[kept++] = h;
+  held.length = kept;
+  return out;
+}
+
+/**
+ * The prioritised files first (with the directories above them that came before, and a hard link's
+ * target), then every `.prefetch.landmark`, then every entry held meanwhile in its order. Reads only
+ * until the last listed file is seen.
  */
 export async function* prioritized(w: EntryWriter, split: TarSplitter, o: ResolvedEstargzOptions): AsyncGenerator<Buffer> {
   const wanted = new Set(o.prioritize);
@@ -48,14 +87,10 @@ export async function* prioritized(w: EntryWriter, split: TarSplitter, o: Resolv
       held.push(h);
       continue;
     }
-    for (let i = 0; i < held.length; i++) {
-      const d = held[i]!;
-      if (d.entry.type === 'directory' && e.name.startsWith(`${d.entry.name}/`)) {
-        held.splice(i--, 1);
-        heldBytes -= d.entry.size;
-        await from(d);
-        for (const b of w.take()) yield b;
-      }
+    for (const d of takeNeeded(held, e)) {
+      heldBytes -= d.entry.size;
+      await from(d);
+      for (const b of w.take()) yield b;
     }
     heldBytes -= e.size;
     await from(h);
