@@ -78,23 +78,24 @@ export async function* prioritized(w: EntryWriter, split: TarSplitter, o: Resolv
     const e = await split.next();
     if (!e) break;
     checkName(e);
+    if (wanted.delete(e.name)) {
+      for (const d of takeNeeded(held, e)) {
+        heldBytes -= d.entry.size;
+        await from(d);
+        for (const b of w.take()) yield b;
+      }
+      // Straight through, as after the landmark: a wanted file is never held, so one larger than
+      // prioritizeBuffer (a model first in the tar) is not refused.
+      const read = (n: number) => split.parts(n, e.name);
+      await w.entry(e, read, read);
+      for (const b of w.take()) yield b;
+      continue;
+    }
     heldBytes += e.size;
     if (heldBytes > o.prioritizeBuffer) {
       throw new ErrEstargzPrioritize(`eStargz: ${[...wanted].join(', ')} not found in the first ${o.prioritizeBuffer} bytes of file data: put the prioritised files early in the tar, or raise prioritizeBuffer`);
     }
-    const h = { entry: e, data: await split.data(e.size, e.name), padding: await split.data(pad(e.size), e.name) };
-    if (!wanted.delete(e.name)) {
-      held.push(h);
-      continue;
-    }
-    for (const d of takeNeeded(held, e)) {
-      heldBytes -= d.entry.size;
-      await from(d);
-      for (const b of w.take()) yield b;
-    }
-    heldBytes -= e.size;
-    await from(h);
-    for (const b of w.take()) yield b;
+    held.push({ entry: e, data: await split.data(e.size, e.name), padding: await split.data(pad(e.size), e.name) });
   }
   await w.landmark(PREFETCH_LANDMARK);
   for (const b of w.take()) yield b;

@@ -2,10 +2,12 @@
 // needs comes before it), and the entries held meanwhile stay within prioritizeBuffer.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
 import { estargzLayer, readToc, type EstargzOptions } from '../../src/estargz/index.js';
 import { entryHeader, padding, trailer, type Entry } from '../../src/tar/header.js';
 import { readTar } from '../../src/tar/reader.js';
+import { semiCompressible } from '../helpers/data.js';
 
 async function* pieces(b: Buffer, size: number): AsyncGenerator<Buffer> {
   for (let i = 0; i < b.length; i += size) yield b.subarray(i, i + size);
@@ -78,5 +80,33 @@ describe('eStargz prioritised hard links', () => {
     const blob = await build(loop, { prioritize: ['z'] });
     const names = (await readToc(async (o, n) => blob.subarray(o, o + n), blob.length)).toc.entries.map((e) => e.name);
     assert.deepEqual(names, ['b', 'c', 'z', '.prefetch.landmark']);
+  });
+});
+
+describe('eStargz prioritizeBuffer', () => {
+  const big = semiCompressible(200_000, 7);
+  const sha = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+
+  it('hazard: a prioritised file larger than prioritizeBuffer is streamed through, not refused', async () => {
+    const tar = tarOf([['model.bin', '0', big], ['etc/', '5'], ['etc/conf', '0', 'c']]);
+    const blob = await build(tar, { prioritize: ['model.bin'], prioritizeBuffer: 10_000, chunkSize: 65536 });
+    const s = await readToc(async (o, n) => blob.subarray(o, o + n), blob.length);
+    assert.deepEqual(s.toc.entries.filter((e) => e.type !== 'chunk').map((e) => e.name), ['model.bin', '.prefetch.landmark', 'etc', 'etc/conf']);
+    assert.equal(s.toc.entries.find((e) => e.name === 'model.bin')!.digest, sha(big));
+    const files = new Map<string, Buffer>();
+    for await (const e of readTar(gunzipSync(blob))) {
+      const parts: Buffer[] = [];
+      for await (const c of e.body) parts.push(c);
+      files.set(e.header.name, Buffer.concat(parts));
+    }
+    assert.ok(files.get('model.bin')!.equals(big));
+  });
+
+  it('hazard: a large prioritised file after small entries is streamed too; only the entries before it count against the buffer', async () => {
+    const tar = tarOf([['a/', '5'], ['a/small', '0', 'x'.repeat(3000)], ['a/model.bin', '0', big], ['z', '0', 'z']]);
+    const blob = await build(tar, { prioritize: ['a/model.bin'], prioritizeBuffer: 10_000 });
+    const order = await unpackOrder(blob);
+    assert.deepEqual(order, ['a', 'a/model.bin', '.prefetch.landmark', 'a/small', 'z', 'stargz.index.json']);
+    await assert.rejects(build(tar, { prioritize: ['a/model.bin'], prioritizeBuffer: 2000 }), { code: 'ERR_ESTARGZ_PRIORITIZE' });
   });
 });
