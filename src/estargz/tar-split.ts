@@ -29,6 +29,8 @@ export class TarSplitter {
   readonly #pending: Pending = {};
   /** Whether any block was read: an empty stream is no archive at all (readTar's wording). */
   #started = false;
+  /** Whether the end-of-archive block was read: asked again (prioritised files not in the tar), still the end. */
+  #ended = false;
 
   constructor(source: AsyncIterable<Uint8Array>, fresh: () => boolean) {
     this.#bytes = new Bytes(copied(source, fresh)[Symbol.asyncIterator]());
@@ -56,6 +58,7 @@ export class TarSplitter {
    * otherwise become a complete-looking layer that silently lacks the rest.
    */
   async next(): Promise<SplitEntry | undefined> {
+    if (this.#ended) return undefined;
     const raw: Buffer[] = [];
     for (;;) {
       const block = this.#bytes.takeBuffered(BLOCK) ?? (await this.#bytes.take(BLOCK, 'a header'));
@@ -67,6 +70,7 @@ export class TarSplitter {
         if (hasPending(this.#pending) || raw.length > 0) throw new ErrTarInvalid('invalid tar stream: an extended header has no entry after it');
         // Whatever follows the end-of-archive block is not part of the archive.
         await this.#bytes.drain();
+        this.#ended = true;
         return undefined;
       }
       let h;

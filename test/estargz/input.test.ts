@@ -38,4 +38,9 @@ describe('eStargz input: a stream cut at an entry boundary', () => {
     await build(Buffer.concat([entries, trailer()]));
     await build(Buffer.concat([entries, Buffer.alloc(512)]));
   });
+
+  it('hazard: a prioritised file not in a complete tar is no error (the whole tar read while looking for it)', async () => {
+    await build(Buffer.concat([entries, trailer()]), { prioritize: ['missing'] });
+    await build(trailer(), { prioritize: ['missing'] });
+  });
 });
