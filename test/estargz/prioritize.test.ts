@@ -109,4 +109,20 @@ describe('eStargz prioritizeBuffer', () => {
     assert.deepEqual(order, ['a', 'a/model.bin', '.prefetch.landmark', 'a/small', 'z', 'stargz.index.json']);
     await assert.rejects(build(tar, { prioritize: ['a/model.bin'], prioritizeBuffer: 2000 }), { code: 'ERR_ESTARGZ_PRIORITIZE' });
   });
+
+  it('hazard: held headers count against the buffer: empty entries with large PAX records, or many empty entries, are refused', async () => {
+    const parts: Buffer[] = [];
+    // Each header carries a 100 KB xattr: entryHeader writes it as a PAX record before the entry.
+    const xattrs = new Map([['user.big', Buffer.alloc(100_000, 0x61)]]);
+    for (let i = 0; i < 40; i++) {
+      parts.push(entryHeader({ name: Buffer.from(`f${i}`), type: '0', mode: 0o644, size: 0, mtime: 0, uid: 0, gid: 0, uname: '', gname: '', xattrs }));
+    }
+    parts.push(trailer());
+    // 40 x 100 KB of headers, no file data: held whole before, under a 1 MiB bound.
+    await assert.rejects(build(Buffer.concat(parts), { prioritize: ['missing'], prioritizeBuffer: 1024 * 1024 }), { code: 'ERR_ESTARGZ_PRIORITIZE' });
+    const empties = tarOf(Array.from({ length: 3000 }, (_, i) => [`e${i}`, '0'] as [string, Entry['type']]));
+    await assert.rejects(build(empties, { prioritize: ['missing'], prioritizeBuffer: 1024 * 1024 }), { code: 'ERR_ESTARGZ_PRIORITIZE' });
+    // The same entries within a larger bound are held and written after the landmark.
+    await build(empties, { prioritize: ['missing'], prioritizeBuffer: 8 * 1024 * 1024 });
+  });
 });
