@@ -23,6 +23,21 @@ async function* copied(source: AsyncIterable<Uint8Array>, fresh: () => boolean):
   }
 }
 
+/**
+ * ErrTarInvalid for a sparse file (GNU type 'S', or PAX GNU.sparse.* records, formats 0.x and 1.0):
+ * its data in the tar is the compacted extents (1.0 adds a map before them, and a stand-in name
+ * GNUSparseFile.N/...), not the file, so its TOC entry would name the wrong size, digest and chunks,
+ * and a lazy reader would serve those bytes as the file. Plain gzip and zstd layers pass such a tar
+ * through unparsed; the runtime's tar expands it.
+ */
+function refuseSparse(h: { type: string; name: string; pax?: Record<string, string> }): void {
+  const pax = h.pax === undefined ? false : Object.keys(h.pax).some((k) => k.startsWith('GNU.sparse.'));
+  if (h.type !== 'S' && !pax) return;
+  // Format 1.0 names the file in a record; the header's name is a stand-in.
+  const name = h.pax?.['GNU.sparse.name'] ?? h.name;
+  throw new ErrTarInvalid(`invalid tar stream for eStargz: ${JSON.stringify(name)} is a sparse file (${pax ? 'PAX GNU.sparse records' : "GNU type 'S'"}); sparse files are not supported in eStargz layers: write the tar without -S (--sparse)`);
+}
+
 /** Cuts a tar stream into entries, on the tar reader's byte queue. */
 export class TarSplitter {
   readonly #bytes: Bytes;
@@ -88,6 +103,7 @@ export class TarSplitter {
         continue;
       }
       const a = applyPending(this.#pending, h);
+      refuseSparse(a);
       const type = entryType(a);
       // Names and hard-link targets must stay inside the layer; a symlink's target is data that the
       // runtime resolves inside the container's root (image trees link up and out: /usr/share/doc).
