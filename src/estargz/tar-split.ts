@@ -8,6 +8,8 @@ import { Bytes, checkEntry, entryType, pad, tarHeader, type TarHeader } from '..
 /** An entry as the tar reader describes it (tar/reader.ts), with its header blocks as written (extended headers first). */
 export interface SplitEntry extends TarHeader {
   raw: Buffer[];
+  /** Extended attributes (PAX SCHILY.xattr.NAME) as their bytes, keyed by NAME, for the TOC. */
+  xattrs?: Record<string, Buffer>;
 }
 
 /**
@@ -111,7 +113,7 @@ export class TarSplitter {
       if (symlink && (a.linkname === '' || a.linkname.includes('\0'))) throw new ErrTarInvalid(`invalid tar stream: the symlink ${JSON.stringify(a.name)} has an empty target or one with NUL`);
       const checked = checkEntry({ name: a.name, type: symlink ? 'file' : type, linkname: a.linkname });
       if (symlink) checked.linkname = a.linkname;
-      return { raw, ...tarHeader(a, type, checked) };
+      return { raw, ...tarHeader(a, type, checked), ...(a.xattrs ? { xattrs: a.xattrs } : {}) };
     }
   }
 }

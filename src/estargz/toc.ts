@@ -16,7 +16,6 @@ export const FOOTER_SIZE = 51;
  * a blob of the same tar and options would change, so layer caches keyed on it never mix layouts.
  */
 export const ESTARGZ_LAYOUT_VERSION = 1;
-const XATTR = 'SCHILY.xattr.';
 
 /** The tar's own entries that would shadow the layer's TOC or landmarks: refused. */
 const RESERVED = new Set([TOC_NAME, PREFETCH_LANDMARK, NO_PREFETCH_LANDMARK]);
@@ -74,10 +73,9 @@ export function tocEntry(e: SplitEntry): TocEntry {
     if (e.devmajor !== 0) t.devMajor = e.devmajor;
     if (e.devminor !== 0) t.devMinor = e.devminor;
   }
-  // SCHILY.xattr.* PAX records, base64 as upstream writes them.
-  for (const [k, v] of Object.entries(e.pax ?? {})) {
-    if (k.startsWith(XATTR)) (t.xattrs ??= {})[k.slice(XATTR.length)] = Buffer.from(v, 'utf8').toString('base64');
-  }
+  // SCHILY.xattr.* PAX records: their bytes in base64, as upstream's []byte (never the UTF-8 text:
+  // a binary value such as security.capability would change).
+  for (const [k, v] of Object.entries(e.xattrs ?? {})) (t.xattrs ??= {})[k] = v.toString('base64');
   return t;
 }
 
