@@ -58,11 +58,25 @@ const TYPES: Record<string, TocEntry['type']> = {
   'character-device': 'char', 'block-device': 'block', fifo: 'fifo',
 };
 
+/** The range of years RFC 3339 and Go's time.Time JSON take: 0000-01-01T00:00:00Z to 9999-12-31T23:59:59Z. */
+const MIN_MODTIME_MS = -62_167_219_200_000;
+const MAX_MODTIME_MS = 253_402_300_799_000;
+
+/**
+ * An entry's time as the TOC's `modtime`, clamped to years 0000-9999: toISOString writes a year past
+ * them with six digits and a sign ("+011476-08-15T05:20:00Z"), which Go's time.Time refuses, and so the
+ * whole TOC (stargz-snapshotter reads it with encoding/json). The tar header keeps the real time.
+ */
+function modtime(d: Date): string {
+  const ms = Math.min(MAX_MODTIME_MS, Math.max(MIN_MODTIME_MS, d.getTime()));
+  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
 /** The TOC entry of a tar entry, without offset and digests (the writer adds those). */
 export function tocEntry(e: SplitEntry): TocEntry {
   const t: TocEntry = { name: e.name, type: TYPES[e.type] ?? 'reg' };
   if (t.type === 'reg' && e.size > 0) t.size = e.size;
-  t.modtime = e.mtime.toISOString().replace(/\.\d{3}Z$/, 'Z');
+  t.modtime = modtime(e.mtime);
   if (e.linkname !== undefined) t.linkName = e.linkname;
   if (e.mode !== 0) t.mode = e.mode;
   if (e.uid !== 0) t.uid = e.uid;

@@ -38,3 +38,23 @@ describe('eStargz TOC xattrs', () => {
     }
   });
 });
+
+describe('eStargz TOC modtime', () => {
+  it('hazard: a time past year 9999 or before year 0 is clamped to RFC 3339 years (Go refuses "+011476-...")', async () => {
+    const tar = Buffer.concat([
+      header('future', { mtime: 300_000_000_000 }), header('past', { mtime: -70_000_000_000 }),
+      header('edge', { mtime: 253_402_300_799 }), header('now', { mtime: 1_700_000_000 }), trailer(),
+    ]);
+    const toc = await tocOf(tar);
+    const at = (name: string) => toc.find((e) => e.name === name)!.modtime;
+    assert.equal(at('future'), '9999-12-31T23:59:59Z');
+    assert.equal(at('past'), '0000-01-01T00:00:00Z');
+    assert.equal(at('edge'), '9999-12-31T23:59:59Z');
+    assert.equal(at('now'), '2023-11-14T22:13:20Z');
+    for (const e of toc) assert.match(e.modtime!, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/, e.name);
+    // The tar keeps the real time.
+    const times = new Map<string, number>();
+    for await (const e of readTar(tar)) times.set(e.header.name, e.header.mtime.getTime() / 1000);
+    assert.equal(times.get('future'), 300_000_000_000);
+  });
+});
