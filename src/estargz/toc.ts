@@ -14,8 +14,10 @@ export const FOOTER_SIZE = 51;
 /**
  * The version of this writer's layout (member cuts, TOC fields and their order): raised whenever
  * a blob of the same tar and options would change, so layer caches keyed on it never mix layouts.
+ * 2: a prioritised hard link brings its target; binary xattrs and modtimes past 9999 written right
+ * (a cached layer of version 1 may be one that cannot be unpacked).
  */
-export const ESTARGZ_LAYOUT_VERSION = 1;
+export const ESTARGZ_LAYOUT_VERSION = 2;
 
 /** The tar's own entries that would shadow the layer's TOC or landmarks: refused. */
 const RESERVED = new Set([TOC_NAME, PREFETCH_LANDMARK, NO_PREFETCH_LANDMARK]);
