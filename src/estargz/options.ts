@@ -15,7 +15,7 @@ export interface EstargzOptions {
   /** Threads the members compress on at once, 1 to 16; the bytes never depend on it (default 4). */
   threads?: number;
   engine?: EngineName;
-  /** Most bytes of the stream held to move prioritised files to the front (default 256 MiB). */
+  /** Most bytes held to move prioritised files to the front: the held entries' headers and data (default 256 MiB). */
   prioritizeBuffer?: number;
 }
 

@@ -8,6 +8,8 @@ import { Bytes, checkEntry, entryType, pad, tarHeader, type TarHeader } from '..
 /** An entry as the tar reader describes it (tar/reader.ts), with its header blocks as written (extended headers first). */
 export interface SplitEntry extends TarHeader {
   raw: Buffer[];
+  /** Extended attributes (PAX SCHILY.xattr.NAME) as their bytes, keyed by NAME, for the TOC. */
+  xattrs?: Record<string, Buffer>;
 }
 
 /**
@@ -23,10 +25,29 @@ async function* copied(source: AsyncIterable<Uint8Array>, fresh: () => boolean):
   }
 }
 
+/**
+ * ErrTarInvalid for a sparse file (GNU type 'S', or PAX GNU.sparse.* records, formats 0.x and 1.0):
+ * its data in the tar is the compacted extents (1.0 adds a map before them, and a stand-in name
+ * GNUSparseFile.N/...), not the file, so its TOC entry would name the wrong size, digest and chunks,
+ * and a lazy reader would serve those bytes as the file. Plain gzip and zstd layers pass such a tar
+ * through unparsed; the runtime's tar expands it.
+ */
+function refuseSparse(h: { type: string; name: string; pax?: Record<string, string> }): void {
+  const pax = h.pax === undefined ? false : Object.keys(h.pax).some((k) => k.startsWith('GNU.sparse.'));
+  if (h.type !== 'S' && !pax) return;
+  // Format 1.0 names the file in a record; the header's name is a stand-in.
+  const name = h.pax?.['GNU.sparse.name'] ?? h.name;
+  throw new ErrTarInvalid(`invalid tar stream for eStargz: ${JSON.stringify(name)} is a sparse file (${pax ? 'PAX GNU.sparse records' : "GNU type 'S'"}); sparse files are not supported in eStargz layers: write the tar without -S (--sparse)`);
+}
+
 /** Cuts a tar stream into entries, on the tar reader's byte queue. */
 export class TarSplitter {
   readonly #bytes: Bytes;
   readonly #pending: Pending = {};
+  /** Whether any block was read: an empty stream is no archive at all (readTar's wording). */
+  #started = false;
+  /** Whether the end-of-archive block was read: asked again (prioritised files not in the tar), still the end. */
+  #ended = false;
 
   constructor(source: AsyncIterable<Uint8Array>, fresh: () => boolean) {
     this.#bytes = new Bytes(copied(source, fresh)[Symbol.asyncIterator]());
@@ -48,15 +69,25 @@ export class TarSplitter {
     return b;
   }
 
-  /** The next entry, or undefined at the end-of-archive block (or a clean end of the stream). */
+  /**
+   * The next entry, or undefined at the end-of-archive block. A stream that stops at an entry boundary
+   * without that block is refused, as readTar refuses it: a cut download or a full disk would
+   * otherwise become a complete-looking layer that silently lacks the rest.
+   */
   async next(): Promise<SplitEntry | undefined> {
+    if (this.#ended) return undefined;
     const raw: Buffer[] = [];
     for (;;) {
       const block = this.#bytes.takeBuffered(BLOCK) ?? (await this.#bytes.take(BLOCK, 'a header'));
-      if (block === undefined || isZeroBlock(block)) {
+      if (block === undefined) {
+        throw new ErrTarInvalid(this.#started ? 'invalid tar stream: it ends without its end-of-archive block (truncated?)' : 'invalid tar stream: it is empty (not a tar archive)');
+      }
+      this.#started = true;
+      if (isZeroBlock(block)) {
         if (hasPending(this.#pending) || raw.length > 0) throw new ErrTarInvalid('invalid tar stream: an extended header has no entry after it');
         // Whatever follows the end-of-archive block is not part of the archive.
         await this.#bytes.drain();
+        this.#ended = true;
         return undefined;
       }
       let h;
@@ -74,6 +105,7 @@ export class TarSplitter {
         continue;
       }
       const a = applyPending(this.#pending, h);
+      refuseSparse(a);
       const type = entryType(a);
       // Names and hard-link targets must stay inside the layer; a symlink's target is data that the
       // runtime resolves inside the container's root (image trees link up and out: /usr/share/doc).
@@ -81,7 +113,7 @@ export class TarSplitter {
       if (symlink && (a.linkname === '' || a.linkname.includes('\0'))) throw new ErrTarInvalid(`invalid tar stream: the symlink ${JSON.stringify(a.name)} has an empty target or one with NUL`);
       const checked = checkEntry({ name: a.name, type: symlink ? 'file' : type, linkname: a.linkname });
       if (symlink) checked.linkname = a.linkname;
-      return { raw, ...tarHeader(a, type, checked) };
+      return { raw, ...tarHeader(a, type, checked), ...(a.xattrs ? { xattrs: a.xattrs } : {}) };
     }
   }
 }

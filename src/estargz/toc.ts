@@ -1,6 +1,7 @@
 // The eStargz table of contents (stargz.index.json) and the 51-byte footer, as the eStargz spec
 // (estargz.md in stargz-snapshotter) specifies them. The footer is an empty gzip member whose extra field carries the
 // TOC's offset, so a reader finds the TOC from the blob's last 51 bytes alone.
+import { ErrTarInvalid } from '../tar/errors.js';
 import { ErrEstargzInvalid } from './errors.js';
 import type { SplitEntry } from './tar-split.js';
 
@@ -13,9 +14,19 @@ export const FOOTER_SIZE = 51;
 /**
  * The version of this writer's layout (member cuts, TOC fields and their order): raised whenever
  * a blob of the same tar and options would change, so layer caches keyed on it never mix layouts.
+ * 2: a prioritised hard link brings its target; binary xattrs and modtimes past 9999 written right
+ * (a cached layer of version 1 may be one that cannot be unpacked).
  */
-export const ESTARGZ_LAYOUT_VERSION = 1;
-const XATTR = 'SCHILY.xattr.';
+export const ESTARGZ_LAYOUT_VERSION = 2;
+
+/** The tar's own entries that would shadow the layer's TOC or landmarks: refused. */
+const RESERVED = new Set([TOC_NAME, PREFETCH_LANDMARK, NO_PREFETCH_LANDMARK]);
+
+/** The entry, or ErrTarInvalid when its name is one the format reserves. */
+export function checkName(e: SplitEntry): SplitEntry {
+  if (RESERVED.has(e.name)) throw new ErrTarInvalid(`invalid tar stream for eStargz: the entry name ${JSON.stringify(e.name)} is reserved by the format`);
+  return e;
+}
 
 /** One TOC entry; field names and omissions follow upstream's JSON (`omitempty`). */
 export interface TocEntry {
@@ -49,11 +60,25 @@ const TYPES: Record<string, TocEntry['type']> = {
   'character-device': 'char', 'block-device': 'block', fifo: 'fifo',
 };
 
+/** The range of years RFC 3339 and Go's time.Time JSON take: 0000-01-01T00:00:00Z to 9999-12-31T23:59:59Z. */
+const MIN_MODTIME_MS = -62_167_219_200_000;
+const MAX_MODTIME_MS = 253_402_300_799_000;
+
+/**
+ * An entry's time as the TOC's `modtime`, clamped to years 0000-9999: toISOString writes a year past
+ * them with six digits and a sign ("+011476-08-15T05:20:00Z"), which Go's time.Time refuses, and so the
+ * whole TOC (stargz-snapshotter reads it with encoding/json). The tar header keeps the real time.
+ */
+function modtime(d: Date): string {
+  const ms = Math.min(MAX_MODTIME_MS, Math.max(MIN_MODTIME_MS, d.getTime()));
+  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
 /** The TOC entry of a tar entry, without offset and digests (the writer adds those). */
 export function tocEntry(e: SplitEntry): TocEntry {
   const t: TocEntry = { name: e.name, type: TYPES[e.type] ?? 'reg' };
   if (t.type === 'reg' && e.size > 0) t.size = e.size;
-  t.modtime = e.mtime.toISOString().replace(/\.\d{3}Z$/, 'Z');
+  t.modtime = modtime(e.mtime);
   if (e.linkname !== undefined) t.linkName = e.linkname;
   if (e.mode !== 0) t.mode = e.mode;
   if (e.uid !== 0) t.uid = e.uid;
@@ -64,10 +89,9 @@ export function tocEntry(e: SplitEntry): TocEntry {
     if (e.devmajor !== 0) t.devMajor = e.devmajor;
     if (e.devminor !== 0) t.devMinor = e.devminor;
   }
-  // SCHILY.xattr.* PAX records, base64 as upstream writes them.
-  for (const [k, v] of Object.entries(e.pax ?? {})) {
-    if (k.startsWith(XATTR)) (t.xattrs ??= {})[k.slice(XATTR.length)] = Buffer.from(v, 'utf8').toString('base64');
-  }
+  // SCHILY.xattr.* PAX records: their bytes in base64, as upstream's []byte (never the UTF-8 text:
+  // a binary value such as security.capability would change).
+  for (const [k, v] of Object.entries(e.xattrs ?? {})) (t.xattrs ??= {})[k] = v.toString('base64');
   return t;
 }
 

@@ -11,14 +11,14 @@ import { plainHeader, trailer } from '../tar/header.js';
 import { ErrTarInvalid } from '../tar/errors.js';
 import { isFresh } from '../core/fresh-chunks.js';
 import { ErrDestroyed } from '../core/errors.js';
-import { ErrEstargzPrioritize } from './errors.js';
 import { MemberQueue, type ChunkHash, type EstargzStats } from './members.js';
 
 export type { EstargzStats } from './members.js';
 import { resolveEstargzOptions, type EstargzOptions, type ResolvedEstargzOptions } from './options.js';
 import { TarSplitter, type SplitEntry } from './tar-split.js';
 import { pad } from '../tar/reader.js';
-import { LANDMARK_CONTENT, NO_PREFETCH_LANDMARK, PREFETCH_LANDMARK, TOC_NAME, footer, tocEntry, type TocEntry } from './toc.js';
+import { LANDMARK_CONTENT, NO_PREFETCH_LANDMARK, PREFETCH_LANDMARK, TOC_NAME, checkName, footer, tocEntry, type TocEntry } from './toc.js';
+import { prioritized, type EntryWriter, type Reader } from './prioritize.js';
 
 export interface EstargzResult {
   /** 'sha256:...' of the blob. */
@@ -52,20 +52,10 @@ interface Placed {
   member: number;
 }
 
-/** The next n bytes of an entry, as one or more pieces (a file's data spanning the source's chunks is not copied into one). */
-type Reader = (n: number) => Buffer[] | Promise<Buffer[]>;
-interface Held {
-  entry: SplitEntry;
-  data: Buffer;
-  padding: Buffer;
-}
-
 const sha = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 const MAX_IN_FLIGHT = 64 * 1024 * 1024;
-/** The tar's own entries that would shadow the layer's TOC or landmarks: refused. */
-const RESERVED = new Set([TOC_NAME, PREFETCH_LANDMARK, NO_PREFETCH_LANDMARK]);
 
-class Writer {
+class Writer implements EntryWriter {
   readonly #queue: MemberQueue;
   #size = 0;
   #usize = 0;
@@ -220,11 +210,6 @@ function reorder(t: TocEntry, offset: number): TocEntry {
   return { name, type, size, modtime, linkName, mode, uid, gid, userName, groupName, offset, xattrs, digest, chunkOffset, chunkSize, chunkDigest };
 }
 
-function checkName(e: SplitEntry): SplitEntry {
-  if (RESERVED.has(e.name)) throw new ErrTarInvalid(`invalid tar stream for eStargz: the entry name ${JSON.stringify(e.name)} is reserved by the format`);
-  return e;
-}
-
 async function* produce(source: AsyncIterable<Uint8Array>, o: ResolvedEstargzOptions, fresh: () => boolean, result: (r: EstargzResult) => void, stats?: EstargzStats): AsyncGenerator<Buffer> {
   const w = new Writer(o);
   const split = new TarSplitter(source, fresh);
@@ -247,52 +232,6 @@ async function* produce(source: AsyncIterable<Uint8Array>, o: ResolvedEstargzOpt
   } catch (err) {
     w.abandon();
     throw err;
-  }
-}
-
-/**
- * The prioritised files first (with the directories above them that came before), then every
- * `.prefetch.landmark`, then every entry held meanwhile in its order. Reads only until the last listed file is seen.
- */
-async function* prioritized(w: Writer, split: TarSplitter, o: ResolvedEstargzOptions): AsyncGenerator<Buffer> {
-  const wanted = new Set(o.prioritize);
-  const held: Held[] = [];
-  let heldBytes = 0;
-  const from = (h: Held) => {
-    let at = 0;
-    return w.entry(h.entry, (n) => [h.data.subarray(at, (at += n))], () => [h.padding]);
-  };
-  while (wanted.size > 0) {
-    const e = await split.next();
-    if (!e) break;
-    checkName(e);
-    heldBytes += e.size;
-    if (heldBytes > o.prioritizeBuffer) {
-      throw new ErrEstargzPrioritize(`eStargz: ${[...wanted].join(', ')} not found in the first ${o.prioritizeBuffer} bytes of file data: put the prioritised files early in the tar, or raise prioritizeBuffer`);
-    }
-    const h = { entry: e, data: await split.data(e.size, e.name), padding: await split.data(pad(e.size), e.name) };
-    if (!wanted.delete(e.name)) {
-      held.push(h);
-      continue;
-    }
-    for (let i = 0; i < held.length; i++) {
-      const d = held[i]!;
-      if (d.entry.type === 'directory' && e.name.startsWith(`${d.entry.name}/`)) {
-        held.splice(i--, 1);
-        heldBytes -= d.entry.size;
-        await from(d);
-        for (const b of w.take()) yield b;
-      }
-    }
-    heldBytes -= e.size;
-    await from(h);
-    for (const b of w.take()) yield b;
-  }
-  await w.landmark(PREFETCH_LANDMARK);
-  for (const b of w.take()) yield b;
-  for (const h of held) {
-    await from(h);
-    for (const b of w.take()) yield b;
   }
 }
 

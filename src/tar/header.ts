@@ -297,11 +297,17 @@ export function decodeHeader(block: Buffer): RawHeader {
   };
 }
 
+/** PAX records of extended attributes (SCHILY.xattr.NAME), as GNU tar, bsdtar and Go write them. */
+const XATTR = 'SCHILY.xattr.';
+
 /**
  * The records of a PAX extended header ("LEN KEY=VALUE\n" each). ErrTarInvalid when a record is
  * malformed: a reader that skipped one could take a different name or size than another reader.
+ * Values are decoded as UTF-8; `xattrs`, when given, also gets each SCHILY.xattr.NAME value as its
+ * bytes, keyed by NAME: an attribute is binary (security.capability), and UTF-8 decoding turns
+ * bytes that are not UTF-8 into U+FFFD.
  */
-export function decodePax(data: Buffer): Map<string, string> {
+export function decodePax(data: Buffer, xattrs?: Map<string, Buffer>): Map<string, string> {
   const records = new Map<string, string>();
   let at = 0;
   while (at < data.length) {
@@ -316,7 +322,9 @@ export function decodePax(data: Buffer): Map<string, string> {
     const record = data.subarray(space + 1, at + len - 1);
     const eq = record.indexOf(0x3d);
     if (eq <= 0) throw new ErrTarInvalid(`a PAX record without a key at byte ${at}`);
-    records.set(record.subarray(0, eq).toString('utf8'), record.subarray(eq + 1).toString('utf8'));
+    const key = record.subarray(0, eq).toString('utf8');
+    records.set(key, record.subarray(eq + 1).toString('utf8'));
+    if (xattrs !== undefined && key.startsWith(XATTR)) xattrs.set(key.slice(XATTR.length), record.subarray(eq + 1));
     at += len;
   }
   return records;
@@ -325,6 +333,8 @@ export function decodePax(data: Buffer): Map<string, string> {
 /** Extended headers waiting for the entry they describe. */
 export interface Pending {
   pax?: Map<string, string>;
+  /** The SCHILY.xattr.* values of `pax` as their bytes (decodePax), when it has any. */
+  xattrs?: Map<string, Buffer>;
   longName?: string;
   longLink?: string;
 }
@@ -342,7 +352,11 @@ export const MAX_EXTENDED = 1024 * 1024;
  * path or size would rename or resize every later entry; Go and tar-stream do not apply them either.
  */
 export function absorb(pending: Pending, type: string, data: Buffer): void {
-  if (type === 'x') pending.pax = decodePax(data);
+  if (type === 'x') {
+    const xattrs = new Map<string, Buffer>();
+    pending.pax = decodePax(data, xattrs);
+    pending.xattrs = xattrs.size > 0 ? xattrs : undefined;
+  }
   else if (type === 'g') decodePax(data);
   else {
     const text = data.toString('utf8').replace(/\0.*$/s, '');
@@ -357,13 +371,20 @@ const HEADER_ONLY = new Set(['1', '2', '3', '4', '5', '6']);
 /** The largest time in seconds a Date holds (8.64e15 ms): the bound of every time the tar code takes or gives. */
 export const MAX_MTIME_SECONDS = 8.64e12;
 
+/** A decoded header with its extended headers applied. */
+export type AppliedHeader = RawHeader & {
+  pax?: Record<string, string>;
+  /** SCHILY.xattr.NAME values as their bytes, keyed by NAME (pax has them as UTF-8 text). */
+  xattrs?: Record<string, Buffer>;
+};
+
 /**
  * The entry `h` with the pending records applied (PAX path, linkpath, size, uid, gid, uname, gname,
  * mtime; GNU long names) and the size its data really has. Clears `pending`.
  */
-export function applyPending(pending: Pending, h: RawHeader): RawHeader & { pax?: Record<string, string> } {
+export function applyPending(pending: Pending, h: RawHeader): AppliedHeader {
   const pax = pending.pax;
-  const out: RawHeader & { pax?: Record<string, string> } = {
+  const out: AppliedHeader = {
     ...h,
     name: pax?.get('path') ?? pending.longName ?? h.name,
     linkname: pax?.get('linkpath') ?? pending.longLink ?? h.linkname,
@@ -394,9 +415,11 @@ export function applyPending(pending: Pending, h: RawHeader): RawHeader & { pax?
     out.uname = pax.get('uname') ?? out.uname;
     out.gname = pax.get('gname') ?? out.gname;
     out.pax = Object.fromEntries(pax);
+    if (pending.xattrs) out.xattrs = Object.fromEntries(pending.xattrs);
   }
   if (HEADER_ONLY.has(h.type)) out.size = 0;
   pending.pax = undefined;
+  pending.xattrs = undefined;
   pending.longName = undefined;
   pending.longLink = undefined;
   return out;

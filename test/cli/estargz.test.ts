@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { readToc } from '../../src/estargz/reader.js';
+import { entryHeader, padding } from '../../src/tar/header.js';
 import { binMissing, runCli } from '../helpers/cli.js';
 import { semiCompressible } from '../helpers/data.js';
 
@@ -66,5 +67,23 @@ describe('fastlayer layer --compression estargz', { skip: binMissing() }, () => 
     assert.equal(r.status, 1, r.stderr);
     assert.match(r.stderr, /tar/);
     assert.throws(() => readFileSync(out), { code: 'ENOENT' });
+  });
+
+  it('hazard: a FILE tar cut at an entry boundary (or empty) fails with exit 1 and no output file, not a layer lacking the rest', () => {
+    const data = semiCompressible(3000, 4);
+    const cut = join(dir, 'cut.tar');
+    writeFileSync(cut, Buffer.concat([
+      entryHeader({ name: Buffer.from('a.bin'), type: '0', mode: 0o644, size: data.length, mtime: 0, uid: 0, gid: 0, uname: '', gname: '' }),
+      data, padding(data.length),
+    ]));
+    const empty = join(dir, 'empty.tar');
+    writeFileSync(empty, '');
+    for (const [input, why] of [[cut, /end-of-archive block/], [empty, /empty/]] as const) {
+      const out = join(dir, 'cut.gz');
+      const r = runCli(['layer', input, '--compression', 'estargz', '-o', out]);
+      assert.equal(r.status, 1, r.stderr);
+      assert.match(r.stderr, why);
+      assert.throws(() => readFileSync(out), { code: 'ENOENT' });
+    }
   });
 });

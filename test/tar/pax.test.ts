@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { archiveStore } from '../../src/layout/store.js';
 import { loadBase } from '../../src/build/base.js';
-import { decodeHeader, decodePax } from '../../src/tar/header.js';
+import { decodeHeader, decodePax, paxRecord } from '../../src/tar/header.js';
 import { readTar } from '../../src/tar/reader.js';
 import { binMissing, runCli } from '../helpers/cli.js';
 import { collect } from '../helpers/layer.js';
@@ -173,6 +173,19 @@ describe('tar header decoding (src/tar/header.ts)', () => {
     for (const bad of ['5 a=b', '99 path=x\n', 'x path=y\n', '9 =value\n', '3 a\n']) {
       assert.throws(() => decodePax(Buffer.from(bad)), { code: 'ERR_TAR_INVALID' }, bad);
     }
+  });
+
+  it('hazard: SCHILY.xattr values are also given as their bytes (UTF-8 decoding changes binary ones)', () => {
+    const binary = Buffer.from([0x01, 0xc0, 0xff, 0x00, 0x80]);
+    const data = Buffer.concat([paxRecord('SCHILY.xattr.security.capability', binary), paxRecord('path', Buffer.from('x')), paxRecord('SCHILY.xattr.user.a', Buffer.from('ç'))]);
+    const xattrs = new Map<string, Buffer>();
+    const r = decodePax(data, xattrs);
+    assert.deepEqual([...xattrs.keys()], ['security.capability', 'user.a']);
+    assert.ok(xattrs.get('security.capability')!.equals(binary));
+    assert.equal(xattrs.get('user.a')!.toString(), 'ç');
+    // The text records are what they were.
+    assert.equal(r.get('SCHILY.xattr.security.capability'), binary.toString('utf8'));
+    assert.equal(r.get('path'), 'x');
   });
 });
 
