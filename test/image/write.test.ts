@@ -123,13 +123,19 @@ describe('writeImage: an index tree that lists the same documents many times', (
     };
   }
 
-  it('each manifest and index is read and written once, children before parents (30x30 repeats were 900 visits)', async () => {
+  /** Documents and blobs by digest, and `put`, which adds one and gives its descriptor. */
+  function documents(): { docs: Map<string, Buffer>; put: (value: unknown, mediaType: string) => Descriptor } {
     const docs = new Map<string, Buffer>();
     const put = (value: unknown, mediaType: string): Descriptor => {
       const bytes = Buffer.isBuffer(value) ? value : Buffer.from(JSON.stringify(value));
       docs.set(sha256(bytes), bytes);
       return descriptorOf(bytes, mediaType);
     };
+    return { docs, put };
+  }
+
+  it('each manifest and index is read and written once, children before parents (30x30 repeats were 900 visits)', async () => {
+    const { docs, put } = documents();
     const config = put({ os: 'linux', architecture: 'amd64', rootfs: { type: 'layers', diff_ids: [] } }, 'application/vnd.oci.image.config.v1+json');
     const image = (n: number): Descriptor => put({ schemaVersion: 2, mediaType: OCI_MANIFEST, config, layers: [put(Buffer.from(`layer ${n}`), 'application/vnd.oci.image.layer.v1.tar')] }, OCI_MANIFEST);
     const a = image(1);
@@ -148,12 +154,7 @@ describe('writeImage: an index tree that lists the same documents many times', (
   });
 
   it('hazard: a blob a later manifest lists with another size is refused, as a wrong-size blob is (it was skipped as written)', async () => {
-    const docs = new Map<string, Buffer>();
-    const put = (value: unknown, mediaType: string): Descriptor => {
-      const bytes = Buffer.isBuffer(value) ? value : Buffer.from(JSON.stringify(value));
-      docs.set(sha256(bytes), bytes);
-      return descriptorOf(bytes, mediaType);
-    };
+    const { docs, put } = documents();
     const config = put({ os: 'linux', architecture: 'amd64', rootfs: { type: 'layers', diff_ids: [] } }, 'application/vnd.oci.image.config.v1+json');
     const shared = put(Buffer.from('the same layer'), 'application/vnd.oci.image.layer.v1.tar');
     const a = put({ schemaVersion: 2, mediaType: OCI_MANIFEST, config, layers: [shared] }, OCI_MANIFEST);
