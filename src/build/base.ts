@@ -23,7 +23,7 @@ import { ErrDigestMismatch } from '../core/errors.js';
 import { parseJSON } from '../image/json.js';
 import type { BaseImage } from '../image/image.js';
 import { isIndexType, isManifestType, isUncompressedLayer } from '../core/media-types.js';
-import { configPlatform, describePlatform, parsePlatform, pickPlatform, platformMatches } from '../image/platform.js';
+import { basePlatform, checkBasePlatform, describePlatform, parsePlatform, pickPlatform } from '../image/platform.js';
 import { CONTAINERD_NAME, namedEntries, REF_NAME } from '../image/names.js';
 import type { Blob, Descriptor, KnownBlob, Platform } from '../image/types.js';
 import { DIGEST_PATTERN as DIGEST } from '../core/hash.js';
@@ -108,15 +108,6 @@ function diffIDs(config: ConfigJSON, source: string): string[] {
   return ids as string[];
 }
 
-/** The base's whole platform (os.version and os.features too), from its config and its index entry. */
-function platformOf(config: ConfigJSON, source: string, listed: Platform | undefined): Platform {
-  try {
-    return configPlatform(config, listed);
-  } catch (err) {
-    throw new ErrBaseImage(`${source}: config has no valid platform (os/architecture, variant, os.version, os.features)`, err);
-  }
-}
-
 interface BaseLayer {
   blob: KnownBlob;
   diffID: string;
@@ -156,7 +147,7 @@ async function fromManifest(source: ImageSource, d: Descriptor, o: BaseOptions, 
     if (isUncompressedLayer(l.mediaType) && l.digest !== ids[i]) throw new ErrDigestMismatch(`diff_id ${ids[i]!}`, `layer digest ${l.digest}`, `${source.where}: uncompressed layer ${i}`);
     list.push({ blob, diffID: ids[i]! });
   }
-  return { config, platform: platformOf(config, source.where, d.platform), source: source.where, layers: layerBlobs(list, o, opts.uncompressed) };
+  return { config, platform: basePlatform(config, source.where, d.platform), source: source.where, layers: layerBlobs(list, o, opts.uncompressed) };
 }
 
 async function fromOci(store: LayoutStore, o: BaseOptions, opts: ReturnType<typeof checkOptions>): Promise<BaseImage> {
@@ -208,9 +199,7 @@ async function loadLocal(source: string, options: BaseOptions, opts: ReturnType<
   else if ((await store.size('manifest.json')) !== undefined) base = await fromDockerSave(store, options, opts);
   if (base) {
     // A single-platform base asked for another platform would give an image whose config lies.
-    if (opts.explicit && !platformMatches(base.platform, opts.platform)) {
-      throw new ErrBaseImage(`${source}: the base image is ${describePlatform(base.platform)}, not ${describePlatform(opts.platform)}`);
-    }
+    if (opts.explicit) checkBasePlatform(base.platform, opts.platform, source);
     return base;
   }
   throw new ErrBaseImage(`${source}: neither an OCI layout (index.json) nor a docker-save archive (manifest.json)`);

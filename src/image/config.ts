@@ -210,7 +210,9 @@ export function imageConfig(input: ConfigInput): ConfigJSON {
   // The base's layer count is its rootfs.diff_ids' (every base loader checks it against its manifest).
   const baseIDs = (base.rootfs as { diff_ids?: unknown } | undefined)?.diff_ids;
   const baseLayers = Array.isArray(baseIDs) ? baseIDs.length : 0;
-  const history = [...baseHistory(base.history, baseLayers), ...input.history.map((h) => ({ ...h, created: h.created ?? input.created }))];
+  // Made to match only when entries follow it: an image that adds no layer keeps the base's as it is.
+  const inherited = input.history.length > 0 ? baseHistory(base.history, baseLayers) : Array.isArray(base.history) ? base.history : [];
+  const history = [...inherited, ...input.history.map((h) => ({ ...h, created: h.created ?? input.created }))];
   // On its base's platform, a field the image's platform leaves out keeps the base config's value (a
   // BaseImage made by hand may give only os and architecture): the layers are the base's, so is their
   // Windows build. On another platform, nothing of the base's platform is written.

@@ -33,19 +33,23 @@ export function addedHistory(value: unknown, where: string): HistoryEntry | unde
 /**
  * The base's history made to credit each of its `layers` once: a history with fewer non-empty
  * entries (an image built by a tool that wrote none, or squashed) gets an empty `{}` per missing
- * one at its end, and one with more has its first extras marked `empty_layer`, as BuildKit's
- * exporter does; otherwise the entries this image adds would be paired with the base's layers.
- * A history that already matches is kept as it is (the same bytes, the same digest).
+ * one at its end, and one with more keeps its first `layers` non-empty entries and has the later
+ * ones marked `empty_layer`, as BuildKit's exporter does (normalizeLayersAndHistory); otherwise the
+ * entries this image adds would be paired with the base's layers. A history that already matches
+ * is kept as it is (the same bytes, the same digest).
  */
 export function baseHistory(history: unknown, layers: number): unknown[] {
   const list: unknown[] = Array.isArray(history) ? [...history] : [];
-  let credited = list.filter((h) => !isEmptyLayer(h)).length;
-  for (; credited < layers; credited++) list.push({});
-  for (let i = 0; credited > layers && i < list.length; i++) {
+  let credited = 0;
+  for (let i = 0; i < list.length; i++) {
     if (isEmptyLayer(list[i])) continue;
+    if (credited < layers) {
+      credited++;
+      continue;
+    }
     const h = list[i];
     list[i] = { ...(typeof h === 'object' && h !== null && !Array.isArray(h) ? h : {}), empty_layer: true };
-    credited--;
   }
+  for (; credited < layers; credited++) list.push({});
   return list;
 }

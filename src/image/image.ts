@@ -4,12 +4,12 @@
 // (source.ts) whose documents exist once their streaming layers were produced (built-source.ts).
 import { Layer } from '../layer/layer.js';
 import { ErrInvalidOption, ErrOptionRange, optionKeys, refuseUnknownOptions } from '../core/errors.js';
-import { ErrBaseImage, ErrImageFormat } from './errors.js';
+import { ErrImageFormat } from './errors.js';
 import { BuiltSource, type BuiltParts } from './built-source.js';
 import { containerConfig, imageConfig, resolveCreated, type ConfigJSON, type ConfigOptions, type HistoryEntry } from './config.js';
 import { addedHistory } from './history.js';
 import { layerMediaType, type ImageFormat } from './manifest.js';
-import { describePlatform, parsePlatform, platformKey, platformMatches } from './platform.js';
+import { checkBasePlatform, describePlatform, parsePlatform, platformKey } from './platform.js';
 import type { Blob, Platform } from './types.js';
 
 /** A base image as base.ts loads it. */
@@ -94,9 +94,7 @@ function platformOf(base: BaseImage | undefined, given: string | Platform | unde
     // Named as the base's: the caller's `platform` option is not the one at fault.
     throw new ErrInvalidOption('base.platform', 'a platform object with os and architecture', base.platform);
   }
-  if (wanted && !platformMatches(own, wanted)) {
-    throw new ErrBaseImage(`${base.source}: the base image is ${describePlatform(own)}, not ${describePlatform(wanted)}`);
-  }
+  if (wanted) checkBasePlatform(own, wanted, base.source);
   return own;
 }
 

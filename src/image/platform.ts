@@ -1,6 +1,7 @@
 // Platforms as `os/arch[/variant]` strings (what --platform takes) and as OCI objects, and the one
 // rule for which image of an index a wanted platform picks.
 import { ErrInvalidOption, ErrOptionRange } from '../core/errors.js';
+import { ErrBaseImage } from './errors.js';
 import type { Platform } from './types.js';
 
 const PART = /^[a-z0-9._-]+$/;
@@ -58,6 +59,23 @@ export function configPlatform(config: Readonly<Record<string, unknown>>, listed
   return parsePlatform(value as unknown as Platform);
 }
 
+/** A base image's whole platform (configPlatform), or ErrBaseImage naming `source` when its config has none. */
+export function basePlatform(config: Readonly<Record<string, unknown>>, source: string, listed?: Platform): Platform {
+  try {
+    return configPlatform(config, listed);
+  } catch (err) {
+    throw new ErrBaseImage(`${source}: config has no valid platform (os/architecture, variant, os.version, os.features)`, err);
+  }
+}
+
+/**
+ * Refuses a base of `have` where `want` was asked for (platformMatches): an image built on it would
+ * have a config that lies about its layers. ErrBaseImage naming `source`.
+ */
+export function checkBasePlatform(have: Platform, want: Platform, source: string): void {
+  if (!platformMatches(have, want)) throw new ErrBaseImage(`${source}: the base image is ${describePlatform(have)}, not ${describePlatform(want)}`);
+}
+
 /** formatPlatform with the os.version when there is one: for messages, where two Windows images must differ. */
 export function describePlatform(p: Platform): string {
   return p['os.version'] ? `${formatPlatform(p)} (os.version ${p['os.version']})` : formatPlatform(p);
@@ -94,21 +112,49 @@ function sameBuild(have: string | undefined, want: string): boolean {
 }
 
 /**
- * Whether `have` satisfies `want`: os and architecture equal, variants equal once normalised
- * (normalVariant), and, when `want` has an os.version, the same build (sameBuild). os.features are
- * not compared (containerd does not either).
+ * The variants an image may have to run where `want` is asked for, best first, as containerd's
+ * platforms.Only orders them: an arm/v7 machine runs v6 and v5 images too (so `linux/arm` takes a v7
+ * image, else a v6 one), amd64/v3 runs v2 and plain amd64 ones. Other architectures: their own.
  */
-export function platformMatches(have: Platform | undefined, want: Platform): boolean {
-  if (!have || have.os !== want.os || have.architecture !== want.architecture) return false;
-  if (normalVariant(have) !== normalVariant(want)) return false;
-  return !want['os.version'] || sameBuild(have['os.version'], want['os.version']);
+function compatibleVariants(want: Platform): (string | undefined)[] {
+  const v = normalVariant(want);
+  const ladder: readonly (string | undefined)[] | undefined =
+    want.architecture === 'arm' ? ['v8', 'v7', 'v6', 'v5'] : want.architecture === 'amd64' ? ['v4', 'v3', 'v2', undefined] : undefined;
+  const at = ladder ? ladder.indexOf(v) : -1;
+  return at < 0 ? [v] : ladder!.slice(at);
 }
 
 /**
- * The index of the entry of `entries` that `want` picks, -1 for none: the first that matches, one
- * whose os.version equals the wanted one exactly before one of the same build only.
+ * How well `have` satisfies `want`, 0 best, -1 not at all: os and architecture equal, `have`'s
+ * normalised variant among `want`'s compatible ones (compatibleVariants: the rank is its place
+ * there), and, when `want` has an os.version, the same build (sameBuild). os.features are not
+ * compared (containerd does not either).
+ */
+function matchRank(have: Platform | undefined, want: Platform): number {
+  if (!have || have.os !== want.os || have.architecture !== want.architecture) return -1;
+  if (want['os.version'] && !sameBuild(have['os.version'], want['os.version'])) return -1;
+  return compatibleVariants(want).indexOf(normalVariant(have));
+}
+
+/** Whether `have` satisfies `want` (matchRank): the same platform, or one `want`'s machines run. */
+export function platformMatches(have: Platform | undefined, want: Platform): boolean {
+  return matchRank(have, want) >= 0;
+}
+
+/**
+ * The index of the entry of `entries` that `want` picks, -1 for none: the best variant first (v7
+ * before v6 for `linux/arm`), then one whose os.version equals the wanted one exactly before one of
+ * the same build only, then the first listed.
  */
 export function pickPlatform(entries: readonly { platform?: Platform | undefined }[], want: Platform): number {
-  const exact = want['os.version'] ? entries.findIndex((e) => platformMatches(e.platform, want) && e.platform!['os.version'] === want['os.version']) : -1;
-  return exact >= 0 ? exact : entries.findIndex((e) => platformMatches(e.platform, want));
+  let best = -1;
+  let bestScore = Infinity;
+  entries.forEach((e, i) => {
+    const rank = matchRank(e.platform, want);
+    if (rank < 0) return;
+    const inexact = want['os.version'] !== undefined && e.platform!['os.version'] !== want['os.version'] ? 1 : 0;
+    const score = rank * 2 + inexact;
+    if (score < bestScore) [best, bestScore] = [i, score];
+  });
+  return best;
 }

@@ -2,9 +2,8 @@
 // platform's, from an index) and the config are fetched and verified now; the layers are known blobs
 // fetched only when a destination needs their bytes, so a push to the same registry HEADs or mounts
 // them and never downloads one.
-import { ErrBaseImage } from '../image/errors.js';
 import type { BaseImage } from '../image/image.js';
-import { describePlatform, parsePlatform, platformMatches } from '../image/platform.js';
+import { checkBasePlatform, parsePlatform } from '../image/platform.js';
 import type { Reference } from '../image/reference.js';
 import type { Platform } from '../image/types.js';
 import type { RegistryOptions } from './client.js';
@@ -22,8 +21,6 @@ export async function registryBase(ref: string | Reference, options: RegistryBas
   const pulled = await pull(ref, { ...options.registry, platform: want });
   const base = pulled.asBase();
   // A single-platform base asked for another platform would give an image whose config lies.
-  if (options.platform !== undefined && !platformMatches(base.platform, want)) {
-    throw new ErrBaseImage(`${base.source}: the base image is ${describePlatform(base.platform)}, not ${describePlatform(want)}`);
-  }
+  if (options.platform !== undefined) checkBasePlatform(base.platform, want, base.source);
   return base;
 }

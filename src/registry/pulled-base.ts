@@ -6,7 +6,7 @@ import { ErrBaseImage } from '../image/errors.js';
 import { ErrDigestMismatch } from '../core/errors.js';
 import type { BaseImage } from '../image/image.js';
 import { parseJSON } from '../image/json.js';
-import { configPlatform } from '../image/platform.js';
+import { basePlatform } from '../image/platform.js';
 import type { KnownBlob, Platform } from '../image/types.js';
 import { DIGEST_PATTERN as DIGEST } from '../core/hash.js';
 import { isUncompressedLayer } from '../core/media-types.js';
@@ -38,13 +38,8 @@ export function pulledBase(parts: PulledParts): BaseImage {
   const ids = (config.rootfs as { diff_ids?: unknown } | undefined)?.diff_ids;
   if (!Array.isArray(ids) || !ids.every((d) => typeof d === 'string' && DIGEST.test(d))) throw new ErrBaseImage(`${source}: config has no valid rootfs.diff_ids`);
   if (ids.length !== parts.layers.length) throw new ErrBaseImage(`${source}: ${parts.layers.length} layers but ${ids.length} diff_ids`);
-  let platform;
-  try {
-    // The whole platform (os.version and os.features too): the new image's config and index entry say it.
-    platform = configPlatform(config, parts.listed);
-  } catch (err) {
-    throw new ErrBaseImage(`${source}: config has no valid platform (os/architecture, variant, os.version, os.features)`, err);
-  }
+  // The whole platform (os.version and os.features too): the new image's config and index entry say it.
+  const platform = basePlatform(config, source, parts.listed);
   const layers = parts.layers.map((l, i): KnownBlob => {
     const diffID = ids[i] as string;
     // An uncompressed layer's digest is its diff_id; one that says otherwise cannot be both.

@@ -78,9 +78,13 @@ describe('image config', () => {
     assert.deepEqual(history([]), [{}, {}, {}, mine], 'none at all');
     const exact = [{ created_by: 'a' }, { created_by: 'b' }, { created_by: 'ENV', empty_layer: true }, { created_by: 'c' }];
     assert.deepEqual(history(exact), [...exact, mine], 'a history that matches is kept as it is');
-    // More non-empty entries than layers: the first extras are marked empty, as BuildKit does.
+    // More non-empty entries than layers: the first three are the layers', the later ones are marked
+    // empty, as BuildKit's normalizeLayersAndHistory does.
     assert.deepEqual(history([{ created_by: 'a' }, { created_by: 'b' }, { created_by: 'c' }, { created_by: 'd' }]),
-      [{ created_by: 'a', empty_layer: true }, { created_by: 'b' }, { created_by: 'c' }, { created_by: 'd' }, mine]);
+      [{ created_by: 'a' }, { created_by: 'b' }, { created_by: 'c' }, { created_by: 'd', empty_layer: true }, mine]);
+    // An image that adds no layer keeps the base's history as it is (its config digest too).
+    const noLayers = new Image({ base: { ...threeLayers, config: { ...threeLayers.config, history: [{ created_by: 'a' }] } }, created: 0 });
+    assert.deepEqual(noLayers.configJSON([D2, D2, D2]).history, [{ created_by: 'a' }]);
   });
 
   it('hazard: a history entry given for an added layer cannot mark it empty_layer; other shapes are refused', () => {
@@ -161,7 +165,9 @@ describe('manifests', () => {
     assert.equal(familiar('docker.io/org/app:1'), 'org/app:1');
     assert.deepEqual(parsePlatform('linux/arm/v7'), { os: 'linux', architecture: 'arm', variant: 'v7' });
     assert.ok(platformMatches({ os: 'linux', architecture: 'arm64' }, { os: 'linux', architecture: 'arm64', variant: 'v8' }));
-    assert.ok(!platformMatches({ os: 'linux', architecture: 'arm', variant: 'v6' }, { os: 'linux', architecture: 'arm', variant: 'v7' }));
+    // An arm/v7 machine runs a v6 image (containerd's platforms.Only), not the other way round.
+    assert.ok(platformMatches({ os: 'linux', architecture: 'arm', variant: 'v6' }, { os: 'linux', architecture: 'arm', variant: 'v7' }));
+    assert.ok(!platformMatches({ os: 'linux', architecture: 'arm', variant: 'v7' }, { os: 'linux', architecture: 'arm', variant: 'v6' }));
     assert.equal(bytesBlob(Buffer.from('{}'), 'x').descriptor.digest, 'sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a');
   });
 });

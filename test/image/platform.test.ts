@@ -54,12 +54,18 @@ const WIN = { os: 'windows', architecture: 'amd64' };
 const p = (s: string, extra: Partial<Platform> = {}): Platform => ({ ...parsePlatform(s), ...extra });
 
 describe('which image of an index a platform picks', () => {
-  it('hazard: linux/arm means arm/v7 (containerd\'s default), never the first arm image (v6)', () => {
+  it('hazard: linux/arm means arm/v7 (containerd\'s default), a v6 image only where there is no v7 one, never the first arm image', () => {
     const children = [p('linux/amd64'), p('linux/arm/v6'), p('linux/arm/v7'), p('linux/arm64/v8')].map((platform) => ({ platform }));
     assert.equal(pickPlatform(children, p('linux/arm')), 2);
     assert.equal(pickPlatform(children, p('linux/arm64')), 3);
     assert.equal(pickPlatform(children, p('linux/arm/v6')), 1);
-    assert.equal(pickPlatform([{ platform: p('linux/arm/v6') }], p('linux/arm')), -1);
+    // containerd's platforms.Only: an arm/v7 machine runs v6 and v5 images, an amd64/v3 one v2 and v1;
+    // never the other way round.
+    assert.equal(pickPlatform([{ platform: p('linux/arm/v6') }], p('linux/arm')), 0);
+    assert.equal(pickPlatform([p('linux/arm/v5'), p('linux/arm/v6')].map((platform) => ({ platform })), p('linux/arm')), 1);
+    assert.equal(pickPlatform([{ platform: p('linux/arm/v7') }], p('linux/arm/v6')), -1);
+    assert.equal(pickPlatform([p('linux/amd64'), p('linux/amd64/v2')].map((platform) => ({ platform })), p('linux/amd64/v3')), 1);
+    assert.equal(pickPlatform([{ platform: p('linux/amd64/v2') }], p('linux/amd64')), -1);
     // An arm image without a variant is v7 too; arm64's v8 and amd64's v1 are their defaults.
     assert.ok(platformMatches(p('linux/arm'), p('linux/arm/v7')));
     assert.ok(platformMatches(p('linux/arm64'), p('linux/arm64/v8')) && platformMatches(p('linux/arm64/v8'), p('linux/arm64')));
@@ -186,7 +192,9 @@ describe('a base\'s platform is its whole platform', () => {
 describe('an image on a base is of the base\'s platform', () => {
   it('hazard: a platform option that does not match the base is ERR_BASE_IMAGE, not a config that lies about the layers', () => {
     assert.throws(() => new Image({ base: baseOf(p('linux/amd64')), platform: 'linux/arm64' }), { code: 'ERR_BASE_IMAGE', message: /linux\/amd64, not linux\/arm64/ });
-    assert.throws(() => new Image({ base: baseOf(p('linux/arm/v6')), platform: 'linux/arm' }), { code: 'ERR_BASE_IMAGE' });
+    assert.throws(() => new Image({ base: baseOf(p('linux/arm/v7')), platform: 'linux/arm/v6' }), { code: 'ERR_BASE_IMAGE' });
+    // A v6 base runs where linux/arm (v7) is asked for: the image is the base's, v6.
+    assert.deepEqual(new Image({ base: baseOf(p('linux/arm/v6')), platform: 'linux/arm' }).platform, p('linux/arm/v6'));
     assert.throws(() => new Image({ base: baseOf({ ...WIN, 'os.version': '10.0.17763.1' }), platform: { ...WIN, 'os.version': '10.0.20348.1' } }), { code: 'ERR_BASE_IMAGE' });
     assert.throws(() => new Image({ base: { ...baseOf(AMD64), platform: null as unknown as Platform } }), { code: 'ERR_INVALID_OPTION', message: /base\.platform/ });
   });
