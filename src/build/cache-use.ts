@@ -11,7 +11,7 @@ import type { CacheUse } from './layer-cache.js';
 
 export interface PreparedCache {
   use: CacheUse;
-  /** The destination to write to: the caller's, with the digests verify found present not asked again. */
+  /** The destination to write to: the caller's, with the blobs verify found present not asked again. */
   destination: Destination | undefined;
   /** After a successful write: the registry cache's read-merge-write (failures go to onError). */
   finish(): Promise<void>;
@@ -25,8 +25,13 @@ export interface CacheSpec {
   onCacheError?: (err: unknown) => void;
 }
 
+/** What remembering() keeps of a blob found present: its digest and its size, both checked by has(). */
+export function presentKey(d: { digest: string; size: number }): string {
+  return `${d.digest} ${d.size}`;
+}
+
 /**
- * A destination whose `has` answers true at once for the digests found present while verifying.
+ * A destination whose `has` answers true at once for the blobs (digest and size) found present while verifying.
  * Every optional method of Destination is forwarded (a missing one would silently turn a feature
  * off: referrers, name resolution); a test lists Destination's methods against this wrapper's.
  */
@@ -34,7 +39,7 @@ export function remembering(d: Destination, present: ReadonlySet<string>): Desti
   return {
     concurrency: d.concurrency,
     ...(d.spoolAhead === undefined ? {} : { spoolAhead: d.spoolAhead }),
-    has: async (desc: Descriptor) => present.has(desc.digest) || d.has(desc),
+    has: async (desc: Descriptor) => present.has(presentKey(desc)) || d.has(desc),
     writeBlob: (blob: Blob, signal?: AbortSignal) => d.writeBlob(blob, signal),
     writeManifest: (m, signal) => d.writeManifest(m, signal),
     ...(typeof d.resolveNames === 'function' ? { resolveNames: (names: readonly string[]) => d.resolveNames!(names) } : {}),
@@ -61,7 +66,7 @@ export async function prepareCache(spec: CacheSpec): Promise<PreparedCache> {
     ...(shared ? { shared: { get: (key) => shared.get(key), record: (key, entry) => shared.record(key, entry, where) } } : {}),
     verify: async (descriptor, origin) => {
       if (await destination.has(descriptor)) {
-        present.add(descriptor.digest);
+        present.add(presentKey(descriptor));
         return true;
       }
       // Mounted by the destination (uploadKnown) from the repository the entry names, once seen there.

@@ -56,19 +56,20 @@ export async function headBlob(ctx: UploadContext, digest: string, scopes = ctx.
 }
 
 /**
- * Whether the registry holds the blob `descriptor` names: its digest, with a Content-Length equal to
- * the descriptor's size. A copy of another length, or of a length not announced, is not proof that
- * the descriptor is right (a layer cache's entry may hold a wrong size, and the manifest would list
- * it): the blob is then treated as absent, and its bytes, sent again, are checked against it.
+ * Whether the registry's copy (a HEAD's answer, undefined for none) is the blob `descriptor` names:
+ * its digest with the descriptor's size. A copy of another length is not (a layer cache entry may
+ * hold a wrong size, and the manifest would list it): the blob then counts as absent, and its bytes,
+ * sent again, are checked against the descriptor. A HEAD without a length (allowed by HTTP, dropped
+ * by some proxies) cannot show the size: the digest is taken as proof, as it always was, rather
+ * than uploading every blob again to such a registry (docs/REGISTRY.md).
  */
-export async function blobExists(ctx: UploadContext, descriptor: { digest: string; size: number }, scopes = ctx.scopes): Promise<boolean> {
-  const head = await headBlob(ctx, descriptor.digest, scopes);
-  return head !== undefined && head.length === descriptor.size;
+function holdsCopy(head: { length: number | undefined } | undefined, descriptor: { size: number }): boolean {
+  return head !== undefined && (head.length === undefined || head.length === descriptor.size);
 }
 
-/** A known blob the registry holds with another length: its descriptor's size is wrong. */
-function sizeMismatch(ctx: UploadContext, descriptor: { digest: string; size: number }, length: number, status: number): Error {
-  return registryDigestMismatch(`${ctx.repository} on ${ctx.registry} holds blob ${descriptor.digest} with ${length} bytes, its descriptor says ${descriptor.size}`, { status });
+/** Whether the registry holds the blob `descriptor` names (holdsCopy: digest and size). */
+export async function blobExists(ctx: UploadContext, descriptor: { digest: string; size: number }, scopes = ctx.scopes): Promise<boolean> {
+  return holdsCopy(await headBlob(ctx, descriptor.digest, scopes), descriptor);
 }
 
 /**
@@ -326,13 +327,10 @@ export async function uploadKnown(
   checked = false,
 ): Promise<UploadResult> {
   const { digest, size } = blob.descriptor;
-  // Skipped only when the registry shows the descriptor's size; a HEAD without a length uploads the
-  // bytes, which are checked against the descriptor while they are sent.
-  if (!checked) {
-    const head = await headBlob(ctx, digest);
-    if (head?.length === size) return 'exists';
-    if (head?.length !== undefined) throw sizeMismatch(ctx, blob.descriptor, head.length, 200);
-  }
+  // Skipped when the registry holds it (holdsCopy); a copy of another length is uploaded over, the
+  // bytes checked against the descriptor while they are sent: a wrong descriptor fails there, a
+  // wrong HEAD (a proxy's) costs one upload.
+  if (!checked && holdsCopy(await headBlob(ctx, digest), blob.descriptor)) return 'exists';
   let session: Session | undefined;
   const origin = blob.origin;
   if (origin && origin.registry === ctx.registry && origin.repository !== ctx.repository) {
@@ -347,11 +345,9 @@ export async function uploadKnown(
     if (opened && !opened.session) {
       const mounted = opened.res.headers.get('docker-content-digest');
       if (mounted !== null && mounted !== digest) throw registryDigestMismatch(`mount of ${digest} created ${mounted}`, { status: 201 });
-      // A 201 carries no length: one HEAD shows the size the manifest will list. Without a length (or
-      // with the blob not found there after all) the bytes are uploaded and checked as they are sent.
-      const head = await headBlob(ctx, digest);
-      if (head?.length === size) return 'mounted';
-      if (head?.length !== undefined) throw sizeMismatch(ctx, blob.descriptor, head.length, 200);
+      // A 201 carries no length: one HEAD shows the size the manifest will list. Another length (or
+      // the blob not found there after all): the bytes are uploaded and checked as they are sent.
+      if (holdsCopy(await headBlob(ctx, digest), blob.descriptor)) return 'mounted';
     }
     // 202: the registry opened an upload instead; it is used for the upload (none: a new session).
     session = opened?.session;

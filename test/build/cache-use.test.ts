@@ -3,7 +3,7 @@
 // SBOM with a push failed as "this destination cannot hold referrers").
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { remembering } from '../../src/build/cache-use.js';
+import { presentKey, remembering } from '../../src/build/cache-use.js';
 import type { Descriptor, Destination } from '../../src/image/types.js';
 
 const D: Descriptor = { mediaType: 'application/octet-stream', digest: `sha256:${'a'.repeat(64)}`, size: 1 };
@@ -23,11 +23,12 @@ describe('build/cache-use: the remembering destination', () => {
       commit: async () => { calls.push('commit'); },
       abort: async () => { calls.push('abort'); },
     };
-    const wrapped = remembering(full, new Set([D.digest])) as Required<Destination>;
+    const wrapped = remembering(full, new Set([presentKey(D)])) as Required<Destination>;
     for (const key of Object.keys(full) as (keyof Destination)[]) assert.equal(typeof wrapped[key], typeof full[key], key);
     assert.equal(wrapped.concurrency, 3);
     assert.equal(wrapped.spoolAhead, true);
-    assert.equal(await wrapped.has(D), true, 'a digest found present answers at once');
+    assert.equal(await wrapped.has(D), true, 'a blob found present answers at once');
+    assert.equal(await wrapped.has({ ...D, size: D.size + 1 }), false, 'the same digest with another size is asked again');
     assert.equal(await wrapped.has({ ...D, digest: `sha256:${'b'.repeat(64)}` }), false);
     const m = { descriptor: D, bytes: Buffer.from('{}') };
     await wrapped.writeBlob({ descriptor: D, open: () => { throw new Error('unused'); } } as never);
@@ -36,7 +37,7 @@ describe('build/cache-use: the remembering destination', () => {
     await wrapped.addReferrer(m, D);
     await wrapped.commit(m, []);
     await wrapped.abort(new Error('x'));
-    assert.deepEqual(calls, ['has', 'writeBlob', 'writeManifest', 'resolveNames', 'addReferrer', 'commit', 'abort']);
+    assert.deepEqual(calls, ['has', 'has', 'writeBlob', 'writeManifest', 'resolveNames', 'addReferrer', 'commit', 'abort']);
   });
 
   it('leaves out what the wrapped destination does not have', () => {
