@@ -11,7 +11,7 @@
 import { createHash, randomBytes, type Hash } from 'node:crypto';
 import { ESTARGZ_LAYOUT_VERSION } from '../estargz/toc.js';
 import { constants } from 'node:fs';
-import { lstat, mkdir, open, readdir, rename, unlink, utimes, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, open, readdir, rename, stat, unlink, utimes, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
@@ -69,12 +69,17 @@ const ENTRY_NAME = /^[0-9a-f]{64}\.json$/;
 const TEMP_NAME = /^[0-9a-f]{64}\.json\.\d+\.[0-9a-f]{12}\.tmp$/;
 
 /**
- * Whether a file of the cache directory is this user's. Another user's entry is a miss, never read nor
- * removed: in a directory others can write (`/tmp`) it may be planted, with a wrong size that would fail
- * every build. Where there are no uids (Windows: no getuid), every file counts.
+ * Whether a file of the cache directory, owned by `uid`, may be trusted: this user's, or any file of
+ * a directory no other user can write to (mode without group or other write: only its owner and root
+ * put files there, so a cache the runner owns, mounted into a container that runs as root, still
+ * hits). In a directory others can write (`/tmp`, a group's) another user's entry is a miss, never
+ * read nor removed: it may be planted, with a wrong size that would fail every build. Where there
+ * are no uids (Windows: no getuid), every file counts.
  */
-function ours(uid: number): boolean {
-  return typeof process.getuid !== 'function' || uid === process.getuid();
+async function trusted(dir: string, uid: number): Promise<boolean> {
+  if (typeof process.getuid !== 'function' || uid === process.getuid()) return true;
+  const st = await stat(dir).catch(() => undefined);
+  return st !== undefined && (st.mode & 0o022) === 0;
 }
 
 /** `$XDG_CACHE_HOME/fastlayer/layers` when XDG_CACHE_HOME is absolute, else `~/.cache/fastlayer/layers`. */
@@ -180,7 +185,7 @@ export class LayerCache {
       const fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
       try {
         const st = await fh.stat();
-        if (!st.isFile() || st.size > MAX_ENTRY_BYTES || !ours(st.uid)) return undefined;
+        if (!st.isFile() || st.size > MAX_ENTRY_BYTES || !(await trusted(this.dir, st.uid))) return undefined;
         text = await fh.readFile({ encoding: 'utf8' });
       } finally {
         await fh.close();
@@ -245,7 +250,7 @@ export class LayerCache {
         if (st?.isFile() && now - st.mtimeMs > STALE_TEMP_MS) await unlink(path).catch(() => {});
       } else if (ENTRY_NAME.test(name) && names.length > this.maxEntries) {
         const st = await lstat(path).catch(() => undefined);
-        if (st?.isFile() && ours(st.uid)) entries.push({ path, mtime: st.mtimeMs });
+        if (st?.isFile() && (await trusted(this.dir, st.uid))) entries.push({ path, mtime: st.mtimeMs });
       }
     }
     if (entries.length <= this.maxEntries) return;
@@ -293,9 +298,9 @@ export interface SharedLayerCache {
 export interface CacheUse {
   shared?: SharedLayerCache;
   /**
-   * Whether the destination holds the hit's digest (or can mount it from `origin`). False: the layer
-   * is compressed again as a streaming layer, so its digest is the one its bytes have, whatever the
-   * entry said. Without it a hit is a known blob whose bytes, made again, are checked against it.
+   * Whether the destination holds the hit's blob, its digest with its size (or can mount it from
+   * `origin`). False: the layer is compressed again as a streaming layer, so its digest is the one
+   * its bytes have, whatever the entry said. Without it a hit is a known blob whose bytes, made again, are checked against it.
    */
   verify?: (descriptor: Descriptor, origin: BlobOrigin | undefined) => Promise<boolean>;
 }

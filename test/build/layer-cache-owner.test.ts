@@ -1,8 +1,10 @@
 // hazard: in a cache directory other users can write (`--layer-cache-dir /tmp`), an entry planted by
 // another user (a wrong size fails every build that trusts it) is a miss: never read, never removed.
+// In a directory only its owner can write, every entry is trusted (a runner's cache mounted into a
+// container that runs as root still hits).
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LayerCache, cachedDirectoryLayer } from '../../src/build/layer-cache.js';
 import type { Layer } from '../../src/layer/layer.js';
@@ -12,7 +14,7 @@ const tmp = tempDir('fastlayer-layer-cache-owner-');
 after(() => tmp.remove());
 
 describe('hazard: another user\'s layer cache entry', { skip: typeof process.getuid !== 'function' ? 'no uids on this platform' : false }, () => {
-  it('is a miss, and is left in place', async () => {
+  it('is a miss in a directory others can write, and is left in place; a hit in one only its owner can', async () => {
     const dir = join(tmp.path, 'tree');
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, 'f'), 'hello\n');
@@ -27,10 +29,14 @@ describe('hazard: another user\'s layer cache entry', { skip: typeof process.get
     const uid = getuid!();
     process.getuid = () => uid + 1;
     try {
-      assert.equal((await cachedDirectoryLayer(dir, { mtime: 0 }, { compressionLevel: 1, cache })).kind, 'streaming', 'a miss');
+      chmodSync(cache.dir, 0o755);
+      assert.equal((await cachedDirectoryLayer(dir, { mtime: 0 }, { compressionLevel: 1, cache })).kind, 'known', 'a private directory: a hit');
+      chmodSync(cache.dir, 0o1777);
+      assert.equal((await cachedDirectoryLayer(dir, { mtime: 0 }, { compressionLevel: 1, cache })).kind, 'streaming', 'a directory others can write: a miss');
       assert.ok(existsSync(join(cache.dir, name!)), 'not removed');
     } finally {
       process.getuid = getuid;
+      chmodSync(cache.dir, 0o755);
     }
   });
 });
