@@ -46,7 +46,7 @@ describe('fastlayer arguments', { skip: binMissing() }, () => {
     ['a malformed --mtime', ['layer', 'D', '--mtime', 'yesterday'], /--mtime must be keep/],
     // hazard: Date.parse read a time without a zone in the host's local time (a digest per TZ).
     ['hazard: an --mtime without a zone', ['layer', 'D', '--mtime', '2024-01-31T00:00:00'], /--mtime must be keep/],
-    ['hazard: a --mtime clamp without a zone', ['layer', 'D', '--mtime', 'clamp:2024-01-31T00:00'], /--mtime must be keep/],
+    ['hazard: a --mtime clamp without a zone', ['layer', 'D', '--mtime', 'clamp:2024-01-31T00:00:00'], /--mtime must be keep/],
   ] as const) {
     it(`exits 2 with one line for ${label}`, () => {
       const r = runCli(args.map((a) => (a === 'F' ? file : a === 'D' ? dir : a)));

@@ -140,7 +140,7 @@ describe('fastlayer image: reproducible by default, config flags', { skip: binMi
       [['--created', 'yesterday'], /--created/],
       [['--created', '2024-13-45T00:00:00Z'], /--created/],
       // hazard: no zone was the host's local time: the image digest depended on TZ.
-      [['--created', '2024-01-31T00:00:00'], /--created must be Unix seconds or an RFC 3339 time with a zone/],
+      [['--created', '2024-01-31T00:00:00'], /--created must be Unix seconds, an RFC 3339 time with a zone/],
       [['--created', '2024-02-30T00:00:00Z'], /--created/],
       [['--health-interval', '30s'], /--health-interval needs --health-cmd/],
       [['--health-cmd', 'true', '--health-interval', '30 seconds'], /--health-interval/],

@@ -15,9 +15,12 @@ describe('parseRfc3339', () => {
   });
 
   it('hazard: a time without a zone (host local time to Date.parse: a digest per TZ) is NaN', () => {
-    for (const text of ['2024-01-31T00:00:00', '2024-01-31T00:00', '2024-01-31', '2024-01-31T00:00:00.000']) {
+    for (const text of ['2024-01-31T00:00:00', '2024-01-31T00:00', '2024-01-31T00:00:00.000']) {
       assert.ok(Number.isNaN(parseRfc3339(text)), text);
     }
+    // A date alone names no time of day: midnight UTC, in every TZ (as layer --mtime took it before).
+    assert.equal(parseRfc3339('2024-01-31'), Date.UTC(2024, 0, 31));
+    assert.ok(Number.isNaN(parseRfc3339('2024-02-30')), 'a date that does not exist');
   });
 
   it('hazard: a field out of range (Date.parse moves Feb 31 to March) is NaN', () => {

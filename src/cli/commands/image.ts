@@ -131,7 +131,7 @@ function configFlags(args: Args, spec: Omit<BuildSpec, 'output' | 'ociDir'>): vo
     // Unix seconds or an RFC 3339 time with a zone, as --mtime takes them: without one it would be
     // the host's local time, and the image digest would depend on TZ.
     const value = /^[0-9]+$/.test(created) ? Number(created) : created;
-    if (typeof value === 'string' && Number.isNaN(parseRfc3339(value))) throw usage(`--created must be Unix seconds or an RFC 3339 time with a zone (2024-01-31T00:00:00Z or +01:00), got "${created}"`);
+    if (typeof value === 'string' && Number.isNaN(parseRfc3339(value))) throw usage(`--created must be Unix seconds, an RFC 3339 time with a zone (2024-01-31T00:00:00Z or +01:00) or a date (UTC), got "${created}"`);
     checked('created', () => resolveCreated(value));
     spec.created = value;
   }
@@ -465,7 +465,7 @@ export const imageCommand: Command = {
     'stop-signal': { type: 'string', value: 'SIG', help: 'signal that stops the container (SIGTERM, SIGINT, 15)' },
     annotation: { type: 'string', multiple: true, value: 'K=V', help: 'manifest annotation (and the index\'s, with several platforms); needs --format oci' },
     author: { type: 'string', value: 'AUTHOR', help: 'the config\'s author' },
-    created: { type: 'string', value: 'TIME', help: 'the config\'s created time: Unix seconds or RFC 3339 with Z or an offset (default: SOURCE_DATE_EPOCH, else 1970)' },
+    created: { type: 'string', value: 'TIME', help: 'the config\'s created time: Unix seconds, RFC 3339 with Z or an offset, or a date (UTC) (default: SOURCE_DATE_EPOCH, else 1970)' },
     'health-cmd': { type: 'string', value: 'JSON|STRING|none', help: 'healthcheck: a JSON array (exec form), a shell command, or none to turn the base\'s off' },
     'health-interval': { type: 'string', value: 'DURATION', help: 'time between healthchecks (30s, 1m30s)' },
     'health-timeout': { type: 'string', value: 'DURATION', help: 'time a healthcheck may take' },

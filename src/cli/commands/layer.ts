@@ -55,8 +55,8 @@ export interface DirectoryFlags {
 }
 
 /**
- * Seconds, or an RFC 3339 time with a zone: Date.parse read `2024-01-31T00:00:00` in the host's
- * local time (another layer digest per TZ) and `2024-01-31` in UTC, so neither is taken.
+ * Seconds, or an RFC 3339 time with a zone or a date (midnight UTC): Date.parse read
+ * `2024-01-31T00:00:00` in the host's local time (another layer digest per TZ), so it is not taken.
  */
 function parseTime(text: string): number | undefined {
   if (/^-?[0-9]+$/.test(text)) return Number(text);
@@ -85,7 +85,7 @@ export function parseDirectoryFlags(args: Args): DirectoryFlags {
     const seconds = parseTime(clamp ? mtime.slice(6) : mtime);
     if (mtime === 'keep') flags.mtime = 'keep';
     else if (seconds !== undefined && Number.isSafeInteger(seconds) && Math.abs(seconds) <= MAX_MTIME_SECONDS) flags.mtime = clamp ? { clamp: seconds } : seconds;
-    else throw usage(`--mtime must be keep, a Unix time in seconds, an RFC 3339 time with a zone (2024-01-31T00:00:00Z) or clamp:TIME, got "${mtime}"`);
+    else throw usage(`--mtime must be keep, a Unix time in seconds, an RFC 3339 time with a zone (2024-01-31T00:00:00Z), a date (2024-01-31, UTC) or clamp:TIME, got "${mtime}"`);
   }
   const owner = stringOption(args, 'owner');
   if (owner !== undefined) {
@@ -275,7 +275,7 @@ export const layerCommand: Command = {
     engine: { type: 'string', value: 'native|js', help: 'force an engine (default: native when it loads)' },
     prefix: { type: 'string', value: 'PATH', help: 'directories: put the entries under PATH in the layer' },
     exclude: { type: 'string', multiple: true, value: 'PATTERN', help: 'directories: leave out paths matching PATTERN (.dockerignore syntax)' },
-    mtime: { type: 'string', value: 'keep|TIME|clamp:TIME', help: 'directories: entry times (TIME: Unix seconds or RFC 3339 with Z or an offset; default: clamp to SOURCE_DATE_EPOCH when set, else 0)' },
+    mtime: { type: 'string', value: 'keep|TIME|clamp:TIME', help: 'directories: entry times (TIME: Unix seconds, RFC 3339 with Z or an offset, or a date (UTC); default: clamp to SOURCE_DATE_EPOCH when set, else 0)' },
     owner: { type: 'string', value: 'UID:GID', help: 'directories: owner to record (default 0:0)' },
     'keep-whiteout-files': { type: 'boolean', help: 'directories: write entries named .wh.* as they are (whiteouts: they delete paths of the layers below); refused by default' },
     ...REPORT_OPTIONS,
