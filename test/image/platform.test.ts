@@ -92,11 +92,7 @@ describe('which image of an index a platform picks', () => {
   });
 
   it('hazard: loadBase and selectPlatforms pick by os.version, loadBase by arm\'s default variant', async () => {
-    const tmp = tempDir('fastlayer-platform-');
-    after(() => tmp.remove());
-    const ctx = join(tmp.path, 'ctx');
-    mkdirSync(ctx);
-    writeFileSync(join(ctx, 'f'), 'x');
+    const { tmp, ctx } = contextTree();
     const mk = (platform: Platform) => new Image({ layers: [new Layer(tarDirectory(ctx))], platform, env: [`P=${JSON.stringify(platform)}`] });
     const win = join(tmp.path, 'win');
     const w17763 = { ...WIN, 'os.version': '10.0.17763.5329' };
@@ -144,6 +140,16 @@ function written(dir: string): { config: Record<string, unknown>; listed?: Platf
   return { config: blob(doc.config.digest), listed: d.platform };
 }
 
+/** A temp folder (removed after the test) holding `ctx`, a one-file tree to make layers of. */
+function contextTree(): { tmp: ReturnType<typeof tempDir>; ctx: string } {
+  const tmp = tempDir('fastlayer-platform-');
+  after(() => tmp.remove());
+  const ctx = join(tmp.path, 'ctx');
+  mkdirSync(ctx);
+  writeFileSync(join(ctx, 'f'), 'x');
+  return { tmp, ctx };
+}
+
 /** A config's bytes as pull() would have them, for pulledBase without layers. */
 const noLayers = (config: Record<string, unknown>): Buffer => Buffer.from(JSON.stringify({ ...config, rootfs: { type: 'layers', diff_ids: [] } }));
 
@@ -151,11 +157,7 @@ describe('a base\'s platform is its whole platform', () => {
   const WIN_BASE = { ...WIN, 'os.version': '10.0.17763.1234', 'os.features': ['win32k'] };
 
   it('hazard: os.version and os.features of a base reach the built config (loadBase, a pulled image, a BaseImage made by hand)', async () => {
-    const tmp = tempDir('fastlayer-platform-');
-    after(() => tmp.remove());
-    const ctx = join(tmp.path, 'ctx');
-    mkdirSync(ctx);
-    writeFileSync(join(ctx, 'f'), 'x');
+    const { tmp, ctx } = contextTree();
     const dir = join(tmp.path, 'winbase');
     await writeLayout(new Image({ layers: [new Layer(tarDirectory(ctx))], platform: WIN_BASE }), dir, { names: ['winbase:1'] });
     const base = await loadBase(dir);
@@ -209,11 +211,7 @@ describe('an image on a base is of the base\'s platform', () => {
   });
 
   it('hazard: --platform linux/arm,linux/arm64 on a multi-platform base: arm/v7 and arm64/v8 in the index and the configs', async () => {
-    const tmp = tempDir('fastlayer-platform-');
-    after(() => tmp.remove());
-    const ctx = join(tmp.path, 'ctx');
-    mkdirSync(ctx);
-    writeFileSync(join(ctx, 'f'), 'x');
+    const { tmp, ctx } = contextTree();
     const multi = join(tmp.path, 'multi');
     await buildImage({ layers: [ctx], platform: 'linux/amd64,linux/arm/v6,linux/arm/v7,linux/arm64/v8', tags: ['multi:1'], ociDir: multi });
     const out = join(tmp.path, 'out');
